@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+/** The tm-slave command of this package. */
+export const SLAVE_BIN = fileURLToPath(new URL('../../bin/tm-slave.js', import.meta.url))
+
+/** Options of {@link LocalSlaves}. */
+export interface LocalSlavesOptions {
+  count: number
+  /** Arguments of each tm-slave (handler, --host, ...). */
+  args: string[]
+  env: NodeJS.ProcessEnv
+  log: (line: string) => void
+  /** A slave exited with a user error (exit 2): restarting it would not help. */
+  onFatal: (message: string) => void
+}
+
+/**
+ * Slave processes the master starts on its own machine (`--spawn`). Each runs
+ * `tm-slave` in its own process group, so a Ctrl-C reaches only the master, which
+ * drains them first. One that crashes while the run goes on is started again.
+ */
+export class LocalSlaves {
+  readonly #options: LocalSlavesOptions
+  readonly #children = new Map<number, ChildProcess>()
+  #stopping = false
+
+  constructor(options: LocalSlavesOptions) {
+    this.#options = options
+  }
+
+  start(): void {
+    for (let n = 1; n <= this.#options.count; n++) this.#spawn(n)
+  }
+
+  #spawn(n: number): void {
+    const child = spawn(process.execPath, [SLAVE_BIN, ...this.#options.args], { env: this.#options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    this.#children.set(n, child)
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => this.#options.log(`[slave ${n}] ${line}`))
+    }
+    child.on('exit', (code, signal) => {
+      this.#children.delete(n)
+      if (this.#stopping || code === 0) return
+      if (code === 2) {
+        this.#options.onFatal(`Local slave ${n} could not start (exit code 2, see its message above)`)
+        return
+      }
+      this.#options.log(`[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again`)
+      setTimeout(() => {
+        if (!this.#stopping) this.#spawn(n)
+      }, 500).unref()
+    })
+  }
+
+  /** Asks every slave to stop (SIGTERM) and waits for them to exit. */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    const exits = [...this.#children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve()
+          child.once('exit', () => resolve())
+          child.kill('SIGTERM')
+          setTimeout(() => child.kill('SIGKILL'), 10_000).unref()
+        }),
+    )
+    await Promise.all(exits)
+  }
+}

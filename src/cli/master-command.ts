@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import { OptionError } from '../errors.js'
+import type { MasterAddress, RunSummary } from '../master/master.js'
+import { Master } from '../master/master.js'
+import { loadHandler, loadJobSource, parseModuleSpec } from '../module-loader.js'
+import { MASTER_DEFAULTS } from '../options.js'
+import { formatDuration } from './format.js'
+import { LocalSlaves } from './local-slaves.js'
+import { integer, listenAddress, nameValueArgs, seconds } from './parse.js'
+import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
+import { StatusDisplay } from './status-display.js'
+
+interface MasterCliOptions {
+  key?: string
+  stateDir: string
+  reset?: boolean
+  host: { host: string; port: number }
+  size: number
+  spawn?: number
+  handler?: string
+  concurrency?: number
+  prefetch?: number
+  token?: string
+  retries: number
+  retryDelay: number
+  jobTimeout: number
+  heartbeat: number
+  maxFrame: number
+  batchSize: number
+  tlsCert?: string
+  tlsKey?: string
+  statusInterval: number
+  quiet?: boolean
+}
+
+/** Builds the `tm-master` command. */
+export function masterCommand(): Command {
+  return new Command('tm-master')
+    .description('Run the master of a Taskmaster run: iterate the job generator of <module> and hand the jobs to slaves.')
+    .argument('<module>', 'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default')
+    .argument('[args...]', 'name=value arguments, handed to the generator as ctx.args and saved with the run')
+    .option('-k, --key <name>', "the run's name; its state is <state-dir>/<name>.json (default: the module's file name)")
+    .option('--state-dir <dir>', 'where run state is kept', MASTER_DEFAULTS.stateDir)
+    .option('--reset', 'forget the saved state of the key and start from the beginning')
+    .option('-H, --host <host:port>', 'where to listen; port 0 picks a free port', listenAddress, { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port })
+    .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1), MASTER_DEFAULTS.size)
+    .option('--spawn <n>', 'also start n local slave processes running --handler (one-machine mode)', integer(1))
+    .option('--handler <module>', 'handler module for --spawn: path[:export], default export handleJob, then default')
+    .option('-c, --concurrency <n>', 'with --spawn: jobs each local slave runs at once (default: 1)', integer(1))
+    .option('--prefetch <n>', 'with --spawn: jobs each local slave holds beyond those running (default: its concurrency)', integer(0))
+    .addOption(new Option('--token <secret>', 'token slaves must present; generated and printed when listening beyond loopback').env('TM_TOKEN'))
+    .option('--retries <n>', 'retries of a job whose handler throws, before the failed-jobs log', integer(0), MASTER_DEFAULTS.retries)
+    .option('--retry-delay <seconds>', 'delay before the first retry, doubling for each next one', seconds, MASTER_DEFAULTS.retryDelay)
+    .option('--job-timeout <seconds>', 'take back a job in flight this long as a failed attempt (0: no limit)', seconds, MASTER_DEFAULTS.jobTimeout)
+    .option('--heartbeat <seconds>', 'seconds between pings; a slave silent for two is dropped', seconds, MASTER_DEFAULTS.heartbeat)
+    .option('--max-frame <bytes>', 'largest frame accepted or sent', integer(1024), MASTER_DEFAULTS.maxFrame)
+    .option('--batch-size <n>', 'most jobs per frame to a slave', integer(1), MASTER_DEFAULTS.batchSize)
+    .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
+    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
+    .option('--status-interval <seconds>', 'seconds between status lines when stdout is not a terminal', seconds, 10)
+    .option('-q, --quiet', 'no status line')
+    .addHelpText(
+      'after',
+      `
+The generator is called as getJobs(last, ctx): last is undefined on a fresh run, else the key of
+the last job known done; ctx.position counts the jobs known done; ctx.args holds the name=value
+arguments. A job's key is key(job) if the module exports key, else job.id, else the job itself
+(number, string, bigint), else its position.
+
+Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 bad usage,
+130/143 stopped by SIGINT/SIGTERM (start again with the same --key to resume).
+
+Examples:
+  tm-master examples/range.ts --key demo --spawn 2 --handler examples/sleep.ts:handleJob
+  tm-master ./jobs.ts table=posts --key posts-backfill --host 0.0.0.0:5050`,
+    )
+    .action(async (moduleSpec: string, words: string[], options: MasterCliOptions) => {
+      process.exitCode = await runMaster(moduleSpec, words, options)
+    })
+}
+
+function defaultKey(moduleSpec: string): string {
+  const file = parseModuleSpec(moduleSpec).path.split(/[\\/]/).pop() ?? 'run'
+  return file.replace(/\.(c|m)?(t|j)s$/, '') || 'run'
+}
+
+function readTls(options: MasterCliOptions): { cert: Buffer; key: Buffer } | undefined {
+  if (options.tlsCert === undefined && options.tlsKey === undefined) return undefined
+  if (options.tlsCert === undefined || options.tlsKey === undefined) throw new OptionError('--tls-cert and --tls-key go together')
+  const read = (file: string, flag: string): Buffer => {
+    try {
+      return readFileSync(file)
+    } catch (error) {
+      throw new OptionError(`Cannot read ${flag} '${file}': ${(error as Error).message}`)
+    }
+  }
+  return { cert: read(options.tlsCert, '--tls-cert'), key: read(options.tlsKey, '--tls-key') }
+}
+
+function summaryLine(summary: RunSummary): string {
+  const rate = `${summary.rate.toFixed(2)} jobs/s`
+  const took = formatDuration(summary.elapsedMs)
+  const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped as already done` : ''
+  const counts = `${summary.jobs} jobs (${summary.done} done, ${summary.failed} failed${skipped}) in ${took}, ${rate}`
+  if (summary.outcome === 'complete') {
+    const failed = summary.totals.failed > 0 ? `\n${summary.totals.failed} jobs failed; see ${summary.failedLog} (re-run them with --retry-failed)` : ''
+    return `Run '${summary.key}' complete: ${counts}${failed}`
+  }
+  return `Run '${summary.key}' stopped: ${counts}. Start it again with --key ${summary.key} to resume.`
+}
+
+async function runMaster(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<number> {
+  const args = nameValueArgs(words)
+  if (options.spawn !== undefined && options.handler === undefined) throw new OptionError('--spawn needs --handler <module> (the handler the local slaves run)')
+  if (options.handler !== undefined && options.spawn === undefined) throw new OptionError('--handler goes with --spawn <n>')
+  const tls = readTls(options)
+  const source = await loadJobSource(moduleSpec)
+  if (options.handler !== undefined) await loadHandler(options.handler)
+  const key = options.key ?? defaultKey(moduleSpec)
+  const master = new Master({
+    source,
+    key,
+    args,
+    stateDir: options.stateDir,
+    reset: options.reset,
+    host: options.host.host,
+    port: options.host.port,
+    size: options.size,
+    token: options.token,
+    retries: options.retries,
+    retryDelay: options.retryDelay,
+    jobTimeout: options.jobTimeout,
+    heartbeat: options.heartbeat,
+    maxFrame: options.maxFrame,
+    batchSize: options.batchSize,
+    tls,
+  })
+  const out = process.stdout
+  const display = new StatusDisplay(master, { tty: out.isTTY === true, interval: options.statusInterval, out, err: process.stderr })
+  let slaves: LocalSlaves | undefined
+  master.on('log', ({ message }: { message: string }) => display.log(message))
+  master.on('listening', (address: MasterAddress) => {
+    out.write(`Taskmaster server running on '${address.hostPort}'\n`)
+    if (master.tokenGenerated) out.write(`Token (give it to slaves with --token or TM_TOKEN): ${master.token}\n`)
+    if (options.spawn !== undefined) {
+      const slaveArgs = [options.handler!, '--host', address.url]
+      if (options.concurrency !== undefined) slaveArgs.push('--concurrency', String(options.concurrency))
+      if (options.prefetch !== undefined) slaveArgs.push('--prefetch', String(options.prefetch))
+      slaveArgs.push('--max-frame', String(options.maxFrame))
+      const env = { ...process.env }
+      if (master.token !== undefined) env.TM_TOKEN = master.token
+      slaves = new LocalSlaves({
+        count: options.spawn,
+        args: slaveArgs,
+        env,
+        log: (line) => display.log(line),
+        onFatal: (message) => {
+          display.log(message)
+          master.stop()
+        },
+      })
+      slaves.start()
+    }
+    if (!options.quiet) display.start()
+  })
+  const firstSignal = onStopSignals(() => master.stop())
+  let summary: RunSummary
+  try {
+    summary = await master.run()
+  } finally {
+    display.stop()
+    await slaves?.stop()
+  }
+  if (summary.outcome === 'already-complete') {
+    out.write(`Run '${key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.\n`)
+    return 0
+  }
+  out.write(summaryLine(summary) + '\n')
+  const signal = firstSignal()
+  if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)
+  return summary.totals.failed > 0 ? 1 : 0
+}
+
+/** Entry point of `bin/tm-master.js`. */
+export function main(argv: string[] = process.argv): Promise<never> {
+  return runCli(masterCommand(), argv)
+}
+

@@ -1,0 +1,50 @@
+import { InvalidArgumentError } from 'commander'
+import { OptionError } from '../errors.js'
+
+/** Commander parser for an integer >= `min`. */
+export function integer(min: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}, got '${value}'`)
+    return n
+  }
+}
+
+/** Commander parser for a number of seconds >= 0. */
+export function seconds(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be a number of seconds >= 0, got '${value}'`)
+  return n
+}
+
+/** `host:port`, `[v6]:port`, `host` or `port` into parts (missing parts from the defaults). */
+export function hostPort(value: string, defaults = { host: '127.0.0.1', port: 5050 }): { host: string; port: number } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(value)
+  let host: string
+  let port: string | undefined
+  if (v6) [, host, port] = v6 as unknown as [string, string, string | undefined]
+  else if (/^\d+$/.test(value)) [host, port] = ['', value]
+  else {
+    const colon = value.lastIndexOf(':')
+    ;[host, port] = colon >= 0 ? [value.slice(0, colon), value.slice(colon + 1)] : [value, undefined]
+  }
+  const p = port === undefined || port === '' ? defaults.port : Number(port)
+  if (!Number.isInteger(p) || p < 0 || p > 65535) throw new InvalidArgumentError(`must be host:port with a port from 0 to 65535, got '${value}'`)
+  return { host: host || defaults.host, port: p }
+}
+
+/** Commander parser for `--host` on the master. */
+export function listenAddress(value: string): { host: string; port: number } {
+  return hostPort(value)
+}
+
+/** `name=value` words into an object; anything else is an error naming the word. */
+export function nameValueArgs(words: string[]): Record<string, string> {
+  const args: Record<string, string> = {}
+  for (const word of words) {
+    const eq = word.indexOf('=')
+    if (eq <= 0) throw new OptionError(`Arguments after the module must be name=value, got '${word}'`)
+    args[word.slice(0, eq)] = word.slice(eq + 1)
+  }
+  return args
+}

@@ -1,0 +1,46 @@
+import { CommanderError } from 'commander'
+import type { Command } from 'commander'
+import { TaskmasterError, describeError } from '../errors.js'
+
+/**
+ * Runs a CLI command and exits with the code its action left in `process.exitCode`.
+ * Commander's own errors (already printed) exit 2,
+ * our errors print their one-line message and exit with their code, anything else
+ * is a bug and prints its stack.
+ */
+export async function runCli(program: Command, argv: string[]): Promise<never> {
+  const name = program.name()
+  program.exitOverride()
+  let code: number
+  try {
+    await program.parseAsync(argv)
+    code = Number(process.exitCode ?? 0)
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      code = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2
+    } else {
+      process.stderr.write(`${name}: ${describeError(error)}\n`)
+      code = error instanceof TaskmasterError ? error.exitCode : 1
+    }
+  }
+  // User modules may hold handles (database pools, timers): the run is over, so exit.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+  process.exit(code)
+}
+
+/** Exit code of a stop by signal, by shell convention (128 + number). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? 130 : signal === 'SIGTERM' ? 143 : 1
+}
+
+/** Calls `onSignal` on each SIGINT and SIGTERM; returns the first signal received. */
+export function onStopSignals(onSignal: (signal: NodeJS.Signals) => void): () => NodeJS.Signals | undefined {
+  let first: NodeJS.Signals | undefined
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      first ??= signal
+      onSignal(signal)
+    })
+  }
+  return () => first
+}

@@ -1,0 +1,96 @@
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import { OptionError } from '../errors.js'
+import { loadHandler } from '../module-loader.js'
+import { SLAVE_DEFAULTS } from '../options.js'
+import { Slave } from '../slave/slave.js'
+import { SLAVE_BIN } from './local-slaves.js'
+import { integer, seconds } from './parse.js'
+import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
+
+interface SlaveCliOptions {
+  host: string
+  concurrency: number
+  prefetch?: number
+  procs: number
+  token?: string
+  reconnect: number
+  ca?: string
+  maxFrame: number
+  quiet?: boolean
+}
+
+/** Builds the `tm-slave` command. */
+export function slaveCommand(): Command {
+  return new Command('tm-slave')
+    .description('Run a Taskmaster slave: connect to the master, pull jobs and run the handler of <module> on each.')
+    .argument('<module>', 'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default')
+    .option('-H, --host <host:port>', "the master's address (host:port, ws://host:port or wss://host:port)", '127.0.0.1:5050')
+    .option('-c, --concurrency <n>', 'jobs run at once in each slave process', integer(1), SLAVE_DEFAULTS.concurrency)
+    .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0))
+    .option('-p, --procs <n>', 'slave processes to start (one per core for CPU-bound handlers)', integer(1), 1)
+    .addOption(new Option('--token <secret>', "the run's token, if the master needs one").env('TM_TOKEN'))
+    .option('--reconnect <seconds>', 'keep trying to reach the master this long before giving up', seconds, SLAVE_DEFAULTS.reconnect)
+    .option('--ca <file>', 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)')
+    .option('--max-frame <bytes>', 'largest frame accepted', integer(1024), SLAVE_DEFAULTS.maxFrame)
+    .option('-q, --quiet', 'no log lines about connections')
+    .addHelpText(
+      'after',
+      `
+The handler is called as handleJob(job, { attempt }), sync or async; a throw or a rejected
+promise fails the attempt (the master retries it, then writes it to the failed-jobs log).
+
+Exit codes: 0 the run is complete, 1 the master could not be reached within --reconnect,
+2 bad usage or refused by the master (token, version), 130/143 stopped by SIGINT/SIGTERM
+(after finishing and reporting the jobs running).
+
+Example:
+  tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16`,
+    )
+    .action(async (moduleSpec: string, options: SlaveCliOptions) => {
+      process.exitCode = options.procs > 1 ? await runProcs(options.procs) : await runSlave(moduleSpec, options)
+    })
+}
+
+async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<number> {
+  let ca: Buffer | undefined
+  if (options.ca !== undefined) {
+    try {
+      ca = readFileSync(options.ca)
+    } catch (error) {
+      throw new OptionError(`Cannot read --ca '${options.ca}': ${(error as Error).message}`)
+    }
+  }
+  const handler = await loadHandler(moduleSpec)
+  const slave = new Slave({ handler, host: options.host, concurrency: options.concurrency, prefetch: options.prefetch, token: options.token, reconnect: options.reconnect, ca, maxFrame: options.maxFrame })
+  slave.on('log', ({ level, message }: { level: string; message: string }) => {
+    if (!options.quiet || level === 'warn') process.stderr.write(`tm-slave[${process.pid}]: ${message}\n`)
+  })
+  const firstSignal = onStopSignals(() => slave.stop())
+  const summary = await slave.run()
+  const signal = firstSignal()
+  return summary.outcome === 'stopped' && signal !== undefined ? signalExitCode(signal) : 0
+}
+
+/** `--procs n`: n slave processes, each in its own process group; signals are passed on once. */
+async function runProcs(procs: number): Promise<number> {
+  const argv = process.argv.slice(2)
+  const args: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!
+    if (word === '-p' || word === '--procs') i++
+    else if (!word.startsWith('--procs=')) args.push(word)
+  }
+  const children = Array.from({ length: procs }, () => spawn(process.execPath, [SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
+  onStopSignals((signal) => {
+    for (const child of children) if (child.exitCode === null) child.kill(signal)
+  })
+  const codes = await Promise.all(children.map((child) => new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))))
+  return Math.max(...codes)
+}
+
+/** Entry point of `bin/tm-slave.js`. */
+export function main(argv: string[] = process.argv): Promise<never> {
+  return runCli(slaveCommand(), argv)
+}

@@ -1,0 +1,86 @@
+/**
+ * Every error Taskmaster raises on purpose. Each has a stable `code` so scripts can
+ * tell them apart, and a message written for the person at the terminal: the CLIs
+ * print `message` alone (no stack) for these, and a stack only for bugs.
+ */
+
+/** Base class of every Taskmaster error. */
+export class TaskmasterError extends Error {
+  /** Stable machine-readable code, e.g. `TM_ERR_MODULE`. */
+  readonly code: string
+  /** Exit code a CLI should end with when this error stops it. */
+  readonly exitCode: number
+
+  constructor(code: string, message: string, exitCode = 1) {
+    super(message)
+    this.name = new.target.name
+    this.code = code
+    this.exitCode = exitCode
+  }
+}
+
+/** A user module could not be loaded, or lacks the export asked for. */
+export class ModuleError extends TaskmasterError {
+  constructor(message: string, readonly modulePath: string) {
+    super('TM_ERR_MODULE', message, 2)
+  }
+}
+
+/** An option or argument is invalid. */
+export class OptionError extends TaskmasterError {
+  constructor(message: string, readonly option?: string) {
+    super('TM_ERR_OPTION', message, 2)
+  }
+}
+
+/** A saved run state cannot be used (other format, other arguments, unreadable, unwritable). */
+export class CheckpointError extends TaskmasterError {
+  constructor(message: string, readonly path: string, exitCode = 2) {
+    super('TM_ERR_CHECKPOINT', message, exitCode)
+  }
+}
+
+/** Another master holds the run's lock. */
+export class LockError extends TaskmasterError {
+  constructor(message: string, readonly path: string) {
+    super('TM_ERR_LOCKED', message, 2)
+  }
+}
+
+/**
+ * A peer sent something that is not a valid protocol message. `closeCode` is the
+ * WebSocket close code the connection is closed with.
+ */
+export class ProtocolError extends TaskmasterError {
+  constructor(message: string, readonly closeCode = 1002) {
+    super('TM_ERR_PROTOCOL', message)
+  }
+}
+
+/** The master refused the slave's token. */
+export class AuthError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_AUTH', message, 2)
+  }
+}
+
+/** The generator threw, yielded a job without a usable key, or a job that cannot be sent. */
+export class JobSourceError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_JOB_SOURCE', message)
+  }
+}
+
+/** The slave could not reach the master within its reconnect time. */
+export class ConnectionError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_CONNECTION', message)
+  }
+}
+
+/** One line for the terminal: the message of our errors, the stack of anything else (a bug). */
+export function describeError(error: unknown): string {
+  if (error instanceof TaskmasterError) return error.message
+  if (error instanceof Error) return error.stack ?? error.message
+  return String(error)
+}

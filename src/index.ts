@@ -1,0 +1,13 @@
+/** Taskmaster's library API: run a master or a slave from a script. */
+export { Master } from './master/master.js'
+export type { MasterAddress, MasterStatus, RunSummary, Outcome } from './master/master.js'
+export { Slave } from './slave/slave.js'
+export type { SlaveSummary } from './slave/slave.js'
+export type { MasterOptions, SlaveOptions, JobSource, JobGenerator, JobKey, GeneratorContext, Handler, HandlerContext, TlsOptions } from './options.js'
+export { MASTER_DEFAULTS, SLAVE_DEFAULTS } from './options.js'
+export { loadJobSource, loadHandler } from './module-loader.js'
+export * from './errors.js'
+export { PROTOCOL_VERSION } from './protocol/messages.js'
+export type * from './protocol/messages.js'
+export { encode, decode } from './protocol/codec.js'
+export type { Checkpoint } from './master/checkpoint.js'

@@ -1,0 +1,46 @@
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
+import { CheckpointError } from '../errors.js'
+import type { JobKey } from '../options.js'
+import { stringify } from './json.js'
+
+/** One line of the failed-jobs log. */
+export interface FailedJob {
+  key: JobKey
+  job: unknown
+  attempts: number
+  error: { message: string; stack?: string | undefined }
+  /** ISO time of the last attempt's failure. */
+  at: string
+}
+
+/**
+ * The failed-jobs log, `<state-dir>/<key>.failed.jsonl`: one JSON object a line for
+ * every job that ran out of attempts. Lines are fsynced before the jobs count as
+ * finished, so a job is in the log or it is run again: never dropped.
+ */
+export class FailedLog {
+  readonly path: string
+  #fd: number | undefined
+
+  constructor(path: string) {
+    this.path = path
+  }
+
+  /** Appends entries and fsyncs them. */
+  append(entries: readonly FailedJob[]): void {
+    if (entries.length === 0) return
+    const text = entries.map((e) => stringify(e)).join('\n') + '\n'
+    try {
+      this.#fd ??= openSync(this.path, 'a')
+      writeSync(this.#fd, text)
+      fsyncSync(this.#fd)
+    } catch (error) {
+      throw new CheckpointError(`Cannot write the failed-jobs log '${this.path}': ${(error as Error).message}`, this.path, 1)
+    }
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
+  }
+}

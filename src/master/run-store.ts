@@ -1,0 +1,137 @@
+import { mkdirSync, rmSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { CheckpointError } from '../errors.js'
+import type { Checkpoint } from './checkpoint.js'
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js'
+import { Journal } from './journal.js'
+import { acquireLock } from './lock.js'
+import { SkipSet } from './skip-set.js'
+
+/** Files of one run in the state dir. */
+export interface RunPaths {
+  checkpoint: string
+  journal: string
+  failed: string
+  lock: string
+}
+
+/** Paths of the files of run `key` in `stateDir`. */
+export function runPaths(stateDir: string, key: string): RunPaths {
+  const base = join(resolve(stateDir), key)
+  return { checkpoint: `${base}.json`, journal: `${base}.journal`, failed: `${base}.failed.jsonl`, lock: `${base}.lock` }
+}
+
+function showArgs(args: Record<string, string>): string {
+  const pairs = Object.entries(args).map(([k, v]) => `${k}=${v}`)
+  return pairs.length === 0 ? '(none)' : pairs.join(' ')
+}
+
+function sameArgs(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a).sort()
+  const kb = Object.keys(b).sort()
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k])
+}
+
+/** What an earlier incarnation left: where to resume and what to skip. */
+export interface ResumePoint {
+  position: number
+  last: Checkpoint['last']
+  skip: SkipSet
+  counts: Checkpoint['counts']
+  elapsed: number
+  startedAt: string
+}
+
+/**
+ * The persistent state of one run: its lock, checkpoint and journal. Opening it takes
+ * the lock and reads where the last incarnation stopped.
+ */
+export class RunStore {
+  readonly paths: RunPaths
+  readonly key: string
+  /** The checkpoint found at open (before any resume), if any. */
+  readonly previous: Checkpoint | undefined
+  readonly #journal: Journal
+  readonly #release: () => void
+  #closed = false
+
+  constructor(stateDir: string, key: string, options: { reset?: boolean } = {}) {
+    this.key = key
+    this.paths = runPaths(stateDir, key)
+    try {
+      mkdirSync(resolve(stateDir), { recursive: true })
+    } catch (error) {
+      throw new CheckpointError(`Cannot create state dir '${resolve(stateDir)}': ${(error as Error).message}`, stateDir)
+    }
+    this.#release = acquireLock(this.paths.lock, key)
+    try {
+      if (options.reset) {
+        rmSync(this.paths.checkpoint, { force: true })
+        rmSync(this.paths.journal, { force: true })
+      }
+      this.previous = readCheckpoint(this.paths.checkpoint)
+      this.#journal = new Journal(this.paths.journal)
+    } catch (error) {
+      this.#release()
+      throw error
+    }
+  }
+
+  /** Refuses to resume a run started with other arguments. */
+  checkArgs(args: Record<string, string>): void {
+    const saved = this.previous?.args
+    if (saved === undefined || sameArgs(saved, args)) return
+    throw new CheckpointError(
+      `Run '${this.key}' was started with arguments ${showArgs(saved)} but is now given ${showArgs(args)}; ` +
+        `use --reset to start it over with the new arguments, or another --key`,
+      this.paths.checkpoint,
+    )
+  }
+
+  /** Where to resume: the checkpoint plus the completions journaled after it. */
+  resumePoint(): ResumePoint {
+    const cp = this.previous
+    const position = cp?.position ?? 0
+    const journal = Journal.read(this.paths.journal)
+    const seqs: number[] = []
+    const keys: Checkpoint['last'][] = []
+    for (const [seq, key] of cp?.finished ?? []) {
+      seqs.push(seq)
+      keys.push(key)
+    }
+    let journaled = 0
+    for (let i = 0; i < journal.seqs.length; i++) {
+      if (journal.seqs[i]! < position) continue
+      seqs.push(journal.seqs[i]!)
+      keys.push(journal.keys[i]!)
+      journaled++
+    }
+    return {
+      position,
+      last: cp?.last ?? null,
+      skip: new SkipSet(seqs, keys as never),
+      counts: { done: (cp?.counts.done ?? 0) + journaled, failed: cp?.counts.failed ?? 0 },
+      elapsed: cp?.elapsed ?? 0,
+      startedAt: cp?.startedAt ?? new Date().toISOString(),
+    }
+  }
+
+  /** Appends a batch of completions to the journal. */
+  journal(seqs: readonly number[], keys: readonly NonNullable<Checkpoint['last']>[]): void {
+    this.#journal.append(seqs, keys)
+  }
+
+  /** Writes the checkpoint atomically, then empties the journal it supersedes. */
+  save(checkpoint: Checkpoint): void {
+    writeCheckpoint(this.paths.checkpoint, checkpoint)
+    this.#journal.truncate()
+  }
+
+  /** Closes the journal and releases the lock. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#journal.close()
+    this.#release()
+  }
+}

@@ -1,0 +1,211 @@
+import { createServer as createHttpServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo, Socket } from 'node:net'
+import { WebSocketServer } from 'ws'
+import type { RawData, WebSocket } from 'ws'
+import { ProtocolError, TaskmasterError } from '../errors.js'
+import type { TlsOptions } from '../options.js'
+import { decodeSlaveMessage, encode } from '../protocol/codec.js'
+import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
+import { PROTOCOL_VERSION } from '../protocol/messages.js'
+import { ACTIVE, AWAITING_HELLO, CLOSED, Session } from './session.js'
+import { tokenMatches } from './token.js'
+
+/** What the server tells the master about. */
+export interface ServerHandler {
+  /** A slave said a valid hello and was welcomed. */
+  open(session: Session): void
+  /** A valid message from an active session. */
+  message(session: Session, message: SlaveMessage): void
+  /** An active session's connection is gone. */
+  close(session: Session, reason: string): void
+  /** Something worth a line in the log. */
+  log(level: 'info' | 'warn', message: string): void
+}
+
+export interface ServerOptions {
+  token: string | undefined
+  maxFrame: number
+  heartbeat: number
+  tls?: TlsOptions | undefined
+  /** Id of this master incarnation, sent in `welcome`. */
+  run: string
+}
+
+/** Seconds a new connection has to say hello. */
+const HELLO_TIMEOUT = 10
+
+/** Close codes (RFC 6455 plus the private range). */
+export const CLOSE = { normal: 1000, goingAway: 1001, protocol: 1002, unsupported: 1003, policy: 1008, tooBig: 1009 } as const
+
+/**
+ * The master's WebSocket endpoint: one {@link Session} per slave. It owns everything
+ * about connections (hello and token, decoding, heartbeats, bad input) and hands the
+ * master only valid messages of authenticated sessions.
+ */
+export class Server {
+  readonly sessions = new Map<number, Session>()
+  readonly #http: HttpServer
+  readonly #wss: WebSocketServer
+  readonly #options: ServerOptions
+  readonly #handler: ServerHandler
+  readonly #sockets = new Set<Socket>()
+  #nextId = 1
+  #heartbeat: NodeJS.Timeout | undefined
+
+  constructor(options: ServerOptions, handler: ServerHandler) {
+    this.#options = options
+    this.#handler = handler
+    this.#http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : createHttpServer()
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrame, perMessageDeflate: false })
+    this.#http.on('request', (req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
+      res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
+      handler.log('warn', `Refused a plain HTTP request (${req.method} ${req.url}) from ${req.socket.remoteAddress}`)
+    })
+    this.#http.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket)
+      socket.on('close', () => this.#sockets.delete(socket))
+    })
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      socket.on('error', () => socket.destroy())
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
+    })
+    this.#http.on('tlsClientError', (error, socket) => {
+      handler.log('warn', `TLS handshake with ${socket.remoteAddress} failed: ${error.message}`)
+    })
+  }
+
+  /** Starts listening; resolves with the address actually bound. */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        const what = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message
+        reject(new TaskmasterError('TM_ERR_LISTEN', `Cannot listen on ${host}:${port}: ${what}`, 2))
+      }
+      this.#http.once('error', onError)
+      this.#http.listen(port, host, () => {
+        this.#http.off('error', onError)
+        this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeat * 1000)
+        this.#heartbeat.unref()
+        resolve(this.#http.address() as AddressInfo)
+      })
+    })
+  }
+
+  /** Sends a message to one session (dropped if the connection is gone). */
+  send(session: Session, message: MasterMessage): void {
+    if (session.state === CLOSED) return
+    session.ws.send(encode(message))
+  }
+
+  /** Sends pre-encoded bytes to one session. */
+  sendBytes(session: Session, bytes: Buffer): void {
+    if (session.state !== CLOSED) session.ws.send(bytes)
+  }
+
+  /** Closes every connection (with `message` sent first, if given) and stops listening. */
+  async close(code: number, reason: string, message?: MasterMessage): Promise<void> {
+    if (this.#heartbeat) clearInterval(this.#heartbeat)
+    const bytes = message ? encode(message) : undefined
+    const closing: Promise<void>[] = []
+    for (const session of this.sessions.values()) {
+      const ws = session.ws
+      closing.push(
+        new Promise<void>((resolve) => {
+          if (ws.readyState === ws.CLOSED) return resolve()
+          ws.once('close', () => resolve())
+          if (bytes && ws.readyState === ws.OPEN) ws.send(bytes)
+          ws.close(code, reason)
+          // A peer that never answers the close handshake is cut off.
+          setTimeout(() => ws.terminate(), 2000).unref()
+        }),
+      )
+    }
+    await Promise.all(closing)
+    await new Promise<void>((resolve) => {
+      this.#http.close(() => resolve())
+      for (const socket of this.#sockets) socket.destroy()
+    })
+  }
+
+  #accept(ws: WebSocket, req: IncomingMessage): void {
+    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
+    const session = new Session(this.#nextId++, ws, remote)
+    this.sessions.set(session.id, session)
+    const helloTimer = setTimeout(() => {
+      if (session.state === AWAITING_HELLO) this.#reject(session, new ProtocolError(`No hello within ${HELLO_TIMEOUT} s`, CLOSE.policy))
+    }, HELLO_TIMEOUT * 1000)
+    helloTimer.unref()
+    ws.on('pong', () => (session.alive = true))
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      session.alive = true
+      if (!isBinary) return this.#reject(session, new ProtocolError('Text frames are not part of the protocol; frames must be binary MessagePack', CLOSE.unsupported))
+      let message: SlaveMessage
+      try {
+        message = decodeSlaveMessage(data as Buffer)
+      } catch (error) {
+        return this.#reject(session, error as ProtocolError)
+      }
+      if (session.state === AWAITING_HELLO) {
+        if (message.type !== 'hello') return this.#reject(session, new ProtocolError(`Expected 'hello' first, got '${message.type}'`))
+        clearTimeout(helloTimer)
+        return this.#hello(session, message)
+      }
+      if (message.type === 'hello') return this.#reject(session, new ProtocolError("Unexpected second 'hello'"))
+      if (message.type === 'error') {
+        this.#handler.log('warn', `${session.label} reported: ${message.message}`)
+        return
+      }
+      this.#handler.message(session, message)
+    })
+    ws.on('error', (error: Error & { code?: string }) => {
+      const text = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? `frame larger than the limit of ${this.#options.maxFrame} bytes (--max-frame)` : error.message
+      this.#handler.log('warn', `Closed ${session.label}: ${text}`)
+    })
+    ws.on('close', (code: number, reason: Buffer) => {
+      clearTimeout(helloTimer)
+      const wasActive = session.state !== AWAITING_HELLO && session.state !== CLOSED
+      session.state = CLOSED
+      this.sessions.delete(session.id)
+      if (wasActive) this.#handler.close(session, reason.length > 0 ? reason.toString() : `code ${code}`)
+    })
+  }
+
+  #hello(session: Session, hello: Extract<SlaveMessage, { type: 'hello' }>): void {
+    session.info = hello.slave
+    const token = this.#options.token
+    if (token !== undefined && !tokenMatches(token, hello.token)) {
+      const why = hello.token === undefined ? 'no token was given' : 'the token is wrong'
+      this.#reject(session, new ProtocolError(`Access refused: ${why} (give the run's token with --token or TM_TOKEN)`, CLOSE.policy), 'TM_ERR_AUTH')
+      return
+    }
+    session.state = ACTIVE
+    this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat })
+    this.#handler.open(session)
+  }
+
+  /** Tells the peer what was wrong, logs it once, and closes the connection. */
+  #reject(session: Session, error: TaskmasterError & { closeCode?: number }, code = error.code): void {
+    if (session.ws.readyState !== session.ws.OPEN) return
+    this.#handler.log('warn', `Closed ${session.label}: ${error.message}`)
+    session.ws.send(encode({ type: 'error', code, message: error.message }))
+    // Close reasons are limited to 123 bytes.
+    session.ws.close(error.closeCode ?? CLOSE.protocol, Buffer.from(error.message).subarray(0, 123).toString())
+    setTimeout(() => session.ws.terminate(), 2000).unref()
+  }
+
+  /** Drops sessions that did not answer the last ping; pings the others. */
+  #beat(): void {
+    for (const session of this.sessions.values()) {
+      if (!session.alive) {
+        this.#handler.log('warn', `Dropped ${session.label}: no heartbeat for ${2 * this.#options.heartbeat} s`)
+        session.ws.terminate()
+        continue
+      }
+      session.alive = false
+      session.ws.ping()
+    }
+  }
+}

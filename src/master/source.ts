@@ -1,0 +1,128 @@
+import { JobSourceError } from '../errors.js'
+import type { GeneratorContext, JobKey, JobSource } from '../options.js'
+import type { KeyReader } from './job-key.js'
+import { keyReader } from './job-key.js'
+import type { Ledger } from './ledger.js'
+import type { SkipSet } from './skip-set.js'
+
+/** Jobs pulled between two yields to the event loop, so sockets are served. */
+const CHUNK = 1024
+
+const yieldToIO = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * Pulls the user's generator into the ledger, only while the buffer is under its cap
+ * (backpressure): the dataset is the queue. Each job gets the next seq and its key;
+ * jobs an earlier incarnation finished (in the skip set) are recorded, not queued.
+ */
+export class Source {
+  readonly #source: JobSource
+  readonly #ledger: Ledger
+  readonly #skip: SkipSet
+  readonly #size: number
+  readonly #lowWater: number
+  readonly #readKey: KeyReader
+  readonly #onJobs: () => void
+  #parked: (() => void) | undefined
+  #stopped = false
+  #iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined
+  /** The generator has no more jobs. */
+  exhausted = false
+  /** Key of the job pulled last (the status line's "Current Job"). */
+  current: JobKey | undefined
+
+  /**
+   * @param onJobs called when jobs were added or the generator ended, so the master dispatches
+   */
+  constructor(source: JobSource, ledger: Ledger, skip: SkipSet, size: number, onJobs: () => void) {
+    this.#source = source
+    this.#ledger = ledger
+    this.#skip = skip
+    this.#size = size
+    this.#lowWater = Math.floor(size * 0.75)
+    this.#readKey = keyReader(source)
+    this.#onJobs = onJobs
+  }
+
+  /** Pulls until the generator ends or {@link stop}; rejects with the generator's error. */
+  async run(last: JobKey | undefined, ctx: GeneratorContext): Promise<void> {
+    let produced: unknown
+    try {
+      produced = this.#source.getJobs(last, ctx)
+    } catch (error) {
+      throw generatorError(error)
+    }
+    const p = produced as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> }
+    if (produced !== null && typeof produced === 'object' && typeof p[Symbol.asyncIterator] === 'function') {
+      this.#iterator = p[Symbol.asyncIterator]!()
+    } else if (produced !== null && typeof produced === 'object' && typeof p[Symbol.iterator] === 'function') {
+      this.#iterator = p[Symbol.iterator]!()
+    } else {
+      throw new JobSourceError(`getJobs() returned ${produced === null ? 'null' : typeof produced}; it must be a generator (function*, async function*) or return an iterable`)
+    }
+    const it = this.#iterator
+    const ledger = this.#ledger
+    const skip = this.#skip
+    const readKey = this.#readKey
+    let sinceYield = 0
+    while (!this.#stopped) {
+      if (ledger.counts.queued >= this.#size || !ledger.hasRoom) {
+        this.#onJobs()
+        await new Promise<void>((resolve) => (this.#parked = resolve))
+        continue
+      }
+      let result: IteratorResult<unknown>
+      try {
+        const r = it.next()
+        result = typeof (r as Promise<unknown>).then === 'function' ? await r : (r as IteratorResult<unknown>)
+      } catch (error) {
+        throw generatorError(error)
+      }
+      if (result.done) {
+        this.exhausted = true
+        break
+      }
+      const seq = ledger.next
+      const key = readKey(result.value, seq)
+      this.current = key
+      if (skip.size > 0 && skip.take(key)) ledger.addSkipped(key)
+      else ledger.add(result.value, key)
+      if (++sinceYield >= CHUNK) {
+        sinceYield = 0
+        if (skip.size > 0) skip.dropBelow(seq)
+        this.#onJobs()
+        await yieldToIO()
+      }
+    }
+    this.#onJobs()
+  }
+
+  /** Resumes pulling if the buffer has drained to its low-water mark. */
+  wake(): void {
+    const resume = this.#parked
+    if (resume === undefined) return
+    if (this.#ledger.counts.queued > this.#lowWater || !this.#ledger.hasRoom) return
+    this.#parked = undefined
+    resume()
+  }
+
+  /** Stops pulling (a graceful stop); the generator is closed. */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    const resume = this.#parked
+    this.#parked = undefined
+    resume?.()
+    try {
+      await this.#iterator?.return?.()
+    } catch {
+      // A generator that throws while closing changes nothing for the run.
+    }
+  }
+}
+
+function generatorError(error: unknown): JobSourceError {
+  const e = error as Error
+  const wrapped = new JobSourceError(`The generator threw: ${e?.message ?? String(error)}`)
+  if (e?.stack) wrapped.stack = e.stack
+  return wrapped
+}

@@ -1,0 +1,97 @@
+import { existsSync, statSync } from 'node:fs'
+import { extname, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { ModuleError } from './errors.js'
+import type { Handler, JobSource } from './options.js'
+
+/** `path[:export]` split in two. */
+export interface ModuleSpec {
+  path: string
+  exportName: string | undefined
+}
+
+const EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'])
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
+
+/** Splits `handler.ts:handleJob` into path and export name. */
+export function parseModuleSpec(spec: string): ModuleSpec {
+  const colon = spec.lastIndexOf(':')
+  if (colon > 0) {
+    const name = spec.slice(colon + 1)
+    if (/^[A-Za-z_$][\w$]*$/.test(name)) return { path: spec.slice(0, colon), exportName: name }
+  }
+  return { path: spec, exportName: undefined }
+}
+
+/** Loads a user module (TypeScript through tsx) given relative to the current directory. */
+export async function importModule(path: string): Promise<Record<string, unknown>> {
+  const absolute = resolve(path)
+  if (!existsSync(absolute)) throw new ModuleError(`Cannot find module '${path}' (no file at ${absolute})`, path)
+  if (statSync(absolute).isDirectory()) throw new ModuleError(`Module '${path}' is a directory; give the path of a .ts, .mts, .js or .mjs file`, path)
+  const ext = extname(absolute)
+  if (!EXTENSIONS.has(ext)) throw new ModuleError(`Module '${path}' must be a .ts, .mts, .js or .mjs file`, path)
+  const url = pathToFileURL(absolute).href
+  try {
+    if (TYPESCRIPT.has(ext)) {
+      const { tsImport } = await import('tsx/esm/api')
+      return (await tsImport(url, import.meta.url)) as Record<string, unknown>
+    }
+    return (await import(url)) as Record<string, unknown>
+  } catch (error) {
+    const first = String((error as Error)?.message ?? error).split('\n')[0]
+    throw new ModuleError(`Cannot load module '${path}': ${first}`, path)
+  }
+}
+
+function exportNames(module: Record<string, unknown>): string {
+  const names = Object.keys(module).filter((n) => n !== '__esModule' && n !== 'module.exports')
+  return names.length === 0 ? 'it has no exports' : `its exports are: ${names.join(', ')}`
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
+/**
+ * Picks the function export `name`, or the first of `fallbacks` that exists. Errors
+ * name the module and the exports it has.
+ */
+export function pickFunction(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[], what: string): { name: string; fn: (...args: any[]) => any } {
+  const candidates = name !== undefined ? [name] : fallbacks
+  const found = candidates.find((c) => module[c] !== undefined)
+  if (found === undefined) {
+    const wanted = name !== undefined ? `no export '${name}'` : `no export ${fallbacks.map((f) => `'${f}'`).join(' or ')}`
+    throw new ModuleError(`Module '${path}' has ${wanted}; ${exportNames(module)}`, path)
+  }
+  const value = module[found]
+  if (typeof value !== 'function') {
+    throw new ModuleError(`Export '${found}' of module '${path}' is ${typeName(value)}; it must be ${what}`, path)
+  }
+  return { name: found, fn: value as (...args: any[]) => any }
+}
+
+/** Loads a jobs module: its generator (`getJobs`, then default, or the export named), `key` and `total`. */
+export async function loadJobSource(spec: string): Promise<JobSource> {
+  const { path, exportName } = parseModuleSpec(spec)
+  const module = await importModule(path)
+  const getJobs = pickFunction(module, path, exportName, ['getJobs', 'default'], 'a generator function (function* or async function*) or a function returning an iterable').fn
+  const source: JobSource = { getJobs }
+  if (module.key !== undefined) {
+    if (typeof module.key !== 'function') throw new ModuleError(`Export 'key' of module '${path}' is ${typeName(module.key)}; it must be a function job => key`, path)
+    source.key = module.key as JobSource['key']
+  }
+  if (module.total !== undefined) {
+    if (typeof module.total !== 'function' && typeof module.total !== 'number') throw new ModuleError(`Export 'total' of module '${path}' is ${typeName(module.total)}; it must be a number or a function returning one`, path)
+    source.total = module.total as JobSource['total']
+  }
+  return source
+}
+
+/** Loads a handler module: `handleJob`, then default, or the export named. */
+export async function loadHandler(spec: string): Promise<Handler> {
+  const { path, exportName } = parseModuleSpec(spec)
+  const module = await importModule(path)
+  return pickFunction(module, path, exportName, ['handleJob', 'default'], 'a function job => void (sync or async)').fn as Handler
+}

@@ -1,0 +1,192 @@
+import { OptionError } from './errors.js'
+
+/** A job generator: `getJobs(last, ctx)`, sync or async. */
+export type JobGenerator = (last: JobKey | undefined, ctx: GeneratorContext) => Iterable<unknown> | AsyncIterable<unknown>
+
+/** What identifies a job across runs; the checkpoint stores these. */
+export type JobKey = number | string | bigint
+
+/** Second argument of the generator. */
+export interface GeneratorContext {
+  /** How many jobs of the generator are known finished (the first `position` jobs). */
+  position: number
+  /** The `name=value` arguments of the run. */
+  args: Record<string, string>
+}
+
+/** What a jobs module exports (the CLI loads it; a script may build it by hand). */
+export interface JobSource {
+  getJobs: JobGenerator
+  /** How a job's resume key is read; default: `job.id`, the job itself if it is a key, else its position. */
+  key?: (job: any) => JobKey
+  /** Number of jobs, for the progress display; a number or a (async) function returning one. */
+  total?: number | (() => number | Promise<number>)
+}
+
+/** A handler: called with each job, sync or async; a throw or rejection fails the job. */
+export type Handler = (job: any, ctx: HandlerContext) => unknown
+
+/** Second argument of the handler. */
+export interface HandlerContext {
+  /** 1 on the first try of this job, 2 on the first retry, ... */
+  attempt: number
+}
+
+/** TLS files for `wss://`. */
+export interface TlsOptions {
+  cert: string | Buffer
+  key: string | Buffer
+}
+
+/** Options of {@link Master}. Everything but `source` is optional. */
+export interface MasterOptions {
+  /** The jobs: a generator and optionally `key` and `total`. */
+  source: JobSource
+  /** The run's name; its state lives in `<stateDir>/<key>.json`. @default 'run' */
+  key?: string
+  /** `name=value` arguments handed to the generator as `ctx.args`. @default {} */
+  args?: Record<string, string>
+  /** Where run state is kept. @default './.taskmaster' */
+  stateDir?: string
+  /** Forget the saved state and start from the beginning. @default false */
+  reset?: boolean
+  /** Address to listen on; port 0 picks a free port. @default '127.0.0.1' */
+  host?: string
+  /** @default 5050 */
+  port?: number
+  /** Buffer cap: the generator is pulled only while fewer jobs than this are queued. @default 10000 */
+  size?: number
+  /** Most jobs per `jobs` frame. @default 1000 */
+  batchSize?: number
+  /** Seconds between checkpoints. @default 1 */
+  checkpointInterval?: number
+  /** Seconds between WebSocket pings; a slave silent for two periods is dropped. @default 5 */
+  heartbeat?: number
+  /** Largest frame accepted, in bytes. @default 16 MiB */
+  maxFrame?: number
+  /**
+   * Token a slave must present. When undefined and the master listens beyond loopback,
+   * one is generated (see {@link Master.token}). @default undefined
+   */
+  token?: string
+  /** Retries of a job whose handler throws, before it goes to the failed-jobs log. @default 3 */
+  retries?: number
+  /** Seconds before the first retry; each further retry waits twice as long (at most 60 s). @default 1 */
+  retryDelay?: number
+  /** Seconds a job may be in flight before it is taken back as a failed attempt; 0 is no limit. @default 0 */
+  jobTimeout?: number
+  /** Serve `wss://` with this certificate and key. @default undefined */
+  tls?: TlsOptions
+}
+
+/** Options of {@link Slave}. Everything but `handler` and `host` is optional. */
+export interface SlaveOptions {
+  handler: Handler
+  /** `host:port`, `ws://host:port` or `wss://host:port` of the master. */
+  host: string
+  /** Jobs run at once in this process. @default 1 */
+  concurrency?: number
+  /** Jobs held beyond those running, so the next one is at hand. @default concurrency */
+  prefetch?: number
+  /** Token of the run. @default undefined */
+  token?: string
+  /** Seconds to keep trying to (re)connect before giving up. @default 60 */
+  reconnect?: number
+  /** CA certificate(s) to trust for `wss://` (for a self-signed master certificate). @default undefined */
+  ca?: string | Buffer
+  /** Largest frame accepted, in bytes. @default 16 MiB */
+  maxFrame?: number
+}
+
+export const MASTER_DEFAULTS = {
+  key: 'run',
+  args: {} as Record<string, string>,
+  stateDir: './.taskmaster',
+  reset: false,
+  host: '127.0.0.1',
+  port: 5050,
+  size: 10000,
+  batchSize: 1000,
+  checkpointInterval: 1,
+  heartbeat: 5,
+  maxFrame: 16 * 1024 * 1024,
+  token: undefined as string | undefined,
+  retries: 3,
+  retryDelay: 1,
+  jobTimeout: 0,
+  tls: undefined as TlsOptions | undefined,
+}
+
+export const SLAVE_DEFAULTS = {
+  concurrency: 1,
+  reconnect: 60,
+  maxFrame: 16 * 1024 * 1024,
+  token: undefined as string | undefined,
+  ca: undefined as string | Buffer | undefined,
+}
+
+export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & { source: JobSource }
+export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler; host: string; prefetch: number }
+
+/** Copies `options` without its undefined values, so they do not hide defaults. */
+function defined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+function expectInteger(name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new OptionError(`options.${name} must be an integer >= ${min}, got ${String(value)}`, name)
+  }
+}
+
+function expectPositive(name: string, value: number): void {
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new OptionError(`options.${name} must be a positive number, got ${String(value)}`, name)
+  }
+}
+
+function expectNonNegative(name: string, value: number): void {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new OptionError(`options.${name} must be a number >= 0, got ${String(value)}`, name)
+  }
+}
+
+/** The run key becomes a file name: keep it to a safe alphabet. */
+export function validateRunKey(key: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
+    throw new OptionError(`--key must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`, 'key')
+  }
+}
+
+/** Fills defaults and validates; throws an {@link OptionError} naming the bad option. */
+export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOptions {
+  const o = { ...MASTER_DEFAULTS, ...defined(options) } as ResolvedMasterOptions
+  if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
+  validateRunKey(o.key)
+  expectInteger('port', o.port, 0)
+  if (o.port > 65535) throw new OptionError(`options.port must be at most 65535, got ${o.port}`, 'port')
+  expectInteger('size', o.size, 1)
+  expectInteger('batchSize', o.batchSize, 1)
+  expectPositive('checkpointInterval', o.checkpointInterval)
+  expectPositive('heartbeat', o.heartbeat)
+  expectInteger('maxFrame', o.maxFrame, 1024)
+  if (o.token !== undefined && o.token.length === 0) throw new OptionError('options.token must not be empty', 'token')
+  expectInteger('retries', o.retries, 0)
+  if (o.retries > 250) throw new OptionError(`options.retries must be at most 250, got ${o.retries}`, 'retries')
+  expectNonNegative('retryDelay', o.retryDelay)
+  expectNonNegative('jobTimeout', o.jobTimeout)
+  return o
+}
+
+/** Fills defaults and validates; throws an {@link OptionError} naming the bad option. */
+export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions {
+  const o = { ...SLAVE_DEFAULTS, ...defined(options) } as ResolvedSlaveOptions
+  if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')
+  if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
+  expectInteger('concurrency', o.concurrency, 1)
+  o.prefetch ??= o.concurrency
+  expectInteger('prefetch', o.prefetch, 0)
+  if (typeof o.reconnect !== 'number' || !(o.reconnect >= 0)) throw new OptionError(`options.reconnect must be a number of seconds >= 0, got ${String(o.reconnect)}`, 'reconnect')
+  expectInteger('maxFrame', o.maxFrame, 1024)
+  return o
+}

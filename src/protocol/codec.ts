@@ -1,0 +1,156 @@
+import { Packr } from 'msgpackr'
+import { ProtocolError } from '../errors.js'
+import type { MasterMessage, Message, SlaveMessage } from './messages.js'
+import { PROTOCOL_VERSION } from './messages.js'
+
+// Plain MessagePack maps (no msgpackr record extension), so any MessagePack library
+// can speak the protocol and the bytes are stable enough to pin in golden tests.
+// 64-bit integers decode as bigint, so bigint job keys survive the round trip.
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true })
+
+/** Encodes one message as the bytes of one binary frame. Pure: no state between calls. */
+export function encode(message: Message): Buffer {
+  return packr.pack(message)
+}
+
+type Check = (message: Record<string, unknown>) => void
+
+/** Human-readable type of a value for "Expected ..., got ..." messages. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'array'
+  if (value instanceof Uint8Array) return 'binary'
+  return typeof value
+}
+
+function fail(type: string, field: string, expected: string, value: unknown): never {
+  throw new ProtocolError(`Invalid '${type}' message: expected \`${field}\` to be ${expected}, got ${kindOf(value)}`)
+}
+
+function count(m: Record<string, unknown>, field: string): void {
+  const value = m[field]
+  if (!Number.isSafeInteger(value) || (value as number) < 0) fail(m.type as string, field, 'a non-negative integer', value)
+}
+
+function text(m: Record<string, unknown>, field: string, optional = false): void {
+  const value = m[field]
+  if (optional && value === undefined) return
+  if (typeof value !== 'string') fail(m.type as string, field, 'a string', value)
+}
+
+function seqList(m: Record<string, unknown>, field = 'seqs'): void {
+  const value = m[field]
+  if (!Array.isArray(value)) fail(m.type as string, field, 'an array of sequence numbers', value)
+  for (let i = 0; i < value.length; i++) {
+    const seq = value[i]
+    if (typeof seq !== 'number' || !(seq >= 0) || seq % 1 !== 0) fail(m.type as string, `${field}[${i}]`, 'a sequence number', seq)
+  }
+}
+
+const checks: Record<string, Check> = {
+  hello(m) {
+    count(m, 'version')
+    if (m.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`Unsupported protocol version ${String(m.version)}: this master speaks version ${PROTOCOL_VERSION}; run the same Taskmaster version on master and slaves`)
+    }
+    text(m, 'token', true)
+    const slave = m.slave as Record<string, unknown> | undefined
+    if (typeof slave !== 'object' || slave === null || Array.isArray(slave)) fail('hello', 'slave', 'an object', slave)
+    const s = { ...slave, type: 'hello' }
+    text(s, 'id')
+    text(s, 'hostname')
+    count(s, 'pid')
+    count(s, 'concurrency')
+  },
+  welcome(m) {
+    count(m, 'version')
+    if (m.version !== PROTOCOL_VERSION) {
+      throw new ProtocolError(`Unsupported protocol version ${String(m.version)}: this slave speaks version ${PROTOCOL_VERSION}; run the same Taskmaster version on master and slaves`)
+    }
+    text(m, 'run')
+    count(m, 'session')
+    count(m, 'heartbeat')
+  },
+  credit(m) {
+    count(m, 'n')
+  },
+  jobs(m) {
+    seqList(m)
+    seqList(m, 'attempts')
+    const seqs = m.seqs as number[]
+    if (!Array.isArray(m.jobs) || m.jobs.length !== seqs.length) fail('jobs', 'jobs', `an array of ${seqs.length} jobs`, m.jobs)
+    if ((m.attempts as number[]).length !== seqs.length) fail('jobs', 'attempts', `an array of ${seqs.length} numbers`, m.attempts)
+  },
+  ack(m) {
+    seqList(m)
+    count(m, 'credit')
+  },
+  fail(m) {
+    const failures = m.failures
+    if (!Array.isArray(failures)) fail('fail', 'failures', 'an array', failures)
+    for (let i = 0; i < failures.length; i++) {
+      const f = failures[i] as Record<string, unknown>
+      if (typeof f !== 'object' || f === null) fail('fail', `failures[${i}]`, 'an object', f)
+      const g: Record<string, unknown> = { ...f, type: 'fail' }
+      if (typeof g.seq !== 'number' || !(g.seq >= 0)) fail('fail', `failures[${i}].seq`, 'a sequence number', g.seq)
+      text(g, 'message')
+      text(g, 'stack', true)
+    }
+    count(m, 'credit')
+  },
+  release(m) {
+    seqList(m)
+  },
+  abandon(m) {
+    seqList(m)
+  },
+  stats(m) {
+    for (const field of ['cpu', 'rss', 'running']) {
+      if (typeof m[field] !== 'number') fail('stats', field, 'a number', m[field])
+    }
+  },
+  drain() {},
+  end() {},
+  error(m) {
+    text(m, 'code')
+    text(m, 'message')
+  },
+}
+
+const fromSlave = new Set(['hello', 'credit', 'ack', 'fail', 'release', 'stats', 'error'])
+const fromMaster = new Set(['welcome', 'jobs', 'abandon', 'drain', 'end', 'error'])
+
+/**
+ * Decodes and validates one frame. Throws a {@link ProtocolError} for bytes that are
+ * not MessagePack, for a value that is not a message, and for a message of a type
+ * or shape this side does not accept.
+ */
+export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Message {
+  let value: unknown
+  try {
+    value = packr.unpack(bytes)
+  } catch (error) {
+    throw new ProtocolError(`Frame is not valid MessagePack (${(error as Error).message})`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw new ProtocolError(`Frame is not a message: expected a map with a \`type\`, got ${kindOf(value)}`)
+  }
+  const message = value as Record<string, unknown>
+  const type = message.type
+  if (typeof type !== 'string' || !Object.hasOwn(checks, type)) {
+    throw new ProtocolError(`Unknown message type ${JSON.stringify(type) ?? kindOf(type)}`)
+  }
+  if (allowed !== undefined && !allowed.has(type)) throw new ProtocolError(`Unexpected '${type}' message`)
+  checks[type]!(message)
+  return message as unknown as Message
+}
+
+/** Decodes a frame a slave sent (what the master accepts). */
+export function decodeSlaveMessage(bytes: Uint8Array): SlaveMessage {
+  return decode(bytes, fromSlave) as SlaveMessage
+}
+
+/** Decodes a frame a master sent (what the slave accepts). */
+export function decodeMasterMessage(bytes: Uint8Array): MasterMessage {
+  return decode(bytes, fromMaster) as MasterMessage
+}

@@ -1,0 +1,124 @@
+/**
+ * Every message of the master/slave protocol, as one discriminated union on `type`.
+ * Frames are binary WebSocket messages, each one MessagePack-encoded message
+ * (see docs/protocol.md). Jobs are identified on the wire by their sequence number
+ * (`seq`): the job's position in generator order, unique within a run.
+ */
+
+/** Version spoken by this build; a peer speaking another is refused. */
+export const PROTOCOL_VERSION = 1
+
+/** What a slave tells about itself when it connects. */
+export interface SlaveInfo {
+  /** Random id the slave process keeps across reconnects. */
+  id: string
+  hostname: string
+  pid: number
+  concurrency: number
+}
+
+/** Slave → master, first message on a connection. */
+export interface HelloMessage {
+  type: 'hello'
+  version: number
+  /** The run's token; absent when the master needs none. */
+  token?: string
+  slave: SlaveInfo
+}
+
+/** Master → slave, the answer to a valid `hello`. */
+export interface WelcomeMessage {
+  type: 'welcome'
+  version: number
+  /** Id of this master incarnation: a new one after each master restart. */
+  run: string
+  /** This connection's session number within the master incarnation. */
+  session: number
+  /** Seconds between the master's heartbeats (WebSocket pings). */
+  heartbeat: number
+}
+
+/** Slave → master: it can take `n` more jobs (credit is additive). */
+export interface CreditMessage {
+  type: 'credit'
+  n: number
+}
+
+/** Master → slave: a batch of jobs; `seqs[i]` is the sequence number of `jobs[i]`. */
+export interface JobsMessage {
+  type: 'jobs'
+  seqs: number[]
+  jobs: unknown[]
+  /** Attempt number (1 for the first try) of each job. */
+  attempts: number[]
+}
+
+/** Slave → master: these jobs finished, and `credit` more jobs can be taken. */
+export interface AckMessage {
+  type: 'ack'
+  seqs: number[]
+  credit: number
+}
+
+/** One job whose handler threw. */
+export interface Failure {
+  seq: number
+  message: string
+  stack?: string
+}
+
+/** Slave → master: these jobs failed, and `credit` more jobs can be taken. */
+export interface FailMessage {
+  type: 'fail'
+  failures: Failure[]
+  credit: number
+}
+
+/** Slave → master: these jobs were never started and go back to the buffer. */
+export interface ReleaseMessage {
+  type: 'release'
+  seqs: number[]
+}
+
+/** Slave → master: resource use, sent with a period of a few seconds. */
+export interface StatsMessage {
+  type: 'stats'
+  /** CPU use of the slave process since the last stats message, 0..cores. */
+  cpu: number
+  /** Resident set size in bytes. */
+  rss: number
+  /** Jobs running right now. */
+  running: number
+}
+
+/** Master → slave: stop working on these jobs (timed out); their results are ignored. */
+export interface AbandonMessage {
+  type: 'abandon'
+  seqs: number[]
+}
+
+/** Master → slave: the master is stopping; release unstarted jobs, finish running ones. */
+export interface DrainMessage {
+  type: 'drain'
+}
+
+/** Master → slave: every job of the run is finished; the slave may exit. */
+export interface EndMessage {
+  type: 'end'
+}
+
+/** Either side, just before closing the connection: why. */
+export interface ErrorMessage {
+  type: 'error'
+  code: string
+  message: string
+}
+
+/** Messages a slave sends. */
+export type SlaveMessage = HelloMessage | CreditMessage | AckMessage | FailMessage | ReleaseMessage | StatsMessage | ErrorMessage
+/** Messages a master sends. */
+export type MasterMessage = WelcomeMessage | JobsMessage | AbandonMessage | DrainMessage | EndMessage | ErrorMessage
+/** Any protocol message. */
+export type Message = SlaveMessage | MasterMessage
+/** The `type` of any message. */
+export type MessageType = Message['type']

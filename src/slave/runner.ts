@@ -1,0 +1,138 @@
+import type { Handler } from '../options.js'
+import type { Failure, JobsMessage } from '../protocol/messages.js'
+
+/** Called when a job ends; `failure` is set when the handler threw. */
+export type FinishedCallback = (seq: number, connection: number, failure: Failure | undefined) => void
+
+/** A batch of jobs as received, with the connection it came on. */
+interface QueuedBatch {
+  message: JobsMessage
+  connection: number
+  next: number
+}
+
+/** Sync handlers run this many jobs before letting the event loop serve sockets. */
+const YIELD_EVERY = 512
+
+const yieldToIO = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+function failureOf(seq: number, error: unknown): Failure {
+  if (error instanceof Error) return { seq, message: error.message || error.name, stack: error.stack }
+  return { seq, message: `Handler threw a non-Error value: ${String(error)}` }
+}
+
+/**
+ * Runs the handler over received jobs with up to `concurrency` jobs at once. Jobs wait
+ * in the batches they came in (no per-job allocation); `concurrency` lanes take them
+ * in order. A lane awaits only what the handler returns as a promise, so sync
+ * handlers run without a promise per job.
+ */
+export class Runner {
+  readonly #handler: Handler
+  readonly #onFinished: FinishedCallback
+  readonly #batches: QueuedBatch[] = []
+  #queued = 0
+  #running = 0
+  #wake: (() => void) | undefined
+  #wakeup: Promise<void> | undefined
+  #idle: (() => void) | undefined
+  #closed = false
+  /** Jobs the master took back (timed out): not run if still queued, not reported if running. */
+  readonly abandoned = new Set<number>()
+
+  constructor(handler: Handler, concurrency: number, onFinished: FinishedCallback) {
+    this.#handler = handler
+    this.#onFinished = onFinished
+    for (let i = 0; i < concurrency; i++) void this.#lane()
+  }
+
+  /** Jobs waiting to start. */
+  get queued(): number {
+    return this.#queued
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#running
+  }
+
+  /** Queues a batch that came on `connection`. */
+  push(message: JobsMessage, connection: number): void {
+    if (message.seqs.length === 0) return
+    this.#batches.push({ message, connection, next: 0 })
+    this.#queued += message.seqs.length
+    const wake = this.#wake
+    if (wake !== undefined) {
+      this.#wake = undefined
+      this.#wakeup = undefined
+      wake()
+    }
+  }
+
+  /** Removes every job not started yet and returns their seqs (to release them). */
+  takeQueued(): number[] {
+    const seqs: number[] = []
+    for (const b of this.#batches) {
+      const all = b.message.seqs
+      for (let i = b.next; i < all.length; i++) if (!this.abandoned.delete(all[i]!)) seqs.push(all[i]!)
+    }
+    this.#batches.length = 0
+    this.#queued = 0
+    return seqs
+  }
+
+  /** Resolves when no job is running. */
+  idle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve()
+    return new Promise((resolve) => (this.#idle = resolve))
+  }
+
+  /** Stops the lanes once the queue is empty (the slave is exiting). */
+  close(): void {
+    this.#closed = true
+    this.#wake?.()
+  }
+
+  async #lane(): Promise<void> {
+    const handler = this.#handler
+    let streak = 0
+    for (;;) {
+      const batch = this.#batches[0]
+      if (batch === undefined) {
+        if (this.#closed) return
+        streak = 0
+        this.#wakeup ??= new Promise<void>((resolve) => (this.#wake = resolve))
+        await this.#wakeup
+        continue
+      }
+      const i = batch.next++
+      if (batch.next >= batch.message.seqs.length) this.#batches.shift()
+      this.#queued--
+      const seq = batch.message.seqs[i]!
+      if (this.abandoned.size > 0 && this.abandoned.delete(seq)) continue
+      const job = batch.message.jobs[i]
+      this.#running++
+      let failure: Failure | undefined
+      try {
+        const result = handler(job, { attempt: batch.message.attempts[i]! }) as PromiseLike<unknown> | undefined
+        if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+          streak = 0
+          await result
+        }
+      } catch (error) {
+        failure = failureOf(seq, error)
+      }
+      this.#running--
+      if (this.abandoned.size === 0 || !this.abandoned.delete(seq)) this.#onFinished(seq, batch.connection, failure)
+      if (this.#running === 0 && this.#idle !== undefined) {
+        const idle = this.#idle
+        this.#idle = undefined
+        idle()
+      }
+      if (++streak >= YIELD_EVERY) {
+        streak = 0
+        await yieldToIO()
+      }
+    }
+  }
+}

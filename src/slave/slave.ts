@@ -1,0 +1,325 @@
+import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import WebSocket from 'ws'
+import { AuthError, ConnectionError, ProtocolError, TaskmasterError } from '../errors.js'
+import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
+import { resolveSlaveOptions } from '../options.js'
+import { decodeMasterMessage, encode } from '../protocol/codec.js'
+import type { Failure, MasterMessage, SlaveMessage } from '../protocol/messages.js'
+import { PROTOCOL_VERSION } from '../protocol/messages.js'
+import { backoffDelay, masterUrl } from './backoff.js'
+import { Runner } from './runner.js'
+
+/** How a slave's run ended. */
+export interface SlaveSummary {
+  outcome: 'complete' | 'stopped'
+  /** Jobs this slave finished (done or failed attempts). */
+  jobs: number
+  failures: number
+}
+
+/** Connecting or waiting to reconnect. */
+const CONNECTING = 'connecting'
+/** Welcomed: takes jobs. */
+const WORKING = 'working'
+/** Told by the master to drain: finishes running jobs, takes no more. */
+const DRAINING = 'draining'
+/** Stopping on its own (stop()): finishes running jobs, then exits. */
+const STOPPING = 'stopping'
+/** Done: the run is over or the slave stopped. */
+const FINISHED = 'finished'
+type Phase = typeof CONNECTING | typeof WORKING | typeof DRAINING | typeof STOPPING | typeof FINISHED
+
+/** Seconds between resource reports. */
+const STATS_PERIOD = 5
+
+/**
+ * A slave: connects to the master (reconnecting with backoff), takes jobs by credit,
+ * runs the handler with up to `concurrency` at once, and reports completions in
+ * batches.
+ *
+ * Events: `connected` ({ run, session }), `disconnected` (reason), `log` ({ level, message }).
+ */
+export class Slave extends EventEmitter {
+  readonly options: ResolvedSlaveOptions
+  readonly id = randomBytes(6).toString('hex')
+  readonly #runner: Runner
+  readonly #capacity: number
+  #phase: Phase = CONNECTING
+  #ws: WebSocket | undefined
+  /** Increases with each connection; results of jobs from an older one are dropped. */
+  #connection = 0
+  #welcomed = false
+  #acks: number[] = []
+  #failures: Failure[] = []
+  #credit = 0
+  #flushPending = false
+  #lastHeard = 0
+  #heartbeat = 5
+  #jobs = 0
+  #failed = 0
+  #masterRun: string | undefined
+  #finish!: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void }
+  #timers: NodeJS.Timeout[] = []
+  #cpu = process.cpuUsage()
+  #cpuAt = Date.now()
+  readonly #flushBound = (): void => this.#flush()
+
+  constructor(options: SlaveOptions) {
+    super()
+    this.options = resolveSlaveOptions(options)
+    this.#capacity = this.options.concurrency + this.options.prefetch
+    this.#runner = new Runner(this.options.handler, this.options.concurrency, (seq, connection, failure) => this.#finished(seq, connection, failure))
+  }
+
+  /** Works until the master ends the run (`complete`) or {@link stop} (`stopped`). */
+  run(): Promise<SlaveSummary> {
+    const done = new Promise<SlaveSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
+    this.#every(1000, () => this.#watch())
+    this.#every(STATS_PERIOD * 1000, () => this.#sendStats())
+    void this.#connectLoop()
+    return done
+  }
+
+  /**
+   * Stops: the first call hands back the jobs not started, finishes the running ones
+   * and reports them; a second call disconnects at once (the master re-queues them).
+   */
+  stop(): void {
+    if (this.#phase === FINISHED) return
+    if (this.#phase === STOPPING) {
+      this.#end({ outcome: 'stopped' })
+      return
+    }
+    const wasConnected = this.#welcomed
+    this.#phase = STOPPING
+    if (!wasConnected) {
+      this.#end({ outcome: 'stopped' })
+      return
+    }
+    this.#release()
+    void this.#runner.idle().then(() => {
+      this.#flush()
+      this.#end({ outcome: 'stopped' })
+    })
+  }
+
+  #every(ms: number, fn: () => void): void {
+    const timer = setInterval(fn, ms)
+    timer.unref()
+    this.#timers.push(timer)
+  }
+
+  #log(level: 'info' | 'warn', message: string): void {
+    this.emit('log', { level, message })
+  }
+
+  async #connectLoop(): Promise<void> {
+    const url = masterUrl(this.options.host)
+    let attempt = 0
+    let since = Date.now()
+    let lastError = ''
+    while (this.#phase === CONNECTING) {
+      const outcome = await this.#connect(url)
+      if (outcome === 'welcomed') {
+        attempt = 0
+        since = Date.now()
+        const closed = await new Promise<string>((resolve) => this.#ws!.once('close', (code: number, reason: Buffer) => resolve(reason.toString() || `code ${code}`)))
+        this.#lost(closed)
+        continue
+      }
+      if (outcome instanceof TaskmasterError) return this.#fail(outcome)
+      lastError = outcome
+      if (Date.now() - since >= this.options.reconnect * 1000) {
+        return this.#fail(new ConnectionError(`Cannot reach the master at ${url} for ${this.options.reconnect} s (--reconnect): ${lastError}`))
+      }
+      await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt++)))
+    }
+  }
+
+  /** One connection attempt: 'welcomed', a fatal error, or the text of a passing one. */
+  #connect(url: string): Promise<'welcomed' | TaskmasterError | string> {
+    return new Promise((resolve) => {
+      const o = this.options
+      const ws = new WebSocket(url, { maxPayload: o.maxFrame, perMessageDeflate: false, handshakeTimeout: 10_000, ca: o.ca })
+      this.#ws = ws
+      const connection = ++this.#connection
+      let settled = false
+      const settle = (value: 'welcomed' | TaskmasterError | string): void => {
+        if (settled) return
+        settled = true
+        resolve(value)
+      }
+      ws.on('open', () => {
+        this.#send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency } })
+      })
+      ws.on('ping', () => (this.#lastHeard = Date.now()))
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        this.#lastHeard = Date.now()
+        let message: MasterMessage
+        try {
+          if (!isBinary) throw new ProtocolError('The master sent a text frame')
+          message = decodeMasterMessage(data)
+        } catch (error) {
+          this.#log('warn', `Bad frame from the master: ${(error as Error).message}`)
+          ws.close(1002, 'bad frame')
+          return
+        }
+        if (!this.#welcomed) {
+          if (message.type === 'welcome') {
+            this.#welcome(message)
+            settle('welcomed')
+          } else if (message.type === 'error') {
+            settle(message.code === 'TM_ERR_AUTH' ? new AuthError(`The master refused this slave: ${message.message}`) : new ProtocolError(`The master refused this slave: ${message.message}`))
+          }
+          return
+        }
+        if (connection === this.#connection) this.#onMessage(message, connection)
+      })
+      ws.on('error', (error: Error & { code?: string }) => settle(error.code ? `${error.code} ${error.message}`.trim() : error.message))
+      ws.on('close', (code: number, reason: Buffer) => settle(reason.length > 0 ? reason.toString() : `connection closed (code ${code})`))
+    })
+  }
+
+  #welcome(message: Extract<MasterMessage, { type: 'welcome' }>): void {
+    this.#welcomed = true
+    this.#heartbeat = message.heartbeat
+    this.#lastHeard = Date.now()
+    if (this.#masterRun !== undefined && this.#masterRun !== message.run) this.#log('info', 'The master restarted; working for its new incarnation')
+    this.#masterRun = message.run
+    if (this.#phase === CONNECTING) this.#phase = WORKING
+    this.emit('connected', { run: message.run, session: message.session })
+    this.#log('info', `Connected to the master at ${masterUrl(this.options.host)} (session ${message.session})`)
+    this.#credit = 0
+    const free = this.#capacity - this.#runner.queued - this.#runner.running
+    if (this.#phase === WORKING && free > 0) this.#send({ type: 'credit', n: free })
+  }
+
+  #onMessage(message: MasterMessage, connection: number): void {
+    switch (message.type) {
+      case 'jobs':
+        if (this.#phase === STOPPING || this.#phase === DRAINING) {
+          // Sent before the master heard we stop: hand them straight back.
+          this.#send({ type: 'release', seqs: message.seqs })
+          break
+        }
+        this.#runner.push(message, connection)
+        break
+      case 'abandon':
+        for (const seq of message.seqs) this.#runner.abandoned.add(seq)
+        break
+      case 'drain':
+        if (this.#phase === WORKING) this.#phase = DRAINING
+        this.#release()
+        break
+      case 'end':
+        // The master ends a run only when nothing is in flight, so nothing runs here.
+        this.#log('info', 'The master says the run is complete')
+        this.#end({ outcome: 'complete' })
+        break
+      case 'error':
+        this.#log('warn', `The master reported: ${message.message}`)
+        break
+    }
+  }
+
+  /** Hands the jobs not started back to the master. */
+  #release(): void {
+    const seqs = this.#runner.takeQueued()
+    if (seqs.length > 0) this.#send({ type: 'release', seqs })
+  }
+
+  /** The connection is gone: queued jobs are dropped (the master re-queues them), then reconnect. */
+  #lost(reason: string): void {
+    this.#welcomed = false
+    this.#acks.length = 0
+    this.#failures.length = 0
+    this.#runner.takeQueued()
+    if (this.#phase === FINISHED) return
+    this.emit('disconnected', reason)
+    if (this.#phase === STOPPING) {
+      this.#end({ outcome: 'stopped' })
+      return
+    }
+    this.#log('warn', `Lost the master (${reason}); reconnecting for up to ${this.options.reconnect} s`)
+    this.#phase = CONNECTING
+  }
+
+  #finished(seq: number, connection: number, failure: Failure | undefined): void {
+    this.#jobs++
+    if (failure !== undefined) this.#failed++
+    if (connection !== this.#connection || !this.#welcomed) return
+    if (failure === undefined) this.#acks.push(seq)
+    else this.#failures.push(failure)
+    if (this.#phase === WORKING) this.#credit++
+    if (!this.#flushPending) {
+      this.#flushPending = true
+      setImmediate(this.#flushBound)
+    }
+  }
+
+  /** Sends the pending completions: one `fail` (if any) and one `ack` carrying the credit. */
+  #flush(): void {
+    this.#flushPending = false
+    if (!this.#welcomed) return
+    const credit = this.#phase === WORKING ? this.#credit : 0
+    this.#credit = 0
+    if (this.#failures.length > 0) {
+      this.#send({ type: 'fail', failures: this.#failures, credit: 0 })
+      this.#failures = []
+    }
+    if (this.#acks.length > 0 || credit > 0) {
+      this.#send({ type: 'ack', seqs: this.#acks, credit })
+      this.#acks = []
+    }
+  }
+
+  #send(message: SlaveMessage): void {
+    const ws = this.#ws
+    if (ws !== undefined && ws.readyState === WebSocket.OPEN) ws.send(encode(message))
+  }
+
+  /** Drops a master that has gone silent (no ping or frame for 2.5 heartbeats). */
+  #watch(): void {
+    if (!this.#welcomed) return
+    if (Date.now() - this.#lastHeard > this.#heartbeat * 2500) {
+      this.#log('warn', `No heartbeat from the master for ${Math.round(this.#heartbeat * 2.5)} s`)
+      this.#ws?.terminate()
+    }
+  }
+
+  #sendStats(): void {
+    if (!this.#welcomed) return
+    const now = Date.now()
+    const usage = process.cpuUsage(this.#cpu)
+    const cpu = (usage.user + usage.system) / 1000 / Math.max(1, now - this.#cpuAt)
+    this.#cpu = process.cpuUsage()
+    this.#cpuAt = now
+    this.#send({ type: 'stats', cpu, rss: process.memoryUsage.rss(), running: this.#runner.running })
+  }
+
+  #end(summary: Pick<SlaveSummary, 'outcome'>): void {
+    if (this.#phase === FINISHED) return
+    this.#phase = FINISHED
+    this.#shutdown()
+    this.#finish.resolve({ ...summary, jobs: this.#jobs, failures: this.#failed })
+  }
+
+  #fail(error: TaskmasterError): void {
+    if (this.#phase === FINISHED) return
+    this.#phase = FINISHED
+    this.#shutdown()
+    this.#finish.reject(error)
+  }
+
+  #shutdown(): void {
+    for (const timer of this.#timers) clearInterval(timer)
+    this.#runner.close()
+    const ws = this.#ws
+    if (ws !== undefined && ws.readyState === WebSocket.OPEN) {
+      ws.close(1000, 'slave stopping')
+      setTimeout(() => ws.terminate(), 2000).unref()
+    } else ws?.terminate()
+  }
+}
