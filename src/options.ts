@@ -77,6 +77,8 @@ export interface MasterOptions {
   jobTimeout?: number
   /** Serve `wss://` with this certificate and key. @default undefined */
   tls?: TlsOptions
+  /** Path of the failed-jobs log. @default '<stateDir>/<key>.failed.jsonl' */
+  failedLog?: string
 }
 
 /** Options of {@link Slave}. Everything but `handler` and `host` is optional. */
@@ -115,6 +117,7 @@ export const MASTER_DEFAULTS = {
   retryDelay: 1,
   jobTimeout: 0,
   tls: undefined as TlsOptions | undefined,
+  failedLog: undefined as string | undefined,
 }
 
 export const SLAVE_DEFAULTS = {

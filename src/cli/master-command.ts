@@ -5,6 +5,9 @@ import type { MasterAddress, RunSummary } from '../master/master.js'
 import { Master } from '../master/master.js'
 import { loadHandler, loadJobSource, parseModuleSpec } from '../module-loader.js'
 import { MASTER_DEFAULTS } from '../options.js'
+import type { MasterOptions } from '../options.js'
+import type { RetryPass } from '../master/retry-pass.js'
+import { prepareRetryPass } from '../master/retry-pass.js'
 import { formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
 import { integer, listenAddress, nameValueArgs, seconds } from './parse.js'
@@ -32,6 +35,7 @@ interface MasterCliOptions {
   tlsKey?: string
   statusInterval: number
   quiet?: boolean
+  retryFailed?: boolean
 }
 
 /** Builds the `tm-master` command. */
@@ -43,6 +47,7 @@ export function masterCommand(): Command {
     .option('-k, --key <name>', "the run's name; its state is <state-dir>/<name>.json (default: the module's file name)")
     .option('--state-dir <dir>', 'where run state is kept', MASTER_DEFAULTS.stateDir)
     .option('--reset', 'forget the saved state of the key and start from the beginning')
+    .option('--retry-failed', "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)")
     .option('-H, --host <host:port>', 'where to listen; port 0 picks a free port', listenAddress, { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port })
     .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1), MASTER_DEFAULTS.size)
     .option('--spawn <n>', 'also start n local slave processes running --handler (one-machine mode)', integer(1))
@@ -98,6 +103,10 @@ function readTls(options: MasterCliOptions): { cert: Buffer; key: Buffer } | und
   return { cert: read(options.tlsCert, '--tls-cert'), key: read(options.tlsKey, '--tls-key') }
 }
 
+function countLines(path: string): number {
+  return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '').length
+}
+
 function summaryLine(summary: RunSummary): string {
   const rate = `${summary.rate.toFixed(2)} jobs/s`
   const took = formatDuration(summary.elapsedMs)
@@ -118,12 +127,23 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const source = await loadJobSource(moduleSpec)
   if (options.handler !== undefined) await loadHandler(options.handler)
   const key = options.key ?? defaultKey(moduleSpec)
+  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog'> = { source, key, args, reset: options.reset }
+  let retryPass: RetryPass | undefined
+  if (options.retryFailed) {
+    if (options.reset) throw new OptionError('--retry-failed and --reset do not go together')
+    if (words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
+    retryPass = prepareRetryPass(options.stateDir, key, source.key)
+    if (retryPass === undefined) {
+      process.stdout.write(`Run '${key}' has no failed jobs to retry.\n`)
+      return 0
+    }
+    const count = countLines(retryPass.log)
+    run = { ...retryPass.options, source: { ...retryPass.options.source, total: count } }
+    process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
+  }
   const master = new Master({
-    source,
-    key,
-    args,
+    ...run,
     stateDir: options.stateDir,
-    reset: options.reset,
     host: options.host.host,
     port: options.host.port,
     size: options.size,
@@ -171,9 +191,10 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   } finally {
     display.stop()
     await slaves?.stop()
+    retryPass?.release()
   }
   if (summary.outcome === 'already-complete') {
-    out.write(`Run '${key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.\n`)
+    out.write(`Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.\n`)
     return 0
   }
   out.write(summaryLine(summary) + '\n')

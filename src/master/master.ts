@@ -150,7 +150,7 @@ export class Master extends EventEmitter {
     const resume = this.#resume
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
-    this.#failedLog = new FailedLog(this.#store.paths.failed)
+    this.#failedLog = new FailedLog(o.failedLog ?? this.#store.paths.failed)
     const done = new Promise<RunSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
     this.#server = new Server(
       { token: this.token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, tls: o.tls, run: randomBytes(6).toString('hex') },
@@ -553,7 +553,7 @@ export class Master extends EventEmitter {
       elapsedMs,
       rate: elapsedMs > 0 ? (jobs * 1000) / elapsedMs : 0,
       totals: { done: status.done, failed: status.failed, elapsedMs: previous ? previous.elapsed : this.#resume.elapsed + elapsedMs },
-      failedLog: this.#store.paths.failed,
+      failedLog: this.options.failedLog ?? this.#store.paths.failed,
     }
   }
 }
