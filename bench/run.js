@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// Taskmaster benchmark: real tm-master and tm-slave processes on 127.0.0.1, side by side
+// with in-process baselines (this machine is shared and noisy: compare ratios measured in
+// one run). Usage: npm run bench [-- --quick] [-- --json [file]] [-- --only name,name]
+import { spawn } from 'node:child_process'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { plain, withCodec } from './baseline.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const MASTER = join(here, '../bin/tm-master.js')
+const SLAVE = join(here, '../bin/tm-slave.js')
+const JOBS = join(here, 'fixtures/jobs.mjs')
+const HANDLERS = join(here, 'fixtures/handlers.mjs')
+const USAGE = join(here, 'usage.mjs')
+
+const argv = process.argv.slice(2)
+const quick = argv.includes('--quick')
+const jsonAt = argv.indexOf('--json')
+const json = jsonAt >= 0 ? (argv[jsonAt + 1] && !argv[jsonAt + 1].startsWith('--') ? argv[jsonAt + 1] : '-') : undefined
+const onlyAt = argv.indexOf('--only')
+const only = onlyAt >= 0 ? new Set(argv[onlyAt + 1].split(',')) : undefined
+if (argv.includes('--help')) {
+  console.log('npm run bench [-- --quick] [--json [file]] [--only scenario,scenario]')
+  process.exit(0)
+}
+
+const scale = quick ? 0.02 : 1
+const n = (count) => Math.max(1000, Math.round(count * scale))
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Spawns a node process with the usage hook; resolves on exit with its output. */
+function start(bin, args, env) {
+  const child = spawn(process.execPath, ['--import', USAGE, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (out += d))
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })))
+  const listening = new Promise((resolve, reject) => {
+    const check = () => (out.includes('Taskmaster server running') ? resolve() : undefined)
+    child.stdout.on('data', check)
+    exited.then(() => reject(new Error(`exited before listening:\n${out}`)))
+  })
+  listening.catch(() => {}) // only the master's is awaited
+  return { child, exited, listening }
+}
+
+/** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process. */
+async function distributed(name, { jobs, bytes = 0, slaves, size = 10000 }) {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
+  const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir }
+  const port = await freePort()
+  const t0 = performance.now()
+  const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', `127.0.0.1:${port}`, '--size', String(size), '-q'], env)
+  await master.listening
+  const procs = slaves.map((s) =>
+    start(SLAVE, [`${HANDLERS}:${s.handler}`, '--host', `127.0.0.1:${port}`, '--concurrency', String(s.concurrency), '--prefetch', String(s.prefetch ?? s.concurrency), '-q'], { ...env, ...s.env }),
+  )
+  const m = await master.exited
+  const seconds = (performance.now() - t0) / 1000
+  const ends = await Promise.all(procs.map((p) => p.exited))
+  if (m.code !== 0 || ends.some((e) => e.code !== 0)) throw new Error(`${name}: a process failed\n${m.out}\n${ends.map((e) => e.out).join('\n')}`)
+  const usage = (pid) => JSON.parse(readFileSync(join(dir, `usage-${pid}.json`), 'utf8'))
+  const count = (pid) => Number(readFileSync(join(dir, `count-${pid}`), 'utf8'))
+  const mu = usage(master.child.pid)
+  const su = procs.map((p) => usage(p.child.pid))
+  const row = {
+    scenario: name,
+    jobs,
+    seconds: round(seconds, 2),
+    jobsPerSecond: Math.round(jobs / seconds),
+    masterPeakRssMb: round(mu.maxRssKb / 1024, 1),
+    slavePeakRssMb: round(Math.max(...su.map((u) => u.maxRssKb)) / 1024, 1),
+    masterCpuSeconds: round(mu.cpuUs / 1e6, 2),
+    slaveCpuSeconds: su.map((u) => round(u.cpuUs / 1e6, 2)),
+    jobsPerSlave: procs.map((p) => count(p.child.pid)),
+  }
+  rmSync(dir, { recursive: true, force: true })
+  return row
+}
+
+const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
+
+const scenarios = [
+  ['baseline', async () => ({ scenario: 'baseline', jobs: n(5e6), jobsPerSecond: Math.round(await plain(n(5e6))), note: 'in-process: async generator + awaited no-op handler' })],
+  ['baseline-codec', async () => ({ scenario: 'baseline-codec', jobs: n(5e6), jobsPerSecond: Math.round(await withCodec(n(5e6))), note: 'in-process: + msgpack encode/decode in batches of 500' })],
+  ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
+  ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }, { handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
+  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(100000) * (quick ? 5 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
+  ['fast-and-slow', () => distributed('fast-and-slow', { jobs: n(20000) * (quick ? 5 : 1), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
+  ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
+  ['memory-10M', () => distributed('memory-10M', { jobs: quick ? 1e6 : 1e7, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
+  ['1KB-jobs', () => distributed('1KB-jobs', { jobs: n(1e6), bytes: 1000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 2000 }] })],
+]
+
+const rows = []
+for (const [name, fn] of scenarios) {
+  if (only && !only.has(name)) continue
+  process.stderr.write(`running ${name}...\n`)
+  const row = await fn()
+  rows.push(row)
+  if (json !== undefined) {
+    const line = JSON.stringify({ ...row, quick, node: process.version, cpus: cpus().length, at: new Date().toISOString() }) + '\n'
+    if (json === '-') process.stdout.write(line)
+    else appendFileSync(json, line)
+  }
+}
+
+const base = rows.find((r) => r.scenario === 'baseline')?.jobsPerSecond
+const codec = rows.find((r) => r.scenario === 'baseline-codec')?.jobsPerSecond
+if (json !== '-') {
+  const header = ['scenario', 'jobs', 'seconds', 'jobs/s', 'vs baseline', 'vs codec', 'master RSS MB', 'slave RSS MB', 'CPU s master', 'CPU s slaves', 'jobs per slave']
+  const table = rows.map((r) => [
+    r.scenario,
+    r.jobs,
+    r.seconds ?? '',
+    r.jobsPerSecond,
+    base ? (r.jobsPerSecond / base).toFixed(3) : '',
+    codec ? (r.jobsPerSecond / codec).toFixed(3) : '',
+    r.masterPeakRssMb ?? '',
+    r.slavePeakRssMb ?? '',
+    r.masterCpuSeconds ?? '',
+    r.slaveCpuSeconds?.join(' / ') ?? '',
+    r.jobsPerSlave?.join(' / ') ?? '',
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => String(row[i]).length)))
+  const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ') + ' |'
+  console.log(line(header))
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
+  for (const row of table) console.log(line(row))
+  console.log(`\n${quick ? 'quick run' : 'full run'}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`)
+}
