@@ -8,4 +8,4 @@ export function* getJobs(last: number | undefined, ctx: { args: Record<string, s
 }
 
 /** For the progress bar and ETA. */
-export const total = (): number => Number(process.env.RANGE_COUNT ?? 20000)
+export const total = (ctx: { args: Record<string, string> }): number => Number(ctx.args.count ?? 20000)

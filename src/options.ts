@@ -19,8 +19,8 @@ export interface JobSource {
   getJobs: JobGenerator
   /** How a job's resume key is read; default: `job.id`, the job itself if it is a key, else its position. */
   key?: (job: any) => JobKey
-  /** Number of jobs, for the progress display; a number or a (async) function returning one. */
-  total?: number | (() => number | Promise<number>)
+  /** Number of jobs, for the progress display: a number, or a (async) function of `{ args }` returning one. */
+  total?: number | ((ctx: { args: Record<string, string> }) => number | Promise<number>)
 }
 
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */

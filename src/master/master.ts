@@ -224,7 +224,7 @@ export class Master extends EventEmitter {
   async #readTotal(): Promise<number | undefined> {
     const total = this.options.source.total
     try {
-      const value = typeof total === 'function' ? await total() : total
+      const value = typeof total === 'function' ? await total({ args: { ...this.options.args } }) : total
       return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
     } catch (error) {
       this.#log('warn', `total() threw, running without a total: ${(error as Error).message}`)
