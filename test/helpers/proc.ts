@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
 
 /** The repository root. */
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
@@ -13,6 +14,8 @@ export const SLAVE_BIN = join(ROOT, 'bin/tm-slave.js')
 export const fixture = (name: string): string => join(ROOT, 'test/fixtures', name)
 
 const dirs: string[] = []
+/** Processes started and not yet exited, for {@link stopAll}. */
+const live = new Set<Proc>()
 
 /** A fresh temp dir, removed by {@link cleanTempDirs}. */
 export function tempDir(prefix = 'tm-test-'): string {
@@ -53,6 +56,8 @@ export class Proc {
       this.#check()
     })
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })))
+    live.add(this)
+    void this.exited.then(() => live.delete(this))
   }
 
   /** Resolves with the first match of `pattern` in the output (already printed or to come). */
@@ -119,4 +124,91 @@ export function tally(keys: string[]): Map<string, number> {
   const counts = new Map<string, number>()
   for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1)
   return counts
+}
+
+/**
+ * Ends every process a test started and left running (for afterEach): SIGTERM, so a
+ * master stops its local slaves and `tm-slave --procs` its children, then SIGKILL
+ * for one that has not exited within `graceMs`.
+ */
+export async function stopAll(graceMs = 5000): Promise<void> {
+  await Promise.all(
+    [...live].map(async (proc) => {
+      proc.kill('SIGTERM')
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)))
+      if ((await Promise.race([proc.exited, late])) === 'late') {
+        proc.kill('SIGKILL')
+        await proc.exited
+      }
+      clearTimeout(timer)
+    }),
+  )
+}
+
+/** For afterEach: {@link stopAll}, then {@link cleanTempDirs}. */
+export async function cleanUp(): Promise<void> {
+  await stopAll()
+  cleanTempDirs()
+}
+
+/** A normal exit. */
+export const EXIT_OK: Exit = { code: 0, signal: null }
+
+/** Where a test keeps a run's state and its handler's records, and the env that points the record handler there. */
+export interface Sandbox {
+  stateDir: string
+  records: string
+  env: NodeJS.ProcessEnv
+}
+
+/** A fresh {@link Sandbox} in a temp dir; `env` is added to the processes' environment. */
+export function sandbox(env: NodeJS.ProcessEnv = {}): Sandbox {
+  const dir = tempDir()
+  const records = join(dir, 'records')
+  mkdirSync(records)
+  return { stateDir: join(dir, 'state'), records, env: { TM_RECORD_DIR: records, ...env } }
+}
+
+/** tm-master options of run `key` in the sandbox, listening on a free port of 127.0.0.1. */
+export function masterArgs(box: Sandbox, key: string): string[] {
+  return ['--key', key, '--state-dir', box.stateDir, '--host', '127.0.0.1:0']
+}
+
+/** tm-master options that start `count` local slaves running the `record` fixture (or `handler`). */
+export function spawnArgs(count: number, handler = fixture('record.mjs')): string[] {
+  return ['--spawn', String(count), '--handler', handler]
+}
+
+/** The checkpoint file of run `key`, parsed. */
+export function readCheckpoint(box: Sandbox, key: string): Record<string, unknown> & { complete: boolean; counts: { done: number; failed: number } } {
+  return JSON.parse(readFileSync(join(box.stateDir, `${key}.json`), 'utf8'))
+}
+
+/** The record files in `dir` (one per slave process that ran a job). */
+export function recordFiles(dir: string): string[] {
+  return readdirSync(dir).filter((file) => file.startsWith('record-'))
+}
+
+/** Asserts the recorded keys are exactly 0..n-1, each recorded `times` times. */
+export function expectEachKeyRan(dir: string, n: number, times = 1): void {
+  const counts = tally(recordedKeys(dir))
+  const wrong: string[] = []
+  for (let id = 0; id < n; id++) {
+    const count = counts.get(String(id)) ?? 0
+    if (count !== times) wrong.push(`${id} ran ${count} times`)
+    counts.delete(String(id))
+  }
+  expect(wrong.slice(0, 20), `${wrong.length} keys not run exactly ${times} times`).toEqual([])
+  expect([...counts.keys()].slice(0, 20), 'keys recorded that the generator does not yield').toEqual([])
+}
+
+/** Asserts a command failed with bad usage: exit 2, nothing on stdout, one line on stderr matching every pattern, no stack. */
+export function expectUsageError(proc: Proc & { exit: Exit }, ...patterns: RegExp[]): void {
+  const lines = proc.stderr.split('\n').filter((line) => line.trim() !== '')
+  expect(lines, `stderr:\n${proc.stderr}`).toHaveLength(1)
+  expect(proc.stderr).not.toContain('    at ')
+  for (const pattern of patterns) expect(lines[0]).toMatch(pattern)
+  expect(proc.stdout).toBe('')
+  expect(proc.exit).toEqual({ code: 2, signal: null })
 }

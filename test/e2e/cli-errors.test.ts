@@ -1,0 +1,36 @@
+// Bad module paths, exports and arguments: one line saying what is wrong, exit 2, no stack.
+import { afterEach, describe, it } from 'vitest'
+import { MASTER_BIN, SLAVE_BIN, cleanUp, expectUsageError, fixture, masterArgs, run, sandbox, spawnArgs } from '../helpers/proc.js'
+
+const RANGE = fixture('range.mjs')
+const RECORD = fixture('record.mjs')
+const WRONG_TYPES = fixture('wrong-types.mjs')
+
+afterEach(cleanUp)
+
+type Case = [name: string, bin: string, args: string[], patterns: RegExp[]]
+
+const master = (...args: string[]): [string, string[]] => [MASTER_BIN, args]
+const slave = (...args: string[]): [string, string[]] => [SLAVE_BIN, args]
+
+const cases: Case[] = [
+  ['tm-master: jobs module file missing', ...master(fixture('missing.mjs')), [/Cannot find module/, /missing\.mjs/]],
+  ['tm-slave: handler module file missing', ...slave(fixture('missing.mjs')), [/Cannot find module/, /missing\.mjs/]],
+  ['tm-master: jobs module without getJobs or default', ...master(fixture('no-generator.mjs')), [/no-generator\.mjs/, /'getJobs'/, /'default'/, /exports are: listJobs, table$/]],
+  ['tm-master: --handler export missing', ...master(RANGE, ...spawnArgs(1, `${RECORD}:nope`)), [/record\.mjs/, /no export 'nope'/, /exports are: handleJob$/]],
+  ['tm-slave: handler export missing', ...slave(`${RECORD}:nope`), [/record\.mjs/, /no export 'nope'/, /exports are: handleJob$/]],
+  ['tm-master: generator export of the wrong type', ...master(WRONG_TYPES), [/'getJobs'/, /wrong-types\.mjs/, /is a number/]],
+  ['tm-slave: handler export of the wrong type', ...slave(WRONG_TYPES), [/'handleJob'/, /wrong-types\.mjs/, /is a string/]],
+  ['tm-master: argument not name=value', ...master(RANGE, 'n=5', 'oops'), [/name=value/, /'oops'/]],
+  ['tm-master: --size not a number', ...master(RANGE, '--size', 'abc'), [/--size/, /'abc'/]],
+  ['tm-master: --size 0', ...master(RANGE, '--size', '0'), [/--size/, /'0'/]],
+  ['tm-master: --size not an integer', ...master(RANGE, '--size', '1.5'), [/--size/, /'1\.5'/]],
+]
+
+describe('bad input on the command line', () => {
+  it.each(cases)('%s', async (_name, bin, args, patterns) => {
+    const box = sandbox()
+    const options = bin === MASTER_BIN ? masterArgs(box, 'errors') : ['--host', '127.0.0.1:9', '--reconnect', '1']
+    expectUsageError(await run(bin, [...args, ...options], { env: box.env }), ...patterns)
+  })
+})
