@@ -32,15 +32,23 @@ export async function importModule(path: string): Promise<Record<string, unknown
   if (!EXTENSIONS.has(ext)) throw new ModuleError(`Module '${path}' must be a .ts, .mts, .js or .mjs file`, path)
   const url = pathToFileURL(absolute).href
   try {
-    if (TYPESCRIPT.has(ext)) {
-      const { tsImport } = await import('tsx/esm/api')
-      return (await tsImport(url, import.meta.url)) as Record<string, unknown>
-    }
-    return (await import(url)) as Record<string, unknown>
+    const { tsImport } = TYPESCRIPT.has(ext) ? await import('tsx/esm/api') : { tsImport: undefined }
+    const namespace = (tsImport ? await tsImport(url, import.meta.url) : await import(url)) as Record<string, unknown>
+    return unwrapCommonJs(namespace)
   } catch (error) {
     const first = String((error as Error)?.message ?? error).split('\n')[0]
     throw new ModuleError(`Cannot load module '${path}': ${first}`, path)
   }
+}
+
+/**
+ * A .ts file outside a `"type": "module"` package is compiled to CommonJS: its exports
+ * arrive as the `default` of the namespace, marked `__esModule`. Use them as the exports.
+ */
+function unwrapCommonJs(namespace: Record<string, unknown>): Record<string, unknown> {
+  const inner = namespace.default as Record<string, unknown> | undefined
+  if (typeof inner === 'object' && inner !== null && inner.__esModule === true) return inner
+  return namespace
 }
 
 function exportNames(module: Record<string, unknown>): string {

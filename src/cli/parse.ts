@@ -24,6 +24,7 @@ export function hostPort(value: string, defaults = { host: '127.0.0.1', port: 50
   let port: string | undefined
   if (v6) [, host, port] = v6 as unknown as [string, string, string | undefined]
   else if (/^\d+$/.test(value)) [host, port] = ['', value]
+  else if ((value.match(/:/g) ?? []).length > 1) [host, port] = [value, undefined] // a bare IPv6 address
   else {
     const colon = value.lastIndexOf(':')
     ;[host, port] = colon >= 0 ? [value.slice(0, colon), value.slice(colon + 1)] : [value, undefined]

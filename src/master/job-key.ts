@@ -6,6 +6,7 @@ export type KeyReader = (job: unknown, seq: number) => JobKey
 
 function describe(value: unknown): string {
   if (value === null) return 'null'
+  if (typeof value === 'number') return String(value)
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : typeof value
 }
@@ -25,7 +26,7 @@ export function keyReader(source: Pick<JobSource, 'key'>): KeyReader {
   if (custom !== undefined) {
     return (job, seq) => {
       const key = custom(job)
-      if (!isKey(key)) throw new JobSourceError(`key(job) returned ${describe(key)} for job #${seq}; it must return a number, string or bigint`)
+      if (!isKey(key)) throw new JobSourceError(`key(job) returned ${describe(key)} for job #${seq}; it must return a finite number, a string or a bigint`)
       return key
     }
   }

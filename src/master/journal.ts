@@ -8,7 +8,8 @@ const packr = new Packr({ useRecords: false })
 /**
  * Completions since the last checkpoint, appended as each batch of acks arrives: one
  * write per batch, no fsync (a killed master loses nothing the kernel already has).
- * Each record is a 4-byte little-endian length and a MessagePack `[seqs, keys]`.
+ * Each record is a 4-byte little-endian length and a MessagePack `[seqs, keys]`, or
+ * `[seqs, keys, true]` for jobs that finished as failed.
  * The next checkpoint folds the records in and the journal is truncated.
  */
 export class Journal {
@@ -24,9 +25,9 @@ export class Journal {
     }
   }
 
-  /** Appends one batch of finished jobs. */
-  append(seqs: readonly number[], keys: readonly JobKey[]): void {
-    const body = packr.pack([seqs, keys])
+  /** Appends one batch of finished jobs (`failed`: they are in the failed-jobs log). */
+  append(seqs: readonly number[], keys: readonly JobKey[], failed = false): void {
+    const body = packr.pack(failed ? [seqs, keys, true] : [seqs, keys])
     const record = Buffer.allocUnsafe(4 + body.length)
     record.writeUInt32LE(body.length, 0)
     body.copy(record, 4)
@@ -51,14 +52,15 @@ export class Journal {
    * Reads every whole record of a journal file; a torn last record (a crash in the
    * middle of a write) is left out. Missing file: nothing.
    */
-  static read(path: string): { seqs: number[]; keys: JobKey[] } {
+  static read(path: string): JournalEntries {
     const seqs: number[] = []
     const keys: JobKey[] = []
+    const failed: boolean[] = []
     let data: Buffer
     try {
       data = readFileSync(path)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { seqs, keys }
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { seqs, keys, failed }
       throw new CheckpointError(`Cannot read journal '${path}': ${(error as Error).message}`, path)
     }
     let offset = 0
@@ -71,13 +73,22 @@ export class Journal {
       } catch {
         break
       }
-      const [s, k] = record as [number[], JobKey[]]
+      const [s, k, f] = record as [number[], JobKey[], boolean?]
       for (let i = 0; i < s.length; i++) {
         seqs.push(s[i]!)
         keys.push(k[i]!)
+        failed.push(f === true)
       }
       offset += 4 + length
     }
-    return { seqs, keys }
+    return { seqs, keys, failed }
   }
+}
+
+/** The finished jobs of a journal, as parallel arrays. */
+export interface JournalEntries {
+  seqs: number[]
+  keys: JobKey[]
+  /** True where the job finished as failed. */
+  failed: boolean[]
 }

@@ -291,9 +291,9 @@ export class Master extends EventEmitter {
   }
 
   /** Appends finished jobs to the journal; a write error stops the run. */
-  #journal(batch: { seqs: number[]; keys: JobKey[] }): void {
+  #journal(batch: { seqs: number[]; keys: JobKey[] }, failed = false): void {
     try {
-      this.#store.journal(batch.seqs, batch.keys)
+      this.#store.journal(batch.seqs, batch.keys, failed)
       this.#dirty = true
     } catch (error) {
       this.#abort(error)
@@ -339,7 +339,7 @@ export class Master extends EventEmitter {
       }
       for (const seq of finalSeqs) ledger.finishFailed(seq, sessionId)
       for (const entry of final) this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
-      this.#journal({ seqs: finalSeqs, keys: final.map((entry) => entry.key) })
+      this.#journal({ seqs: finalSeqs, keys: final.map((entry) => entry.key) }, true)
       this.#settle()
     }
     this.#armRetryTimer()
@@ -533,7 +533,7 @@ export class Master extends EventEmitter {
     else await this.#server.close(CLOSE.goingAway, 'master stopping')
     await this.#source.stop()
     this.#failedLog.close()
-    this.#store.close()
+    this.#store.close(outcome === 'complete' && error === undefined)
     if (error !== undefined) this.#finish.reject(error)
     else this.#finish.resolve(this.#summary(outcome))
   }

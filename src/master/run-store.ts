@@ -99,26 +99,32 @@ export class RunStore {
       seqs.push(seq)
       keys.push(key)
     }
-    let journaled = 0
+    // A crash between a checkpoint and the journal's truncation leaves records the
+    // checkpoint already holds: count each job once.
+    const known = new Set(seqs)
+    const counts = { done: cp?.counts.done ?? 0, failed: cp?.counts.failed ?? 0 }
     for (let i = 0; i < journal.seqs.length; i++) {
-      if (journal.seqs[i]! < position) continue
-      seqs.push(journal.seqs[i]!)
+      const seq = journal.seqs[i]!
+      if (seq < position || known.has(seq)) continue
+      known.add(seq)
+      seqs.push(seq)
       keys.push(journal.keys[i]!)
-      journaled++
+      if (journal.failed[i]) counts.failed++
+      else counts.done++
     }
     return {
       position,
       last: cp?.last ?? null,
       skip: new SkipSet(seqs, keys as never),
-      counts: { done: (cp?.counts.done ?? 0) + journaled, failed: cp?.counts.failed ?? 0 },
+      counts,
       elapsed: cp?.elapsed ?? 0,
       startedAt: cp?.startedAt ?? new Date().toISOString(),
     }
   }
 
-  /** Appends a batch of completions to the journal. */
-  journal(seqs: readonly number[], keys: readonly NonNullable<Checkpoint['last']>[]): void {
-    this.#journal.append(seqs, keys)
+  /** Appends a batch of completions to the journal (`failed`: they finished as failed). */
+  journal(seqs: readonly number[], keys: readonly NonNullable<Checkpoint['last']>[], failed = false): void {
+    this.#journal.append(seqs, keys, failed)
   }
 
   /** Writes the checkpoint atomically, then empties the journal it supersedes. */
@@ -127,11 +133,12 @@ export class RunStore {
     this.#journal.truncate()
   }
 
-  /** Closes the journal and releases the lock. */
-  close(): void {
+  /** Closes the journal (removing it once the run is complete: the checkpoint says all) and releases the lock. */
+  close(complete = false): void {
     if (this.#closed) return
     this.#closed = true
     this.#journal.close()
+    if (complete) rmSync(this.paths.journal, { force: true })
     this.#release()
   }
 }

@@ -38,12 +38,14 @@ function text(m: Record<string, unknown>, field: string, optional = false): void
   if (typeof value !== 'string') fail(m.type as string, field, 'a string', value)
 }
 
+/** A sequence number: an integer >= 0 (a plain number on the wire). */
+const isSeq = (value: unknown): boolean => typeof value === 'number' && value >= 0 && value % 1 === 0
+
 function seqList(m: Record<string, unknown>, field = 'seqs'): void {
   const value = m[field]
   if (!Array.isArray(value)) fail(m.type as string, field, 'an array of sequence numbers', value)
   for (let i = 0; i < value.length; i++) {
-    const seq = value[i]
-    if (typeof seq !== 'number' || !(seq >= 0) || seq % 1 !== 0) fail(m.type as string, `${field}[${i}]`, 'a sequence number', seq)
+    if (!isSeq(value[i])) fail(m.type as string, `${field}[${i}]`, 'a sequence number', value[i])
   }
 }
 
@@ -92,7 +94,7 @@ const checks: Record<string, Check> = {
       const f = failures[i] as Record<string, unknown>
       if (typeof f !== 'object' || f === null) fail('fail', `failures[${i}]`, 'an object', f)
       const g: Record<string, unknown> = { ...f, type: 'fail' }
-      if (typeof g.seq !== 'number' || !(g.seq >= 0)) fail('fail', `failures[${i}].seq`, 'a sequence number', g.seq)
+      if (!isSeq(g.seq)) fail('fail', `failures[${i}].seq`, 'a sequence number', g.seq)
       text(g, 'message')
       text(g, 'stack', true)
     }
@@ -138,7 +140,8 @@ export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Messag
   const message = value as Record<string, unknown>
   const type = message.type
   if (typeof type !== 'string' || !Object.hasOwn(checks, type)) {
-    throw new ProtocolError(`Unknown message type ${JSON.stringify(type) ?? kindOf(type)}`)
+    const shown = typeof type === 'string' ? JSON.stringify(type) : ['number', 'bigint', 'boolean'].includes(typeof type) ? String(type) : `(${kindOf(type)})`
+    throw new ProtocolError(`Unknown message type ${shown}`)
   }
   if (allowed !== undefined && !allowed.has(type)) throw new ProtocolError(`Unexpected '${type}' message`)
   checks[type]!(message)

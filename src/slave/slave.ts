@@ -242,7 +242,8 @@ export class Slave extends EventEmitter {
       this.#end({ outcome: 'stopped' })
       return
     }
-    this.#log('warn', `Lost the master (${reason}); reconnecting for up to ${this.options.reconnect} s`)
+    if (reason === 'master stopping') this.#log('info', `The master stopped; waiting for it to come back (up to ${this.options.reconnect} s)`)
+    else this.#log('warn', `Lost the master (${reason}); reconnecting for up to ${this.options.reconnect} s`)
     this.#phase = CONNECTING
   }
 

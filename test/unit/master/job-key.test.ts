@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import { JobSourceError } from '../../../src/errors.js'
+import { keyReader } from '../../../src/master/job-key.js'
+
+const byDefault = keyReader({})
+
+describe('keyReader', () => {
+  it('uses the key() export first', () => {
+    const read = keyReader({ key: (job: { ref: string; id: number }) => job.ref })
+    expect(read({ ref: 'r1', id: 5 }, 0)).toBe('r1')
+  })
+
+  it('accepts number, string and bigint keys from key()', () => {
+    for (const k of [0, -1.5, '', 'x', 2n ** 70n]) expect(keyReader({ key: () => k })({}, 3)).toBe(k)
+  })
+
+  it('refuses other keys from key(), naming the job position', () => {
+    const cases: [unknown, string][] = [
+      [undefined, 'undefined'],
+      [null, 'null'],
+      [{}, 'an object'],
+      [[1], 'an array'],
+      [true, 'boolean'],
+      [NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+    ]
+    for (const [k, described] of cases) {
+      const read = keyReader({ key: () => k as never })
+      expect(() => read({}, 42)).toThrow(JobSourceError)
+      expect(() => read({}, 42)).toThrow(`key(job) returned ${described} for job #42; it must return a finite number, a string or a bigint`)
+    }
+  })
+
+  it('uses job.id by default', () => {
+    expect(byDefault({ id: 7, name: 'x' }, 0)).toBe(7)
+    expect(byDefault({ id: 'abc' }, 0)).toBe('abc')
+    expect(byDefault({ id: 9n }, 0)).toBe(9n)
+  })
+
+  it('refuses an id that is not a key, naming the job position', () => {
+    for (const [id, described] of [
+      [null, 'null'],
+      [{ a: 1 }, 'an object'],
+      [[1], 'an array'],
+      [false, 'boolean'],
+      [NaN, 'NaN'],
+    ] as [unknown, string][]) {
+      expect(() => byDefault({ id }, 17)).toThrow(JobSourceError)
+      expect(() => byDefault({ id }, 17)).toThrow(`Job #17 has an id that is ${described}; a key must be a number, string or bigint (export a key(job) function to choose another)`)
+    }
+  })
+
+  it('uses the job itself when it is a number, string or bigint', () => {
+    expect(byDefault(12, 0)).toBe(12)
+    expect(byDefault('row-1', 0)).toBe('row-1')
+    expect(byDefault(3n, 0)).toBe(3n)
+  })
+
+  it('falls back to the position otherwise', () => {
+    expect(byDefault({ name: 'no id' }, 5)).toBe(5)
+    expect(byDefault({ id: undefined }, 6)).toBe(6)
+    expect(byDefault([1, 2], 7)).toBe(7)
+    expect(byDefault(null, 8)).toBe(8)
+    expect(byDefault(undefined, 9)).toBe(9)
+    expect(byDefault(true, 10)).toBe(10)
+    expect(byDefault(NaN, 11)).toBe(11)
+  })
+
+  it('JobSourceError has its code', () => {
+    try {
+      byDefault({ id: {} }, 1)
+      expect.unreachable()
+    } catch (error) {
+      expect((error as JobSourceError).code).toBe('TM_ERR_JOB_SOURCE')
+    }
+  })
+})

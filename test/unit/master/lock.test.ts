@@ -1,0 +1,64 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { LockError } from '../../../src/errors.js'
+import { acquireLock } from '../../../src/master/lock.js'
+import { cleanTempDirs, tempDir } from '../../helpers/proc.js'
+import { deadPid, thrownBy } from '../support.js'
+
+afterEach(cleanTempDirs)
+
+const lockPath = (): string => join(tempDir(), 'run.lock')
+const writeHolder = (path: string, holder: object): void => writeFileSync(path, JSON.stringify(holder))
+
+describe('acquireLock', () => {
+  it('writes the holder into the lock file and release removes it', () => {
+    const path = lockPath()
+    const release = acquireLock(path, 'run')
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname() })
+    release()
+    expect(existsSync(path)).toBe(false)
+    release()
+  })
+
+  it('refuses a lock held by a live process, naming it', () => {
+    const path = lockPath()
+    const release = acquireLock(path, 'run')
+    const error = thrownBy(() => acquireLock(path, 'run'), LockError)
+    expect(error.code).toBe('TM_ERR_LOCKED')
+    expect(error.exitCode).toBe(2)
+    expect(error.message).toBe(
+      `Run 'run' is in use by master pid ${process.pid} on ${hostname()} (lock file '${path}'); stop it first, or delete the lock file if that master is gone`,
+    )
+    release()
+    acquireLock(path, 'run')()
+  })
+
+  it('takes over a lock left by a dead process on this host', () => {
+    const path = lockPath()
+    writeHolder(path, { pid: deadPid(), hostname: hostname() })
+    const release = acquireLock(path, 'run')
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid)
+    release()
+  })
+
+  it('does not take over a lock of a dead pid on another host', () => {
+    const path = lockPath()
+    const pid = deadPid()
+    writeHolder(path, { pid, hostname: 'elsewhere.invalid' })
+    expect(() => acquireLock(path, 'run')).toThrow(`in use by master pid ${pid} on elsewhere.invalid`)
+  })
+
+  it('treats an unreadable lock file as held', () => {
+    const path = lockPath()
+    writeFileSync(path, 'not json')
+    expect(() => acquireLock(path, 'job-7')).toThrow(`Run 'job-7' is in use by another master (lock file '${path}')`)
+  })
+
+  it('reports a lock file that cannot be created', () => {
+    const path = join(tempDir(), 'missing', 'run.lock')
+    expect(() => acquireLock(path, 'run')).toThrow(LockError)
+    expect(() => acquireLock(path, 'run')).toThrow(`Cannot create lock file '${path}'`)
+  })
+})

@@ -1,0 +1,185 @@
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ModuleError } from '../../src/errors.js'
+import { importModule, loadHandler, loadJobSource, parseModuleSpec, pickFunction } from '../../src/module-loader.js'
+import { cleanTempDirs, tempDir } from '../helpers/proc.js'
+import { rejectionOf } from './support.js'
+
+afterEach(cleanTempDirs)
+
+/** Writes `source` as `name` in a fresh temp dir (or in `dir`); returns its path. */
+function moduleFile(name: string, source: string, dir = tempDir()): string {
+  const path = join(dir, name)
+  writeFileSync(path, source)
+  return path
+}
+
+/** Awaits `promise` and returns the ModuleError it rejects with. */
+async function moduleError(promise: Promise<unknown>): Promise<ModuleError> {
+  const error = await rejectionOf(promise, ModuleError)
+  expect(error.code).toBe('TM_ERR_MODULE')
+  expect(error.exitCode).toBe(2)
+  return error
+}
+
+async function collect(iterable: Iterable<unknown> | AsyncIterable<unknown>): Promise<unknown[]> {
+  const items: unknown[] = []
+  for await (const item of iterable) items.push(item)
+  return items
+}
+
+describe('parseModuleSpec', () => {
+  it('splits path and export name', () => {
+    expect(parseModuleSpec('handler.ts:handleJob')).toEqual({ path: 'handler.ts', exportName: 'handleJob' })
+    expect(parseModuleSpec('./a:b/jobs.mjs:$gen_1')).toEqual({ path: './a:b/jobs.mjs', exportName: '$gen_1' })
+  })
+
+  it('keeps paths without a valid export name whole', () => {
+    expect(parseModuleSpec('handler.ts')).toEqual({ path: 'handler.ts', exportName: undefined })
+    expect(parseModuleSpec('C:\\work\\jobs.ts')).toEqual({ path: 'C:\\work\\jobs.ts', exportName: undefined })
+    expect(parseModuleSpec('jobs.ts:')).toEqual({ path: 'jobs.ts:', exportName: undefined })
+    expect(parseModuleSpec('jobs.ts:1abc')).toEqual({ path: 'jobs.ts:1abc', exportName: undefined })
+    expect(parseModuleSpec(':name')).toEqual({ path: ':name', exportName: undefined })
+  })
+})
+
+describe('importModule', () => {
+  it('names the missing file and where it looked', async () => {
+    const error = await moduleError(importModule('no/such/jobs.mjs'))
+    expect(error.message).toBe(`Cannot find module 'no/such/jobs.mjs' (no file at ${resolve('no/such/jobs.mjs')})`)
+    expect(error.modulePath).toBe('no/such/jobs.mjs')
+  })
+
+  it('refuses a directory and other extensions', async () => {
+    const dir = tempDir()
+    expect((await moduleError(importModule(dir))).message).toBe(`Module '${dir}' is a directory; give the path of a .ts, .mts, .js or .mjs file`)
+    const json = moduleFile('data.json', '{}', dir)
+    expect((await moduleError(importModule(json))).message).toBe(`Module '${json}' must be a .ts, .mts, .js or .mjs file`)
+  })
+
+  it('reports a module that throws or does not compile, first line only', async () => {
+    const throws = moduleFile('throws.mjs', 'throw new Error("broken at load\\nsecond line")')
+    expect((await moduleError(importModule(throws))).message).toBe(`Cannot load module '${throws}': broken at load`)
+    const syntax = moduleFile('syntax.mjs', 'export const = 1')
+    expect((await moduleError(importModule(syntax))).message).toContain(`Cannot load module '${syntax}': `)
+  })
+})
+
+describe('loadJobSource', () => {
+  it('loads getJobs, key and total from a .mjs module', async () => {
+    const path = moduleFile('jobs.mjs', 'export function* getJobs(last) { yield { id: (last ?? 0) + 1 } }\nexport const key = (job) => job.id\nexport const total = 5\n')
+    const source = await loadJobSource(path)
+    expect(await collect(source.getJobs(4, { position: 0, args: {} }))).toEqual([{ id: 5 }])
+    expect(source.key!({ id: 3 })).toBe(3)
+    expect(source.total).toBe(5)
+  })
+
+  it('falls back to the default export', async () => {
+    const source = await loadJobSource(moduleFile('jobs.mjs', 'export default function* () { yield 1; yield 2 }\n'))
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([1, 2])
+    expect(source.key).toBeUndefined()
+    expect(source.total).toBeUndefined()
+  })
+
+  it('prefers getJobs to the default export', async () => {
+    const source = await loadJobSource(moduleFile('jobs.mjs', 'export function* getJobs() { yield "named" }\nexport default function* () { yield "default" }\n'))
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual(['named'])
+  })
+
+  it('picks a named export', async () => {
+    const path = moduleFile('jobs.mjs', 'export async function* posts() { yield "p" }\nexport function* getJobs() { yield "g" }\n')
+    const source = await loadJobSource(`${path}:posts`)
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual(['p'])
+  })
+
+  it('loads a TypeScript module through tsx, with an async total', async () => {
+    const path = moduleFile('jobs.ts', 'export function* getJobs(last?: number): Generator<{ id: number }> { yield { id: 1 } }\nexport const key = (job: { id: number }): number => job.id\nexport const total = async (): Promise<number> => 7\n')
+    const source = await loadJobSource(path)
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([{ id: 1 }])
+    expect(await (source.total as () => Promise<number>)()).toBe(7)
+  })
+
+  it('loads the default export of an .mts module', async () => {
+    const source = await loadJobSource(moduleFile('jobs.mts', 'export default function* (): Generator<number> { yield 9 }\n'))
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([9])
+  })
+
+  it('loads the default export of a .ts module in a "type": "module" package', async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}')
+    const source = await loadJobSource(moduleFile('jobs.ts', 'export default function* (): Generator<number> { yield 8 }\n', dir))
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([8])
+  })
+
+  it('lists the exports a module has when the one asked for is missing', async () => {
+    const path = moduleFile('jobs.mjs', 'export const a = 1\nexport function helper() {}\n')
+    expect((await moduleError(loadJobSource(path))).message).toBe(`Module '${path}' has no export 'getJobs' or 'default'; its exports are: a, helper`)
+    expect((await moduleError(loadJobSource(`${path}:rows`))).message).toBe(`Module '${path}' has no export 'rows'; its exports are: a, helper`)
+    const empty = moduleFile('empty.mjs', '')
+    expect((await moduleError(loadJobSource(empty))).message).toBe(`Module '${empty}' has no export 'getJobs' or 'default'; it has no exports`)
+  })
+
+  it('refuses exports of the wrong type', async () => {
+    const path = moduleFile('jobs.mjs', 'export const getJobs = [1, 2]\nexport const n = null\n')
+    expect((await moduleError(loadJobSource(path))).message).toBe(
+      `Export 'getJobs' of module '${path}' is an array; it must be a generator function (function* or async function*) or a function returning an iterable`,
+    )
+    expect((await moduleError(loadJobSource(`${path}:n`))).message).toContain(`Export 'n' of module '${path}' is null;`)
+  })
+
+  it('validates key and total', async () => {
+    const badKey = moduleFile('k.mjs', 'export function* getJobs() {}\nexport const key = "id"\n')
+    expect((await moduleError(loadJobSource(badKey))).message).toBe(`Export 'key' of module '${badKey}' is a string; it must be a function job => key`)
+    const badTotal = moduleFile('t.mjs', 'export function* getJobs() {}\nexport const total = "100"\n')
+    expect((await moduleError(loadJobSource(badTotal))).message).toBe(`Export 'total' of module '${badTotal}' is a string; it must be a number or a function returning one`)
+    const objTotal = moduleFile('o.mjs', 'export function* getJobs() {}\nexport const total = { n: 1 }\n')
+    expect((await moduleError(loadJobSource(objTotal))).message).toContain('is an object; it must be a number or a function returning one')
+  })
+
+  // Bug: tsx loads a .ts file outside a "type": "module" package as CommonJS, so the
+  // namespace's `default` is the whole module.exports object ({ default: fn }). The
+  // default-export fallback then fails with "Export 'default' ... is an object".
+  it('falls back to the default export of a .ts module in a plain directory', async () => {
+    const source = await loadJobSource(moduleFile('jobs.ts', 'export default function* (): Generator<number> { yield 1 }\n'))
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([1])
+  })
+
+  // Same cause: the CommonJS wrapper adds a `default` export, so a .ts module without
+  // getJobs gets a misleading "is an object" error instead of the list of its exports.
+  it('lists the exports of a .ts module that lacks getJobs', async () => {
+    const path = moduleFile('jobs.ts', 'export const a = 1\n')
+    expect((await moduleError(loadJobSource(path))).message).toBe(`Module '${path}' has no export 'getJobs' or 'default'; its exports are: a`)
+  })
+})
+
+describe('loadHandler', () => {
+  it('loads handleJob, then the default export, then a named export', async () => {
+    const dir = tempDir()
+    const both = moduleFile('both.mjs', 'export const handleJob = () => "handleJob"\nexport default () => "default"\nexport const other = async () => "other"\n', dir)
+    expect((await loadHandler(both))({}, { attempt: 1 })).toBe('handleJob')
+    expect(await (await loadHandler(`${both}:other`))({}, { attempt: 1 })).toBe('other')
+    const def = moduleFile('def.mjs', 'export default (job) => job * 2\n', dir)
+    expect((await loadHandler(def))(21, { attempt: 1 })).toBe(42)
+  })
+
+  it('loads a TypeScript handler by name', async () => {
+    const path = moduleFile('handler.ts', 'export async function handleJob(job: { id: number }): Promise<number> { return job.id + 1 }\n')
+    expect(await (await loadHandler(`${path}:handleJob`))({ id: 1 }, { attempt: 1 })).toBe(2)
+  })
+
+  it('names what is missing or of the wrong type', async () => {
+    const path = moduleFile('h.mjs', 'export const handleJob = 5\nexport const x = 1\n')
+    expect((await moduleError(loadHandler(path))).message).toBe(`Export 'handleJob' of module '${path}' is a number; it must be a function job => void (sync or async)`)
+    expect((await moduleError(loadHandler(`${path}:run`))).message).toBe(`Module '${path}' has no export 'run'; its exports are: handleJob, x`)
+    expect((await moduleError(loadHandler(join(tempDir(), 'gone.mjs')))).message).toContain('gone.mjs')
+  })
+})
+
+describe('pickFunction', () => {
+  it('returns the first fallback that exists', () => {
+    const fn = (): void => {}
+    expect(pickFunction({ b: fn }, 'm', undefined, ['a', 'b'], 'x')).toEqual({ name: 'b', fn })
+    expect(() => pickFunction({ 'module.exports': {}, __esModule: true }, 'm', undefined, ['a'], 'x')).toThrow("Module 'm' has no export 'a'; it has no exports")
+  })
+})

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest'
+import { OptionError } from '../../src/errors.js'
+import type { MasterOptions, SlaveOptions } from '../../src/options.js'
+import { MASTER_DEFAULTS, resolveMasterOptions, resolveSlaveOptions, SLAVE_DEFAULTS, validateRunKey } from '../../src/options.js'
+import { thrownBy } from './support.js'
+
+const source = { getJobs: function* () {} }
+const handler = (): void => {}
+
+/** Runs `fn` and returns the OptionError it throws. */
+function optionError(fn: () => unknown): OptionError {
+  const error = thrownBy(fn, OptionError)
+  expect(error.code).toBe('TM_ERR_OPTION')
+  expect(error.exitCode).toBe(2)
+  return error
+}
+
+describe('resolveMasterOptions', () => {
+  it('fills every default', () => {
+    expect(resolveMasterOptions({ source })).toEqual({ ...MASTER_DEFAULTS, source })
+    expect(MASTER_DEFAULTS).toMatchObject({ key: 'run', stateDir: './.taskmaster', host: '127.0.0.1', port: 5050, size: 10000, batchSize: 1000, retries: 3, maxFrame: 16 * 1024 * 1024 })
+  })
+
+  it('keeps given values', () => {
+    const o = resolveMasterOptions({ source, key: 'k.1', port: 0, size: 1, retries: 0, retryDelay: 0, jobTimeout: 2.5, token: 't', args: { a: 'b' } })
+    expect(o).toMatchObject({ key: 'k.1', port: 0, size: 1, retries: 0, retryDelay: 0, jobTimeout: 2.5, token: 't', args: { a: 'b' } })
+  })
+
+  it('does not let undefined values hide defaults', () => {
+    const o = resolveMasterOptions({ source, key: undefined, port: undefined, size: undefined, retries: undefined, heartbeat: undefined })
+    expect(o).toMatchObject({ key: 'run', port: 5050, size: 10000, retries: 3, heartbeat: 5 })
+  })
+
+  const bad: [Partial<MasterOptions>, string, string][] = [
+    [{ port: -1 }, 'port', 'options.port must be an integer >= 0, got -1'],
+    [{ port: 70000 }, 'port', 'options.port must be at most 65535, got 70000'],
+    [{ port: 1.5 }, 'port', 'options.port must be an integer >= 0, got 1.5'],
+    [{ size: 0 }, 'size', 'options.size must be an integer >= 1, got 0'],
+    [{ batchSize: 0 }, 'batchSize', 'options.batchSize must be an integer >= 1, got 0'],
+    [{ checkpointInterval: 0 }, 'checkpointInterval', 'options.checkpointInterval must be a positive number, got 0'],
+    [{ heartbeat: Infinity }, 'heartbeat', 'options.heartbeat must be a positive number, got Infinity'],
+    [{ maxFrame: 1023 }, 'maxFrame', 'options.maxFrame must be an integer >= 1024, got 1023'],
+    [{ token: '' }, 'token', 'options.token must not be empty'],
+    [{ retries: -1 }, 'retries', 'options.retries must be an integer >= 0, got -1'],
+    [{ retries: 251 }, 'retries', 'options.retries must be at most 250, got 251'],
+    [{ retryDelay: -1 }, 'retryDelay', 'options.retryDelay must be a number >= 0, got -1'],
+    [{ jobTimeout: NaN }, 'jobTimeout', 'options.jobTimeout must be a number >= 0, got NaN'],
+    [{ key: '../etc' }, 'key', "--key must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '../etc'"],
+  ]
+  for (const [options, name, message] of bad) {
+    it(`names the bad option ${name} (${JSON.stringify(options)})`, () => {
+      const error = optionError(() => resolveMasterOptions({ source, ...options }))
+      expect(error.option).toBe(name)
+      expect(error.message).toBe(message)
+    })
+  }
+
+  it('requires a source with getJobs', () => {
+    expect(optionError(() => resolveMasterOptions({} as MasterOptions)).option).toBe('source')
+    expect(optionError(() => resolveMasterOptions({ source: {} } as MasterOptions)).message).toBe('options.source.getJobs must be a function')
+  })
+})
+
+describe('validateRunKey', () => {
+  it('accepts safe file names', () => {
+    for (const key of ['run', 'a', 'A1_b-c.d', 'x'.repeat(128)]) validateRunKey(key)
+  })
+
+  it('refuses others', () => {
+    for (const key of ['', '.hidden', '-x', 'a/b', 'a b', 'x'.repeat(129)]) expect(optionError(() => validateRunKey(key)).option).toBe('key')
+  })
+})
+
+describe('resolveSlaveOptions', () => {
+  it('fills every default; prefetch defaults to concurrency', () => {
+    expect(resolveSlaveOptions({ handler, host: 'h:1' })).toEqual({ ...SLAVE_DEFAULTS, handler, host: 'h:1', prefetch: 1 })
+    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8 }).prefetch).toBe(8)
+    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8, prefetch: 0 }).prefetch).toBe(0)
+  })
+
+  it('does not let undefined values hide defaults', () => {
+    const o = resolveSlaveOptions({ handler, host: 'h:1', concurrency: undefined, reconnect: undefined, maxFrame: undefined, prefetch: undefined })
+    expect(o).toMatchObject({ concurrency: 1, reconnect: 60, maxFrame: 16 * 1024 * 1024, prefetch: 1 })
+  })
+
+  const bad: [Partial<SlaveOptions>, string, string][] = [
+    [{ handler: 'x' as never }, 'handler', 'options.handler must be a function'],
+    [{ host: '' }, 'host', 'options.host must be a host:port string'],
+    [{ concurrency: 0 }, 'concurrency', 'options.concurrency must be an integer >= 1, got 0'],
+    [{ prefetch: -1 }, 'prefetch', 'options.prefetch must be an integer >= 0, got -1'],
+    [{ reconnect: -1 }, 'reconnect', 'options.reconnect must be a number of seconds >= 0, got -1'],
+    [{ maxFrame: 10 }, 'maxFrame', 'options.maxFrame must be an integer >= 1024, got 10'],
+  ]
+  for (const [options, name, message] of bad) {
+    it(`names the bad option ${name}`, () => {
+      const error = optionError(() => resolveSlaveOptions({ handler, host: 'h:1', ...options }))
+      expect(error.option).toBe(name)
+      expect(error.message).toBe(message)
+    })
+  }
+})
