@@ -97,7 +97,7 @@ const scenarios = [
   ['baseline-codec', async () => ({ scenario: 'baseline-codec', jobs: n(5e6), jobsPerSecond: Math.round(await withCodec(n(5e6))), note: 'in-process: + msgpack encode/decode in batches of 500' })],
   ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
   ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }, { handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
-  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(100000) * (quick ? 5 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
+  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(200000) * (quick ? 2.5 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
   ['fast-and-slow', () => distributed('fast-and-slow', { jobs: n(20000) * (quick ? 5 : 1), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
   ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
   ['memory-10M', () => distributed('memory-10M', { jobs: quick ? 1e6 : 1e7, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],

@@ -46,6 +46,8 @@ export class Slave extends EventEmitter {
   readonly id = randomBytes(6).toString('hex')
   readonly #runner: Runner
   readonly #capacity: number
+  /** Completions that make an ack worth sending before the queue runs dry. */
+  readonly #flushAt: number
   #phase: Phase = CONNECTING
   #ws: WebSocket | undefined
   /** Increases with each connection; results of jobs from an older one are dropped. */
@@ -70,6 +72,7 @@ export class Slave extends EventEmitter {
     super()
     this.options = resolveSlaveOptions(options)
     this.#capacity = this.options.concurrency + this.options.prefetch
+    this.#flushAt = Math.max(1, Math.floor(this.#capacity / 4))
     this.#runner = new Runner(this.options.handler, this.options.concurrency, (seq, connection, failure) => this.#finished(seq, connection, failure))
   }
 
@@ -254,7 +257,11 @@ export class Slave extends EventEmitter {
     if (failure === undefined) this.#acks.push(seq)
     else this.#failures.push(failure)
     if (this.#phase === WORKING) this.#credit++
-    if (!this.#flushPending) {
+    // Acks (and the credit they carry) go out once a quarter of the window is finished,
+    // or as soon as there is nothing left to run: big frames both ways, and a slave
+    // never idles for want of credit.
+    if (this.#flushPending) return
+    if (this.#acks.length + this.#failures.length >= this.#flushAt || this.#runner.queued === 0) {
       this.#flushPending = true
       setImmediate(this.#flushBound)
     }
