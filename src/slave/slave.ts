@@ -31,6 +31,9 @@ const STOPPING = 'stopping'
 const FINISHED = 'finished'
 type Phase = typeof CONNECTING | typeof WORKING | typeof DRAINING | typeof STOPPING | typeof FINISHED
 
+/** Milliseconds completions may wait for a bigger ack at most. */
+const ACK_DELAY = 20
+
 /** Seconds between resource reports. */
 const STATS_PERIOD = 5
 
@@ -80,6 +83,10 @@ export class Slave extends EventEmitter {
   run(): Promise<SlaveSummary> {
     const done = new Promise<SlaveSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
     this.#every(1000, () => this.#watch())
+    // A safety net for completions held back for a bigger ack (see #finished).
+    this.#every(ACK_DELAY, () => {
+      if (!this.#flushPending && (this.#acks.length > 0 || this.#failures.length > 0)) this.#flush()
+    })
     this.#every(STATS_PERIOD * 1000, () => this.#sendStats())
     void this.#connectLoop()
     return done
@@ -227,10 +234,11 @@ export class Slave extends EventEmitter {
     }
   }
 
-  /** Hands the jobs not started back to the master. */
+  /** Hands the jobs not started back to the master, and reports the finished ones. */
   #release(): void {
     const seqs = this.#runner.takeQueued()
     if (seqs.length > 0) this.#send({ type: 'release', seqs })
+    this.#flush()
   }
 
   /** The connection is gone: queued jobs are dropped (the master re-queues them), then reconnect. */
