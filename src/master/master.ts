@@ -388,7 +388,8 @@ export class Master extends EventEmitter {
     for (const [id, failures] of bySession) {
       const session = this.#server.sessions.get(id)
       if (session !== undefined) {
-        this.#server.send(session, { type: 'abandon', seqs: failures.map((f) => f.seq) })
+        const seqs = failures.map((f) => f.seq)
+        this.#server.send(session, { type: 'abandon', seqs, attempts: seqs.map((seq) => this.#ledger.attemptsOf(seq, id)) })
         // The abandoned jobs' slots are free again on the slave.
         session.credit += failures.length
       }

@@ -51,6 +51,8 @@ export class Server {
   readonly #options: ServerOptions
   readonly #handler: ServerHandler
   readonly #sockets = new Set<Socket>()
+  /** Peer address of each TCP connection, kept for messages about it after it is gone. */
+  readonly #addresses = new WeakMap<Socket, string>()
   #nextId = 1
   #heartbeat: NodeJS.Timeout | undefined
 
@@ -66,14 +68,17 @@ export class Server {
     })
     this.#http.on('connection', (socket: Socket) => {
       this.#sockets.add(socket)
+      this.#addresses.set(socket, socket.remoteAddress ?? 'a client')
       socket.on('close', () => this.#sockets.delete(socket))
     })
     this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => socket.destroy())
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
     })
-    this.#http.on('tlsClientError', (error, socket) => {
-      handler.log('warn', `TLS handshake with ${socket.remoteAddress} failed: ${error.message}`)
+    this.#http.on('tlsClientError', (error: Error, socket: Socket & { _parent?: Socket }) => {
+      // The TLS socket may have lost its address by now; the TCP socket under it has not.
+      const address = socket.remoteAddress ?? (socket._parent && this.#addresses.get(socket._parent)) ?? 'a client'
+      handler.log('warn', `TLS handshake with ${address} failed: ${error.message}`)
     })
   }
 

@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr'
+import { C1, Packr } from 'msgpackr'
 import { ProtocolError } from '../errors.js'
 import type { MasterMessage, Message, SlaveMessage } from './messages.js'
 import { PROTOCOL_VERSION } from './messages.js'
@@ -20,6 +20,7 @@ function kindOf(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'array'
   if (value instanceof Uint8Array) return 'binary'
+  if (typeof value === 'object' && Object.getPrototypeOf(value) !== Object.prototype) return (value as object).constructor?.name ?? 'object'
   return typeof value
 }
 
@@ -71,7 +72,7 @@ const checks: Record<string, Check> = {
     }
     text(m, 'run')
     count(m, 'session')
-    count(m, 'heartbeat')
+    if (typeof m.heartbeat !== 'number' || !(m.heartbeat > 0)) fail('welcome', 'heartbeat', 'a positive number of seconds', m.heartbeat)
   },
   credit(m) {
     count(m, 'n')
@@ -105,6 +106,8 @@ const checks: Record<string, Check> = {
   },
   abandon(m) {
     seqList(m)
+    seqList(m, 'attempts')
+    if ((m.attempts as number[]).length !== (m.seqs as number[]).length) fail('abandon', 'attempts', `an array of ${(m.seqs as number[]).length} numbers`, m.attempts)
   },
   stats(m) {
     for (const field of ['cpu', 'rss', 'running']) {
@@ -134,7 +137,10 @@ export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Messag
   } catch (error) {
     throw new ProtocolError(`Frame is not valid MessagePack (${(error as Error).message})`)
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+  // msgpackr decodes the never-used byte 0xc1 to a marker object instead of throwing.
+  if (value === C1) throw new ProtocolError('Frame is not valid MessagePack (byte 0xc1 is never used)')
+  // Only a plain map is a message (not an array, binary, timestamp, ...).
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
     throw new ProtocolError(`Frame is not a message: expected a map with a \`type\`, got ${kindOf(value)}`)
   }
   const message = value as Record<string, unknown>

@@ -91,10 +91,12 @@ export interface StatsMessage {
   running: number
 }
 
-/** Master → slave: stop working on these jobs (timed out); their results are ignored. */
+/** Master → slave: stop working on these attempts (timed out); their results are ignored. */
 export interface AbandonMessage {
   type: 'abandon'
   seqs: number[]
+  /** The attempt of each job that is abandoned (a later attempt of it may follow). */
+  attempts: number[]
 }
 
 /** Master → slave: the master is stopping; release unstarted jobs, finish running ones. */

@@ -37,8 +37,11 @@ export class Runner {
   #wakeup: Promise<void> | undefined
   #idle: (() => void) | undefined
   #closed = false
-  /** Jobs the master took back (timed out): not run if still queued, not reported if running. */
-  readonly abandoned = new Set<number>()
+  /**
+   * Attempts the master took back (timed out), as `seq * 256 + attempt`: not run if still
+   * queued, not reported if running. A later attempt of the same job runs as usual.
+   */
+  readonly #abandoned = new Set<number>()
 
   constructor(handler: Handler, concurrency: number, onFinished: FinishedCallback) {
     this.#handler = handler
@@ -69,12 +72,22 @@ export class Runner {
     }
   }
 
+  /** Stops caring about attempt `attempt` of job `seq`. */
+  abandon(seq: number, attempt: number): void {
+    this.#abandoned.add(seq * 256 + attempt)
+  }
+
+  /** True (and forgotten) if that attempt was abandoned. */
+  #wasAbandoned(seq: number, attempt: number): boolean {
+    return this.#abandoned.size > 0 && this.#abandoned.delete(seq * 256 + attempt)
+  }
+
   /** Removes every job not started yet and returns their seqs (to release them). */
   takeQueued(): number[] {
     const seqs: number[] = []
     for (const b of this.#batches) {
-      const all = b.message.seqs
-      for (let i = b.next; i < all.length; i++) if (!this.abandoned.delete(all[i]!)) seqs.push(all[i]!)
+      const { seqs: all, attempts } = b.message
+      for (let i = b.next; i < all.length; i++) if (!this.#wasAbandoned(all[i]!, attempts[i]!)) seqs.push(all[i]!)
     }
     this.#batches.length = 0
     this.#queued = 0
@@ -109,12 +122,13 @@ export class Runner {
       if (batch.next >= batch.message.seqs.length) this.#batches.shift()
       this.#queued--
       const seq = batch.message.seqs[i]!
-      if (this.abandoned.size > 0 && this.abandoned.delete(seq)) continue
+      const attempt = batch.message.attempts[i]!
+      if (this.#wasAbandoned(seq, attempt)) continue
       const job = batch.message.jobs[i]
       this.#running++
       let failure: Failure | undefined
       try {
-        const result = handler(job, { attempt: batch.message.attempts[i]! }) as PromiseLike<unknown> | undefined
+        const result = handler(job, { attempt }) as PromiseLike<unknown> | undefined
         if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
           streak = 0
           await result
@@ -123,7 +137,7 @@ export class Runner {
         failure = failureOf(seq, error)
       }
       this.#running--
-      if (this.abandoned.size === 0 || !this.abandoned.delete(seq)) this.#onFinished(seq, batch.connection, failure)
+      if (!this.#wasAbandoned(seq, attempt)) this.#onFinished(seq, batch.connection, failure)
       if (this.#running === 0 && this.#idle !== undefined) {
         const idle = this.#idle
         this.#idle = undefined

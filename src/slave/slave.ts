@@ -31,6 +31,9 @@ const STOPPING = 'stopping'
 const FINISHED = 'finished'
 type Phase = typeof CONNECTING | typeof WORKING | typeof DRAINING | typeof STOPPING | typeof FINISHED
 
+/** Error codes of a TLS certificate that cannot be verified. */
+const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/
+
 /** Milliseconds completions may wait for a bigger ack at most. */
 const ACK_DELAY = 20
 
@@ -187,7 +190,14 @@ export class Slave extends EventEmitter {
         }
         if (connection === this.#connection) this.#onMessage(message, connection)
       })
-      ws.on('error', (error: Error & { code?: string }) => settle(error.code ? `${error.code} ${error.message}`.trim() : error.message))
+      ws.on('error', (error: Error & { code?: string }) => {
+        // A certificate the slave does not trust will not become trusted by retrying.
+        if (error.code !== undefined && CERTIFICATE_ERROR.test(error.code)) {
+          settle(new TaskmasterError('TM_ERR_TLS', `Cannot verify the master's TLS certificate (${error.code}: ${error.message}); give its CA with --ca`, 2))
+          return
+        }
+        settle(error.code ? `${error.code} ${error.message}`.trim() : error.message)
+      })
       ws.on('close', (code: number, reason: Buffer) => settle(reason.length > 0 ? reason.toString() : `connection closed (code ${code})`))
     })
   }
@@ -217,7 +227,7 @@ export class Slave extends EventEmitter {
         this.#runner.push(message, connection)
         break
       case 'abandon':
-        for (const seq of message.seqs) this.#runner.abandoned.add(seq)
+        for (let i = 0; i < message.seqs.length; i++) this.#runner.abandon(message.seqs[i]!, message.attempts[i]!)
         break
       case 'drain':
         if (this.#phase === WORKING) this.#phase = DRAINING

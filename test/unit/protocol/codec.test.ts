@@ -44,13 +44,13 @@ describe('decode: round trips', () => {
   const messages: Message[] = [
     hello,
     { type: 'hello', version: 1, token: 'secret', slave: { id: 'x', hostname: 'host', pid: 1, concurrency: 8 } },
-    { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 5 },
+    { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5 },
     { type: 'credit', n: 10 },
     { type: 'jobs', seqs: [5, 6], jobs: [{ id: 5, name: 'five' }, null], attempts: [1, 3] },
     { type: 'ack', seqs: [], credit: 0 },
     { type: 'fail', failures: [{ seq: 4, message: 'boom', stack: 'Error: boom\n  at x' }, { seq: 9, message: 'no stack' }], credit: 2 },
     { type: 'release', seqs: [1, 2, 3] },
-    { type: 'abandon', seqs: [7] },
+    { type: 'abandon', seqs: [7], attempts: [2] },
     { type: 'stats', cpu: 0.5, rss: 123456789, running: 2 },
     { type: 'drain' },
     { type: 'end' },
@@ -117,6 +117,18 @@ describe('decode: rejections', () => {
     expectRejected(pack({ ...hello, version: '1' }), ["Invalid 'hello' message", 'expected `version` to be a non-negative integer, got string'])
   })
 
+  it('refuses a welcome whose heartbeat is not a positive number of seconds', () => {
+    expectRejected(pack({ type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 0 }), ['expected `heartbeat` to be a positive number of seconds, got number'], decodeMasterMessage)
+  })
+
+  it('refuses an abandon without an attempt for each seq', () => {
+    expectRejected(pack({ type: 'abandon', seqs: [1, 2], attempts: [1] }), ['expected `attempts` to be an array of 2 numbers, got array'], decodeMasterMessage)
+  })
+
+  it('refuses the byte 0xc1, never used by MessagePack', () => {
+    expectRejected(Buffer.from([0xc1]), ['Frame is not valid MessagePack (byte 0xc1 is never used)'])
+  })
+
   it('refuses a welcome of another version on the slave side', () => {
     expectRejected(pack({ type: 'welcome', version: 0, run: 'r', session: 1, heartbeat: 5 }), ['Unsupported protocol version 0', 'this slave speaks version 1'], decodeMasterMessage)
   })
@@ -174,7 +186,7 @@ describe('decode: rejections', () => {
   })
 
   it('master side refuses messages only a master sends', () => {
-    for (const message of [{ type: 'jobs', seqs: [], jobs: [], attempts: [] }, { type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 5 }, { type: 'end' }, { type: 'drain' }, { type: 'abandon', seqs: [] }]) {
+    for (const message of [{ type: 'jobs', seqs: [], jobs: [], attempts: [] }, { type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 5 }, { type: 'end' }, { type: 'drain' }, { type: 'abandon', seqs: [], attempts: [] }]) {
       expectRejected(pack(message), [`Unexpected '${message.type}' message`], decodeSlaveMessage)
     }
   })

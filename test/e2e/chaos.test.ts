@@ -1,0 +1,74 @@
+// Chaos, bounded and reproducible: a run of 20,000 jobs on 3 slaves while the master is
+// killed -9 twice and slaves are killed -9 several times, each restarted at once. At the
+// end no job is lost, the repeats are bounded by the jobs in flight at the kills, and
+// the checkpoint says the run is complete. The kill moments are drawn from a seeded
+// random generator and taken at points of progress (jobs recorded), not at times.
+import { afterEach, describe, expect, it } from 'vitest'
+import type { Proc } from '../helpers/proc.js'
+import { readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEnds, freePort, killHard, recordedCount, seeded, tearDown, until } from '../helpers/reliability.js'
+
+afterEach(tearDown)
+
+const N = 20_000
+const SLAVES = 3
+const CONCURRENCY = 10
+/** Jobs a slave holds at most: concurrency plus prefetch (which defaults to the concurrency). */
+const HELD = 2 * CONCURRENCY
+const MASTER_KILLS = 2
+const SLAVE_KILLS = 6
+const SEED = 0x5eed
+
+type Kill = { at: number; target: 'master' } | { at: number; target: 'slave'; slave: number }
+
+/** The kills, in order: one in each of 8 equal slices of jobs 1,000..17,000, at a random point of it. */
+function plan(random: () => number): Kill[] {
+  const targets = [...Array<'master'>(MASTER_KILLS).fill('master'), ...Array<'slave'>(SLAVE_KILLS).fill('slave')]
+  for (let i = targets.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[targets[i], targets[j]] = [targets[j]!, targets[i]!]
+  }
+  const slice = 16_000 / targets.length
+  return targets.map((target, i) => {
+    const at = Math.round(1000 + i * slice + random() * slice * 0.75)
+    return target === 'master' ? { at, target } : { at, target, slave: Math.floor(random() * SLAVES) }
+  })
+}
+
+describe('chaos', () => {
+  it(`loses no job of ${N} through ${MASTER_KILLS} master and ${SLAVE_KILLS} slave kills (-9), and repeats only jobs in flight`, async () => {
+    const box = sandbox({ TM_RECORD_DELAY_MS: '1' })
+    const address = `127.0.0.1:${await freePort()}`
+    // Retries well above the kills: a job in flight at several slave kills is not a failure here.
+    const masterArgs = [RANGE, `n=${N}`, '--key', 'chaos', '--state-dir', box.stateDir, '--host', address, '--retries', '20', '--quiet']
+    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY)], { env: box.env })
+    const slaves = Array.from({ length: SLAVES }, startOne)
+    let master = (await startMaster(masterArgs, { env: box.env })).master
+    const kills = plan(seeded(SEED))
+    let masterKills = 0
+    let slaveKills = 0
+
+    for (const kill of kills) {
+      const current = master
+      await until(`${kill.at} jobs recorded`, () => recordedCount(box.records) >= kill.at || current.child.exitCode !== null, 60_000)
+      expect(current.child.exitCode, `the run ended before the kill at ${kill.at} jobs`).toBeNull()
+      if (kill.target === 'master') {
+        expect(await killHard(master)).toEqual({ code: null, signal: 'SIGKILL' })
+        masterKills++
+        master = (await startMaster(masterArgs, { env: box.env })).master
+      } else {
+        expect(await killHard(slaves[kill.slave]!)).toEqual({ code: null, signal: 'SIGKILL' })
+        slaveKills++
+        slaves[kill.slave] = startOne()
+      }
+    }
+
+    await expectRunEnds(master, slaves)
+    expect([masterKills, slaveKills]).toEqual([MASTER_KILLS, SLAVE_KILLS])
+    expect(master.stdout).toMatch(/^Run 'chaos' complete: \d+ jobs \(\d+ done, 0 failed, \d+ skipped as already done\)/m)
+    expect(readCheckpoint(box, 'chaos')).toMatchObject({ complete: true, position: N, last: N - 1, counts: { failed: 0 } })
+    const duplicates = expectEachKeyAtLeastOnce(box.records, N)
+    // A master kill repeats at most what every slave held; a slave kill, what that slave held.
+    expect(duplicates).toBeLessThanOrEqual(masterKills * SLAVES * HELD + slaveKills * HELD)
+  })
+})

@@ -1,0 +1,200 @@
+// Helpers of the reliability end-to-end tests (failures, crashes, security, chaos):
+// polling in bounded loops, free ports, the failed-jobs log and attempt records,
+// seeded randomness and raw WebSocket clients speaking (or not) the protocol.
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { Packr } from 'msgpackr'
+import { expect } from 'vitest'
+import WebSocket from 'ws'
+import type { Exit, Proc } from './proc.js'
+import { cleanUp, fixture, recordedKeys, tally } from './proc.js'
+
+export const RANGE = fixture('range.mjs')
+export const RECORD = fixture('record.mjs')
+/** The handler that throws, hangs, exits or spins on the ids its environment names. */
+export const FAULTY = fixture('rel-faulty.mjs')
+
+/** Processes stopped with SIGSTOP: continued before {@link tearDown} ends them. */
+const frozen = new Set<Proc>()
+
+/** SIGSTOPs a process (a hung machine: its sockets stay open, it answers nothing). */
+export function freeze(proc: Proc): void {
+  proc.kill('SIGSTOP')
+  frozen.add(proc)
+}
+
+/**
+ * Waits for a run to end: the master with `masterExit` (0 unless given), every slave
+ * with 0, each checked with its stderr shown on failure.
+ */
+export async function expectRunEnds(master: Proc, slaves: Proc[], masterExit: Exit = { code: 0, signal: null }): Promise<void> {
+  const [exit, ...slaveExits] = await Promise.all([master.exited, ...slaves.map((slave) => slave.exited)])
+  expect(exit, master.stderr).toEqual(masterExit)
+  for (const [i, slave] of slaves.entries()) expect(slaveExits[i], slave.stderr).toEqual({ code: 0, signal: null })
+}
+
+/** kill -9, and waits for the exit. */
+export function killHard(proc: Proc): Promise<Exit> {
+  proc.kill('SIGKILL')
+  return proc.exited
+}
+
+/** For afterEach: continues stopped processes, ends every leftover one, removes temp dirs. */
+export async function tearDown(): Promise<void> {
+  for (const proc of frozen) proc.kill('SIGCONT')
+  frozen.clear()
+  await cleanUp()
+}
+
+/** A TCP port free right now on 127.0.0.1 (bound to port 0, then closed). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Polls `probe` every `intervalMs` until it returns a value other than undefined or
+ * false; gives up with an error naming `what` after `timeoutMs`.
+ */
+export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000, intervalMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}
+
+/** Lines of `text` that match `pattern`. */
+export function linesMatching(text: string, pattern: RegExp): string[] {
+  return text.split('\n').filter((line) => pattern.test(line))
+}
+
+/** Lines written so far to the files of `dir` whose names start with `prefix`. */
+export function linesIn(dir: string, prefix: string): string[] {
+  const lines: string[] = []
+  for (const file of readdirSync(dir)) {
+    if (!file.startsWith(prefix)) continue
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) if (line !== '') lines.push(line)
+  }
+  return lines
+}
+
+/** Jobs recorded so far by the record handler in `dir`. */
+export const recordedCount = (dir: string): number => linesIn(dir, 'record-').length
+
+/** The attempt numbers the faulty handler was called with, by job id, in increasing order. */
+export function attemptsByJob(dir: string): Map<number, number[]> {
+  const byJob = new Map<number, number[]>()
+  for (const line of linesIn(dir, 'attempts-')) {
+    const [id, attempt] = line.split(' ').map(Number) as [number, number]
+    byJob.set(id, [...(byJob.get(id) ?? []), attempt].sort((a, b) => a - b))
+  }
+  return byJob
+}
+
+/** Attempt lists of `ids`, as an object (for one readable assertion). */
+export function attemptsOf(dir: string, ids: number[]): Record<number, number[] | undefined> {
+  const byJob = attemptsByJob(dir)
+  return Object.fromEntries(ids.map((id) => [id, byJob.get(id)]))
+}
+
+/** One line of the failed-jobs log. */
+export interface FailedLine {
+  key: number
+  job: { id: number }
+  attempts: number
+  error: { message: string; stack?: string }
+  at: string
+}
+
+/** The failed-jobs log of run `key`, one object a line, sorted by key. */
+export function readFailedLog(stateDir: string, key: string): FailedLine[] {
+  const text = readFileSync(failedLogPath(stateDir, key), 'utf8')
+  expect(text.endsWith('\n'), 'the failed-jobs log ends with a newline').toBe(true)
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as FailedLine)
+    .sort((a, b) => a.key - b.key)
+}
+
+export const failedLogPath = (stateDir: string, key: string): string => join(stateDir, `${key}.failed.jsonl`)
+
+/** True when run `key` has a failed-jobs log with something in it. */
+export const hasFailures = (stateDir: string, key: string): boolean => existsSync(failedLogPath(stateDir, key)) && readFileSync(failedLogPath(stateDir, key), 'utf8') !== ''
+
+/**
+ * Asserts every key 0..n-1 was recorded at least once and nothing else was; returns
+ * the number of duplicate records (records beyond one per key).
+ */
+export function expectEachKeyAtLeastOnce(dir: string, n: number): number {
+  const keys = recordedKeys(dir)
+  const counts = tally(keys)
+  const missing: number[] = []
+  for (let id = 0; id < n; id++) if (!counts.has(String(id))) missing.push(id)
+  expect(missing.slice(0, 20), `${missing.length} keys never recorded`).toEqual([])
+  expect(counts.size, 'keys recorded that the generator does not yield').toBe(n)
+  return keys.length - n
+}
+
+/** A seeded random number generator (mulberry32): the same seed, the same sequence. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Plain MessagePack maps, as the protocol speaks them. */
+export const wire = new Packr({ useRecords: false, mapsAsObjects: true })
+
+/** A hello a raw client sends (version 1 unless changed). */
+export function hello(fields: Record<string, unknown> = {}): Buffer {
+  return wire.pack({ type: 'hello', version: 1, slave: { id: 'raw', hostname: 'raw-client', pid: 1, concurrency: 1 }, ...fields })
+}
+
+/** What a raw connection got before the master closed it. */
+export interface RawOutcome {
+  /** Close code the master sent. */
+  code: number
+  reason: string
+  /** Binary frames received, decoded. */
+  messages: unknown[]
+  /** The client's port: the master's log names the connection by it. */
+  localPort: number
+}
+
+/**
+ * Opens a raw WebSocket to `url`, lets `send` write to it once open, and resolves
+ * when the master closes the connection.
+ */
+export function rawExchange(url: string, send: (ws: WebSocket) => void): Promise<RawOutcome> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    const messages: unknown[] = []
+    let localPort = 0
+    ws.on('open', () => {
+      localPort = (ws as unknown as { _socket: { localPort: number } })._socket.localPort
+      send(ws)
+    })
+    ws.on('message', (data: Buffer, isBinary: boolean) => messages.push(isBinary ? wire.unpack(data) : data.toString()))
+    ws.on('error', () => {
+      // The close event that follows carries the outcome.
+    })
+    ws.on('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString(), messages, localPort }))
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode} instead of a WebSocket upgrade`)))
+  })
+}
