@@ -4,6 +4,7 @@ import { TaskmasterError, JobSourceError, describeError } from '../errors.js'
 import type { JobKey, MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
 import { encode } from '../protocol/codec.js'
+import { jobsMessage } from '../protocol/jobs-batch.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
@@ -437,7 +438,7 @@ export class Master extends EventEmitter {
   #sendBatch(session: Session, batch: Batch): boolean {
     let bytes: Buffer
     try {
-      bytes = encode({ type: 'jobs', seqs: batch.seqs, jobs: batch.jobs, attempts: batch.attempts })
+      bytes = encode(jobsMessage(batch.seqs, batch.jobs, batch.attempts))
     } catch {
       this.#abort(this.#unencodable(batch))
       return false

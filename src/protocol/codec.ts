@@ -78,11 +78,17 @@ const checks: Record<string, Check> = {
     count(m, 'n')
   },
   jobs(m) {
-    seqList(m)
-    seqList(m, 'attempts')
-    const seqs = m.seqs as number[]
-    if (!Array.isArray(m.jobs) || m.jobs.length !== seqs.length) fail('jobs', 'jobs', `an array of ${seqs.length} jobs`, m.jobs)
-    if ((m.attempts as number[]).length !== seqs.length) fail('jobs', 'attempts', `an array of ${seqs.length} numbers`, m.attempts)
+    if (!Array.isArray(m.jobs)) fail('jobs', 'jobs', 'an array', m.jobs)
+    const n = m.jobs.length
+    if (m.seqs !== undefined) {
+      if (m.first !== undefined) fail('jobs', 'first', 'absent when `seqs` is given', m.first)
+      seqList(m)
+      if ((m.seqs as number[]).length !== n) fail('jobs', 'seqs', `an array of ${n} sequence numbers`, m.seqs)
+    } else if (!isSeq(m.first)) fail('jobs', 'first', 'a sequence number (or `seqs` given)', m.first)
+    if (m.attempts !== undefined) {
+      seqList(m, 'attempts')
+      if ((m.attempts as number[]).length !== n) fail('jobs', 'attempts', `an array of ${n} numbers`, m.attempts)
+    }
   },
   ack(m) {
     seqList(m)

@@ -44,13 +44,19 @@ export interface CreditMessage {
   n: number
 }
 
-/** Master → slave: a batch of jobs; `seqs[i]` is the sequence number of `jobs[i]`. */
+/**
+ * Master → slave: a batch of jobs. Job `jobs[i]` has seq `seqs[i]`, or `first + i` when
+ * the seqs are consecutive (then `seqs` is left out: most batches, a third fewer bytes).
+ */
 export interface JobsMessage {
   type: 'jobs'
-  seqs: number[]
+  /** Seq of `jobs[0]`, when the seqs are consecutive; else absent. */
+  first?: number
+  /** Seq of each job, when they are not consecutive; else absent. */
+  seqs?: number[]
   jobs: unknown[]
-  /** Attempt number (1 for the first try) of each job. */
-  attempts: number[]
+  /** Attempt number (1 for the first try) of each job; absent when every job is on its first. */
+  attempts?: number[]
 }
 
 /** Slave → master: these jobs finished, and `credit` more jobs can be taken. */

@@ -1,4 +1,5 @@
 import type { Handler } from '../options.js'
+import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
 import type { Failure, JobsMessage } from '../protocol/messages.js'
 
 /** Called when a job ends; `failure` is set when the handler threw. */
@@ -61,9 +62,9 @@ export class Runner {
 
   /** Queues a batch that came on `connection`. */
   push(message: JobsMessage, connection: number): void {
-    if (message.seqs.length === 0) return
+    if (message.jobs.length === 0) return
     this.#batches.push({ message, connection, next: 0 })
-    this.#queued += message.seqs.length
+    this.#queued += message.jobs.length
     const wake = this.#wake
     if (wake !== undefined) {
       this.#wake = undefined
@@ -86,8 +87,10 @@ export class Runner {
   takeQueued(): number[] {
     const seqs: number[] = []
     for (const b of this.#batches) {
-      const { seqs: all, attempts } = b.message
-      for (let i = b.next; i < all.length; i++) if (!this.#wasAbandoned(all[i]!, attempts[i]!)) seqs.push(all[i]!)
+      for (let i = b.next; i < b.message.jobs.length; i++) {
+        const seq = seqAt(b.message, i)
+        if (!this.#wasAbandoned(seq, attemptAt(b.message, i))) seqs.push(seq)
+      }
     }
     this.#batches.length = 0
     this.#queued = 0
@@ -119,10 +122,10 @@ export class Runner {
         continue
       }
       const i = batch.next++
-      if (batch.next >= batch.message.seqs.length) this.#batches.shift()
+      if (batch.next >= batch.message.jobs.length) this.#batches.shift()
       this.#queued--
-      const seq = batch.message.seqs[i]!
-      const attempt = batch.message.attempts[i]!
+      const seq = seqAt(batch.message, i)
+      const attempt = attemptAt(batch.message, i)
       if (this.#wasAbandoned(seq, attempt)) continue
       const job = batch.message.jobs[i]
       this.#running++

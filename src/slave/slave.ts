@@ -8,6 +8,7 @@ import { resolveSlaveOptions } from '../options.js'
 import { decodeMasterMessage, encode } from '../protocol/codec.js'
 import type { Failure, MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
+import { seqsOf } from '../protocol/jobs-batch.js'
 import { backoffDelay, masterUrl } from './backoff.js'
 import { Runner } from './runner.js'
 
@@ -221,7 +222,7 @@ export class Slave extends EventEmitter {
       case 'jobs':
         if (this.#phase === STOPPING || this.#phase === DRAINING) {
           // Sent before the master heard we stop: hand them straight back.
-          this.#send({ type: 'release', seqs: message.seqs })
+          this.#send({ type: 'release', seqs: seqsOf(message) })
           break
         }
         this.#runner.push(message, connection)

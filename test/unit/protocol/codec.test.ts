@@ -160,9 +160,9 @@ describe('decode: rejections', () => {
   })
 
   it('refuses jobs whose arrays do not line up', () => {
-    expectRejected(pack({ type: 'jobs', seqs: [1, 2], jobs: [1], attempts: [1, 1] }), ["Invalid 'jobs' message", 'expected `jobs` to be an array of 2 jobs, got array'])
+    expectRejected(pack({ type: 'jobs', seqs: [1, 2], jobs: [1], attempts: [1, 1] }), ["Invalid 'jobs' message", 'expected `seqs` to be an array of 1 sequence numbers, got array'])
     expectRejected(pack({ type: 'jobs', seqs: [1], jobs: [1], attempts: [1, 1] }), ['expected `attempts` to be an array of 1 numbers, got array'])
-    expectRejected(pack({ type: 'jobs', seqs: [1], jobs: 'x', attempts: [1] }), ['expected `jobs` to be an array of 1 jobs, got string'])
+    expectRejected(pack({ type: 'jobs', seqs: [1], jobs: 'x', attempts: [1] }), ['expected `jobs` to be an array, got string'])
   })
 
   it('refuses fail with bad failures', () => {
