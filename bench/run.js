@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { NODE_FLAGS } from '../dist/cli/node-flags.js'
 import { plain, withCodec } from './baseline.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -42,7 +43,8 @@ function freePort() {
 
 /** Spawns a node process with the usage hook; resolves on exit with its output. */
 function start(bin, args, env) {
-  const child = spawn(process.execPath, ['--import', USAGE, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The flags the bin/ shebangs give node, as a user running tm-master gets them.
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', USAGE, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (out += d))
@@ -96,7 +98,7 @@ const scenarios = [
   ['baseline', async () => ({ scenario: 'baseline', jobs: n(5e6), jobsPerSecond: Math.round(await plain(n(5e6))), note: 'in-process: async generator + awaited no-op handler' })],
   ['baseline-codec', async () => ({ scenario: 'baseline-codec', jobs: n(5e6), jobsPerSecond: Math.round(await withCodec(n(5e6))), note: 'in-process: + msgpack encode/decode in batches of 500' })],
   ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
-  ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }, { handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
+  ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', concurrency: 1, prefetch: 2000 })) })],
   ['latency-20ms', () => distributed('latency-20ms', { jobs: n(200000) * (quick ? 2.5 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
   ['fast-and-slow', () => distributed('fast-and-slow', { jobs: n(20000) * (quick ? 5 : 1), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
   ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],

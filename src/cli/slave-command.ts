@@ -6,6 +6,7 @@ import { loadHandler } from '../module-loader.js'
 import { SLAVE_DEFAULTS } from '../options.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
+import { NODE_FLAGS } from './node-flags.js'
 import { integer, seconds } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 
@@ -82,7 +83,7 @@ async function runProcs(procs: number): Promise<number> {
     if (word === '-p' || word === '--procs') i++
     else if (!word.startsWith('--procs=')) args.push(word)
   }
-  const children = Array.from({ length: procs }, () => spawn(process.execPath, [SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
+  const children = Array.from({ length: procs }, () => spawn(process.execPath, [...NODE_FLAGS, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
   onStopSignals((signal) => {
     for (const child of children) if (child.exitCode === null) child.kill(signal)
   })
