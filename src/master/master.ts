@@ -76,6 +76,12 @@ export interface MasterAddress {
 
 type Phase = 'new' | 'running' | 'draining' | 'finished'
 
+/**
+ * Bytes a jobs frame aims at: small jobs are batched by --batch-size, big ones by size,
+ * so both sides pipeline frames instead of copying megabytes at a time.
+ */
+const FRAME_TARGET = 256 * 1024
+
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
 const WINDOW_FACTOR = 8
 
@@ -104,6 +110,8 @@ export class Master extends EventEmitter {
   #startedAt = 0
   #dirty = false
   #dispatchPending = false
+  /** Jobs per frame that keep frames near FRAME_TARGET, from the last frame's bytes per job. */
+  #frameJobs = Infinity
   #timers: NodeJS.Timeout[] = []
   #retryTimer: NodeJS.Timeout | undefined
   #error: unknown
@@ -417,7 +425,7 @@ export class Master extends EventEmitter {
     const ledger = this.#ledger
     const sessions = [...this.#server.sessions.values()]
     const avoid = sessions.length > 1
-    const batchSize = this.options.batchSize
+    const batchSize = Math.min(this.options.batchSize, this.#frameJobs)
     const now = Date.now()
     let sent = true
     while (sent && ledger.counts.queued > 0) {
@@ -443,6 +451,7 @@ export class Master extends EventEmitter {
       this.#abort(this.#unencodable(batch))
       return false
     }
+    this.#frameJobs = Math.max(1, Math.floor((FRAME_TARGET * batch.seqs.length) / bytes.length))
     if (bytes.length <= this.options.maxFrame) {
       this.#server.sendBytes(session, bytes)
       return true
