@@ -54,6 +54,8 @@ export class StatusDisplay {
 
   start(): void {
     const status = this.#master.status()
+    // The first sample: until the window fills, the rate is the mean since the start.
+    this.#rate.sample(status.done + status.failed)
     if (this.#options.tty) {
       const total = status.total
       const format = total !== undefined ? `{bar} {percentage}% | ETA: {eta_formatted} | ${TTY_FORMAT}` : TTY_FORMAT

@@ -368,7 +368,8 @@ export class Master extends EventEmitter {
   /** A slave went away: its jobs in flight count an attempt and go back to the front of the buffer. */
   #onClose(session: Session, reason: string): void {
     const seqs = this.#ledger.inFlightOn(session.id)
-    this.#log('info', `${session.label} disconnected (${reason})${seqs.length > 0 ? `; ${seqs.length} jobs in flight go back to the buffer` : ''}`)
+    // Once the run is over, slaves leaving is the expected end, not news.
+    if (this.#phase !== 'finished') this.#log('info', `${session.label} disconnected (${reason})${seqs.length > 0 ? `; ${seqs.length} jobs in flight go back to the buffer` : ''}`)
     this.emit('slave-disconnected', session)
     const exhausted: Failure[] = []
     for (const seq of seqs) {
