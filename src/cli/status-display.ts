@@ -25,15 +25,16 @@ export function statusFields(status: MasterStatus, rate: number): Record<string,
     queued: status.queued,
     failed: status.failed,
     slaves: status.slaves,
+    slaveUsage: status.slaves === 0 ? '' : ` (cpu ${status.slaveCpu.toFixed(2)}, ${Math.round(status.slaveRss / 1048576)} MB)`,
   }
 }
 
 /** The plain status line (no escape codes). */
 export function statusLine(f: Record<string, string | number>): string {
-  return `Current Job: ${f.current} | Rate: ${f.rate}/s | Elapsed Time: ${f.elapsed} | done ${f.done} | in flight ${f.inFlight} | queued ${f.queued} | failed ${f.failed} | slaves ${f.slaves}`
+  return `Current Job: ${f.current} | Rate: ${f.rate}/s | Elapsed Time: ${f.elapsed} | done ${f.done} | in flight ${f.inFlight} | queued ${f.queued} | failed ${f.failed} | slaves ${f.slaves}${f.slaveUsage}`
 }
 
-const TTY_FORMAT = 'Current Job: {current} | Rate: {rate}/s | Elapsed Time: {elapsed} | done {done} | in flight {inFlight} | queued {queued} | failed {failed} | slaves {slaves}'
+const TTY_FORMAT = 'Current Job: {current} | Rate: {rate}/s | Elapsed Time: {elapsed} | done {done} | in flight {inFlight} | queued {queued} | failed {failed} | slaves {slaves}{slaveUsage}'
 
 /**
  * The master's live status line: cli-progress redrawing in place on a terminal (with a

@@ -59,6 +59,10 @@ export interface MasterStatus {
   /** Jobs waiting out a retry delay. */
   waiting: number
   slaves: number
+  /** CPU the slaves report using, in cores, summed over slaves. */
+  slaveCpu: number
+  /** Resident memory the slaves report, in bytes, summed over slaves. */
+  slaveRss: number
   total: number | undefined
   /** Milliseconds since this incarnation started. */
   elapsedMs: number
@@ -225,9 +229,20 @@ export class Master extends EventEmitter {
       queued: counts?.queued ?? 0,
       waiting: counts?.waiting ?? 0,
       slaves: this.#server?.sessions.size ?? 0,
+      ...this.#slaveUsage(),
       total: this.#total,
       elapsedMs: this.#startedAt === 0 ? 0 : Date.now() - this.#startedAt,
     }
+  }
+
+  #slaveUsage(): { slaveCpu: number; slaveRss: number } {
+    let slaveCpu = 0
+    let slaveRss = 0
+    for (const session of this.#server?.sessions.values() ?? []) {
+      slaveCpu += session.stats.cpu
+      slaveRss += session.stats.rss
+    }
+    return { slaveCpu, slaveRss }
   }
 
   async #readTotal(): Promise<number | undefined> {

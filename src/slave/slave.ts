@@ -39,7 +39,7 @@ const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUE
 const ACK_DELAY = 20
 
 /** Seconds between resource reports. */
-const STATS_PERIOD = 5
+const STATS_PERIOD = 2
 
 /**
  * A slave: connects to the master (reconnecting with backoff), takes jobs by credit,
