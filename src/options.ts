@@ -26,10 +26,12 @@ export interface JobSource {
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */
 export type Handler = (job: any, ctx: HandlerContext) => unknown
 
-/** Second argument of the handler. */
+/** Second argument of the handler; valid while the job runs (it is reused for the next job). */
 export interface HandlerContext {
   /** 1 on the first try of this job, 2 on the first retry, ... */
-  attempt: number
+  readonly attempt: number
+  /** Aborted when the master takes the job back (`--job-timeout`): pass it to fetch, queries, timers. */
+  readonly signal: AbortSignal
 }
 
 /** TLS files for `wss://`. */

@@ -39,8 +39,9 @@ export function slaveCommand(): Command {
     .addHelpText(
       'after',
       `
-The handler is called as handleJob(job, { attempt }), sync or async; a throw or a rejected
-promise fails the attempt (the master retries it, then writes it to the failed-jobs log).
+The handler is called as handleJob(job, { attempt, signal }), sync or async; a throw or a
+rejected promise fails the attempt (the master retries it, then writes it to the failed-jobs
+log). signal is aborted when the master takes the job back (--job-timeout).
 
 Exit codes: 0 the run is complete, 1 the master could not be reached within --reconnect,
 2 bad usage or refused by the master (token, version), 130/143 stopped by SIGINT/SIGTERM

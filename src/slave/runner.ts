@@ -1,5 +1,6 @@
 import type { Handler } from '../options.js'
 import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
+import { JobContext } from './job-context.js'
 import type { Failure, JobsMessage } from '../protocol/messages.js'
 
 /** Called when a job ends; `failure` is set when the handler threw. */
@@ -43,6 +44,8 @@ export class Runner {
    * queued, not reported if running. A later attempt of the same job runs as usual.
    */
   readonly #abandoned = new Set<number>()
+  /** The context of each lane. */
+  readonly #contexts: JobContext[] = []
 
   constructor(handler: Handler, concurrency: number, onFinished: FinishedCallback) {
     this.#handler = handler
@@ -73,9 +76,12 @@ export class Runner {
     }
   }
 
-  /** Stops caring about attempt `attempt` of job `seq`. */
+  /** Stops caring about attempt `attempt` of job `seq`; if it runs, its signal is aborted. */
   abandon(seq: number, attempt: number): void {
     this.#abandoned.add(seq * 256 + attempt)
+    for (const ctx of this.#contexts) {
+      if (ctx.seq === seq && ctx.attempt === attempt) ctx.abort(new Error('The master took the job back (--job-timeout)'))
+    }
   }
 
   /** True (and forgotten) if that attempt was abandoned. */
@@ -111,6 +117,8 @@ export class Runner {
 
   async #lane(): Promise<void> {
     const handler = this.#handler
+    const ctx = new JobContext()
+    this.#contexts.push(ctx)
     let streak = 0
     for (;;) {
       const batch = this.#batches[0]
@@ -130,8 +138,9 @@ export class Runner {
       const job = batch.message.jobs[i]
       this.#running++
       let failure: Failure | undefined
+      ctx.begin(seq, attempt)
       try {
-        const result = handler(job, { attempt }) as PromiseLike<unknown> | undefined
+        const result = handler(job, ctx) as PromiseLike<unknown> | undefined
         if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
           streak = 0
           await result
@@ -139,6 +148,7 @@ export class Runner {
       } catch (error) {
         failure = failureOf(seq, error)
       }
+      ctx.end()
       this.#running--
       if (!this.#wasAbandoned(seq, attempt)) this.#onFinished(seq, batch.connection, failure)
       if (this.#running === 0 && this.#idle !== undefined) {

@@ -87,6 +87,23 @@ describe('a job that never ends', () => {
   })
 })
 
+describe('a job the master takes back', () => {
+  it('has its ctx.signal aborted on the slave, so the handler can stop its work', async () => {
+    const N = 6
+    const box = sandbox({ TM_ABORT_IDS: '3' })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'abort'), '--job-timeout', '0.5', '--retries', '0', '--quiet'], { env: box.env })
+    const slave = startSlave([FAULTY, '--host', host, '--concurrency', '2'], { env: box.env })
+
+    await expectRunEnds(master, [slave], { code: 1, signal: null })
+    expect(readFailedLog(box.stateDir, 'abort').map(({ key, attempts, error }) => ({ key, attempts, message: error.message }))).toEqual([
+      { key: 3, attempts: 1, message: 'Timed out after 0.5 s (--job-timeout)' },
+    ])
+    const aborted = readdirSync(box.records).filter((file) => file.startsWith('aborted-'))
+    expect(aborted.map((file) => readFileSync(join(box.records, file), 'utf8'))).toEqual(['3 aborted: The master took the job back (--job-timeout)\n'])
+    expectOthersRanOnce(box.records, N, [3])
+  })
+})
+
 describe('a poison job (it kills its slave)', () => {
   it('counts an attempt per crash and ends in the failed-jobs log; the restarted local slaves finish every other job', async () => {
     const N = 20

@@ -1,0 +1,35 @@
+import type { HandlerContext } from '../options.js'
+
+/**
+ * The handler's second argument. A lane runs one job at a time, so it keeps one
+ * context and reuses it job after job (no allocation per job); the AbortController
+ * behind `signal` is only made when a handler asks for it.
+ */
+export class JobContext implements HandlerContext {
+  attempt = 1
+  /** Seq of the job running in this lane, or -1 between jobs. */
+  seq = -1
+  #controller: AbortController | undefined
+
+  /** Aborted when the master takes the job back (`--job-timeout`): stop the work it started. */
+  get signal(): AbortSignal {
+    return (this.#controller ??= new AbortController()).signal
+  }
+
+  /** Starts attempt `attempt` of job `seq`. */
+  begin(seq: number, attempt: number): void {
+    this.seq = seq
+    this.attempt = attempt
+    this.#controller = undefined
+  }
+
+  /** The job ended. */
+  end(): void {
+    this.seq = -1
+  }
+
+  /** Aborts the signal of the running job, if the handler took it. */
+  abort(reason: Error): void {
+    this.#controller?.abort(reason)
+  }
+}
