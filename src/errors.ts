@@ -57,10 +57,39 @@ export class ProtocolError extends TaskmasterError {
   }
 }
 
-/** The master refused the slave's token. */
+/** A slave without the run's token; `closeCode` is the WebSocket close code sent. */
 export class AuthError extends TaskmasterError {
+  readonly closeCode = 1008
   constructor(message: string) {
     super('TM_ERR_AUTH', message, 2)
+  }
+}
+
+/** The master refused the slave for a reason retrying will not change (another protocol version). */
+export class RefusedError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_REFUSED', message, 2)
+  }
+}
+
+/** A TLS certificate or key cannot be used, or the master's certificate cannot be verified. */
+export class TlsError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_TLS', message, 2)
+  }
+}
+
+/** The master cannot listen on the address asked for. */
+export class ListenError extends TaskmasterError {
+  constructor(message: string, readonly address: string) {
+    super('TM_ERR_LISTEN', message, 2)
+  }
+}
+
+/** An API call made in the wrong state (run() twice). */
+export class StateError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_STATE', message)
   }
 }
 

@@ -12,6 +12,7 @@ export interface ModuleSpec {
 
 const EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'])
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
+const KINDS = '.ts, .mts, .cts, .js, .mjs or .cjs'
 
 /** Splits `handler.ts:handleJob` into path and export name. */
 export function parseModuleSpec(spec: string): ModuleSpec {
@@ -27,9 +28,9 @@ export function parseModuleSpec(spec: string): ModuleSpec {
 export async function importModule(path: string): Promise<Record<string, unknown>> {
   const absolute = resolve(path)
   if (!existsSync(absolute)) throw new ModuleError(`Cannot find module '${path}' (no file at ${absolute})`, path)
-  if (statSync(absolute).isDirectory()) throw new ModuleError(`Module '${path}' is a directory; give the path of a .ts, .mts, .js or .mjs file`, path)
+  if (statSync(absolute).isDirectory()) throw new ModuleError(`Module '${path}' is a directory; give the path of a ${KINDS} file`, path)
   const ext = extname(absolute)
-  if (!EXTENSIONS.has(ext)) throw new ModuleError(`Module '${path}' must be a .ts, .mts, .js or .mjs file`, path)
+  if (!EXTENSIONS.has(ext)) throw new ModuleError(`Module '${path}' must be a ${KINDS} file`, path)
   const url = pathToFileURL(absolute).href
   try {
     const { tsImport } = TYPESCRIPT.has(ext) ? await import('tsx/esm/api') : { tsImport: undefined }

@@ -159,7 +159,7 @@ function expectNonNegative(name: string, value: number): void {
 /** The run key becomes a file name: keep it to a safe alphabet. */
 export function validateRunKey(key: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
-    throw new OptionError(`--key must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`, 'key')
+    throw new OptionError(`The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`, 'key')
   }
 }
 

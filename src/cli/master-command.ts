@@ -58,7 +58,7 @@ export function masterCommand(): Command {
     .option('--retries <n>', 'retries of a job whose handler throws, before the failed-jobs log', integer(0), MASTER_DEFAULTS.retries)
     .option('--retry-delay <seconds>', 'delay before the first retry, doubling for each next one', seconds, MASTER_DEFAULTS.retryDelay)
     .option('--job-timeout <seconds>', 'take back a job in flight this long as a failed attempt (0: no limit)', seconds, MASTER_DEFAULTS.jobTimeout)
-    .option('--heartbeat <seconds>', 'seconds between pings; a slave silent for two is dropped', seconds, MASTER_DEFAULTS.heartbeat)
+    .option('--heartbeat <seconds>', 'seconds between pings; a slave that answers none is dropped within two', seconds, MASTER_DEFAULTS.heartbeat)
     .option('--max-frame <bytes>', 'largest frame accepted or sent', integer(1024), MASTER_DEFAULTS.maxFrame)
     .option('--batch-size <n>', 'most jobs per frame to a slave', integer(1), MASTER_DEFAULTS.batchSize)
     .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
@@ -159,6 +159,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const out = process.stdout
   const display = new StatusDisplay(master, { tty: out.isTTY === true, interval: options.statusInterval, out, err: process.stderr })
   let slaves: LocalSlaves | undefined
+  let slaveFailure: string | undefined
   master.on('log', ({ message }: { message: string }) => display.log(message))
   master.on('listening', (address: MasterAddress) => {
     out.write(`Taskmaster server running on '${address.hostPort}'\n`)
@@ -177,6 +178,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
         log: (line) => display.log(line),
         onFatal: (message) => {
           display.log(message)
+          slaveFailure = message
           master.stop()
         },
       })
@@ -198,6 +200,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     return 0
   }
   out.write(summaryLine(summary) + '\n')
+  if (slaveFailure !== undefined) return 1
   const signal = firstSignal()
   if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)
   return summary.totals.failed > 0 ? 1 : 0

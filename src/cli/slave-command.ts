@@ -44,8 +44,9 @@ rejected promise fails the attempt (the master retries it, then writes it to the
 log). signal is aborted when the master takes the job back (--job-timeout).
 
 Exit codes: 0 the run is complete, 1 the master could not be reached within --reconnect,
-2 bad usage or refused by the master (token, version), 130/143 stopped by SIGINT/SIGTERM
-(after finishing and reporting the jobs running).
+2 bad usage, refused by the master (token, protocol version) or a master certificate that
+cannot be verified (--ca), 130/143 stopped by SIGINT/SIGTERM (after finishing and reporting
+the jobs running).
 
 Example:
   tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16`,
@@ -77,13 +78,9 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
 
 /** `--procs n`: n slave processes, each in its own process group; signals are passed on once. */
 async function runProcs(procs: number): Promise<number> {
-  const argv = process.argv.slice(2)
-  const args: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!
-    if (word === '-p' || word === '--procs') i++
-    else if (!word.startsWith('--procs=')) args.push(word)
-  }
+  // Each child is told --procs 1 last (the last occurrence wins, whatever form the
+  // user's took: -p4, -p 4, --procs=4), so no child starts children of its own.
+  const args = [...process.argv.slice(2), '--procs', '1']
   const children = Array.from({ length: procs }, () => spawn(process.execPath, [...NODE_FLAGS, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
   onStopSignals((signal) => {
     for (const child of children) if (child.exitCode === null) child.kill(signal)

@@ -20,6 +20,10 @@ export class Journal {
     this.path = path
     try {
       this.#fd = openSync(path, 'a')
+      // A torn last record (a crash mid-write) is cut off, or records appended after it
+      // would never be read.
+      const { end, size } = scan(readIfExists(path))
+      if (end < size) ftruncateSync(this.#fd, end)
     } catch (error) {
       throw new CheckpointError(`Cannot open journal '${path}': ${(error as Error).message}`, path)
     }
@@ -53,36 +57,48 @@ export class Journal {
    * middle of a write) is left out. Missing file: nothing.
    */
   static read(path: string): JournalEntries {
-    const seqs: number[] = []
-    const keys: JobKey[] = []
-    const failed: boolean[] = []
     let data: Buffer
     try {
-      data = readFileSync(path)
+      data = readIfExists(path)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { seqs, keys, failed }
       throw new CheckpointError(`Cannot read journal '${path}': ${(error as Error).message}`, path)
     }
-    let offset = 0
-    while (offset + 4 <= data.length) {
-      const length = data.readUInt32LE(offset)
-      if (offset + 4 + length > data.length) break
-      let record: unknown
-      try {
-        record = packr.unpack(data.subarray(offset + 4, offset + 4 + length))
-      } catch {
-        break
-      }
-      const [s, k, f] = record as [number[], JobKey[], boolean?]
-      for (let i = 0; i < s.length; i++) {
-        seqs.push(s[i]!)
-        keys.push(k[i]!)
-        failed.push(f === true)
-      }
-      offset += 4 + length
-    }
-    return { seqs, keys, failed }
+    return scan(data).entries
   }
+}
+
+function readIfExists(path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0)
+    throw error
+  }
+}
+
+/** The entries of every whole record, and where the whole records end. */
+function scan(data: Buffer): { entries: JournalEntries; end: number; size: number } {
+  const entries: JournalEntries = { seqs: [], keys: [], failed: [] }
+  let offset = 0
+  while (offset + 4 <= data.length) {
+    const length = data.readUInt32LE(offset)
+    if (offset + 4 + length > data.length) break
+    let record: unknown
+    try {
+      record = packr.unpack(data.subarray(offset + 4, offset + 4 + length))
+    } catch {
+      break
+    }
+    if (!Array.isArray(record) || !Array.isArray(record[0]) || !Array.isArray(record[1])) break
+    const [s, k, f] = record as [number[], JobKey[], boolean?]
+    for (let i = 0; i < s.length; i++) {
+      entries.seqs.push(s[i]!)
+      entries.keys.push(k[i]!)
+      entries.failed.push(f === true)
+    }
+    offset += 4 + length
+  }
+  return { entries, end: offset, size: data.length }
 }
 
 /** The finished jobs of a journal, as parallel arrays. */

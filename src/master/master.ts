@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
-import { TaskmasterError, JobSourceError, describeError } from '../errors.js'
+import type { AddressInfo } from 'node:net'
+import { JobSourceError, StateError, describeError } from '../errors.js'
 import type { JobKey, MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
 import { encode } from '../protocol/codec.js'
@@ -118,6 +119,10 @@ export class Master extends EventEmitter {
   #frameJobs = Infinity
   #timers: NodeJS.Timeout[] = []
   #retryTimer: NodeJS.Timeout | undefined
+  /** When #retryTimer fires. */
+  #retryDue = 0
+  /** stop() was called before the master was listening. */
+  #stopRequested = false
   #error: unknown
   #finish!: { resolve: (summary: RunSummary) => void; reject: (error: unknown) => void }
   /** Reused buffer of completions for the journal (one write per ack). */
@@ -143,7 +148,7 @@ export class Master extends EventEmitter {
    * stops the run (bad state, generator error, unwritable state dir).
    */
   async run(): Promise<RunSummary> {
-    if (this.#phase !== 'new') throw new TaskmasterError('TM_ERR_STATE', 'Master.run() can only be called once')
+    if (this.#phase !== 'new' || this.#store !== undefined) throw new StateError('Master.run() can only be called once')
     const o = this.options
     this.#store = new RunStore(o.stateDir, o.key, { reset: o.reset })
     try {
@@ -164,18 +169,10 @@ export class Master extends EventEmitter {
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#failedLog = new FailedLog(o.failedLog ?? this.#store.paths.failed)
+    let bound: AddressInfo
     const done = new Promise<RunSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
-    this.#server = new Server(
-      { token: this.token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, tls: o.tls, run: randomBytes(6).toString('hex') },
-      {
-        open: (session) => this.#onOpen(session),
-        message: (session, message) => this.#onMessage(session, message),
-        close: (session, reason) => this.#onClose(session, reason),
-        log: (level, message) => this.#log(level, message),
-      },
-    )
-    let bound
     try {
+      this.#server = this.#createServer()
       bound = await this.#server.listen(o.host, o.port)
     } catch (error) {
       this.#store.close()
@@ -191,6 +188,7 @@ export class Master extends EventEmitter {
     this.#source
       .run(resume.last ?? undefined, { position: resume.position, args: { ...o.args } })
       .then(() => this.#settle(), (error) => this.#abort(error))
+    if (this.#stopRequested) this.stop()
     return done
   }
 
@@ -200,10 +198,12 @@ export class Master extends EventEmitter {
    * is written. A second call stops at once (jobs in flight run again on resume).
    */
   stop(): void {
-    if (this.#phase === 'running') {
+    if (this.#phase === 'new') {
+      this.#stopRequested = true
+    } else if (this.#phase === 'running') {
       this.#phase = 'draining'
       this.#log('info', 'Stopping: waiting for the jobs in flight (stop again to quit at once)')
-      void this.#source.stop()
+      this.#source.stop()
       for (const session of this.#server.sessions.values()) {
         if (session.state !== ACTIVE) continue
         session.state = DRAINING
@@ -243,6 +243,19 @@ export class Master extends EventEmitter {
       slaveRss += session.stats.rss
     }
     return { slaveCpu, slaveRss }
+  }
+
+  #createServer(): Server {
+    const o = this.options
+    return new Server(
+      { token: this.token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, tls: o.tls, run: randomBytes(6).toString('hex') },
+      {
+        open: (session) => this.#onOpen(session),
+        message: (session, message) => this.#onMessage(session, message),
+        close: (session, reason) => this.#onClose(session, reason),
+        log: (level, message) => this.#log(level, message),
+      },
+    )
   }
 
   async #readTotal(): Promise<number | undefined> {
@@ -306,10 +319,7 @@ export class Master extends EventEmitter {
   #onAck(session: Session, seqs: number[], credit: number): void {
     const batch = this.#journalBatch
     const accepted = this.#ledger.complete(seqs, session.id, batch)
-    if (accepted > 0) {
-      session.done += accepted
-      this.#journal(batch)
-    }
+    if (accepted > 0) this.#journal(batch)
     this.#grant(session, credit)
     if (accepted > 0) this.#settle()
   }
@@ -364,14 +374,17 @@ export class Master extends EventEmitter {
       for (const seq of finalSeqs) ledger.finishFailed(seq, sessionId)
       for (const entry of final) this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
       this.#journal({ seqs: finalSeqs, keys: final.map((entry) => entry.key) }, true)
-      this.#settle()
     }
     this.#armRetryTimer()
+    // A stop may have been waiting for just these jobs.
+    this.#settle()
   }
 
   #armRetryTimer(): void {
     const due = this.#ledger.nextDue
-    if (due === undefined || this.#retryTimer !== undefined) return
+    if (due === undefined || (this.#retryTimer !== undefined && this.#retryDue <= due)) return
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#retryDue = due
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined
       if (this.#ledger.promote(Date.now()) > 0) this.#scheduleDispatch()
@@ -382,9 +395,11 @@ export class Master extends EventEmitter {
 
   /** A slave went away: its jobs in flight count an attempt and go back to the front of the buffer. */
   #onClose(session: Session, reason: string): void {
+    // After the end (a stop at once), jobs still in flight are simply not finished: they
+    // run again on resume and no attempt is charged.
+    if (this.#phase === 'finished') return
     const seqs = this.#ledger.inFlightOn(session.id)
-    // Once the run is over, slaves leaving is the expected end, not news.
-    if (this.#phase !== 'finished') this.#log('info', `${session.label} disconnected (${reason})${seqs.length > 0 ? `; ${seqs.length} jobs in flight go back to the buffer` : ''}`)
+    this.#log('info', `${session.label} disconnected (${reason})${seqs.length > 0 ? `; ${seqs.length} jobs in flight go back to the buffer` : ''}`)
     this.emit('slave-disconnected', session)
     const exhausted: Failure[] = []
     for (const seq of seqs) {
@@ -414,9 +429,8 @@ export class Master extends EventEmitter {
       const session = this.#server.sessions.get(id)
       if (session !== undefined) {
         const seqs = failures.map((f) => f.seq)
+        // The slave gives the slot back (as credit) when the attempt has really left its lane.
         this.#server.send(session, { type: 'abandon', seqs, attempts: seqs.map((seq) => this.#ledger.attemptsOf(seq, id)) })
-        // The abandoned jobs' slots are free again on the slave.
-        session.credit += failures.length
       }
       this.#failAttempts(id, failures)
     }
@@ -439,7 +453,8 @@ export class Master extends EventEmitter {
     this.#dispatchPending = false
     if (this.#phase !== 'running') return
     const ledger = this.#ledger
-    const sessions = [...this.#server.sessions.values()]
+    const sessions = [...this.#server.sessions.values()].filter((session) => session.state === ACTIVE && session.credit > 0)
+    // Retries prefer another slave than the one they failed on, when another can take them.
     const avoid = sessions.length > 1
     const batchSize = Math.min(this.options.batchSize, this.#frameJobs)
     const now = Date.now()
@@ -464,7 +479,7 @@ export class Master extends EventEmitter {
     try {
       bytes = encode(jobsMessage(batch.seqs, batch.jobs, batch.attempts))
     } catch {
-      this.#abort(this.#unencodable(batch))
+      this.#unsendable(session, batch, this.#unencodable(batch))
       return false
     }
     this.#frameJobs = Math.max(1, Math.floor((FRAME_TARGET * batch.seqs.length) / bytes.length))
@@ -474,12 +489,19 @@ export class Master extends EventEmitter {
     }
     if (batch.seqs.length === 1) {
       const key = this.#ledger.entry(batch.seqs[0]!).key
-      this.#abort(new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than --max-frame (${this.options.maxFrame}); raise --max-frame on master and slaves`))
+      this.#unsendable(session, batch, new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than --max-frame (${this.options.maxFrame}); raise --max-frame on master and slaves`))
       return false
     }
     const half = batch.seqs.length >> 1
     const part = (from: number, to?: number): Batch => ({ seqs: batch.seqs.slice(from, to), jobs: batch.jobs.slice(from, to), attempts: batch.attempts.slice(from, to) })
     return this.#sendBatch(session, part(0, half)) && this.#sendBatch(session, part(half))
+  }
+
+  /** A batch that cannot go out: its jobs go back to the buffer (never sent) and the run stops. */
+  #unsendable(session: Session, batch: Batch, error: JobSourceError): void {
+    for (const seq of batch.seqs) this.#ledger.requeue(seq, session.id, true)
+    session.credit += batch.seqs.length
+    this.#abort(error)
   }
 
   #unencodable(batch: Batch): JobSourceError {
@@ -514,7 +536,7 @@ export class Master extends EventEmitter {
     const beyond = ledger.finishedBeyond()
     const finished: [number, JobKey][] = beyond.seqs.map((seq, i) => [seq, beyond.keys[i]!])
     if (!complete) for (const pair of this.#resumeSkip()) if (pair[0] >= ledger.next) finished.push(pair)
-    const status = this.status()
+    const counts = ledger.counts
     return {
       format: CHECKPOINT_FORMAT,
       key: this.options.key,
@@ -523,7 +545,7 @@ export class Master extends EventEmitter {
       position: ledger.position,
       last: ledger.lastKey ?? null,
       finished,
-      counts: { done: status.done, failed: status.failed },
+      counts: { done: this.#resume.counts.done + counts.done, failed: this.#resume.counts.failed + counts.failed },
       elapsed: this.#resume.elapsed + (Date.now() - this.#startedAt),
       startedAt: this.#resume.startedAt,
       updatedAt: new Date().toISOString(),
@@ -558,7 +580,7 @@ export class Master extends EventEmitter {
     }
     if (outcome === 'complete') await this.#server.close(CLOSE.normal, 'run complete', { type: 'end' })
     else await this.#server.close(CLOSE.goingAway, 'master stopping')
-    await this.#source.stop()
+    this.#source.stop()
     this.#failedLog.close()
     this.#store.close(outcome === 'complete' && error === undefined)
     if (error !== undefined) this.#finish.reject(error)

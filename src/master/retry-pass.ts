@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, renameSync, statSync } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { CheckpointError } from '../errors.js'
 import type { JobSource, MasterOptions } from '../options.js'
@@ -6,13 +6,11 @@ import { readCheckpoint } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
 import { parse } from './json.js'
 import { acquireLock } from './lock.js'
-import { runPaths } from './run-store.js'
+import { retryKey, rotate, runPaths } from './run-store.js'
 
 /** The argument under which a retry pass saves the log it replays. */
 export const RETRY_LOG_ARG = 'retry-log'
 
-/** Name of the run that replays the failed jobs of run `key`. */
-export const retryKey = (key: string): string => `${key}.retry`
 
 /** A source that yields the jobs of a failed-jobs log, resuming by position. */
 export function failedLogSource(path: string, key: JobSource['key']): JobSource {
@@ -65,12 +63,11 @@ export function prepareRetryPass(stateDir: string, key: string, userKey: JobSour
     if (previous !== undefined && !previous.complete && saved !== undefined && existsSync(saved)) {
       return { options: { source: failedLogSource(saved, userKey), key: pass, args: { [RETRY_LOG_ARG]: saved }, failedLog: paths.failed }, log: saved, resumed: true, release }
     }
-    if (!existsSync(paths.failed) || statSync(paths.failed).size === 0) {
+    const rotated = rotate(paths.failed)
+    if (rotated === undefined) {
       release()
       return undefined
     }
-    const rotated = paths.failed.replace(/\.jsonl$/, `.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
-    renameSync(paths.failed, rotated)
     return { options: { source: failedLogSource(rotated, userKey), key: pass, args: { [RETRY_LOG_ARG]: rotated }, failedLog: paths.failed, reset: true }, log: rotated, resumed: false, release }
   } catch (error) {
     release()

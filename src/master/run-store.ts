@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
@@ -19,6 +19,24 @@ export interface RunPaths {
 export function runPaths(stateDir: string, key: string): RunPaths {
   const base = join(resolve(stateDir), key)
   return { checkpoint: `${base}.json`, journal: `${base}.journal`, failed: `${base}.failed.jsonl`, lock: `${base}.lock` }
+}
+
+/** Name of the run that replays the failed jobs of run `key` (`--retry-failed`). */
+export const retryKey = (key: string): string => `${key}.retry`
+
+/**
+ * Moves a failed-jobs log aside as `<key>.failed.<time>.jsonl`; returns the new path,
+ * or undefined if there was no log (or an empty one, which is removed).
+ */
+export function rotate(failedLog: string): string | undefined {
+  if (!existsSync(failedLog)) return undefined
+  if (statSync(failedLog).size === 0) {
+    rmSync(failedLog, { force: true })
+    return undefined
+  }
+  const rotated = failedLog.replace(/\.jsonl$/, `.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
+  renameSync(failedLog, rotated)
+  return rotated
 }
 
 function showArgs(args: Record<string, string>): string {
@@ -68,6 +86,11 @@ export class RunStore {
       if (options.reset) {
         rmSync(this.paths.checkpoint, { force: true })
         rmSync(this.paths.journal, { force: true })
+        // The old run's failures are kept aside (never deleted), and its retry pass forgotten.
+        rotate(this.paths.failed)
+        const retry = runPaths(stateDir, retryKey(key))
+        rmSync(retry.checkpoint, { force: true })
+        rmSync(retry.journal, { force: true })
       }
       this.previous = readCheckpoint(this.paths.checkpoint)
       this.#journal = new Journal(this.paths.journal)

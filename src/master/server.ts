@@ -4,12 +4,13 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
 import type { RawData, WebSocket } from 'ws'
-import { ProtocolError, TaskmasterError } from '../errors.js'
+import { AuthError, ListenError, ProtocolError, TlsError } from '../errors.js'
+import type { TaskmasterError } from '../errors.js'
 import type { TlsOptions } from '../options.js'
 import { decodeSlaveMessage, encode } from '../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
-import { ACTIVE, AWAITING_HELLO, CLOSED, Session } from './session.js'
+import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
 import { tokenMatches } from './token.js'
 
 /** What the server tells the master about. */
@@ -31,6 +32,14 @@ export interface ServerOptions {
   tls?: TlsOptions | undefined
   /** Id of this master incarnation, sent in `welcome`. */
   run: string
+}
+
+function httpsServer(tls: TlsOptions): HttpServer {
+  try {
+    return createHttpsServer({ cert: tls.cert, key: tls.key })
+  } catch (error) {
+    throw new TlsError(`Cannot use the TLS certificate and key (--tls-cert, --tls-key): ${(error as Error).message}`)
+  }
 }
 
 /** Seconds a new connection has to say hello. */
@@ -59,7 +68,7 @@ export class Server {
   constructor(options: ServerOptions, handler: ServerHandler) {
     this.#options = options
     this.#handler = handler
-    this.#http = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }) : createHttpServer()
+    this.#http = options.tls ? httpsServer(options.tls) : createHttpServer()
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrame, perMessageDeflate: false })
     this.#http.on('request', (req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
@@ -87,7 +96,7 @@ export class Server {
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
         const what = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message
-        reject(new TaskmasterError('TM_ERR_LISTEN', `Cannot listen on ${host}:${port}: ${what}`, 2))
+        reject(new ListenError(`Cannot listen on ${host}:${port}: ${what}`, `${host}:${port}`))
       }
       this.#http.once('error', onError)
       this.#http.listen(port, host, () => {
@@ -113,6 +122,8 @@ export class Server {
   /** Closes every connection (with `message` sent first, if given) and stops listening. */
   async close(code: number, reason: string, message?: MasterMessage): Promise<void> {
     if (this.#heartbeat) clearInterval(this.#heartbeat)
+    // No new slaves while the run closes: one welcomed now would never hear the end.
+    const stopped = new Promise<void>((resolve) => this.#http.close(() => resolve()))
     const bytes = message ? encode(message) : undefined
     const closing: Promise<void>[] = []
     for (const session of this.sessions.values()) {
@@ -129,10 +140,8 @@ export class Server {
       )
     }
     await Promise.all(closing)
-    await new Promise<void>((resolve) => {
-      this.#http.close(() => resolve())
-      for (const socket of this.#sockets) socket.destroy()
-    })
+    for (const socket of this.#sockets) socket.destroy()
+    await stopped
   }
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
@@ -171,7 +180,7 @@ export class Server {
     })
     ws.on('close', (code: number, reason: Buffer) => {
       clearTimeout(helloTimer)
-      const wasActive = session.state !== AWAITING_HELLO && session.state !== CLOSED
+      const wasActive = session.state === ACTIVE || session.state === DRAINING || session.state === CLOSING
       session.state = CLOSED
       this.sessions.delete(session.id)
       if (wasActive) this.#handler.close(session, reason.length > 0 ? reason.toString() : `code ${code}`)
@@ -179,23 +188,26 @@ export class Server {
   }
 
   #hello(session: Session, hello: Extract<SlaveMessage, { type: 'hello' }>): void {
-    session.info = hello.slave
     const token = this.#options.token
     if (token !== undefined && !tokenMatches(token, hello.token)) {
       const why = hello.token === undefined ? 'no token was given' : 'the token is wrong'
-      this.#reject(session, new ProtocolError(`Access refused: ${why} (give the run's token with --token or TM_TOKEN)`, CLOSE.policy), 'TM_ERR_AUTH')
+      this.#reject(session, new AuthError(`Access refused: ${why} (give the run's token with --token or TM_TOKEN)`))
       return
     }
+    // What a slave says of itself is believed (and logged) only once it is authenticated.
+    session.info = hello.slave
     session.state = ACTIVE
     this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat })
     this.#handler.open(session)
   }
 
   /** Tells the peer what was wrong, logs it once, and closes the connection. */
-  #reject(session: Session, error: TaskmasterError & { closeCode?: number }, code = error.code): void {
+  #reject(session: Session, error: TaskmasterError & { closeCode?: number }): void {
     if (session.ws.readyState !== session.ws.OPEN) return
+    // No more jobs into a connection being closed; its jobs in flight come back on close.
+    if (session.state === ACTIVE || session.state === DRAINING) session.state = CLOSING
     this.#handler.log('warn', `Closed ${session.label}: ${error.message}`)
-    session.ws.send(encode({ type: 'error', code, message: error.message }))
+    session.ws.send(encode({ type: 'error', code: error.code, message: error.message }))
     // Close reasons are limited to 123 bytes.
     session.ws.close(error.closeCode ?? CLOSE.protocol, Buffer.from(error.message).subarray(0, 123).toString())
     setTimeout(() => session.ws.terminate(), 2000).unref()

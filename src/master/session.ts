@@ -7,17 +7,19 @@ export const AWAITING_HELLO = 'awaiting-hello'
 export const ACTIVE = 'active'
 /** Told to drain (the master is stopping): gets no more jobs. */
 export const DRAINING = 'draining'
+/** Refused (bad input) and being closed: gets no more jobs; its jobs in flight come back on close. */
+export const CLOSING = 'closing'
 /** The connection is gone. */
 export const CLOSED = 'closed'
 
-export type SessionState = typeof AWAITING_HELLO | typeof ACTIVE | typeof DRAINING | typeof CLOSED
+/** The state of a session, one of the constants above. */
+export type SessionState = typeof AWAITING_HELLO | typeof ACTIVE | typeof DRAINING | typeof CLOSING | typeof CLOSED
 
 /** One connected slave, as the master sees it. */
 export class Session {
   readonly id: number
   readonly ws: WebSocket
   readonly remote: string
-  readonly connectedAt = Date.now()
   state: SessionState = AWAITING_HELLO
   /** Jobs the slave can still take. */
   credit = 0
@@ -26,8 +28,6 @@ export class Session {
   alive = true
   /** Last resource report of the slave. */
   stats = { cpu: 0, rss: 0, running: 0 }
-  /** Jobs this slave finished in this session. */
-  done = 0
 
   constructor(id: number, ws: WebSocket, remote: string) {
     this.id = id

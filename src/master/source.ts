@@ -4,11 +4,11 @@ import type { KeyReader } from './job-key.js'
 import { keyReader } from './job-key.js'
 import type { Ledger } from './ledger.js'
 import type { SkipSet } from './skip-set.js'
+import { yieldToIO } from '../yield-to-io.js'
 
 /** Jobs pulled between two yields to the event loop, so sockets are served. */
 const CHUNK = 1024
 
-const yieldToIO = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
 /**
  * Pulls the user's generator into the ledger, only while the buffer is under its cap
@@ -85,11 +85,10 @@ export class Source {
       const seq = ledger.next
       const key = readKey(result.value, seq)
       this.current = key
-      if (skip.size > 0 && skip.take(key)) ledger.addSkipped(key)
+      if (skip.size > 0 && skip.take(seq, key)) ledger.addSkipped(key)
       else ledger.add(result.value, key)
       if (++sinceYield >= CHUNK) {
         sinceYield = 0
-        if (skip.size > 0) skip.dropBelow(seq)
         this.#onJobs()
         await yieldToIO()
       }
@@ -106,14 +105,18 @@ export class Source {
     resume()
   }
 
-  /** Stops pulling (a graceful stop); the generator is closed. */
-  async stop(): Promise<void> {
+  /**
+   * Stops pulling; the generator is asked to close (its `finally` blocks run). Not
+   * awaited: a generator blocked in an `await` would hold the stop until it resumes.
+   */
+  stop(): void {
     this.#stopped = true
     const resume = this.#parked
     this.#parked = undefined
     resume?.()
     try {
-      await this.#iterator?.return?.()
+      const closing = this.#iterator?.return?.() as Promise<unknown> | IteratorResult<unknown> | undefined
+      if (closing !== undefined && typeof (closing as Promise<unknown>).then === 'function') (closing as Promise<unknown>).then(undefined, () => {})
     } catch {
       // A generator that throws while closing changes nothing for the run.
     }

@@ -1,10 +1,15 @@
 import type { Handler } from '../options.js'
 import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
+import { yieldToIO } from '../yield-to-io.js'
 import { JobContext } from './job-context.js'
 import type { Failure, JobsMessage } from '../protocol/messages.js'
 
-/** Called when a job ends; `failure` is set when the handler threw. */
-export type FinishedCallback = (seq: number, connection: number, failure: Failure | undefined) => void
+/**
+ * Called when a lane's slot is free again: job `seq` (from `connection`) ended, with
+ * `failure` if the handler threw. `report` is false for an attempt the master took back
+ * (abandoned): its slot is free, but there is nothing to tell.
+ */
+export type FinishedCallback = (seq: number, connection: number, failure: Failure | undefined, report: boolean) => void
 
 /** A batch of jobs as received, with the connection it came on. */
 interface QueuedBatch {
@@ -13,10 +18,13 @@ interface QueuedBatch {
   next: number
 }
 
-/** Sync handlers run this many jobs before letting the event loop serve sockets. */
-const YIELD_EVERY = 512
-
-const yieldToIO = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+/**
+ * A lane running sync jobs back to back lets the event loop serve sockets (acks out,
+ * jobs in, heartbeat pongs) after this many jobs or this many milliseconds, whichever
+ * comes first: a slow sync handler must not make its slave miss heartbeats.
+ */
+const YIELD_JOBS = 512
+const YIELD_MS = 2
 
 function failureOf(seq: number, error: unknown): Failure {
   if (error instanceof Error) return { seq, message: error.message || error.name, stack: error.stack }
@@ -89,6 +97,11 @@ export class Runner {
     return this.#abandoned.size > 0 && this.#abandoned.delete(seq * 256 + attempt)
   }
 
+  /** Forgets the abandoned attempts (a new connection: nothing from the old one is reported). */
+  forgetAbandoned(): void {
+    this.#abandoned.clear()
+  }
+
   /** Removes every job not started yet and returns their seqs (to release them). */
   takeQueued(): number[] {
     const seqs: number[] = []
@@ -120,13 +133,15 @@ export class Runner {
     const ctx = new JobContext()
     this.#contexts.push(ctx)
     let streak = 0
+    let since = performance.now()
     for (;;) {
       const batch = this.#batches[0]
       if (batch === undefined) {
         if (this.#closed) return
-        streak = 0
         this.#wakeup ??= new Promise<void>((resolve) => (this.#wake = resolve))
         await this.#wakeup
+        streak = 0
+        since = performance.now()
         continue
       }
       const i = batch.next++
@@ -134,7 +149,10 @@ export class Runner {
       this.#queued--
       const seq = seqAt(batch.message, i)
       const attempt = attemptAt(batch.message, i)
-      if (this.#wasAbandoned(seq, attempt)) continue
+      if (this.#wasAbandoned(seq, attempt)) {
+        this.#onFinished(seq, batch.connection, undefined, false)
+        continue
+      }
       const job = batch.message.jobs[i]
       this.#running++
       let failure: Failure | undefined
@@ -142,23 +160,25 @@ export class Runner {
       try {
         const result = handler(job, ctx) as PromiseLike<unknown> | undefined
         if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-          streak = 0
           await result
+          streak = 0
+          since = performance.now()
         }
       } catch (error) {
         failure = failureOf(seq, error)
       }
       ctx.end()
       this.#running--
-      if (!this.#wasAbandoned(seq, attempt)) this.#onFinished(seq, batch.connection, failure)
+      this.#onFinished(seq, batch.connection, failure, !this.#wasAbandoned(seq, attempt))
       if (this.#running === 0 && this.#idle !== undefined) {
         const idle = this.#idle
         this.#idle = undefined
         idle()
       }
-      if (++streak >= YIELD_EVERY) {
-        streak = 0
+      if ((++streak & 7) === 0 && (streak >= YIELD_JOBS || performance.now() - since >= YIELD_MS)) {
         await yieldToIO()
+        streak = 0
+        since = performance.now()
       }
     }
   }

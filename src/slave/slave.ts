@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
-import { AuthError, ConnectionError, ProtocolError, TaskmasterError } from '../errors.js'
+import { AuthError, ConnectionError, ProtocolError, RefusedError, TaskmasterError, TlsError } from '../errors.js'
 import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
 import { resolveSlaveOptions } from '../options.js'
 import { decodeMasterMessage, encode } from '../protocol/codec.js'
@@ -64,12 +64,13 @@ export class Slave extends EventEmitter {
   #failures: Failure[] = []
   #credit = 0
   #flushPending = false
+  #ackTimer: NodeJS.Timeout | undefined
   #lastHeard = 0
   #heartbeat = 5
   #jobs = 0
   #failed = 0
   #masterRun: string | undefined
-  #finish!: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void }
+  #finish: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void } | undefined
   #timers: NodeJS.Timeout[] = []
   #cpu = process.cpuUsage()
   #cpuAt = Date.now()
@@ -80,17 +81,13 @@ export class Slave extends EventEmitter {
     this.options = resolveSlaveOptions(options)
     this.#capacity = this.options.concurrency + this.options.prefetch
     this.#flushAt = Math.max(1, Math.floor(this.#capacity / 4))
-    this.#runner = new Runner(this.options.handler, this.options.concurrency, (seq, connection, failure) => this.#finished(seq, connection, failure))
+    this.#runner = new Runner(this.options.handler, this.options.concurrency, (seq, connection, failure, report) => this.#finished(seq, connection, failure, report))
   }
 
   /** Works until the master ends the run (`complete`) or {@link stop} (`stopped`). */
   run(): Promise<SlaveSummary> {
     const done = new Promise<SlaveSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
     this.#every(1000, () => this.#watch())
-    // A safety net for completions held back for a bigger ack (see #finished).
-    this.#every(ACK_DELAY, () => {
-      if (!this.#flushPending && (this.#acks.length > 0 || this.#failures.length > 0)) this.#flush()
-    })
     this.#every(STATS_PERIOD * 1000, () => this.#sendStats())
     void this.#connectLoop()
     return done
@@ -101,7 +98,7 @@ export class Slave extends EventEmitter {
    * and reports them; a second call disconnects at once (the master re-queues them).
    */
   stop(): void {
-    if (this.#phase === FINISHED) return
+    if (this.#phase === FINISHED || this.#finish === undefined) return
     if (this.#phase === STOPPING) {
       this.#end({ outcome: 'stopped' })
       return
@@ -137,10 +134,11 @@ export class Slave extends EventEmitter {
     while (this.#phase === CONNECTING) {
       const outcome = await this.#connect(url)
       if (outcome === 'welcomed') {
-        attempt = 0
-        since = Date.now()
         const closed = await new Promise<string>((resolve) => this.#ws!.once('close', (code: number, reason: Buffer) => resolve(reason.toString() || `code ${code}`)))
         this.#lost(closed)
+        // --reconnect counts from the moment the master was lost.
+        attempt = 0
+        since = Date.now()
         continue
       }
       if (outcome instanceof TaskmasterError) return this.#fail(outcome)
@@ -185,7 +183,7 @@ export class Slave extends EventEmitter {
             this.#welcome(message)
             settle('welcomed')
           } else if (message.type === 'error') {
-            settle(message.code === 'TM_ERR_AUTH' ? new AuthError(`The master refused this slave: ${message.message}`) : new ProtocolError(`The master refused this slave: ${message.message}`))
+            settle(message.code === 'TM_ERR_AUTH' ? new AuthError(`The master refused this slave: ${message.message}`) : new RefusedError(`The master refused this slave: ${message.message}`))
           }
           return
         }
@@ -194,7 +192,7 @@ export class Slave extends EventEmitter {
       ws.on('error', (error: Error & { code?: string }) => {
         // A certificate the slave does not trust will not become trusted by retrying.
         if (error.code !== undefined && CERTIFICATE_ERROR.test(error.code)) {
-          settle(new TaskmasterError('TM_ERR_TLS', `Cannot verify the master's TLS certificate (${error.code}: ${error.message}); give its CA with --ca`, 2))
+          settle(new TlsError(`Cannot verify the master's TLS certificate (${error.code}: ${error.message}); give its CA with --ca`))
           return
         }
         settle(error.code ? `${error.code} ${error.message}`.trim() : error.message)
@@ -220,7 +218,7 @@ export class Slave extends EventEmitter {
   #onMessage(message: MasterMessage, connection: number): void {
     switch (message.type) {
       case 'jobs':
-        if (this.#phase === STOPPING || this.#phase === DRAINING) {
+        if (this.#phase !== WORKING) {
           // Sent before the master heard we stop: hand them straight back.
           this.#send({ type: 'release', seqs: seqsOf(message) })
           break
@@ -257,7 +255,9 @@ export class Slave extends EventEmitter {
     this.#welcomed = false
     this.#acks.length = 0
     this.#failures.length = 0
+    this.#credit = 0
     this.#runner.takeQueued()
+    this.#runner.forgetAbandoned()
     if (this.#phase === FINISHED) return
     this.emit('disconnected', reason)
     if (this.#phase === STOPPING) {
@@ -269,26 +269,43 @@ export class Slave extends EventEmitter {
     this.#phase = CONNECTING
   }
 
-  #finished(seq: number, connection: number, failure: Failure | undefined): void {
+  /** A lane is free again (see {@link FinishedCallback}). */
+  #finished(seq: number, connection: number, failure: Failure | undefined, report: boolean): void {
     this.#jobs++
     if (failure !== undefined) this.#failed++
-    if (connection !== this.#connection || !this.#welcomed) return
-    if (failure === undefined) this.#acks.push(seq)
-    else this.#failures.push(failure)
+    if (!this.#welcomed) return
+    // The slot is free whatever connection its job came on: the credit sent at welcome
+    // left out the jobs still running then.
     if (this.#phase === WORKING) this.#credit++
-    // Acks (and the credit they carry) go out once a quarter of the window is finished,
-    // or as soon as there is nothing left to run: big frames both ways, and a slave
-    // never idles for want of credit.
+    if (report && connection === this.#connection) {
+      if (failure === undefined) this.#acks.push(seq)
+      else this.#failures.push(failure)
+    }
+    this.#scheduleFlush()
+  }
+
+  /**
+   * Acks (and the credit they carry) go out once a quarter of the window is finished,
+   * or as soon as there is nothing left to run: big frames both ways, and a slave never
+   * idles for want of credit. Anything held back goes out within ACK_DELAY.
+   */
+  #scheduleFlush(): void {
     if (this.#flushPending) return
     if (this.#acks.length + this.#failures.length >= this.#flushAt || this.#runner.queued === 0) {
       this.#flushPending = true
       setImmediate(this.#flushBound)
+    } else {
+      this.#ackTimer ??= setTimeout(this.#flushBound, ACK_DELAY)
     }
   }
 
   /** Sends the pending completions: one `fail` (if any) and one `ack` carrying the credit. */
   #flush(): void {
     this.#flushPending = false
+    if (this.#ackTimer !== undefined) {
+      clearTimeout(this.#ackTimer)
+      this.#ackTimer = undefined
+    }
     if (!this.#welcomed) return
     const credit = this.#phase === WORKING ? this.#credit : 0
     this.#credit = 0
@@ -330,18 +347,19 @@ export class Slave extends EventEmitter {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
     this.#shutdown()
-    this.#finish.resolve({ ...summary, jobs: this.#jobs, failures: this.#failed })
+    this.#finish!.resolve({ ...summary, jobs: this.#jobs, failures: this.#failed })
   }
 
   #fail(error: TaskmasterError): void {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
     this.#shutdown()
-    this.#finish.reject(error)
+    this.#finish!.reject(error)
   }
 
   #shutdown(): void {
     for (const timer of this.#timers) clearInterval(timer)
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer)
     this.#runner.close()
     const ws = this.#ws
     if (ws !== undefined && ws.readyState === WebSocket.OPEN) {

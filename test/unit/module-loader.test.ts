@@ -53,9 +53,9 @@ describe('importModule', () => {
 
   it('refuses a directory and other extensions', async () => {
     const dir = tempDir()
-    expect((await moduleError(importModule(dir))).message).toBe(`Module '${dir}' is a directory; give the path of a .ts, .mts, .js or .mjs file`)
+    expect((await moduleError(importModule(dir))).message).toBe(`Module '${dir}' is a directory; give the path of a .ts, .mts, .cts, .js, .mjs or .cjs file`)
     const json = moduleFile('data.json', '{}', dir)
-    expect((await moduleError(importModule(json))).message).toBe(`Module '${json}' must be a .ts, .mts, .js or .mjs file`)
+    expect((await moduleError(importModule(json))).message).toBe(`Module '${json}' must be a .ts, .mts, .cts, .js, .mjs or .cjs file`)
   })
 
   it('reports a module that throws or does not compile, first line only', async () => {

@@ -45,7 +45,7 @@ describe('resolveMasterOptions', () => {
     [{ retries: 251 }, 'retries', 'options.retries must be at most 250, got 251'],
     [{ retryDelay: -1 }, 'retryDelay', 'options.retryDelay must be a number >= 0, got -1'],
     [{ jobTimeout: NaN }, 'jobTimeout', 'options.jobTimeout must be a number >= 0, got NaN'],
-    [{ key: '../etc' }, 'key', "--key must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '../etc'"],
+    [{ key: '../etc' }, 'key', "The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '../etc'"],
   ]
   for (const [options, name, message] of bad) {
     it(`names the bad option ${name} (${JSON.stringify(options)})`, () => {

@@ -40,6 +40,18 @@ describe('Journal', () => {
     expect(data.readUInt32LE(0)).toBe(data.length - 4)
   })
 
+  it('cuts a torn last record off when reopened, so records appended after it are read', () => {
+    const path = journalWith([
+      [[0], ['a']],
+      [[1, 2], ['b', 'c']],
+    ])
+    truncateSync(path, statSync(path).size - 2)
+    const journal = new Journal(path)
+    journal.append([5], ['e'])
+    journal.close()
+    expect(Journal.read(path)).toEqual({ seqs: [0, 5], keys: ['a', 'e'], failed: [false, false] })
+  })
+
   it('ignores a torn last record and keeps the earlier ones', () => {
     const path = journalWith([
       [[0], ['a']],

@@ -1,0 +1,207 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { JobSourceError, Master, Slave } from '../../src/index.js'
+import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
+import { cleanTempDirs, tempDir } from '../helpers/proc.js'
+import { freePort } from '../helpers/reliability.js'
+
+// The library API in-process, over real WebSockets on 127.0.0.1: the stop, reconnect
+// and credit paths where a run could hang or a job could be charged wrongly.
+
+const running: { stop(): void }[] = []
+afterEach(() => {
+  for (const peer of running.splice(0)) {
+    peer.stop()
+    peer.stop()
+  }
+  cleanTempDirs()
+})
+
+function range(n: number): MasterOptions['source'] {
+  return {
+    *getJobs(last) {
+      for (let id = last === undefined ? 0 : Number(last) + 1; id < n; id++) yield { id }
+    },
+  }
+}
+
+/** Starts a master; resolves once it listens. */
+async function master(options: Partial<MasterOptions> & Pick<MasterOptions, 'source'>): Promise<{ master: Master; address: MasterAddress; done: Promise<RunSummary> }> {
+  const m = new Master({ stateDir: tempDir(), key: 'api', port: 0, retryDelay: 0.01, ...options })
+  running.push(m)
+  const listening = new Promise<MasterAddress>((resolve) => m.once('listening', resolve))
+  const done = m.run()
+  done.catch(() => {})
+  return { master: m, address: await listening, done }
+}
+
+function slave(options: SlaveOptions): { slave: Slave; done: Promise<unknown> } {
+  const s = new Slave(options)
+  running.push(s)
+  const done = s.run()
+  done.catch(() => {})
+  return { slave: s, done }
+}
+
+/** A promise and its resolve function. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void
+  const promise = new Promise<void>((resolve) => (open = resolve))
+  return { promise, open }
+}
+
+describe('stopping', () => {
+  it('a graceful stop ends when the last job in flight fails with retries left', async () => {
+    const started = gate()
+    const fail = gate()
+    const { master: m, address, done } = await master({ source: range(3), retries: 3 })
+    slave({
+      host: address.hostPort,
+      prefetch: 0,
+      handler: async (job: { id: number }) => {
+        if (job.id !== 0) return
+        started.open()
+        await fail.promise
+        throw new Error('boom')
+      },
+    })
+    await started.promise
+    m.stop()
+    fail.open()
+    const summary = await done
+    expect(summary.outcome).toBe('stopped')
+    expect(summary.failed).toBe(0)
+  })
+
+  it('a stop at once (second stop) charges the jobs in flight nothing: no failed-jobs log, they run on resume', async () => {
+    const stateDir = tempDir()
+    const started = gate()
+    const { master: m, address, done } = await master({ source: range(2), stateDir, retries: 0 })
+    slave({
+      host: address.hostPort,
+      prefetch: 0,
+      handler: async () => {
+        started.open()
+        await new Promise(() => {})
+      },
+    })
+    await started.promise
+    m.stop()
+    m.stop()
+    const summary = await done
+    expect(summary).toMatchObject({ outcome: 'stopped', done: 0, failed: 0 })
+    expect(existsSync(join(stateDir, 'api.failed.jsonl'))).toBe(false)
+  })
+
+  it('a stop ends while the generator is blocked in an await', async () => {
+    const { master: m, done } = await master({
+      source: {
+        async *getJobs() {
+          yield { id: 0 }
+          await new Promise(() => {})
+        },
+      },
+    })
+    m.stop()
+    expect((await done).outcome).toBe('stopped')
+  })
+
+  it('a stop asked before the master listens ends the run once it does', async () => {
+    const m = new Master({ source: range(5), stateDir: tempDir(), key: 'early', port: 0 })
+    const done = m.run()
+    m.stop()
+    expect((await done).outcome).toBe('stopped')
+  })
+})
+
+describe('a job that cannot be sent', () => {
+  it('stops the run with an error naming its key, without hanging', async () => {
+    const big = 'x'.repeat(3000)
+    const { address, done } = await master({
+      source: {
+        *getJobs() {
+          yield { id: 'small' }
+          yield { id: 'huge', big }
+        },
+      },
+      maxFrame: 1024,
+      batchSize: 1,
+    })
+    slave({ host: address.hostPort, handler: () => {} })
+    const error = await done.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(JobSourceError)
+    expect((error as Error).message).toMatch(/^Job huge is \d+ bytes encoded, more than --max-frame \(1024\)/)
+  })
+})
+
+describe('slaves', () => {
+  it('keep reconnecting for --reconnect after the loss, however long they were connected', async () => {
+    const port = await freePort()
+    const first = await master({ source: range(40), port })
+    let handled = 0
+    const s = slave({
+      host: `127.0.0.1:${port}`,
+      reconnect: 0.5,
+      prefetch: 0,
+      handler: async () => {
+        handled++
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      },
+    })
+    // Connected well past --reconnect before the master goes.
+    while (handled < 35) await new Promise((resolve) => setTimeout(resolve, 20))
+    first.master.stop()
+    expect((await first.done).outcome).toBe('stopped')
+    const second = await master({ source: range(40), port, stateDir: first.master.options.stateDir })
+    expect((await second.done).outcome).toBe('complete')
+    expect(await s.done).toMatchObject({ outcome: 'complete' })
+  })
+
+  it('get their credit back for jobs that were running across a master restart (prefetch 0)', async () => {
+    const port = await freePort()
+    const stateDir = tempDir()
+    const started = gate()
+    const finish = gate()
+    const first = await master({ source: range(5), port, stateDir })
+    const s = slave({
+      host: `127.0.0.1:${port}`,
+      prefetch: 0,
+      handler: async (job: { id: number }) => {
+        if (job.id !== 0) return
+        started.open()
+        await finish.promise
+      },
+    })
+    await started.promise
+    first.master.stop()
+    first.master.stop()
+    await first.done
+    const second = await master({ source: range(5), port, stateDir })
+    await new Promise<void>((resolve) => second.master.once('slave-connected', () => resolve()))
+    finish.open()
+    expect((await second.done).outcome).toBe('complete')
+    expect(await s.done).toMatchObject({ outcome: 'complete' })
+  })
+
+  it('running slow sync jobs still answer heartbeats', async () => {
+    const { master: m, address, done } = await master({ source: range(40), heartbeat: 0.1 })
+    const drops: string[] = []
+    m.on('log', ({ message }: { message: string }) => {
+      if (message.startsWith('Dropped')) drops.push(message)
+    })
+    slave({
+      host: address.hostPort,
+      prefetch: 40,
+      handler: () => {
+        const until = Date.now() + 15
+        while (Date.now() < until);
+      },
+    })
+    expect((await done).outcome).toBe('complete')
+    expect(drops).toEqual([])
+  })
+})
