@@ -16,6 +16,7 @@ export interface GeneratorContext {
 
 /** What a jobs module exports (the CLI loads it; a script may build it by hand). */
 export interface JobSource {
+  /** The job generator, called as `getJobs(last, ctx)`. */
   getJobs: JobGenerator
   /** How a job's resume key is read; default: `job.id`, the job itself if it is a key, else its position. */
   key?: (job: any) => JobKey
@@ -85,6 +86,7 @@ export interface MasterOptions {
 
 /** Options of {@link Slave}. Everything but `handler` and `host` is optional. */
 export interface SlaveOptions {
+  /** Called with each job (and a {@link HandlerContext}); sync or async. */
   handler: Handler
   /** `host:port`, `ws://host:port` or `wss://host:port` of the master. */
   host: string
@@ -102,6 +104,7 @@ export interface SlaveOptions {
   maxFrame?: number
 }
 
+/** The default of every {@link MasterOptions} field (see each field's `@default`). */
 export const MASTER_DEFAULTS = {
   key: 'run',
   args: {} as Record<string, string>,
@@ -122,6 +125,7 @@ export const MASTER_DEFAULTS = {
   failedLog: undefined as string | undefined,
 }
 
+/** The default of every {@link SlaveOptions} field (see each field's `@default`). */
 export const SLAVE_DEFAULTS = {
   concurrency: 1,
   reconnect: 60,
@@ -130,7 +134,9 @@ export const SLAVE_DEFAULTS = {
   ca: undefined as string | Buffer | undefined,
 }
 
+/** {@link MasterOptions} with every default filled in. */
 export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & { source: JobSource }
+/** {@link SlaveOptions} with every default filled in. */
 export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler; host: string; prefetch: number }
 
 /** Copies `options` without its undefined values, so they do not hide defaults. */

@@ -32,6 +32,7 @@ export class LocalSlaves {
     this.#options = options
   }
 
+  /** Starts the slaves. */
   start(): void {
     for (let n = 1; n <= this.#options.count; n++) this.#spawn(n)
   }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import { OptionError } from '../errors.js'
 import { loadHandler } from '../module-loader.js'
-import { SLAVE_DEFAULTS } from '../options.js'
+import { MASTER_DEFAULTS, SLAVE_DEFAULTS } from '../options.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
 import { NODE_FLAGS } from './node-flags.js'
@@ -27,7 +27,7 @@ export function slaveCommand(): Command {
   return new Command('tm-slave')
     .description('Run a Taskmaster slave: connect to the master, pull jobs and run the handler of <module> on each.')
     .argument('<module>', 'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default')
-    .option('-H, --host <host:port>', "the master's address (host:port, ws://host:port or wss://host:port)", '127.0.0.1:5050')
+    .option('-H, --host <host:port>', "the master's address (host:port, ws://host:port or wss://host:port)", `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`)
     .option('-c, --concurrency <n>', 'jobs run at once in each slave process', integer(1), SLAVE_DEFAULTS.concurrency)
     .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0))
     .option('-p, --procs <n>', 'slave processes to start (one per core for CPU-bound handlers)', integer(1), 1)

@@ -1,7 +1,7 @@
 import { MultiBar } from 'cli-progress'
 import type { SingleBar } from 'cli-progress'
 import type { Master, MasterStatus } from '../master/master.js'
-import { RateMeter } from '../master/rate-meter.js'
+import { RateMeter } from './rate-meter.js'
 import { formatDuration, formatRate } from './format.js'
 
 /** Options of the status display. */
@@ -53,6 +53,7 @@ export class StatusDisplay {
     this.#options = options
   }
 
+  /** Starts drawing (terminal) or printing (otherwise). */
   start(): void {
     const status = this.#master.status()
     // The first sample: until the window fills, the rate is the mean since the start.
@@ -90,6 +91,7 @@ export class StatusDisplay {
     else this.#options.err.write(message + '\n')
   }
 
+  /** Draws or prints the last status and stops. */
   stop(): void {
     if (this.#timer) clearInterval(this.#timer)
     if (this.#multibar) {

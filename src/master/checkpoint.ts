@@ -1,8 +1,9 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
 import { parse, stringify } from './json.js'
+import { writeAllSync } from './write-all.js'
 
 /** Format version of the checkpoint file; another version is refused, never misread. */
 export const CHECKPOINT_FORMAT = 1
@@ -72,8 +73,7 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
   try {
     const fd = openSync(temp, 'w')
     try {
-      let written = 0
-      while (written < data.length) written += writeSync(fd, data, written)
+      writeAllSync(fd, data)
       fsyncSync(fd)
     } finally {
       closeSync(fd)

@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync } from 'node:fs'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
 import { stringify } from './json.js'
+import { writeAllSync } from './write-all.js'
 
 /** One line of the failed-jobs log. */
 export interface FailedJob {
@@ -32,13 +33,14 @@ export class FailedLog {
     const text = entries.map((e) => stringify(e)).join('\n') + '\n'
     try {
       this.#fd ??= openSync(this.path, 'a')
-      writeSync(this.#fd, text)
+      writeAllSync(this.#fd, Buffer.from(text))
       fsyncSync(this.#fd)
     } catch (error) {
       throw new CheckpointError(`Cannot write the failed-jobs log '${this.path}': ${(error as Error).message}`, this.path, 1)
     }
   }
 
+  /** Closes the file, if it was opened. */
   close(): void {
     if (this.#fd !== undefined) closeSync(this.#fd)
     this.#fd = undefined

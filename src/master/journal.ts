@@ -1,7 +1,8 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, ftruncateSync, openSync, readFileSync } from 'node:fs'
 import { Packr } from 'msgpackr'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
+import { writeAllSync } from './write-all.js'
 
 const packr = new Packr({ useRecords: false })
 
@@ -32,12 +33,10 @@ export class Journal {
   /** Appends one batch of finished jobs (`failed`: they are in the failed-jobs log). */
   append(seqs: readonly number[], keys: readonly JobKey[], failed = false): void {
     const body = packr.pack(failed ? [seqs, keys, true] : [seqs, keys])
-    const record = Buffer.allocUnsafe(4 + body.length)
-    record.writeUInt32LE(body.length, 0)
-    body.copy(record, 4)
-    let written = 0
+    const header = Buffer.allocUnsafe(4)
+    header.writeUInt32LE(body.length, 0)
     try {
-      while (written < record.length) written += writeSync(this.#fd, record, written)
+      writeAllSync(this.#fd, Buffer.concat([header, body], 4 + body.length))
     } catch (error) {
       throw new CheckpointError(`Cannot append to journal '${this.path}': ${(error as Error).message}`, this.path, 1)
     }
@@ -45,9 +44,14 @@ export class Journal {
 
   /** Empties the journal (after a checkpoint that holds everything in it). */
   truncate(): void {
-    ftruncateSync(this.#fd, 0)
+    try {
+      ftruncateSync(this.#fd, 0)
+    } catch (error) {
+      throw new CheckpointError(`Cannot truncate journal '${this.path}': ${(error as Error).message}`, this.path, 1)
+    }
   }
 
+  /** Closes the file (the journal stays on disk). */
   close(): void {
     closeSync(this.#fd)
   }

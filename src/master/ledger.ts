@@ -156,13 +156,17 @@ export class Ledger {
   }
 
   #takeRetries(batch: Batch, max: number, session: number, now: number, avoid: boolean): void {
+    const retry = this.#retry
     const kept: number[] = []
-    for (const seq of this.#retry) {
+    let n = 0
+    for (; n < retry.length && batch.seqs.length < max; n++) {
+      const seq = retry[n]!
       const i = seq & this.#mask
-      if (batch.seqs.length >= max || (avoid && this.#owner[i] === session)) kept.push(seq)
+      if (avoid && this.#owner[i] === session) kept.push(seq)
       else this.#send(batch, seq, i, session, now)
     }
-    this.#retry = kept
+    // What was not looked at stays in order behind what was kept.
+    this.#retry = n === retry.length ? kept : kept.concat(retry.slice(n))
   }
 
   #send(batch: Batch, seq: number, i: number, session: number, now: number): void {

@@ -44,7 +44,12 @@ export function acquireLock(path: string, runKey: string): () => void {
       const who = holder.pid ? `master pid ${holder.pid} on ${holder.hostname}` : 'another master'
       throw new LockError(`Run '${runKey}' is in use by ${who} (lock file '${path}'); stop it first, or delete the lock file if that master is gone`, path)
     }
-    unlinkSync(path)
+    try {
+      unlinkSync(path)
+    } catch (error) {
+      // Another master took the stale lock over first: the next open says who.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new LockError(`Cannot remove stale lock file '${path}': ${(error as Error).message}`, path)
+    }
   }
   throw new LockError(`Cannot take lock file '${path}'`, path)
 }

@@ -25,6 +25,7 @@ export interface ServerHandler {
   log(level: 'info' | 'warn', message: string): void
 }
 
+/** What the server needs to know of the run. */
 export interface ServerOptions {
   token: string | undefined
   maxFrame: number

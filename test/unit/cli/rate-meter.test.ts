@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { RateMeter } from '../../../src/master/rate-meter.js'
+import { RateMeter } from '../../../src/cli/rate-meter.js'
 
 describe('RateMeter', () => {
   it('is 0 until time passes', () => {
