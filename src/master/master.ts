@@ -128,6 +128,8 @@ export class Master extends EventEmitter {
   /** Reused buffer of completions for the journal (one write per ack). */
   readonly #journalBatch: { seqs: number[]; keys: JobKey[] } = { seqs: [], keys: [] }
   readonly #dispatchBound = (): void => this.#dispatch()
+  #journalPending = false
+  readonly #flushJournalBound = (): void => this.#flushJournal()
 
   constructor(options: MasterOptions) {
     super()
@@ -317,11 +319,27 @@ export class Master extends EventEmitter {
   }
 
   #onAck(session: Session, seqs: number[], credit: number): void {
-    const batch = this.#journalBatch
-    const accepted = this.#ledger.complete(seqs, session.id, batch)
-    if (accepted > 0) this.#journal(batch)
+    const accepted = this.#ledger.complete(seqs, session.id, this.#journalBatch)
     this.#grant(session, credit)
-    if (accepted > 0) this.#settle()
+    if (accepted === 0) return
+    // The acks of one event-loop turn (every slave's) go to the journal in one write.
+    if (!this.#journalPending) {
+      this.#journalPending = true
+      setImmediate(this.#flushJournalBound)
+    }
+    this.#settle()
+  }
+
+  #flushJournal(): void {
+    this.#journalPending = false
+    const batch = this.#journalBatch
+    if (this.#phase === 'finished') {
+      // The final checkpoint holds them.
+      batch.seqs.length = 0
+      batch.keys.length = 0
+      return
+    }
+    if (batch.seqs.length > 0) this.#journal(batch)
   }
 
   /** Appends finished jobs to the journal; a write error stops the run. */
