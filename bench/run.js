@@ -82,6 +82,8 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000 }) {
     jobs,
     seconds: round(seconds, 2),
     jobsPerSecond: Math.round(jobs / seconds),
+    // The master's own figure: from listening to the last completion (no process start-up).
+    masterJobsPerSecond: Math.round(Number(/ ([\d.]+) jobs\/s$/m.exec(m.out)?.[1] ?? 0)),
     masterPeakRssMb: round(mu.maxRssKb / 1024, 1),
     slavePeakRssMb: round(Math.max(...su.map((u) => u.maxRssKb)) / 1024, 1),
     masterCpuSeconds: round(mu.cpuUs / 1e6, 2),
@@ -122,12 +124,13 @@ for (const [name, fn] of scenarios) {
 const base = rows.find((r) => r.scenario === 'baseline')?.jobsPerSecond
 const codec = rows.find((r) => r.scenario === 'baseline-codec')?.jobsPerSecond
 if (json !== '-') {
-  const header = ['scenario', 'jobs', 'seconds', 'jobs/s', 'vs baseline', 'vs codec', 'master RSS MB', 'slave RSS MB', 'CPU s master', 'CPU s slaves', 'jobs per slave']
+  const header = ['scenario', 'jobs', 'seconds', 'jobs/s', 'master jobs/s', 'vs baseline', 'vs codec', 'master RSS MB', 'slave RSS MB', 'CPU s master', 'CPU s slaves', 'jobs per slave']
   const table = rows.map((r) => [
     r.scenario,
     r.jobs,
     r.seconds ?? '',
     r.jobsPerSecond,
+    r.masterJobsPerSecond ?? '',
     base ? (r.jobsPerSecond / base).toFixed(3) : '',
     codec ? (r.jobsPerSecond / codec).toFixed(3) : '',
     r.masterPeakRssMb ?? '',

@@ -20,6 +20,7 @@ describe('npm run bench -- --quick', () => {
       expect(row.jobsPerSecond).toBeGreaterThan(0)
       if (row.scenario.startsWith('baseline')) continue
       expect(row.seconds).toBeGreaterThan(0)
+      expect(row.masterJobsPerSecond).toBeGreaterThan(0)
       expect(row.masterPeakRssMb).toBeGreaterThan(0)
       expect(row.slavePeakRssMb).toBeGreaterThan(0)
       expect(row.masterCpuSeconds).toBeGreaterThan(0)
