@@ -18,6 +18,7 @@ describe('npm run bench -- --quick', () => {
       expect(row.quick).toBe(true)
       expect(row.jobs).toBeGreaterThan(0)
       expect(row.jobsPerSecond).toBeGreaterThan(0)
+      expect(row.runs).toEqual([row.jobsPerSecond])
       if (row.scenario.startsWith('baseline')) continue
       expect(row.seconds).toBeGreaterThan(0)
       expect(row.masterJobsPerSecond).toBeGreaterThan(0)
