@@ -18,6 +18,7 @@ import { RunStore } from './run-store.js'
 import { CLOSE, Server } from './server.js'
 import type { Session } from './session.js'
 import { ACTIVE, DRAINING } from './session.js'
+import { SLAVE_STOPPING } from '../protocol/messages.js'
 import { Source } from './source.js'
 import { generateToken, isLoopback } from './token.js'
 
@@ -129,6 +130,7 @@ export class Master extends EventEmitter {
   readonly #journalBatch: { seqs: number[]; keys: JobKey[] } = { seqs: [], keys: [] }
   readonly #dispatchBound = (): void => this.#dispatch()
   #journalPending = false
+  #storeClosed = false
   readonly #flushJournalBound = (): void => this.#flushJournal()
 
   constructor(options: MasterOptions) {
@@ -332,14 +334,7 @@ export class Master extends EventEmitter {
 
   #flushJournal(): void {
     this.#journalPending = false
-    const batch = this.#journalBatch
-    if (this.#phase === 'finished') {
-      // The final checkpoint holds them.
-      batch.seqs.length = 0
-      batch.keys.length = 0
-      return
-    }
-    if (batch.seqs.length > 0) this.#journal(batch)
+    if (this.#journalBatch.seqs.length > 0 && !this.#storeClosed) this.#journal(this.#journalBatch)
   }
 
   /** Appends finished jobs to the journal; a write error stops the run. */
@@ -419,9 +414,13 @@ export class Master extends EventEmitter {
     const seqs = this.#ledger.inFlightOn(session.id)
     this.#log('info', `${session.label} disconnected (${reason})${seqs.length > 0 ? `; ${seqs.length} jobs in flight go back to the buffer` : ''}`)
     this.emit('slave-disconnected', session)
+    // A slave that stops on purpose reported the jobs it ran: what is left in flight was
+    // sent after it stopped taking jobs and never ran, so it costs no attempt.
+    const uncount = reason === SLAVE_STOPPING
     const exhausted: Failure[] = []
     for (const seq of seqs) {
-      if (this.#ledger.attemptsOf(seq, session.id) > this.options.retries) {
+      if (uncount) this.#ledger.requeue(seq, session.id, true)
+      else if (this.#ledger.attemptsOf(seq, session.id) > this.options.retries) {
         exhausted.push({ seq, message: `The slave running it went away (${session.label}: ${reason})` })
       } else {
         this.#ledger.requeue(seq, session.id)
@@ -469,6 +468,9 @@ export class Master extends EventEmitter {
   /** Sends queued jobs to the sessions that have credit, a batch per session per round. */
   #dispatch(): void {
     this.#dispatchPending = false
+    // Completions are durable before the credit they freed is spent: a crash re-runs no
+    // more jobs than a slave's window holds.
+    if (this.#journalBatch.seqs.length > 0) this.#flushJournal()
     if (this.#phase !== 'running') return
     const ledger = this.#ledger
     const sessions = [...this.#server.sessions.values()].filter((session) => session.state === ACTIVE && session.credit > 0)
@@ -512,14 +514,18 @@ export class Master extends EventEmitter {
     }
     const half = batch.seqs.length >> 1
     const part = (from: number, to?: number): Batch => ({ seqs: batch.seqs.slice(from, to), jobs: batch.jobs.slice(from, to), attempts: batch.attempts.slice(from, to) })
-    return this.#sendBatch(session, part(0, half)) && this.#sendBatch(session, part(half))
+    const rest = part(half)
+    if (this.#sendBatch(session, part(0, half))) return this.#sendBatch(session, rest)
+    // The first half could not go: the second half goes back to the buffer too.
+    this.#unsendable(session, rest, undefined)
+    return false
   }
 
-  /** A batch that cannot go out: its jobs go back to the buffer (never sent) and the run stops. */
-  #unsendable(session: Session, batch: Batch, error: JobSourceError): void {
+  /** A batch that cannot go out: its jobs go back to the buffer (never sent) and the run stops with `error`. */
+  #unsendable(session: Session, batch: Batch, error: JobSourceError | undefined): void {
     for (const seq of batch.seqs) this.#ledger.requeue(seq, session.id, true)
     session.credit += batch.seqs.length
-    this.#abort(error)
+    if (error !== undefined) this.#abort(error)
   }
 
   #unencodable(batch: Batch): JobSourceError {
@@ -599,6 +605,9 @@ export class Master extends EventEmitter {
     if (outcome === 'complete') await this.#server.close(CLOSE.normal, 'run complete', { type: 'end' })
     else await this.#server.close(CLOSE.goingAway, 'master stopping')
     this.#source.stop()
+    // Acks that came in while the connections closed (after a stop at once).
+    this.#flushJournal()
+    this.#storeClosed = true
     this.#failedLog.close()
     this.#store.close(outcome === 'complete' && error === undefined)
     if (error !== undefined) this.#finish.reject(error)

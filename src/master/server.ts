@@ -64,6 +64,8 @@ export class Server {
   /** Peer address of each TCP connection, kept for messages about it after it is gone. */
   readonly #addresses = new WeakMap<Socket, string>()
   #nextId = 1
+  /** Set once close() began: how connections are ended. */
+  #closing: { code: number; reason: string; bytes: Buffer | undefined } | undefined
   #heartbeat: NodeJS.Timeout | undefined
 
   constructor(options: ServerOptions, handler: ServerHandler) {
@@ -123,9 +125,10 @@ export class Server {
   /** Closes every connection (with `message` sent first, if given) and stops listening. */
   async close(code: number, reason: string, message?: MasterMessage): Promise<void> {
     if (this.#heartbeat) clearInterval(this.#heartbeat)
+    const bytes = message ? encode(message) : undefined
+    this.#closing = { code, reason, bytes }
     // No new slaves while the run closes: one welcomed now would never hear the end.
     const stopped = new Promise<void>((resolve) => this.#http.close(() => resolve()))
-    const bytes = message ? encode(message) : undefined
     const closing: Promise<void>[] = []
     for (const session of this.sessions.values()) {
       const ws = session.ws
@@ -189,6 +192,13 @@ export class Server {
   }
 
   #hello(session: Session, hello: Extract<SlaveMessage, { type: 'hello' }>): void {
+    const closing = this.#closing
+    if (closing !== undefined) {
+      // A slave that got in while the run closes hears how it ended, like the others.
+      if (closing.bytes !== undefined) session.ws.send(closing.bytes)
+      session.ws.close(closing.code, closing.reason)
+      return
+    }
     const token = this.#options.token
     if (token !== undefined && !tokenMatches(token, hello.token)) {
       const why = hello.token === undefined ? 'no token was given' : 'the token is wrong'

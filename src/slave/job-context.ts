@@ -10,10 +10,16 @@ export class JobContext implements HandlerContext {
   /** Seq of the job running in this lane, or -1 between jobs. */
   seq = -1
   #controller: AbortController | undefined
+  /** Why the job was aborted before the handler first read `signal`. */
+  #reason: Error | undefined
 
   /** Aborted when the master takes the job back (`--job-timeout`): stop the work it started. */
   get signal(): AbortSignal {
-    return (this.#controller ??= new AbortController()).signal
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
   }
 
   /** Starts attempt `attempt` of job `seq`. */
@@ -21,6 +27,7 @@ export class JobContext implements HandlerContext {
     this.seq = seq
     this.attempt = attempt
     this.#controller = undefined
+    this.#reason = undefined
   }
 
   /** The job ended. */
@@ -28,8 +35,9 @@ export class JobContext implements HandlerContext {
     this.seq = -1
   }
 
-  /** Aborts the signal of the running job, if the handler took it. */
+  /** Aborts the signal of the running job (now, or when the handler first reads it). */
   abort(reason: Error): void {
+    this.#reason = reason
     this.#controller?.abort(reason)
   }
 }

@@ -7,7 +7,7 @@ import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
 import { resolveSlaveOptions } from '../options.js'
 import { decodeMasterMessage, encode } from '../protocol/codec.js'
 import type { Failure, MasterMessage, SlaveMessage } from '../protocol/messages.js'
-import { PROTOCOL_VERSION } from '../protocol/messages.js'
+import { PROTOCOL_VERSION, SLAVE_STOPPED_AT_ONCE, SLAVE_STOPPING } from '../protocol/messages.js'
 import { seqsOf } from '../protocol/jobs-batch.js'
 import { backoffDelay, masterUrl } from './backoff.js'
 import { Runner } from './runner.js'
@@ -100,7 +100,7 @@ export class Slave extends EventEmitter {
   stop(): void {
     if (this.#phase === FINISHED || this.#finish === undefined) return
     if (this.#phase === STOPPING) {
-      this.#end({ outcome: 'stopped' })
+      this.#end({ outcome: 'stopped' }, SLAVE_STOPPED_AT_ONCE)
       return
     }
     const wasConnected = this.#welcomed
@@ -182,6 +182,11 @@ export class Slave extends EventEmitter {
           if (message.type === 'welcome') {
             this.#welcome(message)
             settle('welcomed')
+          } else if (message.type === 'end') {
+            // Connected just as the run ended.
+            this.#log('info', 'The master says the run is complete')
+            this.#end({ outcome: 'complete' })
+            settle('the run is complete')
           } else if (message.type === 'error') {
             settle(message.code === 'TM_ERR_AUTH' ? new AuthError(`The master refused this slave: ${message.message}`) : new RefusedError(`The master refused this slave: ${message.message}`))
           }
@@ -290,7 +295,7 @@ export class Slave extends EventEmitter {
    * idles for want of credit. Anything held back goes out within ACK_DELAY.
    */
   #scheduleFlush(): void {
-    if (this.#flushPending) return
+    if (this.#flushPending || this.#phase === FINISHED) return
     if (this.#acks.length + this.#failures.length >= this.#flushAt || this.#runner.queued === 0) {
       this.#flushPending = true
       setImmediate(this.#flushBound)
@@ -343,27 +348,29 @@ export class Slave extends EventEmitter {
     this.#send({ type: 'stats', cpu, rss: process.memoryUsage.rss(), running: this.#runner.running })
   }
 
-  #end(summary: Pick<SlaveSummary, 'outcome'>): void {
+  #end(summary: Pick<SlaveSummary, 'outcome'>, reason = SLAVE_STOPPING): void {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
-    this.#shutdown()
+    this.#shutdown(reason)
     this.#finish!.resolve({ ...summary, jobs: this.#jobs, failures: this.#failed })
   }
 
   #fail(error: TaskmasterError): void {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
-    this.#shutdown()
+    this.#shutdown(SLAVE_STOPPED_AT_ONCE)
     this.#finish!.reject(error)
   }
 
-  #shutdown(): void {
+  /** Closes the connection with `reason`: SLAVE_STOPPING only when every job it ran was reported. */
+  #shutdown(reason: string): void {
     for (const timer of this.#timers) clearInterval(timer)
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer)
+    this.#ackTimer = undefined
     this.#runner.close()
     const ws = this.#ws
     if (ws !== undefined && ws.readyState === WebSocket.OPEN) {
-      ws.close(1000, 'slave stopping')
+      ws.close(1000, reason)
       setTimeout(() => ws.terminate(), 2000).unref()
     } else ws?.terminate()
   }

@@ -138,6 +138,27 @@ describe('a job that cannot be sent', () => {
   })
 })
 
+describe('a batch split around a job that cannot be sent', () => {
+  it('puts the rest of the batch back too, so the stop does not wait for jobs never sent', async () => {
+    const big = 'x'.repeat(3000)
+    const { address, done } = await master({
+      source: {
+        *getJobs() {
+          for (const id of [1, 2, 3, 4]) yield id === 2 ? { id, big } : { id }
+        },
+      },
+      maxFrame: 1024,
+      batchSize: 4,
+    })
+    slave({ host: address.hostPort, prefetch: 8, handler: () => {} })
+    const error = await done.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect((error as Error).message).toMatch(/^Job 2 is \d+ bytes encoded, more than --max-frame \(1024\)/)
+  })
+})
+
 describe('slaves', () => {
   it('keep reconnecting for --reconnect after the loss, however long they were connected', async () => {
     const port = await freePort()
