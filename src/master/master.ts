@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { JobSourceError, StateError, describeError } from '../errors.js'
+import { Intervals } from '../intervals.js'
 import type { JobKey, MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
 import { encode } from '../protocol/codec.js'
@@ -118,7 +119,7 @@ export class Master extends EventEmitter {
   #dispatchPending = false
   /** Jobs per frame that keep frames near FRAME_TARGET, from the last frame's bytes per job. */
   #frameJobs = Infinity
-  #timers: NodeJS.Timeout[] = []
+  readonly #intervals = new Intervals()
   #retryTimer: NodeJS.Timeout | undefined
   /** When #retryTimer fires. */
   #retryDue = 0
@@ -186,8 +187,8 @@ export class Master extends EventEmitter {
     this.#address = { host: bound.address, port: bound.port, hostPort: `${host}:${bound.port}`, url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}` }
     this.#phase = 'running'
     this.#startedAt = Date.now()
-    this.#every(o.checkpointInterval * 1000, () => this.#checkpoint())
-    if (o.jobTimeout > 0) this.#every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
+    this.#intervals.every(o.checkpointInterval * 1000, () => this.#checkpoint())
+    if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.emit('listening', this.#address)
     this.#source
       .run(resume.last ?? undefined, { position: resume.position, args: { ...o.args } })
@@ -271,12 +272,6 @@ export class Master extends EventEmitter {
       this.#log('warn', `total() threw, running without a total: ${(error as Error).message}`)
       return undefined
     }
-  }
-
-  #every(ms: number, fn: () => void): void {
-    const timer = setInterval(fn, ms)
-    timer.unref()
-    this.#timers.push(timer)
   }
 
   #log(level: 'info' | 'warn', message: string): void {
@@ -593,7 +588,7 @@ export class Master extends EventEmitter {
   async #end(outcome: 'complete' | 'stopped'): Promise<void> {
     if (this.#phase === 'finished') return
     this.#phase = 'finished'
-    for (const timer of this.#timers) clearInterval(timer)
+    this.#intervals.clear()
     if (this.#retryTimer) clearTimeout(this.#retryTimer)
     let error = this.#error
     try {

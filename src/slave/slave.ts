@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { AuthError, ConnectionError, ProtocolError, RefusedError, TaskmasterError, TlsError } from '../errors.js'
+import { Intervals } from '../intervals.js'
 import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
 import { resolveSlaveOptions } from '../options.js'
 import { decodeMasterMessage, encode } from '../protocol/codec.js'
@@ -71,7 +72,7 @@ export class Slave extends EventEmitter {
   #failed = 0
   #masterRun: string | undefined
   #finish: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void } | undefined
-  #timers: NodeJS.Timeout[] = []
+  readonly #intervals = new Intervals()
   #cpu = process.cpuUsage()
   #cpuAt = Date.now()
   readonly #flushBound = (): void => this.#flush()
@@ -87,8 +88,8 @@ export class Slave extends EventEmitter {
   /** Works until the master ends the run (`complete`) or {@link stop} (`stopped`). */
   run(): Promise<SlaveSummary> {
     const done = new Promise<SlaveSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
-    this.#every(1000, () => this.#watch())
-    this.#every(STATS_PERIOD * 1000, () => this.#sendStats())
+    this.#intervals.every(1000, () => this.#watch())
+    this.#intervals.every(STATS_PERIOD * 1000, () => this.#sendStats())
     void this.#connectLoop()
     return done
   }
@@ -114,12 +115,6 @@ export class Slave extends EventEmitter {
       this.#flush()
       this.#end({ outcome: 'stopped' })
     })
-  }
-
-  #every(ms: number, fn: () => void): void {
-    const timer = setInterval(fn, ms)
-    timer.unref()
-    this.#timers.push(timer)
   }
 
   #log(level: 'info' | 'warn', message: string): void {
@@ -364,7 +359,7 @@ export class Slave extends EventEmitter {
 
   /** Closes the connection with `reason`: SLAVE_STOPPING only when every job it ran was reported. */
   #shutdown(reason: string): void {
-    for (const timer of this.#timers) clearInterval(timer)
+    this.#intervals.clear()
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer)
     this.#ackTimer = undefined
     this.#runner.close()
