@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { JobSourceError, Master, Slave } from '../../src/index.js'
@@ -135,6 +135,31 @@ describe('a job that cannot be sent', () => {
     )
     expect(error).toBeInstanceOf(JobSourceError)
     expect((error as Error).message).toMatch(/^Job huge is \d+ bytes encoded, more than --max-frame \(1024\)/)
+  })
+})
+
+describe('a job that cannot be encoded', () => {
+  it('stops the run with an error naming its key; the jobs before it are done', async () => {
+    const stateDir = tempDir()
+    const { address, done } = await master({
+      stateDir,
+      source: {
+        *getJobs() {
+          yield { id: 1 }
+          yield { id: 2, tag: Symbol('not data') }
+        },
+      },
+      batchSize: 1,
+    })
+    slave({ host: address.hostPort, prefetch: 0, handler: () => {} })
+    const error = await done.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(JobSourceError)
+    expect((error as Error).message).toBe('Job 2 cannot be sent to slaves (Unknown type: symbol); jobs must be plain data')
+    // With one job at a time, job 1 was done before job 2 came up; job 2 is not lost.
+    expect(JSON.parse(readFileSync(join(stateDir, 'api.json'), 'utf8'))).toMatchObject({ complete: false, position: 1, last: 1, finished: [] })
   })
 })
 
