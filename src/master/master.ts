@@ -8,6 +8,7 @@ import { resolveMasterOptions } from '../options.js'
 import { encode } from '../protocol/codec.js'
 import { jobsMessage } from '../protocol/jobs-batch.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
+import { SLAVE_STOPPING } from '../protocol/messages.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
@@ -19,7 +20,6 @@ import { RunStore } from './run-store.js'
 import { CLOSE, Server } from './server.js'
 import type { Session } from './session.js'
 import { ACTIVE, DRAINING } from './session.js'
-import { SLAVE_STOPPING } from '../protocol/messages.js'
 import { Source } from './source.js'
 import { generateToken, isLoopback } from './token.js'
 
@@ -127,12 +127,10 @@ export class Master extends EventEmitter {
   #stopRequested = false
   #error: unknown
   #finish!: { resolve: (summary: RunSummary) => void; reject: (error: unknown) => void }
-  /** Reused buffer of completions for the journal (one write per ack). */
+  /** Completions not journaled yet (written once per event-loop turn), reused. */
   readonly #journalBatch: { seqs: number[]; keys: JobKey[] } = { seqs: [], keys: [] }
   readonly #dispatchBound = (): void => this.#dispatch()
-  #journalPending = false
   #storeClosed = false
-  readonly #flushJournalBound = (): void => this.#flushJournal()
 
   constructor(options: MasterOptions) {
     super()
@@ -228,8 +226,7 @@ export class Master extends EventEmitter {
       key: this.options.key,
       current: this.#source?.current,
       position: ledger?.position ?? 0,
-      done: (this.#resume?.counts.done ?? 0) + (counts?.done ?? 0),
-      failed: (this.#resume?.counts.failed ?? 0) + (counts?.failed ?? 0),
+      ...this.#totals(),
       inFlight: counts?.inFlight ?? 0,
       queued: counts?.queued ?? 0,
       waiting: counts?.waiting ?? 0,
@@ -238,6 +235,12 @@ export class Master extends EventEmitter {
       total: this.#total,
       elapsedMs: this.#startedAt === 0 ? 0 : Date.now() - this.#startedAt,
     }
+  }
+
+  /** Jobs done and failed over all incarnations of the run. */
+  #totals(): { done: number; failed: number } {
+    const counts = this.#ledger?.counts
+    return { done: (this.#resume?.counts.done ?? 0) + (counts?.done ?? 0), failed: (this.#resume?.counts.failed ?? 0) + (counts?.failed ?? 0) }
   }
 
   #slaveUsage(): { slaveCpu: number; slaveRss: number } {
@@ -319,16 +322,13 @@ export class Master extends EventEmitter {
     const accepted = this.#ledger.complete(seqs, session.id, this.#journalBatch)
     this.#grant(session, credit)
     if (accepted === 0) return
-    // The acks of one event-loop turn (every slave's) go to the journal in one write.
-    if (!this.#journalPending) {
-      this.#journalPending = true
-      setImmediate(this.#flushJournalBound)
-    }
+    // The acks of one event-loop turn (every slave's) go to the journal in one write, at
+    // the top of the next dispatch.
+    this.#scheduleDispatch()
     this.#settle()
   }
 
   #flushJournal(): void {
-    this.#journalPending = false
     if (this.#journalBatch.seqs.length > 0 && !this.#storeClosed) this.#journal(this.#journalBatch)
   }
 
@@ -465,7 +465,7 @@ export class Master extends EventEmitter {
     this.#dispatchPending = false
     // Completions are durable before the credit they freed is spent: a crash re-runs no
     // more jobs than a slave's window holds.
-    if (this.#journalBatch.seqs.length > 0) this.#flushJournal()
+    this.#flushJournal()
     if (this.#phase !== 'running') return
     const ledger = this.#ledger
     const sessions = [...this.#server.sessions.values()].filter((session) => session.state === ACTIVE && session.credit > 0)
@@ -555,7 +555,6 @@ export class Master extends EventEmitter {
     const beyond = ledger.finishedBeyond()
     const finished: [number, JobKey][] = beyond.seqs.map((seq, i) => [seq, beyond.keys[i]!])
     if (!complete) for (const pair of this.#resumeSkip()) if (pair[0] >= ledger.next) finished.push(pair)
-    const counts = ledger.counts
     return {
       format: CHECKPOINT_FORMAT,
       key: this.options.key,
@@ -564,7 +563,7 @@ export class Master extends EventEmitter {
       position: ledger.position,
       last: ledger.lastKey ?? null,
       finished,
-      counts: { done: this.#resume.counts.done + counts.done, failed: this.#resume.counts.failed + counts.failed },
+      counts: this.#totals(),
       elapsed: this.#resume.elapsed + (Date.now() - this.#startedAt),
       startedAt: this.#resume.startedAt,
       updatedAt: new Date().toISOString(),
