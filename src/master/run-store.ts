@@ -4,6 +4,7 @@ import { CheckpointError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
+import type { Finished } from './ledger.js'
 import { acquireLock } from './lock.js'
 import { SkipSet } from './skip-set.js'
 
@@ -145,9 +146,9 @@ export class RunStore {
     }
   }
 
-  /** Appends a batch of completions to the journal (`failed`: they finished as failed). */
-  journal(seqs: readonly number[], keys: readonly NonNullable<Checkpoint['last']>[], failed = false): void {
-    this.#journal.append(seqs, keys, failed)
+  /** Appends batches of completions to the journal (`failed`: they finished as failed). */
+  journal(batches: readonly Finished[], failed = false): void {
+    this.#journal.append(batches, failed)
   }
 
   /** Writes the checkpoint atomically, then empties the journal it supersedes. */
