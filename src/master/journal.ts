@@ -2,14 +2,13 @@ import { closeSync, ftruncateSync, openSync, readFileSync } from 'node:fs'
 import { Packr } from 'msgpackr'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
-import type { Finished } from './ledger.js'
 import { writeAllSync } from './write-all.js'
 
 const packr = new Packr({ useRecords: false })
 
 /**
- * Completions since the last checkpoint, appended as acks arrive: one write per
- * event-loop turn, no fsync (a killed master loses nothing the kernel already has).
+ * Completions since the last checkpoint, appended as each batch of acks arrives: one
+ * write per batch, no fsync (a killed master loses nothing the kernel already has).
  * Each record is a 4-byte little-endian length and a MessagePack `[seqs, keys]`, or
  * `[seqs, keys, true]` for jobs that finished as failed.
  * The next checkpoint folds the records in and the journal is truncated.
@@ -31,22 +30,13 @@ export class Journal {
     }
   }
 
-  /**
-   * Appends one record per batch of finished jobs (`failed`: they are in the
-   * failed-jobs log), all in one write.
-   */
-  append(batches: readonly Finished[], failed = false): void {
-    const parts: Buffer[] = []
-    let length = 0
-    for (const { seqs, keys } of batches) {
-      const body = packr.pack(failed ? [seqs, keys, true] : [seqs, keys])
-      const header = Buffer.allocUnsafe(4)
-      header.writeUInt32LE(body.length, 0)
-      parts.push(header, body)
-      length += 4 + body.length
-    }
+  /** Appends one batch of finished jobs (`failed`: they are in the failed-jobs log). */
+  append(seqs: readonly number[], keys: readonly JobKey[], failed = false): void {
+    const body = packr.pack(failed ? [seqs, keys, true] : [seqs, keys])
+    const header = Buffer.allocUnsafe(4)
+    header.writeUInt32LE(body.length, 0)
     try {
-      writeAllSync(this.#fd, Buffer.concat(parts, length))
+      writeAllSync(this.#fd, Buffer.concat([header, body], 4 + body.length))
     } catch (error) {
       throw new CheckpointError(`Cannot append to journal '${this.path}': ${(error as Error).message}`, this.path, 1)
     }

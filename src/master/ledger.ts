@@ -24,12 +24,6 @@ export interface Batch {
   attempts: number[]
 }
 
-/** Jobs one ack finished, in ack order: what goes to the journal as one record. */
-export interface Finished {
-  seqs: readonly number[]
-  keys: JobKey[]
-}
-
 /** Counters the status display shows. */
 export interface LedgerCounts {
   queued: number
@@ -146,49 +140,43 @@ export class Ledger {
    * retries whose last attempt ran on this same session are left for another one.
    */
   take(max: number, session: number, now: number, avoid = false): Batch {
-    // Sized up front (no growth on the hot path): every job it can take is queued.
-    const size = Math.min(max, this.counts.queued)
-    const batch: Batch = { seqs: new Array(size), jobs: new Array(size), attempts: new Array(size) }
-    let n = this.#retry.length > 0 ? this.#takeRetries(batch, size, session, now, avoid) : 0
+    const batch: Batch = { seqs: [], jobs: [], attempts: [] }
+    if (this.#retry.length > 0) this.#takeRetries(batch, max, session, now, avoid)
     const mask = this.#mask
     const state = this.#state
     let cursor = this.#cursor
     const end = this.#next
-    while (n < size && cursor < end) {
+    while (batch.seqs.length < max && cursor < end) {
       const i = cursor & mask
-      if (state[i] === QUEUED) this.#send(batch, n++, cursor, i, session, now)
+      if (state[i] === QUEUED) this.#send(batch, cursor, i, session, now)
       cursor++
     }
     this.#cursor = cursor
-    // Fewer only when retries were left for another session.
-    if (n < size) batch.seqs.length = batch.jobs.length = batch.attempts.length = n
     return batch
   }
 
-  /** Takes due retries into `batch` (up to `size`); returns how many. */
-  #takeRetries(batch: Batch, size: number, session: number, now: number, avoid: boolean): number {
+  #takeRetries(batch: Batch, max: number, session: number, now: number, avoid: boolean): void {
     const retry = this.#retry
     const kept: number[] = []
-    let taken = 0
     let n = 0
-    for (; n < retry.length && taken < size; n++) {
+    for (; n < retry.length && batch.seqs.length < max; n++) {
       const seq = retry[n]!
       const i = seq & this.#mask
       if (avoid && this.#owner[i] === session) kept.push(seq)
-      else this.#send(batch, taken++, seq, i, session, now)
+      else this.#send(batch, seq, i, session, now)
     }
     // What was not looked at stays in order behind what was kept.
     this.#retry = n === retry.length ? kept : kept.concat(retry.slice(n))
-    return taken
   }
 
-  #send(batch: Batch, at: number, seq: number, i: number, session: number, now: number): void {
+  #send(batch: Batch, seq: number, i: number, session: number, now: number): void {
     this.#state[i] = IN_FLIGHT
     this.#owner[i] = session
     this.#sentAt[i] = now
-    batch.seqs[at] = seq
-    batch.jobs[at] = this.#jobs[i]
-    batch.attempts[at] = ++this.#attempts[i]!
+    const attempt = ++this.#attempts[i]!
+    batch.seqs.push(seq)
+    batch.jobs.push(this.#jobs[i])
+    batch.attempts.push(attempt)
     this.counts.queued--
     this.counts.inFlight++
   }
@@ -203,35 +191,25 @@ export class Ledger {
   /**
    * Marks jobs that `session` reports done. Seqs that are not in flight on that
    * session (timed out and re-sent, from an older connection, made up) are ignored.
-   * Returns how many were accepted; with `out`, their seqs and keys are appended to it
-   * as one record (the ack's own `seqs` array when every one was accepted).
+   * Returns how many were accepted; their seqs and keys are appended to `out`.
    */
-  complete(seqs: readonly number[], session: number, out?: Finished[]): number {
-    const keys: JobKey[] | undefined = out !== undefined ? new Array(seqs.length) : undefined
-    let taken: number[] | undefined
+  complete(seqs: readonly number[], session: number, out?: { seqs: number[]; keys: JobKey[] }): number {
     let accepted = 0
     for (let n = 0; n < seqs.length; n++) {
       const seq = seqs[n]!
       const i = this.#inFlightOn(seq, session)
-      if (i < 0) {
-        // The first one ignored: from here on the accepted seqs are listed apart.
-        taken ??= seqs.slice(0, n)
-        continue
-      }
+      if (i < 0) continue
       this.#state[i] = DONE
       this.#jobs[i] = undefined
-      if (keys !== undefined) keys[accepted] = this.#keys[i]!
-      if (taken !== undefined) taken.push(seq)
       accepted++
+      if (out !== undefined) {
+        out.seqs.push(seq)
+        out.keys.push(this.#keys[i]!)
+      }
     }
     this.counts.inFlight -= accepted
     this.counts.done += accepted
-    if (accepted === 0) return 0
-    if (keys !== undefined) {
-      keys.length = accepted
-      out!.push({ seqs: taken ?? seqs, keys })
-    }
-    this.#advance()
+    if (accepted > 0) this.#advance()
     return accepted
   }
 

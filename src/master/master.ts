@@ -13,7 +13,7 @@ import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
 import { FailedLog } from './failed-log.js'
-import type { Batch, Finished } from './ledger.js'
+import type { Batch } from './ledger.js'
 import { Ledger } from './ledger.js'
 import type { ResumePoint } from './run-store.js'
 import { RunStore } from './run-store.js'
@@ -128,8 +128,7 @@ export class Master extends EventEmitter {
   #error: unknown
   #finish!: { resolve: (summary: RunSummary) => void; reject: (error: unknown) => void }
   /** Completions not journaled yet (written once per event-loop turn), reused. */
-  /** Completions of this event-loop turn, one record per ack, journaled at the next dispatch. */
-  #finished: Finished[] = []
+  readonly #journalBatch: { seqs: number[]; keys: JobKey[] } = { seqs: [], keys: [] }
   readonly #dispatchBound = (): void => this.#dispatch()
   #storeClosed = false
 
@@ -320,7 +319,7 @@ export class Master extends EventEmitter {
   }
 
   #onAck(session: Session, seqs: number[], credit: number): void {
-    const accepted = this.#ledger.complete(seqs, session.id, this.#finished)
+    const accepted = this.#ledger.complete(seqs, session.id, this.#journalBatch)
     this.#grant(session, credit)
     if (accepted === 0) return
     // The acks of one event-loop turn (every slave's) go to the journal in one write, at
@@ -330,19 +329,19 @@ export class Master extends EventEmitter {
   }
 
   #flushJournal(): void {
-    if (this.#finished.length === 0) return
-    const finished = this.#finished
-    this.#finished = []
-    if (!this.#storeClosed) this.#journal(finished)
+    if (this.#journalBatch.seqs.length > 0 && !this.#storeClosed) this.#journal(this.#journalBatch)
   }
 
   /** Appends finished jobs to the journal; a write error stops the run. */
-  #journal(batches: readonly Finished[], failed = false): void {
+  #journal(batch: { seqs: number[]; keys: JobKey[] }, failed = false): void {
     try {
-      this.#store.journal(batches, failed)
+      this.#store.journal(batch.seqs, batch.keys, failed)
       this.#dirty = true
     } catch (error) {
       this.#abort(error)
+    } finally {
+      batch.seqs.length = 0
+      batch.keys.length = 0
     }
   }
 
@@ -382,7 +381,7 @@ export class Master extends EventEmitter {
       }
       for (const seq of finalSeqs) ledger.finishFailed(seq, sessionId)
       for (const entry of final) this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
-      this.#journal([{ seqs: finalSeqs, keys: final.map((entry) => entry.key) }], true)
+      this.#journal({ seqs: finalSeqs, keys: final.map((entry) => entry.key) }, true)
     }
     this.#armRetryTimer()
     // A stop may have been waiting for just these jobs.

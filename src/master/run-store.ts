@@ -4,7 +4,6 @@ import { CheckpointError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
-import type { Finished } from './ledger.js'
 import { acquireLock } from './lock.js'
 import { SkipSet } from './skip-set.js'
 
@@ -146,9 +145,9 @@ export class RunStore {
     }
   }
 
-  /** Appends batches of completions to the journal (`failed`: they finished as failed). */
-  journal(batches: readonly Finished[], failed = false): void {
-    this.#journal.append(batches, failed)
+  /** Appends a batch of completions to the journal (`failed`: they finished as failed). */
+  journal(seqs: readonly number[], keys: readonly NonNullable<Checkpoint['last']>[], failed = false): void {
+    this.#journal.append(seqs, keys, failed)
   }
 
   /** Writes the checkpoint atomically, then empties the journal it supersedes. */

@@ -43,7 +43,7 @@ export function deadPid(): number {
 /** Appends `batches` of `[seqs, keys]` to the journal at `path` (then closes it); returns `path`. */
 export function writeJournal(path: string, batches: [number[], JobKey[]][]): string {
   const journal = new Journal(path)
-  for (const [seqs, keys] of batches) journal.append([{ seqs, keys }])
+  for (const [seqs, keys] of batches) journal.append(seqs, keys)
   journal.close()
   return path
 }

@@ -28,26 +28,10 @@ describe('Journal', () => {
   it('marks the jobs of a record appended as failed', () => {
     const path = join(tempDir(), 'run.journal')
     const journal = new Journal(path)
-    journal.append([{ seqs: [0, 1], keys: ['a', 'b'] }])
-    journal.append([{ seqs: [2], keys: ['c'] }], true)
+    journal.append([0, 1], ['a', 'b'])
+    journal.append([2], ['c'], true)
     journal.close()
     expect(Journal.read(path)).toEqual({ seqs: [0, 1, 2], keys: ['a', 'b', 'c'], failed: [false, false, true] })
-  })
-
-  it('writes the batches of one append as one record each, in order', () => {
-    const path = join(tempDir(), 'run.journal')
-    const journal = new Journal(path)
-    journal.append([
-      { seqs: [3, 1], keys: ['d', 'b'] },
-      { seqs: [0], keys: [7] },
-    ])
-    journal.append([{ seqs: [9], keys: ['j'] }, { seqs: [8], keys: ['i'] }], true)
-    journal.close()
-    const data = readFileSync(path)
-    const lengths: number[] = []
-    for (let at = 0; at < data.length; at += 4 + data.readUInt32LE(at)) lengths.push(data.readUInt32LE(at))
-    expect(lengths).toHaveLength(4)
-    expect(Journal.read(path)).toEqual({ seqs: [3, 1, 0, 9, 8], keys: ['d', 'b', 7, 'j', 'i'], failed: [false, false, false, true, true] })
   })
 
   it('frames each record with a 4-byte little-endian length', () => {
@@ -63,7 +47,7 @@ describe('Journal', () => {
     ])
     truncateSync(path, statSync(path).size - 2)
     const journal = new Journal(path)
-    journal.append([{ seqs: [5], keys: ['e'] }])
+    journal.append([5], ['e'])
     journal.close()
     expect(Journal.read(path)).toEqual({ seqs: [0, 5], keys: ['a', 'e'], failed: [false, false] })
   })
@@ -90,7 +74,7 @@ describe('Journal', () => {
   it('appends to an existing journal when reopened', () => {
     const path = journalWith([[[0], ['a']]])
     const journal = new Journal(path)
-    journal.append([{ seqs: [1], keys: ['b'] }])
+    journal.append([1], ['b'])
     journal.close()
     expect(Journal.read(path)).toEqual({ seqs: [0, 1], keys: ['a', 'b'], failed: [false, false] })
   })
@@ -98,11 +82,11 @@ describe('Journal', () => {
   it('truncate empties it, and later appends start over', () => {
     const path = join(tempDir(), 'run.journal')
     const journal = new Journal(path)
-    journal.append([{ seqs: [0, 1], keys: ['a', 'b'] }])
+    journal.append([0, 1], ['a', 'b'])
     journal.truncate()
     expect(statSync(path).size).toBe(0)
     expect(Journal.read(path)).toEqual({ seqs: [], keys: [], failed: [] })
-    journal.append([{ seqs: [2], keys: ['c'] }])
+    journal.append([2], ['c'])
     journal.close()
     expect(Journal.read(path)).toEqual({ seqs: [2], keys: ['c'], failed: [false] })
   })

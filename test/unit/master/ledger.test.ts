@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Finished, LedgerCounts } from '../../../src/master/ledger.js'
+import type { LedgerCounts } from '../../../src/master/ledger.js'
 import { DONE, FAILED, IN_FLIGHT, Ledger, QUEUED, SKIPPED, STATE_NAMES, WAITING } from '../../../src/master/ledger.js'
 
 const S1 = 1
@@ -126,12 +126,12 @@ describe('Ledger', () => {
 
   it('ignores acks from the wrong session, unknown seqs and stale seqs', () => {
     const ledger = ledgerWith(3, 2)
-    const out: Finished[] = []
+    const out = { seqs: [] as number[], keys: [] as string[] }
     expect(ledger.complete([0, 1], S2, out)).toBe(0)
     expect(ledger.complete([2, 99, -1], S1, out)).toBe(0)
-    expect(out).toEqual([])
+    expect(out).toEqual({ seqs: [], keys: [] })
     expect(ledger.complete([0, 0, 1], S1, out)).toBe(2)
-    expect(out).toEqual([{ seqs: [0, 1], keys: ['k0', 'k1'] }])
+    expect(out).toEqual({ seqs: [0, 1], keys: ['k0', 'k1'] })
     // Below the watermark now: stale.
     expect(ledger.complete([0, 1], S1)).toBe(0)
     expect(ledger.counts).toEqual(counts({ queued: 1, done: 2 }))

@@ -74,7 +74,7 @@ describe('RunStore', () => {
   it('counts journaled failures as failed, not done', () => {
     const dir = stateWith(checkpoint({ position: 0, last: null, finished: [], counts: { done: 0, failed: 0 } }), [[0], ['k0']])
     const journal = new Journal(runPaths(dir, 'run').journal)
-    journal.append([{ seqs: [1], keys: ['k1'] }], true)
+    journal.append([1], ['k1'], true)
     journal.close()
     const resume = open(dir).resumePoint()
     expect(resume.counts).toEqual({ done: 1, failed: 1 })
@@ -86,7 +86,7 @@ describe('RunStore', () => {
 
   it('save writes the checkpoint and empties the journal', () => {
     const store = open(tempDir())
-    store.journal([{ seqs: [0, 1], keys: ['a', 'b'] }])
+    store.journal([0, 1], ['a', 'b'])
     expect(Journal.read(store.paths.journal).seqs).toEqual([0, 1])
     store.save(checkpoint({ position: 2, last: 'b', counts: { done: 2, failed: 0 } }))
     expect(Journal.read(store.paths.journal)).toEqual({ seqs: [], keys: [], failed: [] })
