@@ -17,6 +17,8 @@ const SLAVE = join(here, '../bin/tm-slave.js')
 const JOBS = join(here, 'fixtures/jobs.mjs')
 const HANDLERS = join(here, 'fixtures/handlers.mjs')
 const USAGE = join(here, 'usage.mjs')
+const PRODUCER = join(here, 'bare/producer.mjs')
+const CONSUMER = join(here, 'bare/consumer.mjs')
 
 const argv = process.argv.slice(2)
 const quick = argv.includes('--quick')
@@ -43,8 +45,8 @@ function freePort() {
   })
 }
 
-/** Spawns a node process with the usage hook; resolves on exit with its output. */
-function start(bin, args, env) {
+/** Spawns a node process with the usage hook; `listening` resolves when its output shows `ready`. */
+function start(bin, args, env, ready = /Taskmaster server running/) {
   // The flags the bin/ shebangs give node, as a user running tm-master gets them.
   const child = spawn(process.execPath, [...NODE_FLAGS, '--import', USAGE, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -52,7 +54,10 @@ function start(bin, args, env) {
   child.stderr.on('data', (d) => (out += d))
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, out })))
   const listening = new Promise((resolve, reject) => {
-    const check = () => (out.includes('Taskmaster server running') ? resolve() : undefined)
+    const check = () => {
+      const found = ready.exec(out)
+      if (found) resolve(found)
+    }
     child.stdout.on('data', check)
     exited.then(() => reject(new Error(`exited before listening:\n${out}`)))
   })
@@ -71,26 +76,52 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000 }) {
   const procs = slaves.map((s) =>
     start(SLAVE, [`${HANDLERS}:${s.handler}`, '--host', `127.0.0.1:${port}`, '--concurrency', String(s.concurrency), '--prefetch', String(s.prefetch ?? s.concurrency), '-q'], { ...env, ...s.env }),
   )
-  const m = await master.exited
+  return finish(name, { jobs, dir, t0, head: master, rest: procs }, {
+    // The master's own figure: from listening to the last completion (no process start-up).
+    ownRate: (out) => Math.round(Number(/ ([\d.]+) jobs\/s$/m.exec(out)?.[1] ?? 0)),
+    jobsOf: (p) => Number(readFileSync(join(dir, `count-${p.child.pid}`), 'utf8')),
+  })
+}
+
+/** The bare pipeline (bench/bare): a producer and `consumers` processes, no bookkeeping. */
+async function bare(name, { jobs, consumers }) {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
+  const env = { BENCH_USAGE_DIR: dir }
+  const t0 = performance.now()
+  const producer = start(PRODUCER, [String(jobs), String(consumers)], env, /listening on (\d+)/)
+  const [, port] = await producer.listening
+  const procs = Array.from({ length: consumers }, () => start(CONSUMER, [port], env))
+  const row = await finish(name, { jobs, dir, t0, head: producer, rest: procs }, {
+    // The producer's own figure: from the first credit to the last ack.
+    ownRate: (out) => Math.round(jobs / Number(/ in ([\d.]+) s$/m.exec(out)?.[1] ?? Infinity)),
+    jobsOf: (p, out) => Number(/consumed (\d+)/.exec(out)?.[1]),
+  })
+  return { ...row, note: 'bare pipeline (bench/bare): producer + consumers, msgpack batches by credit, no bookkeeping' }
+}
+
+/**
+ * Waits for `head` (the master or producer) and `rest` (its slaves or consumers) to exit,
+ * then reports the run from their output and resource usage; removes `dir`.
+ */
+async function finish(name, { jobs, dir, t0, head, rest }, { ownRate, jobsOf }) {
+  const h = await head.exited
   const seconds = (performance.now() - t0) / 1000
-  const ends = await Promise.all(procs.map((p) => p.exited))
-  if (m.code !== 0 || ends.some((e) => e.code !== 0)) throw new Error(`${name}: a process failed\n${m.out}\n${ends.map((e) => e.out).join('\n')}`)
-  const usage = (pid) => JSON.parse(readFileSync(join(dir, `usage-${pid}.json`), 'utf8'))
-  const count = (pid) => Number(readFileSync(join(dir, `count-${pid}`), 'utf8'))
-  const mu = usage(master.child.pid)
-  const su = procs.map((p) => usage(p.child.pid))
+  const ends = await Promise.all(rest.map((p) => p.exited))
+  if (h.code !== 0 || ends.some((e) => e.code !== 0)) throw new Error(`${name}: a process failed\n${h.out}\n${ends.map((e) => e.out).join('\n')}`)
+  const usage = (p) => JSON.parse(readFileSync(join(dir, `usage-${p.child.pid}.json`), 'utf8'))
+  const hu = usage(head)
+  const ru = rest.map(usage)
   const row = {
     scenario: name,
     jobs,
     seconds: round(seconds, 2),
     jobsPerSecond: Math.round(jobs / seconds),
-    // The master's own figure: from listening to the last completion (no process start-up).
-    masterJobsPerSecond: Math.round(Number(/ ([\d.]+) jobs\/s$/m.exec(m.out)?.[1] ?? 0)),
-    masterPeakRssMb: round(mu.maxRssKb / 1024, 1),
-    slavePeakRssMb: round(Math.max(...su.map((u) => u.maxRssKb)) / 1024, 1),
-    masterCpuSeconds: round(mu.cpuUs / 1e6, 2),
-    slaveCpuSeconds: su.map((u) => round(u.cpuUs / 1e6, 2)),
-    jobsPerSlave: procs.map((p) => count(p.child.pid)),
+    masterJobsPerSecond: ownRate(h.out),
+    masterPeakRssMb: round(hu.maxRssKb / 1024, 1),
+    slavePeakRssMb: round(Math.max(...ru.map((u) => u.maxRssKb)) / 1024, 1),
+    masterCpuSeconds: round(hu.cpuUs / 1e6, 2),
+    slaveCpuSeconds: ru.map((u) => round(u.cpuUs / 1e6, 2)),
+    jobsPerSlave: rest.map((p, i) => jobsOf(p, ends[i].out)),
   }
   rmSync(dir, { recursive: true, force: true })
   return row
@@ -101,9 +132,11 @@ const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
 const scenarios = [
   ['baseline', async () => ({ scenario: 'baseline', jobs: n(5e6), jobsPerSecond: Math.round(await plain(n(5e6))), note: 'in-process: async generator + awaited no-op handler' })],
   ['baseline-codec', async () => ({ scenario: 'baseline-codec', jobs: n(5e6), jobsPerSecond: Math.round(await withCodec(n(5e6))), note: 'in-process: + msgpack encode/decode in batches of 500' })],
+  ['bare-1', () => bare('bare-1', { jobs: n(5e6), consumers: 1 })],
+  ['bare-2', () => bare('bare-2', { jobs: n(5e6), consumers: 2 })],
   ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
   ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', concurrency: 1, prefetch: 2000 })) })],
-  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(200000) * (quick ? 2.5 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
+  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
   ['fast-and-slow', () => distributed('fast-and-slow', { jobs: n(20000) * (quick ? 5 : 1), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
   ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
   ['memory-10M', () => distributed('memory-10M', { jobs: quick ? 1e6 : 1e7, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
