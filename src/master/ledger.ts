@@ -1,4 +1,8 @@
 import type { JobKey } from '../options.js'
+import { jobsMessage } from '../protocol/jobs-batch.js'
+import type { JobsMessage } from '../protocol/messages.js'
+import type { Ranges } from '../protocol/ranges.js'
+import { appendSeq } from '../protocol/ranges.js'
 
 // Job states. Plain numbers in a Uint8Array: the ledger is on the per-job hot path.
 /** In the buffer, waiting to be sent. */
@@ -17,12 +21,8 @@ export const SKIPPED = 6
 /** Names of the states, for messages and tests. */
 export const STATE_NAMES: Record<number, string> = { [QUEUED]: 'queued', [IN_FLIGHT]: 'in flight', [WAITING]: 'waiting', [DONE]: 'done', [FAILED]: 'failed', [SKIPPED]: 'skipped' }
 
-/** A batch taken for one slave: parallel arrays, ready to be encoded. */
-export interface Batch {
-  seqs: number[]
-  jobs: unknown[]
-  attempts: number[]
-}
+/** A batch taken for one slave: the `jobs` message that carries it, ready to be encoded. */
+export type Batch = JobsMessage
 
 /** Counters the status display shows. */
 export interface LedgerCounts {
@@ -138,24 +138,57 @@ export class Ledger {
   /**
    * Moves up to `max` queued jobs in flight to `session`, retries first. With `avoid`,
    * retries whose last attempt ran on this same session are left for another one.
+   *
+   * Without retries (nearly always) the batch is one run of fresh jobs from the cursor:
+   * the ring's slots are marked with `fill` and the jobs copied with one `slice`, so
+   * nothing is done per job but what the ring itself needs.
    */
   take(max: number, session: number, now: number, avoid = false): Batch {
-    const batch: Batch = { seqs: [], jobs: [], attempts: [] }
-    if (this.#retry.length > 0) this.#takeRetries(batch, max, session, now, avoid)
+    if (this.#retry.length > 0) return this.#takeEach(max, session, now, avoid)
     const mask = this.#mask
     const state = this.#state
-    let cursor = this.#cursor
     const end = this.#next
-    while (batch.seqs.length < max && cursor < end) {
-      const i = cursor & mask
-      if (state[i] === QUEUED) this.#send(batch, cursor, i, session, now)
-      cursor++
+    let first = this.#cursor
+    // Jobs an earlier incarnation finished sit among the fresh ones; they are never sent.
+    while (first < end && state[first & mask] !== QUEUED) first++
+    const limit = Math.min(end, first + max)
+    let stop = first
+    while (stop < limit && state[stop & mask] === QUEUED) stop++
+    if (stop < limit) {
+      // A job finished in an earlier incarnation breaks the run: take the rest one by one.
+      this.#cursor = first
+      return this.#takeEach(max, session, now, avoid)
     }
-    this.#cursor = cursor
-    return batch
+    this.#cursor = stop
+    const n = stop - first
+    if (n === 0) return { type: 'jobs', first, jobs: [] }
+    const from = first & mask
+    const to = from + n
+    let jobs: unknown[]
+    if (to <= this.capacity) {
+      this.#mark(from, to, session, now)
+      jobs = this.#jobs.slice(from, to)
+    } else {
+      this.#mark(from, this.capacity, session, now)
+      this.#mark(0, to - this.capacity, session, now)
+      jobs = this.#jobs.slice(from).concat(this.#jobs.slice(0, to - this.capacity))
+    }
+    this.counts.queued -= n
+    this.counts.inFlight += n
+    return { type: 'jobs', first, jobs }
   }
 
-  #takeRetries(batch: Batch, max: number, session: number, now: number, avoid: boolean): void {
+  /** Marks ring slots `[from, to)` as fresh jobs in flight on `session`, first attempt. */
+  #mark(from: number, to: number, session: number, now: number): void {
+    this.#state.fill(IN_FLIGHT, from, to)
+    this.#owner.fill(session, from, to)
+    this.#sentAt.fill(now, from, to)
+    this.#attempts.fill(1, from, to)
+  }
+
+  /** The general take: retries (in order, some maybe avoided), then fresh jobs, one by one. */
+  #takeEach(max: number, session: number, now: number, avoid: boolean): Batch {
+    const batch = { seqs: [] as number[], jobs: [] as unknown[], attempts: [] as number[] }
     const retry = this.#retry
     const kept: number[] = []
     let n = 0
@@ -167,9 +200,20 @@ export class Ledger {
     }
     // What was not looked at stays in order behind what was kept.
     this.#retry = n === retry.length ? kept : kept.concat(retry.slice(n))
+    const mask = this.#mask
+    const state = this.#state
+    let cursor = this.#cursor
+    const end = this.#next
+    while (batch.seqs.length < max && cursor < end) {
+      const i = cursor & mask
+      if (state[i] === QUEUED) this.#send(batch, cursor, i, session, now)
+      cursor++
+    }
+    this.#cursor = cursor
+    return jobsMessage(batch.seqs, batch.jobs, batch.attempts)
   }
 
-  #send(batch: Batch, seq: number, i: number, session: number, now: number): void {
+  #send(batch: { seqs: number[]; jobs: unknown[]; attempts: number[] }, seq: number, i: number, session: number, now: number): void {
     this.#state[i] = IN_FLIGHT
     this.#owner[i] = session
     this.#sentAt[i] = now
@@ -189,28 +233,52 @@ export class Ledger {
   }
 
   /**
-   * Marks jobs that `session` reports done. Seqs that are not in flight on that
-   * session (timed out and re-sent, from an older connection, made up) are ignored.
-   * Returns how many were accepted; their seqs and keys are appended to `out`.
+   * Marks jobs that `session` reports done, given as {@link Ranges}. Seqs that are not in
+   * flight on that session (timed out and re-sent, from an older connection, made up)
+   * are ignored, and a range is only walked where it meets the window, however long it
+   * claims to be. Returns how many were accepted; their seqs are appended to `out`.
    */
-  complete(seqs: readonly number[], session: number, out?: { seqs: number[]; keys: JobKey[] }): number {
+  complete(ranges: readonly number[], session: number, out?: Ranges): number {
+    const mask = this.#mask
+    const state = this.#state
+    const owner = this.#owner
+    const jobs = this.#jobs
+    const base = this.#base
+    const next = this.#next
     let accepted = 0
-    for (let n = 0; n < seqs.length; n++) {
-      const seq = seqs[n]!
-      const i = this.#inFlightOn(seq, session)
-      if (i < 0) continue
-      this.#state[i] = DONE
-      this.#jobs[i] = undefined
-      accepted++
-      if (out !== undefined) {
-        out.seqs.push(seq)
-        out.keys.push(this.#keys[i]!)
+    for (let r = 0; r + 1 < ranges.length; r += 2) {
+      const first = ranges[r]!
+      const end = Math.min(next, first + ranges[r + 1]!)
+      for (let seq = Math.max(base, first); seq < end; seq++) {
+        const i = seq & mask
+        if (state[i] !== IN_FLIGHT || owner[i] !== session) continue
+        state[i] = DONE
+        jobs[i] = undefined
+        accepted++
+        if (out !== undefined) appendSeq(out, seq)
       }
     }
     this.counts.inFlight -= accepted
     this.counts.done += accepted
     if (accepted > 0) this.#advance()
     return accepted
+  }
+
+  /**
+   * The seqs of `ranges` still in the window (finished beyond the watermark), as ranges,
+   * with their keys: what a journal record must name one by one.
+   */
+  beyondWatermark(ranges: readonly number[]): { ranges: Ranges; keys: JobKey[] } {
+    const beyond: Ranges = []
+    const keys: JobKey[] = []
+    for (let r = 0; r + 1 < ranges.length; r += 2) {
+      const end = Math.min(this.#next, ranges[r]! + ranges[r + 1]!)
+      for (let seq = Math.max(this.#base, ranges[r]!); seq < end; seq++) {
+        appendSeq(beyond, seq)
+        keys.push(this.#keys[seq & this.#mask]!)
+      }
+    }
+    return { ranges: beyond, keys }
   }
 
   /** Attempts made so far on `seq` if it is in flight on `session`, else 0. */

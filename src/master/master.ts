@@ -6,9 +6,11 @@ import { Intervals } from '../intervals.js'
 import type { JobKey, MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
 import { encode } from '../protocol/codec.js'
-import { jobsMessage } from '../protocol/jobs-batch.js'
+import { seqAt, seqsOf, sliceJobs } from '../protocol/jobs-batch.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import { SLAVE_STOPPING } from '../protocol/messages.js'
+import type { Ranges } from '../protocol/ranges.js'
+import { appendSeq } from '../protocol/ranges.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
@@ -127,8 +129,8 @@ export class Master extends EventEmitter {
   #stopRequested = false
   #error: unknown
   #finish!: { resolve: (summary: RunSummary) => void; reject: (error: unknown) => void }
-  /** Completions not journaled yet (written once per event-loop turn), reused. */
-  readonly #journalBatch: { seqs: number[]; keys: JobKey[] } = { seqs: [], keys: [] }
+  /** Seqs finished and not journaled yet (written once per event-loop turn). */
+  readonly #unjournaled: Ranges = []
   readonly #dispatchBound = (): void => this.#dispatch()
   #storeClosed = false
 
@@ -293,7 +295,7 @@ export class Master extends EventEmitter {
   #onMessage(session: Session, message: SlaveMessage): void {
     switch (message.type) {
       case 'ack':
-        this.#onAck(session, message.seqs, message.credit)
+        this.#onAck(session, message.ranges, message.credit)
         break
       case 'fail':
         this.#onFail(session, message.failures, message.credit)
@@ -318,8 +320,8 @@ export class Master extends EventEmitter {
     this.#scheduleDispatch()
   }
 
-  #onAck(session: Session, seqs: number[], credit: number): void {
-    const accepted = this.#ledger.complete(seqs, session.id, this.#journalBatch)
+  #onAck(session: Session, ranges: number[], credit: number): void {
+    const accepted = this.#ledger.complete(ranges, session.id, this.#unjournaled)
     this.#grant(session, credit)
     if (accepted === 0) return
     // The acks of one event-loop turn (every slave's) go to the journal in one write, at
@@ -328,20 +330,22 @@ export class Master extends EventEmitter {
     this.#settle()
   }
 
+  /**
+   * Appends what finished since the last record to the journal: the watermark, and the
+   * finished jobs beyond it with their keys. A write error stops the run.
+   */
   #flushJournal(): void {
-    if (this.#journalBatch.seqs.length > 0 && !this.#storeClosed) this.#journal(this.#journalBatch)
-  }
-
-  /** Appends finished jobs to the journal; a write error stops the run. */
-  #journal(batch: { seqs: number[]; keys: JobKey[] }, failed = false): void {
+    const finished = this.#unjournaled
+    if (finished.length === 0 || this.#storeClosed) return
+    const ledger = this.#ledger
     try {
-      this.#store.journal(batch.seqs, batch.keys, failed)
+      const { ranges, keys } = ledger.beyondWatermark(finished)
+      this.#store.journal({ position: ledger.position, last: ledger.lastKey ?? null, ...this.#totals(), ranges, keys })
       this.#dirty = true
     } catch (error) {
       this.#abort(error)
     } finally {
-      batch.seqs.length = 0
-      batch.keys.length = 0
+      finished.length = 0
     }
   }
 
@@ -379,9 +383,9 @@ export class Master extends EventEmitter {
         this.#abort(error)
         return
       }
-      for (const seq of finalSeqs) ledger.finishFailed(seq, sessionId)
+      for (const seq of finalSeqs) if (ledger.finishFailed(seq, sessionId)) appendSeq(this.#unjournaled, seq)
       for (const entry of final) this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
-      this.#journal({ seqs: finalSeqs, keys: final.map((entry) => entry.key) }, true)
+      this.#flushJournal()
     }
     this.#armRetryTimer()
     // A stop may have been waiting for just these jobs.
@@ -479,8 +483,8 @@ export class Master extends EventEmitter {
       for (const session of sessions) {
         if (session.state !== ACTIVE || session.credit <= 0) continue
         const batch = ledger.take(Math.min(session.credit, batchSize), session.id, now, avoid)
-        if (batch.seqs.length === 0) continue
-        session.credit -= batch.seqs.length
+        if (batch.jobs.length === 0) continue
+        session.credit -= batch.jobs.length
         if (!this.#sendBatch(session, batch)) return
         sent = true
       }
@@ -492,25 +496,25 @@ export class Master extends EventEmitter {
   #sendBatch(session: Session, batch: Batch): boolean {
     let bytes: Buffer
     try {
-      bytes = encode(jobsMessage(batch.seqs, batch.jobs, batch.attempts))
+      bytes = encode(batch)
     } catch {
       this.#unsendable(session, batch, this.#unencodable(batch))
       return false
     }
-    this.#frameJobs = Math.max(1, Math.floor((FRAME_TARGET * batch.seqs.length) / bytes.length))
+    const n = batch.jobs.length
+    this.#frameJobs = Math.max(1, Math.floor((FRAME_TARGET * n) / bytes.length))
     if (bytes.length <= this.options.maxFrame) {
       this.#server.sendBytes(session, bytes)
       return true
     }
-    if (batch.seqs.length === 1) {
-      const key = this.#ledger.entry(batch.seqs[0]!).key
+    if (n === 1) {
+      const key = this.#ledger.entry(seqAt(batch, 0)).key
       this.#unsendable(session, batch, new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than --max-frame (${this.options.maxFrame}); raise --max-frame on master and slaves`))
       return false
     }
-    const half = batch.seqs.length >> 1
-    const part = (from: number, to?: number): Batch => ({ seqs: batch.seqs.slice(from, to), jobs: batch.jobs.slice(from, to), attempts: batch.attempts.slice(from, to) })
-    const rest = part(half)
-    if (this.#sendBatch(session, part(0, half))) return this.#sendBatch(session, rest)
+    const half = n >> 1
+    const rest = sliceJobs(batch, half, n)
+    if (this.#sendBatch(session, sliceJobs(batch, 0, half))) return this.#sendBatch(session, rest)
     // The first half could not go: the second half goes back to the buffer too.
     this.#unsendable(session, rest, undefined)
     return false
@@ -518,17 +522,17 @@ export class Master extends EventEmitter {
 
   /** A batch that cannot go out: its jobs go back to the buffer (never sent) and the run stops with `error`. */
   #unsendable(session: Session, batch: Batch, error: JobSourceError | undefined): void {
-    for (const seq of batch.seqs) this.#ledger.requeue(seq, session.id, true)
-    session.credit += batch.seqs.length
+    for (const seq of seqsOf(batch)) this.#ledger.requeue(seq, session.id, true)
+    session.credit += batch.jobs.length
     if (error !== undefined) this.#abort(error)
   }
 
   #unencodable(batch: Batch): JobSourceError {
-    for (let i = 0; i < batch.seqs.length; i++) {
+    for (let i = 0; i < batch.jobs.length; i++) {
       try {
-        encode({ type: 'jobs', seqs: [0], jobs: [batch.jobs[i]], attempts: [1] })
+        encode({ type: 'jobs', first: 0, jobs: [batch.jobs[i]] })
       } catch (error) {
-        const key = this.#ledger.entry(batch.seqs[i]!).key
+        const key = this.#ledger.entry(seqAt(batch, i)).key
         return new JobSourceError(`Job ${String(key)} cannot be sent to slaves (${(error as Error).message}); jobs must be plain data`)
       }
     }

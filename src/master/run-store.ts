@@ -4,6 +4,8 @@ import { CheckpointError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
+import type { JournalRecord } from './journal.js'
+import type { JobKey } from '../options.js'
 import { acquireLock } from './lock.js'
 import { SkipSet } from './skip-set.js'
 
@@ -111,43 +113,43 @@ export class RunStore {
     )
   }
 
-  /** Where to resume: the checkpoint plus the completions journaled after it. */
+  /**
+   * Where to resume: the checkpoint plus the journal written after it. The journal's
+   * watermark may be further than the checkpoint's; what either lists as finished beyond
+   * the final position is skipped.
+   */
   resumePoint(): ResumePoint {
     const cp = this.previous
-    const position = cp?.position ?? 0
     const journal = Journal.read(this.paths.journal)
+    // A crash between a checkpoint and the journal's truncation leaves records older than
+    // the checkpoint: positions and counts only grow, so the larger of each is the truth.
+    const ahead = journal.position > (cp?.position ?? 0)
+    const position = ahead ? journal.position : (cp?.position ?? 0)
+    const counts = { done: Math.max(cp?.counts.done ?? 0, journal.counts?.done ?? 0), failed: Math.max(cp?.counts.failed ?? 0, journal.counts?.failed ?? 0) }
     const seqs: number[] = []
-    const keys: Checkpoint['last'][] = []
-    for (const [seq, key] of cp?.finished ?? []) {
+    const keys: JobKey[] = []
+    const known = new Set<number>()
+    const add = (seq: number, key: JobKey): void => {
+      if (seq < position || known.has(seq)) return
+      known.add(seq)
       seqs.push(seq)
       keys.push(key)
     }
-    // A crash between a checkpoint and the journal's truncation leaves records the
-    // checkpoint already holds: count each job once.
-    const known = new Set(seqs)
-    const counts = { done: cp?.counts.done ?? 0, failed: cp?.counts.failed ?? 0 }
-    for (let i = 0; i < journal.seqs.length; i++) {
-      const seq = journal.seqs[i]!
-      if (seq < position || known.has(seq)) continue
-      known.add(seq)
-      seqs.push(seq)
-      keys.push(journal.keys[i]!)
-      if (journal.failed[i]) counts.failed++
-      else counts.done++
-    }
+    for (const [seq, key] of cp?.finished ?? []) add(seq, key)
+    for (let i = 0; i < journal.seqs.length; i++) add(journal.seqs[i]!, journal.keys[i]!)
     return {
       position,
-      last: cp?.last ?? null,
-      skip: new SkipSet(seqs, keys as never),
+      last: ahead ? journal.last : (cp?.last ?? null),
+      skip: new SkipSet(seqs, keys),
       counts,
       elapsed: cp?.elapsed ?? 0,
       startedAt: cp?.startedAt ?? new Date().toISOString(),
     }
   }
 
-  /** Appends a batch of completions to the journal (`failed`: they finished as failed). */
-  journal(seqs: readonly number[], keys: readonly NonNullable<Checkpoint['last']>[], failed = false): void {
-    this.#journal.append(seqs, keys, failed)
+  /** Appends a record of finished jobs to the journal. */
+  journal(record: JournalRecord): void {
+    this.#journal.append(record)
   }
 
   /** Writes the checkpoint atomically, then empties the journal it supersedes. */

@@ -50,6 +50,15 @@ function seqList(m: Record<string, unknown>, field = 'seqs'): void {
   }
 }
 
+function rangeList(m: Record<string, unknown>): void {
+  const value = m.ranges
+  if (!Array.isArray(value) || value.length % 2 !== 0) fail(m.type as string, 'ranges', 'a flat array of [first seq, count] pairs (an even length)', value)
+  for (let i = 0; i < value.length; i += 2) {
+    if (!isSeq(value[i])) fail(m.type as string, `ranges[${i}]`, 'a sequence number', value[i])
+    if (!isSeq(value[i + 1]) || value[i + 1] === 0) fail(m.type as string, `ranges[${i + 1}]`, 'a count of at least 1', value[i + 1])
+  }
+}
+
 const checks: Record<string, Check> = {
   hello(m) {
     count(m, 'version')
@@ -91,7 +100,7 @@ const checks: Record<string, Check> = {
     }
   },
   ack(m) {
-    seqList(m)
+    rangeList(m)
     count(m, 'credit')
   },
   fail(m) {

@@ -31,3 +31,12 @@ export function jobsMessage(seqs: number[], jobs: unknown[], attempts: number[])
   if (!firstTries) message.attempts = attempts
   return message
 }
+
+/** Jobs `from` to `to` (exclusive) of a `jobs` message, as a message of their own. */
+export function sliceJobs(message: JobsMessage, from: number, to: number): JobsMessage {
+  const part: JobsMessage = { type: 'jobs', jobs: message.jobs.slice(from, to) }
+  if (message.seqs !== undefined) part.seqs = message.seqs.slice(from, to)
+  else part.first = message.first! + from
+  if (message.attempts !== undefined) part.attempts = message.attempts.slice(from, to)
+  return part
+}

@@ -6,7 +6,7 @@
  */
 
 /** Version spoken by this build; a peer speaking another is refused. */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 /**
  * Close reason of a slave that stops after reporting every job it ran: the jobs still
@@ -70,7 +70,8 @@ export interface JobsMessage {
 /** Slave → master: these jobs finished, and `credit` more jobs can be taken. */
 export interface AckMessage {
   type: 'ack'
-  seqs: number[]
+  /** The finished jobs' seqs as runs: `[first, count, first, count, ...]` (see ranges.ts). */
+  ranges: number[]
   credit: number
 }
 

@@ -10,6 +10,8 @@ import { decodeMasterMessage, encode } from '../protocol/codec.js'
 import type { Failure, MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION, SLAVE_STOPPED_AT_ONCE, SLAVE_STOPPING } from '../protocol/messages.js'
 import { seqsOf } from '../protocol/jobs-batch.js'
+import type { Ranges } from '../protocol/ranges.js'
+import { appendSeq } from '../protocol/ranges.js'
 import { backoffDelay, masterUrl } from './backoff.js'
 import { Runner } from './runner.js'
 
@@ -61,7 +63,9 @@ export class Slave extends EventEmitter {
   /** Increases with each connection; results of jobs from an older one are dropped. */
   #connection = 0
   #welcomed = false
-  #acks: number[] = []
+  /** Finished jobs not acked yet, as ranges of seqs, and how many. */
+  #acks: Ranges = []
+  #acked = 0
   #failures: Failure[] = []
   #credit = 0
   #flushPending = false
@@ -254,6 +258,7 @@ export class Slave extends EventEmitter {
   #lost(reason: string): void {
     this.#welcomed = false
     this.#acks.length = 0
+    this.#acked = 0
     this.#failures.length = 0
     this.#credit = 0
     this.#runner.takeQueued()
@@ -278,8 +283,10 @@ export class Slave extends EventEmitter {
     // left out the jobs still running then.
     if (this.#phase === WORKING) this.#credit++
     if (report && connection === this.#connection) {
-      if (failure === undefined) this.#acks.push(seq)
-      else this.#failures.push(failure)
+      if (failure === undefined) {
+        appendSeq(this.#acks, seq)
+        this.#acked++
+      } else this.#failures.push(failure)
     }
     this.#scheduleFlush()
   }
@@ -291,7 +298,7 @@ export class Slave extends EventEmitter {
    */
   #scheduleFlush(): void {
     if (this.#flushPending || this.#phase === FINISHED) return
-    if (this.#acks.length + this.#failures.length >= this.#flushAt || this.#runner.queued === 0) {
+    if (this.#acked + this.#failures.length >= this.#flushAt || this.#runner.queued === 0) {
       this.#flushPending = true
       setImmediate(this.#flushBound)
     } else {
@@ -313,9 +320,10 @@ export class Slave extends EventEmitter {
       this.#send({ type: 'fail', failures: this.#failures, credit: 0 })
       this.#failures = []
     }
-    if (this.#acks.length > 0 || credit > 0) {
-      this.#send({ type: 'ack', seqs: this.#acks, credit })
+    if (this.#acked > 0 || credit > 0) {
+      this.#send({ type: 'ack', ranges: this.#acks, credit })
       this.#acks = []
+      this.#acked = 0
     }
   }
 

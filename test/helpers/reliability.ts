@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { Packr } from 'msgpackr'
 import { expect } from 'vitest'
 import WebSocket from 'ws'
+import { PROTOCOL_VERSION } from '../../src/protocol/messages.js'
 import type { Exit, Proc } from './proc.js'
 import { cleanUp, fixture, recordedKeys, tally } from './proc.js'
 
@@ -161,9 +162,9 @@ export function seeded(seed: number): () => number {
 /** Plain MessagePack maps, as the protocol speaks them. */
 export const wire = new Packr({ useRecords: false, mapsAsObjects: true })
 
-/** A hello a raw client sends (version 1 unless changed). */
+/** A hello a raw client sends (this build's protocol version unless changed). */
 export function hello(fields: Record<string, unknown> = {}): Buffer {
-  return wire.pack({ type: 'hello', version: 1, slave: { id: 'raw', hostname: 'raw-client', pid: 1, concurrency: 1 }, ...fields })
+  return wire.pack({ type: 'hello', version: PROTOCOL_VERSION, slave: { id: 'raw', hostname: 'raw-client', pid: 1, concurrency: 1 }, ...fields })
 }
 
 /** What a raw connection got before the master closed it. */

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { expect } from 'vitest'
 import type { Checkpoint } from '../../src/master/checkpoint.js'
 import { Journal } from '../../src/master/journal.js'
-import type { JobKey } from '../../src/options.js'
+import type { JournalRecord } from '../../src/master/journal.js'
 
 type ErrorClass<T> = abstract new (...args: never[]) => T
 
@@ -40,10 +40,15 @@ export function deadPid(): number {
   return pid
 }
 
-/** Appends `batches` of `[seqs, keys]` to the journal at `path` (then closes it); returns `path`. */
-export function writeJournal(path: string, batches: [number[], JobKey[]][]): string {
+/** A journal record at the start of a run, with `fields` replaced. */
+export function journalRecord(fields: Partial<JournalRecord> = {}): JournalRecord {
+  return { position: 0, last: null, done: 0, failed: 0, ranges: [], keys: [], ...fields }
+}
+
+/** Appends `records` (each completed by {@link journalRecord}) to the journal at `path`, then closes it; returns `path`. */
+export function writeJournal(path: string, records: Partial<JournalRecord>[]): string {
   const journal = new Journal(path)
-  for (const [seqs, keys] of batches) journal.append(seqs, keys)
+  for (const record of records) journal.append(journalRecord(record))
   journal.close()
   return path
 }

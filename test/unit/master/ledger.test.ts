@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import type { LedgerCounts } from '../../../src/master/ledger.js'
 import { DONE, FAILED, IN_FLIGHT, Ledger, QUEUED, SKIPPED, STATE_NAMES, WAITING } from '../../../src/master/ledger.js'
+import { attemptAt, seqsOf } from '../../../src/protocol/jobs-batch.js'
+import { rangesOf } from '../../../src/protocol/ranges.js'
 
 const S1 = 1
 const S2 = 2
 const key = (seq: number): string => `k${seq}`
+/** An ack's ranges for these seqs. */
+const acks = (...seqs: number[]): number[] => rangesOf(seqs)
 
 /** A ledger with `n` jobs `{ n: seq }` keyed `k<seq>`, the first `sent` of them in flight on S1 (sent at 0). */
 function ledgerWith(n: number, sent = 0): Ledger {
   const ledger = new Ledger(1024)
   for (let seq = 0; seq < n; seq++) expect(ledger.add({ n: seq }, key(seq))).toBe(seq)
-  if (sent > 0) expect(ledger.take(sent, S1, 0).seqs).toHaveLength(sent)
+  if (sent > 0) expect(seqsOf(ledger.take(sent, S1, 0))).toHaveLength(sent)
   return ledger
 }
 
@@ -41,10 +45,10 @@ describe('Ledger', () => {
 
   it('moves the watermark only over contiguous finished jobs', () => {
     const ledger = ledgerWith(5, 5)
-    expect(ledger.complete([2, 1], S1)).toBe(2)
+    expect(ledger.complete(acks(2, 1), S1)).toBe(2)
     expect(ledger.position).toBe(0)
     expect(ledger.lastKey).toBeUndefined()
-    expect(ledger.complete([0], S1)).toBe(1)
+    expect(ledger.complete(acks(0), S1)).toBe(1)
     expect(ledger.position).toBe(3)
     expect(ledger.lastKey).toBe('k2')
     expect(ledger.span).toBe(2)
@@ -54,9 +58,9 @@ describe('Ledger', () => {
   it('take() respects max and generator order, and reports attempts', () => {
     const ledger = ledgerWith(5)
     const first = ledger.take(2, S1, 100)
-    expect(first).toEqual({ seqs: [0, 1], jobs: [{ n: 0 }, { n: 1 }], attempts: [1, 1] })
-    expect(ledger.take(10, S2, 100)).toEqual({ seqs: [2, 3, 4], jobs: [{ n: 2 }, { n: 3 }, { n: 4 }], attempts: [1, 1, 1] })
-    expect(ledger.take(10, S2, 100).seqs).toEqual([])
+    expect(first).toEqual({ type: 'jobs', first: 0, jobs: [{ n: 0 }, { n: 1 }] })
+    expect(ledger.take(10, S2, 100)).toEqual({ type: 'jobs', first: 2, jobs: [{ n: 2 }, { n: 3 }, { n: 4 }] })
+    expect(seqsOf(ledger.take(10, S2, 100))).toEqual([])
     expect(ledger.counts).toEqual(counts({ inFlight: 5 }))
     expect(ledger.stateOf(0)).toBe(IN_FLIGHT)
   })
@@ -65,21 +69,21 @@ describe('Ledger', () => {
     const ledger = ledgerWith(4, 2)
     expect(ledger.requeue(1, S1)).toBe(true)
     expect(ledger.counts).toEqual(counts({ queued: 3, inFlight: 1 }))
-    expect(ledger.take(2, S2, 0)).toEqual({ seqs: [1, 2], jobs: [{ n: 1 }, { n: 2 }], attempts: [2, 1] })
+    expect(ledger.take(2, S2, 0)).toEqual({ type: 'jobs', first: 1, jobs: [{ n: 1 }, { n: 2 }], attempts: [2, 1] })
   })
 
   it('keeps retries beyond max for the next take', () => {
     const ledger = ledgerWith(4, 3)
     for (const seq of [2, 0, 1]) ledger.requeue(seq, S1)
-    expect(ledger.take(2, S2, 0).seqs).toEqual([2, 0])
-    expect(ledger.take(2, S2, 0).seqs).toEqual([1, 3])
+    expect(seqsOf(ledger.take(2, S2, 0))).toEqual([2, 0])
+    expect(seqsOf(ledger.take(2, S2, 0))).toEqual([1, 3])
   })
 
   it('requeue with uncount undoes the attempt', () => {
     const ledger = ledgerWith(1, 1)
     expect(ledger.requeue(0, S1, true)).toBe(true)
     expect(ledger.entry(0).attempts).toBe(0)
-    expect(ledger.take(1, S1, 0).attempts).toEqual([1])
+    expect(attemptAt(ledger.take(1, S1, 0), 0)).toBe(1)
   })
 
   it('requeue, defer and finishFailed ignore jobs not in flight on that session', () => {
@@ -103,11 +107,11 @@ describe('Ledger', () => {
     expect(ledger.counts).toEqual(counts({ inFlight: 1, waiting: 2 }))
     expect(ledger.nextDue).toBe(1000)
     expect(ledger.promote(999)).toBe(0)
-    expect(ledger.take(5, S1, 0).seqs).toEqual([])
+    expect(seqsOf(ledger.take(5, S1, 0))).toEqual([])
     expect(ledger.promote(1000)).toBe(1)
     expect(ledger.nextDue).toBe(2000)
     expect(ledger.counts).toEqual(counts({ queued: 1, inFlight: 1, waiting: 1 }))
-    expect(ledger.take(5, S2, 1000)).toEqual({ seqs: [1], jobs: [{ n: 1 }], attempts: [2] })
+    expect(ledger.take(5, S2, 1000)).toEqual({ type: 'jobs', first: 1, jobs: [{ n: 1 }], attempts: [2] })
     expect(ledger.promote(5000)).toBe(1)
     expect(ledger.nextDue).toBeUndefined()
     expect(ledger.promote(5000)).toBe(0)
@@ -115,7 +119,7 @@ describe('Ledger', () => {
 
   it('finishFailed counts the job finished and advances the watermark', () => {
     const ledger = ledgerWith(2, 2)
-    ledger.complete([1], S1)
+    ledger.complete(acks(1), S1)
     expect(ledger.finishFailed(0, S1)).toBe(true)
     expect(ledger.position).toBe(2)
     expect(ledger.lastKey).toBe('k1')
@@ -126,30 +130,68 @@ describe('Ledger', () => {
 
   it('ignores acks from the wrong session, unknown seqs and stale seqs', () => {
     const ledger = ledgerWith(3, 2)
-    const out = { seqs: [] as number[], keys: [] as string[] }
-    expect(ledger.complete([0, 1], S2, out)).toBe(0)
-    expect(ledger.complete([2, 99, -1], S1, out)).toBe(0)
-    expect(out).toEqual({ seqs: [], keys: [] })
-    expect(ledger.complete([0, 0, 1], S1, out)).toBe(2)
-    expect(out).toEqual({ seqs: [0, 1], keys: ['k0', 'k1'] })
+    const out: number[] = []
+    expect(ledger.complete(acks(0, 1), S2, out)).toBe(0)
+    expect(ledger.complete(acks(2, 99, -1), S1, out)).toBe(0)
+    expect(out).toEqual([])
+    expect(ledger.complete(acks(0, 0, 1), S1, out)).toBe(2)
+    expect(out).toEqual([0, 2])
     // Below the watermark now: stale.
-    expect(ledger.complete([0, 1], S1)).toBe(0)
+    expect(ledger.complete(acks(0, 1), S1)).toBe(0)
     expect(ledger.counts).toEqual(counts({ queued: 1, done: 2 }))
+  })
+
+  it('walks an ack range only where it meets the window, however long it claims to be', () => {
+    const ledger = ledgerWith(1000, 600)
+    expect(seqsOf(ledger.take(400, S2, 0))).toHaveLength(400)
+    const out: number[] = []
+    // Another session's jobs are not finished by a range that covers them.
+    expect(ledger.complete([0, 2 ** 52], S2, out)).toBe(400)
+    expect(out).toEqual([600, 400])
+    expect(ledger.complete([590, 2 ** 52, 2 ** 52, 2 ** 52], S1, out)).toBe(10)
+    expect(out).toEqual([600, 400, 590, 10])
+    expect(ledger.counts).toEqual(counts({ inFlight: 590, done: 410 }))
+    expect(ledger.position).toBe(0)
+  })
+
+  it('beyondWatermark gives the finished seqs still in the window, with their keys', () => {
+    const ledger = ledgerWith(6, 6)
+    const out: number[] = []
+    ledger.complete(acks(0, 1, 3, 4), S1, out)
+    expect(out).toEqual([0, 2, 3, 2])
+    expect(ledger.position).toBe(2)
+    expect(ledger.beyondWatermark(out)).toEqual({ ranges: [3, 2], keys: ['k3', 'k4'] })
+  })
+
+  it('take() sends one run of fresh jobs across the end of the ring', () => {
+    const ledger = new Ledger(1024)
+    for (let seq = 0; seq < 1000; seq++) ledger.add({ n: seq }, key(seq))
+    ledger.complete([0, 1000], S1)
+    expect(ledger.complete([0, 1000], S1)).toBe(0)
+    ledger.take(1000, S1, 0)
+    expect(ledger.complete([0, 1000], S1)).toBe(1000)
+    for (let seq = 1000; seq < 1100; seq++) ledger.add({ n: seq }, key(seq))
+    const batch = ledger.take(100, S2, 7)
+    expect(batch).toEqual({ type: 'jobs', first: 1000, jobs: Array.from({ length: 100 }, (_, i) => ({ n: 1000 + i })) })
+    expect([ledger.stateOf(1023), ledger.stateOf(1024), ledger.stateOf(1099)]).toEqual([IN_FLIGHT, IN_FLIGHT, IN_FLIGHT])
+    expect([ledger.entry(1023).attempts, ledger.entry(1024).attempts]).toEqual([1, 1])
+    expect(ledger.sentBefore(8)).toHaveLength(100)
+    expect(ledger.inFlightOn(S2)).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i))
   })
 
   it('ignores an ack for a job that was taken back and sent to another session', () => {
     const ledger = ledgerWith(1, 1)
     ledger.requeue(0, S1)
     ledger.take(1, S2, 0)
-    expect(ledger.complete([0], S1)).toBe(0)
-    expect(ledger.complete([0], S2)).toBe(1)
+    expect(ledger.complete(acks(0), S1)).toBe(0)
+    expect(ledger.complete(acks(0), S2)).toBe(1)
   })
 
   it('inFlightOn lists a session’s jobs; sentBefore lists old ones with their session', () => {
     const ledger = ledgerWith(5)
     ledger.take(2, S1, 100)
     ledger.take(2, S2, 200)
-    ledger.complete([0], S1)
+    ledger.complete(acks(0), S1)
     expect(ledger.inFlightOn(S1)).toEqual([1])
     expect(ledger.inFlightOn(S2)).toEqual([2, 3])
     expect(ledger.inFlightOn(3)).toEqual([])
@@ -164,13 +206,13 @@ describe('Ledger', () => {
 
   it('finishedBeyond lists exactly the finished jobs beyond the watermark', () => {
     const ledger = ledgerWith(6, 6)
-    ledger.complete([1, 3], S1)
+    ledger.complete(acks(1, 3), S1)
     ledger.finishFailed(4, S1)
     expect(ledger.finishedBeyond()).toEqual({ seqs: [1, 3, 4], keys: ['k1', 'k3', 'k4'] })
-    ledger.complete([0], S1)
+    ledger.complete(acks(0), S1)
     expect(ledger.position).toBe(2)
     expect(ledger.finishedBeyond()).toEqual({ seqs: [3, 4], keys: ['k3', 'k4'] })
-    ledger.complete([2], S1)
+    ledger.complete(acks(2), S1)
     expect(ledger.position).toBe(5)
     expect(ledger.lastKey).toBe('k4')
     expect(ledger.finishedBeyond()).toEqual({ seqs: [], keys: [] })
@@ -186,8 +228,8 @@ describe('Ledger', () => {
     ledger.add('j3', 'k3')
     expect(ledger.stateOf(2)).toBe(SKIPPED)
     expect(ledger.finishedBeyond()).toEqual({ seqs: [2], keys: ['k2'] })
-    expect(ledger.take(10, S1, 0).seqs).toEqual([1, 3])
-    ledger.complete([1], S1)
+    expect(seqsOf(ledger.take(10, S1, 0))).toEqual([1, 3])
+    ledger.complete(acks(1), S1)
     expect(ledger.position).toBe(3)
     expect(ledger.lastKey).toBe('k2')
     expect(ledger.counts).toEqual(counts({ inFlight: 1, done: 1, skipped: 2 }))
@@ -196,15 +238,15 @@ describe('Ledger', () => {
   it('avoid leaves a retry for another session', () => {
     const ledger = ledgerWith(3, 1)
     ledger.requeue(0, S1)
-    expect(ledger.take(5, S1, 0, true).seqs).toEqual([1, 2])
-    expect(ledger.take(5, S1, 0, true).seqs).toEqual([])
-    expect(ledger.take(5, S2, 0, true)).toEqual({ seqs: [0], jobs: [{ n: 0 }], attempts: [2] })
+    expect(seqsOf(ledger.take(5, S1, 0, true))).toEqual([1, 2])
+    expect(seqsOf(ledger.take(5, S1, 0, true))).toEqual([])
+    expect(ledger.take(5, S2, 0, true)).toEqual({ type: 'jobs', first: 0, jobs: [{ n: 0 }], attempts: [2] })
   })
 
   it('avoid does not hold back a retry from a session when asked without it', () => {
     const ledger = ledgerWith(1, 1)
     ledger.requeue(0, S1)
-    expect(ledger.take(5, S1, 0).seqs).toEqual([0])
+    expect(seqsOf(ledger.take(5, S1, 0))).toEqual([0])
   })
 
   it('has no room at capacity until the watermark moves', () => {
@@ -216,9 +258,9 @@ describe('Ledger', () => {
     expect(ledger.hasRoom).toBe(false)
     expect(ledger.span).toBe(1024)
     ledger.take(2, S1, 0)
-    ledger.complete([1], S1)
+    ledger.complete(acks(1), S1)
     expect(ledger.hasRoom).toBe(false)
-    ledger.complete([0], S1)
+    ledger.complete(acks(0), S1)
     expect(ledger.hasRoom).toBe(true)
     expect(ledger.span).toBe(1022)
   })
@@ -235,13 +277,14 @@ describe('Ledger', () => {
         added++
       }
       const batch = ledger.take(300, S1, 0)
-      expect(batch.seqs.length).toBeGreaterThan(0)
-      for (let i = 0; i < batch.seqs.length; i++) if ((batch.jobs[i] as { n: number }).n !== batch.seqs[i]) wrong++
+      const seqs = seqsOf(batch)
+      expect(seqs.length).toBeGreaterThan(0)
+      for (let i = 0; i < seqs.length; i++) if ((batch.jobs[i] as { n: number }).n !== seqs[i]) wrong++
       // Completes the batch backwards so the watermark jumps only at the last ack.
-      for (let i = batch.seqs.length - 1; i > 0; i--) done += ledger.complete([batch.seqs[i]!], S1)
-      if (ledger.position !== batch.seqs[0]) wrong++
-      done += ledger.complete([batch.seqs[0]!], S1)
-      if (ledger.position !== batch.seqs.at(-1)! + 1 || ledger.lastKey !== `k${batch.seqs.at(-1)}`) wrong++
+      for (let i = seqs.length - 1; i > 0; i--) done += ledger.complete(acks(seqs[i]!), S1)
+      if (ledger.position !== seqs[0]) wrong++
+      done += ledger.complete(acks(seqs[0]!), S1)
+      if (ledger.position !== seqs.at(-1)! + 1 || ledger.lastKey !== `k${seqs.at(-1)}`) wrong++
     }
     expect(wrong).toBe(0)
     expect(ledger.position).toBe(total)
@@ -253,7 +296,7 @@ describe('Ledger', () => {
 
   it('keeps counts consistent through a mix of outcomes', () => {
     const ledger = ledgerWith(10, 6)
-    ledger.complete([0, 2], S1)
+    ledger.complete(acks(0, 2), S1)
     ledger.requeue(1, S1)
     ledger.defer(3, S1, 50)
     ledger.finishFailed(4, S1)

@@ -3,13 +3,13 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CheckpointError, LockError } from '../../../src/errors.js'
-import type { JobKey } from '../../../src/options.js'
 import type { Checkpoint } from '../../../src/master/checkpoint.js'
 import { writeCheckpoint } from '../../../src/master/checkpoint.js'
 import { Journal } from '../../../src/master/journal.js'
+import type { JournalRecord } from '../../../src/master/journal.js'
 import { RunStore, runPaths } from '../../../src/master/run-store.js'
 import { cleanTempDirs, tempDir } from '../../helpers/proc.js'
-import { checkpoint, deadPid, thrownBy, writeJournal } from '../support.js'
+import { checkpoint, deadPid, journalRecord, thrownBy, writeJournal } from '../support.js'
 
 const stores: RunStore[] = []
 afterEach(() => {
@@ -23,12 +23,12 @@ function open(dir: string, key = 'run', options: { reset?: boolean } = {}): RunS
   return store
 }
 
-/** A state dir holding `cp` as run 'run' and, optionally, journal records. */
-function stateWith(cp: Checkpoint, journal?: [number[], JobKey[]]): string {
+/** A state dir holding `cp` (if any) as run 'run' and, optionally, journal records. */
+function stateWith(cp: Checkpoint | undefined, journal?: JournalRecord[]): string {
   const dir = tempDir()
   const paths = runPaths(dir, 'run')
-  writeCheckpoint(paths.checkpoint, cp)
-  if (journal) writeJournal(paths.journal, [journal])
+  if (cp) writeCheckpoint(paths.checkpoint, cp)
+  if (journal) writeJournal(paths.journal, journal)
   return dir
 }
 
@@ -52,7 +52,8 @@ describe('RunStore', () => {
 
   it('resumePoint merges the checkpoint and the journal, ignoring journal entries below the position', () => {
     const cp = checkpoint({ position: 10, last: 9, finished: [[12, 'k12'], [15, 15n]], counts: { done: 12, failed: 1 }, elapsed: 5000, startedAt: 'then' })
-    const store = open(stateWith(cp, [[8, 13, 20], ['k8', 'k13', 'k20']]))
+    // A record older than the checkpoint (position 8), then one with jobs beyond it.
+    const store = open(stateWith(cp, [journalRecord({ position: 8, last: 7, done: 9, ranges: [8, 1], keys: ['k8'] }), journalRecord({ position: 10, last: 9, done: 14, failed: 1, ranges: [13, 1, 20, 1], keys: ['k13', 'k20'] })]))
     const resume = store.resumePoint()
     expect(resume).toMatchObject({ position: 10, last: 9, counts: { done: 14, failed: 1 }, elapsed: 5000, startedAt: 'then' })
     expect(resume.skip.pending()).toEqual([
@@ -63,34 +64,41 @@ describe('RunStore', () => {
     ])
   })
 
-  // save() writes the checkpoint, then truncates the journal: a crash between the two
-  // leaves journal records the checkpoint already lists, which must count once.
-  it('does not count journal records the checkpoint already holds', () => {
-    const cp = checkpoint({ position: 2, last: 'k1', finished: [[4, 'k4']], counts: { done: 3, failed: 0 } })
-    const store = open(stateWith(cp, [[4], ['k4']]))
-    expect(store.resumePoint().counts).toEqual({ done: 3, failed: 0 })
+  it('resumes from the journal watermark when it is beyond the checkpoint, dropping what it covers', () => {
+    const cp = checkpoint({ position: 10, last: 9, finished: [[12, 'k12'], [30, 'k30']], counts: { done: 12, failed: 0 } })
+    const store = open(stateWith(cp, [journalRecord({ position: 25, last: 'k24', done: 27, failed: 1, ranges: [27, 2], keys: ['k27', 'k28'] })]))
+    const resume = store.resumePoint()
+    expect(resume).toMatchObject({ position: 25, last: 'k24', counts: { done: 27, failed: 1 } })
+    expect(resume.skip.pending()).toEqual([
+      [30, 'k30'],
+      [27, 'k27'],
+      [28, 'k28'],
+    ])
   })
 
-  it('counts journaled failures as failed, not done', () => {
-    const dir = stateWith(checkpoint({ position: 0, last: null, finished: [], counts: { done: 0, failed: 0 } }), [[0], ['k0']])
-    const journal = new Journal(runPaths(dir, 'run').journal)
-    journal.append([1], ['k1'], true)
-    journal.close()
-    const resume = open(dir).resumePoint()
-    expect(resume.counts).toEqual({ done: 1, failed: 1 })
-    expect(resume.skip.pending()).toEqual([
-      [0, 'k0'],
-      [1, 'k1'],
-    ])
+  // save() writes the checkpoint, then truncates the journal: a crash between the two
+  // leaves journal records the checkpoint already holds, which must count once.
+  it('does not count journal records the checkpoint already holds', () => {
+    const cp = checkpoint({ position: 2, last: 'k1', finished: [[4, 'k4']], counts: { done: 3, failed: 0 } })
+    const store = open(stateWith(cp, [journalRecord({ position: 2, last: 'k1', done: 3, ranges: [4, 1], keys: ['k4'] })]))
+    const resume = store.resumePoint()
+    expect(resume.counts).toEqual({ done: 3, failed: 0 })
+    expect(resume.skip.pending()).toEqual([[4, 'k4']])
+  })
+
+  it('resumes from the journal alone when there is no checkpoint', () => {
+    const resume = open(stateWith(undefined, [journalRecord({ position: 3, last: 'k2', done: 3, failed: 1, ranges: [5, 1], keys: ['k5'] })])).resumePoint()
+    expect(resume).toMatchObject({ position: 3, last: 'k2', counts: { done: 3, failed: 1 } })
+    expect(resume.skip.pending()).toEqual([[5, 'k5']])
   })
 
   it('save writes the checkpoint and empties the journal', () => {
     const store = open(tempDir())
-    store.journal([0, 1], ['a', 'b'])
-    expect(Journal.read(store.paths.journal).seqs).toEqual([0, 1])
-    store.save(checkpoint({ position: 2, last: 'b', counts: { done: 2, failed: 0 } }))
-    expect(Journal.read(store.paths.journal)).toEqual({ seqs: [], keys: [], failed: [] })
-    expect(JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))).toMatchObject({ position: 2, last: 'b' })
+    store.journal(journalRecord({ position: 0, done: 2, ranges: [1, 2], keys: ['a', 'b'] }))
+    expect(Journal.read(store.paths.journal).seqs).toEqual([1, 2])
+    store.save(checkpoint({ position: 3, last: 'b', counts: { done: 2, failed: 0 } }))
+    expect(Journal.read(store.paths.journal)).toEqual({ position: 0, last: null, counts: undefined, seqs: [], keys: [] })
+    expect(JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))).toMatchObject({ position: 3, last: 'b' })
   })
 
   it('checkArgs accepts the same args in any order, and any args without a checkpoint', () => {
@@ -108,7 +116,7 @@ describe('RunStore', () => {
   })
 
   it('reset removes the checkpoint and the journal', () => {
-    const dir = stateWith(checkpoint({ position: 5, last: 4 }), [[7], ['k7']])
+    const dir = stateWith(checkpoint({ position: 5, last: 4 }), [journalRecord({ position: 7, last: 6, done: 7, ranges: [8, 1], keys: ['k8'] })])
     const store = open(dir, 'run', { reset: true })
     expect(store.previous).toBeUndefined()
     expect(store.resumePoint()).toMatchObject({ position: 0, last: null, counts: { done: 0, failed: 0 } })

@@ -5,7 +5,7 @@ import type { Message } from '../../../src/protocol/messages.js'
 import { PROTOCOL_VERSION } from '../../../src/protocol/messages.js'
 import { thrownBy } from '../support.js'
 
-const hello = { type: 'hello', version: 1, slave: { id: 'a', hostname: 'h', pid: 7, concurrency: 2 } } as const
+const hello = { type: 'hello', version: 2, slave: { id: 'a', hostname: 'h', pid: 7, concurrency: 2 } } as const
 
 /** Encodes anything, shaped like a message or not (encode is a plain MessagePack pack). */
 const pack = (value: unknown): Buffer => encode(value as Message)
@@ -21,7 +21,7 @@ function expectRejected(bytes: Uint8Array, parts: string[], decoder: (bytes: Uin
 describe('encode: golden bytes', () => {
   it('encodes hello as a plain MessagePack map', () => {
     expect(encode(hello).toString('hex')).toBe(
-      'de0003' + 'a474797065a568656c6c6f' + 'a776657273696f6e01' + 'a5736c617665de0004' + 'a26964a161' + 'a8686f73746e616d65a168' + 'a370696407' + 'ab636f6e63757272656e637902',
+      'de0003' + 'a474797065a568656c6c6f' + 'a776657273696f6e02' + 'a5736c617665de0004' + 'a26964a161' + 'a8686f73746e616d65a168' + 'a370696407' + 'ab636f6e63757272656e637902',
     )
   })
 
@@ -30,8 +30,8 @@ describe('encode: golden bytes', () => {
     expect(bytes.toString('hex')).toBe('de0004' + 'a474797065a46a6f6273' + 'a473657173920001' + 'a46a6f627392de0001a2696401a178' + 'a8617474656d707473920102')
   })
 
-  it('encodes ack with a uint16 seq', () => {
-    expect(encode({ type: 'ack', seqs: [3, 300], credit: 2 }).toString('hex')).toBe('de0003' + 'a474797065a361636b' + 'a4736571739203cd012c' + 'a663726564697402')
+  it('encodes ack ranges, with a uint16 seq', () => {
+    expect(encode({ type: 'ack', ranges: [3, 1, 300, 2], credit: 3 }).toString('hex')).toBe('de0003' + 'a474797065a361636b' + 'a672616e67657394' + '0301cd012c02' + 'a663726564697403')
   })
 
   it('encodes a uint64 bigint job as MessagePack uint64', () => {
@@ -43,11 +43,12 @@ describe('encode: golden bytes', () => {
 describe('decode: round trips', () => {
   const messages: Message[] = [
     hello,
-    { type: 'hello', version: 1, token: 'secret', slave: { id: 'x', hostname: 'host', pid: 1, concurrency: 8 } },
+    { type: 'hello', version: 2, token: 'secret', slave: { id: 'x', hostname: 'host', pid: 1, concurrency: 8 } },
     { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5 },
     { type: 'credit', n: 10 },
     { type: 'jobs', seqs: [5, 6], jobs: [{ id: 5, name: 'five' }, null], attempts: [1, 3] },
-    { type: 'ack', seqs: [], credit: 0 },
+    { type: 'ack', ranges: [], credit: 0 },
+    { type: 'ack', ranges: [0, 1000, 5e9, 1], credit: 1001 },
     { type: 'fail', failures: [{ seq: 4, message: 'boom', stack: 'Error: boom\n  at x' }, { seq: 9, message: 'no stack' }], credit: 2 },
     { type: 'release', seqs: [1, 2, 3] },
     { type: 'abandon', seqs: [7], attempts: [2] },
@@ -113,12 +114,12 @@ describe('decode: rejections', () => {
   })
 
   it('refuses a hello of another version, saying both versions', () => {
-    expectRejected(pack({ ...hello, version: 2 }), ['Unsupported protocol version 2', 'this master speaks version 1'], decodeSlaveMessage)
-    expectRejected(pack({ ...hello, version: '1' }), ["Invalid 'hello' message", 'expected `version` to be a non-negative integer, got string'])
+    expectRejected(pack({ ...hello, version: 1 }), ['Unsupported protocol version 1', 'this master speaks version 2'], decodeSlaveMessage)
+    expectRejected(pack({ ...hello, version: '2' }), ["Invalid 'hello' message", 'expected `version` to be a non-negative integer, got string'])
   })
 
   it('refuses a welcome whose heartbeat is not a positive number of seconds', () => {
-    expectRejected(pack({ type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 0 }), ['expected `heartbeat` to be a positive number of seconds, got number'], decodeMasterMessage)
+    expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 0 }), ['expected `heartbeat` to be a positive number of seconds, got number'], decodeMasterMessage)
   })
 
   it('refuses an abandon without an attempt for each seq', () => {
@@ -130,32 +131,43 @@ describe('decode: rejections', () => {
   })
 
   it('refuses a welcome of another version on the slave side', () => {
-    expectRejected(pack({ type: 'welcome', version: 0, run: 'r', session: 1, heartbeat: 5 }), ['Unsupported protocol version 0', 'this slave speaks version 1'], decodeMasterMessage)
+    expectRejected(pack({ type: 'welcome', version: 0, run: 'r', session: 1, heartbeat: 5 }), ['Unsupported protocol version 0', 'this slave speaks version 2'], decodeMasterMessage)
   })
 
   it('refuses hello with a bad slave description or token', () => {
-    expectRejected(pack({ type: 'hello', version: 1 }), ["Invalid 'hello' message", 'expected `slave` to be an object, got undefined'])
+    expectRejected(pack({ type: 'hello', version: 2 }), ["Invalid 'hello' message", 'expected `slave` to be an object, got undefined'])
     expectRejected(pack({ ...hello, slave: [] }), ['expected `slave` to be an object, got array'])
     expectRejected(pack({ ...hello, slave: { ...hello.slave, pid: 'x' } }), ["Invalid 'hello' message", 'expected `pid` to be a non-negative integer, got string'])
     expectRejected(pack({ ...hello, slave: { ...hello.slave, id: 1 } }), ['expected `id` to be a string, got number'])
     expectRejected(pack({ ...hello, token: 5 }), ['expected `token` to be a string, got number'])
   })
 
-  it('refuses ack whose seqs is not an array', () => {
-    expectRejected(pack({ type: 'ack', seqs: '1', credit: 1 }), ["Invalid 'ack' message", 'expected `seqs` to be an array of sequence numbers, got string'])
+  it('refuses ack whose ranges are not an array of pairs', () => {
+    expectRejected(pack({ type: 'ack', ranges: '1', credit: 1 }), ["Invalid 'ack' message", 'expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got string'])
+    expectRejected(pack({ type: 'ack', ranges: [4, 1, 9], credit: 1 }), ['expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got array'])
+    expectRejected(pack({ type: 'ack', seqs: [1], credit: 1 }), ['expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got undefined'])
+  })
+
+  it('refuses ranges whose seqs or counts are not what they must be', () => {
+    expectRejected(pack({ type: 'ack', ranges: [0, 1, '1', 1], credit: 1 }), ["Invalid 'ack' message", 'expected `ranges[2]` to be a sequence number, got string'])
+    expectRejected(pack({ type: 'ack', ranges: [-1, 1], credit: 1 }), ['expected `ranges[0]` to be a sequence number, got number'])
+    expectRejected(pack({ type: 'ack', ranges: [1.5, 1], credit: 1 }), ['expected `ranges[0]` to be a sequence number'])
+    expectRejected(pack({ type: 'ack', ranges: [1, 0], credit: 1 }), ['expected `ranges[1]` to be a count of at least 1, got number'])
+    expectRejected(pack({ type: 'ack', ranges: [1, -2], credit: 1 }), ['expected `ranges[1]` to be a count of at least 1, got number'])
+    expectRejected(pack({ type: 'ack', ranges: [1, null], credit: 1 }), ['expected `ranges[1]` to be a count of at least 1, got null'])
   })
 
   it('refuses seqs elements that are not sequence numbers', () => {
-    expectRejected(pack({ type: 'ack', seqs: [0, '1'], credit: 1 }), ["Invalid 'ack' message", 'expected `seqs[1]` to be a sequence number, got string'])
-    expectRejected(pack({ type: 'ack', seqs: [-1], credit: 1 }), ['expected `seqs[0]` to be a sequence number, got number'])
-    expectRejected(pack({ type: 'ack', seqs: [1.5], credit: 1 }), ['expected `seqs[0]` to be a sequence number'])
+    expectRejected(pack({ type: 'release', seqs: [0, '1'] }), ["Invalid 'release' message", 'expected `seqs[1]` to be a sequence number, got string'])
+    expectRejected(pack({ type: 'release', seqs: [-1] }), ['expected `seqs[0]` to be a sequence number, got number'])
+    expectRejected(pack({ type: 'release', seqs: [1.5] }), ['expected `seqs[0]` to be a sequence number'])
     expectRejected(pack({ type: 'release', seqs: [null] }), ["Invalid 'release' message", 'expected `seqs[0]` to be a sequence number, got null'])
   })
 
   it('refuses a negative, fractional or missing credit', () => {
-    expectRejected(pack({ type: 'ack', seqs: [1], credit: -1 }), ["Invalid 'ack' message", 'expected `credit` to be a non-negative integer, got number'])
-    expectRejected(pack({ type: 'ack', seqs: [1], credit: 0.5 }), ['expected `credit` to be a non-negative integer'])
-    expectRejected(pack({ type: 'ack', seqs: [1] }), ['expected `credit` to be a non-negative integer, got undefined'])
+    expectRejected(pack({ type: 'ack', ranges: [1, 1], credit: -1 }), ["Invalid 'ack' message", 'expected `credit` to be a non-negative integer, got number'])
+    expectRejected(pack({ type: 'ack', ranges: [1, 1], credit: 0.5 }), ['expected `credit` to be a non-negative integer'])
+    expectRejected(pack({ type: 'ack', ranges: [1, 1] }), ['expected `credit` to be a non-negative integer, got undefined'])
     expectRejected(pack({ type: 'credit', n: -3 }), ["Invalid 'credit' message", 'expected `n` to be a non-negative integer'])
   })
 
@@ -186,13 +198,13 @@ describe('decode: rejections', () => {
   })
 
   it('master side refuses messages only a master sends', () => {
-    for (const message of [{ type: 'jobs', seqs: [], jobs: [], attempts: [] }, { type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 5 }, { type: 'end' }, { type: 'drain' }, { type: 'abandon', seqs: [], attempts: [] }]) {
+    for (const message of [{ type: 'jobs', seqs: [], jobs: [], attempts: [] }, { type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5 }, { type: 'end' }, { type: 'drain' }, { type: 'abandon', seqs: [], attempts: [] }]) {
       expectRejected(pack(message), [`Unexpected '${message.type}' message`], decodeSlaveMessage)
     }
   })
 
   it('slave side refuses messages only a slave sends', () => {
-    for (const message of [hello, { type: 'ack', seqs: [], credit: 1 }, { type: 'credit', n: 1 }, { type: 'stats', cpu: 0, rss: 0, running: 0 }, { type: 'release', seqs: [] }]) {
+    for (const message of [hello, { type: 'ack', ranges: [], credit: 1 }, { type: 'credit', n: 1 }, { type: 'stats', cpu: 0, rss: 0, running: 0 }, { type: 'release', seqs: [] }]) {
       expectRejected(pack(message), [`Unexpected '${message.type}' message`], decodeMasterMessage)
     }
   })
