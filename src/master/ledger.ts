@@ -2,7 +2,7 @@ import type { JobKey } from '../options.js'
 import { jobsMessage } from '../protocol/jobs-batch.js'
 import type { JobsMessage } from '../protocol/messages.js'
 import type { Ranges } from '../protocol/ranges.js'
-import { appendSeq } from '../protocol/ranges.js'
+import { appendRange } from '../protocol/ranges.js'
 
 // Job states. Plain numbers in a Uint8Array: the ledger is on the per-job hot path.
 /** In the buffer, waiting to be sent. */
@@ -164,15 +164,13 @@ export class Ledger {
     if (n === 0) return { type: 'jobs', first, jobs: [] }
     const from = first & mask
     const to = from + n
-    let jobs: unknown[]
     if (to <= this.capacity) {
       this.#mark(from, to, session, now)
-      jobs = this.#jobs.slice(from, to)
     } else {
       this.#mark(from, this.capacity, session, now)
       this.#mark(0, to - this.capacity, session, now)
-      jobs = this.#jobs.slice(from).concat(this.#jobs.slice(0, to - this.capacity))
     }
+    const jobs = this.#slice(this.#jobs, first, stop)
     this.counts.queued -= n
     this.counts.inFlight += n
     return { type: 'jobs', first, jobs }
@@ -249,14 +247,21 @@ export class Ledger {
     for (let r = 0; r + 1 < ranges.length; r += 2) {
       const first = ranges[r]!
       const end = Math.min(next, first + ranges[r + 1]!)
+      // Accepted seqs go to `out` a run at a time, not one by one.
+      let run = -1
       for (let seq = Math.max(base, first); seq < end; seq++) {
         const i = seq & mask
-        if (state[i] !== IN_FLIGHT || owner[i] !== session) continue
+        if (state[i] !== IN_FLIGHT || owner[i] !== session) {
+          if (run >= 0 && out !== undefined) appendRange(out, run, seq - run)
+          run = -1
+          continue
+        }
         state[i] = DONE
         jobs[i] = undefined
         accepted++
-        if (out !== undefined) appendSeq(out, seq)
+        if (run < 0) run = seq
       }
+      if (run >= 0 && out !== undefined) appendRange(out, run, end - run)
     }
     this.counts.inFlight -= accepted
     this.counts.done += accepted
@@ -270,15 +275,22 @@ export class Ledger {
    */
   beyondWatermark(ranges: readonly number[]): { ranges: Ranges; keys: JobKey[] } {
     const beyond: Ranges = []
-    const keys: JobKey[] = []
+    let keys: JobKey[] = []
     for (let r = 0; r + 1 < ranges.length; r += 2) {
+      const from = Math.max(this.#base, ranges[r]!)
       const end = Math.min(this.#next, ranges[r]! + ranges[r + 1]!)
-      for (let seq = Math.max(this.#base, ranges[r]!); seq < end; seq++) {
-        appendSeq(beyond, seq)
-        keys.push(this.#keys[seq & this.#mask]!)
-      }
+      if (from >= end) continue
+      appendRange(beyond, from, end - from)
+      keys = keys.concat(this.#slice(this.#keys, from, end))
     }
     return { ranges: beyond, keys }
+  }
+
+  /** The entries of ring array `ring` for seqs `[from, to)` (at most a window). */
+  #slice<T>(ring: T[], from: number, to: number): T[] {
+    const i = from & this.#mask
+    const j = i + (to - from)
+    return j <= this.capacity ? ring.slice(i, j) : ring.slice(i).concat(ring.slice(0, j - this.capacity))
   }
 
   /** Attempts made so far on `seq` if it is in flight on `session`, else 0. */

@@ -53,7 +53,8 @@ export class Source {
       throw generatorError(error)
     }
     const p = produced as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> }
-    if (produced !== null && typeof produced === 'object' && typeof p[Symbol.asyncIterator] === 'function') {
+    const isAsync = produced !== null && typeof produced === 'object' && typeof p[Symbol.asyncIterator] === 'function'
+    if (isAsync) {
       this.#iterator = p[Symbol.asyncIterator]!()
     } else if (produced !== null && typeof produced === 'object' && typeof p[Symbol.iterator] === 'function') {
       this.#iterator = p[Symbol.iterator]!()
@@ -64,31 +65,37 @@ export class Source {
     const ledger = this.#ledger
     const skip = this.#skip
     const readKey = this.#readKey
-    let sinceYield = 0
     while (!this.#stopped) {
-      if (ledger.counts.queued >= this.#size || !ledger.hasRoom) {
+      // Room is counted once per chunk: the buffer only drains while this loop waits.
+      const room = Math.min(this.#size - ledger.counts.queued, ledger.capacity - ledger.span)
+      if (room <= 0) {
         this.#onJobs()
         await new Promise<void>((resolve) => (this.#parked = resolve))
         continue
       }
-      let result: IteratorResult<unknown>
-      try {
-        const r = it.next()
-        result = typeof (r as Promise<unknown>).then === 'function' ? await r : (r as IteratorResult<unknown>)
-      } catch (error) {
-        throw generatorError(error)
+      const chunk = Math.min(room, CHUNK)
+      let key: JobKey | undefined
+      for (let n = 0; n < chunk && !this.#stopped; n++) {
+        let result: IteratorResult<unknown>
+        try {
+          const r = it.next()
+          // A sync iterator's results are used as they are: no promise per job.
+          result = isAsync ? await r : (r as IteratorResult<unknown>)
+        } catch (error) {
+          throw generatorError(error)
+        }
+        if (result.done) {
+          this.exhausted = true
+          break
+        }
+        const seq = ledger.next
+        key = readKey(result.value, seq)
+        if (skip.size > 0 && skip.take(seq, key)) ledger.addSkipped(key)
+        else ledger.add(result.value, key)
       }
-      if (result.done) {
-        this.exhausted = true
-        break
-      }
-      const seq = ledger.next
-      const key = readKey(result.value, seq)
-      this.current = key
-      if (skip.size > 0 && skip.take(seq, key)) ledger.addSkipped(key)
-      else ledger.add(result.value, key)
-      if (++sinceYield >= CHUNK) {
-        sinceYield = 0
+      if (key !== undefined) this.current = key
+      if (this.exhausted) break
+      if (chunk === CHUNK) {
         this.#onJobs()
         await yieldToIO()
       }

@@ -8,9 +8,14 @@ export type Ranges = number[]
 
 /** Appends `seq`, extending the last run when `seq` follows it. */
 export function appendSeq(ranges: Ranges, seq: number): void {
+  appendRange(ranges, seq, 1)
+}
+
+/** Appends the run `[first, first + count)`, merging it into the last run when it follows it. */
+export function appendRange(ranges: Ranges, first: number, count: number): void {
   const n = ranges.length
-  if (n > 0 && ranges[n - 2]! + ranges[n - 1]! === seq) ranges[n - 1] = ranges[n - 1]! + 1
-  else ranges.push(seq, 1)
+  if (n > 0 && ranges[n - 2]! + ranges[n - 1]! === first) ranges[n - 1] = ranges[n - 1]! + count
+  else ranges.push(first, count)
 }
 
 /** The ranges of a list of seqs, in their order. */
