@@ -65,7 +65,9 @@ describe('chaos', () => {
 
     await expectRunEnds(master, slaves)
     expect([masterKills, slaveKills]).toEqual([MASTER_KILLS, SLAVE_KILLS])
-    expect(master.stdout).toMatch(/^Run 'chaos' complete: \d+ jobs \(\d+ done, 0 failed, \d+ skipped as already done\)/m)
+    // The last incarnation skips what was finished beyond the watermark at the last kill:
+    // often some jobs, but none when the kill found the finished jobs contiguous.
+    expect(master.stdout).toMatch(/^Run 'chaos' complete: \d+ jobs \(\d+ done, 0 failed(, \d+ skipped as already done)?\)/m)
     expect(readCheckpoint(box, 'chaos')).toMatchObject({ complete: true, position: N, last: N - 1, counts: { failed: 0 } })
     const duplicates = expectEachKeyAtLeastOnce(box.records, N)
     // A master kill repeats at most what every slave held; a slave kill, what that slave held.

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { Journal } from '../../src/master/journal.js'
 import type { Proc, Sandbox } from '../helpers/proc.js'
 import { expectEachKeyRan, masterArgs, readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import {
@@ -120,6 +121,36 @@ describe('a master restart', () => {
     expect(firstExit, first.stderr).toEqual({ code: 130, signal: null })
     expect(first.stdout).toMatch(/^Run 'interrupted' stopped: /m)
     for (const slave of slaves) expect(slave.stderr).toContain('The master stopped; waiting for it to come back (up to 60 s)\n')
+    expectEachKeyRan(box.records, N)
+  })
+})
+
+describe('a master killed -9 while a job holds the watermark back', () => {
+  it('resumes at the watermark, skips exactly the jobs finished beyond it, and runs the held job again', async () => {
+    const N = 50
+    const HELD = 5
+    const box = sandbox({ TM_HANG_IDS: String(HELD) })
+    const address = `127.0.0.1:${await freePort()}`
+    const args = [RANGE, `n=${N}`, '--key', 'held', '--state-dir', box.stateDir, '--host', address, '--quiet']
+    const first = (await startMaster(args, { env: box.env })).master
+    // Two lanes, no prefetch: one hangs on job 5, the other runs every other job.
+    const stuck = startSlave([FAULTY, '--host', address, '--concurrency', '2', '--prefetch', '0'], { env: box.env })
+    // The finished jobs beyond the watermark are durable once the journal or a checkpoint lists them.
+    const beyond = (): number[] => {
+      const checkpoint = existsSync(join(box.stateDir, 'held.json')) ? (readCheckpoint(box, 'held').finished as [number, number][]).map(([seq]) => seq) : []
+      return [...new Set([...checkpoint, ...Journal.read(join(box.stateDir, 'held.journal')).seqs])].filter((seq) => seq > HELD).sort((a, b) => a - b)
+    }
+    await until('every job but the held one to be finished and recorded', () => beyond().length === N - HELD - 1, 20_000)
+    expect(beyond()).toEqual(Array.from({ length: N - HELD - 1 }, (_, i) => HELD + 1 + i))
+    expect(await killHard(first)).toEqual({ code: null, signal: 'SIGKILL' })
+    expect(await killHard(stuck)).toEqual({ code: null, signal: 'SIGKILL' })
+
+    const second = (await startMaster(args, { env: box.env })).master
+    const helper = startSlave([FAULTY, '--host', address], { env: { ...box.env, TM_HANG_IDS: '' } })
+    await expectRunEnds(second, [helper])
+    expect(second.stdout).toMatch(new RegExp(`^Run 'held' complete: 1 jobs \\(1 done, 0 failed, ${N - HELD - 1} skipped as already done\\)`, 'm'))
+    expect(readCheckpoint(box, 'held')).toMatchObject({ complete: true, position: N, last: N - 1, finished: [], counts: { done: N, failed: 0 } })
+    expect(attemptsByJob(box.records).get(HELD)).toEqual([1, 1])
     expectEachKeyRan(box.records, N)
   })
 })
