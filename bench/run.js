@@ -135,7 +135,8 @@ const scenarios = [
   ['bare-1', () => bare('bare-1', { jobs: n(5e6), consumers: 1 })],
   ['bare-2', () => bare('bare-2', { jobs: n(5e6), consumers: 2 })],
   ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
-  ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', concurrency: 1, prefetch: 2000 })) })],
+  // The same slave command as 1-slave, started twice (as on two machines).
+  ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', concurrency: 1, prefetch: 4000 })) })],
   ['latency-20ms', () => distributed('latency-20ms', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
   ['fast-and-slow', () => distributed('fast-and-slow', { jobs: n(20000) * (quick ? 5 : 1), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
   ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
@@ -143,17 +144,23 @@ const scenarios = [
   ['1KB-jobs', () => distributed('1KB-jobs', { jobs: n(1e6), bytes: 1000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 2000 }] })],
 ]
 
-// The machine is noisy: short scenarios run `repeat` times and the median run (by
-// jobs/s) is reported, with every run's rate in `runs`. The long latency-bound ones once.
+// The machine is noisy: short scenarios run `repeat` times, in rounds (every scenario
+// once per round, so scenarios compared with each other ran side by side in time), and
+// the median run (by jobs/s) is reported, with every run's rate in `runs`. The long
+// latency-bound ones run once, in the first round.
 const once = new Set(['latency-20ms', 'fast-and-slow'])
+const selected = scenarios.filter(([name]) => !only || only.has(name))
+const runsOf = new Map(selected.map(([name]) => [name, []]))
+for (let round = 0; round < repeat; round++) {
+  for (const [name, fn] of selected) {
+    if (round > 0 && once.has(name)) continue
+    process.stderr.write(`running ${name}${repeat > 1 && !once.has(name) ? ` (round ${round + 1} of ${repeat})` : ''}...\n`)
+    runsOf.get(name).push(await fn())
+  }
+}
 const rows = []
-for (const [name, fn] of scenarios) {
-  if (only && !only.has(name)) continue
-  const times = once.has(name) ? 1 : repeat
-  process.stderr.write(`running ${name}${times > 1 ? ` (${times} times)` : ''}...\n`)
-  const runs = []
-  for (let i = 0; i < times; i++) runs.push(await fn())
-  runs.sort((a, b) => a.jobsPerSecond - b.jobsPerSecond)
+for (const [name] of selected) {
+  const runs = runsOf.get(name).sort((a, b) => a.jobsPerSecond - b.jobsPerSecond)
   const row = { ...runs[Math.floor(runs.length / 2)], runs: runs.map((r) => r.jobsPerSecond) }
   rows.push(row)
   if (json !== undefined) {
