@@ -2,7 +2,7 @@ import { closeSync, ftruncateSync, openSync, readFileSync } from 'node:fs'
 import { Packr } from 'msgpackr'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
-import { countOf } from '../protocol/ranges.js'
+import { countOf, seqsOfRanges } from '../protocol/ranges.js'
 import { writeAllSync } from './write-all.js'
 
 const packr = new Packr({ useRecords: false })
@@ -142,13 +142,9 @@ function scan(data: Buffer, path: string): { entries: JournalEntries; end: numbe
     }
     if (entries.counts === undefined) entries.counts = { done: record.done, failed: record.failed }
     else entries.counts = { done: Math.max(entries.counts.done, record.done), failed: Math.max(entries.counts.failed, record.failed) }
-    let k = 0
-    for (let r = 0; r + 1 < record.ranges.length; r += 2) {
-      for (let seq = record.ranges[r]!, end = seq + record.ranges[r + 1]!; seq < end; seq++) {
-        entries.seqs.push(seq)
-        entries.keys.push(record.keys[k++]!)
-      }
-    }
+    // recordOf checked that the ranges hold exactly one seq per key.
+    for (const seq of seqsOfRanges(record.ranges)) entries.seqs.push(seq)
+    for (const key of record.keys) entries.keys.push(key)
     offset += 4 + length
   }
   return { entries, end: offset, size: data.length }
