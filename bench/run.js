@@ -142,6 +142,10 @@ const scenarios = [
   ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
   ['memory-10M', () => distributed('memory-10M', { jobs: quick ? 1e6 : 1e7, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
   ['1KB-jobs', () => distributed('1KB-jobs', { jobs: n(1e6), bytes: 1000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 2000 }] })],
+  // Where the slaves are the bottleneck (a handler that computes for 2 µs a job), a second
+  // slave process takes its share of the work: the buffer does not serialize them.
+  ['cpu-1-slave', () => distributed('cpu-1-slave', { jobs: n(1e6), slaves: [{ handler: 'spin', concurrency: 1, prefetch: 4000, env: { BENCH_SPIN_US: '2' } }] })],
+  ['cpu-2-slaves', () => distributed('cpu-2-slaves', { jobs: n(1e6), slaves: [0, 1].map(() => ({ handler: 'spin', concurrency: 1, prefetch: 4000, env: { BENCH_SPIN_US: '2' } })) })],
 ]
 
 // The machine is noisy: short scenarios run `repeat` times, in rounds (every scenario

@@ -13,7 +13,7 @@ describe('npm run bench -- --quick', () => {
     const bench = await run(join(ROOT, 'bench/run.js'), ['--quick', '--json', out])
     expect(bench.exit.code, bench.stderr).toBe(0)
     const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
-    expect(rows.map((r) => r.scenario)).toEqual(['baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '2-slaves', 'latency-20ms', 'fast-and-slow', 'memory-100k', 'memory-10M', '1KB-jobs'])
+    expect(rows.map((r) => r.scenario)).toEqual(['baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '2-slaves', 'latency-20ms', 'fast-and-slow', 'memory-100k', 'memory-10M', '1KB-jobs', 'cpu-1-slave', 'cpu-2-slaves'])
     for (const row of rows) {
       expect(row.quick).toBe(true)
       expect(row.jobs).toBeGreaterThan(0)
