@@ -60,6 +60,8 @@ export class Ledger {
   #cursor: number
   #lastKey: JobKey | undefined
   readonly counts: LedgerCounts = { queued: 0, inFlight: 0, waiting: 0, done: 0, failed: 0, skipped: 0 }
+  /** Jobs in flight by session (sessions with none are left out). */
+  readonly #inFlightBy = new Map<number, number>()
 
   /**
    * @param windowSize most jobs the window may hold (rounded up to a power of two)
@@ -173,6 +175,7 @@ export class Ledger {
     const jobs = this.#slice(this.#jobs, first, stop)
     this.counts.queued -= n
     this.counts.inFlight += n
+    this.#countInFlight(session, n)
     return { type: 'jobs', first, jobs }
   }
 
@@ -221,6 +224,18 @@ export class Ledger {
     batch.attempts.push(attempt)
     this.counts.queued--
     this.counts.inFlight++
+    this.#countInFlight(session, 1)
+  }
+
+  /** Jobs in flight on `session`. */
+  inFlightOf(session: number): number {
+    return this.#inFlightBy.get(session) ?? 0
+  }
+
+  #countInFlight(session: number, delta: number): void {
+    const n = (this.#inFlightBy.get(session) ?? 0) + delta
+    if (n === 0) this.#inFlightBy.delete(session)
+    else this.#inFlightBy.set(session, n)
   }
 
   /** Index of `seq` if it is in flight on `session`, else -1 (stale, unknown or foreign). */
@@ -265,7 +280,10 @@ export class Ledger {
     }
     this.counts.inFlight -= accepted
     this.counts.done += accepted
-    if (accepted > 0) this.#advance()
+    if (accepted > 0) {
+      this.#countInFlight(session, -accepted)
+      this.#advance()
+    }
     return accepted
   }
 
@@ -313,6 +331,7 @@ export class Ledger {
     this.#state[i] = QUEUED
     this.#retry.push(seq)
     this.counts.inFlight--
+    this.#countInFlight(session, -1)
     this.counts.queued++
     return true
   }
@@ -324,6 +343,7 @@ export class Ledger {
     this.#state[i] = WAITING
     this.#delayed.push({ seq, due })
     this.counts.inFlight--
+    this.#countInFlight(session, -1)
     this.counts.waiting++
     return true
   }
@@ -362,6 +382,7 @@ export class Ledger {
     this.#state[i] = FAILED
     this.#jobs[i] = undefined
     this.counts.inFlight--
+    this.#countInFlight(session, -1)
     this.counts.failed++
     this.#advance()
     return true

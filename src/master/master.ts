@@ -482,6 +482,10 @@ export class Master extends EventEmitter {
       sent = false
       for (const session of sessions) {
         if (session.state !== ACTIVE || session.credit <= 0) continue
+        // Less than a full batch waits while the slave still has a batch's worth to run:
+        // its next ack (or more jobs from the generator) comes before it runs dry, and the
+        // frame then goes out full. A frame costs both sides tens of microseconds.
+        if (Math.min(session.credit, ledger.counts.queued) < batchSize && ledger.inFlightOf(session.id) >= batchSize) continue
         const batch = ledger.take(Math.min(session.credit, batchSize), session.id, now, avoid)
         if (batch.jobs.length === 0) continue
         session.credit -= batch.jobs.length

@@ -251,3 +251,25 @@ describe('slaves', () => {
     expect(drops).toEqual([])
   })
 })
+
+describe('frames wait for a full batch while a slave has one to run', () => {
+  // The hold must never stall a run: a slave holding less than a batch always gets what
+  // there is. A slow generator, a tail shorter than a batch and two slaves, each to the end.
+  it('runs every job once from a generator slower than the slaves, with a tail shorter than a batch', async () => {
+    const n = 2_345
+    const source: MasterOptions['source'] = {
+      async *getJobs() {
+        for (let id = 0; id < n; id++) {
+          if (id % 7 === 0) await new Promise((resolve) => setImmediate(resolve))
+          yield { id }
+        }
+      },
+    }
+    const { address, done } = await master({ source, batchSize: 100 })
+    const seen: number[] = []
+    for (let i = 0; i < 2; i++) slave({ host: address.hostPort, concurrency: 3, prefetch: 500, handler: (job: { id: number }) => void seen.push(job.id) })
+    const summary = await done
+    expect(summary).toMatchObject({ outcome: 'complete', done: n, failed: 0 })
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i))
+  })
+})

@@ -179,6 +179,21 @@ describe('Ledger', () => {
     expect(ledger.inFlightOn(S2)).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i))
   })
 
+  it('counts the jobs in flight on each session through every way out of flight', () => {
+    const ledger = ledgerWith(10)
+    ledger.take(6, S1, 0)
+    ledger.take(3, S2, 0)
+    expect([ledger.inFlightOf(S1), ledger.inFlightOf(S2), ledger.inFlightOf(99)]).toEqual([6, 3, 0])
+    ledger.complete(acks(0, 1, 7), S1)
+    ledger.requeue(2, S1)
+    ledger.defer(3, S1, 10)
+    ledger.finishFailed(4, S1)
+    expect([ledger.inFlightOf(S1), ledger.inFlightOf(S2)]).toEqual([1, 3])
+    // The requeued job goes out again, on the other session.
+    expect(seqsOf(ledger.take(5, S2, 0))).toEqual([2, 9])
+    expect([ledger.inFlightOf(S1), ledger.inFlightOf(S2), ledger.counts.inFlight]).toEqual([1, 5, 6])
+  })
+
   it('ignores an ack for a job that was taken back and sent to another session', () => {
     const ledger = ledgerWith(1, 1)
     ledger.requeue(0, S1)
