@@ -295,20 +295,10 @@ export class Slave extends EventEmitter {
    * Acks (and the credit they carry) go out once a quarter of the window is finished,
    * or as soon as there is nothing left to run: big frames both ways, and a slave never
    * idles for want of credit. Anything held back goes out within ACK_DELAY.
-   *
-   * The quarter goes out at once, not at the end of the turn: its credit is then exactly
-   * a quarter of the window, which the master sends as full batches, instead of a batch
-   * and a sliver of the jobs that finished in the meantime (a frame costs both sides
-   * tens of microseconds, whatever it holds).
    */
   #scheduleFlush(): void {
-    if (this.#phase === FINISHED) return
-    if (this.#acked + this.#failures.length >= this.#flushAt) {
-      this.#flush()
-      return
-    }
-    if (this.#flushPending) return
-    if (this.#runner.queued === 0) {
+    if (this.#flushPending || this.#phase === FINISHED) return
+    if (this.#acked + this.#failures.length >= this.#flushAt || this.#runner.queued === 0) {
       this.#flushPending = true
       setImmediate(this.#flushBound)
     } else {
