@@ -227,6 +227,11 @@ export class Ledger {
     this.#countInFlight(session, 1)
   }
 
+  /** True when jobs that came back (released, due retries) are queued to go out first. */
+  get retrying(): boolean {
+    return this.#retry.length > 0
+  }
+
   /** Jobs in flight on `session`. */
   inFlightOf(session: number): number {
     return this.#inFlightBy.get(session) ?? 0
@@ -249,7 +254,9 @@ export class Ledger {
    * Marks jobs that `session` reports done, given as {@link Ranges}. Seqs that are not in
    * flight on that session (timed out and re-sent, from an older connection, made up)
    * are ignored, and a range is only walked where it meets the window, however long it
-   * claims to be. Returns how many were accepted; their seqs are appended to `out`.
+   * claims to be; ranges that together walk more than the window's capacity (a slave
+   * repeating itself) are cut there. Returns how many were accepted; their seqs are
+   * appended to `out`.
    */
   complete(ranges: readonly number[], session: number, out?: Ranges): number {
     const mask = this.#mask
@@ -259,9 +266,11 @@ export class Ledger {
     const base = this.#base
     const next = this.#next
     let accepted = 0
-    for (let r = 0; r + 1 < ranges.length; r += 2) {
+    let budget = this.capacity
+    for (let r = 0; r + 1 < ranges.length && budget > 0; r += 2) {
       const first = ranges[r]!
-      const end = Math.min(next, first + ranges[r + 1]!)
+      const end = Math.min(next, first + ranges[r + 1]!, Math.max(base, first) + budget)
+      budget -= Math.max(0, end - Math.max(base, first))
       // Accepted seqs go to `out` a run at a time, not one by one.
       let run = -1
       for (let seq = Math.max(base, first); seq < end; seq++) {

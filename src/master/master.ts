@@ -364,9 +364,12 @@ export class Master extends EventEmitter {
     const now = Date.now()
     const final: FailedJob[] = []
     const finalSeqs: number[] = []
+    const seen = new Set<number>()
     for (const f of failures) {
       const attempts = ledger.attemptsOf(f.seq, sessionId)
-      if (attempts === 0) continue
+      // A seq named twice in one report is one failed attempt.
+      if (attempts === 0 || seen.has(f.seq)) continue
+      seen.add(f.seq)
       if (attempts <= o.retries) {
         const delay = Math.min(60_000, o.retryDelay * 1000 * 2 ** (attempts - 1))
         ledger.defer(f.seq, sessionId, now + delay)
@@ -482,10 +485,11 @@ export class Master extends EventEmitter {
       sent = false
       for (const session of sessions) {
         if (session.state !== ACTIVE || session.credit <= 0) continue
-        // Less than a full batch waits while the slave still has a batch's worth to run:
-        // its next ack (or more jobs from the generator) comes before it runs dry, and the
-        // frame then goes out full. A frame costs both sides tens of microseconds.
-        if (Math.min(session.credit, ledger.counts.queued) < batchSize && ledger.inFlightOf(session.id) >= batchSize) continue
+        // Less than a full batch waits while the slave has a batch queued beyond what its
+        // lanes run: its next ack (or more jobs from the generator) comes before it runs
+        // dry, and the frame then goes out full. A frame costs both sides tens of
+        // microseconds. Retries never wait.
+        if (!ledger.retrying && Math.min(session.credit, ledger.counts.queued) < batchSize && ledger.inFlightOf(session.id) - session.info!.concurrency >= batchSize) continue
         const batch = ledger.take(Math.min(session.credit, batchSize), session.id, now, avoid)
         if (batch.jobs.length === 0) continue
         session.credit -= batch.jobs.length

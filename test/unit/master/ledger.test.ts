@@ -154,6 +154,26 @@ describe('Ledger', () => {
     expect(ledger.position).toBe(0)
   })
 
+  it('cuts ranges that together walk more than the window, so a repeating slave cannot hold the master', () => {
+    const ledger = ledgerWith(10, 10)
+    const repeated: number[] = []
+    for (let i = 0; i < ledger.capacity; i++) repeated.push(0, 1)
+    // Job 0 is walked capacity times (accepted once); job 5 is past the cut.
+    expect(ledger.complete([...repeated, 5, 1], S1)).toBe(1)
+    expect(ledger.stateOf(5)).toBe(IN_FLIGHT)
+    expect(ledger.complete([1, 9], S1)).toBe(9)
+    expect(ledger.counts).toEqual(counts({ done: 10 }))
+  })
+
+  it('retrying tells whether released or due jobs wait to go out first', () => {
+    const ledger = ledgerWith(3, 2)
+    expect(ledger.retrying).toBe(false)
+    ledger.requeue(1, S1)
+    expect(ledger.retrying).toBe(true)
+    expect(seqsOf(ledger.take(5, S2, 0))).toEqual([1, 2])
+    expect(ledger.retrying).toBe(false)
+  })
+
   it('beyondWatermark gives the finished seqs still in the window, with their keys', () => {
     const ledger = ledgerWith(6, 6)
     const out: number[] = []
