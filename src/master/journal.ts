@@ -40,19 +40,15 @@ export class Journal {
 
   constructor(path: string) {
     this.path = path
-    let data: Buffer
     try {
       this.#fd = openSync(path, 'a')
-      data = readIfExists(path)
-    } catch (error) {
-      throw new CheckpointError(`Cannot open journal '${path}': ${(error as Error).message}`, path)
-    }
-    // A torn last record (a crash mid-write) is cut off, or records appended after it
-    // would never be read.
-    const { end, size } = scan(data, path)
-    try {
+      // A torn last record (a crash mid-write) is cut off, or records appended after it
+      // would never be read.
+      const { end, size } = scan(readIfExists(path), path)
       if (end < size) ftruncateSync(this.#fd, end)
     } catch (error) {
+      // A journal of another layout says so itself.
+      if (error instanceof CheckpointError) throw error
       throw new CheckpointError(`Cannot open journal '${path}': ${(error as Error).message}`, path)
     }
   }

@@ -268,12 +268,12 @@ export class Ledger {
     let accepted = 0
     let budget = this.capacity
     for (let r = 0; r + 1 < ranges.length && budget > 0; r += 2) {
-      const first = ranges[r]!
-      const end = Math.min(next, first + ranges[r + 1]!, Math.max(base, first) + budget)
-      budget -= Math.max(0, end - Math.max(base, first))
+      const from = Math.max(base, ranges[r]!)
+      const end = Math.min(next, ranges[r]! + ranges[r + 1]!, from + budget)
+      budget -= Math.max(0, end - from)
       // Accepted seqs go to `out` a run at a time, not one by one.
       let run = -1
-      for (let seq = Math.max(base, first); seq < end; seq++) {
+      for (let seq = from; seq < end; seq++) {
         const i = seq & mask
         if (state[i] !== IN_FLIGHT || owner[i] !== session) {
           if (run >= 0 && out !== undefined) appendRange(out, run, seq - run)
