@@ -1,5 +1,6 @@
 import { C1, Packr } from 'msgpackr'
 import { ProtocolError } from '../errors.js'
+import { NOT_COMMON, decodeCommon } from './fast-decoder.js'
 import type { MasterMessage, Message, SlaveMessage } from './messages.js'
 import { PROTOCOL_VERSION } from './messages.js'
 
@@ -146,9 +147,9 @@ const fromMaster = new Set(['welcome', 'jobs', 'abandon', 'drain', 'end', 'error
  * or shape this side does not accept.
  */
 export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Message {
-  let value: unknown
+  let value = decodeCommon(bytes)
   try {
-    value = packr.unpack(bytes)
+    if (value === NOT_COMMON) value = packr.unpack(bytes)
   } catch (error) {
     throw new ProtocolError(`Frame is not valid MessagePack (${(error as Error).message})`)
   }
