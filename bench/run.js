@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NODE_FLAGS } from '../dist/cli/node-flags.js'
 import { plain, withCodec } from './baseline.mjs'
+import { targetLines } from './targets.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MASTER = join(here, '../bin/tm-master.js')
@@ -198,4 +199,9 @@ if (json !== '-') {
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
   for (const row of table) console.log(line(row))
   console.log(`\n${quick ? 'quick run' : 'full run'}, median of ${repeat} runs where repeated, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`)
+  const targets = targetLines(rows)
+  if (targets.length > 0) {
+    console.log(`\nAgainst the targets${quick ? ' (a quick run is too short to judge them: run the full one)' : ''}:`)
+    for (const line of targets) console.log(`- ${line}`)
+  }
 }

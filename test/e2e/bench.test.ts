@@ -29,5 +29,17 @@ describe('npm run bench -- --quick', () => {
       // Every job ran exactly once across the slaves.
       expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs)
     }
+    // The verdict on every target, from the same rows (met or not is the run's business).
+    const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
+    expect(verdicts).toMatch(/^Against the targets \(a quick run is too short to judge them: run the full one\):$/m)
+    for (const target of [
+      /^- 1 master \+ 1 slave >= 1 M jobs\/s \(aim 2 M\): [\d.]+ M jobs\/s, [\d.]+ of the bare pipeline -- (met|NOT met)$/m,
+      /^- 2 slaves no slower than 1: [\d.]+ of one slave; the bare pipeline, 2 consumers against 1: [\d.]+ -- (met|NOT met)$/m,
+      /^- CPU-bound handler, 2 slaves against 1: [\d.]+x/m,
+      /^- latency-bound >= 95 % of 10,000 jobs\/s: [\d.]+ % -- (met|NOT met)$/m,
+      /^- fast and slow slave, jobs each: \d+ \/ \d+ /m,
+      /^- peak RSS 1,000,000 jobs within 10 % of 100,000, master < 150 MB: master [\d.]+ -> [\d.]+ MB \([+-][\d.]+ %\), slave [\d.]+ -> [\d.]+ MB \([+-][\d.]+ %\) -- (met|NOT met)$/m,
+      /^- 1 KB jobs >= 300,000 jobs\/s: [\d,]+ -- (met|NOT met)$/m,
+    ]) expect(verdicts).toMatch(target)
   })
 })

@@ -1,0 +1,46 @@
+// The throughput issue's targets, read off one benchmark run's rows: one line per target
+// whose scenarios ran. Ratios of scenarios run side by side are what this noisy machine
+// lets us compare; the bare pipeline's own two-to-one ratio is printed next to ours.
+
+const M = (x) => `${(x / 1e6).toFixed(2)} M`
+const pct = (x) => `${(x * 100).toFixed(1)} %`
+const growth = (a, b) => `${a} -> ${b} MB (${b >= a ? '+' : ''}${(((b - a) / a) * 100).toFixed(1)} %)`
+
+/** Lines describing each target met or not, from the rows of `npm run bench`. */
+export function targetLines(rows) {
+  const row = (name) => rows.find((r) => r.scenario === name)
+  const lines = []
+  const one = row('1-slave')
+  const two = row('2-slaves')
+  const bare1 = row('bare-1')
+  const bare2 = row('bare-2')
+  if (one) {
+    const vsBare = bare1 ? `, ${(one.jobsPerSecond / bare1.jobsPerSecond).toFixed(2)} of the bare pipeline` : ''
+    lines.push(`1 master + 1 slave >= 1 M jobs/s (aim 2 M): ${M(one.jobsPerSecond)} jobs/s${vsBare} -- ${one.jobsPerSecond >= 1e6 ? 'met' : 'NOT met'}`)
+  }
+  if (one && two) {
+    const ratio = two.jobsPerSecond / one.jobsPerSecond
+    const bare = bare1 && bare2 ? `; the bare pipeline, 2 consumers against 1: ${(bare2.jobsPerSecond / bare1.jobsPerSecond).toFixed(2)}` : ''
+    lines.push(`2 slaves no slower than 1: ${ratio.toFixed(2)} of one slave${bare} -- ${ratio >= 1 ? 'met' : 'NOT met'}`)
+  }
+  const cpu1 = row('cpu-1-slave')
+  const cpu2 = row('cpu-2-slaves')
+  if (cpu1 && cpu2) lines.push(`CPU-bound handler, 2 slaves against 1: ${(cpu2.jobsPerSecond / cpu1.jobsPerSecond).toFixed(2)}x (nothing serializes the slaves)`)
+  const latency = row('latency-20ms')
+  if (latency) {
+    const share = latency.jobsPerSecond / 10000
+    lines.push(`latency-bound >= 95 % of 10,000 jobs/s: ${pct(share)} -- ${share >= 0.95 ? 'met' : 'NOT met'}`)
+  }
+  const mixed = row('fast-and-slow')
+  if (mixed) lines.push(`fast and slow slave, jobs each: ${mixed.jobsPerSlave.join(' / ')} (in proportion to speed: about 9 to 1)`)
+  const small = row('memory-100k')
+  const big = row('memory-10M')
+  if (small && big) {
+    const within = (a, b) => b <= a * 1.1
+    const ok = within(small.masterPeakRssMb, big.masterPeakRssMb) && within(small.slavePeakRssMb, big.slavePeakRssMb) && big.masterPeakRssMb < 150
+    lines.push(`peak RSS ${big.jobs.toLocaleString('en-US')} jobs within 10 % of 100,000, master < 150 MB: master ${growth(small.masterPeakRssMb, big.masterPeakRssMb)}, slave ${growth(small.slavePeakRssMb, big.slavePeakRssMb)} -- ${ok ? 'met' : 'NOT met'}`)
+  }
+  const kb = row('1KB-jobs')
+  if (kb) lines.push(`1 KB jobs >= 300,000 jobs/s: ${kb.jobsPerSecond.toLocaleString('en-US')} -- ${kb.jobsPerSecond >= 300000 ? 'met' : 'NOT met'}`)
+  return lines
+}
