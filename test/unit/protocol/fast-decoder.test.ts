@@ -33,8 +33,8 @@ describe('decodeCommon: the shapes it decodes', () => {
     expectCommon([2 ** 40, -(2 ** 53), 0.5, -1.25, 1e300, Number.MIN_VALUE, Infinity, -Infinity, NaN, -0, null, true, false])
   })
 
-  it('decodes ASCII strings of every header size (fixstr, str8, str16, str32)', () => {
-    for (const n of [0, 1, 15, 16, 31, 32, 255, 256, 65535, 65536]) expectCommon({ s: ascii(n) })
+  it('decodes ASCII strings of up to 64 bytes (fixstr and str8), built in JS or natively', () => {
+    for (const n of [0, 1, 15, 16, 31, 32, 63, 64]) expectCommon({ s: ascii(n) })
   })
 
   it('decodes maps and arrays past 15 entries (map16, array16) and nested', () => {
@@ -62,7 +62,10 @@ describe('decodeCommon: what it leaves to msgpackr', () => {
   const others: [string, unknown][] = [
     ['a bigint (64-bit integer)', { id: 5n }],
     ['a non-ASCII string', { s: 'café' }],
-    ['a long non-ASCII string', { s: `${ascii(40)}é` }],
+    ['a non-ASCII string decoded natively', { s: `${ascii(40)}é` }],
+    ['a string of 65 bytes', { s: ascii(65) }],
+    ['a str16 string', { s: ascii(256) }],
+    ['a str32 string', { s: ascii(65536) }],
     ['a non-ASCII key', { é: 1 }],
     ['a key longer than 31 bytes', { [ascii(32)]: 1 }],
     ['a Date (timestamp extension)', { at: new Date(0) }],
@@ -76,6 +79,13 @@ describe('decodeCommon: what it leaves to msgpackr', () => {
       expect(decode(bytes)).toStrictEqual(reference.unpack(bytes))
     })
   }
+
+  it('gives NOT_COMMON for invalid UTF-8 and for U+FFFD in a natively decoded string', () => {
+    const invalid = Buffer.concat([Buffer.from([0xd9, 20]), Buffer.from(ascii(19)), Buffer.from([0x80])])
+    expect(decodeCommon(invalid)).toBe(NOT_COMMON)
+    expect((decode(pack({ type: 'jobs', first: 0, jobs: [`${ascii(20)}\uFFFD`] })) as { jobs: unknown[] }).jobs).toEqual([`${ascii(20)}\uFFFD`])
+    expect(decodeCommon(pack(`${ascii(20)}\uFFFD`))).toBe(NOT_COMMON)
+  })
 
   it('gives NOT_COMMON for a float32, a number key and the byte 0xc1', () => {
     expect(decodeCommon(Buffer.from([0xca, 0x3f, 0xc0, 0x00, 0x00]))).toBe(NOT_COMMON)
