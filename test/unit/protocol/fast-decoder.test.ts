@@ -56,6 +56,16 @@ describe('decodeCommon: the shapes it decodes', () => {
     expectCommon(many)
     expectCommon({ a: 1, b: 2, ab: 3, ba: 4 })
   })
+
+  it('keeps its cached keys when the memory of the frame they came in is reused', () => {
+    const frame = pack({ qx: 1 })
+    expect(decodeCommon(frame)).toStrictEqual({ qx: 1 })
+    // Rewritten in place to a key of the same length and hash slot ('rY': 31 * 0x72 + 0x59
+    // = 31 * 0x71 + 0x78): a cache entry that were a view of the frame would match it.
+    frame.set(Buffer.from('rY'), 4)
+    expect(decodeCommon(frame)).toStrictEqual({ rY: 1 })
+    expect(decodeCommon(pack({ qx: 2 }))).toStrictEqual({ qx: 2 })
+  })
 })
 
 describe('decodeCommon: what it leaves to msgpackr', () => {
