@@ -1,3 +1,5 @@
+import { AUTH_ERROR_CODE, CLOSE_CODE } from './protocol/constants.js'
+
 /**
  * Every error Taskmaster raises on purpose. Each has a stable `code` so scripts can
  * tell them apart, and a message written for the person at the terminal: the CLIs
@@ -52,16 +54,16 @@ export class LockError extends TaskmasterError {
  * WebSocket close code the connection is closed with.
  */
 export class ProtocolError extends TaskmasterError {
-  constructor(message: string, readonly closeCode = 1002) {
+  constructor(message: string, readonly closeCode: number = CLOSE_CODE.protocol) {
     super('TM_ERR_PROTOCOL', message)
   }
 }
 
 /** A slave without the run's token; `closeCode` is the WebSocket close code sent. */
 export class AuthError extends TaskmasterError {
-  readonly closeCode = 1008
+  readonly closeCode = CLOSE_CODE.policy
   constructor(message: string) {
-    super('TM_ERR_AUTH', message, 2)
+    super(AUTH_ERROR_CODE, message, 2)
   }
 }
 

@@ -228,12 +228,12 @@ export class Ledger {
   }
 
   /** True when jobs that came back (released, due retries) are queued to go out first. */
-  get retrying(): boolean {
+  get hasReturnedJobs(): boolean {
     return this.#retry.length > 0
   }
 
-  /** Jobs in flight on `session`. */
-  inFlightOf(session: number): number {
+  /** How many jobs are in flight on `session`. */
+  inFlightCount(session: number): number {
     return this.#inFlightBy.get(session) ?? 0
   }
 
@@ -243,8 +243,8 @@ export class Ledger {
     else this.#inFlightBy.set(session, n)
   }
 
-  /** Index of `seq` if it is in flight on `session`, else -1 (stale, unknown or foreign). */
-  #inFlightOn(seq: number, session: number): number {
+  /** Ring slot of `seq` if it is in flight on `session`, else -1 (stale, unknown or foreign). */
+  #slotInFlightOn(seq: number, session: number): number {
     if (seq < this.#base || seq >= this.#next) return -1
     const i = seq & this.#mask
     return this.#state[i] === IN_FLIGHT && this.#owner[i] === session ? i : -1
@@ -300,7 +300,7 @@ export class Ledger {
    * The seqs of `ranges` still in the window (finished beyond the watermark), as ranges,
    * with their keys: what a journal record must name one by one.
    */
-  beyondWatermark(ranges: readonly number[]): { ranges: Ranges; keys: JobKey[] } {
+  stillInWindow(ranges: readonly number[]): { ranges: Ranges; keys: JobKey[] } {
     const beyond: Ranges = []
     let keys: JobKey[] = []
     for (let r = 0; r + 1 < ranges.length; r += 2) {
@@ -322,7 +322,7 @@ export class Ledger {
 
   /** Attempts made so far on `seq` if it is in flight on `session`, else 0. */
   attemptsOf(seq: number, session: number): number {
-    const i = this.#inFlightOn(seq, session)
+    const i = this.#slotInFlightOn(seq, session)
     return i < 0 ? 0 : this.#attempts[i]!
   }
 
@@ -334,7 +334,7 @@ export class Ledger {
 
   /** Puts an in-flight job back at the front of the buffer. `uncount` undoes its attempt (it never ran). */
   requeue(seq: number, session: number, uncount = false): boolean {
-    const i = this.#inFlightOn(seq, session)
+    const i = this.#slotInFlightOn(seq, session)
     if (i < 0) return false
     if (uncount) this.#attempts[i]!--
     this.#state[i] = QUEUED
@@ -347,7 +347,7 @@ export class Ledger {
 
   /** Holds an in-flight job back until `due` (a retry delay), then it is queued again. */
   defer(seq: number, session: number, due: number): boolean {
-    const i = this.#inFlightOn(seq, session)
+    const i = this.#slotInFlightOn(seq, session)
     if (i < 0) return false
     this.#state[i] = WAITING
     this.#delayed.push({ seq, due })
@@ -386,7 +386,7 @@ export class Ledger {
 
   /** Marks an in-flight job finished as failed (it is in the failed-jobs log). */
   finishFailed(seq: number, session: number): boolean {
-    const i = this.#inFlightOn(seq, session)
+    const i = this.#slotInFlightOn(seq, session)
     if (i < 0) return false
     this.#state[i] = FAILED
     this.#jobs[i] = undefined
@@ -398,7 +398,7 @@ export class Ledger {
   }
 
   /** Seqs in flight on `session` (scan of the window; used when a slave goes away). */
-  inFlightOn(session: number): number[] {
+  seqsInFlightOn(session: number): number[] {
     const seqs: number[] = []
     for (let seq = this.#base; seq < this.#next; seq++) {
       const i = seq & this.#mask
@@ -418,7 +418,7 @@ export class Ledger {
   }
 
   /** Seqs and keys of the jobs finished beyond the watermark (what a checkpoint must list). */
-  finishedBeyond(): { seqs: number[]; keys: JobKey[] } {
+  finishedInWindow(): { seqs: number[]; keys: JobKey[] } {
     const seqs: number[] = []
     const keys: JobKey[] = []
     for (let seq = this.#base; seq < this.#next; seq++) {

@@ -10,6 +10,7 @@ import type { TlsOptions } from '../options.js'
 import { decodeSlaveMessage, encode } from '../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
+import { CLOSE_CODE, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js'
 import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
 import { tokenMatches } from './token.js'
 
@@ -19,7 +20,7 @@ export interface ServerHandler {
   open(session: Session): void
   /** A valid message from an active session. */
   message(session: Session, message: SlaveMessage): void
-  /** An active session's connection is gone. */
+  /** A welcomed session's connection is gone. */
   close(session: Session, reason: string): void
   /** Something worth a line in the log. */
   log(level: 'info' | 'warn', message: string): void
@@ -42,12 +43,6 @@ function httpsServer(tls: TlsOptions): HttpServer {
     throw new TlsError(`Cannot use the TLS certificate and key (--tls-cert, --tls-key): ${(error as Error).message}`)
   }
 }
-
-/** Seconds a new connection has to say hello. */
-const HELLO_TIMEOUT = 10
-
-/** Close codes (RFC 6455 plus the private range). */
-export const CLOSE = { normal: 1000, goingAway: 1001, protocol: 1002, unsupported: 1003, policy: 1008, tooBig: 1009 } as const
 
 /**
  * The master's WebSocket endpoint: one {@link Session} per slave. It owns everything
@@ -117,9 +112,27 @@ export class Server {
     session.ws.send(encode(message))
   }
 
-  /** Sends pre-encoded bytes to one session. */
-  sendBytes(session: Session, bytes: Buffer): void {
-    if (session.state !== CLOSED) session.ws.send(bytes)
+  /** True while session `id` takes jobs: welcomed, not draining or closing. */
+  takesJobs(id: number): boolean {
+    return this.sessions.get(id)?.state === ACTIVE
+  }
+
+  /** Sends an encoded frame to session `id` (dropped if the connection is gone). */
+  sendFrame(id: number, bytes: Buffer): void {
+    const session = this.sessions.get(id)
+    if (session !== undefined && session.state !== CLOSED) session.ws.send(bytes)
+  }
+
+  /** Tells an active session to drain: it gets no more jobs, hands back those not started. */
+  drain(session: Session): void {
+    if (session.state !== ACTIVE) return
+    session.state = DRAINING
+    this.send(session, { type: 'drain' })
+  }
+
+  /** Drains every active session (the master is stopping). */
+  drainAll(): void {
+    for (const session of this.sessions.values()) this.drain(session)
   }
 
   /** Closes every connection (with `message` sent first, if given) and stops listening. */
@@ -153,13 +166,13 @@ export class Server {
     const session = new Session(this.#nextId++, ws, remote)
     this.sessions.set(session.id, session)
     const helloTimer = setTimeout(() => {
-      if (session.state === AWAITING_HELLO) this.#reject(session, new ProtocolError(`No hello within ${HELLO_TIMEOUT} s`, CLOSE.policy))
-    }, HELLO_TIMEOUT * 1000)
+      if (session.state === AWAITING_HELLO) this.#reject(session, new ProtocolError(`No hello within ${HELLO_TIMEOUT_S} s`, CLOSE_CODE.policy))
+    }, HELLO_TIMEOUT_S * 1000)
     helloTimer.unref()
     ws.on('pong', () => (session.alive = true))
     ws.on('message', (data: RawData, isBinary: boolean) => {
       session.alive = true
-      if (!isBinary) return this.#reject(session, new ProtocolError('Text frames are not part of the protocol; frames must be binary MessagePack', CLOSE.unsupported))
+      if (!isBinary) return this.#reject(session, new ProtocolError('Text frames are not part of the protocol; frames must be binary MessagePack', CLOSE_CODE.unsupported))
       let message: SlaveMessage
       try {
         message = decodeSlaveMessage(data as Buffer)
@@ -174,6 +187,10 @@ export class Server {
       if (message.type === 'hello') return this.#reject(session, new ProtocolError("Unexpected second 'hello'"))
       if (message.type === 'error') {
         this.#handler.log('warn', `${session.label} reported: ${message.message}`)
+        return
+      }
+      if (message.type === 'stats') {
+        session.stats = { cpu: message.cpu, rss: message.rss }
         return
       }
       this.#handler.message(session, message)
@@ -219,8 +236,7 @@ export class Server {
     if (session.state === ACTIVE || session.state === DRAINING) session.state = CLOSING
     this.#handler.log('warn', `Closed ${session.label}: ${error.message}`)
     session.ws.send(encode({ type: 'error', code: error.code, message: error.message }))
-    // Close reasons are limited to 123 bytes.
-    session.ws.close(error.closeCode ?? CLOSE.protocol, Buffer.from(error.message).subarray(0, 123).toString())
+    session.ws.close(error.closeCode ?? CLOSE_CODE.protocol, Buffer.from(error.message).subarray(0, MAX_CLOSE_REASON_BYTES).toString())
     setTimeout(() => session.ws.terminate(), 2000).unref()
   }
 
@@ -228,7 +244,7 @@ export class Server {
   #beat(): void {
     for (const session of this.sessions.values()) {
       if (!session.alive) {
-        this.#handler.log('warn', `Dropped ${session.label}: no heartbeat for ${2 * this.#options.heartbeat} s`)
+        this.#handler.log('warn', `Dropped ${session.label}: no heartbeat for ${MASTER_MISSED_HEARTBEATS * this.#options.heartbeat} s`)
         session.ws.terminate()
         continue
       }

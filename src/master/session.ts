@@ -15,19 +15,17 @@ export const CLOSED = 'closed'
 /** The state of a session, one of the constants above. */
 export type SessionState = typeof AWAITING_HELLO | typeof ACTIVE | typeof DRAINING | typeof CLOSING | typeof CLOSED
 
-/** One connected slave, as the master sees it. */
+/** One connected slave, as the master sees it. Only the server changes it. */
 export class Session {
   readonly id: number
   readonly ws: WebSocket
   readonly remote: string
   state: SessionState = AWAITING_HELLO
-  /** Jobs the slave can still take. */
-  credit = 0
   info: SlaveInfo | undefined
   /** A pong (or any frame) came since the last ping. */
   alive = true
   /** Last resource report of the slave. */
-  stats = { cpu: 0, rss: 0, running: 0 }
+  stats = { cpu: 0, rss: 0 }
 
   constructor(id: number, ws: WebSocket, remote: string) {
     this.id = id

@@ -8,14 +8,6 @@
 /** Version spoken by this build; a peer speaking another is refused. */
 export const PROTOCOL_VERSION = 2
 
-/**
- * Close reason of a slave that stops after reporting every job it ran: the jobs still
- * in flight on it never ran, and go back without costing an attempt.
- */
-export const SLAVE_STOPPING = 'slave stopping'
-/** Close reason of a slave that stops with jobs running (a second stop, a fatal error). */
-export const SLAVE_STOPPED_AT_ONCE = 'slave stopped at once'
-
 /** What a slave tells about itself when it connects. */
 export interface SlaveInfo {
   /** Random id the slave process keeps across reconnects. */
@@ -137,5 +129,3 @@ export type SlaveMessage = HelloMessage | CreditMessage | AckMessage | FailMessa
 export type MasterMessage = WelcomeMessage | JobsMessage | AbandonMessage | DrainMessage | EndMessage | ErrorMessage
 /** Any protocol message. */
 export type Message = SlaveMessage | MasterMessage
-/** The `type` of any message. */
-export type MessageType = Message['type']

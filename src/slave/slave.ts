@@ -8,7 +8,8 @@ import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
 import { resolveSlaveOptions } from '../options.js'
 import { decodeMasterMessage, encode } from '../protocol/codec.js'
 import type { Failure, MasterMessage, SlaveMessage } from '../protocol/messages.js'
-import { PROTOCOL_VERSION, SLAVE_STOPPED_AT_ONCE, SLAVE_STOPPING } from '../protocol/messages.js'
+import { PROTOCOL_VERSION } from '../protocol/messages.js'
+import { AUTH_ERROR_CODE, CLOSE_CODE, CLOSE_REASON, SLAVE_MISSED_HEARTBEATS } from '../protocol/constants.js'
 import { seqsOf } from '../protocol/jobs-batch.js'
 import type { Ranges } from '../protocol/ranges.js'
 import { appendSeq } from '../protocol/ranges.js'
@@ -105,7 +106,7 @@ export class Slave extends EventEmitter {
   stop(): void {
     if (this.#phase === FINISHED || this.#finish === undefined) return
     if (this.#phase === STOPPING) {
-      this.#end({ outcome: 'stopped' }, SLAVE_STOPPED_AT_ONCE)
+      this.#end({ outcome: 'stopped' }, CLOSE_REASON.slaveStoppedAtOnce)
       return
     }
     const wasConnected = this.#welcomed
@@ -174,7 +175,7 @@ export class Slave extends EventEmitter {
           message = decodeMasterMessage(data)
         } catch (error) {
           this.#log('warn', `Bad frame from the master: ${(error as Error).message}`)
-          ws.close(1002, 'bad frame')
+          ws.close(CLOSE_CODE.protocol, CLOSE_REASON.badFrame)
           return
         }
         if (!this.#welcomed) {
@@ -187,7 +188,7 @@ export class Slave extends EventEmitter {
             this.#end({ outcome: 'complete' })
             settle('the run is complete')
           } else if (message.type === 'error') {
-            settle(message.code === 'TM_ERR_AUTH' ? new AuthError(`The master refused this slave: ${message.message}`) : new RefusedError(`The master refused this slave: ${message.message}`))
+            settle(message.code === AUTH_ERROR_CODE ? new AuthError(`The master refused this slave: ${message.message}`) : new RefusedError(`The master refused this slave: ${message.message}`))
           }
           return
         }
@@ -269,7 +270,7 @@ export class Slave extends EventEmitter {
       this.#end({ outcome: 'stopped' })
       return
     }
-    if (reason === 'master stopping') this.#log('info', `The master stopped; waiting for it to come back (up to ${this.options.reconnect} s)`)
+    if (reason === CLOSE_REASON.masterStopping) this.#log('info', `The master stopped; waiting for it to come back (up to ${this.options.reconnect} s)`)
     else this.#log('warn', `Lost the master (${reason}); reconnecting for up to ${this.options.reconnect} s`)
     this.#phase = CONNECTING
   }
@@ -335,8 +336,8 @@ export class Slave extends EventEmitter {
   /** Drops a master that has gone silent (no ping or frame for 2.5 heartbeats). */
   #watch(): void {
     if (!this.#welcomed) return
-    if (Date.now() - this.#lastHeard > this.#heartbeat * 2500) {
-      this.#log('warn', `No heartbeat from the master for ${Math.round(this.#heartbeat * 2.5)} s`)
+    if (Date.now() - this.#lastHeard > this.#heartbeat * SLAVE_MISSED_HEARTBEATS * 1000) {
+      this.#log('warn', `No heartbeat from the master for ${Math.round(this.#heartbeat * SLAVE_MISSED_HEARTBEATS)} s`)
       this.#ws?.terminate()
     }
   }
@@ -351,7 +352,7 @@ export class Slave extends EventEmitter {
     this.#send({ type: 'stats', cpu, rss: process.memoryUsage.rss(), running: this.#runner.running })
   }
 
-  #end(summary: Pick<SlaveSummary, 'outcome'>, reason = SLAVE_STOPPING): void {
+  #end(summary: Pick<SlaveSummary, 'outcome'>, reason: string = CLOSE_REASON.slaveStopping): void {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
     this.#shutdown(reason)
@@ -361,11 +362,11 @@ export class Slave extends EventEmitter {
   #fail(error: TaskmasterError): void {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
-    this.#shutdown(SLAVE_STOPPED_AT_ONCE)
+    this.#shutdown(CLOSE_REASON.slaveStoppedAtOnce)
     this.#finish!.reject(error)
   }
 
-  /** Closes the connection with `reason`: SLAVE_STOPPING only when every job it ran was reported. */
+  /** Closes the connection with `reason`: slaveStopping only when every job it ran was reported. */
   #shutdown(reason: string): void {
     this.#intervals.clear()
     if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer)
@@ -373,7 +374,7 @@ export class Slave extends EventEmitter {
     this.#runner.close()
     const ws = this.#ws
     if (ws !== undefined && ws.readyState === WebSocket.OPEN) {
-      ws.close(1000, reason)
+      ws.close(CLOSE_CODE.normal, reason)
       setTimeout(() => ws.terminate(), 2000).unref()
     } else ws?.terminate()
   }

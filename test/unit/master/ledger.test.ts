@@ -167,20 +167,20 @@ describe('Ledger', () => {
 
   it('retrying tells whether released or due jobs wait to go out first', () => {
     const ledger = ledgerWith(3, 2)
-    expect(ledger.retrying).toBe(false)
+    expect(ledger.hasReturnedJobs).toBe(false)
     ledger.requeue(1, S1)
-    expect(ledger.retrying).toBe(true)
+    expect(ledger.hasReturnedJobs).toBe(true)
     expect(seqsOf(ledger.take(5, S2, 0))).toEqual([1, 2])
-    expect(ledger.retrying).toBe(false)
+    expect(ledger.hasReturnedJobs).toBe(false)
   })
 
-  it('beyondWatermark gives the finished seqs still in the window, with their keys', () => {
+  it('stillInWindow gives the finished seqs still in the window, with their keys', () => {
     const ledger = ledgerWith(6, 6)
     const out: number[] = []
     ledger.complete(acks(0, 1, 3, 4), S1, out)
     expect(out).toEqual([0, 2, 3, 2])
     expect(ledger.position).toBe(2)
-    expect(ledger.beyondWatermark(out)).toEqual({ ranges: [3, 2], keys: ['k3', 'k4'] })
+    expect(ledger.stillInWindow(out)).toEqual({ ranges: [3, 2], keys: ['k3', 'k4'] })
   })
 
   it('take() sends one run of fresh jobs across the end of the ring', () => {
@@ -196,22 +196,22 @@ describe('Ledger', () => {
     expect([ledger.stateOf(1023), ledger.stateOf(1024), ledger.stateOf(1099)]).toEqual([IN_FLIGHT, IN_FLIGHT, IN_FLIGHT])
     expect([ledger.entry(1023).attempts, ledger.entry(1024).attempts]).toEqual([1, 1])
     expect(ledger.sentBefore(8)).toHaveLength(100)
-    expect(ledger.inFlightOn(S2)).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i))
+    expect(ledger.seqsInFlightOn(S2)).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i))
   })
 
   it('counts the jobs in flight on each session through every way out of flight', () => {
     const ledger = ledgerWith(10)
     ledger.take(6, S1, 0)
     ledger.take(3, S2, 0)
-    expect([ledger.inFlightOf(S1), ledger.inFlightOf(S2), ledger.inFlightOf(99)]).toEqual([6, 3, 0])
+    expect([ledger.inFlightCount(S1), ledger.inFlightCount(S2), ledger.inFlightCount(99)]).toEqual([6, 3, 0])
     ledger.complete(acks(0, 1, 7), S1)
     ledger.requeue(2, S1)
     ledger.defer(3, S1, 10)
     ledger.finishFailed(4, S1)
-    expect([ledger.inFlightOf(S1), ledger.inFlightOf(S2)]).toEqual([1, 3])
+    expect([ledger.inFlightCount(S1), ledger.inFlightCount(S2)]).toEqual([1, 3])
     // The requeued job goes out again, on the other session.
     expect(seqsOf(ledger.take(5, S2, 0))).toEqual([2, 9])
-    expect([ledger.inFlightOf(S1), ledger.inFlightOf(S2), ledger.counts.inFlight]).toEqual([1, 5, 6])
+    expect([ledger.inFlightCount(S1), ledger.inFlightCount(S2), ledger.counts.inFlight]).toEqual([1, 5, 6])
   })
 
   it('ignores an ack for a job that was taken back and sent to another session', () => {
@@ -222,14 +222,14 @@ describe('Ledger', () => {
     expect(ledger.complete(acks(0), S2)).toBe(1)
   })
 
-  it('inFlightOn lists a session’s jobs; sentBefore lists old ones with their session', () => {
+  it('seqsInFlightOn lists a session’s jobs; sentBefore lists old ones with their session', () => {
     const ledger = ledgerWith(5)
     ledger.take(2, S1, 100)
     ledger.take(2, S2, 200)
     ledger.complete(acks(0), S1)
-    expect(ledger.inFlightOn(S1)).toEqual([1])
-    expect(ledger.inFlightOn(S2)).toEqual([2, 3])
-    expect(ledger.inFlightOn(3)).toEqual([])
+    expect(ledger.seqsInFlightOn(S1)).toEqual([1])
+    expect(ledger.seqsInFlightOn(S2)).toEqual([2, 3])
+    expect(ledger.seqsInFlightOn(3)).toEqual([])
     expect(ledger.sentBefore(100)).toEqual([])
     expect(ledger.sentBefore(201)).toEqual([
       { seq: 1, session: S1 },
@@ -239,18 +239,18 @@ describe('Ledger', () => {
     expect(ledger.sentBefore(150)).toEqual([{ seq: 1, session: S1 }])
   })
 
-  it('finishedBeyond lists exactly the finished jobs beyond the watermark', () => {
+  it('finishedInWindow lists exactly the finished jobs beyond the watermark', () => {
     const ledger = ledgerWith(6, 6)
     ledger.complete(acks(1, 3), S1)
     ledger.finishFailed(4, S1)
-    expect(ledger.finishedBeyond()).toEqual({ seqs: [1, 3, 4], keys: ['k1', 'k3', 'k4'] })
+    expect(ledger.finishedInWindow()).toEqual({ seqs: [1, 3, 4], keys: ['k1', 'k3', 'k4'] })
     ledger.complete(acks(0), S1)
     expect(ledger.position).toBe(2)
-    expect(ledger.finishedBeyond()).toEqual({ seqs: [3, 4], keys: ['k3', 'k4'] })
+    expect(ledger.finishedInWindow()).toEqual({ seqs: [3, 4], keys: ['k3', 'k4'] })
     ledger.complete(acks(2), S1)
     expect(ledger.position).toBe(5)
     expect(ledger.lastKey).toBe('k4')
-    expect(ledger.finishedBeyond()).toEqual({ seqs: [], keys: [] })
+    expect(ledger.finishedInWindow()).toEqual({ seqs: [], keys: [] })
   })
 
   it('addSkipped takes a seq, is never sent, and counts as finished', () => {
@@ -262,7 +262,7 @@ describe('Ledger', () => {
     ledger.addSkipped('k2')
     ledger.add('j3', 'k3')
     expect(ledger.stateOf(2)).toBe(SKIPPED)
-    expect(ledger.finishedBeyond()).toEqual({ seqs: [2], keys: ['k2'] })
+    expect(ledger.finishedInWindow()).toEqual({ seqs: [2], keys: ['k2'] })
     expect(seqsOf(ledger.take(10, S1, 0))).toEqual([1, 3])
     ledger.complete(acks(1), S1)
     expect(ledger.position).toBe(3)
@@ -326,7 +326,7 @@ describe('Ledger', () => {
     expect(ledger.lastKey).toBe(`k${total - 1}`)
     expect(ledger.idle).toBe(true)
     expect(ledger.counts).toEqual(counts({ done: total }))
-    expect(ledger.finishedBeyond()).toEqual({ seqs: [], keys: [] })
+    expect(ledger.finishedInWindow()).toEqual({ seqs: [], keys: [] })
   })
 
   it('keeps counts consistent through a mix of outcomes', () => {

@@ -1,0 +1,132 @@
+import type { Failure } from '../protocol/messages.js'
+import type { Ranges } from '../protocol/ranges.js'
+import { appendSeq } from '../protocol/ranges.js'
+import type { FailedJob, FailedLog } from './failed-log.js'
+import type { Ledger } from './ledger.js'
+
+/** What the attempt policy needs of the run's options. */
+export interface AttemptOptions {
+  /** Retries of a job whose handler throws (--retries). */
+  retries: number
+  /** Seconds before the first retry, doubling for each next one (--retry-delay). */
+  retryDelay: number
+  /** Seconds a job may be in flight; 0 is no limit (--job-timeout). */
+  jobTimeout: number
+}
+
+/** The longest retry delay, whatever the attempt. */
+export const MAX_RETRY_DELAY_MS = 60_000
+
+/** Milliseconds before the next try of a job that failed its `attempts`-th attempt. */
+export function retryDelayMs(attempts: number, retryDelay: number): number {
+  return Math.min(MAX_RETRY_DELAY_MS, retryDelay * 1000 * 2 ** (attempts - 1))
+}
+
+/**
+ * What happens to an attempt that did not succeed: a failure is retried after a
+ * growing delay while the job has tries left, else the job goes to the failed-jobs log
+ * (fsynced) and counts as finished; a slave that goes away gives its jobs back; a job
+ * in flight past --job-timeout is a failed attempt. Works on the ledger alone, so it
+ * is tested without sockets.
+ */
+export class AttemptPolicy {
+  readonly #ledger: Ledger
+  readonly #log: FailedLog
+  readonly #options: AttemptOptions
+  readonly #onDue: () => void
+  #timer: NodeJS.Timeout | undefined
+  /** When #timer fires. */
+  #timerDue = 0
+
+  /** @param onDue called when deferred jobs are queued again (so they are dispatched) */
+  constructor(ledger: Ledger, log: FailedLog, options: AttemptOptions, onDue: () => void) {
+    this.#ledger = ledger
+    this.#log = log
+    this.#options = options
+    this.#onDue = onDue
+  }
+
+  /**
+   * One failed attempt for each job (in flight on `session`): deferred while it has
+   * tries left, else appended to the failed-jobs log and finished, its seq appended to
+   * `finished`. Returns the jobs that went to the log. Throws if the log cannot be written
+   * (the jobs then stay in flight: they are not lost).
+   */
+  fail(session: number, failures: readonly Failure[], now: number, finished: Ranges): FailedJob[] {
+    const ledger = this.#ledger
+    const final: FailedJob[] = []
+    const finalSeqs: number[] = []
+    const seen = new Set<number>()
+    for (const f of failures) {
+      const attempts = ledger.attemptsOf(f.seq, session)
+      // Not in flight there (stale, foreign), or named twice in one report: no attempt.
+      if (attempts === 0 || seen.has(f.seq)) continue
+      seen.add(f.seq)
+      if (attempts <= this.#options.retries) {
+        ledger.defer(f.seq, session, now + retryDelayMs(attempts, this.#options.retryDelay))
+        continue
+      }
+      const { job, key } = ledger.entry(f.seq)
+      final.push({ key, job, attempts, error: { message: f.message, stack: f.stack }, at: new Date(now).toISOString() })
+      finalSeqs.push(f.seq)
+    }
+    if (final.length > 0) {
+      this.#log.append(final)
+      for (const seq of finalSeqs) if (ledger.finishFailed(seq, session)) appendSeq(finished, seq)
+    }
+    this.#arm()
+    return final
+  }
+
+  /**
+   * A slave went away with jobs in flight. `handedBack`: it stopped on purpose after
+   * reporting every job it ran, so what is left never ran and costs no attempt. Else
+   * each job counts an attempt: back to the front of the buffer, or to the failed-jobs
+   * log after the last. Returns how many jobs it held.
+   */
+  lost(session: number, reason: string, label: string, handedBack: boolean, now: number, finished: Ranges): { held: number; failed: FailedJob[] } {
+    const ledger = this.#ledger
+    const seqs = ledger.seqsInFlightOn(session)
+    const exhausted: Failure[] = []
+    for (const seq of seqs) {
+      if (handedBack) ledger.requeue(seq, session, true)
+      else if (ledger.attemptsOf(seq, session) > this.#options.retries) exhausted.push({ seq, message: `The slave running it went away (${label}: ${reason})` })
+      else ledger.requeue(seq, session)
+    }
+    const failed = exhausted.length > 0 ? this.fail(session, exhausted, now, finished) : []
+    return { held: seqs.length, failed }
+  }
+
+  /** Jobs in flight longer than --job-timeout, as failures grouped by the session holding them. */
+  expired(now: number): Map<number, Failure[]> {
+    const bySession = new Map<number, Failure[]>()
+    const limit = this.#options.jobTimeout
+    if (limit <= 0) return bySession
+    for (const { seq, session } of this.#ledger.sentBefore(now - limit * 1000)) {
+      let list = bySession.get(session)
+      if (list === undefined) bySession.set(session, (list = []))
+      list.push({ seq, message: `Timed out after ${limit} s (--job-timeout)` })
+    }
+    return bySession
+  }
+
+  /** Stops the retry timer (the run is over). */
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Sets the timer for the earliest deferred job, if it is earlier than the one set. */
+  #arm(): void {
+    const due = this.#ledger.nextDue
+    if (due === undefined || (this.#timer !== undefined && this.#timerDue <= due)) return
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timerDue = due
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      if (this.#ledger.promote(Date.now()) > 0) this.#onDue()
+      this.#arm()
+    }, Math.max(0, due - Date.now()))
+    this.#timer.unref()
+  }
+}

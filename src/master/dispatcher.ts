@@ -1,0 +1,167 @@
+import { JobSourceError } from '../errors.js'
+import { encode } from '../protocol/codec.js'
+import { seqAt, seqsOf, sliceJobs } from '../protocol/jobs-batch.js'
+import type { Batch, Ledger } from './ledger.js'
+
+/**
+ * Bytes a jobs frame aims at: small jobs are batched by --batch-size, big ones by size,
+ * so both sides pipeline frames instead of copying megabytes at a time.
+ */
+export const FRAME_TARGET = 256 * 1024
+
+/** Where dispatched frames go (the server, in a run). */
+export interface FrameSink {
+  /** True while the session takes jobs (authenticated, not draining or closing). */
+  takesJobs(session: number): boolean
+  /** Sends an encoded `jobs` frame to the session. */
+  sendFrame(session: number, bytes: Buffer): void
+}
+
+/** Dispatch settings. */
+export interface DispatchOptions {
+  /** Most jobs per frame (--batch-size). */
+  batchSize: number
+  /** Largest frame a session may be sent, in bytes (--max-frame). */
+  maxFrame: number
+}
+
+/** The flow-control state of one session: what dispatch needs to know of it. */
+interface Flow {
+  readonly session: number
+  /** Lanes the slave runs at once. */
+  readonly concurrency: number
+  /** Jobs the slave can still take (credit is additive). */
+  credit: number
+}
+
+/**
+ * The hold rule: a frame smaller than a full batch waits while its slave still has a
+ * full batch queued beyond what its lanes run. The slave's next ack (or more jobs from
+ * the generator) comes before it runs dry, and the frame then goes out full: a frame
+ * costs both sides tens of microseconds. Jobs that came back (released, retried) never
+ * wait.
+ *
+ * @param room jobs that could go now: the smaller of the slave's credit and the buffer
+ * @param inFlight jobs in flight on the slave
+ */
+export function holdsPartialFrame(room: number, batchSize: number, inFlight: number, concurrency: number, returned: boolean): boolean {
+  return !returned && room < batchSize && inFlight - concurrency >= batchSize
+}
+
+/**
+ * Hands queued jobs to slaves by credit: every session's credit, frame building and
+ * splitting, and the frame size learned from the jobs, live here and nowhere else.
+ */
+export class Dispatcher {
+  readonly #ledger: Ledger
+  readonly #sink: FrameSink
+  readonly #options: DispatchOptions
+  /** Sessions in connection order (the order a round serves them in). */
+  readonly #flows = new Map<number, Flow>()
+  /** Jobs per frame that keep frames near FRAME_TARGET, from the last frame's bytes per job. */
+  #frameJobs = Infinity
+
+  constructor(ledger: Ledger, sink: FrameSink, options: DispatchOptions) {
+    this.#ledger = ledger
+    this.#sink = sink
+    this.#options = options
+  }
+
+  /** A slave was welcomed: it takes jobs once it gives credit. */
+  open(session: number, concurrency: number): void {
+    this.#flows.set(session, { session, concurrency, credit: 0 })
+  }
+
+  /** A slave's connection is gone. */
+  close(session: number): void {
+    this.#flows.delete(session)
+  }
+
+  /** The slave can take `n` more jobs. */
+  grant(session: number, n: number): void {
+    const flow = this.#flows.get(session)
+    if (flow !== undefined) flow.credit += n
+  }
+
+  /** Credit of a session (0 if unknown). */
+  creditOf(session: number): number {
+    return this.#flows.get(session)?.credit ?? 0
+  }
+
+  /**
+   * Sends queued jobs to the sessions that have credit, a batch per session per round,
+   * until the buffer or the credit runs out. Returns the error that stops the run when a
+   * job cannot be sent (too big for a frame, not plain data); its jobs are back in the
+   * buffer, never sent.
+   */
+  dispatch(now: number): JobSourceError | undefined {
+    const ledger = this.#ledger
+    const sink = this.#sink
+    const flows: Flow[] = []
+    for (const flow of this.#flows.values()) if (flow.credit > 0 && sink.takesJobs(flow.session)) flows.push(flow)
+    // Retries prefer another slave than the one they failed on, when another can take them.
+    const avoid = flows.length > 1
+    const batchSize = Math.min(this.#options.batchSize, this.#frameJobs)
+    let sent = true
+    while (sent && ledger.counts.queued > 0) {
+      sent = false
+      for (const flow of flows) {
+        if (flow.credit <= 0 || !sink.takesJobs(flow.session)) continue
+        const room = Math.min(flow.credit, ledger.counts.queued)
+        if (holdsPartialFrame(room, batchSize, ledger.inFlightCount(flow.session), flow.concurrency, ledger.hasReturnedJobs)) continue
+        const batch = ledger.take(Math.min(flow.credit, batchSize), flow.session, now, avoid)
+        if (batch.jobs.length === 0) continue
+        flow.credit -= batch.jobs.length
+        const error = this.#send(flow, batch)
+        if (error !== undefined) return error
+        sent = true
+      }
+    }
+    return undefined
+  }
+
+  /** Encodes and sends a batch; a frame over the limit is split in halves. */
+  #send(flow: Flow, batch: Batch): JobSourceError | undefined {
+    let bytes: Buffer
+    try {
+      bytes = encode(batch)
+    } catch {
+      return this.#takeBack(flow, batch, this.#unencodable(batch))
+    }
+    const n = batch.jobs.length
+    this.#frameJobs = Math.max(1, Math.floor((FRAME_TARGET * n) / bytes.length))
+    if (bytes.length <= this.#options.maxFrame) {
+      this.#sink.sendFrame(flow.session, bytes)
+      return undefined
+    }
+    if (n === 1) {
+      const key = this.#ledger.entry(seqAt(batch, 0)).key
+      const error = new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than --max-frame (${this.#options.maxFrame}); raise --max-frame on master and slaves`)
+      return this.#takeBack(flow, batch, error)
+    }
+    const half = n >> 1
+    const rest = sliceJobs(batch, half, n)
+    const error = this.#send(flow, sliceJobs(batch, 0, half))
+    // The first half could not go (and went back): the second half goes back too.
+    return error === undefined ? this.#send(flow, rest) : this.#takeBack(flow, rest, error)
+  }
+
+  /** Puts the jobs of a batch that did not go out back in the buffer, uncounted, with their credit. */
+  #takeBack(flow: Flow, batch: Batch, error: JobSourceError): JobSourceError {
+    for (const seq of seqsOf(batch)) this.#ledger.requeue(seq, flow.session, true)
+    flow.credit += batch.jobs.length
+    return error
+  }
+
+  #unencodable(batch: Batch): JobSourceError {
+    for (let i = 0; i < batch.jobs.length; i++) {
+      try {
+        encode({ type: 'jobs', first: 0, jobs: [batch.jobs[i]] })
+      } catch (error) {
+        const key = this.#ledger.entry(seqAt(batch, i)).key
+        return new JobSourceError(`Job ${String(key)} cannot be sent to slaves (${(error as Error).message}); jobs must be plain data`)
+      }
+    }
+    return new JobSourceError('A batch of jobs cannot be encoded')
+  }
+}

@@ -1,0 +1,400 @@
+import type { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import { deferred } from '../deferred.js'
+import { describeError } from '../errors.js'
+import { Intervals } from '../intervals.js'
+import type { ResolvedMasterOptions } from '../options.js'
+import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
+import type { Failure, SlaveMessage } from '../protocol/messages.js'
+import { AttemptPolicy } from './attempt-policy.js'
+import { Dispatcher } from './dispatcher.js'
+import type { FailedJob } from './failed-log.js'
+import { FailedLog } from './failed-log.js'
+import { Ledger } from './ledger.js'
+import { Persistence } from './persistence.js'
+import type { ResumePoint } from './run-store.js'
+import { RunStore } from './run-store.js'
+import { Server } from './server.js'
+import type { Session } from './session.js'
+import { Source } from './source.js'
+import type { MasterAddress, MasterStatus, RunSummary } from './types.js'
+
+/** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
+const WINDOW_FACTOR = 8
+
+/** Ready: opened, not listening yet. Running: jobs go out. Draining: stopping, waiting for jobs in flight. */
+type Phase = 'ready' | 'running' | 'draining' | 'finished'
+
+/** What opening a run found: a run to start, or a key that is already complete. */
+export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; summary: RunSummary }
+
+/**
+ * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
+ * earlier incarnation stopped and the generator's total. A complete key is closed at
+ * once and reported.
+ */
+export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter): Promise<Opened> {
+  const store = new RunStore(options.stateDir, options.key, { reset: options.reset })
+  const failedLog = options.failedLog ?? store.paths.failed
+  try {
+    store.checkArgs(options.args)
+    const previous = store.previous
+    if (previous?.complete) {
+      store.close()
+      const totals = { done: previous.counts.done, failed: previous.counts.failed, elapsedMs: previous.elapsed }
+      return { kind: 'already-complete', summary: { outcome: 'already-complete', key: options.key, jobs: 0, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0, totals, failedLog } }
+    }
+    const resume = store.resumePoint()
+    const total = await readTotal(options, events)
+    return { kind: 'run', run: new Run(options, token, events, store, resume, total) }
+  } catch (error) {
+    store.close()
+    throw error
+  }
+}
+
+async function readTotal(options: ResolvedMasterOptions, events: EventEmitter): Promise<number | undefined> {
+  const total = options.source.total
+  try {
+    const value = typeof total === 'function' ? await total({ args: { ...options.args } }) : total
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
+  } catch (error) {
+    events.emit('log', { level: 'warn', message: `total() threw, running without a total: ${(error as Error).message}` })
+    return undefined
+  }
+}
+
+/**
+ * One incarnation of a run, from listening to the last checkpoint: the engine behind
+ * {@link Master}. It owns the ledger, the source, the server and the store, and exists
+ * only while the run runs, so nothing in it is half-initialised.
+ *
+ * One turn of the loop (scheduled whenever something changed): completions are
+ * journaled, then queued jobs are dispatched, then the generator is woken if the
+ * buffer has room.
+ */
+export class Run {
+  readonly #options: ResolvedMasterOptions
+  readonly #events: EventEmitter
+  readonly #ledger: Ledger
+  readonly #source: Source
+  readonly #server: Server
+  readonly #dispatcher: Dispatcher
+  readonly #policy: AttemptPolicy
+  readonly #failedLog: FailedLog
+  readonly #persistence: Persistence
+  readonly #resume: ResumePoint
+  readonly #total: number | undefined
+  readonly #intervals = new Intervals()
+  readonly #startedAt = Date.now()
+  readonly #done = deferred<RunSummary>()
+  #phase: Phase = 'ready'
+  #address: MasterAddress | undefined
+  #stopRequested = false
+  #turnPending = false
+  #error: unknown
+  readonly #turnBound = (): void => this.#turn()
+
+  constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: RunStore, resume: ResumePoint, total: number | undefined) {
+    this.#options = options
+    this.#events = events
+    this.#resume = resume
+    this.#total = total
+    const o = options
+    this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
+    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: o.args }, this.#startedAt)
+    this.#failedLog = new FailedLog(o.failedLog ?? store.paths.failed)
+    this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
+    this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn())
+    this.#server = new Server(
+      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, tls: o.tls, run: randomBytes(6).toString('hex') },
+      {
+        open: (session) => this.#onOpen(session),
+        message: (session, message) => this.#onMessage(session, message),
+        close: (session, reason) => this.#onClose(session, reason),
+        log: (level, message) => this.#log(level, message),
+      },
+    )
+    this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame })
+  }
+
+  /** The address, once listening. */
+  get address(): MasterAddress | undefined {
+    return this.#address
+  }
+
+  /**
+   * Listens, then runs to the end: resolves when every job is finished or after a
+   * stop, rejects with an error that stopped the run. A listen error closes the store.
+   */
+  async start(): Promise<RunSummary> {
+    const o = this.#options
+    let bound
+    try {
+      bound = await this.#server.listen(o.host, o.port)
+    } catch (error) {
+      this.#persistence.close(false)
+      throw error
+    }
+    const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
+    this.#address = { host: bound.address, port: bound.port, hostPort: `${host}:${bound.port}`, url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}` }
+    this.#phase = 'running'
+    this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
+    if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
+    this.#events.emit('listening', this.#address)
+    this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args } }).then(
+      () => this.#settle(),
+      (error) => this.#abort(error),
+    )
+    if (this.#stopRequested) this.stop()
+    return this.#done.promise
+  }
+
+  /**
+   * The first call is graceful: no new jobs go out, slaves hand back the jobs they have
+   * not started and finish the running ones, then the checkpoint is written. A second
+   * call stops at once (jobs in flight run again on resume).
+   */
+  stop(): void {
+    if (this.#phase === 'ready') {
+      this.#stopRequested = true
+    } else if (this.#phase === 'running') {
+      this.#phase = 'draining'
+      this.#log('info', 'Stopping: waiting for the jobs in flight (stop again to quit at once)')
+      this.#source.stop()
+      this.#server.drainAll()
+      this.#settle()
+    } else if (this.#phase === 'draining') {
+      this.#end('stopped')
+    }
+  }
+
+  /** A snapshot of the run for displays. */
+  status(): MasterStatus {
+    const counts = this.#ledger.counts
+    let slaveCpu = 0
+    let slaveRss = 0
+    for (const session of this.#server.sessions.values()) {
+      slaveCpu += session.stats.cpu
+      slaveRss += session.stats.rss
+    }
+    return {
+      key: this.#options.key,
+      current: this.#source.current,
+      position: this.#ledger.position,
+      ...this.#persistence.totals(),
+      inFlight: counts.inFlight,
+      queued: counts.queued,
+      waiting: counts.waiting,
+      slaves: this.#server.sessions.size,
+      slaveCpu,
+      slaveRss,
+      total: this.#total,
+      elapsedMs: this.#phase === 'ready' ? 0 : Date.now() - this.#startedAt,
+    }
+  }
+
+  #log(level: 'info' | 'warn', message: string): void {
+    this.#events.emit('log', { level, message })
+  }
+
+  /** Runs a step that may fail with an error that stops the run (a state file that cannot be written). */
+  #guard(step: () => void): void {
+    try {
+      step()
+    } catch (error) {
+      this.#abort(error)
+    }
+  }
+
+  #onOpen(session: Session): void {
+    const concurrency = session.info?.concurrency ?? 1
+    this.#log('info', `${session.label} connected (concurrency ${concurrency})`)
+    this.#dispatcher.open(session.id, concurrency)
+    this.#events.emit('slave-connected', session)
+    if (this.#phase === 'draining') this.#server.drain(session)
+  }
+
+  #onMessage(session: Session, message: SlaveMessage): void {
+    switch (message.type) {
+      case 'ack':
+        // The acks of one event-loop turn (every slave's) go to the journal in one write.
+        if (this.#ledger.complete(message.ranges, session.id, this.#persistence.finished) > 0) {
+          this.#scheduleTurn()
+          this.#settle()
+        }
+        this.#grant(session, message.credit)
+        break
+      case 'fail':
+        this.#failAttempts(session, message.failures)
+        this.#grant(session, message.credit)
+        break
+      case 'credit':
+        this.#grant(session, message.n)
+        break
+      case 'release':
+        for (const seq of message.seqs) this.#ledger.requeue(seq, session.id, true)
+        this.#scheduleTurn()
+        this.#settle()
+        break
+    }
+  }
+
+  #grant(session: Session, credit: number): void {
+    if (credit === 0) return
+    this.#dispatcher.grant(session.id, credit)
+    this.#scheduleTurn()
+  }
+
+  #failAttempts(session: Session, failures: readonly Failure[]): void {
+    this.#reportFailed(() => this.#policy.fail(session.id, failures, Date.now(), this.#persistence.finished))
+  }
+
+  /** Runs a policy step that may send jobs to the failed-jobs log, and reports them. */
+  #reportFailed(step: () => FailedJob[]): void {
+    let failed: FailedJob[]
+    try {
+      failed = step()
+    } catch (error) {
+      this.#abort(error)
+      return
+    }
+    if (failed.length > 0) {
+      for (const entry of failed) this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
+      // Journaled at once: a crash now must not run (and log) these jobs again.
+      this.#guard(() => this.#persistence.flush())
+    }
+    // A stop may have been waiting for just these jobs.
+    this.#settle()
+  }
+
+  /** A slave went away: its jobs in flight count an attempt and go back to the front of the buffer. */
+  #onClose(session: Session, reason: string): void {
+    this.#dispatcher.close(session.id)
+    // After the end (a stop at once), jobs still in flight are simply not finished: they
+    // run again on resume and no attempt is charged.
+    if (this.#phase === 'finished') return
+    const held = this.#ledger.inFlightCount(session.id)
+    this.#log('info', `${session.label} disconnected (${reason})${held > 0 ? `; ${held} jobs in flight go back to the buffer` : ''}`)
+    this.#events.emit('slave-disconnected', session)
+    // A slave that stops on purpose reported the jobs it ran: what is left never ran.
+    const handedBack = reason === CLOSE_REASON.slaveStopping
+    this.#reportFailed(() => this.#policy.lost(session.id, reason, session.label, handedBack, Date.now(), this.#persistence.finished).failed)
+    this.#scheduleTurn()
+  }
+
+  /** Jobs in flight longer than --job-timeout: the slave abandons them and they count a failed attempt. */
+  #expire(): void {
+    if (this.#phase !== 'running' && this.#phase !== 'draining') return
+    const expired = this.#policy.expired(Date.now())
+    for (const [id, failures] of expired) {
+      const session = this.#server.sessions.get(id)
+      if (session !== undefined) {
+        const seqs = failures.map((f) => f.seq)
+        // The slave gives the slot back (as credit) when the attempt has really left its lane.
+        this.#server.send(session, { type: 'abandon', seqs, attempts: seqs.map((seq) => this.#ledger.attemptsOf(seq, id)) })
+      }
+      this.#reportFailed(() => this.#policy.fail(id, failures, Date.now(), this.#persistence.finished))
+    }
+    if (expired.size > 0) this.#scheduleTurn()
+  }
+
+  #onJobs(): void {
+    this.#scheduleTurn()
+    if (this.#source.exhausted) this.#settle()
+  }
+
+  #scheduleTurn(): void {
+    if (this.#turnPending) return
+    this.#turnPending = true
+    setImmediate(this.#turnBound)
+  }
+
+  /**
+   * One turn of the loop. Completions are durable before the credit they freed is
+   * spent: a crash re-runs no more jobs than the slaves' windows hold.
+   */
+  #turn(): void {
+    this.#turnPending = false
+    this.#guard(() => this.#persistence.flush())
+    if (this.#phase !== 'running') return
+    const error = this.#dispatcher.dispatch(Date.now())
+    if (error !== undefined) {
+      this.#abort(error)
+      return
+    }
+    this.#source.wake()
+  }
+
+  /** Ends the run when nothing is left: all finished (complete) or, when stopping, nothing in flight. */
+  #settle(): void {
+    if (this.#phase === 'running' && this.#source.exhausted && this.#ledger.idle) this.#end('complete')
+    else if (this.#phase === 'draining' && this.#ledger.counts.inFlight === 0) this.#end('stopped')
+  }
+
+  /** Stops the run because of an error: graceful like {@link stop}, then rejects with it. */
+  #abort(error: unknown): void {
+    if (this.#error !== undefined) return
+    this.#error = error
+    this.#log('warn', describeError(error))
+    if (this.#phase === 'running') this.stop()
+    else this.#settle()
+  }
+
+  /** Ends the run once: run() settles with the summary, or with the first error on the way. */
+  #end(outcome: 'complete' | 'stopped'): void {
+    if (this.#phase === 'finished') return
+    this.#phase = 'finished'
+    this.#close(outcome).then(
+      (summary) => this.#done.resolve(summary),
+      (error) => this.#done.reject(error),
+    )
+  }
+
+  /** Every step on the way out runs, whatever failed before it; the first error wins. */
+  async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
+    this.#intervals.clear()
+    this.#policy.stop()
+    let error = this.#error
+    const step = (fn: () => void): void => {
+      try {
+        fn()
+      } catch (stepError) {
+        error ??= stepError
+      }
+    }
+    step(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
+    try {
+      if (outcome === 'complete') await this.#server.close(CLOSE_CODE.normal, CLOSE_REASON.runComplete, { type: 'end' })
+      else await this.#server.close(CLOSE_CODE.goingAway, CLOSE_REASON.masterStopping)
+    } catch (closeError) {
+      error ??= closeError
+    }
+    this.#source.stop()
+    // Acks that came in while the connections closed (after a stop at once).
+    step(() => this.#persistence.flush())
+    step(() => this.#failedLog.close())
+    step(() => this.#persistence.close(outcome === 'complete' && error === undefined))
+    if (error !== undefined) throw error
+    return this.#summary(outcome)
+  }
+
+  #summary(outcome: 'complete' | 'stopped'): RunSummary {
+    const counts = this.#ledger.counts
+    const elapsedMs = Date.now() - this.#startedAt
+    const jobs = counts.done + counts.failed
+    const totals = this.#persistence.totals()
+    return {
+      outcome,
+      key: this.#options.key,
+      jobs,
+      done: counts.done,
+      failed: counts.failed,
+      skipped: counts.skipped,
+      elapsedMs,
+      rate: elapsedMs > 0 ? (jobs * 1000) / elapsedMs : 0,
+      totals: { ...totals, elapsedMs: this.#resume.elapsed + elapsedMs },
+      failedLog: this.#failedLog.path,
+    }
+  }
+}

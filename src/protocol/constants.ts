@@ -1,0 +1,53 @@
+/**
+ * Every constant of the wire contract: close codes, close reasons, error codes and the
+ * timing rules both sides follow. Neither side spells one of these itself.
+ */
+
+/** WebSocket close codes used (RFC 6455). */
+export const CLOSE_CODE = {
+  /** The run is complete, or a slave stops. */
+  normal: 1000,
+  /** The master stops. */
+  goingAway: 1001,
+  /** A frame that is not a valid message. */
+  protocol: 1002,
+  /** A text frame (the protocol is binary). */
+  unsupported: 1003,
+  /** Refused: no or wrong token, no hello in time. */
+  policy: 1008,
+} as const
+
+/** Close reasons that carry meaning to the peer. */
+export const CLOSE_REASON = {
+  /** The master stops: slaves wait for it to come back. */
+  masterStopping: 'master stopping',
+  /** Every job of the run is finished. */
+  runComplete: 'run complete',
+  /**
+   * A slave that stops after reporting every job it ran: the jobs still in flight on it
+   * never ran, and go back without costing an attempt.
+   */
+  slaveStopping: 'slave stopping',
+  /** A slave that stops with jobs running (a second stop, a fatal error). */
+  slaveStoppedAtOnce: 'slave stopped at once',
+  /** A slave that received a frame it cannot decode. */
+  badFrame: 'bad frame',
+} as const
+
+/** `code` of the `error` message sent to a slave refused for its token. */
+export const AUTH_ERROR_CODE = 'TM_ERR_AUTH'
+
+/** Seconds a new connection has to say hello. */
+export const HELLO_TIMEOUT_S = 10
+
+/** The master drops a slave that answered no ping for this many heartbeat periods. */
+export const MASTER_MISSED_HEARTBEATS = 2
+
+/**
+ * The slave drops a master it heard nothing from (ping or frame) for this many heartbeat
+ * periods: more than the master's, so a slow master is not dropped before it drops us.
+ */
+export const SLAVE_MISSED_HEARTBEATS = 2.5
+
+/** Close reasons are limited to 123 bytes by RFC 6455. */
+export const MAX_CLOSE_REASON_BYTES = 123
