@@ -3,7 +3,8 @@ import type { Ranges } from '../protocol/ranges.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
 import type { Ledger } from './ledger.js'
-import type { ResumePoint, RunStore } from './run-store.js'
+import type { ResumePoint } from './run-store.js'
+import type { StateStore } from './state-store.js'
 import type { RunTotals } from './types.js'
 
 /** The run's identity, saved in every checkpoint. */
@@ -20,7 +21,7 @@ export interface RunIdentity {
 export class Persistence {
   /** Seqs finished and not journaled yet: every path that finishes a job appends here. */
   readonly finished: Ranges = []
-  readonly #store: RunStore
+  readonly #store: StateStore
   readonly #ledger: Ledger
   readonly #resume: ResumePoint
   readonly #identity: RunIdentity
@@ -29,7 +30,7 @@ export class Persistence {
   #dirty = false
   #closed = false
 
-  constructor(store: RunStore, ledger: Ledger, resume: ResumePoint, identity: RunIdentity, startedAt: number) {
+  constructor(store: StateStore, ledger: Ledger, resume: ResumePoint, identity: RunIdentity, startedAt: number) {
     this.#store = store
     this.#ledger = ledger
     this.#resume = resume

@@ -8,6 +8,7 @@ import type { JournalRecord } from './journal.js'
 import type { JobKey } from '../options.js'
 import { acquireLock } from './lock.js'
 import { SkipSet } from './skip-set.js'
+import type { StateStore } from './state-store.js'
 
 /** Files of one run in the state dir. */
 export interface RunPaths {
@@ -66,7 +67,7 @@ export interface ResumePoint {
  * The persistent state of one run: its lock, checkpoint and journal. Opening it takes
  * the lock and reads where the last incarnation stopped.
  */
-export class RunStore {
+export class RunStore implements StateStore {
   readonly paths: RunPaths
   readonly key: string
   /** The checkpoint found at open (before any resume), if any. */
@@ -100,6 +101,11 @@ export class RunStore {
       this.#release()
       throw error
     }
+  }
+
+  /** Path of the run's failed-jobs log. */
+  get failedLogPath(): string {
+    return this.paths.failed
   }
 
   /** Refuses to resume a run started with other arguments. */

@@ -15,7 +15,9 @@ import { Persistence } from './persistence.js'
 import type { ResumePoint } from './run-store.js'
 import { RunStore } from './run-store.js'
 import { Server } from './server.js'
+import type { ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
+import type { StateStore } from './state-store.js'
 import { Source } from './source.js'
 import type { MasterAddress, MasterStatus, RunSummary } from './types.js'
 
@@ -33,9 +35,23 @@ export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; sum
  * earlier incarnation stopped and the generator's total. A complete key is closed at
  * once and reported.
  */
-export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter): Promise<Opened> {
-  const store = new RunStore(options.stateDir, options.key, { reset: options.reset })
-  const failedLog = options.failedLog ?? store.paths.failed
+/**
+ * How a run makes its parts: the default keeps state in files and serves WebSockets.
+ * Tests hand in parts that fail on purpose, to prove every way out of a run.
+ */
+export interface RunParts {
+  store(options: ResolvedMasterOptions): StateStore
+  server(options: ServerOptions, handler: ServerHandler): Server
+}
+
+const DEFAULT_PARTS: RunParts = {
+  store: (o) => new RunStore(o.stateDir, o.key, { reset: o.reset }),
+  server: (options, handler) => new Server(options, handler),
+}
+
+export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS): Promise<Opened> {
+  const store = parts.store(options)
+  const failedLog = options.failedLog ?? store.failedLogPath
   try {
     store.checkArgs(options.args)
     const previous = store.previous
@@ -46,7 +62,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
     }
     const resume = store.resumePoint()
     const total = await readTotal(options, events)
-    return { kind: 'run', run: new Run(options, token, events, store, resume, total) }
+    return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
   } catch (error) {
     store.close()
     throw error
@@ -95,7 +111,7 @@ export class Run {
   #error: unknown
   readonly #turnBound = (): void => this.#turn()
 
-  constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: RunStore, resume: ResumePoint, total: number | undefined) {
+  constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
     this.#options = options
     this.#events = events
     this.#resume = resume
@@ -103,10 +119,10 @@ export class Run {
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: o.args }, this.#startedAt)
-    this.#failedLog = new FailedLog(o.failedLog ?? store.paths.failed)
+    this.#failedLog = new FailedLog(o.failedLog ?? store.failedLogPath)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn())
-    this.#server = new Server(
+    this.#server = parts.server(
       { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, tls: o.tls, run: randomBytes(6).toString('hex') },
       {
         open: (session) => this.#onOpen(session),
@@ -332,7 +348,10 @@ export class Run {
     else if (this.#phase === 'draining' && this.#ledger.counts.inFlight === 0) this.#end('stopped')
   }
 
-  /** Stops the run because of an error: graceful like {@link stop}, then rejects with it. */
+  /**
+   * Stops the run because of an error: graceful like {@link stop}, then run() rejects
+   * with it. Only the first error is kept (and logged); on the way out it is kept too.
+   */
   #abort(error: unknown): void {
     if (this.#error !== undefined) return
     this.#error = error
@@ -351,31 +370,26 @@ export class Run {
     )
   }
 
-  /** Every step on the way out runs, whatever failed before it; the first error wins. */
+  /**
+   * Every step on the way out runs, whatever failed before it; the first error of the
+   * run (an abort during these steps included) is what run() rejects with.
+   */
   async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
     this.#intervals.clear()
     this.#policy.stop()
-    let error = this.#error
-    const step = (fn: () => void): void => {
-      try {
-        fn()
-      } catch (stepError) {
-        error ??= stepError
-      }
-    }
-    step(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
+    this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
     try {
       if (outcome === 'complete') await this.#server.close(CLOSE_CODE.normal, CLOSE_REASON.runComplete, { type: 'end' })
       else await this.#server.close(CLOSE_CODE.goingAway, CLOSE_REASON.masterStopping)
-    } catch (closeError) {
-      error ??= closeError
+    } catch (error) {
+      this.#abort(error)
     }
     this.#source.stop()
     // Acks that came in while the connections closed (after a stop at once).
-    step(() => this.#persistence.flush())
-    step(() => this.#failedLog.close())
-    step(() => this.#persistence.close(outcome === 'complete' && error === undefined))
-    if (error !== undefined) throw error
+    this.#guard(() => this.#persistence.flush())
+    this.#guard(() => this.#failedLog.close())
+    this.#guard(() => this.#persistence.close(outcome === 'complete' && this.#error === undefined))
+    if (this.#error !== undefined) throw this.#error
     return this.#summary(outcome)
   }
 
