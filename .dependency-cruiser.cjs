@@ -1,0 +1,46 @@
+// The architecture's import rules (docs/architecture.md), checked by `npm run lint`.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'protocol-imports-neither-side',
+      comment: 'The wire protocol is shared by master and slave: it imports neither, nor the CLI.',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { path: '^src/(master|slave|cli)/' },
+    },
+    {
+      name: 'master-and-slave-meet-only-through-the-protocol',
+      comment: 'The master never imports the slave, and the slave never imports the master.',
+      severity: 'error',
+      from: { path: '^src/master/' },
+      to: { path: '^src/slave/' },
+    },
+    {
+      name: 'slave-does-not-import-master',
+      comment: 'The slave never imports the master.',
+      severity: 'error',
+      from: { path: '^src/slave/' },
+      to: { path: '^src/master/' },
+    },
+    {
+      name: 'only-the-cli-imports-the-cli',
+      comment: 'The library never depends on the command-line layer.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
+    },
+    {
+      name: 'no-circular',
+      comment: 'Modules form a tree: a cycle makes load order and ownership unclear.',
+      severity: 'error',
+      from: {},
+      to: { circular: true, dependencyTypesNot: ['type-only'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+}
