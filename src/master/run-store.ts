@@ -26,17 +26,19 @@ export function runPaths(stateDir: string, key: string): RunPaths {
 /** Name of the run that replays the failed jobs of run `key` (`--retry-failed`). */
 export const retryKey = (key: string): string => `${key}.retry`
 
+/** Where {@link rotate} moves a failed-jobs log now: `<key>.failed.<time>.jsonl`. */
+export const rotatedPath = (failedLog: string): string => failedLog.replace(/\.jsonl$/, `.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
+
 /**
- * Moves a failed-jobs log aside as `<key>.failed.<time>.jsonl`; returns the new path,
- * or undefined if there was no log (or an empty one, which is removed).
+ * Moves a failed-jobs log aside (to `rotated`, by default {@link rotatedPath}); returns
+ * the new path, or undefined if there was no log (or an empty one, which is removed).
  */
-export function rotate(failedLog: string): string | undefined {
+export function rotate(failedLog: string, rotated = rotatedPath(failedLog)): string | undefined {
   if (!existsSync(failedLog)) return undefined
   if (statSync(failedLog).size === 0) {
     rmSync(failedLog, { force: true })
     return undefined
   }
-  const rotated = failedLog.replace(/\.jsonl$/, `.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
   renameSync(failedLog, rotated)
   return rotated
 }
