@@ -155,7 +155,8 @@ export class Master extends EventEmitter {
   async run(): Promise<RunSummary> {
     if (this.#phase !== 'new' || this.#store !== undefined) throw new StateError('Master.run() can only be called once')
     const o = this.options
-    this.#store = new RunStore(o.stateDir, o.key, { reset: o.reset })
+    this.#store = new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss })
+    for (const warning of this.#store.warnings) this.#log('warn', warning)
     try {
       this.#store.checkArgs(o.args)
       const previous = this.#store.previous

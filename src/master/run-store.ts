@@ -62,6 +62,14 @@ export interface ResumePoint {
   startedAt: string
 }
 
+/** How a run store is opened. */
+export interface RunStoreOptions {
+  /** Forget the saved state (the failed-jobs log is rotated, never deleted). @default false */
+  reset?: boolean
+  /** Resume past a damaged journal, dropping it from the first bad record (see {@link Journal}). @default false */
+  acceptJournalLoss?: boolean
+}
+
 /**
  * The persistent state of one run: its lock, checkpoint and journal. Opening it takes
  * the lock and reads where the last incarnation stopped.
@@ -71,11 +79,13 @@ export class RunStore {
   readonly key: string
   /** The checkpoint found at open (before any resume), if any. */
   readonly previous: Checkpoint | undefined
+  /** What the master should warn about once open (a damaged journal cut by `acceptJournalLoss`). */
+  readonly warnings: string[] = []
   readonly #journal: Journal
   readonly #release: () => void
   #closed = false
 
-  constructor(stateDir: string, key: string, options: { reset?: boolean } = {}) {
+  constructor(stateDir: string, key: string, options: RunStoreOptions = {}) {
     this.key = key
     this.paths = runPaths(stateDir, key)
     try {
@@ -95,7 +105,8 @@ export class RunStore {
         rmSync(retry.journal, { force: true })
       }
       this.previous = readCheckpoint(this.paths.checkpoint)
-      this.#journal = new Journal(this.paths.journal)
+      this.#journal = new Journal(this.paths.journal, { acceptLoss: options.acceptJournalLoss === true })
+      if (this.#journal.dropped !== undefined) this.warnings.push(this.#journal.dropped)
     } catch (error) {
       this.#release()
       throw error

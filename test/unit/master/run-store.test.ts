@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -17,7 +17,7 @@ afterEach(() => {
   cleanTempDirs()
 })
 
-function open(dir: string, key = 'run', options: { reset?: boolean } = {}): RunStore {
+function open(dir: string, key = 'run', options: { reset?: boolean; acceptJournalLoss?: boolean } = {}): RunStore {
   const store = new RunStore(dir, key, options)
   stores.push(store)
   return store
@@ -157,5 +157,28 @@ describe('RunStore', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'file'), '')
     expect(() => new RunStore(join(dir, 'file', 'state'), 'run')).toThrow(`Cannot create state dir '${join(dir, 'file', 'state')}'`)
+  })
+
+  it('refuses a damaged journal, and with acceptJournalLoss resumes from what precedes the damage, with a warning', () => {
+    const cp = checkpoint({ position: 10, last: 9, counts: { done: 10, failed: 0 } })
+    const dir = stateWith(cp, [journalRecord({ position: 20, last: 19, done: 20 }), journalRecord({ position: 30, last: 29, done: 30 }), journalRecord({ position: 40, last: 39, done: 40 })])
+    const path = runPaths(dir, 'run').journal
+    const data = readFileSync(path)
+    const second = data.readUInt32LE(0) + 8
+    data[second + 8] ^= 0x01
+    writeFileSync(path, data)
+    const error = thrownBy(() => new RunStore(dir, 'run'), CheckpointError)
+    expect(error.message).toBe(
+      `Journal '${path}' is damaged at byte ${second} (checksum mismatch): what it records from there on is unknown. Start over with --reset, or resume without it with --accept-journal-loss (those jobs run again)`,
+    )
+    expect(existsSync(runPaths(dir, 'run').lock)).toBe(false)
+    const store = open(dir, 'run', { acceptJournalLoss: true })
+    expect(store.warnings).toEqual([`Journal '${path}' is damaged at byte ${second} (checksum mismatch); --accept-journal-loss: the ${data.length - second} bytes from there on are dropped, and the jobs they recorded run again`])
+    expect(store.resumePoint()).toMatchObject({ position: 20, last: 19, counts: { done: 20, failed: 0 } })
+    expect(statSync(path).size).toBe(second)
+  })
+
+  it('has no warnings for a sound state', () => {
+    expect(open(stateWith(checkpoint({ position: 1, last: 0 }), [journalRecord({ position: 2, last: 1, done: 2 })])).warnings).toEqual([])
   })
 })
