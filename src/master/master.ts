@@ -158,7 +158,8 @@ export class Master extends EventEmitter {
     this.#store = new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss })
     for (const warning of this.#store.warnings) this.#log('warn', warning)
     try {
-      this.#store.checkArgs(o.args)
+      // The run's identity is on disk before its first job goes out.
+      this.#store.begin(o.args)
       const previous = this.#store.previous
       if (previous?.complete) {
         this.#store.close()
@@ -168,6 +169,7 @@ export class Master extends EventEmitter {
       this.#resume = this.#store.resumePoint()
       this.#total = await this.#readTotal()
     } catch (error) {
+      this.#store.discardFresh()
       this.#store.close()
       throw error
     }
@@ -181,6 +183,8 @@ export class Master extends EventEmitter {
       this.#server = this.#createServer()
       bound = await this.#server.listen(o.host, o.port)
     } catch (error) {
+      // No job went out: a run that could not listen leaves no state behind.
+      this.#store.discardFresh()
       this.#store.close()
       throw error
     }

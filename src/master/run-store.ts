@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
-import { readCheckpoint, writeCheckpoint } from './checkpoint.js'
+import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
 import type { JournalRecord } from './journal.js'
 import type { JobKey } from '../options.js'
@@ -84,6 +84,8 @@ export class RunStore {
   readonly #journal: Journal
   readonly #release: () => void
   #closed = false
+  /** The checkpoint {@link begin} wrote for a fresh run, until the run saves one of its own. */
+  #fresh: Checkpoint | undefined
 
   constructor(stateDir: string, key: string, options: RunStoreOptions = {}) {
     this.key = key
@@ -107,6 +109,15 @@ export class RunStore {
       this.previous = readCheckpoint(this.paths.checkpoint)
       this.#journal = new Journal(this.paths.journal, { acceptLoss: options.acceptJournalLoss === true })
       if (this.#journal.dropped !== undefined) this.warnings.push(this.#journal.dropped)
+      // Every run writes its checkpoint before its first job goes out (begin), so journal
+      // records without one mean the checkpoint was lost: resuming would take whatever
+      // arguments are given now and start where the journal says.
+      if (this.previous === undefined && Journal.read(this.paths.journal).counts !== undefined) {
+        throw new CheckpointError(
+          `Run '${key}' has a journal ('${this.paths.journal}') but no checkpoint ('${this.paths.checkpoint}'): its arguments are unknown, so it cannot be resumed safely. Start it over with --reset`,
+          this.paths.checkpoint,
+        )
+      }
     } catch (error) {
       this.#release()
       throw error
@@ -125,12 +136,46 @@ export class RunStore {
   }
 
   /**
+   * Starts the run: refuses other arguments than the saved run's ({@link checkArgs}) and,
+   * on a fresh run, makes its identity durable before any job goes out: a checkpoint at
+   * position 0 with the arguments, written atomically. A master killed before its first
+   * regular checkpoint thus leaves a run that refuses other arguments on restart.
+   */
+  begin(args: Record<string, string>): void {
+    this.checkArgs(args)
+    if (this.previous !== undefined) return
+    const now = new Date().toISOString()
+    const fresh: Checkpoint = {
+      format: CHECKPOINT_FORMAT,
+      key: this.key,
+      args: { ...args },
+      complete: false,
+      position: 0,
+      last: null,
+      finished: [],
+      counts: { done: 0, failed: 0 },
+      elapsed: 0,
+      startedAt: now,
+      updatedAt: now,
+    }
+    writeCheckpoint(this.paths.checkpoint, fresh)
+    this.#fresh = fresh
+  }
+
+  /** Removes the checkpoint {@link begin} wrote, when the run stops before any job went out (it could not listen). */
+  discardFresh(): void {
+    if (this.#fresh === undefined) return
+    rmSync(this.paths.checkpoint, { force: true })
+    this.#fresh = undefined
+  }
+
+  /**
    * Where to resume: the checkpoint plus the journal written after it. The journal's
    * watermark may be further than the checkpoint's; what either lists as finished beyond
    * the final position is skipped.
    */
   resumePoint(): ResumePoint {
-    const cp = this.previous
+    const cp = this.previous ?? this.#fresh
     const journal = Journal.read(this.paths.journal)
     // A crash between a checkpoint and the journal's truncation leaves records older than
     // the checkpoint: positions and counts only grow, so the larger of each is the truth.
@@ -166,6 +211,7 @@ export class RunStore {
   /** Writes the checkpoint atomically, then empties the journal it supersedes. */
   save(checkpoint: Checkpoint): void {
     writeCheckpoint(this.paths.checkpoint, checkpoint)
+    this.#fresh = undefined
     this.#journal.truncate()
   }
 

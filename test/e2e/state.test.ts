@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { writeCheckpoint } from '../../src/master/checkpoint.js'
 import { Journal } from '../../src/master/journal.js'
 import type { Sandbox } from '../helpers/proc.js'
-import { EXIT_OK, MASTER_BIN, expectUsageError, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs } from '../helpers/proc.js'
-import { linesMatching, tearDown } from '../helpers/reliability.js'
+import { EXIT_OK, MASTER_BIN, expectUsageError, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster } from '../helpers/proc.js'
+import { killHard, linesMatching, tearDown } from '../helpers/reliability.js'
 import { checkpoint, journalRecord } from '../unit/support.js'
 
 afterEach(tearDown)
@@ -51,5 +51,24 @@ describe('a damaged journal', () => {
     expect(accepted.stdout).toMatch(/^Run 'dam' complete: 90 jobs \(90 done, 0 failed\)/m)
     expect(recordedKeys(box.records).map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: N - 10 }, (_, i) => 10 + i))
     expect(readCheckpoint(box, 'dam')).toMatchObject({ complete: true, position: N, last: N - 1, counts: { done: N, failed: 0 } })
+  })
+})
+
+describe('a master killed before its first checkpoint', () => {
+  it('left its arguments on disk: a restart with other arguments is refused, with the same ones it runs every job', async () => {
+    const box = sandbox()
+    const { master } = await startMaster([RANGE, 'n=300', 'table=posts', ...masterArgs(box, 'early')], { env: box.env })
+    // Listening: the run's identity is already durable.
+    expect(readCheckpoint(box, 'early')).toMatchObject({ key: 'early', args: { n: '300', table: 'posts' }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 } })
+    expect(await killHard(master)).toEqual({ code: null, signal: 'SIGKILL' })
+
+    const other = await run(MASTER_BIN, [RANGE, 'n=300', 'table=users', ...masterArgs(box, 'early'), ...spawnArgs(2), '--quiet'], { env: box.env })
+    expectUsageError(other, /^tm-master: Run 'early' was started with arguments n=300 table=posts but is now given n=300 table=users; use --reset/)
+    expect(recordedKeys(box.records)).toEqual([])
+
+    const same = await run(MASTER_BIN, [RANGE, 'table=posts', 'n=300', ...masterArgs(box, 'early'), ...spawnArgs(2), '--quiet'], { env: box.env })
+    expect(same.exit, same.stderr).toEqual(EXIT_OK)
+    expect(same.stdout).toMatch(/^Run 'early' complete: 300 jobs \(300 done, 0 failed\)/m)
+    expect(recordedKeys(box.records).map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i))
   })
 })

@@ -86,12 +86,6 @@ describe('RunStore', () => {
     expect(resume.skip.pending()).toEqual([[4, 'k4']])
   })
 
-  it('resumes from the journal alone when there is no checkpoint', () => {
-    const resume = open(stateWith(undefined, [journalRecord({ position: 3, last: 'k2', done: 3, failed: 1, ranges: [5, 1], keys: ['k5'] })])).resumePoint()
-    expect(resume).toMatchObject({ position: 3, last: 'k2', counts: { done: 3, failed: 1 } })
-    expect(resume.skip.pending()).toEqual([[5, 'k5']])
-  })
-
   it('save writes the checkpoint and empties the journal', () => {
     const store = open(tempDir())
     store.journal(journalRecord({ position: 0, done: 2, ranges: [1, 2], keys: ['a', 'b'] }))
@@ -180,5 +174,48 @@ describe('RunStore', () => {
 
   it('has no warnings for a sound state', () => {
     expect(open(stateWith(checkpoint({ position: 1, last: 0 }), [journalRecord({ position: 2, last: 1, done: 2 })])).warnings).toEqual([])
+  })
+
+  it('begin makes a fresh run\'s identity durable: a checkpoint at position 0 with its args, before any job', () => {
+    const dir = tempDir()
+    const store = open(dir)
+    store.begin({ table: 'posts' })
+    const written = JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))
+    expect(written).toMatchObject({ format: 1, key: 'run', args: { table: 'posts' }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0 })
+    expect(written.startedAt).toBe(written.updatedAt)
+    expect(store.resumePoint()).toMatchObject({ position: 0, last: null, startedAt: written.startedAt })
+    store.close()
+    // Killed before its first real checkpoint: the next incarnation knows its arguments.
+    const again = open(dir)
+    expect(again.previous).toMatchObject({ args: { table: 'posts' }, position: 0 })
+    expect(() => again.begin({ table: 'users' })).toThrow("Run 'run' was started with arguments table=posts but is now given table=users;")
+    again.begin({ table: 'posts' })
+    expect(JSON.parse(readFileSync(again.paths.checkpoint, 'utf8'))).toEqual(written)
+  })
+
+  it('refuses a journal without a checkpoint: the run\'s arguments and start are unknown', () => {
+    const dir = stateWith(undefined, [journalRecord({ position: 6960, last: 6959, done: 6960 })])
+    const paths = runPaths(dir, 'run')
+    const error = thrownBy(() => new RunStore(dir, 'run'), CheckpointError)
+    expect(error.message).toBe(
+      `Run 'run' has a journal ('${paths.journal}') but no checkpoint ('${paths.checkpoint}'): its arguments are unknown, so it cannot be resumed safely. Start it over with --reset`,
+    )
+    expect(error.exitCode).toBe(2)
+    expect(existsSync(paths.lock)).toBe(false)
+    const store = open(dir, 'run', { reset: true })
+    expect(store.resumePoint().position).toBe(0)
+  })
+
+  it('discardFresh removes the checkpoint begin wrote, and nothing else', () => {
+    const dir = tempDir()
+    const store = open(dir)
+    store.begin({})
+    store.discardFresh()
+    expect(existsSync(store.paths.checkpoint)).toBe(false)
+    store.close()
+    const resumed = open(stateWith(checkpoint({ position: 5, last: 4 })))
+    resumed.begin({ n: '10' })
+    resumed.discardFresh()
+    expect(existsSync(resumed.paths.checkpoint)).toBe(true)
   })
 })
