@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
@@ -126,7 +126,9 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
     }
     renameSync(temp, path)
   } catch (error) {
-    throw new CheckpointError(`Cannot write checkpoint '${path}': ${(error as Error).message}; the previous checkpoint is intact`, path, 1)
+    // The write never touches the previous checkpoint, but it may be gone for other reasons.
+    const previous = existsSync(path) ? 'the previous checkpoint is intact' : 'there is no previous checkpoint'
+    throw new CheckpointError(`Cannot write checkpoint '${path}': ${(error as Error).message}; ${previous}`, path, 1)
   }
   syncDirectory(dirname(path))
 }

@@ -386,7 +386,8 @@ export class Master extends EventEmitter {
     }
     if (final.length > 0) {
       try {
-        this.#failedLog.append(final)
+        const warning = this.#failedLog.append(final)
+        if (warning !== undefined) this.#log('warn', warning)
       } catch (error) {
         this.#abort(error)
         return
@@ -595,10 +596,15 @@ export class Master extends EventEmitter {
     if (!this.#dirty && !complete) return
     this.#dirty = false
     try {
-      this.#store.save(this.#buildCheckpoint(complete))
+      this.#saved(this.#store.save(this.#buildCheckpoint(complete)))
     } catch (error) {
       this.#abort(error)
     }
+  }
+
+  /** Shows the warning of a save that found the run's state deleted and wrote it again. */
+  #saved(warning: string | undefined): void {
+    if (warning !== undefined) this.#log('warn', warning)
   }
 
   async #end(outcome: 'complete' | 'stopped'): Promise<void> {
@@ -609,7 +615,7 @@ export class Master extends EventEmitter {
     let error = this.#error
     try {
       this.#dirty = true
-      this.#store.save(this.#buildCheckpoint(outcome === 'complete'))
+      this.#saved(this.#store.save(this.#buildCheckpoint(outcome === 'complete')))
     } catch (saveError) {
       error ??= saveError
     }

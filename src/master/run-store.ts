@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, fstatSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from './checkpoint.js'
@@ -81,7 +81,7 @@ export class RunStore {
   readonly previous: Checkpoint | undefined
   /** What the master should warn about once open (a damaged journal cut by `acceptJournalLoss`). */
   readonly warnings: string[] = []
-  readonly #journal: Journal
+  #journal: Journal
   readonly #release: () => void
   #closed = false
   /** The checkpoint {@link begin} wrote for a fresh run, until the run saves one of its own. */
@@ -208,11 +208,69 @@ export class RunStore {
     this.#journal.append(record)
   }
 
-  /** Writes the checkpoint atomically, then empties the journal it supersedes. */
-  save(checkpoint: Checkpoint): void {
-    writeCheckpoint(this.paths.checkpoint, checkpoint)
-    this.#fresh = undefined
-    this.#journal.truncate()
+  /**
+   * Writes the checkpoint atomically, then empties the journal it supersedes. If the
+   * run's state was deleted while the run is live (the state dir, the checkpoint, the
+   * journal or the lock), it is written again from `checkpoint` (the master holds the
+   * whole state in memory) and the warning to show is returned; if it cannot be, the
+   * error says the state is gone and what a restart would do.
+   */
+  save(checkpoint: Checkpoint): string | undefined {
+    let lost = this.#lost()
+    if (lost === undefined) {
+      try {
+        writeCheckpoint(this.paths.checkpoint, checkpoint)
+        this.#fresh = undefined
+        this.#journal.truncate()
+        return undefined
+      } catch (error) {
+        // Deleted under the write (the rename found no dir): rewrite it all below.
+        lost = this.#lost()
+        if (lost === undefined) throw error
+      }
+    }
+    this.#rewrite(checkpoint, lost)
+    const { position, counts } = checkpoint
+    const rest = lost.startsWith('the state dir') ? '. Anything else kept there (a failed-jobs log) is gone' : ''
+    return `The state of run '${this.key}' was deleted while the run was live (${lost}); rewritten from memory (position ${position}, ${counts.done} done, ${counts.failed} failed)${rest}`
+  }
+
+  /** What of the run's state is gone from disk (a description for messages), or undefined. */
+  #lost(): string | undefined {
+    const dir = dirname(this.paths.checkpoint)
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `the state dir '${dir}' was removed`
+    if (!existsSync(this.paths.checkpoint)) return 'its checkpoint was removed'
+    // Appends to a deleted journal go to a file no one can read again.
+    if (fstatSync(this.#journal.fd).nlink === 0) return 'its journal was removed'
+    if (!existsSync(this.paths.lock)) return 'its lock file was removed'
+    return undefined
+  }
+
+  /** Writes the state again after it was deleted: dir, lock, checkpoint, a fresh journal. */
+  #rewrite(checkpoint: Checkpoint, lost: string): void {
+    const dir = dirname(this.paths.checkpoint)
+    try {
+      mkdirSync(dir, { recursive: true })
+      // The lock file goes with the dir; taken again, so no second master starts on the
+      // key. Released by the release function of the first, which removes the same path.
+      if (!existsSync(this.paths.lock)) acquireLock(this.paths.lock, this.key)
+      writeCheckpoint(this.paths.checkpoint, checkpoint)
+      this.#fresh = undefined
+      const journal = new Journal(this.paths.journal)
+      journal.truncate()
+      this.#journal.close()
+      this.#journal = journal
+    } catch (error) {
+      const cause = error instanceof CheckpointError ? error.message : (error as Error).message
+      const restart = existsSync(this.paths.journal) && statSync(this.paths.journal).size > 0 && !existsSync(this.paths.checkpoint)
+        ? 'it would refuse to resume (a journal without a checkpoint) until --reset'
+        : 'it would run every job from the beginning'
+      throw new CheckpointError(
+        `The state of run '${this.key}' was deleted while the run was live (${lost}) and cannot be written again: ${cause}. Nothing of the run is saved: started again with --key ${this.key}, ${restart}`,
+        dir,
+        1,
+      )
+    }
   }
 
   /** Closes the journal (removing it once the run is complete: the checkpoint says all) and releases the lock. */

@@ -147,6 +147,8 @@ describe('checkpoint', () => {
     const dir = tempDir()
     const path = join(dir, 'missing', 'run.json')
     expect(checkpointError(() => writeCheckpoint(path, sample)).message).toContain('ENOENT')
+    // Nothing was there: the message does not claim a previous checkpoint is intact.
+    expect(checkpointError(() => writeCheckpoint(path, sample)).message).toMatch(new RegExp(`^Cannot write checkpoint '[^']+': ENOENT: .*; there is no previous checkpoint$`))
     expect(existsSync(join(dir, 'missing'))).toBe(false)
   })
 

@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CheckpointError, LockError } from '../../../src/errors.js'
 import type { Checkpoint } from '../../../src/master/checkpoint.js'
-import { writeCheckpoint } from '../../../src/master/checkpoint.js'
+import { readCheckpoint, writeCheckpoint } from '../../../src/master/checkpoint.js'
 import { Journal } from '../../../src/master/journal.js'
 import type { JournalRecord } from '../../../src/master/journal.js'
 import { RunStore, runPaths } from '../../../src/master/run-store.js'
@@ -217,5 +217,60 @@ describe('RunStore', () => {
     resumed.begin({ n: '10' })
     resumed.discardFresh()
     expect(existsSync(resumed.paths.checkpoint)).toBe(true)
+  })
+
+  describe('state deleted while the run is live', () => {
+    /** A store on `<temp>/state` that has begun, saved once and journaled a record. */
+    function live(): { store: RunStore; dir: string } {
+      const dir = join(tempDir(), 'state')
+      const store = open(dir)
+      store.begin({ n: '10' })
+      store.save(checkpoint({ position: 2, last: 1, counts: { done: 2, failed: 0 } }))
+      store.journal(journalRecord({ position: 3, last: 2, done: 3 }))
+      return { store, dir }
+    }
+    const later = checkpoint({ position: 5, last: 4, finished: [[7, 7]], counts: { done: 6, failed: 1 } })
+
+    it('save rewrites a deleted state dir from memory (checkpoint, lock, journal) and says so', () => {
+      const { store, dir } = live()
+      rmSync(dir, { recursive: true })
+      expect(store.save(later)).toBe(
+        `The state of run 'run' was deleted while the run was live (the state dir '${dir}' was removed); rewritten from memory (position 5, 6 done, 1 failed). Anything else kept there (a failed-jobs log) is gone`,
+      )
+      expect(readCheckpoint(store.paths.checkpoint)).toEqual(later)
+      expect(JSON.parse(readFileSync(store.paths.lock, 'utf8')).pid).toBe(process.pid)
+      // Appends reach the journal on disk again, not the deleted file.
+      store.journal(journalRecord({ position: 6, last: 5, done: 7 }))
+      expect(Journal.read(store.paths.journal)).toMatchObject({ position: 6, last: 5, counts: { done: 7, failed: 0 } })
+      // Once rewritten, a save is quiet again.
+      expect(store.save(later)).toBeUndefined()
+      store.close()
+      expect(existsSync(store.paths.lock)).toBe(false)
+    })
+
+    it('save rewrites a deleted checkpoint, and reopens a deleted journal', () => {
+      const { store } = live()
+      unlinkSync(store.paths.checkpoint)
+      expect(store.save(later)).toMatch(/^The state of run 'run' was deleted while the run was live \(its checkpoint was removed\); rewritten from memory \(position 5, 6 done, 1 failed\)$/)
+      expect(readCheckpoint(store.paths.checkpoint)).toEqual(later)
+      unlinkSync(store.paths.journal)
+      expect(store.save(later)).toMatch(/\(its journal was removed\); rewritten from memory/)
+      store.journal(journalRecord({ position: 6, last: 5, done: 7 }))
+      expect(Journal.read(store.paths.journal).position).toBe(6)
+    })
+
+    it('save that cannot rewrite the state says it is gone and what a restart would do', () => {
+      const { store, dir } = live()
+      rmSync(dir, { recursive: true })
+      // A file where the state dir was: it cannot be made again, even by root.
+      writeFileSync(dir, '')
+      const error = thrownBy(() => store.save(later), CheckpointError)
+      expect(error.message).toMatch(
+        new RegExp(
+          `^The state of run 'run' was deleted while the run was live \\(the state dir '${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' was removed\\) and cannot be written again: EEXIST: .*\\. Nothing of the run is saved: started again with --key run, it would run every job from the beginning$`,
+        ),
+      )
+      expect(error.exitCode).toBe(1)
+    })
   })
 })
