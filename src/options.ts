@@ -53,6 +53,11 @@ export interface MasterOptions {
   stateDir?: string
   /** Forget the saved state and start from the beginning. @default false */
   reset?: boolean
+  /**
+   * Resume past a damaged journal: it is cut at the first bad record, with a warning, and
+   * the jobs it recorded from there on run again (else a damaged journal is refused). @default false
+   */
+  acceptJournalLoss?: boolean
   /** Address to listen on; port 0 picks a free port. @default '127.0.0.1' */
   host?: string
   /** @default 5050 */
@@ -110,6 +115,7 @@ export const MASTER_DEFAULTS = {
   args: {} as Record<string, string>,
   stateDir: './.taskmaster',
   reset: false,
+  acceptJournalLoss: false,
   host: '127.0.0.1',
   port: 5050,
   size: 10000,

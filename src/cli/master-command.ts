@@ -18,6 +18,7 @@ interface MasterCliOptions {
   key?: string
   stateDir: string
   reset?: boolean
+  acceptJournalLoss?: boolean
   host: { host: string; port: number }
   size: number
   spawn?: number
@@ -47,6 +48,7 @@ export function masterCommand(): Command {
     .option('-k, --key <name>', "the run's name; its state is <state-dir>/<name>.json (default: the module's file name)")
     .option('--state-dir <dir>', 'where run state is kept', MASTER_DEFAULTS.stateDir)
     .option('--reset', 'forget the saved state of the key and start from the beginning')
+    .option('--accept-journal-loss', 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again')
     .option('--retry-failed', "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)")
     .option('-H, --host <host:port>', 'where to listen; port 0 picks a free port', listenAddress, { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port })
     .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1), MASTER_DEFAULTS.size)
@@ -144,6 +146,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const master = new Master({
     ...run,
     stateDir: options.stateDir,
+    acceptJournalLoss: options.acceptJournalLoss === true,
     host: options.host.host,
     port: options.host.port,
     size: options.size,

@@ -155,9 +155,11 @@ export class Master extends EventEmitter {
   async run(): Promise<RunSummary> {
     if (this.#phase !== 'new' || this.#store !== undefined) throw new StateError('Master.run() can only be called once')
     const o = this.options
-    this.#store = new RunStore(o.stateDir, o.key, { reset: o.reset })
+    this.#store = new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss })
+    for (const warning of this.#store.warnings) this.#log('warn', warning)
     try {
-      this.#store.checkArgs(o.args)
+      // The run's identity is on disk before its first job goes out.
+      this.#store.begin(o.args)
       const previous = this.#store.previous
       if (previous?.complete) {
         this.#store.close()
@@ -167,6 +169,7 @@ export class Master extends EventEmitter {
       this.#resume = this.#store.resumePoint()
       this.#total = await this.#readTotal()
     } catch (error) {
+      this.#store.discardFresh()
       this.#store.close()
       throw error
     }
@@ -180,6 +183,8 @@ export class Master extends EventEmitter {
       this.#server = this.#createServer()
       bound = await this.#server.listen(o.host, o.port)
     } catch (error) {
+      // No job went out: a run that could not listen leaves no state behind.
+      this.#store.discardFresh()
       this.#store.close()
       throw error
     }
@@ -381,7 +386,8 @@ export class Master extends EventEmitter {
     }
     if (final.length > 0) {
       try {
-        this.#failedLog.append(final)
+        const warning = this.#failedLog.append(final)
+        if (warning !== undefined) this.#log('warn', warning)
       } catch (error) {
         this.#abort(error)
         return
@@ -590,10 +596,15 @@ export class Master extends EventEmitter {
     if (!this.#dirty && !complete) return
     this.#dirty = false
     try {
-      this.#store.save(this.#buildCheckpoint(complete))
+      this.#saved(this.#store.save(this.#buildCheckpoint(complete)))
     } catch (error) {
       this.#abort(error)
     }
+  }
+
+  /** Shows the warning of a save that found the run's state deleted and wrote it again. */
+  #saved(warning: string | undefined): void {
+    if (warning !== undefined) this.#log('warn', warning)
   }
 
   async #end(outcome: 'complete' | 'stopped'): Promise<void> {
@@ -604,7 +615,7 @@ export class Master extends EventEmitter {
     let error = this.#error
     try {
       this.#dirty = true
-      this.#store.save(this.#buildCheckpoint(outcome === 'complete'))
+      this.#saved(this.#store.save(this.#buildCheckpoint(outcome === 'complete')))
     } catch (saveError) {
       error ??= saveError
     }
