@@ -9,6 +9,7 @@ import { SLAVE_BIN } from './local-slaves.js'
 import { NODE_FLAGS } from './node-flags.js'
 import { integer, seconds } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
+import { PACKAGE } from './version.js'
 
 interface SlaveCliOptions {
   host: string
@@ -25,6 +26,7 @@ interface SlaveCliOptions {
 /** Builds the `tm-slave` command. */
 export function slaveCommand(): Command {
   return new Command('tm-slave')
+    .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run a Taskmaster slave: connect to the master, pull jobs and run the handler of <module> on each.')
     .argument('<module>', 'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default')
     .option('-H, --host <host:port>', "the master's address (host:port, ws://host:port or wss://host:port)", `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`)
@@ -48,8 +50,9 @@ Exit codes: 0 the run is complete, 1 the master could not be reached within --re
 cannot be verified (--ca), 130/143 stopped by SIGINT/SIGTERM (after finishing and reporting
 the jobs running).
 
-Example:
-  tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16`,
+Examples:
+  TM_TOKEN=s3cret tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16
+  TM_TOKEN=s3cret tm-slave ./handler.ts --host 10.0.0.5:5050 --reconnect 0   # stays up between runs`,
     )
     .action(async (moduleSpec: string, options: SlaveCliOptions) => {
       process.exitCode = options.procs > 1 ? await runProcs(options.procs) : await runSlave(moduleSpec, options)
