@@ -34,7 +34,7 @@ export function slaveCommand(): Command {
     .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0))
     .option('-p, --procs <n>', 'slave processes to start (one per core for CPU-bound handlers)', integer(1), 1)
     .addOption(new Option('--token <secret>', "the run's token, if the master needs one").env('TM_TOKEN'))
-    .option('--reconnect <seconds>', 'keep trying to reach the master this long before giving up', seconds, SLAVE_DEFAULTS.reconnect)
+    .option('--reconnect <seconds>', 'keep trying to reach the master this long before giving up; 0: forever, and serve run after run (exit 0 on SIGTERM)', seconds, SLAVE_DEFAULTS.reconnect)
     .option('--ca <file>', 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)')
     .option('--max-frame <bytes>', 'largest frame accepted', integer(1024), SLAVE_DEFAULTS.maxFrame)
     .option('-q, --quiet', 'no log lines about connections')
@@ -45,7 +45,8 @@ The handler is called as handleJob(job, { attempt, signal }), sync or async; a t
 rejected promise fails the attempt (the master retries it, then writes it to the failed-jobs
 log). signal is aborted when the master takes the job back (--job-timeout).
 
-Exit codes: 0 the run is complete, 1 the master could not be reached within --reconnect,
+Exit codes: 0 the run is complete (or, with --reconnect 0, stopped by SIGINT/SIGTERM),
+1 the master could not be reached within --reconnect,
 2 bad usage, refused by the master (token, protocol version) or a master certificate that
 cannot be verified (--ca), 130/143 stopped by SIGINT/SIGTERM (after finishing and reporting
 the jobs running).
@@ -76,7 +77,8 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   const firstSignal = onStopSignals(() => slave.stop())
   const summary = await slave.run()
   const signal = firstSignal()
-  return summary.outcome === 'stopped' && signal !== undefined ? signalExitCode(signal) : 0
+  // A long-lived slave's life normally ends with a signal: that is a clean stop.
+  return summary.outcome === 'stopped' && signal !== undefined && options.reconnect !== 0 ? signalExitCode(signal) : 0
 }
 
 /** `--procs n`: n slave processes, each in its own process group; signals are passed on once. */
