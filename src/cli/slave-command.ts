@@ -6,7 +6,6 @@ import { loadHandler } from '../module-loader.js'
 import { MASTER_DEFAULTS, SLAVE_DEFAULTS } from '../options.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
-import { NODE_FLAGS } from './node-flags.js'
 import { integer, seconds } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
@@ -86,7 +85,8 @@ async function runProcs(procs: number): Promise<number> {
   // Each child is told --procs 1 last (the last occurrence wins, whatever form the
   // user's took: -p4, -p 4, --procs=4), so no child starts children of its own.
   const args = [...process.argv.slice(2), '--procs', '1']
-  const children = Array.from({ length: procs }, () => spawn(process.execPath, [...NODE_FLAGS, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
+  // The children run under the node flags this process was started with (`node <flags> tm-slave`).
+  const children = Array.from({ length: procs }, () => spawn(process.execPath, [...process.execArgv, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
   onStopSignals((signal) => {
     for (const child of children) if (child.exitCode === null) child.kill(signal)
   })
