@@ -101,7 +101,10 @@ export interface SlaveOptions {
   prefetch?: number
   /** Token of the run. @default undefined */
   token?: string
-  /** Seconds to keep trying to (re)connect before giving up. @default 60 */
+  /**
+   * Seconds to keep trying to (re)connect before giving up. 0: never give up, and after a
+   * complete run wait for the next master instead of ending (a long-lived slave). @default 60
+   */
   reconnect?: number
   /** CA certificate(s) to trust for `wss://` (for a self-signed master certificate). @default undefined */
   ca?: string | Buffer

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { NODE_FLAGS } from './node-flags.js'
 
 /** The tm-slave command of this package. */
 export const SLAVE_BIN = fileURLToPath(new URL('../../bin/tm-slave.js', import.meta.url))
@@ -38,7 +37,9 @@ export class LocalSlaves {
   }
 
   #spawn(n: number): void {
-    const child = spawn(process.execPath, [...NODE_FLAGS, SLAVE_BIN, ...this.#options.args], { env: this.#options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    // Not the master's own node flags (NODE_FLAGS): the user's handler runs under Node's
+    // defaults, as under tm-slave on another machine. NODE_OPTIONS in env still applies.
+    const child = spawn(process.execPath, [SLAVE_BIN, ...this.#options.args], { env: this.#options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.#children.set(n, child)
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => this.#options.log(`[slave ${n}] ${line}`))

@@ -12,6 +12,7 @@ import { formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
 import { integer, listenAddress, nameValueArgs, seconds } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
+import { PACKAGE } from './version.js'
 import { StatusDisplay } from './status-display.js'
 
 interface MasterCliOptions {
@@ -42,6 +43,7 @@ interface MasterCliOptions {
 /** Builds the `tm-master` command. */
 export function masterCommand(): Command {
   return new Command('tm-master')
+    .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run the master of a Taskmaster run: iterate the job generator of <module> and hand the jobs to slaves.')
     .argument('<module>', 'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default')
     .argument('[args...]', 'name=value arguments, handed to the generator as ctx.args and saved with the run')
@@ -79,8 +81,9 @@ Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 ba
 130/143 stopped by SIGINT/SIGTERM (start again with the same --key to resume).
 
 Examples:
-  tm-master examples/range.ts --key demo --spawn 2 --handler examples/sleep.ts:handleJob
-  tm-master ./jobs.ts table=posts --key posts-backfill --host 0.0.0.0:5050`,
+  tm-master ./jobs.ts --key demo --spawn 2 --handler ./handler.ts:handleJob      # all on this machine
+  TM_TOKEN=s3cret tm-master ./jobs.ts table=posts --key posts-backfill --host 0.0.0.0:5050
+  tm-master ./jobs.ts table=posts --key posts-backfill --retry-failed          # only the failed jobs`,
     )
     .action(async (moduleSpec: string, words: string[], options: MasterCliOptions) => {
       process.exitCode = await runMaster(moduleSpec, words, options)

@@ -2,6 +2,7 @@ import type { Handler } from '../options.js'
 import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
 import { yieldToIO } from '../yield-to-io.js'
 import { JobContext } from './job-context.js'
+import { userStack } from './user-stack.js'
 import type { Failure, JobsMessage } from '../protocol/messages.js'
 
 /**
@@ -27,7 +28,7 @@ const YIELD_JOBS = 512
 const YIELD_MS = 2
 
 function failureOf(seq: number, error: unknown): Failure {
-  if (error instanceof Error) return { seq, message: error.message || error.name, stack: error.stack }
+  if (error instanceof Error) return { seq, message: error.message || error.name, stack: typeof error.stack === 'string' ? userStack(error.stack) : error.stack }
   return { seq, message: `Handler threw a non-Error value: ${String(error)}` }
 }
 

@@ -75,6 +75,8 @@ export class Slave extends EventEmitter {
   #jobs = 0
   #failed = 0
   #masterRun: string | undefined
+  /** A long-lived slave (--reconnect 0) was told the run is complete: its connection is closing. */
+  #runComplete = false
   #finish: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void } | undefined
   readonly #intervals = new Intervals()
   #cpu = process.cpuUsage()
@@ -127,9 +129,14 @@ export class Slave extends EventEmitter {
 
   async #connectLoop(): Promise<void> {
     const url = masterUrl(this.options.host)
+    // --reconnect 0: no deadline, so a fleet stays up between runs.
+    const forever = this.options.reconnect === 0
     let attempt = 0
     let since = Date.now()
     let lastError = ''
+    // Whether the wait was announced: once, then retries are quiet (a fleet started
+    // before its master would otherwise log every backoff step).
+    let told = false
     while (this.#phase === CONNECTING) {
       const outcome = await this.#connect(url)
       if (outcome === 'welcomed') {
@@ -138,11 +145,16 @@ export class Slave extends EventEmitter {
         // --reconnect counts from the moment the master was lost.
         attempt = 0
         since = Date.now()
+        told = true
         continue
       }
       if (outcome instanceof TaskmasterError) return this.#fail(outcome)
       lastError = outcome
-      if (Date.now() - since >= this.options.reconnect * 1000) {
+      if (!told) {
+        told = true
+        this.#log('info', `No master at ${url} yet (${lastError}); ${forever ? 'waiting for one (--reconnect 0)' : `trying for up to ${this.options.reconnect} s (--reconnect)`}`)
+      }
+      if (!forever && Date.now() - since >= this.options.reconnect * 1000) {
         return this.#fail(new ConnectionError(`Cannot reach the master at ${url} for ${this.options.reconnect} s (--reconnect): ${lastError}`))
       }
       await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt++)))
@@ -182,10 +194,12 @@ export class Slave extends EventEmitter {
             this.#welcome(message)
             settle('welcomed')
           } else if (message.type === 'end') {
-            // Connected just as the run ended.
-            this.#log('info', 'The master says the run is complete')
-            this.#end({ outcome: 'complete' })
-            settle('the run is complete')
+            // Connected just as the run ended; a long-lived slave waits for the next master.
+            if (this.options.reconnect !== 0) {
+              this.#log('info', 'The master says the run is complete')
+              this.#end({ outcome: 'complete' })
+            }
+            settle('its run is complete')
           } else if (message.type === 'error') {
             settle(message.code === 'TM_ERR_AUTH' ? new AuthError(`The master refused this slave: ${message.message}`) : new RefusedError(`The master refused this slave: ${message.message}`))
           }
@@ -238,6 +252,11 @@ export class Slave extends EventEmitter {
         break
       case 'end':
         // The master ends a run only when nothing is in flight, so nothing runs here.
+        if (this.options.reconnect === 0) {
+          this.#runComplete = true
+          this.#ws?.close(1000, SLAVE_STOPPING)
+          break
+        }
         this.#log('info', 'The master says the run is complete')
         this.#end({ outcome: 'complete' })
         break
@@ -269,8 +288,12 @@ export class Slave extends EventEmitter {
       this.#end({ outcome: 'stopped' })
       return
     }
-    if (reason === 'master stopping') this.#log('info', `The master stopped; waiting for it to come back (up to ${this.options.reconnect} s)`)
-    else this.#log('warn', `Lost the master (${reason}); reconnecting for up to ${this.options.reconnect} s`)
+    if (this.#runComplete) {
+      this.#runComplete = false
+      this.#masterRun = undefined
+      this.#log('info', 'The run is complete; waiting for the next master')
+    } else if (reason === 'master stopping') this.#log('info', `The master stopped; waiting for it to come back${this.options.reconnect === 0 ? '' : ` (up to ${this.options.reconnect} s)`}`)
+    else this.#log('warn', `Lost the master (${reason}); reconnecting ${this.options.reconnect === 0 ? 'until it is back' : `for up to ${this.options.reconnect} s`}`)
     this.#phase = CONNECTING
   }
 
