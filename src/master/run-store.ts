@@ -84,7 +84,7 @@ export class RunStore {
   /** What the master should warn about once open (a damaged journal cut by `acceptJournalLoss`). */
   readonly warnings: string[] = []
   #journal: Journal
-  readonly #release: () => void
+  #release: () => void
   #closed = false
   /** The checkpoint {@link begin} wrote for a fresh run, until the run saves one of its own. */
   #fresh: Checkpoint | undefined
@@ -254,8 +254,8 @@ export class RunStore {
     try {
       mkdirSync(dir, { recursive: true })
       // The lock file goes with the dir; taken again, so no second master starts on the
-      // key. Released by the release function of the first, which removes the same path.
-      if (!existsSync(this.paths.lock)) acquireLock(this.paths.lock, this.key)
+      // key. A release removes only its own lock: the new one is what close() releases.
+      if (!existsSync(this.paths.lock)) this.#release = acquireLock(this.paths.lock, this.key)
       writeCheckpoint(this.paths.checkpoint, checkpoint)
       this.#fresh = undefined
       const journal = new Journal(this.paths.journal)
