@@ -1,6 +1,7 @@
 import type { Handler } from '../options.js'
 import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
 import { yieldToIO } from '../yield-to-io.js'
+import { failureOf } from './failure.js'
 import { JobContext } from './job-context.js'
 import type { Failure, JobsMessage } from '../protocol/messages.js'
 
@@ -25,11 +26,6 @@ interface QueuedBatch {
  */
 const YIELD_JOBS = 512
 const YIELD_MS = 2
-
-function failureOf(seq: number, error: unknown): Failure {
-  if (error instanceof Error) return { seq, message: error.message || error.name, stack: error.stack }
-  return { seq, message: `Handler threw a non-Error value: ${String(error)}` }
-}
 
 /**
  * Runs the handler over received jobs with up to `concurrency` jobs at once. Jobs wait
