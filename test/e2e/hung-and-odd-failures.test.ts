@@ -3,11 +3,12 @@
 // Error whose message is a number, objects that cannot be printed) either made the
 // master drop the slave or crashed the slave process.
 import { afterEach, describe, expect, it } from 'vitest'
-import { fixture, masterArgs, recordedKeys, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { RANGE, expectRunEnds, linesMatching, readFailedLog, tearDown } from '../helpers/reliability.js'
+import { MASTER_BIN, fixture, masterArgs, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
+import { RANGE, attemptsOf, expectRunEnds, linesMatching, readFailedLog, tearDown } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
+const HANG = fixture('hang-forever.mjs')
 const ODD = fixture('odd-throws.mjs')
 
 /** Asserts that every id of 0..n-1 but `except` was recorded exactly once, and those never. */
@@ -21,6 +22,25 @@ function expectOthersRanOnce(records: string, n: number, except: number[]): void
   expect(wrong).toEqual([])
   expect(recordedKeys(records)).toHaveLength(n - except.length)
 }
+
+describe('a handler that never settles and ignores its signal', () => {
+  it('does not hold its lane: the slave (concurrency 1) runs every other job and the hung one ends in the failed-jobs log', async () => {
+    const N = 20
+    const box = sandbox({ TM_HANG_IDS: '3' })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'hung'), '--job-timeout', '2', '--retries', '1', '--quiet'], { env: box.env })
+    const slave = startSlave([HANG, '--host', host], { env: box.env })
+
+    await expectRunEnds(master, [slave], { code: 1, signal: null })
+    expect(master.stdout).toMatch(/^Run 'hung' complete: 20 jobs \(19 done, 1 failed\)/m)
+    const log = readFailedLog(box.stateDir, 'hung')
+    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, error }))).toEqual([{ key: 3, job: { id: 3 }, attempts: 2, error: { message: 'Timed out after 2 s (--job-timeout)' } }])
+    expect(attemptsOf(box.records, [3])).toEqual({ 3: [1, 2] })
+    expectOthersRanOnce(box.records, N, [3])
+    // Two abandoned jobs run on in the process, under the bound: the slave kept working.
+    expect(linesMatching(slave.stderr, /abandoned jobs are still running/)).toEqual([])
+    expect(linesMatching(slave.stderr, /Connected to the master/)).toHaveLength(1)
+  }, 60_000)
+})
 
 describe('an error whose message is not a string', () => {
   it('is a well-formed failure: logged with its real error, and no other job is charged', async () => {
@@ -57,5 +77,25 @@ describe('thrown values that cannot be printed', () => {
     ])
     expectOthersRanOnce(box.records, N, [3, 5, 7])
     expect(linesMatching(slave.stderr, /Connected to the master/)).toHaveLength(1)
+  }, 60_000)
+})
+
+describe('a slave with too many abandoned jobs still running', () => {
+  it('says so, exits with code 3 and is replaced by --spawn; the run completes', async () => {
+    const N = 40
+    const HUNG = [0, 1, 2, 3, 4, 5, 6, 7]
+    const box = sandbox({ TM_HANG_IDS: HUNG.join(',') })
+    // 8 lanes, all hung at once: the 8 abandoned jobs reach the limit (max(8, concurrency)).
+    const master = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'orphans'), ...spawnArgs(1, HANG), '--concurrency', '8', '--job-timeout', '1', '--retries', '0', '--quiet'], { env: box.env })
+
+    expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
+    expect(master.stdout).toMatch(/^Run 'orphans' complete: 40 jobs \(32 done, 8 failed\)/m)
+    expect(readFailedLog(box.stateDir, 'orphans').map(({ key, attempts, error }) => ({ key, attempts, error }))).toEqual(HUNG.map((key) => ({ key, attempts: 1, error: { message: 'Timed out after 1 s (--job-timeout)' } })))
+    expect(linesMatching(master.stderr, /abandoned jobs/)).toEqual([
+      expect.stringMatching(/^\[slave 1\] tm-slave\[\d+\]: 8 abandoned jobs are still running in this process; restarting it to free them$/),
+      '[slave 1] exited (code 3); starting it again (abandoned jobs were still running in it)',
+    ])
+    // The 8 jobs queued behind the hung ones never started: not charged, run once after the restart.
+    expectOthersRanOnce(box.records, N, HUNG)
   }, 60_000)
 })
