@@ -46,9 +46,9 @@ log). signal is aborted when the master takes the job back (--job-timeout).
 
 Exit codes: 0 the run is complete, 1 the master could not be reached within --reconnect,
 2 bad usage, refused by the master (token, protocol version) or a master certificate that
-cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many abandoned jobs (--job-timeout) still running in the
-process: run it again (--procs and the master's --spawn do), 130/143 stopped by SIGINT/SIGTERM (after finishing and reporting
-the jobs running).
+cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs the master took back (--job-timeout) still
+running in the process: start it again (--procs and the master's --spawn do), 130/143
+stopped by SIGINT/SIGTERM (after finishing and reporting the jobs running).
 
 Example:
   tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16`,
