@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 
 /** The tm-slave command of this package. */
 export const SLAVE_BIN = fileURLToPath(new URL('../../bin/tm-slave.js', import.meta.url))
@@ -20,7 +21,8 @@ export interface LocalSlavesOptions {
 /**
  * Slave processes the master starts on its own machine (`--spawn`). Each runs
  * `tm-slave` in its own process group, so a Ctrl-C reaches only the master, which
- * drains them first. One that crashes while the run goes on is started again.
+ * drains them first. One that crashes while the run goes on is started again, and so
+ * is one that exits to free its abandoned jobs (SLAVE_EXIT_RESTART), at once.
  */
 export class LocalSlaves {
   readonly #options: LocalSlavesOptions
@@ -51,10 +53,15 @@ export class LocalSlaves {
         this.#options.onFatal(`Local slave ${n} could not start (exit code 2, see its message above)`)
         return
       }
-      this.#options.log(`[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again`)
-      setTimeout(() => {
-        if (!this.#stopping) this.#spawn(n)
-      }, 500).unref()
+      // A slave that exits to free its abandoned jobs asked to be replaced: no crash delay.
+      const restart = code === SLAVE_EXIT_RESTART
+      this.#options.log(`[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again${restart ? ' (abandoned jobs were still running in it)' : ''}`)
+      setTimeout(
+        () => {
+          if (!this.#stopping) this.#spawn(n)
+        },
+        restart ? 0 : 500,
+      ).unref()
     })
   }
 

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander'
 import { OptionError } from '../errors.js'
 import { loadHandler } from '../module-loader.js'
 import { MASTER_DEFAULTS, SLAVE_DEFAULTS } from '../options.js'
+import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
 import { integer, seconds } from './parse.js'
@@ -47,8 +48,9 @@ log). signal is aborted when the master takes the job back (--job-timeout).
 Exit codes: 0 the run is complete (or, with --reconnect 0, stopped by SIGINT/SIGTERM),
 1 the master could not be reached within --reconnect,
 2 bad usage, refused by the master (token, protocol version) or a master certificate that
-cannot be verified (--ca), 130/143 stopped by SIGINT/SIGTERM (after finishing and reporting
-the jobs running).
+cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs the master took back (--job-timeout) still
+running in the process: start it again (--procs and the master's --spawn do), 130/143
+stopped by SIGINT/SIGTERM (after finishing and reporting the jobs running).
 
 Examples:
   TM_TOKEN=s3cret tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16
@@ -76,21 +78,36 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   const firstSignal = onStopSignals(() => slave.stop())
   const summary = await slave.run()
   const signal = firstSignal()
+  if (summary.outcome === 'restart') return signal !== undefined ? signalExitCode(signal) : SLAVE_EXIT_RESTART
   // A long-lived slave's life normally ends with a signal: that is a clean stop.
   return summary.outcome === 'stopped' && signal !== undefined && options.reconnect !== 0 ? signalExitCode(signal) : 0
 }
 
-/** `--procs n`: n slave processes, each in its own process group; signals are passed on once. */
+/**
+ * `--procs n`: n slave processes, each in its own process group; signals are passed on
+ * once. A child that exits to restart (too many abandoned jobs) is started again.
+ */
 async function runProcs(procs: number): Promise<number> {
   // Each child is told --procs 1 last (the last occurrence wins, whatever form the
   // user's took: -p4, -p 4, --procs=4), so no child starts children of its own.
   const args = [...process.argv.slice(2), '--procs', '1']
-  // The children run under the node flags this process was started with (`node <flags> tm-slave`).
-  const children = Array.from({ length: procs }, () => spawn(process.execPath, [...process.execArgv, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
+  const children = new Set<ReturnType<typeof spawn>>()
+  let stopping = false
   onStopSignals((signal) => {
+    stopping = true
     for (const child of children) if (child.exitCode === null) child.kill(signal)
   })
-  const codes = await Promise.all(children.map((child) => new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))))
+  const runChild = async (): Promise<number> => {
+    for (;;) {
+      // The children run under the node flags this process was started with (`node <flags> tm-slave`).
+      const child = spawn(process.execPath, [...process.execArgv, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true })
+      children.add(child)
+      const code = await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+      children.delete(child)
+      if (code !== SLAVE_EXIT_RESTART || stopping) return code
+    }
+  }
+  const codes = await Promise.all(Array.from({ length: procs }, runChild))
   return Math.max(...codes)
 }
 

@@ -457,6 +457,14 @@ export class Master extends EventEmitter {
         // The slave gives the slot back (as credit) when the attempt has really left its lane.
         this.#server.send(session, { type: 'abandon', seqs, attempts: seqs.map((seq) => this.#ledger.attemptsOf(seq, id)) })
       }
+      // A slave runs its jobs in the order they came, `concurrency` at a time: a late job
+      // with that many older late jobs on the same slave never started (it waited behind
+      // hung ones). It goes back to the buffer uncharged; the waiting is not its fault.
+      const lanes = Math.max(1, session?.info?.concurrency ?? Infinity)
+      if (failures.length > lanes) {
+        failures.sort((a, b) => this.#ledger.sentAtOf(a.seq) - this.#ledger.sentAtOf(b.seq) || a.seq - b.seq)
+        for (const { seq } of failures.splice(lanes)) this.#ledger.requeue(seq, id, true)
+      }
       this.#failAttempts(id, failures)
     }
     if (bySession.size > 0) this.#scheduleDispatch()

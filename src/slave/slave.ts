@@ -12,12 +12,16 @@ import { PROTOCOL_VERSION, SLAVE_STOPPED_AT_ONCE, SLAVE_STOPPING } from '../prot
 import { seqsOf } from '../protocol/jobs-batch.js'
 import type { Ranges } from '../protocol/ranges.js'
 import { appendSeq } from '../protocol/ranges.js'
+import { abandonedLimit, abandonedMessage } from './abandoned.js'
 import { backoffDelay, masterUrl } from './backoff.js'
 import { Runner } from './runner.js'
 
-/** How a slave's run ended. */
+/**
+ * How a slave's run ended: `restart` when it stopped because too many abandoned jobs
+ * were still running in its process (see src/slave/abandoned.ts): run it again.
+ */
 export interface SlaveSummary {
-  outcome: 'complete' | 'stopped'
+  outcome: 'complete' | 'stopped' | 'restart'
   /** Jobs this slave finished (done or failed attempts). */
   jobs: number
   failures: number
@@ -77,6 +81,8 @@ export class Slave extends EventEmitter {
   #masterRun: string | undefined
   /** A long-lived slave (--reconnect 0) was told the run is complete: its connection is closing. */
   #runComplete = false
+  /** Stopping to restart the process: too many abandoned jobs are still running in it. */
+  #restarting = false
   #finish: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void } | undefined
   readonly #intervals = new Intervals()
   #cpu = process.cpuUsage()
@@ -88,7 +94,13 @@ export class Slave extends EventEmitter {
     this.options = resolveSlaveOptions(options)
     this.#capacity = this.options.concurrency + this.options.prefetch
     this.#flushAt = Math.max(1, Math.floor(this.#capacity / 4))
-    this.#runner = new Runner(this.options.handler, this.options.concurrency, (seq, connection, failure, report) => this.#finished(seq, connection, failure, report))
+    this.#runner = new Runner(
+      this.options.handler,
+      this.options.concurrency,
+      (seq, connection, failure, report) => this.#finished(seq, connection, failure, report),
+      (count) => this.#tooManyAbandoned(count),
+      abandonedLimit(this.options.concurrency),
+    )
   }
 
   /** Works until the master ends the run (`complete`) or {@link stop} (`stopped`). */
@@ -121,6 +133,18 @@ export class Slave extends EventEmitter {
       this.#flush()
       this.#end({ outcome: 'stopped' })
     })
+  }
+
+  /**
+   * Abandoned jobs pile up in this process (handlers that ignore their signal): it says
+   * so, stops gracefully (hands back queued jobs, reports the running ones) and ends with
+   * outcome `restart`, so whoever runs it starts a fresh process.
+   */
+  #tooManyAbandoned(count: number): void {
+    if (this.#restarting || this.#phase === FINISHED || this.#phase === STOPPING || this.#finish === undefined) return
+    this.#restarting = true
+    this.#log('warn', abandonedMessage(count))
+    this.stop()
   }
 
   #log(level: 'info' | 'warn', message: string): void {
@@ -378,7 +402,8 @@ export class Slave extends EventEmitter {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
     this.#shutdown(reason)
-    this.#finish!.resolve({ ...summary, jobs: this.#jobs, failures: this.#failed })
+    const outcome = summary.outcome === 'stopped' && this.#restarting ? 'restart' : summary.outcome
+    this.#finish!.resolve({ outcome, jobs: this.#jobs, failures: this.#failed })
   }
 
   #fail(error: TaskmasterError): void {
