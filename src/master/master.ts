@@ -493,7 +493,13 @@ export class Master extends EventEmitter {
         const batch = ledger.take(Math.min(session.credit, batchSize), session.id, now, avoid)
         if (batch.jobs.length === 0) continue
         session.credit -= batch.jobs.length
-        if (!this.#sendBatch(session, batch)) return
+        if (!this.#sendBatch(session, batch)) {
+          // The run is stopping (#abort), and the stop's own settle check ran while the
+          // rest of the split batch was still in flight: now that every unsent job is
+          // back in the buffer, check again, or the master waits forever on nothing.
+          this.#settle()
+          return
+        }
         sent = true
       }
     }
