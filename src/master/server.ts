@@ -207,6 +207,7 @@ export class Server {
     }
     // What a slave says of itself is believed (and logged) only once it is authenticated.
     session.info = hello.slave
+    session.maxFrame = Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity)
     session.state = ACTIVE
     this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat })
     this.#handler.open(session)

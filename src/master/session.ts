@@ -24,6 +24,8 @@ export class Session {
   /** Jobs the slave can still take. */
   credit = 0
   info: SlaveInfo | undefined
+  /** Largest frame sent to this slave: the smaller of the master's and the slave's --max-frame (set at hello). */
+  maxFrame = 0
   /** A pong (or any frame) came since the last ping. */
   alive = true
   /** Last resource report of the slave. */

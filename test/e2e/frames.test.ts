@@ -38,3 +38,26 @@ describe('a job larger than --max-frame', () => {
     expect(recordedKeys(box.records)).toEqual([])
   })
 })
+
+describe('a slave with a smaller --max-frame than the master', () => {
+  it('gets frames it can take: every job done, none failed', async () => {
+    const box = sandbox()
+    const { master, host } = await startMaster([PADDED, 'n=200', 'bytes=1024', ...masterArgs(box, 'small-slave'), '--quiet'], { env: box.env })
+    const slave = startSlave([RECORD, '--host', host, '--max-frame', '2048', '--concurrency', '4'], { env: box.env })
+    await expectRunEnds(master, [slave])
+    expectEachKeyRan(box.records, 200)
+    expect(master.stderr).not.toMatch(/went away|failed|code 1009/)
+    expect(slave.stderr).not.toMatch(/Lost the master/)
+  })
+
+  it("stops the run with one line naming the slave's --max-frame when a single job is larger", async () => {
+    const box = sandbox()
+    const { master, host } = await startMaster([PADDED, 'n=10', 'bytes=4096', ...masterArgs(box, 'too-big-for-slave'), '--quiet'], { env: box.env })
+    const slave = startSlave([RECORD, '--host', host, '--max-frame', '2048', '--reconnect', '1'], { env: box.env })
+    expect(await exitWithin(master, 30_000), master.stderr).toEqual({ code: 1, signal: null })
+    const lines = master.stderr.split('\n').filter((line) => line !== '')
+    expect(lines.at(-1)).toMatch(/^tm-master: Job 0 is 4136 bytes encoded, more than the --max-frame \(2048\) of slave [^ ]+:\d+ \(127\.0\.0\.1:\d+\); raise --max-frame on master and slaves$/)
+    expect(recordedKeys(box.records)).toEqual([])
+    await slave.exited
+  })
+})
