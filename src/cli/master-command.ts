@@ -4,7 +4,8 @@ import { OptionError } from '../errors.js'
 import type { MasterAddress, RunSummary } from '../master/master.js'
 import { Master } from '../master/master.js'
 import { loadHandler, loadJobSource, parseModuleSpec } from '../module-loader.js'
-import { MASTER_DEFAULTS } from '../options.js'
+import { MASTER_DEFAULTS, OPTION_LIMITS } from '../options.js'
+import { MIN_FRAME } from '../protocol/messages.js'
 import type { MasterOptions } from '../options.js'
 import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
@@ -53,18 +54,18 @@ export function masterCommand(): Command {
     .option('--accept-journal-loss', 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again')
     .option('--retry-failed', "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)")
     .option('-H, --host <host:port>', 'where to listen; port 0 picks a free port', listenAddress, { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port })
-    .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1), MASTER_DEFAULTS.size)
+    .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1, OPTION_LIMITS.size), MASTER_DEFAULTS.size)
     .option('--spawn <n>', 'also start n local slave processes running --handler (one-machine mode)', integer(1))
     .option('--handler <module>', 'handler module for --spawn: path[:export], default export handleJob, then default')
-    .option('-c, --concurrency <n>', 'with --spawn: jobs each local slave runs at once (default: 1)', integer(1))
-    .option('--prefetch <n>', 'with --spawn: jobs each local slave holds beyond those running (default: its concurrency)', integer(0))
+    .option('-c, --concurrency <n>', 'with --spawn: jobs each local slave runs at once (default: 1)', integer(1, OPTION_LIMITS.concurrency))
+    .option('--prefetch <n>', 'with --spawn: jobs each local slave holds beyond those running (default: its concurrency)', integer(0, OPTION_LIMITS.prefetch))
     .addOption(new Option('--token <secret>', 'token slaves must present; generated and printed when listening beyond loopback').env('TM_TOKEN'))
     .option('--retries <n>', 'retries of a job whose handler throws, before the failed-jobs log', integer(0), MASTER_DEFAULTS.retries)
     .option('--retry-delay <seconds>', 'delay before the first retry, doubling for each next one', seconds, MASTER_DEFAULTS.retryDelay)
     .option('--job-timeout <seconds>', 'take back a job in flight this long as a failed attempt (0: no limit)', seconds, MASTER_DEFAULTS.jobTimeout)
     .option('--heartbeat <seconds>', 'seconds between pings; a slave that answers none is dropped within two', seconds, MASTER_DEFAULTS.heartbeat)
-    .option('--max-frame <bytes>', 'largest frame accepted or sent', integer(1024), MASTER_DEFAULTS.maxFrame)
-    .option('--batch-size <n>', 'most jobs per frame to a slave', integer(1), MASTER_DEFAULTS.batchSize)
+    .option('--max-frame <bytes>', 'largest frame accepted or sent', integer(MIN_FRAME, OPTION_LIMITS.maxFrame), MASTER_DEFAULTS.maxFrame)
+    .option('--batch-size <n>', 'most jobs per frame to a slave', integer(1, OPTION_LIMITS.batchSize), MASTER_DEFAULTS.batchSize)
     .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--status-interval <seconds>', 'seconds between status lines when stdout is not a terminal', seconds, 10)

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import { OptionError } from '../errors.js'
 import { loadHandler } from '../module-loader.js'
-import { MASTER_DEFAULTS, SLAVE_DEFAULTS } from '../options.js'
+import { MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
+import { MIN_FRAME } from '../protocol/messages.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
@@ -30,13 +31,13 @@ export function slaveCommand(): Command {
     .description('Run a Taskmaster slave: connect to the master, pull jobs and run the handler of <module> on each.')
     .argument('<module>', 'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default')
     .option('-H, --host <host:port>', "the master's address (host:port, ws://host:port or wss://host:port)", `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`)
-    .option('-c, --concurrency <n>', 'jobs run at once in each slave process', integer(1), SLAVE_DEFAULTS.concurrency)
-    .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0))
+    .option('-c, --concurrency <n>', 'jobs run at once in each slave process', integer(1, OPTION_LIMITS.concurrency), SLAVE_DEFAULTS.concurrency)
+    .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0, OPTION_LIMITS.prefetch))
     .option('-p, --procs <n>', 'slave processes to start (one per core for CPU-bound handlers)', integer(1), 1)
     .addOption(new Option('--token <secret>', "the run's token, if the master needs one").env('TM_TOKEN'))
     .option('--reconnect <seconds>', 'keep trying to reach the master this long before giving up; 0: forever, and serve run after run (exit 0 on SIGTERM)', seconds, SLAVE_DEFAULTS.reconnect)
     .option('--ca <file>', 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)')
-    .option('--max-frame <bytes>', 'largest frame accepted', integer(1024), SLAVE_DEFAULTS.maxFrame)
+    .option('--max-frame <bytes>', 'largest frame accepted', integer(MIN_FRAME, OPTION_LIMITS.maxFrame), SLAVE_DEFAULTS.maxFrame)
     .option('-q, --quiet', 'no log lines about connections')
     .addHelpText(
       'after',

@@ -507,7 +507,13 @@ export class Master extends EventEmitter {
         const batch = ledger.take(Math.min(session.credit, batchSize), session.id, now, avoid)
         if (batch.jobs.length === 0) continue
         session.credit -= batch.jobs.length
-        if (!this.#sendBatch(session, batch)) return
+        if (!this.#sendBatch(session, batch)) {
+          // The run is stopping (#abort), and the stop's own settle check ran while the
+          // rest of the split batch was still in flight: now that every unsent job is
+          // back in the buffer, check again, or the master waits forever on nothing.
+          this.#settle()
+          return
+        }
         sent = true
       }
     }
@@ -525,13 +531,16 @@ export class Master extends EventEmitter {
     }
     const n = batch.jobs.length
     this.#frameJobs = Math.max(1, Math.floor((FRAME_TARGET * n) / bytes.length))
-    if (bytes.length <= this.options.maxFrame) {
+    // The slave's limit when smaller than ours: a larger frame makes it drop the connection (1009).
+    const limit = session.maxFrame
+    if (bytes.length <= limit) {
       this.#server.sendBytes(session, bytes)
       return true
     }
     if (n === 1) {
       const key = this.#ledger.entry(seqAt(batch, 0)).key
-      this.#unsendable(session, batch, new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than --max-frame (${this.options.maxFrame}); raise --max-frame on master and slaves`))
+      const whose = limit < this.options.maxFrame ? `the --max-frame (${limit}) of ${session.label}` : `--max-frame (${limit})`
+      this.#unsendable(session, batch, new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than ${whose}; raise --max-frame on master and slaves`))
       return false
     }
     const half = n >> 1

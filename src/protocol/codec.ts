@@ -2,7 +2,7 @@ import { C1, Packr } from 'msgpackr'
 import { ProtocolError } from '../errors.js'
 import { NOT_COMMON, decodeCommon } from './fast-decoder.js'
 import type { MasterMessage, Message, SlaveMessage } from './messages.js'
-import { PROTOCOL_VERSION } from './messages.js'
+import { MIN_FRAME, PROTOCOL_VERSION } from './messages.js'
 import { mayHoldProtoKey, plainMaps } from './plain-maps.js'
 
 // Plain MessagePack maps (no msgpackr record extension), so any MessagePack library
@@ -77,6 +77,9 @@ const checks: Record<string, Check> = {
     text(s, 'hostname')
     count(s, 'pid')
     count(s, 'concurrency')
+    // Below the smallest --max-frame no jobs frame fits, and the slave would get nothing.
+    const maxFrame = (slave as Record<string, unknown>).maxFrame
+    if (maxFrame !== undefined && (!Number.isSafeInteger(maxFrame) || (maxFrame as number) < MIN_FRAME)) fail('hello', 'slave.maxFrame', `an integer >= ${MIN_FRAME}`, maxFrame)
   },
   welcome(m) {
     count(m, 'version')

@@ -199,7 +199,7 @@ export class Slave extends EventEmitter {
         resolve(value)
       }
       ws.on('open', () => {
-        this.#send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency } })
+        this.#send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency, maxFrame: o.maxFrame } })
       })
       ws.on('ping', () => (this.#lastHeard = Date.now()))
       ws.on('message', (data: Buffer, isBinary: boolean) => {
