@@ -48,8 +48,10 @@ function freePort() {
 
 /** Spawns a node process with the usage hook; `listening` resolves when its output shows `ready`. */
 function start(bin, args, env, ready = /Taskmaster server running/) {
-  // The flags the bin/ shebangs give node, as a user running tm-master gets them.
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', USAGE, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The flags the bin/ shebangs give node: tm-master's NODE_FLAGS, none for tm-slave (and the
+  // bare pipeline). BENCH_SLAVE_FLAGS="--max-semi-space-size=4 ..." measures slaves under flags.
+  const flags = bin === SLAVE ? (process.env.BENCH_SLAVE_FLAGS ?? '').split(' ').filter(Boolean) : bin === MASTER ? NODE_FLAGS : []
+  const child = spawn(process.execPath, [...flags, '--import', USAGE, bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (out += d))

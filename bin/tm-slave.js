@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --no-allocation-site-pretenuring
+#!/usr/bin/env node
 import { main } from '../dist/cli/slave-command.js'
 
 main()

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs'
-import { extname, resolve } from 'node:path'
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ModuleError } from './errors.js'
 import type { Handler, JobSource } from './options.js'
@@ -24,6 +24,44 @@ export function parseModuleSpec(spec: string): ModuleSpec {
   return { path: spec, exportName: undefined }
 }
 
+/**
+ * Whether Node would run the TypeScript file at `path` as CommonJS: a `.cts` file, or a
+ * `.ts` file whose nearest package.json does not say `"type": "module"` (a project made
+ * by `npm init -y`).
+ */
+export function isCommonJsTypeScript(path: string): boolean {
+  const ext = extname(path)
+  if (ext !== '.ts') return ext === '.cts'
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json')
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, 'utf8')) as { type?: unknown }).type !== 'module'
+      } catch {
+        return true
+      }
+    }
+    if (dirname(dir) === dir) return true
+  }
+}
+
+/**
+ * Loads a TypeScript module through tsx. A CommonJS one goes through tsx's require hook:
+ * tsImport would load it as a `data:` URL of compiled code with no source map, so a
+ * handler's stack trace showed kilobytes of URL and positions in the compiled line
+ * instead of `flaky.ts:3:31`. Both paths compile with inline source maps; stack traces
+ * map through them once source maps are enabled.
+ */
+async function importTypeScript(absolute: string): Promise<Record<string, unknown>> {
+  process.setSourceMapsEnabled(true)
+  if (isCommonJsTypeScript(absolute)) {
+    const { require: tsxRequire } = await import('tsx/cjs/api')
+    return tsxRequire(absolute, import.meta.url) as Record<string, unknown>
+  }
+  const { tsImport } = await import('tsx/esm/api')
+  return (await tsImport(pathToFileURL(absolute).href, import.meta.url)) as Record<string, unknown>
+}
+
 /** Loads a user module (TypeScript through tsx) given relative to the current directory. */
 export async function importModule(path: string): Promise<Record<string, unknown>> {
   const absolute = resolve(path)
@@ -31,10 +69,8 @@ export async function importModule(path: string): Promise<Record<string, unknown
   if (statSync(absolute).isDirectory()) throw new ModuleError(`Module '${path}' is a directory; give the path of a ${KINDS} file`, path)
   const ext = extname(absolute)
   if (!EXTENSIONS.has(ext)) throw new ModuleError(`Module '${path}' must be a ${KINDS} file`, path)
-  const url = pathToFileURL(absolute).href
   try {
-    const { tsImport } = TYPESCRIPT.has(ext) ? await import('tsx/esm/api') : { tsImport: undefined }
-    const namespace = (tsImport ? await tsImport(url, import.meta.url) : await import(url)) as Record<string, unknown>
+    const namespace = TYPESCRIPT.has(ext) ? await importTypeScript(absolute) : ((await import(pathToFileURL(absolute).href)) as Record<string, unknown>)
     return unwrapCommonJs(namespace)
   } catch (error) {
     const first = String((error as Error)?.message ?? error).split('\n')[0]

@@ -1,4 +1,24 @@
 import { OptionError } from './errors.js'
+import { MIN_FRAME } from './protocol/messages.js'
+
+/**
+ * Upper bounds of the numeric options, shared by the API and the CLI.
+ * - `size`: the ledger holds a window of 8 × size jobs in typed arrays (about 30 bytes a
+ *   job before the jobs themselves): a million is some 250 MB; far beyond, allocation fails.
+ * - `batchSize`: a batch never holds more jobs than the buffer can.
+ * - `maxFrame`: 1 GiB; ws keeps its payload limit in a 32-bit signed integer.
+ * - `seconds` (every option in seconds): a week; timers take at most 2^31-1 ms (24.8 days)
+ *   and silently fire after 1 ms beyond, and a slave waits 2.5 heartbeats.
+ * - `concurrency`, `prefetch`: a slave's lanes and its credit.
+ */
+export const OPTION_LIMITS = {
+  size: 1_000_000,
+  batchSize: 1_000_000,
+  maxFrame: 2 ** 30,
+  seconds: 604_800,
+  concurrency: 100_000,
+  prefetch: 1_000_000,
+} as const
 
 /** A job generator: `getJobs(last, ctx)`, sync or async. */
 export type JobGenerator = (last: JobKey | undefined, ctx: GeneratorContext) => Iterable<unknown> | AsyncIterable<unknown>
@@ -53,6 +73,11 @@ export interface MasterOptions {
   stateDir?: string
   /** Forget the saved state and start from the beginning. @default false */
   reset?: boolean
+  /**
+   * Resume past a damaged journal: it is cut at the first bad record, with a warning, and
+   * the jobs it recorded from there on run again (else a damaged journal is refused). @default false
+   */
+  acceptJournalLoss?: boolean
   /** Address to listen on; port 0 picks a free port. @default '127.0.0.1' */
   host?: string
   /** @default 5050 */
@@ -96,7 +121,10 @@ export interface SlaveOptions {
   prefetch?: number
   /** Token of the run. @default undefined */
   token?: string
-  /** Seconds to keep trying to (re)connect before giving up. @default 60 */
+  /**
+   * Seconds to keep trying to (re)connect before giving up. 0: never give up, and after a
+   * complete run wait for the next master instead of ending (a long-lived slave). @default 60
+   */
   reconnect?: number
   /** CA certificate(s) to trust for `wss://` (for a self-signed master certificate). @default undefined */
   ca?: string | Buffer
@@ -110,6 +138,7 @@ export const MASTER_DEFAULTS = {
   args: {} as Record<string, string>,
   stateDir: './.taskmaster',
   reset: false,
+  acceptJournalLoss: false,
   host: '127.0.0.1',
   port: 5050,
   size: 10000,
@@ -144,10 +173,16 @@ function defined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
-function expectInteger(name: string, value: number, min: number): void {
+function expectInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(value) || value < min) {
     throw new OptionError(`options.${name} must be an integer >= ${min}, got ${String(value)}`, name)
   }
+  if (value > max) throw new OptionError(`options.${name} must be at most ${max}, got ${value}`, name)
+}
+
+/** Seconds that go into a timer: bounded so the timer does not overflow (see OPTION_LIMITS). */
+function expectTimer(name: string, value: number): void {
+  if (value > OPTION_LIMITS.seconds) throw new OptionError(`options.${name} must be at most ${OPTION_LIMITS.seconds} seconds, got ${value}`, name)
 }
 
 function expectPositive(name: string, value: number): void {
@@ -176,16 +211,20 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   validateRunKey(o.key)
   expectInteger('port', o.port, 0)
   if (o.port > 65535) throw new OptionError(`options.port must be at most 65535, got ${o.port}`, 'port')
-  expectInteger('size', o.size, 1)
-  expectInteger('batchSize', o.batchSize, 1)
+  expectInteger('size', o.size, 1, OPTION_LIMITS.size)
+  expectInteger('batchSize', o.batchSize, 1, OPTION_LIMITS.batchSize)
   expectPositive('checkpointInterval', o.checkpointInterval)
+  expectTimer('checkpointInterval', o.checkpointInterval)
   expectPositive('heartbeat', o.heartbeat)
-  expectInteger('maxFrame', o.maxFrame, 1024)
+  expectTimer('heartbeat', o.heartbeat)
+  expectInteger('maxFrame', o.maxFrame, MIN_FRAME, OPTION_LIMITS.maxFrame)
   if (o.token !== undefined && o.token.length === 0) throw new OptionError('options.token must not be empty', 'token')
   expectInteger('retries', o.retries, 0)
   if (o.retries > 250) throw new OptionError(`options.retries must be at most 250, got ${o.retries}`, 'retries')
   expectNonNegative('retryDelay', o.retryDelay)
+  expectTimer('retryDelay', o.retryDelay)
   expectNonNegative('jobTimeout', o.jobTimeout)
+  expectTimer('jobTimeout', o.jobTimeout)
   return o
 }
 
@@ -194,10 +233,11 @@ export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions
   const o = { ...SLAVE_DEFAULTS, ...defined(options) } as ResolvedSlaveOptions
   if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')
   if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
-  expectInteger('concurrency', o.concurrency, 1)
-  o.prefetch ??= o.concurrency
-  expectInteger('prefetch', o.prefetch, 0)
+  expectInteger('concurrency', o.concurrency, 1, OPTION_LIMITS.concurrency)
+  o.prefetch ??= Math.min(o.concurrency, OPTION_LIMITS.prefetch)
+  expectInteger('prefetch', o.prefetch, 0, OPTION_LIMITS.prefetch)
   if (typeof o.reconnect !== 'number' || !(o.reconnect >= 0)) throw new OptionError(`options.reconnect must be a number of seconds >= 0, got ${String(o.reconnect)}`, 'reconnect')
-  expectInteger('maxFrame', o.maxFrame, 1024)
+  expectTimer('reconnect', o.reconnect)
+  expectInteger('maxFrame', o.maxFrame, MIN_FRAME, OPTION_LIMITS.maxFrame)
   return o
 }

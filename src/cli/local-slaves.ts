@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { NODE_FLAGS } from './node-flags.js'
+import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 
 /** The tm-slave command of this package. */
 export const SLAVE_BIN = fileURLToPath(new URL('../../bin/tm-slave.js', import.meta.url))
@@ -21,7 +21,8 @@ export interface LocalSlavesOptions {
 /**
  * Slave processes the master starts on its own machine (`--spawn`). Each runs
  * `tm-slave` in its own process group, so a Ctrl-C reaches only the master, which
- * drains them first. One that crashes while the run goes on is started again.
+ * drains them first. One that crashes while the run goes on is started again, and so
+ * is one that exits to free its abandoned jobs (SLAVE_EXIT_RESTART), at once.
  */
 export class LocalSlaves {
   readonly #options: LocalSlavesOptions
@@ -38,7 +39,9 @@ export class LocalSlaves {
   }
 
   #spawn(n: number): void {
-    const child = spawn(process.execPath, [...NODE_FLAGS, SLAVE_BIN, ...this.#options.args], { env: this.#options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    // Not the master's own node flags (NODE_FLAGS): the user's handler runs under Node's
+    // defaults, as under tm-slave on another machine. NODE_OPTIONS in env still applies.
+    const child = spawn(process.execPath, [SLAVE_BIN, ...this.#options.args], { env: this.#options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.#children.set(n, child)
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => this.#options.log(`[slave ${n}] ${line}`))
@@ -50,10 +53,15 @@ export class LocalSlaves {
         this.#options.onFatal(`Local slave ${n} could not start (exit code 2, see its message above)`)
         return
       }
-      this.#options.log(`[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again`)
-      setTimeout(() => {
-        if (!this.#stopping) this.#spawn(n)
-      }, 500).unref()
+      // A slave that exits to free its abandoned jobs asked to be replaced: no crash delay.
+      const restart = code === SLAVE_EXIT_RESTART
+      this.#options.log(`[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again${restart ? ' (abandoned jobs were still running in it)' : ''}`)
+      setTimeout(
+        () => {
+          if (!this.#stopping) this.#spawn(n)
+        },
+        restart ? 0 : 500,
+      ).unref()
     })
   }
 

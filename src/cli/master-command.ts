@@ -4,7 +4,8 @@ import { OptionError } from '../errors.js'
 import type { MasterAddress, RunSummary } from '../master/master.js'
 import { Master } from '../master/master.js'
 import { loadHandler, loadJobSource, parseModuleSpec } from '../module-loader.js'
-import { MASTER_DEFAULTS } from '../options.js'
+import { MASTER_DEFAULTS, OPTION_LIMITS } from '../options.js'
+import { MIN_FRAME } from '../protocol/messages.js'
 import type { MasterOptions } from '../options.js'
 import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
@@ -12,12 +13,14 @@ import { formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
 import { integer, listenAddress, nameValueArgs, seconds } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
+import { PACKAGE } from './version.js'
 import { StatusDisplay } from './status-display.js'
 
 interface MasterCliOptions {
   key?: string
   stateDir: string
   reset?: boolean
+  acceptJournalLoss?: boolean
   host: { host: string; port: number }
   size: number
   spawn?: number
@@ -41,26 +44,28 @@ interface MasterCliOptions {
 /** Builds the `tm-master` command. */
 export function masterCommand(): Command {
   return new Command('tm-master')
+    .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run the master of a Taskmaster run: iterate the job generator of <module> and hand the jobs to slaves.')
     .argument('<module>', 'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default')
     .argument('[args...]', 'name=value arguments, handed to the generator as ctx.args and saved with the run')
     .option('-k, --key <name>', "the run's name; its state is <state-dir>/<name>.json (default: the module's file name)")
     .option('--state-dir <dir>', 'where run state is kept', MASTER_DEFAULTS.stateDir)
     .option('--reset', 'forget the saved state of the key and start from the beginning')
+    .option('--accept-journal-loss', 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again')
     .option('--retry-failed', "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)")
     .option('-H, --host <host:port>', 'where to listen; port 0 picks a free port', listenAddress, { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port })
-    .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1), MASTER_DEFAULTS.size)
+    .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1, OPTION_LIMITS.size), MASTER_DEFAULTS.size)
     .option('--spawn <n>', 'also start n local slave processes running --handler (one-machine mode)', integer(1))
     .option('--handler <module>', 'handler module for --spawn: path[:export], default export handleJob, then default')
-    .option('-c, --concurrency <n>', 'with --spawn: jobs each local slave runs at once (default: 1)', integer(1))
-    .option('--prefetch <n>', 'with --spawn: jobs each local slave holds beyond those running (default: its concurrency)', integer(0))
+    .option('-c, --concurrency <n>', 'with --spawn: jobs each local slave runs at once (default: 1)', integer(1, OPTION_LIMITS.concurrency))
+    .option('--prefetch <n>', 'with --spawn: jobs each local slave holds beyond those running (default: its concurrency)', integer(0, OPTION_LIMITS.prefetch))
     .addOption(new Option('--token <secret>', 'token slaves must present; generated and printed when listening beyond loopback').env('TM_TOKEN'))
     .option('--retries <n>', 'retries of a job whose handler throws, before the failed-jobs log', integer(0), MASTER_DEFAULTS.retries)
     .option('--retry-delay <seconds>', 'delay before the first retry, doubling for each next one', seconds, MASTER_DEFAULTS.retryDelay)
     .option('--job-timeout <seconds>', 'take back a job in flight this long as a failed attempt (0: no limit)', seconds, MASTER_DEFAULTS.jobTimeout)
     .option('--heartbeat <seconds>', 'seconds between pings; a slave that answers none is dropped within two', seconds, MASTER_DEFAULTS.heartbeat)
-    .option('--max-frame <bytes>', 'largest frame accepted or sent', integer(1024), MASTER_DEFAULTS.maxFrame)
-    .option('--batch-size <n>', 'most jobs per frame to a slave', integer(1), MASTER_DEFAULTS.batchSize)
+    .option('--max-frame <bytes>', 'largest frame accepted or sent', integer(MIN_FRAME, OPTION_LIMITS.maxFrame), MASTER_DEFAULTS.maxFrame)
+    .option('--batch-size <n>', 'most jobs per frame to a slave', integer(1, OPTION_LIMITS.batchSize), MASTER_DEFAULTS.batchSize)
     .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
     .option('--status-interval <seconds>', 'seconds between status lines when stdout is not a terminal', seconds, 10)
@@ -77,8 +82,9 @@ Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 ba
 130/143 stopped by SIGINT/SIGTERM (start again with the same --key to resume).
 
 Examples:
-  tm-master examples/range.ts --key demo --spawn 2 --handler examples/sleep.ts:handleJob
-  tm-master ./jobs.ts table=posts --key posts-backfill --host 0.0.0.0:5050`,
+  tm-master ./jobs.ts --key demo --spawn 2 --handler ./handler.ts:handleJob      # all on this machine
+  TM_TOKEN=s3cret tm-master ./jobs.ts table=posts --key posts-backfill --host 0.0.0.0:5050
+  tm-master ./jobs.ts table=posts --key posts-backfill --retry-failed          # only the failed jobs`,
     )
     .action(async (moduleSpec: string, words: string[], options: MasterCliOptions) => {
       process.exitCode = await runMaster(moduleSpec, words, options)
@@ -144,6 +150,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const master = new Master({
     ...run,
     stateDir: options.stateDir,
+    acceptJournalLoss: options.acceptJournalLoss === true,
     host: options.host.host,
     port: options.host.port,
     size: options.size,

@@ -1,19 +1,22 @@
 import { InvalidArgumentError } from 'commander'
 import { OptionError } from '../errors.js'
+import { OPTION_LIMITS } from '../options.js'
 
-/** Commander parser for an integer >= `min`. */
-export function integer(min: number): (value: string) => number {
+/** Commander parser for an integer from `min` to `max` (the library's limit, OPTION_LIMITS). */
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {
     const n = Number(value)
     if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be an integer >= ${min}, got '${value}'`)
+    if (n > max) throw new InvalidArgumentError(`must be at most ${max}, got '${value}'`)
     return n
   }
 }
 
-/** Commander parser for a number of seconds >= 0. */
+/** Commander parser for a number of seconds >= 0, at most what a timer takes (OPTION_LIMITS.seconds). */
 export function seconds(value: string): number {
   const n = Number(value)
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`must be a number of seconds >= 0, got '${value}'`)
+  if (n > OPTION_LIMITS.seconds) throw new InvalidArgumentError(`must be at most ${OPTION_LIMITS.seconds} seconds, got '${value}'`)
   return n
 }
 

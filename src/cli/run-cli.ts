@@ -4,7 +4,8 @@ import { TaskmasterError, describeError } from '../errors.js'
 
 /**
  * Runs a CLI command and exits with the code its action left in `process.exitCode`.
- * Commander's own errors (already printed) exit 2,
+ * No arguments at all print the whole help (on stderr, exit 2): a newcomer learns more
+ * from it than from "missing required argument". Commander's own errors (already printed) exit 2,
  * our errors print their one-line message and exit with their code, anything else
  * is a bug and prints its stack.
  */
@@ -13,6 +14,7 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
   program.exitOverride()
   let code: number
   try {
+    if (argv.length <= 2) program.help({ error: true })
     await program.parseAsync(argv)
     code = Number(process.exitCode ?? 0)
   } catch (error) {

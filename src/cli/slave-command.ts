@@ -3,12 +3,14 @@ import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import { OptionError } from '../errors.js'
 import { loadHandler } from '../module-loader.js'
-import { MASTER_DEFAULTS, SLAVE_DEFAULTS } from '../options.js'
+import { MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
+import { MIN_FRAME } from '../protocol/messages.js'
+import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
-import { NODE_FLAGS } from './node-flags.js'
 import { integer, seconds } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
+import { PACKAGE } from './version.js'
 
 interface SlaveCliOptions {
   host: string
@@ -25,16 +27,17 @@ interface SlaveCliOptions {
 /** Builds the `tm-slave` command. */
 export function slaveCommand(): Command {
   return new Command('tm-slave')
+    .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run a Taskmaster slave: connect to the master, pull jobs and run the handler of <module> on each.')
     .argument('<module>', 'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default')
     .option('-H, --host <host:port>', "the master's address (host:port, ws://host:port or wss://host:port)", `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`)
-    .option('-c, --concurrency <n>', 'jobs run at once in each slave process', integer(1), SLAVE_DEFAULTS.concurrency)
-    .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0))
+    .option('-c, --concurrency <n>', 'jobs run at once in each slave process', integer(1, OPTION_LIMITS.concurrency), SLAVE_DEFAULTS.concurrency)
+    .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0, OPTION_LIMITS.prefetch))
     .option('-p, --procs <n>', 'slave processes to start (one per core for CPU-bound handlers)', integer(1), 1)
     .addOption(new Option('--token <secret>', "the run's token, if the master needs one").env('TM_TOKEN'))
-    .option('--reconnect <seconds>', 'keep trying to reach the master this long before giving up', seconds, SLAVE_DEFAULTS.reconnect)
+    .option('--reconnect <seconds>', 'keep trying to reach the master this long before giving up; 0: forever, and serve run after run (exit 0 on SIGTERM)', seconds, SLAVE_DEFAULTS.reconnect)
     .option('--ca <file>', 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)')
-    .option('--max-frame <bytes>', 'largest frame accepted', integer(1024), SLAVE_DEFAULTS.maxFrame)
+    .option('--max-frame <bytes>', 'largest frame accepted', integer(MIN_FRAME, OPTION_LIMITS.maxFrame), SLAVE_DEFAULTS.maxFrame)
     .option('-q, --quiet', 'no log lines about connections')
     .addHelpText(
       'after',
@@ -43,13 +46,16 @@ The handler is called as handleJob(job, { attempt, signal }), sync or async; a t
 rejected promise fails the attempt (the master retries it, then writes it to the failed-jobs
 log). signal is aborted when the master takes the job back (--job-timeout).
 
-Exit codes: 0 the run is complete, 1 the master could not be reached within --reconnect,
+Exit codes: 0 the run is complete (or, with --reconnect 0, stopped by SIGINT/SIGTERM),
+1 the master could not be reached within --reconnect,
 2 bad usage, refused by the master (token, protocol version) or a master certificate that
-cannot be verified (--ca), 130/143 stopped by SIGINT/SIGTERM (after finishing and reporting
-the jobs running).
+cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs the master took back (--job-timeout) still
+running in the process: start it again (--procs and the master's --spawn do), 130/143
+stopped by SIGINT/SIGTERM (after finishing and reporting the jobs running).
 
-Example:
-  tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16`,
+Examples:
+  TM_TOKEN=s3cret tm-slave ./handler.ts:handleJob --host 10.0.0.5:5050 --concurrency 16
+  TM_TOKEN=s3cret tm-slave ./handler.ts --host 10.0.0.5:5050 --reconnect 0   # stays up between runs`,
     )
     .action(async (moduleSpec: string, options: SlaveCliOptions) => {
       process.exitCode = options.procs > 1 ? await runProcs(options.procs) : await runSlave(moduleSpec, options)
@@ -73,19 +79,36 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   const firstSignal = onStopSignals(() => slave.stop())
   const summary = await slave.run()
   const signal = firstSignal()
-  return summary.outcome === 'stopped' && signal !== undefined ? signalExitCode(signal) : 0
+  if (summary.outcome === 'restart') return signal !== undefined ? signalExitCode(signal) : SLAVE_EXIT_RESTART
+  // A long-lived slave's life normally ends with a signal: that is a clean stop.
+  return summary.outcome === 'stopped' && signal !== undefined && options.reconnect !== 0 ? signalExitCode(signal) : 0
 }
 
-/** `--procs n`: n slave processes, each in its own process group; signals are passed on once. */
+/**
+ * `--procs n`: n slave processes, each in its own process group; signals are passed on
+ * once. A child that exits to restart (too many abandoned jobs) is started again.
+ */
 async function runProcs(procs: number): Promise<number> {
   // Each child is told --procs 1 last (the last occurrence wins, whatever form the
   // user's took: -p4, -p 4, --procs=4), so no child starts children of its own.
   const args = [...process.argv.slice(2), '--procs', '1']
-  const children = Array.from({ length: procs }, () => spawn(process.execPath, [...NODE_FLAGS, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true }))
+  const children = new Set<ReturnType<typeof spawn>>()
+  let stopping = false
   onStopSignals((signal) => {
+    stopping = true
     for (const child of children) if (child.exitCode === null) child.kill(signal)
   })
-  const codes = await Promise.all(children.map((child) => new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))))
+  const runChild = async (): Promise<number> => {
+    for (;;) {
+      // The children run under the node flags this process was started with (`node <flags> tm-slave`).
+      const child = spawn(process.execPath, [...process.execArgv, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true })
+      children.add(child)
+      const code = await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+      children.delete(child)
+      if (code !== SLAVE_EXIT_RESTART || stopping) return code
+    }
+  }
+  const codes = await Promise.all(Array.from({ length: procs }, runChild))
   return Math.max(...codes)
 }
 

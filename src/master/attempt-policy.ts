@@ -34,16 +34,21 @@ export class AttemptPolicy {
   readonly #log: FailedLog
   readonly #options: AttemptOptions
   readonly #onDue: () => void
+  readonly #warn: (message: string) => void
   #timer: NodeJS.Timeout | undefined
   /** When #timer fires. */
   #timerDue = 0
 
-  /** @param onDue called when deferred jobs are queued again (so they are dispatched) */
-  constructor(ledger: Ledger, log: FailedLog, options: AttemptOptions, onDue: () => void) {
+  /**
+   * @param onDue called when deferred jobs are queued again (so they are dispatched)
+   * @param warn called with what the failed-jobs log says when it had to be opened again
+   */
+  constructor(ledger: Ledger, log: FailedLog, options: AttemptOptions, onDue: () => void, warn: (message: string) => void) {
     this.#ledger = ledger
     this.#log = log
     this.#options = options
     this.#onDue = onDue
+    this.#warn = warn
   }
 
   /**
@@ -71,7 +76,8 @@ export class AttemptPolicy {
       finalSeqs.push(f.seq)
     }
     if (final.length > 0) {
-      this.#log.append(final)
+      const warning = this.#log.append(final)
+      if (warning !== undefined) this.#warn(warning)
       for (const seq of finalSeqs) if (ledger.finishFailed(seq, session)) appendSeq(finished, seq)
     }
     this.#arm()
@@ -97,15 +103,30 @@ export class AttemptPolicy {
     return { held: seqs.length, failed }
   }
 
-  /** Jobs in flight longer than --job-timeout, as failures grouped by the session holding them. */
-  expired(now: number): Map<number, Failure[]> {
-    const bySession = new Map<number, Failure[]>()
+  /**
+   * Jobs in flight longer than --job-timeout, grouped by the session holding them: the
+   * attempts to take back (`abandon`, with each one's attempt number) and the failures
+   * to charge. A slave runs its jobs in the order they came, `lanesOf(session)` at a time:
+   * a late job with that many older late jobs on the same slave never started (it waited
+   * behind hung ones), so it goes back to the buffer uncharged.
+   */
+  expired(now: number, lanesOf: (session: number) => number): Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }> {
+    const bySession = new Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }>()
     const limit = this.#options.jobTimeout
     if (limit <= 0) return bySession
-    for (const { seq, session } of this.#ledger.sentBefore(now - limit * 1000)) {
-      let list = bySession.get(session)
-      if (list === undefined) bySession.set(session, (list = []))
-      list.push({ seq, message: `Timed out after ${limit} s (--job-timeout)` })
+    const ledger = this.#ledger
+    for (const { seq, session } of ledger.sentBefore(now - limit * 1000)) {
+      let late = bySession.get(session)
+      if (late === undefined) bySession.set(session, (late = { abandon: { seqs: [], attempts: [] }, failures: [] }))
+      late.abandon.seqs.push(seq)
+      late.abandon.attempts.push(ledger.attemptsOf(seq, session))
+      late.failures.push({ seq, message: `Timed out after ${limit} s (--job-timeout)` })
+    }
+    for (const [session, { failures }] of bySession) {
+      const lanes = Math.max(1, lanesOf(session))
+      if (failures.length <= lanes) continue
+      failures.sort((a, b) => ledger.sentAtOf(a.seq) - ledger.sentAtOf(b.seq) || a.seq - b.seq)
+      for (const { seq } of failures.splice(lanes)) ledger.requeue(seq, session, true)
     }
     return bySession
   }

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
@@ -56,10 +56,56 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
   if (c.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`Checkpoint '${path}' has format ${JSON.stringify(c.format)}, this Taskmaster reads format ${CHECKPOINT_FORMAT}; finish the run with the Taskmaster version that started it, or use --reset to start over`, path)
   }
-  if (typeof c.position !== 'number' || !Array.isArray(c.finished) || typeof c.args !== 'object' || typeof c.complete !== 'boolean') {
-    throw new CheckpointError(`Checkpoint '${path}' is damaged (missing fields); move it away or use --reset to start over`, path)
-  }
+  const problem = problemOf(c as Record<string, unknown>)
+  if (problem !== undefined) throw new CheckpointError(`Checkpoint '${path}' is damaged ${problem}; move it away or use --reset to start over`, path)
   return c as Checkpoint
+}
+
+/** Every field of a checkpoint, in the order it is written. */
+const FIELDS = ['format', 'key', 'args', 'complete', 'position', 'last', 'finished', 'counts', 'elapsed', 'startedAt', 'updatedAt'] as const
+
+/** A value as the checkpoint file spells it, for messages. */
+const show = (value: unknown): string => stringify(value) ?? String(value)
+
+const isWhole = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
+
+const isJobKey = (value: unknown): value is JobKey => (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' || typeof value === 'bigint'
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+const NOT_A_KEY = 'is not a job key (number, string, bigint)'
+
+/**
+ * What is wrong with a parsed checkpoint of this format (the words after "is damaged"), or
+ * undefined if nothing. Every
+ * field is checked: a damaged file must stop the run with a message, never resume it
+ * from a wrong position (a fractional position marks jobs failed that never ran, a key
+ * of the wrong type ends a run as complete at once).
+ */
+function problemOf(c: Record<string, unknown>): string | undefined {
+  const missing = FIELDS.filter((field) => !(field in c))
+  if (missing.length > 0) return `(missing fields): it has no ${missing.join(', ')}`
+  if (typeof c.key !== 'string') return `(key: ${show(c.key)} is not a string)`
+  if (!isPlainObject(c.args) || !Object.values(c.args).every((v) => typeof v === 'string')) return `(args: ${show(c.args)} is not an object of name=value strings)`
+  if (typeof c.complete !== 'boolean') return `(complete: ${show(c.complete)} is not true or false)`
+  const position = c.position
+  if (!isWhole(position)) return `(position: ${show(position)} is not a whole number >= 0)`
+  if (c.last !== null && !isJobKey(c.last)) return `(last: ${show(c.last)} ${NOT_A_KEY})`
+  // The key of job position - 1: there is one exactly when some job is finished.
+  if ((c.last === null) !== (position === 0)) return `(last: ${show(c.last)} but position is ${position})`
+  if (!Array.isArray(c.finished)) return `(finished: ${show(c.finished)} is not an array of [seq, key] pairs)`
+  for (const [i, pair] of (c.finished as unknown[]).entries()) {
+    if (!Array.isArray(pair) || pair.length !== 2) return `(finished[${i}]: ${show(pair)} is not a [seq, key] pair)`
+    const [seq, key] = pair as [unknown, unknown]
+    if (!isWhole(seq) || seq < position) return `(finished[${i}]: seq ${show(seq)} is not a whole number >= position ${position})`
+    if (!isJobKey(key)) return `(finished[${i}]: key ${show(key)} ${NOT_A_KEY})`
+  }
+  const counts = c.counts
+  if (!isPlainObject(counts) || !isWhole(counts.done) || !isWhole(counts.failed)) return `(counts: ${show(counts)} is not {done, failed} whole numbers >= 0)`
+  if (typeof c.elapsed !== 'number' || !Number.isFinite(c.elapsed) || c.elapsed < 0) return `(elapsed: ${show(c.elapsed)} is not a number of milliseconds >= 0)`
+  if (typeof c.startedAt !== 'string') return `(startedAt: ${show(c.startedAt)} is not a string)`
+  if (typeof c.updatedAt !== 'string') return `(updatedAt: ${show(c.updatedAt)} is not a string)`
+  return undefined
 }
 
 /**
@@ -80,7 +126,9 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
     }
     renameSync(temp, path)
   } catch (error) {
-    throw new CheckpointError(`Cannot write checkpoint '${path}': ${(error as Error).message}; the previous checkpoint is intact`, path, 1)
+    // The write never touches the previous checkpoint, but it may be gone for other reasons.
+    const previous = existsSync(path) ? 'the previous checkpoint is intact' : 'there is no previous checkpoint'
+    throw new CheckpointError(`Cannot write checkpoint '${path}': ${(error as Error).message}; ${previous}`, path, 1)
   }
   syncDirectory(dirname(path))
 }

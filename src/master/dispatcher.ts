@@ -21,15 +21,19 @@ export interface FrameSink {
 export interface DispatchOptions {
   /** Most jobs per frame (--batch-size). */
   batchSize: number
-  /** Largest frame a session may be sent, in bytes (--max-frame). */
+  /** Largest frame the master sends, in bytes (--max-frame); a slave may take less. */
   maxFrame: number
 }
 
 /** The flow-control state of one session: what dispatch needs to know of it. */
 interface Flow {
   readonly session: number
+  /** How the slave is named in messages. */
+  readonly label: string
   /** Lanes the slave runs at once. */
   readonly concurrency: number
+  /** Largest frame the slave takes: the smaller of its --max-frame and the master's. */
+  readonly maxFrame: number
   /** Jobs the slave can still take (credit is additive). */
   credit: number
 }
@@ -58,8 +62,8 @@ export class Dispatcher {
   readonly #options: DispatchOptions
   /** Sessions in connection order (the order a round serves them in). */
   readonly #flows = new Map<number, Flow>()
-  /** Jobs per frame that keep frames near FRAME_TARGET, from the last frame's bytes per job. */
-  #frameJobs = Infinity
+  /** Encoded bytes per job of the last frame (0 before the first): sizes the next frames. */
+  #bytesPerJob = 0
 
   constructor(ledger: Ledger, sink: FrameSink, options: DispatchOptions) {
     this.#ledger = ledger
@@ -68,8 +72,8 @@ export class Dispatcher {
   }
 
   /** A slave was welcomed: it takes jobs once it gives credit. */
-  open(session: number, concurrency: number): void {
-    this.#flows.set(session, { session, concurrency, credit: 0 })
+  open(session: number, concurrency: number, maxFrame: number, label: string): void {
+    this.#flows.set(session, { session, label, concurrency, maxFrame: Math.min(maxFrame, this.#options.maxFrame), credit: 0 })
   }
 
   /** A slave's connection is gone. */
@@ -101,12 +105,12 @@ export class Dispatcher {
     for (const flow of this.#flows.values()) if (flow.credit > 0 && sink.takesJobs(flow.session)) flows.push(flow)
     // Retries prefer another slave than the one they failed on, when another can take them.
     const avoid = flows.length > 1
-    const batchSize = Math.min(this.#options.batchSize, this.#frameJobs)
     let sent = true
     while (sent && ledger.counts.queued > 0) {
       sent = false
       for (const flow of flows) {
         if (flow.credit <= 0 || !sink.takesJobs(flow.session)) continue
+        const batchSize = this.#batchSizeOf(flow)
         const room = Math.min(flow.credit, ledger.counts.queued)
         if (holdsPartialFrame(room, batchSize, ledger.inFlightCount(flow.session), flow.concurrency, ledger.hasReturnedJobs)) continue
         const batch = ledger.take(Math.min(flow.credit, batchSize), flow.session, now, avoid)
@@ -120,7 +124,17 @@ export class Dispatcher {
     return undefined
   }
 
-  /** Encodes and sends a batch; a frame over the limit is split in halves. */
+  /**
+   * Most jobs in a frame to this slave: --batch-size, and as many jobs as make a frame of
+   * about FRAME_TARGET bytes (or the slave's frame limit, if smaller) at the last frame's
+   * bytes per job.
+   */
+  #batchSizeOf(flow: Flow): number {
+    if (this.#bytesPerJob === 0) return this.#options.batchSize
+    return Math.min(this.#options.batchSize, Math.max(1, Math.floor(Math.min(FRAME_TARGET, flow.maxFrame) / this.#bytesPerJob)))
+  }
+
+  /** Encodes and sends a batch; a frame over the slave's limit is split in halves. */
   #send(flow: Flow, batch: Batch): JobSourceError | undefined {
     let bytes: Buffer
     try {
@@ -129,14 +143,15 @@ export class Dispatcher {
       return this.#takeBack(flow, batch, this.#unencodable(batch))
     }
     const n = batch.jobs.length
-    this.#frameJobs = Math.max(1, Math.floor((FRAME_TARGET * n) / bytes.length))
-    if (bytes.length <= this.#options.maxFrame) {
+    this.#bytesPerJob = bytes.length / n
+    if (bytes.length <= flow.maxFrame) {
       this.#sink.sendFrame(flow.session, bytes)
       return undefined
     }
     if (n === 1) {
       const key = this.#ledger.entry(seqAt(batch, 0)).key
-      const error = new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than --max-frame (${this.#options.maxFrame}); raise --max-frame on master and slaves`)
+      const whose = flow.maxFrame < this.#options.maxFrame ? `the --max-frame (${flow.maxFrame}) of ${flow.label}` : `--max-frame (${flow.maxFrame})`
+      const error = new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than ${whose}; raise --max-frame on master and slaves`)
       return this.#takeBack(flow, batch, error)
     }
     const half = n >> 1

@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync } from 'node:fs'
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { CheckpointError } from '../errors.js'
 import type { JobKey } from '../options.js'
 import { stringify } from './json.js'
@@ -27,17 +28,32 @@ export class FailedLog {
     this.path = path
   }
 
-  /** Appends entries and fsyncs them. */
-  append(entries: readonly FailedJob[]): void {
-    if (entries.length === 0) return
+  /**
+   * Appends entries and fsyncs them. Returns a warning if the log was deleted while the
+   * run is live: it is created again (its dir too), so these entries are not written
+   * to a file no one can read.
+   */
+  append(entries: readonly FailedJob[]): string | undefined {
+    if (entries.length === 0) return undefined
     const text = entries.map((e) => stringify(e)).join('\n') + '\n'
+    let warning: string | undefined
     try {
-      this.#fd ??= openSync(this.path, 'a')
+      if (this.#fd !== undefined && fstatSync(this.#fd).nlink === 0) {
+        closeSync(this.#fd)
+        this.#fd = undefined
+        warning = `The failed-jobs log '${this.path}' was deleted while the run was live: the jobs it listed before are lost from it; it is started again`
+      }
+      if (this.#fd === undefined) {
+        // The state dir may have been deleted while the run is live.
+        mkdirSync(dirname(this.path), { recursive: true })
+        this.#fd = openSync(this.path, 'a')
+      }
       writeAllSync(this.#fd, Buffer.from(text))
       fsyncSync(this.#fd)
     } catch (error) {
       throw new CheckpointError(`Cannot write the failed-jobs log '${this.path}': ${(error as Error).message}`, this.path, 1)
     }
+    return warning
   }
 
   /** Closes the file, if it was opened. */

@@ -417,6 +417,11 @@ export class Ledger {
     return found
   }
 
+  /** When an in-flight job was sent (ms since the epoch), to order jobs by it. */
+  sentAtOf(seq: number): number {
+    return this.#sentAt[seq & this.#mask]!
+  }
+
   /** Seqs and keys of the jobs finished beyond the watermark (what a checkpoint must list). */
   finishedInWindow(): { seqs: number[]; keys: JobKey[] } {
     const seqs: number[] = []

@@ -26,16 +26,19 @@ export class Persistence {
   readonly #resume: ResumePoint
   readonly #identity: RunIdentity
   readonly #startedAt: number
+  readonly #warn: (message: string) => void
   /** Something was journaled since the last checkpoint. */
   #dirty = false
   #closed = false
 
-  constructor(store: StateStore, ledger: Ledger, resume: ResumePoint, identity: RunIdentity, startedAt: number) {
+  /** @param warn called with what the store says when it had to write the run's state again */
+  constructor(store: StateStore, ledger: Ledger, resume: ResumePoint, identity: RunIdentity, startedAt: number, warn: (message: string) => void) {
     this.#store = store
     this.#ledger = ledger
     this.#resume = resume
     this.#identity = identity
     this.#startedAt = startedAt
+    this.#warn = warn
   }
 
   /** Jobs done and failed over all incarnations. */
@@ -65,13 +68,20 @@ export class Persistence {
   checkpoint(complete = false): void {
     if (this.#closed || (!this.#dirty && !complete)) return
     this.#dirty = false
-    this.#store.save(this.#build(complete))
+    const warning = this.#store.save(this.#build(complete))
+    if (warning !== undefined) this.#warn(warning)
   }
 
   /** Writes the final checkpoint (whether or not anything changed). */
   finalCheckpoint(complete: boolean): void {
     this.#dirty = true
     this.checkpoint(complete)
+  }
+
+  /** The run never got to send a job (it could not listen): it leaves no state behind. */
+  abandon(): void {
+    this.#store.discardFresh()
+    this.close(false)
   }
 
   /** Closes the store (releasing its lock); the journal is removed once the run is complete. */

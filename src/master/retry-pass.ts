@@ -1,16 +1,15 @@
-import { createReadStream, existsSync } from 'node:fs'
+import { createReadStream, existsSync, rmSync, statSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { CheckpointError } from '../errors.js'
 import type { JobSource, MasterOptions } from '../options.js'
-import { readCheckpoint } from './checkpoint.js'
+import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
 import { parse } from './json.js'
 import { acquireLock } from './lock.js'
-import { retryKey, rotate, runPaths } from './run-store.js'
+import { retryKey, rotate, rotatedPath, runPaths } from './run-store.js'
 
 /** The argument under which a retry pass saves the log it replays. */
 export const RETRY_LOG_ARG = 'retry-log'
-
 
 /** A source that yields the jobs of a failed-jobs log, resuming by position. */
 export function failedLogSource(path: string, key: JobSource['key']): JobSource {
@@ -50,6 +49,11 @@ export interface RetryPass {
  * never deleted) and its jobs become a run of their own, `<key>.retry`, resumable like
  * any run; jobs that fail again go to a fresh `<key>.failed.jsonl`. An interrupted pass
  * is resumed instead of rotating again. Undefined when there is nothing to retry.
+ *
+ * The pass's checkpoint, naming the path the log is moved to, is written (fsynced)
+ * before the move, so a crash at any point leaves the failed jobs findable: before the
+ * move the log is still in place (the checkpoint names a missing file, and a new pass
+ * starts); after it the checkpoint leads to the moved log (and the pass resumes).
  */
 export function prepareRetryPass(stateDir: string, key: string, userKey: JobSource['key']): RetryPass | undefined {
   const paths = runPaths(stateDir, key)
@@ -63,12 +67,20 @@ export function prepareRetryPass(stateDir: string, key: string, userKey: JobSour
     if (previous !== undefined && !previous.complete && saved !== undefined && existsSync(saved)) {
       return { options: { source: failedLogSource(saved, userKey), key: pass, args: { [RETRY_LOG_ARG]: saved }, failedLog: paths.failed }, log: saved, resumed: true, release }
     }
-    const rotated = rotate(paths.failed)
-    if (rotated === undefined) {
+    if (!existsSync(paths.failed) || statSync(paths.failed).size === 0) {
+      rotate(paths.failed) // removes an empty log
       release()
       return undefined
     }
-    return { options: { source: failedLogSource(rotated, userKey), key: pass, args: { [RETRY_LOG_ARG]: rotated }, failedLog: paths.failed, reset: true }, log: rotated, resumed: false, release }
+    const rotated = rotatedPath(paths.failed)
+    const args = { [RETRY_LOG_ARG]: rotated }
+    // A new pass: what an earlier one (complete, or its log gone) journaled is moot.
+    rmSync(passPaths.journal, { force: true })
+    const now = new Date().toISOString()
+    writeCheckpoint(passPaths.checkpoint, { format: CHECKPOINT_FORMAT, key: pass, args, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now })
+    rotate(paths.failed, rotated)
+    // No reset: the master resumes the pass from the checkpoint just written.
+    return { options: { source: failedLogSource(rotated, userKey), key: pass, args, failedLog: paths.failed }, log: rotated, resumed: false, release }
   } catch (error) {
     release()
     throw error

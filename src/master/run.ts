@@ -45,15 +45,17 @@ export interface RunParts {
 }
 
 const DEFAULT_PARTS: RunParts = {
-  store: (o) => new RunStore(o.stateDir, o.key, { reset: o.reset }),
+  store: (o) => new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss }),
   server: (options, handler) => new Server(options, handler),
 }
 
 export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS): Promise<Opened> {
   const store = parts.store(options)
   const failedLog = options.failedLog ?? store.failedLogPath
+  for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
-    store.checkArgs(options.args)
+    // The run's identity is on disk before its first job goes out.
+    store.begin(options.args)
     const previous = store.previous
     if (previous?.complete) {
       store.close()
@@ -64,6 +66,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
     const total = await readTotal(options, events)
     return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
   } catch (error) {
+    store.discardFresh()
     store.close()
     throw error
   }
@@ -118,10 +121,11 @@ export class Run {
     this.#total = total
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
-    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: o.args }, this.#startedAt)
+    const warn = (message: string): void => this.#log('warn', message)
+    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: o.args }, this.#startedAt, warn)
     this.#failedLog = new FailedLog(o.failedLog ?? store.failedLogPath)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
-    this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn())
+    this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     this.#server = parts.server(
       { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, tls: o.tls, run: randomBytes(6).toString('hex') },
       {
@@ -149,7 +153,8 @@ export class Run {
     try {
       bound = await this.#server.listen(o.host, o.port)
     } catch (error) {
-      this.#persistence.close(false)
+      // No job went out: a run that could not listen leaves no state behind.
+      this.#persistence.abandon()
       throw error
     }
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
@@ -226,7 +231,7 @@ export class Run {
   #onOpen(session: Session): void {
     const concurrency = session.info?.concurrency ?? 1
     this.#log('info', `${session.label} connected (concurrency ${concurrency})`)
-    this.#dispatcher.open(session.id, concurrency)
+    this.#dispatcher.open(session.id, concurrency, session.maxFrame, session.label)
     this.#events.emit('slave-connected', session)
     if (this.#phase === 'draining') this.#server.drain(session)
   }
@@ -302,14 +307,11 @@ export class Run {
   /** Jobs in flight longer than --job-timeout: the slave abandons them and they count a failed attempt. */
   #expire(): void {
     if (this.#phase !== 'running' && this.#phase !== 'draining') return
-    const expired = this.#policy.expired(Date.now())
-    for (const [id, failures] of expired) {
+    const expired = this.#policy.expired(Date.now(), (id) => this.#server.sessions.get(id)?.info?.concurrency ?? Infinity)
+    for (const [id, { abandon, failures }] of expired) {
       const session = this.#server.sessions.get(id)
-      if (session !== undefined) {
-        const seqs = failures.map((f) => f.seq)
-        // The slave gives the slot back (as credit) when the attempt has really left its lane.
-        this.#server.send(session, { type: 'abandon', seqs, attempts: seqs.map((seq) => this.#ledger.attemptsOf(seq, id)) })
-      }
+      // The slave gives the slot back (as credit) when the attempt has really left its lane.
+      if (session !== undefined) this.#server.send(session, { type: 'abandon', ...abandon })
       this.#reportFailed(() => this.#policy.fail(id, failures, Date.now(), this.#persistence.finished))
     }
     if (expired.size > 0) this.#scheduleTurn()

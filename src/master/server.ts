@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
@@ -44,6 +45,31 @@ function httpsServer(tls: TlsOptions): HttpServer {
   }
 }
 
+/** Most connections at once that have not said a valid hello (whatever the descriptor limit). */
+const MAX_UNAUTHENTICATED = 1024
+
+/**
+ * Descriptors kept free of connections: the run store's (checkpoint temp file, journal,
+ * failed-jobs log, lock, directory fsync), local slaves' pipes, Node's own.
+ */
+const FD_RESERVE = 64
+
+/**
+ * How many sockets fit under the process's descriptor limit, given what is open now; Infinity
+ * where it cannot be read (Node has no getrlimit: Linux shows it in /proc/self/limits).
+ */
+export function socketBudget(): number {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8')
+    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1]
+    if (soft === undefined || soft === 'unlimited') return Infinity
+    const open = readdirSync('/proc/self/fd').length
+    return Math.max(1, Number(soft) - open - FD_RESERVE)
+  } catch {
+    return Infinity
+  }
+}
+
 /**
  * The master's WebSocket endpoint: one {@link Session} per slave. It owns everything
  * about connections (hello and token, decoding, heartbeats, bad input) and hands the
@@ -56,6 +82,14 @@ export class Server {
   readonly #options: ServerOptions
   readonly #handler: ServerHandler
   readonly #sockets = new Set<Socket>()
+  /** TCP connections with no authenticated session yet, oldest first (a Set keeps insertion order). */
+  readonly #unauthenticated = new Set<Socket>()
+  /** Sockets that fit under the descriptor limit (set at listen). */
+  #budget = Infinity
+  #maxUnauthenticated = MAX_UNAUTHENTICATED
+  /** The log already said connections were closed for lack of room / accept failed (said once each). */
+  #saidFull = false
+  #saidAcceptFailed = false
   /** Peer address of each TCP connection, kept for messages about it after it is gone. */
   readonly #addresses = new WeakMap<Socket, string>()
   #nextId = 1
@@ -73,11 +107,7 @@ export class Server {
       res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
       handler.log('warn', `Refused a plain HTTP request (${req.method} ${req.url}) from ${req.socket.remoteAddress}`)
     })
-    this.#http.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket)
-      this.#addresses.set(socket, socket.remoteAddress ?? 'a client')
-      socket.on('close', () => this.#sockets.delete(socket))
-    })
+    this.#http.on('connection', (socket: Socket) => this.#connection(socket))
     this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => socket.destroy())
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
@@ -99,6 +129,10 @@ export class Server {
       this.#http.once('error', onError)
       this.#http.listen(port, host, () => {
         this.#http.off('error', onError)
+        // Counted once listening, so what the master holds open by now stays out of the budget.
+        this.#budget = socketBudget()
+        this.#maxUnauthenticated = Math.min(MAX_UNAUTHENTICATED, Math.max(1, Math.floor(this.#budget / 2)))
+        this.#http.on('error', (error: NodeJS.ErrnoException) => this.#acceptFailed(error))
         this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeat * 1000)
         this.#heartbeat.unref()
         resolve(this.#http.address() as AddressInfo)
@@ -161,9 +195,55 @@ export class Server {
     await stopped
   }
 
+  /**
+   * Every TCP connection, counted before any upgrade (silent sockets and plain HTTP count
+   * too): one without a valid hello within HELLO_TIMEOUT_S is cut, and beyond the caps the
+   * oldest unauthenticated ones are closed first, so connections without the token can
+   * neither starve the run store of descriptors nor keep slaves out for long.
+   */
+  #connection(socket: Socket): void {
+    this.#sockets.add(socket)
+    this.#unauthenticated.add(socket)
+    this.#addresses.set(socket, socket.remoteAddress ?? 'a client')
+    // Later than the WebSocket's own hello deadline, which closes with a clear error: this
+    // one is for sockets that never upgrade (silent, or slow HTTP).
+    const deadline = setTimeout(() => {
+      if (this.#unauthenticated.has(socket)) socket.destroy()
+    }, (HELLO_TIMEOUT_S + 5) * 1000)
+    deadline.unref()
+    socket.on('close', () => {
+      clearTimeout(deadline)
+      this.#sockets.delete(socket)
+      this.#unauthenticated.delete(socket)
+    })
+    while (this.#unauthenticated.size > this.#maxUnauthenticated || this.#sockets.size > this.#budget) {
+      const oldest = this.#unauthenticated.values().next().value as Socket | undefined
+      if (oldest === undefined) break
+      if (!this.#saidFull) {
+        this.#saidFull = true
+        const limit = this.#sockets.size > this.#budget ? `${this.#budget} connections fit under the open-file limit (ulimit -n)` : `the limit is ${this.#maxUnauthenticated}`
+        this.#handler.log('warn', `Too many connections without a hello (${limit}): closing the oldest ones; said once, the run goes on`)
+      }
+      // Out of the sets at once: the close event comes later.
+      this.#unauthenticated.delete(oldest)
+      this.#sockets.delete(oldest)
+      oldest.destroy()
+    }
+  }
+
+  /** Accepting failed (out of descriptors): the listener goes on, and the run with it. */
+  #acceptFailed(error: NodeJS.ErrnoException): void {
+    if (this.#saidAcceptFailed) return
+    this.#saidAcceptFailed = true
+    const why = error.code === 'EMFILE' || error.code === 'ENFILE' ? 'too many open files (ulimit -n)' : error.message
+    this.#handler.log('warn', `Cannot accept a connection: ${why}; said once, the run goes on`)
+  }
+
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
-    const session = new Session(this.#nextId++, ws, remote)
+    // Under TLS the request's socket wraps the TCP socket that was counted at 'connection'.
+    const tcp = (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket
+    const session = new Session(this.#nextId++, ws, remote, tcp)
     this.sessions.set(session.id, session)
     const helloTimer = setTimeout(() => {
       if (session.state === AWAITING_HELLO) this.#reject(session, new ProtocolError(`No hello within ${HELLO_TIMEOUT_S} s`, CLOSE_CODE.policy))
@@ -224,6 +304,9 @@ export class Server {
     }
     // What a slave says of itself is believed (and logged) only once it is authenticated.
     session.info = hello.slave
+    // Authenticated: no longer among the connections that can be closed to make room.
+    this.#unauthenticated.delete(session.socket)
+    session.maxFrame = Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity)
     session.state = ACTIVE
     this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat })
     this.#handler.open(session)

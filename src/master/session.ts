@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { SlaveInfo } from '../protocol/messages.js'
 
@@ -22,15 +23,21 @@ export class Session {
   readonly remote: string
   state: SessionState = AWAITING_HELLO
   info: SlaveInfo | undefined
+  /** Largest frame sent to this slave: the smaller of the master's and the slave's --max-frame (set at hello). */
+  maxFrame = 0
   /** A pong (or any frame) came since the last ping. */
   alive = true
   /** Last resource report of the slave. */
   stats = { cpu: 0, rss: 0 }
 
-  constructor(id: number, ws: WebSocket, remote: string) {
+  /** The TCP connection under the WebSocket (as counted by the server's connection caps). */
+  readonly socket: Socket
+
+  constructor(id: number, ws: WebSocket, remote: string, socket: Socket) {
     this.id = id
     this.ws = ws
     this.remote = remote
+    this.socket = socket
   }
 
   /** How the session is named in messages: `slave <hostname>:<pid> (<address>)`. */

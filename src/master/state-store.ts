@@ -11,14 +11,24 @@ export interface StateStore {
   readonly failedLogPath: string
   /** The checkpoint found at open, if any. */
   readonly previous: Checkpoint | undefined
-  /** Refuses to resume a run started with other arguments. */
-  checkArgs(args: Record<string, string>): void
+  /** Warnings of the open (a damaged journal dropped on request), for the log. */
+  readonly warnings: readonly string[]
+  /**
+   * Checks the arguments against a saved run (refusing others) and, for a fresh run,
+   * makes its identity durable before the first job goes out.
+   */
+  begin(args: Record<string, string>): void
+  /** Removes the state a fresh run wrote in {@link begin} (it never got to run a job). */
+  discardFresh(): void
   /** Where to resume: the checkpoint plus the journal written after it. */
   resumePoint(): ResumePoint
   /** Appends a record of finished jobs to the journal. */
   journal(record: JournalRecord): void
-  /** Writes the checkpoint atomically, then empties the journal it supersedes. */
-  save(checkpoint: Checkpoint): void
+  /**
+   * Writes the checkpoint atomically, then empties the journal it supersedes. Returns a
+   * warning when the state had been deleted and was written again from `checkpoint`.
+   */
+  save(checkpoint: Checkpoint): string | undefined
   /** Releases the lock; the journal is removed once the run is complete. */
   close(complete?: boolean): void
 }

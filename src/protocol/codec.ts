@@ -2,12 +2,15 @@ import { C1, Packr } from 'msgpackr'
 import { ProtocolError } from '../errors.js'
 import { NOT_COMMON, decodeCommon } from './fast-decoder.js'
 import type { MasterMessage, Message, SlaveMessage } from './messages.js'
-import { PROTOCOL_VERSION } from './messages.js'
+import { MIN_FRAME, PROTOCOL_VERSION } from './messages.js'
+import { mayHoldProtoKey, plainMaps } from './plain-maps.js'
 
 // Plain MessagePack maps (no msgpackr record extension), so any MessagePack library
 // can speak the protocol and the bytes are stable enough to pin in golden tests.
 // 64-bit integers decode as bigint, so bigint job keys survive the round trip.
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true })
+/** The same, with maps as Map: for frames that may hold a `__proto__` key (see plain-maps.ts). */
+const mapsPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: false })
 
 /** Encodes one message as the bytes of one binary frame. Pure: no state between calls. */
 export function encode(message: Message): Buffer {
@@ -74,6 +77,9 @@ const checks: Record<string, Check> = {
     text(s, 'hostname')
     count(s, 'pid')
     count(s, 'concurrency')
+    // Below the smallest --max-frame no jobs frame fits, and the slave would get nothing.
+    const maxFrame = (slave as Record<string, unknown>).maxFrame
+    if (maxFrame !== undefined && (!Number.isSafeInteger(maxFrame) || (maxFrame as number) < MIN_FRAME)) fail('hello', 'slave.maxFrame', `an integer >= ${MIN_FRAME}`, maxFrame)
   },
   welcome(m) {
     count(m, 'version')
@@ -149,7 +155,8 @@ const fromMaster = new Set(['welcome', 'jobs', 'abandon', 'drain', 'end', 'error
 export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Message {
   let value = decodeCommon(bytes)
   try {
-    if (value === NOT_COMMON) value = packr.unpack(bytes)
+    // The fast decoder leaves a frame with a `__proto__` key to this path.
+    if (value === NOT_COMMON) value = mayHoldProtoKey(bytes) ? plainMaps(mapsPackr.unpack(bytes)) : packr.unpack(bytes)
   } catch (error) {
     throw new ProtocolError(`Frame is not valid MessagePack (${(error as Error).message})`)
   }

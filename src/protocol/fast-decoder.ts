@@ -2,7 +2,8 @@
  * A MessagePack decoder for the values frames carry most: maps with short ASCII keys,
  * arrays, ASCII strings of up to 64 bytes, integers of up to 32 bits, float64, nil and
  * booleans. It gives exactly what msgpackr gives for them, and NOT_COMMON for a frame
- * with anything else (or anything wrong): the codec then decodes that frame with msgpackr.
+ * with anything else (or anything wrong, or a `__proto__` key): the codec then decodes that
+ * frame with msgpackr.
  *
  * Why: msgpackr's key cache only serves buffers under 180 bytes. In a frame of a
  * thousand `{ id }` jobs every key is a new string that V8 looks up in its string table
@@ -151,10 +152,11 @@ function readKey(): string {
     }
   }
   pos = start
-  let key = readString(length)
-  // msgpackr's guard against prototype pollution, kept so both decoders agree.
-  if (key === '__proto__') key = '__proto_'
-  key = intern(key)
+  const text = readString(length)
+  // Assigning it would set the object's prototype: the codec decodes such a (rare) frame
+  // faithfully off this path. Never cached, so every occurrence comes through this check.
+  if (text === '__proto__') throw GIVE_UP
+  const key = intern(text)
   // A copy: Buffer#slice is a view, which would pin the frame and change with its memory.
   keys[hash] = { bytes: Uint8Array.prototype.slice.call(src, start, end), key }
   return key

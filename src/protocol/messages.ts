@@ -8,6 +8,9 @@
 /** Version spoken by this build; a peer speaking another is refused. */
 export const PROTOCOL_VERSION = 2
 
+/** Smallest frame limit (--max-frame) either side may have, in bytes. */
+export const MIN_FRAME = 1024
+
 /** What a slave tells about itself when it connects. */
 export interface SlaveInfo {
   /** Random id the slave process keeps across reconnects. */
@@ -15,6 +18,12 @@ export interface SlaveInfo {
   hostname: string
   pid: number
   concurrency: number
+  /**
+   * Largest frame the slave accepts (its --max-frame), in bytes. The master sends it no
+   * larger frame. Optional within version 2: a slave that leaves it out gets frames up
+   * to the master's own --max-frame.
+   */
+  maxFrame?: number
 }
 
 /** Slave → master, first message on a connection. */

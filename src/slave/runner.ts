@@ -1,6 +1,7 @@
 import type { Handler } from '../options.js'
 import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
 import { yieldToIO } from '../yield-to-io.js'
+import { failureOf } from './failure.js'
 import { JobContext } from './job-context.js'
 import type { Failure, JobsMessage } from '../protocol/messages.js'
 
@@ -10,6 +11,9 @@ import type { Failure, JobsMessage } from '../protocol/messages.js'
  * (abandoned): its slot is free, but there is nothing to tell.
  */
 export type FinishedCallback = (seq: number, connection: number, failure: Failure | undefined, report: boolean) => void
+
+/** Called when `count` abandoned jobs are still running in the process (the limit is reached). */
+export type AbandonedCallback = (count: number) => void
 
 /** A batch of jobs as received, with the connection it came on. */
 interface QueuedBatch {
@@ -26,10 +30,19 @@ interface QueuedBatch {
 const YIELD_JOBS = 512
 const YIELD_MS = 2
 
-function failureOf(seq: number, error: unknown): Failure {
-  if (error instanceof Error) return { seq, message: error.message || error.name, stack: error.stack }
-  return { seq, message: `Handler threw a non-Error value: ${String(error)}` }
+/**
+ * One lane: its reused context, the connection of the job it runs, and whether it was
+ * orphaned (its job abandoned while running: a fresh lane took its slot, and this one
+ * ends when the handler's promise settles, reporting nothing).
+ */
+interface Lane {
+  readonly ctx: JobContext
+  connection: number
+  orphaned: boolean
 }
+
+/** Why an abandoned job's signal is aborted. */
+const TAKEN_BACK = 'The master took the job back (--job-timeout)'
 
 /**
  * Runs the handler over received jobs with up to `concurrency` jobs at once. Jobs wait
@@ -40,6 +53,8 @@ function failureOf(seq: number, error: unknown): Failure {
 export class Runner {
   readonly #handler: Handler
   readonly #onFinished: FinishedCallback
+  readonly #onAbandoned: AbandonedCallback
+  readonly #abandonedLimit: number
   readonly #batches: QueuedBatch[] = []
   #queued = 0
   #running = 0
@@ -52,12 +67,20 @@ export class Runner {
    * queued, not reported if running. A later attempt of the same job runs as usual.
    */
   readonly #abandoned = new Set<number>()
-  /** The context of each lane. */
-  readonly #contexts: JobContext[] = []
+  /** The working lanes (orphaned ones leave this list). */
+  readonly #lanes: Lane[] = []
+  /** Abandoned jobs whose handler has not settled yet. */
+  #orphans = 0
 
-  constructor(handler: Handler, concurrency: number, onFinished: FinishedCallback) {
+  /**
+   * `onAbandoned` is called when `abandonedLimit` abandoned jobs are still running (and
+   * again with each one more).
+   */
+  constructor(handler: Handler, concurrency: number, onFinished: FinishedCallback, onAbandoned: AbandonedCallback = () => {}, abandonedLimit = Infinity) {
     this.#handler = handler
     this.#onFinished = onFinished
+    this.#onAbandoned = onAbandoned
+    this.#abandonedLimit = abandonedLimit
     for (let i = 0; i < concurrency; i++) void this.#lane()
   }
 
@@ -66,9 +89,14 @@ export class Runner {
     return this.#queued
   }
 
-  /** Jobs running now. */
+  /** Jobs running now (abandoned ones not counted). */
   get running(): number {
     return this.#running
+  }
+
+  /** Abandoned jobs whose handler is still running in this process. */
+  get orphans(): number {
+    return this.#orphans
   }
 
   /** Queues a batch that came on `connection`. */
@@ -84,12 +112,42 @@ export class Runner {
     }
   }
 
-  /** Stops caring about attempt `attempt` of job `seq`; if it runs, its signal is aborted. */
+  /**
+   * Stops caring about attempt `attempt` of job `seq`. If it is queued, it will not run.
+   * If it runs, its signal is aborted and its slot is free at once: a fresh lane takes
+   * it, and the handler's promise runs on unawaited (its result is ignored), so a handler
+   * that never settles cannot hold a lane for ever.
+   */
   abandon(seq: number, attempt: number): void {
-    this.#abandoned.add(seq * 256 + attempt)
-    for (const ctx of this.#contexts) {
-      if (ctx.seq === seq && ctx.attempt === attempt) ctx.abort(new Error('The master took the job back (--job-timeout)'))
+    const lanes = this.#lanes
+    for (let i = 0; i < lanes.length; i++) {
+      const lane = lanes[i]!
+      if (lane.ctx.seq === seq && lane.ctx.attempt === attempt) {
+        this.#orphan(lane, i)
+        return
+      }
     }
+    this.#abandoned.add(seq * 256 + attempt)
+  }
+
+  /**
+   * Lane `i` runs an abandoned job. A lane is only between `begin` and `end` while it
+   * awaits the handler's promise (a sync handler holds the event loop, so no abandon
+   * can arrive then): it is left awaiting, and a fresh lane takes its slot.
+   */
+  #orphan(lane: Lane, i: number): void {
+    const seq = lane.ctx.seq
+    lane.orphaned = true
+    this.#lanes.splice(i, 1)
+    lane.ctx.abort(new Error(TAKEN_BACK))
+    this.#running--
+    this.#orphans++
+    // Not now: the rest of this `abandon` frame may name queued jobs the fresh lane
+    // would otherwise start first.
+    queueMicrotask(this.#startLane)
+    this.#onFinished(seq, lane.connection, undefined, false)
+    this.#checkIdle()
+    if (this.#orphans >= this.#abandonedLimit) this.#onAbandoned(this.#orphans)
   }
 
   /** True (and forgotten) if that attempt was abandoned. */
@@ -128,10 +186,21 @@ export class Runner {
     this.#wake?.()
   }
 
+  readonly #startLane = (): void => void this.#lane()
+
+  #checkIdle(): void {
+    if (this.#running === 0 && this.#idle !== undefined) {
+      const idle = this.#idle
+      this.#idle = undefined
+      idle()
+    }
+  }
+
   async #lane(): Promise<void> {
     const handler = this.#handler
     const ctx = new JobContext()
-    this.#contexts.push(ctx)
+    const lane: Lane = { ctx, connection: 0, orphaned: false }
+    this.#lanes.push(lane)
     let streak = 0
     let since = performance.now()
     for (;;) {
@@ -156,6 +225,7 @@ export class Runner {
       const job = batch.message.jobs[i]
       this.#running++
       let failure: Failure | undefined
+      lane.connection = batch.connection
       ctx.begin(seq, attempt)
       try {
         const result = handler(job, ctx) as PromiseLike<unknown> | undefined
@@ -167,14 +237,15 @@ export class Runner {
       } catch (error) {
         failure = failureOf(seq, error)
       }
+      if (lane.orphaned) {
+        // Abandoned while running: its slot was given back then, and a fresh lane has it.
+        this.#orphans--
+        return
+      }
       ctx.end()
       this.#running--
       this.#onFinished(seq, batch.connection, failure, !this.#wasAbandoned(seq, attempt))
-      if (this.#running === 0 && this.#idle !== undefined) {
-        const idle = this.#idle
-        this.#idle = undefined
-        idle()
-      }
+      this.#checkIdle()
       if ((++streak & 7) === 0 && (streak >= YIELD_JOBS || performance.now() - since >= YIELD_MS)) {
         await yieldToIO()
         streak = 0

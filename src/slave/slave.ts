@@ -13,12 +13,16 @@ import { AUTH_ERROR_CODE, CLOSE_CODE, CLOSE_REASON, SLAVE_MISSED_HEARTBEATS } fr
 import { seqsOf } from '../protocol/jobs-batch.js'
 import type { Ranges } from '../protocol/ranges.js'
 import { appendSeq } from '../protocol/ranges.js'
+import { abandonedLimit, abandonedMessage } from './abandoned.js'
 import { backoffDelay, masterUrl } from './backoff.js'
 import { Runner } from './runner.js'
 
-/** How a slave's run ended. */
+/**
+ * How a slave's run ended: `restart` when it stopped because too many abandoned jobs
+ * were still running in its process (see src/slave/abandoned.ts): run it again.
+ */
 export interface SlaveSummary {
-  outcome: 'complete' | 'stopped'
+  outcome: 'complete' | 'stopped' | 'restart'
   /** Jobs this slave finished (done or failed attempts). */
   jobs: number
   failures: number
@@ -76,6 +80,10 @@ export class Slave extends EventEmitter {
   #jobs = 0
   #failed = 0
   #masterRun: string | undefined
+  /** A long-lived slave (--reconnect 0) was told the run is complete: its connection is closing. */
+  #runComplete = false
+  /** Stopping to restart the process: too many abandoned jobs are still running in it. */
+  #restarting = false
   #finish: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void } | undefined
   readonly #intervals = new Intervals()
   #cpu = process.cpuUsage()
@@ -87,7 +95,13 @@ export class Slave extends EventEmitter {
     this.options = resolveSlaveOptions(options)
     this.#capacity = this.options.concurrency + this.options.prefetch
     this.#flushAt = Math.max(1, Math.floor(this.#capacity / 4))
-    this.#runner = new Runner(this.options.handler, this.options.concurrency, (seq, connection, failure, report) => this.#finished(seq, connection, failure, report))
+    this.#runner = new Runner(
+      this.options.handler,
+      this.options.concurrency,
+      (seq, connection, failure, report) => this.#finished(seq, connection, failure, report),
+      (count) => this.#tooManyAbandoned(count),
+      abandonedLimit(this.options.concurrency),
+    )
   }
 
   /** Works until the master ends the run (`complete`) or {@link stop} (`stopped`). */
@@ -122,15 +136,32 @@ export class Slave extends EventEmitter {
     })
   }
 
+  /**
+   * Abandoned jobs pile up in this process (handlers that ignore their signal): it says
+   * so, stops gracefully (hands back queued jobs, reports the running ones) and ends with
+   * outcome `restart`, so whoever runs it starts a fresh process.
+   */
+  #tooManyAbandoned(count: number): void {
+    if (this.#restarting || this.#phase === FINISHED || this.#phase === STOPPING || this.#finish === undefined) return
+    this.#restarting = true
+    this.#log('warn', abandonedMessage(count))
+    this.stop()
+  }
+
   #log(level: 'info' | 'warn', message: string): void {
     this.emit('log', { level, message })
   }
 
   async #connectLoop(): Promise<void> {
     const url = masterUrl(this.options.host)
+    // --reconnect 0: no deadline, so a fleet stays up between runs.
+    const forever = this.options.reconnect === 0
     let attempt = 0
     let since = Date.now()
     let lastError = ''
+    // Whether the wait was announced: once, then retries are quiet (a fleet started
+    // before its master would otherwise log every backoff step).
+    let told = false
     while (this.#phase === CONNECTING) {
       const outcome = await this.#connect(url)
       if (outcome === 'welcomed') {
@@ -139,11 +170,16 @@ export class Slave extends EventEmitter {
         // --reconnect counts from the moment the master was lost.
         attempt = 0
         since = Date.now()
+        told = true
         continue
       }
       if (outcome instanceof TaskmasterError) return this.#fail(outcome)
       lastError = outcome
-      if (Date.now() - since >= this.options.reconnect * 1000) {
+      if (!told) {
+        told = true
+        this.#log('info', `No master at ${url} yet (${lastError}); ${forever ? 'waiting for one (--reconnect 0)' : `trying for up to ${this.options.reconnect} s (--reconnect)`}`)
+      }
+      if (!forever && Date.now() - since >= this.options.reconnect * 1000) {
         return this.#fail(new ConnectionError(`Cannot reach the master at ${url} for ${this.options.reconnect} s (--reconnect): ${lastError}`))
       }
       await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt++)))
@@ -164,7 +200,7 @@ export class Slave extends EventEmitter {
         resolve(value)
       }
       ws.on('open', () => {
-        this.#send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency } })
+        this.#send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency, maxFrame: o.maxFrame } })
       })
       ws.on('ping', () => (this.#lastHeard = Date.now()))
       ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -183,10 +219,12 @@ export class Slave extends EventEmitter {
             this.#welcome(message)
             settle('welcomed')
           } else if (message.type === 'end') {
-            // Connected just as the run ended.
-            this.#log('info', 'The master says the run is complete')
-            this.#end({ outcome: 'complete' })
-            settle('the run is complete')
+            // Connected just as the run ended; a long-lived slave waits for the next master.
+            if (this.options.reconnect !== 0) {
+              this.#log('info', 'The master says the run is complete')
+              this.#end({ outcome: 'complete' })
+            }
+            settle('its run is complete')
           } else if (message.type === 'error') {
             settle(message.code === AUTH_ERROR_CODE ? new AuthError(`The master refused this slave: ${message.message}`) : new RefusedError(`The master refused this slave: ${message.message}`))
           }
@@ -239,6 +277,11 @@ export class Slave extends EventEmitter {
         break
       case 'end':
         // The master ends a run only when nothing is in flight, so nothing runs here.
+        if (this.options.reconnect === 0) {
+          this.#runComplete = true
+          this.#ws?.close(CLOSE_CODE.normal, CLOSE_REASON.slaveStopping)
+          break
+        }
         this.#log('info', 'The master says the run is complete')
         this.#end({ outcome: 'complete' })
         break
@@ -270,8 +313,12 @@ export class Slave extends EventEmitter {
       this.#end({ outcome: 'stopped' })
       return
     }
-    if (reason === CLOSE_REASON.masterStopping) this.#log('info', `The master stopped; waiting for it to come back (up to ${this.options.reconnect} s)`)
-    else this.#log('warn', `Lost the master (${reason}); reconnecting for up to ${this.options.reconnect} s`)
+    if (this.#runComplete) {
+      this.#runComplete = false
+      this.#masterRun = undefined
+      this.#log('info', 'The run is complete; waiting for the next master')
+    } else if (reason === CLOSE_REASON.masterStopping) this.#log('info', `The master stopped; waiting for it to come back${this.options.reconnect === 0 ? '' : ` (up to ${this.options.reconnect} s)`}`)
+    else this.#log('warn', `Lost the master (${reason}); reconnecting ${this.options.reconnect === 0 ? 'until it is back' : `for up to ${this.options.reconnect} s`}`)
     this.#phase = CONNECTING
   }
 
@@ -356,7 +403,8 @@ export class Slave extends EventEmitter {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
     this.#shutdown(reason)
-    this.#finish!.resolve({ ...summary, jobs: this.#jobs, failures: this.#failed })
+    const outcome = summary.outcome === 'stopped' && this.#restarting ? 'restart' : summary.outcome
+    this.#finish!.resolve({ outcome, jobs: this.#jobs, failures: this.#failed })
   }
 
   #fail(error: TaskmasterError): void {

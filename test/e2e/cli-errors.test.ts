@@ -25,6 +25,15 @@ const cases: Case[] = [
   ['tm-master: --size not a number', ...master(RANGE, '--size', 'abc'), [/--size/, /'abc'/]],
   ['tm-master: --size 0', ...master(RANGE, '--size', '0'), [/--size/, /'0'/]],
   ['tm-master: --size not an integer', ...master(RANGE, '--size', '1.5'), [/--size/, /'1\.5'/]],
+  ['tm-master: --size beyond its maximum', ...master(RANGE, '--size', '300000000'), [/--size/, /must be at most 1000000, got '300000000'$/]],
+  ['tm-master: --batch-size beyond its maximum', ...master(RANGE, '--batch-size', '2000000'), [/--batch-size/, /must be at most 1000000, got '2000000'$/]],
+  ['tm-master: --max-frame beyond what ws takes', ...master(RANGE, '--max-frame', '4294967296'), [/--max-frame/, /must be at most 1073741824, got '4294967296'$/]],
+  ['tm-master: --heartbeat beyond a timer', ...master(RANGE, '--heartbeat', '3000000'), [/--heartbeat/, /must be at most 604800 seconds, got '3000000'$/]],
+  ['tm-master: --retry-delay beyond a timer', ...master(RANGE, '--retry-delay', '1e9'), [/--retry-delay/, /must be at most 604800 seconds, got '1e9'$/]],
+  ['tm-master: --job-timeout beyond a timer', ...master(RANGE, '--job-timeout', '2147484'), [/--job-timeout/, /must be at most 604800 seconds, got '2147484'$/]],
+  ['tm-slave: --concurrency beyond its maximum', ...slave(RECORD, '--concurrency', '1000000'), [/--concurrency/, /must be at most 100000, got '1000000'$/]],
+  ['tm-slave: --prefetch beyond its maximum', ...slave(RECORD, '--prefetch', '9999999'), [/--prefetch/, /must be at most 1000000, got '9999999'$/]],
+  ['tm-slave: --reconnect beyond a timer', ...slave(RECORD, '--reconnect', '99999999'), [/--reconnect/, /must be at most 604800 seconds, got '99999999'$/]],
 ]
 
 describe('bad input on the command line', () => {

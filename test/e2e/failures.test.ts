@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, MASTER_BIN, expectEachKeyRan, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { FAULTY, RANGE, attemptsOf, expectRunEnds, failedLogPath, hasFailures, readFailedLog, tearDown } from '../helpers/reliability.js'
+import { FAULTY, RANGE, attemptsOf, expectRunEnds, failedLogPath, hasFailures, killHard, readFailedLog, tearDown } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -66,6 +66,33 @@ describe('a handler that throws', () => {
     expect(again.exit, again.stderr).toEqual(EXIT_OK)
     expect(again.stdout).toBe("Run 'flaky' has no failed jobs to retry.\n")
     expect(recordedKeys(box.records)).toHaveLength(N)
+  })
+})
+
+describe('a --retry-failed master killed -9 before any job finishes', () => {
+  it('leaves the retry pass resumable: the next --retry-failed runs exactly the failed jobs', async () => {
+    const N = 30
+    const FAILING = [1, 4, 7, 10, 13, 16, 19, 22, 25, 28]
+    const box = sandbox({ TM_FAIL_IDS: FAILING.join(',') })
+    const first = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'r'), ...spawnArgs(1, FAULTY), '--retries', '0', '--quiet'], { env: box.env })
+    expect(first.exit, first.stderr).toEqual({ code: 1, signal: null })
+    expect(readFailedLog(box.stateDir, 'r').map(({ key }) => key)).toEqual(FAILING)
+
+    // No slave: the pass listens with every job still queued, and is killed there.
+    const { master: killed } = await startMaster([RANGE, ...masterArgs(box, 'r'), '--retry-failed', '--quiet'], { env: box.env })
+    const rotated = killed.stdout.match(/^Retrying 10 failed jobs of run 'r' \(from (.+)\) as run 'r\.retry'$/m)?.[1]
+    expect(rotated, killed.stdout).toBeDefined()
+    expect(await killHard(killed)).toEqual({ code: null, signal: 'SIGKILL' })
+
+    const fixedEnv = { ...box.env, TM_FIXED: '1' }
+    const resumed = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'r'), '--retry-failed', ...spawnArgs(1, FAULTY), '--quiet'], { env: fixedEnv })
+    expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
+    expect(resumed.stdout).toContain(`Resuming the retry of 10 failed jobs of run 'r' (from ${rotated}) as run 'r.retry'\n`)
+    expect(resumed.stdout).toMatch(/^Run 'r\.retry' complete: 10 jobs \(10 done, 0 failed\)/m)
+    expect(hasFailures(box.stateDir, 'r'), 'no new failed-jobs log').toBe(false)
+    // Each failing job ran twice (the failed attempt, then the retry pass), every other once.
+    expect(attemptsOf(box.records, FAILING)).toEqual(Object.fromEntries(FAILING.map((id) => [id, [1, 1]])))
+    expect(tally(recordedKeys(box.records))).toEqual(new Map(Array.from({ length: N }, (_, id) => [String(id), 1])))
   })
 })
 

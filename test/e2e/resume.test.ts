@@ -1,6 +1,8 @@
 // Stopping and starting a run again under the same --key: a graceful stop loses and
 // repeats nothing, a complete run is not run again, --reset starts over, and a run's
 // state is guarded (its arguments, one master at a time).
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Sandbox } from '../helpers/proc.js'
 import {
@@ -117,5 +119,22 @@ describe('stop and resume', () => {
 
     master.kill('SIGINT')
     expect(await master.exited).toEqual({ code: 130, signal: null })
+  })
+
+  it('refuses a damaged checkpoint with one line and exit 2, running nothing', async () => {
+    const box = sandbox()
+    mkdirSync(box.stateDir)
+    const path = join(box.stateDir, 'damaged.json')
+    const fields = { format: 1, key: 'damaged', args: { n: '100' }, complete: false, last: 9, finished: [], counts: { done: 10, failed: 0 }, elapsed: 0, startedAt: 'then', updatedAt: 'then' }
+    for (const [damage, problem] of [
+      [{ position: 10.5 }, /is damaged \(position: 10\.5 is not a whole number >= 0\)/],
+      [{ position: 10, counts: null }, /is damaged \(counts: null is not \{done, failed\} whole numbers >= 0\)/],
+      [{ position: 10, last: { id: 9 } }, /is damaged \(last: \{"id":9\} is not a job key \(number, string, bigint\)\)/],
+    ] as const) {
+      writeFileSync(path, JSON.stringify({ ...fields, ...damage }))
+      const refused = await runToEnd(box, 'damaged', 100)
+      expectUsageError(refused, new RegExp(`^tm-master: Checkpoint '${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' `), problem, /; move it away or use --reset to start over$/)
+    }
+    expect(recordedKeys(box.records)).toEqual([])
   })
 })

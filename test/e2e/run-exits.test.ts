@@ -50,10 +50,11 @@ class FailingStore extends RunStore {
   closed = false
   finalSaved = false
 
-  override save(checkpoint: Checkpoint): void {
+  override save(checkpoint: Checkpoint): string | undefined {
     if (this.failSave?.(checkpoint)) throw new CheckpointError('save failed on purpose', this.paths.checkpoint, 1)
-    super.save(checkpoint)
+    const warning = super.save(checkpoint)
     if (checkpoint.complete) this.finalSaved = true
+    return warning
   }
 
   override journal(record: JournalRecord): void {

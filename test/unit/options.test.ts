@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { OptionError } from '../../src/errors.js'
 import type { MasterOptions, SlaveOptions } from '../../src/options.js'
-import { MASTER_DEFAULTS, resolveMasterOptions, resolveSlaveOptions, SLAVE_DEFAULTS, validateRunKey } from '../../src/options.js'
+import { MASTER_DEFAULTS, OPTION_LIMITS, resolveMasterOptions, resolveSlaveOptions, SLAVE_DEFAULTS, validateRunKey } from '../../src/options.js'
 import { thrownBy } from './support.js'
 
 const source = { getJobs: function* () {} }
@@ -45,6 +45,13 @@ describe('resolveMasterOptions', () => {
     [{ retries: 251 }, 'retries', 'options.retries must be at most 250, got 251'],
     [{ retryDelay: -1 }, 'retryDelay', 'options.retryDelay must be a number >= 0, got -1'],
     [{ jobTimeout: NaN }, 'jobTimeout', 'options.jobTimeout must be a number >= 0, got NaN'],
+    [{ size: 300_000_000 }, 'size', 'options.size must be at most 1000000, got 300000000'],
+    [{ batchSize: 1_000_001 }, 'batchSize', 'options.batchSize must be at most 1000000, got 1000001'],
+    [{ maxFrame: 2 ** 31 }, 'maxFrame', 'options.maxFrame must be at most 1073741824, got 2147483648'],
+    [{ checkpointInterval: 604_801 }, 'checkpointInterval', 'options.checkpointInterval must be at most 604800 seconds, got 604801'],
+    [{ heartbeat: 1e9 }, 'heartbeat', 'options.heartbeat must be at most 604800 seconds, got 1000000000'],
+    [{ retryDelay: 3e6 }, 'retryDelay', 'options.retryDelay must be at most 604800 seconds, got 3000000'],
+    [{ jobTimeout: 2 ** 31 }, 'jobTimeout', 'options.jobTimeout must be at most 604800 seconds, got 2147483648'],
     [{ key: '../etc' }, 'key', "The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '../etc'"],
   ]
   for (const [options, name, message] of bad) {
@@ -54,6 +61,12 @@ describe('resolveMasterOptions', () => {
       expect(error.message).toBe(message)
     })
   }
+
+  it('accepts every limit itself', () => {
+    const o = resolveMasterOptions({ source, size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, checkpointInterval: 604_800, heartbeat: 604_800, retryDelay: 604_800, jobTimeout: 604_800 })
+    expect(o).toMatchObject({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, heartbeat: 604_800 })
+    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000 })
+  })
 
   it('requires a source with getJobs', () => {
     expect(optionError(() => resolveMasterOptions({} as MasterOptions)).option).toBe('source')
@@ -90,6 +103,11 @@ describe('resolveSlaveOptions', () => {
     [{ prefetch: -1 }, 'prefetch', 'options.prefetch must be an integer >= 0, got -1'],
     [{ reconnect: -1 }, 'reconnect', 'options.reconnect must be a number of seconds >= 0, got -1'],
     [{ maxFrame: 10 }, 'maxFrame', 'options.maxFrame must be an integer >= 1024, got 10'],
+    [{ maxFrame: 2 ** 30 + 1 }, 'maxFrame', 'options.maxFrame must be at most 1073741824, got 1073741825'],
+    [{ concurrency: 100_001 }, 'concurrency', 'options.concurrency must be at most 100000, got 100001'],
+    [{ prefetch: 1_000_001 }, 'prefetch', 'options.prefetch must be at most 1000000, got 1000001'],
+    [{ reconnect: 604_801 }, 'reconnect', 'options.reconnect must be at most 604800 seconds, got 604801'],
+    [{ reconnect: Infinity }, 'reconnect', 'options.reconnect must be at most 604800 seconds, got Infinity'],
   ]
   for (const [options, name, message] of bad) {
     it(`names the bad option ${name}`, () => {

@@ -8,6 +8,7 @@ import { FailedLog } from '../../../src/master/failed-log.js'
 import type { LedgerCounts } from '../../../src/master/ledger.js'
 import { Ledger } from '../../../src/master/ledger.js'
 import type { Ranges } from '../../../src/protocol/ranges.js'
+import { attemptAt } from '../../../src/protocol/jobs-batch.js'
 import { cleanTempDirs, tempDir } from '../../helpers/proc.js'
 import { thrownBy } from '../support.js'
 
@@ -33,13 +34,16 @@ interface Setup {
 
 const opened: { policy: AttemptPolicy; log: FailedLog }[] = []
 
+/** Warnings the policies said (the failed-jobs log opened again). */
+const warnings: string[] = []
+
 /** A policy over a ledger of `n` jobs `{ n: seq }` keyed `k<seq>`, logging into a temp dir. */
 function setup(options: Partial<AttemptOptions>, n: number, path = join(tempDir(), 'run.failed.jsonl')): Setup {
   const ledger = new Ledger(n)
   for (let seq = 0; seq < n; seq++) ledger.add({ n: seq }, `k${seq}`)
   const log = new FailedLog(path)
   let calls = 0
-  const policy = new AttemptPolicy(ledger, log, { retries: 0, retryDelay: 1, jobTimeout: 0, ...options }, () => calls++)
+  const policy = new AttemptPolicy(ledger, log, { retries: 0, retryDelay: 1, jobTimeout: 0, ...options }, () => calls++, (message) => warnings.push(message))
   opened.push({ policy, log })
   return { ledger, policy, path, due: () => calls }
 }
@@ -198,7 +202,8 @@ describe('AttemptPolicy.fail', () => {
     ledger.take(1, S1, T)
     const finished: Ranges = []
     const error = thrownBy(() => policy.fail(S1, [{ seq: 0, message: 'boom' }], T, finished), CheckpointError)
-    expect(error.message).toBe(`Cannot write the failed-jobs log '${path}': ENOTDIR: not a directory, open '${path}'`)
+    // The log's directory is made when missing (a state dir deleted mid-run): here a file is in the way.
+    expect(error.message).toBe(`Cannot write the failed-jobs log '${path}': EEXIST: file already exists, mkdir '${join(dir, 'file')}'`)
     expect(finished).toEqual([])
     expect(ledger.counts).toEqual(counts({ inFlight: 1 }))
     expect(ledger.attemptsOf(0, S1)).toBe(1)
@@ -255,14 +260,15 @@ describe('AttemptPolicy.expired', () => {
     ledger.take(2, S1, T + 20_000)
     expect(ledger.complete([4, 1], S1)).toBe(1)
     const message = 'Timed out after 30 s (--job-timeout)'
-    expect(policy.expired(T + 30_000)).toEqual(new Map())
-    expect([...policy.expired(T + 30_001)]).toEqual([
-      [S1, [{ seq: 0, message }, { seq: 1, message }]],
-      [S2, [{ seq: 2, message }]],
+    const lanes = (): number => 4
+    expect(policy.expired(T + 30_000, lanes)).toEqual(new Map())
+    expect([...policy.expired(T + 30_001, lanes)]).toEqual([
+      [S1, { abandon: { seqs: [0, 1], attempts: [1, 1] }, failures: [{ seq: 0, message }, { seq: 1, message }] }],
+      [S2, { abandon: { seqs: [2], attempts: [1] }, failures: [{ seq: 2, message }] }],
     ])
-    expect([...policy.expired(T + 50_001)]).toEqual([
-      [S1, [{ seq: 0, message }, { seq: 1, message }, { seq: 3, message }]],
-      [S2, [{ seq: 2, message }]],
+    expect([...policy.expired(T + 50_001, lanes)]).toEqual([
+      [S1, { abandon: { seqs: [0, 1, 3], attempts: [1, 1, 1] }, failures: [{ seq: 0, message }, { seq: 1, message }, { seq: 3, message }] }],
+      [S2, { abandon: { seqs: [2], attempts: [1] }, failures: [{ seq: 2, message }] }],
     ])
     // Only reported: fail() decides.
     expect(ledger.counts).toEqual(counts({ inFlight: 4, done: 1 }))
@@ -271,18 +277,36 @@ describe('AttemptPolicy.expired', () => {
   it('says the timeout as it was given, and its failures are attempts like any other', () => {
     const { ledger, policy, path } = setup({ jobTimeout: 0.5, retries: 0 }, 1)
     ledger.take(1, S1, T)
-    const expired = policy.expired(T + 501)
-    expect([...expired]).toEqual([[S1, [{ seq: 0, message: 'Timed out after 0.5 s (--job-timeout)' }]]])
-    expect(policy.fail(S1, expired.get(S1)!, T, [])).toHaveLength(1)
+    const expired = policy.expired(T + 501, () => 1)
+    expect([...expired]).toEqual([[S1, { abandon: { seqs: [0], attempts: [1] }, failures: [{ seq: 0, message: 'Timed out after 0.5 s (--job-timeout)' }] }]])
+    expect(policy.fail(S1, expired.get(S1)!.failures, T, [])).toHaveLength(1)
     expect(readFileSync(path, 'utf8')).toBe(`{"key":"k0","job":{"n":0},"attempts":1,"error":{"message":"Timed out after 0.5 s (--job-timeout)"},"at":"${AT}"}\n`)
   })
 
   it('finds nothing without --job-timeout', () => {
     const { ledger, policy } = setup({ jobTimeout: 0 }, 1)
     ledger.take(1, S1, 0)
-    const expired = policy.expired(T + 1e9)
+    const expired = policy.expired(T + 1e9, () => 1)
     expect(expired).toEqual(new Map())
     expect(expired.size).toBe(0)
+  })
+})
+
+describe('AttemptPolicy.expired with hung jobs ahead', () => {
+  it('charges only as many late jobs per slave as it has lanes; the later ones never started and go back uncharged', () => {
+    const { ledger, policy } = setup({ jobTimeout: 1, retries: 3 }, 6)
+    ledger.take(1, S1, T) // seq 0, the oldest: running (hung) in the one lane
+    ledger.take(3, S1, T + 10) // seqs 1-3: waited behind it
+    ledger.take(2, S2, T) // seqs 4-5 on another slave with 2 lanes
+    const message = 'Timed out after 1 s (--job-timeout)'
+    const expired = policy.expired(T + 5_000, (session) => (session === S1 ? 1 : 2))
+    expect([...expired]).toEqual([
+      [S1, { abandon: { seqs: [0, 1, 2, 3], attempts: [1, 1, 1, 1] }, failures: [{ seq: 0, message }] }],
+      [S2, { abandon: { seqs: [4, 5], attempts: [1, 1] }, failures: [{ seq: 4, message }, { seq: 5, message }] }],
+    ])
+    // Seqs 1-3 are back in the buffer with their attempt undone; 0, 4 and 5 are still in flight for fail().
+    expect(ledger.counts).toEqual(counts({ queued: 3, inFlight: 3 }))
+    expect(attemptAt(ledger.take(3, S2, T + 6_000), 0)).toBe(1)
   })
 })
 

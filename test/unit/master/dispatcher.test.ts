@@ -97,7 +97,7 @@ describe('Dispatcher', () => {
     expect(dispatcher.creditOf(S1)).toBe(0)
     dispatcher.grant(S1, 5)
     expect(dispatcher.creditOf(S1)).toBe(0)
-    dispatcher.open(S1, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
     expect(dispatcher.creditOf(S1)).toBe(0)
     dispatcher.grant(S1, 5)
     dispatcher.grant(S1, 3)
@@ -112,7 +112,7 @@ describe('Dispatcher', () => {
     const ledger = ledgerOf(20)
     // Session 9 takes jobs but is closed; session 7 is open with credit but does not take jobs.
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 2 }, 5, 2, 9)
-    for (const session of [5, 2, 7, 9]) dispatcher.open(session, 4)
+    for (const session of [5, 2, 7, 9]) dispatcher.open(session, 4, Infinity, `slave ${session}`)
     dispatcher.grant(5, 5)
     dispatcher.grant(2, 3)
     dispatcher.grant(7, 4)
@@ -144,7 +144,7 @@ describe('Dispatcher', () => {
 
   it('sends nothing without credit, and keeps the credit when nothing is queued', () => {
     const empty = dispatcherOf(ledgerOf(0), {}, S1)
-    empty.dispatcher.open(S1, 4)
+    empty.dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
     empty.dispatcher.grant(S1, 10)
     expect(empty.dispatcher.dispatch(0)).toBeUndefined()
     expect(empty.sink.frames).toEqual([])
@@ -152,7 +152,7 @@ describe('Dispatcher', () => {
 
     const ledger = ledgerOf(3)
     const { dispatcher, sink } = dispatcherOf(ledger, {}, S1)
-    dispatcher.open(S1, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     expect(sink.frames).toEqual([])
     expect(ledger.counts).toEqual(counts({ queued: 3 }))
@@ -161,8 +161,8 @@ describe('Dispatcher', () => {
   it('sends no more to a session that stops taking jobs during a dispatch', () => {
     const ledger = ledgerOf(10)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 2 }, S1, S2)
-    dispatcher.open(S1, 4)
-    dispatcher.open(S2, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(S2, 4, Infinity, `slave ${S2}`)
     dispatcher.grant(S1, 6)
     dispatcher.grant(S2, 6)
     sink.afterSend = (session) => {
@@ -182,8 +182,8 @@ describe('Dispatcher', () => {
   it('gives a retry to another session than the one it failed on, when another takes jobs', () => {
     const ledger = ledgerOf(4)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 2 }, S1, S2)
-    dispatcher.open(S1, 4)
-    dispatcher.open(S2, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(S2, 4, Infinity, `slave ${S2}`)
     dispatcher.grant(S1, 1)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     // Counted: its second try.
@@ -207,7 +207,7 @@ describe('Dispatcher', () => {
   it('holds a partial frame while a full batch waits beyond the lanes, and sends it once jobs came back', () => {
     const ledger = ledgerOf(10)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 4 }, S1)
-    dispatcher.open(S1, 2)
+    dispatcher.open(S1, 2, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 10)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     // Third round: room 2 < 4, and 8 in flight - 2 lanes >= 4: held.
@@ -233,7 +233,7 @@ describe('Dispatcher', () => {
     const ledger = ledgerOf(10)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 4 }, S1)
     // 8 in flight - 5 lanes < 4: the slave could run dry.
-    dispatcher.open(S1, 5)
+    dispatcher.open(S1, 5, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 10)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     expect(sink.frames).toEqual([
@@ -250,12 +250,13 @@ describe('Dispatcher', () => {
     const text = (seq: number): string => String(seq).padEnd(1000, '.')
     const ledger = ledgerOf(20, text)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 10, maxFrame: 4096 }, S1)
-    dispatcher.open(S1, 100)
+    dispatcher.open(S1, 100, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 20)
     expect(dispatcher.dispatch(0)).toBeUndefined()
-    // 10 → 5 + 5 → (2 + 3) + (2 + 3), for each batch.
-    expect(sink.frames.map((f) => (f.message as JobsMessage).first)).toEqual([0, 2, 5, 7, 10, 12, 15, 17])
-    expect(sink.lengths).toEqual([2, 3, 2, 3, 2, 3, 2, 3])
+    // The first batch: 10 → 5 + 5 → (2 + 3) + (2 + 3). Later batches are sized from the
+    // bytes per job to fit the 4 KB limit (4 jobs), so they need no splitting.
+    expect(sink.frames.map((f) => (f.message as JobsMessage).first)).toEqual([0, 2, 5, 7, 10, 14, 18])
+    expect(sink.lengths).toEqual([2, 3, 2, 3, 4, 4, 2])
     expect(sink.sizes.every((size) => size <= 4096)).toBe(true)
     expect(sink.seqs).toEqual(Array.from({ length: 20 }, (_, seq) => seq))
     expect(sink.frames.flatMap((f) => (f.message as JobsMessage).jobs)).toEqual(Array.from({ length: 20 }, (_, seq) => text(seq)))
@@ -267,7 +268,7 @@ describe('Dispatcher', () => {
     const ledger = ledgerOf(2000, () => BIG)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 1000 }, S1)
     // Lanes for every job: the hold rule keeps out of it.
-    dispatcher.open(S1, 2000)
+    dispatcher.open(S1, 2000, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 1000)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     expect(sink.lengths).toEqual([1000])
@@ -288,7 +289,7 @@ describe('Dispatcher', () => {
   it('refuses a job larger than --max-frame alone, and puts it back with its credit', () => {
     const ledger = ledgerOf(1, () => BIG)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 1, maxFrame: 1024 }, S1)
-    dispatcher.open(S1, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 3)
     expect(encode(jobs(0, [BIG]))).toHaveLength(BIG_FRAME)
     const error = dispatcher.dispatch(0)
@@ -306,7 +307,7 @@ describe('Dispatcher', () => {
   it('puts a whole split batch back when none of its jobs fits a frame', () => {
     const ledger = ledgerOf(8, () => BIG)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 8, maxFrame: 1024 }, S1)
-    dispatcher.open(S1, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 10)
     const error = dispatcher.dispatch(0)
     expect(error).toBeInstanceOf(JobSourceError)
@@ -324,7 +325,7 @@ describe('Dispatcher', () => {
     for (let big = 0; big < 8; big++) {
       const ledger = ledgerOf(8, (seq) => (seq === big ? BIG : `j${seq}`))
       const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 8, maxFrame: 1024 }, S1)
-      dispatcher.open(S1, 4)
+      dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
       dispatcher.grant(S1, 10)
       const error = dispatcher.dispatch(0)
       expect(error).toBeInstanceOf(JobSourceError)
@@ -341,7 +342,7 @@ describe('Dispatcher', () => {
   it('splits around a job over --max-frame: exact frames for a job in the middle', () => {
     const ledger = ledgerOf(8, (seq) => (seq === 5 ? BIG : `j${seq}`))
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 8, maxFrame: 1024 }, S1)
-    dispatcher.open(S1, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 8)
     expect(dispatcher.dispatch(0)!.message).toBe(`Job k5 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`)
     // 8 → 4 (fits) + 4 → 2 (fits) + 2 → job 5 refused, then 6 and 7 back unsent.
@@ -360,7 +361,7 @@ describe('Dispatcher', () => {
     expect(() => encode(jobs(0, [bad]))).toThrow('Unknown type: symbol')
     const ledger = ledgerOf(3, (seq) => (seq === 1 ? bad : `j${seq}`))
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 3 }, S1)
-    dispatcher.open(S1, 4)
+    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
     dispatcher.grant(S1, 5)
     const error = dispatcher.dispatch(0)
     expect(error).toBeInstanceOf(JobSourceError)

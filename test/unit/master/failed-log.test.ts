@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CheckpointError } from '../../../src/errors.js'
@@ -41,5 +41,19 @@ describe('FailedLog', () => {
     const error = thrownBy(() => new FailedLog(path).append([entry(1)]), CheckpointError)
     expect(error.message).toContain(`Cannot write the failed-jobs log '${path}'`)
     expect(error.exitCode).toBe(1)
+  })
+
+  it('a log deleted while the run is live is written again (its dir too), and append says so', () => {
+    const dir = join(tempDir(), 'state')
+    const path = join(dir, 'run.failed.jsonl')
+    const log = new FailedLog(path)
+    expect(log.append([entry(1)])).toBeUndefined()
+    unlinkSync(path)
+    expect(log.append([entry(2)])).toBe(`The failed-jobs log '${path}' was deleted while the run was live: the jobs it listed before are lost from it; it is started again`)
+    expect(log.append([entry(3)])).toBeUndefined()
+    rmSync(dir, { recursive: true })
+    expect(log.append([entry(4)])).toBe(`The failed-jobs log '${path}' was deleted while the run was live: the jobs it listed before are lost from it; it is started again`)
+    log.close()
+    expect(readFileSync(path, 'utf8').split('\n').filter((line) => line !== '').map((line) => parse(line))).toEqual([entry(4)])
   })
 })

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { basename, dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LockError } from '../../../src/errors.js'
 import { acquireLock } from '../../../src/master/lock.js'
@@ -60,5 +61,45 @@ describe('acquireLock', () => {
     const path = join(tempDir(), 'missing', 'run.lock')
     expect(() => acquireLock(path, 'run')).toThrow(LockError)
     expect(() => acquireLock(path, 'run')).toThrow(`Cannot create lock file '${path}'`)
+  })
+
+  it('leaves nothing but the lock file in its directory, and release nothing at all', () => {
+    const path = lockPath()
+    writeHolder(path, { pid: deadPid(), hostname: hostname() })
+    const release = acquireLock(path, 'run')
+    expect(readdirSync(dirname(path))).toEqual(['run.lock'])
+    release()
+    expect(readdirSync(dirname(path))).toEqual([])
+  })
+
+  it('release leaves a lock that is no longer its own', () => {
+    const path = lockPath()
+    const release = acquireLock(path, 'run')
+    const other = JSON.stringify({ pid: process.pid, hostname: hostname(), nonce: 'other' })
+    writeFileSync(path, other)
+    release()
+    expect(readFileSync(path, 'utf8')).toBe(other)
+  })
+
+  // The right to replace a stale lock is the claim file named after its content.
+  const claimOf = (path: string, level: number): string => `${path}.takeover-${createHash('sha256').update(readFileSync(path, 'utf8')).digest('hex').slice(0, 16)}-${level}`
+
+  it('takes over a stale lock whose first taker died holding the claim, and removes both claims', () => {
+    const path = lockPath()
+    writeHolder(path, { pid: deadPid(), hostname: hostname() })
+    writeHolder(claimOf(path, 0), { pid: deadPid(), hostname: hostname(), nonce: 'dead-taker' })
+    const release = acquireLock(path, 'run')
+    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid)
+    expect(readdirSync(dirname(path))).toEqual([basename(path)])
+    release()
+  })
+
+  it('refuses a stale lock that a live process is taking over, naming that process', () => {
+    const path = lockPath()
+    writeHolder(path, { pid: deadPid(), hostname: hostname() })
+    const claim = claimOf(path, 0)
+    writeHolder(claim, { pid: process.ppid, hostname: hostname(), nonce: 'live-taker' })
+    expect(() => acquireLock(path, 'run')).toThrow(`Run 'run' is in use by master pid ${process.ppid} on ${hostname()} (lock file '${path}')`)
+    expect(readdirSync(dirname(path)).sort()).toEqual([basename(path), basename(claim)].sort())
   })
 })

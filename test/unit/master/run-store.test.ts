@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CheckpointError, LockError } from '../../../src/errors.js'
 import type { Checkpoint } from '../../../src/master/checkpoint.js'
-import { writeCheckpoint } from '../../../src/master/checkpoint.js'
+import { readCheckpoint, writeCheckpoint } from '../../../src/master/checkpoint.js'
 import { Journal } from '../../../src/master/journal.js'
 import type { JournalRecord } from '../../../src/master/journal.js'
 import { RunStore, runPaths } from '../../../src/master/run-store.js'
@@ -17,7 +17,7 @@ afterEach(() => {
   cleanTempDirs()
 })
 
-function open(dir: string, key = 'run', options: { reset?: boolean } = {}): RunStore {
+function open(dir: string, key = 'run', options: { reset?: boolean; acceptJournalLoss?: boolean } = {}): RunStore {
   const store = new RunStore(dir, key, options)
   stores.push(store)
   return store
@@ -86,12 +86,6 @@ describe('RunStore', () => {
     expect(resume.skip.pending()).toEqual([[4, 'k4']])
   })
 
-  it('resumes from the journal alone when there is no checkpoint', () => {
-    const resume = open(stateWith(undefined, [journalRecord({ position: 3, last: 'k2', done: 3, failed: 1, ranges: [5, 1], keys: ['k5'] })])).resumePoint()
-    expect(resume).toMatchObject({ position: 3, last: 'k2', counts: { done: 3, failed: 1 } })
-    expect(resume.skip.pending()).toEqual([[5, 'k5']])
-  })
-
   it('save writes the checkpoint and empties the journal', () => {
     const store = open(tempDir())
     store.journal(journalRecord({ position: 0, done: 2, ranges: [1, 2], keys: ['a', 'b'] }))
@@ -157,5 +151,126 @@ describe('RunStore', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'file'), '')
     expect(() => new RunStore(join(dir, 'file', 'state'), 'run')).toThrow(`Cannot create state dir '${join(dir, 'file', 'state')}'`)
+  })
+
+  it('refuses a damaged journal, and with acceptJournalLoss resumes from what precedes the damage, with a warning', () => {
+    const cp = checkpoint({ position: 10, last: 9, counts: { done: 10, failed: 0 } })
+    const dir = stateWith(cp, [journalRecord({ position: 20, last: 19, done: 20 }), journalRecord({ position: 30, last: 29, done: 30 }), journalRecord({ position: 40, last: 39, done: 40 })])
+    const path = runPaths(dir, 'run').journal
+    const data = readFileSync(path)
+    const second = data.readUInt32LE(0) + 8
+    data[second + 8] ^= 0x01
+    writeFileSync(path, data)
+    const error = thrownBy(() => new RunStore(dir, 'run'), CheckpointError)
+    expect(error.message).toBe(
+      `Journal '${path}' is damaged at byte ${second} (checksum mismatch): what it records from there on is unknown. Start over with --reset, or resume without it with --accept-journal-loss (those jobs run again)`,
+    )
+    expect(existsSync(runPaths(dir, 'run').lock)).toBe(false)
+    const store = open(dir, 'run', { acceptJournalLoss: true })
+    expect(store.warnings).toEqual([`Journal '${path}' is damaged at byte ${second} (checksum mismatch); --accept-journal-loss: the ${data.length - second} bytes from there on are dropped, and the jobs they recorded run again`])
+    expect(store.resumePoint()).toMatchObject({ position: 20, last: 19, counts: { done: 20, failed: 0 } })
+    expect(statSync(path).size).toBe(second)
+  })
+
+  it('has no warnings for a sound state', () => {
+    expect(open(stateWith(checkpoint({ position: 1, last: 0 }), [journalRecord({ position: 2, last: 1, done: 2 })])).warnings).toEqual([])
+  })
+
+  it('begin makes a fresh run\'s identity durable: a checkpoint at position 0 with its args, before any job', () => {
+    const dir = tempDir()
+    const store = open(dir)
+    store.begin({ table: 'posts' })
+    const written = JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))
+    expect(written).toMatchObject({ format: 1, key: 'run', args: { table: 'posts' }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0 })
+    expect(written.startedAt).toBe(written.updatedAt)
+    expect(store.resumePoint()).toMatchObject({ position: 0, last: null, startedAt: written.startedAt })
+    store.close()
+    // Killed before its first real checkpoint: the next incarnation knows its arguments.
+    const again = open(dir)
+    expect(again.previous).toMatchObject({ args: { table: 'posts' }, position: 0 })
+    expect(() => again.begin({ table: 'users' })).toThrow("Run 'run' was started with arguments table=posts but is now given table=users;")
+    again.begin({ table: 'posts' })
+    expect(JSON.parse(readFileSync(again.paths.checkpoint, 'utf8'))).toEqual(written)
+  })
+
+  it('refuses a journal without a checkpoint: the run\'s arguments and start are unknown', () => {
+    const dir = stateWith(undefined, [journalRecord({ position: 6960, last: 6959, done: 6960 })])
+    const paths = runPaths(dir, 'run')
+    const error = thrownBy(() => new RunStore(dir, 'run'), CheckpointError)
+    expect(error.message).toBe(
+      `Run 'run' has a journal ('${paths.journal}') but no checkpoint ('${paths.checkpoint}'): its arguments are unknown, so it cannot be resumed safely. Start it over with --reset`,
+    )
+    expect(error.exitCode).toBe(2)
+    expect(existsSync(paths.lock)).toBe(false)
+    const store = open(dir, 'run', { reset: true })
+    expect(store.resumePoint().position).toBe(0)
+  })
+
+  it('discardFresh removes the checkpoint begin wrote, and nothing else', () => {
+    const dir = tempDir()
+    const store = open(dir)
+    store.begin({})
+    store.discardFresh()
+    expect(existsSync(store.paths.checkpoint)).toBe(false)
+    store.close()
+    const resumed = open(stateWith(checkpoint({ position: 5, last: 4 })))
+    resumed.begin({ n: '10' })
+    resumed.discardFresh()
+    expect(existsSync(resumed.paths.checkpoint)).toBe(true)
+  })
+
+  describe('state deleted while the run is live', () => {
+    /** A store on `<temp>/state` that has begun, saved once and journaled a record. */
+    function live(): { store: RunStore; dir: string } {
+      const dir = join(tempDir(), 'state')
+      const store = open(dir)
+      store.begin({ n: '10' })
+      store.save(checkpoint({ position: 2, last: 1, counts: { done: 2, failed: 0 } }))
+      store.journal(journalRecord({ position: 3, last: 2, done: 3 }))
+      return { store, dir }
+    }
+    const later = checkpoint({ position: 5, last: 4, finished: [[7, 7]], counts: { done: 6, failed: 1 } })
+
+    it('save rewrites a deleted state dir from memory (checkpoint, lock, journal) and says so', () => {
+      const { store, dir } = live()
+      rmSync(dir, { recursive: true })
+      expect(store.save(later)).toBe(
+        `The state of run 'run' was deleted while the run was live (the state dir '${dir}' was removed); rewritten from memory (position 5, 6 done, 1 failed). Anything else kept there (a failed-jobs log) is gone`,
+      )
+      expect(readCheckpoint(store.paths.checkpoint)).toEqual(later)
+      expect(JSON.parse(readFileSync(store.paths.lock, 'utf8')).pid).toBe(process.pid)
+      // Appends reach the journal on disk again, not the deleted file.
+      store.journal(journalRecord({ position: 6, last: 5, done: 7 }))
+      expect(Journal.read(store.paths.journal)).toMatchObject({ position: 6, last: 5, counts: { done: 7, failed: 0 } })
+      // Once rewritten, a save is quiet again.
+      expect(store.save(later)).toBeUndefined()
+      store.close()
+      expect(existsSync(store.paths.lock)).toBe(false)
+    })
+
+    it('save rewrites a deleted checkpoint, and reopens a deleted journal', () => {
+      const { store } = live()
+      unlinkSync(store.paths.checkpoint)
+      expect(store.save(later)).toMatch(/^The state of run 'run' was deleted while the run was live \(its checkpoint was removed\); rewritten from memory \(position 5, 6 done, 1 failed\)$/)
+      expect(readCheckpoint(store.paths.checkpoint)).toEqual(later)
+      unlinkSync(store.paths.journal)
+      expect(store.save(later)).toMatch(/\(its journal was removed\); rewritten from memory/)
+      store.journal(journalRecord({ position: 6, last: 5, done: 7 }))
+      expect(Journal.read(store.paths.journal).position).toBe(6)
+    })
+
+    it('save that cannot rewrite the state says it is gone and what a restart would do', () => {
+      const { store, dir } = live()
+      rmSync(dir, { recursive: true })
+      // A file where the state dir was: it cannot be made again, even by root.
+      writeFileSync(dir, '')
+      const error = thrownBy(() => store.save(later), CheckpointError)
+      expect(error.message).toMatch(
+        new RegExp(
+          `^The state of run 'run' was deleted while the run was live \\(the state dir '${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' was removed\\) and cannot be written again: EEXIST: .*\\. Nothing of the run is saved: started again with --key run, it would run every job from the beginning$`,
+        ),
+      )
+      expect(error.exitCode).toBe(1)
+    })
   })
 })

@@ -213,3 +213,45 @@ describe('decode: rejections', () => {
     expectRejected(pack({ type: 'jobs', seqs: 'bad' }), ["Unexpected 'jobs' message"], decodeSlaveMessage)
   })
 })
+
+describe('decode: keys that are special in JavaScript', () => {
+  // { type: 'jobs', first: 0, jobs: [{ id: 1, __proto__: 'x' }] }, __proto__ an own key.
+  const GOLDEN = Buffer.from([
+    0xde, 0x00, 0x03, 0xa4, ...Buffer.from('type'), 0xa4, ...Buffer.from('jobs'), 0xa5, ...Buffer.from('first'), 0x00, 0xa4, ...Buffer.from('jobs'), 0x91,
+    0xde, 0x00, 0x02, 0xa2, ...Buffer.from('id'), 0x01, 0xa9, ...Buffer.from('__proto__'), 0xa1, 0x78,
+  ])
+
+  it('encodes an own __proto__ key of a job as a key', () => {
+    expect(pack({ type: 'jobs', first: 0, jobs: [JSON.parse('{"id":1,"__proto__":"x"}')] })).toEqual(GOLDEN)
+  })
+
+  it('decodes a __proto__ key as an own key, with plain prototypes and Object.prototype untouched', () => {
+    const message = decodeMasterMessage(GOLDEN) as { jobs: Record<string, unknown>[] }
+    const job = message.jobs[0]!
+    expect(Object.keys(job)).toEqual(['id', '__proto__'])
+    expect(Object.getOwnPropertyDescriptor(job, '__proto__')).toEqual({ value: 'x', writable: true, enumerable: true, configurable: true })
+    expect(Object.getPrototypeOf(job)).toBe(Object.prototype)
+    expect(Object.getPrototypeOf(message)).toBe(Object.prototype)
+    expect(JSON.stringify(message)).toBe('{"type":"jobs","first":0,"jobs":[{"id":1,"__proto__":"x"}]}')
+  })
+
+  it('keeps a __proto__ map value as data, at any depth and next to a __proto_ key, on either decoding path', () => {
+    const text = '{"id":4,"__proto__":{"polluted":true},"__proto_":"w","deep":[{"__proto__":[1,{"polluted":true}]}]}'
+    for (const extra of [{}, { big: 5n }, { long: 'a'.repeat(70) }]) {
+      const job = JSON.parse(text) as Record<string, unknown>
+      Object.assign(job, extra)
+      const decoded = (decode(pack({ type: 'jobs', first: 0, jobs: [job] })) as unknown as { jobs: Record<string, unknown>[] }).jobs[0]!
+      expect(decoded).toStrictEqual(job)
+      expect(Object.hasOwn(decoded, '__proto__')).toBe(true)
+      expect(decoded.__proto_).toBe('w')
+      expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype)
+      expect(Object.getPrototypeOf(decoded.__proto__)).toBe(Object.prototype)
+      expect('polluted' in {}).toBe(false)
+    }
+  })
+
+  it('decodes frames that only mention __proto__ in a value as before', () => {
+    const message = { type: 'jobs', first: 0, jobs: [{ id: 1, note: '__proto__', big: 2n }] }
+    expect(decode(pack(message))).toStrictEqual(message)
+  })
+})

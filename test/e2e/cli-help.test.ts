@@ -1,0 +1,45 @@
+// What a newcomer types first: --version, no arguments at all, --help.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { MASTER_BIN, ROOT, SLAVE_BIN, cleanUp, run } from '../helpers/proc.js'
+
+afterEach(cleanUp)
+
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string }
+
+const BINS: [string, string, string][] = [
+  ['tm-master', MASTER_BIN, 'Usage: tm-master [options] <module> [args...]'],
+  ['tm-slave', SLAVE_BIN, 'Usage: tm-slave [options] <module>'],
+]
+
+describe.each(BINS)('%s', (_name, bin, usage) => {
+  it('--version and -V print the package name and version, exit 0', async () => {
+    for (const flag of ['--version', '-V']) {
+      const proc = await run(bin, [flag])
+      expect(proc.stdout).toBe(`${PACKAGE.name} ${PACKAGE.version}\n`)
+      expect(proc.stderr).toBe('')
+      expect(proc.exit).toEqual({ code: 0, signal: null })
+    }
+  })
+
+  it('with no arguments prints the whole help on stderr and exits 2 (bad usage)', async () => {
+    const proc = await run(bin, [])
+    expect(proc.stderr.split('\n')[0]).toBe(usage)
+    expect(proc.stderr).toContain('--version')
+    expect(proc.stderr).toContain('\nExamples:\n')
+    expect(proc.stderr).not.toContain('missing required argument')
+    expect(proc.stdout).toBe('')
+    expect(proc.exit).toEqual({ code: 2, signal: null })
+  })
+
+  it('--help ends with examples that name a token whenever they leave loopback', async () => {
+    const proc = await run(bin, ['--help'])
+    expect(proc.exit).toEqual({ code: 0, signal: null })
+    const examples = proc.stdout.slice(proc.stdout.indexOf('\nExamples:\n'))
+    expect(examples.split('\n').length).toBeGreaterThan(2)
+    for (const line of examples.split('\n')) {
+      if (/0\.0\.0\.0|10\.0\.0\.5/.test(line)) expect(line).toMatch(/TM_TOKEN=|--token /)
+    }
+  })
+})

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest'
+import { ProtocolError } from '../../../src/errors.js'
+import { decodeSlaveMessage, encode } from '../../../src/protocol/codec.js'
+import type { Message } from '../../../src/protocol/messages.js'
+import { thrownBy } from '../support.js'
+
+const slave = { id: 'a', hostname: 'h', pid: 7, concurrency: 2 }
+const hello = (extra: Record<string, unknown>): Buffer => encode({ type: 'hello', version: 2, slave: { ...slave, ...extra } } as Message)
+
+describe("hello: the slave's frame limit (slave.maxFrame)", () => {
+  it('is optional within version 2', () => {
+    expect(decodeSlaveMessage(hello({}))).toEqual({ type: 'hello', version: 2, slave })
+  })
+
+  it('is passed on when given', () => {
+    expect(decodeSlaveMessage(hello({ maxFrame: 2048 }))).toEqual({ type: 'hello', version: 2, slave: { ...slave, maxFrame: 2048 } })
+    expect(decodeSlaveMessage(hello({ maxFrame: 1024 }))).toEqual({ type: 'hello', version: 2, slave: { ...slave, maxFrame: 1024 } })
+  })
+
+  it('is refused below 1024 or when not an integer', () => {
+    for (const [value, kind] of [[1023, 'number'], [2048.5, 'number'], ['4096', 'string'], [null, 'null']] as const) {
+      const error = thrownBy(() => decodeSlaveMessage(hello({ maxFrame: value })), ProtocolError)
+      expect(error.message).toBe(`Invalid 'hello' message: expected \`slave.maxFrame\` to be an integer >= 1024, got ${kind}`)
+      expect(error.closeCode).toBe(1002)
+    }
+  })
+})
