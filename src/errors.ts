@@ -35,10 +35,24 @@ export class OptionError extends TaskmasterError {
   }
 }
 
-/** A saved run state cannot be used (other format, other arguments, unreadable, unwritable). */
+/**
+ * A saved run state cannot be used as it is: another format or arguments, damaged, or
+ * unreadable at start. A matter for the user (exit 2): --reset, another --key, a fix.
+ */
 export class CheckpointError extends TaskmasterError {
-  constructor(message: string, readonly path: string, exitCode = 2) {
-    super('TM_ERR_CHECKPOINT', message, exitCode)
+  constructor(message: string, readonly path: string) {
+    super('TM_ERR_CHECKPOINT', message, 2)
+  }
+}
+
+/**
+ * A state file (checkpoint, journal, failed-jobs log) could not be written while the run
+ * ran: a full disk, a removed directory. The run stops (exit 1); what is on disk says
+ * where it resumes.
+ */
+export class StateFileError extends TaskmasterError {
+  constructor(message: string, readonly path: string) {
+    super('TM_ERR_STATE_FILE', message, 1)
   }
 }
 

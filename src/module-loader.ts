@@ -29,7 +29,7 @@ export function parseModuleSpec(spec: string): ModuleSpec {
  * `.ts` file whose nearest package.json does not say `"type": "module"` (a project made
  * by `npm init -y`).
  */
-export function isCommonJsTypeScript(path: string): boolean {
+function isCommonJsTypeScript(path: string): boolean {
   const ext = extname(path)
   if (ext !== '.ts') return ext === '.cts'
   for (let dir = dirname(path); ; dir = dirname(dir)) {

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { CheckpointError } from '../errors.js'
+import { CheckpointError, StateFileError } from '../errors.js'
 import type { JobKey } from '../options.js'
 import { parse, stringify } from './json.js'
 import { writeAllSync } from './write-all.js'
@@ -128,7 +128,7 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
   } catch (error) {
     // The write never touches the previous checkpoint, but it may be gone for other reasons.
     const previous = existsSync(path) ? 'the previous checkpoint is intact' : 'there is no previous checkpoint'
-    throw new CheckpointError(`Cannot write checkpoint '${path}': ${(error as Error).message}; ${previous}`, path, 1)
+    throw new StateFileError(`Cannot write checkpoint '${path}': ${(error as Error).message}; ${previous}`, path)
   }
   syncDirectory(dirname(path))
 }

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { CheckpointError } from '../errors.js'
+import { StateFileError } from '../errors.js'
 import type { JobKey } from '../options.js'
 import { stringify } from './json.js'
 import { writeAllSync } from './write-all.js'
@@ -51,7 +51,7 @@ export class FailedLog {
       writeAllSync(this.#fd, Buffer.from(text))
       fsyncSync(this.#fd)
     } catch (error) {
-      throw new CheckpointError(`Cannot write the failed-jobs log '${this.path}': ${(error as Error).message}`, this.path, 1)
+      throw new StateFileError(`Cannot write the failed-jobs log '${this.path}': ${(error as Error).message}`, this.path)
     }
     return warning
   }

@@ -1,6 +1,6 @@
 import { closeSync, ftruncateSync, openSync, readFileSync } from 'node:fs'
 import { Packr } from 'msgpackr'
-import { CheckpointError } from '../errors.js'
+import { CheckpointError, StateFileError } from '../errors.js'
 import type { JobKey } from '../options.js'
 import { countOf, seqsOfRanges } from '../protocol/ranges.js'
 import { crc32 } from './crc32.js'
@@ -85,7 +85,7 @@ export class Journal {
     try {
       writeAllSync(this.#fd, Buffer.concat([header, body], HEADER + body.length))
     } catch (error) {
-      throw new CheckpointError(`Cannot append to journal '${this.path}': ${(error as Error).message}`, this.path, 1)
+      throw new StateFileError(`Cannot append to journal '${this.path}': ${(error as Error).message}`, this.path)
     }
   }
 
@@ -94,7 +94,7 @@ export class Journal {
     try {
       ftruncateSync(this.#fd, 0)
     } catch (error) {
-      throw new CheckpointError(`Cannot truncate journal '${this.path}': ${(error as Error).message}`, this.path, 1)
+      throw new StateFileError(`Cannot truncate journal '${this.path}': ${(error as Error).message}`, this.path)
     }
   }
 

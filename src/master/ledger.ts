@@ -18,9 +18,6 @@ export const FAILED = 5
 /** Finished in an earlier incarnation of the run (checkpoint or journal). */
 export const SKIPPED = 6
 
-/** Names of the states, for messages and tests. */
-export const STATE_NAMES: Record<number, string> = { [QUEUED]: 'queued', [IN_FLIGHT]: 'in flight', [WAITING]: 'waiting', [DONE]: 'done', [FAILED]: 'failed', [SKIPPED]: 'skipped' }
-
 /** A batch taken for one slave: the `jobs` message that carries it, ready to be encoded. */
 export type Batch = JobsMessage
 

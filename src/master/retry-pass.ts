@@ -12,7 +12,7 @@ import { retryKey, rotate, rotatedPath, runPaths } from './run-store.js'
 export const RETRY_LOG_ARG = 'retry-log'
 
 /** A source that yields the jobs of a failed-jobs log, resuming by position. */
-export function failedLogSource(path: string, key: JobSource['key']): JobSource {
+function failedLogSource(path: string, key: JobSource['key']): JobSource {
   return {
     async *getJobs(_last, ctx) {
       let line = 0

@@ -1,6 +1,6 @@
 import { existsSync, fstatSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { CheckpointError } from '../errors.js'
+import { CheckpointError, StateFileError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
@@ -269,14 +269,13 @@ export class RunStore implements StateStore {
       this.#journal.close()
       this.#journal = journal
     } catch (error) {
-      const cause = error instanceof CheckpointError ? error.message : (error as Error).message
+      const cause = (error as Error).message
       const restart = existsSync(this.paths.journal) && statSync(this.paths.journal).size > 0 && !existsSync(this.paths.checkpoint)
         ? 'it would refuse to resume (a journal without a checkpoint) until --reset'
         : 'it would run every job from the beginning'
-      throw new CheckpointError(
+      throw new StateFileError(
         `The state of run '${this.key}' was deleted while the run was live (${lost}) and cannot be written again: ${cause}. Nothing of the run is saved: started again with --key ${this.key}, ${restart}`,
         dir,
-        1,
       )
     }
   }

@@ -58,7 +58,7 @@ const FD_RESERVE = 64
  * How many sockets fit under the process's descriptor limit, given what is open now; Infinity
  * where it cannot be read (Node has no getrlimit: Linux shows it in /proc/self/limits).
  */
-export function socketBudget(): number {
+function socketBudget(): number {
   try {
     const limits = readFileSync('/proc/self/limits', 'utf8')
     const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1]

@@ -8,7 +8,7 @@
  */
 
 /** Abandoned jobs tolerated at least, whatever the concurrency. */
-export const ABANDONED_MIN = 8
+const ABANDONED_MIN = 8
 
 /**
  * How many abandoned jobs may still be running in one slave process before it restarts:

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { existsSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CheckpointError, ListenError, Slave } from '../../src/index.js'
+import { ListenError, Slave, StateFileError } from '../../src/index.js'
 import type { Checkpoint } from '../../src/master/checkpoint.js'
 import type { JournalRecord } from '../../src/master/journal.js'
 import type { RunParts } from '../../src/master/run.js'
@@ -51,14 +51,14 @@ class FailingStore extends RunStore {
   finalSaved = false
 
   override save(checkpoint: Checkpoint): string | undefined {
-    if (this.failSave?.(checkpoint)) throw new CheckpointError('save failed on purpose', this.paths.checkpoint, 1)
+    if (this.failSave?.(checkpoint)) throw new StateFileError('save failed on purpose', this.paths.checkpoint)
     const warning = super.save(checkpoint)
     if (checkpoint.complete) this.finalSaved = true
     return warning
   }
 
   override journal(record: JournalRecord): void {
-    if (this.failJournal?.()) throw new CheckpointError('journal failed on purpose', this.paths.journal, 1)
+    if (this.failJournal?.()) throw new StateFileError('journal failed on purpose', this.paths.journal)
     super.journal(record)
   }
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { CheckpointError } from '../../../src/errors.js'
+import { StateFileError } from '../../../src/errors.js'
 import type { AttemptOptions } from '../../../src/master/attempt-policy.js'
 import { AttemptPolicy, MAX_RETRY_DELAY_MS, retryDelayMs } from '../../../src/master/attempt-policy.js'
 import { FailedLog } from '../../../src/master/failed-log.js'
@@ -201,7 +201,7 @@ describe('AttemptPolicy.fail', () => {
     const { ledger, policy } = setup({ retries: 0 }, 1, path)
     ledger.take(1, S1, T)
     const finished: Ranges = []
-    const error = thrownBy(() => policy.fail(S1, [{ seq: 0, message: 'boom' }], T, finished), CheckpointError)
+    const error = thrownBy(() => policy.fail(S1, [{ seq: 0, message: 'boom' }], T, finished), StateFileError)
     // The log's directory is made when missing (a state dir deleted mid-run): here a file is in the way.
     expect(error.message).toBe(`Cannot write the failed-jobs log '${path}': EEXIST: file already exists, mkdir '${join(dir, 'file')}'`)
     expect(finished).toEqual([])

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CheckpointError } from '../../../src/errors.js'
+import { CheckpointError, StateFileError } from '../../../src/errors.js'
 import type { Checkpoint } from '../../../src/master/checkpoint.js'
 import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from '../../../src/master/checkpoint.js'
 import { cleanTempDirs, tempDir } from '../../helpers/proc.js'
@@ -58,6 +58,12 @@ const sampleText = `{
 function checkpointError(fn: () => unknown): CheckpointError {
   const error = thrownBy(fn, CheckpointError)
   expect(error.code).toBe('TM_ERR_CHECKPOINT')
+  return error
+}
+
+function stateFileError(fn: () => unknown): StateFileError {
+  const error = thrownBy(fn, StateFileError)
+  expect(error.code).toBe('TM_ERR_STATE_FILE')
   return error
 }
 
@@ -136,26 +142,26 @@ describe('checkpoint', () => {
     writeCheckpoint(path, sample)
     // Make the temp file impossible to create: a directory stands in its place.
     mkdirSync(`${path}.tmp`)
-    const error = checkpointError(() => writeCheckpoint(path, { ...sample, position: 100 }))
+    const error = stateFileError(() => writeCheckpoint(path, { ...sample, position: 100 }))
     expect(error.message.startsWith(`Cannot write checkpoint '${path}': EISDIR`)).toBe(true)
     expect(error.message.endsWith('; the previous checkpoint is intact')).toBe(true)
     expect(error.exitCode).toBe(1)
     expect(readFileSync(path, 'utf8')).toBe(sampleText)
   })
 
-  it('a write into a missing directory throws a CheckpointError', () => {
+  it('a write into a missing directory throws a StateFileError', () => {
     const dir = tempDir()
     const path = join(dir, 'missing', 'run.json')
-    expect(checkpointError(() => writeCheckpoint(path, sample)).message).toContain('ENOENT')
+    expect(stateFileError(() => writeCheckpoint(path, sample)).message).toContain('ENOENT')
     // Nothing was there: the message does not claim a previous checkpoint is intact.
-    expect(checkpointError(() => writeCheckpoint(path, sample)).message).toMatch(new RegExp(`^Cannot write checkpoint '[^']+': ENOENT: .*; there is no previous checkpoint$`))
+    expect(stateFileError(() => writeCheckpoint(path, sample)).message).toMatch(new RegExp(`^Cannot write checkpoint '[^']+': ENOENT: .*; there is no previous checkpoint$`))
     expect(existsSync(join(dir, 'missing'))).toBe(false)
   })
 
-  it('a write under a regular file (ENOTDIR) throws a CheckpointError', () => {
+  it('a write under a regular file (ENOTDIR) throws a StateFileError', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'file'), 'x')
-    expect(checkpointError(() => writeCheckpoint(join(dir, 'file', 'run.json'), sample)).message).toContain('ENOTDIR')
+    expect(stateFileError(() => writeCheckpoint(join(dir, 'file', 'run.json'), sample)).message).toContain('ENOTDIR')
   })
 })
 

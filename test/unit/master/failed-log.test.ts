@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CheckpointError } from '../../../src/errors.js'
+import { StateFileError } from '../../../src/errors.js'
 import { parse } from '../../../src/master/json.js'
 import type { FailedJob } from '../../../src/master/failed-log.js'
 import { FailedLog } from '../../../src/master/failed-log.js'
@@ -34,11 +34,11 @@ describe('FailedLog', () => {
     expect(() => readFileSync(join(dir, 'run.failed.jsonl'))).toThrow(/ENOENT/)
   })
 
-  it('throws CheckpointError when it cannot write', () => {
+  it('throws StateFileError when it cannot write', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'file'), '')
     const path = join(dir, 'file', 'run.failed.jsonl')
-    const error = thrownBy(() => new FailedLog(path).append([entry(1)]), CheckpointError)
+    const error = thrownBy(() => new FailedLog(path).append([entry(1)]), StateFileError)
     expect(error.message).toContain(`Cannot write the failed-jobs log '${path}'`)
     expect(error.exitCode).toBe(1)
   })

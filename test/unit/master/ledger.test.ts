@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { LedgerCounts } from '../../../src/master/ledger.js'
-import { DONE, FAILED, IN_FLIGHT, Ledger, QUEUED, SKIPPED, STATE_NAMES, WAITING } from '../../../src/master/ledger.js'
+import { DONE, FAILED, IN_FLIGHT, Ledger, QUEUED, SKIPPED, WAITING } from '../../../src/master/ledger.js'
 import { attemptAt, seqsOf } from '../../../src/protocol/jobs-batch.js'
 import { rangesOf } from '../../../src/protocol/ranges.js'
 
@@ -37,10 +37,6 @@ describe('Ledger', () => {
     expect(ledger.stateOf(499)).toBe(DONE)
     expect(ledger.stateOf(500)).toBe(QUEUED)
     expect(ledger.stateOf(501)).toBe(0)
-  })
-
-  it('names its states', () => {
-    expect([QUEUED, IN_FLIGHT, WAITING, DONE, FAILED, SKIPPED].map((s) => STATE_NAMES[s])).toEqual(['queued', 'in flight', 'waiting', 'done', 'failed', 'skipped'])
   })
 
   it('moves the watermark only over contiguous finished jobs', () => {

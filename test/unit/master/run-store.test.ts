@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync }
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CheckpointError, LockError } from '../../../src/errors.js'
+import { CheckpointError, StateFileError, LockError } from '../../../src/errors.js'
 import type { Checkpoint } from '../../../src/master/checkpoint.js'
 import { readCheckpoint, writeCheckpoint } from '../../../src/master/checkpoint.js'
 import { Journal } from '../../../src/master/journal.js'
@@ -264,7 +264,7 @@ describe('RunStore', () => {
       rmSync(dir, { recursive: true })
       // A file where the state dir was: it cannot be made again, even by root.
       writeFileSync(dir, '')
-      const error = thrownBy(() => store.save(later), CheckpointError)
+      const error = thrownBy(() => store.save(later), StateFileError)
       expect(error.message).toMatch(
         new RegExp(
           `^The state of run 'run' was deleted while the run was live \\(the state dir '${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' was removed\\) and cannot be written again: EEXIST: .*\\. Nothing of the run is saved: started again with --key run, it would run every job from the beginning$`,
