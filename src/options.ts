@@ -146,8 +146,11 @@ export interface OptionSpec<T> {
   check?: (value: NonNullable<T>, name: string) => void
 }
 
+/** Any {@link OptionSpec} (a check takes `never`, so a check of any value type fits). */
+type AnySpec = { default: unknown; check?: (value: never, name: string) => void }
+
 /** The defaults of an options table, in one object. */
-export type DefaultsOf<T extends Record<string, OptionSpec<unknown>>> = { [K in keyof T]: T[K]['default'] }
+export type DefaultsOf<T extends Record<string, AnySpec>> = { [K in keyof T]: T[K]['default'] }
 
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: number, name: string): void => {
@@ -235,15 +238,15 @@ const SLAVE_OPTIONS = {
   ca: { default: undefined as string | Buffer | undefined },
 } satisfies { [K in keyof Omit<SlaveOptions, 'handler' | 'host'>]-?: OptionSpec<SlaveOptions[K]> }
 
-function defaultsOf<T extends Record<string, OptionSpec<any>>>(table: T): DefaultsOf<T> {
+function defaultsOf<T extends Record<string, AnySpec>>(table: T): DefaultsOf<T> {
   return Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, spec.default])) as DefaultsOf<T>
 }
 
 /** Runs the check of every option of `table` that has a value in `options`, in table order. */
-function check(table: Record<string, OptionSpec<any>>, options: Record<string, unknown>): void {
-  for (const name in table) {
+function check(table: Record<string, AnySpec>, options: Record<string, unknown>): void {
+  for (const [name, spec] of Object.entries(table)) {
     const value = options[name]
-    if (value !== undefined) table[name]!.check?.(value, name)
+    if (value !== undefined) spec.check?.(value as never, name)
   }
 }
 

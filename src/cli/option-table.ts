@@ -22,7 +22,7 @@ export interface CliOption<L> {
    * when not undefined), or a function for a composite one (--host → host and port).
    * Absent: the option is the CLI's own (the command reads it).
    */
-  to?: keyof L | ((value: any, into: Partial<L>) => void)
+  to?: keyof L | ((value: never, into: Partial<L>) => void)
 }
 
 /** A command's table: option attribute name (commander's camelCase of the long flag) → option. */
@@ -55,7 +55,8 @@ export function libraryOptions<L>(table: CliTable<L>, values: Record<string, unk
   const into: Partial<L> = {}
   for (const [name, entry] of Object.entries(table)) {
     const value = values[name]
-    if (typeof entry.to === 'function') entry.to(value, into)
+    // The table's types tie each mapping to its parser's value (MASTER_CLI satisfies CliTable).
+    if (typeof entry.to === 'function') entry.to(value as never, into)
     else if (entry.to !== undefined && value !== undefined) into[entry.to] = value as L[keyof L]
   }
   return into
