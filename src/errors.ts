@@ -1,4 +1,4 @@
-import { AUTH_ERROR_CODE, CLOSE_CODE } from './protocol/constants.js'
+import { AUTH_ERROR_CODE, CLOSE_CODE, FULL_ERROR_CODE } from './protocol/constants.js'
 
 /**
  * Every error Taskmaster raises on purpose. Each has a stable `code` so scripts can
@@ -78,6 +78,17 @@ export class AuthError extends TaskmasterError {
   readonly closeCode = CLOSE_CODE.policy
   constructor(message: string) {
     super(AUTH_ERROR_CODE, message, 2)
+  }
+}
+
+/**
+ * The master already serves `maxSlaves` slaves (`--max-slaves`): the slave is refused for
+ * now, and should try again later (a slot frees when a slave leaves).
+ */
+export class FullError extends TaskmasterError {
+  readonly closeCode = CLOSE_CODE.policy
+  constructor(message: string) {
+    super(FULL_ERROR_CODE, message)
   }
 }
 

@@ -93,6 +93,11 @@ export interface MasterOptions {
   /** Largest frame accepted, in bytes. @default 16 MiB */
   maxFrame?: number
   /**
+   * Most slaves connected at once: a slave's hello beyond it is refused (error code
+   * a `FullError`, code `TM_ERR_FULL`) and the slave tries again later. @default 10000
+   */
+  maxSlaves?: number
+  /**
    * Token a slave must present. When undefined and the master listens beyond loopback,
    * one is generated (see {@link Master.token}). @default undefined
    */
@@ -132,36 +137,124 @@ export interface SlaveOptions {
   maxFrame?: number
 }
 
-/** The default of every {@link MasterOptions} field (see each field's `@default`). */
-export const MASTER_DEFAULTS = {
-  key: 'run',
-  args: {} as Record<string, string>,
-  stateDir: './.taskmaster',
-  reset: false,
-  acceptJournalLoss: false,
-  host: '127.0.0.1',
-  port: 5050,
-  size: 10000,
-  batchSize: 1000,
-  checkpointInterval: 1,
-  heartbeat: 5,
-  maxFrame: 16 * 1024 * 1024,
-  token: undefined as string | undefined,
-  retries: 3,
-  retryDelay: 1,
-  jobTimeout: 0,
-  tls: undefined as TlsOptions | undefined,
-  failedLog: undefined as string | undefined,
+/**
+ * One option of the library: its default and the check of a given value (which throws an
+ * {@link OptionError} naming it). A check sees only values that are not undefined.
+ */
+export interface OptionSpec<T> {
+  default: T
+  check?: (value: NonNullable<T>, name: string) => void
 }
 
-/** The default of every {@link SlaveOptions} field (see each field's `@default`). */
-export const SLAVE_DEFAULTS = {
-  concurrency: 1,
-  reconnect: 60,
-  maxFrame: 16 * 1024 * 1024,
-  token: undefined as string | undefined,
-  ca: undefined as string | Buffer | undefined,
+/** Any {@link OptionSpec} (a check takes `never`, so a check of any value type fits). */
+type AnySpec = { default: unknown; check?: (value: never, name: string) => void }
+
+/** The defaults of an options table, in one object. */
+export type DefaultsOf<T extends Record<string, AnySpec>> = { [K in keyof T]: T[K]['default'] }
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: number, name: string): void => {
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new OptionError(`options.${name} must be an integer >= ${min}, got ${String(value)}`, name)
+    }
+    if (value > max) throw new OptionError(`options.${name} must be at most ${max}, got ${value}`, name)
+  }
 }
+
+/** Seconds that go into a timer: bounded so the timer does not overflow (see OPTION_LIMITS). */
+function expectTimer(name: string, value: number): void {
+  if (value > OPTION_LIMITS.seconds) throw new OptionError(`options.${name} must be at most ${OPTION_LIMITS.seconds} seconds, got ${value}`, name)
+}
+
+/** Seconds > 0, at most a timer's. */
+function positiveSeconds(value: number, name: string): void {
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new OptionError(`options.${name} must be a positive number, got ${String(value)}`, name)
+  }
+  expectTimer(name, value)
+}
+
+/** Seconds >= 0, at most a timer's. */
+function nonNegativeSeconds(value: number, name: string): void {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new OptionError(`options.${name} must be a number >= 0, got ${String(value)}`, name)
+  }
+  expectTimer(name, value)
+}
+
+function nonEmpty(value: string, name: string): void {
+  if (value.length === 0) throw new OptionError(`options.${name} must not be empty`, name)
+}
+
+/** The run key becomes a file name: keep it to a safe alphabet. */
+export function validateRunKey(key: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
+    throw new OptionError(`The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`, 'key')
+  }
+}
+
+/**
+ * Every {@link MasterOptions} field but `source`: its default (as documented by the field's
+ * `@default`) and its check. Checks run in this order, so the first bad option is named.
+ */
+const MASTER_OPTIONS = {
+  key: { default: 'run', check: validateRunKey },
+  args: { default: {} as Record<string, string> },
+  stateDir: { default: './.taskmaster' },
+  reset: { default: false },
+  acceptJournalLoss: { default: false },
+  host: { default: '127.0.0.1' },
+  port: { default: 5050, check: integer(0, 65535) },
+  size: { default: 10000, check: integer(1, OPTION_LIMITS.size) },
+  batchSize: { default: 1000, check: integer(1, OPTION_LIMITS.batchSize) },
+  checkpointInterval: { default: 1, check: positiveSeconds },
+  heartbeat: { default: 5, check: positiveSeconds },
+  maxFrame: { default: 16 * 1024 * 1024, check: integer(MIN_FRAME, OPTION_LIMITS.maxFrame) },
+  maxSlaves: { default: 10_000, check: integer(1) },
+  token: { default: undefined as string | undefined, check: nonEmpty },
+  retries: { default: 3, check: integer(0, 250) },
+  retryDelay: { default: 1, check: nonNegativeSeconds },
+  jobTimeout: { default: 0, check: nonNegativeSeconds },
+  tls: { default: undefined as TlsOptions | undefined },
+  failedLog: { default: undefined as string | undefined },
+} satisfies { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> }
+
+/**
+ * Every {@link SlaveOptions} field but `handler` and `host` (see MASTER_OPTIONS). `prefetch`
+ * has no fixed default: it follows `concurrency`.
+ */
+const SLAVE_OPTIONS = {
+  concurrency: { default: 1, check: integer(1, OPTION_LIMITS.concurrency) },
+  prefetch: { default: undefined as number | undefined, check: integer(0, OPTION_LIMITS.prefetch) },
+  reconnect: {
+    default: 60,
+    check: (value: number, name: string) => {
+      if (typeof value !== 'number' || !(value >= 0)) throw new OptionError(`options.${name} must be a number of seconds >= 0, got ${String(value)}`, name)
+      expectTimer(name, value)
+    },
+  },
+  maxFrame: { default: 16 * 1024 * 1024, check: integer(MIN_FRAME, OPTION_LIMITS.maxFrame) },
+  token: { default: undefined as string | undefined },
+  ca: { default: undefined as string | Buffer | undefined },
+} satisfies { [K in keyof Omit<SlaveOptions, 'handler' | 'host'>]-?: OptionSpec<SlaveOptions[K]> }
+
+function defaultsOf<T extends Record<string, AnySpec>>(table: T): DefaultsOf<T> {
+  return Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, spec.default])) as DefaultsOf<T>
+}
+
+/** Runs the check of every option of `table` that has a value in `options`, in table order. */
+function check(table: Record<string, AnySpec>, options: Record<string, unknown>): void {
+  for (const [name, spec] of Object.entries(table)) {
+    const value = options[name]
+    if (value !== undefined) spec.check?.(value as never, name)
+  }
+}
+
+/** The default of every {@link MasterOptions} field (see each field's `@default`). */
+export const MASTER_DEFAULTS = defaultsOf(MASTER_OPTIONS)
+
+/** The default of every {@link SlaveOptions} field (see each field's `@default`); `prefetch` follows `concurrency`. */
+export const SLAVE_DEFAULTS = defaultsOf(SLAVE_OPTIONS)
 
 /** {@link MasterOptions} with every default filled in. */
 export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & { source: JobSource }
@@ -173,58 +266,11 @@ function defined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
-function expectInteger(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new OptionError(`options.${name} must be an integer >= ${min}, got ${String(value)}`, name)
-  }
-  if (value > max) throw new OptionError(`options.${name} must be at most ${max}, got ${value}`, name)
-}
-
-/** Seconds that go into a timer: bounded so the timer does not overflow (see OPTION_LIMITS). */
-function expectTimer(name: string, value: number): void {
-  if (value > OPTION_LIMITS.seconds) throw new OptionError(`options.${name} must be at most ${OPTION_LIMITS.seconds} seconds, got ${value}`, name)
-}
-
-function expectPositive(name: string, value: number): void {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new OptionError(`options.${name} must be a positive number, got ${String(value)}`, name)
-  }
-}
-
-function expectNonNegative(name: string, value: number): void {
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
-    throw new OptionError(`options.${name} must be a number >= 0, got ${String(value)}`, name)
-  }
-}
-
-/** The run key becomes a file name: keep it to a safe alphabet. */
-export function validateRunKey(key: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
-    throw new OptionError(`The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`, 'key')
-  }
-}
-
 /** Fills defaults and validates; throws an {@link OptionError} naming the bad option. */
 export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOptions {
   const o = { ...MASTER_DEFAULTS, ...defined(options) } as ResolvedMasterOptions
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
-  validateRunKey(o.key)
-  expectInteger('port', o.port, 0)
-  if (o.port > 65535) throw new OptionError(`options.port must be at most 65535, got ${o.port}`, 'port')
-  expectInteger('size', o.size, 1, OPTION_LIMITS.size)
-  expectInteger('batchSize', o.batchSize, 1, OPTION_LIMITS.batchSize)
-  expectPositive('checkpointInterval', o.checkpointInterval)
-  expectTimer('checkpointInterval', o.checkpointInterval)
-  expectPositive('heartbeat', o.heartbeat)
-  expectTimer('heartbeat', o.heartbeat)
-  expectInteger('maxFrame', o.maxFrame, MIN_FRAME, OPTION_LIMITS.maxFrame)
-  if (o.token !== undefined && o.token.length === 0) throw new OptionError('options.token must not be empty', 'token')
-  expectInteger('retries', o.retries, 0)
-  if (o.retries > 250) throw new OptionError(`options.retries must be at most 250, got ${o.retries}`, 'retries')
-  expectNonNegative('retryDelay', o.retryDelay)
-  expectTimer('retryDelay', o.retryDelay)
-  expectNonNegative('jobTimeout', o.jobTimeout)
-  expectTimer('jobTimeout', o.jobTimeout)
+  check(MASTER_OPTIONS, o)
   return o
 }
 
@@ -233,11 +279,7 @@ export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions
   const o = { ...SLAVE_DEFAULTS, ...defined(options) } as ResolvedSlaveOptions
   if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')
   if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
-  expectInteger('concurrency', o.concurrency, 1, OPTION_LIMITS.concurrency)
   o.prefetch ??= Math.min(o.concurrency, OPTION_LIMITS.prefetch)
-  expectInteger('prefetch', o.prefetch, 0, OPTION_LIMITS.prefetch)
-  if (typeof o.reconnect !== 'number' || !(o.reconnect >= 0)) throw new OptionError(`options.reconnect must be a number of seconds >= 0, got ${String(o.reconnect)}`, 'reconnect')
-  expectTimer('reconnect', o.reconnect)
-  expectInteger('maxFrame', o.maxFrame, MIN_FRAME, OPTION_LIMITS.maxFrame)
+  check(SLAVE_OPTIONS, o)
   return o
 }

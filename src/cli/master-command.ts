@@ -1,75 +1,30 @@
 import { readFileSync } from 'node:fs'
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import { OptionError } from '../errors.js'
 import type { MasterAddress, RunSummary } from '../master/master.js'
 import { Master } from '../master/master.js'
 import { loadHandler, loadJobSource, parseModuleSpec } from '../module-loader.js'
-import { MASTER_DEFAULTS, OPTION_LIMITS } from '../options.js'
-import { MIN_FRAME } from '../protocol/messages.js'
 import type { MasterOptions } from '../options.js'
 import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
 import { formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
-import { integer, listenAddress, nameValueArgs, seconds } from './parse.js'
+import { MASTER_CLI } from './master-options.js'
+import type { MasterCliOptions } from './master-options.js'
+import { addOptions, libraryOptions } from './option-table.js'
+import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
 import { StatusDisplay } from './status-display.js'
 
-interface MasterCliOptions {
-  key?: string
-  stateDir: string
-  reset?: boolean
-  acceptJournalLoss?: boolean
-  host: { host: string; port: number }
-  size: number
-  spawn?: number
-  handler?: string
-  concurrency?: number
-  prefetch?: number
-  token?: string
-  retries: number
-  retryDelay: number
-  jobTimeout: number
-  heartbeat: number
-  maxFrame: number
-  batchSize: number
-  tlsCert?: string
-  tlsKey?: string
-  statusInterval: number
-  quiet?: boolean
-  retryFailed?: boolean
-}
-
 /** Builds the `tm-master` command. */
 export function masterCommand(): Command {
-  return new Command('tm-master')
+  const command = new Command('tm-master')
     .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run the master of a Taskmaster run: iterate the job generator of <module> and hand the jobs to slaves.')
     .argument('<module>', 'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default')
     .argument('[args...]', 'name=value arguments, handed to the generator as ctx.args and saved with the run')
-    .option('-k, --key <name>', "the run's name; its state is <state-dir>/<name>.json (default: the module's file name)")
-    .option('--state-dir <dir>', 'where run state is kept', MASTER_DEFAULTS.stateDir)
-    .option('--reset', 'forget the saved state of the key and start from the beginning')
-    .option('--accept-journal-loss', 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again')
-    .option('--retry-failed', "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)")
-    .option('-H, --host <host:port>', 'where to listen; port 0 picks a free port', listenAddress, { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port })
-    .option('-s, --size <n>', 'buffer cap: the generator is pulled only while fewer jobs are queued', integer(1, OPTION_LIMITS.size), MASTER_DEFAULTS.size)
-    .option('--spawn <n>', 'also start n local slave processes running --handler (one-machine mode)', integer(1))
-    .option('--handler <module>', 'handler module for --spawn: path[:export], default export handleJob, then default')
-    .option('-c, --concurrency <n>', 'with --spawn: jobs each local slave runs at once (default: 1)', integer(1, OPTION_LIMITS.concurrency))
-    .option('--prefetch <n>', 'with --spawn: jobs each local slave holds beyond those running (default: its concurrency)', integer(0, OPTION_LIMITS.prefetch))
-    .addOption(new Option('--token <secret>', 'token slaves must present; generated and printed when listening beyond loopback').env('TM_TOKEN'))
-    .option('--retries <n>', 'retries of a job whose handler throws, before the failed-jobs log', integer(0), MASTER_DEFAULTS.retries)
-    .option('--retry-delay <seconds>', 'delay before the first retry, doubling for each next one', seconds, MASTER_DEFAULTS.retryDelay)
-    .option('--job-timeout <seconds>', 'take back a job in flight this long as a failed attempt (0: no limit)', seconds, MASTER_DEFAULTS.jobTimeout)
-    .option('--heartbeat <seconds>', 'seconds between pings; a slave that answers none is dropped within two', seconds, MASTER_DEFAULTS.heartbeat)
-    .option('--max-frame <bytes>', 'largest frame accepted or sent', integer(MIN_FRAME, OPTION_LIMITS.maxFrame), MASTER_DEFAULTS.maxFrame)
-    .option('--batch-size <n>', 'most jobs per frame to a slave', integer(1, OPTION_LIMITS.batchSize), MASTER_DEFAULTS.batchSize)
-    .option('--tls-cert <file>', 'serve wss:// with this certificate (PEM); needs --tls-key')
-    .option('--tls-key <file>', 'private key (PEM) of --tls-cert')
-    .option('--status-interval <seconds>', 'seconds between status lines when stdout is not a terminal', seconds, 10)
-    .option('-q, --quiet', 'no status line')
+  return addOptions(command, MASTER_CLI)
     .addHelpText(
       'after',
       `
@@ -147,22 +102,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     run = { ...retryPass.options, source: { ...retryPass.options.source, total: count } }
     process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
   }
-  const master = new Master({
-    ...run,
-    stateDir: options.stateDir,
-    acceptJournalLoss: options.acceptJournalLoss === true,
-    host: options.host.host,
-    port: options.host.port,
-    size: options.size,
-    token: options.token,
-    retries: options.retries,
-    retryDelay: options.retryDelay,
-    jobTimeout: options.jobTimeout,
-    heartbeat: options.heartbeat,
-    maxFrame: options.maxFrame,
-    batchSize: options.batchSize,
-    tls,
-  })
+  const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls })
   const out = process.stdout
   const display = new StatusDisplay(master, { tty: out.isTTY === true, interval: options.statusInterval, out, err: process.stderr })
   let slaves: LocalSlaves | undefined

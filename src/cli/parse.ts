@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander'
 import { OptionError } from '../errors.js'
-import { OPTION_LIMITS } from '../options.js'
+import { MASTER_DEFAULTS, OPTION_LIMITS } from '../options.js'
 
 /** Commander parser for an integer from `min` to `max` (the library's limit, OPTION_LIMITS). */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -21,7 +21,7 @@ export function seconds(value: string): number {
 }
 
 /** `host:port`, `[v6]:port`, `host` or `port` into parts (missing parts from the defaults). */
-export function hostPort(value: string, defaults = { host: '127.0.0.1', port: 5050 }): { host: string; port: number } {
+export function hostPort(value: string, defaults = { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port }): { host: string; port: number } {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(value)
   let host: string
   let port: string | undefined

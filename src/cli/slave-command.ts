@@ -1,44 +1,24 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import { OptionError } from '../errors.js'
 import { loadHandler } from '../module-loader.js'
-import { MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
-import { MIN_FRAME } from '../protocol/messages.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
-import { integer, seconds } from './parse.js'
+import { addOptions, libraryOptions } from './option-table.js'
+import { SLAVE_CLI } from './slave-options.js'
+import type { SlaveCliOptions } from './slave-options.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
 
-interface SlaveCliOptions {
-  host: string
-  concurrency: number
-  prefetch?: number
-  procs: number
-  token?: string
-  reconnect: number
-  ca?: string
-  maxFrame: number
-  quiet?: boolean
-}
-
 /** Builds the `tm-slave` command. */
 export function slaveCommand(): Command {
-  return new Command('tm-slave')
+  const command = new Command('tm-slave')
     .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run a Taskmaster slave: connect to the master, pull jobs and run the handler of <module> on each.')
     .argument('<module>', 'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default')
-    .option('-H, --host <host:port>', "the master's address (host:port, ws://host:port or wss://host:port)", `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`)
-    .option('-c, --concurrency <n>', 'jobs run at once in each slave process', integer(1, OPTION_LIMITS.concurrency), SLAVE_DEFAULTS.concurrency)
-    .option('--prefetch <n>', 'jobs held beyond those running, so the next is at hand (default: the concurrency)', integer(0, OPTION_LIMITS.prefetch))
-    .option('-p, --procs <n>', 'slave processes to start (one per core for CPU-bound handlers)', integer(1), 1)
-    .addOption(new Option('--token <secret>', "the run's token, if the master needs one").env('TM_TOKEN'))
-    .option('--reconnect <seconds>', 'keep trying to reach the master this long before giving up; 0: forever, and serve run after run (exit 0 on SIGTERM)', seconds, SLAVE_DEFAULTS.reconnect)
-    .option('--ca <file>', 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)')
-    .option('--max-frame <bytes>', 'largest frame accepted', integer(MIN_FRAME, OPTION_LIMITS.maxFrame), SLAVE_DEFAULTS.maxFrame)
-    .option('-q, --quiet', 'no log lines about connections')
+  return addOptions(command, SLAVE_CLI)
     .addHelpText(
       'after',
       `
@@ -72,7 +52,7 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
     }
   }
   const handler = await loadHandler(moduleSpec)
-  const slave = new Slave({ handler, host: options.host, concurrency: options.concurrency, prefetch: options.prefetch, token: options.token, reconnect: options.reconnect, ca, maxFrame: options.maxFrame })
+  const slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), handler, host: options.host, ca })
   slave.on('log', ({ level, message }: { level: string; message: string }) => {
     if (!options.quiet || level === 'warn') process.stderr.write(`tm-slave[${process.pid}]: ${message}\n`)
   })

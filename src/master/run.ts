@@ -127,7 +127,7 @@ export class Run {
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     this.#server = parts.server(
-      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, tls: o.tls, run: randomBytes(6).toString('hex') },
+      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex') },
       {
         open: (session) => this.#onOpen(session),
         message: (session, message) => this.#onMessage(session, message),

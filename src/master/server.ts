@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
 import type { RawData, WebSocket } from 'ws'
-import { AuthError, ListenError, ProtocolError, TlsError } from '../errors.js'
+import { AuthError, FullError, ListenError, ProtocolError, TlsError } from '../errors.js'
 import type { TaskmasterError } from '../errors.js'
 import type { TlsOptions } from '../options.js'
 import { decodeSlaveMessage, encode } from '../protocol/codec.js'
@@ -32,6 +32,8 @@ export interface ServerOptions {
   token: string | undefined
   maxFrame: number
   heartbeat: number
+  /** Most slaves welcomed at once; a hello beyond is refused with a {@link FullError}. */
+  maxSlaves: number
   tls?: TlsOptions | undefined
   /** Id of this master incarnation, sent in `welcome`. */
   run: string
@@ -90,6 +92,10 @@ export class Server {
   /** The log already said connections were closed for lack of room / accept failed (said once each). */
   #saidFull = false
   #saidAcceptFailed = false
+  /** Welcomed sessions not yet closed, against maxSlaves. */
+  #slaves = 0
+  /** A hello was refused for maxSlaves since a slave last left: the log said it for this burst. */
+  #saidNoRoom = false
   /** Peer address of each TCP connection, kept for messages about it after it is gone. */
   readonly #addresses = new WeakMap<Socket, string>()
   #nextId = 1
@@ -284,7 +290,11 @@ export class Server {
       const wasActive = session.state === ACTIVE || session.state === DRAINING || session.state === CLOSING
       session.state = CLOSED
       this.sessions.delete(session.id)
-      if (wasActive) this.#handler.close(session, reason.length > 0 ? reason.toString() : `code ${code}`)
+      if (!wasActive) return
+      this.#slaves--
+      // Room again: the next refusal starts a new burst, worth a line.
+      this.#saidNoRoom = false
+      this.#handler.close(session, reason.length > 0 ? reason.toString() : `code ${code}`)
     })
   }
 
@@ -306,18 +316,28 @@ export class Server {
     session.info = hello.slave
     // Authenticated: no longer among the connections that can be closed to make room.
     this.#unauthenticated.delete(session.socket)
+    const max = this.#options.maxSlaves
+    if (this.#slaves >= max) {
+      // Refused slaves retry with backoff: one line per burst, not one per attempt.
+      const log = !this.#saidNoRoom
+      this.#saidNoRoom = true
+      if (log) this.#handler.log('warn', `Refused ${session.label}: the master already serves ${this.#slaves} slaves (--max-slaves ${max}); said once until a slave leaves, the run goes on`)
+      this.#reject(session, new FullError(`The master is full: it serves at most ${max} slaves (--max-slaves ${max}); try again later`), false)
+      return
+    }
+    this.#slaves++
     session.maxFrame = Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity)
     session.state = ACTIVE
     this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat })
     this.#handler.open(session)
   }
 
-  /** Tells the peer what was wrong, logs it once, and closes the connection. */
-  #reject(session: Session, error: TaskmasterError & { closeCode?: number }): void {
+  /** Tells the peer what was wrong, logs it once (unless the caller did), and closes the connection. */
+  #reject(session: Session, error: TaskmasterError & { closeCode?: number }, log = true): void {
     if (session.ws.readyState !== session.ws.OPEN) return
     // No more jobs into a connection being closed; its jobs in flight come back on close.
     if (session.state === ACTIVE || session.state === DRAINING) session.state = CLOSING
-    this.#handler.log('warn', `Closed ${session.label}: ${error.message}`)
+    if (log) this.#handler.log('warn', `Closed ${session.label}: ${error.message}`)
     session.ws.send(encode({ type: 'error', code: error.code, message: error.message }))
     session.ws.close(error.closeCode ?? CLOSE_CODE.protocol, Buffer.from(error.message).subarray(0, MAX_CLOSE_REASON_BYTES).toString())
     setTimeout(() => session.ws.terminate(), 2000).unref()

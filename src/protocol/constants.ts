@@ -13,7 +13,7 @@ export const CLOSE_CODE = {
   protocol: 1002,
   /** A text frame (the protocol is binary). */
   unsupported: 1003,
-  /** Refused: no or wrong token, no hello in time. */
+  /** Refused: no or wrong token, no hello in time, the master is full (maxSlaves). */
   policy: 1008,
 } as const
 
@@ -36,6 +36,12 @@ export const CLOSE_REASON = {
 
 /** `code` of the `error` message sent to a slave refused for its token. */
 export const AUTH_ERROR_CODE = 'TM_ERR_AUTH'
+
+/**
+ * `code` of the `error` message sent to a slave refused because the master already serves
+ * `maxSlaves` slaves: unlike the other refusals it passes, so the slave tries again later.
+ */
+export const FULL_ERROR_CODE = 'TM_ERR_FULL'
 
 /** Seconds a new connection has to say hello. */
 export const HELLO_TIMEOUT_S = 10

@@ -43,3 +43,53 @@ describe.each(BINS)('%s', (_name, bin, usage) => {
     }
   })
 })
+
+/** Every `(default: ...)` of a help text, by long flag (commander wraps lines: join them first). */
+function defaultsShown(help: string): Record<string, string> {
+  const options = help.slice(help.indexOf('\nOptions:\n'), help.indexOf('\n\n', help.indexOf('\nOptions:\n') + 10))
+  const shown: Record<string, string> = {}
+  for (const entry of options.split(/\n(?=\s+-)/)) {
+    const flag = /--[a-z-]+/.exec(entry)?.[0]
+    const value = /\(default: ([^)]*)\)\s*$/.exec(entry.replace(/\s+/g, ' '))?.[1]
+    if (flag !== undefined && value !== undefined) shown[flag] = value
+  }
+  return shown
+}
+
+describe('--help shows each default as a user types it', () => {
+  it('tm-master', async () => {
+    const proc = await run(MASTER_BIN, ['--help'])
+    expect(proc.exit).toEqual({ code: 0, signal: null })
+    expect(proc.stdout).toContain('(default: 127.0.0.1:5050)')
+    expect(proc.stdout).toContain('(default: 10000)')
+    expect(defaultsShown(proc.stdout)).toEqual({
+      '--key': "the module's file name",
+      '--state-dir': './.taskmaster',
+      '--host': '127.0.0.1:5050',
+      '--size': '10000',
+      '--concurrency': '1',
+      '--prefetch': 'its concurrency',
+      '--retries': '3',
+      '--retry-delay': '1',
+      '--job-timeout': '0',
+      '--heartbeat': '5',
+      '--max-frame': '16777216',
+      '--max-slaves': '10000',
+      '--batch-size': '1000',
+      '--status-interval': '10',
+    })
+  })
+
+  it('tm-slave', async () => {
+    const proc = await run(SLAVE_BIN, ['--help'])
+    expect(proc.exit).toEqual({ code: 0, signal: null })
+    expect(defaultsShown(proc.stdout)).toEqual({
+      '--host': '127.0.0.1:5050',
+      '--concurrency': '1',
+      '--prefetch': 'the concurrency',
+      '--procs': '1',
+      '--reconnect': '60',
+      '--max-frame': '16777216',
+    })
+  })
+})

@@ -52,6 +52,8 @@ describe('resolveMasterOptions', () => {
     [{ heartbeat: 1e9 }, 'heartbeat', 'options.heartbeat must be at most 604800 seconds, got 1000000000'],
     [{ retryDelay: 3e6 }, 'retryDelay', 'options.retryDelay must be at most 604800 seconds, got 3000000'],
     [{ jobTimeout: 2 ** 31 }, 'jobTimeout', 'options.jobTimeout must be at most 604800 seconds, got 2147483648'],
+    [{ maxSlaves: 0 }, 'maxSlaves', 'options.maxSlaves must be an integer >= 1, got 0'],
+    [{ maxSlaves: 2.5 }, 'maxSlaves', 'options.maxSlaves must be an integer >= 1, got 2.5'],
     [{ key: '../etc' }, 'key', "The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '../etc'"],
   ]
   for (const [options, name, message] of bad) {
@@ -66,6 +68,11 @@ describe('resolveMasterOptions', () => {
     const o = resolveMasterOptions({ source, size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, checkpointInterval: 604_800, heartbeat: 604_800, retryDelay: 604_800, jobTimeout: 604_800 })
     expect(o).toMatchObject({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, heartbeat: 604_800 })
     expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000 })
+  })
+
+  it('serves at most 10000 slaves unless told otherwise', () => {
+    expect(MASTER_DEFAULTS.maxSlaves).toBe(10_000)
+    expect(resolveMasterOptions({ source, maxSlaves: 1 }).maxSlaves).toBe(1)
   })
 
   it('requires a source with getJobs', () => {

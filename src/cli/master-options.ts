@@ -1,0 +1,53 @@
+import { MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
+import type { MasterOptions } from '../options.js'
+import { MIN_FRAME } from '../protocol/messages.js'
+import type { CliTable, CliValues } from './option-table.js'
+import { integer, listenAddress, seconds } from './parse.js'
+
+/**
+ * Every option of `tm-master`, in help order. An option that maps 1:1 to a {@link MasterOptions}
+ * field is one line here (`to`) plus its entry in the library's table; options without `to`
+ * are read by the command itself (run identity, local slaves, TLS files, display).
+ */
+export const MASTER_CLI = {
+  key: { flags: '-k, --key <name>', help: "the run's name; its state is <state-dir>/<name>.json", shown: "the module's file name" },
+  stateDir: { flags: '--state-dir <dir>', help: 'where run state is kept', default: MASTER_DEFAULTS.stateDir, to: 'stateDir' },
+  reset: { flags: '--reset', help: 'forget the saved state of the key and start from the beginning' },
+  acceptJournalLoss: {
+    flags: '--accept-journal-loss',
+    help: 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again',
+    to: 'acceptJournalLoss',
+  },
+  retryFailed: { flags: '--retry-failed', help: "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)" },
+  host: {
+    flags: '-H, --host <host:port>',
+    help: 'where to listen; port 0 picks a free port',
+    parse: listenAddress,
+    default: { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port },
+    shown: `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`,
+    to: (value: { host: string; port: number }, into: Partial<MasterOptions>) => {
+      into.host = value.host
+      into.port = value.port
+    },
+  },
+  size: { flags: '-s, --size <n>', help: 'buffer cap: the generator is pulled only while fewer jobs are queued', parse: integer(1, OPTION_LIMITS.size), default: MASTER_DEFAULTS.size, to: 'size' },
+  spawn: { flags: '--spawn <n>', help: 'also start n local slave processes running --handler (one-machine mode)', parse: integer(1) },
+  handler: { flags: '--handler <module>', help: 'handler module for --spawn: path[:export], default export handleJob, then default' },
+  concurrency: { flags: '-c, --concurrency <n>', help: 'with --spawn: jobs each local slave runs at once', parse: integer(1, OPTION_LIMITS.concurrency), shown: String(SLAVE_DEFAULTS.concurrency) },
+  prefetch: { flags: '--prefetch <n>', help: 'with --spawn: jobs each local slave holds beyond those running', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'its concurrency' },
+  token: { flags: '--token <secret>', help: 'token slaves must present; generated and printed when listening beyond loopback', env: 'TM_TOKEN', to: 'token' },
+  retries: { flags: '--retries <n>', help: 'retries of a job whose handler throws, before the failed-jobs log', parse: integer(0), default: MASTER_DEFAULTS.retries, to: 'retries' },
+  retryDelay: { flags: '--retry-delay <seconds>', help: 'delay before the first retry, doubling for each next one', parse: seconds, default: MASTER_DEFAULTS.retryDelay, to: 'retryDelay' },
+  jobTimeout: { flags: '--job-timeout <seconds>', help: 'take back a job in flight this long as a failed attempt (0: no limit)', parse: seconds, default: MASTER_DEFAULTS.jobTimeout, to: 'jobTimeout' },
+  heartbeat: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two', parse: seconds, default: MASTER_DEFAULTS.heartbeat, to: 'heartbeat' },
+  maxFrame: { flags: '--max-frame <bytes>', help: 'largest frame accepted or sent', parse: integer(MIN_FRAME, OPTION_LIMITS.maxFrame), default: MASTER_DEFAULTS.maxFrame, to: 'maxFrame' },
+  maxSlaves: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later', parse: integer(1), default: MASTER_DEFAULTS.maxSlaves, to: 'maxSlaves' },
+  batchSize: { flags: '--batch-size <n>', help: 'most jobs per frame to a slave', parse: integer(1, OPTION_LIMITS.batchSize), default: MASTER_DEFAULTS.batchSize, to: 'batchSize' },
+  tlsCert: { flags: '--tls-cert <file>', help: 'serve wss:// with this certificate (PEM); needs --tls-key' },
+  tlsKey: { flags: '--tls-key <file>', help: 'private key (PEM) of --tls-cert' },
+  statusInterval: { flags: '--status-interval <seconds>', help: 'seconds between status lines when stdout is not a terminal', parse: seconds, default: 10 },
+  quiet: { flags: '-q, --quiet', help: 'no status line' },
+} as const satisfies CliTable<MasterOptions>
+
+/** What commander hands the `tm-master` action. */
+export type MasterCliOptions = CliValues<typeof MASTER_CLI>

@@ -1,0 +1,74 @@
+import { Command } from 'commander'
+import { describe, expect, it } from 'vitest'
+import { MASTER_CLI } from '../../../src/cli/master-options.js'
+import { addOptions, libraryOptions } from '../../../src/cli/option-table.js'
+import { SLAVE_CLI } from '../../../src/cli/slave-options.js'
+
+/** Parses `argv` against `table` alone (no action): the values commander hands the action. */
+function parse(table: Parameters<typeof addOptions>[1], argv: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
+  const saved = process.env.TM_TOKEN
+  delete process.env.TM_TOKEN
+  Object.assign(process.env, env)
+  try {
+    return addOptions(new Command().exitOverride(), table).parse(argv, { from: 'user' }).opts()
+  } finally {
+    if (saved === undefined) delete process.env.TM_TOKEN
+    else process.env.TM_TOKEN = saved
+  }
+}
+
+describe('MASTER_CLI', () => {
+  it('maps the defaults to the library defaults, and nothing of the CLI’s own', () => {
+    expect(libraryOptions(MASTER_CLI, parse(MASTER_CLI, []))).toEqual({
+      stateDir: './.taskmaster',
+      host: '127.0.0.1',
+      port: 5050,
+      size: 10000,
+      retries: 3,
+      retryDelay: 1,
+      jobTimeout: 0,
+      heartbeat: 5,
+      maxFrame: 16777216,
+      maxSlaves: 10000,
+      batchSize: 1000,
+    })
+  })
+
+  it('maps given values, --host to host and port, TM_TOKEN to token', () => {
+    const values = parse(MASTER_CLI, ['-H', '0.0.0.0:0', '--accept-journal-loss', '--max-slaves', '2', '-s', '5', '--spawn', '2', '--handler', 'h.mjs', '--status-interval', '3'], { TM_TOKEN: 's3cret' })
+    expect(values).toMatchObject({ spawn: 2, handler: 'h.mjs', statusInterval: 3 })
+    expect(libraryOptions(MASTER_CLI, values)).toEqual({
+      stateDir: './.taskmaster',
+      acceptJournalLoss: true,
+      host: '0.0.0.0',
+      port: 0,
+      size: 5,
+      token: 's3cret',
+      retries: 3,
+      retryDelay: 1,
+      jobTimeout: 0,
+      heartbeat: 5,
+      maxFrame: 16777216,
+      maxSlaves: 2,
+      batchSize: 1000,
+    })
+  })
+})
+
+describe('SLAVE_CLI', () => {
+  it('maps to the library, --ca, --procs and --quiet left to the command', () => {
+    expect(libraryOptions(SLAVE_CLI, parse(SLAVE_CLI, ['--prefetch', '0', '--procs', '2', '--ca', 'ca.pem', '-q']))).toEqual({
+      host: '127.0.0.1:5050',
+      concurrency: 1,
+      prefetch: 0,
+      reconnect: 60,
+      maxFrame: 16777216,
+    })
+  })
+})
+
+describe('addOptions', () => {
+  it('refuses a table key that is not the option’s attribute name (a typo would lose the value)', () => {
+    expect(() => addOptions(new Command(), { size: { flags: '--sise <n>', help: 'x' } })).toThrow("Option table key 'size' does not match --sise <n> ('sise')")
+  })
+})
