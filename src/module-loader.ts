@@ -103,7 +103,7 @@ function typeName(value: unknown): string {
  * Picks the function export `name`, or the first of `fallbacks` that exists. Errors
  * name the module and the exports it has.
  */
-export function pickFunction(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[], what: string): { name: string; fn: (...args: any[]) => any } {
+export function pickFunction<F extends (...args: never[]) => unknown = (...args: never[]) => unknown>(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[], what: string): { name: string; fn: F } {
   const candidates = name !== undefined ? [name] : fallbacks
   const found = candidates.find((c) => module[c] !== undefined)
   if (found === undefined) {
@@ -114,14 +114,14 @@ export function pickFunction(module: Record<string, unknown>, path: string, name
   if (typeof value !== 'function') {
     throw new ModuleError(`Export '${found}' of module '${path}' is ${typeName(value)}; it must be ${what}`, path)
   }
-  return { name: found, fn: value as (...args: any[]) => any }
+  return { name: found, fn: value as F }
 }
 
 /** Loads a jobs module: its generator (`getJobs`, then default, or the export named), `key` and `total`. */
 export async function loadJobSource(spec: string): Promise<JobSource> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
-  const getJobs = pickFunction(module, path, exportName, ['getJobs', 'default'], 'a generator function (function* or async function*) or a function returning an iterable').fn
+  const getJobs = pickFunction<JobSource['getJobs']>(module, path, exportName, ['getJobs', 'default'], 'a generator function (function* or async function*) or a function returning an iterable').fn
   const source: JobSource = { getJobs }
   if (module.key !== undefined) {
     if (typeof module.key !== 'function') throw new ModuleError(`Export 'key' of module '${path}' is ${typeName(module.key)}; it must be a function job => key`, path)
@@ -138,5 +138,5 @@ export async function loadJobSource(spec: string): Promise<JobSource> {
 export async function loadHandler(spec: string): Promise<Handler> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
-  return pickFunction(module, path, exportName, ['handleJob', 'default'], 'a function job => void (sync or async)').fn as Handler
+  return pickFunction<Handler>(module, path, exportName, ['handleJob', 'default'], 'a function job => void (sync or async)').fn
 }

@@ -56,7 +56,7 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
   if (c.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`Checkpoint '${path}' has format ${JSON.stringify(c.format)}, this Taskmaster reads format ${CHECKPOINT_FORMAT}; finish the run with the Taskmaster version that started it, or use --reset to start over`, path)
   }
-  const problem = problemOf(c as Record<string, unknown>)
+  const problem = problemOf(c)
   if (problem !== undefined) throw new CheckpointError(`Checkpoint '${path}' is damaged ${problem}; move it away or use --reset to start over`, path)
   return c as Checkpoint
 }

@@ -203,7 +203,7 @@ function scan(data: Buffer, path: string, acceptLoss: boolean): { entries: Journ
     }
     let value: unknown
     try {
-      value = packr.unpack(body!)
+      value = packr.unpack(body)
     } catch {
       damage = { offset, reason: 'a record that is not MessagePack' }
       break

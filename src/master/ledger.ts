@@ -75,7 +75,7 @@ export class Ledger {
     this.#owner = new Int32Array(capacity)
     this.#sentAt = new Float64Array(capacity)
     this.#jobs = new Array(capacity).fill(undefined)
-    this.#keys = new Array(capacity).fill(undefined)
+    this.#keys = new Array<JobKey>(capacity).fill(undefined as unknown as JobKey)
     this.#base = this.#next = this.#cursor = position
     this.#lastKey = lastKey
   }
@@ -191,7 +191,7 @@ export class Ledger {
     const kept: number[] = []
     let n = 0
     for (; n < retry.length && batch.seqs.length < max; n++) {
-      const seq = retry[n]!
+      const seq = retry[n]
       const i = seq & this.#mask
       if (avoid && this.#owner[i] === session) kept.push(seq)
       else this.#send(batch, seq, i, session, now)
@@ -215,7 +215,7 @@ export class Ledger {
     this.#state[i] = IN_FLIGHT
     this.#owner[i] = session
     this.#sentAt[i] = now
-    const attempt = ++this.#attempts[i]!
+    const attempt = ++this.#attempts[i]
     batch.seqs.push(seq)
     batch.jobs.push(this.#jobs[i])
     batch.attempts.push(attempt)
@@ -265,8 +265,8 @@ export class Ledger {
     let accepted = 0
     let budget = this.capacity
     for (let r = 0; r + 1 < ranges.length && budget > 0; r += 2) {
-      const from = Math.max(base, ranges[r]!)
-      const end = Math.min(next, ranges[r]! + ranges[r + 1]!, from + budget)
+      const from = Math.max(base, ranges[r])
+      const end = Math.min(next, ranges[r] + ranges[r + 1], from + budget)
       budget -= Math.max(0, end - from)
       // Accepted seqs go to `out` a run at a time, not one by one.
       let run = -1
@@ -301,8 +301,8 @@ export class Ledger {
     const beyond: Ranges = []
     let keys: JobKey[] = []
     for (let r = 0; r + 1 < ranges.length; r += 2) {
-      const from = Math.max(this.#base, ranges[r]!)
-      const end = Math.min(this.#next, ranges[r]! + ranges[r + 1]!)
+      const from = Math.max(this.#base, ranges[r])
+      const end = Math.min(this.#next, ranges[r] + ranges[r + 1])
       if (from >= end) continue
       appendRange(beyond, from, end - from)
       keys = keys.concat(this.#slice(this.#keys, from, end))
@@ -320,20 +320,20 @@ export class Ledger {
   /** Attempts made so far on `seq` if it is in flight on `session`, else 0. */
   attemptsOf(seq: number, session: number): number {
     const i = this.#slotInFlightOn(seq, session)
-    return i < 0 ? 0 : this.#attempts[i]!
+    return i < 0 ? 0 : this.#attempts[i]
   }
 
   /** The job and key of a seq in the window. */
   entry(seq: number): { job: unknown; key: JobKey; attempts: number } {
     const i = seq & this.#mask
-    return { job: this.#jobs[i], key: this.#keys[i]!, attempts: this.#attempts[i]! }
+    return { job: this.#jobs[i], key: this.#keys[i], attempts: this.#attempts[i] }
   }
 
   /** Puts an in-flight job back at the front of the buffer. `uncount` undoes its attempt (it never ran). */
   requeue(seq: number, session: number, uncount = false): boolean {
     const i = this.#slotInFlightOn(seq, session)
     if (i < 0) return false
-    if (uncount) this.#attempts[i]!--
+    if (uncount) this.#attempts[i]--
     this.#state[i] = QUEUED
     this.#retry.push(seq)
     this.counts.inFlight--
@@ -409,14 +409,14 @@ export class Ledger {
     const found: { seq: number; session: number }[] = []
     for (let seq = this.#base; seq < this.#next; seq++) {
       const i = seq & this.#mask
-      if (this.#state[i] === IN_FLIGHT && this.#sentAt[i]! < before) found.push({ seq, session: this.#owner[i]! })
+      if (this.#state[i] === IN_FLIGHT && this.#sentAt[i] < before) found.push({ seq, session: this.#owner[i] })
     }
     return found
   }
 
   /** When an in-flight job was sent (ms since the epoch), to order jobs by it. */
   sentAtOf(seq: number): number {
-    return this.#sentAt[seq & this.#mask]!
+    return this.#sentAt[seq & this.#mask]
   }
 
   /** Seqs and keys of the jobs finished beyond the watermark (what a checkpoint must list). */
@@ -424,10 +424,10 @@ export class Ledger {
     const seqs: number[] = []
     const keys: JobKey[] = []
     for (let seq = this.#base; seq < this.#next; seq++) {
-      const s = this.#state[seq & this.#mask]!
+      const s = this.#state[seq & this.#mask]
       if (s >= DONE) {
         seqs.push(seq)
-        keys.push(this.#keys[seq & this.#mask]!)
+        keys.push(this.#keys[seq & this.#mask])
       }
     }
     return { seqs, keys }
@@ -437,7 +437,7 @@ export class Ledger {
   stateOf(seq: number): number {
     if (seq < this.#base) return DONE
     if (seq >= this.#next) return 0
-    return this.#state[seq & this.#mask]!
+    return this.#state[seq & this.#mask]
   }
 
   /** Moves the watermark over every finished job at the bottom of the window. */
@@ -446,10 +446,10 @@ export class Ledger {
     const state = this.#state
     let base = this.#base
     const next = this.#next
-    if (base === next || state[base & mask]! < DONE) return
+    if (base === next || state[base & mask] < DONE) return
     const keys = this.#keys
     let lastKey: JobKey | undefined
-    while (base < next && state[base & mask]! >= DONE) {
+    while (base < next && state[base & mask] >= DONE) {
       const i = base & mask
       lastKey = keys[i]
       state[i] = 0

@@ -34,7 +34,7 @@ function isStale(holder: Holder): boolean {
 function parseHolder(text: string): Holder {
   try {
     const value = JSON.parse(text) as unknown
-    return typeof value === 'object' && value !== null ? (value as Holder) : {}
+    return typeof value === 'object' && value !== null ? (value) : {}
   } catch {
     // Unreadable: treated as held, the message says how to clear it.
     return {}

@@ -94,7 +94,7 @@ export class Persistence {
   #build(complete: boolean): Checkpoint {
     const ledger = this.#ledger
     const beyond = ledger.finishedInWindow()
-    const finished: [number, JobKey][] = beyond.seqs.map((seq, i) => [seq, beyond.keys[i]!])
+    const finished: [number, JobKey][] = beyond.seqs.map((seq, i) => [seq, beyond.keys[i]])
     // Jobs an earlier incarnation finished beyond where the generator has got to yet.
     if (!complete && this.#resume.skip.size > 0) for (const pair of this.#resume.skip.pending()) if (pair[0] >= ledger.next) finished.push(pair)
     return {

@@ -200,7 +200,7 @@ export class RunStore implements StateStore {
       keys.push(key)
     }
     for (const [seq, key] of cp?.finished ?? []) add(seq, key)
-    for (let i = 0; i < journal.seqs.length; i++) add(journal.seqs[i]!, journal.keys[i]!)
+    for (let i = 0; i < journal.seqs.length; i++) add(journal.seqs[i], journal.keys[i])
     return {
       position,
       last: ahead ? journal.last : (cp?.last ?? null),

@@ -111,7 +111,8 @@ export class Run {
   #address: MasterAddress | undefined
   #stopRequested = false
   #turnPending = false
-  #error: unknown
+  /** The first error that stopped the run: what run() rejects with. */
+  #error: Error | undefined
   readonly #turnBound = (): void => this.#turn()
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
@@ -356,7 +357,8 @@ export class Run {
    */
   #abort(error: unknown): void {
     if (this.#error !== undefined) return
-    this.#error = error
+    // A generator or a hook may throw anything: run() rejects with an Error all the same.
+    this.#error = error instanceof Error ? error : new Error(String(error))
     this.#log('warn', describeError(error))
     if (this.#phase === 'running') this.stop()
     else this.#settle()

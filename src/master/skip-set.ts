@@ -12,7 +12,7 @@ export class SkipSet {
 
   /** `seqs[i]` finished with key `keys[i]`. */
   constructor(seqs: readonly number[] = [], keys: readonly JobKey[] = []) {
-    for (let i = 0; i < seqs.length; i++) this.#bySeq.set(seqs[i]!, keys[i]!)
+    for (let i = 0; i < seqs.length; i++) this.#bySeq.set(seqs[i], keys[i])
   }
 
   /** Entries not reached yet. */

@@ -24,7 +24,7 @@ function kindOf(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'array'
   if (value instanceof Uint8Array) return 'binary'
-  if (typeof value === 'object' && Object.getPrototypeOf(value) !== Object.prototype) return (value as object).constructor?.name ?? 'object'
+  if (typeof value === 'object' && Object.getPrototypeOf(value) !== Object.prototype) return (value).constructor?.name ?? 'object'
   return typeof value
 }
 
@@ -78,7 +78,7 @@ const checks: Record<string, Check> = {
     count(s, 'pid')
     count(s, 'concurrency')
     // Below the smallest --max-frame no jobs frame fits, and the slave would get nothing.
-    const maxFrame = (slave as Record<string, unknown>).maxFrame
+    const maxFrame = (slave).maxFrame
     if (maxFrame !== undefined && (!Number.isSafeInteger(maxFrame) || (maxFrame as number) < MIN_FRAME)) fail('hello', 'slave.maxFrame', `an integer >= ${MIN_FRAME}`, maxFrame)
   },
   welcome(m) {
@@ -173,7 +173,7 @@ export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Messag
     throw new ProtocolError(`Unknown message type ${shown}`)
   }
   if (allowed !== undefined && !allowed.has(type)) throw new ProtocolError(`Unexpected '${type}' message`)
-  checks[type]!(message)
+  checks[type](message)
   return message as unknown as Message
 }
 

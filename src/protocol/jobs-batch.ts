@@ -2,12 +2,12 @@ import type { JobsMessage } from './messages.js'
 
 /** Seq of job `i` of a `jobs` message. */
 export function seqAt(message: JobsMessage, i: number): number {
-  return message.seqs !== undefined ? message.seqs[i]! : message.first! + i
+  return message.seqs !== undefined ? message.seqs[i] : message.first! + i
 }
 
 /** Attempt of job `i` of a `jobs` message. */
 export function attemptAt(message: JobsMessage, i: number): number {
-  return message.attempts !== undefined ? message.attempts[i]! : 1
+  return message.attempts !== undefined ? message.attempts[i] : 1
 }
 
 /** Every seq of a `jobs` message from job `from` on. */
@@ -23,7 +23,7 @@ export function jobsMessage(seqs: number[], jobs: unknown[], attempts: number[])
   let consecutive = true
   let firstTries = true
   for (let i = 0; i < seqs.length; i++) {
-    if (seqs[i] !== seqs[0]! + i) consecutive = false
+    if (seqs[i] !== seqs[0] + i) consecutive = false
     if (attempts[i] !== 1) firstTries = false
   }
   if (consecutive && seqs.length > 0) message.first = seqs[0]!

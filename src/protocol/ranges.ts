@@ -14,7 +14,7 @@ export function appendSeq(ranges: Ranges, seq: number): void {
 /** Appends the run `[first, first + count)`, merging it into the last run when it follows it. */
 export function appendRange(ranges: Ranges, first: number, count: number): void {
   const n = ranges.length
-  if (n > 0 && ranges[n - 2]! + ranges[n - 1]! === first) ranges[n - 1] = ranges[n - 1]! + count
+  if (n > 0 && ranges[n - 2] + ranges[n - 1] === first) ranges[n - 1] = ranges[n - 1] + count
   else ranges.push(first, count)
 }
 
@@ -28,13 +28,13 @@ export function rangesOf(seqs: readonly number[]): Ranges {
 /** Every seq of `ranges`, in order. */
 export function seqsOfRanges(ranges: readonly number[]): number[] {
   const seqs: number[] = []
-  for (let r = 0; r + 1 < ranges.length; r += 2) for (let seq = ranges[r]!, end = seq + ranges[r + 1]!; seq < end; seq++) seqs.push(seq)
+  for (let r = 0; r + 1 < ranges.length; r += 2) for (let seq = ranges[r], end = seq + ranges[r + 1]; seq < end; seq++) seqs.push(seq)
   return seqs
 }
 
 /** How many seqs `ranges` holds. */
 export function countOf(ranges: readonly number[]): number {
   let n = 0
-  for (let r = 1; r < ranges.length; r += 2) n += ranges[r]!
+  for (let r = 1; r < ranges.length; r += 2) n += ranges[r]
   return n
 }

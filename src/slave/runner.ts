@@ -121,7 +121,7 @@ export class Runner {
   abandon(seq: number, attempt: number): void {
     const lanes = this.#lanes
     for (let i = 0; i < lanes.length; i++) {
-      const lane = lanes[i]!
+      const lane = lanes[i]
       if (lane.ctx.seq === seq && lane.ctx.attempt === attempt) {
         this.#orphan(lane, i)
         return

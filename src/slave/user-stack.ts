@@ -33,7 +33,7 @@ export function userStack(stack: string, own: readonly string[] = OWN): string {
   const kept = lines.slice(0, first)
   let frames = 0
   for (let i = first; i < lines.length && frames < MAX_USER_FRAMES; i++) {
-    const line = lines[i]!
+    const line = lines[i]
     if (FRAME.test(line) && !isNoise(line, own)) {
       kept.push(line)
       frames++
@@ -41,7 +41,7 @@ export function userStack(stack: string, own: readonly string[] = OWN): string {
   }
   if (frames === 0) {
     for (let i = first; i < lines.length && frames < FALLBACK_FRAMES; i++) {
-      const line = lines[i]!
+      const line = lines[i]
       if (FRAME.test(line) && !line.includes('data:')) {
         kept.push(line)
         frames++
