@@ -25,7 +25,7 @@ export interface ConnectionContext {
   readonly flushAt: number
   /** The jobs received and not started (the runner). */
   readonly jobs: { readonly queued: number }
-  /** Whether the slave takes more jobs now: freed slots become credit only then. */
+  /** Whether the slave takes more jobs now: credit goes out only then (once false, false for the connection's life). */
   readonly taking: () => boolean
 }
 
@@ -116,12 +116,14 @@ export class Connection {
   }
 
   /**
-   * A job ended and its slot is free: a credit while the slave takes jobs (whatever
-   * connection the job came on: the credit sent at welcome left out the jobs still
-   * running then). `report` when its result belongs to this connection.
+   * A job ended and its slot is free: a credit (whatever connection the job came on: the
+   * credit sent at welcome left out the jobs still running then). `report` when its
+   * result belongs to this connection. Whether the slave takes jobs is asked at flush
+   * only: on one connection it stops taking and never starts again, so a slot freed
+   * after that is never credited either.
    */
   finished(seq: number, failure: Failure | undefined, report: boolean): void {
-    if (this.#context.taking()) this.#credit++
+    this.#credit++
     if (report) {
       if (failure === undefined) {
         appendSeq(this.#acks, seq)
