@@ -1,0 +1,173 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { decodeSlaveMessage } from '../../../src/protocol/codec.js'
+import type { SlaveMessage } from '../../../src/protocol/messages.js'
+import type { ConnectionContext, Link } from '../../../src/slave/connection.js'
+import { ACK_DELAY, Connection } from '../../../src/slave/connection.js'
+
+/** The WebSocket readyState values the connection reads. */
+const OPEN = 1
+const CLOSING = 2
+
+/** A link that records what goes out, closing like a `ws` WebSocket (CLOSING at once). */
+class RecordingLink implements Link {
+  readyState = OPEN
+  readonly sent: SlaveMessage[] = []
+  readonly calls: string[] = []
+  send(data: Uint8Array): void {
+    this.sent.push(decodeSlaveMessage(data))
+  }
+  close(code: number, reason: string): void {
+    this.calls.push(`close ${code} ${reason}`)
+    this.readyState = CLOSING
+  }
+  terminate(): void {
+    this.calls.push('terminate')
+    this.readyState = 3
+  }
+}
+
+/** A connection (number 1) over a recording link; `context` is mutable: set `taking` and `queued` as a slave would. */
+function connect(flushAt = 4) {
+  const state = { taking: true, queued: 10 }
+  const context: ConnectionContext = { flushAt, jobs: { get queued() { return state.queued } }, taking: () => state.taking }
+  const link = new RecordingLink()
+  const connection = new Connection(1, link, context)
+  connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 7, heartbeat: 2 })
+  return { connection, link, state }
+}
+
+describe('Connection', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'Date'] })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('holds completions below flushAt for ACK_DELAY, then sends one ack with their ranges and the freed credit', () => {
+    const { connection, link } = connect(4)
+    for (const seq of [0, 1, 2]) connection.finished(seq, undefined, true)
+    vi.advanceTimersByTime(ACK_DELAY - 1)
+    expect(link.sent).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(link.sent).toEqual([{ type: 'ack', ranges: [0, 3], credit: 3 }])
+  })
+
+  it('sends at the next turn once flushAt results wait, in ranges of consecutive seqs', () => {
+    const { connection, link } = connect(4)
+    for (const seq of [5, 6, 9, 10]) connection.finished(seq, undefined, true)
+    expect(link.sent).toEqual([])
+    vi.advanceTimersToNextTimer()
+    expect(link.sent).toEqual([{ type: 'ack', ranges: [5, 2, 9, 2], credit: 4 }])
+    // The held-back timer was cleared with the flush: nothing more goes out.
+    vi.advanceTimersByTime(ACK_DELAY * 2)
+    expect(link.sent).toHaveLength(1)
+  })
+
+  it('sends at the next turn when nothing is queued, so the slave never idles for want of credit', () => {
+    const { connection, link, state } = connect(100)
+    state.queued = 0
+    connection.finished(3, undefined, true)
+    expect(link.sent).toEqual([])
+    vi.advanceTimersToNextTimer()
+    expect(link.sent).toEqual([{ type: 'ack', ranges: [3, 1], credit: 1 }])
+  })
+
+  it('sends failures in one fail frame (credit 0) before the ack that carries the credit', () => {
+    const { connection, link } = connect(3)
+    connection.finished(0, undefined, true)
+    connection.finished(1, { seq: 1, message: 'boom' }, true)
+    connection.finished(2, undefined, true)
+    vi.advanceTimersToNextTimer()
+    expect(link.sent).toEqual([
+      { type: 'fail', failures: [{ seq: 1, message: 'boom' }], credit: 0 },
+      { type: 'ack', ranges: [0, 1, 2, 1], credit: 3 },
+    ])
+  })
+
+  it('credits a freed slot without reporting a result that is not its own', () => {
+    const { connection, link } = connect(4)
+    connection.finished(8, undefined, false)
+    vi.advanceTimersByTime(ACK_DELAY)
+    expect(link.sent).toEqual([{ type: 'ack', ranges: [], credit: 1 }])
+  })
+
+  it('gives no credit while the slave does not take jobs, neither for slots freed then nor for earlier ones', () => {
+    const { connection, link, state } = connect(4)
+    connection.finished(0, undefined, true)
+    // Drained before the flush: the credit counted while taking does not go out.
+    state.taking = false
+    connection.finished(1, undefined, true)
+    connection.flush()
+    expect(link.sent).toEqual([{ type: 'ack', ranges: [0, 2], credit: 0 }])
+    // Nothing to report and no credit: no frame at all.
+    connection.finished(2, undefined, false)
+    connection.flush()
+    expect(link.sent).toHaveLength(1)
+  })
+
+  it('starts each flush afresh: what was sent is not sent again', () => {
+    const { connection, link } = connect(1)
+    connection.finished(0, { seq: 0, message: 'x' }, true)
+    vi.advanceTimersToNextTimer()
+    connection.finished(1, undefined, true)
+    vi.advanceTimersToNextTimer()
+    expect(link.sent).toEqual([
+      { type: 'fail', failures: [{ seq: 0, message: 'x' }], credit: 0 },
+      { type: 'ack', ranges: [], credit: 1 },
+      { type: 'ack', ranges: [1, 1], credit: 1 },
+    ])
+  })
+
+  it('schedules nothing and sends nothing once its socket is closing', () => {
+    const { connection, link } = connect(1)
+    connection.close(1002, 'bad frame')
+    connection.finished(0, undefined, true)
+    expect(vi.getTimerCount()).toBe(0)
+    connection.flush()
+    connection.send({ type: 'credit', n: 1 })
+    expect([link.sent, link.calls]).toEqual([[], ['close 1002 bad frame']])
+  })
+
+  it('shutdown drops a pending flush and closes with the reason, cutting the socket if the master does not answer in 2 s', () => {
+    const { connection, link } = connect(4)
+    connection.finished(0, undefined, true)
+    connection.shutdown('slave stopping')
+    expect(link.calls).toEqual(['close 1000 slave stopping'])
+    vi.advanceTimersByTime(1999)
+    expect(link.calls).toEqual(['close 1000 slave stopping'])
+    vi.advanceTimersByTime(1)
+    expect([link.sent, link.calls]).toEqual([[], ['close 1000 slave stopping', 'terminate']])
+  })
+
+  it('shutdown cuts at once a socket that is not open', () => {
+    const { connection, link } = connect()
+    link.readyState = CLOSING
+    connection.shutdown('slave stopped at once')
+    expect(link.calls).toEqual(['terminate'])
+  })
+
+  it('is welcomed, then complete once told the run is complete (closing as a stopping slave)', () => {
+    const link = new RecordingLink()
+    const connection = new Connection(3, link, { flushAt: 1, jobs: { queued: 0 }, taking: () => true })
+    expect([connection.number, connection.welcomed, connection.runComplete, connection.heartbeat, connection.session]).toEqual([3, false, false, 0, 0])
+    connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 9, heartbeat: 5 })
+    expect([connection.welcomed, connection.runComplete, connection.heartbeat, connection.session]).toEqual([true, false, 5, 9])
+    connection.closeForRunComplete()
+    expect([connection.welcomed, connection.runComplete, link.calls]).toEqual([true, true, ['close 1000 slave stopping']])
+  })
+
+  it('is silent after 2.5 heartbeats without a ping or frame, never before the welcome', () => {
+    const link = new RecordingLink()
+    const connection = new Connection(1, link, { flushAt: 1, jobs: { queued: 0 }, taking: () => true })
+    const start = Date.now()
+    expect(connection.silent(start + 1e9)).toBe(false)
+    connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 2 })
+    expect(connection.silent(start + 5000)).toBe(false)
+    expect(connection.silent(start + 5001)).toBe(true)
+    vi.advanceTimersByTime(4000)
+    connection.heard()
+    expect(connection.silent(start + 5001)).toBe(false)
+    expect(connection.silent(start + 9001)).toBe(true)
+  })
+})
