@@ -2,7 +2,7 @@
 // port of 127.0.0.1, stop and remove afterwards. initdb and pg_ctl refuse to run as root,
 // so as root they run as the `postgres` user (runuser), in a dir owned by it.
 import { execFileSync } from 'node:child_process'
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './reliability.js'
@@ -57,7 +57,8 @@ export async function startPostgres(): Promise<Postgres> {
         asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-o', settings, '-l', join(dir, 'log'), '-w', 'start'])
       } catch (error) {
         if (attempt < 3) continue
-        throw error
+        const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '(no log)'
+        throw new Error(`pg_ctl start failed 3 times: ${(error as Error).message}\nserver log:\n${log}`)
       }
       const stop = () => {
         try {
