@@ -1,0 +1,95 @@
+import { JobSourceError, OptionError } from '../errors.js'
+import type { GeneratorContext, JobKey, JobSource } from '../options.js'
+
+/** How keyset converts each key and `last`: pg returns int8 columns as strings, for example. */
+export type KeyType = 'number' | 'bigint' | 'string'
+
+/** Options of {@link keyset}. */
+export interface KeysetOptions<Row> {
+  /**
+   * Returns up to `limit` rows whose key is strictly greater than `after` (every row when
+   * `after` is undefined), in ascending key order: `WHERE id > $1 ORDER BY id LIMIT $2`.
+   * Sync or async. An empty page ends the source.
+   */
+  fetchPage: (after: JobKey | undefined, limit: number) => readonly Row[] | Promise<readonly Row[]>
+  /** Reads a row's key. @default row => row.id */
+  key?: (row: Row) => unknown
+  /**
+   * Converts every key (and `last` on resume) to this type, so that resuming and ordering
+   * are numeric: `'bigint'` for pg's int8 ids that arrive as strings. @default keys as read
+   */
+  keyType?: KeyType
+  /** Rows per page. @default 1000 */
+  pageSize?: number
+  /** Passed through as the source's `total`, for the progress bar. @default undefined */
+  total?: JobSource['total']
+}
+
+/** A {@link JobSource} whose `key` is always set. */
+export interface KeysetSource<Row> extends JobSource {
+  getJobs: (last: JobKey | undefined, ctx?: GeneratorContext) => AsyncGenerator<Row>
+  key: (row: Row) => JobKey
+}
+
+const CONVERT: Record<KeyType, (value: unknown) => JobKey> = {
+  number: (value) => Number(value),
+  bigint: (value) => BigInt(value as string | number | bigint),
+  string: (value) => String(value),
+}
+
+const idOf = (row: unknown): unknown => (row as { id?: unknown } | null)?.id
+
+function usable(value: unknown): value is JobKey {
+  const t = typeof value
+  return t === 'string' || t === 'bigint' || (t === 'number' && Number.isFinite(value))
+}
+
+/**
+ * A job source over any source ordered by a unique key, fetched a page at a time by key
+ * (keyset pagination): never OFFSET, which rereads every skipped row and skips or repeats
+ * rows when the table changes. On resume the first page starts strictly after `last`.
+ *
+ * ```ts
+ * export const { getJobs, key } = keyset({
+ *   fetchPage: (after, limit) => db.prepare('SELECT * FROM t WHERE id > ? ORDER BY id LIMIT ?').all(after ?? 0, limit),
+ * })
+ * ```
+ * Number and bigint keys must come in strictly ascending order (a page that goes back is
+ * refused rather than looping); string keys are only checked not to repeat, since the
+ * database's collation, not JavaScript's, orders them.
+ */
+export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource<Row> {
+  const { fetchPage, total } = options
+  if (typeof fetchPage !== 'function') throw new OptionError('keyset: fetchPage must be a function (after, limit) => rows', 'fetchPage')
+  const pageSize = options.pageSize ?? 1000
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new OptionError(`keyset: pageSize must be an integer >= 1, got ${String(pageSize)}`, 'pageSize')
+  const read = options.key ?? idOf
+  const convert = options.keyType === undefined ? undefined : CONVERT[options.keyType]
+  if (options.keyType !== undefined && convert === undefined) throw new OptionError(`keyset: keyType must be 'number', 'bigint' or 'string', got ${String(options.keyType)}`, 'keyType')
+
+  const key = (row: Row): JobKey => {
+    const raw = read(row)
+    if (!usable(raw)) throw new JobSourceError(`keyset: a row has no usable key (got ${String(raw)}); give keyset a key(row) function or select the id column`)
+    return convert === undefined ? raw : convert(raw)
+  }
+
+  async function* getJobs(last: JobKey | undefined): AsyncGenerator<Row> {
+    let after = last === undefined || convert === undefined ? last : convert(last)
+    for (;;) {
+      const page = await fetchPage(after, pageSize)
+      if (page.length === 0) return
+      for (const row of page) {
+        const k = key(row)
+        if (after !== undefined && (typeof k === 'string' ? k === after : !(k > (after as number | bigint)))) {
+          throw new JobSourceError(`keyset: fetchPage returned key ${String(k)} after key ${String(after)}; a page must hold keys strictly greater than \`after\`, in ascending order (ORDER BY the key)`)
+        }
+        after = k
+        yield row
+      }
+    }
+  }
+
+  const source: KeysetSource<Row> = { getJobs, key }
+  if (total !== undefined) source.total = total
+  return source
+}

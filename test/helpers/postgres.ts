@@ -1,0 +1,76 @@
+// A throwaway PostgreSQL server for tests: initdb in a temp dir, pg_ctl start on a free
+// port of 127.0.0.1, stop and remove afterwards. initdb and pg_ctl refuse to run as root,
+// so as root they run as the `postgres` user (runuser), in a dir owned by it.
+import { execFileSync } from 'node:child_process'
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './reliability.js'
+
+const PG_ROOT = '/usr/lib/postgresql'
+
+/** The bin dir holding initdb and pg_ctl (the newest version under /usr/lib/postgresql), or undefined. */
+export function findPostgres(): string | undefined {
+  if (!existsSync(PG_ROOT)) return undefined
+  const versions = readdirSync(PG_ROOT)
+    .filter((v) => existsSync(join(PG_ROOT, v, 'bin/pg_ctl')) && existsSync(join(PG_ROOT, v, 'bin/initdb')))
+    .sort((a, b) => Number(b) - Number(a))
+  return versions.length === 0 ? undefined : join(PG_ROOT, versions[0]!, 'bin')
+}
+
+/** Why PostgreSQL tests cannot run here, or undefined when they can. */
+export const POSTGRES_MISSING = findPostgres() === undefined ? `PostgreSQL is not installed (no ${PG_ROOT}/*/bin/pg_ctl): install Debian's postgresql package (.ci/run does)` : undefined
+
+/** A running throwaway server. */
+export interface Postgres {
+  /** postgres://postgres@127.0.0.1:<port>/postgres (trust authentication). */
+  url: string
+  port: number
+  /** Stops the server (immediate) and removes its dir. */
+  stop: () => void
+}
+
+function asPostgresUser(bin: string, args: string[]): void {
+  const root = process.getuid?.() === 0
+  const [file, argv] = root ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args]
+  execFileSync(file, argv, { stdio: 'pipe', cwd: tmpdir() })
+}
+
+/** Starts a throwaway server (retrying on a port taken between probe and bind). */
+export async function startPostgres(): Promise<Postgres> {
+  const bin = findPostgres()
+  if (bin === undefined) throw new Error(POSTGRES_MISSING)
+  const dir = mkdtempSync(join(tmpdir(), 'tm-pg-'))
+  const data = join(dir, 'data')
+  try {
+    if (process.getuid?.() === 0) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
+      const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
+      chownSync(dir, uid, gid)
+    }
+    asPostgresUser(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'])
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort()
+      // Autovacuum off: the planner's estimates (total()) stay what the test's ANALYZE made them.
+      const settings = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c autovacuum=off`
+      try {
+        asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-o', settings, '-l', join(dir, 'log'), '-w', 'start'])
+      } catch (error) {
+        if (attempt < 3) continue
+        const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '(no log)'
+        throw new Error(`pg_ctl start failed 3 times: ${(error as Error).message}\nserver log:\n${log}`)
+      }
+      const stop = () => {
+        try {
+          asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'])
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      }
+      return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, stop }
+    }
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
+}
