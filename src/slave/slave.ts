@@ -9,7 +9,7 @@ import { resolveSlaveOptions } from '../options.js'
 import { decodeMasterMessage } from '../protocol/codec.js'
 import type { Failure, MasterMessage, WelcomeMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
-import { AUTH_ERROR_CODE, CLOSE_CODE, CLOSE_REASON, SLAVE_MISSED_HEARTBEATS } from '../protocol/constants.js'
+import { AUTH_ERROR_CODE, CLOSE_CODE, FULL_ERROR_CODE, CLOSE_REASON, SLAVE_MISSED_HEARTBEATS } from '../protocol/constants.js'
 import { seqsOf } from '../protocol/jobs-batch.js'
 import { abandonedLimit, abandonedMessage } from './abandoned.js'
 import { backoffDelay, masterUrl } from './backoff.js'
@@ -44,12 +44,13 @@ type Phase = typeof CONNECTING | typeof WORKING | typeof DRAINING | typeof STOPP
 
 /**
  * How one connection attempt ended: welcomed (work on `connection` until `closed` gives
- * the reason it was lost), refused for good, worth another try, or told the run ended.
+ * the reason it was lost), refused for good, worth another try (`full`: the master serves
+ * its --max-slaves already), or told the run ended.
  */
 type Attempt =
   | { kind: 'welcomed'; connection: Connection; closed: Promise<string> }
   | { kind: 'fatal'; error: TaskmasterError }
-  | { kind: 'retry'; reason: string }
+  | { kind: 'retry'; reason: string; full?: true }
   | { kind: 'ended' }
 
 /** Error codes of a TLS certificate that cannot be verified. */
@@ -162,6 +163,8 @@ export class Slave extends EventEmitter {
     // Whether the wait was announced: once, then retries are quiet (a fleet started
     // before its master would otherwise log every backoff step).
     let told = false
+    // Whether a refusal for --max-slaves was said: once until the slave is welcomed.
+    let toldFull = false
     while (this.#phase === CONNECTING) {
       const outcome = await this.#connect(url)
       switch (outcome.kind) {
@@ -171,6 +174,7 @@ export class Slave extends EventEmitter {
           attempt = 0
           since = Date.now()
           told = true
+          toldFull = false
           continue
         case 'fatal':
           return this.#fail(outcome.error)
@@ -183,7 +187,10 @@ export class Slave extends EventEmitter {
       // The failed attempt's socket is closed (or closing: the master closes after an `end`).
       this.#connection = undefined
       lastError = outcome.reason
-      if (!told) {
+      if (outcome.full === true) {
+        if (!toldFull) this.#log('warn', `${outcome.reason} (trying again quietly)`)
+        toldFull = told = true
+      } else if (!told) {
         told = true
         this.#log('info', `No master at ${url} yet (${lastError}); ${forever ? 'waiting for one (--reconnect 0)' : `trying for up to ${this.options.reconnect} s (--reconnect)`}`)
       }
@@ -235,6 +242,9 @@ export class Slave extends EventEmitter {
         } else if (message.type === 'end') {
           // Connected just as the run ended; a long-lived slave waits for the next master.
           settle(this.options.reconnect === 0 ? { kind: 'retry', reason: 'its run is complete' } : { kind: 'ended' })
+        } else if (message.type === 'error' && message.code === FULL_ERROR_CODE) {
+          // A place may free up: tried again with backoff, within --reconnect.
+          settle({ kind: 'retry', reason: message.message, full: true })
         } else if (message.type === 'error') {
           const text = `The master refused this slave: ${message.message}`
           settle({ kind: 'fatal', error: message.code === AUTH_ERROR_CODE ? new AuthError(text) : new RefusedError(text) })

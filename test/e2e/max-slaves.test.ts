@@ -21,7 +21,8 @@ describe('--max-slaves', () => {
     const first = startSlave([GATE, '--host', host], { env: box.env })
     await master.waitFor(new RegExp(`^slave ${hostname()}:${first.child.pid} \\(127\\.0\\.0\\.1:\\d+\\) connected \\(concurrency 1\\)$`, 'm'))
 
-    const second = startSlave([GATE, '--host', host], { env: box.env })
+    // Long-lived, so it outlives the run and is stopped by SIGTERM (exit 0) at the end.
+    const second = startSlave([GATE, '--host', host, '--reconnect', '0'], { env: box.env })
     const refused = `^Refused slave ${hostname()}:${second.child.pid} \\(127\\.0\\.0\\.1:\\d+\\): the master already serves 1 slaves \\(--max-slaves 1\\); said once until a slave leaves, the run goes on$`
     await master.waitFor(new RegExp(refused, 'm'))
 
@@ -39,5 +40,10 @@ describe('--max-slaves', () => {
     // One line for the burst (the second slave and the raw one, and any retries).
     expect(linesMatching(master.stderr, /^Refused slave /)).toHaveLength(1)
     expect(master.stdout).toMatch(new RegExp(`^Run 'full' complete: ${N} jobs \\(${N} done, 0 failed\\)`, 'm'))
+    // The refused slave is not refused for good: it says so once and keeps trying quietly.
+    await second.waitFor(/The master is full/)
+    second.kill('SIGTERM')
+    expect(await second.exited, second.stderr).toEqual(EXIT_OK)
+    expect(linesMatching(second.stderr, /full/)).toEqual([`tm-slave[${second.child.pid}]: ${message} (trying again quietly)`])
   })
 })
