@@ -39,12 +39,16 @@ export interface JobSource {
   /** The job generator, called as `getJobs(last, ctx)`. */
   getJobs: JobGenerator
   /** How a job's resume key is read; default: `job.id`, the job itself if it is a key, else its position. */
+  // A job is whatever the user's generator yields: `any` lets a typed key function fit.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   key?: (job: any) => JobKey
   /** Number of jobs, for the progress display: a number, or a (async) function of `{ args }` returning one. */
   total?: number | ((ctx: { args: Record<string, string> }) => number | Promise<number>)
 }
 
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */
+// A job is whatever the user's generator yields: `any` lets a handler typed for its jobs fit.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Handler = (job: any, ctx: HandlerContext) => unknown
 
 /** Second argument of the handler; valid while the job runs (it is reused for the next job). */
@@ -199,7 +203,7 @@ export function validateRunKey(key: string): void {
  */
 const MASTER_OPTIONS = {
   key: { default: 'run', check: validateRunKey },
-  args: { default: {} as Record<string, string> },
+  args: { default: {} },
   stateDir: { default: './.taskmaster' },
   reset: { default: false },
   acceptJournalLoss: { default: false },

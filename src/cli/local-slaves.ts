@@ -43,7 +43,7 @@ export class LocalSlaves {
     // defaults, as under tm-slave on another machine. NODE_OPTIONS in env still applies.
     const child = spawn(process.execPath, [SLAVE_BIN, ...this.#options.args], { env: this.#options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.#children.set(n, child)
-    for (const stream of [child.stdout!, child.stderr!]) {
+    for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => this.#options.log(`[slave ${n}] ${line}`))
     }
     child.on('exit', (code, signal) => {

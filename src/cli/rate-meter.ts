@@ -14,8 +14,8 @@ export class RateMeter {
   /** Records `count` at time `at` (ms) and returns the rate in jobs/s. */
   sample(count: number, at = Date.now()): number {
     this.#samples.push({ at, count })
-    while (this.#samples.length > 2 && this.#samples[0]!.at < at - this.#window) this.#samples.shift()
-    const first = this.#samples[0]!
+    while (this.#samples.length > 2 && this.#samples[0].at < at - this.#window) this.#samples.shift()
+    const first = this.#samples[0]
     const seconds = (at - first.at) / 1000
     return seconds > 0 ? (count - first.count) / seconds : 0
   }

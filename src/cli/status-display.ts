@@ -61,7 +61,7 @@ export class StatusDisplay {
     if (this.#options.tty) {
       const total = status.total
       const format = total !== undefined ? `{bar} {percentage}% | ETA: {eta_formatted} | ${TTY_FORMAT}` : TTY_FORMAT
-      this.#multibar = new MultiBar({ format, hideCursor: true, fps: 5, stream: this.#options.out as NodeJS.WriteStream, etaBuffer: 50, barsize: 20 })
+      this.#multibar = new MultiBar({ format, hideCursor: true, fps: 5, stream: this.#options.out, etaBuffer: 50, barsize: 20 })
       this.#bar = this.#multibar.create(total ?? 0, status.done + status.failed, statusFields(status, 0))
       this.#timer = setInterval(() => this.#redraw(), 200)
     } else {

@@ -223,7 +223,7 @@ export class Server {
       this.#unauthenticated.delete(socket)
     })
     while (this.#unauthenticated.size > this.#maxUnauthenticated || this.#sockets.size > this.#budget) {
-      const oldest = this.#unauthenticated.values().next().value as Socket | undefined
+      const oldest = this.#unauthenticated.values().next().value
       if (oldest === undefined) break
       if (!this.#saidFull) {
         this.#saidFull = true

@@ -287,7 +287,7 @@ export class Slave extends EventEmitter {
         this.#runner.push(message, connection.number)
         break
       case 'abandon':
-        for (let i = 0; i < message.seqs.length; i++) this.#runner.abandon(message.seqs[i]!, message.attempts[i]!)
+        for (let i = 0; i < message.seqs.length; i++) this.#runner.abandon(message.seqs[i], message.attempts[i])
         break
       case 'drain':
         if (this.#phase === WORKING) this.#phase = DRAINING
