@@ -4,7 +4,6 @@
 // one run). Usage: npm run bench -- [--quick] [--json [file]] [--only name,name] [--repeat n]
 import { spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,16 +36,7 @@ if (argv.includes('--help')) {
 const scale = quick ? 0.02 : 1
 const n = (count) => Math.max(1000, Math.round(count * scale))
 
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** Spawns a node process with the usage hook; `listening` resolves when its output shows `ready`. */
+/** Spawns a node process with the usage hook; `listening` resolves when its output (stdout or stderr) shows `ready`. */
 function start(bin, args, env, ready = /Taskmaster server running/) {
   // The flags the bin/ shebangs give node: tm-master's NODE_FLAGS, none for tm-slave (and the
   // bare pipeline). BENCH_SLAVE_FLAGS="--max-semi-space-size=4 ..." measures slaves under flags.
@@ -62,24 +52,46 @@ function start(bin, args, env, ready = /Taskmaster server running/) {
       if (found) resolve(found)
     }
     child.stdout.on('data', check)
+    child.stderr.on('data', check)
     exited.then(() => reject(new Error(`exited before listening:\n${out}`)))
   })
   listening.catch(() => {}) // only the master's is awaited
   return { child, exited, listening }
 }
 
+/** A slave's first connection outcome: it logs it once its SIGTERM handling is set. */
+const SLAVE_READY = /^tm-slave\[\d+\]: (Connected to the master at|No master at) /m
+
+/** Stops a long-lived slave with SIGTERM once it can take it (see SLAVE_READY); resolves with its exit. */
+async function stopSlave(slave) {
+  await Promise.race([slave.listening, slave.exited]).catch(() => {})
+  slave.child.kill('SIGTERM')
+  return slave.exited
+}
+
 /** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process. */
 async function distributed(name, { jobs, bytes = 0, slaves, size = 10000 }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir }
-  const port = await freePort()
   const t0 = performance.now()
-  const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', `127.0.0.1:${port}`, '--size', String(size), '-q'], env)
-  await master.listening
-  const procs = slaves.map((s) =>
-    start(SLAVE, [`${HANDLERS}:${s.handler}`, '--host', `127.0.0.1:${port}`, '--concurrency', String(s.concurrency), '--prefetch', String(s.prefetch ?? s.concurrency), '-q'], { ...env, ...s.env }),
-  )
-  return finish(name, { jobs, dir, t0, head: master, rest: procs }, {
+  const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', '--size', String(size), '-q'], env, /Taskmaster server running on '([^']+)'/)
+  const [, host] = await master.listening
+  // Long-lived slaves (--reconnect 0): a slave cannot tell "no master yet" from "the run is
+  // over", and on a busy machine the second one may start after every job is done (a
+  // default one would retry for 60 s and exit 1). They wait instead; finish() stops them
+  // with SIGTERM once the master has exited and expects 0. Not quiet: `ready` is their
+  // first connection outcome, logged once their SIGTERM handling is set.
+  const startSlave = (s) =>
+    start(SLAVE, [`${HANDLERS}:${s.handler}`, '--host', host, '--concurrency', String(s.concurrency), '--prefetch', String(s.prefetch ?? s.concurrency), '--reconnect', '0'], { ...env, ...s.env }, SLAVE_READY)
+  // BENCH_LATE_SLAVES=1 starts every slave but the first once the master has exited: what a
+  // very busy machine may do, made certain (test/e2e/bench.test.ts).
+  const late = process.env.BENCH_LATE_SLAVES === '1'
+  const procs = (late ? slaves.slice(0, 1) : slaves).map(startSlave)
+  if (late) {
+    await master.exited
+    procs.push(...slaves.slice(1).map(startSlave))
+  }
+  return finish(name, { jobs, dir, t0, head: master, rest: procs, stop: stopSlave }, {
     // The master's own figure: from listening to the last completion (no process start-up).
     ownRate: (out) => Math.round(Number(/ ([\d.]+) jobs\/s$/m.exec(out)?.[1] ?? 0)),
     jobsOf: (p) => Number(readFileSync(join(dir, `count-${p.child.pid}`), 'utf8')),
@@ -103,13 +115,14 @@ async function bare(name, { jobs, consumers }) {
 }
 
 /**
- * Waits for `head` (the master or producer) and `rest` (its slaves or consumers) to exit,
- * then reports the run from their output and resource usage; removes `dir`.
+ * Waits for `head` (the master or producer) to exit, then for `rest` (its slaves or
+ * consumers) to exit, each stopped with `stop` if given; reports the run from their
+ * output and resource usage; removes `dir`.
  */
-async function finish(name, { jobs, dir, t0, head, rest }, { ownRate, jobsOf }) {
+async function finish(name, { jobs, dir, t0, head, rest, stop }, { ownRate, jobsOf }) {
   const h = await head.exited
   const seconds = (performance.now() - t0) / 1000
-  const ends = await Promise.all(rest.map((p) => p.exited))
+  const ends = await Promise.all(rest.map((p) => (stop ? stop(p) : p.exited)))
   if (h.code !== 0 || ends.some((e) => e.code !== 0)) throw new Error(`${name}: a process failed\n${h.out}\n${ends.map((e) => e.out).join('\n')}`)
   const usage = (p) => JSON.parse(readFileSync(join(dir, `usage-${p.child.pid}.json`), 'utf8'))
   const hu = usage(head)

@@ -42,4 +42,14 @@ describe('npm run bench -- --quick', () => {
       /^- 1 KB jobs >= 300,000 jobs\/s: [\d,]+ -- (met|NOT met)$/m,
     ]) expect(verdicts).toMatch(target)
   })
+
+  it('stops a second slave that came after the run was over, and counts it 0 jobs', async () => {
+    const out = join(tempDir(), 'bench.jsonl')
+    const bench = await run(join(ROOT, 'bench/run.js'), ['--quick', '--only', 'cpu-2-slaves', '--json', out], { env: { BENCH_LATE_SLAVES: '1' } })
+    expect(bench.exit.code, bench.stderr).toBe(0)
+    const [row, ...more] = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    expect(more).toEqual([])
+    expect(row).toMatchObject({ scenario: 'cpu-2-slaves', jobs: 20000, jobsPerSlave: [20000, 0] })
+    expect(row.slaveCpuSeconds).toHaveLength(2)
+  })
 })

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Proc } from '../helpers/proc.js'
 import { readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEnds, freePort, killHard, recordedCount, seeded, tearDown, until } from '../helpers/reliability.js'
+import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, killHard, recordedCount, seeded, tearDown, until } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -38,12 +38,19 @@ function plan(random: () => number): Kill[] {
 describe('chaos', () => {
   it(`loses no job of ${N} through ${MASTER_KILLS} master and ${SLAVE_KILLS} slave kills (-9), and repeats only jobs in flight`, async () => {
     const box = sandbox({ TM_RECORD_DELAY_MS: '1' })
-    const address = `127.0.0.1:${await freePort()}`
     // Retries well above the kills: a job in flight at several slave kills is not a failure here.
-    const masterArgs = [RANGE, `n=${N}`, '--key', 'chaos', '--state-dir', box.stateDir, '--host', address, '--retries', '20', '--quiet']
-    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY)], { env: box.env })
+    const argsAt = (host: string): string[] => [RANGE, `n=${N}`, '--key', 'chaos', '--state-dir', box.stateDir, '--host', host, '--retries', '20', '--quiet']
+    // The first master binds port 0; its restarts reuse the port it printed, where the slaves look for it.
+    const first = await startMaster(argsAt('127.0.0.1:0'), { env: box.env })
+    let master = first.master
+    const address = first.host
+    const masterArgs = argsAt(address)
+    // Long-lived slaves (--reconnect 0): a slave cannot tell "no master yet" from "the run
+    // is over", and on a busy machine a replacement (or one in backoff after a master kill)
+    // may come after the last job is done; a default one would then retry for 60 s and exit
+    // 1. They wait instead, and are stopped with SIGTERM once the master has exited.
+    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY), '--reconnect', '0'], { env: box.env })
     const slaves = Array.from({ length: SLAVES }, startOne)
-    let master = (await startMaster(masterArgs, { env: box.env })).master
     const kills = plan(seeded(SEED))
     let masterKills = 0
     let slaveKills = 0
@@ -63,7 +70,7 @@ describe('chaos', () => {
       }
     }
 
-    await expectRunEnds(master, slaves)
+    await expectRunEndsThenStop(master, slaves)
     expect([masterKills, slaveKills]).toEqual([MASTER_KILLS, SLAVE_KILLS])
     // The last incarnation skips what was finished beyond the watermark at the last kill:
     // often some jobs, but none when the kill found the finished jobs contiguous.

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Journal } from '../../src/master/journal.js'
 import type { Proc, Sandbox } from '../helpers/proc.js'
-import { expectEachKeyRan, masterArgs, readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { expectEachKeyRan, fixture, masterArgs, readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import {
   FAULTY,
   RANGE,
@@ -14,7 +14,6 @@ import {
   attemptsByJob,
   expectEachKeyAtLeastOnce,
   expectRunEnds,
-  freePort,
   freeze,
   killHard,
   linesMatching,
@@ -53,6 +52,20 @@ describe('heartbeats', () => {
     expect(await killHard(frozen)).toEqual({ code: null, signal: 'SIGKILL' })
   })
 
+  it('keep a slave whose slow sync jobs hold its event loop: it answers the pings between jobs', async () => {
+    // 300 jobs of 15 ms held at once: a slave that ran them back to back without serving
+    // its socket would be silent for 4.5 s, past the 2 s (two heartbeats of 1 s) the master
+    // allows; one that yields between jobs answers with a margin a loaded machine keeps.
+    const N = 300
+    const box = sandbox()
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'busy'), '--heartbeat', '1', '--quiet'], { env: box.env })
+    const slave = startSlave([fixture('sync-busy.mjs'), '--host', host, '--concurrency', '1', '--prefetch', String(N)], { env: box.env })
+    await expectRunEnds(master, [slave])
+    expect(master.stderr).not.toContain('Dropped')
+    expect(master.stdout).toMatch(new RegExp(`^Run 'busy' complete: ${N} jobs \\(${N} done, 0 failed\\)`, 'm'))
+    expectEachKeyRan(box.records, N)
+  })
+
   it('drop a slave whose handler blocks its event loop forever; that job counts an attempt and runs on another slave', async () => {
     const N = 20
     const SPIN = 5
@@ -78,15 +91,16 @@ describe('a master restart', () => {
   const C = 4
 
   /**
-   * Two slaves (concurrency C, prefetch C) working for a master on a fixed port; once a
-   * quarter of the jobs is recorded the master gets `signal`, then it is started again
-   * with the same key and port and the run goes to its end.
+   * Two slaves (concurrency C, prefetch C) working for a master; once a quarter of the
+   * jobs is recorded the master gets `signal`, then it is started again with the same key
+   * and port and the run goes to its end.
    */
   async function restartMidRun(box: Sandbox, key: string, signal: NodeJS.Signals) {
-    const address = `127.0.0.1:${await freePort()}`
-    const args = [RANGE, `n=${N}`, '--key', key, '--state-dir', box.stateDir, '--host', address, '--quiet']
+    const argsAt = (host: string): string[] => [RANGE, `n=${N}`, '--key', key, '--state-dir', box.stateDir, '--host', host, '--quiet']
+    // The first master binds port 0; the second reuses the port it printed, where the slaves look for it.
+    const { master: first, host: address } = await startMaster(argsAt('127.0.0.1:0'), { env: box.env })
+    const args = argsAt(address)
     const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C)], { env: box.env }))
-    const first = (await startMaster(args, { env: box.env })).master
     await until('a quarter of the jobs to be recorded', () => recordedCount(box.records) >= N / 4)
     first.kill(signal)
     const firstExit = await first.exited
@@ -130,9 +144,10 @@ describe('a master killed -9 while a job holds the watermark back', () => {
     const N = 50
     const HELD = 5
     const box = sandbox({ TM_HANG_IDS: String(HELD) })
-    const address = `127.0.0.1:${await freePort()}`
-    const args = [RANGE, `n=${N}`, '--key', 'held', '--state-dir', box.stateDir, '--host', address, '--quiet']
-    const first = (await startMaster(args, { env: box.env })).master
+    const argsAt = (host: string): string[] => [RANGE, `n=${N}`, '--key', 'held', '--state-dir', box.stateDir, '--host', host, '--quiet']
+    // The first master binds port 0; the second reuses the port it printed (the same address as before the kill).
+    const { master: first, host: address } = await startMaster(argsAt('127.0.0.1:0'), { env: box.env })
+    const args = argsAt(address)
     // Two lanes, no prefetch: one hangs on job 5, the other runs every other job.
     const stuck = startSlave([FAULTY, '--host', address, '--concurrency', '2', '--prefetch', '0'], { env: box.env })
     // The finished jobs beyond the watermark are durable once the journal or a checkpoint lists them.

@@ -1,15 +1,14 @@
 // Helpers of the reliability end-to-end tests (failures, crashes, security, chaos):
-// polling in bounded loops, free ports, the failed-jobs log and attempt records,
+// polling in bounded loops, long-lived slaves, the failed-jobs log and attempt records,
 // seeded randomness and raw WebSocket clients speaking (or not) the protocol.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { Packr } from 'msgpackr'
 import { expect } from 'vitest'
 import WebSocket from 'ws'
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js'
 import type { Exit, Proc } from './proc.js'
-import { cleanUp, fixture, recordedKeys, tally } from './proc.js'
+import { EXIT_OK, cleanUp, fixture, recordedKeys, tally } from './proc.js'
 
 export const RANGE = fixture('range.mjs')
 export const RECORD = fixture('record.mjs')
@@ -35,6 +34,34 @@ export async function expectRunEnds(master: Proc, slaves: Proc[], masterExit: Ex
   for (const [i, slave] of slaves.entries()) expect(slaveExits[i], slave.stderr).toEqual({ code: 0, signal: null })
 }
 
+/**
+ * Ends a run whose slaves are long-lived (`--reconnect 0`): waits for the master to exit
+ * with `masterExit` (0 unless given), then stops every slave still running with SIGTERM
+ * and expects 0 from each. Whoever starts slaves that may outlive the run (started or
+ * reconnecting near its end) starts them so: a slave cannot tell "no master yet" from
+ * "the run is over", so a default one would retry for --reconnect and exit 1.
+ */
+export async function expectRunEndsThenStop(master: Proc, slaves: Proc[], masterExit: Exit = { code: 0, signal: null }): Promise<void> {
+  expect(await master.exited, master.stderr).toEqual(masterExit)
+  const exits = await Promise.all(slaves.map(stopLongLived))
+  for (const [i, slave] of slaves.entries()) expect(exits[i], slave.stderr).toEqual(EXIT_OK)
+}
+
+/**
+ * SIGTERMs a long-lived slave once it can take it: its signal handlers are set before its
+ * first connection attempt, whose outcome it always logs (a SIGTERM during its start-up
+ * would kill it by the signal). Resolves with its exit.
+ */
+export async function stopLongLived(slave: Proc): Promise<Exit> {
+  const ready = slave.waitFor(/^tm-slave\[\d+\]: (Connected to the master at|No master at) /m, 'stderr')
+  ready.catch(() => {
+    // Exited first: its exit code tells what happened.
+  })
+  await Promise.race([ready, slave.exited])
+  slave.kill('SIGTERM')
+  return slave.exited
+}
+
 /** kill -9, and waits for the exit. */
 export function killHard(proc: Proc): Promise<Exit> {
   proc.kill('SIGKILL')
@@ -46,18 +73,6 @@ export async function tearDown(): Promise<void> {
   for (const proc of frozen) proc.kill('SIGCONT')
   frozen.clear()
   await cleanUp()
-}
-
-/** A TCP port free right now on 127.0.0.1 (bound to port 0, then closed). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 }
 
 /**
