@@ -63,7 +63,7 @@ function rangeList(m: Record<string, unknown>): void {
   }
 }
 
-const checks: Record<string, Check> = {
+const checks = {
   hello(m) {
     count(m, 'version')
     if (m.version !== PROTOCOL_VERSION) {
@@ -142,10 +142,14 @@ const checks: Record<string, Check> = {
     text(m, 'code')
     text(m, 'message')
   },
-}
+} satisfies Record<Message['type'], Check>
 
-const fromSlave = new Set(['hello', 'credit', 'ack', 'fail', 'release', 'stats', 'error'])
-const fromMaster = new Set(['welcome', 'jobs', 'abandon', 'drain', 'end', 'error'])
+// The types each side accepts, tied to the message unions: a type added to a union and
+// not here (or listed here and not in the union) does not compile.
+const SLAVE_TYPES = { hello: true, credit: true, ack: true, fail: true, release: true, stats: true, error: true } as const satisfies Record<SlaveMessage['type'], true>
+const MASTER_TYPES = { welcome: true, jobs: true, abandon: true, drain: true, end: true, error: true } as const satisfies Record<MasterMessage['type'], true>
+const fromSlave: ReadonlySet<string> = new Set(Object.keys(SLAVE_TYPES))
+const fromMaster: ReadonlySet<string> = new Set(Object.keys(MASTER_TYPES))
 
 /**
  * Decodes and validates one frame. Throws a {@link ProtocolError} for bytes that are
@@ -173,7 +177,8 @@ export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Messag
     throw new ProtocolError(`Unknown message type ${shown}`)
   }
   if (allowed !== undefined && !allowed.has(type)) throw new ProtocolError(`Unexpected '${type}' message`)
-  checks[type](message)
+  const check: Check = (checks as Record<string, Check>)[type]
+  check(message)
   return message as unknown as Message
 }
 
