@@ -31,6 +31,12 @@ export interface Checkpoint {
   updatedAt: string
 }
 
+/** The checkpoint of run `key` before its first job: position 0, nothing finished. */
+export function freshCheckpoint(key: string, args: Record<string, string>): Checkpoint {
+  const now = new Date().toISOString()
+  return { format: CHECKPOINT_FORMAT, key, args: { ...args }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now }
+}
+
 /**
  * Reads a checkpoint file; undefined if there is none. A file that is not a checkpoint
  * of this format is an error, so a state from another version is never misread.

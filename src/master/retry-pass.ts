@@ -2,7 +2,7 @@ import { createReadStream, existsSync, rmSync, statSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { CheckpointError } from '../errors.js'
 import type { JobSource, MasterOptions } from '../options.js'
-import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from './checkpoint.js'
+import { freshCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
 import { parse } from './json.js'
 import { acquireLock } from './lock.js'
@@ -76,8 +76,7 @@ export function prepareRetryPass(stateDir: string, key: string, userKey: JobSour
     const args = { [RETRY_LOG_ARG]: rotated }
     // A new pass: what an earlier one (complete, or its log gone) journaled is moot.
     rmSync(passPaths.journal, { force: true })
-    const now = new Date().toISOString()
-    writeCheckpoint(passPaths.checkpoint, { format: CHECKPOINT_FORMAT, key: pass, args, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now })
+    writeCheckpoint(passPaths.checkpoint, freshCheckpoint(pass, args))
     rotate(paths.failed, rotated)
     // No reset: the master resumes the pass from the checkpoint just written.
     return { options: { source: failedLogSource(rotated, userKey), key: pass, args, failedLog: paths.failed }, log: rotated, resumed: false, release }

@@ -2,7 +2,7 @@ import { existsSync, fstatSync, mkdirSync, renameSync, rmSync, statSync } from '
 import { dirname, join, resolve } from 'node:path'
 import { CheckpointError, StateFileError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
-import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from './checkpoint.js'
+import { freshCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
 import type { JournalRecord } from './journal.js'
 import type { JobKey } from '../options.js'
@@ -152,20 +152,7 @@ export class RunStore implements StateStore {
   begin(args: Record<string, string>): void {
     this.checkArgs(args)
     if (this.previous !== undefined) return
-    const now = new Date().toISOString()
-    const fresh: Checkpoint = {
-      format: CHECKPOINT_FORMAT,
-      key: this.key,
-      args: { ...args },
-      complete: false,
-      position: 0,
-      last: null,
-      finished: [],
-      counts: { done: 0, failed: 0 },
-      elapsed: 0,
-      startedAt: now,
-      updatedAt: now,
-    }
+    const fresh = freshCheckpoint(this.key, args)
     writeCheckpoint(this.paths.checkpoint, fresh)
     this.#fresh = fresh
   }

@@ -5,21 +5,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, MASTER_BIN, expectEachKeyRan, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { FAULTY, RANGE, attemptsOf, expectRunEnds, failedLogPath, hasFailures, killHard, readFailedLog, tearDown } from '../helpers/reliability.js'
+import { FAULTY, RANGE, attemptsOf, expectOthersRanOnce, expectRunEnds, failedLogPath, hasFailures, killHard, readFailedLog, tearDown } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
-/** Asserts that every id of 0..n-1 but `except` was recorded exactly once, and those never. */
-function expectOthersRanOnce(records: string, n: number, except: number[]): void {
-  const counts = tally(recordedKeys(records))
-  const wrong: string[] = []
-  for (let id = 0; id < n; id++) {
-    const want = except.includes(id) ? 0 : 1
-    if ((counts.get(String(id)) ?? 0) !== want) wrong.push(`${id} recorded ${counts.get(String(id)) ?? 0} times, want ${want}`)
-  }
-  expect(wrong).toEqual([])
-  expect(recordedKeys(records)).toHaveLength(n - except.length)
-}
 
 describe('a handler that throws', () => {
   const N = 40

@@ -3,25 +3,14 @@
 // Error whose message is a number, objects that cannot be printed) either made the
 // master drop the slave or crashed the slave process.
 import { afterEach, describe, expect, it } from 'vitest'
-import { MASTER_BIN, fixture, masterArgs, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { RANGE, attemptsOf, expectRunEnds, linesMatching, readFailedLog, tearDown } from '../helpers/reliability.js'
+import { MASTER_BIN, fixture, masterArgs, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import { RANGE, attemptsOf, expectOthersRanOnce, expectRunEnds, linesMatching, readFailedLog, tearDown } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
 const HANG = fixture('hang-forever.mjs')
 const ODD = fixture('odd-throws.mjs')
 
-/** Asserts that every id of 0..n-1 but `except` was recorded exactly once, and those never. */
-function expectOthersRanOnce(records: string, n: number, except: number[]): void {
-  const counts = tally(recordedKeys(records))
-  const wrong: string[] = []
-  for (let id = 0; id < n; id++) {
-    const want = except.includes(id) ? 0 : 1
-    if ((counts.get(String(id)) ?? 0) !== want) wrong.push(`${id} recorded ${counts.get(String(id)) ?? 0} times, want ${want}`)
-  }
-  expect(wrong).toEqual([])
-  expect(recordedKeys(records)).toHaveLength(n - except.length)
-}
 
 describe('a handler that never settles and ignores its signal', () => {
   it('does not hold its lane: the slave (concurrency 1) runs every other job and the hung one ends in the failed-jobs log', async () => {

@@ -5,9 +5,25 @@ import { execFileSync } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from './reliability.js'
+import { createServer } from 'node:net'
 
 const PG_ROOT = '/usr/lib/postgresql'
+
+
+/**
+ * A TCP port free a moment ago on 127.0.0.1. PostgreSQL cannot be told to pick one itself
+ * (no port 0), so the caller retries when another process took it in between.
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
 
 /** The bin dir holding initdb and pg_ctl (the newest version under /usr/lib/postgresql), or undefined. */
 export function findPostgres(): string | undefined {

@@ -214,3 +214,15 @@ export function rawExchange(url: string, send: (ws: WebSocket) => void): Promise
     ws.on('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode} instead of a WebSocket upgrade`)))
   })
 }
+
+/** Asserts that every id of 0..n-1 but `except` was recorded exactly once, and those never. */
+export function expectOthersRanOnce(records: string, n: number, except: number[]): void {
+  const counts = tally(recordedKeys(records))
+  const wrong: string[] = []
+  for (let id = 0; id < n; id++) {
+    const want = except.includes(id) ? 0 : 1
+    if ((counts.get(String(id)) ?? 0) !== want) wrong.push(`${id} recorded ${counts.get(String(id)) ?? 0} times, want ${want}`)
+  }
+  expect(wrong).toEqual([])
+  expect(recordedKeys(records)).toHaveLength(n - except.length)
+}
