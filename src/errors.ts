@@ -140,3 +140,10 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return error.stack ?? error.message
   return String(error)
 }
+
+/** A handler module's `setup` threw: the slave takes no jobs and exits 2. */
+export class SetupError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_SETUP', message, 2)
+  }
+}

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ModuleError } from './errors.js'
-import type { Handler, JobSource } from './options.js'
+import type { BatchHandler, Handler, HandlerLifecycle, JobSource } from './options.js'
 
 /** `path[:export]` split in two. */
 export interface ModuleSpec {
@@ -139,4 +139,36 @@ export async function loadHandler(spec: string): Promise<Handler> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
   return pickFunction<Handler>(module, path, exportName, ['handleJob', 'default'], 'a function job => void (sync or async)').fn
+}
+
+/** What a handler module gives a slave: one of its handlers and its optional lifecycle. */
+export interface HandlerModule extends HandlerLifecycle {
+  handler?: Handler
+  batchHandler?: BatchHandler
+}
+
+/** An optional function export: undefined when absent, else it must be a function. */
+function optionalFunction<F>(module: Record<string, unknown>, path: string, name: string, what: string): F | undefined {
+  const value = module[name]
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') throw new ModuleError(`Export '${name}' of module '${path}' is ${typeName(value)}; it must be ${what}`, path)
+  return value as F
+}
+
+/**
+ * Loads a handler module: `handleBatch` if it exports one (jobs are handed over in
+ * batches), else `handleJob`, then default; `path:name` picks the export (named
+ * `handleBatch`, it is a batch handler), and its optional `setup` and `teardown`.
+ */
+export async function loadHandlerModule(spec: string): Promise<HandlerModule> {
+  const { path, exportName } = parseModuleSpec(spec)
+  const module = await importModule(path)
+  const loaded: HandlerModule = {
+    setup: optionalFunction(module, path, 'setup', 'a function ctx => state (sync or async)'),
+    teardown: optionalFunction(module, path, 'teardown', 'a function state => void (sync or async)'),
+  }
+  const batch = exportName === 'handleBatch' || (exportName === undefined && module.handleBatch !== undefined)
+  if (batch) loaded.batchHandler = pickFunction<BatchHandler>(module, path, 'handleBatch', [], 'a function (jobs, ctx) => void or failed jobs (sync or async)').fn
+  else loaded.handler = pickFunction<Handler>(module, path, exportName, ['handleJob', 'default'], 'a function job => void (sync or async)').fn
+  return loaded
 }

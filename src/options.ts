@@ -10,6 +10,7 @@ import { MIN_FRAME } from './protocol/messages.js'
  * - `seconds` (every option in seconds): a week; timers take at most 2^31-1 ms (24.8 days)
  *   and silently fire after 1 ms beyond, and a slave waits 2.5 heartbeats.
  * - `concurrency`, `prefetch`: a slave's lanes and its credit.
+ * - `batch`: jobs per `handleBatch` call; `linger`: milliseconds waited to fill one.
  */
 export const OPTION_LIMITS = {
   size: 1_000_000,
@@ -18,6 +19,8 @@ export const OPTION_LIMITS = {
   seconds: 604_800,
   concurrency: 100_000,
   prefetch: 1_000_000,
+  batch: 100_000,
+  linger: 60_000,
 } as const
 
 /** A job generator: `getJobs(last, ctx)`, sync or async. */
@@ -57,6 +60,58 @@ export interface HandlerContext {
   readonly attempt: number
   /** Aborted when the master takes the job back (`--job-timeout`): pass it to fetch, queries, timers. */
   readonly signal: AbortSignal
+  /** What the handler module's `setup` returned (undefined without one). */
+  readonly state: any
+  /** The run's `name=value` arguments (the master's command line). */
+  readonly args: Readonly<Record<string, string>>
+}
+
+/**
+ * A batch handler: called with up to `batch` jobs at once, sync or async. A throw fails
+ * the batch, which is split in halves and run again down to single jobs, so a bad job
+ * ends alone; it may instead return the jobs that failed (see {@link BatchFailure}).
+ */
+export type BatchHandler = (jobs: any[], ctx: BatchContext) => unknown
+
+/** Second argument of a batch handler; valid while the batch runs. */
+export interface BatchContext {
+  /** The attempt of each job (`attempts[i]` is that of `jobs[i]`): 1 on a first try. */
+  readonly attempts: readonly number[]
+  /** Aborted when the master takes a job of the batch back (`--job-timeout`). */
+  readonly signal: AbortSignal
+  /** What the handler module's `setup` returned (undefined without one). */
+  readonly state: any
+  /** The run's `name=value` arguments. */
+  readonly args: Readonly<Record<string, string>>
+}
+
+/**
+ * A job of a batch that failed, as a batch handler may return them (an array): the job
+ * by its `index` in the batch, or the `job` itself (the same object), and its `error`.
+ * The other jobs of the batch are done.
+ */
+export interface BatchFailure {
+  index?: number
+  job?: unknown
+  error: unknown
+}
+
+/** Argument of a handler module's `setup`. */
+export interface SetupContext {
+  /** The run's `name=value` arguments. */
+  readonly args: Readonly<Record<string, string>>
+  /** Handler calls this slave process runs at once (`--concurrency`): size pools from it. */
+  readonly concurrency: number
+  /** Most jobs per `handleBatch` call (`--batch`); 1 for `handleJob`. */
+  readonly batch: number
+}
+
+/** Optional lifecycle exports of a handler module. */
+export interface HandlerLifecycle {
+  /** Runs before the first job of a run; what it returns is `ctx.state` of every call. */
+  setup?: (ctx: SetupContext) => unknown
+  /** Runs at the end of a run and on a graceful stop, with what `setup` returned. */
+  teardown?: (state: any) => unknown
 }
 
 /** TLS files for `wss://`. */
@@ -118,10 +173,20 @@ export interface MasterOptions {
   failedLog?: string
 }
 
-/** Options of {@link Slave}. Everything but `handler` and `host` is optional. */
+/** Options of {@link Slave}. Everything but `host` and one of `handler` / `batchHandler` is optional. */
 export interface SlaveOptions {
   /** Called with each job (and a {@link HandlerContext}); sync or async. */
-  handler: Handler
+  handler?: Handler
+  /** Called with up to `batch` jobs at once instead (see {@link BatchHandler}). */
+  batchHandler?: BatchHandler
+  /** Runs once per run before the first job (see {@link HandlerLifecycle}). @default undefined */
+  setup?: HandlerLifecycle['setup']
+  /** Runs at the end of a run and on a graceful stop. @default undefined */
+  teardown?: HandlerLifecycle['teardown']
+  /** Most jobs per `batchHandler` call. @default 100 */
+  batch?: number
+  /** Milliseconds a lane waits for a batch to fill before it runs a smaller one. @default 10 */
+  linger?: number
   /** `host:port`, `ws://host:port` or `wss://host:port` of the master. */
   host: string
   /** Jobs run at once in this process. @default 1 */
@@ -229,6 +294,10 @@ const MASTER_OPTIONS = {
  */
 const SLAVE_OPTIONS = {
   concurrency: { default: 1, check: integer(1, OPTION_LIMITS.concurrency) },
+  batch: { default: 100, check: integer(1, OPTION_LIMITS.batch) },
+  linger: { default: 10, check: integer(0, OPTION_LIMITS.linger) },
+  setup: { default: undefined as HandlerLifecycle['setup'] },
+  teardown: { default: undefined as HandlerLifecycle['teardown'] },
   prefetch: { default: undefined as number | undefined, check: integer(0, OPTION_LIMITS.prefetch) },
   reconnect: {
     default: 60,
@@ -240,7 +309,7 @@ const SLAVE_OPTIONS = {
   maxFrame: { default: 16 * 1024 * 1024, check: integer(MIN_FRAME, OPTION_LIMITS.maxFrame) },
   token: { default: undefined as string | undefined },
   ca: { default: undefined as string | Buffer | undefined },
-} satisfies { [K in keyof Omit<SlaveOptions, 'handler' | 'host'>]-?: OptionSpec<SlaveOptions[K]> }
+} satisfies { [K in keyof Omit<SlaveOptions, 'handler' | 'batchHandler' | 'host'>]-?: OptionSpec<SlaveOptions[K]> }
 
 function defaultsOf<T extends Record<string, AnySpec>>(table: T): DefaultsOf<T> {
   return Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, spec.default])) as DefaultsOf<T>
@@ -263,7 +332,7 @@ export const SLAVE_DEFAULTS = defaultsOf(SLAVE_OPTIONS)
 /** {@link MasterOptions} with every default filled in. */
 export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & { source: JobSource }
 /** {@link SlaveOptions} with every default filled in. */
-export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler; host: string; prefetch: number }
+export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler | undefined; batchHandler: BatchHandler | undefined; host: string; prefetch: number }
 
 /** Copies `options` without its undefined values, so they do not hide defaults. */
 function defined<T extends object>(options: T): Partial<T> {
@@ -281,9 +350,18 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
 /** Fills defaults and validates; throws an {@link OptionError} naming the bad option. */
 export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions {
   const o = { ...SLAVE_DEFAULTS, ...defined(options) } as ResolvedSlaveOptions
-  if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')
+  if (o.batchHandler === undefined) {
+    if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')
+  } else if (typeof o.batchHandler !== 'function') throw new OptionError('options.batchHandler must be a function', 'batchHandler')
+  else if (o.handler !== undefined) throw new OptionError('options.handler and options.batchHandler do not go together: give one', 'batchHandler')
   if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
-  o.prefetch ??= Math.min(o.concurrency, OPTION_LIMITS.prefetch)
+  // A batch handler's lanes each hold a batch, and the next batches should be at hand.
+  o.prefetch ??= Math.min(o.concurrency * slaveBatch(o), OPTION_LIMITS.prefetch)
   check(SLAVE_OPTIONS, o)
   return o
+}
+
+/** Jobs a lane of this slave runs per handler call: `batch` for a batch handler, else 1. */
+export function slaveBatch(o: Pick<ResolvedSlaveOptions, 'batchHandler' | 'batch'>): number {
+  return o.batchHandler !== undefined ? o.batch : 1
 }

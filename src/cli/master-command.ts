@@ -3,7 +3,7 @@ import { Command } from 'commander'
 import { OptionError } from '../errors.js'
 import type { MasterAddress, RunSummary } from '../master/master.js'
 import { Master } from '../master/master.js'
-import { loadHandler, loadJobSource, parseModuleSpec } from '../module-loader.js'
+import { loadHandlerModule, loadJobSource, parseModuleSpec } from '../module-loader.js'
 import type { MasterOptions } from '../options.js'
 import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
@@ -86,7 +86,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   if (options.handler !== undefined && options.spawn === undefined) throw new OptionError('--handler goes with --spawn <n>')
   const tls = readTls(options)
   const source = await loadJobSource(moduleSpec)
-  if (options.handler !== undefined) await loadHandler(options.handler)
+  if (options.handler !== undefined) await loadHandlerModule(options.handler)
   const key = options.key ?? defaultKey(moduleSpec)
   let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog'> = { source, key, args, reset: options.reset }
   let retryPass: RetryPass | undefined
@@ -115,6 +115,8 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
       const slaveArgs = [options.handler!, '--host', address.url]
       if (options.concurrency !== undefined) slaveArgs.push('--concurrency', String(options.concurrency))
       if (options.prefetch !== undefined) slaveArgs.push('--prefetch', String(options.prefetch))
+      if (options.batch !== undefined) slaveArgs.push('--batch', String(options.batch))
+      if (options.linger !== undefined) slaveArgs.push('--linger', String(options.linger))
       slaveArgs.push('--max-frame', String(options.maxFrame))
       const env = { ...process.env }
       if (master.token !== undefined) env.TM_TOKEN = master.token

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { OptionError } from '../errors.js'
-import { loadHandler } from '../module-loader.js'
+import { loadHandlerModule } from '../module-loader.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
@@ -51,8 +51,8 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
       throw new OptionError(`Cannot read --ca '${options.ca}': ${(error as Error).message}`)
     }
   }
-  const handler = await loadHandler(moduleSpec)
-  const slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), handler, host: options.host, ca })
+  const module = await loadHandlerModule(moduleSpec)
+  const slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), ...module, host: options.host, ca })
   slave.on('log', ({ level, message }: { level: string; message: string }) => {
     if (!options.quiet || level === 'warn') process.stderr.write(`tm-slave[${process.pid}]: ${message}\n`)
   })

@@ -37,6 +37,8 @@ export interface ServerOptions {
   tls?: TlsOptions | undefined
   /** Id of this master incarnation, sent in `welcome`. */
   run: string
+  /** The run's `name=value` arguments, sent in `welcome` (the handlers' `ctx.args`). */
+  args?: Record<string, string>
 }
 
 function httpsServer(tls: TlsOptions): HttpServer {
@@ -328,7 +330,7 @@ export class Server {
     this.#slaves++
     session.maxFrame = Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity)
     session.state = ACTIVE
-    this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat })
+    this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat, args: this.#options.args ?? {} })
     this.#handler.open(session)
   }
 

@@ -89,6 +89,12 @@ const checks = {
     text(m, 'run')
     count(m, 'session')
     if (typeof m.heartbeat !== 'number' || !(m.heartbeat > 0)) fail('welcome', 'heartbeat', 'a positive number of seconds', m.heartbeat)
+    if (m.args !== undefined) {
+      const args = m.args as Record<string, unknown>
+      if (args === null || typeof args !== 'object' || Array.isArray(args) || Object.values(args).some((v) => typeof v !== 'string')) {
+        fail('welcome', 'args', 'a map of names to string values', m.args)
+      }
+    }
   },
   credit(m) {
     count(m, 'n')

@@ -45,6 +45,11 @@ export interface WelcomeMessage {
   session: number
   /** Seconds between the master's heartbeats (WebSocket pings). */
   heartbeat: number
+  /**
+   * The run's `name=value` arguments (the handler's `ctx.args`). Optional within version
+   * 2: a welcome without it means none.
+   */
+  args?: Record<string, string>
 }
 
 /** Slave → master: it can take `n` more jobs (credit is additive). */

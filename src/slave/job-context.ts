@@ -1,4 +1,6 @@
 import type { HandlerContext } from '../options.js'
+import type { RunScope } from './run-scope.js'
+import { emptyScope } from './run-scope.js'
 
 /**
  * The handler's second argument. A lane runs one job at a time, so it keeps one
@@ -12,6 +14,21 @@ export class JobContext implements HandlerContext {
   #controller: AbortController | undefined
   /** Why the job was aborted before the handler first read `signal`. */
   #reason: Error | undefined
+  readonly #scope: RunScope
+
+  constructor(scope: RunScope = emptyScope()) {
+    this.#scope = scope
+  }
+
+  /** What the module's `setup` returned. */
+  get state(): any {
+    return this.#scope.state
+  }
+
+  /** The run's `name=value` arguments. */
+  get args(): Readonly<Record<string, string>> {
+    return this.#scope.args
+  }
 
   /** Aborted when the master takes the job back (`--job-timeout`): stop the work it started. */
   get signal(): AbortSignal {

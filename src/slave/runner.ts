@@ -1,8 +1,12 @@
-import type { Handler } from '../options.js'
+import type { BatchHandler, Handler } from '../options.js'
 import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
 import { yieldToIO } from '../yield-to-io.js'
+import { BatchRunContext } from './batch-context.js'
+import { failedOf } from './batch-result.js'
 import { failureOf } from './failure.js'
 import { JobContext } from './job-context.js'
+import type { RunScope } from './run-scope.js'
+import { emptyScope } from './run-scope.js'
 import type { Failure, JobsMessage } from '../protocol/messages.js'
 
 /**
@@ -14,6 +18,31 @@ export type FinishedCallback = (seq: number, connection: number, failure: Failur
 
 /** Called when `count` abandoned jobs are still running in the process (the limit is reached). */
 export type AbandonedCallback = (count: number) => void
+
+/**
+ * Called when jobs of a running batch go back to the master unfinished: another job of
+ * their batch was taken back (--job-timeout), so the batch's call was abandoned with it.
+ */
+export type ReleasedCallback = (seqs: number[], connection: number) => void
+
+/** How a runner with a batch handler batches (see {@link RunnerExtras}). */
+export interface Batching {
+  handler: BatchHandler
+  /** Most jobs per call. */
+  size: number
+  /** Milliseconds a lane waits for a batch to fill before it runs a smaller one. */
+  linger: number
+  /** Where the jobs of an abandoned batch that were not taken back go (see {@link ReleasedCallback}). */
+  onReleased: ReleasedCallback
+}
+
+/** Optional parts of a {@link Runner}. */
+export interface RunnerExtras {
+  /** Run a batch handler instead of the job handler. */
+  batching?: Batching
+  /** State and arguments every call sees (`ctx.state`, `ctx.args`). */
+  scope?: RunScope
+}
 
 /** A batch of jobs as received, with the connection it came on. */
 interface QueuedBatch {
@@ -44,6 +73,25 @@ interface Lane {
 /** Why an abandoned job's signal is aborted. */
 const TAKEN_BACK = 'The master took the job back (--job-timeout)'
 
+/** A job of a running batch whose result is not known yet. */
+const PENDING = 0
+/** A job of a running batch that was reported (done or failed). */
+const SETTLED = 1
+
+/**
+ * A lane of a batch handler and the batch it runs: parallel arrays of the jobs, their
+ * seqs and attempts, and which are settled (a split batch settles its halves in turn).
+ */
+interface BatchLane {
+  ctx: BatchRunContext
+  connection: number
+  orphaned: boolean
+  jobs: unknown[]
+  seqs: number[]
+  attempts: number[]
+  settled: Uint8Array
+}
+
 /**
  * Runs the handler over received jobs with up to `concurrency` jobs at once. Jobs wait
  * in the batches they came in (no per-job allocation); `concurrency` lanes take them
@@ -51,7 +99,13 @@ const TAKEN_BACK = 'The master took the job back (--job-timeout)'
  * handlers run without a promise per job.
  */
 export class Runner {
-  readonly #handler: Handler
+  readonly #handler: Handler | undefined
+  readonly #batching: Batching | undefined
+  readonly #scope: RunScope
+  /** The batch lanes at work (orphaned ones leave this list). */
+  readonly #batchLanes: BatchLane[] = []
+  /** Lanes waiting for a batch to fill: woken when it is full (or the queue is emptied). */
+  #fillWaiters: (() => void)[] = []
   readonly #onFinished: FinishedCallback
   readonly #onAbandoned: AbandonedCallback
   readonly #abandonedLimit: number
@@ -76,12 +130,14 @@ export class Runner {
    * `onAbandoned` is called when `abandonedLimit` abandoned jobs are still running (and
    * again with each one more).
    */
-  constructor(handler: Handler, concurrency: number, onFinished: FinishedCallback, onAbandoned: AbandonedCallback = () => {}, abandonedLimit = Infinity) {
+  constructor(handler: Handler | undefined, concurrency: number, onFinished: FinishedCallback, onAbandoned: AbandonedCallback = () => {}, abandonedLimit = Infinity, extras: RunnerExtras = {}) {
     this.#handler = handler
+    this.#batching = extras.batching
+    this.#scope = extras.scope ?? emptyScope()
     this.#onFinished = onFinished
     this.#onAbandoned = onAbandoned
     this.#abandonedLimit = abandonedLimit
-    for (let i = 0; i < concurrency; i++) void this.#lane()
+    for (let i = 0; i < concurrency; i++) this.#startLane()
   }
 
   /** Jobs waiting to start. */
@@ -104,6 +160,7 @@ export class Runner {
     if (message.jobs.length === 0) return
     this.#batches.push({ message, connection, next: 0 })
     this.#queued += message.jobs.length
+    if (this.#fillWaiters.length > 0 && this.#queued >= this.#batching!.size) this.#wakeFillers()
     const wake = this.#wake
     if (wake !== undefined) {
       this.#wake = undefined
@@ -119,6 +176,7 @@ export class Runner {
    * that never settles cannot hold a lane for ever.
    */
   abandon(seq: number, attempt: number): void {
+    if (this.#batching !== undefined && this.#abandonInBatch(seq, attempt)) return
     const lanes = this.#lanes
     for (let i = 0; i < lanes.length; i++) {
       const lane = lanes[i]
@@ -171,6 +229,7 @@ export class Runner {
     }
     this.#batches.length = 0
     this.#queued = 0
+    this.#wakeFillers()
     return seqs
   }
 
@@ -184,9 +243,189 @@ export class Runner {
   close(): void {
     this.#closed = true
     this.#wake?.()
+    this.#wakeFillers()
   }
 
-  readonly #startLane = (): void => void this.#lane()
+  readonly #startLane = (): void => void (this.#batching !== undefined ? this.#batchLane(this.#batching) : this.#lane())
+
+  #wakeFillers(): void {
+    const waiters = this.#fillWaiters
+    if (waiters.length === 0) return
+    this.#fillWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  /** Waits until a batch's worth of jobs is queued, the queue is emptied or closed, or `ms` pass. */
+  #fill(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.#fillWaiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  /**
+   * Attempt `attempt` of job `seq` is pending in a running batch: the batch's call is
+   * abandoned (its signal aborted, its slot given to a fresh lane), that job is dropped
+   * unreported, and the batch's other pending jobs go back to the master unfinished
+   * (released: no attempt spent), since JavaScript cannot stop a call for some of its jobs.
+   */
+  #abandonInBatch(seq: number, attempt: number): boolean {
+    const lanes = this.#batchLanes
+    for (let l = 0; l < lanes.length; l++) {
+      const lane = lanes[l]
+      const { seqs, attempts, settled } = lane
+      for (let k = 0; k < seqs.length; k++) {
+        if (seqs[k] !== seq || attempts[k] !== attempt || settled[k] !== PENDING) continue
+        lane.orphaned = true
+        lanes.splice(l, 1)
+        lane.ctx.abort(new Error(TAKEN_BACK))
+        this.#orphans++
+        queueMicrotask(this.#startLane)
+        const released: number[] = []
+        for (let j = 0; j < seqs.length; j++) if (settled[j] === PENDING && j !== k) released.push(seqs[j])
+        if (released.length > 0) this.#batching!.onReleased(released, lane.connection)
+        for (let j = 0; j < seqs.length; j++) {
+          if (settled[j] !== PENDING) continue
+          settled[j] = SETTLED
+          this.#running--
+          this.#onFinished(seqs[j], lane.connection, undefined, false)
+        }
+        this.#checkIdle()
+        if (this.#orphans >= this.#abandonedLimit) this.#onAbandoned(this.#orphans)
+        return true
+      }
+    }
+    return false
+  }
+
+  /**
+   * Takes the next batch for `lane` from the queue: up to `size` jobs of one connection.
+   * A retry (attempt > 1) runs alone: it failed before, most likely by itself, and
+   * alone it costs no split of a batch of good jobs. Returns how many were taken.
+   */
+  #takeBatch(lane: BatchLane, size: number): number {
+    const jobs: unknown[] = []
+    const seqs: number[] = []
+    const attempts: number[] = []
+    let connection = -1
+    while (jobs.length < size) {
+      const batch = this.#batches[0]
+      if (batch === undefined || (connection !== -1 && batch.connection !== connection)) break
+      const i = batch.next
+      const seq = seqAt(batch.message, i)
+      const attempt = attemptAt(batch.message, i)
+      if (attempt > 1 && jobs.length > 0) break
+      batch.next++
+      if (batch.next >= batch.message.jobs.length) this.#batches.shift()
+      this.#queued--
+      if (this.#wasAbandoned(seq, attempt)) {
+        this.#onFinished(seq, batch.connection, undefined, false)
+        continue
+      }
+      connection = batch.connection
+      jobs.push(batch.message.jobs[i])
+      seqs.push(seq)
+      attempts.push(attempt)
+      if (attempt > 1) break
+    }
+    lane.jobs = jobs
+    lane.seqs = seqs
+    lane.attempts = attempts
+    lane.settled = new Uint8Array(jobs.length)
+    lane.connection = connection
+    return jobs.length
+  }
+
+  /** Whether the next queued job is a retry. */
+  #retryFirst(): boolean {
+    const batch = this.#batches[0]
+    return batch !== undefined && attemptAt(batch.message, batch.next) > 1
+  }
+
+  /** Reports job `k` of `lane`'s batch: done, or failed with `error`. */
+  #settle(lane: BatchLane, k: number, failed: boolean, error: unknown): void {
+    lane.settled[k] = SETTLED
+    this.#running--
+    const seq = lane.seqs[k]
+    this.#onFinished(seq, lane.connection, failed ? failureOf(seq, error) : undefined, !this.#wasAbandoned(seq, lane.attempts[k]))
+  }
+
+  /**
+   * A lane of a batch handler. A call that throws is split in halves, each run again in
+   * turn, down to single jobs: a bad job ends alone with its own error and every other
+   * job of the batch is done. The split is local and spends no attempt (with --retries 3,
+   * a batch of 1,000 needs 10 halvings to isolate a row): only a job that fails alone, or
+   * that the handler returns as failed, reports a failed attempt to the master.
+   */
+  async #batchLane(batching: Batching): Promise<void> {
+    const { handler, size, linger } = batching
+    const lane: BatchLane = { ctx: new BatchRunContext(this.#scope), connection: 0, orphaned: false, jobs: [], seqs: [], attempts: [], settled: new Uint8Array(0) }
+    this.#batchLanes.push(lane)
+    let since = performance.now()
+    for (;;) {
+      if (this.#batches.length === 0) {
+        if (this.#closed) return
+        this.#wakeup ??= new Promise<void>((resolve) => (this.#wake = resolve))
+        await this.#wakeup
+        since = performance.now()
+        continue
+      }
+      // A retry runs alone (see #takeBatch): nothing to wait for.
+      if (linger > 0 && this.#queued < size && !this.#closed && !this.#retryFirst()) {
+        await this.#fill(linger)
+        if (this.#batches.length === 0) continue
+      }
+      const n = this.#takeBatch(lane, size)
+      if (n === 0) continue
+      this.#running += n
+      lane.ctx = new BatchRunContext(this.#scope)
+      // Ranges [from, to) still to run, last first: the whole batch, then halves of failed ones.
+      const ranges = [0, n]
+      while (ranges.length > 0) {
+        const to = ranges.pop()!
+        const from = ranges.pop()!
+        const jobs = from === 0 && to === n ? lane.jobs : lane.jobs.slice(from, to)
+        lane.ctx.attempts = from === 0 && to === n ? lane.attempts : lane.attempts.slice(from, to)
+        let thrown = false
+        let error: unknown
+        let failed: Map<number, unknown> | undefined
+        try {
+          let result = handler(jobs, lane.ctx) as unknown
+          if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+            result = await result
+            since = performance.now()
+          }
+          failed = failedOf(result, jobs)
+        } catch (caught) {
+          thrown = true
+          error = caught
+        }
+        if (lane.orphaned) {
+          // Abandoned while running: its jobs were given back then, and a fresh lane has its slot.
+          this.#orphans--
+          return
+        }
+        if (thrown && to - from > 1) {
+          const mid = from + ((to - from) >> 1)
+          ranges.push(mid, to, from, mid)
+          continue
+        }
+        for (let k = from; k < to; k++) {
+          if (thrown) this.#settle(lane, k, true, error)
+          else if (failed !== undefined && failed.has(k - from)) this.#settle(lane, k, true, failed.get(k - from))
+          else this.#settle(lane, k, false, undefined)
+        }
+      }
+      this.#checkIdle()
+      if (performance.now() - since >= YIELD_MS) {
+        await yieldToIO()
+        since = performance.now()
+      }
+    }
+  }
 
   #checkIdle(): void {
     if (this.#running === 0 && this.#idle !== undefined) {
@@ -197,8 +436,8 @@ export class Runner {
   }
 
   async #lane(): Promise<void> {
-    const handler = this.#handler
-    const ctx = new JobContext()
+    const handler = this.#handler!
+    const ctx = new JobContext(this.#scope)
     const lane: Lane = { ctx, connection: 0, orphaned: false }
     this.#lanes.push(lane)
     let streak = 0

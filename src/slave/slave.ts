@@ -5,7 +5,7 @@ import WebSocket from 'ws'
 import { AuthError, ConnectionError, ProtocolError, RefusedError, TaskmasterError, TlsError } from '../errors.js'
 import { Intervals } from '../intervals.js'
 import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
-import { resolveSlaveOptions } from '../options.js'
+import { resolveSlaveOptions, slaveBatch } from '../options.js'
 import { decodeMasterMessage } from '../protocol/codec.js'
 import type { Failure, MasterMessage, WelcomeMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
@@ -15,7 +15,9 @@ import { abandonedLimit, abandonedMessage } from './abandoned.js'
 import { backoffDelay, masterUrl } from './backoff.js'
 import type { ConnectionContext } from './connection.js'
 import { Connection } from './connection.js'
+import { Lifecycle } from './lifecycle.js'
 import { Runner } from './runner.js'
+import { emptyScope } from './run-scope.js'
 
 /**
  * How a slave's run ended: `restart` when it stopped because too many abandoned jobs
@@ -70,6 +72,8 @@ export class Slave extends EventEmitter {
   readonly options: ResolvedSlaveOptions
   readonly id = randomBytes(6).toString('hex')
   readonly #runner: Runner
+  /** The module's setup / teardown around each run. */
+  readonly #lifecycle: Lifecycle
   readonly #capacity: number
   /** What every connection of this slave asks of it (see {@link ConnectionContext}). */
   readonly #context: ConnectionContext
@@ -90,13 +94,20 @@ export class Slave extends EventEmitter {
   constructor(options: SlaveOptions) {
     super()
     this.options = resolveSlaveOptions(options)
-    this.#capacity = this.options.concurrency + this.options.prefetch
+    const o = this.options
+    // A batch handler's lanes each run up to a batch at once.
+    const batch = slaveBatch(o)
+    this.#capacity = o.concurrency * batch + o.prefetch
+    const scope = emptyScope()
+    this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch)
+    const batching = o.batchHandler === undefined ? undefined : { handler: o.batchHandler, size: o.batch, linger: o.linger, onReleased: (seqs: number[], connection: number) => this.#released(seqs, connection) }
     this.#runner = new Runner(
-      this.options.handler,
-      this.options.concurrency,
+      o.handler,
+      o.concurrency,
       (seq, connection, failure, report) => this.#finished(seq, connection, failure, report),
       (count) => this.#tooManyAbandoned(count),
-      abandonedLimit(this.options.concurrency),
+      abandonedLimit(o.concurrency),
+      { batching, scope },
     )
     this.#context = { flushAt: Math.max(1, Math.floor(this.#capacity / 4)), jobs: this.#runner, taking: () => this.#phase === WORKING }
   }
@@ -272,8 +283,21 @@ export class Slave extends EventEmitter {
     if (this.#phase === CONNECTING) this.#phase = WORKING
     this.emit('connected', { run: message.run, session: message.session })
     this.#log('info', `Connected to the master at ${masterUrl(this.options.host)} (session ${message.session})`)
-    const free = this.#capacity - this.#runner.queued - this.#runner.running
-    if (this.#phase === WORKING && free > 0) connection.send({ type: 'credit', n: free })
+    // No credit (so no job) before the run is set up; a setup that throws ends the slave.
+    this.#lifecycle.begin(message.args ?? {}).then(
+      () => {
+        if (connection !== this.#connection) return
+        const free = this.#capacity - this.#runner.queued - this.#runner.running
+        if (this.#phase === WORKING && free > 0) connection.send({ type: 'credit', n: free })
+      },
+      (error: TaskmasterError) => this.#fail(error),
+    )
+  }
+
+  /** Jobs of an abandoned batch go back to the master unfinished (see Runner). */
+  #released(seqs: number[], connection: number): void {
+    const current = this.#connection
+    if (current !== undefined && current.welcomed && current.number === connection) current.send({ type: 'release', seqs })
   }
 
   #onMessage(message: MasterMessage, connection: Connection): void {
@@ -297,6 +321,8 @@ export class Slave extends EventEmitter {
         // The master ends a run only when nothing is in flight, so nothing runs here.
         if (this.options.reconnect === 0) {
           connection.closeForRunComplete()
+          // The run is over: tear it down; the next master's welcome sets up its own.
+          void this.#lifecycle.end((text) => this.#log('warn', text))
           break
         }
         this.#log('info', 'The master says the run is complete')
@@ -370,14 +396,16 @@ export class Slave extends EventEmitter {
     const outcome = summary.outcome === 'stopped' && this.#phase === RESTARTING ? 'restart' : summary.outcome
     this.#phase = FINISHED
     this.#shutdown(reason)
-    this.#finish!.resolve({ outcome, jobs: this.#jobs, failures: this.#failed })
+    // Every job is reported by now: the run's resources can go.
+    const ended: SlaveSummary = { outcome, jobs: this.#jobs, failures: this.#failed }
+    void this.#lifecycle.end((text) => this.#log('warn', text)).then(() => this.#finish!.resolve(ended))
   }
 
   #fail(error: TaskmasterError): void {
     if (this.#phase === FINISHED) return
     this.#phase = FINISHED
     this.#shutdown(CLOSE_REASON.slaveStoppedAtOnce)
-    this.#finish!.reject(error)
+    void this.#lifecycle.end((text) => this.#log('warn', text)).then(() => this.#finish!.reject(error))
   }
 
   /** Closes the connection with `reason`: slaveStopping only when every job it ran was reported. */

@@ -73,7 +73,7 @@ describe('examples/sqlite', () => {
 
   it('backfills every row exactly once', async () => {
     const { dir, env, db } = await setUp()
-    expect(await runToEnd(JOBS, dir, 'sqlite', `${HANDLER}:handleJob`, env)).toBe(ROWS)
+    expect(await runToEnd(JOBS, dir, 'sqlite', `${HANDLER}:handleBatch`, env)).toBe(ROWS)
     expect(written(db)).toEqual(EXPECTED)
   })
 
@@ -83,7 +83,7 @@ describe('examples/sqlite', () => {
     const first = (written(db).times as { backfilled: number; n: number }[]).find((row) => row.backfilled === 1)?.n ?? 0
     expect(first).toBeGreaterThan(0)
     expect(first).toBeLessThan(ROWS)
-    expect(await runToEnd(JOBS, dir, 'sqlite-resume', `${HANDLER}:handleJob`, env)).toBe(ROWS - first)
+    expect(await runToEnd(JOBS, dir, 'sqlite-resume', `${HANDLER}:handleBatch`, env)).toBe(ROWS - first)
     expect(written(db)).toEqual(EXPECTED)
   })
 })

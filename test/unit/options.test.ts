@@ -67,7 +67,7 @@ describe('resolveMasterOptions', () => {
   it('accepts every limit itself', () => {
     const o = resolveMasterOptions({ source, size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, checkpointInterval: 604_800, heartbeat: 604_800, retryDelay: 604_800, jobTimeout: 604_800 })
     expect(o).toMatchObject({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, heartbeat: 604_800 })
-    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000 })
+    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000, batch: 100_000, linger: 60_000 })
   })
 
   it('serves at most 10000 slaves unless told otherwise', () => {
@@ -92,6 +92,15 @@ describe('validateRunKey', () => {
 })
 
 describe('resolveSlaveOptions', () => {
+  it('a batch handler: batch 100 and linger 10 ms by default; prefetch defaults to concurrency × batch; handler and batchHandler do not go together', () => {
+    const batchHandler = (): void => {}
+    expect(resolveSlaveOptions({ batchHandler, host: 'h:1', concurrency: 2 })).toMatchObject({ batch: 100, linger: 10, prefetch: 200 })
+    expect(resolveSlaveOptions({ batchHandler, host: 'h:1', batch: 7 }).prefetch).toBe(7)
+    expect(optionError(() => resolveSlaveOptions({ handler, batchHandler, host: 'h:1' })).message).toBe('options.handler and options.batchHandler do not go together: give one')
+    expect(optionError(() => resolveSlaveOptions({ batchHandler: 3 as never, host: 'h:1' })).message).toBe('options.batchHandler must be a function')
+    expect(optionError(() => resolveSlaveOptions({ batchHandler, host: 'h:1', batch: 0 })).message).toBe('options.batch must be an integer >= 1, got 0')
+  })
+
   it('fills every default; prefetch defaults to concurrency', () => {
     expect(resolveSlaveOptions({ handler, host: 'h:1' })).toEqual({ ...SLAVE_DEFAULTS, handler, host: 'h:1', prefetch: 1 })
     expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8 }).prefetch).toBe(8)

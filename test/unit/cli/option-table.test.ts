@@ -61,6 +61,8 @@ describe('SLAVE_CLI', () => {
       host: '127.0.0.1:5050',
       concurrency: 1,
       prefetch: 0,
+      batch: 100,
+      linger: 10,
       reconnect: 60,
       maxFrame: 16777216,
     })

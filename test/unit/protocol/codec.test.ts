@@ -34,6 +34,13 @@ describe('encode: golden bytes', () => {
     expect(encode({ type: 'ack', ranges: [3, 1, 300, 2], credit: 3 }).toString('hex')).toBe('de0003' + 'a474797065a361636b' + 'a672616e67657394' + '0301cd012c02' + 'a663726564697403')
   })
 
+  it('encodes welcome with the run arguments as a map of strings', () => {
+    const bytes = encode({ type: 'welcome', version: 2, run: 'r1', session: 3, heartbeat: 0.5, args: { table: 'posts' } })
+    expect(bytes.toString('hex')).toBe(
+      'de0006' + 'a474797065a777656c636f6d65' + 'a776657273696f6e02' + 'a372756ea27231' + 'a773657373696f6e03' + 'a9686561727462656174cb3fe0000000000000' + 'a461726773de0001a57461626c65a5706f737473',
+    )
+  })
+
   it('encodes a uint64 bigint job as MessagePack uint64', () => {
     const bytes = encode({ type: 'jobs', seqs: [0], jobs: [2n ** 64n - 1n], attempts: [1] })
     expect(bytes.toString('hex')).toContain('91cfffffffffffffffff')
@@ -45,6 +52,7 @@ describe('decode: round trips', () => {
     hello,
     { type: 'hello', version: 2, token: 'secret', slave: { id: 'x', hostname: 'host', pid: 1, concurrency: 8 } },
     { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5 },
+    { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5, args: { table: 'posts', __proto__x: 'y' } },
     { type: 'credit', n: 10 },
     { type: 'jobs', seqs: [5, 6], jobs: [{ id: 5, name: 'five' }, null], attempts: [1, 3] },
     { type: 'ack', ranges: [], credit: 0 },
@@ -128,6 +136,11 @@ describe('decode: rejections', () => {
 
   it('refuses the byte 0xc1, never used by MessagePack', () => {
     expectRejected(Buffer.from([0xc1]), ['Frame is not valid MessagePack (byte 0xc1 is never used)'])
+  })
+
+  it('refuses a welcome whose args are not a map of strings', () => {
+    expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, args: { n: 1 } }), ['expected `args` to be a map of names to string values, got object'], decodeMasterMessage)
+    expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, args: ['a'] }), ['expected `args` to be a map of names to string values, got array'], decodeMasterMessage)
   })
 
   it('refuses a welcome of another version on the slave side', () => {

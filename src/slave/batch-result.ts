@@ -1,0 +1,36 @@
+/**
+ * What a batch handler's return value says failed. `undefined` (or anything that is not
+ * an array): every job is done. An array of `{ index, error }` or `{ job, error }`
+ * (`index` into the jobs the handler was given, `job` the very object it was given):
+ * those jobs failed with their errors, the others are done.
+ */
+
+/** Why a returned failure is not understood (thrown, so the batch is split like any throw). */
+function badEntry(i: number, why: string): TypeError {
+  return new TypeError(`handleBatch returned failures whose entry ${i} ${why}; return an array of { index, error } or { job, error }`)
+}
+
+/**
+ * The failed jobs of a batch call over `jobs`, as index → error, from the handler's
+ * return value; undefined when every job is done. Throws a TypeError for an entry that
+ * names no job of the call.
+ */
+export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number, unknown> | undefined {
+  if (!Array.isArray(result)) return undefined
+  const failed = new Map<number, unknown>()
+  for (let i = 0; i < result.length; i++) {
+    const entry: unknown = result[i]
+    if (entry === null || typeof entry !== 'object') throw badEntry(i, 'is not an object')
+    const { index, job, error } = entry as { index?: unknown; job?: unknown; error?: unknown }
+    let at: number
+    if (index !== undefined) {
+      if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= jobs.length) throw badEntry(i, `has index ${String(index)}, not one of 0..${jobs.length - 1}`)
+      at = index as number
+    } else {
+      at = jobs.indexOf(job)
+      if (at < 0) throw badEntry(i, 'names a job that is not one of the batch (give the same object, or its index)')
+    }
+    failed.set(at, error === undefined ? new Error('handleBatch returned it as failed, without an error') : error)
+  }
+  return failed
+}

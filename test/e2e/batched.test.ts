@@ -1,0 +1,79 @@
+// Batched handlers (handleBatch): the slave hands the handler batches of jobs, but every
+// job is still tracked, retried, logged and checkpointed as itself. A bad row in a batch
+// ends alone in the failed-jobs log; kill -9 and a graceful stop keep the guarantees of
+// single jobs.
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { EXIT_OK, MASTER_BIN, expectEachKeyRan, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
+import { RANGE, expectRunEnds, killHard, readFailedLog, tearDown } from '../helpers/reliability.js'
+
+afterEach(tearDown)
+
+const BATCH = fixture('batch-record.mjs')
+
+/** Every call's size, in order, over the slave processes that wrote `calls-*.txt`. */
+function callSizes(dir: string): number[] {
+  return readdirSync(dir)
+    .filter((file) => file.startsWith('calls-'))
+    .flatMap((file) => readFileSync(join(dir, file), 'utf8').trim().split('\n'))
+    .map((line) => Number(line.split(' ')[0]))
+}
+
+describe('handleBatch', () => {
+  it('a batch of 1,000 with one poison row: exactly that row is in the failed-jobs log with its error, the other 999 done once', async () => {
+    const box = sandbox({ TM_POISON_IDS: '617' })
+    const result = await run(MASTER_BIN, [RANGE, 'n=1000', ...masterArgs(box, 'poison'), ...spawnArgs(1, BATCH), '--batch', '1000', '--linger', '5000', '--retries', '3', '--retry-delay', '0.05', '--quiet'], {
+      env: box.env,
+    })
+    expect(result.exit, result.stderr).toEqual({ code: 1, signal: null })
+    expect(result.stdout).toMatch(/^Run 'poison' complete: 1000 jobs \(999 done, 1 failed\)/m)
+    expect(result.stderr).toContain('Job 617 failed after 4 attempts: row 617 is poison\n')
+    const log = readFailedLog(box.stateDir, 'poison')
+    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, message: error.message }))).toEqual([{ key: 617, job: { id: 617 }, attempts: 4, message: 'row 617 is poison' }])
+    const ids = Array.from({ length: 1000 }, (_, id) => String(id)).filter((id) => id !== '617')
+    expect(recordedKeys(box.records).sort()).toEqual(ids.sort())
+    // One call with all 1,000 rows, split 10 times down to the row (2 calls a level, the
+    // first of them all: a batch only ever fills once), then its 3 retries alone.
+    expect(callSizes(box.records)[0]).toBe(1000)
+    expect(callSizes(box.records).sort((a, b) => b - a)).toEqual([1000, 500, 500, 250, 250, 125, 125, 63, 62, 32, 31, 16, 16, 8, 8, 4, 4, 2, 2, 1, 1, 1, 1, 1])
+    expect(readCheckpoint(box, 'poison')).toMatchObject({ complete: true, counts: { done: 999, failed: 1 } })
+  })
+
+  it('kill -9 of a slave during a batched run: no job is lost, repeats only jobs it held', async () => {
+    const N = 20_000
+    const box = sandbox({ TM_RECORD_DELAY_MS: '20' })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'killed'), '--status-interval', '0.2'], { env: box.env })
+    const slaveArgs = [BATCH, '--host', host, '--batch', '50', '--concurrency', '2']
+    const victim = startSlave(slaveArgs, { env: box.env })
+    const survivor = startSlave(slaveArgs, { env: box.env })
+    await master.waitFor(/\| done [1-9]\d{3,} \|/, 'stdout')
+    await killHard(victim)
+    await expectRunEnds(master, [survivor])
+    const counts = tally(recordedKeys(box.records))
+    const missing = Array.from({ length: N }, (_, id) => id).filter((id) => !counts.has(String(id)))
+    expect(missing).toEqual([])
+    expect([...counts.keys()].every((key) => Number(key) >= 0 && Number(key) < N)).toBe(true)
+    // The victim held at most 2 lanes × 50 + its prefetch of 100 jobs unreported.
+    const repeated = [...counts.values()].filter((count) => count > 1).length
+    expect(repeated).toBeLessThanOrEqual(200)
+    expect(readCheckpoint(box, 'killed')).toMatchObject({ complete: true, counts: { done: N, failed: 0 } })
+  })
+
+  it('SIGINT half way through a batched run, then resume: every job runs exactly once overall', async () => {
+    const N = 20_000
+    const box = sandbox({ TM_RECORD_DELAY_MS: '20' })
+    const { master } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'graceful'), ...spawnArgs(2, BATCH), '--batch', '50', '--concurrency', '2', '--status-interval', '0.2'], { env: box.env })
+    await master.waitFor(/\| done [1-9]\d{3,} \|/, 'stdout')
+    master.kill('SIGINT')
+    expect(await master.exited, master.stderr).toEqual({ code: 130, signal: null })
+    const before = recordedKeys(box.records)
+    expect(before.length).toBeLessThan(N)
+    expect(new Set(before).size).toBe(before.length)
+    expect(readCheckpoint(box, 'graceful').counts).toEqual({ done: before.length, failed: 0 })
+
+    const again = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'graceful'), ...spawnArgs(2, BATCH), '--batch', '50', '--quiet'], { env: box.env })
+    expect(again.exit, again.stderr).toEqual(EXIT_OK)
+    expectEachKeyRan(box.records, N)
+  })
+})
