@@ -43,7 +43,7 @@ export interface JobSource {
   getJobs: JobGenerator
   /** How a job's resume key is read; default: `job.id`, the job itself if it is a key, else its position. */
   // A job is whatever the user's generator yields: `any` lets a typed key function fit.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   key?: (job: any) => JobKey
   /** Number of jobs, for the progress display: a number, or a (async) function of `{ args }` returning one. */
   total?: number | ((ctx: { args: Record<string, string> }) => number | Promise<number>)
@@ -51,7 +51,7 @@ export interface JobSource {
 
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */
 // A job is whatever the user's generator yields: `any` lets a handler typed for its jobs fit.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type Handler = (job: any, ctx: HandlerContext) => unknown
 
 /** Second argument of the handler; valid while the job runs (it is reused for the next job). */

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 /**
  * What a batch handler's return value says failed. `undefined` (or anything that is not
  * an array): every job is done. An array of `{ index, error }` or `{ job, error }`
@@ -24,7 +25,7 @@ export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number,
     const { index, job, error } = entry as { index?: unknown; job?: unknown; error?: unknown }
     let at: number
     if (index !== undefined) {
-      if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= jobs.length) throw badEntry(i, `has index ${String(index)}, not one of 0..${jobs.length - 1}`)
+      if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= jobs.length) throw badEntry(i, `has index ${inspect(index)}, not one of 0..${jobs.length - 1}`)
       at = index as number
     } else {
       at = jobs.indexOf(job)

@@ -393,9 +393,10 @@ export class Runner {
         let error: unknown
         let failed: Map<number, unknown> | undefined
         try {
-          let result = handler(jobs, lane.ctx) as unknown
-          if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-            result = await result
+          const returned = handler(jobs, lane.ctx) as PromiseLike<unknown> | null | undefined
+          let result: unknown = returned
+          if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
+            result = await returned
             since = performance.now()
           }
           failed = failedOf(result, jobs)
