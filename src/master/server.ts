@@ -276,7 +276,7 @@ export class Server {
         return
       }
       if (message.type === 'stats') {
-        session.stats = { cpu: message.cpu, rss: message.rss }
+        session.report(message)
         return
       }
       this.#handler.message(session, message)
