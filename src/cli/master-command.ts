@@ -7,7 +7,7 @@ import { loadHandler, loadJobSource, parseModuleSpec } from '../module-loader.js
 import type { MasterOptions } from '../options.js'
 import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
-import { formatDuration } from './format.js'
+import { formatCount, formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
 import { MASTER_CLI } from './master-options.js'
 import type { MasterCliOptions } from './master-options.js'
@@ -16,6 +16,7 @@ import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
 import { StatusDisplay } from './status-display.js'
+import { resumeMessage } from './status-line.js'
 
 /** Builds the `tm-master` command. */
 export function masterCommand(): Command {
@@ -68,6 +69,12 @@ function countLines(path: string): number {
   return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '').length
 }
 
+/** The whole run's figures, for a run that an earlier master started. */
+function wholeRunLine(summary: RunSummary): string {
+  const t = summary.totals
+  return `Whole run '${summary.key}': ${formatCount(t.done + t.failed)} jobs (${formatCount(t.done)} done, ${formatCount(t.failed)} failed) in ${formatDuration(t.elapsedMs)}`
+}
+
 function summaryLine(summary: RunSummary): string {
   const rate = `${summary.rate.toFixed(2)} jobs/s`
   const took = formatDuration(summary.elapsedMs)
@@ -104,13 +111,16 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   }
   const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls })
   const out = process.stdout
-  const display = new StatusDisplay(master, { tty: out.isTTY === true, interval: options.statusInterval, out, err: process.stderr })
+  const tty = out.isTTY === true
+  const display = new StatusDisplay(master, { tty, interval: options.statusInterval, out, err: process.stderr, slaves: options.slaves === true, input: tty ? process.stdin : undefined })
   let slaves: LocalSlaves | undefined
   let slaveFailure: string | undefined
   master.on('log', ({ message }: { message: string }) => display.log(message))
   master.on('listening', (address: MasterAddress) => {
     out.write(`Taskmaster server running on '${address.hostPort}'\n`)
     if (master.tokenGenerated) out.write(`Token (give it to slaves with --token or TM_TOKEN): ${master.token}\n`)
+    const resuming = resumeMessage(master.status())
+    if (resuming !== undefined) out.write(resuming + '\n')
     if (options.spawn !== undefined) {
       const slaveArgs = [options.handler!, '--host', address.url]
       if (options.concurrency !== undefined) slaveArgs.push('--concurrency', String(options.concurrency))
@@ -147,6 +157,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     return 0
   }
   out.write(summaryLine(summary) + '\n')
+  if (master.status().run.resumed) out.write(wholeRunLine(summary) + '\n')
   if (slaveFailure !== undefined) return 1
   const signal = firstSignal()
   if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)

@@ -46,6 +46,7 @@ export const MASTER_CLI = {
   tlsCert: { flags: '--tls-cert <file>', help: 'serve wss:// with this certificate (PEM); needs --tls-key' },
   tlsKey: { flags: '--tls-key <file>', help: 'private key (PEM) of --tls-cert' },
   statusInterval: { flags: '--status-interval <seconds>', help: 'seconds between status lines when stdout is not a terminal', parse: seconds, default: 10 },
+  slaves: { flags: '--slaves', help: 'show the table of slaves with the status (on a terminal, the key s toggles it)' },
   quiet: { flags: '-q, --quiet', help: 'no status line' },
 } as const satisfies CliTable<MasterOptions>
 
