@@ -22,6 +22,7 @@ import { Source } from './source.js'
 import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
+import { HttpRouter, sendJson } from './http.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
@@ -118,6 +119,7 @@ export class Run {
   #error: Error | undefined
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
+  #json: { status: RunStatus; text: string } | undefined
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
     this.#options = options
@@ -131,8 +133,9 @@ export class Run {
     this.#failedLog = new FailedLog(o.failedLog ?? store.failedLogPath)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
+    const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
     this.#server = parts.server(
-      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex') },
+      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), http },
       {
         open: (session) => this.#onOpen(session),
         message: (session, message) => this.#onMessage(session, message),
@@ -202,6 +205,13 @@ export class Run {
   /** The last status document (built once a second, and at each change of state). */
   status(): RunStatus {
     return this.#status.last
+  }
+
+  /** The last status document as JSON, serialized once however often it is asked for. */
+  #statusJson(): string {
+    const status = this.#status.last
+    if (this.#json?.status !== status) this.#json = { status, text: JSON.stringify(status) }
+    return this.#json.text
   }
 
   /** Builds the status document now and tells the master's listeners (`status` event). */
