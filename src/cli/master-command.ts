@@ -9,6 +9,7 @@ import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
 import { formatCount, formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
+import { jsonLocalSlaveLine, jsonLogLine } from './log-format.js'
 import { MASTER_CLI } from './master-options.js'
 import type { MasterCliOptions } from './master-options.js'
 import { addOptions, libraryOptions } from './option-table.js'
@@ -17,6 +18,7 @@ import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
 import { StatusDisplay } from './status-display.js'
 import { resumeMessage } from './status-line.js'
+import { StatsStream } from './stats-stream.js'
 
 /** Builds the `tm-master` command. */
 export function masterCommand(): Command {
@@ -110,12 +112,16 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
   }
   const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls })
-  const out = process.stdout
+  // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
+  const out = options.stats === '-' ? process.stderr : process.stdout
+  const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout)
   const tty = out.isTTY === true
   const display = new StatusDisplay(master, { tty, interval: options.statusInterval, out, err: process.stderr, slaves: options.slaves === true, input: tty ? process.stdin : undefined })
   let slaves: LocalSlaves | undefined
   let slaveFailure: string | undefined
-  master.on('log', ({ message }: { message: string }) => display.log(message))
+  const json = options.logFormat === 'json'
+  const log = (level: string, message: string): void => display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
+  master.on('log', ({ level, message }: { level: string; message: string }) => log(level, message))
   master.on('listening', (address: MasterAddress) => {
     out.write(`Taskmaster server running on '${address.hostPort}'\n`)
     if (master.tokenGenerated) out.write(`Token (give it to slaves with --token or TM_TOKEN): ${master.token}\n`)
@@ -126,15 +132,16 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
       if (options.concurrency !== undefined) slaveArgs.push('--concurrency', String(options.concurrency))
       if (options.prefetch !== undefined) slaveArgs.push('--prefetch', String(options.prefetch))
       slaveArgs.push('--max-frame', String(options.maxFrame))
+      if (json) slaveArgs.push('--log-format', 'json')
       const env = { ...process.env }
       if (master.token !== undefined) env.TM_TOKEN = master.token
       slaves = new LocalSlaves({
         count: options.spawn,
         args: slaveArgs,
         env,
-        log: (line) => display.log(line),
+        log: (line) => display.log(json ? jsonLocalSlaveLine(line) : line),
         onFatal: (message) => {
-          display.log(message)
+          log('error', message)
           slaveFailure = message
           master.stop()
         },
@@ -142,6 +149,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
       slaves.start()
     }
     if (!options.quiet) display.start()
+    stats?.start()
   })
   const firstSignal = onStopSignals(() => master.stop())
   let summary: RunSummary
@@ -149,6 +157,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     summary = await master.run()
   } finally {
     display.stop()
+    stats?.stop()
     await slaves?.stop()
     retryPass?.release()
   }
