@@ -1,6 +1,6 @@
 /** Taskmaster's library API: run a master or a slave from a script. */
 export { Master } from './master/master.js'
-export type { MasterAddress, MasterStatus, RunSummary, Outcome } from './master/master.js'
+export type { MasterAddress, RunSummary, Outcome, RunStatus, RunFigures, RunState, SessionFigures, SlaveFigures } from './master/master.js'
 export { Slave } from './slave/slave.js'
 export type { SlaveSummary } from './slave/slave.js'
 export type { MasterOptions, SlaveOptions, JobSource, JobGenerator, JobKey, GeneratorContext, Handler, HandlerContext, BatchHandler, BatchContext, BatchFailure, SetupContext, HandlerLifecycle, TlsOptions } from './options.js'

@@ -11,3 +11,32 @@ export function formatDuration(ms: number): string {
 export function formatRate(rate: number): string {
   return rate.toFixed(2).padStart(8)
 }
+
+const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
+
+/** An integer with thousands separators: `42,947`. */
+export function formatCount(n: number): string {
+  return COUNT.format(n)
+}
+
+/** Jobs per second: one decimal below 100, none above (`8.5/s`, `1,234/s`). */
+export function formatJobRate(rate: number): string {
+  return rate < 100 ? `${rate.toFixed(1)}/s` : `${COUNT.format(Math.round(rate))}/s`
+}
+
+/** Bytes in binary units: `512 B`, `1.5 KiB`, `210 MiB`, `3.2 GiB`. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${Math.round(value)} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
+}
+
+/** A percentage with one decimal below 100: `33.0 %`. */
+export function formatPercent(percent: number): string {
+  return `${(Math.floor(percent * 10) / 10).toFixed(1)} %`
+}

@@ -7,8 +7,9 @@ import { loadHandlerModule, loadJobSource, parseModuleSpec } from '../module-loa
 import type { MasterOptions } from '../options.js'
 import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
-import { formatDuration } from './format.js'
+import { formatCount, formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
+import { jsonLocalSlaveLine, jsonLogLine } from './log-format.js'
 import { MASTER_CLI } from './master-options.js'
 import type { MasterCliOptions } from './master-options.js'
 import { addOptions, libraryOptions } from './option-table.js'
@@ -16,6 +17,8 @@ import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
 import { StatusDisplay } from './status-display.js'
+import { resumeMessage } from './status-line.js'
+import { StatsStream } from './stats-stream.js'
 
 /** Builds the `tm-master` command. */
 export function masterCommand(): Command {
@@ -68,6 +71,12 @@ function countLines(path: string): number {
   return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '').length
 }
 
+/** The whole run's figures, for a run that an earlier master started. */
+function wholeRunLine(summary: RunSummary): string {
+  const t = summary.totals
+  return `Whole run '${summary.key}': ${formatCount(t.done + t.failed)} jobs (${formatCount(t.done)} done, ${formatCount(t.failed)} failed) in ${formatDuration(t.elapsedMs)}`
+}
+
 function summaryLine(summary: RunSummary): string {
   const rate = `${summary.rate.toFixed(2)} jobs/s`
   const took = formatDuration(summary.elapsedMs)
@@ -103,14 +112,21 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
   }
   const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls })
-  const out = process.stdout
-  const display = new StatusDisplay(master, { tty: out.isTTY === true, interval: options.statusInterval, out, err: process.stderr })
+  // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
+  const out = options.stats === '-' ? process.stderr : process.stdout
+  const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout)
+  const tty = out.isTTY === true
+  const display = new StatusDisplay(master, { tty, interval: options.statusInterval, out, err: process.stderr, slaves: options.slaves === true, input: tty ? process.stdin : undefined })
   let slaves: LocalSlaves | undefined
   let slaveFailure: string | undefined
-  master.on('log', ({ message }: { message: string }) => display.log(message))
+  const json = options.logFormat === 'json'
+  const log = (level: string, message: string): void => display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
+  master.on('log', ({ level, message }: { level: string; message: string }) => log(level, message))
   master.on('listening', (address: MasterAddress) => {
     out.write(`Taskmaster server running on '${address.hostPort}'\n`)
     if (master.tokenGenerated) out.write(`Token (give it to slaves with --token or TM_TOKEN): ${master.token}\n`)
+    const resuming = resumeMessage(master.status())
+    if (resuming !== undefined) out.write(resuming + '\n')
     if (options.spawn !== undefined) {
       const slaveArgs = [options.handler!, '--host', address.url]
       if (options.concurrency !== undefined) slaveArgs.push('--concurrency', String(options.concurrency))
@@ -118,15 +134,16 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
       if (options.batch !== undefined) slaveArgs.push('--batch', String(options.batch))
       if (options.linger !== undefined) slaveArgs.push('--linger', String(options.linger))
       slaveArgs.push('--max-frame', String(options.maxFrame))
+      if (json) slaveArgs.push('--log-format', 'json')
       const env = { ...process.env }
       if (master.token !== undefined) env.TM_TOKEN = master.token
       slaves = new LocalSlaves({
         count: options.spawn,
         args: slaveArgs,
         env,
-        log: (line) => display.log(line),
+        log: (line) => display.log(json ? jsonLocalSlaveLine(line) : line),
         onFatal: (message) => {
-          display.log(message)
+          log('error', message)
           slaveFailure = message
           master.stop()
         },
@@ -134,6 +151,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
       slaves.start()
     }
     if (!options.quiet) display.start()
+    stats?.start()
   })
   const firstSignal = onStopSignals(() => master.stop())
   let summary: RunSummary
@@ -141,6 +159,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     summary = await master.run()
   } finally {
     display.stop()
+    stats?.stop()
     await slaves?.stop()
     retryPass?.release()
   }
@@ -149,6 +168,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     return 0
   }
   out.write(summaryLine(summary) + '\n')
+  if (master.status().run.resumed) out.write(wholeRunLine(summary) + '\n')
   if (slaveFailure !== undefined) return 1
   const signal = firstSignal()
   if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)

@@ -2,6 +2,7 @@ import { MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
 import type { MasterOptions } from '../options.js'
 import { MIN_FRAME } from '../protocol/messages.js'
 import type { CliTable, CliValues } from './option-table.js'
+import { logFormat } from './log-format.js'
 import { integer, listenAddress, seconds } from './parse.js'
 
 /**
@@ -48,6 +49,10 @@ export const MASTER_CLI = {
   tlsCert: { flags: '--tls-cert <file>', help: 'serve wss:// with this certificate (PEM); needs --tls-key' },
   tlsKey: { flags: '--tls-key <file>', help: 'private key (PEM) of --tls-cert' },
   statusInterval: { flags: '--status-interval <seconds>', help: 'seconds between status lines when stdout is not a terminal', parse: seconds, default: 10 },
+  stats: { flags: '--stats <file>', help: "append the status document as one JSON object a line to <file> every --stats-interval ('-': stdout, the other output then goes to stderr)" },
+  statsInterval: { flags: '--stats-interval <seconds>', help: 'seconds between --stats lines', parse: seconds, default: 1 },
+  logFormat: { flags: '--log-format <format>', help: 'log lines as text, or json: one object a line ({ time, level, message, key })', parse: logFormat, default: 'text' },
+  slaves: { flags: '--slaves', help: 'show the table of slaves with the status (on a terminal, the key s toggles it)' },
   quiet: { flags: '-q, --quiet', help: 'no status line' },
 } as const satisfies CliTable<MasterOptions>
 

@@ -2,6 +2,7 @@ import { MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
 import type { SlaveOptions } from '../options.js'
 import { MIN_FRAME } from '../protocol/messages.js'
 import type { CliTable, CliValues } from './option-table.js'
+import { logFormat } from './log-format.js'
 import { integer, seconds } from './parse.js'
 
 /**
@@ -31,6 +32,7 @@ export const SLAVE_CLI = {
   ca: { flags: '--ca <file>', help: 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)' },
   maxFrame: { flags: '--max-frame <bytes>', help: 'largest frame accepted', parse: integer(MIN_FRAME, OPTION_LIMITS.maxFrame), default: SLAVE_DEFAULTS.maxFrame, to: 'maxFrame' },
   quiet: { flags: '-q, --quiet', help: 'no log lines about connections' },
+  logFormat: { flags: '--log-format <format>', help: 'log lines as text, or json: one object a line ({ time, level, message, pid })', parse: logFormat, default: 'text' },
 } as const satisfies CliTable<SlaveOptions>
 
 /** What commander hands the `tm-slave` action. */

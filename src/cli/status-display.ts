@@ -1,104 +1,139 @@
-import { MultiBar } from 'cli-progress'
-import type { SingleBar } from 'cli-progress'
-import type { Master, MasterStatus } from '../master/master.js'
-import { RateMeter } from './rate-meter.js'
-import { formatDuration, formatRate } from './format.js'
+import type { Master, RunStatus } from '../master/master.js'
+import { slavesTable, statusLine } from './status-line.js'
 
 /** Options of the status display. */
 export interface StatusDisplayOptions {
-  /** Redraw in place with cli-progress (a terminal); else print plain lines. */
+  /** Redraw in place (a terminal); else print plain lines. */
   tty: boolean
   /** Seconds between plain lines when not on a terminal. */
   interval: number
   out: NodeJS.WriteStream | NodeJS.WritableStream
   err: NodeJS.WritableStream
+  /** Show the slaves table under the status line. @default false */
+  slaves?: boolean
+  /** On a terminal, a TTY stdin: the key `s` toggles the slaves table. */
+  input?: NodeJS.ReadStream | undefined
 }
 
-/** The fields of the status line, computed from a status snapshot. */
-export function statusFields(status: MasterStatus, rate: number): Record<string, string | number> {
-  return {
-    current: status.current === undefined ? '-' : String(status.current),
-    rate: formatRate(rate),
-    elapsed: formatDuration(status.elapsedMs),
-    done: status.done,
-    inFlight: status.inFlight,
-    queued: status.queued,
-    failed: status.failed,
-    slaves: status.slaves,
-    slaveUsage: status.slaves === 0 ? '' : ` (cpu ${status.slaveCpu.toFixed(2)}, ${Math.round(status.slaveRss / 1048576)} MB)`,
-  }
-}
-
-/** The plain status line (no escape codes). */
-export function statusLine(f: Record<string, string | number>): string {
-  return `Current Job: ${f.current} | Rate: ${f.rate}/s | Elapsed Time: ${f.elapsed} | done ${f.done} | in flight ${f.inFlight} | queued ${f.queued} | failed ${f.failed} | slaves ${f.slaves}${f.slaveUsage}`
-}
-
-const TTY_FORMAT = 'Current Job: {current} | Rate: {rate}/s | Elapsed Time: {elapsed} | done {done} | in flight {inFlight} | queued {queued} | failed {failed} | slaves {slaves}{slaveUsage}'
+/** Erase from the cursor to the end of the screen. */
+const ERASE_DOWN = '\x1b[J'
+/** The key that toggles the slaves table. */
+const TOGGLE_KEY = 's'
+/** Ctrl-C as a raw terminal sends it: raw mode turns off the terminal's own SIGINT. */
+const CTRL_C = '\x03'
 
 /**
- * The master's live status line: cli-progress redrawing in place on a terminal (with a
- * bar and ETA when the module exports `total`), plain periodic lines otherwise.
+ * The master's live status: on a terminal a block (the status line, and the slaves table
+ * when asked for) redrawn in place from each status document and on resize, fitted to the
+ * terminal's width; otherwise plain lines every `interval` seconds with the same fields.
+ * It reads the master's status document only: it never computes a figure of its own.
  */
 export class StatusDisplay {
   readonly #master: Master
   readonly #options: StatusDisplayOptions
-  readonly #rate = new RateMeter()
-  #multibar: MultiBar | undefined
-  #bar: SingleBar | undefined
+  #slaves: boolean
   #timer: NodeJS.Timeout | undefined
+  #started = false
+  /** Lengths of the lines drawn last (terminal): what a redraw erases. */
+  #drawn: number[] = []
+  readonly #onStatus = (status: RunStatus): void => this.#draw(status)
+  readonly #onResize = (): void => this.#draw(this.#master.status())
+  readonly #onKey = (data: Buffer | string): void => this.#key(String(data))
 
   constructor(master: Master, options: StatusDisplayOptions) {
     this.#master = master
     this.#options = options
+    this.#slaves = options.slaves === true
   }
 
   /** Starts drawing (terminal) or printing (otherwise). */
   start(): void {
-    const status = this.#master.status()
-    // The first sample: until the window fills, the rate is the mean since the start.
-    this.#rate.sample(status.done + status.failed)
+    this.#started = true
     if (this.#options.tty) {
-      const total = status.total
-      const format = total !== undefined ? `{bar} {percentage}% | ETA: {eta_formatted} | ${TTY_FORMAT}` : TTY_FORMAT
-      this.#multibar = new MultiBar({ format, hideCursor: true, fps: 5, stream: this.#options.out, etaBuffer: 50, barsize: 20 })
-      this.#bar = this.#multibar.create(total ?? 0, status.done + status.failed, statusFields(status, 0))
-      this.#timer = setInterval(() => this.#redraw(), 200)
+      this.#master.on('status', this.#onStatus)
+      const out = this.#options.out as NodeJS.WriteStream
+      out.on('resize', this.#onResize)
+      const input = this.#options.input
+      if (input?.isTTY === true) {
+        input.setRawMode(true)
+        input.on('data', this.#onKey)
+        input.resume()
+      }
+      this.#draw(this.#master.status())
     } else {
       this.#timer = setInterval(() => this.#print(), this.#options.interval * 1000)
+      this.#timer.unref()
     }
-    this.#timer.unref()
-  }
-
-  #sample(): { status: MasterStatus; fields: Record<string, string | number> } {
-    const status = this.#master.status()
-    const fields = statusFields(status, this.#rate.sample(status.done + status.failed))
-    return { status, fields }
-  }
-
-  #redraw(): void {
-    const { status, fields } = this.#sample()
-    this.#bar?.update(status.done + status.failed, fields)
-  }
-
-  #print(): void {
-    this.#options.out.write(statusLine(this.#sample().fields) + '\n')
   }
 
   /** A log line that does not break the status line. */
   log(message: string): void {
-    if (this.#multibar) this.#multibar.log(message + '\n')
-    else this.#options.err.write(message + '\n')
+    if (this.#options.tty && this.#started) {
+      this.#options.out.write(this.#erase() + message + '\n')
+      this.#drawn = []
+      this.#draw(this.#master.status())
+    } else {
+      this.#options.err.write(message + '\n')
+    }
   }
 
   /** Draws or prints the last status and stops. */
   stop(): void {
+    if (!this.#started) return
+    this.#started = false
     if (this.#timer) clearInterval(this.#timer)
-    if (this.#multibar) {
-      this.#redraw()
-      this.#multibar.stop()
-    } else if (this.#timer) {
+    if (this.#options.tty) {
+      this.#master.off('status', this.#onStatus)
+      ;(this.#options.out as NodeJS.WriteStream).off('resize', this.#onResize)
+      const input = this.#options.input
+      if (input?.isTTY === true) {
+        input.off('data', this.#onKey)
+        input.setRawMode(false)
+        input.pause()
+      }
+      this.#draw(this.#master.status(), true)
+      this.#options.out.write('\n')
+    } else {
       this.#print()
     }
+  }
+
+  #key(text: string): void {
+    if (text.includes(CTRL_C)) process.kill(process.pid, 'SIGINT')
+    if (text.includes(TOGGLE_KEY)) {
+      this.#slaves = !this.#slaves
+      this.#draw(this.#master.status())
+    }
+  }
+
+  #columns(): number {
+    return (this.#options.out as NodeJS.WriteStream).columns || 80
+  }
+
+  /**
+   * Moves to the start of the block drawn last and erases it. Rows are counted at today's
+   * width: a terminal that reflows on resize wraps a line drawn wider over several rows.
+   */
+  #erase(): string {
+    const columns = this.#columns()
+    let rows = 0
+    for (const length of this.#drawn) rows += Math.max(1, Math.ceil(length / columns))
+    return (rows > 1 ? `\x1b[${rows - 1}A` : '') + '\r' + ERASE_DOWN
+  }
+
+  #draw(status: RunStatus, force = false): void {
+    if (!this.#started && !force) return
+    const columns = this.#columns()
+    const lines = [statusLine(status, columns)]
+    if (this.#slaves) for (const line of slavesTable(status.slaves, columns - 1)) lines.push(line)
+    this.#options.out.write(this.#erase() + lines.join('\n'))
+    this.#drawn = lines.map((line) => line.length)
+  }
+
+  #print(): void {
+    const status = this.#master.status()
+    let text = statusLine(status) + '\n'
+    if (this.#slaves) for (const line of slavesTable(status.slaves)) text += '  ' + line + '\n'
+    this.#options.out.write(text)
   }
 }

@@ -5,9 +5,12 @@ import { resolveMasterOptions } from '../options.js'
 import type { Run } from './run.js'
 import { openRun } from './run.js'
 import { generateToken, isLoopback } from './token.js'
-import type { MasterAddress, MasterStatus, RunSummary } from './types.js'
+import type { RunStatus } from './status.js'
+import { startingStatus } from './status.js'
+import type { MasterAddress, RunSummary } from './types.js'
 
-export type { MasterAddress, MasterStatus, Outcome, RunSummary } from './types.js'
+export type { MasterAddress, Outcome, RunSummary } from './types.js'
+export type { RunFigures, RunState, RunStatus, SessionFigures, SlaveFigures } from './status.js'
 
 /** Where a master is in its life. */
 type Phase = 'new' | 'opening' | 'running' | 'finished'
@@ -18,7 +21,8 @@ type Phase = 'new' | 'opening' | 'running' | 'finished'
  * run (see `run.ts`) that exists while the run runs.
  *
  * Events: `listening` (MasterAddress), `slave-connected` / `slave-disconnected`
- * (Session), `log` ({ level, message }).
+ * (Session), `log` ({ level, message }), `status` (RunStatus: once a second while the run
+ * runs, at a stop and at the end).
  */
 export class Master extends EventEmitter {
   readonly options: ResolvedMasterOptions
@@ -30,6 +34,8 @@ export class Master extends EventEmitter {
   #run: Run | undefined
   /** stop() was called before the run was open. */
   #stopRequested = false
+  /** The status document when no run is open (before, or a key already complete). */
+  #idleStatus: RunStatus | undefined
 
   constructor(options: MasterOptions) {
     super()
@@ -54,7 +60,14 @@ export class Master extends EventEmitter {
     this.#phase = 'opening'
     try {
       const opened = await openRun(this.options, this.token, this)
-      if (opened.kind === 'already-complete') return opened.summary
+      if (opened.kind === 'already-complete') {
+        const status = startingStatus(this.options.key, this.options.args, 'already-complete')
+        status.run.done = opened.summary.totals.done
+        status.run.failed = opened.summary.totals.failed
+        status.run.elapsedMs = opened.summary.totals.elapsedMs
+        this.#idleStatus = status
+        return opened.summary
+      }
       this.#run = opened.run
       this.#phase = 'running'
       if (this.#stopRequested) opened.run.stop()
@@ -74,9 +87,13 @@ export class Master extends EventEmitter {
     else this.#stopRequested = true
   }
 
-  /** A snapshot of the run for displays (zeros before the run is open). */
-  status(): MasterStatus {
+  /**
+   * The run's last status document (see {@link RunStatus}): built once a second, so every
+   * view of the run (terminal line, `/status`, `--stats`) shows the same figures. Before the
+   * run is open, a `starting` document of zeros.
+   */
+  status(): RunStatus {
     if (this.#run !== undefined) return this.#run.status()
-    return { key: this.options.key, current: undefined, position: 0, done: 0, failed: 0, inFlight: 0, queued: 0, waiting: 0, slaves: 0, slaveCpu: 0, slaveRss: 0, total: undefined, elapsedMs: 0 }
+    return (this.#idleStatus ??= startingStatus(this.options.key, this.options.args))
   }
 }

@@ -19,7 +19,11 @@ import type { ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
 import type { StateStore } from './state-store.js'
 import { Source } from './source.js'
-import type { MasterAddress, MasterStatus, RunSummary } from './types.js'
+import type { RunState, RunStatus } from './status.js'
+import { STATUS_PERIOD_MS } from './status.js'
+import { StatusSampler } from './status-sampler.js'
+import { HttpRouter, sendJson } from './http.js'
+import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
 const WINDOW_FACTOR = 8
@@ -114,6 +118,8 @@ export class Run {
   /** The first error that stopped the run: what run() rejects with. */
   #error: Error | undefined
   readonly #turnBound = (): void => this.#turn()
+  readonly #status: StatusSampler
+  #json: { status: RunStatus; text: string } | undefined
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
     this.#options = options
@@ -127,8 +133,9 @@ export class Run {
     this.#failedLog = new FailedLog(o.failedLog ?? store.failedLogPath)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
+    const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
     this.#server = parts.server(
-      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args },
+      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, http },
       {
         open: (session) => this.#onOpen(session),
         message: (session, message) => this.#onMessage(session, message),
@@ -136,6 +143,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
+    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame })
   }
 
@@ -162,6 +170,8 @@ export class Run {
     this.#address = { host: bound.address, port: bound.port, hostPort: `${host}:${bound.port}`, url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}` }
     this.#phase = 'running'
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
+    this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
+    this.#sampleStatus()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
     this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args } }).then(
@@ -185,35 +195,29 @@ export class Run {
       this.#log('info', 'Stopping: waiting for the jobs in flight (stop again to quit at once)')
       this.#source.stop()
       this.#server.drainAll()
+      this.#sampleStatus()
       this.#settle()
     } else if (this.#phase === 'draining') {
       this.#end('stopped')
     }
   }
 
-  /** A snapshot of the run for displays. */
-  status(): MasterStatus {
-    const counts = this.#ledger.counts
-    let slaveCpu = 0
-    let slaveRss = 0
-    for (const session of this.#server.sessions.values()) {
-      slaveCpu += session.stats.cpu
-      slaveRss += session.stats.rss
-    }
-    return {
-      key: this.#options.key,
-      current: this.#source.current,
-      position: this.#ledger.position,
-      ...this.#persistence.totals(),
-      inFlight: counts.inFlight,
-      queued: counts.queued,
-      waiting: counts.waiting,
-      slaves: this.#server.sessions.size,
-      slaveCpu,
-      slaveRss,
-      total: this.#total,
-      elapsedMs: this.#phase === 'ready' ? 0 : Date.now() - this.#startedAt,
-    }
+  /** The last status document (built once a second, and at each change of state). */
+  status(): RunStatus {
+    return this.#status.last
+  }
+
+  /** The last status document as JSON, serialized once however often it is asked for. */
+  #statusJson(): string {
+    const status = this.#status.last
+    if (this.#json?.status !== status) this.#json = { status, text: JSON.stringify(status) }
+    return this.#json.text
+  }
+
+  /** Builds the status document now and tells the master's listeners (`status` event). */
+  #sampleStatus(outcome?: RunState): void {
+    const state: RunState = outcome ?? (this.#phase === 'ready' ? 'starting' : this.#phase === 'draining' ? 'stopping' : 'running')
+    this.#events.emit('status', this.#status.sample(state))
   }
 
   #log(level: 'info' | 'warn', message: string): void {
@@ -238,16 +242,19 @@ export class Run {
   }
 
   #onMessage(session: Session, message: SlaveMessage): void {
+    let done: number
     switch (message.type) {
       case 'ack':
         // The acks of one event-loop turn (every slave's) go to the journal in one write.
-        if (this.#ledger.complete(message.ranges, session.id, this.#persistence.finished) > 0) {
+        if ((done = this.#ledger.complete(message.ranges, session.id, this.#persistence.finished)) > 0) {
+          session.done += done
           this.#scheduleTurn()
           this.#settle()
         }
         this.#grant(session, message.credit)
         break
       case 'fail':
+        session.failed += message.failures.length
         this.#failAttempts(session, message.failures)
         this.#grant(session, message.credit)
         break
@@ -393,6 +400,7 @@ export class Run {
     this.#guard(() => this.#persistence.flush())
     this.#guard(() => this.#failedLog.close())
     this.#guard(() => this.#persistence.close(outcome === 'complete' && this.#error === undefined))
+    this.#sampleStatus(outcome)
     if (this.#error !== undefined) throw this.#error
     return this.#summary(outcome)
   }

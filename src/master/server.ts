@@ -12,6 +12,7 @@ import { decodeSlaveMessage, encode } from '../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { CLOSE_CODE, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js'
+import type { HttpRouter } from './http.js'
 import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
 import { tokenMatches } from './token.js'
 
@@ -39,6 +40,8 @@ export interface ServerOptions {
   run: string
   /** The run's `name=value` arguments, sent in `welcome` (the handlers' `ctx.args`). */
   args?: Record<string, string>
+  /** Plain HTTP routes on the same port (`/status`); other requests are refused with 426. */
+  http?: HttpRouter | undefined
 }
 
 function httpsServer(tls: TlsOptions): HttpServer {
@@ -111,9 +114,11 @@ export class Server {
     this.#http = options.tls ? httpsServer(options.tls) : createHttpServer()
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrame, perMessageDeflate: false })
     this.#http.on('request', (req, res) => {
+      if (options.http?.handle(req, res) === true) return
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
       res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
-      handler.log('warn', `Refused a plain HTTP request (${req.method} ${req.url}) from ${req.socket.remoteAddress}`)
+      // By path only: a query string may hold a token.
+      handler.log('warn', `Refused a plain HTTP request (${req.method} ${(req.url ?? '/').split('?')[0]}) from ${req.socket.remoteAddress}`)
     })
     this.#http.on('connection', (socket: Socket) => this.#connection(socket))
     this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -278,7 +283,7 @@ export class Server {
         return
       }
       if (message.type === 'stats') {
-        session.stats = { cpu: message.cpu, rss: message.rss }
+        session.report(message)
         return
       }
       this.#handler.message(session, message)

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import type { SlaveInfo } from '../protocol/messages.js'
+import type { SlaveInfo, StatsMessage } from '../protocol/messages.js'
+import type { SlaveFigures } from './status.js'
+import { MovingRate } from './status.js'
 
 /** Waiting for the slave's `hello`. */
 export const AWAITING_HELLO = 'awaiting-hello'
@@ -27,8 +29,15 @@ export class Session {
   maxFrame = 0
   /** A pong (or any frame) came since the last ping. */
   alive = true
-  /** Last resource report of the slave. */
-  stats = { cpu: 0, rss: 0 }
+  /** Last resource report of the slave (network bytes are 0 from a slave that does not send them). */
+  stats = { cpu: 0, rss: 0, netIn: 0, netOut: 0 }
+  /** When the slave connected (ms). */
+  readonly connectedAt = Date.now()
+  /** Jobs done on this connection: plain counters the run increments where it accepts acks and failures. */
+  done = 0
+  /** Failed attempts reported on this connection. */
+  failed = 0
+  readonly #rate = new MovingRate()
 
   /** The TCP connection under the WebSocket (as counted by the server's connection caps). */
   readonly socket: Socket
@@ -38,6 +47,36 @@ export class Session {
     this.ws = ws
     this.remote = remote
     this.socket = socket
+  }
+
+  /** Keeps a `stats` report of the slave. */
+  report(message: StatsMessage): void {
+    const stats = this.stats
+    stats.cpu = message.cpu
+    stats.rss = message.rss
+    if (message.netIn !== undefined) stats.netIn = message.netIn
+    if (message.netOut !== undefined) stats.netOut = message.netOut
+  }
+
+  /** This slave's figures for the status document (samples its moving rate: call once per document). */
+  figures(inFlight: number, now: number): SlaveFigures {
+    const info = this.info
+    return {
+      id: this.id,
+      address: this.remote,
+      hostname: info?.hostname ?? '',
+      pid: info?.pid ?? 0,
+      concurrency: info?.concurrency ?? 0,
+      connectedAt: new Date(this.connectedAt).toISOString(),
+      done: this.done,
+      failed: this.failed,
+      rate: this.#rate.sample(this.done + this.failed, now),
+      inFlight,
+      cpuPercent: this.stats.cpu * 100,
+      rss: this.stats.rss,
+      netIn: this.stats.netIn,
+      netOut: this.stats.netOut,
+    }
   }
 
   /** How the session is named in messages: `slave <hostname>:<pid> (<address>)`. */

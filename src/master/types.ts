@@ -1,5 +1,3 @@
-import type { JobKey } from '../options.js'
-
 /** How a run ended. */
 export type Outcome = 'complete' | 'already-complete' | 'stopped'
 
@@ -21,31 +19,6 @@ export interface RunSummary {
   totals: { done: number; failed: number; elapsedMs: number }
   /** Path of the failed-jobs log. */
   failedLog: string
-}
-
-/** A snapshot for the status display. */
-export interface MasterStatus {
-  key: string
-  /** Key of the job pulled from the generator last. */
-  current: JobKey | undefined
-  /** Jobs known finished contiguously from the first. */
-  position: number
-  /** Done over all incarnations. */
-  done: number
-  /** Failed over all incarnations. */
-  failed: number
-  inFlight: number
-  queued: number
-  /** Jobs waiting out a retry delay. */
-  waiting: number
-  slaves: number
-  /** CPU the slaves report using, in cores, summed over slaves. */
-  slaveCpu: number
-  /** Resident memory the slaves report, in bytes, summed over slaves. */
-  slaveRss: number
-  total: number | undefined
-  /** Milliseconds since this incarnation started. */
-  elapsedMs: number
 }
 
 /** Where the master listens. */

@@ -141,6 +141,10 @@ const checks = {
     for (const field of ['cpu', 'rss', 'running']) {
       if (typeof m[field] !== 'number') fail('stats', field, 'a number', m[field])
     }
+    for (const field of ['netIn', 'netOut']) {
+      const value = m[field]
+      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) fail('stats', field, 'a number >= 0', value)
+    }
   },
   drain() {},
   end() {},

@@ -110,6 +110,10 @@ export interface StatsMessage {
   rss: number
   /** Jobs running right now. */
   running: number
+  /** Bytes received on this connection's socket so far (optional: older slaves leave it out). */
+  netIn?: number
+  /** Bytes sent on this connection's socket so far (optional: older slaves leave it out). */
+  netOut?: number
 }
 
 /** Master → slave: stop working on these attempts (timed out); their results are ignored. */

@@ -110,6 +110,15 @@ export class Connection {
     return this.#state !== OPENING && now - this.#lastHeard > this.#heartbeat * SLAVE_MISSED_HEARTBEATS * 1000
   }
 
+  /**
+   * Bytes received and sent on this connection's socket so far, for the stats report (ws
+   * keeps its socket in `_socket`; a link without one, as in tests, counts 0).
+   */
+  traffic(): { netIn: number; netOut: number } {
+    const socket = (this.#link as { _socket?: { bytesRead: number; bytesWritten: number } | null })._socket
+    return { netIn: socket?.bytesRead ?? 0, netOut: socket?.bytesWritten ?? 0 }
+  }
+
   /** Sends a message if the socket is open (a closing one takes nothing more). */
   send(message: SlaveMessage): void {
     if (this.#link.readyState === WebSocket.OPEN) this.#link.send(encode(message))

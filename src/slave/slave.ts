@@ -388,7 +388,7 @@ export class Slave extends EventEmitter {
     const cpu = (usage.user + usage.system) / 1000 / Math.max(1, now - this.#cpuAt)
     this.#cpu = process.cpuUsage()
     this.#cpuAt = now
-    connection.send({ type: 'stats', cpu, rss: process.memoryUsage.rss(), running: this.#runner.running })
+    connection.send({ type: 'stats', cpu, rss: process.memoryUsage.rss(), running: this.#runner.running, ...connection.traffic() })
   }
 
   #end(summary: Pick<SlaveSummary, 'outcome'>, reason: string = CLOSE_REASON.slaveStopping): void {

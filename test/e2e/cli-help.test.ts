@@ -79,6 +79,8 @@ describe('--help shows each default as a user types it', () => {
       '--max-slaves': '10000',
       '--batch-size': '1000',
       '--status-interval': '10',
+      '--stats-interval': '1',
+      '--log-format': 'text',
     })
   })
 
@@ -94,6 +96,7 @@ describe('--help shows each default as a user types it', () => {
       '--procs': '1',
       '--reconnect': '60',
       '--max-frame': '16777216',
+      '--log-format': 'text',
     })
   })
 })

@@ -27,7 +27,7 @@ async function runToEnd(jobs: string, dir: string, key: string, handler: string,
 /** Starts `key` with a slowed handler, stops it (SIGINT) once jobs are done, and checks it stopped gracefully. */
 async function stopHalfWay(jobs: string, dir: string, key: string, handler: string, env: NodeJS.ProcessEnv): Promise<void> {
   const { master } = await startMaster([jobs, ...masterArgs(dir, key, SLOW), '--status-interval', '0.2'], { env: { ...env, TM_SLOW_HANDLER: handler, TM_SLOW_MS: '2' } })
-  await master.waitFor(/\| done [1-9]\d* \|/, 'stdout')
+  await master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
   master.kill('SIGINT')
   expect(await master.exited, master.stderr).toEqual({ code: 130, signal: null })
   expect(master.stdout).toMatch(new RegExp(`^Run '${key}' stopped: `, 'm'))

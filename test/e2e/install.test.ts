@@ -66,9 +66,9 @@ afterAll(cleanTempDirs)
 
 describe('the packed package', () => {
   it('ships the bins, the compiled code and its types, README and package.json, nothing else', () => {
-    const unexpected = files.filter((path) => !/^(package\.json|README\.md|bin\/tm-(master|slave)\.js|dist\/.+\.(js|d\.ts))$/.test(path))
+    const unexpected = files.filter((path) => !/^(package\.json|README\.md|bin\/tm-(master|slave|ctl)\.js|dist\/.+\.(js|d\.ts))$/.test(path))
     expect(unexpected).toEqual([])
-    expect(files).toEqual(expect.arrayContaining(['bin/tm-master.js', 'bin/tm-slave.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/master-command.js', 'dist/cli/slave-command.js']))
+    expect(files).toEqual(expect.arrayContaining(['bin/tm-master.js', 'bin/tm-slave.js', 'bin/tm-ctl.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/master-command.js', 'dist/cli/slave-command.js', 'dist/cli/ctl-command.js']))
   })
 
   it('installs msgpackr with its native extension although the repository pins msgpackr-extract by overrides', async () => {
@@ -82,8 +82,8 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
   /** The failed-jobs entries the flaky handler leaves: jobs 1, 3 and 5, each pointing at its own line. */
   const failures = (frame: string) => [1, 3, 5].map((id) => [id, { message: `odd id ${id}`, stack: `Error: odd id ${id}\n    at handleJob (${frame}:3:31)` }])
 
-  it('tm-master and tm-slave print their version', async () => {
-    for (const name of ['tm-master', 'tm-slave']) expect((await must(bin(name), ['--version'], projects[kind])).stdout).toBe(`${PACKAGE.name} ${PACKAGE.version}\n`)
+  it('tm-master, tm-slave and tm-ctl print their version', async () => {
+    for (const name of ['tm-master', 'tm-slave', 'tm-ctl']) expect((await must(bin(name), ['--version'], projects[kind])).stdout).toBe(`${PACKAGE.name} ${PACKAGE.version}\n`)
   })
 
   it('tm-master --spawn runs a TypeScript jobs module and handler; failures point at flaky.ts', async () => {

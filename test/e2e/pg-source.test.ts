@@ -52,7 +52,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MIS
     const box = sandbox({ TM_PG_URL: server.url, TM_PG_PAGE: '700' })
     const slow = { ...box.env, TM_RECORD_DELAY_MS: '1' }
     const { master } = await startMaster([JOBS, ...masterArgs(box, 'pg'), ...spawnArgs(1), '--status-interval', '0.2'], { env: slow })
-    await master.waitFor(/\| done [1-9]\d* \|/, 'stdout')
+    await master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
     master.kill('SIGINT')
     expect(await master.exited, master.stderr).toEqual({ code: 130, signal: null })
     const before = recordedKeys(box.records)

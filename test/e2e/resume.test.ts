@@ -36,7 +36,7 @@ function runToEnd(box: Sandbox, key: string, n: number, ...extra: string[]) {
 async function stopHalfWay(box: Sandbox, key: string, signal: NodeJS.Signals) {
   const env = { ...box.env, TM_RECORD_DELAY_MS: '2' }
   const { master } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, key), ...spawnArgs(2), '--status-interval', '0.2'], { env })
-  await master.waitFor(/\| done [1-9]\d* \|/, 'stdout')
+  await master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
   master.kill(signal)
   return { master, exit: await master.exited }
 }

@@ -18,3 +18,21 @@ describe('formatRate', () => {
     expect(formatRate(123456789)).toBe('123456789.00')
   })
 })
+
+describe('formatCount, formatJobRate, formatBytes, formatPercent', () => {
+  it('write counts with separators, rates with a decimal below 100, bytes in binary units, percents rounded down', async () => {
+    const { formatBytes, formatCount, formatJobRate, formatPercent } = await import('../../../src/cli/format.js')
+    expect(formatCount(0)).toBe('0')
+    expect(formatCount(1234567)).toBe('1,234,567')
+    expect(formatJobRate(0)).toBe('0.0/s')
+    expect(formatJobRate(99.94)).toBe('99.9/s')
+    expect(formatJobRate(1234.5)).toBe('1,235/s')
+    expect(formatBytes(0)).toBe('0 B')
+    expect(formatBytes(1023)).toBe('1023 B')
+    expect(formatBytes(1536)).toBe('1.5 KiB')
+    expect(formatBytes(210 * 1048576)).toBe('210 MiB')
+    expect(formatPercent(33.333)).toBe('33.3 %')
+    expect(formatPercent(99.99)).toBe('99.9 %')
+    expect(formatPercent(100)).toBe('100.0 %')
+  })
+})

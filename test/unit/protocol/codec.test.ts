@@ -210,6 +210,13 @@ describe('decode: rejections', () => {
     expectRejected(pack({ type: 'error', code: 1, message: 'm' }), ["Invalid 'error' message", 'expected `code` to be a string, got number'])
   })
 
+  it('takes the optional network byte counts of stats, and refuses bad ones', () => {
+    const stats = { type: 'stats', cpu: 0.5, rss: 1, running: 0, netIn: 123456, netOut: 0 } as const
+    expect(decodeSlaveMessage(pack(stats))).toEqual(stats)
+    expectRejected(pack({ ...stats, netIn: '1' }), ["Invalid 'stats' message", 'expected `netIn` to be a number >= 0, got string'])
+    expectRejected(pack({ ...stats, netOut: -1 }), ["Invalid 'stats' message", 'expected `netOut` to be a number >= 0, got number'])
+  })
+
   it('master side refuses messages only a master sends', () => {
     for (const message of [{ type: 'jobs', seqs: [], jobs: [], attempts: [] }, { type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5 }, { type: 'end' }, { type: 'drain' }, { type: 'abandon', seqs: [], attempts: [] }]) {
       expectRejected(pack(message), [`Unexpected '${message.type}' message`], decodeSlaveMessage)

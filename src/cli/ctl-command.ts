@@ -1,0 +1,186 @@
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { Command, Option } from 'commander'
+import { AuthError, CheckpointError, ConnectionError, OptionError } from '../errors.js'
+import { readCheckpoint } from '../master/checkpoint.js'
+import { Journal } from '../master/journal.js'
+import { runPaths } from '../master/run-store.js'
+import type { RunStatus } from '../master/status.js'
+import { jsonKey } from '../master/status.js'
+import { MASTER_DEFAULTS } from '../options.js'
+import { formatCount, formatDuration } from './format.js'
+import { runCli } from './run-cli.js'
+import { slavesTable, statusLine } from './status-line.js'
+import { PACKAGE } from './version.js'
+
+/** Where a stopped run stands, read from its state files (`tm-ctl status --key`). */
+export interface StoredRunStatus {
+  key: string
+  args: Record<string, string>
+  /** Every job of the generator is finished. */
+  complete: boolean
+  /** Jobs known finished contiguously from the first (the watermark plus one). */
+  position: number
+  /** Key of the watermark job: a resume starts after it; null before the first. */
+  last: string | number | null
+  done: number
+  failed: number
+  /** Milliseconds the run has run, every master of it, up to its last checkpoint. */
+  elapsedMs: number
+  /** When the run's first master started (ISO 8601). */
+  startedAt: string
+  /** When the run's state was last written: the checkpoint, or the journal if it is newer (ISO 8601). */
+  updatedAt: string
+  /** True while a master holds the run's lock (it may be running now). */
+  locked: boolean
+  /** The checkpoint file read. */
+  checkpoint: string
+}
+
+/** What commander hands the `status` action. */
+interface StatusOptions {
+  host?: string
+  token?: string
+  ca?: string
+  key?: string
+  stateDir: string
+  json?: boolean
+}
+
+/** Builds the `tm-ctl` command. */
+export function ctlCommand(): Command {
+  const program = new Command('tm-ctl')
+    .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
+    .description('Look at Taskmaster runs from scripts and other terminals.')
+  program
+    .command('status')
+    // Usage errors throw to runCli (exit 2) like the program's own.
+    .exitOverride()
+    .description("print a run's status: of a live master (--host), or of a stopped run from its state files (--key)")
+    .addOption(new Option('-H, --host <host:port>', `a live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`))
+    .addOption(new Option('--token <secret>', "the run's token, if the master has one").env('TM_TOKEN'))
+    .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for a wss:// master'))
+    .addOption(new Option('-k, --key <name>', 'read the state files of run <name> instead of asking a master'))
+    .addOption(new Option('--state-dir <dir>', 'where run state is kept (with --key)').default(MASTER_DEFAULTS.stateDir))
+    .option('--json', 'print JSON: the status document of a live master, or where a stopped run stands')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  tm-ctl status --host 10.0.0.5:5050 --token s3cret      # a live master
+  tm-ctl status --key posts-backfill --json              # a stopped run, from ./.taskmaster`,
+    )
+    .action(async (options: StatusOptions) => {
+      if (options.key !== undefined && options.host !== undefined) throw new OptionError('Give --host (a live master) or --key (a run from its state files), not both')
+      const text = options.key !== undefined ? storedStatusText(readStoredStatus(options.stateDir, options.key), options.json === true) : liveStatusText(await fetchStatus(options), options.json === true)
+      process.stdout.write(text)
+    })
+  return program
+}
+
+/** The status document of a live master (`GET /status`). */
+async function fetchStatus(options: StatusOptions): Promise<RunStatus> {
+  const host = options.host ?? `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`
+  const base = /^wss:\/\//.test(host) ? `https://${host.slice(6)}` : /^ws:\/\//.test(host) ? `http://${host.slice(5)}` : /^https?:\/\//.test(host) ? host : `http://${host}`
+  let url: URL
+  try {
+    url = new URL('/status', base)
+  } catch {
+    throw new OptionError(`--host must be host:port, ws://host:port or wss://host:port, got '${host}'`)
+  }
+  let ca: Buffer | undefined
+  if (options.ca !== undefined) {
+    try {
+      ca = readFileSync(options.ca)
+    } catch (error) {
+      throw new OptionError(`Cannot read --ca '${options.ca}': ${(error as Error).message}`)
+    }
+  }
+  const { status, body } = await get(url, options.token, ca).catch((error: Error) => {
+    throw new ConnectionError(`Cannot reach the master at ${url.host}: ${error.message}`)
+  })
+  if (status === 401) throw new AuthError(`The master at ${url.host} refused the request: ${options.token === undefined ? 'it needs the run\'s token' : 'the token is wrong'} (give it with --token or TM_TOKEN)`)
+  if (status !== 200) throw new ConnectionError(`The master at ${url.host} answered ${status} to GET /status (is it a Taskmaster master of this version?)`)
+  try {
+    return JSON.parse(body) as RunStatus
+  } catch {
+    throw new ConnectionError(`The master at ${url.host} sent a status that is not JSON`)
+  }
+}
+
+function get(url: URL, token: string | undefined, ca: Buffer | undefined): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
+    const onResponse = (res: IncomingMessage): void => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', reject)
+    }
+    const req = url.protocol === 'https:' ? httpsRequest(url, { headers, ca, timeout: 10_000 }, onResponse) : httpRequest(url, { headers, timeout: 10_000 }, onResponse)
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** A live master's status: the document as JSON, or its status line, state and slaves table. */
+export function liveStatusText(status: RunStatus, json: boolean): string {
+  if (json) return JSON.stringify(status, null, 2) + '\n'
+  const r = status.run
+  const args = Object.entries(r.args).map(([name, value]) => `${name}=${value}`).join(' ')
+  const lines = [`Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`, statusLine(status), ...slavesTable(status.slaves)]
+  return lines.join('\n') + '\n'
+}
+
+/**
+ * Where run `key` in `stateDir` stands, from its checkpoint and journal (what a master
+ * resuming it would find). Throws a {@link CheckpointError} when there is no such run.
+ */
+export function readStoredStatus(stateDir: string, key: string): StoredRunStatus {
+  const paths = runPaths(stateDir, key)
+  const cp = readCheckpoint(paths.checkpoint)
+  if (cp === undefined) throw new CheckpointError(`No run '${key}' in ${stateDir} (there is no ${paths.checkpoint}; give the --key and --state-dir the master was given)`, paths.checkpoint)
+  // Completions since the last checkpoint are in the journal: positions and counts only grow.
+  const journal = Journal.read(paths.journal)
+  const ahead = journal.position > cp.position
+  const journalAt = existsSync(paths.journal) && journal.counts !== undefined ? statSync(paths.journal).mtime.toISOString() : undefined
+  return {
+    key: cp.key,
+    args: cp.args,
+    complete: cp.complete,
+    position: ahead ? journal.position : cp.position,
+    last: jsonKey(ahead ? journal.last : cp.last),
+    done: Math.max(cp.counts.done, journal.counts?.done ?? 0),
+    failed: Math.max(cp.counts.failed, journal.counts?.failed ?? 0),
+    elapsedMs: cp.elapsed,
+    startedAt: cp.startedAt,
+    updatedAt: journalAt !== undefined && journalAt > cp.updatedAt ? journalAt : cp.updatedAt,
+    locked: existsSync(paths.lock),
+    checkpoint: paths.checkpoint,
+  }
+}
+
+/** A stored run's status as JSON, or as lines for people. */
+export function storedStatusText(s: StoredRunStatus, json: boolean): string {
+  if (json) return JSON.stringify(s, null, 2) + '\n'
+  const args = Object.entries(s.args).map(([name, value]) => `${name}=${value}`).join(' ')
+  const lines = [
+    `Run '${s.key}': ${s.complete ? 'complete' : s.locked ? 'not complete; a master holds its lock (it may be running: ask it with --host)' : 'not complete; start it again with the same --key to resume'}`,
+    `  position   ${formatCount(s.position)}${s.last === null ? '' : ` (last key ${String(s.last)}; a resume starts after it)`}`,
+    `  done       ${formatCount(s.done)}`,
+    `  failed     ${formatCount(s.failed)}`,
+    `  arguments  ${args === '' ? '(none)' : args}`,
+    `  elapsed    ${formatDuration(s.elapsedMs)}`,
+    `  started    ${s.startedAt}`,
+    `  written    ${s.updatedAt}`,
+  ]
+  return lines.join('\n') + '\n'
+}
+
+/** Entry point of `bin/tm-ctl.js`. */
+export function main(argv: string[] = process.argv): Promise<never> {
+  return runCli(ctlCommand(), argv)
+}

@@ -1,0 +1,72 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { tokenMatches } from './token.js'
+
+/** Answers one routed request (already authorized). `url` is the parsed request URL. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void
+
+/** What the router tells the master's log. */
+export type HttpLog = (level: 'info' | 'warn', message: string) => void
+
+/**
+ * The plain HTTP side of the master's port: a small router the server's `request` handler
+ * calls (WebSocket upgrades never reach it). Every route is protected by the run's token,
+ * like the slaves' endpoint: `Authorization: Bearer <token>` or `?token=<token>`; without
+ * it a master that has a token answers 401. A path without a route is left to the caller.
+ * Tokens never reach a log line: requests are logged by path only.
+ */
+export class HttpRouter {
+  readonly #token: string | undefined
+  readonly #log: HttpLog
+  readonly #routes = new Map<string, RouteHandler>()
+
+  constructor(token: string | undefined, log: HttpLog) {
+    this.#token = token
+    this.#log = log
+  }
+
+  /** Serves GET (and HEAD) requests of `path` with `handler`. */
+  get(path: string, handler: RouteHandler): this {
+    this.#routes.set(path, handler)
+    return this
+  }
+
+  /** Answers `req` if a route has its path (true), else leaves it to the caller (false). */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://master')
+    const handler = this.#routes.get(url.pathname)
+    if (handler === undefined) return false
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendText(res, 405, `${req.method} is not allowed on ${url.pathname}; use GET\n`, { allow: 'GET, HEAD' })
+      return true
+    }
+    if (this.#token !== undefined && !tokenMatches(this.#token, requestToken(req, url))) {
+      this.#log('warn', `Refused ${req.method} ${url.pathname} from ${req.socket.remoteAddress}: no valid token`)
+      sendText(res, 401, "This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n", { 'www-authenticate': 'Bearer realm="taskmaster"' })
+      return true
+    }
+    handler(req, res, url)
+    return true
+  }
+}
+
+/** The token a request presents: the `Authorization: Bearer` header first, else `?token=`. */
+function requestToken(req: IncomingMessage, url: URL): string | undefined {
+  const header = req.headers.authorization
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+    return match?.[1]
+  }
+  return url.searchParams.get('token') ?? undefined
+}
+
+/** A plain-text answer that closes nothing but itself. */
+export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers })
+  res.end(text)
+}
+
+/** A JSON answer (`body` already serialized), never cached: it is live. */
+export function sendJson(req: IncomingMessage, res: ServerResponse, body: string): void {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) })
+  res.end(req.method === 'HEAD' ? undefined : body)
+}

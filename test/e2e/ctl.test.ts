@@ -1,0 +1,123 @@
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { RunStatus } from '../../src/index.js'
+import { EXIT_OK, MASTER_BIN, ROOT, cleanUp, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import { freePort } from '../helpers/reliability.js'
+
+// tm-ctl status against a live master (its /status) and against a stopped run's state
+// files, with the real bins.
+
+afterEach(cleanUp)
+
+const CTL_BIN = join(ROOT, 'bin/tm-ctl.js')
+const TOKEN = 'ctl-s3cret'
+
+/** tm-ctl without the TM_TOKEN of the test's environment. */
+const ctl = (args: string[], env: NodeJS.ProcessEnv = {}) => run(CTL_BIN, args, { env: { TM_TOKEN: undefined, ...env } })
+
+async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe('tm-ctl status', () => {
+  it('of a live master, then of the same run stopped, from its state files', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', ...masterArgs(box, 'ctl'), '--quiet'], { env: box.env })
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--reconnect', '1'], { env: box.env })
+    await poll('the run to stand at 100 done', async () => {
+      const res = await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      const doc = (await res.json()) as RunStatus
+      return doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0 ? doc : undefined
+    })
+
+    const json = await ctl(['status', '--host', host, '--json'], { TM_TOKEN: TOKEN })
+    expect(json.exit, json.stderr).toEqual(EXIT_OK)
+    const doc = JSON.parse(json.stdout) as RunStatus
+    expect(doc.run).toMatchObject({ key: 'ctl', args: { n: '300' }, state: 'running', position: 100, last: 99, done: 100, failed: 0, inFlight: 4, queued: 196, total: 300 })
+    expect(doc.slaves).toMatchObject([{ pid: slave.child.pid, concurrency: 2, done: 100, inFlight: 4 }])
+
+    const text = await ctl(['status', '-H', `ws://${host}`, '--token', TOKEN])
+    expect(text.exit, text.stderr).toEqual(EXIT_OK)
+    const lines = text.stdout.split('\n')
+    expect(lines[0]).toBe("Run 'ctl' (n=300): running")
+    expect(lines[1]).toMatch(/^33\.3 % ETA (\d+:\d\d:\d\d|-) \| done 100 of 300 \| [\d.,]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #100, key 99 \| in flight 4 \| queued 196 \| slaves 1$/)
+    expect(lines[2]).toMatch(/^slave +address +conc +done +rate +in flight +cpu +rss +net in +net out$/)
+    expect(lines[3]).toMatch(new RegExp(`^\\S+:${slave.child.pid} +127\\.0\\.0\\.1:\\d+ +2 +100 +[\\d.,]+/s +4 +\\d+ % +[\\d.]+ [KMG]iB +[\\d.]+ (B|KiB|MiB) +[\\d.]+ (B|KiB|MiB)$`))
+    expect(lines.slice(4)).toEqual([''])
+
+    const noToken = await ctl(['status', '--host', host])
+    expect(noToken.exit.code).toBe(2)
+    expect(noToken.stderr).toBe(`tm-ctl: The master at ${host} refused the request: it needs the run's token (give it with --token or TM_TOKEN)\n`)
+    const wrong = await ctl(['status', '--host', host, '--token', 'nope'])
+    expect(wrong.stderr).toBe(`tm-ctl: The master at ${host} refused the request: the token is wrong (give it with --token or TM_TOKEN)\n`)
+
+    // Stopped at once (the held jobs never end): the state files say where the run stands.
+    master.kill('SIGTERM')
+    await master.waitFor('Stopping: waiting for the jobs in flight')
+    master.kill('SIGTERM')
+    expect(await master.exited).toEqual({ code: 143, signal: null })
+    slave.kill('SIGKILL')
+    await slave.exited
+    const cp = readCheckpoint(box, 'ctl') as ReturnType<typeof readCheckpoint> & { elapsed: number; startedAt: string; updatedAt: string }
+    const stored = await ctl(['status', '--key', 'ctl', '--state-dir', box.stateDir, '--json'])
+    expect(stored.exit, stored.stderr).toEqual(EXIT_OK)
+    expect(JSON.parse(stored.stdout)).toEqual({
+      key: 'ctl',
+      args: { n: '300' },
+      complete: false,
+      position: 100,
+      last: 99,
+      done: 100,
+      failed: 0,
+      elapsedMs: cp.elapsed,
+      startedAt: cp.startedAt,
+      updatedAt: cp.updatedAt,
+      locked: false,
+      checkpoint: join(box.stateDir, 'ctl.json'),
+    })
+    const storedText = await ctl(['status', '--key', 'ctl', '--state-dir', box.stateDir])
+    expect(storedText.stdout).toBe(
+      [
+        "Run 'ctl': not complete; start it again with the same --key to resume",
+        '  position   100 (last key 99; a resume starts after it)',
+        '  done       100',
+        '  failed     0',
+        '  arguments  n=300',
+        `  elapsed    ${storedText.stdout.match(/elapsed +(\d+:\d\d:\d\d)/)![1]}`,
+        `  started    ${cp.startedAt}`,
+        `  written    ${cp.updatedAt}`,
+        '',
+      ].join('\n'),
+    )
+  })
+
+  it('of a complete run, from its state files', async () => {
+    const box = sandbox()
+    const done = await run(MASTER_BIN, [fixture('range-total.mjs'), 'n=20', ...masterArgs(box, 'whole'), ...spawnArgs(1), '--quiet'], { env: box.env })
+    expect(done.exit).toEqual(EXIT_OK)
+    const stored = await ctl(['status', '--key', 'whole', '--state-dir', box.stateDir, '--json'])
+    expect(JSON.parse(stored.stdout)).toMatchObject({ key: 'whole', complete: true, position: 20, last: 19, done: 20, failed: 0, locked: false })
+    expect((await ctl(['status', '--key', 'whole', '--state-dir', box.stateDir])).stdout.split('\n')[0]).toBe("Run 'whole': complete")
+  })
+
+  it('says in one line when there is no such run or no master', async () => {
+    const box = sandbox()
+    const none = await ctl(['status', '--key', 'nope', '--state-dir', box.stateDir])
+    expect(none.exit.code).toBe(2)
+    expect(none.stdout).toBe('')
+    expect(none.stderr).toBe(`tm-ctl: No run 'nope' in ${box.stateDir} (there is no ${join(box.stateDir, 'nope.json')}; give the --key and --state-dir the master was given)\n`)
+    const port = await freePort()
+    const unreachable = await ctl(['status', '--host', `127.0.0.1:${port}`])
+    expect(unreachable.exit.code).toBe(1)
+    expect(unreachable.stderr).toBe(`tm-ctl: Cannot reach the master at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`)
+    const both = await ctl(['status', '--host', `127.0.0.1:${port}`, '--key', 'x'])
+    expect(both.exit.code).toBe(2)
+    expect(both.stderr).toBe('tm-ctl: Give --host (a live master) or --key (a run from its state files), not both\n')
+  })
+})
