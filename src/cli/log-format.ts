@@ -25,7 +25,7 @@ export function jsonLogLine(level: string, message: string, fields: Record<strin
 export function jsonLocalSlaveLine(line: string, now = new Date()): string {
   const match = /^\[slave (\d+)\] (.*)$/s.exec(line)
   const slave = match === null ? undefined : Number(match[1])
-  const text = match === null ? line : match[2]!
+  const text = match === null ? line : match[2]
   if (text.startsWith('{')) {
     try {
       const parsed = JSON.parse(text) as unknown

@@ -54,7 +54,7 @@ export function fitFields(fields: readonly Field[], width: number): string {
   for (const field of fields) {
     const forms = typeof field === 'string' ? [field] : field
     const fitting = forms.find((form) => (line === '' ? form.length : line.length + SEPARATOR.length + form.length) <= width)
-    if (fitting === undefined) return line === '' ? forms[forms.length - 1]!.slice(0, Math.max(0, width)) : line
+    if (fitting === undefined) return line === '' ? forms[forms.length - 1].slice(0, Math.max(0, width)) : line
     line = line === '' ? fitting : line + SEPARATOR + fitting
   }
   return line
@@ -89,10 +89,10 @@ const COLUMNS: readonly { head: string; cell: (s: SlaveFigures) => string; right
 export function slavesTable(slaves: readonly SlaveFigures[], width = Infinity): string[] {
   if (slaves.length === 0) return ['no slaves connected']
   const cells = slaves.map((s) => COLUMNS.map((c) => c.cell(s)))
-  const widths = COLUMNS.map((c, i) => Math.max(c.head.length, ...cells.map((row) => row[i]!.length)))
+  const widths = COLUMNS.map((c, i) => Math.max(c.head.length, ...cells.map((row) => row[i].length)))
   const line = (row: readonly string[]): string =>
     row
-      .map((text, i) => (COLUMNS[i]!.right ? text.padStart(widths[i]!) : text.padEnd(widths[i]!)))
+      .map((text, i) => (COLUMNS[i].right ? text.padStart(widths[i]) : text.padEnd(widths[i])))
       .join('  ')
       .trimEnd()
       .slice(0, Number.isFinite(width) ? width : undefined)

@@ -136,12 +136,12 @@ export class MovingRate {
     this.#at.push(at)
     this.#count.push(count)
     // The oldest sample kept is the newest one at least a window old: the rate spans a full window.
-    while (this.#at.length > 2 && this.#at[1]! <= at - this.#window) {
+    while (this.#at.length > 2 && this.#at[1] <= at - this.#window) {
       this.#at.shift()
       this.#count.shift()
     }
-    const seconds = (at - this.#at[0]!) / 1000
-    return seconds > 0 ? (count - this.#count[0]!) / seconds : 0
+    const seconds = (at - this.#at[0]) / 1000
+    return seconds > 0 ? (count - this.#count[0]) / seconds : 0
   }
 }
 
