@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, MASTER_BIN, ROOT, cleanUp, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
-import { freePort } from '../helpers/reliability.js'
+import { portForLater } from '../helpers/reliability.js'
 
 // tm-ctl status against a live master (its /status) and against a stopped run's state
 // files, with the real bins.
@@ -112,7 +112,7 @@ describe('tm-ctl status', () => {
     expect(none.exit.code).toBe(2)
     expect(none.stdout).toBe('')
     expect(none.stderr).toBe(`tm-ctl: No run 'nope' in ${box.stateDir} (there is no ${join(box.stateDir, 'nope.json')}; give the --key and --state-dir the master was given)\n`)
-    const port = await freePort()
+    const port = await portForLater() // a port where no master listens
     const unreachable = await ctl(['status', '--host', `127.0.0.1:${port}`])
     expect(unreachable.exit.code).toBe(1)
     expect(unreachable.stderr).toBe(`tm-ctl: Cannot reach the master at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`)

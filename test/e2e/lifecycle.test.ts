@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, MASTER_BIN, expectEachKeyRan, fixture, masterArgs, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
-import { RANGE, freePort, tearDown } from '../helpers/reliability.js'
+import { RANGE, portForLater, tearDown } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -55,7 +55,7 @@ describe('setup and teardown', () => {
 
   it('a long-lived slave (--reconnect 0) sets up each run with its args and tears each down at its end', async () => {
     const box = sandbox()
-    const host = `127.0.0.1:${await freePort()}`
+    const host = `127.0.0.1:${await portForLater()}`
     const slave = startSlave([LIFE, '--host', host, '--reconnect', '0'], { env: box.env })
     const master = (key: string, n: number) => run(MASTER_BIN, [RANGE, `n=${n}`, '--key', key, '--state-dir', box.stateDir, '--host', host, '--quiet'], { env: box.env })
     expect((await master('first', 30)).exit).toEqual(EXIT_OK)

@@ -1,29 +1,18 @@
 // A fleet that stays up between backfills: `tm-slave --reconnect 0` waits for a master
 // forever, serves run after run, and stops cleanly on SIGTERM.
-import { createServer } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, MASTER_BIN, cleanUp, fixture, recordedKeys, run, sandbox, startSlave, tally } from '../helpers/proc.js'
+import { portForLater } from '../helpers/reliability.js'
 
 const RANGE = fixture('range.mjs')
 const RECORD = fixture('record.mjs')
 
 afterEach(cleanUp)
 
-/** A port of 127.0.0.1 free right now, so two masters in turn can listen where the slave looks. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
-
 describe('a long-lived slave (--reconnect 0)', () => {
   it('waits for a master that is not there yet, serves two runs of two masters in turn, exits 0 on SIGTERM', async () => {
     const box = sandbox()
-    const host = `127.0.0.1:${await freePort()}`
+    const host = `127.0.0.1:${await portForLater()}`
     const slave = startSlave([RECORD, '--host', host, '--reconnect', '0'], { env: box.env })
     await slave.waitFor(`No master at ws://${host} yet`, 'stderr')
 
@@ -53,7 +42,7 @@ describe('a long-lived slave (--reconnect 0)', () => {
 
   it('without --reconnect 0 a slave still exits 0 when its run is complete', async () => {
     const box = sandbox()
-    const host = `127.0.0.1:${await freePort()}`
+    const host = `127.0.0.1:${await portForLater()}`
     const slave = startSlave([RECORD, '--host', host], { env: box.env })
     await slave.waitFor(`No master at ws://${host} yet`, 'stderr')
     const master = await run(MASTER_BIN, [RANGE, 'n=50', '--key', 'once', '--state-dir', box.stateDir, '--host', host, '--quiet'], { env: box.env })

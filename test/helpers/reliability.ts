@@ -3,6 +3,7 @@
 // seeded randomness and raw WebSocket clients speaking (or not) the protocol.
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createServer } from 'node:net'
 import { Packr } from 'msgpackr'
 import { expect } from 'vitest'
 import WebSocket from 'ws'
@@ -225,4 +226,20 @@ export function expectOthersRanOnce(records: string, n: number, except: number[]
   }
   expect(wrong).toEqual([])
   expect(recordedKeys(records)).toHaveLength(n - except.length)
+}
+
+/**
+ * A TCP port free a moment ago on 127.0.0.1, for the cases port 0 cannot serve: a
+ * long-lived slave started before any master exists, which must be told where its masters
+ * will listen, or an address where no master listens. Everything else binds port 0 and
+ * reads the printed address.
+ */
+export function portForLater(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
 }
