@@ -1,5 +1,7 @@
 import { OptionError } from './errors.js'
 import { MIN_FRAME } from './protocol/messages.js'
+import type { Shard } from './shard.js'
+import { SHARD_ARG, checkShard, shardSuffix } from './shard.js'
 
 /**
  * Upper bounds of the numeric options, shared by the API and the CLI.
@@ -32,6 +34,8 @@ export interface GeneratorContext {
   position: number
   /** The `name=value` arguments of the run. */
   args: Record<string, string>
+  /** Which of n masters sharing the dataset runs this generator (`--shard i/n`): yield only its part. Absent: not sharded. */
+  shard?: Shard
 }
 
 /** What a jobs module exports (the CLI loads it; a script may build it by hand). */
@@ -41,7 +45,7 @@ export interface JobSource {
   /** How a job's resume key is read; default: `job.id`, the job itself if it is a key, else its position. */
   key?: (job: any) => JobKey
   /** Number of jobs, for the progress display: a number, or a (async) function of `{ args }` returning one. */
-  total?: number | ((ctx: { args: Record<string, string> }) => number | Promise<number>)
+  total?: number | ((ctx: { args: Record<string, string>; shard?: Shard }) => number | Promise<number>)
 }
 
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */
@@ -112,6 +116,12 @@ export interface MasterOptions {
   tls?: TlsOptions
   /** Path of the failed-jobs log. @default '<stateDir>/<key>.failed.jsonl' */
   failedLog?: string
+  /**
+   * This master runs shard `index` of `count` (1-based) of the dataset: the key gets
+   * `.shard-<index>-of-<count>`, the generator gets it as `ctx.shard`, and it is saved with
+   * the arguments. @default undefined (not sharded)
+   */
+  shard?: Shard
 }
 
 /** Options of {@link Slave}. Everything but `handler` and `host` is optional. */
@@ -217,6 +227,7 @@ const MASTER_OPTIONS = {
   jobTimeout: { default: 0, check: nonNegativeSeconds },
   tls: { default: undefined as TlsOptions | undefined },
   failedLog: { default: undefined as string | undefined },
+  shard: { default: undefined as Shard | undefined, check: checkShard },
 } satisfies { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> }
 
 /**
@@ -271,6 +282,13 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   const o = { ...MASTER_DEFAULTS, ...defined(options) } as ResolvedMasterOptions
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
   check(MASTER_OPTIONS, o)
+  if (Object.hasOwn(o.args, SHARD_ARG)) throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
+  if (o.shard !== undefined) {
+    // The shard is part of the run's identity: each shard keeps its own state.
+    const suffix = shardSuffix(o.shard)
+    if (!o.key.endsWith(suffix)) o.key = `${o.key}${suffix}`
+    validateRunKey(o.key)
+  }
   return o
 }
 

@@ -15,6 +15,7 @@ import { addOptions, libraryOptions } from './option-table.js'
 import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
+import { shardSuffix } from '../shard.js'
 import { StatusDisplay } from './status-display.js'
 
 /** Builds the `tm-master` command. */
@@ -88,18 +89,19 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const source = await loadJobSource(moduleSpec)
   if (options.handler !== undefined) await loadHandler(options.handler)
   const key = options.key ?? defaultKey(moduleSpec)
-  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog'> = { source, key, args, reset: options.reset }
+  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog' | 'shard'> = { source, key, args, reset: options.reset }
   let retryPass: RetryPass | undefined
   if (options.retryFailed) {
     if (options.reset) throw new OptionError('--retry-failed and --reset do not go together')
     if (words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
-    retryPass = prepareRetryPass(options.stateDir, key, source.key)
+    // A shard's failed jobs are its own: the pass replays them without the shard's filter.
+    retryPass = prepareRetryPass(options.stateDir, options.shard === undefined ? key : `${key}${shardSuffix(options.shard)}`, source.key)
     if (retryPass === undefined) {
       process.stdout.write(`Run '${key}' has no failed jobs to retry.\n`)
       return 0
     }
     const count = countLines(retryPass.log)
-    run = { ...retryPass.options, source: { ...retryPass.options.source, total: count } }
+    run = { ...retryPass.options, source: { ...retryPass.options.source, total: count }, shard: undefined }
     process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
   }
   const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls })

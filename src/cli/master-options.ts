@@ -3,6 +3,13 @@ import type { MasterOptions } from '../options.js'
 import { MIN_FRAME } from '../protocol/messages.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { integer, listenAddress, seconds } from './parse.js'
+import { InvalidArgumentError } from 'commander'
+import { MAX_SHARDS, parseShard } from '../shard.js'
+
+const shard = (text: string) => parseShard(text) ?? fail(`must be i/n with 1 <= i <= n <= ${MAX_SHARDS} (e.g. 2/3), got '${text}'`)
+const fail = (message: string): never => {
+  throw new InvalidArgumentError(message)
+}
 
 /**
  * Every option of `tm-master`, in help order. An option that maps 1:1 to a {@link MasterOptions}
@@ -18,6 +25,7 @@ export const MASTER_CLI = {
     help: 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again',
     to: 'acceptJournalLoss',
   },
+  shard: { flags: '--shard <i/n>', help: 'run shard i of n masters sharing the dataset: the key gets .shard-<i>-of-<n>, the generator gets ctx.shard', parse: shard, to: 'shard' },
   retryFailed: { flags: '--retry-failed', help: "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)" },
   host: {
     flags: '-H, --host <host:port>',

@@ -4,6 +4,7 @@ import { deferred } from '../deferred.js'
 import { describeError } from '../errors.js'
 import { Intervals } from '../intervals.js'
 import type { ResolvedMasterOptions } from '../options.js'
+import { identityArgs } from '../shard.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import { AttemptPolicy } from './attempt-policy.js'
@@ -55,7 +56,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
     // The run's identity is on disk before its first job goes out.
-    store.begin(options.args)
+    store.begin(identityArgs(options.args, options.shard))
     const previous = store.previous
     if (previous?.complete) {
       store.close()
@@ -75,7 +76,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
 async function readTotal(options: ResolvedMasterOptions, events: EventEmitter): Promise<number | undefined> {
   const total = options.source.total
   try {
-    const value = typeof total === 'function' ? await total({ args: { ...options.args } }) : total
+    const value = typeof total === 'function' ? await total(options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }) : total
     return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
   } catch (error) {
     events.emit('log', { level: 'warn', message: `total() threw, running without a total: ${(error as Error).message}` })
@@ -123,7 +124,7 @@ export class Run {
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     const warn = (message: string): void => this.#log('warn', message)
-    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: o.args }, this.#startedAt, warn)
+    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.args, o.shard) }, this.#startedAt, warn)
     this.#failedLog = new FailedLog(o.failedLog ?? store.failedLogPath)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
@@ -164,7 +165,7 @@ export class Run {
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
-    this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args } }).then(
+    this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args }, ...(o.shard === undefined ? {} : { shard: { ...o.shard } }) }).then(
       () => this.#settle(),
       (error) => this.#abort(error),
     )
