@@ -122,6 +122,13 @@ export interface MasterOptions {
    * the arguments. @default undefined (not sharded)
    */
   shard?: Shard
+  /**
+   * Keep the run's state (checkpoint, journal, failed jobs, lock) in this PostgreSQL
+   * (`postgres://user:pass@host:5432/db`) instead of files in `stateDir`: tables created on
+   * first use, the lock an advisory lock of the master's session. Needs the `pg` package.
+   * @default undefined (files)
+   */
+  stateStore?: string
 }
 
 /** Options of {@link Slave}. Everything but `handler` and `host` is optional. */
@@ -196,6 +203,10 @@ function nonEmpty(value: string, name: string): void {
   if (value.length === 0) throw new OptionError(`options.${name} must not be empty`, name)
 }
 
+function postgresUrl(value: string, name: string): void {
+  if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) throw new OptionError(`options.${name} must be a postgres:// URL, got '${String(value)}'`, name)
+}
+
 /** The run key becomes a file name: keep it to a safe alphabet. */
 export function validateRunKey(key: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
@@ -228,6 +239,7 @@ const MASTER_OPTIONS = {
   tls: { default: undefined as TlsOptions | undefined },
   failedLog: { default: undefined as string | undefined },
   shard: { default: undefined as Shard | undefined, check: checkShard },
+  stateStore: { default: undefined as string | undefined, check: postgresUrl },
 } satisfies { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> }
 
 /**

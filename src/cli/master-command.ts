@@ -93,6 +93,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   let retryPass: RetryPass | undefined
   if (options.retryFailed) {
     if (options.reset) throw new OptionError('--retry-failed and --reset do not go together')
+    if (options.stateStore !== undefined) throw new OptionError('--retry-failed reads a failed-jobs log file: it does not go with --state-store yet')
     if (words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
     // A shard's failed jobs are its own: the pass replays them without the shard's filter.
     retryPass = prepareRetryPass(options.stateDir, options.shard === undefined ? key : `${key}${shardSuffix(options.shard)}`, source.key)

@@ -19,6 +19,7 @@ const fail = (message: string): never => {
 export const MASTER_CLI = {
   key: { flags: '-k, --key <name>', help: "the run's name; its state is <state-dir>/<name>.json", shown: "the module's file name" },
   stateDir: { flags: '--state-dir <dir>', help: 'where run state is kept', default: MASTER_DEFAULTS.stateDir, to: 'stateDir' },
+  stateStore: { flags: '--state-store <url>', help: 'keep the run state in this PostgreSQL (postgres://...) instead of --state-dir; needs the pg package', env: 'TM_STATE_STORE', to: 'stateStore' },
   reset: { flags: '--reset', help: 'forget the saved state of the key and start from the beginning' },
   acceptJournalLoss: {
     flags: '--accept-journal-loss',

@@ -10,15 +10,15 @@ import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import { AttemptPolicy } from './attempt-policy.js'
 import { Dispatcher } from './dispatcher.js'
 import type { FailedJob } from './failed-log.js'
-import { FailedLog } from './failed-log.js'
 import { Ledger } from './ledger.js'
 import { Persistence } from './persistence.js'
 import type { ResumePoint } from './run-store.js'
 import { RunStore } from './run-store.js'
+import { openPgStore } from './pg-store.js'
 import { Server } from './server.js'
 import type { ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
-import type { StateStore } from './state-store.js'
+import type { FailedJobsLog, StateStore } from './state-store.js'
 import { Source } from './source.js'
 import type { MasterAddress, MasterStatus, RunSummary } from './types.js'
 
@@ -41,25 +41,25 @@ export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; sum
  * Tests hand in parts that fail on purpose, to prove every way out of a run.
  */
 export interface RunParts {
-  store(options: ResolvedMasterOptions): StateStore
+  store(options: ResolvedMasterOptions): StateStore | Promise<StateStore>
   server(options: ServerOptions, handler: ServerHandler): Server
 }
 
 const DEFAULT_PARTS: RunParts = {
-  store: (o) => new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss }),
+  store: (o) => (o.stateStore !== undefined ? openPgStore(o.stateStore, o.key, { reset: o.reset }) : new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss })),
   server: (options, handler) => new Server(options, handler),
 }
 
 export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS): Promise<Opened> {
-  const store = parts.store(options)
+  const store = await parts.store(options)
   const failedLog = options.failedLog ?? store.failedLogPath
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
     // The run's identity is on disk before its first job goes out.
-    store.begin(identityArgs(options.args, options.shard))
+    await store.begin(identityArgs(options.args, options.shard))
     const previous = store.previous
     if (previous?.complete) {
-      store.close()
+      await store.close()
       const totals = { done: previous.counts.done, failed: previous.counts.failed, elapsedMs: previous.elapsed }
       return { kind: 'already-complete', summary: { outcome: 'already-complete', key: options.key, jobs: 0, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0, totals, failedLog } }
     }
@@ -67,8 +67,9 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
     const total = await readTotal(options, events)
     return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
   } catch (error) {
-    store.discardFresh()
-    store.close()
+    // Every step runs; the first error is the one the caller sees.
+    await Promise.resolve(store.discardFresh()).catch(() => undefined)
+    await Promise.resolve(store.close()).catch(() => undefined)
     throw error
   }
 }
@@ -101,7 +102,7 @@ export class Run {
   readonly #server: Server
   readonly #dispatcher: Dispatcher
   readonly #policy: AttemptPolicy
-  readonly #failedLog: FailedLog
+  readonly #failedLog: FailedJobsLog
   readonly #persistence: Persistence
   readonly #resume: ResumePoint
   readonly #total: number | undefined
@@ -125,7 +126,7 @@ export class Run {
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     const warn = (message: string): void => this.#log('warn', message)
     this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.args, o.shard) }, this.#startedAt, warn)
-    this.#failedLog = new FailedLog(o.failedLog ?? store.failedLogPath)
+    this.#failedLog = store.openFailedLog(o.failedLog)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     this.#server = parts.server(
@@ -156,7 +157,7 @@ export class Run {
       bound = await this.#server.listen(o.host, o.port)
     } catch (error) {
       // No job went out: a run that could not listen leaves no state behind.
-      this.#persistence.abandon()
+      await this.#persistence.abandon()
       throw error
     }
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
@@ -393,7 +394,12 @@ export class Run {
     // Acks that came in while the connections closed (after a stop at once).
     this.#guard(() => this.#persistence.flush())
     this.#guard(() => this.#failedLog.close())
-    this.#guard(() => this.#persistence.close(outcome === 'complete' && this.#error === undefined))
+    try {
+      // A store that writes asynchronously has the last checkpoint committed here.
+      await this.#persistence.close(outcome === 'complete' && this.#error === undefined)
+    } catch (error) {
+      this.#abort(error)
+    }
     if (this.#error !== undefined) throw this.#error
     return this.#summary(outcome)
   }
