@@ -129,6 +129,11 @@ export interface MasterOptions {
    * @default undefined (files)
    */
   stateStore?: string
+  /**
+   * With `stateStore`: wait for the run's lock (held by the active master's session) and take
+   * the run over when that master dies, resuming from its state. @default false
+   */
+  standby?: boolean
 }
 
 /** Options of {@link Slave}. Everything but `handler` and `host` is optional. */
@@ -240,6 +245,7 @@ const MASTER_OPTIONS = {
   failedLog: { default: undefined as string | undefined },
   shard: { default: undefined as Shard | undefined, check: checkShard },
   stateStore: { default: undefined as string | undefined, check: postgresUrl },
+  standby: { default: false },
 } satisfies { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> }
 
 /**
@@ -295,6 +301,8 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
   check(MASTER_OPTIONS, o)
   if (Object.hasOwn(o.args, SHARD_ARG)) throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
+  if (o.standby && o.stateStore === undefined) throw new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...): a standby takes over a lock held in PostgreSQL', 'standby')
+  if (o.standby && o.reset) throw new OptionError('options.standby and options.reset do not go together: a standby resumes the active master\'s run', 'standby')
   if (o.shard !== undefined) {
     // The shard is part of the run's identity: each shard keeps its own state.
     const suffix = shardSuffix(o.shard)

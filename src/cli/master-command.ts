@@ -136,6 +136,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     }
     if (!options.quiet) display.start()
   })
+  if (master.options.standby) out.write(`Standing by for run '${master.options.key}': waiting for the active master's lock in the state store\n`)
   const firstSignal = onStopSignals(() => master.stop())
   let summary: RunSummary
   try {

@@ -30,6 +30,8 @@ export class Master extends EventEmitter {
   #run: Run | undefined
   /** stop() was called before the run was open. */
   #stopRequested = false
+  /** Aborted by a stop before the run is open: a standby stops waiting for its lock. */
+  readonly #opening = new AbortController()
 
   constructor(options: MasterOptions) {
     super()
@@ -53,7 +55,7 @@ export class Master extends EventEmitter {
     if (this.#phase !== 'new') throw new StateError('Master.run() can only be called once')
     this.#phase = 'opening'
     try {
-      const opened = await openRun(this.options, this.token, this)
+      const opened = await openRun(this.options, this.token, this, undefined, this.#opening.signal)
       if (opened.kind === 'already-complete') return opened.summary
       this.#run = opened.run
       this.#phase = 'running'
@@ -71,7 +73,10 @@ export class Master extends EventEmitter {
    */
   stop(): void {
     if (this.#run !== undefined) this.#run.stop()
-    else this.#stopRequested = true
+    else {
+      this.#stopRequested = true
+      this.#opening.abort()
+    }
   }
 
   /** A snapshot of the run for displays (zeros before the run is open). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { CheckpointError, LockError, OptionError, StateFileError } from '../errors.js'
+import { CheckpointError, LockError, OptionError, StateError, StateFileError } from '../errors.js'
 import { seqsOfRanges } from '../protocol/ranges.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
@@ -68,6 +68,12 @@ export interface PgStoreOptions {
   reset?: boolean
   /** Hands in a client instead of loading pg (tests, or a caller's own driver settings). */
   client?: PgClient
+  /** Wait for the lock (asking every `pollMs`) instead of refusing when another master holds it. @default false */
+  standby?: boolean
+  /** @default 250 */
+  pollMs?: number
+  /** Aborted: a standby stops waiting (the master was stopped). */
+  signal?: AbortSignal | undefined
 }
 
 /** Loads pg's Client (an optional peer dependency), or says how to install it. */
@@ -105,8 +111,14 @@ export async function openPgStore(url: string, key: string, options: PgStoreOpti
     await client.query(`SELECT pg_advisory_xact_lock(x'${SCHEMA_LOCK}'::bigint)`)
     for (const statement of SCHEMA) await client.query(statement)
     await client.query('COMMIT')
-    const locked = (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [lockId(key)])).rows[0]?.locked === true
-    if (!locked) throw new LockError(`Run '${key}' is in use by another master (it holds the run's lock in the state store ${where}); stop it first`, where)
+    const tryLock = async (): Promise<boolean> => (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [lockId(key)])).rows[0]?.locked === true
+    // A standby asks again and again (rather than blocking in pg_advisory_lock) so that a stop ends the wait.
+    while (!(await tryLock())) {
+      if (!options.standby) throw new LockError(`Run '${key}' is in use by another master (it holds the run's lock in the state store ${where}); stop it first, or start this one with --standby`, where)
+      if (failure.error !== undefined) throw failure.error
+      await pause(options.pollMs ?? 250, options.signal)
+      if (options.signal?.aborted) throw new StateError(`Stopped while standing by for run '${key}' (the active master still holds its lock in ${where})`)
+    }
     if (options.reset) await reset(client, key)
     const row = (await client.query(`SELECT checkpoint FROM ${PG_TABLES.checkpoint} WHERE run = $1`, [key])).rows[0]
     const previous = row === undefined ? undefined : checkpointOf(String(row.checkpoint), key, where)
@@ -120,6 +132,19 @@ export async function openPgStore(url: string, key: string, options: PgStoreOpti
     if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('TM_ERR')) throw error
     throw new StateFileError(`Cannot open the state of run '${key}' in the state store ${where}: ${(error as Error).message}`, where)
   }
+}
+
+/** Waits `ms`, or less if `signal` is aborted. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }
 
 /** Forgets the run's checkpoint and journal (and its retry pass's); its failed jobs are kept under a rotated name. */

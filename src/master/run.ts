@@ -41,17 +41,24 @@ export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; sum
  * Tests hand in parts that fail on purpose, to prove every way out of a run.
  */
 export interface RunParts {
-  store(options: ResolvedMasterOptions): StateStore | Promise<StateStore>
+  /** `stopping` is aborted when the master is stopped before its run is open (a standby waiting for its lock). */
+  store(options: ResolvedMasterOptions, stopping?: AbortSignal): StateStore | Promise<StateStore>
   server(options: ServerOptions, handler: ServerHandler): Server
 }
 
 const DEFAULT_PARTS: RunParts = {
-  store: (o) => (o.stateStore !== undefined ? openPgStore(o.stateStore, o.key, { reset: o.reset }) : new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss })),
+  store: (o, stopping) =>
+    o.stateStore !== undefined
+      ? openPgStore(o.stateStore, o.key, { reset: o.reset, standby: o.standby, pollMs: standbyPoll(o.heartbeat), signal: stopping })
+      : new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss }),
   server: (options, handler) => new Server(options, handler),
 }
 
-export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS): Promise<Opened> {
-  const store = await parts.store(options)
+/** How often a standby asks for the lock: a quarter heartbeat, so it takes over within a few. */
+const standbyPoll = (heartbeat: number): number => Math.min(1000, Math.max(50, (heartbeat * 1000) / 4))
+
+export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
+  const store = await parts.store(options, stopping)
   const failedLog = options.failedLog ?? store.failedLogPath
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {

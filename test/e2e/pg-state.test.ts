@@ -92,7 +92,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     const { master } = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
     const second = await run(MASTER_BIN, [RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
     expect(second.exit).toEqual({ code: 2, signal: null })
-    expect(second.stderr).toMatch(/^tm-master: Run 'pg-locked' is in use by another master \(it holds the run's lock in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\); stop it first\n$/)
+    expect(second.stderr).toMatch(/^tm-master: Run 'pg-locked' is in use by another master \(it holds the run's lock in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\); stop it first, or start this one with --standby\n$/)
     // Killed, its session ends and the lock with it: no stale lock to remove by hand.
     await killHard(master)
     const third = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
