@@ -5,6 +5,7 @@ import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
 import { FailedLog } from './failed-log.js'
+import type { JobKey } from '../options.js'
 import type { JournalEntries, JournalRecord } from './journal.js'
 import { parse, stringify } from './json.js'
 import type { ResumePoint } from './run-store.js'
@@ -176,7 +177,7 @@ const recordText = (r: JournalRecord): string => stringify([r.position, r.last, 
 function entriesOf(records: readonly string[], key: string, where: string): JournalEntries {
   const entries: JournalEntries = { position: 0, last: null, counts: undefined, seqs: [], keys: [] }
   for (const text of records) {
-    const [position, last, done, failed, ranges, keys] = parse(text) as [number, JournalRecord['last'], number, number, number[], JournalRecord['keys']]
+    const [position, last, done, failed, ranges, keys] = parse(text) as [number, JournalRecord['last'], number, number, number[], JobKey[]]
     if (!Number.isSafeInteger(position) || !Array.isArray(ranges) || !Array.isArray(keys)) throw new CheckpointError(`Run '${key}' has a damaged journal record in the state store ${where}; start over with --reset`, where)
     if (position >= entries.position) {
       entries.position = position

@@ -159,7 +159,7 @@ export class Slave extends EventEmitter {
     // slave follows whichever serves the run.
     const urls = this.options.host.split(',').map((host) => masterUrl(host.trim()))
     let current = 0
-    let url = urls[0]!
+    let url = urls[0]
     // --reconnect 0: no deadline, so a fleet stays up between runs.
     const forever = this.options.reconnect === 0
     let attempt = 0
@@ -169,7 +169,7 @@ export class Slave extends EventEmitter {
     // before its master would otherwise log every backoff step).
     let told = false
     while (this.#phase === CONNECTING) {
-      url = urls[current]!
+      url = urls[current]
       this.#url = url
       const outcome = await this.#connect(url)
       switch (outcome.kind) {
