@@ -7,6 +7,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Postgres } from '../helpers/postgres.js'
 import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
 import { EXIT_OK, MASTER_BIN, recordedKeys, run, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
+import type { Checkpoint } from '../../src/master/checkpoint.js'
+import type { JournalRecord } from '../../src/master/journal.js'
+import { openPgStore } from '../../src/master/pg-store.js'
 import { FAULTY, RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEnds, freePort, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
@@ -98,6 +101,52 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     const third = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
     third.master.kill('SIGINT')
     expect((await third.master.exited).code).toBe(130)
+  })
+
+  it('the store batches: at most one write in flight, what queues meanwhile goes in the next one, a checkpoint supersedes the records before it', async () => {
+    // A real pg client, wrapped to count statements and how many run at once.
+    const client = new pg.Client(server.url)
+    let running = 0
+    let most = 0
+    const flushes: number[] = []
+    const wrapped = {
+      connect: () => client.connect(),
+      end: () => client.end(),
+      on: (event: 'error', listener: (error: Error) => void) => client.on(event, listener),
+      query: async (text: string, values?: unknown[]) => {
+        running++
+        most = Math.max(most, running)
+        if (text.startsWith('WITH f AS')) flushes.push((values![3] as string[]).length)
+        try {
+          return await client.query(text, values)
+        } finally {
+          running--
+        }
+      },
+    }
+    const store = await openPgStore(server.url, 'pg-batch', { client: wrapped })
+    await store.begin({})
+    const record = (position: number): JournalRecord => ({ position, last: position - 1, done: position, failed: 0, ranges: [], keys: [] })
+    // 1,000 records in one turn of the loop: the first goes at once, the rest wait for it.
+    for (let p = 1; p <= 1000; p++) store.journal(record(p))
+    await until('both writes', () => flushes.length === 2 && running === 0)
+    expect(flushes).toEqual([1, 999])
+    expect(most).toBe(1)
+    expect(await journalRows('pg-batch')).toBe(1000)
+    // A checkpoint replaces the records queued before it (none is written) and deletes the committed ones.
+    for (let p = 1001; p <= 1010; p++) store.journal(record(p))
+    const checkpoint = { ...(await checkpointOf('pg-batch')), position: 1010, last: 1009, counts: { done: 1010, failed: 0 } } as unknown as Checkpoint
+    store.save(checkpoint)
+    store.journal(record(1011))
+    await store.close(false)
+    expect(most).toBe(1)
+    expect(await checkpointOf('pg-batch')).toMatchObject({ position: 1010, last: 1009 })
+    expect(await journalRows('pg-batch')).toBe(1)
+    // Opened again (the lock was freed by close): the journal's record after the checkpoint is the resume point.
+    const again = await openPgStore(server.url, 'pg-batch')
+    expect(again.resumePoint()).toMatchObject({ position: 1011, last: 1010, counts: { done: 1011, failed: 0 } })
+    await again.close(true)
+    expect(await journalRows('pg-batch')).toBe(0)
   })
 
   it('a run resumed with other arguments is refused; --reset starts it over', async () => {
