@@ -70,11 +70,11 @@ async function stopSlave(slave) {
 }
 
 /** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process. */
-async function distributed(name, { jobs, bytes = 0, slaves, size = 10000 }) {
+async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateStore }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir }
   const t0 = performance.now()
-  const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', '--size', String(size), '-q'], env, /Taskmaster server running on '([^']+)'/)
+  const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', '--size', String(size), '-q', ...(stateStore ? ['--state-store', stateStore] : [])], env, /Taskmaster server running on '([^']+)'/)
   const [, host] = await master.listening
   // Long-lived slaves (--reconnect 0): a slave cannot tell "no master yet" from "the run is
   // over", and on a busy machine the second one may start after every job is done (a
@@ -161,6 +161,9 @@ const scenarios = [
   // Where the slaves are the bottleneck (a handler that computes for 2 µs a job), a second
   // slave process takes its share of the work: the buffer does not serialize them.
   ['cpu-1-slave', () => distributed('cpu-1-slave', { jobs: n(1e6), slaves: [{ handler: 'spin', concurrency: 1, prefetch: 4000, env: { BENCH_SPIN_US: '2' } }] })],
+  // 1-slave with the run's state in PostgreSQL (--state-store): only with BENCH_PG_URL set
+  // (a server of one's own; the rows are left behind under the key 'bench').
+  ['1-slave-pg', () => distributed('1-slave-pg', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }], stateStore: process.env.BENCH_PG_URL })],
   ['cpu-2-slaves', () => distributed('cpu-2-slaves', { jobs: n(1e6), slaves: [0, 1].map(() => ({ handler: 'spin', concurrency: 1, prefetch: 4000, env: { BENCH_SPIN_US: '2' } })) })],
 ]
 
@@ -169,7 +172,8 @@ const scenarios = [
 // the median run (by jobs/s) is reported, with every run's rate in `runs`. The long
 // latency-bound ones run once, in the first round.
 const once = new Set(['latency-20ms', 'fast-and-slow'])
-const selected = scenarios.filter(([name]) => !only || only.has(name))
+const selected = scenarios.filter(([name]) => (!only || only.has(name)) && (name !== '1-slave-pg' || process.env.BENCH_PG_URL))
+if (!process.env.BENCH_PG_URL && (!only || only.has('1-slave-pg'))) process.stderr.write('skipping 1-slave-pg: set BENCH_PG_URL=postgres://... to measure the state in PostgreSQL\n')
 const runsOf = new Map(selected.map(([name]) => [name, []]))
 for (let round = 0; round < repeat; round++) {
   for (const [name, fn] of selected) {

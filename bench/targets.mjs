@@ -23,6 +23,11 @@ export function targetLines(rows) {
     const bare = bare1 && bare2 ? `; the bare pipeline, 2 consumers against 1: ${(bare2.jobsPerSecond / bare1.jobsPerSecond).toFixed(2)}` : ''
     lines.push(`2 slaves no slower than 1: ${ratio.toFixed(2)} of one slave${bare} -- ${ratio >= 1 ? 'met' : 'NOT met'}`)
   }
+  const pg = row('1-slave-pg')
+  if (one && pg) {
+    const ratio = pg.jobsPerSecond / one.jobsPerSecond
+    lines.push(`state in PostgreSQL >= half of the file state (1 slave, no-op): ${M(pg.jobsPerSecond)} against ${M(one.jobsPerSecond)} jobs/s, ${ratio.toFixed(2)} -- ${ratio >= 0.5 ? 'met' : 'NOT met'}`)
+  }
   const cpu1 = row('cpu-1-slave')
   const cpu2 = row('cpu-2-slaves')
   if (cpu1 && cpu2) lines.push(`CPU-bound handler, 2 slaves against 1: ${(cpu2.jobsPerSecond / cpu1.jobsPerSecond).toFixed(2)}x (nothing serializes the slaves)`)

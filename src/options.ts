@@ -1,5 +1,7 @@
 import { OptionError } from './errors.js'
 import { MIN_FRAME } from './protocol/messages.js'
+import type { Shard } from './shard.js'
+import { SHARD_ARG, checkShard, shardSuffix } from './shard.js'
 
 /**
  * Upper bounds of the numeric options, shared by the API and the CLI.
@@ -35,6 +37,8 @@ export interface GeneratorContext {
   position: number
   /** The `name=value` arguments of the run. */
   args: Record<string, string>
+  /** Which of n masters sharing the dataset runs this generator (`--shard i/n`): yield only its part. Absent: not sharded. */
+  shard?: Shard
 }
 
 /** What a jobs module exports (the CLI loads it; a script may build it by hand). */
@@ -46,7 +50,7 @@ export interface JobSource {
    
   key?: (job: any) => JobKey
   /** Number of jobs, for the progress display: a number, or a (async) function of `{ args }` returning one. */
-  total?: number | ((ctx: { args: Record<string, string> }) => number | Promise<number>)
+  total?: number | ((ctx: { args: Record<string, string>; shard?: Shard }) => number | Promise<number>)
 }
 
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */
@@ -171,6 +175,24 @@ export interface MasterOptions {
   tls?: TlsOptions
   /** Path of the failed-jobs log. @default '<stateDir>/<key>.failed.jsonl' */
   failedLog?: string
+  /**
+   * This master runs shard `index` of `count` (1-based) of the dataset: the key gets
+   * `.shard-<index>-of-<count>`, the generator gets it as `ctx.shard`, and it is saved with
+   * the arguments. @default undefined (not sharded)
+   */
+  shard?: Shard
+  /**
+   * Keep the run's state (checkpoint, journal, failed jobs, lock) in this PostgreSQL
+   * (`postgres://user:pass@host:5432/db`) instead of files in `stateDir`: tables created on
+   * first use, the lock an advisory lock of the master's session. Needs the `pg` package.
+   * @default undefined (files)
+   */
+  stateStore?: string
+  /**
+   * With `stateStore`: wait for the run's lock (held by the active master's session) and take
+   * the run over when that master dies, resuming from its state. @default false
+   */
+  standby?: boolean
 }
 
 /** Options of {@link Slave}. Everything but `host` and one of `handler` / `batchHandler` is optional. */
@@ -255,6 +277,10 @@ function nonEmpty(value: string, name: string): void {
   if (value.length === 0) throw new OptionError(`options.${name} must not be empty`, name)
 }
 
+function postgresUrl(value: string, name: string): void {
+  if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) throw new OptionError(`options.${name} must be a postgres:// URL, got '${String(value)}'`, name)
+}
+
 /** The run key becomes a file name: keep it to a safe alphabet. */
 export function validateRunKey(key: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
@@ -286,6 +312,9 @@ const MASTER_OPTIONS = {
   jobTimeout: { default: 0, check: nonNegativeSeconds },
   tls: { default: undefined as TlsOptions | undefined },
   failedLog: { default: undefined as string | undefined },
+  shard: { default: undefined as Shard | undefined, check: checkShard },
+  stateStore: { default: undefined as string | undefined, check: postgresUrl },
+  standby: { default: false },
 } satisfies { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> }
 
 /**
@@ -344,6 +373,15 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   const o = { ...MASTER_DEFAULTS, ...defined(options) } as ResolvedMasterOptions
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
   check(MASTER_OPTIONS, o)
+  if (Object.hasOwn(o.args, SHARD_ARG)) throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
+  if (o.standby && o.stateStore === undefined) throw new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...): a standby takes over a lock held in PostgreSQL', 'standby')
+  if (o.standby && o.reset) throw new OptionError('options.standby and options.reset do not go together: a standby resumes the active master\'s run', 'standby')
+  if (o.shard !== undefined) {
+    // The shard is part of the run's identity: each shard keeps its own state.
+    const suffix = shardSuffix(o.shard)
+    if (!o.key.endsWith(suffix)) o.key = `${o.key}${suffix}`
+    validateRunKey(o.key)
+  }
   return o
 }
 

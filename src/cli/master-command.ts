@@ -16,6 +16,7 @@ import { addOptions, libraryOptions } from './option-table.js'
 import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
+import { shardSuffix } from '../shard.js'
 import { StatusDisplay } from './status-display.js'
 import { resumeMessage } from './status-line.js'
 import { StatsStream } from './stats-stream.js'
@@ -97,18 +98,20 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const source = await loadJobSource(moduleSpec)
   if (options.handler !== undefined) await loadHandlerModule(options.handler)
   const key = options.key ?? defaultKey(moduleSpec)
-  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog'> = { source, key, args, reset: options.reset }
+  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog' | 'shard'> = { source, key, args, reset: options.reset }
   let retryPass: RetryPass | undefined
   if (options.retryFailed) {
     if (options.reset) throw new OptionError('--retry-failed and --reset do not go together')
+    if (options.stateStore !== undefined) throw new OptionError('--retry-failed reads a failed-jobs log file: it does not go with --state-store yet')
     if (words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
-    retryPass = prepareRetryPass(options.stateDir, key, source.key)
+    // A shard's failed jobs are its own: the pass replays them without the shard's filter.
+    retryPass = prepareRetryPass(options.stateDir, options.shard === undefined ? key : `${key}${shardSuffix(options.shard)}`, source.key)
     if (retryPass === undefined) {
       process.stdout.write(`Run '${key}' has no failed jobs to retry.\n`)
       return 0
     }
     const count = countLines(retryPass.log)
-    run = { ...retryPass.options, source: { ...retryPass.options.source, total: count } }
+    run = { ...retryPass.options, source: { ...retryPass.options.source, total: count }, shard: undefined }
     process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
   }
   const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls })
@@ -154,6 +157,8 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     stats?.start()
   })
   const firstSignal = onStopSignals(() => master.stop())
+  // Said once a stop is handled: whoever reads it may stop the standby at once.
+  if (master.options.standby) out.write(`Standing by for run '${master.options.key}': waiting for the active master's lock in the state store\n`)
   let summary: RunSummary
   try {
     summary = await master.run()

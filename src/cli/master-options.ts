@@ -4,6 +4,13 @@ import { MIN_FRAME } from '../protocol/messages.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { logFormat } from './log-format.js'
 import { integer, listenAddress, seconds } from './parse.js'
+import { InvalidArgumentError } from 'commander'
+import { MAX_SHARDS, parseShard } from '../shard.js'
+
+const shard = (text: string) => parseShard(text) ?? fail(`must be i/n with 1 <= i <= n <= ${MAX_SHARDS} (e.g. 2/3), got '${text}'`)
+const fail = (message: string): never => {
+  throw new InvalidArgumentError(message)
+}
 
 /**
  * Every option of `tm-master`, in help order. An option that maps 1:1 to a {@link MasterOptions}
@@ -13,12 +20,15 @@ import { integer, listenAddress, seconds } from './parse.js'
 export const MASTER_CLI = {
   key: { flags: '-k, --key <name>', help: "the run's name; its state is <state-dir>/<name>.json", shown: "the module's file name" },
   stateDir: { flags: '--state-dir <dir>', help: 'where run state is kept', default: MASTER_DEFAULTS.stateDir, to: 'stateDir' },
+  stateStore: { flags: '--state-store <url>', help: 'keep the run state in this PostgreSQL (postgres://...) instead of --state-dir; needs the pg package', env: 'TM_STATE_STORE', to: 'stateStore' },
+  standby: { flags: '--standby', help: 'with --state-store: wait for the run held by another master and take it over when that master dies', to: 'standby' },
   reset: { flags: '--reset', help: 'forget the saved state of the key and start from the beginning' },
   acceptJournalLoss: {
     flags: '--accept-journal-loss',
     help: 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again',
     to: 'acceptJournalLoss',
   },
+  shard: { flags: '--shard <i/n>', help: 'run shard i of n masters sharing the dataset: the key gets .shard-<i>-of-<n>, the generator gets ctx.shard', parse: shard, to: 'shard' },
   retryFailed: { flags: '--retry-failed', help: "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)" },
   host: {
     flags: '-H, --host <host:port>',

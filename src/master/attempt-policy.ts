@@ -1,7 +1,8 @@
 import type { Failure } from '../protocol/messages.js'
 import type { Ranges } from '../protocol/ranges.js'
 import { appendSeq } from '../protocol/ranges.js'
-import type { FailedJob, FailedLog } from './failed-log.js'
+import type { FailedJob } from './failed-log.js'
+import type { FailedJobsLog } from './state-store.js'
 import type { Ledger } from './ledger.js'
 
 /** What the attempt policy needs of the run's options. */
@@ -31,7 +32,7 @@ export function retryDelayMs(attempts: number, retryDelay: number): number {
  */
 export class AttemptPolicy {
   readonly #ledger: Ledger
-  readonly #log: FailedLog
+  readonly #log: FailedJobsLog
   readonly #options: AttemptOptions
   readonly #onDue: () => void
   readonly #warn: (message: string) => void
@@ -43,7 +44,7 @@ export class AttemptPolicy {
    * @param onDue called when deferred jobs are queued again (so they are dispatched)
    * @param warn called with what the failed-jobs log says when it had to be opened again
    */
-  constructor(ledger: Ledger, log: FailedLog, options: AttemptOptions, onDue: () => void, warn: (message: string) => void) {
+  constructor(ledger: Ledger, log: FailedJobsLog, options: AttemptOptions, onDue: () => void, warn: (message: string) => void) {
     this.#ledger = ledger
     this.#log = log
     this.#options = options

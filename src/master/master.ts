@@ -36,6 +36,8 @@ export class Master extends EventEmitter {
   #stopRequested = false
   /** The status document when no run is open (before, or a key already complete). */
   #idleStatus: RunStatus | undefined
+  /** Aborted by a stop before the run is open: a standby stops waiting for its lock. */
+  readonly #opening = new AbortController()
 
   constructor(options: MasterOptions) {
     super()
@@ -59,7 +61,7 @@ export class Master extends EventEmitter {
     if (this.#phase !== 'new') throw new StateError('Master.run() can only be called once')
     this.#phase = 'opening'
     try {
-      const opened = await openRun(this.options, this.token, this)
+      const opened = await openRun(this.options, this.token, this, undefined, this.#opening.signal)
       if (opened.kind === 'already-complete') {
         const status = startingStatus(this.options.key, this.options.args, 'already-complete')
         status.run.done = opened.summary.totals.done
@@ -84,7 +86,10 @@ export class Master extends EventEmitter {
    */
   stop(): void {
     if (this.#run !== undefined) this.#run.stop()
-    else this.#stopRequested = true
+    else {
+      this.#stopRequested = true
+      this.#opening.abort()
+    }
   }
 
   /**

@@ -79,16 +79,19 @@ export class Persistence {
   }
 
   /** The run never got to send a job (it could not listen): it leaves no state behind. */
-  abandon(): void {
-    this.#store.discardFresh()
-    this.close(false)
+  async abandon(): Promise<void> {
+    await this.#store.discardFresh()
+    await this.close(false)
   }
 
-  /** Closes the store (releasing its lock); the journal is removed once the run is complete. */
-  close(complete: boolean): void {
+  /**
+   * Closes the store once what it queued is written (a store may write asynchronously),
+   * releasing its lock; the journal is removed once the run is complete.
+   */
+  async close(complete: boolean): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#store.close(complete)
+    await this.#store.close(complete)
   }
 
   #build(complete: boolean): Checkpoint {

@@ -4,11 +4,12 @@ import { CheckpointError, StateFileError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
 import { freshCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
-import type { JournalRecord } from './journal.js'
+import type { JournalEntries, JournalRecord } from './journal.js'
 import type { JobKey } from '../options.js'
 import { acquireLock } from './lock.js'
 import { SkipSet } from './skip-set.js'
-import type { StateStore } from './state-store.js'
+import type { FailedJobsLog, StateStore } from './state-store.js'
+import { FailedLog } from './failed-log.js'
 
 /** Files of one run in the state dir. */
 export interface RunPaths {
@@ -55,6 +56,16 @@ function sameArgs(a: Record<string, string>, b: Record<string, string>): boolean
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k])
 }
 
+/** Refuses to resume run `key`, saved with `saved` arguments (where: the checkpoint's place, for the error), with other `args`. */
+export function refuseOtherArgs(key: string, saved: Record<string, string> | undefined, args: Record<string, string>, where: string): void {
+  if (saved === undefined || sameArgs(saved, args)) return
+  throw new CheckpointError(
+    `Run '${key}' was started with arguments ${showArgs(saved)} but is now given ${showArgs(args)}; ` +
+      `use --reset to start it over with the new arguments, or another --key`,
+    where,
+  )
+}
+
 /** What an earlier incarnation left: where to resume and what to skip. */
 export interface ResumePoint {
   position: number
@@ -63,6 +74,38 @@ export interface ResumePoint {
   counts: Checkpoint['counts']
   elapsed: number
   startedAt: string
+}
+
+/**
+ * Where to resume: checkpoint `cp` plus the journal `journal` written after it. The
+ * journal's watermark may be further than the checkpoint's; what either lists as finished
+ * beyond the final position is skipped. Shared by every {@link StateStore}.
+ */
+export function foldResume(cp: Checkpoint | undefined, journal: JournalEntries): ResumePoint {
+  // A crash between a checkpoint and the journal's truncation leaves records older than
+  // the checkpoint: positions and counts only grow, so the larger of each is the truth.
+  const ahead = journal.position > (cp?.position ?? 0)
+  const position = ahead ? journal.position : (cp?.position ?? 0)
+  const counts = { done: Math.max(cp?.counts.done ?? 0, journal.counts?.done ?? 0), failed: Math.max(cp?.counts.failed ?? 0, journal.counts?.failed ?? 0) }
+  const seqs: number[] = []
+  const keys: JobKey[] = []
+  const known = new Set<number>()
+  const add = (seq: number, key: JobKey): void => {
+    if (seq < position || known.has(seq)) return
+    known.add(seq)
+    seqs.push(seq)
+    keys.push(key)
+  }
+  for (const [seq, key] of cp?.finished ?? []) add(seq, key)
+  for (let i = 0; i < journal.seqs.length; i++) add(journal.seqs[i], journal.keys[i])
+  return {
+    position,
+    last: ahead ? journal.last : (cp?.last ?? null),
+    skip: new SkipSet(seqs, keys),
+    counts,
+    elapsed: cp?.elapsed ?? 0,
+    startedAt: cp?.startedAt ?? new Date().toISOString(),
+  }
 }
 
 /** How a run store is opened. */
@@ -134,13 +177,7 @@ export class RunStore implements StateStore {
 
   /** Refuses to resume a run started with other arguments. */
   checkArgs(args: Record<string, string>): void {
-    const saved = this.previous?.args
-    if (saved === undefined || sameArgs(saved, args)) return
-    throw new CheckpointError(
-      `Run '${this.key}' was started with arguments ${showArgs(saved)} but is now given ${showArgs(args)}; ` +
-        `use --reset to start it over with the new arguments, or another --key`,
-      this.paths.checkpoint,
-    )
+    refuseOtherArgs(this.key, this.previous?.args, args, this.paths.checkpoint)
   }
 
   /**
@@ -170,32 +207,7 @@ export class RunStore implements StateStore {
    * the final position is skipped.
    */
   resumePoint(): ResumePoint {
-    const cp = this.previous ?? this.#fresh
-    const journal = Journal.read(this.paths.journal)
-    // A crash between a checkpoint and the journal's truncation leaves records older than
-    // the checkpoint: positions and counts only grow, so the larger of each is the truth.
-    const ahead = journal.position > (cp?.position ?? 0)
-    const position = ahead ? journal.position : (cp?.position ?? 0)
-    const counts = { done: Math.max(cp?.counts.done ?? 0, journal.counts?.done ?? 0), failed: Math.max(cp?.counts.failed ?? 0, journal.counts?.failed ?? 0) }
-    const seqs: number[] = []
-    const keys: JobKey[] = []
-    const known = new Set<number>()
-    const add = (seq: number, key: JobKey): void => {
-      if (seq < position || known.has(seq)) return
-      known.add(seq)
-      seqs.push(seq)
-      keys.push(key)
-    }
-    for (const [seq, key] of cp?.finished ?? []) add(seq, key)
-    for (let i = 0; i < journal.seqs.length; i++) add(journal.seqs[i], journal.keys[i])
-    return {
-      position,
-      last: ahead ? journal.last : (cp?.last ?? null),
-      skip: new SkipSet(seqs, keys),
-      counts,
-      elapsed: cp?.elapsed ?? 0,
-      startedAt: cp?.startedAt ?? new Date().toISOString(),
-    }
+    return foldResume(this.previous ?? this.#fresh, Journal.read(this.paths.journal))
   }
 
   /** Appends a record of finished jobs to the journal. */
@@ -265,6 +277,11 @@ export class RunStore implements StateStore {
         dir,
       )
     }
+  }
+
+  /** The failed-jobs log file: `path`, or `<state-dir>/<key>.failed.jsonl`. */
+  openFailedLog(path: string | undefined): FailedJobsLog {
+    return new FailedLog(path ?? this.paths.failed)
   }
 
   /** Closes the journal (removing it once the run is complete: the checkpoint says all) and releases the lock. */

@@ -4,20 +4,21 @@ import { deferred } from '../deferred.js'
 import { describeError } from '../errors.js'
 import { Intervals } from '../intervals.js'
 import type { ResolvedMasterOptions } from '../options.js'
+import { identityArgs } from '../shard.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import { AttemptPolicy } from './attempt-policy.js'
 import { Dispatcher } from './dispatcher.js'
 import type { FailedJob } from './failed-log.js'
-import { FailedLog } from './failed-log.js'
 import { Ledger } from './ledger.js'
 import { Persistence } from './persistence.js'
 import type { ResumePoint } from './run-store.js'
 import { RunStore } from './run-store.js'
+import { openPgStore } from './pg-store.js'
 import { Server } from './server.js'
 import type { ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
-import type { StateStore } from './state-store.js'
+import type { FailedJobsLog, StateStore } from './state-store.js'
 import { Source } from './source.js'
 import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
@@ -44,25 +45,32 @@ export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; sum
  * Tests hand in parts that fail on purpose, to prove every way out of a run.
  */
 export interface RunParts {
-  store(options: ResolvedMasterOptions): StateStore
+  /** `stopping` is aborted when the master is stopped before its run is open (a standby waiting for its lock). */
+  store(options: ResolvedMasterOptions, stopping?: AbortSignal): StateStore | Promise<StateStore>
   server(options: ServerOptions, handler: ServerHandler): Server
 }
 
 const DEFAULT_PARTS: RunParts = {
-  store: (o) => new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss }),
+  store: (o, stopping) =>
+    o.stateStore !== undefined
+      ? openPgStore(o.stateStore, o.key, { reset: o.reset, standby: o.standby, pollMs: standbyPoll(o.heartbeat), signal: stopping })
+      : new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss }),
   server: (options, handler) => new Server(options, handler),
 }
 
-export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS): Promise<Opened> {
-  const store = parts.store(options)
+/** How often a standby asks for the lock: a quarter heartbeat, so it takes over within a few. */
+const standbyPoll = (heartbeat: number): number => Math.min(1000, Math.max(50, (heartbeat * 1000) / 4))
+
+export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
+  const store = await parts.store(options, stopping)
   const failedLog = options.failedLog ?? store.failedLogPath
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
     // The run's identity is on disk before its first job goes out.
-    store.begin(options.args)
+    await store.begin(identityArgs(options.args, options.shard))
     const previous = store.previous
     if (previous?.complete) {
-      store.close()
+      await store.close()
       const totals = { done: previous.counts.done, failed: previous.counts.failed, elapsedMs: previous.elapsed }
       return { kind: 'already-complete', summary: { outcome: 'already-complete', key: options.key, jobs: 0, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0, totals, failedLog } }
     }
@@ -70,8 +78,9 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
     const total = await readTotal(options, events)
     return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
   } catch (error) {
-    store.discardFresh()
-    store.close()
+    // Every step runs; the first error is the one the caller sees.
+    await Promise.resolve(store.discardFresh()).catch(() => undefined)
+    await Promise.resolve(store.close()).catch(() => undefined)
     throw error
   }
 }
@@ -79,7 +88,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
 async function readTotal(options: ResolvedMasterOptions, events: EventEmitter): Promise<number | undefined> {
   const total = options.source.total
   try {
-    const value = typeof total === 'function' ? await total({ args: { ...options.args } }) : total
+    const value = typeof total === 'function' ? await total(options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }) : total
     return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
   } catch (error) {
     events.emit('log', { level: 'warn', message: `total() threw, running without a total: ${(error as Error).message}` })
@@ -104,7 +113,7 @@ export class Run {
   readonly #server: Server
   readonly #dispatcher: Dispatcher
   readonly #policy: AttemptPolicy
-  readonly #failedLog: FailedLog
+  readonly #failedLog: FailedJobsLog
   readonly #persistence: Persistence
   readonly #resume: ResumePoint
   readonly #total: number | undefined
@@ -129,8 +138,8 @@ export class Run {
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     const warn = (message: string): void => this.#log('warn', message)
-    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: o.args }, this.#startedAt, warn)
-    this.#failedLog = new FailedLog(o.failedLog ?? store.failedLogPath)
+    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.args, o.shard) }, this.#startedAt, warn)
+    this.#failedLog = store.openFailedLog(o.failedLog)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
@@ -163,7 +172,7 @@ export class Run {
       bound = await this.#server.listen(o.host, o.port)
     } catch (error) {
       // No job went out: a run that could not listen leaves no state behind.
-      this.#persistence.abandon()
+      await this.#persistence.abandon()
       throw error
     }
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
@@ -174,7 +183,7 @@ export class Run {
     this.#sampleStatus()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
-    this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args } }).then(
+    this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args }, ...(o.shard === undefined ? {} : { shard: { ...o.shard } }) }).then(
       () => this.#settle(),
       (error) => this.#abort(error),
     )
@@ -399,7 +408,12 @@ export class Run {
     // Acks that came in while the connections closed (after a stop at once).
     this.#guard(() => this.#persistence.flush())
     this.#guard(() => this.#failedLog.close())
-    this.#guard(() => this.#persistence.close(outcome === 'complete' && this.#error === undefined))
+    try {
+      // A store that writes asynchronously has the last checkpoint committed here.
+      await this.#persistence.close(outcome === 'complete' && this.#error === undefined)
+    } catch (error) {
+      this.#abort(error)
+    }
     this.#sampleStatus(outcome)
     if (this.#error !== undefined) throw this.#error
     return this.#summary(outcome)

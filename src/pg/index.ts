@@ -7,6 +7,7 @@ import { OptionError } from '../errors.js'
 import type { JobKey } from '../options.js'
 import { keyset } from '../sources/keyset.js'
 import type { KeysetSource, KeyType } from '../sources/keyset.js'
+import type { Shard } from '../shard.js'
 
 /** What pgTable needs of a pg Client or Pool. */
 export interface PgQueryable {
@@ -63,7 +64,9 @@ function planRows(plan: unknown): number {
  * A job source over the rows of a PostgreSQL table, by keyset pagination on its key
  * (`WHERE key > $n ORDER BY key LIMIT $m`, never OFFSET), resuming strictly after `last`.
  * int8 keys (which pg returns as strings) become bigint keys, so the checkpoint keeps
- * every digit and `last` goes back to PostgreSQL as the exact id.
+ * every digit and `last` goes back to PostgreSQL as the exact id. Sharded (`--shard i/n`),
+ * the query keeps the rows whose integer key mod n is i - 1 (`WHERE (id % n) = i - 1`):
+ * n masters share the table without overlap, whatever rows come and go during the run.
  *
  * ```ts
  * import { pgTable } from 'taskmaster-run/pg'
@@ -87,13 +90,22 @@ export function pgTable(options: PgTableOptions): PgTableSource {
 
   const first = `SELECT ${select} FROM ${table}${filter ? ` WHERE ${filter}` : ''} ORDER BY ${key} LIMIT $${n + 1}`
   const next = `SELECT ${select} FROM ${table} WHERE ${filter ? `${filter} AND ` : ''}${key} > $${n + 2} ORDER BY ${key} LIMIT $${n + 1}`
+  // Sharded (--shard i/n): the shard's rows only, key mod n = i - 1 (a non-negative mod, as
+  // keyset checks it), so each master reads only its own rows.
+  const inShard = (p: number): string => `((${key} % $${p}) + $${p}) % $${p} = $${p + 1}`
+  const firstShard = `SELECT ${select} FROM ${table} WHERE ${filter ? `${filter} AND ` : ''}${inShard(n + 2)} ORDER BY ${key} LIMIT $${n + 1}`
+  const nextShard = `SELECT ${select} FROM ${table} WHERE ${filter ? `${filter} AND ` : ''}${key} > $${n + 2} AND ${inShard(n + 3)} ORDER BY ${key} LIMIT $${n + 1}`
 
   // Decided from the first page's column types unless the caller chose.
   let bigintKeys = options.keyType === 'bigint'
   let detect = options.keyType === undefined
 
-  const fetchPage = async (after: JobKey | undefined, limit: number): Promise<Record<string, unknown>[]> => {
-    const result = after === undefined ? await db.query(first, [...params, limit]) : await db.query(next, [...params, limit, typeof after === 'bigint' ? after.toString() : after])
+  const fetchPage = async (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> => {
+    const from = after === undefined ? [] : [typeof after === 'bigint' ? after.toString() : after]
+    const result =
+      shard === undefined
+        ? await db.query(after === undefined ? first : next, [...params, limit, ...from])
+        : await db.query(after === undefined ? firstShard : nextShard, [...params, limit, ...from, shard.count, shard.index - 1])
     if (detect && result.fields !== undefined) {
       bigintKeys = result.fields.find((field) => field.name === keyName)?.dataTypeID === INT8_OID
       detect = false
@@ -112,13 +124,16 @@ export function pgTable(options: PgTableOptions): PgTableSource {
   })
 
   const from = `FROM ${table}${filter ? ` WHERE ${filter}` : ''}`
-  const total = async (): Promise<number> => {
+  const total = async (ctx?: unknown): Promise<number> => {
+    const shard = (ctx as { shard?: Shard } | undefined)?.shard
     // The planner's estimate (pg_class.reltuples scaled to the table's size, and the
     // filter's selectivity) costs nothing; count(*) reads the whole table, so it is kept
-    // for tables small enough that an exact number is cheap.
+    // for tables small enough that an exact number is cheap. A shard holds about 1/n of it.
     const estimate = planRows((await db.query(`EXPLAIN (FORMAT JSON) SELECT 1 ${from}`, params)).rows[0]?.['QUERY PLAN'])
-    if (estimate > estimateAbove) return Math.round(estimate)
-    return Number((await db.query(`SELECT count(*) AS n ${from}`, params)).rows[0]?.n)
+    if (estimate > estimateAbove) return Math.round(shard === undefined ? estimate : estimate / shard.count)
+    if (shard === undefined) return Number((await db.query(`SELECT count(*) AS n ${from}`, params)).rows[0]?.n)
+    const own = `${filter ? `${from} AND` : `FROM ${table} WHERE`} ${inShard(n + 1)}`
+    return Number((await db.query(`SELECT count(*) AS n ${own}`, [...params, shard.count, shard.index - 1])).rows[0]?.n)
   }
 
   return { ...source, total }

@@ -82,6 +82,8 @@ export class Slave extends EventEmitter {
   #connection: Connection | undefined
   /** Connections opened so far: numbers the next one. */
   #connections = 0
+  /** The master's URL being tried or served (one of `--host`'s). */
+  #url = ''
   #jobs = 0
   #failed = 0
   /** The run of the master last welcomed by (it changes when the master restarts). */
@@ -165,7 +167,11 @@ export class Slave extends EventEmitter {
   }
 
   async #connectLoop(): Promise<void> {
-    const url = masterUrl(this.options.host)
+    // Several masters (`a:5050,b:5050`: an active one and standbys): tried in turn, so the
+    // slave follows whichever serves the run.
+    const urls = this.options.host.split(',').map((host) => masterUrl(host.trim()))
+    let current = 0
+    let url = urls[0]
     // --reconnect 0: no deadline, so a fleet stays up between runs.
     const forever = this.options.reconnect === 0
     let attempt = 0
@@ -177,6 +183,8 @@ export class Slave extends EventEmitter {
     // Whether a refusal for --max-slaves was said: once until the slave is welcomed.
     let toldFull = false
     while (this.#phase === CONNECTING) {
+      url = urls[current]
+      this.#url = url
       const outcome = await this.#connect(url)
       switch (outcome.kind) {
         case 'welcomed':
@@ -198,16 +206,20 @@ export class Slave extends EventEmitter {
       // The failed attempt's socket is closed (or closing: the master closes after an `end`).
       this.#connection = undefined
       lastError = outcome.reason
+      current = (current + 1) % urls.length
+      const shown = urls.length === 1 ? url : urls.join(' or ')
       if (outcome.full === true) {
         if (!toldFull) this.#log('warn', `${outcome.reason} (trying again quietly)`)
         toldFull = told = true
       } else if (!told) {
         told = true
-        this.#log('info', `No master at ${url} yet (${lastError}); ${forever ? 'waiting for one (--reconnect 0)' : `trying for up to ${this.options.reconnect} s (--reconnect)`}`)
+        this.#log('info', `No master at ${shown} yet (${lastError}); ${forever ? 'waiting for one (--reconnect 0)' : `trying for up to ${this.options.reconnect} s (--reconnect)`}`)
       }
       if (!forever && Date.now() - since >= this.options.reconnect * 1000) {
-        return this.#fail(new ConnectionError(`Cannot reach the master at ${url} for ${this.options.reconnect} s (--reconnect): ${lastError}`))
+        return this.#fail(new ConnectionError(`Cannot reach the master at ${shown} for ${this.options.reconnect} s (--reconnect): ${lastError}`))
       }
+      // The next host at once; a pause only after every host was tried.
+      if (current !== 0) continue
       await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt++)))
     }
   }
@@ -282,7 +294,7 @@ export class Slave extends EventEmitter {
     this.#masterRun = message.run
     if (this.#phase === CONNECTING) this.#phase = WORKING
     this.emit('connected', { run: message.run, session: message.session })
-    this.#log('info', `Connected to the master at ${masterUrl(this.options.host)} (session ${message.session})`)
+    this.#log('info', `Connected to the master at ${this.#url} (session ${message.session})`)
     // No credit (so no job) before the run is set up; a setup that throws ends the slave.
     this.#lifecycle.begin(message.args ?? {}).then(
       () => {

@@ -1,5 +1,6 @@
 import { OptionError } from '../errors.js'
 import type { GeneratorContext, JobKey, JobSource } from '../options.js'
+import { shardSlice } from '../shard.js'
 
 /** A range of ids, both ends included: `WHERE id BETWEEN from AND to`. */
 export interface IdRange<Id extends number | bigint = number | bigint> {
@@ -36,6 +37,12 @@ function toBig(name: string, value: number | bigint): bigint {
  * A range's key is its `from`; on resume the ranges start with the one after `last`.
  * Ranges follow ids, not rows: where ids have gaps, some ranges hold fewer rows.
  * Bounds are bigints when `min` or `max` is one (ids beyond 2^53), else numbers.
+ *
+ * Sharded (`ctx.shard`, `--shard i/n`), a master yields a contiguous slice of the ranges:
+ * the ranges are numbered from 0 and shard i of n takes numbers `[R(i-1)/n, Ri/n)` of R,
+ * so the shards cover every range exactly once, each walks its own part of the ids, and
+ * the slices only depend on min, max and width (never on the table's current content).
+ * `total` stays the count of all ranges.
  */
 export function idRanges(options: IdRangesOptions): IdRangesSource {
   const min = toBig('min', options.min)
@@ -45,14 +52,25 @@ export function idRanges(options: IdRangesOptions): IdRangesSource {
   const big = typeof options.min === 'bigint' || typeof options.max === 'bigint'
   const out = big ? (value: bigint) => value : (value: bigint) => Number(value)
 
-  function* getJobs(last: JobKey | undefined): Generator<IdRange> {
+  const count = max < min ? 0n : (max - min) / width + 1n
+
+  function* getJobs(last: JobKey | undefined, ctx?: GeneratorContext): Generator<IdRange> {
     let from = min
+    let end = max
+    if (ctx?.shard !== undefined) {
+      const slice = shardSlice(count, ctx.shard)
+      from = min + slice.from * width
+      // The last id of the slice's last range (the whole span's end for the last shard).
+      const sliceEnd = min + slice.to * width - 1n
+      end = sliceEnd < max ? sliceEnd : max
+    }
     if (last !== undefined) {
       const done = BigInt(last)
       // The range after the one holding `last`, even if `last` is not a range start.
-      if (done >= min) from = min + ((done - min) / width + 1n) * width
+      const after = min + ((done - min) / width + 1n) * width
+      if (done >= min && after > from) from = after
     }
-    for (; from <= max; from += width) {
+    for (; from <= end; from += width) {
       const to = from + width - 1n
       yield { from: out(from), to: out(to < max ? to : max) }
     }
@@ -61,6 +79,6 @@ export function idRanges(options: IdRangesOptions): IdRangesSource {
   return {
     getJobs,
     key: (range) => range.from,
-    total: max < min ? 0 : Number((max - min) / width + 1n),
+    total: Number(count),
   }
 }

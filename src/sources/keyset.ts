@@ -1,5 +1,7 @@
 import { JobSourceError, OptionError } from '../errors.js'
 import type { GeneratorContext, JobKey, JobSource } from '../options.js'
+import type { Shard } from '../shard.js'
+import { inShard } from '../shard.js'
 
 /** How keyset converts each key and `last`: pg returns int8 columns as strings, for example. */
 export type KeyType = 'number' | 'bigint' | 'string'
@@ -10,8 +12,13 @@ export interface KeysetOptions<Row> {
    * Returns up to `limit` rows whose key is strictly greater than `after` (every row when
    * `after` is undefined), in ascending key order: `WHERE id > $1 ORDER BY id LIMIT $2`.
    * Sync or async. An empty page ends the source.
+   *
+   * Sharded (`--shard i/n`), `shard` is given: the source keeps only the rows whose key
+   * mod n is i - 1, so a fetchPage that ignores it is correct but reads every row; one that
+   * filters in the query (`AND id % $3 = $4`, with `shard.count` and `shard.index - 1`)
+   * reads only its own rows. Only an empty page ends the source, so a filtered page may be short.
    */
-  fetchPage: (after: JobKey | undefined, limit: number) => readonly Row[] | Promise<readonly Row[]>
+  fetchPage: (after: JobKey | undefined, limit: number, shard?: Shard) => readonly Row[] | Promise<readonly Row[]>
   /** Reads a row's key. @default row => row.id */
   key?: (row: Row) => unknown
   /**
@@ -29,6 +36,12 @@ export interface KeysetOptions<Row> {
 export interface KeysetSource<Row> extends JobSource {
   getJobs: (last: JobKey | undefined, ctx?: GeneratorContext) => AsyncGenerator<Row>
   key: (row: Row) => JobKey
+}
+
+/** A key a shard can be computed of: an integer. */
+function shardableKey(k: JobKey): number | bigint {
+  if (typeof k === 'bigint' || Number.isSafeInteger(k)) return k as number | bigint
+  throw new JobSourceError(`keyset: a sharded run (--shard) needs integer keys (shard i of n takes the keys whose value mod n is i - 1), got key ${JSON.stringify(k)}`)
 }
 
 const CONVERT: Record<KeyType, (value: unknown) => JobKey> = {
@@ -57,6 +70,10 @@ function usable(value: unknown): value is JobKey {
  * Number and bigint keys must come in strictly ascending order (a page that goes back is
  * refused rather than looping); string keys are only checked not to repeat, since the
  * database's collation, not JavaScript's, orders them.
+ *
+ * Sharded (`ctx.shard`), shard i of n takes the rows whose integer key mod n is i - 1:
+ * stable whatever rows are added or removed (unlike slices of [min, max] taken when the run
+ * starts), and balanced on dense ids. String keys cannot be sharded this way (an error says so).
  */
 export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource<Row> {
   const { fetchPage, total } = options
@@ -73,10 +90,11 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
     return convert === undefined ? raw : convert(raw)
   }
 
-  async function* getJobs(last: JobKey | undefined): AsyncGenerator<Row> {
+  async function* getJobs(last: JobKey | undefined, ctx?: GeneratorContext): AsyncGenerator<Row> {
     let after = last === undefined || convert === undefined ? last : convert(last)
+    const shard = ctx?.shard
     for (;;) {
-      const page = await fetchPage(after, pageSize)
+      const page = await (shard === undefined ? fetchPage(after, pageSize) : fetchPage(after, pageSize, { ...shard }))
       if (page.length === 0) return
       for (const row of page) {
         const k = key(row)
@@ -84,6 +102,7 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
           throw new JobSourceError(`keyset: fetchPage returned key ${String(k)} after key ${String(after)}; a page must hold keys strictly greater than \`after\`, in ascending order (ORDER BY the key)`)
         }
         after = k
+        if (shard !== undefined && !inShard(shardableKey(k), shard)) continue
         yield row
       }
     }

@@ -1,0 +1,166 @@
+// The run's state in PostgreSQL (--state-store postgres://...): a real server, real
+// tm-master and tm-slave processes. Tables created on first use; a complete run leaves a
+// complete checkpoint and no journal; failed jobs go to a table; a kill -9 loses nothing;
+// one master a key at a time (an advisory lock); other arguments are refused.
+import pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Postgres } from '../helpers/postgres.js'
+import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
+import { EXIT_OK, MASTER_BIN, recordedKeys, run, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
+import type { Checkpoint } from '../../src/master/checkpoint.js'
+import type { JournalRecord } from '../../src/master/journal.js'
+import { openPgStore } from '../../src/master/pg-store.js'
+import { FAULTY, RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEnds, freePort, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
+
+// In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
+if (POSTGRES_MISSING !== undefined && process.env.CI) {
+  it('PostgreSQL is installed', () => {
+    throw new Error(POSTGRES_MISSING)
+  })
+}
+
+describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
+  let server: Postgres
+  let db: pg.Client
+
+  beforeAll(async () => {
+    server = await startPostgres()
+    db = new pg.Client(server.url)
+    await db.connect()
+  })
+
+  afterAll(async () => {
+    await db?.end()
+    server?.stop()
+  })
+
+  afterEach(tearDown)
+
+  const checkpointOf = async (key: string): Promise<Record<string, unknown> | undefined> => {
+    const row = (await db.query('SELECT checkpoint FROM taskmaster_checkpoint WHERE run = $1', [key])).rows[0]
+    return row === undefined ? undefined : JSON.parse(row.checkpoint)
+  }
+  const journalRows = async (key: string): Promise<number> => Number((await db.query('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
+  /** Master args of run `key` with its state in the test's PostgreSQL (the state dir exists only to prove it stays empty). */
+  const pgArgs = (key: string, stateDir: string, host = '127.0.0.1:0'): string[] => ['--key', key, '--state-store', server.url, '--state-dir', stateDir, '--host', host]
+
+  it('a run keeps its state in tables created on first use: complete checkpoint, no journal left, failed jobs in a table, nothing on disk', async () => {
+    const N = 2000
+    const box = sandbox({ TM_FAIL_IDS: '7,1500' })
+    const done = await run(MASTER_BIN, [RANGE, `n=${N}`, ...pgArgs('pg-run', box.stateDir), '--spawn', '2', '--handler', FAULTY, '--retries', '1', '--retry-delay', '0', '--quiet'], { env: box.env })
+    expect(done.exit, done.stderr).toEqual({ code: 1, signal: null })
+    expect(done.stdout).toContain(`Run 'pg-run' complete: ${N} jobs (${N - 2} done, 2 failed)`)
+    expect(done.stdout).toContain("2 jobs failed; see table taskmaster_failed (run 'pg-run') of postgres://postgres@127.0.0.1:")
+    expect(await checkpointOf('pg-run')).toMatchObject({ key: 'pg-run', complete: true, position: N, args: { n: String(N) }, counts: { done: N - 2, failed: 2 } })
+    expect(await journalRows('pg-run')).toBe(0)
+    const failed = (await db.query("SELECT entry FROM taskmaster_failed WHERE run = 'pg-run' ORDER BY id")).rows.map((row) => JSON.parse(row.entry))
+    expect(failed.map((entry) => [entry.key, entry.attempts, entry.error.message]).sort()).toEqual([
+      [1500, 2, 'job 1500 is broken'],
+      [7, 2, 'job 7 is broken'],
+    ])
+    const { existsSync } = await import('node:fs')
+    expect(existsSync(box.stateDir)).toBe(false)
+
+    // Complete: started again, it says so and runs nothing.
+    const again = await run(MASTER_BIN, [RANGE, `n=${N}`, ...pgArgs('pg-run', box.stateDir), '--quiet'], { env: box.env })
+    expect(again.exit, again.stderr).toEqual(EXIT_OK)
+    expect(again.stdout).toContain(`Run 'pg-run' is already complete (${N - 2} jobs done, 2 failed)`)
+  })
+
+  it('kill -9 of the master mid-run: restarted, it resumes from PostgreSQL; nothing is lost, repeats bounded', async () => {
+    const N = 6000
+    const C = 4
+    const box = sandbox({ TM_RECORD_DELAY_MS: '2' })
+    const address = `127.0.0.1:${await freePort()}`
+    const args = [RANGE, `n=${N}`, ...pgArgs('pg-killed', box.stateDir, address), '--quiet']
+    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C)], { env: box.env }))
+    const first = (await startMaster(args, { env: box.env })).master
+    await until('a third of the jobs to be recorded', () => recordedCount(box.records) >= N / 3)
+    expect(await killHard(first)).toEqual({ code: null, signal: 'SIGKILL' })
+    const saved = await checkpointOf('pg-killed')
+    expect(saved).toMatchObject({ key: 'pg-killed', complete: false })
+
+    const second = (await startMaster(args, { env: box.env })).master
+    await expectRunEnds(second, slaves)
+    expect(second.stdout).toMatch(/^Run 'pg-killed' complete: \d+ jobs \(\d+ done, 0 failed(, \d+ skipped as already done)?\)/m)
+    expect(await checkpointOf('pg-killed')).toMatchObject({ complete: true, position: N, counts: { done: N, failed: 0 } })
+    // In flight at the kill: 2 slaves × (C running + C prefetched); plus the acks of the
+    // journal writes not yet committed (one in flight, one queued: a few ms of acks).
+    const repeats = expectEachKeyAtLeastOnce(box.records, N)
+    expect(repeats).toBeLessThanOrEqual(2 * (C + C) + 64)
+  })
+
+  it('one master a key at a time: a second one is refused while the first holds the advisory lock, and takes the key once it is gone', async () => {
+    const box = sandbox()
+    const { master } = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
+    const second = await run(MASTER_BIN, [RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
+    expect(second.exit).toEqual({ code: 2, signal: null })
+    expect(second.stderr).toMatch(/^tm-master: Run 'pg-locked' is in use by another master \(it holds the run's lock in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\); stop it first, or start this one with --standby\n$/)
+    // Killed, its session ends and the lock with it: no stale lock to remove by hand.
+    await killHard(master)
+    const third = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
+    third.master.kill('SIGINT')
+    expect((await third.master.exited).code).toBe(130)
+  })
+
+  it('the store batches: at most one write in flight, what queues meanwhile goes in the next one, a checkpoint supersedes the records before it', async () => {
+    // A real pg client, wrapped to count statements and how many run at once.
+    const client = new pg.Client(server.url)
+    let running = 0
+    let most = 0
+    const flushes: number[] = []
+    const wrapped = {
+      connect: () => client.connect(),
+      end: () => client.end(),
+      on: (event: 'error', listener: (error: Error) => void) => client.on(event, listener),
+      query: async (text: string, values?: unknown[]) => {
+        running++
+        most = Math.max(most, running)
+        if (text.startsWith('WITH f AS')) flushes.push((values![3] as string[]).length)
+        try {
+          return await client.query(text, values)
+        } finally {
+          running--
+        }
+      },
+    }
+    const store = await openPgStore(server.url, 'pg-batch', { client: wrapped })
+    await store.begin({})
+    const record = (position: number): JournalRecord => ({ position, last: position - 1, done: position, failed: 0, ranges: [], keys: [] })
+    // 1,000 records in one turn of the loop: the first goes at once, the rest wait for it.
+    for (let p = 1; p <= 1000; p++) store.journal(record(p))
+    await until('both writes', () => flushes.length === 2 && running === 0)
+    expect(flushes).toEqual([1, 999])
+    expect(most).toBe(1)
+    expect(await journalRows('pg-batch')).toBe(1000)
+    // A checkpoint replaces the records queued before it (none is written) and deletes the committed ones.
+    for (let p = 1001; p <= 1010; p++) store.journal(record(p))
+    const checkpoint = { ...(await checkpointOf('pg-batch')), position: 1010, last: 1009, counts: { done: 1010, failed: 0 } } as unknown as Checkpoint
+    store.save(checkpoint)
+    store.journal(record(1011))
+    await store.close(false)
+    expect(most).toBe(1)
+    expect(await checkpointOf('pg-batch')).toMatchObject({ position: 1010, last: 1009 })
+    expect(await journalRows('pg-batch')).toBe(1)
+    // Opened again (the lock was freed by close): the journal's record after the checkpoint is the resume point.
+    const again = await openPgStore(server.url, 'pg-batch')
+    expect(again.resumePoint()).toMatchObject({ position: 1011, last: 1010, counts: { done: 1011, failed: 0 } })
+    await again.close(true)
+    expect(await journalRows('pg-batch')).toBe(0)
+  })
+
+  it('a run resumed with other arguments is refused; --reset starts it over', async () => {
+    const box = sandbox()
+    const first = await run(MASTER_BIN, [RANGE, 'n=50', ...pgArgs('pg-args', box.stateDir), '--spawn', '1', '--handler', RECORD, '--quiet'], { env: box.env })
+    expect(first.exit, first.stderr).toEqual(EXIT_OK)
+    const other = await run(MASTER_BIN, [RANGE, 'n=60', ...pgArgs('pg-args', box.stateDir), '--quiet'], { env: box.env })
+    expect(other.exit).toEqual({ code: 2, signal: null })
+    expect(other.stderr).toContain("Run 'pg-args' was started with arguments n=50 but is now given n=60; use --reset")
+    const reset = await run(MASTER_BIN, [RANGE, 'n=60', ...pgArgs('pg-args', box.stateDir), '--reset', '--spawn', '1', '--handler', RECORD, '--quiet'], { env: box.env })
+    expect(reset.exit, reset.stderr).toEqual(EXIT_OK)
+    expect(await checkpointOf('pg-args')).toMatchObject({ complete: true, position: 60, args: { n: '60' } })
+    // 0..49 twice (both runs), 50..59 once.
+    const counts = tally(recordedKeys(box.records))
+    expect([...counts.entries()].sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(Array.from({ length: 60 }, (_, id) => [String(id), id < 50 ? 2 : 1]))
+  })
+})

@@ -1,0 +1,87 @@
+// A standby master (--standby) with the state in PostgreSQL: it waits for the run's lock
+// while the active master runs, and when the active one is killed -9 mid-run it takes the
+// run over from the state in PostgreSQL; slaves given both addresses (--host a,b) follow
+// it; every job completes, nothing lost, repeats only the jobs in flight at the kill.
+import pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Postgres } from '../helpers/postgres.js'
+import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
+import { MASTER_BIN, Proc, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEnds, freePort, killHard, linesMatching, recordedCount, tearDown, until } from '../helpers/reliability.js'
+
+// In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
+if (POSTGRES_MISSING !== undefined && process.env.CI) {
+  it('PostgreSQL is installed', () => {
+    throw new Error(POSTGRES_MISSING)
+  })
+}
+
+describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
+  let server: Postgres
+  let db: pg.Client
+
+  beforeAll(async () => {
+    server = await startPostgres()
+    db = new pg.Client(server.url)
+    await db.connect()
+  })
+
+  afterAll(async () => {
+    await db?.end()
+    server?.stop()
+  })
+
+  afterEach(tearDown)
+
+  const HEARTBEAT = 0.5
+
+  it('kill -9 of the active master mid-run: the standby takes over within a few heartbeats, the slaves follow it, every job completes', async () => {
+    const N = 6000
+    const C = 4
+    const box = sandbox({ TM_RECORD_DELAY_MS: '2' })
+    const [a, b] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`]
+    const args = (host: string): string[] => [RANGE, `n=${N}`, '--key', 'failover', '--state-store', server.url, '--state-dir', box.stateDir, '--host', host, '--heartbeat', String(HEARTBEAT), '--quiet']
+    const active = (await startMaster(args(a), { env: box.env })).master
+    const standby = new Proc(MASTER_BIN, [...args(b), '--standby'], { env: box.env })
+    await standby.waitFor("Standing by for run 'failover': waiting for the active master's lock in the state store\n", 'stdout')
+    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', `${a},${b}`, '--concurrency', String(C)], { env: box.env }))
+    await until('a third of the jobs to be recorded', () => recordedCount(box.records) >= N / 3)
+    expect(standby.stdout).not.toContain('Taskmaster server running')
+
+    expect(await killHard(active)).toEqual({ code: null, signal: 'SIGKILL' })
+    const killedAt = Date.now()
+    await standby.waitFor(`Taskmaster server running on '${b}'`, 'stdout')
+    // The advisory lock is freed when the killed master's session ends; the standby asks every heartbeat / 4.
+    expect(Date.now() - killedAt).toBeLessThan(4 * HEARTBEAT * 1000 + 2000)
+
+    await expectRunEnds(standby, slaves)
+    expect(standby.stdout).toMatch(/^Run 'failover' complete: \d+ jobs \(\d+ done, 0 failed(, \d+ skipped as already done)?\)/m)
+    const row = (await db.query("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'failover'")).rows[0]
+    expect(JSON.parse(row.checkpoint)).toMatchObject({ complete: true, position: N, counts: { done: N, failed: 0 } })
+    for (const slave of slaves) {
+      expect(linesMatching(slave.stderr, new RegExp(`Connected to the master at ws://${a} `))).toHaveLength(1)
+      expect(linesMatching(slave.stderr, new RegExp(`Connected to the master at ws://${b} `))).toHaveLength(1)
+    }
+    // Repeated at most: the jobs in flight at the kill, 2 slaves × (C running + C prefetched),
+    // plus the acks of the journal writes not yet committed.
+    expect(expectEachKeyAtLeastOnce(box.records, N)).toBeLessThanOrEqual(2 * (C + C) + 64)
+  })
+
+  it('a standby stopped while it waits ends at once, with a message, having run nothing', async () => {
+    const box = sandbox()
+    const { master } = await startMaster([RANGE, 'n=100000000', '--key', 'waiting', '--state-store', server.url, '--host', '127.0.0.1:0', '--quiet'], { env: box.env })
+    const standby = new Proc(MASTER_BIN, [RANGE, 'n=100000000', '--key', 'waiting', '--state-store', server.url, '--host', '127.0.0.1:0', '--standby', '--quiet'], { env: box.env })
+    await standby.waitFor('Standing by', 'stdout')
+    standby.kill('SIGINT')
+    expect(await standby.exited, standby.stderr).toEqual({ code: 1, signal: null })
+    expect(standby.stderr).toMatch(/^tm-master: Stopped while standing by for run 'waiting' \(the active master still holds its lock in postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\)\n$/)
+    master.kill('SIGINT')
+    expect((await master.exited).code).toBe(130)
+  })
+
+  it('--standby without --state-store is a usage error', async () => {
+    const done = await run(MASTER_BIN, [RANGE, '--standby', '--host', '127.0.0.1:0'])
+    expect(done.exit).toEqual({ code: 2, signal: null })
+    expect(done.stderr).toBe('tm-master: options.standby needs options.stateStore (--standby needs --state-store postgres://...): a standby takes over a lock held in PostgreSQL\n')
+  })
+})
