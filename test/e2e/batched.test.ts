@@ -47,7 +47,7 @@ describe('handleBatch', () => {
     const slaveArgs = [BATCH, '--host', host, '--batch', '50', '--concurrency', '2']
     const victim = startSlave(slaveArgs, { env: box.env })
     const survivor = startSlave(slaveArgs, { env: box.env })
-    await master.waitFor(/\| done [1-9]\d{3,} \|/, 'stdout')
+    await master.waitFor(/(?:^|\| )done [1-9]\d{0,2}(?:,\d{3})+\b/m, 'stdout')
     await killHard(victim)
     await expectRunEnds(master, [survivor])
     const counts = tally(recordedKeys(box.records))
@@ -64,7 +64,7 @@ describe('handleBatch', () => {
     const N = 20_000
     const box = sandbox({ TM_RECORD_DELAY_MS: '20' })
     const { master } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'graceful'), ...spawnArgs(2, BATCH), '--batch', '50', '--concurrency', '2', '--status-interval', '0.2'], { env: box.env })
-    await master.waitFor(/\| done [1-9]\d{3,} \|/, 'stdout')
+    await master.waitFor(/(?:^|\| )done [1-9]\d{0,2}(?:,\d{3})+\b/m, 'stdout')
     master.kill('SIGINT')
     expect(await master.exited, master.stderr).toEqual({ code: 130, signal: null })
     const before = recordedKeys(box.records)

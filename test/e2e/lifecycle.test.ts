@@ -49,8 +49,8 @@ describe('setup and teardown', () => {
     expect(await slave.exited).toEqual({ code: 2, signal: null })
     expect(slave.stderr).toBe("tm-slave: The handler's setup failed: cannot reach the database\n")
     expect(linesOf(box.records, 'seen')).toEqual([])
-    await master.waitFor(/\| done 0 \|/, 'stdout')
-    expect(master.stdout).not.toMatch(/\| done [1-9]/)
+    await master.waitFor(/(?:^|\| )done 0\b/m, 'stdout')
+    expect(master.stdout).not.toMatch(/(?:^|\| )done [1-9]/m)
   })
 
   it('a long-lived slave (--reconnect 0) sets up each run with its args and tears each down at its end', async () => {

@@ -10,7 +10,7 @@ import { EXIT_OK, MASTER_BIN, recordedKeys, run, sandbox, startMaster, startSlav
 import type { Checkpoint } from '../../src/master/checkpoint.js'
 import type { JournalRecord } from '../../src/master/journal.js'
 import { openPgStore } from '../../src/master/pg-store.js'
-import { FAULTY, RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEnds, freePort, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
+import { FAULTY, RANGE, RECORD, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
@@ -71,7 +71,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     const N = 6000
     const C = 4
     const box = sandbox({ TM_RECORD_DELAY_MS: '2' })
-    const address = `127.0.0.1:${await freePort()}`
+    const address = `127.0.0.1:${await portForLater()}`
     const args = [RANGE, `n=${N}`, ...pgArgs('pg-killed', box.stateDir, address), '--quiet']
     const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C)], { env: box.env }))
     const first = (await startMaster(args, { env: box.env })).master

@@ -38,7 +38,7 @@ async function runShards(job: string, key: string, stateDir: string, env: NodeJS
   const slow = { ...boxes[stopped - 1]!.env, TM_RECORD_DELAY_MS: '2' }
   const first = await startMaster([job, ...args, ...shardArgs(stateDir, key, stopped), '--status-interval', '0.2'], { env: slow })
   const others = SHARDS.filter((i) => i !== stopped).map((i) => run(MASTER_BIN, [job, ...args, ...shardArgs(stateDir, key, i), '--quiet'], { env: boxes[i - 1]!.env }))
-  await first.master.waitFor(/\| done [1-9]\d* \|/, 'stdout')
+  await first.master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
   first.master.kill('SIGINT')
   expect(await first.master.exited, first.master.stderr).toEqual({ code: 130, signal: null })
   const beforeStop = recordedKeys(boxes[stopped - 1]!.records)
@@ -77,7 +77,7 @@ describe('--shard i/n over id ranges (no database)', () => {
     const box = sandbox()
     const base = ['--state-dir', box.stateDir, '--host', '127.0.0.1:0', '--quiet', ...spawnArgs(1)]
     const started = await startMaster([JOBS, 'n=100000', '--key', 'r', '--shard', '2/3', ...base.filter((a) => a !== '--quiet'), '--status-interval', '0.2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '1' } })
-    await started.master.waitFor(/\| done [1-9]\d* \|/, 'stdout')
+    await started.master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
     started.master.kill('SIGINT')
     expect((await started.master.exited).code).toBe(130)
     const whole = await run(MASTER_BIN, [JOBS, 'n=100000', '--key', 'r.shard-2-of-3', ...base], { env: box.env })

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Postgres } from '../helpers/postgres.js'
 import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
 import { MASTER_BIN, Proc, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEnds, freePort, killHard, linesMatching, recordedCount, tearDown, until } from '../helpers/reliability.js'
+import { RANGE, RECORD, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, linesMatching, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
@@ -39,7 +39,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? `
     const N = 6000
     const C = 4
     const box = sandbox({ TM_RECORD_DELAY_MS: '2' })
-    const [a, b] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`]
+    const [a, b] = [`127.0.0.1:${await portForLater()}`, `127.0.0.1:${await portForLater()}`]
     const args = (host: string): string[] => [RANGE, `n=${N}`, '--key', 'failover', '--state-store', server.url, '--state-dir', box.stateDir, '--host', host, '--heartbeat', String(HEARTBEAT), '--quiet']
     const active = (await startMaster(args(a), { env: box.env })).master
     const standby = new Proc(MASTER_BIN, [...args(b), '--standby'], { env: box.env })

@@ -229,9 +229,9 @@ export function expectOthersRanOnce(records: string, n: number, except: number[]
 }
 
 /**
- * A TCP port free a moment ago on 127.0.0.1, for the cases port 0 cannot serve: a
- * long-lived slave started before any master exists, which must be told where its masters
- * will listen, or an address where no master listens. Everything else binds port 0 and
+ * A TCP port free a moment ago on 127.0.0.1, for the cases port 0 cannot serve: slaves
+ * told in advance where masters will listen (started before any master exists, or given a
+ * standby's address that listens only after a failover), or an address where none listens. Everything else binds port 0 and
  * reads the printed address.
  */
 export function portForLater(): Promise<number> {
