@@ -29,8 +29,15 @@ import type { MasterAddress, RunSummary } from './types.js'
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
 const WINDOW_FACTOR = 8
 
-/** Ready: opened, not listening yet. Running: jobs go out. Draining: stopping, waiting for jobs in flight. */
-type Phase = 'ready' | 'running' | 'draining' | 'finished'
+/** Opened, not listening yet. */
+const READY = 'ready'
+/** Jobs go out. */
+const RUNNING = 'running'
+/** Stopping: no new jobs, waiting for the jobs in flight. */
+const DRAINING = 'draining'
+/** Closed (or closing): run() settles. */
+const FINISHED = 'finished'
+type Phase = typeof READY | typeof RUNNING | typeof DRAINING | typeof FINISHED
 
 /** What opening a run found: a run to start, or a key that is already complete. */
 export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; summary: RunSummary }
@@ -120,7 +127,7 @@ export class Run {
   readonly #intervals = new Intervals()
   readonly #startedAt = Date.now()
   readonly #done = deferred<RunSummary>()
-  #phase: Phase = 'ready'
+  #phase: Phase = READY
   #address: MasterAddress | undefined
   #stopRequested = false
   #turnPending = false
@@ -177,7 +184,7 @@ export class Run {
     }
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
     this.#address = { host: bound.address, port: bound.port, hostPort: `${host}:${bound.port}`, url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}` }
-    this.#phase = 'running'
+    this.#phase = RUNNING
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
     this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
     this.#sampleStatus()
@@ -197,16 +204,16 @@ export class Run {
    * call stops at once (jobs in flight run again on resume).
    */
   stop(): void {
-    if (this.#phase === 'ready') {
+    if (this.#phase === READY) {
       this.#stopRequested = true
-    } else if (this.#phase === 'running') {
-      this.#phase = 'draining'
+    } else if (this.#phase === RUNNING) {
+      this.#phase = DRAINING
       this.#log('info', 'Stopping: waiting for the jobs in flight (stop again to quit at once)')
       this.#source.stop()
       this.#server.drainAll()
       this.#sampleStatus()
       this.#settle()
-    } else if (this.#phase === 'draining') {
+    } else if (this.#phase === DRAINING) {
       this.#end('stopped')
     }
   }
@@ -225,7 +232,7 @@ export class Run {
 
   /** Builds the status document now and tells the master's listeners (`status` event). */
   #sampleStatus(outcome?: RunState): void {
-    const state: RunState = outcome ?? (this.#phase === 'ready' ? 'starting' : this.#phase === 'draining' ? 'stopping' : 'running')
+    const state: RunState = outcome ?? (this.#phase === READY ? 'starting' : this.#phase === DRAINING ? 'stopping' : 'running')
     this.#events.emit('status', this.#status.sample(state))
   }
 
@@ -247,7 +254,7 @@ export class Run {
     this.#log('info', `${session.label} connected (concurrency ${concurrency})`)
     this.#dispatcher.open(session.id, concurrency, session.maxFrame, session.label)
     this.#events.emit('slave-connected', session)
-    if (this.#phase === 'draining') this.#server.drain(session)
+    if (this.#phase === DRAINING) this.#server.drain(session)
   }
 
   #onMessage(session: Session, message: SlaveMessage): void {
@@ -311,7 +318,7 @@ export class Run {
     this.#dispatcher.close(session.id)
     // After the end (a stop at once), jobs still in flight are simply not finished: they
     // run again on resume and no attempt is charged.
-    if (this.#phase === 'finished') return
+    if (this.#phase === FINISHED) return
     const held = this.#ledger.inFlightCount(session.id)
     this.#log('info', `${session.label} disconnected (${reason})${held > 0 ? `; ${held} jobs in flight go back to the buffer` : ''}`)
     this.#events.emit('slave-disconnected', session)
@@ -323,7 +330,7 @@ export class Run {
 
   /** Jobs in flight longer than --job-timeout: the slave abandons them and they count a failed attempt. */
   #expire(): void {
-    if (this.#phase !== 'running' && this.#phase !== 'draining') return
+    if (this.#phase !== RUNNING && this.#phase !== DRAINING) return
     const expired = this.#policy.expired(Date.now(), (id) => this.#server.sessions.get(id)?.info?.concurrency ?? Infinity)
     for (const [id, { abandon, failures }] of expired) {
       const session = this.#server.sessions.get(id)
@@ -352,7 +359,7 @@ export class Run {
   #turn(): void {
     this.#turnPending = false
     this.#guard(() => this.#persistence.flush())
-    if (this.#phase !== 'running') return
+    if (this.#phase !== RUNNING) return
     const error = this.#dispatcher.dispatch(Date.now())
     if (error !== undefined) {
       this.#abort(error)
@@ -363,8 +370,8 @@ export class Run {
 
   /** Ends the run when nothing is left: all finished (complete) or, when stopping, nothing in flight. */
   #settle(): void {
-    if (this.#phase === 'running' && this.#source.exhausted && this.#ledger.idle) this.#end('complete')
-    else if (this.#phase === 'draining' && this.#ledger.counts.inFlight === 0) this.#end('stopped')
+    if (this.#phase === RUNNING && this.#source.exhausted && this.#ledger.idle) this.#end('complete')
+    else if (this.#phase === DRAINING && this.#ledger.counts.inFlight === 0) this.#end('stopped')
   }
 
   /**
@@ -376,14 +383,14 @@ export class Run {
     // A generator or a hook may throw anything: run() rejects with an Error all the same.
     this.#error = error instanceof Error ? error : new Error(String(error))
     this.#log('warn', describeError(error))
-    if (this.#phase === 'running') this.stop()
+    if (this.#phase === RUNNING) this.stop()
     else this.#settle()
   }
 
   /** Ends the run once: run() settles with the summary, or with the first error on the way. */
   #end(outcome: 'complete' | 'stopped'): void {
-    if (this.#phase === 'finished') return
-    this.#phase = 'finished'
+    if (this.#phase === FINISHED) return
+    this.#phase = FINISHED
     this.#close(outcome).then(
       (summary) => this.#done.resolve(summary),
       (error) => this.#done.reject(error),
