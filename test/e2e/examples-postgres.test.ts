@@ -4,10 +4,8 @@
 // stopped half way (SIGINT) after one of its slaves was killed with -9, resumed with the
 // same key, and SQL then finds every row updated to exactly its expected value.
 import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Postgres } from '../helpers/postgres.js'
-import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { EXIT_OK, MASTER_BIN, ROOT, fixture, masterArgs, readCheckpoint, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { killHard, stopLongLived, tearDown } from '../helpers/reliability.js'
 
@@ -26,37 +24,25 @@ if (POSTGRES_MISSING !== undefined && process.env.CI) {
 }
 
 describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
-  let server: Postgres
-  let db: pg.Client
-
-  beforeAll(async () => {
-    server = await startPostgres()
-    db = new pg.Client(server.url)
-    await db.connect()
-  })
-
-  afterAll(async () => {
-    await db?.end()
-    server?.stop()
-  })
+  const postgres = usePostgres()
 
   afterEach(tearDown)
 
   /** Rows whose domain was written (any value). */
-  const updated = async (): Promise<number> => Number((await db.query('SELECT count(*) AS n FROM users WHERE domain IS NOT NULL')).rows[0].n)
+  const updated = async (): Promise<number> => Number((await postgres.db.query('SELECT count(*) AS n FROM users WHERE domain IS NOT NULL')).rows[0].n)
 
   it('setup fills the table; stopped half way with a slave killed -9, then resumed: every row updated to exactly its value', async () => {
-    const setup = await run(TSX, [SETUP, `db=${server.url}`, `rows=${ROWS}`])
+    const setup = await run(TSX, [SETUP, `db=${postgres.server.url}`, `rows=${ROWS}`])
     expect(setup.exit, setup.stderr).toEqual(EXIT_OK)
     expect(setup.stdout).toBe(`Created table users with ${ROWS} rows\n`)
-    const again = await run(TSX, [SETUP, `db=${server.url}`, `rows=${ROWS}`])
+    const again = await run(TSX, [SETUP, `db=${postgres.server.url}`, `rows=${ROWS}`])
     expect(again.stdout).toBe('Table users exists; drop it to start over\n')
     expect(await updated()).toBe(0)
 
     // Two slaves of two lanes each, slowed to 1 ms a row so the run lasts long enough to be
     // interrupted; the db= argument reaches the generator and every slave's setup.
     const box = sandbox({ TM_SLOW_HANDLER: HANDLER, TM_SLOW_MS: '1' })
-    const { master, host } = await startMaster([JOBS, `db=${server.url}`, ...masterArgs(box, 'pg-backfill'), '--status-interval', '0.2'], { env: box.env })
+    const { master, host } = await startMaster([JOBS, `db=${postgres.server.url}`, ...masterArgs(box, 'pg-backfill'), '--status-interval', '0.2'], { env: box.env })
     const slaveArgs = [SLOW, '--host', host, '--batch', '100', '--concurrency', '2', '--reconnect', '0']
     const victim = startSlave(slaveArgs, { env: box.env })
     const survivor = startSlave(slaveArgs, { env: box.env })
@@ -82,20 +68,20 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
     expect(before).toBeGreaterThanOrEqual(done)
     expect(before).toBeLessThan(ROWS)
 
-    const resumed = await run(MASTER_BIN, [JOBS, `db=${server.url}`, ...masterArgs(box, 'pg-backfill'), '--spawn', '2', '--handler', HANDLER, '--batch', '500', '--quiet'], { env: box.env })
+    const resumed = await run(MASTER_BIN, [JOBS, `db=${postgres.server.url}`, ...masterArgs(box, 'pg-backfill'), '--spawn', '2', '--handler', HANDLER, '--batch', '500', '--quiet'], { env: box.env })
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toMatch(new RegExp(`^Run 'pg-backfill' complete: ${ROWS - done} jobs \\(${ROWS - done} done, 0 failed`, 'm'))
     expect(readCheckpoint(box, 'pg-backfill')).toMatchObject({ complete: true, counts: { done: ROWS, failed: 0 } })
 
     // Every row, none missed, each with exactly the value its email gives.
-    const domains = await db.query('SELECT domain, count(*)::int AS n FROM users GROUP BY domain ORDER BY domain')
+    const domains = await postgres.db.query('SELECT domain, count(*)::int AS n FROM users GROUP BY domain ORDER BY domain')
     expect(domains.rows).toEqual([
       { domain: 'corp.example', n: ROWS / 4 },
       { domain: 'example.com', n: ROWS / 4 },
       { domain: 'example.net', n: ROWS / 4 },
       { domain: 'mail.example.org', n: ROWS / 4 },
     ])
-    const wrong = await db.query("SELECT count(*)::int AS n FROM users WHERE domain IS DISTINCT FROM lower(split_part(email, '@', 2))")
+    const wrong = await postgres.db.query("SELECT count(*)::int AS n FROM users WHERE domain IS DISTINCT FROM lower(split_part(email, '@', 2))")
     expect(wrong.rows).toEqual([{ n: 0 }])
   }, 180_000)
 })

@@ -3,9 +3,8 @@
 // complete checkpoint and no journal; failed jobs go to a table; a kill -9 loses nothing;
 // one master a key at a time (an advisory lock); other arguments are refused.
 import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Postgres } from '../helpers/postgres.js'
-import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { EXIT_OK, MASTER_BIN, recordedKeys, run, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
 import type { Checkpoint } from '../../src/master/checkpoint.js'
 import type { JournalRecord } from '../../src/master/journal.js'
@@ -20,29 +19,17 @@ if (POSTGRES_MISSING !== undefined && process.env.CI) {
 }
 
 describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
-  let server: Postgres
-  let db: pg.Client
-
-  beforeAll(async () => {
-    server = await startPostgres()
-    db = new pg.Client(server.url)
-    await db.connect()
-  })
-
-  afterAll(async () => {
-    await db?.end()
-    server?.stop()
-  })
+  const postgres = usePostgres()
 
   afterEach(tearDown)
 
   const checkpointOf = async (key: string): Promise<Record<string, unknown> | undefined> => {
-    const row = (await db.query('SELECT checkpoint FROM taskmaster_checkpoint WHERE run = $1', [key])).rows[0]
+    const row = (await postgres.db.query('SELECT checkpoint FROM taskmaster_checkpoint WHERE run = $1', [key])).rows[0]
     return row === undefined ? undefined : JSON.parse(row.checkpoint)
   }
-  const journalRows = async (key: string): Promise<number> => Number((await db.query('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
+  const journalRows = async (key: string): Promise<number> => Number((await postgres.db.query('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
   /** Master args of run `key` with its state in the test's PostgreSQL (the state dir exists only to prove it stays empty). */
-  const pgArgs = (key: string, stateDir: string, host = '127.0.0.1:0'): string[] => ['--key', key, '--state-store', server.url, '--state-dir', stateDir, '--host', host]
+  const pgArgs = (key: string, stateDir: string, host = '127.0.0.1:0'): string[] => ['--key', key, '--state-store', postgres.server.url, '--state-dir', stateDir, '--host', host]
 
   it('a run keeps its state in tables created on first use: complete checkpoint, no journal left, failed jobs in a table, nothing on disk', async () => {
     const N = 2000
@@ -53,7 +40,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     expect(done.stdout).toContain("2 jobs failed; see table taskmaster_failed (run 'pg-run') of postgres://postgres@127.0.0.1:")
     expect(await checkpointOf('pg-run')).toMatchObject({ key: 'pg-run', complete: true, position: N, args: { n: String(N) }, counts: { done: N - 2, failed: 2 } })
     expect(await journalRows('pg-run')).toBe(0)
-    const failed = (await db.query("SELECT entry FROM taskmaster_failed WHERE run = 'pg-run' ORDER BY id")).rows.map((row) => JSON.parse(row.entry))
+    const failed = (await postgres.db.query("SELECT entry FROM taskmaster_failed WHERE run = 'pg-run' ORDER BY id")).rows.map((row) => JSON.parse(row.entry))
     expect(failed.map((entry) => [entry.key, entry.attempts, entry.error.message]).sort()).toEqual([
       [1500, 2, 'job 1500 is broken'],
       [7, 2, 'job 7 is broken'],
@@ -105,7 +92,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
 
   it('the store batches: at most one write in flight, what queues meanwhile goes in the next one, a checkpoint supersedes the records before it', async () => {
     // A real pg client, wrapped to count statements and how many run at once.
-    const client = new pg.Client(server.url)
+    const client = new pg.Client(postgres.server.url)
     let running = 0
     let most = 0
     const flushes: number[] = []
@@ -124,7 +111,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
         }
       },
     }
-    const store = await openPgStore(server.url, 'pg-batch', { client: wrapped })
+    const store = await openPgStore(postgres.server.url, 'pg-batch', { client: wrapped })
     await store.begin({})
     const record = (position: number): JournalRecord => ({ position, last: position - 1, done: position, failed: 0, ranges: [], keys: [] })
     // 1,000 records in one turn of the loop: the first goes at once, the rest wait for it.
@@ -143,7 +130,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     expect(await checkpointOf('pg-batch')).toMatchObject({ position: 1010, last: 1009 })
     expect(await journalRows('pg-batch')).toBe(1)
     // Opened again (the lock was freed by close): the journal's record after the checkpoint is the resume point.
-    const again = await openPgStore(server.url, 'pg-batch')
+    const again = await openPgStore(postgres.server.url, 'pg-batch')
     expect(again.resumePoint()).toMatchObject({ position: 1011, last: 1010, counts: { done: 1011, failed: 0 } })
     await again.close(true)
     expect(await journalRows('pg-batch')).toBe(0)

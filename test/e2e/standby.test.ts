@@ -2,10 +2,8 @@
 // while the active master runs, and when the active one is killed -9 mid-run it takes the
 // run over from the state in PostgreSQL; slaves given both addresses (--host a,b) follow
 // it; every job completes, nothing lost, repeats only the jobs in flight at the kill.
-import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Postgres } from '../helpers/postgres.js'
-import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { MASTER_BIN, Proc, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { RANGE, RECORD, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, linesMatching, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
@@ -17,19 +15,7 @@ if (POSTGRES_MISSING !== undefined && process.env.CI) {
 }
 
 describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
-  let server: Postgres
-  let db: pg.Client
-
-  beforeAll(async () => {
-    server = await startPostgres()
-    db = new pg.Client(server.url)
-    await db.connect()
-  })
-
-  afterAll(async () => {
-    await db?.end()
-    server?.stop()
-  })
+  const postgres = usePostgres()
 
   afterEach(tearDown)
 
@@ -40,7 +26,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? `
     const C = 4
     const box = sandbox({ TM_RECORD_DELAY_MS: '2' })
     const [a, b] = [`127.0.0.1:${await portForLater()}`, `127.0.0.1:${await portForLater()}`]
-    const args = (host: string): string[] => [RANGE, `n=${N}`, '--key', 'failover', '--state-store', server.url, '--state-dir', box.stateDir, '--host', host, '--heartbeat', String(HEARTBEAT), '--quiet']
+    const args = (host: string): string[] => [RANGE, `n=${N}`, '--key', 'failover', '--state-store', postgres.server.url, '--state-dir', box.stateDir, '--host', host, '--heartbeat', String(HEARTBEAT), '--quiet']
     const active = (await startMaster(args(a), { env: box.env })).master
     const standby = new Proc(MASTER_BIN, [...args(b), '--standby'], { env: box.env })
     await standby.waitFor("Standing by for run 'failover': waiting for the active master's lock in the state store\n", 'stdout')
@@ -56,7 +42,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? `
 
     await expectRunEnds(standby, slaves)
     expect(standby.stdout).toMatch(/^Run 'failover' complete: \d+ jobs \(\d+ done, 0 failed(, \d+ skipped as already done)?\)/m)
-    const row = (await db.query("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'failover'")).rows[0]
+    const row = (await postgres.db.query("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'failover'")).rows[0]
     expect(JSON.parse(row.checkpoint)).toMatchObject({ complete: true, position: N, counts: { done: N, failed: 0 } })
     for (const slave of slaves) {
       expect(linesMatching(slave.stderr, new RegExp(`Connected to the master at ws://${a} `))).toHaveLength(1)
@@ -69,8 +55,8 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? `
 
   it('a standby stopped while it waits ends at once, with a message, having run nothing', async () => {
     const box = sandbox()
-    const { master } = await startMaster([RANGE, 'n=100000000', '--key', 'waiting', '--state-store', server.url, '--host', '127.0.0.1:0', '--quiet'], { env: box.env })
-    const standby = new Proc(MASTER_BIN, [RANGE, 'n=100000000', '--key', 'waiting', '--state-store', server.url, '--host', '127.0.0.1:0', '--standby', '--quiet'], { env: box.env })
+    const { master } = await startMaster([RANGE, 'n=100000000', '--key', 'waiting', '--state-store', postgres.server.url, '--host', '127.0.0.1:0', '--quiet'], { env: box.env })
+    const standby = new Proc(MASTER_BIN, [RANGE, 'n=100000000', '--key', 'waiting', '--state-store', postgres.server.url, '--host', '127.0.0.1:0', '--standby', '--quiet'], { env: box.env })
     await standby.waitFor('Standing by', 'stdout')
     standby.kill('SIGINT')
     expect(await standby.exited, standby.stderr).toEqual({ code: 1, signal: null })

@@ -6,6 +6,8 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
+import pg from 'pg'
+import { afterAll, beforeAll } from 'vitest'
 
 const PG_ROOT = '/usr/lib/postgresql'
 
@@ -88,5 +90,32 @@ export async function startPostgres(): Promise<Postgres> {
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })
     throw error
+  }
+}
+
+/**
+ * For a describe block: a throwaway server started before its tests, with a connected
+ * client, both stopped after them. Read `server` and `db` inside the tests (not before).
+ */
+export function usePostgres(): { readonly server: Postgres; readonly db: pg.Client } {
+  const held: { server?: Postgres; db?: pg.Client } = {}
+  beforeAll(async () => {
+    held.server = await startPostgres()
+    held.db = new pg.Client(held.server.url)
+    await held.db.connect()
+  })
+  afterAll(async () => {
+    await held.db?.end()
+    held.server?.stop()
+  })
+  return {
+    get server(): Postgres {
+      if (held.server === undefined) throw new Error('usePostgres: the server is read before its beforeAll ran')
+      return held.server
+    },
+    get db(): pg.Client {
+      if (held.db === undefined) throw new Error('usePostgres: the client is read before its beforeAll ran')
+      return held.db
+    },
   }
 }
