@@ -122,7 +122,12 @@ export interface SlaveOptions {
   host: string
   /** Jobs run at once in this process. @default 1 */
   concurrency?: number
-  /** Jobs held beyond those running, so the next one is at hand. @default concurrency */
+  /**
+   * A fixed window: jobs held beyond those running, always. Undefined: the adaptive window,
+   * which holds enough jobs to cover the measured round trip to the master plus about
+   * 50 ms of work at the measured job rate (at least `concurrency`, at most 8192 or
+   * `concurrency`; see src/slave/window.ts). @default undefined (adaptive)
+   */
   prefetch?: number
   /** Token of the run. @default undefined */
   token?: string
@@ -221,7 +226,7 @@ const MASTER_OPTIONS = {
 
 /**
  * Every {@link SlaveOptions} field but `handler` and `host` (see MASTER_OPTIONS). `prefetch`
- * has no fixed default: it follows `concurrency`.
+ * has no default: without it the window is adaptive.
  */
 const SLAVE_OPTIONS = {
   concurrency: { default: 1, check: integer(1, OPTION_LIMITS.concurrency) },
@@ -253,13 +258,13 @@ function check(table: Record<string, AnySpec>, options: Record<string, unknown>)
 /** The default of every {@link MasterOptions} field (see each field's `@default`). */
 export const MASTER_DEFAULTS = defaultsOf(MASTER_OPTIONS)
 
-/** The default of every {@link SlaveOptions} field (see each field's `@default`); `prefetch` follows `concurrency`. */
+/** The default of every {@link SlaveOptions} field (see each field's `@default`); no `prefetch`: the adaptive window. */
 export const SLAVE_DEFAULTS = defaultsOf(SLAVE_OPTIONS)
 
 /** {@link MasterOptions} with every default filled in. */
 export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & { source: JobSource }
 /** {@link SlaveOptions} with every default filled in. */
-export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler; host: string; prefetch: number }
+export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler; host: string }
 
 /** Copies `options` without its undefined values, so they do not hide defaults. */
 function defined<T extends object>(options: T): Partial<T> {
@@ -279,7 +284,6 @@ export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions
   const o = { ...SLAVE_DEFAULTS, ...defined(options) } as ResolvedSlaveOptions
   if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')
   if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
-  o.prefetch ??= Math.min(o.concurrency, OPTION_LIMITS.prefetch)
   check(SLAVE_OPTIONS, o)
   return o
 }

@@ -34,7 +34,7 @@ export const MASTER_CLI = {
   spawn: { flags: '--spawn <n>', help: 'also start n local slave processes running --handler (one-machine mode)', parse: integer(1) },
   handler: { flags: '--handler <module>', help: 'handler module for --spawn: path[:export], default export handleJob, then default' },
   concurrency: { flags: '-c, --concurrency <n>', help: 'with --spawn: jobs each local slave runs at once', parse: integer(1, OPTION_LIMITS.concurrency), shown: String(SLAVE_DEFAULTS.concurrency) },
-  prefetch: { flags: '--prefetch <n>', help: 'with --spawn: jobs each local slave holds beyond those running', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'its concurrency' },
+  prefetch: { flags: '--prefetch <n>', help: 'with --spawn: a fixed window, jobs each local slave holds beyond those running', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'adaptive' },
   token: { flags: '--token <secret>', help: 'token slaves must present; generated and printed when listening beyond loopback', env: 'TM_TOKEN', to: 'token' },
   retries: { flags: '--retries <n>', help: 'retries of a job whose handler throws, before the failed-jobs log', parse: integer(0), default: MASTER_DEFAULTS.retries, to: 'retries' },
   retryDelay: { flags: '--retry-delay <seconds>', help: 'delay before the first retry, doubling for each next one', parse: seconds, default: MASTER_DEFAULTS.retryDelay, to: 'retryDelay' },

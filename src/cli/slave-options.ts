@@ -16,7 +16,7 @@ export const SLAVE_CLI = {
     to: 'host',
   },
   concurrency: { flags: '-c, --concurrency <n>', help: 'jobs run at once in each slave process', parse: integer(1, OPTION_LIMITS.concurrency), default: SLAVE_DEFAULTS.concurrency, to: 'concurrency' },
-  prefetch: { flags: '--prefetch <n>', help: 'jobs held beyond those running, so the next is at hand', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'the concurrency', to: 'prefetch' },
+  prefetch: { flags: '--prefetch <n>', help: 'a fixed window: jobs held beyond those running, always', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'adaptive, from the job rate and round trip', to: 'prefetch' },
   procs: { flags: '-p, --procs <n>', help: 'slave processes to start (one per core for CPU-bound handlers)', parse: integer(1), default: 1 },
   token: { flags: '--token <secret>', help: "the run's token, if the master needs one", env: 'TM_TOKEN', to: 'token' },
   reconnect: {

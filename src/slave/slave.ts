@@ -16,6 +16,7 @@ import { backoffDelay, masterUrl } from './backoff.js'
 import type { ConnectionContext } from './connection.js'
 import { Connection } from './connection.js'
 import { Runner } from './runner.js'
+import { WINDOW_PERIOD_MS, Window } from './window.js'
 
 /**
  * How a slave's run ended: `restart` when it stopped because too many abandoned jobs
@@ -69,7 +70,11 @@ export class Slave extends EventEmitter {
   readonly options: ResolvedSlaveOptions
   readonly id = randomBytes(6).toString('hex')
   readonly #runner: Runner
-  readonly #capacity: number
+  /** Jobs this slave holds at most: adaptive, or fixed by --prefetch (see src/slave/window.ts). */
+  readonly #window: Window
+  /** Jobs finished at the last window update, and when (performance.now()). */
+  #windowJobs = 0
+  #windowAt = 0
   /** What every connection of this slave asks of it (see {@link ConnectionContext}). */
   readonly #context: ConnectionContext
   #phase: Phase = CONNECTING
@@ -89,7 +94,7 @@ export class Slave extends EventEmitter {
   constructor(options: SlaveOptions) {
     super()
     this.options = resolveSlaveOptions(options)
-    this.#capacity = this.options.concurrency + this.options.prefetch
+    this.#window = new Window(this.options.concurrency, this.options.prefetch)
     this.#runner = new Runner(
       this.options.handler,
       this.options.concurrency,
@@ -97,7 +102,7 @@ export class Slave extends EventEmitter {
       (count) => this.#tooManyAbandoned(count),
       abandonedLimit(this.options.concurrency),
     )
-    this.#context = { flushAt: Math.max(1, Math.floor(this.#capacity / 4)), jobs: this.#runner, taking: () => this.#phase === WORKING }
+    this.#context = { window: this.#window, jobs: this.#runner, taking: () => this.#phase === WORKING }
   }
 
   /** Works until the master ends the run (`complete`) or {@link stop} (`stopped`). */
@@ -105,6 +110,10 @@ export class Slave extends EventEmitter {
     const done = new Promise<SlaveSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
     this.#intervals.every(1000, () => this.#watch())
     this.#intervals.every(STATS_PERIOD * 1000, () => this.#sendStats())
+    if (this.#window.adaptive) {
+      this.#windowAt = performance.now()
+      this.#intervals.every(WINDOW_PERIOD_MS, () => this.#measureWindow())
+    }
     void this.#connectLoop()
     return done
   }
@@ -262,13 +271,13 @@ export class Slave extends EventEmitter {
     if (this.#phase === CONNECTING) this.#phase = WORKING
     this.emit('connected', { run: message.run, session: message.session })
     this.#log('info', `Connected to the master at ${masterUrl(this.options.host)} (session ${message.session})`)
-    const free = this.#capacity - this.#runner.queued - this.#runner.running
-    if (this.#phase === WORKING && free > 0) connection.send({ type: 'credit', n: free })
+    if (this.#phase === WORKING) connection.openWindow()
   }
 
   #onMessage(message: MasterMessage, connection: Connection): void {
     switch (message.type) {
       case 'jobs':
+        connection.received(message.jobs.length)
         if (this.#phase !== WORKING) {
           // Sent before the master heard we stop: hand them straight back.
           connection.send({ type: 'release', seqs: seqsOf(message) })
@@ -334,6 +343,14 @@ export class Slave extends EventEmitter {
     const current = this.#connection
     if (current === undefined || !current.welcomed) return
     current.finished(seq, failure, report && connection === current.number)
+  }
+
+  /** Feeds the window the jobs finished since its last update. */
+  #measureWindow(): void {
+    const now = performance.now()
+    this.#window.update(this.#jobs - this.#windowJobs, now - this.#windowAt)
+    this.#windowJobs = this.#jobs
+    this.#windowAt = now
   }
 
   /** Drops a master that has gone silent (no ping or frame for 2.5 heartbeats). */

@@ -68,7 +68,7 @@ describe('--help shows each default as a user types it', () => {
       '--host': '127.0.0.1:5050',
       '--size': '10000',
       '--concurrency': '1',
-      '--prefetch': 'its concurrency',
+      '--prefetch': 'adaptive',
       '--retries': '3',
       '--retry-delay': '1',
       '--job-timeout': '0',
@@ -86,7 +86,7 @@ describe('--help shows each default as a user types it', () => {
     expect(defaultsShown(proc.stdout)).toEqual({
       '--host': '127.0.0.1:5050',
       '--concurrency': '1',
-      '--prefetch': 'the concurrency',
+      '--prefetch': 'adaptive, from the job rate and round trip',
       '--procs': '1',
       '--reconnect': '60',
       '--max-frame': '16777216',

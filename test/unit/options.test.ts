@@ -92,15 +92,17 @@ describe('validateRunKey', () => {
 })
 
 describe('resolveSlaveOptions', () => {
-  it('fills every default; prefetch defaults to concurrency', () => {
-    expect(resolveSlaveOptions({ handler, host: 'h:1' })).toEqual({ ...SLAVE_DEFAULTS, handler, host: 'h:1', prefetch: 1 })
-    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8 }).prefetch).toBe(8)
+  it('fills every default; no prefetch (the adaptive window) unless one is given', () => {
+    expect(resolveSlaveOptions({ handler, host: 'h:1' })).toEqual({ ...SLAVE_DEFAULTS, handler, host: 'h:1' })
+    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8 }).prefetch).toBeUndefined()
     expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8, prefetch: 0 }).prefetch).toBe(0)
+    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8, prefetch: 4000 }).prefetch).toBe(4000)
   })
 
   it('does not let undefined values hide defaults', () => {
     const o = resolveSlaveOptions({ handler, host: 'h:1', concurrency: undefined, reconnect: undefined, maxFrame: undefined, prefetch: undefined })
-    expect(o).toMatchObject({ concurrency: 1, reconnect: 60, maxFrame: 16 * 1024 * 1024, prefetch: 1 })
+    expect(o).toMatchObject({ concurrency: 1, reconnect: 60, maxFrame: 16 * 1024 * 1024 })
+    expect(o.prefetch).toBeUndefined()
   })
 
   const bad: [Partial<SlaveOptions>, string, string][] = [
