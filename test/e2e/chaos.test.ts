@@ -13,7 +13,7 @@ afterEach(tearDown)
 const N = 20_000
 const SLAVES = 3
 const CONCURRENCY = 10
-/** Jobs a slave holds at most: concurrency plus prefetch (which defaults to the concurrency). */
+/** Jobs a slave holds at most: concurrency plus a fixed prefetch of the concurrency. */
 const HELD = 2 * CONCURRENCY
 const MASTER_KILLS = 2
 const SLAVE_KILLS = 6
@@ -41,7 +41,7 @@ describe('chaos', () => {
     const address = `127.0.0.1:${await freePort()}`
     // Retries well above the kills: a job in flight at several slave kills is not a failure here.
     const masterArgs = [RANGE, `n=${N}`, '--key', 'chaos', '--state-dir', box.stateDir, '--host', address, '--retries', '20', '--quiet']
-    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY)], { env: box.env })
+    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY), '--prefetch', String(CONCURRENCY)], { env: box.env })
     const slaves = Array.from({ length: SLAVES }, startOne)
     let master = (await startMaster(masterArgs, { env: box.env })).master
     const kills = plan(seeded(SEED))

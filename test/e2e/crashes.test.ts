@@ -38,7 +38,7 @@ describe('heartbeats', () => {
     const box = sandbox()
     const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'frozen'), '--heartbeat', String(HEARTBEAT), '--quiet'], { env: box.env })
     // Concurrency 2, prefetch 2: it holds up to 4 jobs; at 50 ms a job, it is never idle.
-    const frozen = startSlave([RECORD, '--host', host, '--concurrency', '2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '50' } })
+    const frozen = startSlave([RECORD, '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '50' } })
     await until('the first slave to record 3 jobs', () => recordedCount(box.records) >= 3, 10_000)
     freeze(frozen)
 
@@ -85,7 +85,7 @@ describe('a master restart', () => {
   async function restartMidRun(box: Sandbox, key: string, signal: NodeJS.Signals) {
     const address = `127.0.0.1:${await freePort()}`
     const args = [RANGE, `n=${N}`, '--key', key, '--state-dir', box.stateDir, '--host', address, '--quiet']
-    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C)], { env: box.env }))
+    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C), '--prefetch', String(C)], { env: box.env }))
     const first = (await startMaster(args, { env: box.env })).master
     await until('a quarter of the jobs to be recorded', () => recordedCount(box.records) >= N / 4)
     first.kill(signal)
