@@ -15,9 +15,11 @@
  * Milliseconds of work queued beyond the round trip. It covers jitter (a late frame, a GC
  * pause), and it is what lets a window limited by itself grow: the rate measured under a
  * window W is at most W per round trip, so the next window is W × (rtt + margin) / rtt.
- * 50 ms keeps what a killed slave hands back (its window) to about 100 ms of its work.
+ * 40 ms keeps what a killed slave hands back to about 100 ms of its work: the running
+ * jobs (one handler's time), the queued ones (round trip + margin) and the finished ones
+ * not acked yet (up to a quarter of the window).
  */
-export const WINDOW_MARGIN_MS = 50
+export const WINDOW_MARGIN_MS = 40
 
 /**
  * Most jobs an adaptive window holds: with a no-op handler some 4 ms of work at 2 M jobs/s,
@@ -95,9 +97,11 @@ export class Window {
   update(finished: number, elapsedMs: number): void {
     if (this.#prefetch !== undefined || !(elapsedMs > 0)) return
     const rate = finished / elapsedMs
-    // Up at once (a window that is too small costs throughput now), down by halves (one
-    // quiet period, a master busy writing its checkpoint, must not empty the queue).
-    this.#rate = rate >= this.#rate ? rate : (this.#rate + rate) / 2
+    // Halfway to each measurement: one quiet period (a master busy writing its checkpoint)
+    // does not empty the queue, one burst (timers late on a loaded machine, then all at
+    // once) does not swell it; a fast handler still reaches the cap in a few periods, as
+    // the margin makes each window a multiple of the last.
+    this.#rate = (this.#rate + rate) / 2
     if (this.#shortest !== Infinity) {
       this.#roundTrip = this.#roundTrip === undefined ? this.#shortest : (this.#roundTrip + this.#shortest) / 2
       this.#shortest = Infinity

@@ -3,8 +3,9 @@ import { WINDOW_CAP, WINDOW_MARGIN_MS, Window, windowSize } from '../../../src/s
 
 describe('windowSize', () => {
   it('is the lanes plus rate × (round trip + margin) queued, rounded up', () => {
-    // 5 jobs/ms (5,000/s), 2 ms round trip, 50 ms margin: 260 queued beyond 100 lanes.
-    expect(windowSize(100, 5, 2)).toBe(100 + 260)
+    // 5 jobs/ms (5,000/s), 2 ms round trip, 40 ms margin: 210 queued beyond 100 lanes.
+    expect(WINDOW_MARGIN_MS).toBe(40)
+    expect(windowSize(100, 5, 2)).toBe(100 + 210)
     expect(windowSize(1, 0.001, 0)).toBe(2)
     expect(windowSize(4, 0.5, 10, 30)).toBe(4 + 20)
   })
@@ -43,19 +44,21 @@ describe('Window', () => {
       w.update(w.size * 100, 100)
       sizes.push(w.size)
     }
-    // 2 jobs a round trip: 2 jobs/ms × 51 ms = 102 queued; then 103 × 51, then the cap.
-    expect(sizes).toEqual([1 + 102, 1 + 103 * 51, WINDOW_CAP, WINDOW_CAP])
+    // 2 jobs a round trip measured: the rate goes halfway, 1 job/ms × 41 ms queued; then
+    // 42 a round trip: (1 + 42) / 2 × 41; then the cap.
+    expect(sizes).toEqual([1 + 41, 1 + Math.ceil(21.5 * 41), WINDOW_CAP, WINDOW_CAP])
   })
 
-  it('keeps a slow handler small: 10 lanes of 20 ms jobs at a 2 ms round trip hold 10 + 26', () => {
+  it('keeps a slow handler small: 10 lanes of 20 ms jobs at a 2 ms round trip hold 10 + 21', () => {
     const w = new Window(10)
-    for (let period = 0; period < 5; period++) {
+    for (let period = 0; period < 30; period++) {
       w.roundTrip(2)
       w.update(50, 100)
     }
-    // 500 jobs/s × 52 ms = 26 jobs queued: what a killed slave hands back is about 72 ms of its work.
-    expect(w.size).toBe(10 + 26)
-    expect(w.measured).toEqual({ jobsPerMs: 0.5, roundTripMs: 2 })
+    // 500 jobs/s × 42 ms = 21 jobs queued: with the running ones, 62 ms of its work.
+    expect(w.size).toBe(10 + 21)
+    expect(w.measured.jobsPerMs).toBeCloseTo(0.5, 6)
+    expect(w.measured.roundTripMs).toBe(2)
   })
 
   it('takes the shortest round trip of a period (a longer one waited for jobs the master did not have)', () => {
@@ -71,25 +74,29 @@ describe('Window', () => {
     expect(w.measured.roundTripMs).toBe(6)
     w.update(10, 100)
     expect(w.measured.roundTripMs).toBe(6)
-    expect(w.size).toBe(1 + Math.ceil(0.1 * (6 + WINDOW_MARGIN_MS)))
+    expect(w.size).toBe(windowSize(1, w.measured.jobsPerMs, 6))
+    expect(w.size).toBe(1 + Math.ceil(0.0875 * (6 + WINDOW_MARGIN_MS)))
   })
 
-  it('follows a handler that slows down: the rate goes down by halves, up at once', () => {
+  it('follows a handler whose speed changes: halfway to each measurement', () => {
     const w = new Window(1)
     w.roundTrip(0)
     w.update(800, 100)
-    expect(w.measured.jobsPerMs).toBe(8)
-    w.update(0, 100)
     expect(w.measured.jobsPerMs).toBe(4)
     w.update(0, 100)
+    expect(w.measured.jobsPerMs).toBe(2)
     w.update(0, 100)
-    expect(w.measured.jobsPerMs).toBe(1)
-    expect(w.size).toBe(1 + 50)
+    w.update(0, 100)
+    expect(w.measured.jobsPerMs).toBe(0.5)
+    expect(w.size).toBe(1 + 20)
     for (let i = 0; i < 40; i++) w.update(0, 100)
     // Idle: down to the lanes plus the job a rate of almost nothing still rounds up to.
     expect(w.size).toBe(2)
-    w.update(300, 100)
-    expect(w.size).toBe(1 + 150)
+    // Faster again: 6 jobs/ms measured, twice.
+    w.update(600, 100)
+    w.update(600, 100)
+    expect(w.measured.jobsPerMs).toBeCloseTo(4.5, 6)
+    expect(w.size).toBe(windowSize(1, w.measured.jobsPerMs, 0))
   })
 
   it('ignores a period of no length', () => {
