@@ -15,7 +15,7 @@ describe('npm run bench -- --quick', () => {
     const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
     expect(rows.map((r) => r.scenario)).toEqual([
       'baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-tuned', '2-slaves', '2-slaves-tuned', 'c16', 'c64', 'c256',
-      'latency-20ms', 'fast-and-slow', 'kill-20ms', 'memory-100k', 'memory-10M', '1KB-jobs', '1KB-jobs-tuned', 'bare-1KB', 'cpu-1-slave', 'cpu-2-slaves',
+      'latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', 'memory-100k', 'memory-10M', '1KB-jobs', '1KB-jobs-tuned', 'bare-1KB', 'cpu-1-slave', 'cpu-2-slaves',
     ])
     for (const row of rows) {
       expect(row.quick).toBe(true)
@@ -46,7 +46,7 @@ describe('npm run bench -- --quick', () => {
       /^- 1 master \+ 1 slave >= 1 M jobs\/s \(aim 2 M\): [\d.]+ M jobs\/s, [\d.]+ of the bare pipeline -- (met|NOT met)$/m,
       /^- 2 slaves no slower than 1: [\d.]+ of one slave; the bare pipeline, 2 consumers against 1: [\d.]+ -- (met|NOT met)$/m,
       /^- CPU-bound handler, 2 slaves against 1: [\d.]+x/m,
-      /^- latency-bound >= 95 % of 10,000 jobs\/s: [\d.]+ % -- (met|NOT met)$/m,
+      /^- latency-bound >= 95 % of 10,000 jobs\/s: [\d.]+ % \(--prefetch 100 beside it: [\d.]+ %\) -- (met|NOT met)$/m,
       /^- defaults >= 0\.8 of the tuned setting and >= 1\.5 M jobs\/s: [\d.]+ M jobs\/s, [\d.]+ of [\d.]+ M -- (met|ratio met, 1\.5 M NOT met|NOT met)$/m,
       /^- 2 slaves, defaults >= 0\.8 of tuned: [\d.]+ -- (met|NOT met)$/m,
       /^- --concurrency 16, no --prefetch >= 0\.8 of tuned: [\d.]+ M jobs\/s, [\d.]+ -- (met|NOT met)$/m,
