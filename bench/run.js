@@ -36,6 +36,22 @@ if (argv.includes('--help')) {
 const scale = quick ? 0.02 : 1
 const n = (count) => Math.max(1000, Math.round(count * scale))
 
+/** Resolves when `proc`'s output (so far or to come) matches `pattern`. */
+function output(proc, pattern) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pattern.test(proc.out())) {
+        proc.child.stdout.off('data', check)
+        proc.child.stderr.off('data', check)
+        resolve()
+      }
+    }
+    proc.child.stdout.on('data', check)
+    proc.child.stderr.on('data', check)
+    check()
+  })
+}
+
 /** Spawns a node process with the usage hook; `listening` resolves when its output (stdout or stderr) shows `ready`. */
 function start(bin, args, env, ready = /Taskmaster server running/) {
   // The flags the bin/ shebangs give node: tm-master's NODE_FLAGS, none for tm-slave (and the
@@ -56,7 +72,7 @@ function start(bin, args, env, ready = /Taskmaster server running/) {
     exited.then(() => reject(new Error(`exited before listening:\n${out}`)))
   })
   listening.catch(() => {}) // only the master's is awaited
-  return { child, exited, listening }
+  return { child, exited, listening, out: () => out }
 }
 
 /** A slave's first connection outcome: it logs it once its SIGTERM handling is set. */
@@ -67,6 +83,14 @@ async function stopSlave(slave) {
   await Promise.race([slave.listening, slave.exited]).catch(() => {})
   slave.child.kill('SIGTERM')
   return slave.exited
+}
+
+/** The slave options a scenario gives: none are the defaults (the adaptive window). */
+function slaveOptions(s) {
+  const args = []
+  if (s.concurrency !== undefined) args.push('--concurrency', String(s.concurrency))
+  if (s.prefetch !== undefined) args.push('--prefetch', String(s.prefetch))
+  return args
 }
 
 /** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process. */
@@ -82,7 +106,7 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
   // with SIGTERM once the master has exited and expects 0. Not quiet: `ready` is their
   // first connection outcome, logged once their SIGTERM handling is set.
   const startSlave = (s) =>
-    start(SLAVE, [`${HANDLERS}:${s.handler}`, '--host', host, '--concurrency', String(s.concurrency), '--prefetch', String(s.prefetch ?? s.concurrency), '--reconnect', '0'], { ...env, ...s.env }, SLAVE_READY)
+    start(SLAVE, [`${HANDLERS}:${s.handler}`, '--host', host, ...slaveOptions(s), '--reconnect', '0'], { ...env, ...s.env }, SLAVE_READY)
   // BENCH_LATE_SLAVES=1 starts every slave but the first once the master has exited: what a
   // very busy machine may do, made certain (test/e2e/bench.test.ts).
   const late = process.env.BENCH_LATE_SLAVES === '1'
@@ -98,12 +122,58 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
   })
 }
 
-/** The bare pipeline (bench/bare): a producer and `consumers` processes, no bookkeeping. */
-async function bare(name, { jobs, consumers }) {
+/**
+ * A slave with a 20 ms handler (concurrency 100) killed -9 half-way through a run it
+ * shares with another: the jobs in flight on it that the master hands back to the buffer
+ * (they run again: the jobs repeated), and that as milliseconds of the killed slave's work
+ * at its measured rate (from its jobs before the kill).
+ */
+async function killed(name, { jobs, slave, killAfterMs }) {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
+  const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir, BENCH_DELAY_MS: '20' }
+  const t0 = performance.now()
+  const master = start(MASTER, [JOBS, `n=${jobs}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0'], env, /Taskmaster server running on '([^']+)'/)
+  const [, host] = await master.listening
+  const args = [`${HANDLERS}:sleep`, '--host', host, ...slaveOptions(slave), '-q']
+  const victim = start(SLAVE, args, env)
+  const other = start(SLAVE, args, env)
+  // Both at work (process start-up on a loaded machine takes seconds), then the kill.
+  await Promise.all([victim, other].map((p) => output(master, new RegExp(`:${p.child.pid} \\(.*\\) connected`))))
+  const connectedAt = performance.now()
+  await new Promise((resolve) => setTimeout(resolve, killAfterMs))
+  victim.child.kill('SIGKILL')
+  const workedMs = performance.now() - connectedAt
+  const h = await master.exited
+  const seconds = (performance.now() - t0) / 1000
+  const o = await other.exited
+  await victim.exited
+  if (h.code !== 0 || o.code !== 0) throw new Error(`${name}: a process failed\n${h.out}\n${o.out}`)
+  const lost = / (\d+) jobs in flight go back to the buffer/.exec(h.out)
+  const repeated = Number(lost?.[1] ?? 0)
+  const survivor = Number(readFileSync(join(dir, `count-${other.child.pid}`), 'utf8'))
+  // The killed slave's jobs: all but the survivor's, less the ones it hands back.
+  const byVictim = jobs + repeated - survivor
+  const victimRate = (byVictim - repeated) / (workedMs / 1000)
+  rmSync(dir, { recursive: true, force: true })
+  return {
+    scenario: name,
+    jobs,
+    seconds: round(seconds, 2),
+    jobsPerSecond: Math.round(jobs / seconds),
+    // Every job once, and the repeated ones twice.
+    jobsPerSlave: [byVictim, survivor],
+    repeated,
+    repeatedMs: Math.round((repeated / victimRate) * 1000),
+    note: `kill -9 after ${killAfterMs} ms: ${repeated} jobs handed back = ${Math.round((repeated / victimRate) * 1000)} ms of the killed slave's work at ${Math.round(victimRate)} jobs/s`,
+  }
+}
+
+/** The bare pipeline (bench/bare): a producer and `consumers` processes, no bookkeeping; jobs of `bytes` bytes of payload. */
+async function bare(name, { jobs, consumers, bytes = 0 }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir }
   const t0 = performance.now()
-  const producer = start(PRODUCER, [String(jobs), String(consumers)], env, /listening on (\d+)/)
+  const producer = start(PRODUCER, [String(jobs), String(consumers), String(bytes)], env, /listening on (\d+)/)
   const [, port] = await producer.listening
   const procs = Array.from({ length: consumers }, () => start(CONSUMER, [port], env))
   const row = await finish(name, { jobs, dir, t0, head: producer, rest: procs }, {
@@ -145,35 +215,46 @@ async function finish(name, { jobs, dir, t0, head, rest, stop }, { ownRate, jobs
 
 const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
 
+// Headline scenarios run on the defaults (no --concurrency, no --prefetch), as users will;
+// the `-tuned` ones beside them give the settings the benchmark used before the adaptive
+// window (concurrency 1, a fixed prefetch of 4,000), for the ratios.
+const TUNED = { concurrency: 1, prefetch: 4000 }
 const scenarios = [
   ['baseline', async () => ({ scenario: 'baseline', jobs: n(5e6), jobsPerSecond: Math.round(await plain(n(5e6))), note: 'in-process: async generator + awaited no-op handler' })],
   ['baseline-codec', async () => ({ scenario: 'baseline-codec', jobs: n(5e6), jobsPerSecond: Math.round(await withCodec(n(5e6))), note: 'in-process: + msgpack encode/decode in batches of 500' })],
   ['bare-1', () => bare('bare-1', { jobs: n(5e6), consumers: 1 })],
   ['bare-2', () => bare('bare-2', { jobs: n(5e6), consumers: 2 })],
-  ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
+  ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop' }] })],
+  ['1-slave-tuned', () => distributed('1-slave-tuned', { jobs: n(5e6), slaves: [{ handler: 'noop', ...TUNED }] })],
   // The same slave command as 1-slave, started twice (as on two machines).
-  ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', concurrency: 1, prefetch: 4000 })) })],
-  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
+  ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop' })) })],
+  ['2-slaves-tuned', () => distributed('2-slaves-tuned', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', ...TUNED })) })],
+  // The README's example and more lanes, with no --prefetch.
+  ['c16', () => distributed('c16', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 16 }] })],
+  ['c64', () => distributed('c64', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 64 }] })],
+  ['c256', () => distributed('c256', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 256 }] })],
+  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, env: { BENCH_DELAY_MS: '20' } })) })],
+  ['latency-20ms-tuned', () => distributed('latency-20ms-tuned', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
   ['fast-and-slow', () => distributed('fast-and-slow', { jobs: n(20000) * (quick ? 5 : 1), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
-  ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
-  ['memory-10M', () => distributed('memory-10M', { jobs: quick ? 1e6 : 1e7, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
-  ['1KB-jobs', () => distributed('1KB-jobs', { jobs: n(1e6), bytes: 1000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 2000 }] })],
+  ['kill-20ms', () => killed('kill-20ms', { jobs: quick ? 20000 : 40000, slave: { concurrency: 100 }, killAfterMs: quick ? 1000 : 2000 })],
+  ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop' }] })],
+  ['memory-10M', () => distributed('memory-10M', { jobs: quick ? 1e6 : 1e7, slaves: [{ handler: 'noop' }] })],
+  ['1KB-jobs', () => distributed('1KB-jobs', { jobs: n(1e6), bytes: 1000, slaves: [{ handler: 'noop' }] })],
+  ['1KB-jobs-tuned', () => distributed('1KB-jobs-tuned', { jobs: n(1e6), bytes: 1000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 2000 }] })],
+  ['bare-1KB', () => bare('bare-1KB', { jobs: n(1e6), consumers: 1, bytes: 1000 })],
   // Where the slaves are the bottleneck (a handler that computes for 2 µs a job), a second
   // slave process takes its share of the work: the buffer does not serialize them.
-  ['cpu-1-slave', () => distributed('cpu-1-slave', { jobs: n(1e6), slaves: [{ handler: 'spin', concurrency: 1, prefetch: 4000, env: { BENCH_SPIN_US: '2' } }] })],
+  ['cpu-1-slave', () => distributed('cpu-1-slave', { jobs: n(1e6), slaves: [{ handler: 'spin', env: { BENCH_SPIN_US: '2' } }] })],
   // 1-slave with the run's state in PostgreSQL (--state-store): only with BENCH_PG_URL set
   // (a server of one's own; the rows are left behind under the key 'bench').
-  ['1-slave-pg', () => distributed('1-slave-pg', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }], stateStore: process.env.BENCH_PG_URL })],
-  ['cpu-2-slaves', () => distributed('cpu-2-slaves', { jobs: n(1e6), slaves: [0, 1].map(() => ({ handler: 'spin', concurrency: 1, prefetch: 4000, env: { BENCH_SPIN_US: '2' } })) })],
+  ['1-slave-pg', () => distributed('1-slave-pg', { jobs: n(5e6), slaves: [{ handler: 'noop' }], stateStore: process.env.BENCH_PG_URL })],
+  ['cpu-2-slaves', () => distributed('cpu-2-slaves', { jobs: n(1e6), slaves: [0, 1].map(() => ({ handler: 'spin', env: { BENCH_SPIN_US: '2' } })) })],
 ]
 
 // The machine is noisy: short scenarios run `repeat` times, in rounds (every scenario
 // once per round, so scenarios compared with each other ran side by side in time), and
 // the median run (by jobs/s) is reported, with every run's rate in `runs`. The long
 // latency-bound ones run once, in the first round.
-const once = new Set(['latency-20ms', 'fast-and-slow'])
-const selected = scenarios.filter(([name]) => (!only || only.has(name)) && (name !== '1-slave-pg' || process.env.BENCH_PG_URL))
-if (!process.env.BENCH_PG_URL && (!only || only.has('1-slave-pg'))) process.stderr.write('skipping 1-slave-pg: set BENCH_PG_URL=postgres://... to measure the state in PostgreSQL\n')
 const runsOf = new Map(selected.map(([name]) => [name, []]))
 for (let round = 0; round < repeat; round++) {
   for (const [name, fn] of selected) {

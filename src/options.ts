@@ -213,7 +213,12 @@ export interface SlaveOptions {
   host: string
   /** Jobs run at once in this process. @default 1 */
   concurrency?: number
-  /** Jobs held beyond those running, so the next one is at hand. @default concurrency */
+  /**
+   * A fixed window: jobs held beyond those running, always. Undefined: the adaptive window,
+   * which holds enough jobs to cover the measured round trip to the master plus about
+   * 50 ms of work at the measured job rate (at least `concurrency`, at most 8192 or
+   * `concurrency`; see src/slave/window.ts). @default undefined (adaptive)
+   */
   prefetch?: number
   /** Token of the run. @default undefined */
   token?: string
@@ -319,7 +324,7 @@ const MASTER_OPTIONS = {
 
 /**
  * Every {@link SlaveOptions} field but `handler` and `host` (see MASTER_OPTIONS). `prefetch`
- * has no fixed default: it follows `concurrency`.
+ * has no default: without it the window is adaptive.
  */
 const SLAVE_OPTIONS = {
   concurrency: { default: 1, check: integer(1, OPTION_LIMITS.concurrency) },
@@ -355,13 +360,13 @@ function check(table: Record<string, AnySpec>, options: Record<string, unknown>)
 /** The default of every {@link MasterOptions} field (see each field's `@default`). */
 export const MASTER_DEFAULTS = defaultsOf(MASTER_OPTIONS)
 
-/** The default of every {@link SlaveOptions} field (see each field's `@default`); `prefetch` follows `concurrency`. */
+/** The default of every {@link SlaveOptions} field (see each field's `@default`); no `prefetch`: the adaptive window. */
 export const SLAVE_DEFAULTS = defaultsOf(SLAVE_OPTIONS)
 
 /** {@link MasterOptions} with every default filled in. */
 export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & { source: JobSource }
 /** {@link SlaveOptions} with every default filled in. */
-export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler | undefined; batchHandler: BatchHandler | undefined; host: string; prefetch: number }
+export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler | undefined; batchHandler: BatchHandler | undefined; host: string }
 
 /** Copies `options` without its undefined values, so they do not hide defaults. */
 function defined<T extends object>(options: T): Partial<T> {
@@ -393,8 +398,6 @@ export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions
   } else if (typeof o.batchHandler !== 'function') throw new OptionError('options.batchHandler must be a function', 'batchHandler')
   else if (o.handler !== undefined) throw new OptionError('options.handler and options.batchHandler do not go together: give one', 'batchHandler')
   if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
-  // A batch handler's lanes each hold a batch, and the next batches should be at hand.
-  o.prefetch ??= Math.min(o.concurrency * slaveBatch(o), OPTION_LIMITS.prefetch)
   check(SLAVE_OPTIONS, o)
   return o
 }

@@ -1,7 +1,8 @@
 // The bare pipeline's producer: what two Node processes do with none of Taskmaster's
 // bookkeeping (no ledger, watermark, journal, checkpoint, retries). A WebSocket server
-// iterates a generator of { id } jobs and sends them by credit in msgpack batches of up
-// to 1,000, counting acks. Usage: node producer.mjs <jobs> <consumers>; prints
+// iterates a generator of { id } jobs (or { id, payload } with a payload of <bytes>
+// characters, one shared string as in the benchmark's jobs) and sends them by credit in
+// msgpack batches of up to 1,000, counting acks. Usage: node producer.mjs <jobs> <consumers> [bytes]; prints
 // "listening on <port>", then "<jobs> jobs in <s> s" from the first credit to the last ack.
 import { Packr } from 'msgpackr'
 import { WebSocketServer } from 'ws'
@@ -9,10 +10,16 @@ import { WebSocketServer } from 'ws'
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true })
 const total = Number(process.argv[2])
 const consumers = Number(process.argv[3])
+const bytes = Number(process.argv[4] ?? 0)
 const BATCH = 1000
 
 function* getJobs() {
-  for (let id = 0; id < total; id++) yield { id }
+  if (bytes === 0) {
+    for (let id = 0; id < total; id++) yield { id }
+    return
+  }
+  const payload = 'x'.repeat(bytes)
+  for (let id = 0; id < total; id++) yield { id, payload }
 }
 const jobs = getJobs()
 const sockets = []

@@ -45,7 +45,7 @@ export const MASTER_CLI = {
   spawn: { flags: '--spawn <n>', help: 'also start n local slave processes running --handler (one-machine mode)', parse: integer(1) },
   handler: { flags: '--handler <module>', help: 'handler module for --spawn: path[:export], default export handleJob, then default' },
   concurrency: { flags: '-c, --concurrency <n>', help: 'with --spawn: jobs each local slave runs at once', parse: integer(1, OPTION_LIMITS.concurrency), shown: String(SLAVE_DEFAULTS.concurrency) },
-  prefetch: { flags: '--prefetch <n>', help: 'with --spawn: jobs each local slave holds beyond those running', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'its concurrency × batch' },
+  prefetch: { flags: '--prefetch <n>', help: 'with --spawn: a fixed window, jobs each local slave holds beyond those running', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'adaptive' },
   batch: { flags: '--batch <n>', help: 'with --spawn and a handleBatch handler: most jobs per call', parse: integer(1, OPTION_LIMITS.batch), shown: String(SLAVE_DEFAULTS.batch) },
   linger: { flags: '--linger <ms>', help: 'with --spawn and handleBatch: milliseconds to wait for a batch to fill', parse: integer(0, OPTION_LIMITS.linger), shown: String(SLAVE_DEFAULTS.linger) },
   token: { flags: '--token <secret>', help: 'token slaves must present; generated and printed when listening beyond loopback', env: 'TM_TOKEN', to: 'token' },

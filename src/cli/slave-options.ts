@@ -17,7 +17,7 @@ export const SLAVE_CLI = {
     to: 'host',
   },
   concurrency: { flags: '-c, --concurrency <n>', help: 'jobs run at once in each slave process', parse: integer(1, OPTION_LIMITS.concurrency), default: SLAVE_DEFAULTS.concurrency, to: 'concurrency' },
-  prefetch: { flags: '--prefetch <n>', help: 'jobs held beyond those running, so the next is at hand', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'the concurrency × batch', to: 'prefetch' },
+  prefetch: { flags: '--prefetch <n>', help: 'a fixed window: jobs held beyond those running, always', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'adaptive, from the job rate and round trip', to: 'prefetch' },
   batch: { flags: '--batch <n>', help: 'with a handleBatch handler: most jobs per call', parse: integer(1, OPTION_LIMITS.batch), default: SLAVE_DEFAULTS.batch, to: 'batch' },
   linger: { flags: '--linger <ms>', help: 'with handleBatch: milliseconds to wait for a batch to fill before running a smaller one', parse: integer(0, OPTION_LIMITS.linger), default: SLAVE_DEFAULTS.linger, to: 'linger' },
   procs: { flags: '-p, --procs <n>', help: 'slave processes to start (one per core for CPU-bound handlers)', parse: integer(1), default: 1 },

@@ -21,10 +21,10 @@ export interface Link {
 
 /** What a connection asks its slave, shared by all of the slave's connections. */
 export interface ConnectionContext {
-  /** Completions that make an ack worth sending before the queue runs dry. */
-  readonly flushAt: number
-  /** The jobs received and not started (the runner). */
-  readonly jobs: { readonly queued: number }
+  /** Jobs the slave holds at most, and where round trips are reported (see src/slave/window.ts). */
+  readonly window: { readonly size: number; roundTrip(ms: number): void }
+  /** The jobs received and not started, and those running (the runner). */
+  readonly jobs: { readonly queued: number; readonly running: number }
   /** Whether the slave takes more jobs now: credit goes out only then (once false, false for the connection's life). */
   readonly taking: () => boolean
 }
@@ -42,9 +42,13 @@ type State = typeof OPENING | typeof WELCOMED | typeof COMPLETE
  * heartbeat and session, when the master was last heard, and the completions and credit
  * not sent yet. A new connection is a new object, so nothing of an old one leaks into it.
  *
- * Completions are batched: an `ack` (carrying the credit) goes out once `flushAt` results
- * wait, or as soon as the runner has nothing queued, and anything held back within
- * {@link ACK_DELAY}. Per job this only appends to a range and bumps counters.
+ * Completions are batched: an `ack` (carrying the credit) goes out once a quarter of the
+ * window's results wait, or as soon as the runner has nothing queued, and anything held
+ * back within {@link ACK_DELAY}. Per job this only appends to a range and bumps counters.
+ *
+ * The credit an ack carries is what the window has room for: its size less the jobs
+ * queued, running, and credited on this connection but not received yet. A window that
+ * grew grants more, one that shrank withholds (credit stays additive on the wire).
  */
 export class Connection {
   /** Increases with each connection of a slave: results of jobs from an older one are dropped. */
@@ -60,8 +64,14 @@ export class Connection {
   #acks: Ranges = []
   #acked = 0
   #failures: Failure[] = []
-  /** Slots freed since the last ack: the credit it carries. */
-  #credit = 0
+  /** Credit sent on this connection, and jobs received on it: the difference is owed by the master. */
+  #granted = 0
+  #received = 0
+  /**
+   * When a credit went out while the master owed us nothing (performance.now()), until
+   * the next jobs frame: that frame answers it, and the time between is a round trip.
+   */
+  #creditSentAt: number | undefined
   #immediate: NodeJS.Immediate | undefined
   #ackTimer: NodeJS.Timeout | undefined
   readonly #flushBound = (): void => this.flush()
@@ -125,14 +135,46 @@ export class Connection {
   }
 
   /**
-   * A job ended and its slot is free: a credit (whatever connection the job came on: the
-   * credit sent at welcome left out the jobs still running then). `report` when its
-   * result belongs to this connection. Whether the slave takes jobs is asked at flush
-   * only: on one connection it stops taking and never starts again, so a slot freed
-   * after that is never credited either.
+   * The window's room: its size less the jobs queued, running (whatever connection they
+   * came on) and owed by the master on this connection; 0 when full or over (a window
+   * that shrank).
+   */
+  #room(): number {
+    const context = this.#context
+    const held = context.jobs.queued + context.jobs.running + (this.#granted - this.#received)
+    return Math.max(0, context.window.size - held)
+  }
+
+  /** Sends credit: `n` more jobs, in a `credit` message or in an ack. */
+  #grant(n: number): void {
+    if (n > 0 && this.#granted === this.#received) this.#creditSentAt = performance.now()
+    this.#granted += n
+  }
+
+  /** Just welcomed: opens the window with a `credit` for the room it has. */
+  openWindow(): void {
+    const n = this.#room()
+    if (n === 0 || this.#link.readyState !== WebSocket.OPEN) return
+    this.#grant(n)
+    this.send({ type: 'credit', n })
+  }
+
+  /** A jobs frame of `n` jobs came (owed credit, used): a round trip ends if one was timed. */
+  received(n: number): void {
+    this.#received += n
+    if (this.#creditSentAt !== undefined) {
+      this.#context.window.roundTrip(performance.now() - this.#creditSentAt)
+      this.#creditSentAt = undefined
+    }
+  }
+
+  /**
+   * A job ended and its slot is free (the ack's credit is counted at flush from the
+   * window's room). `report` when its result belongs to this connection. Whether the slave
+   * takes jobs is asked at flush only: on one connection it stops taking and never starts
+   * again, so a slot freed after that is never credited either.
    */
   finished(seq: number, failure: Failure | undefined, report: boolean): void {
-    this.#credit++
     if (report) {
       if (failure === undefined) {
         appendSeq(this.#acks, seq)
@@ -143,14 +185,15 @@ export class Connection {
   }
 
   /**
-   * Acks (and the credit they carry) go out once `flushAt` results wait, or as soon as
+   * Acks (and the credit they carry) go out once a quarter of the window's results wait (a
+   * frame of jobs answers a quarter of the window, not each job), or as soon as
    * there is nothing left to run: big frames both ways, and a slave never idles for want
    * of credit. Anything held back goes out within ACK_DELAY. A socket no longer open
    * takes nothing, so nothing is scheduled for it.
    */
   #scheduleFlush(): void {
     if (this.#immediate !== undefined || this.#link.readyState !== WebSocket.OPEN) return
-    if (this.#acked + this.#failures.length >= this.#context.flushAt || this.#context.jobs.queued === 0) {
+    if (this.#acked + this.#failures.length >= Math.max(1, this.#context.window.size >> 2) || this.#context.jobs.queued === 0) {
       this.#immediate = setImmediate(this.#flushBound)
     } else {
       this.#ackTimer ??= setTimeout(this.#flushBound, ACK_DELAY)
@@ -164,13 +207,13 @@ export class Connection {
       clearTimeout(this.#ackTimer)
       this.#ackTimer = undefined
     }
-    const credit = this.#context.taking() ? this.#credit : 0
-    this.#credit = 0
+    const credit = this.#context.taking() ? this.#room() : 0
     if (this.#failures.length > 0) {
       this.send({ type: 'fail', failures: this.#failures, credit: 0 })
       this.#failures = []
     }
     if (this.#acked > 0 || credit > 0) {
+      if (this.#link.readyState === WebSocket.OPEN) this.#grant(credit)
       this.send({ type: 'ack', ranges: this.#acks, credit })
       this.#acks = []
       this.#acked = 0

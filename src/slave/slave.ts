@@ -18,6 +18,7 @@ import { Connection } from './connection.js'
 import { Lifecycle } from './lifecycle.js'
 import { Runner } from './runner.js'
 import { emptyScope } from './run-scope.js'
+import { WINDOW_PERIOD_MS, Window } from './window.js'
 
 /**
  * How a slave's run ended: `restart` when it stopped because too many abandoned jobs
@@ -74,7 +75,11 @@ export class Slave extends EventEmitter {
   readonly #runner: Runner
   /** The module's setup / teardown around each run. */
   readonly #lifecycle: Lifecycle
-  readonly #capacity: number
+  /** Jobs this slave holds at most: adaptive, or fixed by --prefetch (see src/slave/window.ts). */
+  readonly #window: Window
+  /** Jobs finished at the last window update, and when (performance.now()). */
+  #windowJobs = 0
+  #windowAt = 0
   /** What every connection of this slave asks of it (see {@link ConnectionContext}). */
   readonly #context: ConnectionContext
   #phase: Phase = CONNECTING
@@ -99,7 +104,8 @@ export class Slave extends EventEmitter {
     const o = this.options
     // A batch handler's lanes each run up to a batch at once.
     const batch = slaveBatch(o)
-    this.#capacity = o.concurrency * batch + o.prefetch
+    // The window's floor: every lane holds a batch (see src/slave/window.ts).
+    this.#window = new Window(o.concurrency * batch, o.prefetch)
     const scope = emptyScope()
     this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch)
     const batching = o.batchHandler === undefined ? undefined : { handler: o.batchHandler, size: o.batch, linger: o.linger, onReleased: (seqs: number[], connection: number) => this.#released(seqs, connection) }
@@ -111,7 +117,7 @@ export class Slave extends EventEmitter {
       abandonedLimit(o.concurrency),
       { batching, scope },
     )
-    this.#context = { flushAt: Math.max(1, Math.floor(this.#capacity / 4)), jobs: this.#runner, taking: () => this.#phase === WORKING }
+    this.#context = { window: this.#window, jobs: this.#runner, taking: () => this.#phase === WORKING }
   }
 
   /** Works until the master ends the run (`complete`) or {@link stop} (`stopped`). */
@@ -119,6 +125,10 @@ export class Slave extends EventEmitter {
     const done = new Promise<SlaveSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
     this.#intervals.every(1000, () => this.#watch())
     this.#intervals.every(STATS_PERIOD * 1000, () => this.#sendStats())
+    if (this.#window.adaptive) {
+      this.#windowAt = performance.now()
+      this.#intervals.every(WINDOW_PERIOD_MS, () => this.#measureWindow())
+    }
     void this.#connectLoop()
     return done
   }
@@ -299,8 +309,7 @@ export class Slave extends EventEmitter {
     this.#lifecycle.begin(message.args ?? {}).then(
       () => {
         if (connection !== this.#connection) return
-        const free = this.#capacity - this.#runner.queued - this.#runner.running
-        if (this.#phase === WORKING && free > 0) connection.send({ type: 'credit', n: free })
+        if (this.#phase === WORKING) connection.openWindow()
       },
       (error: TaskmasterError) => this.#fail(error),
     )
@@ -315,6 +324,7 @@ export class Slave extends EventEmitter {
   #onMessage(message: MasterMessage, connection: Connection): void {
     switch (message.type) {
       case 'jobs':
+        connection.received(message.jobs.length)
         if (this.#phase !== WORKING) {
           // Sent before the master heard we stop: hand them straight back.
           connection.send({ type: 'release', seqs: seqsOf(message) })
@@ -382,6 +392,14 @@ export class Slave extends EventEmitter {
     const current = this.#connection
     if (current === undefined || !current.welcomed) return
     current.finished(seq, failure, report && connection === current.number)
+  }
+
+  /** Feeds the window the jobs finished since its last update. */
+  #measureWindow(): void {
+    const now = performance.now()
+    this.#window.update(this.#jobs - this.#windowJobs, now - this.#windowAt)
+    this.#windowJobs = this.#jobs
+    this.#windowAt = now
   }
 
   /** Drops a master that has gone silent (no ping or frame for 2.5 heartbeats). */

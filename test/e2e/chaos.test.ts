@@ -13,7 +13,7 @@ afterEach(tearDown)
 const N = 20_000
 const SLAVES = 3
 const CONCURRENCY = 10
-/** Jobs a slave holds at most: concurrency plus prefetch (which defaults to the concurrency). */
+/** Jobs a slave holds at most: concurrency plus a fixed prefetch of the concurrency. */
 const HELD = 2 * CONCURRENCY
 const MASTER_KILLS = 2
 const SLAVE_KILLS = 6
@@ -49,7 +49,7 @@ describe('chaos', () => {
     // is over", and on a busy machine a replacement (or one in backoff after a master kill)
     // may come after the last job is done; a default one would then retry for 60 s and exit
     // 1. They wait instead, and are stopped with SIGTERM once the master has exited.
-    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY), '--reconnect', '0'], { env: box.env })
+    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY), '--prefetch', String(CONCURRENCY), '--reconnect', '0'], { env: box.env })
     const slaves = Array.from({ length: SLAVES }, startOne)
     const kills = plan(seeded(SEED))
     let masterKills = 0

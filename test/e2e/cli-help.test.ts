@@ -68,7 +68,7 @@ describe('--help shows each default as a user types it', () => {
       '--host': '127.0.0.1:5050',
       '--size': '10000',
       '--concurrency': '1',
-      '--prefetch': 'its concurrency × batch',
+      '--prefetch': 'adaptive',
       '--batch': '100',
       '--linger': '10',
       '--retries': '3',
@@ -90,7 +90,7 @@ describe('--help shows each default as a user types it', () => {
     expect(defaultsShown(proc.stdout)).toEqual({
       '--host': '127.0.0.1:5050',
       '--concurrency': '1',
-      '--prefetch': 'the concurrency × batch',
+      '--prefetch': 'adaptive, from the job rate and round trip',
       '--batch': '100',
       '--linger': '10',
       '--procs': '1',

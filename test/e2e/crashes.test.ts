@@ -37,7 +37,7 @@ describe('heartbeats', () => {
     const box = sandbox()
     const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'frozen'), '--heartbeat', String(HEARTBEAT), '--quiet'], { env: box.env })
     // Concurrency 2, prefetch 2: it holds up to 4 jobs; at 50 ms a job, it is never idle.
-    const frozen = startSlave([RECORD, '--host', host, '--concurrency', '2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '50' } })
+    const frozen = startSlave([RECORD, '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '50' } })
     await until('the first slave to record 3 jobs', () => recordedCount(box.records) >= 3, 10_000)
     freeze(frozen)
 
@@ -100,7 +100,7 @@ describe('a master restart', () => {
     // The first master binds port 0; the second reuses the port it printed, where the slaves look for it.
     const { master: first, host: address } = await startMaster(argsAt('127.0.0.1:0'), { env: box.env })
     const args = argsAt(address)
-    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C)], { env: box.env }))
+    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C), '--prefetch', String(C)], { env: box.env }))
     await until('a quarter of the jobs to be recorded', () => recordedCount(box.records) >= N / 4)
     first.kill(signal)
     const firstExit = await first.exited

@@ -92,24 +92,25 @@ describe('validateRunKey', () => {
 })
 
 describe('resolveSlaveOptions', () => {
-  it('a batch handler: batch 100 and linger 10 ms by default; prefetch defaults to concurrency × batch; handler and batchHandler do not go together', () => {
+  it('a batch handler: batch 100 and linger 10 ms by default; no prefetch (the adaptive window, its floor concurrency × batch); handler and batchHandler do not go together', () => {
     const batchHandler = (): void => {}
-    expect(resolveSlaveOptions({ batchHandler, host: 'h:1', concurrency: 2 })).toMatchObject({ batch: 100, linger: 10, prefetch: 200 })
-    expect(resolveSlaveOptions({ batchHandler, host: 'h:1', batch: 7 }).prefetch).toBe(7)
-    expect(optionError(() => resolveSlaveOptions({ handler, batchHandler, host: 'h:1' })).message).toBe('options.handler and options.batchHandler do not go together: give one')
+    expect(resolveSlaveOptions({ batchHandler, host: 'h:1', concurrency: 2 })).toMatchObject({ batch: 100, linger: 10, prefetch: undefined })
+        expect(optionError(() => resolveSlaveOptions({ handler, batchHandler, host: 'h:1' })).message).toBe('options.handler and options.batchHandler do not go together: give one')
     expect(optionError(() => resolveSlaveOptions({ batchHandler: 3 as never, host: 'h:1' })).message).toBe('options.batchHandler must be a function')
     expect(optionError(() => resolveSlaveOptions({ batchHandler, host: 'h:1', batch: 0 })).message).toBe('options.batch must be an integer >= 1, got 0')
   })
 
-  it('fills every default; prefetch defaults to concurrency', () => {
-    expect(resolveSlaveOptions({ handler, host: 'h:1' })).toEqual({ ...SLAVE_DEFAULTS, handler, host: 'h:1', prefetch: 1 })
-    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8 }).prefetch).toBe(8)
+  it('fills every default; no prefetch (the adaptive window) unless one is given', () => {
+    expect(resolveSlaveOptions({ handler, host: 'h:1' })).toEqual({ ...SLAVE_DEFAULTS, handler, host: 'h:1' })
+    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8 }).prefetch).toBeUndefined()
     expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8, prefetch: 0 }).prefetch).toBe(0)
+    expect(resolveSlaveOptions({ handler, host: 'h:1', concurrency: 8, prefetch: 4000 }).prefetch).toBe(4000)
   })
 
   it('does not let undefined values hide defaults', () => {
     const o = resolveSlaveOptions({ handler, host: 'h:1', concurrency: undefined, reconnect: undefined, maxFrame: undefined, prefetch: undefined })
-    expect(o).toMatchObject({ concurrency: 1, reconnect: 60, maxFrame: 16 * 1024 * 1024, prefetch: 1 })
+    expect(o).toMatchObject({ concurrency: 1, reconnect: 60, maxFrame: 16 * 1024 * 1024 })
+    expect(o.prefetch).toBeUndefined()
   })
 
   const bad: [Partial<SlaveOptions>, string, string][] = [

@@ -373,3 +373,42 @@ describe('Dispatcher', () => {
     expect(ledger.take(3, S1, 0)).toEqual(jobs(0, ['j0', bad, 'j2']))
   })
 })
+
+describe('Dispatcher with a credit that changes over time (the slave\'s adaptive window)', () => {
+  it('sizes frames from the credit given at the time, and holds a partial frame only while a full batch waits beyond the lanes', () => {
+    const ledger = ledgerOf(20_000)
+    const { dispatcher, sink } = dispatcherOf(ledger, {}, S1)
+    dispatcher.open(S1, 1, 16 * 1024 * 1024, 'slave')
+    // The window opens at 2 (twice the concurrency): a frame of 2.
+    dispatcher.grant(S1, 2)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toEqual([2])
+    // Both done; the window grew to 102: the ack carries 102 of room.
+    ledger.complete([0, 2], S1)
+    dispatcher.grant(S1, 102)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toEqual([2, 102])
+    // Done; the window reached the cap: full frames of --batch-size; the 600 left wait
+    // (a full batch is queued beyond the lane) to go out with more credit, as a fuller frame.
+    ledger.complete([2, 102], S1)
+    dispatcher.grant(S1, 2600)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toEqual([2, 102, 1000, 1000])
+    expect(dispatcher.creditOf(S1)).toBe(600)
+    // 500 done, and the window shrank: the ack carries no credit, nothing goes.
+    ledger.complete([104, 500], S1)
+    dispatcher.grant(S1, 0)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toHaveLength(4)
+    // 200 more of room while 1500 are in flight (a full batch beyond the lane): still held.
+    dispatcher.grant(S1, 200)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toHaveLength(4)
+    // Down to 400 in flight (less than a full batch beyond the lane): the 800 go, in one frame.
+    ledger.complete([604, 1100], S1)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toEqual([2, 102, 1000, 1000, 800])
+    expect(dispatcher.creditOf(S1)).toBe(0)
+    expect(sink.seqs).toEqual(Array.from({ length: 2904 }, (_, i) => i))
+  })
+})

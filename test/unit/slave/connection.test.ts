@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { decodeSlaveMessage } from '../../../src/protocol/codec.js'
-import type { SlaveMessage } from '../../../src/protocol/messages.js'
+import type { Failure, SlaveMessage } from '../../../src/protocol/messages.js'
 import type { ConnectionContext, Link } from '../../../src/slave/connection.js'
 import { ACK_DELAY, Connection } from '../../../src/slave/connection.js'
 
@@ -26,15 +26,31 @@ class RecordingLink implements Link {
   }
 }
 
-/** A connection (number 1) over a recording link; `context` is mutable: set `taking` and `queued` as a slave would. */
+/**
+ * A connection (number 1) over a recording link, with a window of `4 × flushAt` jobs, full:
+ * 10 queued, the rest running. `state` is mutable: set `taking`, `queued`, `running` and
+ * the window's `size` as a slave would; `finish` frees a running job's slot and reports it.
+ */
 function connect(flushAt = 4) {
-  const state = { taking: true, queued: 10 }
-  const context: ConnectionContext = { flushAt, jobs: { get queued() { return state.queued } }, taking: () => state.taking }
+  const size = 4 * flushAt
+  const state = { taking: true, queued: 10, running: size - 10, size, roundTrips: [] as number[] }
+  const context: ConnectionContext = {
+    window: { get size() { return state.size }, roundTrip: (ms) => void state.roundTrips.push(ms) },
+    jobs: { get queued() { return state.queued }, get running() { return state.running } },
+    taking: () => state.taking,
+  }
   const link = new RecordingLink()
   const connection = new Connection(1, link, context)
   connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 7, heartbeat: 2 })
-  return { connection, link, state }
+  const finish = (seq: number, failure: Failure | undefined, report: boolean): void => {
+    state.running--
+    connection.finished(seq, failure, report)
+  }
+  return { connection, link, state, finish }
 }
+
+/** A context with nothing held, for the tests that send nothing. */
+const idle: ConnectionContext = { window: { size: 4, roundTrip: () => {} }, jobs: { queued: 0, running: 0 }, taking: () => true }
 
 describe('Connection', () => {
   beforeEach(() => {
@@ -45,8 +61,8 @@ describe('Connection', () => {
   })
 
   it('holds completions below flushAt for ACK_DELAY, then sends one ack with their ranges and the freed credit', () => {
-    const { connection, link } = connect(4)
-    for (const seq of [0, 1, 2]) connection.finished(seq, undefined, true)
+    const { connection, link, finish } = connect(4)
+    for (const seq of [0, 1, 2]) finish(seq, undefined, true)
     vi.advanceTimersByTime(ACK_DELAY - 1)
     expect(link.sent).toEqual([])
     vi.advanceTimersByTime(1)
@@ -54,8 +70,8 @@ describe('Connection', () => {
   })
 
   it('sends at the next turn once flushAt results wait, in ranges of consecutive seqs', () => {
-    const { connection, link } = connect(4)
-    for (const seq of [5, 6, 9, 10]) connection.finished(seq, undefined, true)
+    const { connection, link, finish } = connect(4)
+    for (const seq of [5, 6, 9, 10]) finish(seq, undefined, true)
     expect(link.sent).toEqual([])
     vi.advanceTimersToNextTimer()
     expect(link.sent).toEqual([{ type: 'ack', ranges: [5, 2, 9, 2], credit: 4 }])
@@ -65,19 +81,21 @@ describe('Connection', () => {
   })
 
   it('sends at the next turn when nothing is queued, so the slave never idles for want of credit', () => {
-    const { connection, link, state } = connect(100)
+    const { connection, link, state, finish } = connect(100)
+    // Every queued job went to a lane.
+    state.running += state.queued
     state.queued = 0
-    connection.finished(3, undefined, true)
+    finish(3, undefined, true)
     expect(link.sent).toEqual([])
     vi.advanceTimersToNextTimer()
     expect(link.sent).toEqual([{ type: 'ack', ranges: [3, 1], credit: 1 }])
   })
 
   it('sends failures in one fail frame (credit 0) before the ack that carries the credit', () => {
-    const { connection, link } = connect(3)
-    connection.finished(0, undefined, true)
-    connection.finished(1, { seq: 1, message: 'boom' }, true)
-    connection.finished(2, undefined, true)
+    const { connection, link, finish } = connect(3)
+    finish(0, undefined, true)
+    finish(1, { seq: 1, message: 'boom' }, true)
+    finish(2, undefined, true)
     vi.advanceTimersToNextTimer()
     expect(link.sent).toEqual([
       { type: 'fail', failures: [{ seq: 1, message: 'boom' }], credit: 0 },
@@ -86,31 +104,31 @@ describe('Connection', () => {
   })
 
   it('credits a freed slot without reporting a result that is not its own', () => {
-    const { connection, link } = connect(4)
-    connection.finished(8, undefined, false)
+    const { connection, link, finish } = connect(4)
+    finish(8, undefined, false)
     vi.advanceTimersByTime(ACK_DELAY)
     expect(link.sent).toEqual([{ type: 'ack', ranges: [], credit: 1 }])
   })
 
   it('gives no credit while the slave does not take jobs, neither for slots freed then nor for earlier ones', () => {
-    const { connection, link, state } = connect(4)
-    connection.finished(0, undefined, true)
+    const { connection, link, state, finish } = connect(4)
+    finish(0, undefined, true)
     // Drained before the flush: the credit counted while taking does not go out.
     state.taking = false
-    connection.finished(1, undefined, true)
+    finish(1, undefined, true)
     connection.flush()
     expect(link.sent).toEqual([{ type: 'ack', ranges: [0, 2], credit: 0 }])
     // Nothing to report and no credit: no frame at all.
-    connection.finished(2, undefined, false)
+    finish(2, undefined, false)
     connection.flush()
     expect(link.sent).toHaveLength(1)
   })
 
   it('starts each flush afresh: what was sent is not sent again', () => {
-    const { connection, link } = connect(1)
-    connection.finished(0, { seq: 0, message: 'x' }, true)
+    const { connection, link, finish } = connect(1)
+    finish(0, { seq: 0, message: 'x' }, true)
     vi.advanceTimersToNextTimer()
-    connection.finished(1, undefined, true)
+    finish(1, undefined, true)
     vi.advanceTimersToNextTimer()
     expect(link.sent).toEqual([
       { type: 'fail', failures: [{ seq: 0, message: 'x' }], credit: 0 },
@@ -119,10 +137,63 @@ describe('Connection', () => {
     ])
   })
 
+  it('credits the room of its window: more when the window grew, nothing while it holds more than a smaller one', () => {
+    const { connection, link, state, finish } = connect(4)
+    state.size = 40
+    finish(0, undefined, true)
+    vi.advanceTimersByTime(ACK_DELAY)
+    // 40 less 10 queued and 5 running.
+    expect(link.sent).toEqual([{ type: 'ack', ranges: [0, 1], credit: 25 }])
+    // Owed 25 by the master: a slot freed is credited once they came.
+    finish(1, undefined, true)
+    vi.advanceTimersByTime(ACK_DELAY)
+    expect(link.sent[1]).toEqual({ type: 'ack', ranges: [1, 1], credit: 1 })
+    connection.received(26)
+    state.queued += 26
+    // The window shrank below what is held: acks go out, credit is withheld.
+    state.size = 20
+    for (const seq of [2, 3, 4]) finish(seq, undefined, true)
+    vi.advanceTimersByTime(ACK_DELAY)
+    expect(link.sent[2]).toEqual({ type: 'ack', ranges: [2, 3], credit: 0 })
+    // 36 queued, 1 running: down to 19 queued (20 held), and it credits again.
+    state.queued = 19
+    finish(5, undefined, true)
+    vi.advanceTimersByTime(ACK_DELAY)
+    expect(link.sent[3]).toEqual({ type: 'ack', ranges: [5, 1], credit: 1 })
+  })
+
+  it('opens the window at welcome with a credit for its room, and times a round trip from a credit sent while nothing was owed', () => {
+    const state = { size: 8, queued: 0, running: 3 }
+    const roundTrips: number[] = []
+    const context: ConnectionContext = {
+      window: { get size() { return state.size }, roundTrip: (ms) => void roundTrips.push(ms) },
+      jobs: { get queued() { return state.queued }, get running() { return state.running } },
+      taking: () => true,
+    }
+    const link = new RecordingLink()
+    const connection = new Connection(2, link, context)
+    connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 2 })
+    vi.spyOn(performance, 'now').mockReturnValue(1000)
+    // 3 jobs of an older connection still run.
+    connection.openWindow()
+    expect(link.sent).toEqual([{ type: 'credit', n: 5 }])
+    vi.spyOn(performance, 'now').mockReturnValue(1007)
+    connection.received(2)
+    expect(roundTrips).toEqual([7])
+    // Owed 3 when the next credit goes out: the frame that follows may answer the old one, no round trip.
+    state.queued = 2
+    state.running = 2
+    connection.flush()
+    expect(link.sent[1]).toEqual({ type: 'ack', ranges: [], credit: 1 })
+    connection.received(4)
+    expect(roundTrips).toEqual([7])
+    vi.restoreAllMocks()
+  })
+
   it('schedules nothing and sends nothing once its socket is closing', () => {
-    const { connection, link } = connect(1)
+    const { connection, link, finish } = connect(1)
     connection.close(1002, 'bad frame')
-    connection.finished(0, undefined, true)
+    finish(0, undefined, true)
     expect(vi.getTimerCount()).toBe(0)
     connection.flush()
     connection.send({ type: 'credit', n: 1 })
@@ -130,8 +201,8 @@ describe('Connection', () => {
   })
 
   it('shutdown drops a pending flush and closes with the reason, cutting the socket if the master does not answer in 2 s', () => {
-    const { connection, link } = connect(4)
-    connection.finished(0, undefined, true)
+    const { connection, link, finish } = connect(4)
+    finish(0, undefined, true)
     connection.shutdown('slave stopping')
     expect(link.calls).toEqual(['close 1000 slave stopping'])
     vi.advanceTimersByTime(1999)
@@ -141,7 +212,7 @@ describe('Connection', () => {
   })
 
   it('shutdown cuts at once a socket that is not open', () => {
-    const { connection, link } = connect()
+    const { connection, link, finish } = connect()
     link.readyState = CLOSING
     connection.shutdown('slave stopped at once')
     expect(link.calls).toEqual(['terminate'])
@@ -149,7 +220,7 @@ describe('Connection', () => {
 
   it('is welcomed, then complete once told the run is complete (closing as a stopping slave)', () => {
     const link = new RecordingLink()
-    const connection = new Connection(3, link, { flushAt: 1, jobs: { queued: 0 }, taking: () => true })
+    const connection = new Connection(3, link, idle)
     expect([connection.number, connection.welcomed, connection.runComplete, connection.heartbeat, connection.session]).toEqual([3, false, false, 0, 0])
     connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 9, heartbeat: 5 })
     expect([connection.welcomed, connection.runComplete, connection.heartbeat, connection.session]).toEqual([true, false, 5, 9])
@@ -159,7 +230,7 @@ describe('Connection', () => {
 
   it('is silent after 2.5 heartbeats without a ping or frame, never before the welcome', () => {
     const link = new RecordingLink()
-    const connection = new Connection(1, link, { flushAt: 1, jobs: { queued: 0 }, taking: () => true })
+    const connection = new Connection(1, link, idle)
     const start = Date.now()
     expect(connection.silent(start + 1e9)).toBe(false)
     connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 2 })
