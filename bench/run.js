@@ -255,6 +255,9 @@ const scenarios = [
 // once per round, so scenarios compared with each other ran side by side in time), and
 // the median run (by jobs/s) is reported, with every run's rate in `runs`. The long
 // latency-bound ones run once, in the first round.
+const once = new Set(['latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms'])
+const selected = scenarios.filter(([name]) => (!only || only.has(name)) && (name !== '1-slave-pg' || process.env.BENCH_PG_URL))
+if (!process.env.BENCH_PG_URL && (!only || only.has('1-slave-pg'))) process.stderr.write('skipping 1-slave-pg: set BENCH_PG_URL=postgres://... to measure the state in PostgreSQL\n')
 const runsOf = new Map(selected.map(([name]) => [name, []]))
 for (let round = 0; round < repeat; round++) {
   for (const [name, fn] of selected) {
