@@ -13,7 +13,7 @@ describe('npm run bench -- --quick', () => {
     const bench = await run(join(ROOT, 'bench/run.js'), ['--quick', '--json', out])
     expect(bench.exit.code, bench.stderr).toBe(0)
     const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
-    expect(rows.map((r) => r.scenario)).toEqual(['baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '2-slaves', 'latency-20ms', 'fast-and-slow', 'memory-100k', 'memory-10M', '1KB-jobs', 'cpu-1-slave', 'cpu-2-slaves'])
+    expect(rows.map((r) => r.scenario)).toEqual(['baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '2-slaves', 'latency-20ms', 'fast-and-slow', 'memory-100k', 'memory-10M', '1KB-jobs', 'cpu-1-slave', 'cpu-2-slaves', '1000-slaves', '100-noop'])
     for (const row of rows) {
       expect(row.quick).toBe(true)
       expect(row.jobs).toBeGreaterThan(0)
@@ -29,6 +29,11 @@ describe('npm run bench -- --quick', () => {
       // Every job ran exactly once across the slaves.
       expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs)
     }
+    // The many-slaves rows: how many connections, and how evenly they were served.
+    expect(rows.filter((r) => r.connections !== undefined).map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued >= 0, r.leastServedShare >= 0])).toEqual([
+      ['1000-slaves', 1000, 20000, true, true],
+      ['100-noop', 100, null, true, true],
+    ])
     // The verdict on every target, from the same rows (met or not is the run's business).
     const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
     expect(verdicts).toMatch(/^Against the targets \(a quick run is too short to judge them: run the full one\):$/m)
@@ -40,6 +45,8 @@ describe('npm run bench -- --quick', () => {
       /^- fast and slow slave, jobs each: \d+ \/ \d+ /m,
       /^- peak RSS 1,000,000 jobs within 10 % of 100,000, master < 150 MB: master [\d.]+ -> [\d.]+ MB \([+-][\d.]+ %\), slave [\d.]+ -> [\d.]+ MB \([+-][\d.]+ %\) -- (met|NOT met)$/m,
       /^- 1 KB jobs >= 300,000 jobs\/s: [\d,]+ -- (met|NOT met)$/m,
+      /^- 1,000 slaves \(50 ms handler\) >= 90 % of 20,000 jobs\/s, master RSS < 300 MB, none idle while jobs are queued: [\d.]+ %, [\d.]+ MB, master CPU [\d.]+ s, most idle \d+, least-served connection [\d.]+ of the mean -- (met|NOT met)$/m,
+      /^- 100 no-op slaves against 1 slave: [\d.]+ M against [\d.]+ M master jobs\/s, [\d.]+$/m,
     ]) expect(verdicts).toMatch(target)
   })
 
