@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { NODE_FLAGS } from '../dist/cli/node-flags.js'
 import { plain, withCodec } from './baseline.mjs'
 import { targetLines } from './targets.mjs'
+import { manySlaves } from './many-slaves.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MASTER = join(here, '../bin/tm-master.js')
@@ -249,13 +250,17 @@ const scenarios = [
   // (a server of one's own; the rows are left behind under the key 'bench').
   ['1-slave-pg', () => distributed('1-slave-pg', { jobs: n(5e6), slaves: [{ handler: 'noop' }], stateStore: process.env.BENCH_PG_URL })],
   ['cpu-2-slaves', () => distributed('cpu-2-slaves', { jobs: n(1e6), slaves: [0, 1].map(() => ({ handler: 'spin', env: { BENCH_SPIN_US: '2' } })) })],
+  // Many connections (bench/many-slaves.mjs): 4 processes x 250 slaves waiting 50 ms a job,
+  // and 100 no-op slaves with a fixed prefetch of 40 each: 4,000 in all, as 1-slave-tuned.
+  ['1000-slaves', () => manySlaves('1000-slaves', { processes: 4, perProcess: 250, jobs: n(200000), delayMs: 50 }, { start, finish, MASTER })],
+  ['100-noop', () => manySlaves('100-noop', { processes: 1, perProcess: 100, jobs: n(2e6), prefetch: 40 }, { start, finish, MASTER })],
 ]
 
 // The machine is noisy: short scenarios run `repeat` times, in rounds (every scenario
 // once per round, so scenarios compared with each other ran side by side in time), and
 // the median run (by jobs/s) is reported, with every run's rate in `runs`. The long
 // latency-bound ones run once, in the first round.
-const once = new Set(['latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms'])
+const once = new Set(['latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', '1000-slaves'])
 const selected = scenarios.filter(([name]) => (!only || only.has(name)) && (name !== '1-slave-pg' || process.env.BENCH_PG_URL))
 if (!process.env.BENCH_PG_URL && (!only || only.has('1-slave-pg'))) process.stderr.write('skipping 1-slave-pg: set BENCH_PG_URL=postgres://... to measure the state in PostgreSQL\n')
 const runsOf = new Map(selected.map(([name]) => [name, []]))

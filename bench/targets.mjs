@@ -80,5 +80,13 @@ export function targetLines(rows) {
     const ok = kb.jobsPerSecond >= 500000 && (vsBare === undefined || vsBare >= 0.7)
     lines.push(`1 KB jobs on defaults >= 500,000 jobs/s and >= 0.7 of the bare pipeline: ${kb.jobsPerSecond.toLocaleString('en-US')}${vsBare !== undefined ? `, ${vsBare.toFixed(2)} of ${kbBare.jobsPerSecond.toLocaleString('en-US')}` : ''} -- ${ok ? 'met' : 'NOT met'}`)
   }
+  const fleet = row('1000-slaves')
+  if (fleet) {
+    const share = fleet.masterJobsPerSecond / fleet.idealJobsPerSecond
+    const ok = share >= 0.9 && fleet.masterPeakRssMb < 300 && fleet.mostIdleWhileQueued === 0
+    lines.push(`1,000 slaves (50 ms handler) >= 90 % of ${fleet.idealJobsPerSecond.toLocaleString('en-US')} jobs/s, master RSS < 300 MB, none idle while jobs are queued: ${pct(share)}, ${fleet.masterPeakRssMb} MB, master CPU ${fleet.masterCpuSeconds} s, most idle ${fleet.mostIdleWhileQueued}, least-served connection ${fleet.leastServedShare} of the mean -- ${ok ? 'met' : 'NOT met'}`)
+  }
+  const hundred = row('100-noop')
+  if (hundred && one) lines.push(`100 no-op slaves against 1 slave: ${M(hundred.masterJobsPerSecond)} against ${M(one.masterJobsPerSecond)} master jobs/s, ${(hundred.masterJobsPerSecond / one.masterJobsPerSecond).toFixed(2)}`)
   return lines
 }

@@ -16,6 +16,7 @@ describe('npm run bench -- --quick', () => {
     expect(rows.map((r) => r.scenario)).toEqual([
       'baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-tuned', '2-slaves', '2-slaves-tuned', 'c16', 'c64', 'c256',
       'latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', 'memory-100k', 'memory-10M', '1KB-jobs', '1KB-jobs-tuned', 'bare-1KB', 'cpu-1-slave', 'cpu-2-slaves',
+      '1000-slaves', '100-noop',
     ])
     for (const row of rows) {
       expect(row.quick).toBe(true)
@@ -39,6 +40,11 @@ describe('npm run bench -- --quick', () => {
       // Every job ran exactly once across the slaves.
       expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs)
     }
+    // The many-slaves rows: how many connections, and how evenly they were served.
+    expect(rows.filter((r) => r.connections !== undefined).map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued >= 0, r.leastServedShare >= 0])).toEqual([
+      ['1000-slaves', 1000, 20000, true, true],
+      ['100-noop', 100, null, true, true],
+    ])
     // The verdict on every target, from the same rows (met or not is the run's business).
     const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
     expect(verdicts).toMatch(/^Against the targets \(a quick run is too short to judge them: run the full one\):$/m)
@@ -56,8 +62,10 @@ describe('npm run bench -- --quick', () => {
       /^- 20 ms handler killed -9 hands back <= ~100 ms of its work: \d+ jobs repeated = \d+ ms -- (met|NOT met)$/m,
       /^- peak RSS 1,000,000 jobs within 10 % of 100,000, master < 150 MB: master [\d.]+ -> [\d.]+ MB \([+-][\d.]+ %\), slave [\d.]+ -> [\d.]+ MB \([+-][\d.]+ %\) -- (met|NOT met)$/m,
       /^- 1 KB jobs on defaults >= 500,000 jobs\/s and >= 0\.7 of the bare pipeline: [\d,]+, [\d.]+ of [\d,]+ -- (met|NOT met)$/m,
+      /^- 1,000 slaves \(50 ms handler\) >= 90 % of 20,000 jobs\/s, master RSS < 300 MB, none idle while jobs are queued: [\d.]+ %, [\d.]+ MB, master CPU [\d.]+ s, most idle \d+, least-served connection [\d.]+ of the mean -- (met|NOT met)$/m,
+      /^- 100 no-op slaves against 1 slave: [\d.]+ M against [\d.]+ M master jobs\/s, [\d.]+$/m,
     ]) expect(verdicts).toMatch(target)
-    // 21 scenarios, each at least one process start-up (seconds on a loaded machine).
+    // 24 scenarios, each at least one process start-up (seconds on a loaded machine).
   }, 300_000)
 
   it('stops a second slave that came after the run was over, and counts it 0 jobs', async () => {
