@@ -8,6 +8,8 @@ import { identityArgs } from '../shard.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import { AttemptPolicy } from './attempt-policy.js'
+import { Controls } from './controls.js'
+import type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
 import { Dispatcher } from './dispatcher.js'
 import type { FailedJob } from './failed-log.js'
 import { Ledger } from './ledger.js'
@@ -136,6 +138,16 @@ export class Run {
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
   #json: { status: RunStatus; text: string } | undefined
+  /** Rate, max in flight, pause, throttle: consulted by the dispatcher. */
+  readonly #controls: Controls
+  /** Set while dispatch waits for the rate's next tokens (one timer, never a busy loop). */
+  #wake: NodeJS.Timeout | undefined
+  readonly #wakeBound = (): void => {
+    this.#wake = undefined
+    this.#scheduleTurn()
+  }
+  /** The run starts paused because its checkpoint says it was (else by --paused). */
+  readonly #pausedBy: ControlSource
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
     this.#options = options
@@ -147,6 +159,12 @@ export class Run {
     const warn = (message: string): void => this.#log('warn', message)
     this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.args, o.shard) }, this.#startedAt, warn)
     this.#failedLog = store.openFailedLog(o.failedLog)
+    // A pause outlives its master: a run paused when it stopped starts paused until resumed.
+    const pausedBefore = store.previous?.paused === true
+    this.#pausedBy = pausedBefore ? { kind: 'checkpoint' } : { kind: 'flag' }
+    const throttleName = o.throttle === undefined ? undefined : typeof o.throttle === 'function' ? o.throttle.name || 'throttle' : o.throttle.name
+    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttleName }, Date.now(), (change) => this.#onControlChange(change))
+    this.#persistence.setPaused(this.#controls.paused)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
@@ -159,8 +177,8 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt })
-    this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame })
+    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures })
+    this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }
 
   /** The address, once listening. */
@@ -190,6 +208,8 @@ export class Run {
     this.#sampleStatus()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
+    for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
+    if (this.#controls.paused) this.#log('info', `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`)
     this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args }, ...(o.shard === undefined ? {} : { shard: { ...o.shard } }) }).then(
       () => this.#settle(),
       (error) => this.#abort(error),
@@ -216,6 +236,43 @@ export class Run {
     } else if (this.#phase === DRAINING) {
       this.#end('stopped')
     }
+  }
+
+  /** The controls now. */
+  get controls(): ControlsFigures {
+    return this.#controls.figures
+  }
+
+  /**
+   * Pauses (true) or resumes (false) dispatch: jobs in flight finish, slaves stay
+   * connected, heartbeats and checkpoints go on. The pause is written to the checkpoint at
+   * once, so a master started on the run after this one stops starts paused too.
+   * Returns what changed in words, undefined if nothing did.
+   */
+  setPaused(paused: boolean, source: ControlSource): string | undefined {
+    const changed = this.#controls.setPaused(paused, source)
+    this.#persistence.setPaused(this.#controls.paused)
+    if (changed !== undefined && (this.#phase === RUNNING || this.#phase === DRAINING)) this.#guard(() => this.#persistence.checkpoint())
+    return changed
+  }
+
+  /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. */
+  setRate(rate: number | null, source: ControlSource): string | undefined {
+    return this.#controls.setRate(rate, source)
+  }
+
+  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
+  setMaxInFlight(max: number | null, source: ControlSource): string | undefined {
+    return this.#controls.setMaxInFlight(max, source)
+  }
+
+  /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
+  #onControlChange(change: ControlChange): void {
+    const from = change.source.kind === 'http' ? ` (by ${change.source.address})` : ''
+    this.#log('info', `Controls: ${change.changed}${from}`)
+    this.#events.emit('control', change)
+    this.#sampleStatus()
+    this.#scheduleTurn()
   }
 
   /** The last status document (built once a second, and at each change of state). */
@@ -360,10 +417,15 @@ export class Run {
     this.#turnPending = false
     this.#guard(() => this.#persistence.flush())
     if (this.#phase !== RUNNING) return
-    const error = this.#dispatcher.dispatch(Date.now())
+    const now = Date.now()
+    const error = this.#dispatcher.dispatch(now)
     if (error !== undefined) {
       this.#abort(error)
       return
+    }
+    if (this.#wake === undefined) {
+      const wait = this.#dispatcher.wakeIn(now)
+      if (wait !== undefined) this.#wake = setTimeout(this.#wakeBound, wait)
     }
     this.#source.wake()
   }
@@ -403,6 +465,7 @@ export class Run {
    */
   async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
     this.#intervals.clear()
+    clearTimeout(this.#wake)
     this.#policy.stop()
     this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
     try {
