@@ -26,6 +26,7 @@ import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { HttpRouter, sendJson } from './http.js'
+import { addControlRoutes } from './control-routes.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
@@ -168,6 +169,13 @@ export class Run {
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
+    addControlRoutes(http, {
+      controls: () => this.#controls.figures,
+      setPaused: (paused, source) => this.setPaused(paused, source),
+      setRate: (rate, source) => this.setRate(rate, source),
+      setMaxInFlight: (max, source) => this.setMaxInFlight(max, source),
+      stop: (source) => this.#stopBy(source),
+    })
     this.#server = parts.server(
       { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, http },
       {
@@ -264,6 +272,18 @@ export class Run {
   /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
   setMaxInFlight(max: number | null, source: ControlSource): string | undefined {
     return this.#controls.setMaxInFlight(max, source)
+  }
+
+  /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
+  #stopBy(source: ControlSource): string {
+    const atOnce = this.#phase === DRAINING
+    const changed = atOnce ? 'stopping at once: the jobs in flight run again on resume' : 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
+    const from = source.kind === 'http' ? ` (by ${source.address})` : ''
+    this.#log('info', `Stop asked${from}`)
+    this.#events.emit('control', { time: new Date().toISOString(), changed, source, controls: this.#controls.figures })
+    // After the answer is out: a stop at once closes the server under the request.
+    setImmediate(() => this.stop())
+    return changed
   }
 
   /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
