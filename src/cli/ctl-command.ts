@@ -80,7 +80,7 @@ Examples:
     })
   for (const c of CONTROL_COMMANDS) {
     const command = program
-      .command(c.args === undefined ? c.name : `${c.name} ${c.args}`)
+      .command(c.name)
       // Usage errors throw to runCli (exit 2) like the program's own.
       .exitOverride()
       .description(c.help)
@@ -89,9 +89,10 @@ Examples:
       .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for a wss:// master'))
       .option('--json', "print the master's answer as JSON: { changed, controls }")
       .addHelpText('after', `\nPrints what changed and the controls after it. Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${c.example}`)
-    const parse = c.parse
-    if (parse !== undefined) command.action(async (text: string, options: ControlOptions) => control(options, c.path, parse(text)))
-    else command.action(async (options: ControlOptions) => control(options, c.path))
+    if (c.parse !== undefined && c.args !== undefined) {
+      command.argument(c.args, c.name === 'rate' ? 'jobs per second over the whole fleet (fractions allowed), or off' : 'jobs in flight over the whole fleet, or off', c.parse)
+      command.action(async (value: number | null, options: ControlOptions) => control(options, c.path, value))
+    } else command.action(async (options: ControlOptions) => control(options, c.path))
   }
   return program
 }

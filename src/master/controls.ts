@@ -122,6 +122,8 @@ export interface ControlSettings {
   rate: number | undefined
   maxInFlight: number | undefined
   throttle: string | undefined
+  /** Why dispatch is held from the start (a throttle check that has not answered yet). */
+  throttled?: string
 }
 
 const count = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 3 })
@@ -144,6 +146,7 @@ export class Controls {
     this.#maxInFlight = settings.maxInFlight ?? null
     this.#bucket = settings.rate === undefined ? null : new TokenBucket(settings.rate, now)
     this.#throttle = settings.throttle ?? null
+    this.#throttled = settings.throttled ?? null
     this.#onChange = onChange
   }
 
@@ -228,7 +231,7 @@ export class Controls {
     if (f.paused) changes.push({ time, changed: 'paused', source, controls: f })
     if (f.rate !== null) changes.push({ time, changed: `rate ${count(f.rate)} jobs/s`, source: { kind: 'flag' }, controls: f })
     if (f.maxInFlight !== null) changes.push({ time, changed: `max in flight ${count(f.maxInFlight)}`, source: { kind: 'flag' }, controls: f })
-    if (f.throttle !== null) changes.push({ time, changed: `throttle ${f.throttle}`, source: { kind: 'flag' }, controls: f })
+    if (f.throttle !== null) changes.push({ time, changed: `throttle ${f.throttle}${f.throttled === null ? '' : ` (${f.throttled})`}`, source: { kind: 'flag' }, controls: f })
     return changes
   }
 

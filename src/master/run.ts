@@ -11,6 +11,7 @@ import { AttemptPolicy } from './attempt-policy.js'
 import { Controls } from './controls.js'
 import type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
 import { Dispatcher } from './dispatcher.js'
+import { Throttle } from './throttle.js'
 import type { FailedJob } from './failed-log.js'
 import { Ledger } from './ledger.js'
 import { Persistence } from './persistence.js'
@@ -147,6 +148,8 @@ export class Run {
     this.#wake = undefined
     this.#scheduleTurn()
   }
+  /** The user's throttle check, run on a timer while the run runs. */
+  readonly #throttle: Throttle | undefined
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
 
@@ -164,7 +167,11 @@ export class Run {
     const pausedBefore = store.previous?.paused === true
     this.#pausedBy = pausedBefore ? { kind: 'checkpoint' } : { kind: 'flag' }
     const throttleName = o.throttle === undefined ? undefined : typeof o.throttle === 'function' ? o.throttle.name || 'throttle' : o.throttle.name
-    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttleName }, Date.now(), (change) => this.#onControlChange(change))
+    // Until the throttle check first answers, nothing goes out: the database may be suffering now.
+    const throttled = o.throttle === undefined ? undefined : 'waiting for the first throttle check'
+    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttleName, throttled }, Date.now(), (change) => this.#onControlChange(change))
+    this.#throttle =
+      o.throttle === undefined ? undefined : new Throttle(typeof o.throttle === 'function' ? o.throttle : o.throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
     this.#persistence.setPaused(this.#controls.paused)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
@@ -217,6 +224,7 @@ export class Run {
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
     for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
+    this.#throttle?.start()
     if (this.#controls.paused) this.#log('info', `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`)
     this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args }, ...(o.shard === undefined ? {} : { shard: { ...o.shard } }) }).then(
       () => this.#settle(),
@@ -486,6 +494,7 @@ export class Run {
   async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
     this.#intervals.clear()
     clearTimeout(this.#wake)
+    this.#throttle?.stop()
     this.#policy.stop()
     this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
     try {
