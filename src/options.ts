@@ -212,7 +212,7 @@ export interface MasterOptions {
    */
   standby?: boolean
   /**
-   * Most jobs per second sent to the whole fleet (a token bucket with a burst of 50 ms of
+   * Most jobs per second sent to the whole fleet (a token bucket with a burst of 250 ms of
    * jobs); changeable on a running master (`POST /rate`). @default undefined (no limit)
    */
   rate?: number

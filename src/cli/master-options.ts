@@ -65,7 +65,7 @@ export const MASTER_CLI = {
   heartbeat: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two', parse: seconds, default: MASTER_DEFAULTS.heartbeat, to: 'heartbeat' },
   maxFrame: { flags: '--max-frame <bytes>', help: 'largest frame accepted or sent', parse: integer(MIN_FRAME, OPTION_LIMITS.maxFrame), default: MASTER_DEFAULTS.maxFrame, to: 'maxFrame' },
   maxSlaves: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later', parse: integer(1), default: MASTER_DEFAULTS.maxSlaves, to: 'maxSlaves' },
-  rate: { flags: '--rate <jobs/s>', help: 'most jobs per second sent to the whole fleet (a token bucket, 50 ms of burst); change it live with tm-ctl rate', parse: positive(OPTION_LIMITS.rate), shown: 'no limit', to: 'rate' },
+  rate: { flags: '--rate <jobs/s>', help: 'most jobs per second sent to the whole fleet (a token bucket, 250 ms of burst); change it live with tm-ctl rate', parse: positive(OPTION_LIMITS.rate), shown: 'no limit', to: 'rate' },
   maxInFlight: { flags: '--max-in-flight <n>', help: 'most jobs in flight over the whole fleet; change it live with tm-ctl max-in-flight', parse: integer(1, OPTION_LIMITS.maxInFlight), shown: 'no limit', to: 'maxInFlight' },
   paused: { flags: '--paused', help: 'start paused: no job goes out until tm-ctl resume (a run paused when its master stopped starts paused anyway)', to: 'paused' },
   throttle: { flags: '--throttle <module>', help: 'hold dispatch while this check says so: path[:export], default export throttle, then default; called with { args, signal }, returns false to go on, true or a reason to hold' },

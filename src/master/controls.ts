@@ -6,8 +6,13 @@
  * it sent with {@link Controls.spend}. Limits count jobs (rows), never frames or batches.
  */
 
-/** Seconds of jobs a full bucket holds: the burst a rate allows after a lull. */
-export const BURST_SECONDS = 0.05
+/**
+ * Seconds of jobs a full bucket holds: the burst a rate allows after a lull. Also how long
+ * the master's event loop may stall (a GC, a loaded machine) without the fleet losing
+ * rate: tokens beyond a full bucket are lost. A quarter second keeps a 10 s window within
+ * 2.5 % even when the window starts on a full bucket.
+ */
+export const BURST_SECONDS = 0.25
 
 /**
  * Shortest wait before dispatch runs again for new tokens. Timers fire no finer than about

@@ -5,17 +5,17 @@ import { BURST_SECONDS, Controls, MIN_WAIT_MS, TokenBucket, burstOf } from '../.
 const NONE = { paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }
 
 describe('TokenBucket', () => {
-  it('starts full with a burst of 50 ms of jobs (at least one) and refills at its rate, never beyond the burst', () => {
-    expect(BURST_SECONDS).toBe(0.05)
-    expect([burstOf(0.5), burstOf(10), burstOf(100), burstOf(1000), burstOf(100_000)]).toEqual([1, 1, 5, 50, 5000])
+  it('starts full with a burst of 250 ms of jobs (at least one) and refills at its rate, never beyond the burst', () => {
+    expect(BURST_SECONDS).toBe(0.25)
+    expect([burstOf(0.5), burstOf(2), burstOf(100), burstOf(1000), burstOf(100_000)]).toEqual([1, 1, 25, 250, 25_000])
     const bucket = new TokenBucket(1000, 0)
-    expect(bucket.available(0)).toBe(50)
-    bucket.take(50)
+    expect(bucket.available(0)).toBe(250)
+    bucket.take(250)
     expect(bucket.available(0)).toBe(0)
     expect(bucket.available(10)).toBe(10)
     expect(bucket.available(10.5)).toBe(10)
     bucket.take(10)
-    expect(bucket.available(1000)).toBe(50)
+    expect(bucket.available(1000)).toBe(250)
   })
 
   it('gives exactly rate × seconds (plus the burst) over a window, however it is asked', () => {
@@ -36,24 +36,26 @@ describe('TokenBucket', () => {
   it('says how long until the next token, never less than MIN_WAIT_MS when waiting', () => {
     const bucket = new TokenBucket(10, 0)
     expect(bucket.waitMs(0)).toBe(0)
-    bucket.take(1)
+    bucket.take(2)
+    expect(bucket.waitMs(0)).toBe(50)
+    bucket.take(0.5)
     expect(bucket.waitMs(0)).toBe(100)
     expect(bucket.waitMs(60)).toBe(40)
     const fast = new TokenBucket(100_000, 0)
-    fast.take(5000)
+    fast.take(25_000)
     expect(fast.waitMs(0)).toBe(MIN_WAIT_MS)
   })
 
   it('keeps its tokens (up to the new burst) when the rate changes', () => {
     const bucket = new TokenBucket(1000, 0)
-    bucket.take(40)
+    bucket.take(200)
     bucket.setRate(100, 0)
-    expect(bucket.available(0)).toBe(5)
-    bucket.take(5)
-    expect(bucket.available(100)).toBe(5)
-    bucket.setRate(10_000, 100)
-    expect(bucket.available(100)).toBe(5)
-    expect(bucket.available(101)).toBe(15)
+    expect(bucket.available(0)).toBe(25)
+    bucket.take(25)
+    expect(bucket.available(250)).toBe(25)
+    bucket.setRate(10_000, 250)
+    expect(bucket.available(250)).toBe(25)
+    expect(bucket.available(251)).toBe(35)
   })
 })
 
@@ -71,17 +73,18 @@ describe('Controls', () => {
   })
 
   it('allows the room under max in flight and the whole tokens of the rate, the smaller', () => {
-    const controls = new Controls({ ...NONE, maxInFlight: 10, rate: 100 }, 0)
-    expect(controls.allowance(0, 0)).toBe(5)
-    expect(controls.allowance(0, 7)).toBe(3)
-    expect(controls.allowance(0, 10)).toBe(0)
-    expect(controls.allowance(0, 12)).toBe(0)
-    controls.spend(5)
+    const controls = new Controls({ ...NONE, maxInFlight: 30, rate: 100 }, 0)
+    expect(controls.allowance(0, 0)).toBe(25)
+    expect(controls.allowance(0, 7)).toBe(23)
+    expect(controls.allowance(0, 27)).toBe(3)
+    expect(controls.allowance(0, 30)).toBe(0)
+    expect(controls.allowance(0, 32)).toBe(0)
+    controls.spend(25)
     expect(controls.allowance(0, 0)).toBe(0)
     // Waiting on tokens: dispatch is woken when the next one is due.
     expect(controls.wakeIn(0, 0)).toBe(10)
     // Waiting on acks (max in flight reached): no timer.
-    expect(controls.wakeIn(0, 10)).toBeUndefined()
+    expect(controls.wakeIn(0, 30)).toBeUndefined()
     expect(controls.allowance(30, 0)).toBe(3)
   })
 
