@@ -82,7 +82,7 @@ function readValue(req: IncomingMessage, res: ServerResponse, path: string, what
       return bad(body.trim() === '' ? 'the body is empty' : 'the body is not JSON')
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('value' in parsed)) return bad('it has no "value"')
-    const value = (parsed as { value: unknown }).value
+    const value = parsed.value
     if (value === null) return then(null)
     const max = LIMITS[path]
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isSafeInteger(value)) || value > max) return bad(`got ${JSON.stringify(value)}${typeof value === 'number' && value > max ? ` (at most ${max})` : ''}`)
