@@ -299,7 +299,8 @@ export class Run {
     const from = change.source.kind === 'http' ? ` (by ${change.source.address})` : ''
     this.#log('info', `Controls: ${change.changed}${from}`)
     this.#events.emit('control', change)
-    this.#sampleStatus()
+    // The views show a change at once, not up to a second later; after the end the last document stays.
+    if (this.#phase === RUNNING || this.#phase === DRAINING) this.#sampleStatus()
     this.#scheduleTurn()
   }
 
