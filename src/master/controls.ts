@@ -9,8 +9,8 @@
 /**
  * Seconds of jobs a full bucket holds: the burst a rate allows after a lull. Also how long
  * the master's event loop may stall (a GC, a loaded machine) without the fleet losing
- * rate: tokens beyond a full bucket are lost. A quarter second keeps a 10 s window within
- * 2.5 % even when the window starts on a full bucket.
+ * rate: tokens beyond a full bucket are lost. A quarter second of burst is a fortieth of a
+ * 10 s window, even when the window starts on a full bucket.
  */
 export const BURST_SECONDS = 0.25
 
