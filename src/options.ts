@@ -13,6 +13,8 @@ import { SHARD_ARG, checkShard, shardSuffix } from './shard.js'
  *   and silently fire after 1 ms beyond, and a slave waits 2.5 heartbeats.
  * - `concurrency`, `prefetch`: a slave's lanes and its credit.
  * - `batch`: jobs per `handleBatch` call; `linger`: milliseconds waited to fill one.
+ * - `rate`: jobs per second over the fleet, ten times what one master has been measured to
+ *   send; `maxInFlight`: jobs in flight over the fleet.
  */
 export const OPTION_LIMITS = {
   size: 1_000_000,
@@ -23,6 +25,8 @@ export const OPTION_LIMITS = {
   prefetch: 1_000_000,
   batch: 100_000,
   linger: 60_000,
+  rate: 10_000_000,
+  maxInFlight: 100_000_000,
 } as const
 
 /** A job generator: `getJobs(last, ctx)`, sync or async. */
@@ -118,6 +122,20 @@ export interface HandlerLifecycle {
   teardown?: (state: any) => unknown
 }
 
+/**
+ * A throttle check (`--throttle`): called on the master every `throttleInterval` seconds
+ * with the run's arguments; returns (or resolves to) false or undefined to let jobs go,
+ * true or a reason to hold dispatch. `signal` is aborted when the check has run past its
+ * interval (its answer is then ignored): pass it to queries and fetches.
+ */
+export type ThrottleCheck = (ctx: { args: Readonly<Record<string, string>>; signal: AbortSignal }) => unknown
+
+/** A throttle check with the name the status shows (the CLI names it by its module). */
+export interface NamedThrottle {
+  check: ThrottleCheck
+  name: string
+}
+
 /** TLS files for `wss://`. */
 export interface TlsOptions {
   cert: string | Buffer
@@ -193,6 +211,22 @@ export interface MasterOptions {
    * the run over when that master dies, resuming from its state. @default false
    */
   standby?: boolean
+  /**
+   * Most jobs per second sent to the whole fleet (a token bucket with a burst of 250 ms of
+   * jobs); changeable on a running master (`POST /rate`). @default undefined (no limit)
+   */
+  rate?: number
+  /** Most jobs in flight over the whole fleet; changeable on a running master. @default undefined (no limit) */
+  maxInFlight?: number
+  /**
+   * Start paused: no job goes out until resumed (`POST /resume`, `tm-ctl resume`). A run
+   * paused when its master stopped starts paused again whatever this says. @default false
+   */
+  paused?: boolean
+  /** Hold dispatch while this check says so (see {@link ThrottleCheck}). @default undefined */
+  throttle?: ThrottleCheck | NamedThrottle
+  /** Seconds between two throttle checks, and how long one may take. @default 1 */
+  throttleInterval?: number
 }
 
 /** Options of {@link Slave}. Everything but `host` and one of `handler` / `batchHandler` is optional. */
@@ -278,6 +312,18 @@ function nonNegativeSeconds(value: number, name: string): void {
   expectTimer(name, value)
 }
 
+/** A number > 0 and at most `max` (fractions allowed: a rate of 0.5 is a job every two seconds). */
+export function positiveNumber(max: number) {
+  return (value: number, name: string): void => {
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new OptionError(`options.${name} must be a number > 0, got ${String(value)}`, name)
+    if (value > max) throw new OptionError(`options.${name} must be at most ${max}, got ${value}`, name)
+  }
+}
+
+function throttleCheck(value: ThrottleCheck | NamedThrottle, name: string): void {
+  if (typeof value !== 'function' && (typeof value !== 'object' || typeof value.check !== 'function')) throw new OptionError(`options.${name} must be a function ({ args, signal }) => false | true | reason`, name)
+}
+
 function nonEmpty(value: string, name: string): void {
   if (value.length === 0) throw new OptionError(`options.${name} must not be empty`, name)
 }
@@ -320,6 +366,11 @@ const MASTER_OPTIONS = {
   shard: { default: undefined as Shard | undefined, check: checkShard },
   stateStore: { default: undefined as string | undefined, check: postgresUrl },
   standby: { default: false },
+  rate: { default: undefined as number | undefined, check: positiveNumber(OPTION_LIMITS.rate) },
+  maxInFlight: { default: undefined as number | undefined, check: integer(1, OPTION_LIMITS.maxInFlight) },
+  paused: { default: false },
+  throttle: { default: undefined as ThrottleCheck | NamedThrottle | undefined, check: throttleCheck },
+  throttleInterval: { default: 1, check: positiveSeconds },
 } satisfies { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> }
 
 /**

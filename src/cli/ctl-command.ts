@@ -2,17 +2,18 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { AuthError, CheckpointError, ConnectionError, OptionError } from '../errors.js'
 import { readCheckpoint } from '../master/checkpoint.js'
 import { Journal } from '../master/journal.js'
 import { runPaths } from '../master/run-store.js'
+import type { ControlAnswer } from '../master/control-routes.js'
 import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
 import { MASTER_DEFAULTS } from '../options.js'
 import { formatCount, formatDuration } from './format.js'
 import { runCli } from './run-cli.js'
-import { slavesTable, statusLine } from './status-line.js'
+import { controlsText, slavesTable, statusLine } from './status-line.js'
 import { PACKAGE } from './version.js'
 
 /** Where a stopped run stands, read from its state files (`tm-ctl status --key`). */
@@ -53,7 +54,7 @@ interface StatusOptions {
 export function ctlCommand(): Command {
   const program = new Command('tm-ctl')
     .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
-    .description('Look at Taskmaster runs from scripts and other terminals.')
+    .description('Look at and steer Taskmaster runs from scripts and other terminals.')
   program
     .command('status')
     // Usage errors throw to runCli (exit 2) like the program's own.
@@ -77,16 +78,69 @@ Examples:
       const text = options.key !== undefined ? storedStatusText(readStoredStatus(options.stateDir, options.key), options.json === true) : liveStatusText(await fetchStatus(options), options.json === true)
       process.stdout.write(text)
     })
+  for (const c of CONTROL_COMMANDS) {
+    const command = program
+      .command(c.name)
+      // Usage errors throw to runCli (exit 2) like the program's own.
+      .exitOverride()
+      .description(c.help)
+      .addOption(new Option('-H, --host <host:port>', `the live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`))
+      .addOption(new Option('--token <secret>', "the run's token, if the master has one").env('TM_TOKEN'))
+      .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for a wss:// master'))
+      .option('--json', "print the master's answer as JSON: { changed, controls }")
+      .addHelpText('after', `\nPrints what changed and the controls after it. Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${c.example}`)
+    if (c.parse !== undefined && c.args !== undefined) {
+      command.argument(c.args, c.name === 'rate' ? 'jobs per second over the whole fleet (fractions allowed), or off' : 'jobs in flight over the whole fleet, or off', c.parse)
+      command.action(async (value: number | null, options: ControlOptions) => control(options, c.path, value))
+    } else command.action(async (options: ControlOptions) => control(options, c.path))
+  }
   return program
 }
 
-/** The status document of a live master (`GET /status`). */
-async function fetchStatus(options: StatusOptions): Promise<RunStatus> {
+/** The commands that steer a live master, each a POST to its control endpoint. */
+const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: string; parse?: (text: string) => number | null; example: string }[] = [
+  {
+    name: 'pause',
+    help: 'pause dispatch: no new jobs go out, jobs in flight finish, slaves stay connected; the pause outlives a restart of the master until resumed',
+    path: '/pause',
+    example: 'tm-ctl pause --host 10.0.0.5:5050 --token s3cret',
+  },
+  { name: 'resume', help: 'resume dispatch after a pause (or --paused)', path: '/resume', example: 'tm-ctl resume --host 10.0.0.5:5050' },
+  {
+    name: 'rate',
+    args: '<jobs/s|off>',
+    help: 'set the fleet-wide rate limit in jobs per second, or turn it off (until the master stops: a restarted master takes its --rate)',
+    path: '/rate',
+    parse: limitArgument(false),
+    example: 'tm-ctl rate 500 --host 10.0.0.5:5050',
+  },
+  {
+    name: 'max-in-flight',
+    args: '<n|off>',
+    help: 'set the fleet-wide cap on jobs in flight, or turn it off (until the master stops)',
+    path: '/max-in-flight',
+    parse: limitArgument(true),
+    example: 'tm-ctl max-in-flight 64 --host 10.0.0.5:5050',
+  },
+  {
+    name: 'stop',
+    help: 'stop the run gracefully, as on SIGINT: no new jobs, jobs in flight finish, the checkpoint is written (a second stop stops at once); start the master again with the same --key to resume',
+    path: '/stop',
+    example: 'tm-ctl stop --host 10.0.0.5:5050',
+  },
+]
+
+/** Where a live master answers HTTP: its --host (host:port, ws://, wss://, http(s)://) and the CA to trust. */
+interface Endpoint {
+  base: string
+  ca: Buffer | undefined
+}
+
+function endpointOf(options: { host?: string; ca?: string }): Endpoint {
   const host = options.host ?? `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`
   const base = /^wss:\/\//.test(host) ? `https://${host.slice(6)}` : /^ws:\/\//.test(host) ? `http://${host.slice(5)}` : /^https?:\/\//.test(host) ? host : `http://${host}`
-  let url: URL
   try {
-    url = new URL('/status', base)
+    new URL('/status', base)
   } catch {
     throw new OptionError(`--host must be host:port, ws://host:port or wss://host:port, got '${host}'`)
   }
@@ -98,10 +152,22 @@ async function fetchStatus(options: StatusOptions): Promise<RunStatus> {
       throw new OptionError(`Cannot read --ca '${options.ca}': ${(error as Error).message}`)
     }
   }
-  const { status, body } = await get(url, options.token, ca).catch((error: Error) => {
+  return { base, ca }
+}
+
+/** Sends a request to a live master; a master that cannot be reached or refuses the token is a one-line error. */
+async function ask(endpoint: Endpoint, method: 'GET' | 'POST', path: string, token: string | undefined, body?: string): Promise<{ url: URL; status: number; body: string }> {
+  const url = new URL(path, endpoint.base)
+  const answer = await send(method, url, token, endpoint.ca, body).catch((error: Error) => {
     throw new ConnectionError(`Cannot reach the master at ${url.host}: ${error.message}`)
   })
-  if (status === 401) throw new AuthError(`The master at ${url.host} refused the request: ${options.token === undefined ? 'it needs the run\'s token' : 'the token is wrong'} (give it with --token or TM_TOKEN)`)
+  if (answer.status === 401) throw new AuthError(`The master at ${url.host} refused the request: ${token === undefined ? "it needs the run's token" : 'the token is wrong'} (give it with --token or TM_TOKEN)`)
+  return { url, ...answer }
+}
+
+/** The status document of a live master (`GET /status`). */
+async function fetchStatus(options: StatusOptions): Promise<RunStatus> {
+  const { url, status, body } = await ask(endpointOf(options), 'GET', '/status', options.token)
   if (status !== 200) throw new ConnectionError(`The master at ${url.host} answered ${status} to GET /status (is it a Taskmaster master of this version?)`)
   try {
     return JSON.parse(body) as RunStatus
@@ -110,19 +176,55 @@ async function fetchStatus(options: StatusOptions): Promise<RunStatus> {
   }
 }
 
-function get(url: URL, token: string | undefined, ca: Buffer | undefined): Promise<{ status: number; body: string }> {
+/** Options of the control commands. */
+interface ControlOptions {
+  host?: string
+  token?: string
+  ca?: string
+  json?: boolean
+}
+
+/**
+ * Sends a control to a live master (`POST <path>`) and prints what changed and the
+ * controls after it. A master that refuses the value (400) is a usage error (exit 2).
+ */
+async function control(options: ControlOptions, path: string, value?: number | null): Promise<void> {
+  const { url, status, body } = await ask(endpointOf(options), 'POST', path, options.token, value === undefined ? undefined : JSON.stringify({ value }))
+  if (status === 400) throw new OptionError(`The master at ${url.host} refused the request: ${body.trim()}`)
+  if (status !== 200) throw new ConnectionError(`The master at ${url.host} answered ${status} to POST ${path} (is it a Taskmaster master of this version?)`)
+  let answer: ControlAnswer
+  try {
+    answer = JSON.parse(body) as ControlAnswer
+  } catch {
+    throw new ConnectionError(`The master at ${url.host} sent an answer that is not JSON`)
+  }
+  process.stdout.write(options.json === true ? JSON.stringify(answer, null, 2) + '\n' : `${answer.changed}\n${controlsText(answer.controls)}\n`)
+}
+
+/** `<n|off>` of `tm-ctl rate` and `max-in-flight`: a number, or null for off. */
+function limitArgument(integer: boolean): (text: string) => number | null {
+  return (text) => {
+    if (text === 'off') return null
+    const n = Number(text)
+    if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) throw new InvalidArgumentError(`must be ${integer ? 'a whole number >= 1' : 'a number > 0'} or off, got '${text}'`)
+    return n
+  }
+}
+
+function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: Buffer | undefined, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
+    if (body !== undefined) headers['content-type'] = 'application/json'
     const onResponse = (res: IncomingMessage): void => {
-      let body = ''
-      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      let text = ''
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
       res.on('error', reject)
     }
-    const req = url.protocol === 'https:' ? httpsRequest(url, { headers, ca, timeout: 10_000 }, onResponse) : httpRequest(url, { headers, timeout: 10_000 }, onResponse)
+    const req = url.protocol === 'https:' ? httpsRequest(url, { method, headers, ca, timeout: 10_000 }, onResponse) : httpRequest(url, { method, headers, timeout: 10_000 }, onResponse)
     req.on('timeout', () => req.destroy(new Error('no answer within 10 s')))
     req.on('error', reject)
-    req.end()
+    req.end(body)
   })
 }
 

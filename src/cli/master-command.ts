@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { OptionError } from '../errors.js'
-import type { MasterAddress, RunSummary } from '../master/master.js'
+import type { ControlChange, MasterAddress, RunSummary } from '../master/master.js'
+import { loadThrottle } from '../master/throttle.js'
 import { Master } from '../master/master.js'
 import { loadHandlerModule, loadJobSource, parseModuleSpec } from '../module-loader.js'
 import type { MasterOptions } from '../options.js'
@@ -38,7 +39,12 @@ arguments. A job's key is key(job) if the module exports key, else job.id, else 
 (number, string, bigint), else its position.
 
 Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 bad usage,
-130/143 stopped by SIGINT/SIGTERM (start again with the same --key to resume).
+130/143 stopped by SIGINT (or tm-ctl stop)/SIGTERM (start again with the same --key to resume).
+
+While it runs, tm-ctl pause|resume|rate|max-in-flight|stop --host <this master> steers it
+(POST /pause, /resume, /rate, /max-in-flight, /stop on its port, with its token). A run
+paused when its master stops starts paused again until resumed; --rate and --max-in-flight
+come from the flags at each start.
 
 Examples:
   tm-master ./jobs.ts --key demo --spawn 2 --handler ./handler.ts:handleJob      # all on this machine
@@ -97,6 +103,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const tls = readTls(options)
   const source = await loadJobSource(moduleSpec)
   if (options.handler !== undefined) await loadHandlerModule(options.handler)
+  const throttle = options.throttle === undefined ? undefined : await loadThrottle(options.throttle)
   const key = options.key ?? defaultKey(moduleSpec)
   let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog' | 'shard'> = { source, key, args, reset: options.reset }
   let retryPass: RetryPass | undefined
@@ -114,7 +121,12 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     run = { ...retryPass.options, source: { ...retryPass.options.source, total: count }, shard: undefined }
     process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
   }
-  const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls })
+  const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls, throttle })
+  // `tm-ctl stop` stops as SIGINT does, and exits as after it.
+  let stopAsked = false
+  master.on('control', (change: ControlChange) => {
+    if (change.changed.startsWith('stopping')) stopAsked = true
+  })
   // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
   const out = options.stats === '-' ? process.stderr : process.stdout
   const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout)
@@ -177,6 +189,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   if (slaveFailure !== undefined) return 1
   const signal = firstSignal()
   if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)
+  if (stopAsked && summary.outcome === 'stopped') return signalExitCode('SIGINT')
   return summary.totals.failed > 0 ? 1 : 0
 }
 

@@ -12,6 +12,16 @@ const fail = (message: string): never => {
   throw new InvalidArgumentError(message)
 }
 
+/** Commander parser for a number > 0 (fractions allowed: --rate 0.5 is a job every two seconds) up to `max`. */
+export function positive(max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0) return fail(`must be a number > 0, got '${value}'`)
+    if (n > max) return fail(`must be at most ${max}, got '${value}'`)
+    return n
+  }
+}
+
 /**
  * Every option of `tm-master`, in help order. An option that maps 1:1 to a {@link MasterOptions}
  * field is one line here (`to`) plus its entry in the library's table; options without `to`
@@ -55,6 +65,11 @@ export const MASTER_CLI = {
   heartbeat: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two', parse: seconds, default: MASTER_DEFAULTS.heartbeat, to: 'heartbeat' },
   maxFrame: { flags: '--max-frame <bytes>', help: 'largest frame accepted or sent', parse: integer(MIN_FRAME, OPTION_LIMITS.maxFrame), default: MASTER_DEFAULTS.maxFrame, to: 'maxFrame' },
   maxSlaves: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later', parse: integer(1), default: MASTER_DEFAULTS.maxSlaves, to: 'maxSlaves' },
+  rate: { flags: '--rate <jobs/s>', help: 'most jobs per second sent to the whole fleet (a token bucket, 250 ms of burst); change it live with tm-ctl rate', parse: positive(OPTION_LIMITS.rate), shown: 'no limit', to: 'rate' },
+  maxInFlight: { flags: '--max-in-flight <n>', help: 'most jobs in flight over the whole fleet; change it live with tm-ctl max-in-flight', parse: integer(1, OPTION_LIMITS.maxInFlight), shown: 'no limit', to: 'maxInFlight' },
+  paused: { flags: '--paused', help: 'start paused: no job goes out until tm-ctl resume (a run paused when its master stopped starts paused anyway)', to: 'paused' },
+  throttle: { flags: '--throttle <module>', help: 'hold dispatch while this check says so: path[:export], default export throttle, then default; called with { args, signal }, returns false to go on, true or a reason to hold' },
+  throttleInterval: { flags: '--throttle-interval <seconds>', help: 'seconds between throttle checks, and how long one may take before it holds dispatch', parse: seconds, default: MASTER_DEFAULTS.throttleInterval, to: 'throttleInterval' },
   batchSize: { flags: '--batch-size <n>', help: 'most jobs per frame to a slave', parse: integer(1, OPTION_LIMITS.batchSize), default: MASTER_DEFAULTS.batchSize, to: 'batchSize' },
   tlsCert: { flags: '--tls-cert <file>', help: 'serve wss:// with this certificate (PEM); needs --tls-key' },
   tlsKey: { flags: '--tls-key <file>', help: 'private key (PEM) of --tls-cert' },

@@ -1,10 +1,13 @@
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { OptionError } from '../errors.js'
-import type { Master } from '../master/master.js'
+import type { ControlChange, Master } from '../master/master.js'
 
 /**
  * `--stats <file|->`: the master's status document as one JSON object a line, every
- * `interval` seconds, ready to plot. A file is appended to (a resumed run goes on in the
+ * `interval` seconds, ready to plot; and each change of the controls as a line of its own,
+ * when it happens: `{ time, control, source, controls }` (`control` says what changed in
+ * words, `source` where it came from: `flag`, `checkpoint`, `http` with the `address`,
+ * `throttle`, `api`). A file is appended to (a resumed run goes on in the
  * same file) with a synchronous write, so the last line is out before the process exits.
  */
 export class StatsStream {
@@ -13,6 +16,7 @@ export class StatsStream {
   readonly #out: NodeJS.WritableStream
   readonly #interval: number
   #timer: NodeJS.Timeout | undefined
+  #closed = false
 
   /** Opens `target` (`-` is `out`); throws an {@link OptionError} naming --stats if it cannot. */
   constructor(master: Master, target: string, interval: number, out: NodeJS.WritableStream) {
@@ -27,6 +31,7 @@ export class StatsStream {
         throw new OptionError(`Cannot open --stats '${target}': ${(error as Error).message}`)
       }
     }
+    master.on('control', (change: ControlChange) => this.#line(JSON.stringify({ time: change.time, control: change.changed, source: change.source, controls: change.controls }) + '\n'))
   }
 
   /** Writes a line now and every interval. */
@@ -44,10 +49,15 @@ export class StatsStream {
       this.#write()
     }
     if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#closed = true
   }
 
   #write(): void {
-    const line = JSON.stringify(this.#master.status()) + '\n'
+    this.#line(JSON.stringify(this.#master.status()) + '\n')
+  }
+
+  #line(line: string): void {
+    if (this.#closed) return
     if (this.#fd !== undefined) writeSync(this.#fd, line)
     else this.#out.write(line)
   }

@@ -1,3 +1,4 @@
+import type { ControlsFigures } from '../master/controls.js'
 import type { RunStatus, SlaveFigures } from '../master/status.js'
 import { formatBytes, formatCount, formatDuration, formatJobRate, formatPercent } from './format.js'
 
@@ -24,6 +25,10 @@ export type Field = string | readonly string[]
 export function statusFields(status: RunStatus, barCells: number): Field[] {
   const r = status.run
   const fields: Field[] = []
+  // Why no job goes out comes first: it is what a person looking at a still run needs.
+  const c = r.controls
+  if (c.paused) fields.push('paused')
+  if (c.throttled !== null) fields.push([`throttled: ${c.throttled}`, 'throttled'])
   if (r.total !== null && r.percent !== null) {
     const eta = `ETA ${r.etaMs === null ? '-' : formatDuration(r.etaMs)}`
     fields.push(`${barCells > 0 ? progressBar(r.percent, barCells) + ' ' : ''}${formatPercent(r.percent)} ${eta}`)
@@ -37,6 +42,8 @@ export function statusFields(status: RunStatus, barCells: number): Field[] {
   fields.push(r.last === null ? through : [`${through}, key ${String(r.last)}`, through])
   fields.push(`in flight ${formatCount(r.inFlight)}`)
   fields.push(`queued ${formatCount(r.queued)}`)
+  if (c.rate !== null) fields.push(`rate limit ${formatJobRate(c.rate)}`)
+  if (c.maxInFlight !== null) fields.push(`max in flight ${formatCount(c.maxInFlight)}`)
   if (r.waiting > 0) fields.push(`waiting ${formatCount(r.waiting)}`)
   fields.push(`slaves ${status.slaves.length}`)
   if (r.resumed) fields.push(`this master: ${formatCount(r.session.done)} done in ${formatDuration(r.session.elapsedMs)}`)
@@ -69,6 +76,12 @@ export function statusLine(status: RunStatus, columns = Infinity): string {
   // A bar as wide as leaves room for done, rate and elapsed at 80 columns.
   const bar = columns >= 120 ? BAR_CELLS : columns >= 80 ? 8 : 0
   return fitFields(statusFields(status, bar), columns - 1)
+}
+
+/** The controls in full, for `tm-ctl`: `paused | rate 1,000/s | max in flight off | throttle lag.ts: not throttled`. */
+export function controlsText(c: ControlsFigures): string {
+  const throttle = c.throttle === null ? 'no throttle' : `throttle ${c.throttle}: ${c.throttled === null ? 'not throttled' : `throttled: ${c.throttled}`}`
+  return [c.paused ? 'paused' : 'not paused', `rate ${c.rate === null ? 'off' : formatJobRate(c.rate)}`, `max in flight ${c.maxInFlight === null ? 'off' : formatCount(c.maxInFlight)}`, throttle].join(SEPARATOR)
 }
 
 /** Columns of the slaves table: heading, cell of a slave, right-aligned. */

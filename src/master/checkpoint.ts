@@ -29,6 +29,11 @@ export interface Checkpoint {
   elapsed: number
   startedAt: string
   updatedAt: string
+  /**
+   * The run was paused when this was written: its next master starts paused too, until
+   * resumed. Absent when not paused (checkpoints of earlier versions have no such field).
+   */
+  paused?: true
 }
 
 /** The checkpoint of run `key` before its first job: position 0, nothing finished. */
@@ -111,6 +116,7 @@ function problemOf(c: Record<string, unknown>): string | undefined {
   if (typeof c.elapsed !== 'number' || !Number.isFinite(c.elapsed) || c.elapsed < 0) return `(elapsed: ${show(c.elapsed)} is not a number of milliseconds >= 0)`
   if (typeof c.startedAt !== 'string') return `(startedAt: ${show(c.startedAt)} is not a string)`
   if (typeof c.updatedAt !== 'string') return `(updatedAt: ${show(c.updatedAt)} is not a string)`
+  if ('paused' in c && c.paused !== true) return `(paused: ${show(c.paused)} is not true)`
   return undefined
 }
 

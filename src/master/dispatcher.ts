@@ -1,6 +1,7 @@
 import { JobSourceError } from '../errors.js'
 import { encode } from '../protocol/codec.js'
 import { seqAt, seqsOf, sliceJobs } from '../protocol/jobs-batch.js'
+import { Controls } from './controls.js'
 import type { Batch, Ledger } from './ledger.js'
 
 /**
@@ -62,13 +63,27 @@ export class Dispatcher {
   readonly #options: DispatchOptions
   /** Sessions in connection order (the order a round serves them in). */
   readonly #flows = new Map<number, Flow>()
+  readonly #controls: Controls
   /** Encoded bytes per job of the last frame (0 before the first): sizes the next frames. */
   #bytesPerJob = 0
+  /** The last dispatch stopped on the controls' allowance with jobs and credit left. */
+  #limited = false
 
-  constructor(ledger: Ledger, sink: FrameSink, options: DispatchOptions) {
+  /** @param controls rate, max in flight, pause and throttle: how many jobs may go (default: no limits) */
+  constructor(ledger: Ledger, sink: FrameSink, options: DispatchOptions, controls = new Controls({ paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }, 0)) {
     this.#ledger = ledger
     this.#sink = sink
     this.#options = options
+    this.#controls = controls
+  }
+
+  /**
+   * After a dispatch: milliseconds until it should run again because the rate's tokens are
+   * due (it stopped on them with jobs and credit left); undefined when an ack, new credit
+   * or a change of the controls is what it waits for.
+   */
+  wakeIn(now: number): number | undefined {
+    return this.#limited ? this.#controls.wakeIn(now, this.#ledger.counts.inFlight) : undefined
   }
 
   /** A slave was welcomed: it takes jobs once it gives credit. */
@@ -101,26 +116,36 @@ export class Dispatcher {
   dispatch(now: number): JobSourceError | undefined {
     const ledger = this.#ledger
     const sink = this.#sink
+    this.#limited = false
+    if (ledger.counts.queued === 0) return undefined
     const flows: Flow[] = []
     for (const flow of this.#flows.values()) if (flow.credit > 0 && sink.takesJobs(flow.session)) flows.push(flow)
+    if (flows.length === 0) return undefined
+    // The controls count jobs (rows) over the whole fleet: what goes out now is bounded here.
+    let allowed = this.#controls.allowance(now, ledger.counts.inFlight)
     // Retries prefer another slave than the one they failed on, when another can take them.
     const avoid = flows.length > 1
     let sent = true
-    while (sent && ledger.counts.queued > 0) {
+    while (sent && ledger.counts.queued > 0 && allowed > 0) {
       sent = false
       for (const flow of flows) {
         if (flow.credit <= 0 || !sink.takesJobs(flow.session)) continue
         const batchSize = this.#batchSizeOf(flow)
         const room = Math.min(flow.credit, ledger.counts.queued)
         if (holdsPartialFrame(room, batchSize, ledger.inFlightCount(flow.session), flow.concurrency, ledger.hasReturnedJobs)) continue
-        const batch = ledger.take(Math.min(flow.credit, batchSize), flow.session, now, avoid)
-        if (batch.jobs.length === 0) continue
-        flow.credit -= batch.jobs.length
+        const batch = ledger.take(Math.min(flow.credit, batchSize, allowed), flow.session, now, avoid)
+        const n = batch.jobs.length
+        if (n === 0) continue
+        flow.credit -= n
+        allowed -= n
+        this.#controls.spend(n)
         const error = this.#send(flow, batch)
         if (error !== undefined) return error
         sent = true
+        if (allowed <= 0) break
       }
     }
+    if (allowed <= 0 && ledger.counts.queued > 0) for (const flow of flows) if (flow.credit > 0) this.#limited = true
     return undefined
   }
 
@@ -165,6 +190,7 @@ export class Dispatcher {
   #takeBack(flow: Flow, batch: Batch, error: JobSourceError): JobSourceError {
     for (const seq of seqsOf(batch)) this.#ledger.requeue(seq, flow.session, true)
     flow.credit += batch.jobs.length
+    this.#controls.spend(-batch.jobs.length)
     return error
   }
 

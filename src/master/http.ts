@@ -18,6 +18,7 @@ export class HttpRouter {
   readonly #token: string | undefined
   readonly #log: HttpLog
   readonly #routes = new Map<string, RouteHandler>()
+  readonly #posts = new Map<string, RouteHandler>()
 
   constructor(token: string | undefined, log: HttpLog) {
     this.#token = token
@@ -30,13 +31,22 @@ export class HttpRouter {
     return this
   }
 
+  /** Serves POST requests of `path` with `handler` (which reads the body itself): the run's controls. */
+  post(path: string, handler: RouteHandler): this {
+    this.#posts.set(path, handler)
+    return this
+  }
+
   /** Answers `req` if a route has its path (true), else leaves it to the caller (false). */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://master')
-    const handler = this.#routes.get(url.pathname)
-    if (handler === undefined) return false
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendText(res, 405, `${req.method} is not allowed on ${url.pathname}; use GET\n`, { allow: 'GET, HEAD' })
+    const get = this.#routes.get(url.pathname)
+    const post = this.#posts.get(url.pathname)
+    if (get === undefined && post === undefined) return false
+    const handler = req.method === 'GET' || req.method === 'HEAD' ? get : req.method === 'POST' ? post : undefined
+    if (handler === undefined) {
+      const allow = get !== undefined ? 'GET, HEAD' : 'POST'
+      sendText(res, 405, `${req.method} is not allowed on ${url.pathname}; use ${get !== undefined ? 'GET' : 'POST'}\n`, { allow })
       return true
     }
     if (this.#token !== undefined && !tokenMatches(this.#token, requestToken(req, url))) {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { StateError } from '../errors.js'
 import type { MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
+import type { ControlSource } from './controls.js'
 import type { Run } from './run.js'
 import { openRun } from './run.js'
 import { generateToken, isLoopback } from './token.js'
@@ -10,6 +11,7 @@ import { startingStatus } from './status.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 export type { MasterAddress, Outcome, RunSummary } from './types.js'
+export type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
 export type { RunFigures, RunState, RunStatus, SessionFigures, SlaveFigures } from './status.js'
 
 /** Where a master is in its life. */
@@ -26,7 +28,8 @@ type Phase = typeof NEW | typeof OPENING | typeof RUNNING | typeof FINISHED
  *
  * Events: `listening` (MasterAddress), `slave-connected` / `slave-disconnected`
  * (Session), `log` ({ level, message }), `status` (RunStatus: once a second while the run
- * runs, at a stop and at the end).
+ * runs, at a stop and at the end), `control` (ControlChange: the controls set at start,
+ * then every change, with where it came from).
  */
 export class Master extends EventEmitter {
   readonly options: ResolvedMasterOptions
@@ -94,6 +97,26 @@ export class Master extends EventEmitter {
       this.#stopRequested = true
       this.#opening.abort()
     }
+  }
+
+  /**
+   * Pauses dispatch (true) or resumes it (false): no new jobs go out while paused, jobs in
+   * flight finish, slaves stay connected. The pause is kept in the checkpoint: a master
+   * started on a run paused when its last master stopped starts paused. Returns what
+   * changed in words, undefined when nothing did (or the run is not open).
+   */
+  setPaused(paused: boolean, source: ControlSource = { kind: 'api' }): string | undefined {
+    return this.#run?.setPaused(paused, source)
+  }
+
+  /** Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. */
+  setRate(rate: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+    return this.#run?.setRate(rate, source)
+  }
+
+  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
+  setMaxInFlight(max: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+    return this.#run?.setMaxInFlight(max, source)
   }
 
   /**

@@ -30,6 +30,8 @@ export class Persistence {
   /** Something was journaled since the last checkpoint. */
   #dirty = false
   #closed = false
+  /** The run is paused: the checkpoint says so, and the next master starts paused. */
+  #paused = false
 
   /** @param warn called with what the store says when it had to write the run's state again */
   constructor(store: StateStore, ledger: Ledger, resume: ResumePoint, identity: RunIdentity, startedAt: number, warn: (message: string) => void) {
@@ -72,6 +74,13 @@ export class Persistence {
     if (warning !== undefined) this.#warn(warning)
   }
 
+  /** The run was paused or resumed: the next checkpoint records it (write one now to make it durable). */
+  setPaused(paused: boolean): void {
+    if (paused === this.#paused) return
+    this.#paused = paused
+    this.#dirty = true
+  }
+
   /** Writes the final checkpoint (whether or not anything changed). */
   finalCheckpoint(complete: boolean): void {
     this.#dirty = true
@@ -112,6 +121,7 @@ export class Persistence {
       elapsed: this.#resume.elapsed + (Date.now() - this.#startedAt),
       startedAt: this.#resume.startedAt,
       updatedAt: new Date().toISOString(),
+      ...(this.#paused && !complete ? { paused: true as const } : {}),
     }
   }
 }

@@ -8,7 +8,10 @@ import { identityArgs } from '../shard.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import { AttemptPolicy } from './attempt-policy.js'
+import { Controls } from './controls.js'
+import type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
 import { Dispatcher } from './dispatcher.js'
+import { Throttle } from './throttle.js'
 import type { FailedJob } from './failed-log.js'
 import { Ledger } from './ledger.js'
 import { Persistence } from './persistence.js'
@@ -24,6 +27,7 @@ import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { HttpRouter, sendJson } from './http.js'
+import { addControlRoutes } from './control-routes.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
@@ -136,6 +140,18 @@ export class Run {
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
   #json: { status: RunStatus; text: string } | undefined
+  /** Rate, max in flight, pause, throttle: consulted by the dispatcher. */
+  readonly #controls: Controls
+  /** Set while dispatch waits for the rate's next tokens (one timer, never a busy loop). */
+  #wake: NodeJS.Timeout | undefined
+  readonly #wakeBound = (): void => {
+    this.#wake = undefined
+    this.#scheduleTurn()
+  }
+  /** The user's throttle check, run on a timer while the run runs. */
+  readonly #throttle: Throttle | undefined
+  /** The run starts paused because its checkpoint says it was (else by --paused). */
+  readonly #pausedBy: ControlSource
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
     this.#options = options
@@ -147,9 +163,26 @@ export class Run {
     const warn = (message: string): void => this.#log('warn', message)
     this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.args, o.shard) }, this.#startedAt, warn)
     this.#failedLog = store.openFailedLog(o.failedLog)
+    // A pause outlives its master: a run paused when it stopped starts paused until resumed.
+    const pausedBefore = store.previous?.paused === true
+    this.#pausedBy = pausedBefore ? { kind: 'checkpoint' } : { kind: 'flag' }
+    const throttleName = o.throttle === undefined ? undefined : typeof o.throttle === 'function' ? o.throttle.name || 'throttle' : o.throttle.name
+    // Until the throttle check first answers, nothing goes out: the database may be suffering now.
+    const throttled = o.throttle === undefined ? undefined : 'waiting for the first throttle check'
+    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttleName, throttled }, Date.now(), (change) => this.#onControlChange(change))
+    this.#throttle =
+      o.throttle === undefined ? undefined : new Throttle(typeof o.throttle === 'function' ? o.throttle : o.throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
+    this.#persistence.setPaused(this.#controls.paused)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
+    addControlRoutes(http, {
+      controls: () => this.#controls.figures,
+      setPaused: (paused, source) => this.setPaused(paused, source),
+      setRate: (rate, source) => this.setRate(rate, source),
+      setMaxInFlight: (max, source) => this.setMaxInFlight(max, source),
+      stop: (source) => this.#stopBy(source),
+    })
     this.#server = parts.server(
       { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, http },
       {
@@ -159,8 +192,8 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt })
-    this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame })
+    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures })
+    this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }
 
   /** The address, once listening. */
@@ -190,6 +223,9 @@ export class Run {
     this.#sampleStatus()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
+    for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
+    this.#throttle?.start()
+    if (this.#controls.paused) this.#log('info', `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`)
     this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args }, ...(o.shard === undefined ? {} : { shard: { ...o.shard } }) }).then(
       () => this.#settle(),
       (error) => this.#abort(error),
@@ -216,6 +252,56 @@ export class Run {
     } else if (this.#phase === DRAINING) {
       this.#end('stopped')
     }
+  }
+
+  /** The controls now. */
+  get controls(): ControlsFigures {
+    return this.#controls.figures
+  }
+
+  /**
+   * Pauses (true) or resumes (false) dispatch: jobs in flight finish, slaves stay
+   * connected, heartbeats and checkpoints go on. The pause is written to the checkpoint at
+   * once, so a master started on the run after this one stops starts paused too.
+   * Returns what changed in words, undefined if nothing did.
+   */
+  setPaused(paused: boolean, source: ControlSource): string | undefined {
+    const changed = this.#controls.setPaused(paused, source)
+    this.#persistence.setPaused(this.#controls.paused)
+    if (changed !== undefined && (this.#phase === RUNNING || this.#phase === DRAINING)) this.#guard(() => this.#persistence.checkpoint())
+    return changed
+  }
+
+  /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. */
+  setRate(rate: number | null, source: ControlSource): string | undefined {
+    return this.#controls.setRate(rate, source)
+  }
+
+  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
+  setMaxInFlight(max: number | null, source: ControlSource): string | undefined {
+    return this.#controls.setMaxInFlight(max, source)
+  }
+
+  /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
+  #stopBy(source: ControlSource): string {
+    const atOnce = this.#phase === DRAINING
+    const changed = atOnce ? 'stopping at once: the jobs in flight run again on resume' : 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
+    const from = source.kind === 'http' ? ` (by ${source.address})` : ''
+    this.#log('info', `Stop asked${from}`)
+    this.#events.emit('control', { time: new Date().toISOString(), changed, source, controls: this.#controls.figures })
+    // After the answer is out: a stop at once closes the server under the request.
+    setImmediate(() => this.stop())
+    return changed
+  }
+
+  /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
+  #onControlChange(change: ControlChange): void {
+    const from = change.source.kind === 'http' ? ` (by ${change.source.address})` : ''
+    this.#log('info', `Controls: ${change.changed}${from}`)
+    this.#events.emit('control', change)
+    // The views show a change at once, not up to a second later; after the end the last document stays.
+    if (this.#phase === RUNNING || this.#phase === DRAINING) this.#sampleStatus()
+    this.#scheduleTurn()
   }
 
   /** The last status document (built once a second, and at each change of state). */
@@ -360,10 +446,15 @@ export class Run {
     this.#turnPending = false
     this.#guard(() => this.#persistence.flush())
     if (this.#phase !== RUNNING) return
-    const error = this.#dispatcher.dispatch(Date.now())
+    const now = Date.now()
+    const error = this.#dispatcher.dispatch(now)
     if (error !== undefined) {
       this.#abort(error)
       return
+    }
+    if (this.#wake === undefined) {
+      const wait = this.#dispatcher.wakeIn(now)
+      if (wait !== undefined) this.#wake = setTimeout(this.#wakeBound, wait)
     }
     this.#source.wake()
   }
@@ -403,6 +494,8 @@ export class Run {
    */
   async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
     this.#intervals.clear()
+    clearTimeout(this.#wake)
+    this.#throttle?.stop()
     this.#policy.stop()
     this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
     try {

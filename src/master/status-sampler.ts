@@ -1,3 +1,4 @@
+import type { ControlsFigures } from './controls.js'
 import type { Ledger } from './ledger.js'
 import type { ResumePoint } from './run-store.js'
 import type { Session } from './session.js'
@@ -17,6 +18,8 @@ export interface SamplerParts {
   total: number | undefined
   /** When this master started (ms). */
   startedAt: number
+  /** The controls now (the same object until they change). */
+  controls: () => ControlsFigures
 }
 
 /**
@@ -83,6 +86,7 @@ export class StatusSampler {
         elapsedMs: p.resume.elapsed + sessionElapsed,
         startedAt: p.resume.startedAt,
         session: { done: counts.done, failed: counts.failed, elapsedMs: sessionElapsed, startedAt: this.#startedAt },
+        controls: p.controls(),
       },
       slaves,
     }

@@ -1,4 +1,5 @@
 import type { JobKey } from '../options.js'
+import type { ControlsFigures } from './controls.js'
 
 /** Milliseconds between two status documents: the one clock of every view of a run. */
 export const STATUS_PERIOD_MS = 1000
@@ -71,6 +72,12 @@ export interface RunFigures {
   startedAt: string
   /** This master's share of the run. */
   session: SessionFigures
+  /**
+   * The controls of dispatch now: `paused`, the fleet-wide `rate` (jobs/s) and `maxInFlight`
+   * (null: no limit), `throttled` (why the throttle check holds dispatch, else null) and
+   * `throttle` (the check, as given to --throttle, else null).
+   */
+  controls: ControlsFigures
 }
 
 /** What this master (the current incarnation of the run) did, in a {@link RunFigures}. */
@@ -186,6 +193,7 @@ export function startingStatus(key: string, args: Record<string, string>, state:
       elapsedMs: 0,
       startedAt: time,
       session: { done: 0, failed: 0, elapsedMs: 0, startedAt: time },
+      controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
     },
     slaves: [],
   }

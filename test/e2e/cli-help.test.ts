@@ -71,12 +71,15 @@ describe('--help shows each default as a user types it', () => {
       '--prefetch': 'adaptive',
       '--batch': '100',
       '--linger': '10',
+      '--rate': 'no limit',
       '--retries': '3',
       '--retry-delay': '1',
       '--job-timeout': '0',
       '--heartbeat': '5',
       '--max-frame': '16777216',
+      '--max-in-flight': 'no limit',
       '--max-slaves': '10000',
+      '--throttle-interval': '1',
       '--batch-size': '1000',
       '--status-interval': '10',
       '--stats-interval': '1',
@@ -98,5 +101,26 @@ describe('--help shows each default as a user types it', () => {
       '--max-frame': '16777216',
       '--log-format': 'text',
     })
+  })
+})
+
+describe('tm-ctl --help', () => {
+  it('lists the commands that steer a live master, and each explains itself with an example', async () => {
+    const CTL = join(ROOT, 'bin/tm-ctl.js')
+    const help = await run(CTL, ['--help'])
+    const commands = help.stdout.slice(help.stdout.indexOf('Commands:')).split('\n').map((line) => /^ {2}(\S+)/.exec(line)?.[1]).filter((name) => name !== undefined)
+    expect(commands).toEqual(['status', 'pause', 'resume', 'rate', 'max-in-flight', 'stop', 'help'])
+    for (const [command, words, example] of [
+      ['pause', /the pause outlives a restart/, 'tm-ctl pause --host 10.0.0.5:5050 --token s3cret'],
+      ['resume', /resume dispatch/, 'tm-ctl resume --host 10.0.0.5:5050'],
+      ['rate', /Usage: tm-ctl rate \[options\] <jobs\/s\|off>/, 'tm-ctl rate 500 --host 10.0.0.5:5050'],
+      ['max-in-flight', /Usage: tm-ctl max-in-flight \[options\] <n\|off>/, 'tm-ctl max-in-flight 64 --host 10.0.0.5:5050'],
+      ['stop', /as on SIGINT/, 'tm-ctl stop --host 10.0.0.5:5050'],
+    ] as const) {
+      const text = await run(CTL, [command, '--help'])
+      expect(text.exit).toEqual({ code: 0, signal: null })
+      expect(text.stdout.replace(/\s+/g, ' ')).toMatch(words)
+      expect(text.stdout).toContain(`Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${example}\n`)
+    }
   })
 })

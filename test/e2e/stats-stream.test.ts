@@ -9,7 +9,7 @@ import { EXIT_OK, MASTER_BIN, cleanUp, expectEachKeyRan, fixture, masterArgs, ru
 
 afterEach(cleanUp)
 
-const RUN_FIELDS = ['key', 'args', 'state', 'resumed', 'resumedAt', 'position', 'last', 'done', 'failed', 'inFlight', 'queued', 'waiting', 'skipped', 'total', 'percent', 'rate', 'etaMs', 'elapsedMs', 'startedAt', 'session']
+const RUN_FIELDS = ['key', 'args', 'state', 'resumed', 'resumedAt', 'position', 'last', 'done', 'failed', 'inFlight', 'queued', 'waiting', 'skipped', 'total', 'percent', 'rate', 'etaMs', 'elapsedMs', 'startedAt', 'session', 'controls']
 const SLAVE_FIELDS = ['id', 'address', 'hostname', 'pid', 'concurrency', 'connectedAt', 'done', 'failed', 'rate', 'inFlight', 'cpuPercent', 'rss', 'netIn', 'netOut']
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 

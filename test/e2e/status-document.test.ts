@@ -85,6 +85,7 @@ describe('the status document', () => {
       elapsedMs: status.run.session.elapsedMs,
       startedAt: ISO,
       session: { done: 100, failed: 0, elapsedMs: expect.any(Number), startedAt: ISO },
+      controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
     })
     expect(status.slaves).toEqual([
       {

@@ -67,6 +67,7 @@ describe('GET /status', () => {
       elapsedMs: doc.run.session.elapsedMs,
       startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       session: { done: 100, failed: 0, elapsedMs: expect.any(Number), startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) },
+      controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
     })
     expect(doc.slaves).toEqual([
       {

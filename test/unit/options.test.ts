@@ -67,7 +67,17 @@ describe('resolveMasterOptions', () => {
   it('accepts every limit itself', () => {
     const o = resolveMasterOptions({ source, size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, checkpointInterval: 604_800, heartbeat: 604_800, retryDelay: 604_800, jobTimeout: 604_800 })
     expect(o).toMatchObject({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, heartbeat: 604_800 })
-    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000, batch: 100_000, linger: 60_000 })
+    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000, batch: 100_000, linger: 60_000, rate: 10_000_000, maxInFlight: 100_000_000 })
+  })
+
+  it('takes a fractional rate and a whole max in flight, within their limits; nothing of either by default', () => {
+    expect(resolveMasterOptions({ source })).toMatchObject({ rate: undefined, maxInFlight: undefined, paused: false, throttle: undefined, throttleInterval: 1 })
+    expect(resolveMasterOptions({ source, rate: 0.5, maxInFlight: 100_000_000, paused: true })).toMatchObject({ rate: 0.5, maxInFlight: 100_000_000, paused: true })
+    expect(() => resolveMasterOptions({ source, rate: 0 })).toThrow('options.rate must be a number > 0, got 0')
+    expect(() => resolveMasterOptions({ source, rate: 20_000_000 })).toThrow('options.rate must be at most 10000000, got 20000000')
+    expect(() => resolveMasterOptions({ source, maxInFlight: 2.5 })).toThrow('options.maxInFlight must be an integer >= 1, got 2.5')
+    expect(() => resolveMasterOptions({ source, throttle: 'lag' as never })).toThrow('options.throttle must be a function ({ args, signal }) => false | true | reason')
+    expect(() => resolveMasterOptions({ source, throttleInterval: 0 })).toThrow('options.throttleInterval must be a positive number, got 0')
   })
 
   it('serves at most 10000 slaves unless told otherwise', () => {

@@ -30,6 +30,7 @@ describe('MASTER_CLI', () => {
       heartbeat: 5,
       maxFrame: 16777216,
       maxSlaves: 10000,
+      throttleInterval: 1,
       batchSize: 1000,
     })
   })
@@ -50,8 +51,18 @@ describe('MASTER_CLI', () => {
       heartbeat: 5,
       maxFrame: 16777216,
       maxSlaves: 2,
+      throttleInterval: 1,
       batchSize: 1000,
     })
+  })
+
+  it('maps --rate, --max-in-flight, --paused and --throttle-interval; --throttle is loaded by the command', () => {
+    const values = parse(MASTER_CLI, ['--rate', '2.5', '--max-in-flight', '64', '--paused', '--throttle', 'lag.ts:check', '--throttle-interval', '0.5'])
+    expect(values).toMatchObject({ throttle: 'lag.ts:check' })
+    expect(libraryOptions(MASTER_CLI, values)).toMatchObject({ rate: 2.5, maxInFlight: 64, paused: true, throttleInterval: 0.5 })
+    expect(libraryOptions(MASTER_CLI, values)).not.toHaveProperty('throttle')
+    expect(() => parse(MASTER_CLI, ['--rate', '0'])).toThrow("option '--rate <jobs/s>' argument '0' is invalid. must be a number > 0, got '0'")
+    expect(() => parse(MASTER_CLI, ['--max-in-flight', '1.5'])).toThrow("option '--max-in-flight <n>' argument '1.5' is invalid. must be an integer >= 1, got '1.5'")
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fitFields, progressBar, resumeMessage, slavesTable, statusLine } from '../../../src/cli/status-line.js'
+import { controlsText, fitFields, progressBar, resumeMessage, slavesTable, statusLine } from '../../../src/cli/status-line.js'
 import type { RunStatus, SlaveFigures } from '../../../src/master/status.js'
 
 const slave: SlaveFigures = {
@@ -42,6 +42,7 @@ const status: RunStatus = {
     elapsedMs: 40_500,
     startedAt: '2026-01-02T03:04:25.006Z',
     session: { done: 30_210, failed: 2, elapsedMs: 40_500, startedAt: '2026-01-02T03:04:25.006Z' },
+    controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
   },
   slaves: [slave, { ...slave, id: 2, address: '10.0.0.8:40000', hostname: 'w2', pid: 7, done: 5, rate: 3.25, cpuPercent: 0, rss: 900, netIn: 0, netOut: 0 }],
 }
@@ -90,6 +91,23 @@ describe('statusLine off a terminal', () => {
     expect(statusLine(resumed)).toBe(
       '30.2 % ETA - | done 30,210 of 100,000 | 0.0/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | waiting 3 | slaves 0 | this master: 10,210 done in 0:00:12',
     )
+  })
+})
+
+describe('the controls on the status line', () => {
+  it('says paused and throttled first, and shows the limits that are set after the queue', () => {
+    const held: RunStatus = { ...status, run: { ...status.run, controls: { paused: true, rate: 1500, maxInFlight: 64, throttled: 'replica lag 3.2 s > 1 s', throttle: 'lag.ts' } } }
+    expect(statusLine(held)).toBe(
+      'paused | throttled: replica lag 3.2 s > 1 s | 30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | rate limit 1,500/s | max in flight 64 | slaves 2',
+    )
+    // On a narrow terminal the reason gives way before the progress does.
+    expect(statusLine(held, 40)).toBe('paused | throttled | 30.2 % ETA 0:01:10')
+  })
+
+  it('are written out in full for tm-ctl', () => {
+    expect(controlsText({ paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null })).toBe('not paused | rate off | max in flight off | no throttle')
+    expect(controlsText({ paused: true, rate: 0.5, maxInFlight: 1000, throttled: 'lag', throttle: 'lag.ts:check' })).toBe('paused | rate 0.5/s | max in flight 1,000 | throttle lag.ts:check: throttled: lag')
+    expect(controlsText({ paused: false, rate: 100_000, maxInFlight: null, throttled: null, throttle: 'lag.ts' })).toBe('not paused | rate 100,000/s | max in flight off | throttle lag.ts: not throttled')
   })
 })
 

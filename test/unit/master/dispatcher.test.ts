@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { JobSourceError } from '../../../src/errors.js'
 import type { DispatchOptions, FrameSink } from '../../../src/master/dispatcher.js'
+import { Controls } from '../../../src/master/controls.js'
 import { Dispatcher, FRAME_TARGET, holdsPartialFrame } from '../../../src/master/dispatcher.js'
 import type { LedgerCounts } from '../../../src/master/ledger.js'
 import { Ledger } from '../../../src/master/ledger.js'
@@ -410,5 +411,60 @@ describe('Dispatcher with a credit that changes over time (the slave\'s adaptive
     expect(sink.lengths).toEqual([2, 102, 1000, 1000, 800])
     expect(dispatcher.creditOf(S1)).toBe(0)
     expect(sink.seqs).toEqual(Array.from({ length: 2904 }, (_, i) => i))
+  })
+})
+
+describe('Dispatcher with controls', () => {
+  const NONE = { paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }
+
+  it('sends no more than max in flight over every session, jobs that came back included', () => {
+    const ledger = ledgerOf(20)
+    const controls = new Controls({ ...NONE, maxInFlight: 5 }, 0)
+    const sink = new Recorder()
+    sink.taking.add(S1).add(S2)
+    const dispatcher = new Dispatcher(ledger, sink, { batchSize: 3, maxFrame: 16 * 1024 * 1024 }, controls)
+    dispatcher.open(S1, 4, Infinity, 'slave 1')
+    dispatcher.open(S2, 4, Infinity, 'slave 2')
+    dispatcher.grant(S1, 10)
+    dispatcher.grant(S2, 10)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toEqual([3, 2])
+    expect(ledger.counts.inFlight).toBe(5)
+    // Waiting on acks, not on a timer.
+    expect(dispatcher.wakeIn(0)).toBeUndefined()
+    // S1 hands back its 3 jobs: they come back, and still obey the cap.
+    for (const seq of [0, 1, 2]) ledger.requeue(seq, S1, true)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toEqual([3, 2, 3])
+    expect(ledger.counts.inFlight).toBe(5)
+  })
+
+  it('sends the tokens of the rate, then asks to be woken when the next are due; nothing while paused', () => {
+    const ledger = ledgerOf(100)
+    const controls = new Controls({ ...NONE, rate: 100 }, 0)
+    const { sink } = dispatcherOf(ledger, {}, S1)
+    const dispatcher = new Dispatcher(ledger, sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024 }, controls)
+    dispatcher.open(S1, 4, Infinity, 'slave 1')
+    dispatcher.grant(S1, 100)
+    dispatcher.dispatch(0)
+    expect(sink.lengths).toEqual([25])
+    expect(dispatcher.wakeIn(0)).toBe(10)
+    dispatcher.dispatch(10)
+    expect(sink.lengths).toEqual([25, 1])
+    dispatcher.dispatch(35)
+    expect(sink.lengths).toEqual([25, 1, 2])
+    controls.setPaused(true, { kind: 'api' }, 35)
+    dispatcher.dispatch(1000)
+    expect(sink.lengths).toEqual([25, 1, 2])
+    expect(dispatcher.wakeIn(1000)).toBeUndefined()
+    controls.setPaused(false, { kind: 'api' }, 1000)
+    dispatcher.dispatch(1000)
+    expect(sink.lengths).toEqual([25, 1, 2, 25])
+    // No jobs left to send: no timer.
+    const idle = new Dispatcher(ledgerOf(0), sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024 }, new Controls({ ...NONE, rate: 100 }, 0))
+    idle.open(S1, 4, Infinity, 'slave 1')
+    idle.grant(S1, 10)
+    idle.dispatch(0)
+    expect(idle.wakeIn(0)).toBeUndefined()
   })
 })

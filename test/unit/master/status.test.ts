@@ -76,6 +76,7 @@ describe('startingStatus', () => {
         elapsedMs: 0,
         startedAt: '2026-01-02T03:04:05.006Z',
         session: { done: 0, failed: 0, elapsedMs: 0, startedAt: '2026-01-02T03:04:05.006Z' },
+        controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
       },
       slaves: [],
     })
