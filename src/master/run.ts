@@ -24,6 +24,7 @@ import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { HttpRouter, sendJson } from './http.js'
+import { RunMetrics, metricsRoute } from './metrics.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
@@ -149,7 +150,9 @@ export class Run {
     this.#failedLog = store.openFailedLog(o.failedLog)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
-    const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
+    const http = new HttpRouter(token, (level, message) => this.#log(level, message))
+      .get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
+      .get('/metrics', metricsRoute(new RunMetrics(() => this.#status.last)))
     this.#server = parts.server(
       { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, http },
       {
