@@ -25,6 +25,7 @@ import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { HttpRouter, sendJson } from './http.js'
 import { RunMetrics, metricsRoute } from './metrics.js'
+import { RecentFailures } from './recent-failures.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
@@ -136,6 +137,8 @@ export class Run {
   #error: Error | undefined
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
+  /** The last jobs written to the failed-jobs log, for the status document. */
+  readonly #failures = new RecentFailures()
   #json: { status: RunStatus; text: string } | undefined
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
@@ -162,7 +165,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt })
+    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, failures: () => this.#failures.list() })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame })
   }
 
@@ -308,7 +311,10 @@ export class Run {
       return
     }
     if (failed.length > 0) {
-      for (const entry of failed) this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
+      for (const entry of failed) {
+        this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
+        this.#failures.add(entry)
+      }
       // Journaled at once: a crash now must not run (and log) these jobs again.
       this.#guard(() => this.#persistence.flush())
     }

@@ -1,7 +1,7 @@
 import type { Ledger } from './ledger.js'
 import type { ResumePoint } from './run-store.js'
 import type { Session } from './session.js'
-import type { RunState, RunStatus, SlaveFigures } from './status.js'
+import type { FailureFigures, RunState, RunStatus, SlaveFigures } from './status.js'
 import { MovingRate, jsonKey, progress, startingStatus } from './status.js'
 import type { RunTotals } from './types.js'
 
@@ -17,6 +17,8 @@ export interface SamplerParts {
   total: number | undefined
   /** When this master started (ms). */
   startedAt: number
+  /** The last jobs this master wrote to the failed-jobs log, newest first. */
+  failures: () => FailureFigures[]
 }
 
 /**
@@ -85,6 +87,7 @@ export class StatusSampler {
         session: { done: counts.done, failed: counts.failed, elapsedMs: sessionElapsed, startedAt: this.#startedAt },
       },
       slaves,
+      failures: p.failures(),
     }
     return this.#last
   }

@@ -78,6 +78,7 @@ describe('startingStatus', () => {
         session: { done: 0, failed: 0, elapsedMs: 0, startedAt: '2026-01-02T03:04:05.006Z' },
       },
       slaves: [],
+      failures: [],
     })
     expect(JSON.parse(JSON.stringify(status))).toEqual(status)
   })
