@@ -26,6 +26,8 @@ import { StatusSampler } from './status-sampler.js'
 import { HttpRouter, sendJson } from './http.js'
 import { RunMetrics, metricsRoute } from './metrics.js'
 import { RecentFailures } from './recent-failures.js'
+import { StatusEvents } from './events.js'
+import { pageRoute } from './page.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
@@ -139,6 +141,8 @@ export class Run {
   readonly #status: StatusSampler
   /** The last jobs written to the failed-jobs log, for the status document. */
   readonly #failures = new RecentFailures()
+  /** Watchers of the web page's `/events`. */
+  readonly #watchers = new StatusEvents(() => this.#statusJson())
   #json: { status: RunStatus; text: string } | undefined
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
@@ -156,6 +160,8 @@ export class Run {
     const http = new HttpRouter(token, (level, message) => this.#log(level, message))
       .get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
       .get('/metrics', metricsRoute(new RunMetrics(() => this.#status.last)))
+      .get('/events', this.#watchers.route())
+      .get('/', pageRoute(), 'open')
     this.#server = parts.server(
       { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, http },
       {
@@ -240,6 +246,7 @@ export class Run {
   #sampleStatus(outcome?: RunState): void {
     const state: RunState = outcome ?? (this.#phase === READY ? 'starting' : this.#phase === DRAINING ? 'stopping' : 'running')
     this.#events.emit('status', this.#status.sample(state))
+    this.#watchers.publish()
   }
 
   #log(level: 'info' | 'warn', message: string): void {
@@ -412,6 +419,8 @@ export class Run {
    */
   async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
     this.#intervals.clear()
+    // The page's streams would hold the server open.
+    this.#watchers.close()
     this.#policy.stop()
     this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
     try {
