@@ -83,8 +83,10 @@ function chart(t, r) {
   rates.push([t, r])
   while (rates[0][0] < t - 300000) rates.shift()
   const max = Math.max(1, ...rates.map((p) => p[1]))
-  $('line').setAttribute('points', rates.map(([x, y]) => ((x - t + 300000) / 500).toFixed(1) + ',' + (115 - (y / max) * 105).toFixed(1)).join(' '))
-  set('max', 'jobs/s, last 5 minutes; top ' + rate(max))
+  // The chart spans what the page has seen, up to 5 minutes: a fresh page fills it too.
+  const from = rates[0][0], span = Math.max(10000, t - from)
+  $('line').setAttribute('points', rates.map(([x, y]) => ((600 * (x - from)) / span).toFixed(1) + ',' + (115 - (y / max) * 105).toFixed(1)).join(' '))
+  set('max', 'jobs/s over the last ' + dur(span) + '; top ' + rate(max))
 }
 async function connect() {
   if (source) source.close()
@@ -120,7 +122,7 @@ const BODY = `<form id="login" hidden><h1>Taskmaster</h1><p>This run's page need
 <header><h1 id="key"></h1><span id="state" class="tag"></span><span id="args" class="muted"></span><span id="conn" class="muted"></span></header>
 <div class="bar"><div id="fill"></div></div>
 <p class="big"><span id="percent"></span> <span id="eta" class="muted"></span></p>
-<dl><div><dt>done</dt><dd id="done"></dd></div><div><dt>position (finished through)</dt><dd id="position"></dd></div><div><dt>last key</dt><dd id="last"></dd></div>
+<dl><div><dt>done</dt><dd id="done"></dd></div><div><dt>finished through #</dt><dd id="position"></dd></div><div><dt>last key</dt><dd id="last"></dd></div>
 <div><dt>rate (10 s)</dt><dd id="rate"></dd></div><div><dt>elapsed</dt><dd id="elapsed"></dd></div><div><dt>failed</dt><dd id="failed"></dd></div>
 <div><dt>in flight</dt><dd id="inflight"></dd></div><div><dt>queued</dt><dd id="queued"></dd></div><div><dt>slaves</dt><dd id="count"></dd></div></dl>
 <h2>Rate <span id="max" class="muted"></span></h2><svg viewBox="0 0 600 120" preserveAspectRatio="none"><polyline id="line"/></svg>
