@@ -69,13 +69,31 @@ async function stopSlave(slave) {
   return slave.exited
 }
 
-/** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process. */
-async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateStore }) {
+/**
+ * Asks `GET /status` of the master at `host` `perSecond` times a second (the first at once)
+ * until `done` settles; resolves with the number of documents it got.
+ */
+async function pollStatus(host, perSecond, done) {
+  let answered = 0
+  let over = false
+  done.then(() => (over = true))
+  while (!over) {
+    const next = new Promise((resolve) => setTimeout(resolve, 1000 / perSecond))
+    // The master may close between two polls: only answers count.
+    await fetch(`http://${host}/status`).then((r) => r.json()).then(() => answered++, () => {})
+    await next
+  }
+  return answered
+}
+
+/** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process; `pollStatus` polls GET /status that many times a second. */
+async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateStore, pollStatus: perSecond }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir }
   const t0 = performance.now()
   const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', '--size', String(size), '-q', ...(stateStore ? ['--state-store', stateStore] : [])], env, /Taskmaster server running on '([^']+)'/)
   const [, host] = await master.listening
+  const polls = perSecond ? pollStatus(host, perSecond, master.exited) : undefined
   // Long-lived slaves (--reconnect 0): a slave cannot tell "no master yet" from "the run is
   // over", and on a busy machine the second one may start after every job is done (a
   // default one would retry for 60 s and exit 1). They wait instead; finish() stops them
@@ -91,11 +109,12 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
     await master.exited
     procs.push(...slaves.slice(1).map(startSlave))
   }
-  return finish(name, { jobs, dir, t0, head: master, rest: procs, stop: stopSlave }, {
+  const row = finish(name, { jobs, dir, t0, head: master, rest: procs, stop: stopSlave }, {
     // The master's own figure: from listening to the last completion (no process start-up).
     ownRate: (out) => Math.round(Number(/ ([\d.]+) jobs\/s$/m.exec(out)?.[1] ?? 0)),
     jobsOf: (p) => Number(readFileSync(join(dir, `count-${p.child.pid}`), 'utf8')),
   })
+  return polls ? { ...(await row), statusPolls: await polls } : row
 }
 
 /** The bare pipeline (bench/bare): a producer and `consumers` processes, no bookkeeping. */
@@ -151,6 +170,8 @@ const scenarios = [
   ['bare-1', () => bare('bare-1', { jobs: n(5e6), consumers: 1 })],
   ['bare-2', () => bare('bare-2', { jobs: n(5e6), consumers: 2 })],
   ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }] })],
+  // 1-slave with GET /status polled 10 times a second: watching a run must not slow it.
+  ['1-slave-status-polled', () => distributed('1-slave-status-polled', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 1, prefetch: 4000 }], pollStatus: 10 })],
   // The same slave command as 1-slave, started twice (as on two machines).
   ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', concurrency: 1, prefetch: 4000 })) })],
   ['latency-20ms', () => distributed('latency-20ms', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],

@@ -13,7 +13,7 @@ describe('npm run bench -- --quick', () => {
     const bench = await run(join(ROOT, 'bench/run.js'), ['--quick', '--json', out])
     expect(bench.exit.code, bench.stderr).toBe(0)
     const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
-    expect(rows.map((r) => r.scenario)).toEqual(['baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '2-slaves', 'latency-20ms', 'fast-and-slow', 'memory-100k', 'memory-10M', '1KB-jobs', 'cpu-1-slave', 'cpu-2-slaves'])
+    expect(rows.map((r) => r.scenario)).toEqual(['baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-status-polled', '2-slaves', 'latency-20ms', 'fast-and-slow', 'memory-100k', 'memory-10M', '1KB-jobs', 'cpu-1-slave', 'cpu-2-slaves'])
     for (const row of rows) {
       expect(row.quick).toBe(true)
       expect(row.jobs).toBeGreaterThan(0)
@@ -29,12 +29,15 @@ describe('npm run bench -- --quick', () => {
       // Every job ran exactly once across the slaves.
       expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs)
     }
+    // GET /status was polled during the run, and answered.
+    expect(rows.find((r) => r.scenario === '1-slave-status-polled').statusPolls).toBeGreaterThan(0)
     // The verdict on every target, from the same rows (met or not is the run's business).
     const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
     expect(verdicts).toMatch(/^Against the targets \(a quick run is too short to judge them: run the full one\):$/m)
     for (const target of [
       /^- 1 master \+ 1 slave >= 1 M jobs\/s \(aim 2 M\): [\d.]+ M jobs\/s, [\d.]+ of the bare pipeline -- (met|NOT met)$/m,
       /^- 2 slaves no slower than 1: [\d.]+ of one slave; the bare pipeline, 2 consumers against 1: [\d.]+ -- (met|NOT met)$/m,
+      /^- status polled 10\/s: within noise of 1-slave: [\d.]+ M against [\d.]+ M jobs\/s, [\d.]+ of 1-slave \(noise [\d.]+ %, \d+ polls answered\) -- (met|NOT met)$/m,
       /^- CPU-bound handler, 2 slaves against 1: [\d.]+x/m,
       /^- latency-bound >= 95 % of 10,000 jobs\/s: [\d.]+ % -- (met|NOT met)$/m,
       /^- fast and slow slave, jobs each: \d+ \/ \d+ /m,
