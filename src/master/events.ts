@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { RouteHandler } from './http.js'
 
 /** Milliseconds between two heartbeat comments: proxies and browsers keep an idle stream open. */
@@ -6,6 +7,19 @@ export const HEARTBEAT_MS = 15_000
 
 /** Bytes a watcher may leave unread before it is dropped: one that stops reading must not grow the master. */
 export const MAX_UNREAD = 1 << 20
+
+/** Watchers at once: each holds a socket, kept open past the server's hello deadline. */
+export const MAX_WATCHERS = 100
+
+/** How a {@link StatusEvents} serves. */
+export interface StatusEventsOptions {
+  /** Exempts a watcher's connection from the server's deadline for connections that never say hello. */
+  keep?: (socket: Socket) => void
+  /** Milliseconds between heartbeat comments. @default HEARTBEAT_MS */
+  heartbeatMs?: number
+  /** Watchers at once; more are refused with 503. @default MAX_WATCHERS */
+  maxWatchers?: number
+}
 
 /** How long a browser waits before reconnecting a lost stream, in milliseconds (sent as `retry:`). */
 const RETRY_MS = 2000
@@ -18,18 +32,19 @@ const RETRY_MS = 2000
  */
 export class StatusEvents {
   readonly #json: () => string
+  readonly #keep: (socket: Socket) => void
   readonly #heartbeatMs: number
+  readonly #maxWatchers: number
   readonly #watchers = new Set<ServerResponse>()
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
 
-  /**
-   * @param json gives the last status document as JSON (one line)
-   * @param heartbeatMs milliseconds between heartbeat comments
-   */
-  constructor(json: () => string, heartbeatMs = HEARTBEAT_MS) {
+  /** @param json gives the last status document as JSON (one line) */
+  constructor(json: () => string, options: StatusEventsOptions = {}) {
     this.#json = json
-    this.#heartbeatMs = heartbeatMs
+    this.#keep = options.keep ?? (() => undefined)
+    this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS
+    this.#maxWatchers = options.maxWatchers ?? MAX_WATCHERS
   }
 
   /** Watchers connected now. */
@@ -58,9 +73,9 @@ export class StatusEvents {
   }
 
   #watch(req: IncomingMessage, res: ServerResponse): void {
-    if (this.#closed) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
-      res.end('The run is closing\n')
+    if (this.#closed || this.#watchers.size >= this.#maxWatchers) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '5' })
+      res.end(this.#closed ? 'The run is closing\n' : `Too many watchers (${this.#maxWatchers}); try again later\n`)
       return
     }
     res.writeHead(200, {
@@ -77,6 +92,7 @@ export class StatusEvents {
     // The stream stays open for as long as the page: Node's request timeouts must not cut it.
     req.socket.setTimeout(0)
     req.socket.setNoDelay(true)
+    this.#keep(req.socket)
     this.#watchers.add(res)
     res.once('close', () => this.#drop(res))
     res.write(`retry: ${RETRY_MS}\n\n`)

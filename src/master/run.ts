@@ -142,7 +142,7 @@ export class Run {
   /** The last jobs written to the failed-jobs log, for the status document. */
   readonly #failures = new RecentFailures()
   /** Watchers of the web page's `/events`. */
-  readonly #watchers = new StatusEvents(() => this.#statusJson())
+  readonly #watchers = new StatusEvents(() => this.#statusJson(), { keep: (socket) => this.#server.keep(socket) })
   #json: { status: RunStatus; text: string } | undefined
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {

@@ -90,6 +90,19 @@ describe('the web page’s endpoints', () => {
     expect(master.stdout).not.toContain(TOKEN)
   })
 
+  it('keeps a watcher’s stream open past the deadline of connections that never say hello', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN })
+    // No slave: the run stays live.
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'long-watch'), '--quiet'], { env: box.env })
+    const stream = await events(`http://${host}/events?token=${TOKEN}`)
+    const first = await poll('the first document', async () => stream.docs[0])
+    // The master cuts a connection without a hello after 15 s (HELLO_TIMEOUT_S + 5): the stream outlives that.
+    await poll('a document 20 s after the first, on the same stream', async () => stream.docs.some((d) => Date.parse(d.time) >= Date.parse(first.time) + 20_000), 60_000)
+    stream.stop()
+    master.kill('SIGTERM')
+    expect((await master.exited).code).toBe(143)
+  }, 90_000)
+
   it('prints the page without its token off loopback without TLS, and says why', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN })
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', '--key', 'wide', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--quiet'], { env: box.env })

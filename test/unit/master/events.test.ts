@@ -62,7 +62,7 @@ describe('StatusEvents', () => {
   })
 
   it('sends heartbeat comments while someone watches', async () => {
-    const events = new StatusEvents(() => '{}', 20)
+    const events = new StatusEvents(() => '{}', { heartbeatMs: 20 })
     const watcher = await watch(await serve(events))
     await watcher.until(/: heartbeat\n\n: heartbeat\n\n$/)
     events.close()
@@ -73,7 +73,7 @@ describe('StatusEvents', () => {
     const events = new StatusEvents(() => {
       built++
       return '{}'
-    }, 20)
+    }, { heartbeatMs: 20 })
     const url = await serve(events)
     const first = await watch(url)
     const second = await watch(url)
@@ -87,6 +87,21 @@ describe('StatusEvents', () => {
     const before = built
     events.publish()
     expect(built).toBe(before)
+    events.close()
+  })
+
+  it('refuses watchers beyond its maximum (each holds a socket), and takes one again when another leaves', async () => {
+    const events = new StatusEvents(() => '{}', { maxWatchers: 1 })
+    const url = await serve(events)
+    const first = await watch(url)
+    await first.until(/data: \{\}\n\n/)
+    const second = await watch(url)
+    expect(second.res.statusCode).toBe(503)
+    await second.until(/^Too many watchers \(1\); try again later\n$/)
+    first.res.destroy()
+    await eventually(() => events.size === 0)
+    const third = await watch(url)
+    expect(third.res.statusCode).toBe(200)
     events.close()
   })
 
