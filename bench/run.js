@@ -4,6 +4,7 @@
 // one run). Usage: npm run bench -- [--quick] [--json [file]] [--only name,name] [--repeat n]
 import { spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { Agent, get } from 'node:http'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -94,13 +95,43 @@ function slaveOptions(s) {
   return args
 }
 
-/** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process. */
-async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateStore }) {
+/**
+ * Asks `GET /status` of the master at `host` `perSecond` times a second (the first at once)
+ * until `done` settles; resolves with the number of documents it got.
+ */
+async function pollStatus(host, perSecond, done) {
+  // node:http with one kept-alive connection, as a dashboard would: fetch() would load
+  // undici during the timed run, CPU this 2-core machine takes from the master and slave.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const poll = () =>
+    new Promise((resolve) => {
+      get(`http://${host}/status`, { agent }, (res) => {
+        let body = ''
+        res.setEncoding('utf8').on('data', (chunk) => (body += chunk))
+        res.on('end', () => resolve(res.statusCode === 200 && JSON.parse(body).run !== undefined))
+      }).on('error', () => resolve(false))
+    })
+  let answered = 0
+  let over = false
+  done.then(() => (over = true))
+  while (!over) {
+    const next = new Promise((resolve) => setTimeout(resolve, 1000 / perSecond))
+    // The master may close between two polls: only answers count.
+    if (await poll()) answered++
+    await next
+  }
+  agent.destroy()
+  return answered
+}
+
+/** One distributed run; `slaves` lists { handler, concurrency, prefetch, env } per slave process; `pollStatus` polls GET /status that many times a second. */
+async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateStore, pollStatus: perSecond }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir }
   const t0 = performance.now()
   const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', '--size', String(size), '-q', ...(stateStore ? ['--state-store', stateStore] : [])], env, /Taskmaster server running on '([^']+)'/)
   const [, host] = await master.listening
+  const polls = perSecond ? pollStatus(host, perSecond, master.exited) : undefined
   // Long-lived slaves (--reconnect 0): a slave cannot tell "no master yet" from "the run is
   // over", and on a busy machine the second one may start after every job is done (a
   // default one would retry for 60 s and exit 1). They wait instead; finish() stops them
@@ -116,11 +147,12 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
     await master.exited
     procs.push(...slaves.slice(1).map(startSlave))
   }
-  return finish(name, { jobs, dir, t0, head: master, rest: procs, stop: stopSlave }, {
+  const row = finish(name, { jobs, dir, t0, head: master, rest: procs, stop: stopSlave }, {
     // The master's own figure: from listening to the last completion (no process start-up).
     ownRate: (out) => Math.round(Number(/ ([\d.]+) jobs\/s$/m.exec(out)?.[1] ?? 0)),
     jobsOf: (p) => Number(readFileSync(join(dir, `count-${p.child.pid}`), 'utf8')),
   })
+  return polls ? { ...(await row), statusPolls: await polls } : row
 }
 
 /**
@@ -227,6 +259,8 @@ const scenarios = [
   ['bare-2', () => bare('bare-2', { jobs: n(5e6), consumers: 2 })],
   ['1-slave', () => distributed('1-slave', { jobs: n(5e6), slaves: [{ handler: 'noop' }] })],
   ['1-slave-tuned', () => distributed('1-slave-tuned', { jobs: n(5e6), slaves: [{ handler: 'noop', ...TUNED }] })],
+  // 1-slave with GET /status polled 10 times a second: watching a run must not slow it.
+  ['1-slave-status-polled', () => distributed('1-slave-status-polled', { jobs: n(5e6), slaves: [{ handler: 'noop' }], pollStatus: 10 })],
   // The same slave command as 1-slave, started twice (as on two machines).
   ['2-slaves', () => distributed('2-slaves', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop' })) })],
   ['2-slaves-tuned', () => distributed('2-slaves-tuned', { jobs: n(5e6), slaves: [0, 1].map(() => ({ handler: 'noop', ...TUNED })) })],

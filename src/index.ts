@@ -1,6 +1,7 @@
 /** Taskmaster's library API: run a master or a slave from a script. */
 export { Master } from './master/master.js'
 export type { MasterAddress, RunSummary, Outcome, RunStatus, RunFigures, RunState, SessionFigures, SlaveFigures, ControlChange, ControlSource, ControlsFigures } from './master/master.js'
+export type { FailureFigures } from './master/status.js'
 export { Slave } from './slave/slave.js'
 export type { SlaveSummary } from './slave/slave.js'
 export type { MasterOptions, SlaveOptions, JobSource, JobGenerator, JobKey, GeneratorContext, Handler, HandlerContext, BatchHandler, BatchContext, BatchFailure, SetupContext, HandlerLifecycle, TlsOptions, ThrottleCheck, NamedThrottle } from './options.js'

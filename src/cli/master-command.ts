@@ -17,6 +17,7 @@ import { addOptions, libraryOptions } from './option-table.js'
 import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
+import { pageLine } from './page-address.js'
 import { shardSuffix } from '../shard.js'
 import { StatusDisplay } from './status-display.js'
 import { resumeMessage } from './status-line.js'
@@ -140,6 +141,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   master.on('listening', (address: MasterAddress) => {
     out.write(`Taskmaster server running on '${address.hostPort}'\n`)
     if (master.tokenGenerated) out.write(`Token (give it to slaves with --token or TM_TOKEN): ${master.token}\n`)
+    out.write(pageLine(address, master.token, { tls: tls !== undefined, terminal: tty }) + '\n')
     const resuming = resumeMessage(master.status())
     if (resuming !== undefined) out.write(resuming + '\n')
     if (options.spawn !== undefined) {

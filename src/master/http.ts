@@ -11,7 +11,9 @@ export type HttpLog = (level: 'info' | 'warn', message: string) => void
  * The plain HTTP side of the master's port: a small router the server's `request` handler
  * calls (WebSocket upgrades never reach it). Every route is protected by the run's token,
  * like the slaves' endpoint: `Authorization: Bearer <token>` or `?token=<token>`; without
- * it a master that has a token answers 401. A path without a route is left to the caller.
+ * it a master that has a token answers 401 (except on an open route: the web page, which
+ * holds nothing of the run and asks for the token itself). A path without a route is left
+ * to the caller.
  * Tokens never reach a log line: requests are logged by path only.
  */
 export class HttpRouter {
@@ -19,15 +21,21 @@ export class HttpRouter {
   readonly #log: HttpLog
   readonly #routes = new Map<string, RouteHandler>()
   readonly #posts = new Map<string, RouteHandler>()
+  /** Paths served without the token. */
+  readonly #open = new Set<string>()
 
   constructor(token: string | undefined, log: HttpLog) {
     this.#token = token
     this.#log = log
   }
 
-  /** Serves GET (and HEAD) requests of `path` with `handler`. */
-  get(path: string, handler: RouteHandler): this {
+  /**
+   * Serves GET (and HEAD) requests of `path` with `handler`; `access: 'open'` serves them
+   * without the token (only for what holds nothing of the run).
+   */
+  get(path: string, handler: RouteHandler, access: 'token' | 'open' = 'token'): this {
     this.#routes.set(path, handler)
+    if (access === 'open') this.#open.add(path)
     return this
   }
 
@@ -49,7 +57,7 @@ export class HttpRouter {
       sendText(res, 405, `${req.method} is not allowed on ${url.pathname}; use ${get !== undefined ? 'GET' : 'POST'}\n`, { allow })
       return true
     }
-    if (this.#token !== undefined && !tokenMatches(this.#token, requestToken(req, url))) {
+    if (this.#token !== undefined && !this.#open.has(url.pathname) && !tokenMatches(this.#token, requestToken(req, url))) {
       this.#log('warn', `Refused ${req.method} ${url.pathname} from ${req.socket.remoteAddress}: no valid token`)
       sendText(res, 401, "This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n", { 'www-authenticate': 'Bearer realm="taskmaster"' })
       return true

@@ -28,6 +28,10 @@ import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { HttpRouter, sendJson } from './http.js'
 import { addControlRoutes } from './control-routes.js'
+import { RunMetrics, metricsRoute } from './metrics.js'
+import { RecentFailures } from './recent-failures.js'
+import { StatusEvents } from './events.js'
+import { pageRoute } from './page.js'
 import type { MasterAddress, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
@@ -139,6 +143,10 @@ export class Run {
   #error: Error | undefined
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
+  /** The last jobs written to the failed-jobs log, for the status document. */
+  readonly #failures = new RecentFailures()
+  /** Watchers of the web page's `/events`. */
+  readonly #watchers = new StatusEvents(() => this.#statusJson(), { keep: (socket) => this.#server.keep(socket) })
   #json: { status: RunStatus; text: string } | undefined
   /** Rate, max in flight, pause, throttle: consulted by the dispatcher. */
   readonly #controls: Controls
@@ -175,7 +183,11 @@ export class Run {
     this.#persistence.setPaused(this.#controls.paused)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
-    const http = new HttpRouter(token, (level, message) => this.#log(level, message)).get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
+    const http = new HttpRouter(token, (level, message) => this.#log(level, message))
+      .get('/status', (req, res) => sendJson(req, res, this.#statusJson()))
+      .get('/metrics', metricsRoute(new RunMetrics(() => this.#status.last)))
+      .get('/events', this.#watchers.route())
+      .get('/', pageRoute(), 'open')
     addControlRoutes(http, {
       controls: () => this.#controls.figures,
       setPaused: (paused, source) => this.setPaused(paused, source),
@@ -192,7 +204,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures })
+    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures, failures: () => this.#failures.list() })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }
 
@@ -320,6 +332,7 @@ export class Run {
   #sampleStatus(outcome?: RunState): void {
     const state: RunState = outcome ?? (this.#phase === READY ? 'starting' : this.#phase === DRAINING ? 'stopping' : 'running')
     this.#events.emit('status', this.#status.sample(state))
+    this.#watchers.publish()
   }
 
   #log(level: 'info' | 'warn', message: string): void {
@@ -391,7 +404,10 @@ export class Run {
       return
     }
     if (failed.length > 0) {
-      for (const entry of failed) this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
+      for (const entry of failed) {
+        this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
+        this.#failures.add(entry)
+      }
       // Journaled at once: a crash now must not run (and log) these jobs again.
       this.#guard(() => this.#persistence.flush())
     }
@@ -496,6 +512,8 @@ export class Run {
     this.#intervals.clear()
     clearTimeout(this.#wake)
     this.#throttle?.stop()
+    // The page's streams would hold the server open.
+    this.#watchers.close()
     this.#policy.stop()
     this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
     try {

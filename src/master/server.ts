@@ -177,6 +177,15 @@ export class Server {
     this.send(session, { type: 'drain' })
   }
 
+  /**
+   * Keeps a plain HTTP connection that proved the token and stays open (the web page's
+   * event stream) like a slave's: not cut by the hello deadline, not closed to make room.
+   */
+  keep(socket: Socket): void {
+    // Under TLS the request's socket wraps the TCP socket that was counted at 'connection'.
+    this.#unauthenticated.delete((socket as Socket & { _parent?: Socket })._parent ?? socket)
+  }
+
   /** Drains every active session (the master is stopping). */
   drainAll(): void {
     for (const session of this.sessions.values()) this.drain(session)

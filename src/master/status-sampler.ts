@@ -2,7 +2,7 @@ import type { ControlsFigures } from './controls.js'
 import type { Ledger } from './ledger.js'
 import type { ResumePoint } from './run-store.js'
 import type { Session } from './session.js'
-import type { RunState, RunStatus, SlaveFigures } from './status.js'
+import type { FailureFigures, RunState, RunStatus, SlaveFigures } from './status.js'
 import { MovingRate, jsonKey, progress, startingStatus } from './status.js'
 import type { RunTotals } from './types.js'
 
@@ -20,6 +20,8 @@ export interface SamplerParts {
   startedAt: number
   /** The controls now (the same object until they change). */
   controls: () => ControlsFigures
+  /** The last jobs this master wrote to the failed-jobs log, newest first. */
+  failures: () => FailureFigures[]
 }
 
 /**
@@ -89,6 +91,7 @@ export class StatusSampler {
         controls: p.controls(),
       },
       slaves,
+      failures: p.failures(),
     }
     return this.#last
   }

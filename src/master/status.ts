@@ -28,6 +28,20 @@ export interface RunStatus {
   run: RunFigures
   /** Every slave connected at `time`, in the order they connected. */
   slaves: SlaveFigures[]
+  /** The last jobs (up to 20) this master wrote to the failed-jobs log, newest first. */
+  failures: FailureFigures[]
+}
+
+/** A job in the failed-jobs log, in a {@link RunStatus}'s `failures`. */
+export interface FailureFigures {
+  /** The job's key (a bigint key as its decimal string). */
+  key: string | number
+  /** Attempts the job had, all failed. */
+  attempts: number
+  /** The last attempt's error message (cut at 500 characters). */
+  error: string
+  /** When the last attempt failed (ISO 8601). */
+  at: string
 }
 
 /** The run's figures in a {@link RunStatus}. */
@@ -196,5 +210,6 @@ export function startingStatus(key: string, args: Record<string, string>, state:
       controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
     },
     slaves: [],
+    failures: [],
   }
 }

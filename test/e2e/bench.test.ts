@@ -14,7 +14,7 @@ describe('npm run bench -- --quick', () => {
     expect(bench.exit.code, bench.stderr).toBe(0)
     const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
     expect(rows.map((r) => r.scenario)).toEqual([
-      'baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-tuned', '2-slaves', '2-slaves-tuned', 'c16', 'c64', 'c256',
+      'baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-tuned', '1-slave-status-polled', '2-slaves', '2-slaves-tuned', 'c16', 'c64', 'c256',
       'latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', 'memory-100k', 'memory-10M', '1KB-jobs', '1KB-jobs-tuned', 'bare-1KB', 'cpu-1-slave', 'cpu-2-slaves',
       '1000-slaves', '100-noop',
     ])
@@ -45,12 +45,15 @@ describe('npm run bench -- --quick', () => {
       ['1000-slaves', 1000, 20000, true, true],
       ['100-noop', 100, null, true, true],
     ])
+    // GET /status was polled during the run, and answered.
+    expect(rows.find((r) => r.scenario === '1-slave-status-polled').statusPolls).toBeGreaterThan(0)
     // The verdict on every target, from the same rows (met or not is the run's business).
     const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
     expect(verdicts).toMatch(/^Against the targets \(a quick run is too short to judge them: run the full one\):$/m)
     for (const target of [
       /^- 1 master \+ 1 slave >= 1 M jobs\/s \(aim 2 M\): [\d.]+ M jobs\/s, [\d.]+ of the bare pipeline -- (met|NOT met)$/m,
       /^- 2 slaves no slower than 1: [\d.]+ of one slave; the bare pipeline, 2 consumers against 1: [\d.]+ -- (met|NOT met)$/m,
+      /^- status polled 10\/s: within noise of 1-slave: [\d.]+ M against [\d.]+ M jobs\/s, [\d.]+ of 1-slave \(noise [\d.]+ %, \d+ polls answered\) -- (met|NOT met)$/m,
       /^- CPU-bound handler, 2 slaves against 1: [\d.]+x/m,
       /^- latency-bound >= 95 % of 10,000 jobs\/s: [\d.]+ % \(--prefetch 100 beside it: [\d.]+ %\) -- (met|NOT met)$/m,
       /^- defaults >= 0\.8 of the tuned setting and >= 1\.5 M jobs\/s: [\d.]+ M jobs\/s, [\d.]+ of [\d.]+ M -- (met|ratio met, 1\.5 M NOT met|NOT met)$/m,
@@ -65,7 +68,7 @@ describe('npm run bench -- --quick', () => {
       /^- 1,000 slaves \(50 ms handler\) >= 90 % of 20,000 jobs\/s, master RSS < 300 MB, none idle while jobs are queued: [\d.]+ %, [\d.]+ MB, master CPU [\d.]+ s, most idle \d+, least-served connection [\d.]+ of the mean -- (met|NOT met)$/m,
       /^- 100 no-op slaves against 1 slave: [\d.]+ M against [\d.]+ M master jobs\/s, [\d.]+$/m,
     ]) expect(verdicts).toMatch(target)
-    // 24 scenarios, each at least one process start-up (seconds on a loaded machine).
+    // 25 scenarios, each at least one process start-up (seconds on a loaded machine).
   }, 300_000)
 
   it('stops a second slave that came after the run was over, and counts it 0 jobs', async () => {

@@ -88,7 +88,7 @@ describe('a run', () => {
     expect(status.length).toBeGreaterThanOrEqual(2)
     for (const line of status) expect(line).toMatch(/^done \d+ \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #\d+(, key \d+)? \| in flight \d+ \| queued \d+ \| slaves [01]$/)
     expect(status.at(-1)).toMatch(/^done 50 \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #50, key 49 \| in flight 0 \| queued 0 \| slaves 0$/)
-    expect(lines.filter((line) => !line.startsWith('done '))).toEqual([`Taskmaster server running on '${host}'`, expect.stringMatching(/^Run 'status' complete: 50 jobs \(50 done, 0 failed\)/)])
+    expect(lines.filter((line) => !line.startsWith('done '))).toEqual([`Taskmaster server running on '${host}'`, `Status page: http://${host}/`, expect.stringMatching(/^Run 'status' complete: 50 jobs \(50 done, 0 failed\)/)])
     expect(master.stdout + master.stderr).not.toContain('\x1b')
   })
 })

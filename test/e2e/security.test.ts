@@ -91,7 +91,8 @@ describe('bad input', () => {
       ports.push(outcome.localPort)
     }
     const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      get(`http://${host}/`, (res) => {
+      // Not / (the web page): a path with no route.
+      get(`http://${host}/nothing-here`, (res) => {
         let body = ''
         res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk))
         res.on('end', () => resolve({ status: res.statusCode!, body }))
@@ -99,7 +100,7 @@ describe('bad input', () => {
     })
     expect(response.status).toBe(426)
     expect(response.body).toMatch(/^[^\n]+\n$/)
-    await master.waitFor(/^Refused a plain HTTP request \(GET \/\) from 127\.0\.0\.1$/m)
+    await master.waitFor(/^Refused a plain HTTP request \(GET \/nothing-here\) from 127\.0\.0\.1$/m)
     expect(master.child.exitCode, 'the run was still going when the bad input was done').toBeNull()
 
     await expectRunEnds(master, [slave])

@@ -24,11 +24,12 @@ describe('--stats and --log-format json', () => {
     const docs = readFileSync(statsFile, 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as RunStatus)
     expect(docs.length).toBeGreaterThanOrEqual(5)
     for (const doc of docs) {
-      expect(Object.keys(doc)).toEqual(['time', 'run', 'slaves'])
+      expect(Object.keys(doc)).toEqual(['time', 'run', 'slaves', 'failures'])
       expect(doc.time).toMatch(ISO)
       expect(Object.keys(doc.run)).toEqual(RUN_FIELDS)
       expect(Object.keys(doc.run.session)).toEqual(['done', 'failed', 'elapsedMs', 'startedAt'])
       for (const slave of doc.slaves) expect(Object.keys(slave)).toEqual(SLAVE_FIELDS)
+      expect(doc.failures).toEqual([])
       expect(doc.run).toMatchObject({ key: 'stats', args: { n: '600' }, total: 600, failed: 0 })
     }
     // In order, never going back; the first while it runs, the last the complete run.

@@ -45,7 +45,7 @@ describe('GET /status', () => {
     expect(status.answer.type).toBe('application/json; charset=utf-8')
     const doc = status.doc
     expect(recordedKeys(box.records)).toHaveLength(100)
-    expect(Object.keys(doc)).toEqual(['time', 'run', 'slaves'])
+    expect(Object.keys(doc)).toEqual(['time', 'run', 'slaves', 'failures'])
     expect(doc.run).toEqual({
       key: 'endpoint',
       args: { n: '300' },

@@ -79,6 +79,7 @@ describe('startingStatus', () => {
         controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
       },
       slaves: [],
+      failures: [],
     })
     expect(JSON.parse(JSON.stringify(status))).toEqual(status)
   })

@@ -1,0 +1,132 @@
+import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { RunStatus } from '../../src/index.js'
+import { EXIT_OK, cleanUp, fixture, masterArgs, sandbox, startMaster, startSlave, tempDir } from '../helpers/proc.js'
+import { poll } from '../helpers/poll.js'
+
+// The web page's side of the master's port with the real bins: GET / (the page, which holds
+// nothing of the run), GET /events (the status document as server-sent events, token-guarded),
+// and the page's address printed at start, with the token only where it is safe.
+
+afterEach(cleanUp)
+
+const TOKEN = 's3cret-token-for-the-page'
+
+/** Reads server-sent events from `url`: every `data:` document so far, and a way to stop. */
+async function events(url: string): Promise<{ status: number; type: string | null; docs: RunStatus[]; text: () => string; stop: () => void }> {
+  const abort = new AbortController()
+  const response = await fetch(url, { signal: abort.signal })
+  const docs: RunStatus[] = []
+  let text = ''
+  if (response.ok) {
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
+    void (async () => {
+      let pending = ''
+      for (;;) {
+        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
+        if (done) return
+        text += value
+        pending += value
+        let end: number
+        while ((end = pending.indexOf('\n\n')) >= 0) {
+          const event = pending.slice(0, end)
+          pending = pending.slice(end + 2)
+          if (event.startsWith('data: ')) docs.push(JSON.parse(event.slice(6)) as RunStatus)
+        }
+      }
+    })()
+  }
+  return { status: response.status, type: response.headers.get('content-type'), docs, text: () => text, stop: () => abort.abort() }
+}
+
+describe('the web page’s endpoints', () => {
+  it('GET / is the page with nothing of the run in it; GET /events streams the documents of /status to holders of the token', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'watched'), '--quiet'], { env: box.env })
+    // Its output is no terminal: the token stays out of the link (the unit test has the terminal's case).
+    await master.waitFor(`Status page: http://${host}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`, 'stdout')
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2'], { env: box.env })
+
+    // The page: served to anyone (it asks for the token), holding no figure, key or argument.
+    const page = await fetch(`http://${host}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer')
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'$/)
+    const html = await page.text()
+    expect(html).toMatch(/^<!doctype html>/)
+    expect(html).toContain('<title>Taskmaster</title>')
+    for (const secret of ['watched', 'posts', TOKEN]) expect(html).not.toContain(secret)
+    expect(Buffer.byteLength(html)).toBeLessThan(16 * 1024)
+
+    // Without the token: 401, no stream.
+    const refused = await fetch(`http://${host}/events`)
+    expect(refused.status).toBe(401)
+    expect(await refused.text()).toBe("This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n")
+
+    const stream = await events(`http://${host}/events?token=${TOKEN}`)
+    expect(stream.status).toBe(200)
+    expect(stream.type).toBe('text/event-stream; charset=utf-8')
+    // The run stands at 100 done; a document of /status is one the stream carried.
+    const doc = await poll('the run to stand at 100 done', async () => {
+      const status = (await (await fetch(`http://${host}/status?token=${TOKEN}`)).json()) as RunStatus
+      return status.run.done === 100 && status.run.inFlight === 4 ? status : undefined
+    })
+    const streamed = await poll('the stream to carry the document of /status', async () => stream.docs.find((d) => d.time === doc.time))
+    expect(streamed).toEqual(doc)
+    expect(stream.text()).toMatch(/^retry: 2000\n\ndata: \{/)
+    // One a second: the stream goes on.
+    await poll('a later document', async () => stream.docs.some((d) => d.time > doc.time))
+    stream.stop()
+
+    writeFileSync(join(box.records, 'go'), '')
+    expect(await master.exited).toEqual(EXIT_OK)
+    expect(await slave.exited).toEqual(EXIT_OK)
+    expect(master.stderr).not.toContain(TOKEN)
+    expect(master.stdout).not.toContain(TOKEN)
+  })
+
+  it('keeps a watcher’s stream open past the deadline of connections that never say hello', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN })
+    // No slave: the run stays live.
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'long-watch'), '--quiet'], { env: box.env })
+    const stream = await events(`http://${host}/events?token=${TOKEN}`)
+    const first = await poll('the first document', async () => stream.docs[0])
+    // The master cuts a connection without a hello after 15 s (HELLO_TIMEOUT_S + 5): the stream outlives that.
+    await poll('a document 20 s after the first, on the same stream', async () => stream.docs.some((d) => Date.parse(d.time) >= Date.parse(first.time) + 20_000), 60_000)
+    stream.stop()
+    master.kill('SIGTERM')
+    expect((await master.exited).code).toBe(143)
+  }, 90_000)
+
+  it('prints the page without its token off loopback without TLS, and says why', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', '--key', 'wide', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--quiet'], { env: box.env })
+    const port = host.split(':').pop()
+    await master.waitFor(`Status page: http://${hostname()}:${port}/ (add ?token=<the run's token>: a master listening beyond loopback without TLS never prints its token in a link)\n`, 'stdout')
+    master.kill('SIGTERM')
+    expect((await master.exited).code).toBe(143)
+    expect(master.stdout + master.stderr).not.toContain(TOKEN)
+  })
+
+  it('prints the https page under TLS (no token in a log), and the bare page for a master without a token', async () => {
+    const dir = tempDir()
+    const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')]
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+    const box = sandbox({ TM_TOKEN: 'a b&c' })
+    const tls = await startMaster([fixture('range-total.mjs'), 'n=5', '--key', 'tls', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--tls-cert', cert, '--tls-key', key, '--quiet'], { env: box.env })
+    await tls.master.waitFor(`Status page: https://${hostname()}:${tls.host.split(':').pop()}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`, 'stdout')
+    expect(tls.master.stdout).not.toContain('a b&c')
+    tls.master.kill('SIGTERM')
+    expect((await tls.master.exited).code).toBe(143)
+
+    const open = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(sandbox(), 'open'), '--quiet'])
+    await open.master.waitFor(`Status page: http://${open.host}/\n`, 'stdout')
+    open.master.kill('SIGTERM')
+    expect((await open.master.exited).code).toBe(143)
+  })
+})

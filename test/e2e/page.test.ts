@@ -1,0 +1,143 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { chromium } from 'playwright-core'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { RunStatus } from '../../src/index.js'
+import { EXIT_OK, cleanUp, tempDir, fixture, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { poll } from '../helpers/poll.js'
+
+// The web page in a real browser: Debian's headless Chromium driven by playwright-core
+// (never a browser of its own download). During a live run it must show the numbers of
+// GET /status of the same document, and nothing of the run without the token.
+
+afterEach(cleanUp)
+
+const TOKEN = 's3cret-token-for-the-browser'
+
+/** Debian's chromium: /usr/bin/chromium, else the one on PATH; a clear failure when there is none (CI installs it). */
+function chromiumPath(): string {
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium'
+  try {
+    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim()
+  } catch {
+    throw new Error("Chromium not found (neither /usr/bin/chromium nor chromium on PATH): install Debian's chromium package (apt-get install chromium); the web page's test needs a real browser")
+  }
+}
+
+let browser: Browser
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] })
+}, 60_000)
+afterAll(async () => {
+  await browser?.close()
+})
+
+// The page's formats: integers with separators, rates with one decimal below 10, sizes in binary units.
+const int = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 0 })
+const rate = (r: number): string => r.toLocaleString('en-US', { maximumFractionDigits: r < 10 ? 1 : 0 }) + '/s'
+const two = (n: number): string => String(n).padStart(2, '0')
+const dur = (ms: number): string => {
+  const s = Math.round(ms / 1000)
+  return `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`
+}
+function bytes(n: number): string {
+  let u = 0
+  while (n >= 1024 && u < 4) {
+    n /= 1024
+    u++
+  }
+  return (u ? n.toFixed(1) + ' ' : `${n} `) + ['B', 'KiB', 'MiB', 'GiB', 'TiB'][u]
+}
+
+/** What the page shows now: the figures by element id, the slaves' and failures' rows, and the document's time. */
+function shown(page: Page): Promise<{ time: string | undefined; visible: boolean; fields: Record<string, string>; slaves: string[][]; failures: string[][] }> {
+  return page.evaluate(() => {
+    const ids = ['key', 'state', 'args', 'percent', 'eta', 'done', 'position', 'last', 'rate', 'elapsed', 'failed', 'inflight', 'queued', 'count']
+    const rows = (id: string): string[][] => [...(document.getElementById(id) as HTMLTableElement).tBodies[0]!.rows].map((row) => [...row.cells].map((cell) => cell.textContent ?? ''))
+    const run = document.getElementById('run')!
+    return { time: run.dataset.time, visible: !run.hidden, fields: Object.fromEntries(ids.map((id) => [id, document.getElementById(id)!.textContent ?? ''])), slaves: rows('slaves'), failures: rows('failures') }
+  })
+}
+
+describe('the web page in Chromium', () => {
+  it('shows the numbers of /status during a live run, and nothing of the run without the token', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '400', TM_FAIL_IDS: '7,42,99', TM_RECORD_DELAY_MS: '40' })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=500', 'table=posts', 'since=2024-01-01', ...masterArgs(box, 'posts-backfill'), '--retries', '0', '--quiet'], { env: box.env })
+    const slaves = [1, 2].map(() => startSlave([fixture('page-handler.mjs'), '--host', host, '--concurrency', '2'], { env: box.env }))
+    const status = async (): Promise<RunStatus> => (await (await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as RunStatus
+
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    await page.goto(`http://${host}/?token=${TOKEN}`)
+    // The token leaves the address bar at once.
+    expect(page.url()).toBe(`http://${host}/`)
+    // The run stands at 400 finished (397 done, 3 failed) with both slaves' stats in, and the page shows it.
+    await poll('the page to show the run standing at 400', async () => {
+      const doc = await status()
+      const now = await shown(page)
+      return doc.run.position === 400 && doc.slaves.length === 2 && doc.slaves.every((s) => s.rss > 0) && now.fields.done === '397 of 500'
+    })
+    // The page's figures and a /status document of the same time: read the page, /status, the page again.
+    const { doc, now } = await poll('the page and /status on one document', async () => {
+      const before = await shown(page)
+      const doc = await status()
+      const now = await shown(page)
+      return before.time === doc.time && now.time === doc.time ? { doc, now } : undefined
+    })
+    const r = doc.run
+    expect(now.visible).toBe(true)
+    expect(now.fields).toEqual({
+      key: 'posts-backfill',
+      state: 'running',
+      args: 'n=500 table=posts since=2024-01-01',
+      percent: `${r.percent!.toFixed(1)} %`,
+      eta: `ETA ${r.etaMs === null ? '-' : dur(r.etaMs)}`,
+      done: '397 of 500',
+      position: '400',
+      last: '399',
+      rate: rate(r.rate),
+      elapsed: dur(r.elapsedMs),
+      failed: '3',
+      inflight: int(r.inFlight),
+      queued: int(r.queued),
+      count: '2',
+    })
+    expect(r.percent).toBe(80)
+    expect(now.slaves).toEqual(doc.slaves.map((s) => [`${s.hostname}:${s.pid}`, s.address, '2', int(s.done), rate(s.rate), int(s.inFlight), `${Math.round(s.cpuPercent)} %`, bytes(s.rss), bytes(s.netIn), bytes(s.netOut)]))
+    expect(doc.slaves.map((s) => s.pid).sort()).toEqual(slaves.map((s) => s.child.pid).sort())
+    expect(now.failures).toEqual(doc.failures.map((f) => [String(f.key), '1', `job ${f.key} is broken: the row has no owner`, f.at.slice(11, 19)]))
+    expect(doc.failures.map((f) => f.key).sort()).toEqual([42, 7, 99].sort())
+    // Into a temp dir, not the repository (a test run must leave the tree clean);
+    // TM_SCREENSHOT=docs/page.png refreshes the README's picture.
+    const shot = process.env.TM_SCREENSHOT ?? join(tempDir(), 'page.png')
+    await page.screenshot({ path: shot })
+    expect(existsSync(shot)).toBe(true)
+
+    // Without the token: the prompt, and nothing of the run (no key, no argument, no figure).
+    const stranger = await browser.newPage()
+    await stranger.goto(`http://${host}/`)
+    await stranger.locator('#login').waitFor({ state: 'visible' })
+    const bare = await shown(stranger)
+    expect(bare.visible).toBe(false)
+    expect(bare.time).toBeUndefined()
+    expect(Object.values(bare.fields).join('')).toBe('')
+    expect(bare.slaves).toEqual([])
+    const text = await stranger.locator('body').innerText()
+    for (const secret of ['posts', 'since', '397', '400', TOKEN]) expect(text).not.toContain(secret)
+    expect(await stranger.content()).not.toContain('posts')
+    // A wrong token is refused; the right one typed into the prompt opens the run.
+    await stranger.locator('#token').fill('wrong')
+    await stranger.locator('#login button').click()
+    await stranger.locator('#why').getByText('That token was refused.').waitFor()
+    expect((await shown(stranger)).visible).toBe(false)
+    await stranger.locator('#token').fill(TOKEN)
+    await stranger.locator('#login button').click()
+    await stranger.locator('#key').getByText('posts-backfill').waitFor()
+
+    writeFileSync(join(box.records, 'go'), '')
+    expect(await master.exited).toEqual({ code: 1, signal: null })
+    for (const slave of slaves) expect(await slave.exited).toEqual(EXIT_OK)
+    expect(master.stderr).not.toContain(TOKEN)
+  })
+})
