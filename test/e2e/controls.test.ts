@@ -53,7 +53,7 @@ describe('pause and resume', () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_RECORD_DELAY_MS: '100' })
     const stats = join(box.stateDir, '..', 'stats.jsonl')
     const { master, host } = await startMaster([RANGE, 'n=400', ...masterArgs(box, 'pause'), '--quiet', '--batch-size', '4', '--stats', stats, '--stats-interval', '0.2'], { env: box.env })
-    const slaves = [2, 2].map((c) => startSlave([fixture('record.mjs'), '--host', host, '--concurrency', String(c), '--reconnect', '2'], { env: box.env }))
+    const slaves = [2, 2].map((c) => startSlave([fixture('record.mjs'), '--host', host, '--concurrency', String(c), '--prefetch', String(c), '--reconnect', '2'], { env: box.env }))
     await until('50 jobs recorded', () => recordedKeys(box.records).length >= 50)
 
     const paused = await ctl(['pause', '--host', host])

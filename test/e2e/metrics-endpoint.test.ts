@@ -28,7 +28,7 @@ describe('GET /metrics', () => {
   it('gives the figures of /status in the Prometheus text format, to holders of the token only', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'metered'), '--quiet'], { env: box.env })
-    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2'], { env: box.env })
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
     const auth = { authorization: `Bearer ${TOKEN}` }
     const status = async (): Promise<RunStatus> => (await (await fetch(`http://${host}/status`, { headers: auth })).json()) as RunStatus
     // Jobs 0-99 done, 2 running and 2 prefetched held, and the slave's stats report in.

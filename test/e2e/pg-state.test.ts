@@ -60,7 +60,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     const box = sandbox({ TM_RECORD_DELAY_MS: '2' })
     const address = `127.0.0.1:${await portForLater()}`
     const args = [RANGE, `n=${N}`, ...pgArgs('pg-killed', box.stateDir, address), '--quiet']
-    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C)], { env: box.env }))
+    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C), '--prefetch', String(C)], { env: box.env }))
     const first = (await startMaster(args, { env: box.env })).master
     await until('a third of the jobs to be recorded', () => recordedCount(box.records) >= N / 3)
     expect(await killHard(first)).toEqual({ code: null, signal: 'SIGKILL' })

@@ -30,7 +30,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? `
     const active = (await startMaster(args(a), { env: box.env })).master
     const standby = new Proc(MASTER_BIN, [...args(b), '--standby'], { env: box.env })
     await standby.waitFor("Standing by for run 'failover': waiting for the active master's lock in the state store\n", 'stdout')
-    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', `${a},${b}`, '--concurrency', String(C)], { env: box.env }))
+    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', `${a},${b}`, '--concurrency', String(C), '--prefetch', String(C)], { env: box.env }))
     await until('a third of the jobs to be recorded', () => recordedCount(box.records) >= N / 3)
     expect(standby.stdout).not.toContain('Taskmaster server running')
 

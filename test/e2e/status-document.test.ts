@@ -58,7 +58,7 @@ describe('the status document', () => {
     const done = m.run()
     const address = await listening
     const { handler, release } = holding(100)
-    const s = new Slave({ host: address.hostPort, handler, concurrency: 4 })
+    const s = new Slave({ host: address.hostPort, handler, concurrency: 4, prefetch: 4 })
     running.push(s)
     const slaveDone = s.run()
     // 100 done, 4 running and 4 prefetched held by the slave, and its first stats report in.

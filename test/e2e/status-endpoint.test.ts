@@ -32,7 +32,7 @@ describe('GET /status', () => {
   it('serves the status document of the live run to holders of the token, and 401 to others', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', ...masterArgs(box, 'endpoint'), '--quiet'], { env: box.env })
-    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2'], { env: box.env })
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
     const url = `http://${host}/status`
     const auth = { authorization: `Bearer ${TOKEN}` }
     // Jobs 0-99 done, 2 running and 2 prefetched held, and the slave's stats report in.
