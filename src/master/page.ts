@@ -54,8 +54,15 @@ function ask(why) {
   $('login').hidden = false
   set('why', why)
 }
+// A run that has ended sends nothing more: its last document stays, and the page stops listening.
+let ended = false
 function show(doc) {
   const r = doc.run
+  ended = r.state === 'complete' || r.state === 'stopped' || r.state === 'already-complete'
+  if (ended) {
+    if (source) source.close()
+    set('conn', 'the run has ended')
+  }
   $('login').hidden = true
   $('run').hidden = false
   $('run').dataset.time = doc.time
@@ -132,6 +139,7 @@ async function connect() {
   }
   if (answer.status === 401) return ask(token ? 'That token was refused.' : '')
   show(await answer.json())
+  if (ended) return
   source = new EventSource('/events' + (token ? '?token=' + encodeURIComponent(token) : ''))
   source.onopen = () => set('conn', 'live')
   source.onmessage = (event) => show(JSON.parse(event.data))

@@ -136,6 +136,9 @@ describe("the web page's controls in Chromium", () => {
     expect(await master.exited, master.stderr).toEqual(EXIT_OK)
     for (const slave of slaves) expect(await slave.exited, slave.stderr).toEqual(EXIT_OK)
     expectEachKeyRan(box.records, 400)
+    // The page ends on the run's final document, not on a lost connection.
+    await page.locator('#conn').getByText('the run has ended', { exact: true }).waitFor({ timeout: 30_000 })
+    expect(await page.evaluate(() => ['state', 'done', 'inflight', 'queued'].map((id) => document.getElementById(id)!.textContent))).toEqual(['complete', '400', '0', '0'])
     expect(controlLines(stats)).toEqual([
       ['paused', 'http', '127.0.0.1', true, null, null],
       ['rate 50 jobs/s', 'http', '127.0.0.1', true, 50, null],
