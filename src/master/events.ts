@@ -38,6 +38,8 @@ export class StatusEvents {
   readonly #watchers = new Set<ServerResponse>()
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
+  /** The document every watcher has had last: close() sends a newer one before the end. */
+  #sent: string | undefined
 
   /** @param json gives the last status document as JSON (one line) */
   constructor(json: () => string, options: StatusEventsOptions = {}) {
@@ -60,13 +62,20 @@ export class StatusEvents {
   /** Sends the last document to every watcher (nothing is built when no one watches). */
   publish(): void {
     if (this.#watchers.size === 0) return
-    const event = `data: ${this.#json()}\n\n`
+    const json = this.#json()
+    this.#sent = json
+    const event = `data: ${json}\n\n`
     for (const res of this.#watchers) this.#send(res, event)
   }
 
-  /** Ends every stream and takes no new watcher: the run is closing. */
+  /**
+   * Ends every stream and takes no new watcher: the run is closing. Each watcher gets the
+   * last document first (if it has not had it), so a page ends on the run's final state
+   * (complete, stopped) rather than on a lost connection.
+   */
   close(): void {
     this.#closed = true
+    if (this.#watchers.size > 0 && this.#json() !== this.#sent) this.publish()
     for (const res of this.#watchers) res.end()
     this.#watchers.clear()
     this.#stopHeartbeat()
@@ -96,7 +105,9 @@ export class StatusEvents {
     this.#watchers.add(res)
     res.once('close', () => this.#drop(res))
     res.write(`retry: ${RETRY_MS}\n\n`)
-    this.#send(res, `data: ${this.#json()}\n\n`)
+    // The run publishes each document it builds: the newest is what every watcher has had.
+    this.#sent = this.#json()
+    this.#send(res, `data: ${this.#sent}\n\n`)
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref()
   }
 

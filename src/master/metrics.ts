@@ -46,6 +46,12 @@ export const RUN_METRICS: readonly RunMetric[] = [
   { name: 'taskmaster_eta_seconds', kind: 'gauge', help: 'Seconds left at the current rate; absent without a total or while the rate is 0.', value: (r) => (r.etaMs === null ? null : r.etaMs / 1000) },
   { name: 'taskmaster_elapsed_seconds', kind: 'gauge', help: 'Seconds the whole run has run (every master of it).', value: (r) => r.elapsedMs / 1000 },
   { name: 'taskmaster_session_elapsed_seconds', kind: 'gauge', help: 'Seconds this master has run.', value: (r) => r.session.elapsedMs / 1000 },
+  // The controls. The throttle's reason is free text (a lag in seconds, an error): as a
+  // label it would make a new series per reason, so it stays in /status and on the page.
+  { name: 'taskmaster_paused', kind: 'gauge', help: '1 while the run is paused (no new jobs go out), else 0.', value: (r) => (r.controls.paused ? 1 : 0) },
+  { name: 'taskmaster_throttled', kind: 'gauge', help: '1 while the throttle check holds dispatch (the reason is in /status), else 0.', value: (r) => (r.controls.throttled === null ? 0 : 1) },
+  { name: 'taskmaster_rate_limit_jobs_per_second', kind: 'gauge', help: 'The fleet-wide rate limit (--rate); absent while there is none.', value: (r) => r.controls.rate },
+  { name: 'taskmaster_max_in_flight_limit', kind: 'gauge', help: 'The fleet-wide cap on jobs in flight (--max-in-flight); absent while there is none.', value: (r) => r.controls.maxInFlight },
 ]
 
 /** Every slave metric, one series per connected slave. */

@@ -22,7 +22,9 @@ polyline{fill:none;stroke:#2f6fde;stroke-width:2;vector-effect:non-scaling-strok
 table{border-collapse:collapse;width:100%;background:#fff;border-radius:6px}
 th,td{padding:4px 8px;text-align:right;border-bottom:1px solid #eceef2;white-space:nowrap}
 th:first-child,td:first-child,.text{text-align:left}td.text{white-space:normal;word-break:break-word}
-input{font:inherit;padding:4px 8px;width:320px}`
+input{font:inherit;padding:4px 8px}#token{width:320px}
+#controls{display:flex;flex-wrap:wrap;align-items:center;gap:10px 18px;background:#fff;border-radius:6px;padding:8px 10px}
+#controls form{display:inline;margin:0;padding:0}#controls input{width:90px}button{font:inherit;padding:3px 10px}`
 
 const SCRIPT = `'use strict'
 const $ = (id) => document.getElementById(id)
@@ -52,8 +54,15 @@ function ask(why) {
   $('login').hidden = false
   set('why', why)
 }
+// A run that has ended sends nothing more: its last document stays, and the page stops listening.
+let ended = false
 function show(doc) {
   const r = doc.run
+  ended = r.state === 'complete' || r.state === 'stopped' || r.state === 'already-complete'
+  if (ended) {
+    if (source) source.close()
+    set('conn', 'the run has ended')
+  }
   $('login').hidden = true
   $('run').hidden = false
   $('run').dataset.time = doc.time
@@ -76,7 +85,38 @@ function show(doc) {
   $('slaves').tBodies[0].replaceChildren(...doc.slaves.map((s) => row([[s.hostname + ':' + s.pid], [s.address], [int(s.concurrency)], [int(s.done)], [rate(s.rate)], [int(s.inFlight)], [Math.round(s.cpuPercent) + ' %'], [bytes(s.rss)], [bytes(s.netIn)], [bytes(s.netOut)]])))
   $('failures').tBodies[0].replaceChildren(...doc.failures.map((f) => row([[String(f.key)], [int(f.attempts)], [f.error, 'text'], [f.at.slice(11, 19)]])))
   $('nofail').hidden = doc.failures.length > 0
+  controls(r.controls)
   chart(Date.parse(doc.time), r.rate)
+}
+let paused = false
+function controls(c) {
+  paused = c.paused
+  set('pause', c.paused ? 'Resume' : 'Pause')
+  set('now', [c.paused ? 'paused' : 'not paused', 'rate ' + (c.rate === null ? 'off' : rate(c.rate)), 'max in flight ' + (c.maxInFlight === null ? 'off' : int(c.maxInFlight)),
+    c.throttle === null ? 'no throttle' : 'throttle ' + c.throttle + ': ' + (c.throttled === null ? 'not throttled' : 'throttled: ' + c.throttled)].join(' | '))
+}
+// A control: POST with the token as a header (never in the address), then the master's
+// answer in words, or its refusal (400: what it expected, 401: the token) as it said it.
+async function control(path, value) {
+  set('answer', '…')
+  let answer
+  try {
+    answer = await fetch(path, { method: 'POST', cache: 'no-store', headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body: value === undefined ? '' : JSON.stringify({ value }) })
+  } catch {
+    return set('answer', 'master unreachable')
+  }
+  if (!answer.ok) return set('answer', (await answer.text()).trim())
+  const body = await answer.json()
+  set('answer', body.changed)
+  controls(body.controls)
+}
+// A figure as typed: a number when it reads as one, else the text, so the master (the one
+// validator) says what it expected instead of the page sending something else.
+const typed = (id) => { const text = $(id).value.trim(), n = Number(text); return text !== '' && Number.isFinite(n) ? n : text }
+$('pause').addEventListener('click', () => control(paused ? '/resume' : '/pause'))
+for (const [name, path] of [['rate', '/rate'], ['mif', '/max-in-flight']]) {
+  $(name + '-form').addEventListener('submit', (event) => { event.preventDefault(); control(path, typed(name + '-value')) })
+  $(name + '-off').addEventListener('click', () => control(path, null))
 }
 function chart(t, r) {
   if (rates.length && rates[rates.length - 1][0] >= t) return
@@ -99,6 +139,7 @@ async function connect() {
   }
   if (answer.status === 401) return ask(token ? 'That token was refused.' : '')
   show(await answer.json())
+  if (ended) return
   source = new EventSource('/events' + (token ? '?token=' + encodeURIComponent(token) : ''))
   source.onopen = () => set('conn', 'live')
   source.onmessage = (event) => show(JSON.parse(event.data))
@@ -125,6 +166,10 @@ const BODY = `<form id="login" hidden><h1>Taskmaster</h1><p>This run's page need
 <dl><div><dt>done</dt><dd id="done"></dd></div><div><dt>finished through #</dt><dd id="position"></dd></div><div><dt>last key</dt><dd id="last"></dd></div>
 <div><dt>rate (10 s)</dt><dd id="rate"></dd></div><div><dt>elapsed</dt><dd id="elapsed"></dd></div><div><dt>failed</dt><dd id="failed"></dd></div>
 <div><dt>in flight</dt><dd id="inflight"></dd></div><div><dt>queued</dt><dd id="queued"></dd></div><div><dt>slaves</dt><dd id="count"></dd></div></dl>
+<h2>Controls</h2><div id="controls"><button id="pause" type="button"></button>
+<form id="rate-form"><label>rate (jobs/s) <input id="rate-value" inputmode="decimal" autocomplete="off"></label> <button>Set</button> <button id="rate-off" type="button">Off</button></form>
+<form id="mif-form"><label>max in flight <input id="mif-value" inputmode="numeric" autocomplete="off"></label> <button>Set</button> <button id="mif-off" type="button">Off</button></form>
+<span id="now"></span><span id="answer" class="muted"></span></div>
 <h2>Rate <span id="max" class="muted"></span></h2><svg viewBox="0 0 600 120" preserveAspectRatio="none"><polyline id="line"/></svg>
 <h2>Slaves</h2><table id="slaves"><thead><tr><th>slave</th><th>address</th><th>conc</th><th>done</th><th>rate</th><th>in flight</th><th>cpu</th><th>rss</th><th>net in</th><th>net out</th></tr></thead><tbody></tbody></table>
 <h2>Recent failures</h2><table id="failures"><thead><tr><th>key</th><th>attempts</th><th class="text">last error</th><th>at (UTC)</th></tr></thead><tbody></tbody></table><p id="nofail" class="muted">None.</p>

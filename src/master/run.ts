@@ -512,10 +512,12 @@ export class Run {
     this.#intervals.clear()
     clearTimeout(this.#wake)
     this.#throttle?.stop()
-    // The page's streams would hold the server open.
-    this.#watchers.close()
     this.#policy.stop()
     this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
+    // The final document goes to the page's watchers before their streams end (they would
+    // hold the server open): the page ends on "complete" or "stopped", not a lost connection.
+    this.#sampleStatus(outcome)
+    this.#watchers.close()
     try {
       if (outcome === 'complete') await this.#server.close(CLOSE_CODE.normal, CLOSE_REASON.runComplete, { type: 'end' })
       else await this.#server.close(CLOSE_CODE.goingAway, CLOSE_REASON.masterStopping)

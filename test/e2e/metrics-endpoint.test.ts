@@ -75,6 +75,8 @@ describe('GET /metrics', () => {
       ...(r.etaMs === null ? {} : { 'taskmaster_eta_seconds{key="metered"}': r.etaMs / 1000 }),
       'taskmaster_elapsed_seconds{key="metered"}': r.elapsedMs / 1000,
       'taskmaster_session_elapsed_seconds{key="metered"}': r.session.elapsedMs / 1000,
+      'taskmaster_paused{key="metered"}': 0,
+      'taskmaster_throttled{key="metered"}': 0,
       [`taskmaster_slave_jobs_done_total{${slave1}}`]: 100,
       [`taskmaster_slave_attempts_failed_total{${slave1}}`]: 0,
       [`taskmaster_slave_jobs_in_flight{${slave1}}`]: 4,
@@ -88,6 +90,26 @@ describe('GET /metrics', () => {
     expect(text).toContain('# TYPE taskmaster_jobs_done_total counter\n')
     expect(text).toContain('# TYPE taskmaster_jobs_in_flight gauge\n')
     expect(text).toContain('# HELP taskmaster_jobs_done_total Jobs done over the whole run (every master of it).\n')
+
+    // The controls: a limit that is off has no series; once set, its value, as in /status.
+    for (const [path, value] of [['/pause', undefined], ['/rate', 250.5], ['/max-in-flight', 7]] as const) {
+      const res = await fetch(`http://${host}${path}`, { method: 'POST', headers: auth, body: value === undefined ? '' : JSON.stringify({ value }) })
+      expect(res.status).toBe(200)
+    }
+    const controlled = await poll('a status document with the controls set', async () => {
+      const doc = await status()
+      return doc.run.controls.maxInFlight === 7 ? doc : undefined
+    })
+    expect(controlled.run.controls).toEqual({ paused: true, rate: 250.5, maxInFlight: 7, throttled: null, throttle: null })
+    const scraped = samples(await (await fetch(`http://${host}/metrics`, { headers: auth })).text())
+    expect(Object.fromEntries(Object.entries(scraped).filter(([name]) => /^taskmaster_(paused|throttled|rate_limit|max_in_flight)/.test(name)))).toEqual({
+      'taskmaster_paused{key="metered"}': 1,
+      'taskmaster_throttled{key="metered"}': 0,
+      'taskmaster_rate_limit_jobs_per_second{key="metered"}': 250.5,
+      'taskmaster_max_in_flight_limit{key="metered"}': 7,
+    })
+    for (const path of ['/rate', '/max-in-flight']) expect((await fetch(`http://${host}${path}`, { method: 'POST', headers: auth, body: '{"value": null}' })).status).toBe(200)
+    expect((await fetch(`http://${host}/resume`, { method: 'POST', headers: auth })).status).toBe(200)
 
     // ?token= works too; nothing without the token or with a wrong one.
     expect((await fetch(`http://${host}/metrics?token=${TOKEN}`)).status).toBe(200)

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -6,6 +5,7 @@ import { chromium } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, tempDir, fixture, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { chromiumPath } from '../helpers/chromium.js'
 import { poll } from '../helpers/poll.js'
 
 // The web page in a real browser: Debian's headless Chromium driven by playwright-core
@@ -15,16 +15,6 @@ import { poll } from '../helpers/poll.js'
 afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-the-browser'
-
-/** Debian's chromium: /usr/bin/chromium, else the one on PATH; a clear failure when there is none (CI installs it). */
-function chromiumPath(): string {
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium'
-  try {
-    return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim()
-  } catch {
-    throw new Error("Chromium not found (neither /usr/bin/chromium nor chromium on PATH): install Debian's chromium package (apt-get install chromium); the web page's test needs a real browser")
-  }
-}
 
 let browser: Browser
 beforeAll(async () => {

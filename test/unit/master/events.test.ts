@@ -105,6 +105,33 @@ describe('StatusEvents', () => {
     events.close()
   })
 
+  it('ends every stream with the last document: one built since the last publish goes out before the end', async () => {
+    let doc = '{"state":"running"}'
+    const events = new StatusEvents(() => doc)
+    const url = await serve(events)
+    const watchers = [await watch(url), await watch(url)]
+    for (const watcher of watchers) await watcher.until(/data: \{"state":"running"\}\n\n$/)
+    // The run's final document, built on the way out and not published yet.
+    doc = '{"state":"complete"}'
+    events.close()
+    for (const watcher of watchers) {
+      await watcher.ended
+      expect(watcher.text()).toBe('retry: 2000\n\ndata: {"state":"running"}\n\ndata: {"state":"complete"}\n\n')
+    }
+  })
+
+  it('sends a document already published no second time on close', async () => {
+    let doc = '{"state":"running"}'
+    const events = new StatusEvents(() => doc)
+    const watcher = await watch(await serve(events))
+    await watcher.until(/data: \{"state":"running"\}\n\n$/)
+    doc = '{"state":"complete"}'
+    events.publish()
+    events.close()
+    await watcher.ended
+    expect(watcher.text()).toBe('retry: 2000\n\ndata: {"state":"running"}\n\ndata: {"state":"complete"}\n\n')
+  })
+
   it('refuses new watchers once closed', async () => {
     const events = new StatusEvents(() => '{}')
     const url = await serve(events)

@@ -28,6 +28,22 @@ describe('RunMetrics', () => {
     expect(second).toContain('taskmaster_slaves{key="k"} 0')
   })
 
+  it('shows the controls: paused and throttled as 0 or 1 (no reason label: its text is unbounded), a limit only while set', async () => {
+    const base = startingStatus('k', {}, 'running', Date.UTC(2026, 0, 2))
+    let doc: RunStatus = base
+    const metrics = new RunMetrics(() => doc)
+    const controls = (text: string): string[] => lines(text).filter((line) => /^taskmaster_(paused|throttled|rate_limit|max_in_flight)/.test(line))
+    expect(controls(await metrics.text())).toEqual(['taskmaster_paused{key="k"} 0', 'taskmaster_throttled{key="k"} 0'])
+    doc = { ...base, run: { ...base.run, controls: { paused: true, rate: 0.5, maxInFlight: 12, throttled: 'replica lag 3.2 s', throttle: 'lag.mjs' } } }
+    expect(controls(await metrics.text())).toEqual([
+      'taskmaster_paused{key="k"} 1',
+      'taskmaster_throttled{key="k"} 1',
+      'taskmaster_rate_limit_jobs_per_second{key="k"} 0.5',
+      'taskmaster_max_in_flight_limit{key="k"} 12',
+    ])
+    expect(await metrics.text()).not.toContain('replica lag')
+  })
+
   it('keeps a registry of its own: two runs in one process do not mix', async () => {
     const a = new RunMetrics(() => startingStatus('a', {}, 'running'))
     const b = new RunMetrics(() => startingStatus('b', {}, 'running'))
