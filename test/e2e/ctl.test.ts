@@ -29,7 +29,7 @@ describe('tm-ctl status', () => {
   it('of a live master, then of the same run stopped, from its state files', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', ...masterArgs(box, 'ctl'), '--quiet'], { env: box.env })
-    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--reconnect', '1'], { env: box.env })
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2', '--reconnect', '1'], { env: box.env })
     await poll('the run to stand at 100 done', async () => {
       const res = await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
       const doc = (await res.json()) as RunStatus

@@ -48,7 +48,7 @@ describe('the web page’s endpoints', () => {
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'watched'), '--quiet'], { env: box.env })
     // Its output is no terminal: the token stays out of the link (the unit test has the terminal's case).
     await master.waitFor(`Status page: http://${host}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`, 'stdout')
-    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2'], { env: box.env })
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
 
     // The page: served to anyone (it asks for the token), holding no figure, key or argument.
     const page = await fetch(`http://${host}/`)
