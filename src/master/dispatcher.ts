@@ -162,14 +162,12 @@ export class Dispatcher {
   /** Encodes and sends a batch; a frame over the slave's limit is split in halves. */
   #send(flow: Flow, batch: Batch): JobSourceError | undefined {
     let bytes: Buffer
-    const n = batch.jobs.length
     try {
-      // The expected size gives a big frame a buffer of its own, so msgpackr does not copy
-      // it into a bigger one half-way (see encode).
-      bytes = encode(batch, this.#bytesPerJob * n)
+      bytes = encode(batch)
     } catch {
       return this.#takeBack(flow, batch, this.#unencodable(batch))
     }
+    const n = batch.jobs.length
     this.#bytesPerJob = bytes.length / n
     if (bytes.length <= flow.maxFrame) {
       this.#sink.sendFrame(flow.session, bytes)

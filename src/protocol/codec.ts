@@ -12,34 +12,8 @@ const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: tr
 /** The same, with maps as Map: for frames that may hold a `__proto__` key (see plain-maps.ts). */
 const mapsPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: false })
 
-/**
- * Frames expected at this size or more get a buffer of their own ({@link encode}); smaller
- * ones share msgpackr's buffer, where a copy now and then costs less than an allocation a
- * frame.
- */
-export const SIZED_FRAME_MIN = 64 * 1024
-
-/**
- * Bytes of the buffer a frame expected at `expectedBytes` is encoded into: an eighth more,
- * as the estimate comes from earlier frames, and 8 KiB, as msgpackr makes room for a
- * string's worst case (3 bytes a character) before it writes it.
- */
-export function frameBufferSize(expectedBytes: number): number {
-  return Math.ceil(expectedBytes + expectedBytes / 8) + 8192
-}
-
-/**
- * Encodes one message as the bytes of one binary frame. Pure: no state between calls
- * (the bytes do not depend on `expectedBytes`).
- *
- * `expectedBytes`, the frame's likely size (the dispatcher knows it from earlier frames),
- * gives a big frame a fresh buffer of about that size. Without one msgpackr encodes into
- * its shared buffer, and a frame that outgrows it is copied into a new one four times its
- * size: with 1 KB jobs that copy was 6 % of the master's time. The buffer is never reused:
- * ws may still hold the frame queued.
- */
-export function encode(message: Message, expectedBytes = 0): Buffer {
-  if (expectedBytes >= SIZED_FRAME_MIN) packr.useBuffer(Buffer.allocUnsafeSlow(frameBufferSize(expectedBytes)))
+/** Encodes one message as the bytes of one binary frame. Pure: no state between calls. */
+export function encode(message: Message): Buffer {
   return packr.pack(message)
 }
 

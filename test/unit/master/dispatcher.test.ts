@@ -5,7 +5,7 @@ import { Controls } from '../../../src/master/controls.js'
 import { Dispatcher, FRAME_TARGET, holdsPartialFrame } from '../../../src/master/dispatcher.js'
 import type { LedgerCounts } from '../../../src/master/ledger.js'
 import { Ledger } from '../../../src/master/ledger.js'
-import { decode, encode, frameBufferSize } from '../../../src/protocol/codec.js'
+import { decode, encode } from '../../../src/protocol/codec.js'
 import { seqsOf } from '../../../src/protocol/jobs-batch.js'
 import type { JobsMessage, Message } from '../../../src/protocol/messages.js'
 
@@ -285,34 +285,6 @@ describe('Dispatcher', () => {
     expect(sink.seqs).toEqual(Array.from({ length: 2000 }, (_, seq) => seq))
     expect(dispatcher.creditOf(S1)).toBe(0)
     expect(ledger.counts).toEqual(counts({ inFlight: 2000 }))
-  })
-
-  it('encodes a frame of the learned size into a buffer of its own, sized from the bytes per job', () => {
-    const ledger = ledgerOf(1000, () => BIG)
-    const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 1000 }, S1)
-    const buffers: Buffer[] = []
-    const record = sink.sendFrame.bind(sink)
-    sink.sendFrame = (session, bytes) => {
-      buffers.push(bytes)
-      record(session, bytes)
-    }
-    dispatcher.open(S1, 1000, Infinity, `slave ${S1}`)
-    dispatcher.grant(S1, 1)
-    expect(dispatcher.dispatch(0)).toBeUndefined()
-    expect(sink.sizes).toEqual([BIG_FRAME])
-    dispatcher.grant(S1, 999)
-    expect(dispatcher.dispatch(0)).toBeUndefined()
-    // FRAME_TARGET at 2077 bytes a job: 126 jobs, at the start of a fresh buffer for 126 ×
-    // 2077 bytes (msgpackr grows its own to four times a frame); then 127 at that frame's
-    // bytes per job, likewise.
-    expect(sink.lengths.slice(1, 3)).toEqual([126, 127])
-    const expected = [126 * BIG_FRAME, (sink.sizes[1] / 126) * 127]
-    for (let i = 0; i < 2; i++) {
-      expect(buffers[i + 1].byteOffset).toBe(0)
-      expect(buffers[i + 1].buffer.byteLength).toBe(frameBufferSize(expected[i]))
-    }
-    expect(buffers[2].buffer).not.toBe(buffers[1].buffer)
-    expect(sink.seqs).toEqual(Array.from({ length: 1000 }, (_, seq) => seq))
   })
 
   it('refuses a job larger than --max-frame alone, and puts it back with its credit', () => {
