@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -12,6 +12,7 @@ import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
 import { MASTER_DEFAULTS } from '../options.js'
 import { formatCount, formatDuration } from './format.js'
+import { readCa } from './parse.js'
 import { runCli } from './run-cli.js'
 import { controlsText, slavesTable, statusLine } from './status-line.js'
 import { PACKAGE } from './version.js'
@@ -144,14 +145,7 @@ function endpointOf(options: { host?: string; ca?: string }): Endpoint {
   } catch {
     throw new OptionError(`--host must be host:port, ws://host:port or wss://host:port, got '${host}'`)
   }
-  let ca: Buffer | undefined
-  if (options.ca !== undefined) {
-    try {
-      ca = readFileSync(options.ca)
-    } catch (error) {
-      throw new OptionError(`Cannot read --ca '${options.ca}': ${(error as Error).message}`)
-    }
-  }
+  const ca = readCa(options.ca)
   return { base, ca }
 }
 

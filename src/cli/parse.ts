@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
 import { OptionError } from '../errors.js'
 import { MASTER_DEFAULTS, OPTION_LIMITS } from '../options.js'
@@ -51,4 +52,14 @@ export function nameValueArgs(words: string[]): Record<string, string> {
     args[word.slice(0, eq)] = word.slice(eq + 1)
   }
   return args
+}
+
+/** The CA certificate(s) of `--ca` (undefined without it); a file that cannot be read is a usage error naming it. */
+export function readCa(path: string | undefined): Buffer | undefined {
+  if (path === undefined) return undefined
+  try {
+    return readFileSync(path)
+  } catch (error) {
+    throw new OptionError(`Cannot read --ca '${path}': ${(error as Error).message}`)
+  }
 }

@@ -1,13 +1,12 @@
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
-import { OptionError } from '../errors.js'
 import { loadHandlerModule } from '../module-loader.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
 import { jsonLogLine } from './log-format.js'
 import { addOptions, libraryOptions } from './option-table.js'
+import { readCa } from './parse.js'
 import { SLAVE_CLI } from './slave-options.js'
 import type { SlaveCliOptions } from './slave-options.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
@@ -44,14 +43,7 @@ Examples:
 }
 
 async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<number> {
-  let ca: Buffer | undefined
-  if (options.ca !== undefined) {
-    try {
-      ca = readFileSync(options.ca)
-    } catch (error) {
-      throw new OptionError(`Cannot read --ca '${options.ca}': ${(error as Error).message}`)
-    }
-  }
+  const ca = readCa(options.ca)
   const module = await loadHandlerModule(moduleSpec)
   const slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), ...module, host: options.host, ca })
   slave.on('log', ({ level, message }: { level: string; message: string }) => {

@@ -145,7 +145,7 @@ export class Dispatcher {
         if (allowed <= 0) break
       }
     }
-    if (allowed <= 0 && ledger.counts.queued > 0) for (const flow of flows) if (flow.credit > 0) this.#limited = true
+    this.#limited = allowed <= 0 && ledger.counts.queued > 0 && flows.some((flow) => flow.credit > 0)
     return undefined
   }
 

@@ -1,6 +1,9 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { InvalidArgumentError } from 'commander'
 import { describe, expect, it } from 'vitest'
-import { hostPort, integer, listenAddress, nameValueArgs, seconds } from '../../../src/cli/parse.js'
+import { hostPort, integer, listenAddress, nameValueArgs, readCa, seconds } from '../../../src/cli/parse.js'
 import { OptionError } from '../../../src/errors.js'
 
 describe('integer', () => {
@@ -79,5 +82,17 @@ describe('nameValueArgs', () => {
       expect(() => nameValueArgs(['ok=1', bad])).toThrow(OptionError)
       expect(() => nameValueArgs(['ok=1', bad])).toThrow(`Arguments after the module must be name=value, got '${bad}'`)
     }
+  })
+})
+
+describe('readCa', () => {
+  it('reads the file of --ca, gives undefined without it, and names a file it cannot read', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tm-ca-')), 'ca.pem')
+    writeFileSync(file, 'PEM')
+    expect(readCa(file)?.toString()).toBe('PEM')
+    expect(readCa(undefined)).toBeUndefined()
+    const missing = join(tmpdir(), 'tm-no-such-ca.pem')
+    expect(() => readCa(missing)).toThrow(OptionError)
+    expect(() => readCa(missing)).toThrow(`Cannot read --ca '${missing}': ENOENT: no such file or directory, open '${missing}'`)
   })
 })
