@@ -1,22 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { JobSourceError, Master, Slave } from '../../src/index.js'
 import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
-import { cleanTempDirs, tempDir } from '../helpers/proc.js'
+import { tempDir } from '../helpers/proc.js'
+import { stoppedAfterEach } from '../helpers/peers.js'
 import { until } from '../helpers/reliability.js'
 
 // The library API in-process, over real WebSockets on 127.0.0.1: the stop, reconnect
 // and credit paths where a run could hang or a job could be charged wrongly.
 
-const running: { stop(): void }[] = []
-afterEach(() => {
-  for (const peer of running.splice(0)) {
-    peer.stop()
-    peer.stop()
-  }
-  cleanTempDirs()
-})
+const running = stoppedAfterEach()
 
 function range(n: number): MasterOptions['source'] {
   return {

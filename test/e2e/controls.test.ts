@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, ROOT, cleanUp, expectEachKeyRan, expectUsageError, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import { statusReader } from '../helpers/poll.js'
 import type { Proc } from '../helpers/proc.js'
 import { portForLater, until } from '../helpers/reliability.js'
 
@@ -18,21 +18,7 @@ const RANGE = fixture('range.mjs')
 /** tm-ctl with the run's token (or none). */
 const ctl = (args: string[], token: string | null = TOKEN) => run(CTL_BIN, [...args, ...(token === null ? [] : ['--token', token])], { env: { TM_TOKEN: undefined } })
 
-async function status(host: string): Promise<RunStatus> {
-  const res = await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
-  return (await res.json()) as RunStatus
-}
-
-/** Polls /status until `probe` accepts a document built after `since` (ms). */
-async function statusWhere(host: string, what: string, probe: (doc: RunStatus) => boolean, since = 0, timeoutMs = 60_000): Promise<RunStatus> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const doc = await status(host)
-    if (Date.parse(doc.time) >= since && probe(doc)) return doc
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; last status: ${JSON.stringify(doc.run)}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const { statusWhere } = statusReader(TOKEN)
 
 /** The control lines of a --stats file. */
 function controlLines(file: string): { time: string; control: string; source: { kind: string; address?: string }; controls: Record<string, unknown> }[] {

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, MASTER_BIN, ROOT, cleanUp, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import { poll } from '../helpers/poll.js'
 import { portForLater } from '../helpers/reliability.js'
 
 // tm-ctl status against a live master (its /status) and against a stopped run's state
@@ -14,16 +15,6 @@ const TOKEN = 'ctl-s3cret'
 
 /** tm-ctl without the TM_TOKEN of the test's environment. */
 const ctl = (args: string[], env: NodeJS.ProcessEnv = {}) => run(CTL_BIN, args, { env: { TM_TOKEN: undefined, ...env } })
-
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 describe('tm-ctl status', () => {
   it('of a live master, then of the same run stopped, from its state files', async () => {

@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { chromium } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { RunStatus } from '../../src/index.js'
+import type { Page } from 'playwright-core'
+import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, cleanUp, expectEachKeyRan, fixture, masterArgs, recordedKeys, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { chromiumPath } from '../helpers/chromium.js'
+import { statusReader } from '../helpers/poll.js'
+import { useChromium } from '../helpers/chromium.js'
 import { until } from '../helpers/reliability.js'
 
 // The web page's controls in a real browser (Debian's headless Chromium, as the page's own
@@ -16,29 +15,9 @@ afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-the-buttons'
 
-let browser: Browser
-beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] })
-}, 60_000)
-afterAll(async () => {
-  await browser?.close()
-})
+const browser = useChromium()
 
-async function status(host: string): Promise<RunStatus> {
-  const res = await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
-  return (await res.json()) as RunStatus
-}
-
-/** Polls /status until `probe` accepts a document built after `since` (ms). */
-async function statusWhere(host: string, what: string, probe: (doc: RunStatus) => boolean, since = 0, timeoutMs = 60_000): Promise<RunStatus> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const doc = await status(host)
-    if (Date.parse(doc.time) >= since && probe(doc)) return doc
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; last status: ${JSON.stringify(doc.run)}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const { status, statusWhere } = statusReader(TOKEN)
 
 /** The controls part of the page now: the button's label, the controls shown, the last answer. */
 const controlsShown = (page: Page): Promise<{ button: string; now: string; answer: string }> =>
@@ -64,7 +43,7 @@ describe("the web page's controls in Chromium", () => {
     const { master, host } = await startMaster([fixture('range.mjs'), 'n=400', ...masterArgs(box, 'buttons'), '--quiet', '--batch-size', '4', '--stats', stats, '--stats-interval', '0.2'], { env: box.env })
     const slaves = [2, 2].map(() => startSlave([fixture('record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2', '--reconnect', '2'], { env: box.env }))
 
-    const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } })
+    const page = await browser().newPage({ viewport: { width: 1100, height: 1000 } })
     await page.goto(`http://${host}/?token=${TOKEN}`)
     await page.locator('#pause').getByText('Pause', { exact: true }).waitFor({ timeout: 30_000 })
     expect(await controlsShown(page)).toEqual({ button: 'Pause', now: 'not paused | rate off | max in flight off | no throttle', answer: '' })

@@ -1,11 +1,10 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { chromium } from 'playwright-core'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'playwright-core'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, tempDir, fixture, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { chromiumPath } from '../helpers/chromium.js'
+import { useChromium } from '../helpers/chromium.js'
 import { poll } from '../helpers/poll.js'
 
 // The web page in a real browser: Debian's headless Chromium driven by playwright-core
@@ -16,13 +15,7 @@ afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-the-browser'
 
-let browser: Browser
-beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] })
-}, 60_000)
-afterAll(async () => {
-  await browser?.close()
-})
+const browser = useChromium()
 
 // The page's formats: integers with separators, rates with one decimal below 10, sizes in binary units.
 const int = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 0 })
@@ -58,7 +51,7 @@ describe('the web page in Chromium', () => {
     const slaves = [1, 2].map(() => startSlave([fixture('page-handler.mjs'), '--host', host, '--concurrency', '2'], { env: box.env }))
     const status = async (): Promise<RunStatus> => (await (await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as RunStatus
 
-    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+    const page = await browser().newPage({ viewport: { width: 1100, height: 900 } })
     await page.goto(`http://${host}/?token=${TOKEN}`)
     // The token leaves the address bar at once.
     expect(page.url()).toBe(`http://${host}/`)
@@ -105,7 +98,7 @@ describe('the web page in Chromium', () => {
     expect(existsSync(shot)).toBe(true)
 
     // Without the token: the prompt, and nothing of the run (no key, no argument, no figure).
-    const stranger = await browser.newPage()
+    const stranger = await browser().newPage()
     await stranger.goto(`http://${host}/`)
     await stranger.locator('#login').waitFor({ state: 'visible' })
     const bare = await shown(stranger)

@@ -11,8 +11,8 @@
 // Needs root and `ip netns`: skipped with a message where they lack.
 import { hostname } from 'node:os'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { NetnsLink, NetnsSlave as NetnsSlaveType } from '../helpers/netns.js'
-import { NetnsSlave, createLink, netnsUnavailable, removeLink, setLink } from '../helpers/netns.js'
+import type { NetnsLink } from '../helpers/netns.js'
+import { createLink, startNetnsSlave, netnsUnavailable, removeLink, setLink } from '../helpers/netns.js'
 import type { Proc } from '../helpers/proc.js'
 import { EXIT_OK, expectEachKeyRan, readCheckpoint, recordedKeys, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
 import { RANGE, RECORD, linesMatching, recordedCount, stopLongLived, tearDown, until } from '../helpers/reliability.js'
@@ -28,7 +28,7 @@ const HELD = 2 * CONCURRENCY
 
 describe.skipIf(unavailable !== undefined)('network partitions (slaves in a network namespace, the link cut)', () => {
   let link: NetnsLink
-  const inNamespace: NetnsSlaveType[] = []
+  const inNamespace: Proc[] = []
 
   beforeAll(() => {
     link = createLink()
@@ -46,7 +46,7 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
     const box = sandbox({ TM_RECORD_DELAY_MS: '20', TM_TOKEN: TOKEN })
     const { master, host } = await startMaster([RANGE, `n=${N}`, '--key', key, '--state-dir', box.stateDir, '--host', `${link.rootAddress}:0`, '--heartbeat', String(heartbeat), '--quiet'], { env: box.env })
     const args = [RECORD, '--host', host, '--concurrency', String(CONCURRENCY), '--prefetch', String(CONCURRENCY), '--reconnect', '0']
-    const cutOff = [0, 1].map(() => new NetnsSlave(link.ns, args, box.env))
+    const cutOff = [0, 1].map(() => startNetnsSlave(link.ns, args, box.env))
     inNamespace.push(...cutOff)
     const other = startSlave(args, { env: box.env })
     const connected = (pid: number | undefined) => new RegExp(`^slave ${hostname()}:${pid} \\((\\d+\\.\\d+\\.\\d+\\.\\d+):\\d+\\) connected`, 'm')
@@ -57,7 +57,7 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
   }
 
   /** Stops every slave once the master has exited, and expects 0 from each. */
-  async function ends(master: Proc, cutOff: NetnsSlaveType[], other: Proc): Promise<void> {
+  async function ends(master: Proc, cutOff: Proc[], other: Proc): Promise<void> {
     expect(await master.exited, master.stderr).toEqual(EXIT_OK)
     for (const slave of cutOff) {
       slave.kill('SIGTERM')

@@ -3,11 +3,9 @@
 // and resumed; a where clause; total() from the planner's estimate or an exact count.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { pgTable } from '../../src/pg/index.js'
-import type { Postgres } from '../helpers/postgres.js'
-import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
+import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { EXIT_OK, MASTER_BIN, cleanUp, fixture, masterArgs, readCheckpoint, recordFiles, recordedKeys, run, sandbox, spawnArgs, startMaster } from '../helpers/proc.js'
 
 const JOBS = fixture('pg-table.mjs')
@@ -27,20 +25,11 @@ if (POSTGRES_MISSING !== undefined && process.env.CI) {
 }
 
 describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
-  let server: Postgres
-  let db: pg.Client
+  const postgres = usePostgres()
 
   beforeAll(async () => {
-    server = await startPostgres()
-    db = new pg.Client(server.url)
-    await db.connect()
-    await db.query('CREATE TABLE items (id int8 PRIMARY KEY, flag boolean NOT NULL, payload text)')
-    await db.query(`INSERT INTO items SELECT ${BASE} + 3 * g, g % 4 = 0, 'row ' || g FROM generate_series(1, ${ROWS}) g`)
-  })
-
-  afterAll(async () => {
-    await db?.end()
-    server?.stop()
+    await postgres.db.query('CREATE TABLE items (id int8 PRIMARY KEY, flag boolean NOT NULL, payload text)')
+    await postgres.db.query(`INSERT INTO items SELECT ${BASE} + 3 * g, g % 4 = 0, 'row ' || g FROM generate_series(1, ${ROWS}) g`)
   })
 
   afterEach(cleanUp)
@@ -49,7 +38,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MIS
   const perProcess = (dir: string): string[][] => recordFiles(dir).map((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter((line) => line !== ''))
 
   it('a run stopped half way (SIGINT) and resumed handles every row exactly once, in key order', async () => {
-    const box = sandbox({ TM_PG_URL: server.url, TM_PG_PAGE: '700' })
+    const box = sandbox({ TM_PG_URL: postgres.server.url, TM_PG_PAGE: '700' })
     const slow = { ...box.env, TM_RECORD_DELAY_MS: '1' }
     const { master } = await startMaster([JOBS, ...masterArgs(box, 'pg'), ...spawnArgs(1), '--status-interval', '0.2'], { env: slow })
     await master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
@@ -72,26 +61,26 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MIS
   })
 
   it('a where clause with parameters selects its rows only', async () => {
-    const box = sandbox({ TM_PG_URL: server.url, TM_PG_WHERE: 'flag = $1', TM_PG_PARAMS: '[true]', TM_PG_PAGE: '300' })
+    const box = sandbox({ TM_PG_URL: postgres.server.url, TM_PG_WHERE: 'flag = $1', TM_PG_PARAMS: '[true]', TM_PG_PAGE: '300' })
     const done = await run(MASTER_BIN, [JOBS, ...masterArgs(box, 'pg-where'), ...spawnArgs(1), '--quiet'], { env: box.env })
     expect(done.exit, done.stderr).toEqual(EXIT_OK)
     expect(recordedKeys(box.records)).toEqual(FLAGGED)
   })
 
   it('total(): an exact count for a small table, the planner estimate (no count(*) scan) for a large one', async () => {
-    const small = pgTable({ db, table: 'items' })
+    const small = pgTable({ db: postgres.db, table: 'items' })
     expect(await small.total({ args: {} })).toBe(ROWS)
-    const filtered = pgTable({ db, table: 'public.items', where: 'flag = $1', params: [true] })
+    const filtered = pgTable({ db: postgres.db, table: 'public.items', where: 'flag = $1', params: [true] })
     expect(await filtered.total({ args: {} })).toBe(FLAGGED.length)
 
-    await db.query('CREATE TABLE big (id int8 PRIMARY KEY)')
-    await db.query('INSERT INTO big SELECT g FROM generate_series(1, 150000) g')
-    await db.query('ANALYZE big')
+    await postgres.db.query('CREATE TABLE big (id int8 PRIMARY KEY)')
+    await postgres.db.query('INSERT INTO big SELECT g FROM generate_series(1, 150000) g')
+    await postgres.db.query('ANALYZE big')
     // Deleted after ANALYZE (autovacuum is off): the estimate still says 150,000, a count 149,000.
-    await db.query('DELETE FROM big WHERE id <= 1000')
-    expect((await db.query('SELECT count(*)::int AS n FROM big')).rows[0].n).toBe(149_000)
+    await postgres.db.query('DELETE FROM big WHERE id <= 1000')
+    expect((await postgres.db.query('SELECT count(*)::int AS n FROM big')).rows[0].n).toBe(149_000)
     const queries: string[] = []
-    const spy = { query: (text: string, values?: unknown[]) => (queries.push(text), db.query(text, values)) }
+    const spy = { query: (text: string, values?: unknown[]) => (queries.push(text), postgres.db.query(text, values)) }
     expect(await pgTable({ db: spy, table: 'big' }).total({ args: {} })).toBe(150_000)
     expect(queries.some((text) => /count\(/i.test(text))).toBe(false)
   })

@@ -4,10 +4,8 @@
 // its own while the others run to the end.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import pg from 'pg'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { Postgres } from '../helpers/postgres.js'
-import { POSTGRES_MISSING, startPostgres } from '../helpers/postgres.js'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import type { Sandbox } from '../helpers/proc.js'
 import { EXIT_OK, MASTER_BIN, cleanUp, fixture, recordedKeys, run, sandbox, spawnArgs, startMaster, tally } from '../helpers/proc.js'
 
@@ -96,26 +94,17 @@ if (POSTGRES_MISSING !== undefined && process.env.CI) {
 
 describe.skipIf(POSTGRES_MISSING !== undefined)(`--shard i/n over a PostgreSQL table${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
   const ROWS = 3000
-  let server: Postgres
-  let db: pg.Client
+  const postgres = usePostgres()
 
   beforeAll(async () => {
-    server = await startPostgres()
-    db = new pg.Client(server.url)
-    await db.connect()
     // int8 ids with gaps (7g + 1), so the shards' parts (id mod 3) are not every third row.
-    await db.query('CREATE TABLE items (id int8 PRIMARY KEY)')
-    await db.query(`INSERT INTO items SELECT 7 * g + 1 FROM generate_series(1, ${ROWS}) g`)
-  })
-
-  afterAll(async () => {
-    await db?.end()
-    server?.stop()
+    await postgres.db.query('CREATE TABLE items (id int8 PRIMARY KEY)')
+    await postgres.db.query(`INSERT INTO items SELECT 7 * g + 1 FROM generate_series(1, ${ROWS}) g`)
   })
 
   it('three shards, each with its own slave, handle every row exactly once, id mod 3 each, and resume independently', async () => {
     const stateDir = sandbox().stateDir
-    const { boxes, beforeStop } = await runShards(fixture('pg-shard-table.mjs'), 'pg', stateDir, { TM_PG_URL: server.url, TM_PG_PAGE: '50' }, [])
+    const { boxes, beforeStop } = await runShards(fixture('pg-shard-table.mjs'), 'pg', stateDir, { TM_PG_URL: postgres.server.url, TM_PG_PAGE: '50' }, [])
     const all = Array.from({ length: ROWS }, (_, g) => 7 * (g + 1) + 1)
     expect(beforeStop.length).toBeGreaterThan(0)
     expect(beforeStop.length).toBeLessThan(ROWS / 3)

@@ -1,22 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Master, Slave } from '../../src/index.js'
 import type { MasterAddress, MasterOptions, RunStatus } from '../../src/index.js'
-import { cleanTempDirs, tempDir } from '../helpers/proc.js'
+import { tempDir } from '../helpers/proc.js'
+import { stoppedAfterEach } from '../helpers/peers.js'
 
 // The status document of a live run (Master.status() and the `status` event), in-process over
 // real WebSockets: its figures against what the run really did, and across a resume.
 
-const running: { stop(): void }[] = []
-afterEach(() => {
-  for (const peer of running.splice(0)) {
-    peer.stop()
-    peer.stop()
-  }
-  cleanTempDirs()
-})
+const running = stoppedAfterEach()
 
 function range(n: number): MasterOptions['source'] {
   return {

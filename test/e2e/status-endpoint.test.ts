@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, fixture, masterArgs, recordedKeys, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { poll } from '../helpers/poll.js'
 
 // GET /status on the master's port during a live run, with the real bins: the document's
 // figures against what the run really did, and the token guarding it like the slaves' endpoint.
@@ -11,17 +12,6 @@ import { EXIT_OK, cleanUp, fixture, masterArgs, recordedKeys, sandbox, startMast
 afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-status'
-
-/** Asks `probe` again every 100 ms until it gives a value (the master's document changes once a second). */
-async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string | null; body: string }> {
   const response = await fetch(url, { headers })

@@ -1,19 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Master, Slave } from '../../src/index.js'
-import type { MasterAddress } from '../../src/index.js'
-import { cleanTempDirs, tempDir } from '../helpers/proc.js'
+import type { JobKey, MasterAddress } from '../../src/index.js'
+import { tempDir } from '../helpers/proc.js'
+import { stoppedAfterEach } from '../helpers/peers.js'
 
 // The recent failures of the status document, in-process over real WebSockets: the jobs the
 // master wrote to the failed-jobs log, newest first, the last 20 of them.
 
-const running: { stop(): void }[] = []
-afterEach(() => {
-  for (const peer of running.splice(0)) {
-    peer.stop()
-    peer.stop()
-  }
-  cleanTempDirs()
-})
+const running = stoppedAfterEach()
 
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
 
@@ -21,8 +15,8 @@ describe('the status document’s recent failures', () => {
   it('lists the last 20 jobs written to the failed-jobs log, newest first, with their error and attempts', async () => {
     const stateDir = tempDir()
     const source = {
-      *getJobs(last: number | undefined) {
-        for (let id = last === undefined ? 0 : last + 1; id < 40; id++) yield { id }
+      *getJobs(last: JobKey | undefined) {
+        for (let id = last === undefined ? 0 : Number(last) + 1; id < 40; id++) yield { id }
       },
     }
     const m = new Master({ source, stateDir, key: 'failing', port: 0, retries: 0 })

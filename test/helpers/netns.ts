@@ -2,11 +2,9 @@
 // to the root namespace by a veth pair on a private /30, and a link a test can cut and
 // restore. Everything is created per test file and removed by removeLink, even after a
 // failure. Needs root and `ip netns`; netnsUnavailable() says why not where they lack.
-import { execFileSync, spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import type { Exit } from './proc.js'
-import { SLAVE_BIN } from './proc.js'
+import { Proc, SLAVE_BIN } from './proc.js'
 
 /** A namespace and the veth pair that joins it to the root namespace. */
 export interface NetnsLink {
@@ -96,48 +94,9 @@ export function removeLink(link: NetnsLink): void {
 }
 
 /**
- * A tm-slave started inside a namespace (`ip netns exec <ns> node bin/tm-slave.js ...`:
- * ip execs node, so the child's pid is the slave's), with its output collected and
- * promises to wait on what it prints and on its exit, like {@link Proc}.
+ * A tm-slave started inside namespace `ns` (`ip netns exec <ns> node bin/tm-slave.js ...`:
+ * ip execs node, so the child's pid is the slave's).
  */
-export class NetnsSlave {
-  readonly child: ChildProcess
-  stdout = ''
-  stderr = ''
-  readonly exited: Promise<Exit>
-  #waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = []
-
-  constructor(ns: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, SLAVE_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
-      this.stdout += text
-      this.#check()
-    })
-    this.child.stderr!.setEncoding('utf8').on('data', (text: string) => {
-      this.stderr += text
-      this.#check()
-    })
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })))
-  }
-
-  /** Resolves with the first match of `pattern` in the output (already printed or to come); rejects if the process exits first. */
-  waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ pattern, resolve })
-      this.#check()
-      void this.exited.then((exit) => setImmediate(() => reject(new Error(`slave exited (${exit.code ?? exit.signal}) before printing ${pattern}\nstderr:\n${this.stderr}`))))
-    })
-  }
-
-  #check(): void {
-    this.#waiters = this.#waiters.filter((w) => {
-      const match = (this.stdout + '\n' + this.stderr).match(w.pattern)
-      if (match) w.resolve(match)
-      return !match
-    })
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
-    this.child.kill(signal)
-  }
+export function startNetnsSlave(ns: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  return new Proc(SLAVE_BIN, args, { env, wrapper: ['ip', 'netns', 'exec', ns] })
 }

@@ -45,8 +45,10 @@ export class Proc {
   readonly exited: Promise<Exit>
   #waiters: { pattern: RegExp; stream: 'stdout' | 'stderr' | 'any'; resolve: (m: RegExpMatchArray) => void }[] = []
 
-  constructor(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-    this.child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  /** @param options.wrapper a command that runs node itself (`['ip', 'netns', 'exec', ns]`): it must exec node, so the child's pid is node's */
+  constructor(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; wrapper?: string[] } = {}) {
+    const [command, ...before] = [...(options.wrapper ?? []), process.execPath]
+    this.child = spawn(command!, [...before, bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       this.stdout += text
       this.#check()
