@@ -1,5 +1,7 @@
 import { JobSourceError } from '../errors.js'
 import { encode } from '../protocol/codec.js'
+import type { EncodedFrame } from '../protocol/frame-slabs.js'
+import { FrameSlabs } from '../protocol/frame-slabs.js'
 import { seqAt, seqsOf, sliceJobs } from '../protocol/jobs-batch.js'
 import { Controls } from './controls.js'
 import type { Batch, Ledger } from './ledger.js'
@@ -14,8 +16,11 @@ export const FRAME_TARGET = 256 * 1024
 export interface FrameSink {
   /** True while the session takes jobs (authenticated, not draining or closing). */
   takesJobs(session: number): boolean
-  /** Sends an encoded `jobs` frame to the session. */
-  sendFrame(session: number, bytes: Buffer): void
+  /**
+   * Sends an encoded `jobs` frame to the session, and calls `written` once its bytes are
+   * written out or dropped (the frame's memory is then reused).
+   */
+  sendFrame(session: number, bytes: Buffer, written: () => void): void
 }
 
 /** Dispatch settings. */
@@ -66,6 +71,8 @@ export class Dispatcher {
   readonly #controls: Controls
   /** Encoded bytes per job of the last frame (0 before the first): sizes the next frames. */
   #bytesPerJob = 0
+  /** Where frames are encoded: memory reused once the socket wrote them. */
+  readonly #slabs = new FrameSlabs()
   /** The last dispatch stopped on the controls' allowance with jobs and credit left. */
   #limited = false
 
@@ -161,18 +168,20 @@ export class Dispatcher {
 
   /** Encodes and sends a batch; a frame over the slave's limit is split in halves. */
   #send(flow: Flow, batch: Batch): JobSourceError | undefined {
-    let bytes: Buffer
+    const n = batch.jobs.length
+    let frame: EncodedFrame
     try {
-      bytes = encode(batch)
+      frame = this.#slabs.encode(batch, Math.ceil(this.#bytesPerJob * n))
     } catch {
       return this.#takeBack(flow, batch, this.#unencodable(batch))
     }
-    const n = batch.jobs.length
+    const bytes = frame.bytes
     this.#bytesPerJob = bytes.length / n
     if (bytes.length <= flow.maxFrame) {
-      this.#sink.sendFrame(flow.session, bytes)
+      this.#sink.sendFrame(flow.session, bytes, frame.release)
       return undefined
     }
+    frame.release()
     if (n === 1) {
       const key = this.#ledger.entry(seqAt(batch, 0)).key
       const whose = flow.maxFrame < this.#options.maxFrame ? `the --max-frame (${flow.maxFrame}) of ${flow.label}` : `--max-frame (${flow.maxFrame})`

@@ -164,10 +164,14 @@ export class Server {
     return this.sessions.get(id)?.state === ACTIVE
   }
 
-  /** Sends an encoded frame to session `id` (dropped if the connection is gone). */
-  sendFrame(id: number, bytes: Buffer): void {
+  /**
+   * Sends an encoded frame to session `id` (dropped if the connection is gone); `written`
+   * is called once the socket has written the bytes, or dropped them.
+   */
+  sendFrame(id: number, bytes: Buffer, written: () => void): void {
     const session = this.sessions.get(id)
-    if (session !== undefined && session.state !== CLOSED) session.ws.send(bytes)
+    if (session !== undefined && session.state !== CLOSED) session.ws.send(bytes, written)
+    else written()
   }
 
   /** Tells an active session to drain: it gets no more jobs, hands back those not started. */

@@ -8,7 +8,9 @@ import { mayHoldProtoKey, plainMaps } from './plain-maps.js'
 // Plain MessagePack maps (no msgpackr record extension), so any MessagePack library
 // can speak the protocol and the bytes are stable enough to pin in golden tests.
 // 64-bit integers decode as bigint, so bigint job keys survive the round trip.
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true })
+/** The encoder's options: every encoder of frames (see frame-slabs.ts) uses these. */
+export const PACKR_OPTIONS = { useRecords: false, moreTypes: false, mapsAsObjects: true } as const
+const packr = new Packr(PACKR_OPTIONS)
 /** The same, with maps as Map: for frames that may hold a `__proto__` key (see plain-maps.ts). */
 const mapsPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: false })
 
