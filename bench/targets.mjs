@@ -80,6 +80,10 @@ export function targetLines(rows) {
     const ok = within(small.masterPeakRssMb, big.masterPeakRssMb) && within(small.slavePeakRssMb, big.slavePeakRssMb) && big.masterPeakRssMb < 150
     lines.push(`peak RSS ${big.jobs.toLocaleString('en-US')} jobs within 10 % of 100,000, master < 150 MB: master ${growth(small.masterPeakRssMb, big.masterPeakRssMb)}, slave ${growth(small.slavePeakRssMb, big.slavePeakRssMb)} -- ${ok ? 'met' : 'NOT met'}`)
   }
+  const longer = row('memory-30M')
+  if (big && longer) {
+    lines.push(`after warm-up, peak RSS ${longer.jobs.toLocaleString('en-US')} jobs against ${big.jobs.toLocaleString('en-US')} (no target: shows whether growth goes on): master ${growth(big.masterPeakRssMb, longer.masterPeakRssMb)}, slave ${growth(big.slavePeakRssMb, longer.slavePeakRssMb)}`)
+  }
   const kb = row('1KB-jobs')
   const kbBare = row('bare-1KB')
   if (kb) {
