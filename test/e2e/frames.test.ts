@@ -84,7 +84,9 @@ describe('frames encoded into reused memory', () => {
     const box = sandbox()
     const n = 40_000
     const gate = join(box.records, 'gate')
-    const { master, host } = await startMaster([DISTINCT, `n=${n}`, 'bytes=1000', ...masterArgs(box, 'held'), '--size', String(n), '--quiet'], { env: box.env })
+    // --heartbeat 60: the held slave answers no ping while it holds; on a loaded machine that
+    // may take longer than the default's 10 s, and a dropped slave would run its held job twice.
+    const { master, host } = await startMaster([DISTINCT, `n=${n}`, 'bytes=1000', ...masterArgs(box, 'held'), '--size', String(n), '--heartbeat', '60', '--quiet'], { env: box.env })
     // Up to 30 MB of frames for a slave that reads none of them: most wait in the master's
     // socket queue while the other slave's frames go through recycled memory.
     const held = startSlave([DISTINCT, '--host', host, '--prefetch', '30000'], { env: { ...box.env, TM_GATE_FILE: gate } })
