@@ -15,8 +15,10 @@ export const KEPT_SLABS = 8
 const LARGEST_SHARE = SLAB_BYTES / 2
 
 /**
- * What a frame may need beyond its expected size: msgpackr reserves three bytes a character
- * before it writes a string, and wants 2 KiB free when it starts a value.
+ * What a frame may need beyond its expected size, to start with: msgpackr reserves three
+ * bytes a character before it writes a string (so a frame of long strings needs twice
+ * its longest string more), and wants 2 KiB free when it starts a value. Doubled, up to
+ * half a slab, each time a frame outgrows its room.
  */
 const MARGIN = 16 * 1024
 
@@ -52,12 +54,16 @@ const DETACHED = Buffer.alloc(0)
  * msgpackr outgrew its buffer in the middle of a frame, and external memory that only a
  * mark-compact gives back: a fifth of the master's CPU with 1 KB jobs. Here a frame's
  * memory goes back to a free list once the socket has written it, and the next frames
- * are written into pages already mapped. The bytes are exactly {@link encode}'s.
+ * are written into pages already mapped. The bytes are exactly {@link encode}'s. (A job
+ * with a getter that itself encodes with msgpackr was never supported: msgpackr's state
+ * is shared, and such a frame came out corrupt before slabs too.)
  */
 export class FrameSlabs {
   readonly #packr = new Packr(PACKR_OPTIONS)
   #current: Slab | undefined
   readonly #free: Slab[] = []
+  /** Room asked for beyond a frame's expected size (see MARGIN): learned from frames that outgrew theirs. */
+  #margin = MARGIN
 
   /**
    * Encodes `message`, expected to take about `expected` bytes (0: unknown, small).
@@ -66,7 +72,7 @@ export class FrameSlabs {
   encode(message: Message, expected: number): EncodedFrame {
     if (expected > LARGEST_SHARE) return { bytes: encode(message), release: NOTHING }
     let slab = this.#current
-    if (slab === undefined || SLAB_BYTES - slab.used < expected + MARGIN) slab = this.#next()
+    if (slab === undefined || SLAB_BYTES - slab.used < expected + this.#margin) slab = this.#next()
     const room = slab.bytes.subarray(slab.used)
     let bytes: Buffer
     try {
@@ -75,8 +81,14 @@ export class FrameSlabs {
     } finally {
       this.#packr.useBuffer(DETACHED)
     }
-    // msgpackr moved to memory of its own (the frame outgrew the room): nothing to give back.
-    if (bytes.buffer !== slab.bytes.buffer) return { bytes, release: NOTHING }
+    if (bytes.buffer !== slab.bytes.buffer) {
+      // msgpackr moved to memory of its own: the frame outgrew the room (its strings). Nothing
+      // to give back; the next frame asks for more room and starts in another slab, or the
+      // same frames would outgrow this room one after another.
+      this.#margin = Math.min(LARGEST_SHARE, 2 * this.#margin)
+      slab.used = SLAB_BYTES
+      return { bytes, release: NOTHING }
+    }
     // The next frame starts on an 8-byte boundary, as msgpackr starts them.
     slab.used = Math.min(SLAB_BYTES, (slab.used + bytes.length + 7) & ~7)
     slab.pending++

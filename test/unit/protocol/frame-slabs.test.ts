@@ -110,6 +110,22 @@ describe('FrameSlabs', () => {
     pending.forEach((frame, i) => expect(frame.bytes.equals(copies[i])).toBe(true))
   })
 
+  it('learns the room frames of long strings need: a frame that outgrew its room does not make every later one do so', () => {
+    const slabs = new FrameSlabs()
+    // msgpackr reserves three bytes a character before writing a string: a frame of 25 KB
+    // strings needs ~50 KB beyond its size. Before the fix the slab stayed current with too
+    // little room, and every frame from the third on went to fresh memory (48 buffers of 50).
+    const buffers = new Set<ArrayBufferLike>()
+    for (let i = 0; i < 50; i++) {
+      const message = jobs(i, 10, 25_000)
+      const frame = slabs.encode(message, encode(message).length)
+      expect(frame.bytes.equals(encode(message))).toBe(true)
+      buffers.add(frame.bytes.buffer)
+      frame.release()
+    }
+    expect(buffers.size).toBeLessThanOrEqual(6)
+  })
+
   it('throws what msgpackr throws for a value it cannot encode, and goes on after it', () => {
     const slabs = new FrameSlabs()
     const bad = { type: 'jobs', first: 0, jobs: [{ id: 1, when: new Date(NaN), big: 2n ** 70n }] } as unknown as JobsMessage
