@@ -249,8 +249,8 @@ export interface SlaveOptions {
   concurrency?: number
   /**
    * A fixed window: jobs held beyond those running, always. Undefined: the adaptive window,
-   * which holds enough jobs to cover the measured round trip to the master plus about
-   * 50 ms of work at the measured job rate (at least `concurrency`, at most 8192 or
+   * which holds enough jobs to cover the measured round trip to the master plus 40 ms
+   * of work at the measured job rate (at least `concurrency`, at most 8192 or
    * `concurrency`; see src/slave/window.ts). @default undefined (adaptive)
    */
   prefetch?: number
@@ -313,7 +313,7 @@ function nonNegativeSeconds(value: number, name: string): void {
 }
 
 /** A number > 0 and at most `max` (fractions allowed: a rate of 0.5 is a job every two seconds). */
-export function positiveNumber(max: number) {
+function positiveNumber(max: number) {
   return (value: number, name: string): void => {
     if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new OptionError(`options.${name} must be a number > 0, got ${String(value)}`, name)
     if (value > max) throw new OptionError(`options.${name} must be at most ${max}, got ${value}`, name)

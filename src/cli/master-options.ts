@@ -3,23 +3,13 @@ import type { MasterOptions } from '../options.js'
 import { MIN_FRAME } from '../protocol/messages.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { logFormat } from './log-format.js'
-import { integer, listenAddress, seconds } from './parse.js'
+import { integer, listenAddress, positive, seconds } from './parse.js'
 import { InvalidArgumentError } from 'commander'
 import { MAX_SHARDS, parseShard } from '../shard.js'
 
 const shard = (text: string) => parseShard(text) ?? fail(`must be i/n with 1 <= i <= n <= ${MAX_SHARDS} (e.g. 2/3), got '${text}'`)
 const fail = (message: string): never => {
   throw new InvalidArgumentError(message)
-}
-
-/** Commander parser for a number > 0 (fractions allowed: --rate 0.5 is a job every two seconds) up to `max`. */
-export function positive(max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value)
-    if (value.trim() === '' || !Number.isFinite(n) || n <= 0) return fail(`must be a number > 0, got '${value}'`)
-    if (n > max) return fail(`must be at most ${max}, got '${value}'`)
-    return n
-  }
 }
 
 /**

@@ -13,6 +13,16 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
   }
 }
 
+/** Commander parser for a number > 0 (fractions allowed: --rate 0.5 is a job every two seconds) up to `max`. */
+export function positive(max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a number > 0, got '${value}'`)
+    if (n > max) throw new InvalidArgumentError(`must be at most ${max}, got '${value}'`)
+    return n
+  }
+}
+
 /** Commander parser for a number of seconds >= 0, at most what a timer takes (OPTION_LIMITS.seconds). */
 export function seconds(value: string): number {
   const n = Number(value)

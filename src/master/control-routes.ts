@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { OPTION_LIMITS } from '../options.js'
 import type { ControlSource, ControlsFigures } from './controls.js'
 import type { HttpRouter } from './http.js'
-import { sendText } from './http.js'
+import { sendJson, sendText } from './http.js'
 
 /** Largest body a control request may have: `{"value": 123.5}` is a few bytes. */
 const MAX_BODY = 4096
@@ -31,23 +31,20 @@ export interface ControlAnswer {
  */
 export function addControlRoutes(router: HttpRouter, target: ControlTarget): HttpRouter {
   const source = (req: IncomingMessage): ControlSource => ({ kind: 'http', address: req.socket.remoteAddress ?? 'unknown' })
-  const answer = (res: ServerResponse, changed: string | undefined, unchanged: string): void => sendAnswer(res, { changed: changed ?? unchanged, controls: target.controls() })
+  const answer = (req: IncomingMessage, res: ServerResponse, changed: string | undefined, unchanged: string): void => {
+    const body: ControlAnswer = { changed: changed ?? unchanged, controls: target.controls() }
+    sendJson(req, res, JSON.stringify(body))
+  }
   return router
-    .post('/pause', (req, res) => drain(req, () => answer(res, target.setPaused(true, source(req)), 'nothing: already paused')))
-    .post('/resume', (req, res) => drain(req, () => answer(res, target.setPaused(false, source(req)), 'nothing: not paused')))
-    .post('/stop', (req, res) => drain(req, () => answer(res, target.stop(source(req)), '')))
+    .post('/pause', (req, res) => drain(req, () => answer(req, res, target.setPaused(true, source(req)), 'nothing: already paused')))
+    .post('/resume', (req, res) => drain(req, () => answer(req, res, target.setPaused(false, source(req)), 'nothing: not paused')))
+    .post('/stop', (req, res) => drain(req, () => answer(req, res, target.stop(source(req)), '')))
     .post('/rate', (req, res) =>
-      readValue(req, res, '/rate', 'a rate in jobs per second > 0', (value) => answer(res, target.setRate(value, source(req)), `nothing: the rate is already ${value === null ? 'off' : value}`)),
+      readValue(req, res, '/rate', 'a rate in jobs per second > 0', OPTION_LIMITS.rate, false, (value) => answer(req, res, target.setRate(value, source(req)), `nothing: the rate is already ${value === null ? 'off' : value}`)),
     )
     .post('/max-in-flight', (req, res) =>
-      readValue(req, res, '/max-in-flight', 'a whole number of jobs >= 1', (value) => answer(res, target.setMaxInFlight(value, source(req)), `nothing: max in flight is already ${value === null ? 'off' : value}`), true),
+      readValue(req, res, '/max-in-flight', 'a whole number of jobs >= 1', OPTION_LIMITS.maxInFlight, true, (value) => answer(req, res, target.setMaxInFlight(value, source(req)), `nothing: max in flight is already ${value === null ? 'off' : value}`)),
     )
-}
-
-function sendAnswer(res: ServerResponse, body: ControlAnswer): void {
-  const text = JSON.stringify(body)
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) })
-  res.end(text)
 }
 
 /** Reads (and drops) the body, then acts: the answer goes after the request is whole. */
@@ -56,14 +53,11 @@ function drain(req: IncomingMessage, then: () => void): void {
   req.on('end', then)
 }
 
-/** The limits a control value may have (those of the options). */
-const LIMITS: Record<string, number> = { '/rate': OPTION_LIMITS.rate, '/max-in-flight': OPTION_LIMITS.maxInFlight }
-
 /**
- * Reads `{"value": <number> | null}`: a number > 0 (a whole one for `integer`) up to the
- * option's limit, or null (no limit). Anything else is a 400 that says what was expected.
+ * Reads `{"value": <number> | null}`: a number > 0 (a whole one for `integer`) up to `max`
+ * (the option's limit), or null (no limit). Anything else is a 400 that says what was expected.
  */
-function readValue(req: IncomingMessage, res: ServerResponse, path: string, what: string, then: (value: number | null) => void, integer = false): void {
+function readValue(req: IncomingMessage, res: ServerResponse, path: string, what: string, max: number, integer: boolean, then: (value: number | null) => void): void {
   let body = ''
   let tooBig = false
   req.setEncoding('utf8')
@@ -84,7 +78,6 @@ function readValue(req: IncomingMessage, res: ServerResponse, path: string, what
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('value' in parsed)) return bad('it has no "value"')
     const value = parsed.value
     if (value === null) return then(null)
-    const max = LIMITS[path]
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isSafeInteger(value)) || value > max) return bad(`got ${JSON.stringify(value)}${typeof value === 'number' && value > max ? ` (at most ${max})` : ''}`)
     then(value)
   })

@@ -43,11 +43,6 @@ export class TokenBucket {
     return this.#rate
   }
 
-  /** Most tokens the bucket holds. */
-  get capacity(): number {
-    return this.#capacity
-  }
-
   /** Changes the rate from `now` on; the tokens already there are kept, up to the new burst. */
   setRate(rate: number, now: number): void {
     this.#refill(now)
@@ -132,6 +127,9 @@ export interface ControlSettings {
 }
 
 const count = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 3 })
+/** A limit as a change says it: `rate 1,000 jobs/s`, `max in flight 64`. */
+const rateWords = (rate: number): string => `rate ${count(rate)} jobs/s`
+const maxInFlightWords = (max: number): string => `max in flight ${count(max)}`
 
 /**
  * The state of the controls and what they allow. Changes go through the setters, which
@@ -211,14 +209,14 @@ export class Controls {
     if (rate === null) this.#bucket = null
     else if (this.#bucket === null) this.#bucket = new TokenBucket(rate, now)
     else this.#bucket.setRate(rate, now)
-    return this.#changed(rate === null ? 'rate off' : `rate ${count(rate)} jobs/s`, source, now)
+    return this.#changed(rate === null ? 'rate off' : rateWords(rate), source, now)
   }
 
   /** Sets --max-in-flight (null: no limit). */
   setMaxInFlight(max: number | null, source: ControlSource, now = Date.now()): string | undefined {
     if (max === this.#maxInFlight) return undefined
     this.#maxInFlight = max
-    return this.#changed(max === null ? 'max in flight off' : `max in flight ${count(max)}`, source, now)
+    return this.#changed(max === null ? 'max in flight off' : maxInFlightWords(max), source, now)
   }
 
   /** The throttle check's answer: a reason to hold dispatch, or null to let jobs go. */
@@ -234,8 +232,8 @@ export class Controls {
     const time = new Date(now).toISOString()
     const changes: ControlChange[] = []
     if (f.paused) changes.push({ time, changed: 'paused', source, controls: f })
-    if (f.rate !== null) changes.push({ time, changed: `rate ${count(f.rate)} jobs/s`, source: { kind: 'flag' }, controls: f })
-    if (f.maxInFlight !== null) changes.push({ time, changed: `max in flight ${count(f.maxInFlight)}`, source: { kind: 'flag' }, controls: f })
+    if (f.rate !== null) changes.push({ time, changed: rateWords(f.rate), source: { kind: 'flag' }, controls: f })
+    if (f.maxInFlight !== null) changes.push({ time, changed: maxInFlightWords(f.maxInFlight), source: { kind: 'flag' }, controls: f })
     if (f.throttle !== null) changes.push({ time, changed: `throttle ${f.throttle}${f.throttled === null ? '' : ` (${f.throttled})`}`, source: { kind: 'flag' }, controls: f })
     return changes
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { RouteHandler } from './http.js'
+import { sendText } from './http.js'
 
 /** Milliseconds between two heartbeat comments: proxies and browsers keep an idle stream open. */
 export const HEARTBEAT_MS = 15_000
@@ -83,8 +84,7 @@ export class StatusEvents {
 
   #watch(req: IncomingMessage, res: ServerResponse): void {
     if (this.#closed || this.#watchers.size >= this.#maxWatchers) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'retry-after': '5' })
-      res.end(this.#closed ? 'The run is closing\n' : `Too many watchers (${this.#maxWatchers}); try again later\n`)
+      sendText(res, 503, this.#closed ? 'The run is closing\n' : `Too many watchers (${this.#maxWatchers}); try again later\n`, { 'retry-after': '5' })
       return
     }
     res.writeHead(200, {

@@ -111,6 +111,11 @@ async function readTotal(options: ResolvedMasterOptions, events: EventEmitter): 
   }
 }
 
+/** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
+function byWhom(source: ControlSource): string {
+  return source.kind === 'http' ? ` (by ${source.address})` : ''
+}
+
 /**
  * One incarnation of a run, from listening to the last checkpoint: the engine behind
  * {@link Master}. It owns the ledger, the source, the server and the store, and exists
@@ -174,12 +179,11 @@ export class Run {
     // A pause outlives its master: a run paused when it stopped starts paused until resumed.
     const pausedBefore = store.previous?.paused === true
     this.#pausedBy = pausedBefore ? { kind: 'checkpoint' } : { kind: 'flag' }
-    const throttleName = o.throttle === undefined ? undefined : typeof o.throttle === 'function' ? o.throttle.name || 'throttle' : o.throttle.name
+    const throttle = o.throttle === undefined || typeof o.throttle !== 'function' ? o.throttle : { check: o.throttle, name: o.throttle.name || 'throttle' }
     // Until the throttle check first answers, nothing goes out: the database may be suffering now.
-    const throttled = o.throttle === undefined ? undefined : 'waiting for the first throttle check'
-    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttleName, throttled }, Date.now(), (change) => this.#onControlChange(change))
-    this.#throttle =
-      o.throttle === undefined ? undefined : new Throttle(typeof o.throttle === 'function' ? o.throttle : o.throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
+    const throttled = throttle === undefined ? undefined : 'waiting for the first throttle check'
+    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttle?.name, throttled }, Date.now(), (change) => this.#onControlChange(change))
+    this.#throttle = throttle === undefined ? undefined : new Throttle(throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
     this.#persistence.setPaused(this.#controls.paused)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
@@ -298,8 +302,7 @@ export class Run {
   #stopBy(source: ControlSource): string {
     const atOnce = this.#phase === DRAINING
     const changed = atOnce ? 'stopping at once: the jobs in flight run again on resume' : 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
-    const from = source.kind === 'http' ? ` (by ${source.address})` : ''
-    this.#log('info', `Stop asked${from}`)
+    this.#log('info', `Stop asked${byWhom(source)}`)
     this.#events.emit('control', { time: new Date().toISOString(), changed, source, controls: this.#controls.figures })
     // After the answer is out: a stop at once closes the server under the request.
     setImmediate(() => this.stop())
@@ -308,8 +311,7 @@ export class Run {
 
   /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
   #onControlChange(change: ControlChange): void {
-    const from = change.source.kind === 'http' ? ` (by ${change.source.address})` : ''
-    this.#log('info', `Controls: ${change.changed}${from}`)
+    this.#log('info', `Controls: ${change.changed}${byWhom(change.source)}`)
     this.#events.emit('control', change)
     // The views show a change at once, not up to a second later; after the end the last document stays.
     if (this.#phase === RUNNING || this.#phase === DRAINING) this.#sampleStatus()
