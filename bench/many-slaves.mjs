@@ -13,17 +13,17 @@ const JOBS = join(here, 'fleet-jobs.mjs')
 
 /**
  * One many-slaves run. `tools` are bench/run.js's process helpers: `start(bin, args, env, ready)`,
- * `finish(name, run, readers)`, and the tm-master bin. Returns bench/run.js's row plus:
+ * `finish(name, run, readers)` and `startMaster(jobsModule, jobArgs, dir, extra, env)`. Returns bench/run.js's row plus:
  * `connections`, `idealJobsPerSecond` (connections × 1000 / delayMs, for a sleeping
  * handler), `leastServedShare` (the least-served connection's jobs over the mean) and
  * `mostIdleWhileQueued` (most connections that finished nothing over one status period
  * while jobs were queued, over the run).
  */
-export async function manySlaves(name, { processes, perProcess, jobs, delayMs = 0, prefetch = 1 }, { start, finish, MASTER }) {
+export async function manySlaves(name, { processes, perProcess, jobs, delayMs = 0, prefetch = 1 }, { start, finish, startMaster }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const gate = join(dir, 'go')
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir, BENCH_DELAY_MS: String(delayMs), BENCH_FLEET_PREFETCH: String(prefetch) }
-  const master = start(MASTER, [JOBS, `n=${jobs}`, `gate=${gate}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', '-q'], env, /Taskmaster server running on '([^']+)'/)
+  const master = startMaster(JOBS, [`n=${jobs}`, `gate=${gate}`], dir, ['-q'], env)
   const [, host] = await master.listening
   const fleet = Array.from({ length: processes }, () => start(FLEET, [host, String(perProcess)], env, /connections welcomed/))
   await Promise.all(fleet.map((p) => p.listening))

@@ -77,6 +77,14 @@ function start(bin, args, env, ready = /Taskmaster server running/) {
   return { child, exited, listening, out: () => out }
 }
 
+/**
+ * A tm-master of the run 'bench' over `jobsModule` (with `jobArgs`), its state in `dir`, on
+ * a free port of 127.0.0.1; `listening` resolves with its host:port as the second element.
+ */
+function startMaster(jobsModule, jobArgs, dir, extra, env) {
+  return start(MASTER, [jobsModule, ...jobArgs, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', ...extra], env, /Taskmaster server running on '([^']+)'/)
+}
+
 /** A slave's first connection outcome: it logs it once its SIGTERM handling is set. */
 const SLAVE_READY = /^tm-slave\[\d+\]: (Connected to the master at|No master at) /m
 
@@ -129,7 +137,7 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir }
   const t0 = performance.now()
-  const master = start(MASTER, [JOBS, `n=${jobs}`, `bytes=${bytes}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0', '--size', String(size), '-q', ...(stateStore ? ['--state-store', stateStore] : [])], env, /Taskmaster server running on '([^']+)'/)
+  const master = startMaster(JOBS, [`n=${jobs}`, `bytes=${bytes}`], dir, ['--size', String(size), '-q', ...(stateStore ? ['--state-store', stateStore] : [])], env)
   const [, host] = await master.listening
   const polls = perSecond ? pollStatus(host, perSecond, master.exited) : undefined
   // Long-lived slaves (--reconnect 0): a slave cannot tell "no master yet" from "the run is
@@ -165,7 +173,7 @@ async function killed(name, { jobs, slave, killAfterMs }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir, BENCH_DELAY_MS: '20' }
   const t0 = performance.now()
-  const master = start(MASTER, [JOBS, `n=${jobs}`, '--key', 'bench', '--reset', '--state-dir', dir, '--host', '127.0.0.1:0'], env, /Taskmaster server running on '([^']+)'/)
+  const master = startMaster(JOBS, [`n=${jobs}`], dir, [], env)
   const [, host] = await master.listening
   const args = [`${HANDLERS}:sleep`, '--host', host, ...slaveOptions(slave), '-q']
   const victim = start(SLAVE, args, env)
@@ -278,7 +286,7 @@ const scenarios = [
   // generation sizes itself to its survivors early in a run, then stays).
   ['memory-30M', () => distributed('memory-30M', { jobs: quick ? 3e6 : 3e7, slaves: [{ handler: 'noop' }] })],
   ['1KB-jobs', () => distributed('1KB-jobs', { jobs: n(5e6), bytes: 1000, slaves: [{ handler: 'noop' }] })],
-  ['1KB-jobs-tuned', () => distributed('1KB-jobs-tuned', { jobs: n(5e6), bytes: 1000, slaves: [{ handler: 'noop', concurrency: 1, prefetch: 2000 }] })],
+  ['1KB-jobs-tuned', () => distributed('1KB-jobs-tuned', { jobs: n(5e6), bytes: 1000, slaves: [{ handler: 'noop', ...TUNED, prefetch: 2000 }] })],
   ['bare-1KB', () => bare('bare-1KB', { jobs: n(5e6), consumers: 1, bytes: 1000 })],
   // Where the slaves are the bottleneck (a handler that computes for 2 µs a job), a second
   // slave process takes its share of the work: the buffer does not serialize them.
@@ -289,8 +297,8 @@ const scenarios = [
   ['cpu-2-slaves', () => distributed('cpu-2-slaves', { jobs: n(1e6), slaves: [0, 1].map(() => ({ handler: 'spin', env: { BENCH_SPIN_US: '2' } })) })],
   // Many connections (bench/many-slaves.mjs): 4 processes x 250 slaves waiting 50 ms a job,
   // and 100 no-op slaves with a fixed prefetch of 40 each: 4,000 in all, as 1-slave-tuned.
-  ['1000-slaves', () => manySlaves('1000-slaves', { processes: 4, perProcess: 250, jobs: n(200000), delayMs: 50 }, { start, finish, MASTER })],
-  ['100-noop', () => manySlaves('100-noop', { processes: 1, perProcess: 100, jobs: n(2e6), prefetch: 40 }, { start, finish, MASTER })],
+  ['1000-slaves', () => manySlaves('1000-slaves', { processes: 4, perProcess: 250, jobs: n(200000), delayMs: 50 }, { start, finish, startMaster })],
+  ['100-noop', () => manySlaves('100-noop', { processes: 1, perProcess: 100, jobs: n(2e6), prefetch: 40 }, { start, finish, startMaster })],
 ]
 
 // The machine is noisy: short scenarios run `repeat` times, in rounds (every scenario
