@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { Dispatcher } from '../dist/master/dispatcher.js'
 import { Ledger } from '../dist/master/ledger.js'
 import { Session, ACTIVE } from '../dist/master/session.js'
+import { Controls } from '../dist/master/controls.js'
 import { StatusSampler } from '../dist/master/status-sampler.js'
 import { encode } from '../dist/protocol/codec.js'
 
@@ -80,7 +81,9 @@ for (const n of sizes) {
     session.done = 12345
     sessions.set(s, session)
   }
-  const sampler = new StatusSampler({ key: 'bench', args: {}, ledger, totals: () => ({ done: 0, failed: 0 }), sessions, resume: { position: 0, last: undefined, elapsed: 0, counts: { done: 0, failed: 0 }, startedAt: new Date().toISOString() }, total: undefined, startedAt: Date.now() })
+  // No limits, as a master started without --rate, --max-in-flight, --paused or --throttle.
+  const controls = new Controls({ paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }, Date.now())
+  const sampler = new StatusSampler({ key: 'bench', args: {}, ledger, totals: () => ({ done: 0, failed: 0 }), sessions, resume: { position: 0, last: undefined, elapsed: 0, counts: { done: 0, failed: 0 }, startedAt: new Date().toISOString() }, total: undefined, startedAt: Date.now(), controls: () => controls.figures, failures: () => [] })
   const rounds = Math.max(5, Math.min(200, 2e5 / n))
   let now = Date.now()
   let bytes = 0
