@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MASTER_BIN, ROOT, SLAVE_BIN, cleanUp, run } from '../helpers/proc.js'
+import { CTL_BIN, MASTER_BIN, ROOT, SLAVE_BIN, cleanUp, run } from '../helpers/proc.js'
 
 afterEach(cleanUp)
 
@@ -106,8 +106,7 @@ describe('--help shows each default as a user types it', () => {
 
 describe('tm-ctl --help', () => {
   it('lists the commands that steer a live master, and each explains itself with an example', async () => {
-    const CTL = join(ROOT, 'bin/tm-ctl.js')
-    const help = await run(CTL, ['--help'])
+    const help = await run(CTL_BIN, ['--help'])
     const commands = help.stdout.slice(help.stdout.indexOf('Commands:')).split('\n').map((line) => /^ {2}(\S+)/.exec(line)?.[1]).filter((name) => name !== undefined)
     expect(commands).toEqual(['status', 'pause', 'resume', 'rate', 'max-in-flight', 'stop', 'help'])
     for (const [command, words, example] of [
@@ -117,7 +116,7 @@ describe('tm-ctl --help', () => {
       ['max-in-flight', /Usage: tm-ctl max-in-flight \[options\] <n\|off>/, 'tm-ctl max-in-flight 64 --host 10.0.0.5:5050'],
       ['stop', /as on SIGINT/, 'tm-ctl stop --host 10.0.0.5:5050'],
     ] as const) {
-      const text = await run(CTL, [command, '--help'])
+      const text = await run(CTL_BIN, [command, '--help'])
       expect(text.exit).toEqual({ code: 0, signal: null })
       expect(text.stdout.replace(/\s+/g, ' ')).toMatch(words)
       expect(text.stdout).toContain(`Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${example}\n`)

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
-import { ROOT, cleanUp, fixture, masterArgs, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { CTL_BIN, cleanUp, fixture, masterArgs, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { controlLines, statsDocuments } from '../helpers/poll.js'
 import { until } from '../helpers/reliability.js'
 
 // --rate holds the fleet's rate whatever the slaves: 3 slaves of concurrency 1, 4 and 16
@@ -12,26 +12,13 @@ import { until } from '../helpers/reliability.js'
 
 afterEach(cleanUp)
 
-const CTL_BIN = join(ROOT, 'bin/tm-ctl.js')
-
-/** The status documents of a --stats file, one per time. */
-function documents(file: string): RunStatus[] {
-  const docs = new Map<string, RunStatus>()
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line === '' || line.includes('"control":')) continue
-    const doc = JSON.parse(line) as RunStatus
-    docs.set(doc.time, doc)
-  }
-  return [...docs.values()]
-}
-
 const sent = (doc: RunStatus): number => doc.run.session.done + doc.run.session.failed + doc.run.inFlight
 
 /** The rate of jobs sent over the first `seconds` after the first document at or after `from` (ms). */
 async function measure(file: string, from: number, seconds: number): Promise<{ rate: number; first: RunStatus; last: RunStatus }> {
-  const first = await until('a status document to start the window', () => documents(file).find((doc) => Date.parse(doc.time) >= from), 60_000)
+  const first = await until('a status document to start the window', () => statsDocuments(file).find((doc) => Date.parse(doc.time) >= from), 60_000)
   const start = Date.parse(first.time)
-  const last = await until(`a status document ${seconds} s later`, () => documents(file).find((doc) => Date.parse(doc.time) >= start + seconds * 1000), 60_000)
+  const last = await until(`a status document ${seconds} s later`, () => statsDocuments(file).find((doc) => Date.parse(doc.time) >= start + seconds * 1000), 60_000)
   return { rate: (sent(last) - sent(first)) / ((Date.parse(last.time) - start) / 1000), first, last }
 }
 
@@ -43,7 +30,7 @@ async function rateRun(rate: number): Promise<{ host: string; stats: string; sin
   // A window of 2,000 jobs: with the default (concurrency × batch) these three slaves top out
   // near 100,000 jobs/s on a loaded machine, and the test is of the limit, not of the fleet.
   for (const concurrency of [1, 4, 16]) startSlave([fixture('noop.mjs'), '--host', host, '--concurrency', String(concurrency), '--prefetch', '2000', '--reconnect', '2'], { env: box.env })
-  const all = await until('the 3 slaves connected', () => documents(stats).find((doc) => doc.slaves.length === 3), 60_000)
+  const all = await until('the 3 slaves connected', () => statsDocuments(stats).find((doc) => doc.slaves.length === 3), 60_000)
   return { host, stats, since: Date.parse(all.time) }
 }
 
@@ -77,8 +64,7 @@ describe('--rate over the fleet', () => {
     const after = await measure(r.stats, Date.now() + 500, 5)
     expect(after.first.run.controls.rate).toBe(4000)
     expectWithin5(after.rate, 4000)
-    const lines = readFileSync(r.stats, 'utf8').split('\n').filter((line) => line.includes('"control":')).map((line) => JSON.parse(line))
-    expect(lines.map((c) => [c.control, c.source.kind, c.controls.rate])).toEqual([
+    expect(controlLines(r.stats).map((c) => [c.control, c.source.kind, c.controls.rate])).toEqual([
       ['rate 1,000 jobs/s', 'flag', 1000],
       ['rate 4,000 jobs/s', 'http', 4000],
     ])

@@ -1,37 +1,22 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EXIT_OK, ROOT, cleanUp, expectEachKeyRan, expectUsageError, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
-import { statusReader } from '../helpers/poll.js'
-import type { Proc } from '../helpers/proc.js'
-import { portForLater, until } from '../helpers/reliability.js'
+import { CTL_BIN, EXIT_OK, MASTER_BIN, cleanUp, expectEachKeyRan, expectUsageError, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { controlLines, statusReader } from '../helpers/poll.js'
+import { expectRunEnds, portForLater, until } from '../helpers/reliability.js'
 
 // The controls of a live run (pause, resume, --max-in-flight, the throttle check, stop),
 // driven through tm-ctl and the master's HTTP endpoints, with the real bins.
 
 afterEach(cleanUp)
 
-const CTL_BIN = join(ROOT, 'bin/tm-ctl.js')
 const TOKEN = 'controls-s3cret'
 const RANGE = fixture('range.mjs')
 
 /** tm-ctl with the run's token (or none). */
 const ctl = (args: string[], token: string | null = TOKEN) => run(CTL_BIN, [...args, ...(token === null ? [] : ['--token', token])], { env: { TM_TOKEN: undefined } })
 
-const { statusWhere } = statusReader(TOKEN)
-
-/** The control lines of a --stats file. */
-function controlLines(file: string): { time: string; control: string; source: { kind: string; address?: string }; controls: Record<string, unknown> }[] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((line) => line.includes('"control":'))
-    .map((line) => JSON.parse(line))
-}
-
-async function expectEnds(master: Proc, slaves: Proc[], code = 0): Promise<void> {
-  expect(await master.exited, master.stderr).toEqual({ code, signal: null })
-  for (const slave of slaves) expect(await slave.exited, slave.stderr).toEqual(EXIT_OK)
-}
+const { statusWhere, expectStandsStill } = statusReader(TOKEN)
 
 describe('pause and resume', () => {
   it('a pause stops dispatch within the jobs the slaves already hold; resume goes on with every job done once; the stats stream records both', async () => {
@@ -48,23 +33,16 @@ describe('pause and resume', () => {
     const atPause = recordedKeys(box.records).length
     const pausedAt = Date.now()
     // The jobs the slaves held finish; then nothing more goes out, over several status documents.
-    const still = await statusWhere(host, 'the paused run to stand still', (doc) => doc.run.inFlight === 0, pausedAt)
-    expect(still.run).toMatchObject({ state: 'running', controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null } })
-    const later = await statusWhere(host, 'two more status documents', () => true, Date.parse(still.time) + 2000)
-    expect(later.run).toMatchObject({ done: still.run.done, inFlight: 0, queued: still.run.queued })
-    expect(later.slaves).toHaveLength(2)
-    const held = recordedKeys(box.records).length
-    expect(held).toBe(later.run.done)
     // Each slave holds at most concurrency + prefetch = 4 jobs: those, and no more, ran after the pause.
-    expect(held - atPause).toBeLessThanOrEqual(8)
-    expect(held).toBeLessThan(400)
+    const later = await expectStandsStill(host, { records: box.records, atPause, pausedAt, held: 8, total: 400 })
+    expect(later.slaves).toHaveLength(2)
 
     const again = await ctl(['pause', '--host', host])
     expect(again.stdout).toBe('nothing: already paused\npaused | rate off | max in flight off | no throttle\n')
     const resumed = await ctl(['resume', '--host', host])
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toBe('resumed\nnot paused | rate off | max in flight off | no throttle\n')
-    await expectEnds(master, slaves)
+    await expectRunEnds(master, slaves)
     expectEachKeyRan(box.records, 400)
     expect(controlLines(stats).map((c) => [c.control, c.source.kind, c.source.address?.replace(/^::ffff:/, ''), c.controls.paused])).toEqual([
       ['paused', 'http', '127.0.0.1', true],
@@ -118,7 +96,7 @@ describe('--max-in-flight', () => {
     const mark = readFileSync(file, 'utf8').split('\n').length - 1
     const changed = await ctl(['max-in-flight', '12', '--host', host])
     expect(changed.stdout).toBe('max in flight 12\nnot paused | rate off | max in flight 12 | no throttle\n')
-    await expectEnds(master, slaves)
+    await expectRunEnds(master, slaves)
     const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '')
     let running = 0
     let before = 0
@@ -160,7 +138,7 @@ describe('--throttle', () => {
     expect(last.run).toMatchObject({ done: 0, inFlight: 0, queued: 200 })
     expect(recordedKeys(box.records)).toEqual([])
     writeFileSync(gate, 'go')
-    await expectEnds(master, [slave])
+    await expectRunEnds(master, [slave])
     expectEachKeyRan(box.records, 200)
     const changes = controlLines(stats).map((c) => [c.control, c.source.kind])
     expect(changes.slice(0, 2)).toEqual([
@@ -174,11 +152,11 @@ describe('--throttle', () => {
 
   it('refuses a module that is missing or lacks the export, in one line (exit 2)', async () => {
     const box = sandbox()
-    const missing = await run(join(ROOT, 'bin/tm-master.js'), [RANGE, ...masterArgs(box, 'bad'), '--throttle', 'nowhere.mjs'])
+    const missing = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'bad'), '--throttle', 'nowhere.mjs'])
     expectUsageError(missing, /^tm-master: Cannot find module 'nowhere\.mjs' \(no file at .*nowhere\.mjs\)$/)
-    const noExport = await run(join(ROOT, 'bin/tm-master.js'), [RANGE, ...masterArgs(box, 'bad'), '--throttle', `${fixture('noop.mjs')}:lag`])
+    const noExport = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'bad'), '--throttle', `${fixture('noop.mjs')}:lag`])
     expectUsageError(noExport, new RegExp(`^tm-master: Module '.*noop\\.mjs' has no export 'lag'; its exports are: handleJob$`))
-    const none = await run(join(ROOT, 'bin/tm-master.js'), [RANGE, ...masterArgs(box, 'bad'), '--throttle', fixture('noop.mjs')])
+    const none = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'bad'), '--throttle', fixture('noop.mjs')])
     expectUsageError(none, /^tm-master: Module '.*noop\.mjs' has no export 'throttle' or 'default'; its exports are: handleJob$/)
   })
 })
@@ -198,7 +176,7 @@ describe('tm-ctl stop', () => {
     expect(readCheckpoint(box, 'stop')).toMatchObject({ complete: false, position: done, counts: { done, failed: 0 } })
     const again = await startMaster([RANGE, 'n=300', ...masterArgs(box, 'stop'), '--quiet'], { env: box.env })
     const slave2 = startSlave([fixture('record.mjs'), '--host', again.host, '--concurrency', '4', '--reconnect', '2'], { env: box.env })
-    await expectEnds(again.master, [slave2])
+    await expectRunEnds(again.master, [slave2])
     expectEachKeyRan(box.records, 300)
     slave.kill('SIGINT')
   })

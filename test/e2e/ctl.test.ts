@@ -1,8 +1,8 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
-import { EXIT_OK, MASTER_BIN, ROOT, cleanUp, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
-import { poll } from '../helpers/poll.js'
+import { CTL_BIN, EXIT_OK, MASTER_BIN, cleanUp, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import { statusReader } from '../helpers/poll.js'
 import { portForLater } from '../helpers/reliability.js'
 
 // tm-ctl status against a live master (its /status) and against a stopped run's state
@@ -10,8 +10,8 @@ import { portForLater } from '../helpers/reliability.js'
 
 afterEach(cleanUp)
 
-const CTL_BIN = join(ROOT, 'bin/tm-ctl.js')
 const TOKEN = 'ctl-s3cret'
+const { statusWhere } = statusReader(TOKEN)
 
 /** tm-ctl without the TM_TOKEN of the test's environment. */
 const ctl = (args: string[], env: NodeJS.ProcessEnv = {}) => run(CTL_BIN, args, { env: { TM_TOKEN: undefined, ...env } })
@@ -21,11 +21,7 @@ describe('tm-ctl status', () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', ...masterArgs(box, 'ctl'), '--quiet'], { env: box.env })
     const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2', '--reconnect', '1'], { env: box.env })
-    await poll('the run to stand at 100 done', async () => {
-      const res = await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
-      const doc = (await res.json()) as RunStatus
-      return doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0 ? doc : undefined
-    })
+    await statusWhere(host, 'the run to stand at 100 done', (doc) => doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0)
 
     const json = await ctl(['status', '--host', host, '--json'], { TM_TOKEN: TOKEN })
     expect(json.exit, json.stderr).toEqual(EXIT_OK)

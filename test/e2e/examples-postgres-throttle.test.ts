@@ -4,13 +4,15 @@
 // max_lag the run holds with the lag in /status; once it is under, every job runs once.
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RunStatus } from '../../src/index.js'
 import { LAG_QUERY, closeLagPool, replicationLag, throttle } from '../../examples/postgres/throttle.js'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { EXIT_OK, ROOT, expectEachKeyRan, fixture, masterArgs, recordedKeys, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { statusReader } from '../helpers/poll.js'
 import { tearDown } from '../helpers/reliability.js'
 
 const THROTTLE = join(ROOT, 'examples/postgres/throttle.ts')
+/** The run has no token. */
+const { statusWhere } = statusReader()
 
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
   it('PostgreSQL is installed', () => {
@@ -39,12 +41,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres/throttle.ts${
     const args = [`db=${postgres.server.url}`, 'lag_table=drill_lag', 'max_lag=1', 'n=300']
     const { master, host } = await startMaster([fixture('range.mjs'), ...args, ...masterArgs(box, 'lagged'), '--quiet', '--throttle', THROTTLE, '--throttle-interval', '0.2'], { env: box.env })
     const slave = startSlave([fixture('record.mjs'), '--host', host, '--concurrency', '4', '--reconnect', '2'], { env: box.env })
-    const status = async (): Promise<RunStatus> => (await (await fetch(`http://${host}/status`)).json()) as RunStatus
-    let doc = await status()
-    while (!(doc.slaves.length === 1 && doc.run.controls.throttled !== null && doc.run.controls.throttled !== 'waiting for the first throttle check')) {
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      doc = await status()
-    }
+    const doc = await statusWhere(host, 'the throttle to hold on the lag', (status) => status.slaves.length === 1 && status.run.controls.throttled !== null && status.run.controls.throttled !== 'waiting for the first throttle check')
     expect(doc.run.controls).toEqual({ paused: false, rate: null, maxInFlight: null, throttled: 'replication lag 4.3 s > 1 s', throttle: THROTTLE })
     expect(doc.run).toMatchObject({ done: 0, inFlight: 0, queued: 300 })
     expect(recordedKeys(box.records)).toEqual([])

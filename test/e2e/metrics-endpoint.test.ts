@@ -2,9 +2,9 @@ import { writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, fixture, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { poll } from '../helpers/poll.js'
+import { statusReader } from '../helpers/poll.js'
+import { until } from '../helpers/reliability.js'
 
 // GET /metrics on the master's port during a live run, with the real bins: every metric's
 // name and value against GET /status of the same moment, and the token guarding it.
@@ -12,6 +12,7 @@ import { poll } from '../helpers/poll.js'
 afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-metrics'
+const { status, statusWhere } = statusReader(TOKEN)
 
 /** `name{labels}` -> value of every sample in a Prometheus text exposition. */
 function samples(text: string): Record<string, number> {
@@ -30,18 +31,14 @@ describe('GET /metrics', () => {
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'metered'), '--quiet'], { env: box.env })
     const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
     const auth = { authorization: `Bearer ${TOKEN}` }
-    const status = async (): Promise<RunStatus> => (await (await fetch(`http://${host}/status`, { headers: auth })).json()) as RunStatus
     // Jobs 0-99 done, 2 running and 2 prefetched held, and the slave's stats report in.
-    await poll('the run to stand at 100 done', async () => {
-      const doc = await status()
-      return doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0
-    }, 60_000)
+    await statusWhere(host, 'the run to stand at 100 done', (doc) => doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0)
     // A scrape and a status document of the same moment: both scrapes carry the time of that document.
-    const { response, text, doc } = await poll(
+    const { response, text, doc } = await until(
       'a scrape and /status of one document',
       async () => {
         const before = await fetch(`http://${host}/metrics`, { headers: auth })
-        const doc = await status()
+        const doc = await status(host)
         const after = await fetch(`http://${host}/metrics`, { headers: auth })
         const text = await after.text()
         const time = `taskmaster_status_time_seconds{key="metered"}`
@@ -49,6 +46,7 @@ describe('GET /metrics', () => {
         return same ? { response: after, text, doc } : undefined
       },
       60_000,
+      100,
     )
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
@@ -96,10 +94,7 @@ describe('GET /metrics', () => {
       const res = await fetch(`http://${host}${path}`, { method: 'POST', headers: auth, body: value === undefined ? '' : JSON.stringify({ value }) })
       expect(res.status).toBe(200)
     }
-    const controlled = await poll('a status document with the controls set', async () => {
-      const doc = await status()
-      return doc.run.controls.maxInFlight === 7 ? doc : undefined
-    })
+    const controlled = await statusWhere(host, 'a status document with the controls set', (doc) => doc.run.controls.maxInFlight === 7)
     expect(controlled.run.controls).toEqual({ paused: true, rate: 250.5, maxInFlight: 7, throttled: null, throttle: null })
     const scraped = samples(await (await fetch(`http://${host}/metrics`, { headers: auth })).text())
     expect(Object.fromEntries(Object.entries(scraped).filter(([name]) => /^taskmaster_(paused|throttled|rate_limit|max_in_flight)/.test(name)))).toEqual({

@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, fixture, masterArgs, sandbox, startMaster, startSlave, tempDir } from '../helpers/proc.js'
-import { poll } from '../helpers/poll.js'
+import { followEvents, statusReader } from '../helpers/poll.js'
+import { until } from '../helpers/reliability.js'
 
 // The web page's side of the master's port with the real bins: GET / (the page, which holds
 // nothing of the run), GET /events (the status document as server-sent events, token-guarded),
@@ -14,33 +14,7 @@ import { poll } from '../helpers/poll.js'
 afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-the-page'
-
-/** Reads server-sent events from `url`: every `data:` document so far, and a way to stop. */
-async function events(url: string): Promise<{ status: number; type: string | null; docs: RunStatus[]; text: () => string; stop: () => void }> {
-  const abort = new AbortController()
-  const response = await fetch(url, { signal: abort.signal })
-  const docs: RunStatus[] = []
-  let text = ''
-  if (response.ok) {
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
-    void (async () => {
-      let pending = ''
-      for (;;) {
-        const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }))
-        if (done) return
-        text += value
-        pending += value
-        let end: number
-        while ((end = pending.indexOf('\n\n')) >= 0) {
-          const event = pending.slice(0, end)
-          pending = pending.slice(end + 2)
-          if (event.startsWith('data: ')) docs.push(JSON.parse(event.slice(6)) as RunStatus)
-        }
-      }
-    })()
-  }
-  return { status: response.status, type: response.headers.get('content-type'), docs, text: () => text, stop: () => abort.abort() }
-}
+const { statusWhere } = statusReader(TOKEN)
 
 describe('the web page’s endpoints', () => {
   it('GET / is the page with nothing of the run in it; GET /events streams the documents of /status to holders of the token', async () => {
@@ -68,19 +42,16 @@ describe('the web page’s endpoints', () => {
     expect(refused.status).toBe(401)
     expect(await refused.text()).toBe("This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n")
 
-    const stream = await events(`http://${host}/events?token=${TOKEN}`)
+    const stream = await followEvents(`http://${host}/events?token=${TOKEN}`)
     expect(stream.status).toBe(200)
     expect(stream.type).toBe('text/event-stream; charset=utf-8')
     // The run stands at 100 done; a document of /status is one the stream carried.
-    const doc = await poll('the run to stand at 100 done', async () => {
-      const status = (await (await fetch(`http://${host}/status?token=${TOKEN}`)).json()) as RunStatus
-      return status.run.done === 100 && status.run.inFlight === 4 ? status : undefined
-    })
-    const streamed = await poll('the stream to carry the document of /status', async () => stream.docs.find((d) => d.time === doc.time))
+    const doc = await statusWhere(host, 'the run to stand at 100 done', (status) => status.run.done === 100 && status.run.inFlight === 4)
+    const streamed = await until('the stream to carry the document of /status', () => stream.docs.find((d) => d.time === doc.time), 60_000, 100)
     expect(streamed).toEqual(doc)
     expect(stream.text()).toMatch(/^retry: 2000\n\ndata: \{/)
     // One a second: the stream goes on.
-    await poll('a later document', async () => stream.docs.some((d) => d.time > doc.time))
+    await until('a later document', () => stream.docs.some((d) => d.time > doc.time), 60_000, 100)
     stream.stop()
 
     writeFileSync(join(box.records, 'go'), '')
@@ -94,10 +65,10 @@ describe('the web page’s endpoints', () => {
     const box = sandbox({ TM_TOKEN: TOKEN })
     // No slave: the run stays live.
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'long-watch'), '--quiet'], { env: box.env })
-    const stream = await events(`http://${host}/events?token=${TOKEN}`)
-    const first = await poll('the first document', async () => stream.docs[0])
+    const stream = await followEvents(`http://${host}/events?token=${TOKEN}`)
+    const first = await until('the first document', () => stream.docs[0], 60_000, 100)
     // The master cuts a connection without a hello after 15 s (HELLO_TIMEOUT_S + 5): the stream outlives that.
-    await poll('a document 20 s after the first, on the same stream', async () => stream.docs.some((d) => Date.parse(d.time) >= Date.parse(first.time) + 20_000), 60_000)
+    await until('a document 20 s after the first, on the same stream', () => stream.docs.some((d) => Date.parse(d.time) >= Date.parse(first.time) + 20_000), 60_000, 100)
     stream.stop()
     master.kill('SIGTERM')
     expect((await master.exited).code).toBe(143)

@@ -2,10 +2,10 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, tempDir, fixture, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { useChromium } from '../helpers/chromium.js'
-import { poll } from '../helpers/poll.js'
+import { statusReader } from '../helpers/poll.js'
+import { until } from '../helpers/reliability.js'
 
 // The web page in a real browser: Debian's headless Chromium driven by playwright-core
 // (never a browser of its own download). During a live run it must show the numbers of
@@ -14,6 +14,7 @@ import { poll } from '../helpers/poll.js'
 afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-the-browser'
+const { status } = statusReader(TOKEN)
 
 const browser = useChromium()
 
@@ -49,25 +50,34 @@ describe('the web page in Chromium', () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '400', TM_FAIL_IDS: '7,42,99', TM_RECORD_DELAY_MS: '40' })
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=500', 'table=posts', 'since=2024-01-01', ...masterArgs(box, 'posts-backfill'), '--retries', '0', '--quiet'], { env: box.env })
     const slaves = [1, 2].map(() => startSlave([fixture('page-handler.mjs'), '--host', host, '--concurrency', '2'], { env: box.env }))
-    const status = async (): Promise<RunStatus> => (await (await fetch(`http://${host}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as RunStatus
 
     const page = await browser().newPage({ viewport: { width: 1100, height: 900 } })
     await page.goto(`http://${host}/?token=${TOKEN}`)
     // The token leaves the address bar at once.
     expect(page.url()).toBe(`http://${host}/`)
     // The run stands at 400 finished (397 done, 3 failed) with both slaves' stats in, and the page shows it.
-    await poll('the page to show the run standing at 400', async () => {
-      const doc = await status()
-      const now = await shown(page)
-      return doc.run.position === 400 && doc.slaves.length === 2 && doc.slaves.every((s) => s.rss > 0) && now.fields.done === '397 of 500'
-    })
+    await until(
+      'the page to show the run standing at 400',
+      async () => {
+        const doc = await status(host)
+        const now = await shown(page)
+        return doc.run.position === 400 && doc.slaves.length === 2 && doc.slaves.every((s) => s.rss > 0) && now.fields.done === '397 of 500'
+      },
+      60_000,
+      100,
+    )
     // The page's figures and a /status document of the same time: read the page, /status, the page again.
-    const { doc, now } = await poll('the page and /status on one document', async () => {
-      const before = await shown(page)
-      const doc = await status()
-      const now = await shown(page)
-      return before.time === doc.time && now.time === doc.time ? { doc, now } : undefined
-    })
+    const { doc, now } = await until(
+      'the page and /status on one document',
+      async () => {
+        const before = await shown(page)
+        const doc = await status(host)
+        const now = await shown(page)
+        return before.time === doc.time && now.time === doc.time ? { doc, now } : undefined
+      },
+      60_000,
+      100,
+    )
     const r = doc.run
     expect(now.visible).toBe(true)
     expect(now.fields).toEqual({

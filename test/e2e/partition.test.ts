@@ -14,8 +14,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { NetnsLink } from '../helpers/netns.js'
 import { createLink, startNetnsSlave, netnsUnavailable, removeLink, setLink } from '../helpers/netns.js'
 import type { Proc } from '../helpers/proc.js'
-import { EXIT_OK, expectEachKeyRan, readCheckpoint, recordedKeys, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { RANGE, RECORD, linesMatching, recordedCount, stopLongLived, tearDown, until } from '../helpers/reliability.js'
+import { expectEachKeyRan, readCheckpoint, recordedKeys, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
+import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, linesMatching, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
 const unavailable = netnsUnavailable()
 if (unavailable !== undefined) console.warn(`test/e2e/partition.test.ts skipped: ${unavailable} (it needs root and ip netns, as on CI)`)
@@ -56,16 +56,6 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
     return { box, master, cutOff, other }
   }
 
-  /** Stops every slave once the master has exited, and expects 0 from each. */
-  async function ends(master: Proc, cutOff: Proc[], other: Proc): Promise<void> {
-    expect(await master.exited, master.stderr).toEqual(EXIT_OK)
-    for (const slave of cutOff) {
-      slave.kill('SIGTERM')
-      expect(await slave.exited, slave.stderr).toEqual(EXIT_OK)
-    }
-    expect(await stopLongLived(other), other.stderr).toEqual(EXIT_OK)
-  }
-
   it('cut for longer than the heartbeat timeout: their jobs move to the other slave, late results are ignored, they reconnect, nothing is lost', async () => {
     const { box, master, cutOff, other } = await start('long-cut', 1)
     // In the middle of the run, with the cut-off slaves at work.
@@ -85,7 +75,7 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
 
     // They come back: a second connection each, in the same run.
     for (const slave of cutOff) await slave.waitFor(/Connected to the master at .*\n(.*\n)*.*Connected to the master at /)
-    await ends(master, cutOff, other)
+    await expectRunEndsThenStop(master, [...cutOff, other])
 
     // The jobs in flight on them when they were dropped went back to the buffer: the only
     // jobs that may have run twice (those they finished during the cut, whose acks were lost).
@@ -95,13 +85,9 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
       return Number(line![1] ?? 0)
     })
     for (const n of returned) expect(n).toBeLessThanOrEqual(HELD)
-    const counts = tally(recordedKeys(box.records))
-    const missing = Array.from({ length: N }, (_, id) => id).filter((id) => !counts.has(String(id)))
-    expect(missing, 'jobs never run').toEqual([])
-    expect(counts.size).toBe(N)
-    const repeats = [...counts.values()].reduce((a, b) => a + b - 1, 0)
+    const repeats = expectEachKeyAtLeastOnce(box.records, N)
     expect(repeats, `repeats, against ${returned.join(' + ')} jobs in flight on the cut-off slaves`).toBeLessThanOrEqual(returned[0]! + returned[1]!)
-    expect(Math.max(...counts.values())).toBeLessThanOrEqual(2)
+    expect(Math.max(...tally(recordedKeys(box.records)).values())).toBeLessThanOrEqual(2)
     // Late results were ignored: the master counted each job done once, no more.
     expect(master.stdout).toMatch(new RegExp(`^Run 'long-cut' complete: ${N} jobs \\(${N} done, 0 failed\\)`, 'm'))
     expect(readCheckpoint(box, 'long-cut')).toMatchObject({ complete: true, counts: { done: N, failed: 0 } })
@@ -115,7 +101,7 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
     // The one timed wait of the test: the cut's duration is what it is about.
     await new Promise((resolve) => setTimeout(resolve, 500))
     setLink(link, true)
-    await ends(master, cutOff, other)
+    await expectRunEndsThenStop(master, [...cutOff, other])
 
     expectEachKeyRan(box.records, N)
     // No slave was dropped or lost during the run (the slaves are stopped after the master exited).

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, fixture, masterArgs, recordedKeys, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { poll } from '../helpers/poll.js'
+import { until } from '../helpers/reliability.js'
 
 // GET /status on the master's port during a live run, with the real bins: the document's
 // figures against what the run really did, and the token guarding it like the slaves' endpoint.
@@ -26,11 +26,16 @@ describe('GET /status', () => {
     const url = `http://${host}/status`
     const auth = { authorization: `Bearer ${TOKEN}` }
     // Jobs 0-99 done, 2 running and 2 prefetched held, and the slave's stats report in.
-    const status = await poll('the run to stand at 100 done', async () => {
-      const answer = await get(url, auth)
-      const doc = JSON.parse(answer.body) as RunStatus
-      return doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0 ? { answer, doc } : undefined
-    })
+    const status = await until(
+      'the run to stand at 100 done',
+      async () => {
+        const answer = await get(url, auth)
+        const doc = JSON.parse(answer.body) as RunStatus
+        return doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0 ? { answer, doc } : undefined
+      },
+      60_000,
+      100,
+    )
     expect(status.answer.status).toBe(200)
     expect(status.answer.type).toBe('application/json; charset=utf-8')
     const doc = status.doc

@@ -11,7 +11,8 @@ import { PROTOCOL_VERSION } from '../../src/protocol/messages.js'
 import { expectEachKeyRan, fixture, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { RANGE, RECORD, expectRunEnds, tearDown, until } from '../helpers/reliability.js'
 
-const HANDLERS = fixture('window-handlers.mjs')
+const SLEEP = `${fixture('window-handlers.mjs')}:sleep`
+const NOOP = fixture('noop.mjs')
 /** Most jobs a frame of the played master carries (the real master's default --batch-size). */
 const BATCH = 1000
 
@@ -94,7 +95,7 @@ function playMaster(): PlayedMaster {
 describe('the adaptive window (defaults: no --prefetch)', () => {
   it('grows for a fast handler until the master sends full frames', async () => {
     const master = playMaster()
-    startSlave([`${HANDLERS}:noop`, '--host', await master.host, '-q'])
+    startSlave([NOOP, '--host', await master.host, '-q'])
     // Concurrency 1: a fixed window of concurrency + prefetch would be 2 jobs a frame.
     await until('a full frame of 1000 jobs', () => master.largestFrame === BATCH, 60_000)
     expect(master.largestFrame).toBe(BATCH)
@@ -102,7 +103,7 @@ describe('the adaptive window (defaults: no --prefetch)', () => {
 
   it('stays small for a slow handler: a few jobs beyond its lanes', async () => {
     const master = playMaster()
-    startSlave([`${HANDLERS}:sleep`, '--host', await master.host, '--concurrency', '2', '-q'], { env: { TM_SLEEP_MS: '100' } })
+    startSlave([SLEEP, '--host', await master.host, '--concurrency', '2', '-q'], { env: { TM_SLEEP_MS: '100' } })
     await until('100 jobs finished', () => master.finished >= 100, 120_000)
     // At most 20 jobs a second: 2 lanes plus 20 jobs/s × (round trip + 50 ms) queued is
     // 2 + 3 on an idle machine; 2 + 20 leaves a round trip of 950 ms to a loaded one.
@@ -112,7 +113,7 @@ describe('the adaptive window (defaults: no --prefetch)', () => {
 
   it('is fixed by --prefetch: never more than concurrency + prefetch, however fast the handler', async () => {
     const master = playMaster()
-    startSlave([`${HANDLERS}:noop`, '--host', await master.host, '--concurrency', '2', '--prefetch', '3', '-q'])
+    startSlave([NOOP, '--host', await master.host, '--concurrency', '2', '--prefetch', '3', '-q'])
     await until('20,000 jobs finished', () => master.finished >= 20_000, 120_000)
     expect([master.mostHeld, master.largestFrame]).toEqual([5, 5])
   })

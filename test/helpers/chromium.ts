@@ -5,7 +5,7 @@ import { chromium } from 'playwright-core'
 import { afterAll, beforeAll } from 'vitest'
 
 /** Debian's chromium: /usr/bin/chromium, else the one on PATH; a clear failure when there is none (CI installs it). */
-export function chromiumPath(): string {
+function chromiumPath(): string {
   if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium'
   try {
     return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim()

@@ -10,6 +10,7 @@ import { expect } from 'vitest'
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const MASTER_BIN = join(ROOT, 'bin/tm-master.js')
 export const SLAVE_BIN = join(ROOT, 'bin/tm-slave.js')
+export const CTL_BIN = join(ROOT, 'bin/tm-ctl.js')
 /** Path of a file in test/fixtures. */
 export const fixture = (name: string): string => join(ROOT, 'test/fixtures', name)
 

@@ -77,15 +77,16 @@ export async function tearDown(): Promise<void> {
 }
 
 /**
- * Polls `probe` every `intervalMs` until it returns a value other than undefined or
- * false; gives up with an error naming `what` after `timeoutMs`.
+ * Polls `probe` (sync or async: its result is awaited) every `intervalMs` until it gives a
+ * value other than undefined or false; gives up with an error naming `what` (a function:
+ * asked then, to tell what it saw last) after `timeoutMs`.
  */
-export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000, intervalMs = 20): Promise<T> {
+export async function until<T>(what: string | (() => string), probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const value = probe()
+    const value = await probe()
     if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`)
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }

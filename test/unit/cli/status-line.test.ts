@@ -45,6 +45,7 @@ const status: RunStatus = {
     controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
   },
   slaves: [slave, { ...slave, id: 2, address: '10.0.0.8:40000', hostname: 'w2', pid: 7, done: 5, rate: 3.25, cpuPercent: 0, rss: 900, netIn: 0, netOut: 0 }],
+  failures: [],
 }
 
 const noTotal: RunStatus = { ...status, run: { ...status.run, total: null, percent: null, etaMs: null } }

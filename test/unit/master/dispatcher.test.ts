@@ -54,11 +54,11 @@ function ledgerOf(n: number, job: (seq: number) => unknown = (seq) => ({ n: seq 
   return ledger
 }
 
-/** A dispatcher over `ledger` with a recorder in which `taking` sessions take jobs. */
-function dispatcherOf(ledger: Ledger, options: Partial<DispatchOptions>, ...taking: number[]): { dispatcher: Dispatcher; sink: Recorder } {
+/** A dispatcher over `ledger` (under `controls`, if given) with a recorder in which `taking` sessions take jobs. */
+function dispatcherOf(ledger: Ledger, { controls, ...options }: Partial<DispatchOptions> & { controls?: Controls }, ...taking: number[]): { dispatcher: Dispatcher; sink: Recorder } {
   const sink = new Recorder()
   for (const session of taking) sink.taking.add(session)
-  const dispatcher = new Dispatcher(ledger, sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024, ...options })
+  const dispatcher = new Dispatcher(ledger, sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024, ...options }, controls)
   return { dispatcher, sink }
 }
 
@@ -420,9 +420,7 @@ describe('Dispatcher with controls', () => {
   it('sends no more than max in flight over every session, jobs that came back included', () => {
     const ledger = ledgerOf(20)
     const controls = new Controls({ ...NONE, maxInFlight: 5 }, 0)
-    const sink = new Recorder()
-    sink.taking.add(S1).add(S2)
-    const dispatcher = new Dispatcher(ledger, sink, { batchSize: 3, maxFrame: 16 * 1024 * 1024 }, controls)
+    const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 3, controls }, S1, S2)
     dispatcher.open(S1, 4, Infinity, 'slave 1')
     dispatcher.open(S2, 4, Infinity, 'slave 2')
     dispatcher.grant(S1, 10)
@@ -442,8 +440,7 @@ describe('Dispatcher with controls', () => {
   it('sends the tokens of the rate, then asks to be woken when the next are due; nothing while paused', () => {
     const ledger = ledgerOf(100)
     const controls = new Controls({ ...NONE, rate: 100 }, 0)
-    const { sink } = dispatcherOf(ledger, {}, S1)
-    const dispatcher = new Dispatcher(ledger, sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024 }, controls)
+    const { dispatcher, sink } = dispatcherOf(ledger, { controls }, S1)
     dispatcher.open(S1, 4, Infinity, 'slave 1')
     dispatcher.grant(S1, 100)
     dispatcher.dispatch(0)

@@ -4,6 +4,7 @@ import { get } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { StatusEvents } from '../../../src/master/events.js'
+import { until } from '../../helpers/reliability.js'
 
 // The server-sent events of the web page, on a real HTTP server on port 0.
 
@@ -35,11 +36,6 @@ async function watch(url: string): Promise<{ res: IncomingMessage; text: () => s
     while (!pattern.test(text)) await new Promise<void>((resolve) => waiters.push(resolve))
   }
   return { res, text: () => text, until, ended }
-}
-
-/** Resolves once `probe` holds, checking on every turn of the event loop (bounded by the test's timeout). */
-async function eventually(probe: () => boolean): Promise<void> {
-  while (!probe()) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
 describe('StatusEvents', () => {
@@ -81,9 +77,9 @@ describe('StatusEvents', () => {
     await second.until(/data: \{\}\n\n/)
     expect(events.size).toBe(2)
     first.res.destroy()
-    await eventually(() => events.size === 1)
+    await until('the first watcher to be dropped', () => events.size === 1, 5_000, 5)
     second.res.destroy()
-    await eventually(() => events.size === 0)
+    await until('the second watcher to be dropped', () => events.size === 0, 5_000, 5)
     const before = built
     events.publish()
     expect(built).toBe(before)
@@ -99,7 +95,7 @@ describe('StatusEvents', () => {
     expect(second.res.statusCode).toBe(503)
     await second.until(/^Too many watchers \(1\); try again later\n$/)
     first.res.destroy()
-    await eventually(() => events.size === 0)
+    await until('the watcher to be dropped', () => events.size === 0, 5_000, 5)
     const third = await watch(url)
     expect(third.res.statusCode).toBe(200)
     events.close()

@@ -29,7 +29,8 @@ class RecordingLink implements Link {
 /**
  * A connection (number 1) over a recording link, with a window of `4 × flushAt` jobs, full:
  * 10 queued, the rest running. `state` is mutable: set `taking`, `queued`, `running` and
- * the window's `size` as a slave would; `finish` frees a running job's slot and reports it.
+ * the window's `size` as a slave would (`roundTrips`: those the window was told of);
+ * `finish` frees a running job's slot and reports it.
  */
 function connect(flushAt = 4) {
   const size = 4 * flushAt
@@ -61,7 +62,7 @@ describe('Connection', () => {
   })
 
   it('holds completions below flushAt for ACK_DELAY, then sends one ack with their ranges and the freed credit', () => {
-    const { connection, link, finish } = connect(4)
+    const { link, finish } = connect(4)
     for (const seq of [0, 1, 2]) finish(seq, undefined, true)
     vi.advanceTimersByTime(ACK_DELAY - 1)
     expect(link.sent).toEqual([])
@@ -70,7 +71,7 @@ describe('Connection', () => {
   })
 
   it('sends at the next turn once flushAt results wait, in ranges of consecutive seqs', () => {
-    const { connection, link, finish } = connect(4)
+    const { link, finish } = connect(4)
     for (const seq of [5, 6, 9, 10]) finish(seq, undefined, true)
     expect(link.sent).toEqual([])
     vi.advanceTimersToNextTimer()
@@ -81,7 +82,7 @@ describe('Connection', () => {
   })
 
   it('sends at the next turn when nothing is queued, so the slave never idles for want of credit', () => {
-    const { connection, link, state, finish } = connect(100)
+    const { link, state, finish } = connect(100)
     // Every queued job went to a lane.
     state.running += state.queued
     state.queued = 0
@@ -92,7 +93,7 @@ describe('Connection', () => {
   })
 
   it('sends failures in one fail frame (credit 0) before the ack that carries the credit', () => {
-    const { connection, link, finish } = connect(3)
+    const { link, finish } = connect(3)
     finish(0, undefined, true)
     finish(1, { seq: 1, message: 'boom' }, true)
     finish(2, undefined, true)
@@ -104,7 +105,7 @@ describe('Connection', () => {
   })
 
   it('credits a freed slot without reporting a result that is not its own', () => {
-    const { connection, link, finish } = connect(4)
+    const { link, finish } = connect(4)
     finish(8, undefined, false)
     vi.advanceTimersByTime(ACK_DELAY)
     expect(link.sent).toEqual([{ type: 'ack', ranges: [], credit: 1 }])
@@ -125,7 +126,7 @@ describe('Connection', () => {
   })
 
   it('starts each flush afresh: what was sent is not sent again', () => {
-    const { connection, link, finish } = connect(1)
+    const { link, finish } = connect(1)
     finish(0, { seq: 0, message: 'x' }, true)
     vi.advanceTimersToNextTimer()
     finish(1, undefined, true)
@@ -163,30 +164,24 @@ describe('Connection', () => {
   })
 
   it('opens the window at welcome with a credit for its room, and times a round trip from a credit sent while nothing was owed', () => {
-    const state = { size: 8, queued: 0, running: 3 }
-    const roundTrips: number[] = []
-    const context: ConnectionContext = {
-      window: { get size() { return state.size }, roundTrip: (ms) => void roundTrips.push(ms) },
-      jobs: { get queued() { return state.queued }, get running() { return state.running } },
-      taking: () => true,
-    }
-    const link = new RecordingLink()
-    const connection = new Connection(2, link, context)
-    connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 1, heartbeat: 2 })
+    // A window of 8 jobs, none queued.
+    const { connection, link, state } = connect(2)
+    state.queued = 0
+    state.running = 3
     vi.spyOn(performance, 'now').mockReturnValue(1000)
     // 3 jobs of an older connection still run.
     connection.openWindow()
     expect(link.sent).toEqual([{ type: 'credit', n: 5 }])
     vi.spyOn(performance, 'now').mockReturnValue(1007)
     connection.received(2)
-    expect(roundTrips).toEqual([7])
+    expect(state.roundTrips).toEqual([7])
     // Owed 3 when the next credit goes out: the frame that follows may answer the old one, no round trip.
     state.queued = 2
     state.running = 2
     connection.flush()
     expect(link.sent[1]).toEqual({ type: 'ack', ranges: [], credit: 1 })
     connection.received(4)
-    expect(roundTrips).toEqual([7])
+    expect(state.roundTrips).toEqual([7])
     vi.restoreAllMocks()
   })
 
@@ -212,7 +207,7 @@ describe('Connection', () => {
   })
 
   it('shutdown cuts at once a socket that is not open', () => {
-    const { connection, link, finish } = connect()
+    const { connection, link } = connect()
     link.readyState = CLOSING
     connection.shutdown('slave stopped at once')
     expect(link.calls).toEqual(['terminate'])
