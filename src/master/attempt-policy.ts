@@ -1,3 +1,4 @@
+import { timedOutMessage } from '../protocol/constants.js'
 import type { Failure } from '../protocol/messages.js'
 import type { Ranges } from '../protocol/ranges.js'
 import { appendSeq } from '../protocol/ranges.js'
@@ -13,6 +14,31 @@ export interface AttemptOptions {
   retryDelay: number
   /** Seconds a job may be in flight; 0 is no limit (--job-timeout). */
   jobTimeout: number
+}
+
+/** What the attempt policy knows of a slave holding jobs, for --job-timeout. */
+export interface SlaveTiming {
+  /** Jobs it runs at once (its concurrency). */
+  lanes: number
+  /**
+   * Set for a slave that times out its own batch calls (SlaveInfo.batch): its most jobs
+   * per call. Its late jobs are its to charge, as only it knows which share a call.
+   */
+  batch?: number | undefined
+  /** When it last reported a job (done, failed or released) or connected, in ms; read with `batch`. */
+  reportedAt?: number
+}
+
+/**
+ * Milliseconds a slave that times out its own batch calls may go without reporting a job
+ * while it holds one sent that long ago, before the master counts it stuck (a SIGSTOP, a
+ * sync loop: its timers cannot fire). A batch that hangs is timed out and halved
+ * `ceil(log2(batch))` times down to the job that hangs it, each call within --job-timeout,
+ * and a half that does not hang reports at once: a slave at work reports within
+ * `1 + ceil(log2(batch))` timeouts. Twice that leaves room for a busy machine.
+ */
+export function stuckAfterMs(jobTimeout: number, batch: number): number {
+  return 2 * jobTimeout * 1000 * (1 + Math.ceil(Math.log2(batch)))
 }
 
 /** The longest retry delay, whatever the attempt. */
@@ -107,29 +133,59 @@ export class AttemptPolicy {
   /**
    * Jobs in flight longer than --job-timeout, grouped by the session holding them: the
    * attempts to take back (`abandon`, with each one's attempt number) and the failures
-   * to charge. A slave runs its jobs in the order they came, `lanesOf(session)` at a time:
-   * a late job with that many older late jobs on the same slave never started (it waited
-   * behind hung ones), so it goes back to the buffer uncharged.
+   * to charge. A slave runs its jobs in the order they came, `slaveOf(session).lanes` at a
+   * time: a late job with that many older late jobs on the same slave never started (it
+   * waited behind hung ones), so it goes back to the buffer uncharged. The late jobs of a
+   * slave that times out its own batch calls are left to it (see {@link stuck}).
    */
-  expired(now: number, lanesOf: (session: number) => number): Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }> {
+  expired(now: number, slaveOf: (session: number) => SlaveTiming): Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }> {
     const bySession = new Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }>()
     const limit = this.#options.jobTimeout
     if (limit <= 0) return bySession
     const ledger = this.#ledger
+    const timesOwnCalls = new Map<number, boolean>()
     for (const { seq, session } of ledger.sentBefore(now - limit * 1000)) {
+      let own = timesOwnCalls.get(session)
+      if (own === undefined) timesOwnCalls.set(session, (own = slaveOf(session).batch !== undefined))
+      if (own) continue
       let late = bySession.get(session)
       if (late === undefined) bySession.set(session, (late = { abandon: { seqs: [], attempts: [] }, failures: [] }))
       late.abandon.seqs.push(seq)
       late.abandon.attempts.push(ledger.attemptsOf(seq, session))
-      late.failures.push({ seq, message: `Timed out after ${limit} s (--job-timeout)` })
+      late.failures.push({ seq, message: timedOutMessage(limit) })
     }
     for (const [session, { failures }] of bySession) {
-      const lanes = Math.max(1, lanesOf(session))
+      const lanes = Math.max(1, slaveOf(session).lanes)
       if (failures.length <= lanes) continue
       failures.sort((a, b) => ledger.sentAtOf(a.seq) - ledger.sentAtOf(b.seq) || a.seq - b.seq)
       for (const { seq } of failures.splice(lanes)) ledger.requeue(seq, session, true)
     }
     return bySession
+  }
+
+  /**
+   * Sessions of slaves that time out their own batch calls and look stuck: one holds a job
+   * sent more than `quietMs` ({@link stuckAfterMs}) ago and reported none since. Its timers cannot be
+   * firing, so the master drops it, and its jobs count an attempt each as a lost slave's.
+   */
+  stuck(now: number, slaveOf: (session: number) => SlaveTiming): { session: number; quietMs: number }[] {
+    const found: { session: number; quietMs: number }[] = []
+    const limit = this.#options.jobTimeout
+    if (limit <= 0) return found
+    const seen = new Set<number>()
+    for (const { seq, session } of this.#ledger.sentBefore(now - limit * 1000)) {
+      if (seen.has(session)) continue
+      const { batch, reportedAt = 0 } = slaveOf(session)
+      if (batch === undefined) {
+        seen.add(session)
+        continue
+      }
+      const quietMs = stuckAfterMs(limit, batch)
+      if (this.#ledger.sentAtOf(seq) >= now - quietMs) continue
+      seen.add(session)
+      if (reportedAt < now - quietMs) found.push({ session, quietMs })
+    }
+    return found
   }
 
   /** Stops the retry timer (the run is over). */

@@ -7,6 +7,7 @@ import type { ResolvedMasterOptions } from '../options.js'
 import { identityArgs } from '../shard.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
+import type { SlaveTiming } from './attempt-policy.js'
 import { AttemptPolicy } from './attempt-policy.js'
 import { Controls } from './controls.js'
 import type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
@@ -200,7 +201,7 @@ export class Run {
       stop: (source) => this.#stopBy(source),
     })
     this.#server = parts.server(
-      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, http },
+      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, jobTimeout: o.jobTimeout, http },
       {
         open: (session) => this.#onOpen(session),
         message: (session, message) => this.#onMessage(session, message),
@@ -360,6 +361,8 @@ export class Run {
 
   #onMessage(session: Session, message: SlaveMessage): void {
     let done: number
+    // A report of jobs: the slave's lanes are moving (see AttemptPolicy.stuck).
+    if (message.type === 'ack' || message.type === 'fail' || message.type === 'release') session.reportedAt = Date.now()
     switch (message.type) {
       case 'ack':
         // The acks of one event-loop turn (every slave's) go to the journal in one write.
@@ -432,15 +435,28 @@ export class Run {
     this.#scheduleTurn()
   }
 
-  /** Jobs in flight longer than --job-timeout: the slave abandons them and they count a failed attempt. */
+  /**
+   * Jobs in flight longer than --job-timeout: the slave abandons them and they count a
+   * failed attempt. A slave that times out its own batch calls does that itself, unless
+   * it is stuck: then it is dropped, and its jobs come back as a lost slave's.
+   */
   #expire(): void {
     if (this.#phase !== RUNNING && this.#phase !== DRAINING) return
-    const expired = this.#policy.expired(Date.now(), (id) => this.#server.sessions.get(id)?.info?.concurrency ?? Infinity)
+    const now = Date.now()
+    const slaveOf = (id: number): SlaveTiming => {
+      const session = this.#server.sessions.get(id)
+      return { lanes: session?.info?.concurrency ?? Infinity, batch: session?.info?.batch, reportedAt: session?.reportedAt }
+    }
+    for (const { session: id, quietMs } of this.#policy.stuck(now, slaveOf)) {
+      const session = this.#server.sessions.get(id)
+      if (session !== undefined) this.#server.drop(session, `no job reported for ${quietMs / 1000} s, with jobs past --job-timeout`)
+    }
+    const expired = this.#policy.expired(now, slaveOf)
     for (const [id, { abandon, failures }] of expired) {
       const session = this.#server.sessions.get(id)
       // The slave gives the slot back (as credit) when the attempt has really left its lane.
       if (session !== undefined) this.#server.send(session, { type: 'abandon', ...abandon })
-      this.#reportFailed(() => this.#policy.fail(id, failures, Date.now(), this.#persistence.finished))
+      this.#reportFailed(() => this.#policy.fail(id, failures, now, this.#persistence.finished))
     }
     if (expired.size > 0) this.#scheduleTurn()
   }

@@ -40,6 +40,8 @@ export interface ServerOptions {
   run: string
   /** The run's `name=value` arguments, sent in `welcome` (the handlers' `ctx.args`). */
   args?: Record<string, string>
+  /** The run's --job-timeout in seconds (0: none), sent in `welcome` to slaves that time out their own batch calls. */
+  jobTimeout?: number
   /** Plain HTTP routes on the same port (`/status`); other requests are refused with 426. */
   http?: HttpRouter | undefined
 }
@@ -151,6 +153,12 @@ export class Server {
         resolve(this.#http.address() as AddressInfo)
       })
     })
+  }
+
+  /** Cuts a slave that stopped answering (`why`): its jobs in flight come back as a lost slave's. */
+  drop(session: Session, why: string): void {
+    this.#handler.log('warn', `Dropped ${session.label}: ${why}`)
+    session.ws.terminate()
   }
 
   /** Sends a message to one session (dropped if the connection is gone). */
@@ -348,7 +356,7 @@ export class Server {
     this.#slaves++
     session.maxFrame = Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity)
     session.state = ACTIVE
-    this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat, args: this.#options.args ?? {} })
+    this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat, args: this.#options.args ?? {}, ...(this.#options.jobTimeout ? { jobTimeout: this.#options.jobTimeout } : {}) })
     this.#handler.open(session)
   }
 
@@ -367,8 +375,7 @@ export class Server {
   #beat(): void {
     for (const session of this.sessions.values()) {
       if (!session.alive) {
-        this.#handler.log('warn', `Dropped ${session.label}: no heartbeat for ${MASTER_MISSED_HEARTBEATS * this.#options.heartbeat} s`)
-        session.ws.terminate()
+        this.drop(session, `no heartbeat for ${MASTER_MISSED_HEARTBEATS * this.#options.heartbeat} s`)
         continue
       }
       session.alive = false

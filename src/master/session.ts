@@ -37,6 +37,8 @@ export class Session {
   done = 0
   /** Failed attempts reported on this connection. */
   failed = 0
+  /** When the slave last reported a job (done, failed or released), or connected (ms): the run sets it. */
+  reportedAt = this.connectedAt
   readonly #rate = new MovingRate()
 
   /** The TCP connection under the WebSocket (as counted by the server's connection caps). */

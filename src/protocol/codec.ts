@@ -82,6 +82,8 @@ const checks = {
     // Below the smallest --max-frame no jobs frame fits, and the slave would get nothing.
     const maxFrame = (slave).maxFrame
     if (maxFrame !== undefined && (!Number.isSafeInteger(maxFrame) || (maxFrame as number) < MIN_FRAME)) fail('hello', 'slave.maxFrame', `an integer >= ${MIN_FRAME}`, maxFrame)
+    const batch = slave.batch
+    if (batch !== undefined && (!Number.isSafeInteger(batch) || (batch as number) < 1)) fail('hello', 'slave.batch', 'an integer >= 1', batch)
   },
   welcome(m) {
     count(m, 'version')
@@ -91,6 +93,7 @@ const checks = {
     text(m, 'run')
     count(m, 'session')
     if (typeof m.heartbeat !== 'number' || !(m.heartbeat > 0)) fail('welcome', 'heartbeat', 'a positive number of seconds', m.heartbeat)
+    if (m.jobTimeout !== undefined && (typeof m.jobTimeout !== 'number' || !(m.jobTimeout > 0) || m.jobTimeout === Infinity)) fail('welcome', 'jobTimeout', 'a positive number of seconds', m.jobTimeout)
     if (m.args !== undefined) {
       const args = m.args as Record<string, unknown>
       if (args === null || typeof args !== 'object' || Array.isArray(args) || Object.values(args).some((v) => typeof v !== 'string')) {

@@ -57,3 +57,11 @@ export const SLAVE_MISSED_HEARTBEATS = 2.5
 
 /** Close reasons are limited to 123 bytes by RFC 6455. */
 export const MAX_CLOSE_REASON_BYTES = 123
+
+/**
+ * The failure of an attempt past --job-timeout, worded alike by the master (a job it takes
+ * back) and a slave (a batch call it times out itself).
+ */
+export function timedOutMessage(seconds: number): string {
+  return `Timed out after ${seconds} s (--job-timeout)`
+}

@@ -24,6 +24,13 @@ export interface SlaveInfo {
    * to the master's own --max-frame.
    */
   maxFrame?: number
+  /**
+   * Set by a slave that runs a batch handler (`handleBatch`): the most jobs per call. Such
+   * a slave times out each call itself, by the welcome's `jobTimeout` (it alone knows
+   * which jobs share a call): the master leaves its late jobs to it. Optional within
+   * version 2: a slave that leaves it out is timed out by the master, job by job.
+   */
+  batch?: number
 }
 
 /** Slave → master, first message on a connection. */
@@ -50,6 +57,12 @@ export interface WelcomeMessage {
    * 2: a welcome without it means none.
    */
   args?: Record<string, string>
+  /**
+   * The run's --job-timeout in seconds, when it has one: a slave that runs a batch handler
+   * times out each call by it (see {@link SlaveInfo.batch}). Optional within version 2:
+   * absent means no limit.
+   */
+  jobTimeout?: number
 }
 
 /** Slave → master: it can take `n` more jobs (credit is additive). */

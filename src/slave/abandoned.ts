@@ -11,13 +11,16 @@
 const ABANDONED_MIN = 8
 
 /**
- * How many abandoned jobs may still be running in one slave process before it restarts:
- * its concurrency (what the process is sized to hold at once), and at least
- * {@link ABANDONED_MIN}, so one hung job at a small concurrency does not cost a restart
- * (a standalone slave without a supervisor keeps working through a few).
+ * How many abandoned jobs (or batch calls) may still be running in one slave process
+ * before it restarts: its concurrency (what the process is sized to hold at once), and at
+ * least {@link ABANDONED_MIN}, so one hung job at a small concurrency does not cost a
+ * restart (a standalone slave without a supervisor keeps working through a few). With a
+ * batch handler of `batch` jobs a call, a call that hangs is timed out and split in halves
+ * down to the job that hangs it, leaving a hung call behind at each of the
+ * `ceil(log2(batch))` halvings: each lane may isolate one such job on top.
  */
-export function abandonedLimit(concurrency: number): number {
-  return Math.max(ABANDONED_MIN, concurrency)
+export function abandonedLimit(concurrency: number, batch = 1): number {
+  return Math.max(ABANDONED_MIN, concurrency) + concurrency * Math.ceil(Math.log2(batch))
 }
 
 /** Exit code of a slave that restarts to free its abandoned jobs: run it again. */

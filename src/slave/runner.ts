@@ -1,5 +1,6 @@
 import type { BatchHandler, Handler } from '../options.js'
 import { attemptAt, seqAt } from '../protocol/jobs-batch.js'
+import { timedOutMessage } from '../protocol/constants.js'
 import { yieldToIO } from '../yield-to-io.js'
 import { BatchRunContext } from './batch-context.js'
 import { failedOf } from './batch-result.js'
@@ -80,7 +81,8 @@ const SETTLED = 1
 
 /**
  * A lane of a batch handler and the batch it runs: parallel arrays of the jobs, their
- * seqs and attempts, and which are settled (a split batch settles its halves in turn).
+ * seqs and attempts, which are settled (a split batch settles its halves in turn), and
+ * the calls still to run as ranges `[from, to)` of them, last first.
  */
 interface BatchLane {
   ctx: BatchRunContext
@@ -90,6 +92,7 @@ interface BatchLane {
   seqs: number[]
   attempts: number[]
   settled: Uint8Array
+  ranges: number[]
 }
 
 /**
@@ -123,8 +126,10 @@ export class Runner {
   readonly #abandoned = new Set<number>()
   /** The working lanes (orphaned ones leave this list). */
   readonly #lanes: Lane[] = []
-  /** Abandoned jobs whose handler has not settled yet. */
+  /** Abandoned jobs (or batch calls) whose handler has not settled yet. */
   #orphans = 0
+  /** Seconds a batch call may run before this slave times it out itself (0: no limit; see {@link timeCalls}). */
+  #callTimeout = 0
 
   /**
    * `onAbandoned` is called when `abandonedLimit` abandoned jobs are still running (and
@@ -153,6 +158,17 @@ export class Runner {
   /** Abandoned jobs whose handler is still running in this process. */
   get orphans(): number {
     return this.#orphans
+  }
+
+  /**
+   * Sets the run's --job-timeout (seconds, 0 for none) for batch calls: a call that runs
+   * longer is abandoned like a job the master takes back, and its jobs are split in halves
+   * and run again, so a job that hangs its batch ends alone and fails with the timeout,
+   * and its neighbours are not charged for it. Only the slave knows which jobs share a
+   * call, so the master leaves a batch slave's late jobs to it (see SlaveInfo.batch).
+   */
+  timeCalls(seconds: number): void {
+    this.#callTimeout = seconds
   }
 
   /** Queues a batch that came on `connection`. */
@@ -347,10 +363,39 @@ export class Runner {
 
   /** Reports job `k` of `lane`'s batch: done, or failed with `error`. */
   #settle(lane: BatchLane, k: number, failed: boolean, error: unknown): void {
+    this.#report(lane, k, failed ? failureOf(lane.seqs[k], error) : undefined)
+  }
+
+  #report(lane: BatchLane, k: number, failure: Failure | undefined): void {
     lane.settled[k] = SETTLED
     this.#running--
     const seq = lane.seqs[k]
-    this.#onFinished(seq, lane.connection, failed ? failureOf(seq, error) : undefined, !this.#wasAbandoned(seq, lane.attempts[k]))
+    this.#onFinished(seq, lane.connection, failure, !this.#wasAbandoned(seq, lane.attempts[k]))
+  }
+
+  /**
+   * The call over jobs `[from, to)` of `lane`'s batch ran past the call timeout: it is
+   * abandoned (its signal aborted, its promise left to run on, its slot given to a fresh
+   * lane), and the fresh lane goes on with the batch, the call's jobs split in halves like
+   * a thrown batch's (no attempt spent). A single job fails with the timeout: that attempt
+   * is charged to it alone.
+   */
+  #timedOut(lane: BatchLane, from: number, to: number, batching: Batching): void {
+    if (lane.orphaned) return
+    const message = timedOutMessage(this.#callTimeout)
+    lane.orphaned = true
+    this.#batchLanes.splice(this.#batchLanes.indexOf(lane), 1)
+    lane.ctx.abort(new Error(message))
+    this.#orphans++
+    if (to - from > 1) {
+      const mid = from + ((to - from) >> 1)
+      lane.ranges.push(mid, to, from, mid)
+    } else {
+      this.#report(lane, from, { seq: lane.seqs[from], message })
+      this.#checkIdle()
+    }
+    void this.#batchLane(batching, lane)
+    if (this.#orphans >= this.#abandonedLimit) this.#onAbandoned(this.#orphans)
   }
 
   /**
@@ -358,14 +403,35 @@ export class Runner {
    * turn, down to single jobs: a bad job ends alone with its own error and every other
    * job of the batch is done. The split is local and spends no attempt (with --retries 3,
    * a batch of 1,000 needs 10 halvings to isolate a row): only a job that fails alone, or
-   * that the handler returns as failed, reports a failed attempt to the master.
+   * that the handler returns as failed, reports a failed attempt to the master. A call
+   * past the call timeout is split the same way, by a fresh lane that takes over the
+   * batch of the timed-out lane `heirOf` (see {@link timeCalls}).
    */
-  async #batchLane(batching: Batching): Promise<void> {
-    const { handler, size, linger } = batching
-    const lane: BatchLane = { ctx: new BatchRunContext(this.#scope), connection: 0, orphaned: false, jobs: [], seqs: [], attempts: [], settled: new Uint8Array(0) }
+  async #batchLane(batching: Batching, heirOf?: BatchLane): Promise<void> {
+    const { size, linger } = batching
+    const lane: BatchLane = { ctx: new BatchRunContext(this.#scope), connection: 0, orphaned: false, jobs: [], seqs: [], attempts: [], settled: new Uint8Array(0), ranges: [] }
+    if (heirOf !== undefined) {
+      lane.connection = heirOf.connection
+      lane.jobs = heirOf.jobs
+      lane.seqs = heirOf.seqs
+      lane.attempts = heirOf.attempts
+      lane.settled = heirOf.settled
+      lane.ranges = heirOf.ranges
+    }
     this.#batchLanes.push(lane)
     let since = performance.now()
     for (;;) {
+      if (lane.ranges.length > 0) {
+        const awaited = await this.#runCalls(lane, batching)
+        if (awaited === undefined) return
+        if (awaited) since = performance.now()
+        this.#checkIdle()
+        if (performance.now() - since >= YIELD_MS) {
+          await yieldToIO()
+          since = performance.now()
+        }
+        continue
+      }
       if (this.#batches.length === 0) {
         if (this.#closed) return
         this.#wakeup ??= new Promise<void>((resolve) => (this.#wake = resolve))
@@ -382,50 +448,60 @@ export class Runner {
       if (n === 0) continue
       this.#running += n
       lane.ctx = new BatchRunContext(this.#scope)
-      // Ranges [from, to) still to run, last first: the whole batch, then halves of failed ones.
-      const ranges = [0, n]
-      while (ranges.length > 0) {
-        const to = ranges.pop()!
-        const from = ranges.pop()!
-        const jobs = from === 0 && to === n ? lane.jobs : lane.jobs.slice(from, to)
-        lane.ctx.attempts = from === 0 && to === n ? lane.attempts : lane.attempts.slice(from, to)
-        let thrown = false
-        let error: unknown
-        let failed: Map<number, unknown> | undefined
-        try {
-          const returned = handler(jobs, lane.ctx) as PromiseLike<unknown> | null | undefined
-          let result: unknown = returned
-          if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
-            result = await returned
-            since = performance.now()
-          }
-          failed = failedOf(result, jobs)
-        } catch (caught) {
-          thrown = true
-          error = caught
+      lane.ranges.push(0, n)
+    }
+  }
+
+  /**
+   * Runs `lane`'s calls until none is left: the whole batch, then halves of failed ones.
+   * Returns whether a call was awaited, or undefined if the lane was orphaned meanwhile
+   * (abandoned by the master, or timed out: its jobs were seen to then, and a fresh lane
+   * has its slot).
+   */
+  async #runCalls(lane: BatchLane, batching: Batching): Promise<boolean | undefined> {
+    const { handler } = batching
+    const { ranges } = lane
+    const n = lane.jobs.length
+    let awaited = false
+    while (ranges.length > 0) {
+      const to = ranges.pop()!
+      const from = ranges.pop()!
+      const jobs = from === 0 && to === n ? lane.jobs : lane.jobs.slice(from, to)
+      lane.ctx.attempts = from === 0 && to === n ? lane.attempts : lane.attempts.slice(from, to)
+      let thrown = false
+      let error: unknown
+      let failed: Map<number, unknown> | undefined
+      let timer: NodeJS.Timeout | undefined
+      try {
+        const returned = handler(jobs, lane.ctx) as PromiseLike<unknown> | null | undefined
+        let result: unknown = returned
+        if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
+          if (this.#callTimeout > 0) timer = setTimeout(() => this.#timedOut(lane, from, to, batching), this.#callTimeout * 1000)
+          result = await returned
+          awaited = true
         }
-        if (lane.orphaned) {
-          // Abandoned while running: its jobs were given back then, and a fresh lane has its slot.
-          this.#orphans--
-          return
-        }
-        if (thrown && to - from > 1) {
-          const mid = from + ((to - from) >> 1)
-          ranges.push(mid, to, from, mid)
-          continue
-        }
-        for (let k = from; k < to; k++) {
-          if (thrown) this.#settle(lane, k, true, error)
-          else if (failed !== undefined && failed.has(k - from)) this.#settle(lane, k, true, failed.get(k - from))
-          else this.#settle(lane, k, false, undefined)
-        }
+        failed = failedOf(result, jobs)
+      } catch (caught) {
+        thrown = true
+        error = caught
       }
-      this.#checkIdle()
-      if (performance.now() - since >= YIELD_MS) {
-        await yieldToIO()
-        since = performance.now()
+      clearTimeout(timer)
+      if (lane.orphaned) {
+        this.#orphans--
+        return undefined
+      }
+      if (thrown && to - from > 1) {
+        const mid = from + ((to - from) >> 1)
+        ranges.push(mid, to, from, mid)
+        continue
+      }
+      for (let k = from; k < to; k++) {
+        if (thrown) this.#settle(lane, k, true, error)
+        else if (failed !== undefined && failed.has(k - from)) this.#settle(lane, k, true, failed.get(k - from))
+        else this.#settle(lane, k, false, undefined)
       }
     }
+    return awaited
   }
 
   #checkIdle(): void {

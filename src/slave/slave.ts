@@ -114,7 +114,7 @@ export class Slave extends EventEmitter {
       o.concurrency,
       (seq, connection, failure, report) => this.#finished(seq, connection, failure, report),
       (count) => this.#tooManyAbandoned(count),
-      abandonedLimit(o.concurrency),
+      abandonedLimit(o.concurrency, batch),
       { batching, scope },
     )
     this.#context = { window: this.#window, jobs: this.#runner, taking: () => this.#phase === WORKING }
@@ -250,7 +250,7 @@ export class Slave extends EventEmitter {
       // Resolved with the reason the connection was lost, once it was welcomed.
       let lost: ((reason: string) => void) | undefined
       ws.on('open', () => {
-        connection.send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency, maxFrame: o.maxFrame } })
+        connection.send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency, maxFrame: o.maxFrame, ...(o.batchHandler === undefined ? {} : { batch: o.batch }) } })
       })
       ws.on('ping', () => connection.heard())
       ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -300,6 +300,7 @@ export class Slave extends EventEmitter {
 
   #welcome(connection: Connection, message: WelcomeMessage): void {
     connection.welcome(message)
+    this.#runner.timeCalls(message.jobTimeout ?? 0)
     if (this.#masterRun !== undefined && this.#masterRun !== message.run) this.#log('info', 'The master restarted; working for its new incarnation')
     this.#masterRun = message.run
     if (this.#phase === CONNECTING) this.#phase = WORKING

@@ -6,19 +6,23 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, MASTER_BIN, expectEachKeyRan, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { RANGE, expectRunEnds, killHard, readFailedLog, tearDown } from '../helpers/reliability.js'
+import { RANGE, expectOthersRanOnce, expectRunEnds, killHard, linesMatching, readFailedLog, tearDown } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
 const BATCH = fixture('batch-record.mjs')
+const HANG = fixture('batch-hang.mjs')
 
-/** Every call's size, in order, over the slave processes that wrote `calls-*.txt`. */
-function callSizes(dir: string): number[] {
+/** Every recorded call (its size, and the first attempts of its jobs), in order, over the slave processes that wrote `calls-*.txt`. */
+function calls(dir: string): { size: number; attempts: string }[] {
   return readdirSync(dir)
     .filter((file) => file.startsWith('calls-'))
     .flatMap((file) => readFileSync(join(dir, file), 'utf8').trim().split('\n'))
-    .map((line) => Number(line.split(' ')[0]))
+    .map((line) => ({ size: Number(line.split(' ')[0]), attempts: line.split(' ')[1] ?? '' }))
 }
+
+/** Every call's size, in order. */
+const callSizes = (dir: string): number[] => calls(dir).map(({ size }) => size)
 
 describe('handleBatch', () => {
   it('a batch of 1,000 with one poison row: exactly that row is in the failed-jobs log with its error, the other 999 done once', async () => {
@@ -76,4 +80,24 @@ describe('handleBatch', () => {
     expect(again.exit, again.stderr).toEqual(EXIT_OK)
     expectEachKeyRan(box.records, N)
   })
+
+  it('a row that hangs its batch (--job-timeout): the batch is split down to it, it alone is charged and logged, every other row done once', async () => {
+    const N = 300
+    const box = sandbox({ TM_HANG_IDS: '177' })
+    // Before, the master charged a neighbour of the hung row (the oldest late job) and gave
+    // the row back uncharged, into the next batch: about one row a second, never row 177.
+    const result = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'hungbatch'), ...spawnArgs(1, HANG), '--batch', '50', '--job-timeout', '1', '--retries', '1', '--retry-delay', '0.05', '--quiet'], {
+      env: box.env,
+    })
+    expect(result.exit, result.stderr).toEqual({ code: 1, signal: null })
+    expect(result.stdout).toMatch(/^Run 'hungbatch' complete: 300 jobs \(299 done, 1 failed\)/m)
+    const log = readFailedLog(box.stateDir, 'hungbatch')
+    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, message: error.message }))).toEqual([{ key: 177, job: { id: 177 }, attempts: 2, message: 'Timed out after 1 s (--job-timeout)' }])
+    expectOthersRanOnce(box.records, N, [177])
+    // No neighbour was charged for it: every call that ran (all but row 177's) ran first attempts.
+    expect(calls(box.records).filter(({ attempts }) => !/^[1,]+$/.test(attempts))).toEqual([])
+    // The hung calls the split left behind stay under the slave's bound: no restart.
+    expect(linesMatching(result.stderr, /abandoned jobs/)).toEqual([])
+    expect(readCheckpoint(box, 'hungbatch')).toMatchObject({ complete: true, counts: { done: 299, failed: 1 } })
+  }, 90_000)
 })

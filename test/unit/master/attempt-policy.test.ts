@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { StateFileError } from '../../../src/errors.js'
-import type { AttemptOptions } from '../../../src/master/attempt-policy.js'
-import { AttemptPolicy, MAX_RETRY_DELAY_MS, retryDelayMs } from '../../../src/master/attempt-policy.js'
+import type { AttemptOptions, SlaveTiming } from '../../../src/master/attempt-policy.js'
+import { AttemptPolicy, MAX_RETRY_DELAY_MS, retryDelayMs, stuckAfterMs } from '../../../src/master/attempt-policy.js'
 import { FailedLog } from '../../../src/master/failed-log.js'
 import type { LedgerCounts } from '../../../src/master/ledger.js'
 import { Ledger } from '../../../src/master/ledger.js'
@@ -260,7 +260,7 @@ describe('AttemptPolicy.expired', () => {
     ledger.take(2, S1, T + 20_000)
     expect(ledger.complete([4, 1], S1)).toBe(1)
     const message = 'Timed out after 30 s (--job-timeout)'
-    const lanes = (): number => 4
+    const lanes = (): SlaveTiming => ({ lanes: 4 })
     expect(policy.expired(T + 30_000, lanes)).toEqual(new Map())
     expect([...policy.expired(T + 30_001, lanes)]).toEqual([
       [S1, { abandon: { seqs: [0, 1], attempts: [1, 1] }, failures: [{ seq: 0, message }, { seq: 1, message }] }],
@@ -277,7 +277,7 @@ describe('AttemptPolicy.expired', () => {
   it('says the timeout as it was given, and its failures are attempts like any other', () => {
     const { ledger, policy, path } = setup({ jobTimeout: 0.5, retries: 0 }, 1)
     ledger.take(1, S1, T)
-    const expired = policy.expired(T + 501, () => 1)
+    const expired = policy.expired(T + 501, () => ({ lanes: 1 }))
     expect([...expired]).toEqual([[S1, { abandon: { seqs: [0], attempts: [1] }, failures: [{ seq: 0, message: 'Timed out after 0.5 s (--job-timeout)' }] }]])
     expect(policy.fail(S1, expired.get(S1)!.failures, T, [])).toHaveLength(1)
     expect(readFileSync(path, 'utf8')).toBe(`{"key":"k0","job":{"n":0},"attempts":1,"error":{"message":"Timed out after 0.5 s (--job-timeout)"},"at":"${AT}"}\n`)
@@ -286,7 +286,7 @@ describe('AttemptPolicy.expired', () => {
   it('finds nothing without --job-timeout', () => {
     const { ledger, policy } = setup({ jobTimeout: 0 }, 1)
     ledger.take(1, S1, 0)
-    const expired = policy.expired(T + 1e9, () => 1)
+    const expired = policy.expired(T + 1e9, () => ({ lanes: 1 }))
     expect(expired).toEqual(new Map())
     expect(expired.size).toBe(0)
   })
@@ -299,7 +299,7 @@ describe('AttemptPolicy.expired with hung jobs ahead', () => {
     ledger.take(3, S1, T + 10) // seqs 1-3: waited behind it
     ledger.take(2, S2, T) // seqs 4-5 on another slave with 2 lanes
     const message = 'Timed out after 1 s (--job-timeout)'
-    const expired = policy.expired(T + 5_000, (session) => (session === S1 ? 1 : 2))
+    const expired = policy.expired(T + 5_000, (session) => ({ lanes: session === S1 ? 1 : 2 }))
     expect([...expired]).toEqual([
       [S1, { abandon: { seqs: [0, 1, 2, 3], attempts: [1, 1, 1, 1] }, failures: [{ seq: 0, message }] }],
       [S2, { abandon: { seqs: [4, 5], attempts: [1, 1] }, failures: [{ seq: 4, message }, { seq: 5, message }] }],
@@ -307,6 +307,45 @@ describe('AttemptPolicy.expired with hung jobs ahead', () => {
     // Seqs 1-3 are back in the buffer with their attempt undone; 0, 4 and 5 are still in flight for fail().
     expect(ledger.counts).toEqual(counts({ queued: 3, inFlight: 3 }))
     expect(attemptAt(ledger.take(3, S2, T + 6_000), 0)).toBe(1)
+  })
+})
+
+describe('AttemptPolicy with a slave that times out its own batch calls', () => {
+  it('leaves its late jobs to it: none is charged or taken back by the master', () => {
+    const { ledger, policy } = setup({ jobTimeout: 1, retries: 1 }, 4)
+    ledger.take(2, S1, T) // a batch slave: seqs 0-1
+    ledger.take(2, S2, T) // a per-job slave: seqs 2-3
+    const slaveOf = (session: number): SlaveTiming => (session === S1 ? { lanes: 1, batch: 50, reportedAt: T } : { lanes: 2 })
+    const message = 'Timed out after 1 s (--job-timeout)'
+    expect([...policy.expired(T + 5_000, slaveOf)]).toEqual([[S2, { abandon: { seqs: [2, 3], attempts: [1, 1] }, failures: [{ seq: 2, message }, { seq: 3, message }] }]])
+    expect(ledger.counts).toEqual(counts({ inFlight: 4 }))
+  })
+
+  it('counts it stuck when it holds a job sent past the bound and reported nothing within it', () => {
+    const { ledger, policy } = setup({ jobTimeout: 1 }, 3)
+    // A batch of 50 is halved 6 times: a slave at work reports within 7 timeouts; twice that is the bound.
+    expect(stuckAfterMs(1, 50)).toBe(14_000)
+    expect(stuckAfterMs(0.5, 1)).toBe(1_000)
+    ledger.take(2, S1, T)
+    ledger.take(1, S2, T + 10_000)
+    const timing = (reportedAt: number) => (): SlaveTiming => ({ lanes: 1, batch: 50, reportedAt })
+    // Quiet since before the jobs were sent, but the bound has not passed since they were.
+    expect(policy.stuck(T + 14_000, timing(T - 60_000))).toEqual([])
+    expect(policy.stuck(T + 14_001, timing(T - 60_000))).toEqual([{ session: S1, quietMs: 14_000 }])
+    // A report within the bound: at work (its calls time out and split).
+    expect(policy.stuck(T + 20_000, timing(T + 6_001))).toEqual([])
+    expect(policy.stuck(T + 24_001, timing(T + 6_001))).toEqual([{ session: S1, quietMs: 14_000 }, { session: S2, quietMs: 14_000 }])
+    // Only reported: the run drops the slave, and its jobs come back as a lost slave's.
+    expect(ledger.counts).toEqual(counts({ inFlight: 3 }))
+  })
+
+  it('never counts a per-job slave stuck, nor any slave without --job-timeout', () => {
+    const perJob = setup({ jobTimeout: 1 }, 1)
+    perJob.ledger.take(1, S1, T)
+    expect(perJob.policy.stuck(T + 1e9, () => ({ lanes: 1, reportedAt: 0 }))).toEqual([])
+    const unlimited = setup({ jobTimeout: 0 }, 1)
+    unlimited.ledger.take(1, S1, T)
+    expect(unlimited.policy.stuck(T + 1e9, () => ({ lanes: 1, batch: 50, reportedAt: 0 }))).toEqual([])
   })
 })
 

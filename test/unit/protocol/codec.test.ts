@@ -51,7 +51,9 @@ describe('decode: round trips', () => {
   const messages: Message[] = [
     hello,
     { type: 'hello', version: 2, token: 'secret', slave: { id: 'x', hostname: 'host', pid: 1, concurrency: 8 } },
+    { type: 'hello', version: 2, slave: { id: 'x', hostname: 'host', pid: 1, concurrency: 8, batch: 50 } },
     { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5 },
+    { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5, jobTimeout: 2.5 },
     { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5, args: { table: 'posts', __proto__x: 'y' } },
     { type: 'credit', n: 10 },
     { type: 'jobs', seqs: [5, 6], jobs: [{ id: 5, name: 'five' }, null], attempts: [1, 3] },
@@ -128,6 +130,15 @@ describe('decode: rejections', () => {
 
   it('refuses a welcome whose heartbeat is not a positive number of seconds', () => {
     expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 0 }), ['expected `heartbeat` to be a positive number of seconds, got number'], decodeMasterMessage)
+  })
+
+  it('refuses a welcome whose jobTimeout is not a positive number of seconds, and a hello whose batch is not a positive integer', () => {
+    for (const jobTimeout of [0, -1, '5', Infinity]) {
+      expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, jobTimeout }), ['expected `jobTimeout` to be a positive number of seconds'], decodeMasterMessage)
+    }
+    for (const batch of [0, 1.5, '50']) {
+      expectRejected(pack({ ...hello, slave: { ...hello.slave, batch } }), ['expected `slave.batch` to be an integer >= 1'], decodeSlaveMessage)
+    }
   })
 
   it('refuses an abandon without an attempt for each seq', () => {

@@ -9,6 +9,12 @@ async function settle(events: string[], n: number): Promise<void> {
   expect(events).toHaveLength(n)
 }
 
+/** Waits (on real timers) until `events` has `n` entries. */
+async function until(events: string[], n: number): Promise<void> {
+  for (let i = 0; i < 2000 && events.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  expect(events).toHaveLength(n)
+}
+
 const ids = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
 /** Jobs { id } with seqs `from`.., attempts all `attempt`. */
 const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n), ids(from, n).map((id) => ({ id })), new Array(n).fill(attempt))
@@ -119,5 +125,43 @@ describe('Runner with a batch handler', () => {
     r.push(batch(0, 2), 1)
     await settle(events, 2)
     expect(seen).toEqual([[1, 1], [1], [1]])
+  })
+
+  it('a call past the call timeout is abandoned and split in halves down to the job that hangs it: that job alone fails with the timeout', async () => {
+    const calls: number[][] = []
+    const reasons: unknown[] = []
+    const { r, events, released } = runner(
+      (jobs, ctx) => {
+        calls.push(jobs.map((j) => j.id))
+        if (jobs.some((j) => j.id === 5)) {
+          ctx.signal.addEventListener('abort', () => reasons.push((ctx.signal.reason as Error).message))
+          return new Promise(() => {})
+        }
+        return Promise.resolve()
+      },
+      { size: 8 },
+    )
+    r.timeCalls(0.02)
+    r.push(batch(0, 8), 1)
+    await until(events, 8)
+    expect(calls).toEqual([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3], [4, 5, 6, 7], [4, 5], [4], [5], [6, 7]])
+    expect(events).toEqual(['0:true', '1:true', '2:true', '3:true', '4:true', '5:fail:Timed out after 0.02 s (--job-timeout)', '6:true', '7:true'])
+    expect(reasons).toEqual(new Array(4).fill('Timed out after 0.02 s (--job-timeout)'))
+    // Nothing went back to the master: no neighbour left the batch uncharged, none was charged.
+    expect(released).toEqual([])
+    expect([r.running, r.orphans]).toEqual([0, 4])
+    // The lanes that took over go on with what comes next.
+    r.push(batch(8, 2), 1)
+    await until(events, 10)
+    expect(events.slice(8)).toEqual(['8:true', '9:true'])
+  })
+
+  it('times out no call without a call timeout', async () => {
+    const { r, events } = runner((jobs) => (jobs.length > 1 ? new Promise((resolve) => setTimeout(resolve, 50)) : undefined), { size: 2 })
+    r.timeCalls(0)
+    r.push(batch(0, 2), 1)
+    await until(events, 2)
+    expect(events).toEqual(['0:true', '1:true'])
+    expect(r.orphans).toBe(0)
   })
 })
