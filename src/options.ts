@@ -85,7 +85,7 @@ export type BatchHandler = (jobs: any[], ctx: BatchContext) => unknown
 export interface BatchContext {
   /** The attempt of each job (`attempts[i]` is that of `jobs[i]`): 1 on a first try. */
   readonly attempts: readonly number[]
-  /** Aborted when the master takes a job of the batch back (`--job-timeout`). */
+  /** Aborted when the call runs past `--job-timeout` (the slave splits its jobs and runs them again), or the master takes a job of it back. */
   readonly signal: AbortSignal
   /** What the handler module's `setup` returned (undefined without one). */
   readonly state: any

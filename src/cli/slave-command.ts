@@ -29,7 +29,7 @@ log). signal is aborted when the master takes the job back (--job-timeout).
 Exit codes: 0 the run is complete (or, with --reconnect 0, stopped by SIGINT/SIGTERM),
 1 the master could not be reached within --reconnect,
 2 bad usage, refused by the master (token, protocol version) or a master certificate that
-cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs the master took back (--job-timeout) still
+cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs (or batch calls) timed out (--job-timeout) still
 running in the process: start it again (--procs and the master's --spawn do), 130/143
 stopped by SIGINT/SIGTERM (after finishing and reporting the jobs running).
 

@@ -17,7 +17,7 @@ export class BatchRunContext implements BatchContext {
     this.#scope = scope
   }
 
-  /** Aborted when the master takes a job of the batch back (`--job-timeout`). */
+  /** Aborted when the call runs past `--job-timeout` (the slave splits its jobs and runs them again), or the master takes a job of it back. */
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, MASTER_BIN, expectEachKeyRan, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { RANGE, expectOthersRanOnce, expectRunEnds, killHard, linesMatching, readFailedLog, tearDown } from '../helpers/reliability.js'
+import { RANGE, expectEachKeyAtLeastOnce, expectOthersRanOnce, expectRunEnds, freeze, killHard, linesMatching, readFailedLog, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -99,5 +99,24 @@ describe('handleBatch', () => {
     // The hung calls the split left behind stay under the slave's bound: no restart.
     expect(linesMatching(result.stderr, /abandoned jobs/)).toEqual([])
     expect(readCheckpoint(box, 'hungbatch')).toMatchObject({ complete: true, counts: { done: 299, failed: 1 } })
+  }, 90_000)
+
+  it('a batch slave stopped (SIGSTOP) with rows past --job-timeout is dropped by the master as stuck, long before its heartbeat; another slave finishes every row', async () => {
+    const N = 300
+    const box = sandbox({ TM_RECORD_DELAY_MS: '50' })
+    // A heartbeat of 10 minutes: only --job-timeout can end the stopped slave's hold.
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'stuck'), '--job-timeout', '1', '--retries', '1', '--retry-delay', '0.05', '--heartbeat', '600', '--quiet'], { env: box.env })
+    const frozen = startSlave([BATCH, '--host', host, '--batch', '10', '--prefetch', '10'], { env: box.env })
+    await until('the first slave to record 10 rows', () => recordedCount(box.records) >= 10, 10_000)
+    freeze(frozen)
+    // It times out its own calls (batches of 10: 4 halvings), so the master waits 2 × 1 s × (1 + 4) without a report.
+    await master.waitFor(new RegExp(`^Dropped slave [^:\\s]+:${frozen.child.pid} \\(127\\.0\\.0\\.1:\\d+\\): no job reported for 10 s, with jobs past --job-timeout$`, 'm'))
+    const helper = startSlave([BATCH, '--host', host, '--batch', '10'], { env: box.env })
+
+    await expectRunEnds(master, [helper])
+    expect(master.stdout).toMatch(new RegExp(`^Run 'stuck' complete: ${N} jobs \\(${N} done, 0 failed\\)`, 'm'))
+    // Nothing lost; repeated at most: the rows the stopped slave held (a batch and its prefetch).
+    expect(expectEachKeyAtLeastOnce(box.records, N)).toBeLessThanOrEqual(20)
+    expect(await killHard(frozen)).toEqual({ code: null, signal: 'SIGKILL' })
   }, 90_000)
 })
