@@ -64,7 +64,8 @@ export function redactText(text: string, found?: string[]): string {
       return `${head}:${MASK}@`
     })
     .replace(PAIR, (all, before: string, name: string, value: string) => {
-      if (value === MASK || !isSecretName(name)) return all
+      // Already masked, maybe followed by a message's punctuation (`password=***: refused`).
+      if (value.startsWith(MASK) || !isSecretName(name)) return all
       found?.push(value)
       return `${before}${name}=${MASK}`
     })

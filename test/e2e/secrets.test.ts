@@ -10,6 +10,7 @@ import type { RunStatus } from '../../src/index.js'
 import { CTL_BIN, EXIT_OK, MASTER_BIN, cleanUp, expectUsageError, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave, tempDir } from '../helpers/proc.js'
 import { followEvents, statsDocuments, statusReader } from '../helpers/poll.js'
 import { stopAtOnce, until } from '../helpers/reliability.js'
+import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 
 afterEach(cleanUp)
 
@@ -145,5 +146,38 @@ describe('env:NAME run arguments', () => {
     expectUsageError(unset, /^tm-master: Run argument 'db=env:TM_TEST_UNSET' names the environment variable TM_TEST_UNSET, which is not set$/)
     const empty = await run(MASTER_BIN, [fixture('args-record.mjs'), 'db=env:', ...masterArgs(box, 'unset')], { env: box.env })
     expectUsageError(empty, /^tm-master: Run argument 'db=env:' names no environment variable \(write db=env:NAME\)$/)
+  })
+})
+
+describe('a state store URL', () => {
+  it('is shown without its password nor its secret parameters in an error line', async () => {
+    const box = sandbox()
+    const failed = await run(MASTER_BIN, [fixture('range-total.mjs'), ...masterArgs(box, 'store'), '--state-store', DB], { env: box.env })
+    expect(failed.exit.code).not.toBe(0)
+    expect(failed.stderr).toMatch(new RegExp(`^tm-master: Cannot connect to the state store ${SHOWN_DB.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ECONNREFUSED.*\n$`))
+    expectNoSecret('the master output', failed.stdout + failed.stderr)
+  })
+})
+
+describe.skipIf(POSTGRES_MISSING !== undefined)(`secrets in a PostgreSQL state store${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
+  const postgres = usePostgres()
+
+  it('are saved masked in the checkpoint row, and the run resumes with them', async () => {
+    const box = sandbox({ TM_HOLD_FROM: '5' })
+    const args = [fixture('range-total.mjs'), 'n=10', `db=${DB}`, 'apiToken=abc', ...masterArgs(box, 'pg-secrets'), '--state-store', postgres.server.url]
+    const { master, host } = await startMaster([...args, ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'], { env: box.env })
+    await statusWhere(host, 'the run to stand at 5 done', (doc) => doc.run.done === 5)
+    await stopAtOnce(master)
+    const rows = await postgres.db.query("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'pg-secrets'")
+    expect(rows.rows).toHaveLength(1)
+    expectNoSecret('the checkpoint row', String(rows.rows[0]!.checkpoint))
+    expect(JSON.parse(String(rows.rows[0]!.checkpoint)).args).toEqual({ n: '10', db: SHOWN_DB, apiToken: '***' })
+    writeFileSync(join(box.records, 'go'), '')
+    const resumed = await run(MASTER_BIN, [...args, ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'], { env: box.env })
+    expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
+    expect(resumed.stdout).toMatch(/^Run 'pg-secrets' complete: 5 jobs \(5 done, 0 failed\)/m)
+    for (const table of ['taskmaster_checkpoint', 'taskmaster_journal', 'taskmaster_failed']) {
+      expectNoSecret(table, JSON.stringify((await postgres.db.query(`SELECT * FROM ${table}`)).rows))
+    }
   })
 })

@@ -38,6 +38,7 @@ describe('redactText', () => {
     const once = redactText('postgres://u:s3cret@h/x?token=t0k&password=', found)
     expect(once).toBe('postgres://u:***@h/x?token=***&password=')
     expect(found).toEqual(['s3cret', 't0k'])
+    expect(redactText('store postgres://u:***@h/x?password=***: connect refused')).toBe('store postgres://u:***@h/x?password=***: connect refused')
     const again: string[] = []
     expect(redactText(once, again)).toBe(once)
     expect(again).toEqual([])
