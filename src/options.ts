@@ -2,6 +2,7 @@ import { OptionError } from './errors.js'
 import { MIN_FRAME } from './protocol/messages.js'
 import type { Shard } from './shard.js'
 import { SHARD_ARG, checkShard, shardSuffix } from './shard.js'
+import { resolveRunArgs } from './run-args.js'
 
 /**
  * Upper bounds of the numeric options, shared by the API and the CLI.
@@ -148,7 +149,11 @@ export interface MasterOptions {
   source: JobSource
   /** The run's name; its state lives in `<stateDir>/<key>.json`. @default 'run' */
   key?: string
-  /** `name=value` arguments handed to the generator as `ctx.args`. @default {} */
+  /**
+   * `name=value` arguments handed to the generator as `ctx.args`. A value `env:NAME` is the
+   * master's environment variable NAME (an error if unset). Secrets (see src/redact.ts) are
+   * shown and saved masked. @default {}
+   */
   args?: Record<string, string>
   /** Where run state is kept. @default './.taskmaster' */
   stateDir?: string
@@ -415,7 +420,13 @@ export const MASTER_DEFAULTS = defaultsOf(MASTER_OPTIONS)
 export const SLAVE_DEFAULTS = defaultsOf(SLAVE_OPTIONS)
 
 /** {@link MasterOptions} with every default filled in. */
-export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & { source: JobSource }
+export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & {
+  source: JobSource
+  /** `args` as shown and saved: secrets masked (see src/run-args.ts); `args` holds the values, `env:` resolved. */
+  shownArgs: Record<string, string>
+  /** The secret values masked in `shownArgs`, hidden in log and error lines too. */
+  secrets: string[]
+}
 /** {@link SlaveOptions} with every default filled in. */
 export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler | undefined; batchHandler: BatchHandler | undefined; host: string }
 
@@ -429,6 +440,8 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   const o = { ...MASTER_DEFAULTS, ...defined(options) } as ResolvedMasterOptions
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
   check(MASTER_OPTIONS, o)
+  const args = resolveRunArgs(o.args)
+  Object.assign(o, { args: args.values, shownArgs: args.shown, secrets: args.secrets })
   if (Object.hasOwn(o.args, SHARD_ARG)) throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
   if (o.standby && o.stateStore === undefined) throw new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...): a standby takes over a lock held in PostgreSQL', 'standby')
   if (o.standby && o.reset) throw new OptionError('options.standby and options.reset do not go together: a standby resumes the active master\'s run', 'standby')

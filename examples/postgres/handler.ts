@@ -8,7 +8,7 @@
  * once: a slave killed mid-batch (or a master killed before its checkpoint) leaves rows
  * whose commit may have happened but was not acknowledged, and they run again on resume.
  * A counter (`n = n + 1`) or an append would count them twice.
- *   tm-master examples/postgres/jobs.ts db=postgres://... --spawn 2 --handler examples/postgres/handler.ts --batch 1000
+ *   tm-master examples/postgres/jobs.ts db=env:DATABASE_URL --spawn 2 --handler examples/postgres/handler.ts --batch 1000
  */
 import pg from 'pg'
 import type { BatchContext, HandlerContext, SetupContext } from 'taskmaster-run'

@@ -1,8 +1,9 @@
 /**
  * The jobs: the id of every row of `users`, a page of 1,000 at a time by id (keyset paging
  * through taskmaster-run/pg, never OFFSET). On resume `last` is the id of the last row
- * known done, and paging starts after it. The database comes from the run's arguments:
- *   tm-master examples/postgres/jobs.ts db=postgres://... --spawn 2 --handler examples/postgres/handler.ts --batch 1000
+ * known done, and paging starts after it. The database comes from the run's arguments
+ * (`env:` keeps its password off the command line, and out of every view of the run):
+ *   tm-master examples/postgres/jobs.ts db=env:DATABASE_URL --spawn 2 --handler examples/postgres/handler.ts --batch 1000
  */
 import pg from 'pg'
 import type { GeneratorContext, JobKey } from 'taskmaster-run'

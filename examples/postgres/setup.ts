@@ -2,14 +2,17 @@
  * Creates the example's table if it is missing: `users` with `rows=N` rows (default
  * 1,000,000) whose `domain` column is to be backfilled from `email`. generate_series fills
  * it inside PostgreSQL, so a million rows take seconds, not a million round trips.
- *   npx tsx examples/postgres/setup.ts db=postgres://postgres@127.0.0.1:5432/postgres rows=1000000
+ *   npx tsx examples/postgres/setup.ts db=env:DATABASE_URL rows=1000000
+ * As tm-master does, `db=env:NAME` reads the connection string from the environment variable
+ * NAME (keeping its password off the command line), and `db=postgres://...` takes it as is.
  */
 import pg from 'pg'
 
-const args = Object.fromEntries(process.argv.slice(2).map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]))
+const fromEnv = (value: string): string | undefined => (value.startsWith('env:') ? process.env[value.slice(4)] : value)
+const args = Object.fromEntries(process.argv.slice(2).map((word) => [word.slice(0, word.indexOf('=')), fromEnv(word.slice(word.indexOf('=') + 1))]))
 const rows = Number(args.rows ?? 1_000_000)
 if (args.db === undefined || !Number.isSafeInteger(rows) || rows < 1) {
-  console.error('Usage: tsx examples/postgres/setup.ts db=postgres://user@host:port/database [rows=1000000]')
+  console.error('Usage: tsx examples/postgres/setup.ts db=env:DATABASE_URL|postgres://user@host:port/database [rows=1000000] (DATABASE_URL set)')
   process.exit(2)
 }
 

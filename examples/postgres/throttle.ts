@@ -3,7 +3,7 @@
  * seconds (a run argument, default 1), so a backfill backs off by itself when the
  * replicas fall behind, and goes on when they catch up.
  *
- *   tm-master examples/postgres/jobs.ts db=postgres://... max_lag=1 \
+ *   tm-master examples/postgres/jobs.ts db=env:DATABASE_URL max_lag=1 \
  *     --throttle examples/postgres/throttle.ts --throttle-interval 1 --spawn 2 --handler examples/postgres/handler.ts
  *
  * Connected to the primary it reads the largest `replay_lag` of `pg_stat_replication`

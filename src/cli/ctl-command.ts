@@ -11,6 +11,7 @@ import type { ControlAnswer } from '../master/control-routes.js'
 import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
 import { MASTER_DEFAULTS } from '../options.js'
+import { shownArgs } from '../run-args.js'
 import { formatCount, formatDuration } from './format.js'
 import { readCa } from './parse.js'
 import { runCli } from './run-cli.js'
@@ -245,7 +246,8 @@ export function readStoredStatus(stateDir: string, key: string): StoredRunStatus
   const journalAt = existsSync(paths.journal) && journal.counts !== undefined ? statSync(paths.journal).mtime.toISOString() : undefined
   return {
     key: cp.key,
-    args: cp.args,
+    // A checkpoint of an older version holds the arguments in clear.
+    args: shownArgs(cp.args),
     complete: cp.complete,
     position: ahead ? journal.position : cp.position,
     last: jsonKey(ahead ? journal.last : cp.last),

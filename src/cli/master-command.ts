@@ -18,6 +18,7 @@ import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
 import { pageLine } from './page-address.js'
+import { hideInError } from '../redact.js'
 import { shardSuffix } from '../shard.js'
 import { StatusDisplay } from './status-display.js'
 import { resumeMessage } from './status-line.js'
@@ -136,7 +137,10 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   let slaves: LocalSlaves | undefined
   let slaveFailure: string | undefined
   const json = options.logFormat === 'json'
-  const log = (level: string, message: string): void => display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
+  const log = (level: string, text: string): void => {
+    const message = master.redact(text)
+    display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
+  }
   master.on('log', ({ level, message }: { level: string; message: string }) => log(level, message))
   master.on('listening', (address: MasterAddress) => {
     out.write(`Taskmaster server running on '${address.hostPort}'\n`)
@@ -158,7 +162,10 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
         count: options.spawn,
         args: slaveArgs,
         env,
-        log: (line) => display.log(json ? jsonLocalSlaveLine(line) : line),
+        log: (text) => {
+          const line = master.redact(text)
+          display.log(json ? jsonLocalSlaveLine(line) : line)
+        },
         onFatal: (message) => {
           log('error', message)
           slaveFailure = message
@@ -176,6 +183,8 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   let summary: RunSummary
   try {
     summary = await master.run()
+  } catch (error) {
+    throw hideInError(error, master.redact)
   } finally {
     display.stop()
     stats?.stop()

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander'
 import type { Command } from 'commander'
 import { TaskmasterError, describeError } from '../errors.js'
+import { redactText } from '../redact.js'
 
 /**
  * Runs a CLI command and exits with the code its action left in `process.exitCode`.
@@ -21,7 +22,8 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
     if (error instanceof CommanderError) {
       code = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2
     } else {
-      process.stderr.write(`${name}: ${describeError(error)}\n`)
+      // Whatever the error quotes (a URL with its password, a token=... pair) is masked.
+      process.stderr.write(`${name}: ${redactText(describeError(error))}\n`)
       code = error instanceof TaskmasterError ? error.exitCode : 1
     }
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { CheckpointError, LockError, OptionError, StateError, StateFileError } from '../errors.js'
 import { seqsOfRanges } from '../protocol/ranges.js'
+import { redactText } from '../redact.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
@@ -52,15 +53,9 @@ export function lockId(key: string): string {
   return createHash('sha256').update(`taskmaster-run:${key}`).digest().readBigInt64BE(0).toString()
 }
 
-/** The URL without its password, for messages. */
+/** The URL without its secrets (password, secret query parameters: see src/redact.ts), for messages. */
 export function showUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return 'postgres://(unparsable URL)'
-  }
+  return URL.canParse(url) ? redactText(url) : 'postgres://(unparsable URL)'
 }
 
 /** How a PostgreSQL state store is opened. */

@@ -10,6 +10,7 @@ import { acquireLock } from './lock.js'
 import { SkipSet } from './skip-set.js'
 import type { FailedJobsLog, StateStore } from './state-store.js'
 import { FailedLog } from './failed-log.js'
+import { shownArgs } from '../run-args.js'
 
 /** Files of one run in the state dir. */
 export interface RunPaths {
@@ -56,11 +57,17 @@ function sameArgs(a: Record<string, string>, b: Record<string, string>): boolean
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k])
 }
 
-/** Refuses to resume run `key`, saved with `saved` arguments (where: the checkpoint's place, for the error), with other `args`. */
+/**
+ * Refuses to resume run `key`, saved with `saved` arguments (where: the checkpoint's place,
+ * for the error), with other `args`. Both are compared as shown (secrets masked): a checkpoint
+ * of an older version holds them in clear, and a changed password alone is the same run.
+ */
 export function refuseOtherArgs(key: string, saved: Record<string, string> | undefined, args: Record<string, string>, where: string): void {
-  if (saved === undefined || sameArgs(saved, args)) return
+  if (saved === undefined) return
+  const [before, now] = [shownArgs(saved), shownArgs(args)]
+  if (sameArgs(before, now)) return
   throw new CheckpointError(
-    `Run '${key}' was started with arguments ${showArgs(saved)} but is now given ${showArgs(args)}; ` +
+    `Run '${key}' was started with arguments ${showArgs(before)} but is now given ${showArgs(now)}; ` +
       `use --reset to start it over with the new arguments, or another --key`,
     where,
   )

@@ -83,7 +83,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
     // The run's identity is on disk before its first job goes out.
-    await store.begin(identityArgs(options.args, options.shard))
+    await store.begin(identityArgs(options.shownArgs, options.shard))
     const previous = store.previous
     if (previous?.complete) {
       await store.close()
@@ -175,7 +175,7 @@ export class Run {
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     const warn = (message: string): void => this.#log('warn', message)
-    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.args, o.shard) }, this.#startedAt, warn)
+    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.shownArgs, o.shard) }, this.#startedAt, warn)
     this.#failedLog = store.openFailedLog(o.failedLog)
     // A pause outlives its master: a run paused when it stopped starts paused until resumed.
     const pausedBefore = store.previous?.paused === true
@@ -209,7 +209,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    this.#status = new StatusSampler({ key: o.key, args: o.args, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures, failures: () => this.#failures.list() })
+    this.#status = new StatusSampler({ key: o.key, args: o.shownArgs, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures, failures: () => this.#failures.list() })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }
 

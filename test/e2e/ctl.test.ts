@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { CTL_BIN, EXIT_OK, MASTER_BIN, cleanUp, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
 import { statusReader } from '../helpers/poll.js'
-import { portForLater } from '../helpers/reliability.js'
+import { portForLater, stopAtOnce } from '../helpers/reliability.js'
 
 // tm-ctl status against a live master (its /status) and against a stopped run's state
 // files, with the real bins.
@@ -45,12 +45,7 @@ describe('tm-ctl status', () => {
     expect(wrong.stderr).toBe(`tm-ctl: The master at ${host} refused the request: the token is wrong (give it with --token or TM_TOKEN)\n`)
 
     // Stopped at once (the held jobs never end): the state files say where the run stands.
-    master.kill('SIGTERM')
-    await master.waitFor('Stopping: waiting for the jobs in flight')
-    master.kill('SIGTERM')
-    expect(await master.exited).toEqual({ code: 143, signal: null })
-    slave.kill('SIGKILL')
-    await slave.exited
+    await stopAtOnce(master, slave)
     const cp = readCheckpoint(box, 'ctl') as ReturnType<typeof readCheckpoint> & { elapsed: number; startedAt: string; updatedAt: string }
     const stored = await ctl(['status', '--key', 'ctl', '--state-dir', box.stateDir, '--json'])
     expect(stored.exit, stored.stderr).toEqual(EXIT_OK)

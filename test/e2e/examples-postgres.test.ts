@@ -32,7 +32,10 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
   const updated = async (): Promise<number> => Number((await postgres.db.query('SELECT count(*) AS n FROM users WHERE domain IS NOT NULL')).rows[0].n)
 
   it('setup fills the table; stopped half way with a slave killed -9, then resumed: every row updated to exactly its value', async () => {
-    const setup = await run(TSX, [SETUP, `db=${postgres.server.url}`, `rows=${ROWS}`])
+    // As the README runs it: the connection string (with a password, which trust ignores) in
+    // the environment, db=env:DATABASE_URL on the command line.
+    const url = postgres.server.url.replace('postgres@', 'postgres:pg-s3cret@')
+    const setup = await run(TSX, [SETUP, 'db=env:DATABASE_URL', `rows=${ROWS}`], { env: { DATABASE_URL: url } })
     expect(setup.exit, setup.stderr).toEqual(EXIT_OK)
     expect(setup.stdout).toBe(`Created table users with ${ROWS} rows\n`)
     const again = await run(TSX, [SETUP, `db=${postgres.server.url}`, `rows=${ROWS}`])
@@ -42,7 +45,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
     // Two slaves of two lanes each, slowed to 1 ms a row so the run lasts long enough to be
     // interrupted; the db= argument reaches the generator and every slave's setup.
     const box = sandbox({ TM_SLOW_HANDLER: HANDLER, TM_SLOW_MS: '1' })
-    const { master, host } = await startMaster([JOBS, `db=${postgres.server.url}`, ...masterArgs(box, 'pg-backfill'), '--status-interval', '0.2'], { env: box.env })
+    const { master, host } = await startMaster([JOBS, `db=${url}`, ...masterArgs(box, 'pg-backfill'), '--status-interval', '0.2'], { env: box.env })
     const slaveArgs = [SLOW, '--host', host, '--batch', '100', '--concurrency', '2', '--reconnect', '0']
     const victim = startSlave(slaveArgs, { env: box.env })
     const survivor = startSlave(slaveArgs, { env: box.env })
@@ -68,10 +71,12 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
     expect(before).toBeGreaterThanOrEqual(done)
     expect(before).toBeLessThan(ROWS)
 
-    const resumed = await run(MASTER_BIN, [JOBS, `db=${postgres.server.url}`, ...masterArgs(box, 'pg-backfill'), '--spawn', '2', '--handler', HANDLER, '--batch', '500', '--quiet'], { env: box.env })
+    // Resumed with the same database from the environment: the same run (its password is not part of its identity, nor saved).
+    const resumed = await run(MASTER_BIN, [JOBS, 'db=env:DATABASE_URL', ...masterArgs(box, 'pg-backfill'), '--spawn', '2', '--handler', HANDLER, '--batch', '500', '--quiet'], { env: { ...box.env, DATABASE_URL: url } })
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toMatch(new RegExp(`^Run 'pg-backfill' complete: ${ROWS - done} jobs \\(${ROWS - done} done, 0 failed`, 'm'))
-    expect(readCheckpoint(box, 'pg-backfill')).toMatchObject({ complete: true, counts: { done: ROWS, failed: 0 } })
+    expect(readCheckpoint(box, 'pg-backfill')).toMatchObject({ complete: true, counts: { done: ROWS, failed: 0 }, args: { db: url.replace('pg-s3cret', '***') } })
+    expect(resumed.stdout + resumed.stderr).not.toContain('pg-s3cret')
 
     // Every row, none missed, each with exactly the value its email gives.
     const domains = await postgres.db.query('SELECT domain, count(*)::int AS n FROM users GROUP BY domain ORDER BY domain')

@@ -63,6 +63,18 @@ export async function stopLongLived(slave: Proc): Promise<Exit> {
   return slave.exited
 }
 
+/**
+ * Stops a master at once, as a second SIGTERM does (its held jobs never end), and a slave
+ * that holds jobs with SIGKILL; asserts the master exits 143.
+ */
+export async function stopAtOnce(master: Proc, slave?: Proc): Promise<void> {
+  master.kill('SIGTERM')
+  await master.waitFor('Stopping: waiting for the jobs in flight')
+  master.kill('SIGTERM')
+  expect(await master.exited).toEqual({ code: 143, signal: null })
+  if (slave !== undefined) await killHard(slave)
+}
+
 /** kill -9, and waits for the exit. */
 export function killHard(proc: Proc): Promise<Exit> {
   proc.kill('SIGKILL')

@@ -17,13 +17,24 @@ function optionError(fn: () => unknown): OptionError {
 
 describe('resolveMasterOptions', () => {
   it('fills every default', () => {
-    expect(resolveMasterOptions({ source })).toEqual({ ...MASTER_DEFAULTS, source })
+    expect(resolveMasterOptions({ source })).toEqual({ ...MASTER_DEFAULTS, source, shownArgs: {}, secrets: [] })
     expect(MASTER_DEFAULTS).toMatchObject({ key: 'run', stateDir: './.taskmaster', host: '127.0.0.1', port: 5050, size: 10000, batchSize: 1000, retries: 3, maxFrame: 16 * 1024 * 1024 })
   })
 
   it('keeps given values', () => {
     const o = resolveMasterOptions({ source, key: 'k.1', port: 0, size: 1, retries: 0, retryDelay: 0, jobTimeout: 2.5, token: 't', args: { a: 'b' } })
     expect(o).toMatchObject({ key: 'k.1', port: 0, size: 1, retries: 0, retryDelay: 0, jobTimeout: 2.5, token: 't', args: { a: 'b' } })
+  })
+
+  it('resolves env: arguments and masks secrets in what is shown', () => {
+    process.env.TM_OPTIONS_TEST_DB = 'postgres://u:pw-long@h/d'
+    try {
+      const o = resolveMasterOptions({ source, args: { db: 'env:TM_OPTIONS_TEST_DB', token: 'tok' } })
+      expect(o).toMatchObject({ args: { db: 'postgres://u:pw-long@h/d', token: 'tok' }, shownArgs: { db: 'postgres://u:***@h/d', token: '***' }, secrets: ['pw-long', 'tok'] })
+    } finally {
+      delete process.env.TM_OPTIONS_TEST_DB
+    }
+    expect(() => resolveMasterOptions({ source, args: { n: 3 as unknown as string } })).toThrow('options.args.n must be a string, got number')
   })
 
   it('does not let undefined values hide defaults', () => {
