@@ -130,13 +130,13 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   })
   // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
   const out = options.stats === '-' ? process.stderr : process.stdout
-  const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout)
   const tty = out.isTTY === true
   const display = new StatusDisplay(master, { tty, interval: options.statusInterval, out, err: process.stderr, slaves: options.slaves === true, input: tty ? process.stdin : undefined })
   let slaves: LocalSlaves | undefined
   let slaveFailure: string | undefined
   const json = options.logFormat === 'json'
   const log = (level: string, message: string): void => display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
+  const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout, (message) => log('warn', message))
   master.on('log', ({ level, message }: { level: string; message: string }) => log(level, message))
   master.on('listening', (address: MasterAddress) => {
     out.write(`Taskmaster server running on '${address.hostPort}'\n`)
