@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { AuthError, CheckpointError, ConnectionError, OptionError } from '../errors.js'
 import { readCheckpoint } from '../master/checkpoint.js'
 import { Journal } from '../master/journal.js'
@@ -10,9 +10,9 @@ import { runPaths } from '../master/run-store.js'
 import type { ControlAnswer } from '../master/control-routes.js'
 import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
-import { MASTER_DEFAULTS } from '../options.js'
+import { CONTROL_LIMITS, MASTER_DEFAULTS } from '../options.js'
 import { formatCount, formatDuration } from './format.js'
-import { readCa } from './parse.js'
+import { limit, readCa } from './parse.js'
 import { runCli } from './run-cli.js'
 import { controlsText, slavesTable, statusLine } from './status-line.js'
 import { PACKAGE } from './version.js'
@@ -112,7 +112,7 @@ const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: strin
     args: '<jobs/s|off>',
     help: 'set the fleet-wide rate limit in jobs per second, or turn it off (until the master stops: a restarted master takes its --rate)',
     path: '/rate',
-    parse: limitArgument(false),
+    parse: limit(CONTROL_LIMITS.rate, 'off'),
     example: 'tm-ctl rate 500 --host 10.0.0.5:5050',
   },
   {
@@ -120,7 +120,7 @@ const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: strin
     args: '<n|off>',
     help: 'set the fleet-wide cap on jobs in flight, or turn it off (until the master stops)',
     path: '/max-in-flight',
-    parse: limitArgument(true),
+    parse: limit(CONTROL_LIMITS.maxInFlight, 'off'),
     example: 'tm-ctl max-in-flight 64 --host 10.0.0.5:5050',
   },
   {
@@ -193,16 +193,6 @@ async function control(options: ControlOptions, path: string, value?: number | n
     throw new ConnectionError(`The master at ${url.host} sent an answer that is not JSON`)
   }
   process.stdout.write(options.json === true ? JSON.stringify(answer, null, 2) + '\n' : `${answer.changed}\n${controlsText(answer.controls)}\n`)
-}
-
-/** `<n|off>` of `tm-ctl rate` and `max-in-flight`: a number, or null for off. */
-function limitArgument(integer: boolean): (text: string) => number | null {
-  return (text) => {
-    if (text === 'off') return null
-    const n = Number(text)
-    if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) throw new InvalidArgumentError(`must be ${integer ? 'a whole number >= 1' : 'a number > 0'} or off, got '${text}'`)
-    return n
-  }
 }
 
 function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: Buffer | undefined, body?: string): Promise<{ status: number; body: string }> {
