@@ -12,6 +12,7 @@ import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
 import { CONTROL_LIMITS, MASTER_DEFAULTS } from '../options.js'
 import { formatCount, formatDuration } from './format.js'
+import { printableJson, printableLines } from './log-format.js'
 import { limit, readCa } from './parse.js'
 import { runCli } from './run-cli.js'
 import { controlsText, slavesTable, statusLine } from './status-line.js'
@@ -192,7 +193,7 @@ async function control(options: ControlOptions, path: string, value?: number | n
   } catch {
     throw new ConnectionError(`The master at ${url.host} sent an answer that is not JSON`)
   }
-  process.stdout.write(options.json === true ? JSON.stringify(answer, null, 2) + '\n' : `${answer.changed}\n${controlsText(answer.controls)}\n`)
+  process.stdout.write(options.json === true ? printableJson(answer, 2) + '\n' : printableLines([answer.changed, controlsText(answer.controls)]))
 }
 
 function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: Buffer | undefined, body?: string): Promise<{ status: number; body: string }> {
@@ -214,11 +215,10 @@ function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: B
 
 /** A live master's status: the document as JSON, or its status line, state and slaves table. */
 export function liveStatusText(status: RunStatus, json: boolean): string {
-  if (json) return JSON.stringify(status, null, 2) + '\n'
+  if (json) return printableJson(status, 2) + '\n'
   const r = status.run
   const args = Object.entries(r.args).map(([name, value]) => `${name}=${value}`).join(' ')
-  const lines = [`Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`, statusLine(status), ...slavesTable(status.slaves)]
-  return lines.join('\n') + '\n'
+  return printableLines([`Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`, statusLine(status), ...slavesTable(status.slaves)])
 }
 
 /**
@@ -251,9 +251,9 @@ export function readStoredStatus(stateDir: string, key: string): StoredRunStatus
 
 /** A stored run's status as JSON, or as lines for people. */
 export function storedStatusText(s: StoredRunStatus, json: boolean): string {
-  if (json) return JSON.stringify(s, null, 2) + '\n'
+  if (json) return printableJson(s, 2) + '\n'
   const args = Object.entries(s.args).map(([name, value]) => `${name}=${value}`).join(' ')
-  const lines = [
+  return printableLines([
     `Run '${s.key}': ${s.complete ? 'complete' : s.locked ? 'not complete; a master holds its lock (it may be running: ask it with --host)' : 'not complete; start it again with the same --key to resume'}`,
     `  position   ${formatCount(s.position)}${s.last === null ? '' : ` (last key ${String(s.last)}; a resume starts after it)`}`,
     `  done       ${formatCount(s.done)}`,
@@ -262,8 +262,7 @@ export function storedStatusText(s: StoredRunStatus, json: boolean): string {
     `  elapsed    ${formatDuration(s.elapsedMs)}`,
     `  started    ${s.startedAt}`,
     `  written    ${s.updatedAt}`,
-  ]
-  return lines.join('\n') + '\n'
+  ])
 }
 
 /** Entry point of `bin/tm-ctl.js`. */

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander'
 import type { Command } from 'commander'
 import { TaskmasterError, describeError } from '../errors.js'
+import { printable } from './log-format.js'
 import { keepStdioOptional } from './optional-output.js'
 
 /**
@@ -24,7 +25,7 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
     if (error instanceof CommanderError) {
       code = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2
     } else {
-      process.stderr.write(`${name}: ${describeError(error)}\n`)
+      process.stderr.write(`${name}: ${printable(describeError(error))}\n`)
       code = error instanceof TaskmasterError ? error.exitCode : 1
     }
   }
