@@ -14,8 +14,7 @@ import { resolveRunArgs } from './run-args.js'
  *   and silently fire after 1 ms beyond, and a slave waits 2.5 heartbeats.
  * - `concurrency`, `prefetch`: a slave's lanes and its credit.
  * - `batch`: jobs per `handleBatch` call; `linger`: milliseconds waited to fill one.
- * - `rate`: jobs per second over the fleet, ten times what one master has been measured to
- *   send; `maxInFlight`: jobs in flight over the fleet.
+ * The controls a run can change while it runs have their own spec, {@link CONTROL_LIMITS}.
  */
 export const OPTION_LIMITS = {
   size: 1_000_000,
@@ -26,9 +25,44 @@ export const OPTION_LIMITS = {
   prefetch: 1_000_000,
   batch: 100_000,
   linger: 60_000,
-  rate: 10_000_000,
-  maxInFlight: 100_000_000,
 } as const
+
+/** The bounds of a control: a finite number from `min` to `max` (a whole one if `integer`), `what` in words. */
+export interface ControlLimit {
+  min: number
+  max: number
+  integer: boolean
+  what: string
+}
+
+/**
+ * The bounds of the limits a run can change while it runs: the one spec that the library
+ * options, the CLI flags, the master's setters, `POST /rate` / `/max-in-flight` and `tm-ctl`
+ * all check (each naming the value as its user wrote it).
+ * - `rate`: jobs per second over the fleet. At least a job every 1,000 s: slower, the wait
+ *   for a token outgrows what anyone means (and, far below, what a timer takes); at most ten
+ *   times what one master has been measured to send.
+ * - `maxInFlight`: jobs in flight over the fleet.
+ */
+export const CONTROL_LIMITS = {
+  rate: { min: 0.001, max: 10_000_000, integer: false, what: 'a number of jobs per second' },
+  maxInFlight: { min: 1, max: 100_000_000, integer: true, what: 'a whole number of jobs' },
+} as const satisfies Record<string, ControlLimit>
+
+/** A control's range in words: `a number of jobs per second from 0.001 to 10000000`. */
+export function limitRange(limit: ControlLimit): string {
+  return `${limit.what} from ${limit.min} to ${limit.max}`
+}
+
+/** True when `value` is within `limit`: a finite number (whole if it must be) from min to max. NaN, Infinity and non-numbers are not. */
+export function withinLimit(limit: ControlLimit, value: unknown): value is number {
+  return typeof value === 'number' && value >= limit.min && value <= limit.max && (!limit.integer || Number.isInteger(value))
+}
+
+/** Throws an {@link OptionError} naming `name` (as its user wrote it) unless `value` is within `limit`; `also` adds what else it may be. */
+export function checkLimit(limit: ControlLimit, value: unknown, name: string, option: string, also = ''): void {
+  if (!withinLimit(limit, value)) throw new OptionError(`${name} must be ${limitRange(limit)}${also}, got ${String(value)}`, option)
+}
 
 /** A job generator: `getJobs(last, ctx)`, sync or async. */
 export type JobGenerator = (last: JobKey | undefined, ctx: GeneratorContext) => Iterable<unknown> | AsyncIterable<unknown>
@@ -317,12 +351,9 @@ function nonNegativeSeconds(value: number, name: string): void {
   expectTimer(name, value)
 }
 
-/** A number > 0 and at most `max` (fractions allowed: a rate of 0.5 is a job every two seconds). */
-function positiveNumber(max: number) {
-  return (value: number, name: string): void => {
-    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new OptionError(`options.${name} must be a number > 0, got ${String(value)}`, name)
-    if (value > max) throw new OptionError(`options.${name} must be at most ${max}, got ${value}`, name)
-  }
+/** The check of a control's option (see {@link CONTROL_LIMITS}). */
+function control(limit: ControlLimit) {
+  return (value: number, name: string): void => checkLimit(limit, value, `options.${name}`, name)
 }
 
 function throttleCheck(value: ThrottleCheck | NamedThrottle, name: string): void {
@@ -371,8 +402,8 @@ const MASTER_OPTIONS = {
   shard: { default: undefined as Shard | undefined, check: checkShard },
   stateStore: { default: undefined as string | undefined, check: postgresUrl },
   standby: { default: false },
-  rate: { default: undefined as number | undefined, check: positiveNumber(OPTION_LIMITS.rate) },
-  maxInFlight: { default: undefined as number | undefined, check: integer(1, OPTION_LIMITS.maxInFlight) },
+  rate: { default: undefined as number | undefined, check: control(CONTROL_LIMITS.rate) },
+  maxInFlight: { default: undefined as number | undefined, check: control(CONTROL_LIMITS.maxInFlight) },
   paused: { default: false },
   throttle: { default: undefined as ThrottleCheck | NamedThrottle | undefined, check: throttleCheck },
   throttleInterval: { default: 1, check: positiveSeconds },

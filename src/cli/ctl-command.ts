@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, Option } from 'commander'
 import { AuthError, CheckpointError, ConnectionError, OptionError } from '../errors.js'
 import { readCheckpoint } from '../master/checkpoint.js'
 import { Journal } from '../master/journal.js'
@@ -10,10 +10,11 @@ import { runPaths } from '../master/run-store.js'
 import type { ControlAnswer } from '../master/control-routes.js'
 import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
-import { MASTER_DEFAULTS } from '../options.js'
+import { CONTROL_LIMITS, MASTER_DEFAULTS } from '../options.js'
 import { shownArgs } from '../run-args.js'
 import { formatCount, formatDuration } from './format.js'
-import { readCa } from './parse.js'
+import { printableJson, printableLines } from './log-format.js'
+import { limit, readCa } from './parse.js'
 import { runCli } from './run-cli.js'
 import { controlsText, slavesTable, statusLine } from './status-line.js'
 import { PACKAGE } from './version.js'
@@ -113,7 +114,7 @@ const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: strin
     args: '<jobs/s|off>',
     help: 'set the fleet-wide rate limit in jobs per second, or turn it off (until the master stops: a restarted master takes its --rate)',
     path: '/rate',
-    parse: limitArgument(false),
+    parse: limit(CONTROL_LIMITS.rate, 'off'),
     example: 'tm-ctl rate 500 --host 10.0.0.5:5050',
   },
   {
@@ -121,7 +122,7 @@ const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: strin
     args: '<n|off>',
     help: 'set the fleet-wide cap on jobs in flight, or turn it off (until the master stops)',
     path: '/max-in-flight',
-    parse: limitArgument(true),
+    parse: limit(CONTROL_LIMITS.maxInFlight, 'off'),
     example: 'tm-ctl max-in-flight 64 --host 10.0.0.5:5050',
   },
   {
@@ -193,17 +194,7 @@ async function control(options: ControlOptions, path: string, value?: number | n
   } catch {
     throw new ConnectionError(`The master at ${url.host} sent an answer that is not JSON`)
   }
-  process.stdout.write(options.json === true ? JSON.stringify(answer, null, 2) + '\n' : `${answer.changed}\n${controlsText(answer.controls)}\n`)
-}
-
-/** `<n|off>` of `tm-ctl rate` and `max-in-flight`: a number, or null for off. */
-function limitArgument(integer: boolean): (text: string) => number | null {
-  return (text) => {
-    if (text === 'off') return null
-    const n = Number(text)
-    if (text.trim() === '' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isSafeInteger(n))) throw new InvalidArgumentError(`must be ${integer ? 'a whole number >= 1' : 'a number > 0'} or off, got '${text}'`)
-    return n
-  }
+  process.stdout.write(options.json === true ? printableJson(answer, 2) + '\n' : printableLines([answer.changed, controlsText(answer.controls)]))
 }
 
 function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: Buffer | undefined, body?: string): Promise<{ status: number; body: string }> {
@@ -225,11 +216,10 @@ function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: B
 
 /** A live master's status: the document as JSON, or its status line, state and slaves table. */
 export function liveStatusText(status: RunStatus, json: boolean): string {
-  if (json) return JSON.stringify(status, null, 2) + '\n'
+  if (json) return printableJson(status, 2) + '\n'
   const r = status.run
   const args = Object.entries(r.args).map(([name, value]) => `${name}=${value}`).join(' ')
-  const lines = [`Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`, statusLine(status), ...slavesTable(status.slaves)]
-  return lines.join('\n') + '\n'
+  return printableLines([`Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`, statusLine(status), ...slavesTable(status.slaves)])
 }
 
 /**
@@ -263,9 +253,9 @@ export function readStoredStatus(stateDir: string, key: string): StoredRunStatus
 
 /** A stored run's status as JSON, or as lines for people. */
 export function storedStatusText(s: StoredRunStatus, json: boolean): string {
-  if (json) return JSON.stringify(s, null, 2) + '\n'
+  if (json) return printableJson(s, 2) + '\n'
   const args = Object.entries(s.args).map(([name, value]) => `${name}=${value}`).join(' ')
-  const lines = [
+  return printableLines([
     `Run '${s.key}': ${s.complete ? 'complete' : s.locked ? 'not complete; a master holds its lock (it may be running: ask it with --host)' : 'not complete; start it again with the same --key to resume'}`,
     `  position   ${formatCount(s.position)}${s.last === null ? '' : ` (last key ${String(s.last)}; a resume starts after it)`}`,
     `  done       ${formatCount(s.done)}`,
@@ -274,8 +264,7 @@ export function storedStatusText(s: StoredRunStatus, json: boolean): string {
     `  elapsed    ${formatDuration(s.elapsedMs)}`,
     `  started    ${s.startedAt}`,
     `  written    ${s.updatedAt}`,
-  ]
-  return lines.join('\n') + '\n'
+  ])
 }
 
 /** Entry point of `bin/tm-ctl.js`. */

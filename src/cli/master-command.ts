@@ -10,7 +10,7 @@ import type { RetryPass } from '../master/retry-pass.js'
 import { prepareRetryPass } from '../master/retry-pass.js'
 import { formatCount, formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
-import { jsonLocalSlaveLine, jsonLogLine } from './log-format.js'
+import { jsonLocalSlaveLine, jsonLogLine, printableLines } from './log-format.js'
 import { MASTER_CLI } from './master-options.js'
 import type { MasterCliOptions } from './master-options.js'
 import { addOptions, libraryOptions } from './option-table.js'
@@ -76,6 +76,14 @@ function readTls(options: MasterCliOptions): { cert: Buffer; key: Buffer } | und
   return { cert: read(options.tlsCert, '--tls-cert'), key: read(options.tlsKey, '--tls-key') }
 }
 
+/**
+ * Writes `lines` to `out`, each as one line: the lines the master writes itself (the
+ * display writes its own and the log's), escaped like those (see printable).
+ */
+function say(out: NodeJS.WritableStream, ...lines: string[]): void {
+  out.write(printableLines(lines))
+}
+
 function countLines(path: string): number {
   return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '').length
 }
@@ -86,16 +94,17 @@ function wholeRunLine(summary: RunSummary): string {
   return `Whole run '${summary.key}': ${formatCount(t.done + t.failed)} jobs (${formatCount(t.done)} done, ${formatCount(t.failed)} failed) in ${formatDuration(t.elapsedMs)}`
 }
 
-function summaryLine(summary: RunSummary): string {
+/** The lines that end a run: what it did, and where its failed jobs are. */
+function summaryLines(summary: RunSummary): string[] {
   const rate = `${summary.rate.toFixed(2)} jobs/s`
   const took = formatDuration(summary.elapsedMs)
   const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped as already done` : ''
   const counts = `${summary.jobs} jobs (${summary.done} done, ${summary.failed} failed${skipped}) in ${took}, ${rate}`
   if (summary.outcome === 'complete') {
-    const failed = summary.totals.failed > 0 ? `\n${summary.totals.failed} jobs failed; see ${summary.failedLog} (re-run them with --retry-failed)` : ''
-    return `Run '${summary.key}' complete: ${counts}${failed}`
+    const failed = summary.totals.failed > 0 ? [`${summary.totals.failed} jobs failed; see ${summary.failedLog} (re-run them with --retry-failed)`] : []
+    return [`Run '${summary.key}' complete: ${counts}`, ...failed]
   }
-  return `Run '${summary.key}' stopped: ${counts}. Start it again with --key ${summary.key} to resume.`
+  return [`Run '${summary.key}' stopped: ${counts}. Start it again with --key ${summary.key} to resume.`]
 }
 
 async function runMaster(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<number> {
@@ -116,12 +125,12 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     // A shard's failed jobs are its own: the pass replays them without the shard's filter.
     retryPass = prepareRetryPass(options.stateDir, options.shard === undefined ? key : `${key}${shardSuffix(options.shard)}`, source.key)
     if (retryPass === undefined) {
-      process.stdout.write(`Run '${key}' has no failed jobs to retry.\n`)
+      say(process.stdout, `Run '${key}' has no failed jobs to retry.`)
       return 0
     }
     const count = countLines(retryPass.log)
     run = { ...retryPass.options, source: { ...retryPass.options.source, total: count }, shard: undefined }
-    process.stdout.write(`${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'\n`)
+    say(process.stdout, `${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'`)
   }
   const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls, throttle })
   // `tm-ctl stop` stops as SIGINT does, and exits as after it.
@@ -131,7 +140,6 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   })
   // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
   const out = options.stats === '-' ? process.stderr : process.stdout
-  const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout)
   const tty = out.isTTY === true
   const display = new StatusDisplay(master, { tty, interval: options.statusInterval, out, err: process.stderr, slaves: options.slaves === true, input: tty ? process.stdin : undefined })
   let slaves: LocalSlaves | undefined
@@ -141,13 +149,14 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     const message = master.redact(text)
     display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
   }
+  const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout, (message) => log('warn', message))
   master.on('log', ({ level, message }: { level: string; message: string }) => log(level, message))
   master.on('listening', (address: MasterAddress) => {
-    out.write(`Taskmaster server running on '${address.hostPort}'\n`)
-    if (master.tokenGenerated) out.write(`Token (give it to slaves with --token or TM_TOKEN): ${master.token}\n`)
-    out.write(pageLine(address, master.token, { tls: tls !== undefined, terminal: tty }) + '\n')
+    say(out, `Taskmaster server running on '${address.hostPort}'`)
+    if (master.tokenGenerated) say(out, `Token (give it to slaves with --token or TM_TOKEN): ${master.token}`)
+    say(out, pageLine(address, master.token, { tls: tls !== undefined, terminal: tty }))
     const resuming = resumeMessage(master.status())
-    if (resuming !== undefined) out.write(resuming + '\n')
+    if (resuming !== undefined) say(out, resuming)
     if (options.spawn !== undefined) {
       const slaveArgs = [options.handler!, '--host', address.url]
       if (options.concurrency !== undefined) slaveArgs.push('--concurrency', String(options.concurrency))
@@ -179,7 +188,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   })
   const firstSignal = onStopSignals(() => master.stop())
   // Said once a stop is handled: whoever reads it may stop the standby at once.
-  if (master.options.standby) out.write(`Standing by for run '${master.options.key}': waiting for the active master's lock in the state store\n`)
+  if (master.options.standby) say(out, `Standing by for run '${master.options.key}': waiting for the active master's lock in the state store`)
   let summary: RunSummary
   try {
     summary = await master.run()
@@ -192,11 +201,11 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     retryPass?.release()
   }
   if (summary.outcome === 'already-complete') {
-    out.write(`Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.\n`)
+    say(out, `Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.`)
     return 0
   }
-  out.write(summaryLine(summary) + '\n')
-  if (master.status().run.resumed) out.write(wholeRunLine(summary) + '\n')
+  say(out, ...summaryLines(summary))
+  if (master.status().run.resumed) say(out, wholeRunLine(summary))
   if (slaveFailure !== undefined) return 1
   const signal = firstSignal()
   if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)

@@ -1,9 +1,9 @@
-import { MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
+import { CONTROL_LIMITS, MASTER_DEFAULTS, OPTION_LIMITS, SLAVE_DEFAULTS } from '../options.js'
 import type { MasterOptions } from '../options.js'
 import { MIN_FRAME } from '../protocol/messages.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { logFormat } from './log-format.js'
-import { integer, listenAddress, positive, seconds } from './parse.js'
+import { integer, limit, listenAddress, seconds } from './parse.js'
 import { InvalidArgumentError } from 'commander'
 import { MAX_SHARDS, parseShard } from '../shard.js'
 
@@ -55,8 +55,8 @@ export const MASTER_CLI = {
   heartbeat: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two', parse: seconds, default: MASTER_DEFAULTS.heartbeat, to: 'heartbeat' },
   maxFrame: { flags: '--max-frame <bytes>', help: 'largest frame accepted or sent', parse: integer(MIN_FRAME, OPTION_LIMITS.maxFrame), default: MASTER_DEFAULTS.maxFrame, to: 'maxFrame' },
   maxSlaves: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later', parse: integer(1), default: MASTER_DEFAULTS.maxSlaves, to: 'maxSlaves' },
-  rate: { flags: '--rate <jobs/s>', help: 'most jobs per second sent to the whole fleet (a token bucket, 250 ms of burst); change it live with tm-ctl rate', parse: positive(OPTION_LIMITS.rate), shown: 'no limit', to: 'rate' },
-  maxInFlight: { flags: '--max-in-flight <n>', help: 'most jobs in flight over the whole fleet; change it live with tm-ctl max-in-flight', parse: integer(1, OPTION_LIMITS.maxInFlight), shown: 'no limit', to: 'maxInFlight' },
+  rate: { flags: '--rate <jobs/s>', help: 'most jobs per second sent to the whole fleet (a token bucket, 250 ms of burst); change it live with tm-ctl rate', parse: limit(CONTROL_LIMITS.rate), shown: 'no limit', to: 'rate' },
+  maxInFlight: { flags: '--max-in-flight <n>', help: 'most jobs in flight over the whole fleet; change it live with tm-ctl max-in-flight', parse: limit(CONTROL_LIMITS.maxInFlight), shown: 'no limit', to: 'maxInFlight' },
   paused: { flags: '--paused', help: 'start paused: no job goes out until tm-ctl resume (a run paused when its master stopped starts paused anyway)', to: 'paused' },
   throttle: { flags: '--throttle <module>', help: 'hold dispatch while this check says so: path[:export], default export throttle, then default; called with { args, signal }, returns false to go on, true or a reason to hold' },
   throttleInterval: { flags: '--throttle-interval <seconds>', help: 'seconds between throttle checks, and how long one may take before it holds dispatch', parse: seconds, default: MASTER_DEFAULTS.throttleInterval, to: 'throttleInterval' },

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { InvalidArgumentError } from 'commander'
 import { OptionError } from '../errors.js'
-import { MASTER_DEFAULTS, OPTION_LIMITS } from '../options.js'
+import { MASTER_DEFAULTS, OPTION_LIMITS, limitRange, withinLimit } from '../options.js'
+import type { ControlLimit } from '../options.js'
 
 /** Commander parser for an integer from `min` to `max` (the library's limit, OPTION_LIMITS). */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -13,12 +14,17 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: str
   }
 }
 
-/** Commander parser for a number > 0 (fractions allowed: --rate 0.5 is a job every two seconds) up to `max`. */
-export function positive(max: number): (value: string) => number {
+/**
+ * Commander parser for a control's value within its bounds (CONTROL_LIMITS: --rate takes
+ * fractions, 0.5 is a job every two seconds); with `off`, the word `off` too, as null.
+ */
+export function limit(bounds: ControlLimit): (value: string) => number
+export function limit(bounds: ControlLimit, off: 'off'): (value: string) => number | null
+export function limit(bounds: ControlLimit, off?: 'off'): (value: string) => number | null {
   return (value) => {
+    if (off !== undefined && value === off) return null
     const n = Number(value)
-    if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a number > 0, got '${value}'`)
-    if (n > max) throw new InvalidArgumentError(`must be at most ${max}, got '${value}'`)
+    if (value.trim() === '' || !withinLimit(bounds, n)) throw new InvalidArgumentError(`must be ${limitRange(bounds)}${off === undefined ? '' : ` or ${off}`}, got '${value}'`)
     return n
   }
 }

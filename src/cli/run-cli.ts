@@ -2,16 +2,20 @@ import { CommanderError } from 'commander'
 import type { Command } from 'commander'
 import { TaskmasterError, describeError } from '../errors.js'
 import { redactText } from '../redact.js'
+import { printable } from './log-format.js'
+import { keepStdioOptional } from './optional-output.js'
 
 /**
  * Runs a CLI command and exits with the code its action left in `process.exitCode`.
  * No arguments at all print the whole help (on stderr, exit 2): a newcomer learns more
  * from it than from "missing required argument". Commander's own errors (already printed) exit 2,
  * our errors print their one-line message and exit with their code, anything else
- * is a bug and prints its stack.
+ * is a bug and prints its stack. A stdout or stderr that fails stops no command (see
+ * {@link keepStdioOptional}).
  */
 export async function runCli(program: Command, argv: string[]): Promise<never> {
   const name = program.name()
+  keepStdioOptional(name)
   program.exitOverride()
   let code: number
   try {
@@ -23,7 +27,7 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
       code = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2
     } else {
       // Whatever the error quotes (a URL with its password, a token=... pair) is masked.
-      process.stderr.write(`${name}: ${redactText(describeError(error))}\n`)
+      process.stderr.write(`${name}: ${printable(redactText(describeError(error)))}\n`)
       code = error instanceof TaskmasterError ? error.exitCode : 1
     }
   }

@@ -4,7 +4,7 @@ import { loadHandlerModule } from '../module-loader.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
-import { jsonLogLine } from './log-format.js'
+import { jsonLogLine, printable } from './log-format.js'
 import { addOptions, libraryOptions } from './option-table.js'
 import { readCa } from './parse.js'
 import { SLAVE_CLI } from './slave-options.js'
@@ -47,7 +47,7 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   const module = await loadHandlerModule(moduleSpec)
   const slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), ...module, host: options.host, ca })
   slave.on('log', ({ level, message }: { level: string; message: string }) => {
-    if (!options.quiet || level === 'warn') process.stderr.write((options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`) + '\n')
+    if (!options.quiet || level === 'warn') process.stderr.write(printable(options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`) + '\n')
   })
   const firstSignal = onStopSignals(() => slave.stop())
   const summary = await slave.run()

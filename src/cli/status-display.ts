@@ -1,4 +1,5 @@
 import type { Master, RunStatus } from '../master/master.js'
+import { printable } from './log-format.js'
 import { slavesTable, statusLine } from './status-line.js'
 
 /** Options of the status display. */
@@ -66,8 +67,13 @@ export class StatusDisplay {
     }
   }
 
-  /** A log line that does not break the status line. */
-  log(message: string): void {
+  /**
+   * A log line that does not break the status line. Every line this display writes goes
+   * through {@link printable}: what users named (hosts, keys, errors, reasons) cannot forge
+   * a line or a terminal escape.
+   */
+  log(line: string): void {
+    const message = printable(line)
     if (this.#options.tty && this.#started) {
       this.#options.out.write(this.#erase() + message + '\n')
       this.#drawn = []
@@ -124,16 +130,16 @@ export class StatusDisplay {
   #draw(status: RunStatus, force = false): void {
     if (!this.#started && !force) return
     const columns = this.#columns()
-    const lines = [statusLine(status, columns)]
-    if (this.#slaves) for (const line of slavesTable(status.slaves, columns - 1)) lines.push(line)
+    const lines = [printable(statusLine(status, columns))]
+    if (this.#slaves) for (const line of slavesTable(status.slaves, columns - 1)) lines.push(printable(line))
     this.#options.out.write(this.#erase() + lines.join('\n'))
     this.#drawn = lines.map((line) => line.length)
   }
 
   #print(): void {
     const status = this.#master.status()
-    let text = statusLine(status) + '\n'
-    if (this.#slaves) for (const line of slavesTable(status.slaves)) text += '  ' + line + '\n'
+    let text = printable(statusLine(status)) + '\n'
+    if (this.#slaves) for (const line of slavesTable(status.slaves)) text += '  ' + printable(line) + '\n'
     this.#options.out.write(text)
   }
 }

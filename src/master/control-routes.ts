@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { OPTION_LIMITS } from '../options.js'
+import { CONTROL_LIMITS, limitRange, withinLimit } from '../options.js'
+import type { ControlLimit } from '../options.js'
 import type { ControlSource, ControlsFigures } from './controls.js'
 import type { HttpRouter } from './http.js'
 import { sendJson, sendText } from './http.js'
@@ -40,10 +41,10 @@ export function addControlRoutes(router: HttpRouter, target: ControlTarget): Htt
     .post('/resume', (req, res) => drain(req, () => answer(req, res, target.setPaused(false, source(req)), 'nothing: not paused')))
     .post('/stop', (req, res) => drain(req, () => answer(req, res, target.stop(source(req)), '')))
     .post('/rate', (req, res) =>
-      readValue(req, res, '/rate', 'a rate in jobs per second > 0', OPTION_LIMITS.rate, false, (value) => answer(req, res, target.setRate(value, source(req)), `nothing: the rate is already ${value === null ? 'off' : value}`)),
+      readValue(req, res, '/rate', CONTROL_LIMITS.rate, (value) => answer(req, res, target.setRate(value, source(req)), `nothing: the rate is already ${value === null ? 'off' : value}`)),
     )
     .post('/max-in-flight', (req, res) =>
-      readValue(req, res, '/max-in-flight', 'a whole number of jobs >= 1', OPTION_LIMITS.maxInFlight, true, (value) => answer(req, res, target.setMaxInFlight(value, source(req)), `nothing: max in flight is already ${value === null ? 'off' : value}`)),
+      readValue(req, res, '/max-in-flight', CONTROL_LIMITS.maxInFlight, (value) => answer(req, res, target.setMaxInFlight(value, source(req)), `nothing: max in flight is already ${value === null ? 'off' : value}`)),
     )
 }
 
@@ -54,10 +55,10 @@ function drain(req: IncomingMessage, then: () => void): void {
 }
 
 /**
- * Reads `{"value": <number> | null}`: a number > 0 (a whole one for `integer`) up to `max`
- * (the option's limit), or null (no limit). Anything else is a 400 that says what was expected.
+ * Reads `{"value": <number> | null}`: a number within the control's bounds (`limit`, of
+ * CONTROL_LIMITS), or null (no limit). Anything else is a 400 that says what was expected.
  */
-function readValue(req: IncomingMessage, res: ServerResponse, path: string, what: string, max: number, integer: boolean, then: (value: number | null) => void): void {
+function readValue(req: IncomingMessage, res: ServerResponse, path: string, limit: ControlLimit, then: (value: number | null) => void): void {
   let body = ''
   let tooBig = false
   req.setEncoding('utf8')
@@ -67,7 +68,7 @@ function readValue(req: IncomingMessage, res: ServerResponse, path: string, what
     if (body.length > MAX_BODY) tooBig = true
   })
   req.on('end', () => {
-    const bad = (why: string): void => sendText(res, 400, `POST ${path} takes a JSON body {"value": <${what}> or null for no limit}; ${why}\n`)
+    const bad = (why: string): void => sendText(res, 400, `POST ${path} takes a JSON body {"value": <${limitRange(limit)}> or null for no limit}; ${why}\n`)
     if (tooBig) return bad(`the body is over ${MAX_BODY} bytes`)
     let parsed: unknown
     try {
@@ -78,7 +79,7 @@ function readValue(req: IncomingMessage, res: ServerResponse, path: string, what
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('value' in parsed)) return bad('it has no "value"')
     const value = parsed.value
     if (value === null) return then(null)
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isSafeInteger(value)) || value > max) return bad(`got ${JSON.stringify(value)}${typeof value === 'number' && value > max ? ` (at most ${max})` : ''}`)
+    if (!withinLimit(limit, value)) return bad(`got ${JSON.stringify(value)}`)
     then(value)
   })
 }

@@ -6,6 +6,8 @@
  * it sent with {@link Controls.spend}. Limits count jobs (rows), never frames or batches.
  */
 
+import { CONTROL_LIMITS, checkLimit } from '../options.js'
+
 /**
  * Seconds of jobs a full bucket holds: the burst a rate allows after a lull. Also how long
  * the master's event loop may stall (a GC, a loaded machine) without the fleet losing
@@ -19,6 +21,13 @@ export const BURST_SECONDS = 0.25
  * a millisecond; at 100,000 jobs/s this gives frames of ~400 jobs instead of a wake-up per job.
  */
 export const MIN_WAIT_MS = 4
+
+/**
+ * Longest delay a timer takes: Node fires a longer one after 1 ms, with a
+ * TimeoutOverflowWarning. Every wait for tokens is clamped to it (a run woken early
+ * finds no token and waits again).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * A token bucket of `rate` tokens a second holding at most `capacity` (the burst). Tokens
@@ -62,11 +71,11 @@ export class TokenBucket {
     this.#tokens -= n
   }
 
-  /** Milliseconds from `now` until a whole token is there (0 if one is), at least {@link MIN_WAIT_MS} when waiting. */
+  /** Milliseconds from `now` until a whole token is there (0 if one is), from {@link MIN_WAIT_MS} to {@link MAX_TIMER_MS} when waiting. */
   waitMs(now: number): number {
     this.#refill(now)
     if (this.#tokens >= 1) return 0
-    return Math.max(MIN_WAIT_MS, Math.ceil(((1 - this.#tokens) * 1000) / this.#rate))
+    return Math.min(MAX_TIMER_MS, Math.max(MIN_WAIT_MS, Math.ceil(((1 - this.#tokens) * 1000) / this.#rate)))
   }
 
   #refill(now: number): void {
@@ -124,6 +133,17 @@ export interface ControlSettings {
   throttle: string | undefined
   /** Why dispatch is held from the start (a throttle check that has not answered yet). */
   throttled?: string
+}
+
+/** The setters' names as a script calls them, by control. */
+const SETTERS = { rate: 'setRate(rate)', maxInFlight: 'setMaxInFlight(max)' } as const
+
+/**
+ * Refuses a value of a control's setter out of its bounds (null, no limit, is always
+ * allowed), naming the setter: the master's setters and the run's take it from here.
+ */
+export function checkControl(control: keyof typeof CONTROL_LIMITS, value: number | null): void {
+  if (value !== null) checkLimit(CONTROL_LIMITS[control], value, SETTERS[control], control, ' or null (no limit)')
 }
 
 const count = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 3 })
@@ -203,8 +223,9 @@ export class Controls {
     return this.#changed(paused ? 'paused' : 'resumed', source, now)
   }
 
-  /** Sets --rate (null: no limit). */
+  /** Sets --rate (null: no limit); throws an OptionError for a rate out of {@link CONTROL_LIMITS}. */
   setRate(rate: number | null, source: ControlSource, now = Date.now()): string | undefined {
+    checkControl('rate', rate)
     if (rate === (this.#bucket?.rate ?? null)) return undefined
     if (rate === null) this.#bucket = null
     else if (this.#bucket === null) this.#bucket = new TokenBucket(rate, now)
@@ -212,8 +233,9 @@ export class Controls {
     return this.#changed(rate === null ? 'rate off' : rateWords(rate), source, now)
   }
 
-  /** Sets --max-in-flight (null: no limit). */
+  /** Sets --max-in-flight (null: no limit); throws an OptionError for a value out of {@link CONTROL_LIMITS}. */
   setMaxInFlight(max: number | null, source: ControlSource, now = Date.now()): string | undefined {
+    checkControl('maxInFlight', max)
     if (max === this.#maxInFlight) return undefined
     this.#maxInFlight = max
     return this.#changed(max === null ? 'max in flight off' : maxInFlightWords(max), source, now)

@@ -3,6 +3,7 @@ import { StateError } from '../errors.js'
 import type { MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
 import type { ControlSource } from './controls.js'
+import { checkControl } from './controls.js'
 import type { Run } from './run.js'
 import { openRun } from './run.js'
 import { generateToken, isLoopback } from './token.js'
@@ -118,13 +119,18 @@ export class Master extends EventEmitter {
     return this.#run?.setPaused(paused, source)
   }
 
-  /** Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. */
+  /**
+   * Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. Throws an
+   * OptionError for a rate out of its bounds (see CONTROL_LIMITS), even before the run is open.
+   */
   setRate(rate: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+    checkControl('rate', rate)
     return this.#run?.setRate(rate, source)
   }
 
-  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
+  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. Throws like {@link setRate}. */
   setMaxInFlight(max: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+    checkControl('maxInFlight', max)
     return this.#run?.setMaxInFlight(max, source)
   }
 

@@ -251,3 +251,25 @@ describe('frames wait for a full batch while a slave has one to run', () => {
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i))
   })
 })
+
+describe('the controls of a running master', () => {
+  it('refuse a rate or a max in flight out of their bounds with an OptionError, before and while the run runs', async () => {
+    const source = range(10)
+    const idle = new Master({ source, stateDir: tempDir(), key: 'idle', port: 0 })
+    expect(() => idle.setRate(NaN)).toThrow('setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got NaN')
+    const { master: m } = await master({ source, paused: true })
+    const refused = (fn: () => unknown): unknown => {
+      try {
+        fn()
+      } catch (error) {
+        return error
+      }
+      return undefined
+    }
+    for (const rate of [-5, 1e-9, NaN, Infinity]) expect(refused(() => m.setRate(rate))).toMatchObject({ name: 'OptionError', code: 'TM_ERR_OPTION', message: `setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}` })
+    for (const max of [0, NaN, 2.5]) expect(refused(() => m.setMaxInFlight(max))).toMatchObject({ code: 'TM_ERR_OPTION', message: `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}` })
+    expect(m.status().run.controls).toMatchObject({ rate: null, maxInFlight: null })
+    expect(m.setRate(0.001)).toBe('rate 0.001 jobs/s')
+    expect(m.setMaxInFlight(1)).toBe('max in flight 1')
+  })
+})

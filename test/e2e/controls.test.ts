@@ -163,13 +163,15 @@ describe('--throttle', () => {
 
 describe('tm-ctl stop', () => {
   it('stops gracefully, as on SIGINT, and the run resumes with the same key, every job done once', async () => {
-    const box = sandbox({ TM_TOKEN: TOKEN, TM_RECORD_DELAY_MS: '10' })
+    // Jobs from 100 on wait for the file `go`: the run cannot end before tm-ctl (slow to start on a busy machine) asks the stop.
+    const box = sandbox({ TM_TOKEN: TOKEN, TM_RECORD_DELAY_MS: '10', TM_HOLD_FROM: '100' })
     const { master, host } = await startMaster([RANGE, 'n=300', ...masterArgs(box, 'stop'), '--quiet'], { env: box.env })
-    const slave = startSlave([fixture('record.mjs'), '--host', host, '--concurrency', '4', '--reconnect', '0'], { env: box.env })
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '4', '--reconnect', '0'], { env: box.env })
     await until('40 jobs recorded', () => recordedKeys(box.records).length >= 40)
     const stopped = await ctl(['stop', '--host', host])
     expect(stopped.exit, stopped.stderr).toEqual(EXIT_OK)
     expect(stopped.stdout).toBe('stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written\nnot paused | rate off | max in flight off | no throttle\n')
+    writeFileSync(join(box.records, 'go'), '')
     expect(await master.exited).toEqual({ code: 130, signal: null })
     expect(master.stdout).toMatch(/Run 'stop' stopped: \d+ jobs .*Start it again with --key stop to resume\./)
     const done = recordedKeys(box.records).length
@@ -192,10 +194,12 @@ describe('the control endpoints and tm-ctl', () => {
     expect((await post('/pause', undefined, 'wrong')).status).toBe(401)
     const get = await fetch(`http://${host}/pause?token=${TOKEN}`)
     expect([get.status, get.headers.get('allow'), await get.text()]).toEqual([405, 'POST', 'GET is not allowed on /pause; use POST\n'])
-    const bad = await post('/rate', '{"value": -3}')
-    expect([bad.status, await bad.text()]).toEqual([400, 'POST /rate takes a JSON body {"value": <a rate in jobs per second > 0> or null for no limit}; got -3\n'])
+    for (const value of ['-3', '1e-9', '20000000', '"fast"']) {
+      const bad = await post('/rate', `{"value": ${value}}`)
+      expect([bad.status, await bad.text()]).toEqual([400, `POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got ${JSON.stringify(JSON.parse(value))}\n`])
+    }
     const notJson = await post('/max-in-flight', 'ten')
-    expect([notJson.status, await notJson.text()]).toEqual([400, 'POST /max-in-flight takes a JSON body {"value": <a whole number of jobs >= 1> or null for no limit}; the body is not JSON\n'])
+    expect([notJson.status, await notJson.text()]).toEqual([400, 'POST /max-in-flight takes a JSON body {"value": <a whole number of jobs from 1 to 100000000> or null for no limit}; the body is not JSON\n'])
     const rate = await post('/rate', '{"value": 250.5}')
     expect([rate.status, await rate.json()]).toEqual([200, { changed: 'rate 250.5 jobs/s', controls: { paused: true, rate: 250.5, maxInFlight: null, throttled: null, throttle: null } }])
     const off = await ctl(['rate', 'off', '--host', host, '--json'])
@@ -204,11 +208,14 @@ describe('the control endpoints and tm-ctl', () => {
     const noToken = await ctl(['pause', '--host', host], null)
     expect(noToken.exit.code).toBe(2)
     expect(noToken.stderr).toBe(`tm-ctl: The master at ${host} refused the request: it needs the run's token (give it with --token or TM_TOKEN)\n`)
-    const badValue = await ctl(['rate', 'fast', '--host', host])
-    expectUsageError(badValue, /^error: command-argument value 'fast' is invalid for argument 'jobs\/s\|off'\. must be a number > 0 or off, got 'fast'$/)
+    for (const value of ['fast', '1e-9', '0', 'NaN']) {
+      const badValue = await ctl(['rate', value, '--host', host])
+      expectUsageError(badValue, new RegExp(`^error: command-argument value '${value}' is invalid for argument 'jobs/s\\|off'\\. must be a number of jobs per second from 0\\.001 to 10000000 or off, got '${value}'$`))
+    }
     const tooMany = await ctl(['max-in-flight', '200000000', '--host', host])
-    expect(tooMany.exit.code).toBe(2)
-    expect(tooMany.stderr).toBe(`tm-ctl: The master at ${host} refused the request: POST /max-in-flight takes a JSON body {"value": <a whole number of jobs >= 1> or null for no limit}; got 200000000 (at most 100000000)\n`)
+    expectUsageError(tooMany, /^error: command-argument value '200000000' is invalid for argument 'n\|off'\. must be a whole number of jobs from 1 to 100000000 or off, got '200000000'$/)
+    const tooSlow = await run(MASTER_BIN, [RANGE, 'n=10', ...masterArgs(box, 'slow'), '--rate', '1e-9'], { env: box.env })
+    expectUsageError(tooSlow, /^error: option '--rate <jobs\/s>' argument '1e-9' is invalid\. must be a number of jobs per second from 0\.001 to 10000000, got '1e-9'$/)
     const nobody = await ctl(['resume', '--host', `127.0.0.1:${await portForLater()}`])
     expect(nobody.exit.code).toBe(1)
     expect(nobody.stderr).toMatch(/^tm-ctl: Cannot reach the master at 127\.0\.0\.1:\d+: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/)

@@ -75,10 +75,10 @@ describe("the web page's controls in Chromium", () => {
     // A value the master refuses: its reason, as it said it; nothing changed.
     await page.locator('#rate-value').fill('0')
     await page.locator('#rate-form button', { hasText: 'Set' }).click()
-    await answered(page, 'POST /rate takes a JSON body {"value": <a rate in jobs per second > 0> or null for no limit}; got 0')
+    await answered(page, 'POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got 0')
     await page.locator('#rate-value').fill('fast')
     await page.locator('#rate-form button', { hasText: 'Set' }).click()
-    await answered(page, 'POST /rate takes a JSON body {"value": <a rate in jobs per second > 0> or null for no limit}; got "fast"')
+    await answered(page, 'POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got "fast"')
     expect((await status(host)).run.controls.rate).toBeNull()
 
     // A change made elsewhere (tm-ctl, another page) shows from the live document.

@@ -35,6 +35,15 @@ export interface Exit {
   signal: NodeJS.Signals | null
 }
 
+/** How a {@link Proc} is started. */
+export interface ProcOptions {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  wrapper?: string[]
+  stdout?: number
+  stderr?: number
+}
+
 /**
  * A real child process with its output collected, and promises to wait on what it
  * prints and on its exit (no sleeps).
@@ -46,15 +55,18 @@ export class Proc {
   readonly exited: Promise<Exit>
   #waiters: { pattern: RegExp; stream: 'stdout' | 'stderr' | 'any'; resolve: (m: RegExpMatchArray) => void }[] = []
 
-  /** @param options.wrapper a command that runs node itself (`['ip', 'netns', 'exec', ns]`): it must exec node, so the child's pid is node's */
-  constructor(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; wrapper?: string[] } = {}) {
+  /**
+   * @param options.wrapper a command that runs node itself (`['ip', 'netns', 'exec', ns]`): it must exec node, so the child's pid is node's
+   * @param options.stdout, options.stderr a file descriptor the child writes to instead of a pipe read into {@link stdout} / {@link stderr}
+   */
+  constructor(bin: string, args: string[], options: ProcOptions = {}) {
     const [command, ...before] = [...(options.wrapper ?? []), process.execPath]
-    this.child = spawn(command!, [...before, bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    this.child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    this.child = spawn(command!, [...before, bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', options.stdout ?? 'pipe', options.stderr ?? 'pipe'] })
+    this.child.stdout?.setEncoding('utf8').on('data', (text: string) => {
       this.stdout += text
       this.#check()
     })
-    this.child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    this.child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       this.stderr += text
       this.#check()
     })
@@ -91,19 +103,19 @@ export class Proc {
 }
 
 /** Starts `tm-master` with `args` and waits until it listens; resolves with the process and its host:port. */
-export async function startMaster(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ master: Proc; host: string }> {
+export async function startMaster(args: string[], options: ProcOptions = {}): Promise<{ master: Proc; host: string }> {
   const master = new Proc(MASTER_BIN, args, options)
   const match = await master.waitFor(/Taskmaster server running on '([^']+)'/)
   return { master, host: match[1]! }
 }
 
 /** Starts `tm-slave` with `args`. */
-export function startSlave(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
+export function startSlave(args: string[], options: ProcOptions = {}): Proc {
   return new Proc(SLAVE_BIN, args, options)
 }
 
 /** Runs a command to its end; resolves with the process (output collected) and its exit. */
-export async function run(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Proc & { exit: Exit }> {
+export async function run(bin: string, args: string[], options: ProcOptions = {}): Promise<Proc & { exit: Exit }> {
   const proc = new Proc(bin, args, options)
   const exit = await proc.exited
   return Object.assign(proc, { exit })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { OptionError } from '../../src/errors.js'
 import type { MasterOptions, SlaveOptions } from '../../src/options.js'
-import { MASTER_DEFAULTS, OPTION_LIMITS, resolveMasterOptions, resolveSlaveOptions, SLAVE_DEFAULTS, validateRunKey } from '../../src/options.js'
+import { CONTROL_LIMITS, MASTER_DEFAULTS, OPTION_LIMITS, resolveMasterOptions, resolveSlaveOptions, SLAVE_DEFAULTS, validateRunKey } from '../../src/options.js'
 import { thrownBy } from './support.js'
 
 const source = { getJobs: function* () {} }
@@ -78,15 +78,22 @@ describe('resolveMasterOptions', () => {
   it('accepts every limit itself', () => {
     const o = resolveMasterOptions({ source, size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, checkpointInterval: 604_800, heartbeat: 604_800, retryDelay: 604_800, jobTimeout: 604_800 })
     expect(o).toMatchObject({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, heartbeat: 604_800 })
-    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000, batch: 100_000, linger: 60_000, rate: 10_000_000, maxInFlight: 100_000_000 })
+    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000, batch: 100_000, linger: 60_000 })
+    expect(CONTROL_LIMITS).toEqual({ rate: { min: 0.001, max: 10_000_000, integer: false, what: 'a number of jobs per second' }, maxInFlight: { min: 1, max: 100_000_000, integer: true, what: 'a whole number of jobs' } })
   })
 
   it('takes a fractional rate and a whole max in flight, within their limits; nothing of either by default', () => {
     expect(resolveMasterOptions({ source })).toMatchObject({ rate: undefined, maxInFlight: undefined, paused: false, throttle: undefined, throttleInterval: 1 })
     expect(resolveMasterOptions({ source, rate: 0.5, maxInFlight: 100_000_000, paused: true })).toMatchObject({ rate: 0.5, maxInFlight: 100_000_000, paused: true })
-    expect(() => resolveMasterOptions({ source, rate: 0 })).toThrow('options.rate must be a number > 0, got 0')
-    expect(() => resolveMasterOptions({ source, rate: 20_000_000 })).toThrow('options.rate must be at most 10000000, got 20000000')
-    expect(() => resolveMasterOptions({ source, maxInFlight: 2.5 })).toThrow('options.maxInFlight must be an integer >= 1, got 2.5')
+    expect(resolveMasterOptions({ source, rate: 0.001, maxInFlight: 1 })).toMatchObject({ rate: 0.001, maxInFlight: 1 })
+    expect(resolveMasterOptions({ source, rate: 10_000_000 })).toMatchObject({ rate: 10_000_000 })
+    // One spec bounds them (CONTROL_LIMITS): a rate of 1e-9 would wait past what a timer takes.
+    for (const rate of [0, 1e-9, 0.0009, -5, NaN, Infinity, 20_000_000]) {
+      expect(() => resolveMasterOptions({ source, rate })).toThrow(`options.rate must be a number of jobs per second from 0.001 to 10000000, got ${rate}`)
+    }
+    for (const maxInFlight of [0, 2.5, -1, NaN, Infinity, 200_000_000]) {
+      expect(() => resolveMasterOptions({ source, maxInFlight })).toThrow(`options.maxInFlight must be a whole number of jobs from 1 to 100000000, got ${maxInFlight}`)
+    }
     expect(() => resolveMasterOptions({ source, throttle: 'lag' as never })).toThrow('options.throttle must be a function ({ args, signal }) => false | true | reason')
     expect(() => resolveMasterOptions({ source, throttleInterval: 0 })).toThrow('options.throttleInterval must be a positive number, got 0')
   })

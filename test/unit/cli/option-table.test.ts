@@ -61,8 +61,13 @@ describe('MASTER_CLI', () => {
     expect(values).toMatchObject({ throttle: 'lag.ts:check' })
     expect(libraryOptions(MASTER_CLI, values)).toMatchObject({ rate: 2.5, maxInFlight: 64, paused: true, throttleInterval: 0.5 })
     expect(libraryOptions(MASTER_CLI, values)).not.toHaveProperty('throttle')
-    expect(() => parse(MASTER_CLI, ['--rate', '0'])).toThrow("option '--rate <jobs/s>' argument '0' is invalid. must be a number > 0, got '0'")
-    expect(() => parse(MASTER_CLI, ['--max-in-flight', '1.5'])).toThrow("option '--max-in-flight <n>' argument '1.5' is invalid. must be an integer >= 1, got '1.5'")
+    for (const rate of ['0', '1e-9', '-5', 'NaN', 'Infinity', '', '2e7']) {
+      expect(() => parse(MASTER_CLI, ['--rate', rate])).toThrow(`option '--rate <jobs/s>' argument '${rate}' is invalid. must be a number of jobs per second from 0.001 to 10000000, got '${rate}'`)
+    }
+    for (const max of ['0', '1.5', 'NaN', '2e8']) {
+      expect(() => parse(MASTER_CLI, ['--max-in-flight', max])).toThrow(`option '--max-in-flight <n>' argument '${max}' is invalid. must be a whole number of jobs from 1 to 100000000, got '${max}'`)
+    }
+    expect(libraryOptions(MASTER_CLI, parse(MASTER_CLI, ['--rate', '0.001', '--max-in-flight', '1e8']))).toMatchObject({ rate: 0.001, maxInFlight: 100_000_000 })
   })
 })
 

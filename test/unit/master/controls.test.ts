@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ControlChange } from '../../../src/master/controls.js'
-import { BURST_SECONDS, Controls, MIN_WAIT_MS, TokenBucket, burstOf } from '../../../src/master/controls.js'
+import { BURST_SECONDS, Controls, MAX_TIMER_MS, MIN_WAIT_MS, TokenBucket, burstOf } from '../../../src/master/controls.js'
 
 const NONE = { paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }
 
@@ -44,6 +44,17 @@ describe('TokenBucket', () => {
     const fast = new TokenBucket(100_000, 0)
     fast.take(25_000)
     expect(fast.waitMs(0)).toBe(MIN_WAIT_MS)
+  })
+
+  it('never waits longer than a timer takes (a longer delay would fire after 1 ms, with a warning)', () => {
+    expect(MAX_TIMER_MS).toBe(2 ** 31 - 1)
+    const slow = new TokenBucket(1e-9, 0)
+    slow.take(1)
+    expect(slow.waitMs(0)).toBe(MAX_TIMER_MS)
+    const controls = new Controls(NONE, 0)
+    controls.setRate(0.001, { kind: 'api' }, 0)
+    controls.spend(1)
+    expect(controls.wakeIn(0, 0)).toBe(1_000_000)
   })
 
   it('keeps its tokens (up to the new burst) when the rate changes', () => {
@@ -110,6 +121,19 @@ describe('Controls', () => {
     ])
     expect(changes[4].controls).toEqual({ paused: true, rate: null, maxInFlight: 64, throttled: 'replica lag 4.2 s', throttle: 'lag.ts' })
     expect(controls.figures).toEqual({ paused: false, rate: null, maxInFlight: 64, throttled: null, throttle: 'lag.ts' })
+  })
+
+  it('refuses a rate or a max in flight out of their bounds, and changes nothing then', () => {
+    const changes: ControlChange[] = []
+    const controls = new Controls(NONE, 0, (change) => changes.push(change))
+    for (const rate of [-5, 0, 1e-9, NaN, Infinity, 20_000_000]) {
+      expect(() => controls.setRate(rate, { kind: 'api' })).toThrow(`setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}`)
+    }
+    for (const max of [0, -1, 2.5, NaN, Infinity, 200_000_000]) {
+      expect(() => controls.setMaxInFlight(max, { kind: 'api' })).toThrow(`setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}`)
+    }
+    expect(changes).toEqual([])
+    expect(controls.figures).toMatchObject({ rate: null, maxInFlight: null })
   })
 
   it('lists the settings it started with as changes', () => {
