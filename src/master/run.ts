@@ -105,13 +105,13 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
 /** How long `total()` may take: past it the run starts without a total (a progress bar is not worth a stall). */
 export const TOTAL_TIMEOUT_MS = 30_000
 
-/** The generator's total, if it has a usable one; whatever `total()` does is a warning at most. */
-async function readTotal(options: ResolvedMasterOptions, events: EventEmitter): Promise<number | undefined> {
+/** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
+export async function readTotal(options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>, events: Pick<EventEmitter, 'emit'>, ms = TOTAL_TIMEOUT_MS): Promise<number | undefined> {
   const total = options.source.total
   if (typeof total !== 'function') return usableTotal(total)
   const ctx = options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
   try {
-    return usableTotal(await callUser(() => total(ctx), TOTAL_TIMEOUT_MS, options.source.module))
+    return usableTotal(await callUser(() => total(ctx), ms, options.source.module))
   } catch (error) {
     events.emit('log', { level: 'warn', message: `total() failed, running without a total: ${(error as UserCodeError).message}` })
     return undefined
