@@ -147,3 +147,13 @@ export class SetupError extends TaskmasterError {
     super('TM_ERR_SETUP', message, 2)
   }
 }
+
+/**
+ * A user's function (setup, teardown, total) threw, rejected, or did not finish in time.
+ * `message` is one line: what was thrown and where, or how long it was given.
+ */
+export class UserCodeError extends TaskmasterError {
+  constructor(message: string, readonly late: boolean) {
+    super('TM_ERR_USER_CODE', message)
+  }
+}

@@ -122,7 +122,7 @@ export async function loadJobSource(spec: string): Promise<JobSource> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
   const getJobs = pickFunction<JobSource['getJobs']>(module, path, exportName, ['getJobs', 'default'], 'a generator function (function* or async function*) or a function returning an iterable').fn
-  const source: JobSource = { getJobs }
+  const source: JobSource = { getJobs, module: path }
   if (module.key !== undefined) {
     if (typeof module.key !== 'function') throw new ModuleError(`Export 'key' of module '${path}' is ${typeName(module.key)}; it must be a function job => key`, path)
     source.key = module.key as JobSource['key']
@@ -145,6 +145,8 @@ export async function loadHandler(spec: string): Promise<Handler> {
 export interface HandlerModule extends HandlerLifecycle {
   handler?: Handler
   batchHandler?: BatchHandler
+  /** The module's file (see SlaveOptions.module). */
+  module: string
 }
 
 /** An optional function export: undefined when absent, else it must be a function. */
@@ -164,6 +166,7 @@ export async function loadHandlerModule(spec: string): Promise<HandlerModule> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
   const loaded: HandlerModule = {
+    module: path,
     setup: optionalFunction(module, path, 'setup', 'a function ctx => state (sync or async)'),
     teardown: optionalFunction(module, path, 'teardown', 'a function state => void (sync or async)'),
   }

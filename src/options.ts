@@ -90,6 +90,8 @@ export interface JobSource {
   key?: (job: any) => JobKey
   /** Number of jobs, for the progress display: a number, or a (async) function of `{ args }` returning one. */
   total?: number | ((ctx: { args: Record<string, string>; shard?: Shard }) => number | Promise<number>)
+  /** The module's file, named in a message about a call of it that did not finish (the CLI sets it). */
+  module?: string
 }
 
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */
@@ -278,6 +280,13 @@ export interface SlaveOptions {
   setup?: HandlerLifecycle['setup']
   /** Runs at the end of a run and on a graceful stop. @default undefined */
   teardown?: HandlerLifecycle['teardown']
+  /**
+   * Seconds `setup` and `teardown` may each take: a setup past it fails (the slave exits
+   * as for a setup that throws), a teardown past it is a warning and the slave goes on. @default 60
+   */
+  setupTimeout?: number
+  /** The handler module's file, named in a message about a call of it that did not finish (the CLI sets it). @default undefined */
+  module?: string
   /** Most jobs per `batchHandler` call. @default 100 */
   batch?: number
   /** Milliseconds a lane waits for a batch to fill before it runs a smaller one. @default 10 */
@@ -419,6 +428,8 @@ const SLAVE_OPTIONS = {
   linger: { default: 10, check: integer(0, OPTION_LIMITS.linger) },
   setup: { default: undefined as HandlerLifecycle['setup'] },
   teardown: { default: undefined as HandlerLifecycle['teardown'] },
+  setupTimeout: { default: 60, check: positiveSeconds },
+  module: { default: undefined as string | undefined },
   prefetch: { default: undefined as number | undefined, check: integer(0, OPTION_LIMITS.prefetch) },
   reconnect: {
     default: 60,

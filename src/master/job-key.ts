@@ -1,5 +1,6 @@
 import { JobSourceError } from '../errors.js'
 import type { JobKey, JobSource } from '../options.js'
+import { thrownLine } from '../user-code.js'
 
 /** Reads a job's resume key; `seq` is its position in the generator. */
 export type KeyReader = (job: unknown, seq: number) => JobKey
@@ -25,14 +26,25 @@ export function keyReader(source: Pick<JobSource, 'key'>): KeyReader {
   const custom = source.key
   if (custom !== undefined) {
     return (job, seq) => {
-      const key = custom(job)
+      let key: unknown
+      try {
+        key = custom(job)
+      } catch (error) {
+        throw new JobSourceError(`key(job) threw for job #${seq}: ${thrownLine(error)}`)
+      }
       if (!isKey(key)) throw new JobSourceError(`key(job) returned ${describe(key)} for job #${seq}; it must return a finite number, a string or a bigint`)
       return key
     }
   }
   return (job, seq) => {
     if (typeof job === 'object' && job !== null) {
-      const id = (job as { id?: unknown }).id
+      let id: unknown
+      try {
+        id = (job as { id?: unknown }).id
+      } catch (error) {
+        // A job is the user's object: a Proxy's getter may throw.
+        throw new JobSourceError(`The id of job #${seq} cannot be read: ${thrownLine(error)}`)
+      }
       if (id === undefined) return seq
       if (!isKey(id)) throw new JobSourceError(`Job #${seq} has an id that is ${describe(id)}; a key must be a number, string or bigint (export a key(job) function to choose another)`)
       return id

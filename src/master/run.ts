@@ -2,9 +2,11 @@ import type { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { deferred } from '../deferred.js'
 import { describeError } from '../errors.js'
+import type { UserCodeError } from '../errors.js'
 import { Intervals } from '../intervals.js'
 import type { ResolvedMasterOptions } from '../options.js'
 import { identityArgs } from '../shard.js'
+import { callUser, describeThrown, isError, oneLine } from '../user-code.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import type { SlaveTiming } from './attempt-policy.js'
@@ -101,15 +103,24 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
   }
 }
 
-async function readTotal(options: ResolvedMasterOptions, events: EventEmitter): Promise<number | undefined> {
+/** How long `total()` may take: past it the run starts without a total (a progress bar is not worth a stall). */
+export const TOTAL_TIMEOUT_MS = 30_000
+
+/** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
+export async function readTotal(options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>, events: Pick<EventEmitter, 'emit'>, ms = TOTAL_TIMEOUT_MS): Promise<number | undefined> {
   const total = options.source.total
+  if (typeof total !== 'function') return usableTotal(total)
+  const ctx = options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
   try {
-    const value = typeof total === 'function' ? await total(options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }) : total
-    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
+    return usableTotal(await callUser(() => total(ctx), ms, options.source.module))
   } catch (error) {
-    events.emit('log', { level: 'warn', message: `total() threw, running without a total: ${(error as Error).message}` })
+    events.emit('log', { level: 'warn', message: `total() failed, running without a total: ${(error as UserCodeError).message}` })
     return undefined
   }
+}
+
+function usableTotal(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
 }
 
 /** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
@@ -410,7 +421,7 @@ export class Run {
     }
     if (failed.length > 0) {
       for (const entry of failed) {
-        this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${entry.error.message}`)
+        this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${oneLine(entry.error.message)}`)
         this.#failures.add(entry)
       }
       // Journaled at once: a crash now must not run (and log) these jobs again.
@@ -505,9 +516,10 @@ export class Run {
    */
   #abort(error: unknown): void {
     if (this.#error !== undefined) return
-    // A generator or a hook may throw anything: run() rejects with an Error all the same.
-    this.#error = error instanceof Error ? error : new Error(String(error))
-    this.#log('warn', describeError(error))
+    // Whatever stops the run, run() rejects with an Error and the log gets one line;
+    // describing it must not throw on the way (the lock is released on the way out).
+    this.#error = isError(error) ? error : new Error(describeThrown(error))
+    this.#log('warn', describeError(this.#error))
     if (this.#phase === RUNNING) this.stop()
     else this.#settle()
   }

@@ -4,11 +4,11 @@ import type { KeyReader } from './job-key.js'
 import { keyReader } from './job-key.js'
 import type { Ledger } from './ledger.js'
 import type { SkipSet } from './skip-set.js'
+import { thrownLine } from '../user-code.js'
 import { yieldToIO } from '../yield-to-io.js'
 
 /** Jobs pulled between two yields to the event loop, so sockets are served. */
 const CHUNK = 1024
-
 
 /**
  * Pulls the user's generator into the ledger, only while the buffer is under its cap
@@ -46,22 +46,8 @@ export class Source {
 
   /** Pulls until the generator ends or {@link stop}; rejects with the generator's error. */
   async run(last: JobKey | undefined, ctx: GeneratorContext): Promise<void> {
-    let produced: unknown
-    try {
-      produced = this.#source.getJobs(last, ctx)
-    } catch (error) {
-      throw generatorError(error)
-    }
-    const p = produced as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> }
-    const isAsync = produced !== null && typeof produced === 'object' && typeof p[Symbol.asyncIterator] === 'function'
-    if (isAsync) {
-      this.#iterator = p[Symbol.asyncIterator]!()
-    } else if (produced !== null && typeof produced === 'object' && typeof p[Symbol.iterator] === 'function') {
-      this.#iterator = p[Symbol.iterator]!()
-    } else {
-      throw new JobSourceError(`getJobs() returned ${produced === null ? 'null' : typeof produced}; it must be a generator (function*, async function*) or return an iterable`)
-    }
-    const it = this.#iterator
+    const { iterator: it, isAsync } = iteratorOf(() => this.#source.getJobs(last, ctx))
+    this.#iterator = it
     const ledger = this.#ledger
     const skip = this.#skip
     const readKey = this.#readKey
@@ -76,22 +62,24 @@ export class Source {
       const chunk = Math.min(room, CHUNK)
       let key: JobKey | undefined
       for (let n = 0; n < chunk && !this.#stopped; n++) {
-        let result: IteratorResult<unknown>
+        let job: unknown
         try {
           const r = it.next()
           // A sync iterator's results are used as they are: no promise per job.
-          result = isAsync ? await r : (r as IteratorResult<unknown>)
+          const result = isAsync ? await r : (r as IteratorResult<unknown>)
+          // Read here: a result is the user's object too (a Proxy's getters may throw).
+          if (result.done) {
+            this.exhausted = true
+            break
+          }
+          job = result.value
         } catch (error) {
           throw generatorError(error)
         }
-        if (result.done) {
-          this.exhausted = true
-          break
-        }
         const seq = ledger.next
-        key = readKey(result.value, seq)
+        key = readKey(job, seq)
         if (skip.size > 0 && skip.take(seq, key)) ledger.addSkipped(key)
-        else ledger.add(result.value, key)
+        else ledger.add(job, key)
       }
       if (key !== undefined) this.current = key
       if (this.exhausted) break
@@ -130,9 +118,27 @@ export class Source {
   }
 }
 
+/** What the generator threw, as one line with its file and line (the CLI prints no stack for it). */
 function generatorError(error: unknown): JobSourceError {
-  const e = error as Error
-  const wrapped = new JobSourceError(`The generator threw: ${e?.message ?? String(error)}`)
-  if (e?.stack) wrapped.stack = e.stack
-  return wrapped
+  return new JobSourceError(`The generator threw: ${thrownLine(error)}`)
+}
+
+/**
+ * The iterator of what `getJobs()` returns (a generator or any iterable), async or not.
+ * Whatever the user's code throws on the way (getJobs itself, a getter of what it
+ * returned) is the generator's error.
+ */
+function iteratorOf(getJobs: () => unknown): { iterator: Iterator<unknown> | AsyncIterator<unknown>; isAsync: boolean } {
+  let produced: unknown
+  try {
+    produced = getJobs()
+    if (produced !== null && typeof produced === 'object') {
+      const p = produced as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> }
+      if (typeof p[Symbol.asyncIterator] === 'function') return { iterator: p[Symbol.asyncIterator]!(), isAsync: true }
+      if (typeof p[Symbol.iterator] === 'function') return { iterator: p[Symbol.iterator]!(), isAsync: false }
+    }
+  } catch (error) {
+    throw generatorError(error)
+  }
+  throw new JobSourceError(`getJobs() returned ${produced === null ? 'null' : typeof produced}; it must be a generator (function*, async function*) or return an iterable`)
 }

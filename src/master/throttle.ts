@@ -1,4 +1,5 @@
 import { importModule, parseModuleSpec, pickFunction } from '../module-loader.js'
+import { isThenable, oneLine, thrownLine } from '../user-code.js'
 import type { NamedThrottle, ThrottleCheck } from '../options.js'
 
 /** What a throttle check's answer means: null lets jobs go, a string is why dispatch is held. */
@@ -12,7 +13,11 @@ export type ThrottleVerdict = string | null
 export function verdictOf(answer: unknown): ThrottleVerdict {
   if (answer === false || answer === undefined || answer === null) return null
   if (answer === true) return 'throttle check returned true'
-  if (typeof answer === 'string') return answer === '' ? 'throttle check returned an empty reason' : answer
+  // A reason is shown on the status line: one line, of sane length.
+  if (typeof answer === 'string') {
+    const reason = oneLine(answer)
+    return reason === '' ? 'throttle check returned an empty reason' : reason
+  }
   return `throttle check returned ${typeof answer === 'object' ? 'an object' : `a ${typeof answer}`}; it must return false, true or a reason`
 }
 
@@ -72,13 +77,13 @@ export class Throttle {
     try {
       answer = this.#check({ args: this.#args, signal: abort.signal })
     } catch (error) {
-      this.#settle(id, `throttle check threw: ${messageOf(error)}`)
+      this.#settle(id, threw(error))
       return
     }
-    if (typeof (answer as PromiseLike<unknown> | null)?.then === 'function') {
+    if (isThenable(answer)) {
       Promise.resolve(answer).then(
         (value) => this.#settle(id, verdictOf(value)),
-        (error: unknown) => this.#settle(id, `throttle check threw: ${messageOf(error)}`),
+        (error: unknown) => this.#settle(id, threw(error)),
       )
     } else this.#settle(id, verdictOf(answer))
   }
@@ -98,10 +103,9 @@ export class Throttle {
   }
 }
 
-/** The first line of a thrown value's message: a reason fits the status line. */
-function messageOf(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error)
-  return text.split('\n')[0]
+/** Why dispatch is held when the check threw `error`: one line, with the check's file and line. */
+function threw(error: unknown): string {
+  return `throttle check threw: ${thrownLine(error)}`
 }
 
 /**

@@ -1,9 +1,11 @@
 import { inspect } from 'node:util'
 /**
- * What a batch handler's return value says failed. `undefined` (or anything that is not
- * an array): every job is done. An array of `{ index, error }` or `{ job, error }`
- * (`index` into the jobs the handler was given, `job` the very object it was given):
- * those jobs failed with their errors, the others are done.
+ * What a batch handler's return value says failed. Nothing (`undefined`, `null`): every
+ * job is done. An array of `{ index, error }` or `{ job, error }` (`index` into the jobs
+ * the handler was given, `job` the very object it was given): those jobs failed with
+ * their errors, the others are done. Anything else (an object such as a database
+ * driver's result, a string) cannot say which jobs failed: every job of the call fails
+ * with an error saying what to return, rather than counting as done unread.
  */
 
 /** Why a returned failure is not understood (thrown, so the batch is split like any throw). */
@@ -17,8 +19,14 @@ function badEntry(i: number, why: string): TypeError {
  * names no job of the call.
  */
 export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number, unknown> | undefined {
-  if (!Array.isArray(result)) return undefined
+  if (result === undefined || result === null) return undefined
   const failed = new Map<number, unknown>()
+  if (!Array.isArray(result)) {
+    // The same call would return the same: the jobs fail as they are, the batch is not split.
+    const error = new TypeError(`handleBatch returned ${kindOf(result)}; it must return nothing (every job done) or an array of { index, error } or { job, error } (those jobs failed)`)
+    for (let i = 0; i < jobs.length; i++) failed.set(i, error)
+    return failed
+  }
   for (let i = 0; i < result.length; i++) {
     const entry: unknown = result[i]
     if (entry === null || typeof entry !== 'object') throw badEntry(i, 'is not an object')
@@ -34,4 +42,10 @@ export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number,
     failed.set(at, error === undefined ? new Error('handleBatch returned it as failed, without an error') : error)
   }
   return failed
+}
+
+/** What a returned value is, for the message: `an object`, `a string`, `true`. */
+function kindOf(value: unknown): string {
+  if (typeof value === 'boolean') return String(value)
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }

@@ -1,5 +1,7 @@
 import { SetupError } from '../errors.js'
+import type { UserCodeError } from '../errors.js'
 import type { HandlerLifecycle } from '../options.js'
+import { callUser } from '../user-code.js'
 import type { RunScope } from './run-scope.js'
 
 /** No run set up. */
@@ -7,6 +9,12 @@ const IDLE = 'idle'
 /** `setup` ran for the run whose arguments are in the scope. */
 const ACTIVE = 'active'
 type State = typeof IDLE | typeof ACTIVE
+
+/** How long `setup` and `teardown` may take, and the module they are from (named when one does not finish). */
+export interface LifecycleDeadline {
+  ms: number
+  module?: string
+}
 
 /**
  * A handler module's `setup` / `teardown` around the runs a slave process serves.
@@ -21,30 +29,43 @@ export class Lifecycle {
   readonly #scope: RunScope
   readonly #concurrency: number
   readonly #batch: number
+  readonly #deadline: LifecycleDeadline
   #state: State = IDLE
   /** The last step begun: the next one waits for it. */
   #chain: Promise<void> = Promise.resolve()
 
-  constructor(hooks: HandlerLifecycle, scope: RunScope, concurrency: number, batch: number) {
+  constructor(hooks: HandlerLifecycle, scope: RunScope, concurrency: number, batch: number, deadline: LifecycleDeadline) {
     this.#hooks = hooks
+    this.#deadline = deadline
     this.#scope = scope
     this.#concurrency = concurrency
     this.#batch = batch
   }
 
-  /** Makes sure the run with `args` is set up; rejects with a {@link SetupError} if `setup` throws. */
+  /**
+   * Makes sure the run with `args` is set up; rejects with a {@link SetupError} of one line
+   * if `setup` throws or does not finish in time.
+   */
   begin(args: Readonly<Record<string, string>>): Promise<void> {
     return this.#then(async () => {
       if (this.#state === ACTIVE && sameArgs(this.#scope.args, args)) return
-      if (this.#state === ACTIVE) await this.#teardown()
+      if (this.#state === ACTIVE) {
+        try {
+          await this.#teardown()
+        } catch (error) {
+          throw new SetupError(`The handler's teardown of the last run failed: ${(error as UserCodeError).message}`)
+        }
+      }
       const frozen = Object.freeze({ ...args })
       const setup = this.#hooks.setup
       let state: unknown
       if (setup !== undefined) {
+        const ctx = { args: frozen, concurrency: this.#concurrency, batch: this.#batch }
         try {
-          state = await setup({ args: frozen, concurrency: this.#concurrency, batch: this.#batch })
+          state = await this.#call(() => setup(ctx))
         } catch (error) {
-          throw new SetupError(`The handler's setup failed: ${firstLine(error)}`)
+          const { message, late } = error as UserCodeError
+          throw new SetupError(`The handler's setup failed: ${message}${late ? '; raise --setup-timeout if it needs longer' : ''}`)
         }
       }
       this.#scope.state = state
@@ -53,14 +74,14 @@ export class Lifecycle {
     })
   }
 
-  /** Tears the run down if it is set up (a throwing `teardown` is reported to `warn`, not thrown). */
+  /** Tears the run down if it is set up (a `teardown` that throws or does not finish is reported to `warn`, not thrown). */
   end(warn: (message: string) => void): Promise<void> {
     return this.#then(async () => {
       if (this.#state !== ACTIVE) return
       try {
         await this.#teardown()
       } catch (error) {
-        warn(`The handler's teardown failed: ${firstLine(error)}`)
+        warn(`The handler's teardown failed: ${(error as UserCodeError).message}`)
       }
     })
   }
@@ -69,7 +90,13 @@ export class Lifecycle {
     const state = this.#scope.state
     this.#state = IDLE
     this.#scope.state = undefined
-    await this.#hooks.teardown?.(state)
+    const teardown = this.#hooks.teardown
+    if (teardown !== undefined) await this.#call(() => teardown(state))
+  }
+
+  /** A call of `setup` or `teardown`: rejects with a one-line UserCodeError (thrown, or past the deadline). */
+  #call(call: () => unknown): Promise<unknown> {
+    return callUser(call, this.#deadline.ms, this.#deadline.module)
   }
 
   #then(step: () => Promise<void>): Promise<void> {
@@ -82,10 +109,4 @@ export class Lifecycle {
 function sameArgs(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
   const keys = Object.keys(a)
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k])
-}
-
-/** The first line of what was thrown: a user's error is one line, not a stack. */
-function firstLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error)
-  return text.split('\n')[0]
 }

@@ -107,7 +107,7 @@ export class Slave extends EventEmitter {
     // The window's floor: every lane holds a batch (see src/slave/window.ts).
     this.#window = new Window(o.concurrency * batch, o.prefetch)
     const scope = emptyScope()
-    this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch)
+    this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch, { ms: o.setupTimeout * 1000, module: o.module })
     const batching = o.batchHandler === undefined ? undefined : { handler: o.batchHandler, size: o.batch, linger: o.linger, onReleased: (seqs: number[], connection: number) => this.#released(seqs, connection) }
     this.#runner = new Runner(
       o.handler,

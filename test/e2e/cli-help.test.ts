@@ -96,6 +96,7 @@ describe('--help shows each default as a user types it', () => {
       '--prefetch': 'adaptive, from the job rate and round trip',
       '--batch': '100',
       '--linger': '10',
+      '--setup-timeout': '60',
       '--procs': '1',
       '--reconnect': '60',
       '--max-frame': '16777216',

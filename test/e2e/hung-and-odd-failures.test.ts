@@ -9,7 +9,7 @@ import { RANGE, attemptsOf, expectOthersRanOnce, expectRunEnds, linesMatching, r
 afterEach(tearDown)
 
 const HANG = fixture('hang-forever.mjs')
-const ODD = fixture('odd-throws.mjs')
+const ODD = `${fixture('odd-throws.mjs')}:handleJob`
 
 
 describe('a handler that never settles and ignores its signal', () => {

@@ -79,6 +79,7 @@ describe('SLAVE_CLI', () => {
       prefetch: 0,
       batch: 100,
       linger: 10,
+      setupTimeout: 60,
       reconnect: 60,
       maxFrame: 16777216,
     })

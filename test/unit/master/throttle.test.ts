@@ -48,7 +48,9 @@ describe('Throttle', () => {
     ]
     let i = 0
     const { verdicts: seen } = await verdicts(() => checks[i++](), 10, 3)
-    expect(seen).toEqual(['throttle check threw: no connection', 'throttle check threw: timeout', 'throttle check threw: plain'])
+    // One line each, with the check's file and line when what it threw has a stack.
+    const at = String.raw` \(at test/unit/master/throttle\.test\.ts:\d+\)`
+    expect(seen).toEqual([expect.stringMatching(new RegExp(`^throttle check threw: no connection${at}$`)), expect.stringMatching(new RegExp(`^throttle check threw: timeout${at}$`)), 'throttle check threw: plain'])
   })
 
   it('gives up on a check past its interval (aborting its signal, ignoring its late answer), and never runs two at once', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MAX_USER_FRAMES, userStack } from '../../../src/slave/user-stack.js'
+import { MAX_USER_FRAMES, userStack } from '../../src/user-stack.js'
 
 const OWN = ['/app/node_modules/taskmaster-run/dist/', 'file:///app/node_modules/taskmaster-run/dist/']
 const DATA_URL = `data:text/javascript,__filename%3D%22%2Fapp%2Fflaky.ts%22%3B${'%3Bvar%20x'.repeat(200)}?filePath=%2Fapp%2Fflaky.ts:2:949`
@@ -57,7 +57,7 @@ describe('userStack', () => {
   })
 
   it("counts this package's own dist/ and src/ as Taskmaster's by default, not its other folders", () => {
-    const root = new URL('../../..', import.meta.url).pathname
+    const root = new URL('../..', import.meta.url).pathname
     const stack = ['Error: x', `    at handleJob (${root}test/fixtures/flaky.mjs:1:1)`, `    at #lane (${root}dist/slave/runner.js:1:1)`, `    at #lane (file://${root}src/slave/runner.ts:1:1)`].join('\n')
     expect(userStack(stack)).toBe(`Error: x\n    at handleJob (${root}test/fixtures/flaky.mjs:1:1)`)
   })
