@@ -29,6 +29,14 @@ export function limit(bounds: ControlLimit, off?: 'off'): (value: string) => num
   }
 }
 
+/** Commander parser for a number of seconds > 0 (fractions allowed), at most what a timer takes (OPTION_LIMITS.seconds). */
+export function positiveSeconds(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`must be a number of seconds > 0, got '${value}'`)
+  if (n > OPTION_LIMITS.seconds) throw new InvalidArgumentError(`must be at most ${OPTION_LIMITS.seconds} seconds, got '${value}'`)
+  return n
+}
+
 /** Commander parser for a number of seconds >= 0, at most what a timer takes (OPTION_LIMITS.seconds). */
 export function seconds(value: string): number {
   const n = Number(value)

@@ -3,7 +3,7 @@ import type { SlaveOptions } from '../options.js'
 import { MIN_FRAME } from '../protocol/messages.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { logFormat } from './log-format.js'
-import { integer, positive, seconds } from './parse.js'
+import { integer, positiveSeconds, seconds } from './parse.js'
 
 /**
  * Every option of `tm-slave`, in help order (see MASTER_CLI). `--ca` is a file the command
@@ -20,7 +20,7 @@ export const SLAVE_CLI = {
   prefetch: { flags: '--prefetch <n>', help: 'a fixed window: jobs held beyond those running, always', parse: integer(0, OPTION_LIMITS.prefetch), shown: 'adaptive, from the job rate and round trip', to: 'prefetch' },
   batch: { flags: '--batch <n>', help: 'with a handleBatch handler: most jobs per call', parse: integer(1, OPTION_LIMITS.batch), default: SLAVE_DEFAULTS.batch, to: 'batch' },
   linger: { flags: '--linger <ms>', help: 'with handleBatch: milliseconds to wait for a batch to fill before running a smaller one', parse: integer(0, OPTION_LIMITS.linger), default: SLAVE_DEFAULTS.linger, to: 'linger' },
-  setupTimeout: { flags: '--setup-timeout <seconds>', help: "how long the handler module's setup and teardown may each take", parse: positive(OPTION_LIMITS.seconds), default: SLAVE_DEFAULTS.setupTimeout, to: 'setupTimeout' },
+  setupTimeout: { flags: '--setup-timeout <seconds>', help: "how long the handler module's setup and teardown may each take", parse: positiveSeconds, default: SLAVE_DEFAULTS.setupTimeout, to: 'setupTimeout' },
   procs: { flags: '-p, --procs <n>', help: 'slave processes to start (one per core for CPU-bound handlers)', parse: integer(1), default: 1 },
   token: { flags: '--token <secret>', help: "the run's token, if the master needs one", env: 'TM_TOKEN', to: 'token' },
   reconnect: {

@@ -12,6 +12,7 @@ import { parse, stringify } from './json.js'
 import type { ResumePoint } from './run-store.js'
 import { foldResume, refuseOtherArgs, retryKey } from './run-store.js'
 import type { FailedJobsLog, StateStore } from './state-store.js'
+import { refuseOtherShardCount, shardCountOf } from './shard-count.js'
 
 /** What the store needs of a pg Client (pg is an optional peer dependency, loaded only when used). */
 export interface PgClient {
@@ -221,10 +222,30 @@ export class PgStateStore implements StateStore {
     this.failedLogPath = `table ${PG_TABLES.failed} (run '${key}') of ${where}`
   }
 
-  /** Refuses other arguments than the saved run's; a fresh run's identity is committed before any job goes out. */
+  /**
+   * Refuses other arguments than the saved run's; a fresh run's identity is committed before
+   * any job goes out. Then refuses a shard count other than the one the key's saved runs have.
+   */
   async begin(args: Record<string, string>): Promise<void> {
     refuseOtherArgs(this.key, this.previous?.args, args, this.#where)
-    if (this.previous !== undefined) return
+    if (this.previous === undefined) await this.#beginFresh(args)
+    // Looked for once this run's own checkpoint is committed (see refuseOtherShardCount).
+    const own = shardCountOf(this.key, args)
+    refuseOtherShardCount(own, await this.#savedRuns(own.base), `the state store ${this.#where}`)
+  }
+
+  /** The runs whose key starts with `prefix` and that have a checkpoint. */
+  async #savedRuns(prefix: string): Promise<string[]> {
+    this.#check()
+    try {
+      const saved = await this.#client.query(`SELECT run FROM ${PG_TABLES.checkpoint} WHERE left(run, length($1)) = $1`, [prefix])
+      return saved.rows.map((row) => String(row.run))
+    } catch (error) {
+      throw this.#error(error as Error)
+    }
+  }
+
+  async #beginFresh(args: Record<string, string>): Promise<void> {
     const now = new Date().toISOString()
     const fresh: Checkpoint = { format: CHECKPOINT_FORMAT, key: this.key, args: { ...args }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now }
     await this.#query(`INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) VALUES ($1, $2) ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint`, [this.key, stringify(fresh)])

@@ -1,4 +1,4 @@
-import { existsSync, fstatSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, fstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { CheckpointError, StateFileError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
@@ -11,6 +11,7 @@ import { SkipSet } from './skip-set.js'
 import type { FailedJobsLog, StateStore } from './state-store.js'
 import { FailedLog } from './failed-log.js'
 import { shownArgs } from '../run-args.js'
+import { refuseOtherShardCount, shardCountOf } from './shard-count.js'
 
 /** Files of one run in the state dir. */
 export interface RunPaths {
@@ -71,6 +72,13 @@ export function refuseOtherArgs(key: string, saved: Record<string, string> | und
       `use --reset to start it over with the new arguments, or another --key`,
     where,
   )
+}
+
+/** The runs of `dir` whose key starts with `prefix` and that have a checkpoint. */
+function savedRuns(dir: string, prefix: string): string[] {
+  return readdirSync(dir)
+    .filter((name) => name.startsWith(prefix) && name.endsWith('.json'))
+    .map((name) => name.slice(0, -'.json'.length))
 }
 
 /** What an earlier incarnation left: where to resume and what to skip. */
@@ -191,14 +199,20 @@ export class RunStore implements StateStore {
    * Starts the run: refuses other arguments than the saved run's ({@link checkArgs}) and,
    * on a fresh run, makes its identity durable before any job goes out: a checkpoint at
    * position 0 with the arguments, written atomically. A master killed before its first
-   * regular checkpoint thus leaves a run that refuses other arguments on restart.
+   * regular checkpoint thus leaves a run that refuses other arguments on restart. Then
+   * refuses a shard count other than the one the key's saved runs have.
    */
   begin(args: Record<string, string>): void {
     this.checkArgs(args)
-    if (this.previous !== undefined) return
-    const fresh = freshCheckpoint(this.key, args)
-    writeCheckpoint(this.paths.checkpoint, fresh)
-    this.#fresh = fresh
+    if (this.previous === undefined) {
+      const fresh = freshCheckpoint(this.key, args)
+      writeCheckpoint(this.paths.checkpoint, fresh)
+      this.#fresh = fresh
+    }
+    // Looked for once this run's own checkpoint is on disk (see refuseOtherShardCount).
+    const dir = dirname(this.paths.checkpoint)
+    const own = shardCountOf(this.key, args)
+    refuseOtherShardCount(own, savedRuns(dir, own.base), `the state dir '${dir}'`, dir)
   }
 
   /** Removes the checkpoint {@link begin} wrote, when the run stops before any job went out (it could not listen). */

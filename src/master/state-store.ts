@@ -34,7 +34,8 @@ export interface StateStore {
   readonly warnings: readonly string[]
   /**
    * Checks the arguments against a saved run (refusing others) and, for a fresh run,
-   * makes its identity durable before the first job goes out.
+   * makes its identity durable before the first job goes out; then refuses a shard count
+   * other than the one the key's saved runs have (`refuseOtherShardCount` of shard-count.ts).
    */
   begin(args: Record<string, string>): void | Promise<void>
   /** Removes the state a fresh run wrote in {@link begin} (it never got to run a job). */

@@ -2,12 +2,14 @@
 // ranges without a database, and a real PostgreSQL table through pgTable): every row is
 // handled exactly once, each shard its own part, and a shard stopped half way resumes on
 // its own while the others run to the end.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
+import { openPgStore } from '../../src/master/pg-store.js'
+import { identityArgs } from '../../src/shard.js'
 import type { Sandbox } from '../helpers/proc.js'
-import { EXIT_OK, MASTER_BIN, cleanUp, fixture, recordedKeys, run, sandbox, spawnArgs, startMaster, tally } from '../helpers/proc.js'
+import { EXIT_OK, MASTER_BIN, cleanUp, expectEachKeyRan, expectUsageError, fixture, masterArgs, recordedKeys, run, sandbox, spawnArgs, startMaster, tally } from '../helpers/proc.js'
 
 const SHARDS = [1, 2, 3]
 
@@ -85,6 +87,102 @@ describe('--shard i/n over id ranges (no database)', () => {
   })
 })
 
+describe('--shard mistyped', () => {
+  it('0/3, 4/3, 1/0, 1/3.5, a/b, 1/3/3, -1/3, 1e3/1e3, huge numbers and nothing are each a one-line error naming the flag, before anything starts', async () => {
+    const box = sandbox()
+    const huge = ['1/99999999999999999999', '99999999999999999999/99999999999999999999', '1/1000001']
+    const bad = ['0/3', '4/3', '1/0', '1/3.5', 'a/b', '1/3/3', '-1/3', '1e3/1e3', '', ...huge]
+    const refused = await Promise.all(bad.map((text) => run(MASTER_BIN, [fixture('shard-ranges.mjs'), 'n=10', '--shard', text, ...masterArgs(box, 'm')])))
+    for (const [i, proc] of refused.entries()) {
+      expectUsageError(proc)
+      expect(proc.stderr).toBe(`error: option '--shard <i/n>' argument '${bad[i]}' is invalid. must be i/n with 1 <= i <= n <= 1000000 (e.g. 2/3), got '${bad[i]}'\n`)
+    }
+    expect(existsSync(box.stateDir)).toBe(false)
+  })
+})
+
+/** What every refusal of another shard count says, after its particulars. */
+const COUNT_RULE = ": a key's shards must all have one count, or jobs are skipped or run twice"
+
+/** Master args of a shard (or of the whole run: no `shard`) of run `key` over ids 0..n-1, its state kept by `store` args. */
+const countArgs = (store: string[], key: string, shard: string | undefined, n: number): string[] => [
+  fixture('shard-ranges.mjs'),
+  `n=${n}`,
+  '--key',
+  key,
+  ...store,
+  '--host',
+  '127.0.0.1:0',
+  '--quiet',
+  ...(shard === undefined ? [] : ['--shard', shard]),
+  ...spawnArgs(1),
+]
+
+/**
+ * The issue's mistake, in a store (`store`: its tm-master args; `where`: how refusals name
+ * it): --shard 1/3 and 2/3 run, then 4/4 and 1/4 are refused before any job goes out, and
+ * so is the key without --shard; 3/3 then completes the ids, each run exactly once. Beside
+ * it, under another key, a run of the whole key refuses --shard 1/2.
+ */
+async function expectOneCount(store: string[], where: string): Promise<void> {
+  const saved = `(saved: 'k.shard-1-of-3' and 1 more, in ${where})`
+  const sharded = async (): Promise<void> => {
+    const box = sandbox()
+    const N = 300
+    const start = (shard: string | undefined): ReturnType<typeof run> => run(MASTER_BIN, countArgs(store, 'k', shard, N), { env: box.env })
+    for (const done of await Promise.all([start('1/3'), start('2/3')])) expect(done.exit, done.stderr).toEqual(EXIT_OK)
+    const ran = recordedKeys(box.records).length
+    expect(ran).toBe(200)
+    // 4/4 and 1/4 at once: of one count, neither counts the other.
+    const [four, one] = await Promise.all([start('4/4'), start('1/4')])
+    expectRefused(four!, `Run 'k' is sharded in 3 ${saved} but is now given --shard 4/4${COUNT_RULE}. Use --shard i/3, or another --key`)
+    expectRefused(one!, `Run 'k' is sharded in 3 ${saved} but is now given --shard 1/4${COUNT_RULE}. Use --shard i/3, or another --key`)
+    // Still 'and 1 more': the refused shards left no state.
+    expectRefused(await start(undefined), `Run 'k' is sharded in 3 ${saved} but is now given no --shard${COUNT_RULE}. Use --shard i/3, or another --key`)
+    expect(recordedKeys(box.records).length, 'jobs run by refused masters').toBe(ran)
+    const last = await start('3/3')
+    expect(last.exit, last.stderr).toEqual(EXIT_OK)
+    expectEachKeyRan(box.records, N)
+  }
+  // The other way round: a key run whole refuses shards.
+  const whole = async (): Promise<void> => {
+    const box = sandbox()
+    const once = await run(MASTER_BIN, countArgs(store, 'w', undefined, 10), { env: box.env })
+    expect(once.exit, once.stderr).toEqual(EXIT_OK)
+    expectRefused(await run(MASTER_BIN, countArgs(store, 'w', '1/2', 10), { env: box.env }), `Run 'w' is not sharded (saved: 'w', in ${where}) but is now given --shard 1/2${COUNT_RULE}. Use no --shard, or another --key`)
+    expectEachKeyRan(box.records, 10)
+  }
+  await Promise.all([sharded(), whole()])
+}
+
+/** A bad-usage exit whose one line is exactly `message`. */
+function expectRefused(proc: Awaited<ReturnType<typeof run>>, message: string): void {
+  expectUsageError(proc)
+  expect(proc.stderr).toBe(`tm-master: ${message}\n`)
+}
+
+describe('a key keeps one shard count (state dir)', () => {
+  it('--shard 1/3 and 2/3 run, 4/4, 1/4 and no --shard are refused before any job goes out, 3/3 completes every id once; a key run whole refuses --shard', async () => {
+    const stateDir = sandbox().stateDir
+    await expectOneCount(['--state-dir', stateDir], `the state dir '${stateDir}'`)
+  }, 300_000)
+
+  it("--retry-failed on a shard replays that shard's failed jobs (its pass is a run of its own), and the key keeps its count", async () => {
+    const box = sandbox({ TM_FAIL_IDS: '3,15' })
+    const shard = (i: number, extra: string[], env = box.env): ReturnType<typeof run> =>
+      run(MASTER_BIN, [fixture('shard-ranges.mjs'), '--key', 'rf', '--shard', `${i}/2`, '--state-dir', box.stateDir, '--host', '127.0.0.1:0', '--quiet', '--retries', '0', ...spawnArgs(1, fixture('rel-faulty.mjs')), ...extra], { env })
+    for (const done of await Promise.all([shard(1, ['n=20']), shard(2, ['n=20'])])) expect(done.exit.code, done.stderr).toBe(1)
+    const fixed = { ...box.env, TM_FIXED: '1' }
+    for (const i of [1, 2]) {
+      const retry = await shard(i, ['--retry-failed'], fixed)
+      expect(retry.exit, retry.stderr).toEqual(EXIT_OK)
+      expect(retry.stdout).toMatch(new RegExp(`^Run 'rf\\.shard-${i}-of-2\\.retry' complete: 1 jobs \\(1 done, 0 failed\\)`, 'm'))
+    }
+    expectEachKeyRan(box.records, 20)
+    expectRefused(await shard(1, ['n=20', '--shard', '1/3']), `Run 'rf' is sharded in 2 (saved: 'rf.shard-1-of-2' and 1 more, in the state dir '${box.stateDir}') but is now given --shard 1/3${COUNT_RULE}. Use --shard i/2, or another --key`)
+  })
+})
+
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
   it('PostgreSQL is installed', () => {
@@ -111,4 +209,24 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--shard i/n over a PostgreSQL t
     for (const i of SHARDS) expect(sorted(boxes[i - 1]!)).toEqual(all.filter((id) => id % 3 === i - 1).map(String))
     expectExactlyOnce(boxes, all.map(String))
   })
+
+  it('two first starts of different counts at once do not both go on', async () => {
+    for (let round = 0; round < 8; round++) {
+      const stores = await Promise.all([3, 4].map((count) => openPgStore(postgres.server.url, `race${round}.shard-1-of-${count}`)))
+      const begun = await Promise.allSettled(stores.map((store, i) => store.begin(identityArgs({}, { index: 1, count: 3 + i }))))
+      expect(begun.filter((result) => result.status === 'fulfilled'), `round ${round}`).not.toHaveLength(2)
+      for (const [i, result] of begun.entries()) {
+        if (result.status === 'rejected') {
+          expect(String(result.reason)).toMatch(new RegExp(`^CheckpointError: Run 'race${round}' is sharded in ${4 - i} `))
+          await stores[i]!.discardFresh()
+        }
+        await stores[i]!.close()
+      }
+    }
+  })
+
+  it('in the state store too: 4/4, 1/4 and no --shard are refused beside 1/3 and 2/3, 3/3 completes every id once; a key run whole refuses --shard', async () => {
+    const url = postgres.server.url
+    await expectOneCount(['--state-store', url, '--state-dir', sandbox().stateDir], `the state store ${url}`)
+  }, 300_000)
 })

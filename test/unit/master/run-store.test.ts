@@ -4,10 +4,11 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CheckpointError, StateFileError, LockError } from '../../../src/errors.js'
 import type { Checkpoint } from '../../../src/master/checkpoint.js'
-import { readCheckpoint, writeCheckpoint } from '../../../src/master/checkpoint.js'
+import { freshCheckpoint, readCheckpoint, writeCheckpoint } from '../../../src/master/checkpoint.js'
 import { Journal } from '../../../src/master/journal.js'
 import type { JournalRecord } from '../../../src/master/journal.js'
 import { RunStore, runPaths } from '../../../src/master/run-store.js'
+import { identityArgs } from '../../../src/shard.js'
 import { cleanTempDirs, tempDir } from '../../helpers/proc.js'
 import { checkpoint, deadPid, journalRecord, thrownBy, writeJournal } from '../support.js'
 
@@ -272,5 +273,44 @@ describe('RunStore', () => {
       )
       expect(error.exitCode).toBe(1)
     })
+  })
+})
+
+describe('RunStore: one shard count a key', () => {
+  const args = (index: number, count: number): Record<string, string> => identityArgs({}, { index, count })
+
+  it('two first starts of different counts at once: each writes its checkpoint before it looks, so they do not both go on (here both refuse)', () => {
+    const dir = tempDir()
+    const three = open(dir, 'k.shard-1-of-3')
+    const four = open(dir, 'k.shard-1-of-4')
+    // Four's begin has written its checkpoint (as a begin does first) when three's looks.
+    writeCheckpoint(runPaths(dir, 'k.shard-1-of-4').checkpoint, freshCheckpoint('k.shard-1-of-4', args(1, 4)))
+    expect(() => three.begin(args(1, 3))).toThrow("Run 'k' is sharded in 4 (saved: 'k.shard-1-of-4'")
+    expect(() => four.begin(args(1, 4))).toThrow("Run 'k' is sharded in 3 (saved: 'k.shard-1-of-3'")
+    // The refused runs discard what they wrote: the key takes any count again.
+    three.discardFresh()
+    four.discardFresh()
+    expect(() => open(dir, 'k.shard-2-of-2').begin(args(2, 2))).not.toThrow()
+  })
+
+  it('--reset of a shard forgets its own state only: the count stays while another shard of the key has state', () => {
+    const dir = tempDir()
+    const first = open(dir, 'k.shard-1-of-2')
+    first.begin(args(1, 2))
+    first.close()
+    const second = open(dir, 'k.shard-2-of-2')
+    second.begin(args(2, 2))
+    second.close()
+    const reset = open(dir, 'k.shard-1-of-2', { reset: true })
+    expect(reset.previous).toBeUndefined()
+    reset.begin(args(1, 2))
+    reset.close()
+    const other = open(dir, 'k.shard-1-of-3', { reset: true })
+    expect(() => other.begin(args(1, 3))).toThrow("Run 'k' is sharded in 2 (saved: 'k.shard-1-of-2' and 1 more,")
+    other.discardFresh()
+    other.close()
+    // Once no run of the key has state, another count starts.
+    for (const key of ['k.shard-1-of-2', 'k.shard-2-of-2']) rmSync(runPaths(dir, key).checkpoint)
+    expect(() => open(dir, 'k.shard-1-of-3').begin(args(1, 3))).not.toThrow()
   })
 })
