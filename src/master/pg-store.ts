@@ -342,7 +342,7 @@ export class PgStateStore implements StateStore {
 
   /** Tells `listener` (once) of an error that stops the run: a lost lease, a broken connection, a write that failed. */
   watch(listener: (error: Error) => void): void {
-    this.#failure.listener = listener
+    this.#failure.listener = (error) => listener(this.#error(error))
   }
 
   /** Writes what is queued, removes the journal once the run is complete, and ends the session (which frees the lease's lock). */

@@ -178,6 +178,21 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     expect(await journalRows('pg-retried')).toBe(2)
   })
 
+  it('a master whose database session is cut stops at once with one line (it no longer holds the lease), and the next one resumes the run', async () => {
+    const box = sandbox()
+    const args = [RANGE, 'n=100000000', ...pgArgs('pg-cut', box.stateDir), '--quiet']
+    const { master } = await startMaster(args, { env: box.env })
+    // The master's session is the one holding its lease's advisory lock.
+    const cut = await postgres.db.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()")
+    expect(cut.rows).toHaveLength(1)
+    expect(await master.exited, master.stderr).toEqual({ code: 1, signal: null })
+    expect(master.stderr).not.toContain('    at ')
+    expect(master.stderr.trimEnd().split('\n').at(-1)).toMatch(/^tm-master: Cannot write the state of run 'pg-cut' to the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres: terminating connection due to administrator command$/)
+    const next = await startMaster(args, { env: box.env })
+    next.master.kill('SIGINT')
+    expect((await next.master.exited).code).toBe(130)
+  })
+
   it('a run resumed with other arguments is refused; --reset starts it over', async () => {
     const box = sandbox()
     const first = await run(MASTER_BIN, [RANGE, 'n=50', ...pgArgs('pg-args', box.stateDir), '--spawn', '1', '--handler', RECORD, '--quiet'], { env: box.env })
