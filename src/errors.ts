@@ -64,6 +64,16 @@ export class LockError extends TaskmasterError {
 }
 
 /**
+ * Another master took the run's lease in the state store (this one was paused or cut off
+ * past the lease's deadline): this one stops, writing nothing more (exit 1).
+ */
+export class LeaseError extends TaskmasterError {
+  constructor(message: string, readonly path: string) {
+    super('TM_ERR_LEASE', message, 1)
+  }
+}
+
+/**
  * A peer sent something that is not a valid protocol message. `closeCode` is the
  * WebSocket close code the connection is closed with.
  */

@@ -188,7 +188,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   })
   const firstSignal = onStopSignals(() => master.stop())
   // Said once a stop is handled: whoever reads it may stop the standby at once.
-  if (master.options.standby) say(out, `Standing by for run '${master.options.key}': waiting for the active master's lock in the state store`)
+  if (master.options.standby) say(out, `Standing by for run '${master.options.key}': waiting for the active master's lease in the state store`)
   let summary: RunSummary
   try {
     summary = await master.run()

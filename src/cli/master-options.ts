@@ -21,7 +21,7 @@ export const MASTER_CLI = {
   key: { flags: '-k, --key <name>', help: "the run's name; its state is <state-dir>/<name>.json", shown: "the module's file name" },
   stateDir: { flags: '--state-dir <dir>', help: 'where run state is kept', default: MASTER_DEFAULTS.stateDir, to: 'stateDir' },
   stateStore: { flags: '--state-store <url>', help: 'keep the run state in this PostgreSQL (postgres://...) instead of --state-dir; needs the pg package', env: 'TM_STATE_STORE', to: 'stateStore' },
-  standby: { flags: '--standby', help: 'with --state-store: wait for the run held by another master and take it over when that master dies', to: 'standby' },
+  standby: { flags: '--standby', help: "with --state-store: wait for the run held by another master and take it over when that master's lease lapses (it ends, or renews nothing for 4 heartbeats)", to: 'standby' },
   reset: { flags: '--reset', help: 'forget the saved state of the key and start from the beginning' },
   acceptJournalLoss: {
     flags: '--accept-journal-loss',

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import { CheckpointError, LockError, OptionError, StateError, StateFileError } from '../errors.js'
+import { CheckpointError, LeaseError, LockError, OptionError, StateError, StateFileError, TaskmasterError } from '../errors.js'
 import { seqsOfRanges } from '../protocol/ranges.js'
 import { redactText } from '../redact.js'
 import type { Checkpoint } from './checkpoint.js'
@@ -13,14 +12,12 @@ import type { ResumePoint } from './run-store.js'
 import { foldResume, refuseOtherArgs, retryKey } from './run-store.js'
 import type { FailedJobsLog, StateStore } from './state-store.js'
 import { refuseOtherShardCount, shardCountOf } from './shard-count.js'
+import type { PgClient } from './pg-client.js'
+import { isTransient } from './pg-client.js'
+import { HELD, LEASE_SCHEMA, LEASE_TABLE, fenced, holderName, tryTakeLease } from './pg-lease.js'
+import { ensureSchema } from './pg-schema.js'
 
-/** What the store needs of a pg Client (pg is an optional peer dependency, loaded only when used). */
-export interface PgClient {
-  connect(): Promise<unknown>
-  query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>
-  end(): Promise<void>
-  on(event: 'error', listener: (error: Error) => void): unknown
-}
+export type { PgClient } from './pg-client.js'
 
 /** The tables of the state, in the schema the connection's search_path names. */
 export const PG_TABLES = { checkpoint: 'taskmaster_checkpoint', journal: 'taskmaster_journal', failed: 'taskmaster_failed' } as const
@@ -35,24 +32,33 @@ const SCHEMA = [
 ]
 
 /**
- * One statement (so one round trip, atomic) writes everything queued: the failed jobs,
- * then the checkpoint if one is due (deleting the journal records it supersedes: the
- * statement's snapshot does not see the rows its own INSERT adds), then the journal
- * records queued after that checkpoint. $1 run, $2 failed entries, $3 checkpoint or
- * null, $4 journal records.
+ * One statement (so one round trip, atomic) writes everything queued, if the lease is
+ * still this master's (see {@link fenced}: $1 run, $2 fencing number, $3 lease ms; it
+ * renews the lease): the failed jobs, then the checkpoint if one is due (deleting the
+ * journal records it supersedes: the statement's snapshot does not see the rows its own
+ * INSERT adds), then the journal records queued after that checkpoint. $4 failed
+ * entries, $5 checkpoint or null, $6 journal records. With nothing queued it only renews
+ * the lease.
  */
-const FLUSH = `WITH f AS (INSERT INTO ${PG_TABLES.failed} (run, entry) SELECT $1, e FROM unnest($2::text[]) WITH ORDINALITY AS t(e, i) ORDER BY i),
- c AS (INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) SELECT $1, $3::text WHERE $3::text IS NOT NULL ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint),
- d AS (DELETE FROM ${PG_TABLES.journal} WHERE run = $1 AND $3::text IS NOT NULL)
-INSERT INTO ${PG_TABLES.journal} (run, record) SELECT $1, r FROM unnest($4::text[]) WITH ORDINALITY AS t(r, i) ORDER BY i`
+export const PG_FLUSH = fenced([
+  `f AS (INSERT INTO ${PG_TABLES.failed} (run, entry) SELECT $1, e FROM unnest($4::text[]) WITH ORDINALITY AS t(e, i) WHERE ${HELD} ORDER BY i)`,
+  `c AS (INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) SELECT $1, $5::text WHERE $5::text IS NOT NULL AND ${HELD} ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint)`,
+  `d AS (DELETE FROM ${PG_TABLES.journal} WHERE run = $1 AND $5::text IS NOT NULL AND ${HELD})`,
+  `j AS (INSERT INTO ${PG_TABLES.journal} (run, record) SELECT $1, r FROM unnest($6::text[]) WITH ORDINALITY AS t(r, i) WHERE ${HELD} ORDER BY i)`,
+])
 
-/** Held (per transaction) while creating the tables, so two masters starting at once do not race on CREATE. */
-const SCHEMA_LOCK = '7361766572756e31'
+/** Where {@link PG_FLUSH} takes its journal records. */
+export const FLUSH_RECORDS = 5
 
-/** The advisory lock id of run `key`: 64 bits of a SHA-256, as pg_try_advisory_lock(bigint) takes it. */
-export function lockId(key: string): string {
-  return createHash('sha256').update(`taskmaster-run:${key}`).digest().readBigInt64BE(0).toString()
-}
+/** A fresh run's checkpoint, written by begin(): $4 the checkpoint. */
+const BEGIN = fenced([`c AS (INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) SELECT $1, $4::text WHERE ${HELD} ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint)`])
+/** A fresh run that never ran a job leaves nothing. */
+const DISCARD = fenced([`c AS (DELETE FROM ${PG_TABLES.checkpoint} WHERE run = $1 AND ${HELD})`])
+/** A complete run keeps its checkpoint and no journal. */
+const FORGET_JOURNAL = fenced([`d AS (DELETE FROM ${PG_TABLES.journal} WHERE run = $1 AND ${HELD})`])
+
+/** How often a statement rolled back by a passing condition (a deadlock) is sent again before the run stops. */
+const TRANSIENT_TRIES = 10
 
 /** The URL without its secrets (password, secret query parameters: see src/redact.ts), for messages. */
 export function showUrl(url: string): string {
@@ -65,8 +71,13 @@ export interface PgStoreOptions {
   reset?: boolean
   /** Hands in a client instead of loading pg (tests, or a caller's own driver settings). */
   client?: PgClient
-  /** Wait for the lock (asking every `pollMs`) instead of refusing when another master holds it. @default false */
+  /** Wait for the lease (asking every `pollMs`) instead of refusing when another master holds it. @default false */
   standby?: boolean
+  /**
+   * How long the lease lasts unless renewed (it is renewed every eighth of it, and by every
+   * write): a standby takes the run over once this passes without a renewal. @default 20000
+   */
+  leaseMs?: number
   /** @default 250 */
   pollMs?: number
   /** Aborted: a standby stops waiting (the master was stopped). */
@@ -87,43 +98,57 @@ async function loadClient(url: string): Promise<PgClient> {
   return new Client({ connectionString: url })
 }
 
+/** The first error of a store's connection or writes, and who is told of it. */
+interface Failure {
+  error?: Error
+  listener?: (error: Error) => void
+}
+
+/** Keeps the first error and tells the listener (once). */
+function fail(failure: Failure, error: Error): void {
+  if (failure.error !== undefined) return
+  failure.error = error
+  failure.listener?.(error)
+}
+
 /**
  * Opens the state of run `key` in the PostgreSQL at `url`: connects, creates the tables on
- * first use, takes the run's advisory lock on this session (it frees itself when the session
- * dies, unlike a file lock on a lost machine) and reads where the last incarnation stopped.
+ * first use, takes the run's lease (a row with a fencing number and a deadline, plus an
+ * advisory lock of this session that frees itself when the session dies, unlike a file
+ * lock on a lost machine) and reads where the last incarnation stopped.
  */
 export async function openPgStore(url: string, key: string, options: PgStoreOptions = {}): Promise<PgStateStore> {
   const where = showUrl(url)
   const client = options.client ?? (await loadClient(url))
-  const failure: { error?: Error } = {}
-  // A connection that breaks emits 'error': kept, and thrown by the store's next call.
-  client.on('error', (error) => (failure.error ??= error))
+  const failure: Failure = {}
+  // A connection that breaks emits 'error': kept, thrown by the store's next call and told to its watcher.
+  client.on('error', (error) => fail(failure, error))
   try {
     await client.connect()
   } catch (error) {
     throw new StateFileError(`Cannot connect to the state store ${where}: ${(error as Error).message}`, where)
   }
   try {
-    await client.query('BEGIN')
-    await client.query(`SELECT pg_advisory_xact_lock(x'${SCHEMA_LOCK}'::bigint)`)
-    for (const statement of SCHEMA) await client.query(statement)
-    await client.query('COMMIT')
-    const tryLock = async (): Promise<boolean> => (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [lockId(key)])).rows[0]?.locked === true
-    // A standby asks again and again (rather than blocking in pg_advisory_lock) so that a stop ends the wait.
-    while (!(await tryLock())) {
-      if (!options.standby) throw new LockError(`Run '${key}' is in use by another master (it holds the run's lock in the state store ${where}); stop it first, or start this one with --standby`, where)
+    await ensureSchema(client, [...SCHEMA, LEASE_SCHEMA])
+    const leaseMs = options.leaseMs ?? 20_000
+    const holder = holderName()
+    let fence: number | undefined
+    // A standby asks again and again (rather than blocking in a lock) so that a stop ends the wait.
+    while ((fence = await tryTakeLease(client, key, holder, leaseMs)) === undefined) {
+      if (!options.standby) throw new LockError(`Run '${key}' is in use by another master (it holds the run's lease in the state store ${where}); stop it first, or start this one with --standby`, where)
       if (failure.error !== undefined) throw failure.error
       await pause(options.pollMs ?? 250, options.signal)
-      if (options.signal?.aborted) throw new StateError(`Stopped while standing by for run '${key}' (the active master still holds its lock in ${where})`)
+      if (options.signal?.aborted) throw new StateError(`Stopped while standing by for run '${key}' (the active master still holds its lease in ${where})`)
     }
-    if (options.reset) await reset(client, key)
+    const lease: Lease = { fence, ms: leaseMs }
+    if (options.reset && !(await reset(client, key, fence))) throw lostLease(key, where, lease)
     const row = (await client.query(`SELECT checkpoint FROM ${PG_TABLES.checkpoint} WHERE run = $1`, [key])).rows[0]
     const previous = row === undefined ? undefined : checkpointOf(String(row.checkpoint), key, where)
     const records = (await client.query(`SELECT record FROM ${PG_TABLES.journal} WHERE run = $1 ORDER BY id`, [key])).rows.map((r) => String(r.record))
     if (previous === undefined && records.length > 0) {
       throw new CheckpointError(`Run '${key}' has journal records but no checkpoint in the state store ${where}: its arguments are unknown, so it cannot be resumed safely. Start it over with --reset`, where)
     }
-    return new PgStateStore(client, key, where, previous, entriesOf(records, key, where), failure)
+    return new PgStateStore(client, key, where, previous, entriesOf(records, key, where), failure, lease)
   } catch (error) {
     await client.end().catch(() => undefined)
     if (error instanceof Error && 'code' in error && typeof error.code === 'string' && error.code.startsWith('TM_ERR')) throw error
@@ -144,13 +169,37 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   })
 }
 
-/** Forgets the run's checkpoint and journal (and its retry pass's); its failed jobs are kept under a rotated name. */
-async function reset(client: PgClient, key: string): Promise<void> {
+/**
+ * Forgets the run's checkpoint and journal (and its retry pass's); its failed jobs are kept
+ * under a rotated name. Fenced like every write: false (nothing done) if the lease is gone.
+ */
+async function reset(client: PgClient, key: string, fence: number): Promise<boolean> {
   await client.query('BEGIN')
-  await client.query(`DELETE FROM ${PG_TABLES.checkpoint} WHERE run = ANY($1::text[])`, [[key, retryKey(key)]])
-  await client.query(`DELETE FROM ${PG_TABLES.journal} WHERE run = ANY($1::text[])`, [[key, retryKey(key)]])
-  await client.query(`UPDATE ${PG_TABLES.failed} SET run = $2 WHERE run = $1`, [key, `${key}.failed.${new Date().toISOString()}`])
-  await client.query('COMMIT')
+  try {
+    if ((await client.query(`SELECT FROM ${LEASE_TABLE} WHERE run = $1 AND fence = $2 FOR UPDATE`, [key, fence])).rows.length === 0) {
+      await client.query('ROLLBACK')
+      return false
+    }
+    await client.query(`DELETE FROM ${PG_TABLES.checkpoint} WHERE run = ANY($1::text[])`, [[key, retryKey(key)]])
+    await client.query(`DELETE FROM ${PG_TABLES.journal} WHERE run = ANY($1::text[])`, [[key, retryKey(key)]])
+    await client.query(`UPDATE ${PG_TABLES.failed} SET run = $2 WHERE run = $1`, [key, `${key}.failed.${new Date().toISOString()}`])
+    await client.query('COMMIT')
+    return true
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  }
+}
+
+/** The run's lease as its holder knows it: the fencing number and the lease's length. */
+interface Lease {
+  fence: number
+  ms: number
+}
+
+/** What a master that lost its lease stops with. */
+function lostLease(key: string, where: string, lease: Lease): LeaseError {
+  return new LeaseError(`Run '${key}' lost its lease to another master in the state store ${where} (this master did not renew it for ${lease.ms / 1000} s: it was paused, or cut off from the database); it stops without writing anything more`, where)
 }
 
 function checkpointOf(text: string, key: string, where: string): Checkpoint {
@@ -188,7 +237,10 @@ function entriesOf(records: readonly string[], key: string, where: string): Jour
 
 /**
  * The state of one run in PostgreSQL: the checkpoint, the journal and the failed jobs in
- * tables, the lock an advisory lock of its session. Writes are asynchronous and ordered:
+ * tables, the lock a lease with a fencing number. Every write carries the number and
+ * renews the lease in the same statement, and writes nothing once another master took the
+ * lease (this one then stops: {@link watch}); a timer renews it while nothing is written.
+ * A write rolled back by a passing condition (a deadlock) is sent again. Writes are asynchronous and ordered:
  * what {@link journal}, {@link save} and the failed-jobs log queue goes out in one
  * statement, with at most one in flight; what is queued meanwhile goes in the next (so
  * the batches grow with the load). A checkpoint supersedes the journal records queued
@@ -204,7 +256,11 @@ export class PgStateStore implements StateStore {
   readonly #client: PgClient
   readonly #where: string
   readonly #entries: JournalEntries
-  readonly #failure: { error?: Error }
+  readonly #failure: Failure
+  readonly #lease: Lease
+  readonly #renewal: NodeJS.Timeout
+  /** The renewal timer asked for a write (one with nothing queued only renews the lease). */
+  #renew = false
   #fresh: Checkpoint | undefined
   #failed: string[] = []
   #records: string[] = []
@@ -212,8 +268,14 @@ export class PgStateStore implements StateStore {
   #inFlight: Promise<void> | undefined
   #closed = false
 
-  constructor(client: PgClient, key: string, where: string, previous: Checkpoint | undefined, entries: JournalEntries, failure: { error?: Error }) {
+  constructor(client: PgClient, key: string, where: string, previous: Checkpoint | undefined, entries: JournalEntries, failure: Failure, lease: Lease) {
     this.#client = client
+    this.#lease = lease
+    // Renewed every eighth of its length: a write held up for a while (a busy server) does not cost the lease.
+    this.#renewal = setInterval(() => {
+      this.#renew = true
+      this.#kick()
+    }, lease.ms / 8).unref()
     this.key = key
     this.#where = where
     this.previous = previous
@@ -248,14 +310,14 @@ export class PgStateStore implements StateStore {
   async #beginFresh(args: Record<string, string>): Promise<void> {
     const now = new Date().toISOString()
     const fresh: Checkpoint = { format: CHECKPOINT_FORMAT, key: this.key, args: { ...args }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now }
-    await this.#query(`INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) VALUES ($1, $2) ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint`, [this.key, stringify(fresh)])
+    await this.#query(BEGIN, [stringify(fresh)])
     this.#fresh = fresh
   }
 
   async discardFresh(): Promise<void> {
     if (this.#fresh === undefined) return
     this.#fresh = undefined
-    await this.#query(`DELETE FROM ${PG_TABLES.checkpoint} WHERE run = $1`, [this.key])
+    await this.#query(DISCARD, [])
   }
 
   resumePoint(): ResumePoint {
@@ -294,15 +356,21 @@ export class PgStateStore implements StateStore {
     }
   }
 
-  /** Writes what is queued, removes the journal once the run is complete, and ends the session (which frees the lock). */
+  /** Tells `listener` (once) of an error that stops the run: a lost lease, a broken connection, a write that failed. */
+  watch(listener: (error: Error) => void): void {
+    this.#failure.listener = (error) => listener(this.#error(error))
+  }
+
+  /** Writes what is queued, removes the journal once the run is complete, and ends the session (which frees the lease's lock). */
   async close(complete = false): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#renewal)
     try {
       while (this.#inFlight !== undefined) await this.#inFlight
       if (this.#failure.error === undefined && this.#pending()) await (this.#inFlight = this.#write())
       if (this.#failure.error !== undefined) throw this.#error(this.#failure.error)
-      if (complete) await this.#query(`DELETE FROM ${PG_TABLES.journal} WHERE run = $1`, [this.key])
+      if (complete) await this.#query(FORGET_JOURNAL, [])
     } finally {
       await this.#client.end().catch(() => undefined)
     }
@@ -317,7 +385,8 @@ export class PgStateStore implements StateStore {
     if (this.#failure.error !== undefined) throw this.#error(this.#failure.error)
   }
 
-  #error(cause: Error): StateFileError {
+  #error(cause: Error): TaskmasterError {
+    if (cause instanceof TaskmasterError) return cause
     return new StateFileError(`Cannot write the state of run '${this.key}' to the state store ${this.#where}: ${cause.message}`, this.#where)
   }
 
@@ -325,20 +394,21 @@ export class PgStateStore implements StateStore {
     if (this.#inFlight === undefined && !this.#closed) this.#inFlight = this.#write()
   }
 
-  /** Writes the queue, one statement at a time, until it is empty (or a write fails). */
+  /** Writes the queue (and renews the lease), one statement at a time, until it is empty (or a write fails). */
   async #write(): Promise<void> {
     try {
-      while (this.#pending() && this.#failure.error === undefined) {
+      while ((this.#pending() || this.#renew) && this.#failure.error === undefined) {
         const failed = this.#failed
         const records = this.#records
         const checkpoint = this.#checkpoint
         this.#failed = []
         this.#records = []
         this.#checkpoint = null
-        await this.#client.query(FLUSH, [this.key, failed, checkpoint, records])
+        this.#renew = false
+        await this.#fenced(PG_FLUSH, [failed, checkpoint, records])
       }
     } catch (error) {
-      this.#failure.error ??= error as Error
+      fail(this.#failure, error as Error)
     } finally {
       this.#inFlight = undefined
     }
@@ -347,9 +417,29 @@ export class PgStateStore implements StateStore {
   async #query(text: string, values: unknown[]): Promise<void> {
     this.#check()
     try {
-      await this.#client.query(text, values)
+      await this.#fenced(text, values)
     } catch (error) {
       throw this.#error(error as Error)
+    }
+  }
+
+  /**
+   * Runs a {@link fenced} statement with `values` after the run, the fencing number and the
+   * lease's length; again (after a short pause) when PostgreSQL rolled it back for a
+   * passing reason. Throws the lost lease when it wrote nothing because another master holds it.
+   */
+  async #fenced(text: string, values: unknown[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let held: unknown
+      try {
+        held = (await this.#client.query(text, [this.key, this.#lease.fence, this.#lease.ms, ...values])).rows[0]?.held
+      } catch (error) {
+        if (!isTransient(error) || attempt >= TRANSIENT_TRIES) throw error
+        await pause(Math.min(1000, 10 * 2 ** attempt), undefined)
+        continue
+      }
+      if (held !== 1) throw lostLease(this.key, this.#where, this.#lease)
+      return
     }
   }
 }

@@ -71,12 +71,19 @@ export interface RunParts {
 const DEFAULT_PARTS: RunParts = {
   store: (o, stopping) =>
     o.stateStore !== undefined
-      ? openPgStore(o.stateStore, o.key, { reset: o.reset, standby: o.standby, pollMs: standbyPoll(o.heartbeat), signal: stopping })
+      ? openPgStore(o.stateStore, o.key, { reset: o.reset, standby: o.standby, pollMs: standbyPoll(o.heartbeat), leaseMs: LEASE_HEARTBEATS * o.heartbeat * 1000, signal: stopping })
       : new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss }),
   server: (options, handler) => new Server(options, handler),
 }
 
-/** How often a standby asks for the lock: a quarter heartbeat, so it takes over within a few. */
+/**
+ * How long a master's lease in a PostgreSQL state store lasts without renewal, in
+ * heartbeats: longer than a slave waits for a silent master (2.5), so the slaves of a
+ * paused master have left it when a standby takes over.
+ */
+export const LEASE_HEARTBEATS = 4
+
+/** How often a standby asks for the lease: a quarter heartbeat, so it takes over within a few. */
 const standbyPoll = (heartbeat: number): number => Math.min(1000, Math.max(50, (heartbeat * 1000) / 4))
 
 export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
@@ -188,6 +195,11 @@ export class Run {
     const warn = (message: string): void => this.#log('warn', message)
     this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.shownArgs, o.shard) }, this.#startedAt, warn)
     this.#failedLog = store.openFailedLog(o.failedLog)
+    // The state can no longer be written (a lost lease): stop at once, the jobs in flight could not be recorded.
+    store.watch?.((error) => {
+      this.#abort(error)
+      this.stop()
+    })
     // A pause outlives its master: a run paused when it stopped starts paused until resumed.
     const pausedBefore = store.previous?.paused === true
     this.#pausedBy = pausedBefore ? { kind: 'checkpoint' } : { kind: 'flag' }

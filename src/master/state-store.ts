@@ -51,6 +51,12 @@ export interface StateStore {
   save(checkpoint: Checkpoint): string | undefined
   /** The failed-jobs log: at `path` if given (a file), else the store's own. */
   openFailedLog(path: string | undefined): FailedJobsLog
+  /**
+   * Tells `listener` (once) of an error found outside any call, that stops the run: a store
+   * writing in the background lost its lease to another master, or its connection. Optional:
+   * a store that writes synchronously throws from the call.
+   */
+  watch?(listener: (error: Error) => void): void
   /** Writes what is queued, then releases the lock; the journal is removed once the run is complete. */
   close(complete?: boolean): void | Promise<void>
 }

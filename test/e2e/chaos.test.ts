@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Proc } from '../helpers/proc.js'
 import { readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, killHard, recordedCount, seeded, tearDown, until } from '../helpers/reliability.js'
+import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, killHard, recordedCount, seeded, shuffle, tearDown, until } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -23,11 +23,7 @@ type Kill = { at: number; target: 'master' } | { at: number; target: 'slave'; sl
 
 /** The kills, in order: one in each of 8 equal slices of jobs 1,000..17,000, at a random point of it. */
 function plan(random: () => number): Kill[] {
-  const targets = [...Array<'master'>(MASTER_KILLS).fill('master'), ...Array<'slave'>(SLAVE_KILLS).fill('slave')]
-  for (let i = targets.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[targets[i], targets[j]] = [targets[j]!, targets[i]!]
-  }
+  const targets = shuffle([...Array<'master'>(MASTER_KILLS).fill('master'), ...Array<'slave'>(SLAVE_KILLS).fill('slave')], random)
   const slice = 16_000 / targets.length
   return targets.map((target, i) => {
     const at = Math.round(1000 + i * slice + random() * slice * 0.75)

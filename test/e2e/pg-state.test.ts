@@ -5,10 +5,11 @@
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
-import { EXIT_OK, MASTER_BIN, recordedKeys, run, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
+import { EXIT_OK, MASTER_BIN, Proc, recordedKeys, run, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
 import type { Checkpoint } from '../../src/master/checkpoint.js'
 import type { JournalRecord } from '../../src/master/journal.js'
-import { openPgStore } from '../../src/master/pg-store.js'
+import type { PgClient } from '../../src/master/pg-store.js'
+import { FLUSH_RECORDS, PG_FLUSH, openPgStore } from '../../src/master/pg-store.js'
 import { FAULTY, RANGE, RECORD, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
@@ -28,6 +29,29 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     return row === undefined ? undefined : JSON.parse(row.checkpoint)
   }
   const journalRows = async (key: string): Promise<number> => Number((await postgres.db.query('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
+  const record = (position: number): JournalRecord => ({ position, last: position - 1, done: position, failed: 0, ranges: [], keys: [] })
+  /** A real pg client, wrapped to count the statements running at once (`most`), calling `before` with each first (it may throw). */
+  const countingClient = (url: string, before: (text: string, values?: unknown[]) => void): PgClient & { running: number; most: number } => {
+    const client = new pg.Client(url)
+    const wrapped = {
+      running: 0,
+      most: 0,
+      connect: () => client.connect(),
+      end: () => client.end(),
+      on: (event: 'error', listener: (error: Error) => void) => client.on(event, listener),
+      query: async (text: string, values?: unknown[]) => {
+        before(text, values)
+        wrapped.running++
+        wrapped.most = Math.max(wrapped.most, wrapped.running)
+        try {
+          return await client.query(text, values)
+        } finally {
+          wrapped.running--
+        }
+      },
+    }
+    return wrapped
+  }
   /** Master args of run `key` with its state in the test's PostgreSQL (the state dir exists only to prove it stays empty). */
   const pgArgs = (key: string, stateDir: string, host = '127.0.0.1:0'): string[] => ['--key', key, '--state-store', postgres.server.url, '--state-dir', stateDir, '--host', host]
 
@@ -82,7 +106,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     const { master } = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
     const second = await run(MASTER_BIN, [RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
     expect(second.exit).toEqual({ code: 2, signal: null })
-    expect(second.stderr).toMatch(/^tm-master: Run 'pg-locked' is in use by another master \(it holds the run's lock in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\); stop it first, or start this one with --standby\n$/)
+    expect(second.stderr).toMatch(/^tm-master: Run 'pg-locked' is in use by another master \(it holds the run's lease in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres\); stop it first, or start this one with --standby\n$/)
     // Killed, its session ends and the lock with it: no stale lock to remove by hand.
     await killHard(master)
     const third = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-locked', box.stateDir), '--quiet'], { env: box.env })
@@ -91,34 +115,17 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
   })
 
   it('the store batches: at most one write in flight, what queues meanwhile goes in the next one, a checkpoint supersedes the records before it', async () => {
-    // A real pg client, wrapped to count statements and how many run at once.
-    const client = new pg.Client(postgres.server.url)
-    let running = 0
-    let most = 0
     const flushes: number[] = []
-    const wrapped = {
-      connect: () => client.connect(),
-      end: () => client.end(),
-      on: (event: 'error', listener: (error: Error) => void) => client.on(event, listener),
-      query: async (text: string, values?: unknown[]) => {
-        running++
-        most = Math.max(most, running)
-        if (text.startsWith('WITH f AS')) flushes.push((values![3] as string[]).length)
-        try {
-          return await client.query(text, values)
-        } finally {
-          running--
-        }
-      },
-    }
+    const wrapped = countingClient(postgres.server.url, (text, values) => {
+      if (text === PG_FLUSH) flushes.push((values![FLUSH_RECORDS] as string[]).length)
+    })
     const store = await openPgStore(postgres.server.url, 'pg-batch', { client: wrapped })
     await store.begin({})
-    const record = (position: number): JournalRecord => ({ position, last: position - 1, done: position, failed: 0, ranges: [], keys: [] })
     // 1,000 records in one turn of the loop: the first goes at once, the rest wait for it.
     for (let p = 1; p <= 1000; p++) store.journal(record(p))
-    await until('both writes', () => flushes.length === 2 && running === 0)
+    await until('both writes', () => flushes.length === 2 && wrapped.running === 0)
     expect(flushes).toEqual([1, 999])
-    expect(most).toBe(1)
+    expect(wrapped.most).toBe(1)
     expect(await journalRows('pg-batch')).toBe(1000)
     // A checkpoint replaces the records queued before it (none is written) and deletes the committed ones.
     for (let p = 1001; p <= 1010; p++) store.journal(record(p))
@@ -126,7 +133,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     store.save(checkpoint)
     store.journal(record(1011))
     await store.close(false)
-    expect(most).toBe(1)
+    expect(wrapped.most).toBe(1)
     expect(await checkpointOf('pg-batch')).toMatchObject({ position: 1010, last: 1009 })
     expect(await journalRows('pg-batch')).toBe(1)
     // Opened again (the lock was freed by close): the journal's record after the checkpoint is the resume point.
@@ -134,6 +141,56 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     expect(again.resumePoint()).toMatchObject({ position: 1011, last: 1010, counts: { done: 1011, failed: 0 } })
     await again.close(true)
     expect(await journalRows('pg-batch')).toBe(0)
+  })
+
+  it('a master starts without DDL once the tables are there: it waits on no lock that the writes of running masters hold', async () => {
+    // The tables exist (an earlier master made them).
+    await (await openPgStore(postgres.server.url, 'pg-ddl-first')).close(true)
+    const holder = new pg.Client(postgres.server.url)
+    await holder.connect()
+    try {
+      await holder.query('BEGIN')
+      // What a running master's write holds until it commits: ROW EXCLUSIVE on each table it writes.
+      await holder.query('LOCK TABLE taskmaster_checkpoint, taskmaster_journal, taskmaster_failed IN ROW EXCLUSIVE MODE')
+      const box = sandbox()
+      const master = new Proc(MASTER_BIN, [RANGE, 'n=100000000', ...pgArgs('pg-ddl', box.stateDir), '--quiet'], { env: box.env })
+      await until(() => `the master to listen while a write holds the tables; stderr: ${master.stderr}`, () => master.stdout.includes('Taskmaster server running'), 20_000)
+      master.kill('SIGINT')
+      expect((await master.exited).code).toBe(130)
+    } finally {
+      await holder.query('ROLLBACK')
+      await holder.end()
+    }
+  })
+
+  it('a write that fails with a deadlock or a serialization failure is written again, not fatal', async () => {
+    const transient = ['40P01', '40001']
+    const client = countingClient(postgres.server.url, (text) => {
+      const code = text === PG_FLUSH ? transient.shift() : undefined
+      if (code !== undefined) throw Object.assign(new Error(`injected ${code}`), { code })
+    })
+    const store = await openPgStore(postgres.server.url, 'pg-retried', { client })
+    await store.begin({})
+    store.journal(record(1))
+    await until('the first record written after two transient failures', async () => transient.length === 0 && (await journalRows('pg-retried')) === 1)
+    store.journal(record(2))
+    await store.close(false)
+    expect(await journalRows('pg-retried')).toBe(2)
+  })
+
+  it('a master whose database session is cut stops at once with one line (it no longer holds the lease), and the next one resumes the run', async () => {
+    const box = sandbox()
+    const args = [RANGE, 'n=100000000', ...pgArgs('pg-cut', box.stateDir), '--quiet']
+    const { master } = await startMaster(args, { env: box.env })
+    // The master's session is the one holding its lease's advisory lock.
+    const cut = await postgres.db.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()")
+    expect(cut.rows).toHaveLength(1)
+    expect(await master.exited, master.stderr).toEqual({ code: 1, signal: null })
+    expect(master.stderr).not.toContain('    at ')
+    expect(master.stderr.trimEnd().split('\n').at(-1)).toMatch(/^tm-master: Cannot write the state of run 'pg-cut' to the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres: terminating connection due to administrator command$/)
+    const next = await startMaster(args, { env: box.env })
+    next.master.kill('SIGINT')
+    expect((await next.master.exited).code).toBe(130)
   })
 
   it('a run resumed with other arguments is refused; --reset starts it over', async () => {

@@ -44,6 +44,8 @@ export interface Postgres {
   /** postgres://postgres@127.0.0.1:<port>/postgres (trust authentication). */
   url: string
   port: number
+  /** The server's log so far (errors such as `deadlock detected` are logged by default). */
+  readLog: () => string
   /** Stops the server (immediate) and removes its dir. */
   stop: () => void
 }
@@ -78,6 +80,8 @@ export async function startPostgres(): Promise<Postgres> {
         const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '(no log)'
         throw new Error(`pg_ctl start failed 3 times: ${(error as Error).message}\nserver log:\n${log}`)
       }
+      const log = join(dir, 'log')
+      const readLog = (): string => (existsSync(log) ? readFileSync(log, 'utf8') : '')
       const stop = () => {
         try {
           asPostgresUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', 'stop'])
@@ -85,7 +89,7 @@ export async function startPostgres(): Promise<Postgres> {
           rmSync(dir, { recursive: true, force: true })
         }
       }
-      return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, stop }
+      return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, readLog, stop }
     }
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })

@@ -188,6 +188,15 @@ export function seeded(seed: number): () => number {
   }
 }
 
+/** Shuffles `items` in place (Fisher-Yates) with `random` (a {@link seeded} one: the same order each run); returns them. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
+}
+
 /** Plain MessagePack maps, as the protocol speaks them. */
 export const wire = new Packr({ useRecords: false, mapsAsObjects: true })
 
