@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
-import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
@@ -12,8 +12,10 @@ import { decodeSlaveMessage, encode } from '../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { CLOSE_CODE, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js'
+import { failRequest, pathForLog } from './http.js'
 import type { HttpRouter } from './http.js'
 import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
+import { answerClientError, answerSocket } from './socket-answers.js'
 import { tokenMatches } from './token.js'
 
 /** What the server tells the master about. */
@@ -113,18 +115,12 @@ export class Server {
     this.#handler = handler
     this.#http = options.tls ? httpsServer(options.tls) : createHttpServer()
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrame, perMessageDeflate: false })
-    this.#http.on('request', (req, res) => {
-      if (options.http?.handle(req, res) === true) return
-      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
-      res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
-      // By path only: a query string may hold a token.
-      handler.log('warn', `Refused a plain HTTP request (${req.method} ${(req.url ?? '/').split('?')[0]}) from ${req.socket.remoteAddress}`)
-    })
+    this.#http.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res))
+    this.#http.on('clientError', answerClientError)
+    // Node closes a CONNECT without a word when nobody listens: it gets an answer like any request.
+    this.#http.on('connect', (_req: IncomingMessage, socket: Socket) => answerSocket(socket, 405, 'CONNECT is not served: this is a Taskmaster master\n'))
     this.#http.on('connection', (socket: Socket) => this.#connection(socket))
-    this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      socket.on('error', () => socket.destroy())
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
-    })
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head))
     this.#http.on('tlsClientError', (error: Error, socket: Socket & { _parent?: Socket }) => {
       // The TLS socket may have lost its address by now; the TCP socket under it has not.
       const address = socket.remoteAddress ?? (socket._parent && this.#addresses.get(socket._parent)) ?? 'a client'
@@ -219,6 +215,34 @@ export class Server {
     await Promise.all(closing)
     for (const socket of this.#sockets) socket.destroy()
     await stopped
+  }
+
+  /**
+   * Where every plain HTTP request enters: routed, else refused with 426 (this port is for slaves).
+   * Nothing a request does is thrown out of here: a throw is a 500 and a log line.
+   */
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    // An answer that fails (written after its end) ends its own connection, not the master.
+    res.on('error', () => res.destroy())
+    try {
+      if (this.#options.http?.handle(req, res) === true) return
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
+      res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
+      this.#handler.log('warn', `Refused a plain HTTP request (${req.method} ${pathForLog(req)}) from ${req.socket.remoteAddress}`)
+    } catch (error) {
+      failRequest(req, res, error, (level, message) => this.#handler.log(level, message))
+    }
+  }
+
+  /** A WebSocket upgrade, handed to the WebSocket server; a throw closes that connection only. */
+  #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy())
+    try {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
+    } catch (error) {
+      this.#handler.log('warn', `Could not take a WebSocket upgrade from ${req.socket.remoteAddress}: ${(error as Error).message}; the run goes on`)
+      socket.destroy()
+    }
   }
 
   /**
