@@ -12,11 +12,12 @@ import { decodeSlaveMessage, encode } from '../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { CLOSE_CODE, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js'
-import { failRequest, pathForLog } from './http.js'
+import { browserRefusal } from './browser-guard.js'
+import { failRequest, pathForLog, sendText } from './http.js'
 import type { HttpRouter } from './http.js'
 import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
 import { answerClientError, answerSocket } from './socket-answers.js'
-import { tokenMatches } from './token.js'
+import { isLoopback, tokenMatches } from './token.js'
 
 /** What the server tells the master about. */
 export interface ServerHandler {
@@ -109,6 +110,8 @@ export class Server {
   /** Set once close() began: how connections are ended. */
   #closing: { code: number; reason: string; bytes: Buffer | undefined } | undefined
   #heartbeat: NodeJS.Timeout | undefined
+  /** The master listens on loopback (set at listen): see {@link browserRefusal}. */
+  #loopback = false
 
   constructor(options: ServerOptions, handler: ServerHandler) {
     this.#options = options
@@ -138,6 +141,7 @@ export class Server {
       this.#http.once('error', onError)
       this.#http.listen(port, host, () => {
         this.#http.off('error', onError)
+        this.#loopback = isLoopback(host)
         // Counted once listening, so what the master holds open by now stays out of the budget.
         this.#budget = socketBudget()
         this.#maxUnauthenticated = Math.min(MAX_UNAUTHENTICATED, Math.max(1, Math.floor(this.#budget / 2)))
@@ -218,13 +222,15 @@ export class Server {
   }
 
   /**
-   * Where every plain HTTP request enters: routed, else refused with 426 (this port is for slaves).
+   * Where every plain HTTP request enters: refused if a web page may have sent it to a master
+   * without a token (403), else routed, else refused with 426 (this port is for slaves).
    * Nothing a request does is thrown out of here: a throw is a 500 and a log line.
    */
   #request(req: IncomingMessage, res: ServerResponse): void {
     // An answer that fails (written after its end) ends its own connection, not the master.
     res.on('error', () => res.destroy())
     try {
+      if (this.#refused(req, req.method !== 'GET' && req.method !== 'HEAD', (why) => sendText(res, 403, `${why}\n`, { connection: 'close' }))) return
       if (this.#options.http?.handle(req, res) === true) return
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
       res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
@@ -234,15 +240,25 @@ export class Server {
     }
   }
 
-  /** A WebSocket upgrade, handed to the WebSocket server; a throw closes that connection only. */
+  /** A WebSocket upgrade: refused like a request (403), else handed to the WebSocket server. */
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy())
     try {
+      if (this.#refused(req, true, (why) => answerSocket(socket, 403, `${why}\n`))) return
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
     } catch (error) {
       this.#handler.log('warn', `Could not take a WebSocket upgrade from ${req.socket.remoteAddress}: ${(error as Error).message}; the run goes on`)
       socket.destroy()
     }
+  }
+
+  /** Refuses (with `refuse`, and a log line) what a web page may have sent; true if refused. */
+  #refused(req: IncomingMessage, acts: boolean, refuse: (why: string) => void): boolean {
+    const why = browserRefusal(req.headers, acts, { hasToken: this.#options.token !== undefined, loopback: this.#loopback })
+    if (why === undefined) return false
+    this.#handler.log('warn', `Refused ${req.method} ${pathForLog(req)} from ${req.socket.remoteAddress}: a web page may have sent it (Host or Origin)`)
+    refuse(why)
+    return true
   }
 
   /**
