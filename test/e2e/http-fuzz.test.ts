@@ -35,7 +35,8 @@ const KNOWN: [name: string, bytes: string | Buffer, status: number][] = [
   ['GET /status% (a cut escape)', req('GET /status% HTTP/1.1'), 400],
   ['GET * (no path)', req('GET * HTTP/1.1'), 400],
   ['bytes beyond ASCII in the path', Buffer.concat([Buffer.from('GET /st'), Buffer.from([0xff, 0xfe]), Buffer.from(req('atus HTTP/1.1').slice(3))]), 400],
-  ['a header of 100 KB', req('GET /status HTTP/1.1', [`X-Huge: ${'a'.repeat(100_000)}`]), 431],
+  // Over Node's 16 KB of headers, and in one read: a client still writing when refused may be reset instead.
+  ['a header of 20 KB', req('GET /status HTTP/1.1', [`X-Huge: ${'a'.repeat(20_000)}`]), 431],
   ['Content-Length: abc', req('POST /rate HTTP/1.1', ['Content-Length: abc']), 400],
   // With the token (a master that has one reads the body only then): the body is what is wrong.
   ['chunked garbage', req('POST /rate HTTP/1.1', [`Authorization: Bearer ${TOKEN}`, 'Transfer-Encoding: chunked'], 'zz\r\nxx\r\n'), 400],
@@ -48,6 +49,14 @@ async function expectKnownAnswers(host: string): Promise<void> {
   for (const [name, bytes] of KNOWN) answers.push([name, (await rawRequest(host, bytes, { until: 'close', label: name })).line])
   expect(answers).toEqual(KNOWN.map(([name, , status]) => [name, expect.stringMatching(new RegExp(`^HTTP/1\\.1 ${status} `))]))
 }
+
+/**
+ * A connection that ended without a status line is right only where no request began
+ * (empty lines, which HTTP skips), or where the client was still writing more than the master
+ * reads before it refuses (16 KB of headers; a body it does not want) when the master answered
+ * and closed: TCP then resets the connection, and the client's kernel drops the answer it had.
+ */
+const silentOk = (answer: RawAnswer, bytes: Buffer): boolean => answer.text === '' && (/^[\r\n]*$/.test(bytes.toString('latin1')) || (answer.ended === 'reset' && bytes.length > 16 * 1024))
 
 /** Sends every case, `PARALLEL` at a time; resolves with the answers, in the cases' order. */
 async function sendAll(host: string, cases: { label: string; bytes: Buffer }[]): Promise<RawAnswer[]> {
@@ -78,8 +87,7 @@ describe("the master's HTTP side under hostile requests", () => {
       console.log(`HTTP fuzz: seed ${SEED} (set TM_FUZZ_SEED to replay), ${CASES} cases, ${token === undefined ? 'no token' : 'a token'}`)
       const cases = fuzzCases(SEED, CASES, token)
       const answers = await sendAll(host, cases)
-      // A status line each; closed without a word only where no request began (empty lines, which HTTP skips).
-      const wrong = answers.flatMap((answer, i) => (STATUS_LINE.test(answer.line) || (answer.text === '' && /^[\r\n]*$/.test(cases[i]!.bytes.toString('latin1'))) ? [] : [`case ${i} (${cases[i]!.label}): ${JSON.stringify(answer.line.slice(0, 100))} (${answer.ended})`]))
+      const wrong = answers.flatMap((answer, i) => (STATUS_LINE.test(answer.line) || silentOk(answer, cases[i]!.bytes) ? [] : [`case ${i} (${cases[i]!.label}): ${JSON.stringify(answer.line.slice(0, 100))} (${answer.ended})`]))
       expect(wrong).toEqual([])
       const tally = new Map<string, number>()
       for (const answer of answers) tally.set(String(answer.status ?? answer.ended), (tally.get(String(answer.status ?? answer.ended)) ?? 0) + 1)
