@@ -55,6 +55,11 @@ function httpsServer(tls: TlsOptions): HttpServer {
   }
 }
 
+/** The TCP socket counted at 'connection': under TLS, a request's socket wraps it. */
+function tcpOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? socket
+}
+
 /** Most connections at once that have not said a valid hello (whatever the descriptor limit). */
 const MAX_UNAUTHENTICATED = 1024
 
@@ -110,6 +115,12 @@ export class Server {
   /** Set once close() began: how connections are ended. */
   #closing: { code: number; reason: string; bytes: Buffer | undefined } | undefined
   #heartbeat: NodeJS.Timeout | undefined
+  /**
+   * Connections that made a plain HTTP request: no longer silent, so the hello deadline
+   * leaves them to Node's own HTTP timeouts (idle keep-alive, slow headers), which end them
+   * between requests rather than in the middle of one.
+   */
+  readonly #spokeHttp = new WeakSet<Socket>()
   /** The master listens on loopback (set at listen): see {@link browserRefusal}. */
   #loopback = false
 
@@ -186,8 +197,7 @@ export class Server {
    * event stream) like a slave's: not cut by the hello deadline, not closed to make room.
    */
   keep(socket: Socket): void {
-    // Under TLS the request's socket wraps the TCP socket that was counted at 'connection'.
-    this.#unauthenticated.delete((socket as Socket & { _parent?: Socket })._parent ?? socket)
+    this.#unauthenticated.delete(tcpOf(socket))
   }
 
   /** Drains every active session (the master is stopping). */
@@ -229,6 +239,7 @@ export class Server {
   #request(req: IncomingMessage, res: ServerResponse): void {
     // An answer that fails (written after its end) ends its own connection, not the master.
     res.on('error', () => res.destroy())
+    this.#spokeHttp.add(tcpOf(req.socket))
     try {
       if (this.#refused(req, req.method !== 'GET' && req.method !== 'HEAD', (why) => sendText(res, 403, `${why}\n`, { connection: 'close' }))) return
       if (this.#options.http?.handle(req, res) === true) return
@@ -272,9 +283,9 @@ export class Server {
     this.#unauthenticated.add(socket)
     this.#addresses.set(socket, socket.remoteAddress ?? 'a client')
     // Later than the WebSocket's own hello deadline, which closes with a clear error: this
-    // one is for sockets that never upgrade (silent, or slow HTTP).
+    // one is for sockets that never upgrade nor make a request (silent, or slow HTTP).
     const deadline = setTimeout(() => {
-      if (this.#unauthenticated.has(socket)) socket.destroy()
+      if (this.#unauthenticated.has(socket) && !this.#spokeHttp.has(socket)) socket.destroy()
     }, (HELLO_TIMEOUT_S + 5) * 1000)
     deadline.unref()
     socket.on('close', () => {
@@ -307,8 +318,7 @@ export class Server {
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
-    // Under TLS the request's socket wraps the TCP socket that was counted at 'connection'.
-    const tcp = (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket
+    const tcp = tcpOf(req.socket)
     const session = new Session(this.#nextId++, ws, remote, tcp)
     this.sessions.set(session.id, session)
     const helloTimer = setTimeout(() => {
