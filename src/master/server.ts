@@ -13,7 +13,7 @@ import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { CLOSE_CODE, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js'
 import { browserRefusal } from './browser-guard.js'
-import { failRequest, pathForLog, sendText } from './http.js'
+import { failRequest, pathForLog, requestTarget, sendText } from './http.js'
 import type { HttpRouter } from './http.js'
 import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
 import { answerClientError, answerSocket } from './socket-answers.js'
@@ -251,11 +251,12 @@ export class Server {
     }
   }
 
-  /** A WebSocket upgrade: refused like a request (403), else handed to the WebSocket server. */
+  /** A WebSocket upgrade: refused like a request (403, 400 for a target that is no path), else handed to the WebSocket server. */
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy())
     try {
       if (this.#refused(req, true, (why) => answerSocket(socket, 403, `${why}\n`))) return
+      if (requestTarget(req.url) === undefined) return answerSocket(socket, 400, 'Malformed request target: expected a path such as /\n')
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
     } catch (error) {
       this.#handler.log('warn', `Could not take a WebSocket upgrade from ${req.socket.remoteAddress}: ${(error as Error).message}; the run goes on`)

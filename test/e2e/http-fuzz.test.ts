@@ -25,6 +25,10 @@ const PARALLEL = 8
 /** A request with a few headers and `Connection: close`, so the master's answer ends with the connection. */
 const req = (line: string, headers: string[] = [], body = ''): string => [line, 'Host: localhost', ...headers, 'Connection: close', '', body].join('\r\n')
 
+const KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
+/** A WebSocket upgrade request. */
+const upgrade = (line: string, key = KEY, version = '13'): string => [line, 'Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket', `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Version: ${version}`, '', ''].join('\r\n')
+
 /** Requests whose answers are known: the ones that killed the master first. */
 const KNOWN: [name: string, bytes: string | Buffer, status: number][] = [
   ['GET //[ (a path that reads as an authority)', req('GET //[ HTTP/1.1'), 400],
@@ -41,6 +45,9 @@ const KNOWN: [name: string, bytes: string | Buffer, status: number][] = [
   // With the token (a master that has one reads the body only then): the body is what is wrong.
   ['chunked garbage', req('POST /rate HTTP/1.1', [`Authorization: Bearer ${TOKEN}`, 'Transfer-Encoding: chunked'], 'zz\r\nxx\r\n'), 400],
   ['a line of garbage', 'GARBAGE\r\n\r\n', 400],
+  ['a WebSocket upgrade to //[', upgrade('GET //[ HTTP/1.1'), 400],
+  ['a WebSocket upgrade with a bad key', upgrade('GET / HTTP/1.1', 'short'), 400],
+  ['a WebSocket upgrade of version 99', upgrade('GET / HTTP/1.1', KEY, '99'), 400],
 ]
 
 /** The known requests' answers: each expected status (with or without the token: a malformed request is refused before the token is asked). */
