@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { CONTROL_LIMITS, limitRange, withinLimit } from '../options.js'
 import type { ControlLimit } from '../options.js'
 import type { ControlSource, ControlsFigures } from './controls.js'
-import type { HttpRouter } from './http.js'
+import type { HttpRouter, RouteHandler } from './http.js'
 import { sendJson, sendText } from './http.js'
 
 /** Largest body a control request may have: `{"value": 123.5}` is a few bytes. */
@@ -36,50 +36,57 @@ export function addControlRoutes(router: HttpRouter, target: ControlTarget): Htt
     const body: ControlAnswer = { changed: changed ?? unchanged, controls: target.controls() }
     sendJson(req, res, JSON.stringify(body))
   }
+  // The answer goes once the request is whole: its body is read (and dropped) first.
+  const action =
+    (act: (source: ControlSource) => string | undefined, unchanged: string): RouteHandler =>
+    async (req, res) => {
+      await readBody(req, MAX_BODY)
+      answer(req, res, act(source(req)), unchanged)
+    }
+  const setting =
+    (path: string, limit: ControlLimit, set: (value: number | null, source: ControlSource) => string | undefined, name: string): RouteHandler =>
+    async (req, res) => {
+      const read = readValue(await readBody(req, MAX_BODY), limit)
+      if ('why' in read) return sendText(res, 400, `POST ${path} takes a JSON body {"value": <${limitRange(limit)}> or null for no limit}; ${read.why}\n`)
+      answer(req, res, set(read.value, source(req)), `nothing: ${name} is already ${read.value === null ? 'off' : read.value}`)
+    }
   return router
-    .post('/pause', (req, res) => drain(req, () => answer(req, res, target.setPaused(true, source(req)), 'nothing: already paused')))
-    .post('/resume', (req, res) => drain(req, () => answer(req, res, target.setPaused(false, source(req)), 'nothing: not paused')))
-    .post('/stop', (req, res) => drain(req, () => answer(req, res, target.stop(source(req)), '')))
-    .post('/rate', (req, res) =>
-      readValue(req, res, '/rate', CONTROL_LIMITS.rate, (value) => answer(req, res, target.setRate(value, source(req)), `nothing: the rate is already ${value === null ? 'off' : value}`)),
-    )
-    .post('/max-in-flight', (req, res) =>
-      readValue(req, res, '/max-in-flight', CONTROL_LIMITS.maxInFlight, (value) => answer(req, res, target.setMaxInFlight(value, source(req)), `nothing: max in flight is already ${value === null ? 'off' : value}`)),
-    )
+    .post('/pause', action((from) => target.setPaused(true, from), 'nothing: already paused'))
+    .post('/resume', action((from) => target.setPaused(false, from), 'nothing: not paused'))
+    .post('/stop', action((from) => target.stop(from), ''))
+    .post('/rate', setting('/rate', CONTROL_LIMITS.rate, (value, from) => target.setRate(value, from), 'the rate'))
+    .post('/max-in-flight', setting('/max-in-flight', CONTROL_LIMITS.maxInFlight, (value, from) => target.setMaxInFlight(value, from), 'max in flight'))
 }
 
-/** Reads (and drops) the body, then acts: the answer goes after the request is whole. */
-function drain(req: IncomingMessage, then: () => void): void {
-  req.resume()
-  req.on('end', then)
+/**
+ * The body as text, or undefined when it is over `max` bytes (read to its end all the same,
+ * so the answer follows the whole request). Rejects if the client goes away first.
+ */
+async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size <= max) chunks.push(chunk)
+  }
+  return size > max ? undefined : Buffer.concat(chunks).toString('utf8')
 }
 
 /**
  * Reads `{"value": <number> | null}`: a number within the control's bounds (`limit`, of
- * CONTROL_LIMITS), or null (no limit). Anything else is a 400 that says what was expected.
+ * CONTROL_LIMITS), or null (no limit); else why not, in words.
  */
-function readValue(req: IncomingMessage, res: ServerResponse, path: string, limit: ControlLimit, then: (value: number | null) => void): void {
-  let body = ''
-  let tooBig = false
-  req.setEncoding('utf8')
-  req.on('data', (chunk: string) => {
-    if (tooBig) return
-    body += chunk
-    if (body.length > MAX_BODY) tooBig = true
-  })
-  req.on('end', () => {
-    const bad = (why: string): void => sendText(res, 400, `POST ${path} takes a JSON body {"value": <${limitRange(limit)}> or null for no limit}; ${why}\n`)
-    if (tooBig) return bad(`the body is over ${MAX_BODY} bytes`)
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(body)
-    } catch {
-      return bad(body.trim() === '' ? 'the body is empty' : 'the body is not JSON')
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('value' in parsed)) return bad('it has no "value"')
-    const value = parsed.value
-    if (value === null) return then(null)
-    if (!withinLimit(limit, value)) return bad(`got ${JSON.stringify(value)}`)
-    then(value)
-  })
+function readValue(body: string | undefined, limit: ControlLimit): { value: number | null } | { why: string } {
+  if (body === undefined) return { why: `the body is over ${MAX_BODY} bytes` }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body)
+  } catch {
+    return { why: body.trim() === '' ? 'the body is empty' : 'the body is not JSON' }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('value' in parsed)) return { why: 'it has no "value"' }
+  const value = parsed.value
+  if (value === null) return { value: null }
+  if (!withinLimit(limit, value)) return { why: `got ${JSON.stringify(value)}` }
+  return { value }
 }

@@ -1,8 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { tokenMatches } from './token.js'
 
-/** Answers one routed request (already authorized). `url` is the parsed request URL. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void
+/**
+ * Answers one routed request (already authorized). `url` is the parsed request URL. It may
+ * return a promise: a rejection is answered like a throw (see {@link failRequest}).
+ */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>
 
 /** What the router tells the master's log. */
 export type HttpLog = (level: 'info' | 'warn', message: string) => void
@@ -13,7 +16,8 @@ export type HttpLog = (level: 'info' | 'warn', message: string) => void
  * like the slaves' endpoint: `Authorization: Bearer <token>` or `?token=<token>`; without
  * it a master that has a token answers 401 (except on an open route: the web page, which
  * holds nothing of the run and asks for the token itself). A path without a route is left
- * to the caller.
+ * to the caller; a target that is no path gets 400. Whatever a route throws or rejects is
+ * answered with 500 and a log line, never thrown further.
  * Tokens never reach a log line: requests are logged by path only.
  */
 export class HttpRouter {
@@ -47,7 +51,12 @@ export class HttpRouter {
 
   /** Answers `req` if a route has its path (true), else leaves it to the caller (false). */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = new URL(req.url ?? '/', 'http://master')
+    const url = requestTarget(req.url)
+    if (url === undefined) {
+      this.#log('warn', `Refused a malformed HTTP request from ${req.socket.remoteAddress}: its target is not a path`)
+      sendText(res, 400, 'Malformed request target: expected a path such as /status\n')
+      return true
+    }
     const get = this.#routes.get(url.pathname)
     const post = this.#posts.get(url.pathname)
     if (get === undefined && post === undefined) return false
@@ -62,9 +71,58 @@ export class HttpRouter {
       sendText(res, 401, "This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n", { 'www-authenticate': 'Bearer realm="taskmaster"' })
       return true
     }
-    handler(req, res, url)
+    this.#answer(handler, req, res, url)
     return true
   }
+
+  #answer(handler: RouteHandler, req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const failed = (error: unknown): void => failRequest(req, res, error, this.#log)
+    try {
+      const done = handler(req, res, url)
+      if (done instanceof Promise) done.catch(failed)
+    } catch (error) {
+      failed(error)
+    }
+  }
+}
+
+/** An origin-form path (RFC 3986): pchars and slashes, each `%` followed by two hex digits. */
+const PATH = /^\/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*$/
+
+/**
+ * The URL of a request target, or undefined when it is no path. Parsed as a path of this
+ * master, never as an address: `//[` is a path (which has no route), not a host that fails
+ * to parse. An absolute target (`http://host/status`, what a client sends a proxy, which
+ * servers must take) counts by its path and query.
+ */
+export function requestTarget(raw: string | undefined): URL | undefined {
+  if (raw === undefined) return undefined
+  try {
+    const target = /^https?:\/\//i.test(raw) ? ((url) => url.pathname + url.search)(new URL(raw)) : raw
+    const query = target.indexOf('?')
+    if (!PATH.test(query < 0 ? target : target.slice(0, query))) return undefined
+    return new URL(`http://master${target}`)
+  } catch {
+    return undefined
+  }
+}
+
+/** A request's path for a log line: never its query string, which may hold a token. */
+export function pathForLog(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0]
+}
+
+/**
+ * Answers a request whose handling threw or rejected: 500 with the reason in one line (or
+ * the connection cut, if an answer had begun), and a line in the log. A client that went
+ * away (a body cut short) has nobody to answer: nothing is said.
+ */
+export function failRequest(req: IncomingMessage, res: ServerResponse, error: unknown, log: HttpLog): void {
+  if (res.destroyed) return
+  const why = error instanceof Error ? error.message : String(error)
+  log('warn', `Could not answer ${req.method} ${pathForLog(req)} from ${req.socket.remoteAddress}: ${why}; the run goes on`)
+  if (res.headersSent) res.destroy()
+  else sendText(res, 500, `The master could not answer this request: ${why}\n`, { connection: 'close' })
 }
 
 /** The token a request presents: the `Authorization: Bearer` header first, else `?token=`. */
@@ -79,7 +137,7 @@ function requestToken(req: IncomingMessage, url: URL): string | undefined {
 
 /** A plain-text answer that closes nothing but itself. */
 export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers })
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers })
   res.end(text)
 }
 

@@ -144,13 +144,14 @@ export class RunMetrics {
 
 /** The `GET /metrics` route of `metrics`. */
 export function metricsRoute(metrics: RunMetrics): RouteHandler {
-  return (req, res) => {
-    metrics.text().then(
-      (body) => {
-        res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) })
-        res.end(req.method === 'HEAD' ? undefined : body)
-      },
-      (error: unknown) => sendText(res, 500, `Cannot build the metrics: ${(error as Error).message}\n`),
-    )
+  return async (req, res) => {
+    let body: string
+    try {
+      body = await metrics.text()
+    } catch (error) {
+      return sendText(res, 500, `Cannot build the metrics: ${(error as Error).message}\n`)
+    }
+    res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) })
+    res.end(req.method === 'HEAD' ? undefined : body)
   }
 }

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
-import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { WebSocketServer } from 'ws'
@@ -12,9 +12,12 @@ import { decodeSlaveMessage, encode } from '../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
 import { CLOSE_CODE, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js'
+import { browserRefusal } from './browser-guard.js'
+import { failRequest, pathForLog, requestTarget, sendText } from './http.js'
 import type { HttpRouter } from './http.js'
 import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
-import { tokenMatches } from './token.js'
+import { answerClientError, answerSocket } from './socket-answers.js'
+import { isLoopback, tokenMatches } from './token.js'
 
 /** What the server tells the master about. */
 export interface ServerHandler {
@@ -52,6 +55,11 @@ function httpsServer(tls: TlsOptions): HttpServer {
   } catch (error) {
     throw new TlsError(`Cannot use the TLS certificate and key (--tls-cert, --tls-key): ${(error as Error).message}`)
   }
+}
+
+/** The TCP socket counted at 'connection': under TLS, a request's socket wraps it. */
+function tcpOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? socket
 }
 
 /** Most connections at once that have not said a valid hello (whatever the descriptor limit). */
@@ -109,24 +117,26 @@ export class Server {
   /** Set once close() began: how connections are ended. */
   #closing: { code: number; reason: string; bytes: Buffer | undefined } | undefined
   #heartbeat: NodeJS.Timeout | undefined
+  /**
+   * Connections that made a plain HTTP request: no longer silent, so the hello deadline
+   * leaves them to Node's own HTTP timeouts (idle keep-alive, slow headers), which end them
+   * between requests rather than in the middle of one.
+   */
+  readonly #spokeHttp = new WeakSet<Socket>()
+  /** The master listens on loopback (set at listen): see {@link browserRefusal}. */
+  #loopback = false
 
   constructor(options: ServerOptions, handler: ServerHandler) {
     this.#options = options
     this.#handler = handler
     this.#http = options.tls ? httpsServer(options.tls) : createHttpServer()
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrame, perMessageDeflate: false })
-    this.#http.on('request', (req, res) => {
-      if (options.http?.handle(req, res) === true) return
-      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
-      res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
-      // By path only: a query string may hold a token.
-      handler.log('warn', `Refused a plain HTTP request (${req.method} ${(req.url ?? '/').split('?')[0]}) from ${req.socket.remoteAddress}`)
-    })
+    this.#http.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res))
+    this.#http.on('clientError', answerClientError)
+    // Node closes a CONNECT without a word when nobody listens: it gets an answer like any request.
+    this.#http.on('connect', (_req: IncomingMessage, socket: Socket) => answerSocket(socket, 405, 'CONNECT is not served: this is a Taskmaster master\n'))
     this.#http.on('connection', (socket: Socket) => this.#connection(socket))
-    this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      socket.on('error', () => socket.destroy())
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
-    })
+    this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head))
     this.#http.on('tlsClientError', (error: Error, socket: Socket & { _parent?: Socket }) => {
       // The TLS socket may have lost its address by now; the TCP socket under it has not.
       const address = socket.remoteAddress ?? (socket._parent && this.#addresses.get(socket._parent)) ?? 'a client'
@@ -144,6 +154,7 @@ export class Server {
       this.#http.once('error', onError)
       this.#http.listen(port, host, () => {
         this.#http.off('error', onError)
+        this.#loopback = isLoopback(host)
         // Counted once listening, so what the master holds open by now stays out of the budget.
         this.#budget = socketBudget()
         this.#maxUnauthenticated = Math.min(MAX_UNAUTHENTICATED, Math.max(1, Math.floor(this.#budget / 2)))
@@ -194,8 +205,7 @@ export class Server {
    * event stream) like a slave's: not cut by the hello deadline, not closed to make room.
    */
   keep(socket: Socket): void {
-    // Under TLS the request's socket wraps the TCP socket that was counted at 'connection'.
-    this.#unauthenticated.delete((socket as Socket & { _parent?: Socket })._parent ?? socket)
+    this.#unauthenticated.delete(tcpOf(socket))
   }
 
   /** Drains every active session (the master is stopping). */
@@ -230,6 +240,48 @@ export class Server {
   }
 
   /**
+   * Where every plain HTTP request enters: refused if a web page may have sent it to a master
+   * without a token (403), else routed, else refused with 426 (this port is for slaves).
+   * Nothing a request does is thrown out of here: a throw is a 500 and a log line.
+   */
+  #request(req: IncomingMessage, res: ServerResponse): void {
+    // An answer that fails (written after its end) ends its own connection, not the master.
+    res.on('error', () => res.destroy())
+    this.#spokeHttp.add(tcpOf(req.socket))
+    try {
+      if (this.#refused(req, req.method !== 'GET' && req.method !== 'HEAD', (why) => sendText(res, 403, `${why}\n`, { connection: 'close' }))) return
+      if (this.#options.http?.handle(req, res) === true) return
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
+      res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
+      this.#handler.log('warn', `Refused a plain HTTP request (${req.method} ${pathForLog(req)}) from ${req.socket.remoteAddress}`)
+    } catch (error) {
+      failRequest(req, res, error, (level, message) => this.#handler.log(level, message))
+    }
+  }
+
+  /** A WebSocket upgrade: refused like a request (403, 400 for a target that is no path), else handed to the WebSocket server. */
+  #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy())
+    try {
+      if (this.#refused(req, true, (why) => answerSocket(socket, 403, `${why}\n`))) return
+      if (requestTarget(req.url) === undefined) return answerSocket(socket, 400, 'Malformed request target: expected a path such as /\n')
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
+    } catch (error) {
+      this.#handler.log('warn', `Could not take a WebSocket upgrade from ${req.socket.remoteAddress}: ${(error as Error).message}; the run goes on`)
+      socket.destroy()
+    }
+  }
+
+  /** Refuses (with `refuse`, and a log line) what a web page may have sent; true if refused. */
+  #refused(req: IncomingMessage, acts: boolean, refuse: (why: string) => void): boolean {
+    const why = browserRefusal(req.headers, acts, { hasToken: this.#options.token !== undefined, loopback: this.#loopback })
+    if (why === undefined) return false
+    this.#handler.log('warn', `Refused ${req.method} ${pathForLog(req)} from ${req.socket.remoteAddress}: a web page may have sent it (Host or Origin)`)
+    refuse(why)
+    return true
+  }
+
+  /**
    * Every TCP connection, counted before any upgrade (silent sockets and plain HTTP count
    * too): one without a valid hello within HELLO_TIMEOUT_S is cut, and beyond the caps the
    * oldest unauthenticated ones are closed first, so connections without the token can
@@ -240,9 +292,9 @@ export class Server {
     this.#unauthenticated.add(socket)
     this.#addresses.set(socket, socket.remoteAddress ?? 'a client')
     // Later than the WebSocket's own hello deadline, which closes with a clear error: this
-    // one is for sockets that never upgrade (silent, or slow HTTP).
+    // one is for sockets that never upgrade nor make a request (silent, or slow HTTP).
     const deadline = setTimeout(() => {
-      if (this.#unauthenticated.has(socket)) socket.destroy()
+      if (this.#unauthenticated.has(socket) && !this.#spokeHttp.has(socket)) socket.destroy()
     }, (HELLO_TIMEOUT_S + 5) * 1000)
     deadline.unref()
     socket.on('close', () => {
@@ -275,8 +327,7 @@ export class Server {
 
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
-    // Under TLS the request's socket wraps the TCP socket that was counted at 'connection'.
-    const tcp = (req.socket as Socket & { _parent?: Socket })._parent ?? req.socket
+    const tcp = tcpOf(req.socket)
     const session = new Session(this.#nextId++, ws, remote, tcp)
     this.sessions.set(session.id, session)
     const helloTimer = setTimeout(() => {

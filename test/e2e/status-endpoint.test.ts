@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs'
+import { Agent, get as httpGet } from 'node:http'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, cleanUp, fixture, masterArgs, recordedKeys, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { until } from '../helpers/reliability.js'
+import { HELLO_TIMEOUT_S } from '../../src/protocol/constants.js'
 
 // GET /status on the master's port during a live run, with the real bins: the document's
 // figures against what the run really did, and the token guarding it like the slaves' endpoint.
@@ -108,6 +110,32 @@ describe('GET /status', () => {
     const answer = await get(`http://${host}/status`)
     expect(answer.status).toBe(200)
     expect(JSON.parse(answer.body)).toMatchObject({ run: { key: 'open', args: { n: '5' }, state: 'running', total: 5, done: 0 }, slaves: [] })
+    master.kill('SIGTERM')
+    expect((await master.exited).code).toBe(143)
+  })
+
+  it('keeps a keep-alive connection that asks for it again and again past the deadline of connections that never say hello', async () => {
+    const box = sandbox()
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'polled'), '--quiet'], { env: box.env })
+    // One connection, kept alive, asking one request after the other (a poller, a Prometheus scrape).
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const ports = new Set<number>()
+    const poll = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        httpGet(`http://${host}/status`, { agent }, (res) => {
+          ports.add(res.socket.localPort!)
+          res.resume().on('end', () => resolve(res.statusCode!))
+        }).on('error', reject)
+      })
+    const end = Date.now() + (HELLO_TIMEOUT_S + 7) * 1000
+    let polls = 0
+    while (Date.now() < end) {
+      expect(await poll()).toBe(200)
+      polls++
+    }
+    agent.destroy()
+    // It was never cut (a request on a cut connection fails, or goes on a new one).
+    expect(ports.size, `${polls} polls`).toBe(1)
     master.kill('SIGTERM')
     expect((await master.exited).code).toBe(143)
   })
