@@ -16,13 +16,19 @@ export interface LocalSlavesOptions {
   log: (line: string) => void
   /** A slave exited with a user error (exit 2): restarting it would not help. */
   onFatal: (message: string) => void
+  /**
+   * Whether the run still wants slaves: a slave that exits 0 is done when the run is over,
+   * but one whose handler called `process.exit(0)` mid-run must be replaced, or the run waits for ever.
+   */
+  running: () => boolean
 }
 
 /**
  * Slave processes the master starts on its own machine (`--spawn`). Each runs
  * `tm-slave` in its own process group, so a Ctrl-C reaches only the master, which
- * drains them first. One that crashes while the run goes on is started again, and so
- * is one that exits to free its abandoned jobs (SLAVE_EXIT_RESTART), at once.
+ * drains them first. One that exits while the run goes on (a crash, or any exit code
+ * but 2, a user error) is started again, and one that exits to free its abandoned jobs
+ * (SLAVE_EXIT_RESTART) at once.
  */
 export class LocalSlaves {
   readonly #options: LocalSlavesOptions
@@ -48,7 +54,7 @@ export class LocalSlaves {
     }
     child.on('exit', (code, signal) => {
       this.#children.delete(n)
-      if (this.#stopping || code === 0) return
+      if (this.#stopping || (code === 0 && !this.#options.running())) return
       if (code === 2) {
         this.#options.onFatal(`Local slave ${n} could not start (exit code 2, see its message above)`)
         return

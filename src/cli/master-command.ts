@@ -180,6 +180,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
           slaveFailure = message
           master.stop()
         },
+        running: () => master.status().run.state === 'running',
       })
       slaves.start()
     }

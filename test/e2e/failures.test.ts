@@ -138,4 +138,18 @@ describe('a poison job (it kills its slave)', () => {
     expect(master.stderr.match(/^\[slave [12]\] exited \(code 1\); starting it again$/gm)?.length ?? 0).toBeGreaterThanOrEqual(2)
     expectOthersRanOnce(box.records, N, [POISON])
   })
+
+  it('that ends its slave with exit code 0 mid-run: the local slave is started again all the same, and the run completes', async () => {
+    const N = 20
+    const POISON = 4
+    const box = sandbox({ TM_EXIT_IDS: String(POISON), TM_EXIT_CODE: '0' })
+    // Exit 0 is how a slave ends when the run is over; mid-run it must not leave the run without slaves.
+    const master = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'exit0'), ...spawnArgs(1, FAULTY), '--concurrency', '1', '--prefetch', '0', '--retries', '1', '--quiet'], { env: box.env })
+
+    expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
+    expect(master.stdout).toMatch(/^Run 'exit0' complete: 20 jobs \(19 done, 1 failed\)/m)
+    expect(readFailedLog(box.stateDir, 'exit0').map(({ key, attempts }) => ({ key, attempts }))).toEqual([{ key: POISON, attempts: 2 }])
+    expect(master.stderr.match(/^\[slave 1\] exited \(code 0\); starting it again$/gm)?.length).toBe(2)
+    expectOthersRanOnce(box.records, N, [POISON])
+  })
 })
