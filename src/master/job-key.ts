@@ -5,16 +5,26 @@ import { thrownLine } from '../user-code.js'
 /** Reads a job's resume key; `seq` is its position in the generator. */
 export type KeyReader = (job: unknown, seq: number) => JobKey
 
+/** The longest string key: keys are kept in the checkpoint and shown on status lines. */
+export const MAX_KEY_LENGTH = 8192
+/** Bigint keys travel as MessagePack 64-bit integers: int64 below zero, uint64 above. */
+const MIN_BIGINT_KEY = -(2n ** 63n)
+const MAX_BIGINT_KEY = 2n ** 64n - 1n
+
 function describe(value: unknown): string {
   if (value === null) return 'null'
   if (typeof value === 'number') return String(value)
+  if (typeof value === 'bigint') return 'a bigint beyond 64 bits'
+  if (typeof value === 'string') return `a string of ${value.length} characters (at most ${MAX_KEY_LENGTH})`
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : typeof value
 }
 
-function isKey(value: unknown): value is JobKey {
-  const t = typeof value
-  return t === 'string' || t === 'bigint' || (t === 'number' && Number.isFinite(value))
+/** The one check of a key, wherever it comes from: what the journal, the checkpoint and the wire can hold. */
+export function isKey(value: unknown): value is JobKey {
+  if (typeof value === 'string') return value.length <= MAX_KEY_LENGTH
+  if (typeof value === 'bigint') return value >= MIN_BIGINT_KEY && value <= MAX_BIGINT_KEY
+  return typeof value === 'number' && Number.isFinite(value)
 }
 
 /**
@@ -32,7 +42,7 @@ export function keyReader(source: Pick<JobSource, 'key'>): KeyReader {
       } catch (error) {
         throw new JobSourceError(`key(job) threw for job #${seq}: ${thrownLine(error)}`)
       }
-      if (!isKey(key)) throw new JobSourceError(`key(job) returned ${describe(key)} for job #${seq}; it must return a finite number, a string or a bigint`)
+      if (!isKey(key)) throw new JobSourceError(`key(job) returned ${describe(key)} for job #${seq}; it must return a finite number, a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint`)
       return key
     }
   }
@@ -46,7 +56,7 @@ export function keyReader(source: Pick<JobSource, 'key'>): KeyReader {
         throw new JobSourceError(`The id of job #${seq} cannot be read: ${thrownLine(error)}`)
       }
       if (id === undefined) return seq
-      if (!isKey(id)) throw new JobSourceError(`Job #${seq} has an id that is ${describe(id)}; a key must be a number, string or bigint (export a key(job) function to choose another)`)
+      if (!isKey(id)) throw new JobSourceError(`Job #${seq} has an id that is ${describe(id)}; a key must be a finite number, a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint (export a key(job) function to choose another)`)
       return id
     }
     return isKey(job) ? job : seq

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MASTER_BIN, fixture, masterArgs, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import { MASTER_BIN, fixture, masterArgs, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
 import type { Proc } from '../helpers/proc.js'
-import { expectEachKeyAtLeastOnce, linesMatching, readFailedLog, tearDown } from '../helpers/reliability.js'
+import { expectEachKeyAtLeastOnce, killHard, linesMatching, readFailedLog, tearDown, until } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -64,6 +64,34 @@ describe('a generator or a key() that throws an odd value', () => {
     expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
     expect(after(master.stderr, `tm-master: ${said}`)).toMatch(SAID[kind]!)
     expect(existsSync(join(box.stateDir, 'stops.lock'))).toBe(false)
+    expectNoDump(master)
+  }, 60_000)
+})
+
+describe('bigint keys', () => {
+  const BIGINT_KEYS = fixture('bigint-keys.mjs')
+  it.each(['top', 'bottom'])('at the %s of 64 bits run, are journalled and resume', async (base) => {
+    const box = sandbox({ TM_RECORD_DELAY_MS: '20' })
+    const args = [BIGINT_KEYS, 'n=200', `base=${base}`, ...masterArgs(box, 'big'), '--status-interval', '60']
+    const { master: first, host } = await startMaster(args, { env: box.env })
+    const slave = startSlave([RECORD, '--host', host], { env: box.env })
+    // Killed half way, with completions in its journal: the restart reads them back.
+    await until('20 jobs done', () => recordedKeys(box.records).length >= 20)
+    await killHard(first)
+    await killHard(slave)
+    const second = await run(MASTER_BIN, [...args, ...spawnArgs(1, RECORD)], { env: box.env })
+    expect(second.exit, second.stderr).toEqual({ code: 0, signal: null })
+    expect(second.stdout).toMatch(/^Resuming 'big' at /m)
+    expect(second.stdout).toMatch(/^Run 'big' complete/m)
+    expectEachKeyAtLeastOnce(box.records, 200)
+  }, 90_000)
+
+  it('beyond 64 bits: the master stops at the first job with one line, before anything is journalled, and releases its lock', async () => {
+    const box = sandbox()
+    const master = await run(MASTER_BIN, [BIGINT_KEYS, 'n=20', 'base=beyond', ...masterArgs(box, 'beyond'), ...spawnArgs(1, RECORD), '--status-interval', '60'], { env: box.env })
+    expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
+    expect(master.stderr).toMatch(/^tm-master: key\(job\) returned a bigint beyond 64 bits for job #0; it must return a finite number, a string of at most 8192 characters or a 64-bit bigint$/m)
+    expect(existsSync(join(box.stateDir, 'beyond.lock'))).toBe(false)
     expectNoDump(master)
   }, 60_000)
 })

@@ -11,7 +11,7 @@ describe('keyReader', () => {
   })
 
   it('accepts number, string and bigint keys from key()', () => {
-    for (const k of [0, -1.5, '', 'x', 2n ** 70n]) expect(keyReader({ key: () => k })({}, 3)).toBe(k)
+    for (const k of [0, -1.5, '', 'x', 2n ** 64n - 1n, -(2n ** 63n)]) expect(keyReader({ key: () => k })({}, 3)).toBe(k)
   })
 
   it('refuses other keys from key(), naming the job position', () => {
@@ -27,7 +27,7 @@ describe('keyReader', () => {
     for (const [k, described] of cases) {
       const read = keyReader({ key: () => k as never })
       expect(() => read({}, 42)).toThrow(JobSourceError)
-      expect(() => read({}, 42)).toThrow(`key(job) returned ${described} for job #42; it must return a finite number, a string or a bigint`)
+      expect(() => read({}, 42)).toThrow(`key(job) returned ${described} for job #42; it must return a finite number, a string of at most 8192 characters or a 64-bit bigint`)
     }
   })
 
@@ -44,10 +44,17 @@ describe('keyReader', () => {
       [[1], 'an array'],
       [false, 'boolean'],
       [NaN, 'NaN'],
+      [2n ** 64n, 'a bigint beyond 64 bits'],
+      [-(2n ** 63n) - 1n, 'a bigint beyond 64 bits'],
+      ['k'.repeat(8193), 'a string of 8193 characters (at most 8192)'],
     ] as [unknown, string][]) {
       expect(() => byDefault({ id }, 17)).toThrow(JobSourceError)
-      expect(() => byDefault({ id }, 17)).toThrow(`Job #17 has an id that is ${described}; a key must be a number, string or bigint (export a key(job) function to choose another)`)
+      expect(() => byDefault({ id }, 17)).toThrow(`Job #17 has an id that is ${described}; a key must be a finite number, a string of at most 8192 characters or a 64-bit bigint (export a key(job) function to choose another)`)
     }
+  })
+
+  it('takes every key the journal, the checkpoint and the wire can hold: 64-bit bigints of either sign, strings up to 8192 characters', () => {
+    for (const id of [2n ** 64n - 1n, -(2n ** 63n), 0n, 'k'.repeat(8192), '', -0.5, Number.MAX_VALUE]) expect(byDefault({ id }, 0)).toBe(id)
   })
 
   it('uses the job itself when it is a number, string or bigint', () => {
