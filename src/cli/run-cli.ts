@@ -17,6 +17,14 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
   const name = program.name()
   keepStdioOptional(name)
   program.exitOverride()
+  // The event loop emptied while the command still waited: only a promise that nothing can
+  // settle (the user's top-level await, total(), a handler...) is left. Node would exit 0,
+  // which reads as success; say what happened and fail instead.
+  const stranded = (): void => {
+    process.stderr.write(`${name}: stopped: it was waiting on a promise that can never settle (nothing is left that could settle it): a top-level await or a function of the user's modules that returns a promise nothing resolves\n`)
+    process.exit(1)
+  }
+  process.once('beforeExit', stranded)
   let code: number
   try {
     if (argv.length <= 2) program.help({ error: true })
@@ -31,6 +39,7 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
       code = error instanceof TaskmasterError ? error.exitCode : 1
     }
   }
+  process.off('beforeExit', stranded)
   // User modules may hold handles (database pools, timers): the run is over, so exit.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
   process.exit(code)

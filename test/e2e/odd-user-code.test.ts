@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MASTER_BIN, fixture, masterArgs, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import { MASTER_BIN, SLAVE_BIN, fixture, masterArgs, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
 import type { Proc } from '../helpers/proc.js'
 import { expectEachKeyAtLeastOnce, killHard, linesMatching, readFailedLog, tearDown, until } from '../helpers/reliability.js'
 
@@ -93,6 +93,22 @@ describe('bigint keys', () => {
     expect(master.stderr).toMatch(/^tm-master: key\(job\) returned a bigint beyond 64 bits for job #0; it must return a finite number, a string of at most 8192 characters or a 64-bit bigint$/m)
     expect(existsSync(join(box.stateDir, 'beyond.lock'))).toBe(false)
     expectNoDump(master)
+  }, 60_000)
+})
+
+describe('a module whose top-level await never settles', () => {
+  it('stops tm-master and tm-slave with one line and exit 1, not a silent exit 0', async () => {
+    const box = sandbox()
+    const NEVER = fixture('never-settles.mjs')
+    const said = /^tm-(master|slave): stopped: it was waiting on a promise that can never settle .+$/m
+    const master = await run(MASTER_BIN, [NEVER, ...masterArgs(box, 'never')], { env: box.env })
+    expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
+    expect(master.stderr).toMatch(said)
+    const slave = await run(SLAVE_BIN, [NEVER, '--host', '127.0.0.1:1'], { env: box.env })
+    expect(slave.exit, slave.stderr).toEqual({ code: 1, signal: null })
+    expect(slave.stderr).toMatch(said)
+    expectNoDump(master)
+    expectNoDump(slave)
   }, 60_000)
 })
 
