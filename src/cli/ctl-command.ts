@@ -12,6 +12,7 @@ import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
 import { CONTROL_LIMITS, MASTER_DEFAULTS } from '../options.js'
 import { shownArgs } from '../run-args.js'
+import { isControlAnswer, isRunStatus } from './answer-shape.js'
 import { formatCount, formatDuration } from './format.js'
 import { printableJson, printableLines } from './log-format.js'
 import { limit, readCa } from './parse.js'
@@ -165,11 +166,14 @@ async function ask(endpoint: Endpoint, method: 'GET' | 'POST', path: string, tok
 async function fetchStatus(options: StatusOptions): Promise<RunStatus> {
   const { url, status, body } = await ask(endpointOf(options), 'GET', '/status', options.token)
   if (status !== 200) throw new ConnectionError(`The master at ${url.host} answered ${status} to GET /status (is it a Taskmaster master of this version?)`)
+  let parsed: unknown
   try {
-    return JSON.parse(body) as RunStatus
+    parsed = JSON.parse(body)
   } catch {
     throw new ConnectionError(`The master at ${url.host} sent a status that is not JSON`)
   }
+  if (!isRunStatus(parsed)) throw new ConnectionError(`The server at ${url.host} answered GET /status with JSON that is not a Taskmaster status (is it a Taskmaster master of this version?)`)
+  return parsed
 }
 
 /** Options of the control commands. */
@@ -188,12 +192,13 @@ async function control(options: ControlOptions, path: string, value?: number | n
   const { url, status, body } = await ask(endpointOf(options), 'POST', path, options.token, value === undefined ? undefined : JSON.stringify({ value }))
   if (status === 400) throw new OptionError(`The master at ${url.host} refused the request: ${body.trim()}`)
   if (status !== 200) throw new ConnectionError(`The master at ${url.host} answered ${status} to POST ${path} (is it a Taskmaster master of this version?)`)
-  let answer: ControlAnswer
+  let answer: unknown
   try {
-    answer = JSON.parse(body) as ControlAnswer
+    answer = JSON.parse(body)
   } catch {
     throw new ConnectionError(`The master at ${url.host} sent an answer that is not JSON`)
   }
+  if (!isControlAnswer(answer)) throw new ConnectionError(`The server at ${url.host} answered POST ${path} with JSON that is not a Taskmaster control answer (is it a Taskmaster master of this version?)`)
   process.stdout.write(options.json === true ? printableJson(answer, 2) + '\n' : printableLines([answer.changed, controlsText(answer.controls)]))
 }
 

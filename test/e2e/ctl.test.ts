@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
@@ -101,5 +103,31 @@ describe('tm-ctl status', () => {
     const both = await ctl(['status', '--host', `127.0.0.1:${port}`, '--key', 'x'])
     expect(both.exit.code).toBe(2)
     expect(both.stderr).toBe('tm-ctl: Give --host (a live master) or --key (a run from its state files), not both\n')
+  })
+})
+
+describe('tm-ctl against a server that is not a Taskmaster master', () => {
+  it.each([
+    ['null', 'null'],
+    ['an array', '[1, 2]'],
+    ['a partial status', '{"time": "now", "run": {"key": "x"}, "slaves": [], "failures": []}'],
+    ['an object of another kind', '{"changed": 5, "status": "ok"}'],
+  ])('answering %s to every request: one line for status, status --json and pause, exit 1', async (_, body) => {
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(body))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const host = `127.0.0.1:${(server.address() as AddressInfo).port}`
+      for (const args of [['status'], ['status', '--json'], ['pause'], ['rate', '5']]) {
+        const answer = await ctl([...args, '--host', host])
+        expect(answer.exit, answer.stderr).toEqual({ code: 1, signal: null })
+        expect(answer.stdout).toBe('')
+        expect(answer.stderr).toMatch(new RegExp(`^tm-ctl: The server at ${host.replace(/\./g, '\\.')} answered (GET /status|POST /\\S+) with JSON that is not a Taskmaster (status|control answer) \\(is it a Taskmaster master of this version\\?\\)\\n$`))
+      }
+    } finally {
+      server.close()
+    }
   })
 })
