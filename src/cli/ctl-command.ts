@@ -7,7 +7,6 @@ import { AuthError, CheckpointError, ConnectionError, OptionError } from '../err
 import { readCheckpoint } from '../master/checkpoint.js'
 import { Journal } from '../master/journal.js'
 import { runPaths } from '../master/run-store.js'
-import type { ControlAnswer } from '../master/control-routes.js'
 import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
 import { CONTROL_LIMITS, MASTER_DEFAULTS } from '../options.js'
