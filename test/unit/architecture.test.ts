@@ -53,3 +53,37 @@ describe('the wire contract lives in src/protocol/', () => {
     expect(offending(/\*\s*2\.5\b|\b2500\b|heartbeat\s*\*\s*2\b|HELLO_TIMEOUT\s*=/)).toEqual([])
   })
 })
+
+// docs/architecture.md's table of every file under src/ is the reader's map of the house:
+// a file added without a row, or a row left behind by a file removed, fails here.
+
+/** The files docs/architecture.md's table names: `src/a/b.ts`, or `b.ts` after one in the same cell (in src/a/). */
+function tabledFiles(markdown: string): string[] {
+  const start = markdown.indexOf('Every file under `src/`')
+  const rows = markdown.slice(start).split('\n').slice(1)
+  const table = rows.slice(rows.findIndex((line) => line.startsWith('|')))
+  const cells = table.slice(0, table.findIndex((line) => !line.startsWith('|'))).map((line) => line.split('|')[1])
+  return cells.flatMap((cell) => {
+    const names = [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1])
+    const folder = names[0]?.slice(0, names[0].lastIndexOf('/') + 1) ?? ''
+    return names.map((name) => (name.includes('/') ? name : folder + name))
+  })
+}
+
+describe("docs/architecture.md's table of every file under src/", () => {
+  const tabled = tabledFiles(readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8'))
+  const files = sourceFiles(SRC).map((path) => relative(ROOT, path))
+
+  it('is read whole', () => {
+    expect(tabled).toEqual(expect.arrayContaining(['src/index.ts', 'src/cli/slave-command.ts', 'src/pg/index.ts']))
+  })
+
+  it('names every file under src/', () => {
+    expect(files.filter((file) => !tabled.includes(file)).sort()).toEqual([])
+  })
+
+  it('names no file that is not under src/ any more, and none twice', () => {
+    expect(tabled.filter((file) => !files.includes(file))).toEqual([])
+    expect(tabled.filter((file, i) => tabled.indexOf(file) !== i)).toEqual([])
+  })
+})
