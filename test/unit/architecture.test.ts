@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import * as constants from '../../src/protocol/constants.js'
 import { AUTH_ERROR_CODE, CLOSE_REASON } from '../../src/protocol/constants.js'
 import { ROOT } from '../helpers/proc.js'
 
@@ -51,6 +52,20 @@ describe('the wire contract lives in src/protocol/', () => {
 
   it('no side has a heartbeat factor or hello timeout of its own', () => {
     expect(offending(/\*\s*2\.5\b|\b2500\b|heartbeat\s*\*\s*2\b|HELLO_TIMEOUT\s*=/)).toEqual([])
+  })
+
+  it('no side times its connections with a delay of its own', () => {
+    // A delay given where a connection is cut, opened or checked must be a name of src/protocol/constants.ts.
+    const named = new Set(Object.keys(constants))
+    const delays = offending(/terminate\(\),\s*[^)]+\)|handshakeTimeout:|HELLO_TIMEOUT_S\s*[-+]/).filter((line) => {
+      const delay = /terminate\(\),\s*([\w.]+)\s*\)|handshakeTimeout:\s*([\w.]+)/.exec(line)
+      return delay === null || !named.has(delay[1] ?? delay[2])
+    })
+    expect(delays).toEqual([])
+    // The files that hold the connections keep no timing constant of their own.
+    const connections = ['master/server.ts', 'master/session.ts', 'slave/connection.ts', 'slave/slave.ts'].map((path) => join(SRC, path))
+    const own = offending(/const\s+\w*(TIMEOUT|GRACE|PERIOD|DEADLINE|INTERVAL|DELAY)\w*\s*=\s*\d/).filter((line) => connections.some((path) => line.startsWith(relative(ROOT, path) + ':')))
+    expect(own).toEqual([])
   })
 })
 
