@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Taskmaster benchmark: real tm-master and tm-slave processes on 127.0.0.1, side by side
 // with in-process baselines (this machine is shared and noisy: compare ratios measured in
-// one run). Usage: npm run bench -- [--quick] [--json [file]] [--only name,name] [--repeat n]
+// one run). Usage: npm run bench -- [--quick | --smoke] [--json [file]] [--only name,name] [--repeat n]
+// --smoke runs every scenario's code path on tiny inputs, for the test suite: its figures mean nothing.
 import { spawn } from 'node:child_process'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, get } from 'node:http'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -23,7 +24,10 @@ const PRODUCER = join(here, 'bare/producer.mjs')
 const CONSUMER = join(here, 'bare/consumer.mjs')
 
 const argv = process.argv.slice(2)
-const quick = argv.includes('--quick')
+// A smoke run is a quick run on tiny inputs: a few hundred to a few thousand jobs a
+// scenario, a few dozen connections for the many-slaves ones.
+const smoke = argv.includes('--smoke')
+const quick = smoke || argv.includes('--quick')
 const jsonAt = argv.indexOf('--json')
 const json = jsonAt >= 0 ? (argv[jsonAt + 1] && !argv[jsonAt + 1].startsWith('--') ? argv[jsonAt + 1] : '-') : undefined
 const repeatAt = argv.indexOf('--repeat')
@@ -31,12 +35,14 @@ const repeat = repeatAt >= 0 ? Math.max(1, Number(argv[repeatAt + 1])) : quick ?
 const onlyAt = argv.indexOf('--only')
 const only = onlyAt >= 0 ? new Set(argv[onlyAt + 1].split(',')) : undefined
 if (argv.includes('--help')) {
-  console.log('npm run bench [-- --quick] [--json [file]] [--only scenario,scenario] [--repeat n (default 3, quick 1)]')
+  console.log('npm run bench [-- --quick | --smoke] [--json [file]] [--only scenario,scenario] [--repeat n (default 3, quick and smoke 1)]')
   process.exit(0)
 }
 
-const scale = quick ? 0.02 : 1
-const n = (count) => Math.max(1000, Math.round(count * scale))
+const scale = smoke ? 0.0004 : quick ? 0.02 : 1
+const n = (count) => Math.max(smoke ? 500 : 1000, Math.round(count * scale))
+/** A size given for each kind of run: the full one, --quick, --smoke. */
+const sized = (full, quickSize, smokeSize) => (smoke ? smokeSize : quick ? quickSize : full)
 
 /** Resolves when `proc`'s output (so far or to come) matches `pattern`. */
 function output(proc, pattern) {
@@ -169,17 +175,20 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
  * (they run again: the jobs repeated), and that as milliseconds of the killed slave's work
  * at its measured rate (from its jobs before the kill).
  */
-async function killed(name, { jobs, slave, killAfterMs }) {
+async function killed(name, { jobs, slave, killAfterMs, gated }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
   const env = { BENCH_USAGE_DIR: dir, BENCH_COUNT_DIR: dir, BENCH_DELAY_MS: '20' }
+  const gate = join(dir, 'go')
   const t0 = performance.now()
-  const master = startMaster(JOBS, [`n=${jobs}`], dir, [], env)
+  const master = startMaster(JOBS, [`n=${jobs}`, ...(gated ? [`gate=${gate}`] : [])], dir, [], env)
   const [, host] = await master.listening
   const args = [`${HANDLERS}:sleep`, '--host', host, ...slaveOptions(slave), '-q']
   const victim = start(SLAVE, args, env)
   const other = start(SLAVE, args, env)
   // Both at work (process start-up on a loaded machine takes seconds), then the kill.
   await Promise.all([victim, other].map((p) => output(master, new RegExp(`:${p.child.pid} \\(.*\\) connected`))))
+  // Gated (a run too short to outlast a slave's start-up), the jobs go once both are at work.
+  if (gated) writeFileSync(gate, '')
   const connectedAt = performance.now()
   await new Promise((resolve) => setTimeout(resolve, killAfterMs))
   victim.child.kill('SIGKILL')
@@ -276,15 +285,15 @@ const scenarios = [
   ['c16', () => distributed('c16', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 16 }] })],
   ['c64', () => distributed('c64', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 64 }] })],
   ['c256', () => distributed('c256', { jobs: n(5e6), slaves: [{ handler: 'noop', concurrency: 256 }] })],
-  ['latency-20ms', () => distributed('latency-20ms', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, env: { BENCH_DELAY_MS: '20' } })) })],
-  ['latency-20ms-tuned', () => distributed('latency-20ms-tuned', { jobs: n(400000) * (quick ? 1.25 : 1), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
-  ['fast-and-slow', () => distributed('fast-and-slow', { jobs: n(20000) * (quick ? 5 : 1), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
-  ['kill-20ms', () => killed('kill-20ms', { jobs: quick ? 20000 : 40000, slave: { concurrency: 100 }, killAfterMs: quick ? 1000 : 2000 })],
-  ['memory-100k', () => distributed('memory-100k', { jobs: 100000, slaves: [{ handler: 'noop' }] })],
-  ['memory-10M', () => distributed('memory-10M', { jobs: quick ? 1e6 : 1e7, slaves: [{ handler: 'noop' }] })],
+  ['latency-20ms', () => distributed('latency-20ms', { jobs: sized(400000, 10000, 500), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, env: { BENCH_DELAY_MS: '20' } })) })],
+  ['latency-20ms-tuned', () => distributed('latency-20ms-tuned', { jobs: sized(400000, 10000, 500), slaves: [0, 1].map(() => ({ handler: 'sleep', concurrency: 100, prefetch: 100, env: { BENCH_DELAY_MS: '20' } })) })],
+  ['fast-and-slow', () => distributed('fast-and-slow', { jobs: sized(20000, 5000, 500), slaves: [{ handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '2' } }, { handler: 'sleep', concurrency: 10, env: { BENCH_DELAY_MS: '20' } }] })],
+  ['kill-20ms', () => killed('kill-20ms', { jobs: sized(40000, 20000, 3000), slave: { concurrency: 100 }, killAfterMs: sized(2000, 1000, 100), gated: smoke })],
+  ['memory-100k', () => distributed('memory-100k', { jobs: sized(100000, 100000, 1000), slaves: [{ handler: 'noop' }] })],
+  ['memory-10M', () => distributed('memory-10M', { jobs: sized(1e7, 1e6, 2000), slaves: [{ handler: 'noop' }] })],
   // Three times longer: whether a process still grows after its first 10 M jobs (V8's young
   // generation sizes itself to its survivors early in a run, then stays).
-  ['memory-30M', () => distributed('memory-30M', { jobs: quick ? 3e6 : 3e7, slaves: [{ handler: 'noop' }] })],
+  ['memory-30M', () => distributed('memory-30M', { jobs: sized(3e7, 3e6, 3000), slaves: [{ handler: 'noop' }] })],
   ['1KB-jobs', () => distributed('1KB-jobs', { jobs: n(5e6), bytes: 1000, slaves: [{ handler: 'noop' }] })],
   ['1KB-jobs-tuned', () => distributed('1KB-jobs-tuned', { jobs: n(5e6), bytes: 1000, slaves: [{ handler: 'noop', ...TUNED, prefetch: 2000 }] })],
   ['bare-1KB', () => bare('bare-1KB', { jobs: n(5e6), consumers: 1, bytes: 1000 })],
@@ -297,8 +306,8 @@ const scenarios = [
   ['cpu-2-slaves', () => distributed('cpu-2-slaves', { jobs: n(1e6), slaves: [0, 1].map(() => ({ handler: 'spin', env: { BENCH_SPIN_US: '2' } })) })],
   // Many connections (bench/many-slaves.mjs): 4 processes x 250 slaves waiting 50 ms a job,
   // and 100 no-op slaves with a fixed prefetch of 40 each: 4,000 in all, as 1-slave-tuned.
-  ['1000-slaves', () => manySlaves('1000-slaves', { processes: 4, perProcess: 250, jobs: n(200000), delayMs: 50 }, { start, finish, startMaster })],
-  ['100-noop', () => manySlaves('100-noop', { processes: 1, perProcess: 100, jobs: n(2e6), prefetch: 40 }, { start, finish, startMaster })],
+  ['1000-slaves', () => manySlaves('1000-slaves', { processes: sized(4, 4, 2), perProcess: sized(250, 250, 25), jobs: n(200000), delayMs: 50 }, { start, finish, startMaster })],
+  ['100-noop', () => manySlaves('100-noop', { processes: 1, perProcess: sized(100, 100, 25), jobs: n(2e6), prefetch: 40 }, { start, finish, startMaster })],
 ]
 
 // The machine is noisy: short scenarios run `repeat` times, in rounds (every scenario
@@ -309,12 +318,19 @@ const once = new Set(['latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'ki
 const selected = scenarios.filter(([name]) => (!only || only.has(name)) && (name !== '1-slave-pg' || process.env.BENCH_PG_URL))
 if (!process.env.BENCH_PG_URL && (!only || only.has('1-slave-pg'))) process.stderr.write('skipping 1-slave-pg: set BENCH_PG_URL=postgres://... to measure the state in PostgreSQL\n')
 const runsOf = new Map(selected.map(([name]) => [name, []]))
+// A smoke run's figures mean nothing: it runs two scenarios at a time (mostly process
+// start-ups, which leave a core idle while one process waits for another).
+const atOnce = smoke ? 2 : 1
 for (let round = 0; round < repeat; round++) {
-  for (const [name, fn] of selected) {
-    if (round > 0 && once.has(name)) continue
-    process.stderr.write(`running ${name}${repeat > 1 && !once.has(name) ? ` (round ${round + 1} of ${repeat})` : ''}...\n`)
-    runsOf.get(name).push(await fn())
+  const pending = selected.filter(([name]) => round === 0 || !once.has(name))
+  const next = async () => {
+    for (let scenario = pending.shift(); scenario !== undefined; scenario = pending.shift()) {
+      const [name, fn] = scenario
+      process.stderr.write(`running ${name}${repeat > 1 && !once.has(name) ? ` (round ${round + 1} of ${repeat})` : ''}...\n`)
+      runsOf.get(name).push(await fn())
+    }
   }
+  await Promise.all(Array.from({ length: atOnce }, next))
 }
 const rows = []
 for (const [name] of selected) {
@@ -322,7 +338,7 @@ for (const [name] of selected) {
   const row = { ...runs[Math.floor(runs.length / 2)], runs: runs.map((r) => r.jobsPerSecond) }
   rows.push(row)
   if (json !== undefined) {
-    const line = JSON.stringify({ ...row, quick, node: process.version, cpus: cpus().length, at: new Date().toISOString() }) + '\n'
+    const line = JSON.stringify({ ...row, quick, smoke, node: process.version, cpus: cpus().length, at: new Date().toISOString() }) + '\n'
     if (json === '-') process.stdout.write(line)
     else appendFileSync(json, line)
   }
@@ -351,10 +367,10 @@ if (json !== '-') {
   console.log(line(header))
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|')
   for (const row of table) console.log(line(row))
-  console.log(`\n${quick ? 'quick run' : 'full run'}, median of ${repeat} runs where repeated, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`)
+  console.log(`\n${smoke ? 'smoke run' : quick ? 'quick run' : 'full run'}, median of ${repeat} runs where repeated, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`)
   const targets = targetLines(rows)
   if (targets.length > 0) {
-    console.log(`\nAgainst the targets${quick ? ' (a quick run is too short to judge them: run the full one)' : ''}:`)
+    console.log(`\nAgainst the targets${quick ? ` (a ${smoke ? 'smoke' : 'quick'} run is too short to judge them: run the full one)` : ''}:`)
     for (const line of targets) console.log(`- ${line}`)
   }
 }

@@ -11,7 +11,7 @@ import type { TlsOptions } from '../options.js'
 import { decodeSlaveMessage, encode } from '../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
-import { CLOSE_CODE, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES } from '../protocol/constants.js'
+import { CLOSE_CODE, CLOSE_TIMEOUT_MS, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES, SOCKET_DEADLINE_S } from '../protocol/constants.js'
 import { browserRefusal } from './browser-guard.js'
 import { failRequest, pathForLog, requestTarget, sendText } from './http.js'
 import type { HttpRouter } from './http.js'
@@ -230,7 +230,7 @@ export class Server {
           if (bytes && ws.readyState === ws.OPEN) ws.send(bytes)
           ws.close(code, reason)
           // A peer that never answers the close handshake is cut off.
-          setTimeout(() => ws.terminate(), 2000).unref()
+          setTimeout(() => ws.terminate(), CLOSE_TIMEOUT_MS).unref()
         }),
       )
     }
@@ -295,7 +295,7 @@ export class Server {
     // one is for sockets that never upgrade nor make a request (silent, or slow HTTP).
     const deadline = setTimeout(() => {
       if (this.#unauthenticated.has(socket) && !this.#spokeHttp.has(socket)) socket.destroy()
-    }, (HELLO_TIMEOUT_S + 5) * 1000)
+    }, SOCKET_DEADLINE_S * 1000)
     deadline.unref()
     socket.on('close', () => {
       clearTimeout(deadline)
@@ -419,7 +419,7 @@ export class Server {
     if (log) this.#handler.log('warn', `Closed ${session.label}: ${error.message}`)
     session.ws.send(encode({ type: 'error', code: error.code, message: error.message }))
     session.ws.close(error.closeCode ?? CLOSE_CODE.protocol, Buffer.from(error.message).subarray(0, MAX_CLOSE_REASON_BYTES).toString())
-    setTimeout(() => session.ws.terminate(), 2000).unref()
+    setTimeout(() => session.ws.terminate(), CLOSE_TIMEOUT_MS).unref()
   }
 
   /** Drops sessions that did not answer the last ping; pings the others. */

@@ -46,6 +46,31 @@ export const FULL_ERROR_CODE = 'TM_ERR_FULL'
 /** Seconds a new connection has to say hello. */
 export const HELLO_TIMEOUT_S = 10
 
+/**
+ * Seconds the master gives a new TCP connection to upgrade to a WebSocket and say hello
+ * before it destroys the socket (silent, or slow HTTP). Later than {@link HELLO_TIMEOUT_S},
+ * so a WebSocket that says no hello is closed with its clear error first.
+ */
+export const SOCKET_DEADLINE_S = HELLO_TIMEOUT_S + 5
+
+/** Milliseconds a slave waits for the master to answer its WebSocket upgrade request. */
+export const OPENING_HANDSHAKE_TIMEOUT_MS = 10_000
+
+/**
+ * Milliseconds either side that sent a close frame waits for the peer's before it cuts the
+ * connection: a peer that never answers the close handshake holds nothing open.
+ */
+export const CLOSE_TIMEOUT_MS = 2000
+
+/** Seconds between a slave's `stats` reports. */
+export const STATS_INTERVAL_S = 2
+
+/**
+ * Milliseconds a slave holds finished jobs back for a bigger `ack` at most: the master's
+ * hold rule counts on a busy slave's next ack (and the credit it carries) coming this soon.
+ */
+export const ACK_DELAY_MS = 20
+
 /** The master drops a slave that answered no ping for this many heartbeat periods. */
 export const MASTER_MISSED_HEARTBEATS = 2
 

@@ -1,15 +1,9 @@
 import WebSocket from 'ws'
 import { encode } from '../protocol/codec.js'
-import { CLOSE_CODE, CLOSE_REASON, SLAVE_MISSED_HEARTBEATS } from '../protocol/constants.js'
+import { ACK_DELAY_MS, CLOSE_CODE, CLOSE_REASON, CLOSE_TIMEOUT_MS, SLAVE_MISSED_HEARTBEATS } from '../protocol/constants.js'
 import type { Failure, SlaveMessage, WelcomeMessage } from '../protocol/messages.js'
 import type { Ranges } from '../protocol/ranges.js'
 import { appendSeq } from '../protocol/ranges.js'
-
-/** Milliseconds completions may wait for a bigger ack at most. */
-export const ACK_DELAY = 20
-
-/** Milliseconds a closing connection waits for the master's close frame before it is cut. */
-const CLOSE_GRACE = 2000
 
 /** What a connection needs of its socket: a `ws` WebSocket, or a recorder in tests. */
 export interface Link {
@@ -44,7 +38,7 @@ type State = typeof OPENING | typeof WELCOMED | typeof COMPLETE
  *
  * Completions are batched: an `ack` (carrying the credit) goes out once a quarter of the
  * window's results wait, or as soon as the runner has nothing queued, and anything held
- * back within {@link ACK_DELAY}. Per job this only appends to a range and bumps counters.
+ * back within {@link ACK_DELAY_MS}. Per job this only appends to a range and bumps counters.
  *
  * The credit an ack carries is what the window has room for: its size less the jobs
  * queued, running, and credited on this connection but not received yet. A window that
@@ -188,7 +182,7 @@ export class Connection {
    * Acks (and the credit they carry) go out once a quarter of the window's results wait (a
    * frame of jobs answers a quarter of the window, not each job), or as soon as
    * there is nothing left to run: big frames both ways, and a slave never idles for want
-   * of credit. Anything held back goes out within ACK_DELAY. A socket no longer open
+   * of credit. Anything held back goes out within ACK_DELAY_MS. A socket no longer open
    * takes nothing, so nothing is scheduled for it.
    */
   #scheduleFlush(): void {
@@ -196,7 +190,7 @@ export class Connection {
     if (this.#acked + this.#failures.length >= Math.max(1, this.#context.window.size >> 2) || this.#context.jobs.queued === 0) {
       this.#immediate = setImmediate(this.#flushBound)
     } else {
-      this.#ackTimer ??= setTimeout(this.#flushBound, ACK_DELAY)
+      this.#ackTimer ??= setTimeout(this.#flushBound, ACK_DELAY_MS)
     }
   }
 
@@ -241,7 +235,7 @@ export class Connection {
 
   /**
    * The slave ends: no flush is pending any more, and the socket is closed with `reason`
-   * (cut if the master does not answer within {@link CLOSE_GRACE}, or at once if it is not open).
+   * (cut if the master does not answer within {@link CLOSE_TIMEOUT_MS}, or at once if it is not open).
    */
   shutdown(reason: string): void {
     if (this.#immediate !== undefined) clearImmediate(this.#immediate)
@@ -251,7 +245,7 @@ export class Connection {
     const link = this.#link
     if (link.readyState === WebSocket.OPEN) {
       link.close(CLOSE_CODE.normal, reason)
-      setTimeout(() => link.terminate(), CLOSE_GRACE).unref()
+      setTimeout(() => link.terminate(), CLOSE_TIMEOUT_MS).unref()
     } else link.terminate()
   }
 }

@@ -9,7 +9,7 @@ import { resolveSlaveOptions, slaveBatch } from '../options.js'
 import { decodeMasterMessage } from '../protocol/codec.js'
 import type { Failure, MasterMessage, WelcomeMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
-import { AUTH_ERROR_CODE, CLOSE_CODE, FULL_ERROR_CODE, CLOSE_REASON, SLAVE_MISSED_HEARTBEATS } from '../protocol/constants.js'
+import { AUTH_ERROR_CODE, CLOSE_CODE, CLOSE_REASON, FULL_ERROR_CODE, OPENING_HANDSHAKE_TIMEOUT_MS, SLAVE_MISSED_HEARTBEATS, STATS_INTERVAL_S } from '../protocol/constants.js'
 import { seqsOf } from '../protocol/jobs-batch.js'
 import { abandonedLimit, abandonedMessage } from './abandoned.js'
 import { backoffDelay, masterUrl } from './backoff.js'
@@ -58,9 +58,6 @@ type Attempt =
 
 /** Error codes of a TLS certificate that cannot be verified. */
 const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/
-
-/** Seconds between resource reports. */
-const STATS_PERIOD = 2
 
 /**
  * A slave: connects to the master (reconnecting with backoff), takes jobs by credit,
@@ -124,7 +121,7 @@ export class Slave extends EventEmitter {
   run(): Promise<SlaveSummary> {
     const done = new Promise<SlaveSummary>((resolve, reject) => (this.#finish = { resolve, reject }))
     this.#intervals.every(1000, () => this.#watch())
-    this.#intervals.every(STATS_PERIOD * 1000, () => this.#sendStats())
+    this.#intervals.every(STATS_INTERVAL_S * 1000, () => this.#sendStats())
     if (this.#window.adaptive) {
       this.#windowAt = performance.now()
       this.#intervals.every(WINDOW_PERIOD_MS, () => this.#measureWindow())
@@ -238,7 +235,7 @@ export class Slave extends EventEmitter {
   #connect(url: string): Promise<Attempt> {
     return new Promise((resolve) => {
       const o = this.options
-      const ws = new WebSocket(url, { maxPayload: o.maxFrame, perMessageDeflate: false, handshakeTimeout: 10_000, ca: o.ca })
+      const ws = new WebSocket(url, { maxPayload: o.maxFrame, perMessageDeflate: false, handshakeTimeout: OPENING_HANDSHAKE_TIMEOUT_MS, ca: o.ca })
       const connection = new Connection(++this.#connections, ws, this.#context)
       this.#connection = connection
       let settled = false

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import * as constants from '../../src/protocol/constants.js'
 import { AUTH_ERROR_CODE, CLOSE_REASON } from '../../src/protocol/constants.js'
 import { ROOT } from '../helpers/proc.js'
 
@@ -51,5 +52,53 @@ describe('the wire contract lives in src/protocol/', () => {
 
   it('no side has a heartbeat factor or hello timeout of its own', () => {
     expect(offending(/\*\s*2\.5\b|\b2500\b|heartbeat\s*\*\s*2\b|HELLO_TIMEOUT\s*=/)).toEqual([])
+  })
+
+  it('no side times its connections with a delay of its own', () => {
+    // A delay given where a connection is cut, opened or checked must be a name of src/protocol/constants.ts.
+    const named = new Set(Object.keys(constants))
+    const delays = offending(/terminate\(\),\s*[^)]+\)|handshakeTimeout:|HELLO_TIMEOUT_S\s*[-+]/).filter((line) => {
+      const delay = /terminate\(\),\s*([\w.]+)\s*\)|handshakeTimeout:\s*([\w.]+)/.exec(line)
+      return delay === null || !named.has(delay[1] ?? delay[2])
+    })
+    expect(delays).toEqual([])
+    // The files that hold the connections keep no timing constant of their own.
+    const connections = ['master/server.ts', 'master/session.ts', 'slave/connection.ts', 'slave/slave.ts'].map((path) => join(SRC, path))
+    const own = offending(/const\s+\w*(TIMEOUT|GRACE|PERIOD|DEADLINE|INTERVAL|DELAY)\w*\s*=\s*\d/).filter((line) => connections.some((path) => line.startsWith(relative(ROOT, path) + ':')))
+    expect(own).toEqual([])
+  })
+})
+
+// docs/architecture.md's table of every file under src/ is the reader's map of the house:
+// a file added without a row, or a row left behind by a file removed, fails here.
+
+/** The files docs/architecture.md's table names: `src/a/b.ts`, or `b.ts` after one in the same cell (in src/a/). */
+function tabledFiles(markdown: string): string[] {
+  const start = markdown.indexOf('Every file under `src/`')
+  const rows = markdown.slice(start).split('\n').slice(1)
+  const table = rows.slice(rows.findIndex((line) => line.startsWith('|')))
+  const cells = table.slice(0, table.findIndex((line) => !line.startsWith('|'))).map((line) => line.split('|')[1])
+  return cells.flatMap((cell) => {
+    const names = [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1])
+    const folder = names[0]?.slice(0, names[0].lastIndexOf('/') + 1) ?? ''
+    return names.map((name) => (name.includes('/') ? name : folder + name))
+  })
+}
+
+describe("docs/architecture.md's table of every file under src/", () => {
+  const tabled = tabledFiles(readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8'))
+  const files = sourceFiles(SRC).map((path) => relative(ROOT, path))
+
+  it('is read whole', () => {
+    expect(tabled).toEqual(expect.arrayContaining(['src/index.ts', 'src/cli/slave-command.ts', 'src/pg/index.ts']))
+  })
+
+  it('names every file under src/', () => {
+    expect(files.filter((file) => !tabled.includes(file)).sort()).toEqual([])
+  })
+
+  it('names no file that is not under src/ any more, and none twice', () => {
+    expect(tabled.filter((file) => !files.includes(file))).toEqual([])
+    expect(tabled.filter((file, i) => tabled.indexOf(file) !== i)).toEqual([])
   })
 })

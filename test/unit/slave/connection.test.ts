@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { decodeSlaveMessage } from '../../../src/protocol/codec.js'
 import type { Failure, SlaveMessage } from '../../../src/protocol/messages.js'
 import type { ConnectionContext, Link } from '../../../src/slave/connection.js'
-import { ACK_DELAY, Connection } from '../../../src/slave/connection.js'
+import { ACK_DELAY_MS } from '../../../src/protocol/constants.js'
+import { Connection } from '../../../src/slave/connection.js'
 
 /** The WebSocket readyState values the connection reads. */
 const OPEN = 1
@@ -61,10 +62,10 @@ describe('Connection', () => {
     vi.useRealTimers()
   })
 
-  it('holds completions below flushAt for ACK_DELAY, then sends one ack with their ranges and the freed credit', () => {
+  it('holds completions below flushAt for ACK_DELAY_MS, then sends one ack with their ranges and the freed credit', () => {
     const { link, finish } = connect(4)
     for (const seq of [0, 1, 2]) finish(seq, undefined, true)
-    vi.advanceTimersByTime(ACK_DELAY - 1)
+    vi.advanceTimersByTime(ACK_DELAY_MS - 1)
     expect(link.sent).toEqual([])
     vi.advanceTimersByTime(1)
     expect(link.sent).toEqual([{ type: 'ack', ranges: [0, 3], credit: 3 }])
@@ -77,7 +78,7 @@ describe('Connection', () => {
     vi.advanceTimersToNextTimer()
     expect(link.sent).toEqual([{ type: 'ack', ranges: [5, 2, 9, 2], credit: 4 }])
     // The held-back timer was cleared with the flush: nothing more goes out.
-    vi.advanceTimersByTime(ACK_DELAY * 2)
+    vi.advanceTimersByTime(ACK_DELAY_MS * 2)
     expect(link.sent).toHaveLength(1)
   })
 
@@ -107,7 +108,7 @@ describe('Connection', () => {
   it('credits a freed slot without reporting a result that is not its own', () => {
     const { link, finish } = connect(4)
     finish(8, undefined, false)
-    vi.advanceTimersByTime(ACK_DELAY)
+    vi.advanceTimersByTime(ACK_DELAY_MS)
     expect(link.sent).toEqual([{ type: 'ack', ranges: [], credit: 1 }])
   })
 
@@ -142,24 +143,24 @@ describe('Connection', () => {
     const { connection, link, state, finish } = connect(4)
     state.size = 40
     finish(0, undefined, true)
-    vi.advanceTimersByTime(ACK_DELAY)
+    vi.advanceTimersByTime(ACK_DELAY_MS)
     // 40 less 10 queued and 5 running.
     expect(link.sent).toEqual([{ type: 'ack', ranges: [0, 1], credit: 25 }])
     // Owed 25 by the master: a slot freed is credited once they came.
     finish(1, undefined, true)
-    vi.advanceTimersByTime(ACK_DELAY)
+    vi.advanceTimersByTime(ACK_DELAY_MS)
     expect(link.sent[1]).toEqual({ type: 'ack', ranges: [1, 1], credit: 1 })
     connection.received(26)
     state.queued += 26
     // The window shrank below what is held: acks go out, credit is withheld.
     state.size = 20
     for (const seq of [2, 3, 4]) finish(seq, undefined, true)
-    vi.advanceTimersByTime(ACK_DELAY)
+    vi.advanceTimersByTime(ACK_DELAY_MS)
     expect(link.sent[2]).toEqual({ type: 'ack', ranges: [2, 3], credit: 0 })
     // 36 queued, 1 running: down to 19 queued (20 held), and it credits again.
     state.queued = 19
     finish(5, undefined, true)
-    vi.advanceTimersByTime(ACK_DELAY)
+    vi.advanceTimersByTime(ACK_DELAY_MS)
     expect(link.sent[3]).toEqual({ type: 'ack', ranges: [5, 1], credit: 1 })
   })
 
