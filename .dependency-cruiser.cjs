@@ -31,6 +31,27 @@ module.exports = {
       to: { path: '^src/cli/' },
     },
     {
+      name: 'pg-store-does-not-import-the-file-store',
+      comment: 'The two state stores each implement the StateStore interface alone: what both need lives beside the interface (state-store.ts, store-common.ts).',
+      severity: 'error',
+      from: { path: '^src/master/pg-' },
+      to: { path: '^src/master/(run-store|file-[^/]+|journal|lock)[.]ts$' },
+    },
+    {
+      name: 'file-store-does-not-import-the-pg-store',
+      comment: 'The two state stores each implement the StateStore interface alone.',
+      severity: 'error',
+      from: { path: '^src/master/(run-store|file-[^/]+|journal|lock|checkpoint|failed-log)[.]ts$' },
+      to: { path: '^src/master/pg-' },
+    },
+    {
+      name: 'state-interface-imports-no-store',
+      comment: 'The StateStore interface and the rules both stores share are neutral ground: they import neither store.',
+      severity: 'error',
+      from: { path: '^src/master/(state-store|store-common)[.]ts$' },
+      to: { path: '^src/master/(run-store|file-[^/]+|journal|lock|pg-[^/]+)[.]ts$' },
+    },
+    {
       name: 'no-circular',
       comment: 'Modules form a tree: a cycle makes load order and ownership unclear.',
       severity: 'error',

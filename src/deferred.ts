@@ -15,3 +15,11 @@ export function deferred<T>(): Deferred<T> {
   })
   return { promise, resolve, reject }
 }
+
+/**
+ * Runs `step` now and returns its result as a promise that rejects with what it throws
+ * (Promise.try, which Node 20 lacks): a synchronous implementation of an async interface.
+ */
+export function promised<T>(step: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(step()))
+}

@@ -1,12 +1,11 @@
-import { existsSync, statSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { Command, Option } from 'commander'
-import { AuthError, CheckpointError, ConnectionError, OptionError } from '../errors.js'
-import { readCheckpoint } from '../master/checkpoint.js'
-import { Journal } from '../master/journal.js'
-import { runPaths } from '../master/run-store.js'
+import { AuthError, ConnectionError, OptionError } from '../errors.js'
+import { stateBackend } from '../master/state-backend.js'
+import type { StateBackend } from '../master/state-store.js'
+import { foldResume } from '../master/store-common.js'
 import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
 import { CONTROL_LIMITS, MASTER_DEFAULTS } from '../options.js'
@@ -19,7 +18,7 @@ import { runCli } from './run-cli.js'
 import { controlsText, slavesTable, statusLine } from './status-line.js'
 import { PACKAGE } from './version.js'
 
-/** Where a stopped run stands, read from its state files (`tm-ctl status --key`). */
+/** Where a stopped run stands, read from its state (`tm-ctl status --key`): files, or the tables of --state-store. */
 export interface StoredRunStatus {
   key: string
   args: Record<string, string>
@@ -35,11 +34,11 @@ export interface StoredRunStatus {
   elapsedMs: number
   /** When the run's first master started (ISO 8601). */
   startedAt: string
-  /** When the run's state was last written: the checkpoint, or the journal if it is newer (ISO 8601). */
+  /** When the run's state was last written: the checkpoint, or the journal file if it is newer (ISO 8601). */
   updatedAt: string
-  /** True while a master holds the run's lock (it may be running now). */
+  /** True while a master holds the run's lock, or its lease (it may be running now). */
   locked: boolean
-  /** The checkpoint file read. */
+  /** The checkpoint read: a file, or the table and run of the state store. */
   checkpoint: string
 }
 
@@ -50,6 +49,7 @@ interface StatusOptions {
   ca?: string
   key?: string
   stateDir: string
+  stateStore?: string
   json?: boolean
 }
 
@@ -62,23 +62,25 @@ export function ctlCommand(): Command {
     .command('status')
     // Usage errors throw to runCli (exit 2) like the program's own.
     .exitOverride()
-    .description("print a run's status: of a live master (--host), or of a stopped run from its state files (--key)")
+    .description("print a run's status: of a live master (--host), or of a stopped run from its state (--key): files, or --state-store")
     .addOption(new Option('-H, --host <host:port>', `a live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`))
     .addOption(new Option('--token <secret>', "the run's token, if the master has one").env('TM_TOKEN'))
     .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for a wss:// master'))
-    .addOption(new Option('-k, --key <name>', 'read the state files of run <name> instead of asking a master'))
+    .addOption(new Option('-k, --key <name>', 'read the state of run <name> instead of asking a master (taking no lock)'))
     .addOption(new Option('--state-dir <dir>', 'where run state is kept (with --key)').default(MASTER_DEFAULTS.stateDir))
+    .addOption(new Option('--state-store <url>', 'read run state from this PostgreSQL (postgres://...) instead of --state-dir (with --key)').env('TM_STATE_STORE'))
     .option('--json', 'print JSON: the status document of a live master, or where a stopped run stands')
     .addHelpText(
       'after',
       `
 Examples:
   tm-ctl status --host 10.0.0.5:5050 --token s3cret      # a live master
-  tm-ctl status --key posts-backfill --json              # a stopped run, from ./.taskmaster`,
+  tm-ctl status --key posts-backfill --json              # a stopped run, from ./.taskmaster
+  tm-ctl status --key posts-backfill --state-store postgres://user@db/app   # from PostgreSQL`,
     )
     .action(async (options: StatusOptions) => {
       if (options.key !== undefined && options.host !== undefined) throw new OptionError('Give --host (a live master) or --key (a run from its state files), not both')
-      const text = options.key !== undefined ? storedStatusText(readStoredStatus(options.stateDir, options.key), options.json === true) : liveStatusText(await fetchStatus(options), options.json === true)
+      const text = options.key !== undefined ? storedStatusText(await readStoredStatus(storeOf(options), options.key), options.json === true) : liveStatusText(await fetchStatus(options), options.json === true)
       process.stdout.write(text)
     })
   for (const c of CONTROL_COMMANDS) {
@@ -226,32 +228,33 @@ export function liveStatusText(status: RunStatus, json: boolean): string {
   return printableLines([`Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`, statusLine(status), ...slavesTable(status.slaves)])
 }
 
+/** Where `tm-ctl status --key` reads: the PostgreSQL of --state-store, else the files of --state-dir. */
+function storeOf(options: StatusOptions): StateBackend {
+  return stateBackend({ stateDir: options.stateDir, stateStore: options.stateStore, acceptJournalLoss: false, heartbeat: MASTER_DEFAULTS.heartbeat })
+}
+
 /**
- * Where run `key` in `stateDir` stands, from its checkpoint and journal (what a master
- * resuming it would find). Throws a {@link CheckpointError} when there is no such run.
+ * Where run `key` stands, from its checkpoint and journal (what a master resuming it would
+ * find), read without its lock. Rejects with a {@link CheckpointError} when there is no such run.
  */
-export function readStoredStatus(stateDir: string, key: string): StoredRunStatus {
-  const paths = runPaths(stateDir, key)
-  const cp = readCheckpoint(paths.checkpoint)
-  if (cp === undefined) throw new CheckpointError(`No run '${key}' in ${stateDir} (there is no ${paths.checkpoint}; give the --key and --state-dir the master was given)`, paths.checkpoint)
+export async function readStoredStatus(backend: StateBackend, key: string): Promise<StoredRunStatus> {
+  const { checkpoint: cp, journal, journalAt, locked, where } = await backend.read(key)
   // Completions since the last checkpoint are in the journal: positions and counts only grow.
-  const journal = Journal.read(paths.journal)
-  const ahead = journal.position > cp.position
-  const journalAt = existsSync(paths.journal) && journal.counts !== undefined ? statSync(paths.journal).mtime.toISOString() : undefined
+  const at = foldResume(cp, journal)
   return {
     key: cp.key,
     // A checkpoint of an older version holds the arguments in clear.
     args: shownArgs(cp.args),
     complete: cp.complete,
-    position: ahead ? journal.position : cp.position,
-    last: jsonKey(ahead ? journal.last : cp.last),
-    done: Math.max(cp.counts.done, journal.counts?.done ?? 0),
-    failed: Math.max(cp.counts.failed, journal.counts?.failed ?? 0),
+    position: at.position,
+    last: jsonKey(at.last),
+    done: at.counts.done,
+    failed: at.counts.failed,
     elapsedMs: cp.elapsed,
     startedAt: cp.startedAt,
     updatedAt: journalAt !== undefined && journalAt > cp.updatedAt ? journalAt : cp.updatedAt,
-    locked: existsSync(paths.lock),
-    checkpoint: paths.checkpoint,
+    locked,
+    checkpoint: where,
   }
 }
 

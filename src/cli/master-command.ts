@@ -5,9 +5,10 @@ import type { ControlChange, MasterAddress, RunSummary } from '../master/master.
 import { loadThrottle } from '../master/throttle.js'
 import { Master } from '../master/master.js'
 import { loadHandlerModule, loadJobSource, parseModuleSpec } from '../module-loader.js'
-import type { MasterOptions } from '../options.js'
-import type { RetryPass } from '../master/retry-pass.js'
-import { prepareRetryPass } from '../master/retry-pass.js'
+import { MASTER_DEFAULTS } from '../options.js'
+import type { JobSource, MasterOptions } from '../options.js'
+import { stateBackend } from '../master/state-backend.js'
+import type { RetryPass } from '../master/state-store.js'
 import { formatCount, formatDuration } from './format.js'
 import { LocalSlaves } from './local-slaves.js'
 import { jsonLocalSlaveLine, jsonLogLine, printableLines } from './log-format.js'
@@ -84,10 +85,6 @@ function say(out: NodeJS.WritableStream, ...lines: string[]): void {
   out.write(printableLines(lines))
 }
 
-function countLines(path: string): number {
-  return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '').length
-}
-
 /** The whole run's figures, for a run that an earlier master started. */
 function wholeRunLine(summary: RunSummary): string {
   const t = summary.totals
@@ -107,6 +104,11 @@ function summaryLines(summary: RunSummary): string[] {
   return [`Run '${summary.key}' stopped: ${counts}. Start it again with --key ${summary.key} to resume.`]
 }
 
+/** What a retry pass runs: the jobs of the pass, keyed as the run's (`key`), resuming by position. */
+function retrySource(pass: RetryPass, key: JobSource['key']): JobSource {
+  return { getJobs: (_last, ctx) => pass.jobs(ctx.position), key, total: pass.count }
+}
+
 async function runMaster(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<number> {
   const args = nameValueArgs(words)
   if (options.spawn !== undefined && options.handler === undefined) throw new OptionError('--spawn needs --handler <module> (the handler the local slaves run)')
@@ -116,21 +118,20 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   if (options.handler !== undefined) await loadHandlerModule(options.handler)
   const throttle = options.throttle === undefined ? undefined : await loadThrottle(options.throttle)
   const key = options.key ?? defaultKey(moduleSpec)
-  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'failedLog' | 'shard'> = { source, key, args, reset: options.reset }
+  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'shard'> = { source, key, args, reset: options.reset }
   let retryPass: RetryPass | undefined
   if (options.retryFailed) {
     if (options.reset) throw new OptionError('--retry-failed and --reset do not go together')
-    if (options.stateStore !== undefined) throw new OptionError('--retry-failed reads a failed-jobs log file: it does not go with --state-store yet')
     if (words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
     // A shard's failed jobs are its own: the pass replays them without the shard's filter.
-    retryPass = prepareRetryPass(options.stateDir, options.shard === undefined ? key : `${key}${shardSuffix(options.shard)}`, source.key)
+    const backend = stateBackend({ stateDir: options.stateDir, stateStore: options.stateStore, acceptJournalLoss: false, heartbeat: options.heartbeat ?? MASTER_DEFAULTS.heartbeat })
+    retryPass = await backend.retryPass(options.shard === undefined ? key : `${key}${shardSuffix(options.shard)}`)
     if (retryPass === undefined) {
       say(process.stdout, `Run '${key}' has no failed jobs to retry.`)
       return 0
     }
-    const count = countLines(retryPass.log)
-    run = { ...retryPass.options, source: { ...retryPass.options.source, total: count }, shard: undefined }
-    say(process.stdout, `${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'`)
+    run = { source: retrySource(retryPass, source.key), key: retryPass.key, args: retryPass.args, shard: undefined }
+    say(process.stdout, `${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${retryPass.count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'`)
   }
   const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls, throttle })
   // `tm-ctl stop` stops as SIGINT does, and exits as after it.
@@ -199,7 +200,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     display.stop()
     stats?.stop()
     await slaves?.stop()
-    retryPass?.release()
+    await retryPass?.release()
   }
   if (summary.outcome === 'already-complete') {
     say(out, `Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.`)

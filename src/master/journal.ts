@@ -5,6 +5,9 @@ import type { JobKey } from '../options.js'
 import { countOf, seqsOfRanges } from '../protocol/ranges.js'
 import { crc32 } from './crc32.js'
 import { writeAllSync } from './write-all.js'
+import type { JournalEntries, JournalRecord } from './state-store.js'
+
+export type { JournalEntries, JournalRecord } from './state-store.js'
 
 const packr = new Packr({ useRecords: false })
 
@@ -13,21 +16,6 @@ export const JOURNAL_FORMAT = 3
 
 /** Bytes before a record's body: its length and its CRC-32, both 32-bit little-endian. */
 const HEADER = 8
-
-/**
- * What one journal record says: every job before `position` is finished (`last` is the
- * key of job `position - 1`), and so are the jobs of `ranges` (beyond the watermark,
- * each with its key in `keys`, in order). `done` and `failed` count the run's finished
- * jobs over all incarnations at the time of the record.
- */
-export interface JournalRecord {
-  position: number
-  last: JobKey | null
-  done: number
-  failed: number
-  ranges: readonly number[]
-  keys: readonly JobKey[]
-}
 
 /** How the journal is opened. */
 export interface JournalOptions {
@@ -233,17 +221,4 @@ function scan(data: Buffer, path: string, acceptLoss: boolean): { entries: Journ
     )
   }
   return damage === undefined ? { entries, end: offset, size: data.length } : { entries, end: offset, size: data.length, damage }
-}
-
-/** What the journal's records say together (see {@link Journal.read}). */
-export interface JournalEntries {
-  /** The furthest watermark recorded (0 if none): every job before it is finished. */
-  position: number
-  /** Key of job `position - 1`. */
-  last: JobKey | null
-  /** The run's counts at the last record, or undefined without records. */
-  counts: { done: number; failed: number } | undefined
-  /** Jobs recorded as finished beyond a watermark, with their keys. */
-  seqs: number[]
-  keys: JobKey[]
 }

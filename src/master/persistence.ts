@@ -3,8 +3,7 @@ import type { Ranges } from '../protocol/ranges.js'
 import type { Checkpoint } from './checkpoint.js'
 import { CHECKPOINT_FORMAT } from './checkpoint.js'
 import type { Ledger } from './ledger.js'
-import type { ResumePoint } from './run-store.js'
-import type { StateStore } from './state-store.js'
+import type { ResumePoint, StateStore } from './state-store.js'
 import type { RunTotals } from './types.js'
 
 /** The run's identity, saved in every checkpoint. */

@@ -72,3 +72,22 @@ export async function tryTakeLease(client: PgClient, key: string, holder: string
     if (gone) await unlock(client, key, fence)
   }
 }
+
+/**
+ * True while a master holds the lease of run `key`: the advisory lock of its fencing
+ * number is held by a session (it is freed when that session ends). Read from pg_locks,
+ * so the asker takes no lock itself (`tm-ctl status --key`).
+ */
+export async function leaseHeld(client: PgClient, key: string): Promise<boolean> {
+  // A database an older version wrote has no lease table: nobody holds a lease there.
+  if ((await client.query('SELECT to_regclass($1) IS NULL AS absent', [LEASE_TABLE])).rows[0]?.absent === true) return false
+  const row = (await client.query(`SELECT fence FROM ${LEASE_TABLE} WHERE run = $1`, [key])).rows[0]
+  if (row === undefined) return false
+  // pg_locks shows a bigint advisory lock as its high 32 bits (classid) and low 32 bits (objid).
+  const held = await client.query(
+    `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid) AS held`,
+    [leaseLockId(key, Number(row.fence))],
+  )
+  return held.rows[0]?.held === true
+}

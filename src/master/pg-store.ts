@@ -2,15 +2,13 @@ import { CheckpointError, LeaseError, LockError, OptionError, StateError, StateF
 import { seqsOfRanges } from '../protocol/ranges.js'
 import { redactText } from '../redact.js'
 import type { Checkpoint } from './checkpoint.js'
-import { CHECKPOINT_FORMAT } from './checkpoint.js'
+import { CHECKPOINT_FORMAT, freshCheckpoint } from './checkpoint.js'
 import type { FailedJob } from './failed-log.js'
 import { FailedLog } from './failed-log.js'
 import type { JobKey } from '../options.js'
-import type { JournalEntries, JournalRecord } from './journal.js'
 import { parse, stringify } from './json.js'
-import type { ResumePoint } from './run-store.js'
-import { foldResume, refuseOtherArgs, retryKey } from './run-store.js'
-import type { FailedJobsLog, StateStore } from './state-store.js'
+import type { FailedJobsLog, JournalEntries, JournalRecord, ResumePoint, StateStore } from './state-store.js'
+import { failuresRunOf, foldResume, refuseOtherArgs, retryKey } from './store-common.js'
 import { refuseOtherShardCount, shardCountOf } from './shard-count.js'
 import type { PgClient } from './pg-client.js'
 import { isTransient } from './pg-client.js'
@@ -31,17 +29,23 @@ const SCHEMA = [
   `CREATE INDEX IF NOT EXISTS ${PG_TABLES.failed}_run ON ${PG_TABLES.failed} (run, id)`,
 ]
 
+/** How the failed jobs of run `run` in the state store `where` are named in messages. */
+export const failedTable = (run: string, where: string): string => `table ${PG_TABLES.failed} (run '${run}') of ${where}`
+
+/** The run name the failed jobs of run `key` are moved to (by --reset, or a retry pass): `<key>.failed.<time>`. */
+export const rotatedRun = (key: string): string => `${key}.failed.${new Date().toISOString()}`
+
 /**
  * One statement (so one round trip, atomic) writes everything queued, if the lease is
  * still this master's (see {@link fenced}: $1 run, $2 fencing number, $3 lease ms; it
  * renews the lease): the failed jobs, then the checkpoint if one is due (deleting the
  * journal records it supersedes: the statement's snapshot does not see the rows its own
  * INSERT adds), then the journal records queued after that checkpoint. $4 failed
- * entries, $5 checkpoint or null, $6 journal records. With nothing queued it only renews
- * the lease.
+ * entries, $5 checkpoint or null, $6 journal records, $7 the run whose failed jobs they
+ * are (a retry pass's are its run's). With nothing queued it only renews the lease.
  */
 export const PG_FLUSH = fenced([
-  `f AS (INSERT INTO ${PG_TABLES.failed} (run, entry) SELECT $1, e FROM unnest($4::text[]) WITH ORDINALITY AS t(e, i) WHERE ${HELD} ORDER BY i)`,
+  `f AS (INSERT INTO ${PG_TABLES.failed} (run, entry) SELECT $7::text, e FROM unnest($4::text[]) WITH ORDINALITY AS t(e, i) WHERE ${HELD} ORDER BY i)`,
   `c AS (INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) SELECT $1, $5::text WHERE $5::text IS NOT NULL AND ${HELD} ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint)`,
   `d AS (DELETE FROM ${PG_TABLES.journal} WHERE run = $1 AND $5::text IS NOT NULL AND ${HELD})`,
   `j AS (INSERT INTO ${PG_TABLES.journal} (run, record) SELECT $1, r FROM unnest($6::text[]) WITH ORDINALITY AS t(r, i) WHERE ${HELD} ORDER BY i)`,
@@ -85,7 +89,7 @@ export interface PgStoreOptions {
 }
 
 /** Loads pg's Client (an optional peer dependency), or says how to install it. */
-async function loadClient(url: string): Promise<PgClient> {
+export async function loadClient(url: string): Promise<PgClient> {
   const name = 'pg'
   let pg: { Client?: new (config: { connectionString: string }) => PgClient; default?: { Client: new (config: { connectionString: string }) => PgClient } }
   try {
@@ -111,6 +115,15 @@ function fail(failure: Failure, error: Error): void {
   failure.listener?.(error)
 }
 
+/** Connects `client` to the state store `where`; a failure is one line. */
+export async function connect(client: PgClient, where: string): Promise<void> {
+  try {
+    await client.connect()
+  } catch (error) {
+    throw new StateFileError(`Cannot connect to the state store ${where}: ${(error as Error).message}`, where)
+  }
+}
+
 /**
  * Opens the state of run `key` in the PostgreSQL at `url`: connects, creates the tables on
  * first use, takes the run's lease (a row with a fencing number and a deadline, plus an
@@ -123,11 +136,7 @@ export async function openPgStore(url: string, key: string, options: PgStoreOpti
   const failure: Failure = {}
   // A connection that breaks emits 'error': kept, thrown by the store's next call and told to its watcher.
   client.on('error', (error) => fail(failure, error))
-  try {
-    await client.connect()
-  } catch (error) {
-    throw new StateFileError(`Cannot connect to the state store ${where}: ${(error as Error).message}`, where)
-  }
+  await connect(client, where)
   try {
     await ensureSchema(client, [...SCHEMA, LEASE_SCHEMA])
     const leaseMs = options.leaseMs ?? 20_000
@@ -182,7 +191,7 @@ async function reset(client: PgClient, key: string, fence: number): Promise<bool
     }
     await client.query(`DELETE FROM ${PG_TABLES.checkpoint} WHERE run = ANY($1::text[])`, [[key, retryKey(key)]])
     await client.query(`DELETE FROM ${PG_TABLES.journal} WHERE run = ANY($1::text[])`, [[key, retryKey(key)]])
-    await client.query(`UPDATE ${PG_TABLES.failed} SET run = $2 WHERE run = $1`, [key, `${key}.failed.${new Date().toISOString()}`])
+    await client.query(`UPDATE ${PG_TABLES.failed} SET run = $2 WHERE run = $1`, [key, rotatedRun(key)])
     await client.query('COMMIT')
     return true
   } catch (error) {
@@ -202,7 +211,8 @@ function lostLease(key: string, where: string, lease: Lease): LeaseError {
   return new LeaseError(`Run '${key}' lost its lease to another master in the state store ${where} (this master did not renew it for ${lease.ms / 1000} s: it was paused, or cut off from the database); it stops without writing anything more`, where)
 }
 
-function checkpointOf(text: string, key: string, where: string): Checkpoint {
+/** The checkpoint of run `key` as stored (`text`), checked: another format is refused, never misread. */
+export function checkpointOf(text: string, key: string, where: string): Checkpoint {
   let value: Partial<Checkpoint> | undefined
   try {
     value = parse(text) as Partial<Checkpoint>
@@ -219,7 +229,7 @@ function checkpointOf(text: string, key: string, where: string): Checkpoint {
 const recordText = (r: JournalRecord): string => stringify([r.position, r.last, r.done, r.failed, r.ranges, r.keys])
 
 /** What the journal records say together, as the file journal reads them. */
-function entriesOf(records: readonly string[], key: string, where: string): JournalEntries {
+export function entriesOf(records: readonly string[], key: string, where: string): JournalEntries {
   const entries: JournalEntries = { position: 0, last: null, counts: undefined, seqs: [], keys: [] }
   for (const text of records) {
     const [position, last, done, failed, ranges, keys] = parse(text) as [number, JournalRecord['last'], number, number, number[], JobKey[]]
@@ -251,10 +261,13 @@ function entriesOf(records: readonly string[], key: string, where: string): Jour
 export class PgStateStore implements StateStore {
   readonly key: string
   readonly failedLogPath: string
+  /** The state store, for messages (the URL without its secrets). */
+  readonly where: string
+  /** The run whose failed jobs this run's are (a retry pass's are its run's: see failuresRunOf). */
+  readonly #failuresRun: string
   readonly previous: Checkpoint | undefined
   readonly warnings: readonly string[] = []
   readonly #client: PgClient
-  readonly #where: string
   readonly #entries: JournalEntries
   readonly #failure: Failure
   readonly #lease: Lease
@@ -277,11 +290,12 @@ export class PgStateStore implements StateStore {
       this.#kick()
     }, lease.ms / 8).unref()
     this.key = key
-    this.#where = where
+    this.where = where
     this.previous = previous
     this.#entries = entries
     this.#failure = failure
-    this.failedLogPath = `table ${PG_TABLES.failed} (run '${key}') of ${where}`
+    this.#failuresRun = failuresRunOf(key, previous)
+    this.failedLogPath = failedTable(this.#failuresRun, where)
   }
 
   /**
@@ -289,11 +303,11 @@ export class PgStateStore implements StateStore {
    * any job goes out. Then refuses a shard count other than the one the key's saved runs have.
    */
   async begin(args: Record<string, string>): Promise<void> {
-    refuseOtherArgs(this.key, this.previous?.args, args, this.#where)
+    refuseOtherArgs(this.key, this.previous?.args, args, this.where)
     if (this.previous === undefined) await this.#beginFresh(args)
     // Looked for once this run's own checkpoint is committed (see refuseOtherShardCount).
     const own = shardCountOf(this.key, args)
-    refuseOtherShardCount(own, await this.#savedRuns(own.base), `the state store ${this.#where}`)
+    refuseOtherShardCount(own, await this.#savedRuns(own.base), `the state store ${this.where}`)
   }
 
   /** The runs whose key starts with `prefix` and that have a checkpoint. */
@@ -308,8 +322,7 @@ export class PgStateStore implements StateStore {
   }
 
   async #beginFresh(args: Record<string, string>): Promise<void> {
-    const now = new Date().toISOString()
-    const fresh: Checkpoint = { format: CHECKPOINT_FORMAT, key: this.key, args: { ...args }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now }
+    const fresh = freshCheckpoint(this.key, args)
     await this.#query(BEGIN, [stringify(fresh)])
     this.#fresh = fresh
   }
@@ -387,7 +400,7 @@ export class PgStateStore implements StateStore {
 
   #error(cause: Error): TaskmasterError {
     if (cause instanceof TaskmasterError) return cause
-    return new StateFileError(`Cannot write the state of run '${this.key}' to the state store ${this.#where}: ${cause.message}`, this.#where)
+    return new StateFileError(`Cannot write the state of run '${this.key}' to the state store ${this.where}: ${cause.message}`, this.where)
   }
 
   #kick(): void {
@@ -405,13 +418,28 @@ export class PgStateStore implements StateStore {
         this.#records = []
         this.#checkpoint = null
         this.#renew = false
-        await this.#fenced(PG_FLUSH, [failed, checkpoint, records])
+        await this.#fenced(PG_FLUSH, [failed, checkpoint, records, this.#failuresRun])
       }
     } catch (error) {
       fail(this.#failure, error as Error)
     } finally {
       this.#inFlight = undefined
     }
+  }
+
+  /** The rows `text` (a plain read, no lease needed) selects with `values`. Throws like a write. */
+  async rows(text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
+    this.#check()
+    try {
+      return (await this.#client.query(text, values)).rows
+    } catch (error) {
+      throw this.#error(error as Error)
+    }
+  }
+
+  /** Runs a {@link fenced} statement now (not queued): `values` from `$4`. Throws the lost lease if it wrote nothing. */
+  write(text: string, values: unknown[]): Promise<void> {
+    return this.#query(text, values)
   }
 
   async #query(text: string, values: unknown[]): Promise<void> {
@@ -438,7 +466,7 @@ export class PgStateStore implements StateStore {
         await pause(Math.min(1000, 10 * 2 ** attempt), undefined)
         continue
       }
-      if (held !== 1) throw lostLease(this.key, this.#where, this.#lease)
+      if (held !== 1) throw lostLease(this.key, this.where, this.#lease)
       return
     }
   }

@@ -1,16 +1,14 @@
 import { existsSync, fstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import { promised } from '../deferred.js'
 import { CheckpointError, StateFileError } from '../errors.js'
 import type { Checkpoint } from './checkpoint.js'
 import { freshCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js'
 import { Journal } from './journal.js'
-import type { JournalEntries, JournalRecord } from './journal.js'
-import type { JobKey } from '../options.js'
 import { acquireLock } from './lock.js'
-import { SkipSet } from './skip-set.js'
-import type { FailedJobsLog, StateStore } from './state-store.js'
+import type { FailedJobsLog, JournalRecord, ResumePoint, StateStore } from './state-store.js'
+import { failuresRunOf, foldResume, refuseOtherArgs, retryKey } from './store-common.js'
 import { FailedLog } from './failed-log.js'
-import { shownArgs } from '../run-args.js'
 import { refuseOtherShardCount, shardCountOf } from './shard-count.js'
 
 /** Files of one run in the state dir. */
@@ -26,9 +24,6 @@ export function runPaths(stateDir: string, key: string): RunPaths {
   const base = join(resolve(stateDir), key)
   return { checkpoint: `${base}.json`, journal: `${base}.journal`, failed: `${base}.failed.jsonl`, lock: `${base}.lock` }
 }
-
-/** Name of the run that replays the failed jobs of run `key` (`--retry-failed`). */
-export const retryKey = (key: string): string => `${key}.retry`
 
 /** Where {@link rotate} moves a failed-jobs log now: `<key>.failed.<time>.jsonl`. */
 export const rotatedPath = (failedLog: string): string => failedLog.replace(/\.jsonl$/, `.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
@@ -47,80 +42,11 @@ export function rotate(failedLog: string, rotated = rotatedPath(failedLog)): str
   return rotated
 }
 
-function showArgs(args: Record<string, string>): string {
-  const pairs = Object.entries(args).map(([k, v]) => `${k}=${v}`)
-  return pairs.length === 0 ? '(none)' : pairs.join(' ')
-}
-
-function sameArgs(a: Record<string, string>, b: Record<string, string>): boolean {
-  const ka = Object.keys(a).sort()
-  const kb = Object.keys(b).sort()
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k])
-}
-
-/**
- * Refuses to resume run `key`, saved with `saved` arguments (where: the checkpoint's place,
- * for the error), with other `args`. Both are compared as shown (secrets masked): a checkpoint
- * of an older version holds them in clear, and a changed password alone is the same run.
- */
-export function refuseOtherArgs(key: string, saved: Record<string, string> | undefined, args: Record<string, string>, where: string): void {
-  if (saved === undefined) return
-  const [before, now] = [shownArgs(saved), shownArgs(args)]
-  if (sameArgs(before, now)) return
-  throw new CheckpointError(
-    `Run '${key}' was started with arguments ${showArgs(before)} but is now given ${showArgs(now)}; ` +
-      `use --reset to start it over with the new arguments, or another --key`,
-    where,
-  )
-}
-
 /** The runs of `dir` whose key starts with `prefix` and that have a checkpoint. */
 function savedRuns(dir: string, prefix: string): string[] {
   return readdirSync(dir)
     .filter((name) => name.startsWith(prefix) && name.endsWith('.json'))
     .map((name) => name.slice(0, -'.json'.length))
-}
-
-/** What an earlier incarnation left: where to resume and what to skip. */
-export interface ResumePoint {
-  position: number
-  last: Checkpoint['last']
-  skip: SkipSet
-  counts: Checkpoint['counts']
-  elapsed: number
-  startedAt: string
-}
-
-/**
- * Where to resume: checkpoint `cp` plus the journal `journal` written after it. The
- * journal's watermark may be further than the checkpoint's; what either lists as finished
- * beyond the final position is skipped. Shared by every {@link StateStore}.
- */
-export function foldResume(cp: Checkpoint | undefined, journal: JournalEntries): ResumePoint {
-  // A crash between a checkpoint and the journal's truncation leaves records older than
-  // the checkpoint: positions and counts only grow, so the larger of each is the truth.
-  const ahead = journal.position > (cp?.position ?? 0)
-  const position = ahead ? journal.position : (cp?.position ?? 0)
-  const counts = { done: Math.max(cp?.counts.done ?? 0, journal.counts?.done ?? 0), failed: Math.max(cp?.counts.failed ?? 0, journal.counts?.failed ?? 0) }
-  const seqs: number[] = []
-  const keys: JobKey[] = []
-  const known = new Set<number>()
-  const add = (seq: number, key: JobKey): void => {
-    if (seq < position || known.has(seq)) return
-    known.add(seq)
-    seqs.push(seq)
-    keys.push(key)
-  }
-  for (const [seq, key] of cp?.finished ?? []) add(seq, key)
-  for (let i = 0; i < journal.seqs.length; i++) add(journal.seqs[i], journal.keys[i])
-  return {
-    position,
-    last: ahead ? journal.last : (cp?.last ?? null),
-    skip: new SkipSet(seqs, keys),
-    counts,
-    elapsed: cp?.elapsed ?? 0,
-    startedAt: cp?.startedAt ?? new Date().toISOString(),
-  }
 }
 
 /** How a run store is opened. */
@@ -138,6 +64,8 @@ export interface RunStoreOptions {
 export class RunStore implements StateStore {
   readonly paths: RunPaths
   readonly key: string
+  /** The run's failed-jobs log (a retry pass's is its run's: see failuresRunOf). */
+  readonly failedLogPath: string
   /** The checkpoint found at open (before any resume), if any. */
   readonly previous: Checkpoint | undefined
   /** What the master should warn about once open (a damaged journal cut by `acceptJournalLoss`). */
@@ -168,6 +96,7 @@ export class RunStore implements StateStore {
         rmSync(retry.journal, { force: true })
       }
       this.previous = readCheckpoint(this.paths.checkpoint)
+      this.failedLogPath = runPaths(stateDir, failuresRunOf(key, this.previous)).failed
       this.#journal = new Journal(this.paths.journal, { acceptLoss: options.acceptJournalLoss === true })
       if (this.#journal.dropped !== undefined) this.warnings.push(this.#journal.dropped)
       // Every run writes its checkpoint before its first job goes out (begin), so journal
@@ -185,11 +114,6 @@ export class RunStore implements StateStore {
     }
   }
 
-  /** Path of the run's failed-jobs log. */
-  get failedLogPath(): string {
-    return this.paths.failed
-  }
-
   /** Refuses to resume a run started with other arguments. */
   checkArgs(args: Record<string, string>): void {
     refuseOtherArgs(this.key, this.previous?.args, args, this.paths.checkpoint)
@@ -202,7 +126,11 @@ export class RunStore implements StateStore {
    * regular checkpoint thus leaves a run that refuses other arguments on restart. Then
    * refuses a shard count other than the one the key's saved runs have.
    */
-  begin(args: Record<string, string>): void {
+  begin(args: Record<string, string>): Promise<void> {
+    return promised(() => this.#begin(args))
+  }
+
+  #begin(args: Record<string, string>): void {
     this.checkArgs(args)
     if (this.previous === undefined) {
       const fresh = freshCheckpoint(this.key, args)
@@ -216,10 +144,12 @@ export class RunStore implements StateStore {
   }
 
   /** Removes the checkpoint {@link begin} wrote, when the run stops before any job went out (it could not listen). */
-  discardFresh(): void {
-    if (this.#fresh === undefined) return
-    rmSync(this.paths.checkpoint, { force: true })
-    this.#fresh = undefined
+  discardFresh(): Promise<void> {
+    return promised(() => {
+      if (this.#fresh === undefined) return
+      rmSync(this.paths.checkpoint, { force: true })
+      this.#fresh = undefined
+    })
   }
 
   /**
@@ -300,17 +230,19 @@ export class RunStore implements StateStore {
     }
   }
 
-  /** The failed-jobs log file: `path`, or `<state-dir>/<key>.failed.jsonl`. */
+  /** The failed-jobs log file: `path`, or {@link failedLogPath}. */
   openFailedLog(path: string | undefined): FailedJobsLog {
-    return new FailedLog(path ?? this.paths.failed)
+    return new FailedLog(path ?? this.failedLogPath)
   }
 
   /** Closes the journal (removing it once the run is complete: the checkpoint says all) and releases the lock. */
-  close(complete = false): void {
-    if (this.#closed) return
-    this.#closed = true
-    this.#journal.close()
-    if (complete) rmSync(this.paths.journal, { force: true })
-    this.#release()
+  close(complete = false): Promise<void> {
+    return promised(() => {
+      if (this.#closed) return
+      this.#closed = true
+      this.#journal.close()
+      if (complete) rmSync(this.paths.journal, { force: true })
+      this.#release()
+    })
   }
 }

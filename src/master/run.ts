@@ -18,13 +18,11 @@ import { Throttle } from './throttle.js'
 import type { FailedJob } from './failed-log.js'
 import { Ledger } from './ledger.js'
 import { Persistence } from './persistence.js'
-import type { ResumePoint } from './run-store.js'
-import { RunStore } from './run-store.js'
-import { openPgStore } from './pg-store.js'
+import { stateBackend } from './state-backend.js'
 import { Server } from './server.js'
 import type { ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
-import type { FailedJobsLog, StateStore } from './state-store.js'
+import type { FailedJobsLog, ResumePoint, StateStore } from './state-store.js'
 import { Source } from './source.js'
 import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
@@ -69,22 +67,9 @@ export interface RunParts {
 }
 
 const DEFAULT_PARTS: RunParts = {
-  store: (o, stopping) =>
-    o.stateStore !== undefined
-      ? openPgStore(o.stateStore, o.key, { reset: o.reset, standby: o.standby, pollMs: standbyPoll(o.heartbeat), leaseMs: LEASE_HEARTBEATS * o.heartbeat * 1000, signal: stopping })
-      : new RunStore(o.stateDir, o.key, { reset: o.reset, acceptJournalLoss: o.acceptJournalLoss }),
+  store: (o, stopping) => stateBackend(o).open(o.key, { reset: o.reset, standby: o.standby, signal: stopping }),
   server: (options, handler) => new Server(options, handler),
 }
-
-/**
- * How long a master's lease in a PostgreSQL state store lasts without renewal, in
- * heartbeats: longer than a slave waits for a silent master (2.5), so the slaves of a
- * paused master have left it when a standby takes over.
- */
-export const LEASE_HEARTBEATS = 4
-
-/** How often a standby asks for the lease: a quarter heartbeat, so it takes over within a few. */
-const standbyPoll = (heartbeat: number): number => Math.min(1000, Math.max(50, (heartbeat * 1000) / 4))
 
 export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
   const store = await parts.store(options, stopping)
@@ -104,8 +89,8 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
     return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
   } catch (error) {
     // Every step runs; the first error is the one the caller sees.
-    await Promise.resolve(store.discardFresh()).catch(() => undefined)
-    await Promise.resolve(store.close()).catch(() => undefined)
+    await store.discardFresh().catch(() => undefined)
+    await store.close().catch(() => undefined)
     throw error
   }
 }

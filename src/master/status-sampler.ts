@@ -1,6 +1,6 @@
 import type { ControlsFigures } from './controls.js'
 import type { Ledger } from './ledger.js'
-import type { ResumePoint } from './run-store.js'
+import type { ResumePoint } from './state-store.js'
 import type { Session } from './session.js'
 import type { FailureFigures, RunState, RunStatus, SlaveFigures } from './status.js'
 import { MovingRate, jsonKey, progress, startingStatus } from './status.js'

@@ -5,12 +5,12 @@
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
-import { EXIT_OK, MASTER_BIN, Proc, recordedKeys, run, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
+import { CTL_BIN, EXIT_OK, MASTER_BIN, Proc, recordedKeys, run, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
 import type { Checkpoint } from '../../src/master/checkpoint.js'
 import type { JournalRecord } from '../../src/master/journal.js'
 import type { PgClient } from '../../src/master/pg-store.js'
 import { FLUSH_RECORDS, PG_FLUSH, openPgStore } from '../../src/master/pg-store.js'
-import { FAULTY, RANGE, RECORD, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
+import { FAULTY, RANGE, RECORD, attemptsOf, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
@@ -206,5 +206,145 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     // 0..49 twice (both runs), 50..59 once.
     const counts = tally(recordedKeys(box.records))
     expect([...counts.entries()].sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(Array.from({ length: 60 }, (_, id) => [String(id), id < 50 ? 2 : 1]))
+  })
+
+  /** The failed jobs of run `run` in the table, as [key, attempts, message], sorted by key. */
+  const failedRows = async (run: string): Promise<[number, number, string][]> =>
+    (await postgres.db.query('SELECT entry FROM taskmaster_failed WHERE run = $1 ORDER BY id', [run])).rows
+      .map((row) => JSON.parse(row.entry))
+      .map((entry): [number, number, string] => [entry.key, entry.attempts, entry.error.message])
+      .sort((a, b) => a[0] - b[0])
+  /** The runs the failed jobs of `key` were moved to (`<key>.failed.<time>`). */
+  const rotatedRuns = async (key: string): Promise<string[]> =>
+    (await postgres.db.query('SELECT DISTINCT run FROM taskmaster_failed WHERE run LIKE $1 ORDER BY run', [`${key}.failed.%`])).rows.map((row) => String(row.run))
+  /** How the master names the failed jobs of run `run` in the table. */
+  const tableOf = (run: string): string => `table taskmaster_failed (run '${run}') of ${postgres.server.url}`
+
+  it('--retry-failed replays exactly the failed jobs from the table (moved aside, never deleted) as run <key>.retry; again, there is nothing to retry', async () => {
+    const N = 40
+    const FAILING = [3, 17, 29]
+    const box = sandbox({ TM_FAIL_IDS: FAILING.join(',') })
+    const first = await run(MASTER_BIN, [RANGE, `n=${N}`, ...pgArgs('pg-flaky', box.stateDir), '--spawn', '2', '--handler', FAULTY, '--retries', '1', '--retry-delay', '0', '--quiet'], { env: box.env })
+    expect(first.exit, first.stderr).toEqual({ code: 1, signal: null })
+    expect(await failedRows('pg-flaky')).toEqual(FAILING.map((id) => [id, 2, `job ${id} is broken`]))
+
+    const fixedEnv = { ...box.env, TM_FIXED: '1' }
+    const retry = await run(MASTER_BIN, [RANGE, ...pgArgs('pg-flaky', box.stateDir), '--retry-failed', '--spawn', '1', '--handler', FAULTY, '--quiet'], { env: fixedEnv })
+    expect(retry.exit, retry.stderr).toEqual(EXIT_OK)
+    const rotated = await rotatedRuns('pg-flaky')
+    expect(rotated).toHaveLength(1)
+    expect(rotated[0]).toMatch(/^pg-flaky\.failed\.\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(await failedRows(rotated[0]!)).toEqual(FAILING.map((id) => [id, 2, `job ${id} is broken`]))
+    expect(retry.stdout).toContain(`Retrying 3 failed jobs of run 'pg-flaky' (from ${tableOf(rotated[0]!)}) as run 'pg-flaky.retry'\n`)
+    expect(retry.stdout).toMatch(/^Run 'pg-flaky\.retry' complete: 3 jobs \(3 done, 0 failed\)/m)
+    expect(await failedRows('pg-flaky'), 'no new failed jobs').toEqual([])
+    expect(await checkpointOf('pg-flaky.retry')).toMatchObject({ complete: true, position: 3, args: { 'retry-log': rotated[0] } })
+    expect(attemptsOf(box.records, FAILING)).toEqual({ 3: [1, 1, 2], 17: [1, 1, 2], 29: [1, 1, 2] })
+    expect(tally(recordedKeys(box.records))).toEqual(new Map(Array.from({ length: N }, (_, id) => [String(id), 1])))
+
+    const again = await run(MASTER_BIN, [RANGE, ...pgArgs('pg-flaky', box.stateDir), '--retry-failed', '--quiet'], { env: fixedEnv })
+    expect(again.exit, again.stderr).toEqual(EXIT_OK)
+    expect(again.stdout).toBe("Run 'pg-flaky' has no failed jobs to retry.\n")
+    const { existsSync } = await import('node:fs')
+    expect(existsSync(box.stateDir)).toBe(false)
+  })
+
+  it('a --retry-failed pass killed -9 (before any job, then with half done) is resumed by the next --retry-failed; jobs failing again go to the run\'s table', async () => {
+    const N = 30
+    const FAILING = [1, 4, 7, 10, 13, 16, 19, 22, 25, 28]
+    const box = sandbox({ TM_FAIL_IDS: FAILING.join(',') })
+    const first = await run(MASTER_BIN, [RANGE, `n=${N}`, ...pgArgs('pg-r', box.stateDir), '--spawn', '1', '--handler', FAULTY, '--retries', '0', '--quiet'], { env: box.env })
+    expect(first.exit, first.stderr).toEqual({ code: 1, signal: null })
+    expect((await failedRows('pg-r')).map(([key]) => key)).toEqual(FAILING)
+
+    // No slave: the pass listens with every job still queued, and is killed there.
+    const { master: killed } = await startMaster([RANGE, ...pgArgs('pg-r', box.stateDir), '--retry-failed', '--quiet'], { env: box.env })
+    const from = killed.stdout.match(/^Retrying 10 failed jobs of run 'pg-r' \(from (.+)\) as run 'pg-r\.retry'$/m)?.[1]
+    expect(from, killed.stdout).toBeDefined()
+    // The original run is held while its pass runs: it cannot start beside it.
+    const beside = await run(MASTER_BIN, [RANGE, `n=${N}`, ...pgArgs('pg-r', box.stateDir), '--quiet'], { env: box.env })
+    expect(beside.exit).toEqual({ code: 2, signal: null })
+    expect(beside.stderr).toContain("Run 'pg-r' is in use by another master")
+    expect(await killHard(killed)).toEqual({ code: null, signal: 'SIGKILL' })
+
+    // Killed again with part of the pass done.
+    const address = `127.0.0.1:${await portForLater()}`
+    const { master: half } = await startMaster([RANGE, ...pgArgs('pg-r', box.stateDir, address), '--retry-failed', '--retries', '0', '--quiet'], { env: box.env })
+    expect(half.stdout).toContain(`Resuming the retry of 10 failed jobs of run 'pg-r' (from ${from}) as run 'pg-r.retry'\n`)
+    // Jobs 1, 4, 7 and 10 fail again, then 13 hangs: the pass is killed half done, whatever the machine's speed.
+    const slave = startSlave([FAULTY, '--host', address, '--concurrency', '1', '--prefetch', '1'], { env: { ...box.env, TM_FAIL_IDS: '1,4,7,10', TM_HANG_IDS: '13' } })
+    // Counted finished by the pass (in its checkpoint or journal), not only logged: a resume skips them.
+    const passFailed = async (): Promise<number> => {
+      const journaled = (await postgres.db.query("SELECT record FROM taskmaster_journal WHERE run = 'pg-r.retry'")).rows.map((row) => JSON.parse(row.record)[3] as number)
+      return Math.max(((await checkpointOf('pg-r.retry')) as { counts: { failed: number } }).counts.failed, ...journaled)
+    }
+    await until('jobs 1 and 4 to fail again, counted by the pass', async () => (await passFailed()) >= 2)
+    expect(await killHard(half)).toEqual({ code: null, signal: 'SIGKILL' })
+    slave.kill('SIGKILL')
+    await slave.exited
+
+    const fixedEnv = { ...box.env, TM_FIXED: '1' }
+    const resumed = await run(MASTER_BIN, [RANGE, ...pgArgs('pg-r', box.stateDir), '--retry-failed', '--spawn', '1', '--handler', FAULTY, '--quiet'], { env: fixedEnv })
+    expect(resumed.exit, resumed.stderr).toEqual({ code: 1, signal: null })
+    expect(resumed.stdout).toContain(`Resuming the retry of 10 failed jobs of run 'pg-r' (from ${from}) as run 'pg-r.retry'\n`)
+    expect(resumed.stdout).toMatch(/^Run 'pg-r\.retry' complete: \d+ jobs/m)
+    expect(await checkpointOf('pg-r.retry')).toMatchObject({ complete: true, position: 10 })
+    // In the run's table, once each; the failures the pass counted were skipped on resume, and
+    // a failure logged but not yet counted at the kill ran again: in the log or run, never lost.
+    const failedAgain = (await failedRows('pg-r')).map(([key]) => key)
+    expect(failedAgain.slice(0, 2)).toEqual([1, 4])
+    expect(failedAgain.every((key) => [1, 4, 7, 10].includes(key)), String(failedAgain)).toBe(true)
+    expect(new Set(failedAgain).size).toBe(failedAgain.length)
+    const recorded = tally(recordedKeys(box.records))
+    expect([...recorded.values()].every((times) => times === 1), 'each job recorded once').toBe(true)
+    expect(Array.from({ length: N }, (_, id) => id).filter((id) => !recorded.has(String(id)) && !failedAgain.includes(id))).toEqual([])
+    for (const id of FAILING) expect(attemptsOf(box.records, [id])[id]!.length, `job ${id}`).toBeGreaterThanOrEqual(2)
+  })
+
+  it('tm-ctl status --key --state-store reads a run from the tables without its lease: stopped, held, complete, missing', async () => {
+    const box = sandbox()
+    const ctl = (args: string[]) => run(CTL_BIN, ['status', '--key', ...args, '--state-store', postgres.server.url], { env: { ...box.env, TM_TOKEN: undefined } })
+    const { master } = await startMaster([RANGE, 'n=100000000', ...pgArgs('pg-ctl', box.stateDir), '--quiet'], { env: box.env })
+    const held = await ctl(['pg-ctl', '--json'])
+    expect(held.exit, held.stderr).toEqual(EXIT_OK)
+    expect(JSON.parse(held.stdout)).toMatchObject({ key: 'pg-ctl', args: { n: '100000000' }, complete: false, position: 0, locked: true })
+    master.kill('SIGINT')
+    expect((await master.exited).code).toBe(130)
+    // The server ends a session (and frees its locks) a moment after the client left.
+    await until("the master's session to end", async () => (await postgres.db.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'")).rows[0].n === 0)
+
+    const cp = (await checkpointOf('pg-ctl')) as { elapsed: number; startedAt: string; updatedAt: string }
+    const stopped = await ctl(['pg-ctl', '--json'])
+    expect(stopped.exit, stopped.stderr).toEqual(EXIT_OK)
+    expect(JSON.parse(stopped.stdout)).toEqual({
+      key: 'pg-ctl',
+      args: { n: '100000000' },
+      complete: false,
+      position: 0,
+      last: null,
+      done: 0,
+      failed: 0,
+      elapsedMs: cp.elapsed,
+      startedAt: cp.startedAt,
+      updatedAt: cp.updatedAt,
+      locked: false,
+      checkpoint: `table taskmaster_checkpoint (run 'pg-ctl') of ${postgres.server.url}`,
+    })
+    expect((await ctl(['pg-ctl'])).stdout.split('\n')[0]).toBe("Run 'pg-ctl': not complete; start it again with the same --key to resume")
+
+    // A run killed mid-way: its journal after the checkpoint counts, as a resume would find it.
+    await postgres.db.query("INSERT INTO taskmaster_journal (run, record) VALUES ('pg-ctl', '[7,6,7,0,[],[]]')")
+    expect(JSON.parse((await ctl(['pg-ctl', '--json'])).stdout)).toMatchObject({ position: 7, last: 6, done: 7, failed: 0 })
+
+    const whole = await run(MASTER_BIN, [RANGE, 'n=20', ...pgArgs('pg-ctl-whole', box.stateDir), '--spawn', '1', '--handler', RECORD, '--quiet'], { env: box.env })
+    expect(whole.exit, whole.stderr).toEqual(EXIT_OK)
+    expect(JSON.parse((await ctl(['pg-ctl-whole', '--json'])).stdout)).toMatchObject({ key: 'pg-ctl-whole', complete: true, position: 20, last: 19, done: 20, failed: 0, locked: false })
+    expect((await ctl(['pg-ctl-whole'])).stdout.split('\n')[0]).toBe("Run 'pg-ctl-whole': complete")
+
+    const none = await ctl(['nope'])
+    expect(none.exit.code).toBe(2)
+    expect(none.stderr).toBe(`tm-ctl: No run 'nope' in the state store ${postgres.server.url} (give the --key and --state-store the master was given)\n`)
+    // Read-only: it took no lease (and made no row) for the runs it read.
+    expect((await postgres.db.query("SELECT run FROM taskmaster_lease WHERE run IN ('nope', 'pg-ctl-whole') ORDER BY run")).rows).toEqual([{ run: 'pg-ctl-whole' }])
   })
 })

@@ -62,9 +62,9 @@ class FailingStore extends RunStore {
     super.journal(record)
   }
 
-  override close(complete?: boolean): void {
+  override close(complete?: boolean): Promise<void> {
     this.closed = true
-    super.close(complete)
+    return super.close(complete)
   }
 }
 

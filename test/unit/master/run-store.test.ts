@@ -13,8 +13,8 @@ import { cleanTempDirs, tempDir } from '../../helpers/proc.js'
 import { checkpoint, deadPid, journalRecord, thrownBy, writeJournal } from '../support.js'
 
 const stores: RunStore[] = []
-afterEach(() => {
-  for (const store of stores.splice(0)) store.close()
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close()
   cleanTempDirs()
 })
 
@@ -118,13 +118,13 @@ describe('RunStore', () => {
     expect(store.resumePoint().skip.size).toBe(0)
   })
 
-  it('refuses a second store on the same key, and allows it once closed', () => {
+  it('refuses a second store on the same key, and allows it once closed', async () => {
     const dir = tempDir()
     const first = open(dir)
     expect(() => new RunStore(dir, 'run')).toThrow(LockError)
     open(dir, 'other')
-    first.close()
-    first.close()
+    await first.close()
+    await first.close()
     open(dir)
   })
 
@@ -142,9 +142,9 @@ describe('RunStore', () => {
     expect(existsSync(runPaths(dir, 'run').lock)).toBe(false)
   })
 
-  it('close releases the lock file', () => {
+  it('close releases the lock file', async () => {
     const store = open(tempDir())
-    store.close()
+    await store.close()
     expect(existsSync(store.paths.lock)).toBe(false)
   })
 
@@ -177,20 +177,20 @@ describe('RunStore', () => {
     expect(open(stateWith(checkpoint({ position: 1, last: 0 }), [journalRecord({ position: 2, last: 1, done: 2 })])).warnings).toEqual([])
   })
 
-  it('begin makes a fresh run\'s identity durable: a checkpoint at position 0 with its args, before any job', () => {
+  it('begin makes a fresh run\'s identity durable: a checkpoint at position 0 with its args, before any job', async () => {
     const dir = tempDir()
     const store = open(dir)
-    store.begin({ table: 'posts' })
+    await store.begin({ table: 'posts' })
     const written = JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))
     expect(written).toMatchObject({ format: 1, key: 'run', args: { table: 'posts' }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0 })
     expect(written.startedAt).toBe(written.updatedAt)
     expect(store.resumePoint()).toMatchObject({ position: 0, last: null, startedAt: written.startedAt })
-    store.close()
+    await store.close()
     // Killed before its first real checkpoint: the next incarnation knows its arguments.
     const again = open(dir)
     expect(again.previous).toMatchObject({ args: { table: 'posts' }, position: 0 })
-    expect(() => again.begin({ table: 'users' })).toThrow("Run 'run' was started with arguments table=posts but is now given table=users;")
-    again.begin({ table: 'posts' })
+    await expect(again.begin({ table: 'users' })).rejects.toThrow("Run 'run' was started with arguments table=posts but is now given table=users;")
+    await again.begin({ table: 'posts' })
     expect(JSON.parse(readFileSync(again.paths.checkpoint, 'utf8'))).toEqual(written)
   })
 
@@ -207,33 +207,33 @@ describe('RunStore', () => {
     expect(store.resumePoint().position).toBe(0)
   })
 
-  it('discardFresh removes the checkpoint begin wrote, and nothing else', () => {
+  it('discardFresh removes the checkpoint begin wrote, and nothing else', async () => {
     const dir = tempDir()
     const store = open(dir)
-    store.begin({})
-    store.discardFresh()
+    await store.begin({})
+    await store.discardFresh()
     expect(existsSync(store.paths.checkpoint)).toBe(false)
-    store.close()
+    await store.close()
     const resumed = open(stateWith(checkpoint({ position: 5, last: 4 })))
-    resumed.begin({ n: '10' })
-    resumed.discardFresh()
+    await resumed.begin({ n: '10' })
+    await resumed.discardFresh()
     expect(existsSync(resumed.paths.checkpoint)).toBe(true)
   })
 
   describe('state deleted while the run is live', () => {
     /** A store on `<temp>/state` that has begun, saved once and journaled a record. */
-    function live(): { store: RunStore; dir: string } {
+    async function live(): Promise<{ store: RunStore; dir: string }> {
       const dir = join(tempDir(), 'state')
       const store = open(dir)
-      store.begin({ n: '10' })
+      await store.begin({ n: '10' })
       store.save(checkpoint({ position: 2, last: 1, counts: { done: 2, failed: 0 } }))
       store.journal(journalRecord({ position: 3, last: 2, done: 3 }))
       return { store, dir }
     }
     const later = checkpoint({ position: 5, last: 4, finished: [[7, 7]], counts: { done: 6, failed: 1 } })
 
-    it('save rewrites a deleted state dir from memory (checkpoint, lock, journal) and says so', () => {
-      const { store, dir } = live()
+    it('save rewrites a deleted state dir from memory (checkpoint, lock, journal) and says so', async () => {
+      const { store, dir } = await live()
       rmSync(dir, { recursive: true })
       expect(store.save(later)).toBe(
         `The state of run 'run' was deleted while the run was live (the state dir '${dir}' was removed); rewritten from memory (position 5, 6 done, 1 failed). Anything else kept there (a failed-jobs log) is gone`,
@@ -245,12 +245,12 @@ describe('RunStore', () => {
       expect(Journal.read(store.paths.journal)).toMatchObject({ position: 6, last: 5, counts: { done: 7, failed: 0 } })
       // Once rewritten, a save is quiet again.
       expect(store.save(later)).toBeUndefined()
-      store.close()
+      await store.close()
       expect(existsSync(store.paths.lock)).toBe(false)
     })
 
-    it('save rewrites a deleted checkpoint, and reopens a deleted journal', () => {
-      const { store } = live()
+    it('save rewrites a deleted checkpoint, and reopens a deleted journal', async () => {
+      const { store } = await live()
       unlinkSync(store.paths.checkpoint)
       expect(store.save(later)).toMatch(/^The state of run 'run' was deleted while the run was live \(its checkpoint was removed\); rewritten from memory \(position 5, 6 done, 1 failed\)$/)
       expect(readCheckpoint(store.paths.checkpoint)).toEqual(later)
@@ -260,8 +260,8 @@ describe('RunStore', () => {
       expect(Journal.read(store.paths.journal).position).toBe(6)
     })
 
-    it('save that cannot rewrite the state says it is gone and what a restart would do', () => {
-      const { store, dir } = live()
+    it('save that cannot rewrite the state says it is gone and what a restart would do', async () => {
+      const { store, dir } = await live()
       rmSync(dir, { recursive: true })
       // A file where the state dir was: it cannot be made again, even by root.
       writeFileSync(dir, '')
@@ -279,38 +279,38 @@ describe('RunStore', () => {
 describe('RunStore: one shard count a key', () => {
   const args = (index: number, count: number): Record<string, string> => identityArgs({}, { index, count })
 
-  it('two first starts of different counts at once: each writes its checkpoint before it looks, so they do not both go on (here both refuse)', () => {
+  it('two first starts of different counts at once: each writes its checkpoint before it looks, so they do not both go on (here both refuse)', async () => {
     const dir = tempDir()
     const three = open(dir, 'k.shard-1-of-3')
     const four = open(dir, 'k.shard-1-of-4')
     // Four's begin has written its checkpoint (as a begin does first) when three's looks.
     writeCheckpoint(runPaths(dir, 'k.shard-1-of-4').checkpoint, freshCheckpoint('k.shard-1-of-4', args(1, 4)))
-    expect(() => three.begin(args(1, 3))).toThrow("Run 'k' is sharded in 4 (saved: 'k.shard-1-of-4'")
-    expect(() => four.begin(args(1, 4))).toThrow("Run 'k' is sharded in 3 (saved: 'k.shard-1-of-3'")
+    await expect(three.begin(args(1, 3))).rejects.toThrow("Run 'k' is sharded in 4 (saved: 'k.shard-1-of-4'")
+    await expect(four.begin(args(1, 4))).rejects.toThrow("Run 'k' is sharded in 3 (saved: 'k.shard-1-of-3'")
     // The refused runs discard what they wrote: the key takes any count again.
-    three.discardFresh()
-    four.discardFresh()
-    expect(() => open(dir, 'k.shard-2-of-2').begin(args(2, 2))).not.toThrow()
+    await three.discardFresh()
+    await four.discardFresh()
+    await expect(open(dir, 'k.shard-2-of-2').begin(args(2, 2))).resolves.toBeUndefined()
   })
 
-  it('--reset of a shard forgets its own state only: the count stays while another shard of the key has state', () => {
+  it('--reset of a shard forgets its own state only: the count stays while another shard of the key has state', async () => {
     const dir = tempDir()
     const first = open(dir, 'k.shard-1-of-2')
-    first.begin(args(1, 2))
-    first.close()
+    await first.begin(args(1, 2))
+    await first.close()
     const second = open(dir, 'k.shard-2-of-2')
-    second.begin(args(2, 2))
-    second.close()
+    await second.begin(args(2, 2))
+    await second.close()
     const reset = open(dir, 'k.shard-1-of-2', { reset: true })
     expect(reset.previous).toBeUndefined()
-    reset.begin(args(1, 2))
-    reset.close()
+    await reset.begin(args(1, 2))
+    await reset.close()
     const other = open(dir, 'k.shard-1-of-3', { reset: true })
-    expect(() => other.begin(args(1, 3))).toThrow("Run 'k' is sharded in 2 (saved: 'k.shard-1-of-2' and 1 more,")
-    other.discardFresh()
-    other.close()
+    await expect(other.begin(args(1, 3))).rejects.toThrow("Run 'k' is sharded in 2 (saved: 'k.shard-1-of-2' and 1 more,")
+    await other.discardFresh()
+    await other.close()
     // Once no run of the key has state, another count starts.
     for (const key of ['k.shard-1-of-2', 'k.shard-2-of-2']) rmSync(runPaths(dir, key).checkpoint)
-    expect(() => open(dir, 'k.shard-1-of-3').begin(args(1, 3))).not.toThrow()
+    await expect(open(dir, 'k.shard-1-of-3').begin(args(1, 3))).resolves.toBeUndefined()
   })
 })
