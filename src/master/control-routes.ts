@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { CONTROL_LIMITS, limitRange, withinLimit } from '../options.js'
-import type { ControlLimit } from '../options.js'
+import type { Bounds } from '../bounds.js'
+import { rangeWords, withinBounds } from '../bounds.js'
+import { MASTER_OPTIONS } from '../option-specs.js'
 import type { ControlSource, ControlsFigures } from './controls.js'
 import type { HttpRouter } from './http.js'
 import { sendJson, sendText } from './http.js'
@@ -41,10 +42,10 @@ export function addControlRoutes(router: HttpRouter, target: ControlTarget): Htt
     .post('/resume', (req, res) => drain(req, () => answer(req, res, target.setPaused(false, source(req)), 'nothing: not paused')))
     .post('/stop', (req, res) => drain(req, () => answer(req, res, target.stop(source(req)), '')))
     .post('/rate', (req, res) =>
-      readValue(req, res, '/rate', CONTROL_LIMITS.rate, (value) => answer(req, res, target.setRate(value, source(req)), `nothing: the rate is already ${value === null ? 'off' : value}`)),
+      readValue(req, res, '/rate', MASTER_OPTIONS.rate.bounds, (value) => answer(req, res, target.setRate(value, source(req)), `nothing: the rate is already ${value === null ? 'off' : value}`)),
     )
     .post('/max-in-flight', (req, res) =>
-      readValue(req, res, '/max-in-flight', CONTROL_LIMITS.maxInFlight, (value) => answer(req, res, target.setMaxInFlight(value, source(req)), `nothing: max in flight is already ${value === null ? 'off' : value}`)),
+      readValue(req, res, '/max-in-flight', MASTER_OPTIONS.maxInFlight.bounds, (value) => answer(req, res, target.setMaxInFlight(value, source(req)), `nothing: max in flight is already ${value === null ? 'off' : value}`)),
     )
 }
 
@@ -55,10 +56,11 @@ function drain(req: IncomingMessage, then: () => void): void {
 }
 
 /**
- * Reads `{"value": <number> | null}`: a number within the control's bounds (`limit`, of
- * CONTROL_LIMITS), or null (no limit). Anything else is a 400 that says what was expected.
+ * Reads `{"value": <number> | null}`: a number within the option's bounds (of
+ * MASTER_OPTIONS, as every setter checks), or null (no limit). Anything else is a 400 that
+ * names the field and says what was expected.
  */
-function readValue(req: IncomingMessage, res: ServerResponse, path: string, limit: ControlLimit, then: (value: number | null) => void): void {
+function readValue(req: IncomingMessage, res: ServerResponse, path: string, limit: Bounds, then: (value: number | null) => void): void {
   let body = ''
   let tooBig = false
   req.setEncoding('utf8')
@@ -68,7 +70,7 @@ function readValue(req: IncomingMessage, res: ServerResponse, path: string, limi
     if (body.length > MAX_BODY) tooBig = true
   })
   req.on('end', () => {
-    const bad = (why: string): void => sendText(res, 400, `POST ${path} takes a JSON body {"value": <${limitRange(limit)}> or null for no limit}; ${why}\n`)
+    const bad = (why: string): void => sendText(res, 400, `POST ${path} takes a JSON body {"value": <${rangeWords(limit)}> or null for no limit}; ${why}\n`)
     if (tooBig) return bad(`the body is over ${MAX_BODY} bytes`)
     let parsed: unknown
     try {
@@ -79,7 +81,7 @@ function readValue(req: IncomingMessage, res: ServerResponse, path: string, limi
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('value' in parsed)) return bad('it has no "value"')
     const value = parsed.value
     if (value === null) return then(null)
-    if (!withinLimit(limit, value)) return bad(`got ${JSON.stringify(value)}`)
+    if (!withinBounds(limit, value)) return bad(`got ${JSON.stringify(value)}`)
     then(value)
   })
 }
