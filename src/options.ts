@@ -1,68 +1,11 @@
 import { OptionError } from './errors.js'
-import { MIN_FRAME } from './protocol/messages.js'
+import type { AnySpec, OptionSpec } from './option-specs.js'
+import { MASTER_OPTIONS, SLAVE_OPTIONS, checkOption, validateRunKey } from './option-specs.js'
 import type { Shard } from './shard.js'
-import { SHARD_ARG, checkShard, shardSuffix } from './shard.js'
+import { SHARD_ARG, shardSuffix } from './shard.js'
 import { resolveRunArgs } from './run-args.js'
 
-/**
- * Upper bounds of the numeric options, shared by the API and the CLI.
- * - `size`: the ledger holds a window of 8 × size jobs in typed arrays (about 30 bytes a
- *   job before the jobs themselves): a million is some 250 MB; far beyond, allocation fails.
- * - `batchSize`: a batch never holds more jobs than the buffer can.
- * - `maxFrame`: 1 GiB; ws keeps its payload limit in a 32-bit signed integer.
- * - `seconds` (every option in seconds): a week; timers take at most 2^31-1 ms (24.8 days)
- *   and silently fire after 1 ms beyond, and a slave waits 2.5 heartbeats.
- * - `concurrency`, `prefetch`: a slave's lanes and its credit.
- * - `batch`: jobs per `handleBatch` call; `linger`: milliseconds waited to fill one.
- * The controls a run can change while it runs have their own spec, {@link CONTROL_LIMITS}.
- */
-export const OPTION_LIMITS = {
-  size: 1_000_000,
-  batchSize: 1_000_000,
-  maxFrame: 2 ** 30,
-  seconds: 604_800,
-  concurrency: 100_000,
-  prefetch: 1_000_000,
-  batch: 100_000,
-  linger: 60_000,
-} as const
-
-/** The bounds of a control: a finite number from `min` to `max` (a whole one if `integer`), `what` in words. */
-export interface ControlLimit {
-  min: number
-  max: number
-  integer: boolean
-  what: string
-}
-
-/**
- * The bounds of the limits a run can change while it runs: the one spec that the library
- * options, the CLI flags, the master's setters, `POST /rate` / `/max-in-flight` and `tm-ctl`
- * all check (each naming the value as its user wrote it).
- * - `rate`: jobs per second over the fleet. At least a job every 1,000 s: slower, the wait
- *   for a token outgrows what anyone means (and, far below, what a timer takes); at most ten
- *   times what one master has been measured to send.
- * - `maxInFlight`: jobs in flight over the fleet.
- */
-export const CONTROL_LIMITS = {
-  rate: { min: 0.001, max: 10_000_000, integer: false, what: 'a number of jobs per second' },
-  maxInFlight: { min: 1, max: 100_000_000, integer: true, what: 'a whole number of jobs' },
-} as const satisfies Record<string, ControlLimit>
-
-/** A control's range in words: `a number of jobs per second from 0.001 to 10000000`. */
-export function limitRange(limit: ControlLimit): string {
-  return `${limit.what} from ${limit.min} to ${limit.max}`
-}
-
-/** True when `value` is within `limit`: a finite number (whole if it must be) from min to max. NaN, Infinity and non-numbers are not. */
-export function withinLimit(limit: ControlLimit, value: unknown): value is number {
-  return typeof value === 'number' && value >= limit.min && value <= limit.max && (!limit.integer || Number.isInteger(value))
-}
-
-/** Throws an {@link OptionError} naming `name` (as its user wrote it) unless `value` is within `limit`; `also` adds what else it may be. */
-export function checkLimit(limit: ControlLimit, value: unknown, name: string, option: string, also = ''): void {
-  if (!withinLimit(limit, value)) throw new OptionError(`${name} must be ${limitRange(limit)}${also}, got ${String(value)}`, option)
-}
+export { validateRunKey } from './option-specs.js'
 
 /** A job generator: `getJobs(last, ctx)`, sync or async. */
 export type JobGenerator = (last: JobKey | undefined, ctx: GeneratorContext) => Iterable<unknown> | AsyncIterable<unknown>
@@ -316,150 +259,32 @@ export interface SlaveOptions {
 }
 
 /**
- * One option of the library: its default and the check of a given value (which throws an
- * {@link OptionError} naming it). A check sees only values that are not undefined.
+ * The tables of src/option-specs.ts, checked to hold every field of the options (but those
+ * every caller gives), each spec of the field's type.
  */
-export interface OptionSpec<T> {
-  default: T
-  check?: (value: NonNullable<T>, name: string) => void
-}
+const MASTER_TABLE: { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> } = MASTER_OPTIONS
+const SLAVE_TABLE: { [K in keyof Omit<SlaveOptions, 'handler' | 'batchHandler' | 'host'>]-?: OptionSpec<SlaveOptions[K]> } = SLAVE_OPTIONS
 
-/** Any {@link OptionSpec} (a check takes `never`, so a check of any value type fits). */
-type AnySpec = { default: unknown; check?: (value: never, name: string) => void }
+/** The options of `O` that `specs` fill: each is there, undefined only where its default is. */
+type Filled<O, S> = { -readonly [K in keyof S & keyof O]-?: S[K] extends { default: undefined } ? O[K] : NonNullable<O[K]> }
 
-/** The defaults of an options table, in one object. */
-export type DefaultsOf<T extends Record<string, AnySpec>> = { [K in keyof T]: T[K]['default'] }
-
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: number, name: string): void => {
-    if (!Number.isSafeInteger(value) || value < min) {
-      throw new OptionError(`options.${name} must be an integer >= ${min}, got ${String(value)}`, name)
-    }
-    if (value > max) throw new OptionError(`options.${name} must be at most ${max}, got ${value}`, name)
-  }
-}
-
-/** Seconds that go into a timer: bounded so the timer does not overflow (see OPTION_LIMITS). */
-function expectTimer(name: string, value: number): void {
-  if (value > OPTION_LIMITS.seconds) throw new OptionError(`options.${name} must be at most ${OPTION_LIMITS.seconds} seconds, got ${value}`, name)
-}
-
-/** Seconds > 0, at most a timer's. */
-function positiveSeconds(value: number, name: string): void {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new OptionError(`options.${name} must be a positive number, got ${String(value)}`, name)
-  }
-  expectTimer(name, value)
-}
-
-/** Seconds >= 0, at most a timer's. */
-function nonNegativeSeconds(value: number, name: string): void {
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
-    throw new OptionError(`options.${name} must be a number >= 0, got ${String(value)}`, name)
-  }
-  expectTimer(name, value)
-}
-
-/** The check of a control's option (see {@link CONTROL_LIMITS}). */
-function control(limit: ControlLimit) {
-  return (value: number, name: string): void => checkLimit(limit, value, `options.${name}`, name)
-}
-
-function throttleCheck(value: ThrottleCheck | NamedThrottle, name: string): void {
-  if (typeof value !== 'function' && (typeof value !== 'object' || typeof value.check !== 'function')) throw new OptionError(`options.${name} must be a function ({ args, signal }) => false | true | reason`, name)
-}
-
-function nonEmpty(value: string, name: string): void {
-  if (value.length === 0) throw new OptionError(`options.${name} must not be empty`, name)
-}
-
-function postgresUrl(value: string, name: string): void {
-  if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) throw new OptionError(`options.${name} must be a postgres:// URL, got '${String(value)}'`, name)
-}
-
-/** The run key becomes a file name: keep it to a safe alphabet. */
-export function validateRunKey(key: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
-    throw new OptionError(`The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`, 'key')
-  }
-}
-
-/**
- * Every {@link MasterOptions} field but `source`: its default (as documented by the field's
- * `@default`) and its check. Checks run in this order, so the first bad option is named.
- */
-const MASTER_OPTIONS = {
-  key: { default: 'run', check: validateRunKey },
-  args: { default: {} },
-  stateDir: { default: './.taskmaster' },
-  reset: { default: false },
-  acceptJournalLoss: { default: false },
-  host: { default: '127.0.0.1' },
-  port: { default: 5050, check: integer(0, 65535) },
-  size: { default: 10000, check: integer(1, OPTION_LIMITS.size) },
-  batchSize: { default: 1000, check: integer(1, OPTION_LIMITS.batchSize) },
-  checkpointInterval: { default: 1, check: positiveSeconds },
-  heartbeat: { default: 5, check: positiveSeconds },
-  maxFrame: { default: 16 * 1024 * 1024, check: integer(MIN_FRAME, OPTION_LIMITS.maxFrame) },
-  maxSlaves: { default: 10_000, check: integer(1) },
-  token: { default: undefined as string | undefined, check: nonEmpty },
-  retries: { default: 3, check: integer(0, 250) },
-  retryDelay: { default: 1, check: nonNegativeSeconds },
-  jobTimeout: { default: 0, check: nonNegativeSeconds },
-  tls: { default: undefined as TlsOptions | undefined },
-  failedLog: { default: undefined as string | undefined },
-  shard: { default: undefined as Shard | undefined, check: checkShard },
-  stateStore: { default: undefined as string | undefined, check: postgresUrl },
-  standby: { default: false },
-  rate: { default: undefined as number | undefined, check: control(CONTROL_LIMITS.rate) },
-  maxInFlight: { default: undefined as number | undefined, check: control(CONTROL_LIMITS.maxInFlight) },
-  paused: { default: false },
-  throttle: { default: undefined as ThrottleCheck | NamedThrottle | undefined, check: throttleCheck },
-  throttleInterval: { default: 1, check: positiveSeconds },
-} satisfies { [K in keyof Omit<MasterOptions, 'source'>]-?: OptionSpec<MasterOptions[K]> }
-
-/**
- * Every {@link SlaveOptions} field but `handler` and `host` (see MASTER_OPTIONS). `prefetch`
- * has no default: without it the window is adaptive.
- */
-const SLAVE_OPTIONS = {
-  concurrency: { default: 1, check: integer(1, OPTION_LIMITS.concurrency) },
-  batch: { default: 100, check: integer(1, OPTION_LIMITS.batch) },
-  linger: { default: 10, check: integer(0, OPTION_LIMITS.linger) },
-  setup: { default: undefined as HandlerLifecycle['setup'] },
-  teardown: { default: undefined as HandlerLifecycle['teardown'] },
-  setupTimeout: { default: 60, check: positiveSeconds },
-  module: { default: undefined as string | undefined },
-  prefetch: { default: undefined as number | undefined, check: integer(0, OPTION_LIMITS.prefetch) },
-  reconnect: {
-    default: 60,
-    check: (value: number, name: string) => {
-      if (typeof value !== 'number' || !(value >= 0)) throw new OptionError(`options.${name} must be a number of seconds >= 0, got ${String(value)}`, name)
-      expectTimer(name, value)
-    },
-  },
-  maxFrame: { default: 16 * 1024 * 1024, check: integer(MIN_FRAME, OPTION_LIMITS.maxFrame) },
-  token: { default: undefined as string | undefined },
-  ca: { default: undefined as string | Buffer | undefined },
-} satisfies { [K in keyof Omit<SlaveOptions, 'handler' | 'batchHandler' | 'host'>]-?: OptionSpec<SlaveOptions[K]> }
-
-function defaultsOf<T extends Record<string, AnySpec>>(table: T): DefaultsOf<T> {
-  return Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, spec.default])) as DefaultsOf<T>
-}
-
-/** Runs the check of every option of `table` that has a value in `options`, in table order. */
+/** Checks every option of `table` that has a value in `options`, in table order. */
 function check(table: Record<string, AnySpec>, options: Record<string, unknown>): void {
   for (const [name, spec] of Object.entries(table)) {
     const value = options[name]
-    if (value !== undefined) spec.check?.(value as never, name)
+    if (value !== undefined) checkOption(spec, value, name)
   }
 }
 
 /** The default of every {@link MasterOptions} field (see each field's `@default`). */
-export const MASTER_DEFAULTS = defaultsOf(MASTER_OPTIONS)
+export const MASTER_DEFAULTS = defaultsOf<Filled<MasterOptions, typeof MASTER_OPTIONS>>(MASTER_TABLE)
 
 /** The default of every {@link SlaveOptions} field (see each field's `@default`); no `prefetch`: the adaptive window. */
-export const SLAVE_DEFAULTS = defaultsOf(SLAVE_OPTIONS)
+export const SLAVE_DEFAULTS = defaultsOf<Filled<SlaveOptions, typeof SLAVE_OPTIONS>>(SLAVE_TABLE)
+
+function defaultsOf<T>(table: Record<string, AnySpec>): T {
+  return Object.fromEntries(Object.entries(table).map(([name, spec]) => [name, spec.default])) as T
+}
 
 /** {@link MasterOptions} with every default filled in. */
 export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & {
@@ -481,7 +306,7 @@ function defined<T extends object>(options: T): Partial<T> {
 export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOptions {
   const o = { ...MASTER_DEFAULTS, ...defined(options) } as ResolvedMasterOptions
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
-  check(MASTER_OPTIONS, o)
+  check(MASTER_TABLE, o)
   const args = resolveRunArgs(o.args)
   Object.assign(o, { args: args.values, shownArgs: args.shown, secrets: args.secrets })
   if (Object.hasOwn(o.args, SHARD_ARG)) throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
@@ -504,7 +329,7 @@ export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions
   } else if (typeof o.batchHandler !== 'function') throw new OptionError('options.batchHandler must be a function', 'batchHandler')
   else if (o.handler !== undefined) throw new OptionError('options.handler and options.batchHandler do not go together: give one', 'batchHandler')
   if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
-  check(SLAVE_OPTIONS, o)
+  check(SLAVE_TABLE, o)
   return o
 }
 

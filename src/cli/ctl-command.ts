@@ -8,12 +8,14 @@ import type { StateBackend } from '../master/state-store.js'
 import { foldResume } from '../master/store-common.js'
 import type { RunStatus } from '../master/status.js'
 import { jsonKey } from '../master/status.js'
-import { CONTROL_LIMITS, MASTER_DEFAULTS } from '../options.js'
+import { MASTER_OPTIONS } from '../option-specs.js'
+import { MASTER_DEFAULTS } from '../options.js'
 import { shownArgs } from '../run-args.js'
 import { isControlAnswer, isRunStatus } from './answer-shape.js'
 import { formatCount, formatDuration } from './format.js'
 import { printableJson, printableLines } from './log-format.js'
-import { limit, readCa } from './parse.js'
+import { bounded } from './option-table.js'
+import { readCa } from './parse.js'
 import { runCli } from './run-cli.js'
 import { controlsText, slavesTable, statusLine } from './status-line.js'
 import { PACKAGE } from './version.js'
@@ -116,7 +118,7 @@ const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: strin
     args: '<jobs/s|off>',
     help: 'set the fleet-wide rate limit in jobs per second, or turn it off (until the master stops: a restarted master takes its --rate)',
     path: '/rate',
-    parse: limit(CONTROL_LIMITS.rate, 'off'),
+    parse: bounded(MASTER_OPTIONS.rate.bounds, 'off'),
     example: 'tm-ctl rate 500 --host 10.0.0.5:5050',
   },
   {
@@ -124,7 +126,7 @@ const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: strin
     args: '<n|off>',
     help: 'set the fleet-wide cap on jobs in flight, or turn it off (until the master stops)',
     path: '/max-in-flight',
-    parse: limit(CONTROL_LIMITS.maxInFlight, 'off'),
+    parse: bounded(MASTER_OPTIONS.maxInFlight.bounds, 'off'),
     example: 'tm-ctl max-in-flight 64 --host 10.0.0.5:5050',
   },
   {

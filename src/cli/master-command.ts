@@ -14,7 +14,7 @@ import { LocalSlaves } from './local-slaves.js'
 import { jsonLocalSlaveLine, jsonLogLine, printableLines } from './log-format.js'
 import { MASTER_CLI } from './master-options.js'
 import type { MasterCliOptions } from './master-options.js'
-import { addOptions, libraryOptions } from './option-table.js'
+import { addOptions, asFlagError, libraryOptions, spawnArgs } from './option-table.js'
 import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
@@ -133,7 +133,12 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     run = { source: retrySource(retryPass, source.key), key: retryPass.key, args: retryPass.args, shard: undefined }
     say(process.stdout, `${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${retryPass.count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'`)
   }
-  const master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls, throttle })
+  let master: Master
+  try {
+    master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls, throttle })
+  } catch (error) {
+    throw asFlagError(MASTER_CLI, error)
+  }
   // `tm-ctl stop` stops as SIGINT does, and exits as after it.
   let stopAsked = false
   master.on('control', (change: ControlChange) => {
@@ -159,13 +164,8 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     const resuming = resumeMessage(master.status())
     if (resuming !== undefined) say(out, resuming)
     if (options.spawn !== undefined) {
-      const slaveArgs = [options.handler!, '--host', address.url]
-      if (options.concurrency !== undefined) slaveArgs.push('--concurrency', String(options.concurrency))
-      if (options.prefetch !== undefined) slaveArgs.push('--prefetch', String(options.prefetch))
-      if (options.batch !== undefined) slaveArgs.push('--batch', String(options.batch))
-      if (options.linger !== undefined) slaveArgs.push('--linger', String(options.linger))
-      slaveArgs.push('--max-frame', String(options.maxFrame))
-      if (json) slaveArgs.push('--log-format', 'json')
+      // The options marked `spawn` in MASTER_CLI, as the local slaves' flags of the same name.
+      const slaveArgs = [options.handler!, '--host', address.url, ...spawnArgs(MASTER_CLI, options)]
       const env = { ...process.env }
       if (master.token !== undefined) env.TM_TOKEN = master.token
       slaves = new LocalSlaves({

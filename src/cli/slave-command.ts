@@ -5,7 +5,7 @@ import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { SLAVE_BIN } from './local-slaves.js'
 import { jsonLogLine, printable } from './log-format.js'
-import { addOptions, libraryOptions } from './option-table.js'
+import { addOptions, asFlagError, libraryOptions } from './option-table.js'
 import { readCa } from './parse.js'
 import { SLAVE_CLI } from './slave-options.js'
 import type { SlaveCliOptions } from './slave-options.js'
@@ -45,7 +45,12 @@ Examples:
 async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<number> {
   const ca = readCa(options.ca)
   const module = await loadHandlerModule(moduleSpec)
-  const slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), ...module, host: options.host, ca })
+  let slave: Slave
+  try {
+    slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), ...module, host: options.host, ca })
+  } catch (error) {
+    throw asFlagError(SLAVE_CLI, error)
+  }
   slave.on('log', ({ level, message }: { level: string; message: string }) => {
     if (!options.quiet || level === 'warn') process.stderr.write(printable(options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`) + '\n')
   })

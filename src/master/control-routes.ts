@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { CONTROL_LIMITS, limitRange, withinLimit } from '../options.js'
-import type { ControlLimit } from '../options.js'
+import type { Bounds } from '../bounds.js'
+import { rangeWords, withinBounds } from '../bounds.js'
+import { MASTER_OPTIONS } from '../option-specs.js'
 import type { ControlSource, ControlsFigures } from './controls.js'
 import type { HttpRouter, RouteHandler } from './http.js'
 import { sendJson, sendText } from './http.js'
@@ -44,18 +45,18 @@ export function addControlRoutes(router: HttpRouter, target: ControlTarget): Htt
       answer(req, res, act(source(req)), unchanged)
     }
   const setting =
-    (path: string, limit: ControlLimit, set: (value: number | null, source: ControlSource) => string | undefined, name: string): RouteHandler =>
+    (path: string, limit: Bounds, set: (value: number | null, source: ControlSource) => string | undefined, name: string): RouteHandler =>
     async (req, res) => {
       const read = readValue(await readBody(req, MAX_BODY), limit)
-      if ('why' in read) return sendText(res, 400, `POST ${path} takes a JSON body {"value": <${limitRange(limit)}> or null for no limit}; ${read.why}\n`)
+      if ('why' in read) return sendText(res, 400, `POST ${path} takes a JSON body {"value": <${rangeWords(limit)}> or null for no limit}; ${read.why}\n`)
       answer(req, res, set(read.value, source(req)), `nothing: ${name} is already ${read.value === null ? 'off' : read.value}`)
     }
   return router
     .post('/pause', action((from) => target.setPaused(true, from), 'nothing: already paused'))
     .post('/resume', action((from) => target.setPaused(false, from), 'nothing: not paused'))
     .post('/stop', action((from) => target.stop(from), ''))
-    .post('/rate', setting('/rate', CONTROL_LIMITS.rate, (value, from) => target.setRate(value, from), 'the rate'))
-    .post('/max-in-flight', setting('/max-in-flight', CONTROL_LIMITS.maxInFlight, (value, from) => target.setMaxInFlight(value, from), 'max in flight'))
+    .post('/rate', setting('/rate', MASTER_OPTIONS.rate.bounds, (value, from) => target.setRate(value, from), 'the rate'))
+    .post('/max-in-flight', setting('/max-in-flight', MASTER_OPTIONS.maxInFlight.bounds, (value, from) => target.setMaxInFlight(value, from), 'max in flight'))
 }
 
 /**
@@ -73,10 +74,10 @@ async function readBody(req: IncomingMessage, max: number): Promise<string | und
 }
 
 /**
- * Reads `{"value": <number> | null}`: a number within the control's bounds (`limit`, of
- * CONTROL_LIMITS), or null (no limit); else why not, in words.
+ * Reads `{"value": <number> | null}`: a number within the control's bounds (of
+ * MASTER_OPTIONS, as every setter checks), or null (no limit); else why not, in words.
  */
-function readValue(body: string | undefined, limit: ControlLimit): { value: number | null } | { why: string } {
+function readValue(body: string | undefined, limit: Bounds): { value: number | null } | { why: string } {
   if (body === undefined) return { why: `the body is over ${MAX_BODY} bytes` }
   let parsed: unknown
   try {
@@ -87,6 +88,6 @@ function readValue(body: string | undefined, limit: ControlLimit): { value: numb
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('value' in parsed)) return { why: 'it has no "value"' }
   const value = parsed.value
   if (value === null) return { value: null }
-  if (!withinLimit(limit, value)) return { why: `got ${JSON.stringify(value)}` }
+  if (!withinBounds(limit, value)) return { why: `got ${JSON.stringify(value)}` }
   return { value }
 }

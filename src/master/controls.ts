@@ -6,7 +6,9 @@
  * it sent with {@link Controls.spend}. Limits count jobs (rows), never frames or batches.
  */
 
-import { CONTROL_LIMITS, checkLimit } from '../options.js'
+import { outOfBounds, withinBounds } from '../bounds.js'
+import { OptionError } from '../errors.js'
+import { MASTER_OPTIONS } from '../option-specs.js'
 
 /**
  * Seconds of jobs a full bucket holds: the burst a rate allows after a lull. Also how long
@@ -139,11 +141,12 @@ export interface ControlSettings {
 const SETTERS = { rate: 'setRate(rate)', maxInFlight: 'setMaxInFlight(max)' } as const
 
 /**
- * Refuses a value of a control's setter out of its bounds (null, no limit, is always
- * allowed), naming the setter: the master's setters and the run's take it from here.
+ * Refuses a value of a control's setter out of the option's bounds (MASTER_OPTIONS; null,
+ * no limit, is always allowed), naming the setter: the master's setters and the run's take it from here.
  */
-export function checkControl(control: keyof typeof CONTROL_LIMITS, value: number | null): void {
-  if (value !== null) checkLimit(CONTROL_LIMITS[control], value, SETTERS[control], control, ' or null (no limit)')
+export function checkControl(control: keyof typeof SETTERS, value: number | null): void {
+  const bounds = MASTER_OPTIONS[control].bounds
+  if (value !== null && !withinBounds(bounds, value)) throw new OptionError(`${SETTERS[control]} ${outOfBounds(bounds, String(value), ' or null (no limit)')}`, control)
 }
 
 const count = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 3 })
@@ -223,7 +226,7 @@ export class Controls {
     return this.#changed(paused ? 'paused' : 'resumed', source, now)
   }
 
-  /** Sets --rate (null: no limit); throws an OptionError for a rate out of {@link CONTROL_LIMITS}. */
+  /** Sets --rate (null: no limit); throws an OptionError for a rate out of the option's bounds. */
   setRate(rate: number | null, source: ControlSource, now = Date.now()): string | undefined {
     checkControl('rate', rate)
     if (rate === (this.#bucket?.rate ?? null)) return undefined
@@ -233,7 +236,7 @@ export class Controls {
     return this.#changed(rate === null ? 'rate off' : rateWords(rate), source, now)
   }
 
-  /** Sets --max-in-flight (null: no limit); throws an OptionError for a value out of {@link CONTROL_LIMITS}. */
+  /** Sets --max-in-flight (null: no limit); throws an OptionError for a value out of the option's bounds. */
   setMaxInFlight(max: number | null, source: ControlSource, now = Date.now()): string | undefined {
     checkControl('maxInFlight', max)
     if (max === this.#maxInFlight) return undefined

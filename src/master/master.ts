@@ -121,7 +121,7 @@ export class Master extends EventEmitter {
 
   /**
    * Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. Throws an
-   * OptionError for a rate out of its bounds (see CONTROL_LIMITS), even before the run is open.
+   * OptionError for a rate out of its bounds (those of options.rate), even before the run is open.
    */
   setRate(rate: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
     checkControl('rate', rate)

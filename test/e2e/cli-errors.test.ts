@@ -25,15 +25,21 @@ const cases: Case[] = [
   ['tm-master: --size not a number', ...master(RANGE, '--size', 'abc'), [/--size/, /'abc'/]],
   ['tm-master: --size 0', ...master(RANGE, '--size', '0'), [/--size/, /'0'/]],
   ['tm-master: --size not an integer', ...master(RANGE, '--size', '1.5'), [/--size/, /'1\.5'/]],
-  ['tm-master: --size beyond its maximum', ...master(RANGE, '--size', '300000000'), [/--size/, /must be at most 1000000, got '300000000'$/]],
-  ['tm-master: --batch-size beyond its maximum', ...master(RANGE, '--batch-size', '2000000'), [/--batch-size/, /must be at most 1000000, got '2000000'$/]],
-  ['tm-master: --max-frame beyond what ws takes', ...master(RANGE, '--max-frame', '4294967296'), [/--max-frame/, /must be at most 1073741824, got '4294967296'$/]],
-  ['tm-master: --heartbeat beyond a timer', ...master(RANGE, '--heartbeat', '3000000'), [/--heartbeat/, /must be at most 604800 seconds, got '3000000'$/]],
-  ['tm-master: --retry-delay beyond a timer', ...master(RANGE, '--retry-delay', '1e9'), [/--retry-delay/, /must be at most 604800 seconds, got '1e9'$/]],
-  ['tm-master: --job-timeout beyond a timer', ...master(RANGE, '--job-timeout', '2147484'), [/--job-timeout/, /must be at most 604800 seconds, got '2147484'$/]],
-  ['tm-slave: --concurrency beyond its maximum', ...slave(RECORD, '--concurrency', '1000000'), [/--concurrency/, /must be at most 100000, got '1000000'$/]],
-  ['tm-slave: --prefetch beyond its maximum', ...slave(RECORD, '--prefetch', '9999999'), [/--prefetch/, /must be at most 1000000, got '9999999'$/]],
-  ['tm-slave: --reconnect beyond a timer', ...slave(RECORD, '--reconnect', '99999999'), [/--reconnect/, /must be at most 604800 seconds, got '99999999'$/]],
+  ['tm-master: --size beyond its maximum', ...master(RANGE, '--size', '300000000'), [/--size/, /must be an integer from 1 to 1000000, got '300000000'$/]],
+  ['tm-master: --batch-size beyond its maximum', ...master(RANGE, '--batch-size', '2000000'), [/--batch-size/, /must be an integer from 1 to 1000000, got '2000000'$/]],
+  ['tm-master: --max-frame beyond what ws takes', ...master(RANGE, '--max-frame', '4294967296'), [/--max-frame/, /must be an integer from 1024 to 1073741824, got '4294967296'$/]],
+  ['tm-master: --heartbeat beyond a timer', ...master(RANGE, '--heartbeat', '3000000'), [/--heartbeat/, /must be a number of seconds over 0 and up to 604800, got '3000000'$/]],
+  ['tm-master: --retry-delay beyond a timer', ...master(RANGE, '--retry-delay', '1e9'), [/--retry-delay/, /must be a number of seconds from 0 to 604800, got '1e9'$/]],
+  ['tm-master: --job-timeout beyond a timer', ...master(RANGE, '--job-timeout', '2147484'), [/--job-timeout/, /must be a number of seconds from 0 to 604800, got '2147484'$/]],
+  ['tm-slave: --concurrency beyond its maximum', ...slave(RECORD, '--concurrency', '1000000'), [/--concurrency/, /must be an integer from 1 to 100000, got '1000000'$/]],
+  ['tm-slave: --prefetch beyond its maximum', ...slave(RECORD, '--prefetch', '9999999'), [/--prefetch/, /must be an integer from 0 to 1000000, got '9999999'$/]],
+  // The flag's bounds are the library option's: the error names the flag, never options.<field>.
+  ['tm-master: --retries beyond its maximum', ...master(RANGE, '--retries', '300'), [/^error: option '--retries <n>' argument '300' is invalid\. must be an integer from 0 to 250, got '300'$/]],
+  ['tm-master: --heartbeat 0', ...master(RANGE, '--heartbeat', '0'), [/^error: option '--heartbeat <seconds>' argument '0' is invalid\. must be a number of seconds over 0 and up to 604800, got '0'$/]],
+  ['tm-master: --throttle-interval 0', ...master(RANGE, '--throttle-interval', '0'), [/^error: option '--throttle-interval <seconds>' argument '0' is invalid\. must be a number of seconds over 0 and up to 604800, got '0'$/]],
+  // A check only the library makes still names the flag the user typed.
+  ['tm-master: --state-store not a postgres URL', ...master(RANGE, '--state-store', 'mysql://db'), [/^tm-master: --state-store must be a postgres:\/\/ URL, got 'mysql:\/\/db'$/]],
+  ['tm-slave: --reconnect beyond a timer', ...slave(RECORD, '--reconnect', '99999999'), [/--reconnect/, /must be a number of seconds from 0 to 604800, got '99999999'$/]],
 ]
 
 describe('bad input on the command line', () => {

@@ -72,6 +72,6 @@ describe('--stats and --log-format json', () => {
     expect(bad.stderr).toBe("error: option '--log-format <format>' argument 'xml' is invalid. must be text or json, got 'xml'\n")
     const zero = await run(MASTER_BIN, [fixture('range-total.mjs'), ...masterArgs(box, 'zero'), '--stats', '-', '--stats-interval', '0'], { env: box.env })
     expect(zero.exit.code).toBe(2)
-    expect(zero.stderr).toBe('tm-master: --stats-interval must be a number of seconds > 0, got 0\n')
+    expect(zero.stderr).toBe("error: option '--stats-interval <seconds>' argument '0' is invalid. must be a number of seconds over 0 and up to 604800, got '0'\n")
   })
 })

@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest'
 import { OptionError } from '../../src/errors.js'
 import type { MasterOptions, SlaveOptions } from '../../src/options.js'
-import { CONTROL_LIMITS, MASTER_DEFAULTS, OPTION_LIMITS, resolveMasterOptions, resolveSlaveOptions, SLAVE_DEFAULTS, validateRunKey } from '../../src/options.js'
+import type { AnySpec } from '../../src/option-specs.js'
+import { MASTER_OPTIONS, SLAVE_OPTIONS } from '../../src/option-specs.js'
+import { MASTER_DEFAULTS, resolveMasterOptions, resolveSlaveOptions, SLAVE_DEFAULTS, validateRunKey } from '../../src/options.js'
 import { thrownBy } from './support.js'
 
 const source = { getJobs: function* () {} }
 const handler = (): void => {}
+
+/** The [min, max] of every option of a spec table that has bounds. */
+function boundsOf(table: Record<string, AnySpec>): Record<string, [number, number]> {
+  return Object.fromEntries(Object.entries(table).flatMap(([name, spec]) => (spec.bounds === undefined ? [] : [[name, [spec.bounds.min, spec.bounds.max]]])))
+}
 
 /** Runs `fn` and returns the OptionError it throws. */
 function optionError(fn: () => unknown): OptionError {
@@ -43,26 +50,26 @@ describe('resolveMasterOptions', () => {
   })
 
   const bad: [Partial<MasterOptions>, string, string][] = [
-    [{ port: -1 }, 'port', 'options.port must be an integer >= 0, got -1'],
-    [{ port: 70000 }, 'port', 'options.port must be at most 65535, got 70000'],
-    [{ port: 1.5 }, 'port', 'options.port must be an integer >= 0, got 1.5'],
-    [{ size: 0 }, 'size', 'options.size must be an integer >= 1, got 0'],
-    [{ batchSize: 0 }, 'batchSize', 'options.batchSize must be an integer >= 1, got 0'],
-    [{ checkpointInterval: 0 }, 'checkpointInterval', 'options.checkpointInterval must be a positive number, got 0'],
-    [{ heartbeat: Infinity }, 'heartbeat', 'options.heartbeat must be a positive number, got Infinity'],
-    [{ maxFrame: 1023 }, 'maxFrame', 'options.maxFrame must be an integer >= 1024, got 1023'],
+    [{ port: -1 }, 'port', 'options.port must be an integer from 0 to 65535, got -1'],
+    [{ port: 70000 }, 'port', 'options.port must be an integer from 0 to 65535, got 70000'],
+    [{ port: 1.5 }, 'port', 'options.port must be an integer from 0 to 65535, got 1.5'],
+    [{ size: 0 }, 'size', 'options.size must be an integer from 1 to 1000000, got 0'],
+    [{ batchSize: 0 }, 'batchSize', 'options.batchSize must be an integer from 1 to 1000000, got 0'],
+    [{ checkpointInterval: 0 }, 'checkpointInterval', 'options.checkpointInterval must be a number of seconds over 0 and up to 604800, got 0'],
+    [{ heartbeat: Infinity }, 'heartbeat', 'options.heartbeat must be a number of seconds over 0 and up to 604800, got Infinity'],
+    [{ maxFrame: 1023 }, 'maxFrame', 'options.maxFrame must be an integer from 1024 to 1073741824, got 1023'],
     [{ token: '' }, 'token', 'options.token must not be empty'],
-    [{ retries: -1 }, 'retries', 'options.retries must be an integer >= 0, got -1'],
-    [{ retries: 251 }, 'retries', 'options.retries must be at most 250, got 251'],
-    [{ retryDelay: -1 }, 'retryDelay', 'options.retryDelay must be a number >= 0, got -1'],
-    [{ jobTimeout: NaN }, 'jobTimeout', 'options.jobTimeout must be a number >= 0, got NaN'],
-    [{ size: 300_000_000 }, 'size', 'options.size must be at most 1000000, got 300000000'],
-    [{ batchSize: 1_000_001 }, 'batchSize', 'options.batchSize must be at most 1000000, got 1000001'],
-    [{ maxFrame: 2 ** 31 }, 'maxFrame', 'options.maxFrame must be at most 1073741824, got 2147483648'],
-    [{ checkpointInterval: 604_801 }, 'checkpointInterval', 'options.checkpointInterval must be at most 604800 seconds, got 604801'],
-    [{ heartbeat: 1e9 }, 'heartbeat', 'options.heartbeat must be at most 604800 seconds, got 1000000000'],
-    [{ retryDelay: 3e6 }, 'retryDelay', 'options.retryDelay must be at most 604800 seconds, got 3000000'],
-    [{ jobTimeout: 2 ** 31 }, 'jobTimeout', 'options.jobTimeout must be at most 604800 seconds, got 2147483648'],
+    [{ retries: -1 }, 'retries', 'options.retries must be an integer from 0 to 250, got -1'],
+    [{ retries: 251 }, 'retries', 'options.retries must be an integer from 0 to 250, got 251'],
+    [{ retryDelay: -1 }, 'retryDelay', 'options.retryDelay must be a number of seconds from 0 to 604800, got -1'],
+    [{ jobTimeout: NaN }, 'jobTimeout', 'options.jobTimeout must be a number of seconds from 0 to 604800, got NaN'],
+    [{ size: 300_000_000 }, 'size', 'options.size must be an integer from 1 to 1000000, got 300000000'],
+    [{ batchSize: 1_000_001 }, 'batchSize', 'options.batchSize must be an integer from 1 to 1000000, got 1000001'],
+    [{ maxFrame: 2 ** 31 }, 'maxFrame', 'options.maxFrame must be an integer from 1024 to 1073741824, got 2147483648'],
+    [{ checkpointInterval: 604_801 }, 'checkpointInterval', 'options.checkpointInterval must be a number of seconds over 0 and up to 604800, got 604801'],
+    [{ heartbeat: 1e9 }, 'heartbeat', 'options.heartbeat must be a number of seconds over 0 and up to 604800, got 1000000000'],
+    [{ retryDelay: 3e6 }, 'retryDelay', 'options.retryDelay must be a number of seconds from 0 to 604800, got 3000000'],
+    [{ jobTimeout: 2 ** 31 }, 'jobTimeout', 'options.jobTimeout must be a number of seconds from 0 to 604800, got 2147483648'],
     [{ maxSlaves: 0 }, 'maxSlaves', 'options.maxSlaves must be an integer >= 1, got 0'],
     [{ maxSlaves: 2.5 }, 'maxSlaves', 'options.maxSlaves must be an integer >= 1, got 2.5'],
     [{ key: '../etc' }, 'key', "The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '../etc'"],
@@ -78,8 +85,30 @@ describe('resolveMasterOptions', () => {
   it('accepts every limit itself', () => {
     const o = resolveMasterOptions({ source, size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, checkpointInterval: 604_800, heartbeat: 604_800, retryDelay: 604_800, jobTimeout: 604_800 })
     expect(o).toMatchObject({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, heartbeat: 604_800 })
-    expect(OPTION_LIMITS).toEqual({ size: 1_000_000, batchSize: 1_000_000, maxFrame: 2 ** 30, seconds: 604_800, concurrency: 100_000, prefetch: 1_000_000, batch: 100_000, linger: 60_000 })
-    expect(CONTROL_LIMITS).toEqual({ rate: { min: 0.001, max: 10_000_000, integer: false, what: 'a number of jobs per second' }, maxInFlight: { min: 1, max: 100_000_000, integer: true, what: 'a whole number of jobs' } })
+    expect(boundsOf(MASTER_OPTIONS)).toEqual({
+      port: [0, 65535],
+      size: [1, 1_000_000],
+      batchSize: [1, 1_000_000],
+      checkpointInterval: [0, 604_800],
+      heartbeat: [0, 604_800],
+      maxFrame: [1024, 2 ** 30],
+      maxSlaves: [1, Number.MAX_SAFE_INTEGER],
+      retries: [0, 250],
+      retryDelay: [0, 604_800],
+      jobTimeout: [0, 604_800],
+      rate: [0.001, 10_000_000],
+      maxInFlight: [1, 100_000_000],
+      throttleInterval: [0, 604_800],
+    })
+    expect(boundsOf(SLAVE_OPTIONS)).toEqual({
+      concurrency: [1, 100_000],
+      batch: [1, 100_000],
+      linger: [0, 60_000],
+      setupTimeout: [0, 604_800],
+      prefetch: [0, 1_000_000],
+      reconnect: [0, 604_800],
+      maxFrame: [1024, 2 ** 30],
+    })
   })
 
   it('takes a fractional rate and a whole max in flight, within their limits; nothing of either by default', () => {
@@ -87,7 +116,7 @@ describe('resolveMasterOptions', () => {
     expect(resolveMasterOptions({ source, rate: 0.5, maxInFlight: 100_000_000, paused: true })).toMatchObject({ rate: 0.5, maxInFlight: 100_000_000, paused: true })
     expect(resolveMasterOptions({ source, rate: 0.001, maxInFlight: 1 })).toMatchObject({ rate: 0.001, maxInFlight: 1 })
     expect(resolveMasterOptions({ source, rate: 10_000_000 })).toMatchObject({ rate: 10_000_000 })
-    // One spec bounds them (CONTROL_LIMITS): a rate of 1e-9 would wait past what a timer takes.
+    // One spec bounds them (MASTER_OPTIONS): a rate of 1e-9 would wait past what a timer takes.
     for (const rate of [0, 1e-9, 0.0009, -5, NaN, Infinity, 20_000_000]) {
       expect(() => resolveMasterOptions({ source, rate })).toThrow(`options.rate must be a number of jobs per second from 0.001 to 10000000, got ${rate}`)
     }
@@ -95,7 +124,7 @@ describe('resolveMasterOptions', () => {
       expect(() => resolveMasterOptions({ source, maxInFlight })).toThrow(`options.maxInFlight must be a whole number of jobs from 1 to 100000000, got ${maxInFlight}`)
     }
     expect(() => resolveMasterOptions({ source, throttle: 'lag' as never })).toThrow('options.throttle must be a function ({ args, signal }) => false | true | reason')
-    expect(() => resolveMasterOptions({ source, throttleInterval: 0 })).toThrow('options.throttleInterval must be a positive number, got 0')
+    expect(() => resolveMasterOptions({ source, throttleInterval: 0 })).toThrow('options.throttleInterval must be a number of seconds over 0 and up to 604800, got 0')
   })
 
   it('serves at most 10000 slaves unless told otherwise', () => {
@@ -125,7 +154,7 @@ describe('resolveSlaveOptions', () => {
     expect(resolveSlaveOptions({ batchHandler, host: 'h:1', concurrency: 2 })).toMatchObject({ batch: 100, linger: 10, prefetch: undefined })
         expect(optionError(() => resolveSlaveOptions({ handler, batchHandler, host: 'h:1' })).message).toBe('options.handler and options.batchHandler do not go together: give one')
     expect(optionError(() => resolveSlaveOptions({ batchHandler: 3 as never, host: 'h:1' })).message).toBe('options.batchHandler must be a function')
-    expect(optionError(() => resolveSlaveOptions({ batchHandler, host: 'h:1', batch: 0 })).message).toBe('options.batch must be an integer >= 1, got 0')
+    expect(optionError(() => resolveSlaveOptions({ batchHandler, host: 'h:1', batch: 0 })).message).toBe('options.batch must be an integer from 1 to 100000, got 0')
   })
 
   it('fills every default; no prefetch (the adaptive window) unless one is given', () => {
@@ -144,15 +173,15 @@ describe('resolveSlaveOptions', () => {
   const bad: [Partial<SlaveOptions>, string, string][] = [
     [{ handler: 'x' as never }, 'handler', 'options.handler must be a function'],
     [{ host: '' }, 'host', 'options.host must be a host:port string'],
-    [{ concurrency: 0 }, 'concurrency', 'options.concurrency must be an integer >= 1, got 0'],
-    [{ prefetch: -1 }, 'prefetch', 'options.prefetch must be an integer >= 0, got -1'],
-    [{ reconnect: -1 }, 'reconnect', 'options.reconnect must be a number of seconds >= 0, got -1'],
-    [{ maxFrame: 10 }, 'maxFrame', 'options.maxFrame must be an integer >= 1024, got 10'],
-    [{ maxFrame: 2 ** 30 + 1 }, 'maxFrame', 'options.maxFrame must be at most 1073741824, got 1073741825'],
-    [{ concurrency: 100_001 }, 'concurrency', 'options.concurrency must be at most 100000, got 100001'],
-    [{ prefetch: 1_000_001 }, 'prefetch', 'options.prefetch must be at most 1000000, got 1000001'],
-    [{ reconnect: 604_801 }, 'reconnect', 'options.reconnect must be at most 604800 seconds, got 604801'],
-    [{ reconnect: Infinity }, 'reconnect', 'options.reconnect must be at most 604800 seconds, got Infinity'],
+    [{ concurrency: 0 }, 'concurrency', 'options.concurrency must be an integer from 1 to 100000, got 0'],
+    [{ prefetch: -1 }, 'prefetch', 'options.prefetch must be an integer from 0 to 1000000, got -1'],
+    [{ reconnect: -1 }, 'reconnect', 'options.reconnect must be a number of seconds from 0 to 604800, got -1'],
+    [{ maxFrame: 10 }, 'maxFrame', 'options.maxFrame must be an integer from 1024 to 1073741824, got 10'],
+    [{ maxFrame: 2 ** 30 + 1 }, 'maxFrame', 'options.maxFrame must be an integer from 1024 to 1073741824, got 1073741825'],
+    [{ concurrency: 100_001 }, 'concurrency', 'options.concurrency must be an integer from 1 to 100000, got 100001'],
+    [{ prefetch: 1_000_001 }, 'prefetch', 'options.prefetch must be an integer from 0 to 1000000, got 1000001'],
+    [{ reconnect: 604_801 }, 'reconnect', 'options.reconnect must be a number of seconds from 0 to 604800, got 604801'],
+    [{ reconnect: Infinity }, 'reconnect', 'options.reconnect must be a number of seconds from 0 to 604800, got Infinity'],
   ]
   for (const [options, name, message] of bad) {
     it(`names the bad option ${name}`, () => {

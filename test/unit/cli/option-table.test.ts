@@ -1,7 +1,10 @@
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { MASTER_CLI } from '../../../src/cli/master-options.js'
-import { addOptions, libraryOptions } from '../../../src/cli/option-table.js'
+import { InvalidArgumentError } from 'commander'
+import { POSITIVE_SECONDS, SECONDS, integers } from '../../../src/bounds.js'
+import { addOptions, asFlagError, bounded, libraryOptions, spawnArgs } from '../../../src/cli/option-table.js'
+import { OptionError } from '../../../src/errors.js'
 import { SLAVE_CLI } from '../../../src/cli/slave-options.js'
 
 /** Parses `argv` against `table` alone (no action): the values commander hands the action. */
@@ -83,6 +86,73 @@ describe('SLAVE_CLI', () => {
       reconnect: 60,
       maxFrame: 16777216,
     })
+  })
+})
+
+describe('bounded', () => {
+  it('parses integers within their bounds, in decimal (1e3 is 1000)', () => {
+    const parse = bounded(integers(1))
+    expect(parse('1')).toBe(1)
+    expect(parse('007')).toBe(7)
+    expect(parse(' 42 ')).toBe(42)
+    expect(parse('1e3')).toBe(1000)
+    expect(bounded(integers(0))('0')).toBe(0)
+  })
+
+  it('refuses anything else with the one message of the bounds, naming the text', () => {
+    const parse = bounded(integers(1))
+    for (const bad of ['0', '-1', '1.5', 'abc', '', '0x10', '99999999999999999999', 'Infinity', 'NaN']) {
+      expect(() => parse(bad)).toThrow(InvalidArgumentError)
+      expect(() => parse(bad)).toThrow(`must be an integer >= 1, got '${bad}'`)
+    }
+    expect(() => bounded(integers(1, 10))('11')).toThrow("must be an integer from 1 to 10, got '11'")
+  })
+
+  it('parses seconds from 0 (or over 0) up to a week, fractions allowed', () => {
+    expect(bounded(SECONDS)('0')).toBe(0)
+    expect(bounded(SECONDS)('2.5')).toBe(2.5)
+    expect(bounded(SECONDS)('1e2')).toBe(100)
+    expect(bounded(POSITIVE_SECONDS)('0.001')).toBe(0.001)
+    for (const bad of ['-1', '', '  ', 'Infinity', 'abc', '1s', '0x10', '604801']) {
+      expect(() => bounded(SECONDS)(bad)).toThrow(`must be a number of seconds from 0 to 604800, got '${bad}'`)
+    }
+    expect(() => bounded(POSITIVE_SECONDS)('0')).toThrow("must be a number of seconds over 0 and up to 604800, got '0'")
+  })
+
+  it('takes the word off as null when asked to (tm-ctl rate off)', () => {
+    expect(bounded(integers(1), 'off')('off')).toBeNull()
+    expect(() => bounded(integers(1), 'off')('0')).toThrow("must be an integer >= 1 or off, got '0'")
+  })
+})
+
+describe('spawnArgs', () => {
+  it("passes the master's slave options to --spawn's slaves as tm-slave flags that read back the same values", () => {
+    const values = parse(MASTER_CLI, ['-c', '4', '--prefetch', '0', '--batch', '7', '--linger', '3', '--max-frame', '2048', '--log-format', 'json', '--spawn', '2', '--handler', 'h.mjs', '--retries', '5'])
+    const args = spawnArgs(MASTER_CLI, values)
+    expect(args).toEqual(['--concurrency', '4', '--prefetch', '0', '--batch', '7', '--linger', '3', '--max-frame', '2048', '--log-format', 'json'])
+    expect(parse(SLAVE_CLI, args)).toMatchObject({ concurrency: 4, prefetch: 0, batch: 7, linger: 3, maxFrame: 2048, logFormat: 'json' })
+    // Not given: the slave's own defaults, but the master's frame limit and log format always go.
+    expect(spawnArgs(MASTER_CLI, parse(MASTER_CLI, []))).toEqual(['--max-frame', '16777216', '--log-format', 'text'])
+  })
+
+  it('every option passed on is a tm-slave option of the same flags and range', () => {
+    for (const [name, entry] of Object.entries(MASTER_CLI)) {
+      if (!('spawn' in entry)) continue
+      const slave = (SLAVE_CLI as Record<string, (typeof SLAVE_CLI)[keyof typeof SLAVE_CLI]>)[name]
+      expect(slave?.flags, name).toBe(entry.flags)
+      expect('bounds' in entry ? entry.bounds : undefined, name).toEqual(slave !== undefined && 'bounds' in slave ? slave.bounds : undefined)
+    }
+  })
+})
+
+describe('asFlagError', () => {
+  it("names a library option's error by its flag, and leaves other errors as they are", () => {
+    const error = asFlagError(MASTER_CLI, new OptionError("options.stateStore must be a postgres:// URL, got 'x'", 'stateStore'))
+    expect(error).toBeInstanceOf(OptionError)
+    expect((error as OptionError).message).toBe("--state-store must be a postgres:// URL, got 'x'")
+    const other = new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...)', 'standby')
+    expect(asFlagError(MASTER_CLI, new OptionError('options.tls must be ...', 'tls')).message).toBe('options.tls must be ...')
+    expect(asFlagError(MASTER_CLI, other)).toBe(other)
   })
 })
 

@@ -3,41 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { InvalidArgumentError } from 'commander'
 import { describe, expect, it } from 'vitest'
-import { hostPort, integer, listenAddress, nameValueArgs, readCa, seconds } from '../../../src/cli/parse.js'
+import { hostPort, listenAddress, nameValueArgs, readCa } from '../../../src/cli/parse.js'
 import { OptionError } from '../../../src/errors.js'
-
-describe('integer', () => {
-  it('parses integers at or above the minimum', () => {
-    const parse = integer(1)
-    expect(parse('1')).toBe(1)
-    expect(parse('007')).toBe(7)
-    expect(parse(' 42 ')).toBe(42)
-    expect(integer(0)('0')).toBe(0)
-  })
-
-  it('refuses anything else, naming the minimum and the value', () => {
-    const parse = integer(1)
-    for (const bad of ['0', '-1', '1.5', '1e3', 'abc', '', '0x10', '99999999999999999999']) {
-      expect(() => parse(bad)).toThrow(InvalidArgumentError)
-      expect(() => parse(bad)).toThrow(`must be an integer >= 1, got '${bad}'`)
-    }
-  })
-})
-
-describe('seconds', () => {
-  it('parses non-negative numbers of seconds', () => {
-    expect(seconds('0')).toBe(0)
-    expect(seconds('2.5')).toBe(2.5)
-    expect(seconds('1e2')).toBe(100)
-  })
-
-  it('refuses negative, empty, infinite and non-numbers', () => {
-    for (const bad of ['-1', '', '  ', 'Infinity', 'abc', '1s']) {
-      expect(() => seconds(bad)).toThrow(InvalidArgumentError)
-      expect(() => seconds(bad)).toThrow(`must be a number of seconds >= 0, got '${bad}'`)
-    }
-  })
-})
 
 describe('hostPort', () => {
   it('splits host:port and fills missing parts from the defaults', () => {
