@@ -4,6 +4,13 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 
+/**
+ * Most slave processes one command starts on its machine (`--spawn`, `--procs`): a
+ * process per core is the useful most, and each is a Node.js process of tens of MB; a
+ * typo of a few zeros must not fork-bomb the machine.
+ */
+export const MAX_LOCAL_SLAVES = 256
+
 /** The tm-slave command of this package. */
 export const SLAVE_BIN = fileURLToPath(new URL('../../bin/tm-slave.js', import.meta.url))
 

@@ -5,6 +5,7 @@ import type { MasterOptions } from '../options.js'
 import { MAX_SHARDS, parseShard } from '../shard.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { forSpawn, fromSpec } from './option-table.js'
+import { MAX_LOCAL_SLAVES } from './local-slaves.js'
 import { logFormat } from './log-format.js'
 import { listenAddress } from './parse.js'
 
@@ -44,7 +45,7 @@ export const MASTER_CLI = {
     },
   },
   size: fromSpec('size', M.size),
-  spawn: { flags: '--spawn <n>', help: 'also start n local slave processes running --handler (one-machine mode)', bounds: integers(1) },
+  spawn: { flags: '--spawn <n>', help: 'also start n local slave processes running --handler (one-machine mode)', bounds: integers(1, MAX_LOCAL_SLAVES) },
   handler: { flags: '--handler <module>', help: 'handler module for --spawn: path[:export], default export handleJob, then default' },
   concurrency: forSpawn('concurrency', S.concurrency, 'with --spawn: jobs each local slave runs at once'),
   prefetch: forSpawn('prefetch', S.prefetch, 'with --spawn: a fixed window, jobs each local slave holds beyond those running', 'adaptive'),

@@ -3,6 +3,7 @@ import { MASTER_OPTIONS, SLAVE_OPTIONS } from '../option-specs.js'
 import type { SlaveOptions } from '../options.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { fromSpec } from './option-table.js'
+import { MAX_LOCAL_SLAVES } from './local-slaves.js'
 import { logFormat } from './log-format.js'
 
 const S = SLAVE_OPTIONS
@@ -23,7 +24,7 @@ export const SLAVE_CLI = {
   batch: fromSpec('batch', S.batch),
   linger: fromSpec('linger', S.linger),
   setupTimeout: fromSpec('setupTimeout', S.setupTimeout),
-  procs: { flags: '-p, --procs <n>', help: 'slave processes to start (one per core for CPU-bound handlers)', bounds: integers(1), default: 1 },
+  procs: { flags: '-p, --procs <n>', help: 'slave processes to start (one per core for CPU-bound handlers)', bounds: integers(1, MAX_LOCAL_SLAVES), default: 1 },
   token: fromSpec('token', S.token),
   reconnect: fromSpec('reconnect', S.reconnect),
   ca: { flags: '--ca <file>', help: 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)' },
