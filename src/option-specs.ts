@@ -47,8 +47,12 @@ function throttleCheck(value: unknown, name: string): void {
   if (typeof value !== 'function' && (typeof value !== 'object' || value === null || !('check' in value) || typeof value.check !== 'function')) throw new OptionError(`options.${name} must be a function ({ args, signal }) => false | true | reason`, name)
 }
 
-function nonEmpty(value: string, name: string): void {
-  if (value.length === 0) throw new OptionError(`options.${name} must not be empty`, name)
+/**
+ * A token travels in an `Authorization: Bearer` header and a `?token=` query: visible ASCII
+ * only, or tm-ctl and browsers could never send it (a space, a newline, `é`).
+ */
+function tokenText(value: string, name: string): void {
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,1024}$/.test(value)) throw new OptionError(`options.${name} must be 1 to 1024 visible ASCII characters (no spaces): it travels in an HTTP header`, name)
 }
 
 function postgresUrl(value: string, name: string): void {
@@ -105,7 +109,7 @@ export const MASTER_OPTIONS = {
   maxSlaves: { default: 10_000, bounds: integers(1), flag: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later' } },
   token: {
     default: undefined,
-    check: nonEmpty,
+    check: tokenText,
     flag: { flags: '--token <secret>', help: 'token slaves must present; generated and printed when listening beyond loopback', env: 'TM_TOKEN' },
   },
   // The ledger counts a job's attempts in a byte (Uint8Array): 250 retries keep it under 255.
@@ -200,6 +204,6 @@ export const SLAVE_OPTIONS = {
     flag: { flags: '--reconnect <seconds>', help: 'keep trying to reach the master this long before giving up; 0: forever, and serve run after run (exit 0 on SIGTERM)' },
   },
   maxFrame: { default: DEFAULT_FRAME, bounds: FRAME, flag: { flags: '--max-frame <bytes>', help: 'largest frame accepted' } },
-  token: { default: undefined, flag: { flags: '--token <secret>', help: "the run's token, if the master needs one", env: 'TM_TOKEN' } },
+  token: { default: undefined, check: tokenText, flag: { flags: '--token <secret>', help: "the run's token, if the master needs one", env: 'TM_TOKEN' } },
   ca: { default: undefined },
 } satisfies Record<string, AnySpec>

@@ -31,6 +31,9 @@ const cases: Case[] = [
   ['tm-master: --heartbeat beyond a timer', ...master(RANGE, '--heartbeat', '3000000'), [/--heartbeat/, /must be a number of seconds over 0 and up to 604800, got '3000000'$/]],
   ['tm-master: --retry-delay beyond a timer', ...master(RANGE, '--retry-delay', '1e9'), [/--retry-delay/, /must be a number of seconds from 0 to 604800, got '1e9'$/]],
   ['tm-master: --job-timeout beyond a timer', ...master(RANGE, '--job-timeout', '2147484'), [/--job-timeout/, /must be a number of seconds from 0 to 604800, got '2147484'$/]],
+  // A token travels in an HTTP header: one tm-ctl or a browser could not send is refused at once.
+  ['tm-master: a token with a space', ...master(RANGE, '--token', 'two words'), [/^tm-master: --token must be 1 to 1024 visible ASCII characters \(no spaces\): it travels in an HTTP header$/]],
+  ['tm-slave: a token beyond ASCII', ...slave(RECORD, '--token', 'é✓'), [/^tm-slave: --token must be 1 to 1024 visible ASCII characters \(no spaces\): it travels in an HTTP header$/]],
   // Local processes: a typo of a few zeros must not fork-bomb the machine.
   ['tm-master: --spawn beyond its maximum', ...master(RANGE, ...spawnArgs(100000)), [/--spawn/, /must be an integer from 1 to 256, got '100000'$/]],
   ['tm-slave: --procs beyond its maximum', ...slave(RECORD, '--procs', '1000000'), [/--procs/, /must be an integer from 1 to 256, got '1000000'$/]],
