@@ -5,6 +5,29 @@ import { cleanTempDirs, ROOT, run, tempDir } from '../helpers/proc.js'
 
 // Keeps `npm run bench` working: the quick version completes and reports every field of
 // every scenario. Its speed is the benchmark's business, never asserted here.
+/** A row of `npm run bench -- --json`: the fields every row has, and those of some scenarios. */
+interface BenchRow {
+  scenario: string
+  quick: boolean
+  jobs: number
+  jobsPerSecond: number
+  runs: number[]
+  seconds: number
+  masterJobsPerSecond: number
+  masterPeakRssMb: number
+  slavePeakRssMb: number
+  masterCpuSeconds: number
+  slaveCpuSeconds: number[]
+  jobsPerSlave: number[]
+  repeated?: number
+  repeatedMs?: number
+  connections?: number
+  idealJobsPerSecond?: number | null
+  mostIdleWhileQueued?: number
+  leastServedShare?: number
+  statusPolls?: number
+}
+
 describe('npm run bench -- --quick', () => {
   afterAll(cleanTempDirs)
 
@@ -12,7 +35,7 @@ describe('npm run bench -- --quick', () => {
     const out = join(tempDir(), 'bench.jsonl')
     const bench = await run(join(ROOT, 'bench/run.js'), ['--quick', '--json', out])
     expect(bench.exit.code, bench.stderr).toBe(0)
-    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BenchRow)
     expect(rows.map((r) => r.scenario)).toEqual([
       'baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-tuned', '1-slave-status-polled', '2-slaves', '2-slaves-tuned', 'c16', 'c64', 'c256',
       'latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', 'memory-100k', 'memory-10M', 'memory-30M', '1KB-jobs', '1KB-jobs-tuned', 'bare-1KB', 'cpu-1-slave', 'cpu-2-slaves',
@@ -28,7 +51,7 @@ describe('npm run bench -- --quick', () => {
         // The killed slave writes no usage; every job ran once and the ones it handed back twice.
         expect(row.repeated).toBeGreaterThan(0)
         expect(row.repeatedMs).toBeGreaterThan(0)
-        expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs + row.repeated)
+        expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs + row.repeated!)
         continue
       }
       expect(row.seconds).toBeGreaterThan(0)
@@ -41,12 +64,12 @@ describe('npm run bench -- --quick', () => {
       expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs)
     }
     // The many-slaves rows: how many connections, and how evenly they were served.
-    expect(rows.filter((r) => r.connections !== undefined).map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued >= 0, r.leastServedShare >= 0])).toEqual([
+    expect(rows.filter((r) => r.connections !== undefined).map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued! >= 0, r.leastServedShare! >= 0])).toEqual([
       ['1000-slaves', 1000, 20000, true, true],
       ['100-noop', 100, null, true, true],
     ])
     // GET /status was polled during the run, and answered.
-    expect(rows.find((r) => r.scenario === '1-slave-status-polled').statusPolls).toBeGreaterThan(0)
+    expect(rows.find((r) => r.scenario === '1-slave-status-polled')!.statusPolls).toBeGreaterThan(0)
     // The verdict on every target, from the same rows (met or not is the run's business).
     const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
     expect(verdicts).toMatch(/^Against the targets \(a quick run is too short to judge them: run the full one\):$/m)
@@ -76,7 +99,7 @@ describe('npm run bench -- --quick', () => {
     const out = join(tempDir(), 'bench.jsonl')
     const bench = await run(join(ROOT, 'bench/run.js'), ['--quick', '--only', 'cpu-2-slaves', '--json', out], { env: { BENCH_LATE_SLAVES: '1' } })
     expect(bench.exit.code, bench.stderr).toBe(0)
-    const [row, ...more] = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    const [row, ...more] = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BenchRow)
     expect(more).toEqual([])
     expect(row).toMatchObject({ scenario: 'cpu-2-slaves', jobs: 20000, jobsPerSlave: [20000, 0] })
     expect(row.slaveCpuSeconds).toHaveLength(2)

@@ -22,7 +22,7 @@ describe('node flags', () => {
   it('local slaves of a master started with its flags (--spawn) run under Node defaults', async () => {
     const box = sandbox()
     // Under NODE_FLAGS, as the tm-master shebang starts it.
-    const master = new Proc(NODE_FLAGS[0]!, [...NODE_FLAGS.slice(1), MASTER_BIN, RANGE, 'n=4', ...masterArgs(box, 'flags'), '--spawn', '2', '--handler', EXEC_ARGV, '--quiet'], { env: box.env })
+    const master = new Proc(NODE_FLAGS[0], [...NODE_FLAGS.slice(1), MASTER_BIN, RANGE, 'n=4', ...masterArgs(box, 'flags'), '--spawn', '2', '--handler', EXEC_ARGV, '--quiet'], { env: box.env })
     expect(await master.exited, master.stderr).toEqual(EXIT_OK)
     const flags = slaveFlags(box.records)
     expect(flags.length).toBeGreaterThan(0)

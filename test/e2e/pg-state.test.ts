@@ -11,6 +11,7 @@ import type { JournalRecord } from '../../src/master/journal.js'
 import type { PgClient } from '../../src/master/pg-store.js'
 import { FLUSH_RECORDS, PG_FLUSH, openPgStore } from '../../src/master/pg-store.js'
 import { FAULTY, RANGE, RECORD, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
+import type { FailedLine } from '../helpers/reliability.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
@@ -25,10 +26,10 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
   afterEach(tearDown)
 
   const checkpointOf = async (key: string): Promise<Record<string, unknown> | undefined> => {
-    const row = (await postgres.db.query('SELECT checkpoint FROM taskmaster_checkpoint WHERE run = $1', [key])).rows[0]
-    return row === undefined ? undefined : JSON.parse(row.checkpoint)
+    const row = (await postgres.db.query<{ checkpoint: string }>('SELECT checkpoint FROM taskmaster_checkpoint WHERE run = $1', [key])).rows[0]
+    return row === undefined ? undefined : (JSON.parse(row.checkpoint) as Record<string, unknown>)
   }
-  const journalRows = async (key: string): Promise<number> => Number((await postgres.db.query('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
+  const journalRows = async (key: string): Promise<number> => Number((await postgres.db.query<{ n: string }>('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
   const record = (position: number): JournalRecord => ({ position, last: position - 1, done: position, failed: 0, ranges: [], keys: [] })
   /** A real pg client, wrapped to count the statements running at once (`most`), calling `before` with each first (it may throw). */
   const countingClient = (url: string, before: (text: string, values?: unknown[]) => void): PgClient & { running: number; most: number } => {
@@ -64,7 +65,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     expect(done.stdout).toContain("2 jobs failed; see table taskmaster_failed (run 'pg-run') of postgres://postgres@127.0.0.1:")
     expect(await checkpointOf('pg-run')).toMatchObject({ key: 'pg-run', complete: true, position: N, args: { n: String(N) }, counts: { done: N - 2, failed: 2 } })
     expect(await journalRows('pg-run')).toBe(0)
-    const failed = (await postgres.db.query("SELECT entry FROM taskmaster_failed WHERE run = 'pg-run' ORDER BY id")).rows.map((row) => JSON.parse(row.entry))
+    const failed = (await postgres.db.query<{ entry: string }>("SELECT entry FROM taskmaster_failed WHERE run = 'pg-run' ORDER BY id")).rows.map((row) => JSON.parse(row.entry) as FailedLine)
     expect(failed.map((entry) => [entry.key, entry.attempts, entry.error.message]).sort()).toEqual([
       [1500, 2, 'job 1500 is broken'],
       [7, 2, 'job 7 is broken'],

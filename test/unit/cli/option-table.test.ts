@@ -1,11 +1,12 @@
 import { Command } from 'commander'
 import { describe, expect, it } from 'vitest'
 import { MASTER_CLI } from '../../../src/cli/master-options.js'
+import type { CliTable } from '../../../src/cli/option-table.js'
 import { addOptions, libraryOptions } from '../../../src/cli/option-table.js'
 import { SLAVE_CLI } from '../../../src/cli/slave-options.js'
 
 /** Parses `argv` against `table` alone (no action): the values commander hands the action. */
-function parse(table: Parameters<typeof addOptions>[1], argv: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
+function parse<L>(table: CliTable<L>, argv: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
   const saved = process.env.TM_TOKEN
   delete process.env.TM_TOKEN
   Object.assign(process.env, env)

@@ -17,7 +17,7 @@ async function until(events: string[], n: number): Promise<void> {
 
 const ids = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
 /** Jobs { id } with seqs `from`.., attempts all `attempt`. */
-const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n), ids(from, n).map((id) => ({ id })), new Array(n).fill(attempt))
+const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n), ids(from, n).map((id) => ({ id })), new Array<number>(n).fill(attempt))
 
 function runner(handler: (jobs: { id: number }[], ctx: BatchContext) => unknown, options: { size: number; linger?: number; concurrency?: number }) {
   const events: string[] = []
@@ -92,7 +92,7 @@ describe('Runner with a batch handler', () => {
     let signal: AbortSignal | undefined
     const { r, events, released } = runner(
       (jobs, ctx) => {
-        if (jobs[0]!.id === 0) {
+        if (jobs[0].id === 0) {
           signal = ctx.signal
           return new Promise(() => {})
         }
