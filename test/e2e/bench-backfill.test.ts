@@ -15,6 +15,15 @@ if (POSTGRES_MISSING !== undefined && process.env.CI) {
   })
 }
 
+/** A row of `npm run bench:backfill -- --json`. */
+interface BackfillRow {
+  scenario: string
+  rows: number
+  rowsPerSecond: number
+  seconds: number
+  runs: number[]
+}
+
 describe.skipIf(POSTGRES_MISSING !== undefined)('npm run bench:backfill on a tiny table', () => {
   afterAll(cleanTempDirs)
 
@@ -22,7 +31,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)('npm run bench:backfill on a tin
     const out = join(tempDir(), 'backfill.jsonl')
     const bench = await run(TSX, [join(ROOT, 'bench/backfill.mjs'), '--rows', '3000', '--per-row-rows', '1000', '--json', out])
     expect(bench.exit, bench.stderr).toEqual({ code: 0, signal: null })
-    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BackfillRow)
     expect(rows.map((r) => [r.scenario, r.rows])).toEqual([
       ['script', 3000],
       ['per-row', 1000],

@@ -6,6 +6,30 @@ import { cleanTempDirs, ROOT, run, tempDir } from '../helpers/proc.js'
 // Keeps `npm run bench` working: the smoke version (every scenario's code path on tiny
 // inputs) completes and reports every field of every scenario. Its speed is the
 // benchmark's business, never asserted here.
+/** A row of `npm run bench -- --json`: the fields every row has, and those of some scenarios. */
+interface BenchRow {
+  scenario: string
+  smoke: boolean
+  quick: boolean
+  jobs: number
+  jobsPerSecond: number
+  runs: number[]
+  seconds: number
+  masterJobsPerSecond: number
+  masterPeakRssMb: number
+  slavePeakRssMb: number
+  masterCpuSeconds: number
+  slaveCpuSeconds: number[]
+  jobsPerSlave: number[]
+  repeated?: number
+  repeatedMs?: number
+  connections?: number
+  idealJobsPerSecond?: number | null
+  mostIdleWhileQueued?: number
+  leastServedShare?: number
+  statusPolls?: number
+}
+
 describe('npm run bench -- --smoke', () => {
   afterAll(cleanTempDirs)
 
@@ -13,7 +37,7 @@ describe('npm run bench -- --smoke', () => {
     const out = join(tempDir(), 'bench.jsonl')
     const bench = await run(join(ROOT, 'bench/run.js'), ['--smoke', '--json', out])
     expect(bench.exit.code, bench.stderr).toBe(0)
-    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BenchRow)
     expect(rows.map((r) => r.scenario)).toEqual([
       'baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-tuned', '1-slave-status-polled', '2-slaves', '2-slaves-tuned', 'c16', 'c64', 'c256',
       'latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', 'memory-100k', 'memory-10M', 'memory-30M', '1KB-jobs', '1KB-jobs-tuned', 'bare-1KB', 'cpu-1-slave', 'cpu-2-slaves',
@@ -30,7 +54,7 @@ describe('npm run bench -- --smoke', () => {
         // The killed slave writes no usage; every job ran once and the ones it handed back twice.
         expect(row.repeated).toBeGreaterThan(0)
         expect(row.repeatedMs).toBeGreaterThan(0)
-        expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs + row.repeated)
+        expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs + row.repeated!)
         continue
       }
       expect(row.seconds).toBeGreaterThan(0)
@@ -43,13 +67,13 @@ describe('npm run bench -- --smoke', () => {
       expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs)
     }
     // The many-slaves rows: how many connections, and how evenly they were served.
-    expect(rows.filter((r) => r.connections !== undefined).map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued >= 0, r.leastServedShare >= 0])).toEqual([
+    expect(rows.filter((r) => r.connections !== undefined).map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued! >= 0, r.leastServedShare! >= 0])).toEqual([
       // A smoke run's fleets: 2 processes of 25 connections (4 of 250 in a full run), and 25 (100).
       ['1000-slaves', 50, 1000, true, true],
       ['100-noop', 25, null, true, true],
     ])
     // GET /status was polled during the run, and answered.
-    expect(rows.find((r) => r.scenario === '1-slave-status-polled').statusPolls).toBeGreaterThan(0)
+    expect(rows.find((r) => r.scenario === '1-slave-status-polled')!.statusPolls).toBeGreaterThan(0)
     // The verdict on every target, from the same rows (met or not is the run's business).
     const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
     expect(verdicts).toMatch(/^Against the targets \(a smoke run is too short to judge them: run the full one\):$/m)
@@ -79,7 +103,7 @@ describe('npm run bench -- --smoke', () => {
     const out = join(tempDir(), 'bench.jsonl')
     const bench = await run(join(ROOT, 'bench/run.js'), ['--smoke', '--only', 'cpu-2-slaves', '--json', out], { env: { BENCH_LATE_SLAVES: '1' } })
     expect(bench.exit.code, bench.stderr).toBe(0)
-    const [row, ...more] = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    const [row, ...more] = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BenchRow)
     expect(more).toEqual([])
     expect(row).toMatchObject({ scenario: 'cpu-2-slaves', jobs: 500, jobsPerSlave: [500, 0] })
     expect(row.slaveCpuSeconds).toHaveLength(2)

@@ -41,7 +41,7 @@ async function heldRun(): Promise<{ host: string; port: string; finish: () => Pr
     expect(await slave.exited, slave.stderr).toEqual(EXIT_OK)
     expectEachKeyRan(box.records, N)
   }
-  return { host, port: host.split(':')[1]!, finish, stderr: () => master.stderr }
+  return { host, port: host.split(':')[1], finish, stderr: () => master.stderr }
 }
 
 describe('a master without a token and web pages', () => {

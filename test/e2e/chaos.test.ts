@@ -60,7 +60,7 @@ describe('chaos', () => {
         masterKills++
         master = (await startMaster(masterArgs, { env: box.env })).master
       } else {
-        expect(await killHard(slaves[kill.slave]!)).toEqual({ code: null, signal: 'SIGKILL' })
+        expect(await killHard(slaves[kill.slave])).toEqual({ code: null, signal: 'SIGKILL' })
         slaveKills++
         slaves[kill.slave] = startOne()
       }

@@ -24,8 +24,8 @@ function masterUnderUlimit(limit: number, args: string[], env: NodeJS.ProcessEnv
   const child = spawn('/bin/bash', ['-c', `ulimit -n ${limit} && exec ${quoted}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
   let text = ''
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   return { child, output: () => text, exited }
 }

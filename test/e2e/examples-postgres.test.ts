@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { EXIT_OK, MASTER_BIN, ROOT, fixture, masterArgs, readCheckpoint, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { killHard, stopLongLived, tearDown } from '../helpers/reliability.js'
+import { matching } from '../helpers/matchers.js'
 
 const TSX = join(ROOT, 'node_modules/tsx/dist/cli.mjs')
 const SLOW = fixture('slow-handler.ts')
@@ -29,7 +30,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
   afterEach(tearDown)
 
   /** Rows whose domain was written (any value). */
-  const updated = async (): Promise<number> => Number((await postgres.db.query('SELECT count(*) AS n FROM users WHERE domain IS NOT NULL')).rows[0].n)
+  const updated = async (): Promise<number> => Number((await postgres.db.query<{ n: string }>('SELECT count(*) AS n FROM users WHERE domain IS NOT NULL')).rows[0].n)
 
   it('setup fills the table; stopped half way with a slave killed -9, then resumed: every row updated to exactly its value', async () => {
     // As the README runs it: the connection string (with a password, which trust ignores) in
@@ -64,7 +65,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
     expect(done).toBeGreaterThanOrEqual(10_000)
     expect(done).toBeLessThan(ROWS)
     // int8 ids resume as bigint keys, every digit kept.
-    expect(checkpoint.last).toMatchObject({ $bigint: expect.stringMatching(/^\d+$/) })
+    expect(checkpoint.last).toMatchObject({ $bigint: matching(/^\d+$/) })
     // Rows the victim committed but never reported may be written and still to run: the
     // UPDATE is idempotent, so running them again changes nothing.
     const before = await updated()

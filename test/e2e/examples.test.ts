@@ -135,7 +135,7 @@ describe('examples/ndjson', () => {
     const lines = ['{"a":1}', 'x'.repeat(70_000), '', '{"b":"é"}', 'y'.repeat(130_000), '{"last":true}']
     writeFileSync(file, lines.join('\n'))
     process.env.NDJSON_FILE = file
-    const { getJobs, total } = (await import('../../examples/ndjson/jobs.ts')) as typeof import('../../examples/ndjson/jobs.ts')
+    const { getJobs, total } = (await import('../../examples/ndjson/jobs.ts'))
     delete process.env.NDJSON_FILE
     const collect = async (last?: number) => {
       const jobs: { offset: number; line: string }[] = []
@@ -146,7 +146,7 @@ describe('examples/ndjson', () => {
     const content = readFileSync(file)
     expect(all.map((job) => job.line)).toEqual(lines.filter((line) => line !== ''))
     for (const job of all) expect(content.toString('utf8', job.offset, job.offset + Buffer.byteLength(job.line))).toBe(job.line)
-    for (let i = 0; i < all.length; i++) expect(await collect(all[i]!.offset)).toEqual(all.slice(i + 1))
+    for (let i = 0; i < all.length; i++) expect(await collect(all[i].offset)).toEqual(all.slice(i + 1))
     // total() counts newlines: a progress estimate (here the empty line and the unterminated last one even out).
     expect(await total()).toBe(5)
   })

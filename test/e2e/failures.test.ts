@@ -44,8 +44,8 @@ describe('a handler that throws', () => {
     const rotatedName = /^flaky\.failed\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z\.jsonl$/
     const rotated = readdirSync(box.stateDir).filter((file) => rotatedName.test(file))
     expect(rotated).toHaveLength(1)
-    expect(readFileSync(join(box.stateDir, rotated[0]!), 'utf8')).toBe(logText)
-    expect(retry.stdout).toContain(`Retrying 3 failed jobs of run 'flaky' (from ${join(box.stateDir, rotated[0]!)}) as run 'flaky.retry'\n`)
+    expect(readFileSync(join(box.stateDir, rotated[0]), 'utf8')).toBe(logText)
+    expect(retry.stdout).toContain(`Retrying 3 failed jobs of run 'flaky' (from ${join(box.stateDir, rotated[0])}) as run 'flaky.retry'\n`)
     expect(retry.stdout).toMatch(/^Run 'flaky\.retry' complete: 3 jobs \(3 done, 0 failed\)/m)
     expect(hasFailures(box.stateDir, 'flaky'), 'no new failed-jobs log').toBe(false)
     expectEachKeyRan(box.records, N)
@@ -132,7 +132,7 @@ describe('a poison job (it kills its slave)', () => {
     expect(master.stdout).toMatch(/^Run 'poison' complete: 20 jobs \(19 done, 1 failed\)/m)
     const log = readFailedLog(box.stateDir, 'poison')
     expect(log.map(({ key, job, attempts }) => ({ key, job, attempts }))).toEqual([{ key: POISON, job: { id: POISON }, attempts: 3 }])
-    expect(log[0]!.error.message).toMatch(/^The slave running it went away \(slave [^:]+:\d+ \(127\.0\.0\.1:\d+\): .+\)$/)
+    expect(log[0].error.message).toMatch(/^The slave running it went away \(slave [^:]+:\d+ \(127\.0\.0\.1:\d+\): .+\)$/)
     expect(attemptsOf(box.records, [POISON])).toEqual({ [POISON]: [1, 2, 3] })
     // Each crash before the last one was followed by a restart of that slave.
     expect(master.stderr.match(/^\[slave [12]\] exited \(code 1\); starting it again$/gm)?.length ?? 0).toBeGreaterThanOrEqual(2)

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { matching } from '../helpers/matchers.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, expectEachKeyRan, fixture, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { fuzzCases } from '../helpers/http-fuzz.js'
@@ -54,7 +55,7 @@ const KNOWN: [name: string, bytes: string | Buffer, status: number][] = [
 async function expectKnownAnswers(host: string): Promise<void> {
   const answers: [string, string][] = []
   for (const [name, bytes] of KNOWN) answers.push([name, (await rawRequest(host, bytes, { until: 'close', label: name })).line])
-  expect(answers).toEqual(KNOWN.map(([name, , status]) => [name, expect.stringMatching(new RegExp(`^HTTP/1\\.1 ${status} `))]))
+  expect(answers).toEqual(KNOWN.map(([name, , status]): [string, unknown] => [name, matching(new RegExp(`^HTTP/1\\.1 ${status} `))]))
 }
 
 /**
@@ -72,7 +73,7 @@ async function sendAll(host: string, cases: { label: string; bytes: Buffer }[]):
   const worker = async (): Promise<void> => {
     while (next < cases.length) {
       const i = next++
-      const { label, bytes } = cases[i]!
+      const { label, bytes } = cases[i]
       answers[i] = await rawRequest(host, bytes, { until: 'line', end: true, label: `case ${i} (${label})`, timeoutMs: 60_000 })
     }
   }
@@ -94,7 +95,7 @@ describe("the master's HTTP side under hostile requests", () => {
       console.log(`HTTP fuzz: seed ${SEED} (set TM_FUZZ_SEED to replay), ${CASES} cases, ${token === undefined ? 'no token' : 'a token'}`)
       const cases = fuzzCases(SEED, CASES, token)
       const answers = await sendAll(host, cases)
-      const wrong = answers.flatMap((answer, i) => (STATUS_LINE.test(answer.line) || silentOk(answer, cases[i]!.bytes) ? [] : [`case ${i} (${cases[i]!.label}): ${JSON.stringify(answer.line.slice(0, 100))} (${answer.ended})`]))
+      const wrong = answers.flatMap((answer, i) => (STATUS_LINE.test(answer.line) || silentOk(answer, cases[i].bytes) ? [] : [`case ${i} (${cases[i].label}): ${JSON.stringify(answer.line.slice(0, 100))} (${answer.ended})`]))
       expect(wrong).toEqual([])
       const tally = new Map<string, number>()
       for (const answer of answers) tally.set(String(answer.status ?? answer.ended), (tally.get(String(answer.status ?? answer.ended)) ?? 0) + 1)

@@ -49,8 +49,8 @@ beforeAll(async () => {
   const dir = tempDir('tm-install-')
   // The dist/ that `npm test` just built; --ignore-scripts so packing does not rebuild it.
   const packed = JSON.parse((await must('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)).stdout) as { filename: string; files: { path: string }[] }[]
-  files = packed[0]!.files.map((f) => f.path).sort()
-  const tarball = join(dir, packed[0]!.filename)
+  files = packed[0].files.map((f) => f.path).sort()
+  const tarball = join(dir, packed[0].filename)
   for (const kind of ['esm', 'cjs'] as const) {
     const project = tempDir(`tm-${kind}-project-`)
     projects[kind] = project
@@ -102,7 +102,7 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
       master.stdout.setEncoding('utf8').on('data', (text: string) => {
         out += text
         const match = /Taskmaster server running on '([^']+)'/.exec(out)
-        if (match) resolve(match[1]!)
+        if (match) resolve(match[1])
       })
       master.on('exit', (code) => reject(new Error(`tm-master exited ${code}: ${out}`)))
     })

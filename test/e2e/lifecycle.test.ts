@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { EXIT_OK, MASTER_BIN, expectEachKeyRan, fixture, masterArgs, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
-import { RANGE, portForLater, tearDown } from '../helpers/reliability.js'
+import { RANGE, portForLater, tearDown, until } from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -36,7 +36,7 @@ describe('setup and teardown', () => {
     const { host } = await startMaster([RANGE, 'n=100000', ...masterArgs(box, 'stop')], { env: box.env })
     const slave = startSlave([LIFE, '--host', host, '--batch', '10'], { env: box.env })
     await slave.waitFor(/Connected to the master/, 'stderr')
-    for (let i = 0; i < 2000 && linesOf(box.records, 'seen').flat().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    await until('the slave to run a job', () => linesOf(box.records, 'seen').flat().length > 0)
     slave.kill('SIGINT')
     expect(await slave.exited, slave.stderr).toEqual({ code: 130, signal: null })
     expect(linesOf(box.records, 'lifecycle')).toEqual([['setup {"n":"100000"} concurrency=1 batch=1', 'teardown state1']])

@@ -36,7 +36,7 @@ describe('a stale lock found by several processes at once', () => {
         wrong.push(`round ${r}: ${winners.length} winners`)
         continue
       }
-      const winner = winners[0]!.child.pid!
+      const winner = winners[0].child.pid!
       const holder = JSON.parse(readFileSync(path, 'utf8')) as { pid: number }
       if (holder.pid !== winner) wrong.push(`round ${r}: the lock names pid ${holder.pid}, the winner is ${winner}`)
       for (const outcome of outcomes) if (outcome !== `${r} won` && outcome !== `${r} lost: ${inUse(`round-${r}`, winner, path)}`) wrong.push(`round ${r}: ${outcome}`)
@@ -67,10 +67,10 @@ describe('two masters started at once on a key whose lock is stale', () => {
       )
       expect(outcomes.sort(), `round ${round}`).toEqual(['exits', 'listens'])
       const loser = masters.findIndex((master) => !master.stdout.includes('Taskmaster server running'))
-      const winner = masters[1 - loser]!
-      expect(masters[loser]!.stdout).not.toContain('Taskmaster server running')
-      expect(await masters[loser]!.exited).toEqual({ code: 2, signal: null })
-      expect(masters[loser]!.stderr).toBe(`tm-master: ${inUse(key, winner.child.pid!, lock)}\n`)
+      const winner = masters[1 - loser]
+      expect(masters[loser].stdout).not.toContain('Taskmaster server running')
+      expect(await masters[loser].exited).toEqual({ code: 2, signal: null })
+      expect(masters[loser].stderr).toBe(`tm-master: ${inUse(key, winner.child.pid!, lock)}\n`)
       expect((JSON.parse(readFileSync(lock, 'utf8')) as { pid: number }).pid).toBe(winner.child.pid)
       winner.kill('SIGTERM')
       expect(await winner.exited).toEqual({ code: 143, signal: null })

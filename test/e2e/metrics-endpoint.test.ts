@@ -51,7 +51,7 @@ describe('GET /metrics', () => {
     expect(response.status).toBe(200)
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8')
     const r = doc.run
-    const s = doc.slaves[0]!
+    const s = doc.slaves[0]
     expect(s.hostname).toBe(hostname())
     const slave1 = `key="metered",slave="1",address="${s.address}",hostname="${s.hostname}"`
     expect(samples(text)).toEqual({

@@ -37,7 +37,7 @@ const SAID: Record<string, RegExp> = {
 function after(text: string, prefix: string): string {
   const lines = linesMatching(text, new RegExp(prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
   expect(lines, text.slice(0, 2000)).toHaveLength(1)
-  return lines[0]!.slice(lines[0]!.indexOf(prefix) + prefix.length)
+  return lines[0].slice(lines[0].indexOf(prefix) + prefix.length)
 }
 
 describe('a throttle check that throws an odd value', () => {
@@ -46,7 +46,7 @@ describe('a throttle check that throws an odd value', () => {
     const master = await run(MASTER_BIN, [ODD, 'n=20', ...masterArgs(box, 'throttle'), ...spawnArgs(1), '--throttle', `${ODD}:throttle`, '--throttle-interval', '0.05', '--status-interval', '60'], { env: box.env })
     expect(master.exit, master.stderr).toEqual({ code: 0, signal: null })
     expect(master.stdout).toMatch(/^Run 'throttle' complete: 20 jobs \(20 done, 0 failed\)/m)
-    expect(after(master.stdout + master.stderr, 'Controls: throttled: throttle check threw: ')).toMatch(SAID[kind.replace(/^reject-/, '')]!)
+    expect(after(master.stdout + master.stderr, 'Controls: throttled: throttle check threw: ')).toMatch(SAID[kind.replace(/^reject-/, '')])
     expectNoDump(master)
   }, 60_000)
 })
@@ -62,7 +62,7 @@ describe('a generator or a key() that throws an odd value', () => {
     const box = sandbox({ [env]: kind })
     const master = await run(MASTER_BIN, [ODD, 'n=20', ...masterArgs(box, 'stops'), ...spawnArgs(1), '--status-interval', '60'], { env: box.env })
     expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
-    expect(after(master.stderr, `tm-master: ${said}`)).toMatch(SAID[kind]!)
+    expect(after(master.stderr, `tm-master: ${said}`)).toMatch(SAID[kind])
     expect(existsSync(join(box.stateDir, 'stops.lock'))).toBe(false)
     expectNoDump(master)
   }, 60_000)
@@ -129,7 +129,7 @@ describe("a handler module's setup", () => {
     const slave = startSlave([`${ODD}:handleJob`, '--host', host, '--quiet'], { env: box.env })
     expect(await slave.exited).toEqual({ code: 2, signal: null })
     expect(slave.stderr).toMatch(/^tm-slave: The handler's setup failed: [^\n]+\n$/)
-    expect(after(slave.stderr, "tm-slave: The handler's setup failed: ")).toMatch(SAID[kind]!)
+    expect(after(slave.stderr, "tm-slave: The handler's setup failed: ")).toMatch(SAID[kind])
     expect(existsSync(join(box.records, `record-${slave.child.pid}.txt`))).toBe(false)
   }, 60_000)
 

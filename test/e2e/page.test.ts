@@ -39,7 +39,7 @@ function bytes(n: number): string {
 function shown(page: Page): Promise<{ time: string | undefined; visible: boolean; fields: Record<string, string>; slaves: string[][]; failures: string[][] }> {
   return page.evaluate(() => {
     const ids = ['key', 'state', 'args', 'percent', 'eta', 'done', 'position', 'last', 'rate', 'elapsed', 'failed', 'inflight', 'queued', 'count']
-    const rows = (id: string): string[][] => [...(document.getElementById(id) as HTMLTableElement).tBodies[0]!.rows].map((row) => [...row.cells].map((cell) => cell.textContent ?? ''))
+    const rows = (id: string): string[][] => [...(document.getElementById(id) as HTMLTableElement).tBodies[0].rows].map((row) => [...row.cells].map((cell) => cell.textContent ?? ''))
     const run = document.getElementById('run')!
     return { time: run.dataset.time, visible: !run.hidden, fields: Object.fromEntries(ids.map((id) => [id, document.getElementById(id)!.textContent ?? ''])), slaves: rows('slaves'), failures: rows('failures') }
   })

@@ -11,6 +11,7 @@ import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import type { Exit } from '../helpers/proc.js'
 import { MASTER_BIN, Proc, fixture, run, sandbox, startSlave } from '../helpers/proc.js'
 import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, freeze, killHard, portForLater, recordedCount, seeded, shuffle, tearDown, until } from '../helpers/reliability.js'
+import { matching } from '../helpers/matchers.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
@@ -114,10 +115,10 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`PostgreSQL chaos${POSTGRES_MISS
     expect(await standby.master.exited, standby.master.stderr).toEqual({ code: 0, signal: null })
     expect(standby.master.stdout).toContain(`Run 'pg-chaos' is already complete (${N} jobs done, 0 failed)`)
 
-    expect(lostLease).toEqual(Array.from({ length: PAUSES }, () => expect.stringMatching(/^tm-master: Run 'pg-chaos' lost its lease to another master in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(/)))
-    const row = (await postgres.db.query("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'pg-chaos'")).rows[0]
+    expect(lostLease).toEqual(Array.from({ length: PAUSES }, () => matching(/^tm-master: Run 'pg-chaos' lost its lease to another master in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(/)))
+    const row = (await postgres.db.query<{ checkpoint: string }>("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'pg-chaos'")).rows[0]
     expect(JSON.parse(row.checkpoint)).toMatchObject({ complete: true, position: N, last: N - 1, counts: { done: N, failed: 0 } })
-    const lease = (await postgres.db.query("SELECT fence FROM taskmaster_lease WHERE run = 'pg-chaos'")).rows[0]
+    const lease = (await postgres.db.query<{ fence: string }>("SELECT fence FROM taskmaster_lease WHERE run = 'pg-chaos'")).rows[0]
     // Taken once at the start, once at each loss, once by the last standby.
     expect(Number(lease.fence)).toBeGreaterThanOrEqual(1 + KILLS + PAUSES + 1)
 

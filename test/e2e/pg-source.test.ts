@@ -55,7 +55,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MIS
     expect(again.stdout).toMatch(new RegExp(`^Run 'pg' complete: ${ROWS - before.length} jobs \\(${ROWS - before.length} done, 0 failed`, 'm'))
     // One slave running one job at a time: each process saw its rows in key order, and
     // the two runs together saw every id once, every digit kept.
-    const runs = perProcess(box.records).sort((a, b) => (BigInt(a[0]!) < BigInt(b[0]!) ? -1 : 1))
+    const runs = perProcess(box.records).sort((a, b) => (BigInt(a[0]) < BigInt(b[0]) ? -1 : 1))
     expect(runs).toHaveLength(2)
     expect(runs.flat()).toEqual(ALL)
   })
@@ -78,7 +78,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MIS
     await postgres.db.query('ANALYZE big')
     // Deleted after ANALYZE (autovacuum is off): the estimate still says 150,000, a count 149,000.
     await postgres.db.query('DELETE FROM big WHERE id <= 1000')
-    expect((await postgres.db.query('SELECT count(*)::int AS n FROM big')).rows[0].n).toBe(149_000)
+    expect((await postgres.db.query<{ n: number }>('SELECT count(*)::int AS n FROM big')).rows[0].n).toBe(149_000)
     const queries: string[] = []
     const spy = { query: (text: string, values?: unknown[]) => (queries.push(text), postgres.db.query(text, values)) }
     expect(await pgTable({ db: spy, table: 'big' }).total({ args: {} })).toBe(150_000)

@@ -11,6 +11,7 @@ import type { JournalRecord } from '../../src/master/journal.js'
 import type { PgClient } from '../../src/master/pg-store.js'
 import { FLUSH_RECORDS, PG_FLUSH, openPgStore } from '../../src/master/pg-store.js'
 import { FAULTY, RANGE, RECORD, attemptsOf, expectEachKeyAtLeastOnce, portForLater, expectRunEnds, killHard, recordedCount, tearDown, until } from '../helpers/reliability.js'
+import type { FailedLine } from '../helpers/reliability.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
 if (POSTGRES_MISSING !== undefined && process.env.CI) {
@@ -25,10 +26,10 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
   afterEach(tearDown)
 
   const checkpointOf = async (key: string): Promise<Record<string, unknown> | undefined> => {
-    const row = (await postgres.db.query('SELECT checkpoint FROM taskmaster_checkpoint WHERE run = $1', [key])).rows[0]
-    return row === undefined ? undefined : JSON.parse(row.checkpoint)
+    const row = (await postgres.db.query<{ checkpoint: string }>('SELECT checkpoint FROM taskmaster_checkpoint WHERE run = $1', [key])).rows[0]
+    return row === undefined ? undefined : (JSON.parse(row.checkpoint) as Record<string, unknown>)
   }
-  const journalRows = async (key: string): Promise<number> => Number((await postgres.db.query('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
+  const journalRows = async (key: string): Promise<number> => Number((await postgres.db.query<{ n: string }>('SELECT count(*) AS n FROM taskmaster_journal WHERE run = $1', [key])).rows[0].n)
   const record = (position: number): JournalRecord => ({ position, last: position - 1, done: position, failed: 0, ranges: [], keys: [] })
   /** A real pg client, wrapped to count the statements running at once (`most`), calling `before` with each first (it may throw). */
   const countingClient = (url: string, before: (text: string, values?: unknown[]) => void): PgClient & { running: number; most: number } => {
@@ -64,7 +65,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     expect(done.stdout).toContain("2 jobs failed; see table taskmaster_failed (run 'pg-run') of postgres://postgres@127.0.0.1:")
     expect(await checkpointOf('pg-run')).toMatchObject({ key: 'pg-run', complete: true, position: N, args: { n: String(N) }, counts: { done: N - 2, failed: 2 } })
     expect(await journalRows('pg-run')).toBe(0)
-    const failed = (await postgres.db.query("SELECT entry FROM taskmaster_failed WHERE run = 'pg-run' ORDER BY id")).rows.map((row) => JSON.parse(row.entry))
+    const failed = (await postgres.db.query<{ entry: string }>("SELECT entry FROM taskmaster_failed WHERE run = 'pg-run' ORDER BY id")).rows.map((row) => JSON.parse(row.entry) as FailedLine)
     expect(failed.map((entry) => [entry.key, entry.attempts, entry.error.message]).sort()).toEqual([
       [1500, 2, 'job 1500 is broken'],
       [7, 2, 'job 7 is broken'],
@@ -210,13 +211,13 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
 
   /** The failed jobs of run `run` in the table, as [key, attempts, message], sorted by key. */
   const failedRows = async (run: string): Promise<[number, number, string][]> =>
-    (await postgres.db.query('SELECT entry FROM taskmaster_failed WHERE run = $1 ORDER BY id', [run])).rows
-      .map((row) => JSON.parse(row.entry))
+    ((await postgres.db.query('SELECT entry FROM taskmaster_failed WHERE run = $1 ORDER BY id', [run])).rows as { entry: string }[])
+      .map((row) => JSON.parse(row.entry) as FailedLine)
       .map((entry): [number, number, string] => [entry.key, entry.attempts, entry.error.message])
       .sort((a, b) => a[0] - b[0])
   /** The runs the failed jobs of `key` were moved to (`<key>.failed.<time>`). */
   const rotatedRuns = async (key: string): Promise<string[]> =>
-    (await postgres.db.query('SELECT DISTINCT run FROM taskmaster_failed WHERE run LIKE $1 ORDER BY run', [`${key}.failed.%`])).rows.map((row) => String(row.run))
+    ((await postgres.db.query('SELECT DISTINCT run FROM taskmaster_failed WHERE run LIKE $1 ORDER BY run', [`${key}.failed.%`])).rows as { run: string }[]).map((row) => row.run)
   /** How the master names the failed jobs of run `run` in the table. */
   const tableOf = (run: string): string => `table taskmaster_failed (run '${run}') of ${postgres.server.url}`
 
@@ -234,8 +235,8 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     const rotated = await rotatedRuns('pg-flaky')
     expect(rotated).toHaveLength(1)
     expect(rotated[0]).toMatch(/^pg-flaky\.failed\.\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
-    expect(await failedRows(rotated[0]!)).toEqual(FAILING.map((id) => [id, 2, `job ${id} is broken`]))
-    expect(retry.stdout).toContain(`Retrying 3 failed jobs of run 'pg-flaky' (from ${tableOf(rotated[0]!)}) as run 'pg-flaky.retry'\n`)
+    expect(await failedRows(rotated[0])).toEqual(FAILING.map((id) => [id, 2, `job ${id} is broken`]))
+    expect(retry.stdout).toContain(`Retrying 3 failed jobs of run 'pg-flaky' (from ${tableOf(rotated[0])}) as run 'pg-flaky.retry'\n`)
     expect(retry.stdout).toMatch(/^Run 'pg-flaky\.retry' complete: 3 jobs \(3 done, 0 failed\)/m)
     expect(await failedRows('pg-flaky'), 'no new failed jobs').toEqual([])
     expect(await checkpointOf('pg-flaky.retry')).toMatchObject({ complete: true, position: 3, args: { 'retry-log': rotated[0] } })
@@ -275,7 +276,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     const slave = startSlave([FAULTY, '--host', address, '--concurrency', '1', '--prefetch', '1'], { env: { ...box.env, TM_FAIL_IDS: '1,4,7,10', TM_HANG_IDS: '13' } })
     // Counted finished by the pass (in its checkpoint or journal), not only logged: a resume skips them.
     const passFailed = async (): Promise<number> => {
-      const journaled = (await postgres.db.query("SELECT record FROM taskmaster_journal WHERE run = 'pg-r.retry'")).rows.map((row) => JSON.parse(row.record)[3] as number)
+      const journaled = ((await postgres.db.query("SELECT record FROM taskmaster_journal WHERE run = 'pg-r.retry'")).rows as { record: string }[]).map((row) => (JSON.parse(row.record) as unknown[])[3] as number)
       return Math.max(((await checkpointOf('pg-r.retry')) as { counts: { failed: number } }).counts.failed, ...journaled)
     }
     await until('jobs 1 and 4 to fail again, counted by the pass', async () => (await passFailed()) >= 2)
@@ -311,7 +312,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--state-store postgres://${POST
     master.kill('SIGINT')
     expect((await master.exited).code).toBe(130)
     // The server ends a session (and frees its locks) a moment after the client left.
-    await until("the master's session to end", async () => (await postgres.db.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'")).rows[0].n === 0)
+    await until("the master's session to end", async () => ((await postgres.db.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'")).rows as { n: number }[])[0]?.n === 0)
 
     const cp = (await checkpointOf('pg-ctl')) as { elapsed: number; startedAt: string; updatedAt: string }
     const stopped = await ctl(['pg-ctl', '--json'])

@@ -97,7 +97,7 @@ async function runWith(store: FailingStore, p: RunParts, dir: string): Promise<{
   const opened = await openRun(options(dir), undefined, events, p)
   if (opened.kind !== 'run') throw new Error(`expected a run, got ${opened.kind}`)
   const [outcome] = await Promise.allSettled([opened.run.start()])
-  return { outcome: outcome! }
+  return { outcome }
 }
 
 function storeIn(dir: string): FailingStore {

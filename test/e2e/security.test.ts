@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type WebSocket from 'ws'
 import { SLAVE_BIN, expectEachKeyRan, expectUsageError, masterArgs, recordedKeys, run, sandbox, startMaster, startSlave, tempDir } from '../helpers/proc.js'
 import { RANGE, RECORD, expectRunEnds, hello, linesMatching, rawExchange, recordedCount, seeded, tearDown, until, wire } from '../helpers/reliability.js'
+import { matching } from '../helpers/matchers.js'
 
 afterEach(tearDown)
 
@@ -45,7 +46,7 @@ describe('the token', () => {
   it('is generated and printed once by a master listening beyond loopback without --token', async () => {
     const box = sandbox()
     const { master, host } = await startMaster([RANGE, `n=${N}`, '--key', 'open', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--quiet'], { env: box.env })
-    const token = (await master.waitFor(/^Token \(give it to slaves with --token or TM_TOKEN\): (\S+)$/m, 'stdout'))[1]!
+    const token = (await master.waitFor(/^Token \(give it to slaves with --token or TM_TOKEN\): (\S+)$/m, 'stdout'))[1]
     const local = host.replace(/^0\.0\.0\.0:/, '127.0.0.1:')
 
     expectUsageError(await run(SLAVE_BIN, [RECORD, '--host', local], { env: box.env }), /token/, /no token was given/)
@@ -86,7 +87,7 @@ describe('bad input', () => {
     for (const [name, send, closeCode, error] of cases) {
       const outcome = await rawExchange(`ws://${host}`, send)
       expect(outcome.code, name).toBe(closeCode)
-      expect(outcome.messages, name).toEqual(error === undefined ? [] : [{ type: 'error', code: error.code, message: expect.stringMatching(error.message) }])
+      expect(outcome.messages, name).toEqual(error === undefined ? [] : [{ type: 'error', code: error.code, message: matching(error.message) }])
       await master.waitFor(new RegExp(`^Closed .*127\\.0\\.0\\.1:${outcome.localPort}\\b`, 'm'))
       ports.push(outcome.localPort)
     }
@@ -106,7 +107,7 @@ describe('bad input', () => {
     await expectRunEnds(master, [slave])
     expectEachKeyRan(box.records, n)
     expect(slave.stderr).not.toMatch(/Lost the master/)
-    for (const [i, port] of ports.entries()) expect(closedLines(master.stderr, port), cases[i]![0]).toHaveLength(1)
+    for (const [i, port] of ports.entries()) expect(closedLines(master.stderr, port), cases[i][0]).toHaveLength(1)
     expect(linesMatching(master.stderr, /^Refused a plain HTTP request/)).toHaveLength(1)
   })
 
@@ -115,7 +116,7 @@ describe('bad input', () => {
     const { host } = await startMaster([RANGE, 'n=1', ...masterArgs(box, 'c1'), '--quiet'], { env: box.env })
     const outcome = await rawExchange(`ws://${host}`, (ws) => ws.send(Buffer.from([0xc1])))
     expect(outcome.code).toBe(1002)
-    expect(outcome.messages).toEqual([{ type: 'error', code: 'TM_ERR_PROTOCOL', message: expect.stringMatching(/not valid MessagePack/) }])
+    expect(outcome.messages).toEqual([{ type: 'error', code: 'TM_ERR_PROTOCOL', message: matching(/not valid MessagePack/) }])
   })
 })
 

@@ -35,15 +35,15 @@ function expectExactlyOnce(boxes: Sandbox[], all: string[]): void {
 async function runShards(job: string, key: string, stateDir: string, env: NodeJS.ProcessEnv, args: string[]): Promise<{ boxes: Sandbox[]; beforeStop: string[] }> {
   const boxes = SHARDS.map(() => sandbox(env))
   const stopped = 2
-  const slow = { ...boxes[stopped - 1]!.env, TM_RECORD_DELAY_MS: '2' }
+  const slow = { ...boxes[stopped - 1].env, TM_RECORD_DELAY_MS: '2' }
   const first = await startMaster([job, ...args, ...shardArgs(stateDir, key, stopped), '--status-interval', '0.2'], { env: slow })
-  const others = SHARDS.filter((i) => i !== stopped).map((i) => run(MASTER_BIN, [job, ...args, ...shardArgs(stateDir, key, i), '--quiet'], { env: boxes[i - 1]!.env }))
+  const others = SHARDS.filter((i) => i !== stopped).map((i) => run(MASTER_BIN, [job, ...args, ...shardArgs(stateDir, key, i), '--quiet'], { env: boxes[i - 1].env }))
   await first.master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
   first.master.kill('SIGINT')
   expect(await first.master.exited, first.master.stderr).toEqual({ code: 130, signal: null })
-  const beforeStop = recordedKeys(boxes[stopped - 1]!.records)
+  const beforeStop = recordedKeys(boxes[stopped - 1].records)
   for (const done of await Promise.all(others)) expect(done.exit, done.stderr).toEqual(EXIT_OK)
-  const again = await run(MASTER_BIN, [job, ...args, ...shardArgs(stateDir, key, stopped), '--quiet'], { env: boxes[stopped - 1]!.env })
+  const again = await run(MASTER_BIN, [job, ...args, ...shardArgs(stateDir, key, stopped), '--quiet'], { env: boxes[stopped - 1].env })
   expect(again.exit, again.stderr).toEqual(EXIT_OK)
   expect(again.stdout).toMatch(new RegExp(`^Run '${key}\\.shard-2-of-3' complete: \\d+ jobs`, 'm'))
   return { boxes, beforeStop }
@@ -62,13 +62,13 @@ describe('--shard i/n over id ranges (no database)', () => {
     expect(beforeStop.length).toBeGreaterThan(0)
     expect(beforeStop.length).toBeLessThan(N / 3)
     // Each shard ran its own contiguous slice.
-    expect(sorted(boxes[0]!)).toEqual(ids(0, 1000))
-    expect(sorted(boxes[1]!)).toEqual(ids(1000, 2000))
-    expect(sorted(boxes[2]!)).toEqual(ids(2000, 3000))
+    expect(sorted(boxes[0])).toEqual(ids(0, 1000))
+    expect(sorted(boxes[1])).toEqual(ids(1000, 2000))
+    expect(sorted(boxes[2])).toEqual(ids(2000, 3000))
     expectExactlyOnce(boxes, ids(0, N))
     // Each shard keeps its own state, with the shard saved beside the arguments.
     for (const i of SHARDS) {
-      const checkpoint = JSON.parse(readFileSync(join(stateDir, `ranges.shard-${i}-of-3.json`), 'utf8'))
+      const checkpoint: unknown = JSON.parse(readFileSync(join(stateDir, `ranges.shard-${i}-of-3.json`), 'utf8'))
       expect(checkpoint).toMatchObject({ key: `ranges.shard-${i}-of-3`, complete: true, args: { n: String(N), '@shard': `${i}/3` }, counts: { done: 1000, failed: 0 } })
     }
   })
@@ -135,8 +135,8 @@ async function expectOneCount(store: string[], where: string): Promise<void> {
     expect(ran).toBe(200)
     // 4/4 and 1/4 at once: of one count, neither counts the other.
     const [four, one] = await Promise.all([start('4/4'), start('1/4')])
-    expectRefused(four!, `Run 'k' is sharded in 3 ${saved} but is now given --shard 4/4${COUNT_RULE}. Use --shard i/3, or another --key`)
-    expectRefused(one!, `Run 'k' is sharded in 3 ${saved} but is now given --shard 1/4${COUNT_RULE}. Use --shard i/3, or another --key`)
+    expectRefused(four, `Run 'k' is sharded in 3 ${saved} but is now given --shard 4/4${COUNT_RULE}. Use --shard i/3, or another --key`)
+    expectRefused(one, `Run 'k' is sharded in 3 ${saved} but is now given --shard 1/4${COUNT_RULE}. Use --shard i/3, or another --key`)
     // Still 'and 1 more': the refused shards left no state.
     expectRefused(await start(undefined), `Run 'k' is sharded in 3 ${saved} but is now given no --shard${COUNT_RULE}. Use --shard i/3, or another --key`)
     expect(recordedKeys(box.records).length, 'jobs run by refused masters').toBe(ran)
@@ -206,7 +206,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--shard i/n over a PostgreSQL t
     const all = Array.from({ length: ROWS }, (_, g) => 7 * (g + 1) + 1)
     expect(beforeStop.length).toBeGreaterThan(0)
     expect(beforeStop.length).toBeLessThan(ROWS / 3)
-    for (const i of SHARDS) expect(sorted(boxes[i - 1]!)).toEqual(all.filter((id) => id % 3 === i - 1).map(String))
+    for (const i of SHARDS) expect(sorted(boxes[i - 1])).toEqual(all.filter((id) => id % 3 === i - 1).map(String))
     expectExactlyOnce(boxes, all.map(String))
   })
 
@@ -218,9 +218,9 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--shard i/n over a PostgreSQL t
       for (const [i, result] of begun.entries()) {
         if (result.status === 'rejected') {
           expect(String(result.reason)).toMatch(new RegExp(`^CheckpointError: Run 'race${round}' is sharded in ${4 - i} `))
-          await stores[i]!.discardFresh()
+          await stores[i].discardFresh()
         }
-        await stores[i]!.close()
+        await stores[i].close()
       }
     }
   })

@@ -42,7 +42,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? `
 
     await expectRunEnds(standby, slaves)
     expect(standby.stdout).toMatch(/^Run 'failover' complete: \d+ jobs \(\d+ done, 0 failed(, \d+ skipped as already done)?\)/m)
-    const row = (await postgres.db.query("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'failover'")).rows[0]
+    const row = (await postgres.db.query<{ checkpoint: string }>("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'failover'")).rows[0]
     expect(JSON.parse(row.checkpoint)).toMatchObject({ complete: true, position: N, counts: { done: N, failed: 0 } })
     for (const slave of slaves) {
       expect(linesMatching(slave.stderr, new RegExp(`Connected to the master at ws://${a} `))).toHaveLength(1)
@@ -75,7 +75,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`--standby${POSTGRES_MISSING ? `
       (await postgres.db.query("SELECT count(*)::int AS n FROM taskmaster_failed WHERE run = 'frozen'")).rows,
     ]
     const written = await state()
-    expect(JSON.parse((written[0] as { checkpoint: string }[])[0]!.checkpoint)).toMatchObject({ complete: true, position: N, counts: { done: N, failed: 0 } })
+    expect(JSON.parse((written[0] as { checkpoint: string }[])[0].checkpoint)).toMatchObject({ complete: true, position: N, counts: { done: N, failed: 0 } })
 
     // Continued, it finds its lease gone at its first write: it stops and writes nothing.
     active.kill('SIGCONT')

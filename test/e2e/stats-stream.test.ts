@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
 import { EXIT_OK, MASTER_BIN, cleanUp, expectEachKeyRan, fixture, masterArgs, run, sandbox, spawnArgs } from '../helpers/proc.js'
+import { matching } from '../helpers/matchers.js'
 
 // --stats (the status document as JSON lines) and --log-format json (master's and local
 // slaves' log lines as JSON objects), with the real bins to the end of a run.
@@ -34,10 +35,10 @@ describe('--stats and --log-format json', () => {
     }
     // In order, never going back; the first while it runs, the last the complete run.
     for (let i = 1; i < docs.length; i++) {
-      expect(docs[i]!.time >= docs[i - 1]!.time).toBe(true)
-      expect(docs[i]!.run.done).toBeGreaterThanOrEqual(docs[i - 1]!.run.done)
+      expect(docs[i].time >= docs[i - 1].time).toBe(true)
+      expect(docs[i].run.done).toBeGreaterThanOrEqual(docs[i - 1].run.done)
     }
-    expect(docs[0]!.run.state).toBe('running')
+    expect(docs[0].run.state).toBe('running')
     expect(docs.some((doc) => doc.slaves.length === 1 && doc.run.done > 0 && doc.run.done < 600)).toBe(true)
     expect(docs.at(-1)!.run).toMatchObject({ state: 'complete', done: 600, position: 600, last: 599, percent: 100, etaMs: 0, inFlight: 0, queued: 0, session: { done: 600, failed: 0 } })
 
@@ -50,9 +51,9 @@ describe('--stats and --log-format json', () => {
     for (const log of masterLines) expect(Object.keys(log)).toEqual(['time', 'level', 'message', 'key'])
     for (const log of slaveLines) expect(Object.keys(log)).toEqual(['time', 'level', 'message', 'pid', 'slave'])
     const connected = masterLines.find((log) => /connected \(concurrency 1\)$/.test(String(log.message)))
-    expect(connected).toMatchObject({ level: 'info', message: expect.stringMatching(/^slave [^:]+:\d+ \(127\.0\.0\.1:\d+\) connected \(concurrency 1\)$/) })
+    expect(connected).toMatchObject({ level: 'info', message: matching(/^slave [^:]+:\d+ \(127\.0\.0\.1:\d+\) connected \(concurrency 1\)$/) })
     const pid = Number(/:(\d+) \(/.exec(String(connected!.message))![1])
-    expect(slaveLines).toContainEqual({ time: expect.stringMatching(ISO), level: 'info', message: expect.stringMatching(/^Connected to the master at ws:\/\/127\.0\.0\.1:\d+ \(session 1\)$/), pid, slave: 1 })
+    expect(slaveLines).toContainEqual({ time: matching(ISO), level: 'info', message: matching(/^Connected to the master at ws:\/\/127\.0\.0\.1:\d+ \(session 1\)$/), pid, slave: 1 })
   })
 
   it('--stats - writes the JSON lines on stdout, and what is for people on stderr', async () => {

@@ -3,13 +3,14 @@ import { Master, Slave } from '../../src/index.js'
 import type { JobKey, MasterAddress } from '../../src/index.js'
 import { tempDir } from '../helpers/proc.js'
 import { stoppedAfterEach } from '../helpers/peers.js'
+import { matching } from '../helpers/matchers.js'
 
 // The recent failures of the status document, in-process over real WebSockets: the jobs the
 // master wrote to the failed-jobs log, newest first, the last 20 of them.
 
 const running = stoppedAfterEach()
 
-const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+const ISO = matching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
 
 describe('the status document’s recent failures', () => {
   it('lists the last 20 jobs written to the failed-jobs log, newest first, with their error and attempts', async () => {

@@ -33,7 +33,7 @@ describe('status lines off a terminal', () => {
     const lines = statusLines(master.stdout)
     expect(lines.length).toBeGreaterThanOrEqual(2)
     for (const m of lines) {
-      const done = Number(m[3]!.replace(/,/g, ''))
+      const done = Number(m[3].replace(/,/g, ''))
       // The percent is of the jobs finished (none failed), to one decimal, rounded down.
       expect(m[1]).toBe((Math.floor((done * 1000) / N) / 10).toFixed(1))
     }

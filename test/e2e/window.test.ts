@@ -53,7 +53,7 @@ class PlayedMaster {
         this.credit += message.n
         break
       case 'ack':
-        for (let i = 1; i < message.ranges.length; i += 2) this.finished += message.ranges[i]!
+        for (let i = 1; i < message.ranges.length; i += 2) this.finished += message.ranges[i]
         this.credit += message.credit
         break
       case 'fail':

@@ -30,7 +30,7 @@ const CHUNKED = ['5\r\nhello\r\n0\r\n\r\n', 'zz\r\nxx\r\n', '5\r\nhel', 'fffffff
 export function fuzzCases(seed: number, count: number, token: string | undefined): FuzzCase[] {
   const random = seeded(seed)
   const int = (below: number): number => Math.floor(random() * below)
-  const pick = <T>(items: readonly T[]): T => items[int(items.length)]!
+  const pick = <T>(items: readonly T[]): T => items[int(items.length)]
   const chance = (p: number): boolean => random() < p
   const bytes = (n: number, from = 0, to = 256): Buffer => Buffer.from(Array.from({ length: n }, () => from + int(to - from)))
 

@@ -20,19 +20,19 @@ interface PausedRun {
   total: number
 }
 
-/** A live master's status document, asked with the run's token (if it has one). */
+/** A live master's status document, asked with the run's token (if it has one); its functions are free of `this`. */
 interface StatusReader {
   /** GET /status of the master at `host`. */
-  status(host: string): Promise<RunStatus>
+  status: (host: string) => Promise<RunStatus>
   /** Polls /status (every 50 ms) until `probe` accepts a document built at or after `since` (ms since the epoch). */
-  statusWhere(host: string, what: string, probe: (doc: RunStatus) => boolean, since?: number, timeoutMs?: number): Promise<RunStatus>
+  statusWhere: (host: string, what: string, probe: (doc: RunStatus) => boolean, since?: number, timeoutMs?: number) => Promise<RunStatus>
   /**
    * Asserts that a paused run stands still: once the jobs its slaves held are done (none
    * in flight) it is running, paused, with no other control; two status documents later
    * nothing more was done or sent; the jobs recorded are the jobs done, at most `held`
    * beyond those recorded at the pause, fewer than all. Resolves with that later document.
    */
-  expectStandsStill(host: string, paused: PausedRun): Promise<RunStatus>
+  expectStandsStill: (host: string, paused: PausedRun) => Promise<RunStatus>
 }
 
 /** {@link StatusReader} of the runs whose token is `token` (none: of masters without one). */

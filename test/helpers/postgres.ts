@@ -33,7 +33,7 @@ export function findPostgres(): string | undefined {
   const versions = readdirSync(PG_ROOT)
     .filter((v) => existsSync(join(PG_ROOT, v, 'bin/pg_ctl')) && existsSync(join(PG_ROOT, v, 'bin/initdb')))
     .sort((a, b) => Number(b) - Number(a))
-  return versions.length === 0 ? undefined : join(PG_ROOT, versions[0]!, 'bin')
+  return versions.length === 0 ? undefined : join(PG_ROOT, versions[0], 'bin')
 }
 
 /** Why PostgreSQL tests cannot run here, or undefined when they can. */

@@ -61,7 +61,7 @@ export class Proc {
    */
   constructor(bin: string, args: string[], options: ProcOptions = {}) {
     const [command, ...before] = [...(options.wrapper ?? []), process.execPath]
-    this.child = spawn(command!, [...before, bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', options.stdout ?? 'pipe', options.stderr ?? 'pipe'] })
+    this.child = spawn(command, [...before, bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', options.stdout ?? 'pipe', options.stderr ?? 'pipe'] })
     this.child.stdout?.setEncoding('utf8').on('data', (text: string) => {
       this.stdout += text
       this.#check()
@@ -106,7 +106,7 @@ export class Proc {
 export async function startMaster(args: string[], options: ProcOptions = {}): Promise<{ master: Proc; host: string }> {
   const master = new Proc(MASTER_BIN, args, options)
   const match = await master.waitFor(/Taskmaster server running on '([^']+)'/)
-  return { master, host: match[1]! }
+  return { master, host: match[1] }
 }
 
 /** Starts `tm-slave` with `args`. */
@@ -195,9 +195,12 @@ export function spawnArgs(count: number, handler = fixture('record.mjs')): strin
   return ['--spawn', String(count), '--handler', handler]
 }
 
+/** A checkpoint file as the tests read it. */
+type CheckpointFile = Record<string, unknown> & { complete: boolean; counts: { done: number; failed: number } }
+
 /** The checkpoint file of run `key`, parsed. */
-export function readCheckpoint(box: Sandbox, key: string): Record<string, unknown> & { complete: boolean; counts: { done: number; failed: number } } {
-  return JSON.parse(readFileSync(join(box.stateDir, `${key}.json`), 'utf8'))
+export function readCheckpoint(box: Sandbox, key: string): CheckpointFile {
+  return JSON.parse(readFileSync(join(box.stateDir, `${key}.json`), 'utf8')) as CheckpointFile
 }
 
 /** The record files in `dir` (one per slave process that ran a job). */

@@ -192,7 +192,7 @@ export function seeded(seed: number): () => number {
 export function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
-    ;[items[i], items[j]] = [items[j]!, items[i]!]
+    ;[items[i], items[j]] = [items[j], items[i]]
   }
   return items
 }

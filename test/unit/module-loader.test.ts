@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ModuleError } from '../../src/errors.js'
+import type { HandlerContext } from '../../src/options.js'
 import { importModule, loadHandler, loadJobSource, parseModuleSpec, pickFunction } from '../../src/module-loader.js'
 import { cleanTempDirs, tempDir } from '../helpers/proc.js'
 import { rejectionOf } from './support.js'
@@ -154,18 +155,20 @@ describe('loadJobSource', () => {
 })
 
 describe('loadHandler', () => {
+  const ctx: HandlerContext = { attempt: 1, signal: new AbortController().signal, state: undefined, args: {} }
+
   it('loads handleJob, then the default export, then a named export', async () => {
     const dir = tempDir()
     const both = moduleFile('both.mjs', 'export const handleJob = () => "handleJob"\nexport default () => "default"\nexport const other = async () => "other"\n', dir)
-    expect((await loadHandler(both))({}, { attempt: 1 })).toBe('handleJob')
-    expect(await (await loadHandler(`${both}:other`))({}, { attempt: 1 })).toBe('other')
+    expect((await loadHandler(both))({}, ctx)).toBe('handleJob')
+    expect(await (await loadHandler(`${both}:other`))({}, ctx)).toBe('other')
     const def = moduleFile('def.mjs', 'export default (job) => job * 2\n', dir)
-    expect((await loadHandler(def))(21, { attempt: 1 })).toBe(42)
+    expect((await loadHandler(def))(21, ctx)).toBe(42)
   })
 
   it('loads a TypeScript handler by name', async () => {
     const path = moduleFile('handler.ts', 'export async function handleJob(job: { id: number }): Promise<number> { return job.id + 1 }\n')
-    expect(await (await loadHandler(`${path}:handleJob`))({ id: 1 }, { attempt: 1 })).toBe(2)
+    expect(await (await loadHandler(`${path}:handleJob`))({ id: 1 }, ctx)).toBe(2)
   })
 
   it('names what is missing or of the wrong type', async () => {

@@ -55,10 +55,10 @@ describe('shards', () => {
     const parts = [1, 2, 3].map((index) => [...ranges.getJobs(undefined, { position: 0, args: {}, shard: { index, count: 3 } })])
     expect(parts.map((p) => p.length)).toEqual([5, 5, 5])
     expect(parts.flat()).toEqual(whole)
-    expect(parts[2]!.at(-1)).toEqual({ from: 108, to: 109 })
+    expect(parts[2].at(-1)).toEqual({ from: 108, to: 109 })
     const shard = { index: 2, count: 3 }
-    expect([...ranges.getJobs(parts[1]![1]!.from, { position: 2, args: {}, shard })]).toEqual(parts[1]!.slice(2))
-    expect([...ranges.getJobs(parts[1]![4]!.from, { position: 5, args: {}, shard })]).toEqual([])
+    expect([...ranges.getJobs(parts[1][1].from, { position: 2, args: {}, shard })]).toEqual(parts[1].slice(2))
+    expect([...ranges.getJobs(parts[1][4].from, { position: 5, args: {}, shard })]).toEqual([])
   })
 
   it('keyset: a shard keeps the rows whose key mod n is its index - 1, passes the shard to fetchPage, and refuses string keys', async () => {

@@ -32,7 +32,7 @@ let huge: Error | undefined
 /** The zoo: each makes a value to throw (the 17 MB one only when first thrown). */
 const ZOO: [name: string, make: () => unknown][] = [
   ['a symbol', () => Symbol('odd')],
-  ['a null-prototype object', () => Object.create(null)],
+  ['a null-prototype object', () => Object.create(null) as object],
   [
     'an Error whose message is a number',
     () => {
@@ -98,9 +98,18 @@ function expectWellFormed(failure: Failure | undefined): void {
 const WAYS = ['throws', 'rejects'] as const
 const misbehave = (way: (typeof WAYS)[number], value: unknown): unknown => {
   if (way === 'throws') throw value
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- user code may reject with anything: the zoo's values
   return Promise.reject(value)
 }
 const never = (): Promise<never> => new Promise(() => {})
+
+/** Events for readTotal that keep the message of each warning in `warnings`. */
+const warningsInto = (warnings: unknown[]) => ({
+  emit: (_event: string, log: { message: string }): boolean => {
+    warnings.push(log.message)
+    return true
+  },
+})
 
 /** Pulls a source over `getJobs` (and `key`) until it fails; resolves with the error. */
 async function sourceError(source: JobSource): Promise<unknown> {
@@ -140,7 +149,7 @@ async function runnerFailures(handler: (...args: never[]) => unknown, batched: b
     jobsMessage(
       [0, 1, 2].slice(0, n),
       [0, 1, 2].slice(0, n).map((id) => ({ id })),
-      new Array(n).fill(1),
+      new Array<number>(n).fill(1),
     ),
     1,
   )
@@ -190,7 +199,7 @@ describe('every callback meets the zoo', { timeout: 60_000 }, () => {
 
     it.each(WAYS)('total() %s: one warning, no total', async (way) => {
       const warnings: unknown[] = []
-      const total = await readTotal({ source: { getJobs: () => [], total: () => misbehave(way, make()) as number }, args: {}, shard: undefined }, { emit: (_event: string, log: { message: string }) => warnings.push(log.message) })
+      const total = await readTotal({ source: { getJobs: () => [], total: () => misbehave(way, make()) as number }, args: {}, shard: undefined }, warningsInto(warnings))
       expect(total).toBeUndefined()
       expect(warnings).toHaveLength(1)
       expectOneLine(warnings[0], 'total() failed, running without a total: ')
@@ -234,7 +243,7 @@ describe('every callback meets the zoo', { timeout: 60_000 }, () => {
 describe('every callback that could stall the run meets a promise that never settles', () => {
   it('total(): a warning after its deadline, no total', async () => {
     const warnings: unknown[] = []
-    const total = await readTotal({ source: { getJobs: () => [], total: never, module: 'jobs.mjs' }, args: {}, shard: undefined }, { emit: (_event: string, log: { message: string }) => warnings.push(log.message) }, 50)
+    const total = await readTotal({ source: { getJobs: () => [], total: never, module: 'jobs.mjs' }, args: {}, shard: undefined }, warningsInto(warnings), 50)
     expect(total).toBeUndefined()
     expect(warnings).toEqual(['total() failed, running without a total: did not finish within 0.05 s (jobs.mjs)'])
   })

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { NODE_FLAGS } from '../../../src/cli/node-flags.js'
 import { ROOT } from '../../helpers/proc.js'
 
-const shebang = (bin: string): string => readFileSync(join(ROOT, 'bin', bin), 'utf8').split('\n')[0]!
+const shebang = (bin: string): string => readFileSync(join(ROOT, 'bin', bin), 'utf8').split('\n')[0]
 
 describe('NODE_FLAGS', () => {
   it('are the flags of the tm-master shebang, so the master runs the same however it is started', () => {

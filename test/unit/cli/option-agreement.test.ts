@@ -28,13 +28,13 @@ function agreement<L>(table: CliTable<L>, resolve: (options: Partial<L>) => unkn
     for (const text of PROBES) {
       let parsed: Record<string, unknown> | undefined
       try {
-        parsed = addOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }), table).parse([`--${entry.flags.split('--')[1]!.split(' ')[0]!}`, text], { from: 'user' }).opts()
+        parsed = addOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }), table).parse([`--${entry.flags.split('--')[1].split(' ')[0]}`, text], { from: 'user' }).opts()
       } catch {
         parsed = undefined
       }
       const library = accepts(() => resolve({ [entry.to as string]: Number(text) } as Partial<L>))
       // A flag that takes the text hands the library what it parsed: the library must take that too.
-      const cli = parsed !== undefined && accepts(() => resolve(libraryOptions(table, parsed!)))
+      const cli = parsed !== undefined && accepts(() => resolve(libraryOptions(table, parsed)))
       if (cli !== library) disagreements.push(`${name} ${text}: the flag ${parsed === undefined ? 'refuses' : 'takes'} it, the library ${library ? 'takes' : 'refuses'} it`)
     }
   }

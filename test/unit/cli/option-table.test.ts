@@ -5,10 +5,11 @@ import { InvalidArgumentError } from 'commander'
 import { POSITIVE_SECONDS, SECONDS, integers } from '../../../src/bounds.js'
 import { addOptions, asFlagError, bounded, libraryOptions, spawnArgs } from '../../../src/cli/option-table.js'
 import { OptionError } from '../../../src/errors.js'
+import type { CliTable } from '../../../src/cli/option-table.js'
 import { SLAVE_CLI } from '../../../src/cli/slave-options.js'
 
 /** Parses `argv` against `table` alone (no action): the values commander hands the action. */
-function parse(table: Parameters<typeof addOptions>[1], argv: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
+function parse<L>(table: CliTable<L>, argv: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
   const saved = process.env.TM_TOKEN
   delete process.env.TM_TOKEN
   Object.assign(process.env, env)
@@ -151,7 +152,7 @@ describe('asFlagError', () => {
     expect(error).toBeInstanceOf(OptionError)
     expect((error as OptionError).message).toBe("--state-store must be a postgres:// URL, got 'x'")
     const other = new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...)', 'standby')
-    expect(asFlagError(MASTER_CLI, new OptionError('options.tls must be ...', 'tls')).message).toBe('options.tls must be ...')
+    expect((asFlagError(MASTER_CLI, new OptionError('options.tls must be ...', 'tls')) as OptionError).message).toBe('options.tls must be ...')
     expect(asFlagError(MASTER_CLI, other)).toBe(other)
   })
 })

@@ -78,7 +78,7 @@ describe('checkpoint', () => {
     const read = readCheckpoint(path)
     expect(read).toEqual(sample)
     expect(typeof read!.last).toBe('bigint')
-    expect(typeof read!.finished[0]![1]).toBe('bigint')
+    expect(typeof read!.finished[0][1]).toBe('bigint')
   })
 
   it('writes the exact JSON and leaves no temp file', () => {

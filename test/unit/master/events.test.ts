@@ -17,7 +17,7 @@ afterEach(async () => {
 
 async function serve(events: StatusEvents): Promise<string> {
   const route = events.route()
-  server = createServer((req, res) => route(req, res, new URL(req.url ?? '/', 'http://x')))
+  server = createServer((req, res) => void route(req, res, new URL(req.url ?? '/', 'http://x')))
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`
 }

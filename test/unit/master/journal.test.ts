@@ -178,7 +178,7 @@ describe('Journal', () => {
       header.writeUInt32LE(body.length)
       return Buffer.concat([header, body])
     })
-    for (const data of [records[0]!, Buffer.concat(records)]) {
+    for (const data of [records[0], Buffer.concat(records)]) {
       writeFileSync(path, data)
       expect(() => Journal.read(path)).toThrow(`Journal '${path}' was not written by this version of Taskmaster (a record of another layout at byte 0)`)
       expect(() => new Journal(path)).toThrow('a record of another layout at byte 0')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { LedgerCounts } from '../../../src/master/ledger.js'
-import { DONE, FAILED, IN_FLIGHT, Ledger, QUEUED, SKIPPED, WAITING } from '../../../src/master/ledger.js'
+import { DONE, IN_FLIGHT, Ledger, QUEUED, SKIPPED, WAITING } from '../../../src/master/ledger.js'
 import { attemptAt, seqsOf } from '../../../src/protocol/jobs-batch.js'
 import { rangesOf } from '../../../src/protocol/ranges.js'
 
@@ -312,9 +312,9 @@ describe('Ledger', () => {
       expect(seqs.length).toBeGreaterThan(0)
       for (let i = 0; i < seqs.length; i++) if ((batch.jobs[i] as { n: number }).n !== seqs[i]) wrong++
       // Completes the batch backwards so the watermark jumps only at the last ack.
-      for (let i = seqs.length - 1; i > 0; i--) done += ledger.complete(acks(seqs[i]!), S1)
+      for (let i = seqs.length - 1; i > 0; i--) done += ledger.complete(acks(seqs[i]), S1)
       if (ledger.position !== seqs[0]) wrong++
-      done += ledger.complete(acks(seqs[0]!), S1)
+      done += ledger.complete(acks(seqs[0]), S1)
       if (ledger.position !== seqs.at(-1)! + 1 || ledger.lastKey !== `k${seqs.at(-1)}`) wrong++
     }
     expect(wrong).toBe(0)

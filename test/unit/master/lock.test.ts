@@ -40,7 +40,7 @@ describe('acquireLock', () => {
     const path = lockPath()
     writeHolder(path, { pid: deadPid(), hostname: hostname() })
     const release = acquireLock(path, 'run')
-    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid)
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid)
     release()
   })
 
@@ -89,7 +89,7 @@ describe('acquireLock', () => {
     writeHolder(path, { pid: deadPid(), hostname: hostname() })
     writeHolder(claimOf(path, 0), { pid: deadPid(), hostname: hostname(), nonce: 'dead-taker' })
     const release = acquireLock(path, 'run')
-    expect(JSON.parse(readFileSync(path, 'utf8')).pid).toBe(process.pid)
+    expect((JSON.parse(readFileSync(path, 'utf8')) as { pid: number }).pid).toBe(process.pid)
     expect(readdirSync(dirname(path))).toEqual([basename(path)])
     release()
   })

@@ -132,7 +132,7 @@ describe('RunStore', () => {
     const dir = tempDir()
     writeFileSync(runPaths(dir, 'run').lock, JSON.stringify({ pid: deadPid(), hostname: hostname() }))
     const store = open(dir)
-    expect(JSON.parse(readFileSync(store.paths.lock, 'utf8')).pid).toBe(process.pid)
+    expect((JSON.parse(readFileSync(store.paths.lock, 'utf8')) as { pid: number }).pid).toBe(process.pid)
   })
 
   it('releases the lock when the checkpoint cannot be used', () => {
@@ -181,7 +181,7 @@ describe('RunStore', () => {
     const dir = tempDir()
     const store = open(dir)
     await store.begin({ table: 'posts' })
-    const written = JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))
+    const written = JSON.parse(readFileSync(store.paths.checkpoint, 'utf8')) as Checkpoint
     expect(written).toMatchObject({ format: 1, key: 'run', args: { table: 'posts' }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0 })
     expect(written.startedAt).toBe(written.updatedAt)
     expect(store.resumePoint()).toMatchObject({ position: 0, last: null, startedAt: written.startedAt })
@@ -239,7 +239,7 @@ describe('RunStore', () => {
         `The state of run 'run' was deleted while the run was live (the state dir '${dir}' was removed); rewritten from memory (position 5, 6 done, 1 failed). Anything else kept there (a failed-jobs log) is gone`,
       )
       expect(readCheckpoint(store.paths.checkpoint)).toEqual(later)
-      expect(JSON.parse(readFileSync(store.paths.lock, 'utf8')).pid).toBe(process.pid)
+      expect((JSON.parse(readFileSync(store.paths.lock, 'utf8')) as { pid: number }).pid).toBe(process.pid)
       // Appends reach the journal on disk again, not the deleted file.
       store.journal(journalRecord({ position: 6, last: 5, done: 7 }))
       expect(Journal.read(store.paths.journal)).toMatchObject({ position: 6, last: 5, counts: { done: 7, failed: 0 } })

@@ -44,6 +44,7 @@ describe('Throttle', () => {
         throw new Error('no connection\nat line 2')
       },
       () => Promise.reject(new Error('timeout')),
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a user's check may reject with anything
       () => Promise.reject('plain'),
     ]
     let i = 0

@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { ProtocolError } from '../../../src/errors.js'
 import { decodeSlaveMessage, encode } from '../../../src/protocol/codec.js'
-import type { Message } from '../../../src/protocol/messages.js'
 import { thrownBy } from '../support.js'
 
 const slave = { id: 'a', hostname: 'h', pid: 7, concurrency: 2 }
-const hello = (extra: Record<string, unknown>): Buffer => encode({ type: 'hello', version: 2, slave: { ...slave, ...extra } } as Message)
+const hello = (extra: Record<string, unknown>): Buffer => encode({ type: 'hello', version: 2, slave: { ...slave, ...extra } })
 
 describe("hello: the slave's frame limit (slave.maxFrame)", () => {
   it('is optional within version 2', () => {

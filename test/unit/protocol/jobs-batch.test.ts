@@ -18,10 +18,10 @@ describe('jobsMessage', () => {
       [[5, 6, 7], [1, 1, 1]],
       [[5, 7, 6], [1, 3, 1]],
     ]) {
-      const decoded = decodeMasterMessage(encode(jobsMessage(seqs!, ['a', 'b', 'c'], attempts!)))
+      const decoded = decodeMasterMessage(encode(jobsMessage(seqs, ['a', 'b', 'c'], attempts)))
       if (decoded.type !== 'jobs') throw new Error('not a jobs message')
       expect(seqsOf(decoded)).toEqual(seqs)
-      expect(seqsOf(decoded, 1)).toEqual(seqs!.slice(1))
+      expect(seqsOf(decoded, 1)).toEqual(seqs.slice(1))
       expect([0, 1, 2].map((i) => attemptAt(decoded, i))).toEqual(attempts)
     }
   })

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { BatchContext } from '../../../src/options.js'
 import { jobsMessage } from '../../../src/protocol/jobs-batch.js'
 import { Runner } from '../../../src/slave/runner.js'
@@ -9,6 +9,11 @@ async function settle(events: string[], n: number): Promise<void> {
   expect(events).toHaveLength(n)
 }
 
+/** Lets the runner do all it can without the clock moving (a few turns of the event loop). */
+async function turns(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
 /** Waits (on real timers) until `events` has `n` entries. */
 async function until(events: string[], n: number): Promise<void> {
   for (let i = 0; i < 2000 && events.length < n; i++) await new Promise((resolve) => setTimeout(resolve, 5))
@@ -17,7 +22,7 @@ async function until(events: string[], n: number): Promise<void> {
 
 const ids = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
 /** Jobs { id } with seqs `from`.., attempts all `attempt`. */
-const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n), ids(from, n).map((id) => ({ id })), new Array(n).fill(attempt))
+const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n), ids(from, n).map((id) => ({ id })), new Array<number>(n).fill(attempt))
 
 function runner(handler: (jobs: { id: number }[], ctx: BatchContext) => unknown, options: { size: number; linger?: number; concurrency?: number }) {
   const events: string[] = []
@@ -75,24 +80,46 @@ describe('Runner with a batch handler', () => {
   })
 
   it('waits up to `linger` ms to fill a batch, and no longer', async () => {
-    const calls: number[][] = []
-    const { r, events } = runner((jobs) => void calls.push(jobs.map((j) => j.id)), { size: 4, linger: 60_000 })
-    r.push(batch(0, 2), 1)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-    expect(calls).toEqual([])
-    r.push(batch(2, 3), 1)
-    await settle(events, 4)
-    expect(calls).toEqual([[0, 1, 2, 3]])
-    r.close()
-    await settle(events, 5)
-    expect(calls).toEqual([[0, 1, 2, 3], [4]])
+    // On a fake clock: the lane runs a partial batch when `linger` ms have passed, not a
+    // millisecond sooner, with no close() or more jobs to end the wait.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const calls: number[][] = []
+      const { r, events } = runner((jobs) => void calls.push(jobs.map((j) => j.id)), { size: 4, linger: 1000 })
+      r.push(batch(0, 2), 1)
+      await turns()
+      vi.advanceTimersByTime(999)
+      await turns()
+      expect(calls).toEqual([])
+      // Jobs that come within `linger` fill the batch: it runs at once, full.
+      r.push(batch(2, 3), 1)
+      await settle(events, 4)
+      expect(calls).toEqual([[0, 1, 2, 3]])
+      // The job left over waits `linger` ms for company, then runs alone.
+      await turns()
+      vi.advanceTimersByTime(999)
+      await turns()
+      expect(calls).toEqual([[0, 1, 2, 3]])
+      vi.advanceTimersByTime(1)
+      await settle(events, 5)
+      expect(calls).toEqual([[0, 1, 2, 3], [4]])
+      // close() ends the wait: a partial batch runs at once.
+      r.push(batch(5, 1), 1)
+      await turns()
+      expect(calls).toEqual([[0, 1, 2, 3], [4]])
+      r.close()
+      await settle(events, 6)
+      expect(calls).toEqual([[0, 1, 2, 3], [4], [5]])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('a job taken back from a running batch: the call is abandoned, its signal aborted, the other pending jobs released', async () => {
     let signal: AbortSignal | undefined
     const { r, events, released } = runner(
       (jobs, ctx) => {
-        if (jobs[0]!.id === 0) {
+        if (jobs[0].id === 0) {
           signal = ctx.signal
           return new Promise(() => {})
         }

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import type { HandlerContext } from '../../../src/options.js'
 import { jobsMessage } from '../../../src/protocol/jobs-batch.js'
 import { Runner } from '../../../src/slave/runner.js'
 
@@ -13,11 +12,11 @@ async function settle(events: Event[], n: number): Promise<void> {
 }
 
 /** Jobs { id } with seqs `from`..`from + n - 1`, first attempts. */
-const batch = (from: number, n: number) => jobsMessage(Array.from({ length: n }, (_, i) => from + i), Array.from({ length: n }, (_, i) => ({ id: from + i })), new Array(n).fill(1))
+const batch = (from: number, n: number) => jobsMessage(Array.from({ length: n }, (_, i) => from + i), Array.from({ length: n }, (_, i) => ({ id: from + i })), new Array<number>(n).fill(1))
 
 /** A handler that never settles for the ids in `hang` and ignores its signal; records the others. */
 function hangingHandler(hang: Set<number>, ran: number[], release?: Map<number, () => void>) {
-  return (job: unknown, _ctx: HandlerContext): Promise<void> => {
+  return (job: unknown): Promise<void> => {
     const { id } = job as { id: number }
     ran.push(id)
     if (hang.has(id)) return new Promise((resolve) => release?.set(id, resolve))

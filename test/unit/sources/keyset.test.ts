@@ -15,8 +15,8 @@ function table<Id extends number | bigint>(ids: Id[]) {
   return { fetchPage, calls }
 }
 
-async function collect(iterable: Iterable<unknown> | AsyncIterable<unknown>): Promise<any[]> {
-  const out: unknown[] = []
+async function collect<T>(iterable: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
   for await (const job of iterable) out.push(job)
   return out
 }
@@ -60,7 +60,7 @@ describe('keyset', () => {
   it('accepts an async fetchPage and a key function', async () => {
     const rows = [{ uid: 'a' }, { uid: 'b' }, { uid: 'c' }]
     const source = keyset({
-      fetchPage: async (after, limit) => rows.filter((row) => after === undefined || row.uid > (after as string)).slice(0, limit),
+      fetchPage: (after, limit) => Promise.resolve(rows.filter((row) => after === undefined || row.uid > (after as string)).slice(0, limit)),
       key: (row) => row.uid,
       pageSize: 2,
     })
@@ -89,7 +89,7 @@ describe('keyset', () => {
   })
 
   it("keyType 'number' and 'string' convert keys and `last`", async () => {
-    const numbers = keyset({ fetchPage: () => [], keyType: 'number' })
+    const numbers = keyset<{ id: string }>({ fetchPage: () => [], keyType: 'number' })
     expect(numbers.key({ id: '42' })).toBe(42)
     const strings = keyset({ fetchPage: (after) => (after === undefined ? [{ id: 7 }] : []), keyType: 'string' })
     expect(strings.key({ id: 7 })).toBe('7')

@@ -7,9 +7,9 @@ function fakeDb(pages: Record<string, unknown>[][], dataTypeID = 20) {
   const queries: { text: string; values: unknown[] | undefined }[] = []
   return {
     queries,
-    query: async (text: string, values?: unknown[]) => {
+    query: (text: string, values?: unknown[]) => {
       queries.push({ text, values })
-      return { rows: pages.shift() ?? [], fields: [{ name: 'user id', dataTypeID }] }
+      return Promise.resolve({ rows: pages.shift() ?? [], fields: [{ name: 'user id', dataTypeID }] })
     },
   }
 }
