@@ -101,18 +101,35 @@ export const TOTAL_TIMEOUT_MS = 30_000
 /** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
 export async function readTotal(options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>, events: Pick<EventEmitter, 'emit'>, ms = TOTAL_TIMEOUT_MS): Promise<number | undefined> {
   const total = options.source.total
-  if (typeof total !== 'function') return usableTotal(total)
   const ctx = options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
+  let value: unknown
   try {
-    return usableTotal(await callUser(() => total(ctx), ms, options.source.module))
+    value = typeof total === 'function' ? await callUser(() => total(ctx), ms, options.source.module) : total
   } catch (error) {
     events.emit('log', { level: 'warn', message: `total() failed, running without a total: ${(error as UserCodeError).message}` })
     return undefined
   }
+  const usable = usableTotal(value)
+  if (usable === undefined && value !== undefined && value !== null) {
+    events.emit('log', { level: 'warn', message: `total() returned ${describeTotal(value)}, running without a total: it must return a whole number of jobs >= 0 (a number, a bigint or a string of digits, as a count(*) comes back)` })
+  }
+  return usable
 }
 
-function usableTotal(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined
+/**
+ * A count of jobs from what `total()` gave: a whole number >= 0 (a fraction rounds up),
+ * or a bigint or a string of digits (PostgreSQL drivers return count(*) as text).
+ */
+export function usableTotal(value: unknown): number | undefined {
+  if (typeof value === 'string') return /^\s*\d{1,16}\s*$/.test(value) ? Number(value) : undefined
+  if (typeof value === 'bigint') return value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER ? Math.ceil(value) : undefined
+}
+
+function describeTotal(value: unknown): string {
+  if (typeof value === 'string') return `the string '${oneLine(value, 40)}'`
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value)
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }
 
 /** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
