@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync } from 'node:fs'
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { StateFileError } from '../errors.js'
 import type { JobKey } from '../options.js'
@@ -37,6 +37,7 @@ export class FailedLog {
     if (entries.length === 0) return undefined
     const text = entries.map((e) => stringify(e)).join('\n') + '\n'
     let warning: string | undefined
+    let size: number | undefined
     try {
       if (this.#fd !== undefined && fstatSync(this.#fd).nlink === 0) {
         closeSync(this.#fd)
@@ -48,9 +49,19 @@ export class FailedLog {
         mkdirSync(dirname(this.path), { recursive: true })
         this.#fd = openSync(this.path, 'a')
       }
+      size = fstatSync(this.#fd).size
       writeAllSync(this.#fd, Buffer.from(text))
       fsyncSync(this.#fd)
     } catch (error) {
+      // A write cut short (a full disk) leaves whole lines only: a torn line would make the
+      // log unreadable to --retry-failed. These entries' jobs are not finished: they run again.
+      if (this.#fd !== undefined && size !== undefined) {
+        try {
+          ftruncateSync(this.#fd, size)
+        } catch {
+          // The log keeps the torn line; its reader cuts a last line without a newline.
+        }
+      }
       throw new StateFileError(`Cannot write the failed-jobs log '${this.path}': ${(error as Error).message}`, this.path)
     }
     return warning

@@ -529,7 +529,13 @@ export class Run {
    * with it. Only the first error is kept (and logged); on the way out it is kept too.
    */
   #abort(error: unknown): void {
-    if (this.#error !== undefined) return
+    // A second failure while draining after the first (a full disk fails every write):
+    // the jobs in flight could never be recorded, so waiting for them would wait for ever.
+    // They run again on resume.
+    if (this.#error !== undefined) {
+      if (this.#phase === DRAINING) this.#end('stopped')
+      return
+    }
     // Whatever stops the run, run() rejects with an Error and the log gets one line;
     // describing it must not throw on the way (the lock is released on the way out).
     this.#error = isError(error) ? error : new Error(describeThrown(error))
