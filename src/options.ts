@@ -3,6 +3,7 @@ import type { AnySpec, OptionSpec } from './option-specs.js'
 import { MASTER_OPTIONS, SLAVE_OPTIONS, checkOption, validateRunKey } from './option-specs.js'
 import type { Shard } from './shard.js'
 import { SHARD_ARG, shardSuffix } from './shard.js'
+import { redactText } from './redact.js'
 import { resolveRunArgs } from './run-args.js'
 
 export { validateRunKey } from './option-specs.js'
@@ -308,7 +309,10 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
   check(MASTER_TABLE, o)
   const args = resolveRunArgs(o.args)
-  Object.assign(o, { args: args.values, shownArgs: args.shown, secrets: args.secrets })
+  // The state store's password is a secret of the run too: hidden wherever free text is shown.
+  const secrets = [...args.secrets]
+  if (o.stateStore !== undefined) redactText(o.stateStore, secrets)
+  Object.assign(o, { args: args.values, shownArgs: args.shown, secrets })
   if (Object.hasOwn(o.args, SHARD_ARG)) throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
   if (o.standby && o.stateStore === undefined) throw new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...): a standby takes over a lock held in PostgreSQL', 'standby')
   if (o.standby && o.reset) throw new OptionError('options.standby and options.reset do not go together: a standby resumes the active master\'s run', 'standby')

@@ -7,7 +7,7 @@ import { checkControl } from './controls.js'
 import type { Run } from './run.js'
 import { openRun } from './run.js'
 import { generateToken, isLoopback } from './token.js'
-import { hideSecrets, redactText } from '../redact.js'
+import { hideSecrets } from '../redact.js'
 import type { RunStatus } from './status.js'
 import { startingStatus } from './status.js'
 import type { MasterAddress, RunSummary } from './types.js'
@@ -59,9 +59,7 @@ export class Master extends EventEmitter {
     const needsToken = this.options.token === undefined && !isLoopback(this.options.host)
     this.token = needsToken ? generateToken() : this.options.token
     this.tokenGenerated = needsToken
-    const secrets = [...this.options.secrets]
-    if (this.options.stateStore !== undefined) redactText(this.options.stateStore, secrets)
-    this.redact = hideSecrets(secrets)
+    this.redact = hideSecrets(this.options.secrets)
   }
 
   /** The address, once listening. */

@@ -6,6 +6,7 @@ import type { UserCodeError } from '../errors.js'
 import { Intervals } from '../intervals.js'
 import type { ResolvedMasterOptions } from '../options.js'
 import { identityArgs } from '../shard.js'
+import { hideSecrets } from '../redact.js'
 import { callUser, describeThrown, isError, oneLine } from '../user-code.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
@@ -148,6 +149,8 @@ function byWhom(source: ControlSource): string {
  */
 export class Run {
   readonly #options: ResolvedMasterOptions
+  /** Masks the run's secrets in free text (see src/redact.ts). */
+  readonly #hide: (text: string) => string
   readonly #events: EventEmitter
   readonly #ledger: Ledger
   readonly #source: Source
@@ -189,6 +192,7 @@ export class Run {
 
   constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
     this.#options = options
+    this.#hide = hideSecrets(options.secrets)
     this.#events = events
     this.#resume = resume
     this.#total = total
@@ -384,6 +388,13 @@ export class Run {
     if (this.#phase === DRAINING) this.#server.drain(session)
   }
 
+  /** `failure` with the run's secrets masked in its message and stack. */
+  #hideIn(failure: Failure): Failure {
+    const message = this.#hide(failure.message)
+    const stack = failure.stack === undefined ? undefined : this.#hide(failure.stack)
+    return message === failure.message && stack === failure.stack ? failure : { ...failure, message, stack }
+  }
+
   #onMessage(session: Session, message: SlaveMessage): void {
     let done: number
     // A report of jobs: the slave's lanes are moving (see AttemptPolicy.stuck).
@@ -400,7 +411,9 @@ export class Run {
         break
       case 'fail':
         session.failed += message.failures.length
-        this.#failAttempts(session, message.failures)
+        // A handler's error may quote a secret argument (a connection string): masked before
+        // it reaches the failed-jobs log, /status, the page or the log.
+        this.#failAttempts(session, message.failures.map((failure) => this.#hideIn(failure)))
         this.#grant(session, message.credit)
         break
       case 'credit':

@@ -123,6 +123,19 @@ describe('secrets in run arguments', () => {
     expect(failed.stderr).toContain(`cannot reach ${SHOWN_DB} with token ***`)
     expect(failed.stdout + failed.stderr).not.toMatch(/s3cret|t0ken-abc|[=:"]other\b/)
   })
+
+  it("are masked in a handler's error that quotes them: in the failed-jobs log, /status and the output", async () => {
+    const box = sandbox()
+    // The status document (as /status serves it) is read from --stats: the run ends at once.
+    const stats = join(tempDir(), 'stats.jsonl')
+    const master = await run(MASTER_BIN, [fixture('args-record.mjs'), 'n=5', `db=${DB}`, 'apiToken=t0ken-abc', ...masterArgs(box, 'careless'), ...spawnArgs(1, fixture('careless-handler.mjs')), '--retries', '0', '--quiet', '--stats', stats], { env: box.env })
+    expect(master.exit.code).toBe(1)
+    const doc = statsDocuments(stats).at(-1)!
+    expect(doc.failures.map((failure) => failure.error)).toContain(`job 0: cannot reach ${SHOWN_DB} with token ***`)
+    expect(JSON.stringify(doc)).not.toMatch(/s3cret|t0ken-abc|[=:"]other\b/)
+    for (const [name, text] of filesIn(box.stateDir)) expect(text, name).not.toMatch(/s3cret|t0ken-abc|[=:"]other\b/)
+    expect(master.stdout + master.stderr).not.toMatch(/s3cret|t0ken-abc|[=:"]other\b/)
+  })
 })
 
 describe('env:NAME run arguments', () => {

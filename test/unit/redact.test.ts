@@ -3,7 +3,7 @@ import { MASK, hideInError, hideSecrets, isSecretName, redactText } from '../../
 
 describe('isSecretName', () => {
   it('is true when a word of the name says secret, in any case and spelling', () => {
-    for (const name of ['password', 'PASSWORD', 'passwd', 'pwd', 'secret', 'token', 'key', 'apikey', 'api_key', 'apiKey', 'APIKey', 'X-Api-Key', 'access_key', 'accessKey', 'sslkey', 'sslpassword', 'sslPassword', 'dbpassword', 'authtoken', 'githubToken', 'client_secret', 'credential', 'credentials', 'auth', 'X-Amz-Signature', 'sig', 'passphrase']) {
+    for (const name of ['password', 'PASSWORD', 'passwd', 'pwd', 'secret', 'token', 'key', 'apikey', 'api_key', 'apiKey', 'APIKey', 'X-Api-Key', 'access_key', 'accessKey', 'sslkey', 'sslpassword', 'sslPassword', 'dbpassword', 'authtoken', 'githubToken', 'client_secret', 'credential', 'credentials', 'auth', 'X-Amz-Signature', 'sig', 'passphrase', 'DB_PASS', 'pass', 'pw', 'PW', 'privkey', 'cookie', 'sessionCookie']) {
       expect(isSecretName(name), name).toBe(true)
     }
   })
