@@ -57,6 +57,8 @@ function tokenText(value: string, name: string): void {
 
 function postgresUrl(value: string, name: string): void {
   if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) throw new OptionError(`options.${name} must be a postgres:// URL, got '${String(value)}'`, name)
+  // Not quoted: an unparsable URL cannot be told apart from its password.
+  if (!URL.canParse(value)) throw new OptionError(`options.${name} must be a URL that can be read: postgres://<user>:<password>@<host>:<port>/<database>, the port at most 65535, special characters of the password %-encoded`, name)
 }
 
 /** The run key becomes a file name: keep it to a safe alphabet. */
@@ -104,7 +106,8 @@ export const MASTER_OPTIONS = {
     },
   },
   checkpointInterval: { default: 1, bounds: POSITIVE_SECONDS },
-  heartbeat: { default: 5, bounds: POSITIVE_SECONDS, flag: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two' } },
+  // Under 0.1 s a busy machine misses pings and healthy slaves are dropped, charging their jobs.
+  heartbeat: { default: 5, bounds: { ...SECONDS, min: 0.1 }, flag: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two' } },
   maxFrame: { default: DEFAULT_FRAME, bounds: FRAME, flag: { flags: '--max-frame <bytes>', help: 'largest frame accepted or sent', docs: "each slave's frames are sized to the smaller of its limit and this" } },
   maxSlaves: { default: 10_000, bounds: integers(1), flag: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later' } },
   token: {
