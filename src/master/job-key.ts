@@ -59,6 +59,10 @@ export function keyReader(source: Pick<JobSource, 'key'>): KeyReader {
       if (!isKey(id)) throw new JobSourceError(`Job #${seq} has an id that is ${describe(id)}; a key must be a finite number, a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint (export a key(job) function to choose another)`)
       return id
     }
-    return isKey(job) ? job : seq
+    if (isKey(job)) return job
+    // A string or bigint job is its own key: one too large to be a key is refused like
+    // such an id, not keyed by its position (a run's keys would mix kinds, and resume with them).
+    if (typeof job === 'string' || typeof job === 'bigint') throw new JobSourceError(`Job #${seq} is ${describe(job)}; a job that is its own key must be a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint (export a key(job) function to choose another)`)
+    return seq
   }
 }

@@ -372,6 +372,9 @@ export class PgStateStore implements StateStore {
   /** Tells `listener` (once) of an error that stops the run: a lost lease, a broken connection, a write that failed. */
   watch(listener: (error: Error) => void): void {
     this.#failure.listener = (error) => listener(this.#error(error))
+    // An error before the run watched (the lease lost while total() ran) is told too.
+    const early = this.#failure.error
+    if (early !== undefined) queueMicrotask(() => listener(this.#error(early)))
   }
 
   /** Writes what is queued, removes the journal once the run is complete, and ends the session (which frees the lease's lock). */

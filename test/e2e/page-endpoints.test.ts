@@ -88,10 +88,10 @@ describe('the web page’s endpoints', () => {
     const dir = tempDir()
     const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')]
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' })
-    const box = sandbox({ TM_TOKEN: 'a b&c' })
+    const box = sandbox({ TM_TOKEN: 'a+b&c' })
     const tls = await startMaster([fixture('range-total.mjs'), 'n=5', '--key', 'tls', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--tls-cert', cert, '--tls-key', key, '--quiet'], { env: box.env })
     await tls.master.waitFor(`Status page: https://${hostname()}:${tls.host.split(':').pop()}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`, 'stdout')
-    expect(tls.master.stdout).not.toContain('a b&c')
+    expect(tls.master.stdout).not.toContain('a+b&c')
     tls.master.kill('SIGTERM')
     expect((await tls.master.exited).code).toBe(143)
 

@@ -63,6 +63,11 @@ describe('keyReader', () => {
     expect(byDefault(3n, 0)).toBe(3n)
   })
 
+  it('refuses a job that is its own key but too large to be one', () => {
+    expect(() => byDefault('k'.repeat(8193), 4)).toThrow('Job #4 is a string of 8193 characters (at most 8192); a job that is its own key must be a string of at most 8192 characters or a 64-bit bigint (export a key(job) function to choose another)')
+    expect(() => byDefault(2n ** 64n, 4)).toThrow(JobSourceError)
+  })
+
   it('falls back to the position otherwise', () => {
     expect(byDefault({ name: 'no id' }, 5)).toBe(5)
     expect(byDefault({ id: undefined }, 6)).toBe(6)
