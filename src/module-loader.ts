@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ModuleError } from './errors.js'
+import { typeName } from './user-code.js'
 import type { BatchHandler, Handler, HandlerLifecycle, JobSource } from './options.js'
 
 /** `path[:export]` split in two. */
@@ -91,12 +92,6 @@ function unwrapCommonJs(namespace: Record<string, unknown>): Record<string, unkn
 function exportNames(module: Record<string, unknown>): string {
   const names = Object.keys(module).filter((n) => n !== '__esModule' && n !== 'module.exports')
   return names.length === 0 ? 'it has no exports' : `its exports are: ${names.join(', ')}`
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }
 
 /**

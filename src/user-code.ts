@@ -94,6 +94,13 @@ export function oneLine(text: string, max: number = MAX_LINE): string {
   return `${clean.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)}…`
 }
 
+/** What kind of value `value` is, for a message: `null`, `an array`, `an object`, `a string`. */
+export function typeName(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
 /** What a user's function threw, in one line: an Error's message, else the value as text. Never throws. */
 export function describeThrown(value: unknown): string {
   return oneLine(isError(value) ? messageOf(value) : textOf(value))

@@ -7,7 +7,7 @@ import { Intervals } from '../intervals.js'
 import type { ResolvedMasterOptions } from '../options.js'
 import { identityArgs } from '../shard.js'
 import { hideSecrets } from '../redact.js'
-import { callUser, describeThrown, isError, oneLine } from '../user-code.js'
+import { callUser, describeThrown, isError, oneLine, typeName } from '../user-code.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../protocol/messages.js'
 import type { SlaveTiming } from './attempt-policy.js'
@@ -130,7 +130,7 @@ export function usableTotal(value: unknown): number | undefined {
 function describeTotal(value: unknown): string {
   if (typeof value === 'string') return `the string '${oneLine(value, 40)}'`
   if (typeof value === 'number' || typeof value === 'bigint') return String(value)
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+  return typeName(value)
 }
 
 /** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */

@@ -1,5 +1,5 @@
 import { importModule, parseModuleSpec, pickFunction } from '../module-loader.js'
-import { isThenable, oneLine, thrownLine } from '../user-code.js'
+import { isThenable, oneLine, thrownLine, typeName } from '../user-code.js'
 import type { NamedThrottle, ThrottleCheck } from '../options.js'
 
 /** What a throttle check's answer means: null lets jobs go, a string is why dispatch is held. */
@@ -18,7 +18,7 @@ export function verdictOf(answer: unknown): ThrottleVerdict {
     const reason = oneLine(answer)
     return reason === '' ? 'throttle check returned an empty reason' : reason
   }
-  return `throttle check returned ${typeof answer === 'object' ? 'an object' : `a ${typeof answer}`}; it must return false, true or a reason`
+  return `throttle check returned ${typeName(answer)}; it must return false, true or a reason`
 }
 
 /**

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util'
+import { typeName } from '../user-code.js'
 /**
  * What a batch handler's return value says failed. Nothing (`undefined`, `null`): every
  * job is done. An array of `{ index, error }` or `{ job, error }` (`index` into the jobs
@@ -23,7 +24,7 @@ export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number,
   const failed = new Map<number, unknown>()
   if (!Array.isArray(result)) {
     // The same call would return the same: the jobs fail as they are, the batch is not split.
-    const error = new TypeError(`handleBatch returned ${kindOf(result)}; it must return nothing (every job done) or an array of { index, error } or { job, error } (those jobs failed)`)
+    const error = new TypeError(`handleBatch returned ${typeName(result)}; it must return nothing (every job done) or an array of { index, error } or { job, error } (those jobs failed)`)
     for (let i = 0; i < jobs.length; i++) failed.set(i, error)
     return failed
   }
@@ -42,10 +43,4 @@ export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number,
     failed.set(at, error === undefined ? new Error('handleBatch returned it as failed, without an error') : error)
   }
   return failed
-}
-
-/** What a returned value is, for the message: `an object`, `a string`, `true`. */
-function kindOf(value: unknown): string {
-  if (typeof value === 'boolean') return String(value)
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }
