@@ -1,6 +1,6 @@
-import type { ControlAnswer } from '../master/control-routes.js'
-import type { ControlsFigures } from '../master/controls.js'
-import type { RunStatus } from '../master/status.js'
+import type { ControlAnswer } from '../master/http/control-routes.js'
+import type { ControlsFigures } from '../master/engine/controls.js'
+import type { RunStatus } from '../master/engine/status.js'
 
 /**
  * Checks that what a `--host` answered is a Taskmaster master's document before tm-ctl

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
-import type { MasterAddress } from '../master/types.js'
-import { isLoopback } from '../master/token.js'
+import type { MasterAddress } from '../master/engine/types.js'
+import { isLoopback } from '../master/engine/token.js'
 
 /** True for an address that means "every interface": a browser needs a name instead. */
 const unspecified = (host: string): boolean => host === '0.0.0.0' || host === '::'

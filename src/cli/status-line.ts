@@ -1,5 +1,5 @@
-import type { ControlsFigures } from '../master/controls.js'
-import type { RunStatus, SlaveFigures } from '../master/status.js'
+import type { ControlsFigures } from '../master/engine/controls.js'
+import type { RunStatus, SlaveFigures } from '../master/engine/status.js'
 import { formatBytes, formatCount, formatDuration, formatJobRate, formatPercent } from './format.js'
 
 /** Between two fields of the status line. */

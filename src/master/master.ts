@@ -2,19 +2,20 @@ import { EventEmitter } from 'node:events'
 import { StateError } from '../errors.js'
 import type { MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
-import type { ControlSource } from './controls.js'
-import { checkControl } from './controls.js'
-import type { Run } from './run.js'
-import { openRun } from './run.js'
-import { generateToken, isLoopback } from './token.js'
+import type { ControlSource } from './engine/controls.js'
+import { checkControl } from './engine/controls.js'
+import type { Run } from './engine/run.js'
+import { DEFAULT_PARTS, openRun } from './engine/run.js'
+import { httpSurface } from './http/surface.js'
+import { generateToken, isLoopback } from './engine/token.js'
 import { hideSecrets } from '../redact.js'
-import type { RunStatus } from './status.js'
-import { startingStatus } from './status.js'
-import type { MasterAddress, RunSummary } from './types.js'
+import type { RunStatus } from './engine/status.js'
+import { startingStatus } from './engine/status.js'
+import type { MasterAddress, RunSummary } from './engine/types.js'
 
-export type { MasterAddress, Outcome, RunSummary } from './types.js'
-export type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
-export type { RunFigures, RunState, RunStatus, SessionFigures, SlaveFigures } from './status.js'
+export type { MasterAddress, Outcome, RunSummary } from './engine/types.js'
+export type { ControlChange, ControlSource, ControlsFigures } from './engine/controls.js'
+export type { RunFigures, RunState, RunStatus, SessionFigures, SlaveFigures } from './engine/status.js'
 
 /** Where a master is in its life. */
 const NEW = 'new'
@@ -76,7 +77,7 @@ export class Master extends EventEmitter {
     if (this.#phase !== NEW) throw new StateError('Master.run() can only be called once')
     this.#phase = OPENING
     try {
-      const opened = await openRun(this.options, this.token, this, undefined, this.#opening.signal)
+      const opened = await openRun(this.options, this.token, this, { ...DEFAULT_PARTS, surface: (view) => httpSurface(view, this.token) }, this.#opening.signal)
       if (opened.kind === 'already-complete') {
         const status = startingStatus(this.options.key, this.options.shownArgs, 'already-complete')
         status.run.done = opened.summary.totals.done

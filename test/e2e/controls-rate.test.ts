@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
-import { burstOf } from '../../src/master/controls.js'
+import { burstOf } from '../../src/master/engine/controls.js'
 import { CTL_BIN, cleanUp, fixture, masterArgs, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import { controlLines, statsDocuments } from '../helpers/poll.js'
 import { until } from '../helpers/reliability.js'

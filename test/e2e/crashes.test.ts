@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Journal } from '../../src/master/journal.js'
+import { Journal } from '../../src/master/state/file/journal.js'
 import type { Proc, Sandbox } from '../helpers/proc.js'
 import { expectEachKeyRan, fixture, masterArgs, readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
 import {

@@ -34,7 +34,7 @@ const quoted = (value: string): RegExp => new RegExp(`['"\`]${value.replace(/[.*
 
 describe('the wire contract lives in src/protocol/', () => {
   it('has every file to check', () => {
-    expect(outsideProtocol.map((path) => relative(SRC, path))).toEqual(expect.arrayContaining(['master/run.ts', 'master/server.ts', 'slave/slave.ts', 'errors.ts']))
+    expect(outsideProtocol.map((path) => relative(SRC, path))).toEqual(expect.arrayContaining(['master/engine/run.ts', 'master/engine/server.ts', 'slave/slave.ts', 'errors.ts']))
   })
 
   it.each(Object.entries(CLOSE_REASON))('no side spells the close reason %s (%j)', (_name, reason) => {
@@ -72,12 +72,18 @@ describe('the wire contract lives in src/protocol/', () => {
 // docs/architecture.md's table of every file under src/ is the reader's map of the house:
 // a file added without a row, or a row left behind by a file removed, fails here.
 
-/** The files docs/architecture.md's table names: `src/a/b.ts`, or `b.ts` after one in the same cell (in src/a/). */
+/**
+ * The files docs/architecture.md's tables name (every table from "Every file under `src/`"
+ * to the next heading, one a part): `src/a/b.ts`, or `b.ts` after one in the same cell (in src/a/).
+ */
 function tabledFiles(markdown: string): string[] {
   const start = markdown.indexOf('Every file under `src/`')
-  const rows = markdown.slice(start).split('\n').slice(1)
-  const table = rows.slice(rows.findIndex((line) => line.startsWith('|')))
-  const cells = table.slice(0, table.findIndex((line) => !line.startsWith('|'))).map((line) => line.split('|')[1])
+  const section = markdown.slice(start).split('\n').slice(1)
+  const end = section.findIndex((line) => line.startsWith('## '))
+  const cells = section
+    .slice(0, end < 0 ? undefined : end)
+    .filter((line) => line.startsWith('| `'))
+    .map((line) => line.split('|')[1])
   return cells.flatMap((cell) => {
     const names = [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1])
     const folder = names[0]?.slice(0, names[0].lastIndexOf('/') + 1) ?? ''

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process'
 import { expect } from 'vitest'
-import type { Checkpoint } from '../../src/master/checkpoint.js'
-import { Journal } from '../../src/master/journal.js'
-import type { JournalRecord } from '../../src/master/journal.js'
+import type { Checkpoint } from '../../src/master/state/checkpoint.js'
+import { Journal } from '../../src/master/state/file/journal.js'
+import type { JournalRecord } from '../../src/master/state/file/journal.js'
 
 type ErrorClass<T> = abstract new (...args: never[]) => T
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { StatusDisplay } from '../../../src/cli/status-display.js'
 import { statusLine } from '../../../src/cli/status-line.js'
 import type { Master } from '../../../src/master/master.js'
-import type { RunStatus } from '../../../src/master/status.js'
-import { startingStatus } from '../../../src/master/status.js'
+import type { RunStatus } from '../../../src/master/engine/status.js'
+import { startingStatus } from '../../../src/master/engine/status.js'
 
 /** A terminal: what is written, its width, resize events. */
 class Terminal extends EventEmitter {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { controlsText, fitFields, progressBar, resumeMessage, slavesTable, statusLine } from '../../../src/cli/status-line.js'
-import type { RunStatus, SlaveFigures } from '../../../src/master/status.js'
+import type { RunStatus, SlaveFigures } from '../../../src/master/engine/status.js'
 
 const slave: SlaveFigures = {
   id: 1,

@@ -1,0 +1,271 @@
+/**
+ * The run's controls, applied at dispatch in the master so they hold across every slave:
+ * a fleet-wide rate (a token bucket), a fleet-wide cap on jobs in flight, pause, and the
+ * hold of a throttle check. Pure: the caller hands in the clock and the jobs in flight;
+ * the dispatcher asks {@link Controls.allowance} how many jobs may go now and reports what
+ * it sent with {@link Controls.spend}. Limits count jobs (rows), never frames or batches.
+ */
+
+import { outOfBounds, withinBounds } from '../../bounds.js'
+import { OptionError } from '../../errors.js'
+import { MASTER_OPTIONS } from '../../option-specs.js'
+
+/**
+ * Seconds of jobs a full bucket holds: the burst a rate allows after a lull. Also how long
+ * the master's event loop may stall (a GC, a loaded machine) without the fleet losing
+ * rate: tokens beyond a full bucket are lost. A quarter second of burst is a fortieth of a
+ * 10 s window, even when the window starts on a full bucket.
+ */
+export const BURST_SECONDS = 0.25
+
+/**
+ * Shortest wait before dispatch runs again for new tokens. Timers fire no finer than about
+ * a millisecond; at 100,000 jobs/s this gives frames of ~400 jobs instead of a wake-up per job.
+ */
+export const MIN_WAIT_MS = 4
+
+/**
+ * Longest delay a timer takes: Node fires a longer one after 1 ms, with a
+ * TimeoutOverflowWarning. Every wait for tokens is clamped to it (a run woken early
+ * finds no token and waits again).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * A token bucket of `rate` tokens a second holding at most `capacity` (the burst). Tokens
+ * are fractional: a rate of 0.5 gives a token every two seconds.
+ */
+export class TokenBucket {
+  #rate: number
+  #capacity: number
+  #tokens: number
+  #at: number
+
+  /** A full bucket at `now` (ms). */
+  constructor(rate: number, now: number) {
+    this.#rate = rate
+    this.#capacity = burstOf(rate)
+    this.#tokens = this.#capacity
+    this.#at = now
+  }
+
+  /** Tokens a second. */
+  get rate(): number {
+    return this.#rate
+  }
+
+  /** Changes the rate from `now` on; the tokens already there are kept, up to the new burst. */
+  setRate(rate: number, now: number): void {
+    this.#refill(now)
+    this.#rate = rate
+    this.#capacity = burstOf(rate)
+    this.#tokens = Math.min(this.#tokens, this.#capacity)
+  }
+
+  /** Whole tokens at `now`. */
+  available(now: number): number {
+    this.#refill(now)
+    return Math.floor(this.#tokens)
+  }
+
+  /** Spends `n` tokens (the caller took at most {@link available}). */
+  take(n: number): void {
+    this.#tokens -= n
+  }
+
+  /** Milliseconds from `now` until a whole token is there (0 if one is), from {@link MIN_WAIT_MS} to {@link MAX_TIMER_MS} when waiting. */
+  waitMs(now: number): number {
+    this.#refill(now)
+    if (this.#tokens >= 1) return 0
+    return Math.min(MAX_TIMER_MS, Math.max(MIN_WAIT_MS, Math.ceil(((1 - this.#tokens) * 1000) / this.#rate)))
+  }
+
+  #refill(now: number): void {
+    if (now > this.#at) {
+      this.#tokens = Math.min(this.#capacity, this.#tokens + ((now - this.#at) * this.#rate) / 1000)
+      this.#at = now
+    }
+  }
+}
+
+/** The burst of a rate: {@link BURST_SECONDS} of jobs, at least one. */
+export function burstOf(rate: number): number {
+  return Math.max(1, rate * BURST_SECONDS)
+}
+
+/** The controls as the status document shows them (`run.controls`). */
+export interface ControlsFigures {
+  /** No new jobs go out (jobs in flight finish). */
+  paused: boolean
+  /** Most jobs per second sent to the whole fleet (`--rate`); null: no limit. */
+  rate: number | null
+  /** Most jobs in flight over the whole fleet (`--max-in-flight`); null: no limit. */
+  maxInFlight: number | null
+  /** Why the throttle check holds dispatch now; null while it lets jobs go (or there is none). */
+  throttled: string | null
+  /** The throttle check (`--throttle`, as given); null without one. */
+  throttle: string | null
+}
+
+/** Where a change of the controls came from. */
+export type ControlSource =
+  | { kind: 'flag' }
+  | { kind: 'checkpoint' }
+  | { kind: 'api' }
+  | { kind: 'http'; address: string }
+  | { kind: 'throttle' }
+
+/** One change of the controls, as the stats stream records it. */
+export interface ControlChange {
+  /** When it changed (ISO 8601). */
+  time: string
+  /** What changed, in words (`paused`, `rate 1,000 jobs/s`, ...). */
+  changed: string
+  /** Where it came from. */
+  source: ControlSource
+  /** The controls after the change. */
+  controls: ControlsFigures
+}
+
+/** What the controls start with. */
+export interface ControlSettings {
+  paused: boolean
+  rate: number | undefined
+  maxInFlight: number | undefined
+  throttle: string | undefined
+  /** Why dispatch is held from the start (a throttle check that has not answered yet). */
+  throttled?: string
+}
+
+/** The setters' names as a script calls them, by control. */
+const SETTERS = { rate: 'setRate(rate)', maxInFlight: 'setMaxInFlight(max)' } as const
+
+/**
+ * Refuses a value of a control's setter out of the option's bounds (MASTER_OPTIONS; null,
+ * no limit, is always allowed), naming the setter: the master's setters and the run's take it from here.
+ */
+export function checkControl(control: keyof typeof SETTERS, value: number | null): void {
+  const bounds = MASTER_OPTIONS[control].bounds
+  if (value !== null && !withinBounds(bounds, value)) throw new OptionError(`${SETTERS[control]} ${outOfBounds(bounds, String(value), ' or null (no limit)')}`, control)
+}
+
+const count = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 3 })
+/** A limit as a change says it: `rate 1,000 jobs/s`, `max in flight 64`. */
+const rateWords = (rate: number): string => `rate ${count(rate)} jobs/s`
+const maxInFlightWords = (max: number): string => `max in flight ${count(max)}`
+
+/**
+ * The state of the controls and what they allow. Changes go through the setters, which
+ * return the change in words (undefined when nothing changed) and tell `onChange`.
+ */
+export class Controls {
+  #paused: boolean
+  #maxInFlight: number | null
+  #bucket: TokenBucket | null
+  #throttled: string | null = null
+  readonly #throttle: string | null
+  readonly #onChange: (change: ControlChange) => void
+  #figures: ControlsFigures | undefined
+
+  constructor(settings: ControlSettings, now: number, onChange: (change: ControlChange) => void = () => {}) {
+    this.#paused = settings.paused
+    this.#maxInFlight = settings.maxInFlight ?? null
+    this.#bucket = settings.rate === undefined ? null : new TokenBucket(settings.rate, now)
+    this.#throttle = settings.throttle ?? null
+    this.#throttled = settings.throttled ?? null
+    this.#onChange = onChange
+  }
+
+  /** The controls now (the same object until the next change). */
+  get figures(): ControlsFigures {
+    return (this.#figures ??= {
+      paused: this.#paused,
+      rate: this.#bucket?.rate ?? null,
+      maxInFlight: this.#maxInFlight,
+      throttled: this.#throttled,
+      throttle: this.#throttle,
+    })
+  }
+
+  /** True while paused. */
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  /**
+   * How many jobs may go out now with `inFlight` jobs in flight over the fleet: 0 while
+   * paused or throttled, else the room under --max-in-flight and the whole tokens of
+   * --rate (Infinity without limits).
+   */
+  allowance(now: number, inFlight: number): number {
+    if (this.#paused || this.#throttled !== null) return 0
+    const n = this.#maxInFlight === null ? Infinity : Math.max(0, this.#maxInFlight - inFlight)
+    return this.#bucket === null || n === 0 ? n : Math.min(n, this.#bucket.available(now))
+  }
+
+  /** `n` jobs went out: their tokens are spent. */
+  spend(n: number): void {
+    this.#bucket?.take(n)
+  }
+
+  /**
+   * Milliseconds until dispatch should run again for tokens, after a dispatch that used
+   * up its allowance with jobs and credit left; undefined when tokens are not what it
+   * waits for (an ack, new credit or a change of the controls wakes dispatch then).
+   */
+  wakeIn(now: number, inFlight: number): number | undefined {
+    if (this.#bucket === null || this.#paused || this.#throttled !== null) return undefined
+    if (this.#maxInFlight !== null && inFlight >= this.#maxInFlight) return undefined
+    return Math.max(MIN_WAIT_MS, this.#bucket.waitMs(now))
+  }
+
+  /** Pauses (true) or resumes (false). */
+  setPaused(paused: boolean, source: ControlSource, now = Date.now()): string | undefined {
+    if (paused === this.#paused) return undefined
+    this.#paused = paused
+    return this.#changed(paused ? 'paused' : 'resumed', source, now)
+  }
+
+  /** Sets --rate (null: no limit); throws an OptionError for a rate out of the option's bounds. */
+  setRate(rate: number | null, source: ControlSource, now = Date.now()): string | undefined {
+    checkControl('rate', rate)
+    if (rate === (this.#bucket?.rate ?? null)) return undefined
+    if (rate === null) this.#bucket = null
+    else if (this.#bucket === null) this.#bucket = new TokenBucket(rate, now)
+    else this.#bucket.setRate(rate, now)
+    return this.#changed(rate === null ? 'rate off' : rateWords(rate), source, now)
+  }
+
+  /** Sets --max-in-flight (null: no limit); throws an OptionError for a value out of the option's bounds. */
+  setMaxInFlight(max: number | null, source: ControlSource, now = Date.now()): string | undefined {
+    checkControl('maxInFlight', max)
+    if (max === this.#maxInFlight) return undefined
+    this.#maxInFlight = max
+    return this.#changed(max === null ? 'max in flight off' : maxInFlightWords(max), source, now)
+  }
+
+  /** The throttle check's answer: a reason to hold dispatch, or null to let jobs go. */
+  setThrottled(reason: string | null, now = Date.now()): string | undefined {
+    if (reason === this.#throttled) return undefined
+    this.#throttled = reason
+    return this.#changed(reason === null ? 'throttle released' : `throttled: ${reason}`, { kind: 'throttle' }, now)
+  }
+
+  /** The settings the run started with, as changes (for the stats stream's record). */
+  initialChanges(source: ControlSource, now = Date.now()): ControlChange[] {
+    const f = this.figures
+    const time = new Date(now).toISOString()
+    const changes: ControlChange[] = []
+    if (f.paused) changes.push({ time, changed: 'paused', source, controls: f })
+    if (f.rate !== null) changes.push({ time, changed: rateWords(f.rate), source: { kind: 'flag' }, controls: f })
+    if (f.maxInFlight !== null) changes.push({ time, changed: maxInFlightWords(f.maxInFlight), source: { kind: 'flag' }, controls: f })
+    if (f.throttle !== null) changes.push({ time, changed: `throttle ${f.throttle}${f.throttled === null ? '' : ` (${f.throttled})`}`, source: { kind: 'flag' }, controls: f })
+    return changes
+  }
+
+  #changed(changed: string, source: ControlSource, now: number): string {
+    this.#figures = undefined
+    this.#onChange({ time: new Date(now).toISOString(), changed, source, controls: this.figures })
+    return changed
+  }
+}

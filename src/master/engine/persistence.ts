@@ -1,0 +1,126 @@
+import type { JobKey } from '../../options.js'
+import type { Ranges } from '../../protocol/ranges.js'
+import type { Checkpoint } from '../state/checkpoint.js'
+import { CHECKPOINT_FORMAT } from '../state/checkpoint.js'
+import type { Ledger } from './ledger.js'
+import type { ResumePoint, StateStore } from '../state/state-store.js'
+import type { RunTotals } from './types.js'
+
+/** The run's identity, saved in every checkpoint. */
+export interface RunIdentity {
+  key: string
+  args: Record<string, string>
+}
+
+/**
+ * What a live run writes to its store: the journal (one record per event-loop turn of
+ * completions) and the checkpoint (about once a second and at the end, which empties
+ * the journal). Completions wait in {@link finished} until the next {@link flush}.
+ */
+export class Persistence {
+  /** Seqs finished and not journaled yet: every path that finishes a job appends here. */
+  readonly finished: Ranges = []
+  readonly #store: StateStore
+  readonly #ledger: Ledger
+  readonly #resume: ResumePoint
+  readonly #identity: RunIdentity
+  readonly #startedAt: number
+  readonly #warn: (message: string) => void
+  /** Something was journaled since the last checkpoint. */
+  #dirty = false
+  #closed = false
+  /** The run is paused: the checkpoint says so, and the next master starts paused. */
+  #paused = false
+
+  /** @param warn called with what the store says when it had to write the run's state again */
+  constructor(store: StateStore, ledger: Ledger, resume: ResumePoint, identity: RunIdentity, startedAt: number, warn: (message: string) => void) {
+    this.#store = store
+    this.#ledger = ledger
+    this.#resume = resume
+    this.#identity = identity
+    this.#startedAt = startedAt
+    this.#warn = warn
+  }
+
+  /** Jobs done and failed over all incarnations. */
+  totals(): RunTotals {
+    const counts = this.#ledger.counts
+    return { done: this.#resume.counts.done + counts.done, failed: this.#resume.counts.failed + counts.failed }
+  }
+
+  /**
+   * Appends what finished since the last record to the journal: the watermark, and the
+   * finished jobs beyond it with their keys. Throws if the journal cannot be written.
+   */
+  flush(): void {
+    const finished = this.finished
+    if (finished.length === 0 || this.#closed) return
+    const ledger = this.#ledger
+    try {
+      const { ranges, keys } = ledger.stillInWindow(finished)
+      this.#store.journal({ position: ledger.position, last: ledger.lastKey ?? null, ...this.totals(), ranges, keys })
+      this.#dirty = true
+    } finally {
+      finished.length = 0
+    }
+  }
+
+  /** Writes the checkpoint if anything changed (always when `complete`). Throws if it cannot. */
+  checkpoint(complete = false): void {
+    if (this.#closed || (!this.#dirty && !complete)) return
+    this.#dirty = false
+    const warning = this.#store.save(this.#build(complete))
+    if (warning !== undefined) this.#warn(warning)
+  }
+
+  /** The run was paused or resumed: the next checkpoint records it (write one now to make it durable). */
+  setPaused(paused: boolean): void {
+    if (paused === this.#paused) return
+    this.#paused = paused
+    this.#dirty = true
+  }
+
+  /** Writes the final checkpoint (whether or not anything changed). */
+  finalCheckpoint(complete: boolean): void {
+    this.#dirty = true
+    this.checkpoint(complete)
+  }
+
+  /** The run never got to send a job (it could not listen): it leaves no state behind. */
+  async abandon(): Promise<void> {
+    await this.#store.discardFresh()
+    await this.close(false)
+  }
+
+  /**
+   * Closes the store once what it queued is written (a store may write asynchronously),
+   * releasing its lock; the journal is removed once the run is complete.
+   */
+  async close(complete: boolean): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#store.close(complete)
+  }
+
+  #build(complete: boolean): Checkpoint {
+    const ledger = this.#ledger
+    const beyond = ledger.finishedInWindow()
+    const finished: [number, JobKey][] = beyond.seqs.map((seq, i) => [seq, beyond.keys[i]])
+    // Jobs an earlier incarnation finished beyond where the generator has got to yet.
+    if (!complete && this.#resume.skip.size > 0) for (const pair of this.#resume.skip.pending()) if (pair[0] >= ledger.next) finished.push(pair)
+    return {
+      format: CHECKPOINT_FORMAT,
+      key: this.#identity.key,
+      args: this.#identity.args,
+      complete,
+      position: ledger.position,
+      last: ledger.lastKey ?? null,
+      finished,
+      counts: this.totals(),
+      elapsed: this.#resume.elapsed + (Date.now() - this.#startedAt),
+      startedAt: this.#resume.startedAt,
+      updatedAt: new Date().toISOString(),
+      ...(this.#paused && !complete ? { paused: true as const } : {}),
+    }
+  }
+}

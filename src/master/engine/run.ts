@@ -1,0 +1,614 @@
+import type { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import { deferred } from '../../deferred.js'
+import { describeError } from '../../errors.js'
+import type { UserCodeError } from '../../errors.js'
+import { Intervals } from '../../intervals.js'
+import type { ResolvedMasterOptions } from '../../options.js'
+import { identityArgs } from '../../shard.js'
+import { hideSecrets } from '../../redact.js'
+import { callUser, describeThrown, isError, oneLine, typeName } from '../../user-code.js'
+import { CLOSE_CODE, CLOSE_REASON } from '../../protocol/constants.js'
+import type { Failure, SlaveMessage } from '../../protocol/messages.js'
+import type { SlaveTiming } from './attempt-policy.js'
+import { AttemptPolicy } from './attempt-policy.js'
+import { Controls } from './controls.js'
+import type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
+import { Dispatcher } from './dispatcher.js'
+import { Throttle } from './throttle.js'
+import type { FailedJob } from '../state/failed-log.js'
+import { Ledger } from './ledger.js'
+import { Persistence } from './persistence.js'
+import { stateBackend } from '../state/state-backend.js'
+import { Server } from './server.js'
+import type { ServerHandler, ServerOptions } from './server.js'
+import type { Session } from './session.js'
+import type { FailedJobsLog, ResumePoint, StateStore } from '../state/state-store.js'
+import { Source } from './source.js'
+import type { RunState, RunStatus } from './status.js'
+import { STATUS_PERIOD_MS } from './status.js'
+import { StatusSampler } from './status-sampler.js'
+import { RecentFailures } from './recent-failures.js'
+import type { RunSurface, SurfaceFactory } from './view.js'
+import type { MasterAddress, RunSummary } from './types.js'
+
+/** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
+const WINDOW_FACTOR = 8
+
+/** Opened, not listening yet. */
+const READY = 'ready'
+/** Jobs go out. */
+const RUNNING = 'running'
+/** Stopping: no new jobs, waiting for the jobs in flight. */
+const DRAINING = 'draining'
+/** Closed (or closing): run() settles. */
+const FINISHED = 'finished'
+type Phase = typeof READY | typeof RUNNING | typeof DRAINING | typeof FINISHED
+
+/** What opening a run found: a run to start, or a key that is already complete. */
+export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; summary: RunSummary }
+
+/**
+ * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
+ * earlier incarnation stopped and the generator's total. A complete key is closed at
+ * once and reported.
+ */
+/**
+ * How a run makes its parts: the default keeps state in files and serves WebSockets.
+ * Tests hand in parts that fail on purpose, to prove every way out of a run.
+ */
+export interface RunParts {
+  /** `stopping` is aborted when the master is stopped before its run is open (a standby waiting for its lock). */
+  store(options: ResolvedMasterOptions, stopping?: AbortSignal): StateStore | Promise<StateStore>
+  server(options: ServerOptions, handler: ServerHandler): Server
+  /** The run's plain HTTP surface, made from its view (none: the port serves slaves only). */
+  surface?: SurfaceFactory
+}
+
+export const DEFAULT_PARTS: RunParts = {
+  store: (o, stopping) => stateBackend(o).open(o.key, { reset: o.reset, standby: o.standby, signal: stopping }),
+  server: (options, handler) => new Server(options, handler),
+}
+
+export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
+  const store = await parts.store(options, stopping)
+  const failedLog = options.failedLog ?? store.failedLogPath
+  for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
+  try {
+    // The run's identity is on disk before its first job goes out.
+    await store.begin(identityArgs(options.shownArgs, options.shard))
+    const previous = store.previous
+    if (previous?.complete) {
+      await store.close()
+      const totals = { done: previous.counts.done, failed: previous.counts.failed, elapsedMs: previous.elapsed }
+      return { kind: 'already-complete', summary: { outcome: 'already-complete', key: options.key, jobs: 0, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0, totals, failedLog } }
+    }
+    const resume = store.resumePoint()
+    const total = await readTotal(options, events)
+    return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
+  } catch (error) {
+    // Every step runs; the first error is the one the caller sees.
+    await store.discardFresh().catch(() => undefined)
+    await store.close().catch(() => undefined)
+    throw error
+  }
+}
+
+/** How long `total()` may take: past it the run starts without a total (a progress bar is not worth a stall). */
+export const TOTAL_TIMEOUT_MS = 30_000
+
+/** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
+export async function readTotal(options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>, events: Pick<EventEmitter, 'emit'>, ms = TOTAL_TIMEOUT_MS): Promise<number | undefined> {
+  const total = options.source.total
+  const ctx = options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
+  let value: unknown
+  try {
+    value = typeof total === 'function' ? await callUser(() => total(ctx), ms, options.source.module) : total
+  } catch (error) {
+    events.emit('log', { level: 'warn', message: `total() failed, running without a total: ${(error as UserCodeError).message}` })
+    return undefined
+  }
+  const usable = usableTotal(value)
+  if (usable === undefined && value !== undefined && value !== null) {
+    events.emit('log', { level: 'warn', message: `total() returned ${describeTotal(value)}, running without a total: it must return a whole number of jobs >= 0 (a number, a bigint or a string of digits, as a count(*) comes back)` })
+  }
+  return usable
+}
+
+/**
+ * A count of jobs from what `total()` gave: a whole number >= 0 (a fraction rounds up),
+ * or a bigint or a string of digits (PostgreSQL drivers return count(*) as text).
+ */
+export function usableTotal(value: unknown): number | undefined {
+  if (typeof value === 'string') return /^\s*\d{1,16}\s*$/.test(value) ? Number(value) : undefined
+  if (typeof value === 'bigint') return value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER ? Math.ceil(value) : undefined
+}
+
+function describeTotal(value: unknown): string {
+  if (typeof value === 'string') return `the string '${oneLine(value, 40)}'`
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value)
+  return typeName(value)
+}
+
+/** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
+function byWhom(source: ControlSource): string {
+  return source.kind === 'http' ? ` (by ${source.address})` : ''
+}
+
+/**
+ * One incarnation of a run, from listening to the last checkpoint: the engine behind
+ * {@link Master}. It owns the ledger, the source, the server and the store, and exists
+ * only while the run runs, so nothing in it is half-initialised.
+ *
+ * One turn of the loop (scheduled whenever something changed): completions are
+ * journaled, then queued jobs are dispatched, then the generator is woken if the
+ * buffer has room.
+ */
+export class Run {
+  readonly #options: ResolvedMasterOptions
+  /** Masks the run's secrets in free text (see src/redact.ts). */
+  readonly #hide: (text: string) => string
+  readonly #events: EventEmitter
+  readonly #ledger: Ledger
+  readonly #source: Source
+  readonly #server: Server
+  readonly #dispatcher: Dispatcher
+  readonly #policy: AttemptPolicy
+  readonly #failedLog: FailedJobsLog
+  readonly #persistence: Persistence
+  readonly #resume: ResumePoint
+  readonly #total: number | undefined
+  readonly #intervals = new Intervals()
+  readonly #startedAt = Date.now()
+  readonly #done = deferred<RunSummary>()
+  #phase: Phase = READY
+  #address: MasterAddress | undefined
+  #stopRequested = false
+  #turnPending = false
+  /** The first error that stopped the run: what run() rejects with. */
+  #error: Error | undefined
+  readonly #turnBound = (): void => this.#turn()
+  readonly #status: StatusSampler
+  /** The last jobs written to the failed-jobs log, for the status document. */
+  readonly #failures = new RecentFailures()
+  /** What serves the run's plain HTTP requests (none without a surface factory). */
+  readonly #surface: RunSurface | undefined
+  /** Rate, max in flight, pause, throttle: consulted by the dispatcher. */
+  readonly #controls: Controls
+  /** Set while dispatch waits for the rate's next tokens (one timer, never a busy loop). */
+  #wake: NodeJS.Timeout | undefined
+  readonly #wakeBound = (): void => {
+    this.#wake = undefined
+    this.#scheduleTurn()
+  }
+  /** The user's throttle check, run on a timer while the run runs. */
+  readonly #throttle: Throttle | undefined
+  /** The run starts paused because its checkpoint says it was (else by --paused). */
+  readonly #pausedBy: ControlSource
+
+  constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
+    this.#options = options
+    this.#hide = hideSecrets(options.secrets)
+    this.#events = events
+    this.#resume = resume
+    this.#total = total
+    const o = options
+    this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
+    const warn = (message: string): void => this.#log('warn', message)
+    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.shownArgs, o.shard) }, this.#startedAt, warn)
+    this.#failedLog = store.openFailedLog(o.failedLog)
+    // The state can no longer be written (a lost lease): stop at once, the jobs in flight could not be recorded.
+    store.watch?.((error) => {
+      this.#abort(error)
+      this.stop()
+    })
+    // A pause outlives its master: a run paused when it stopped starts paused until resumed.
+    const pausedBefore = store.previous?.paused === true
+    this.#pausedBy = pausedBefore ? { kind: 'checkpoint' } : { kind: 'flag' }
+    const throttle = o.throttle === undefined || typeof o.throttle !== 'function' ? o.throttle : { check: o.throttle, name: o.throttle.name || 'throttle' }
+    // Until the throttle check first answers, nothing goes out: the database may be suffering now.
+    const throttled = throttle === undefined ? undefined : 'waiting for the first throttle check'
+    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttle?.name, throttled }, Date.now(), (change) => this.#onControlChange(change))
+    this.#throttle = throttle === undefined ? undefined : new Throttle(throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
+    this.#persistence.setPaused(this.#controls.paused)
+    this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
+    this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
+    const controls = this.#controls
+    this.#surface = parts.surface?.({
+      status: () => this.#status.last,
+      get controls() {
+        return controls.figures
+      },
+      setPaused: (paused, source) => this.setPaused(paused, source),
+      setRate: (rate, source) => this.setRate(rate, source),
+      setMaxInFlight: (max, source) => this.setMaxInFlight(max, source),
+      stop: (source) => this.#stopBy(source),
+      keep: (socket) => this.#server.keep(socket),
+      log: (level, message) => this.#log(level, message),
+    })
+    this.#server = parts.server(
+      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, jobTimeout: o.jobTimeout, http: this.#surface?.routes },
+      {
+        open: (session) => this.#onOpen(session),
+        message: (session, message) => this.#onMessage(session, message),
+        close: (session, reason) => this.#onClose(session, reason),
+        log: (level, message) => this.#log(level, message),
+      },
+    )
+    this.#status = new StatusSampler({ key: o.key, args: o.shownArgs, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures, failures: () => this.#failures.list() })
+    this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
+  }
+
+  /** The address, once listening. */
+  get address(): MasterAddress | undefined {
+    return this.#address
+  }
+
+  /**
+   * Listens, then runs to the end: resolves when every job is finished or after a
+   * stop, rejects with an error that stopped the run. A listen error closes the store.
+   */
+  async start(): Promise<RunSummary> {
+    const o = this.#options
+    let bound
+    try {
+      bound = await this.#server.listen(o.host, o.port)
+    } catch (error) {
+      // No job went out: a run that could not listen leaves no state behind.
+      await this.#persistence.abandon()
+      throw error
+    }
+    const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
+    this.#address = { host: bound.address, port: bound.port, hostPort: `${host}:${bound.port}`, url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}` }
+    this.#phase = RUNNING
+    this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
+    this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
+    this.#sampleStatus()
+    if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
+    this.#events.emit('listening', this.#address)
+    for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
+    this.#throttle?.start()
+    if (this.#controls.paused) this.#log('info', `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`)
+    this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args }, ...(o.shard === undefined ? {} : { shard: { ...o.shard } }) }).then(
+      () => this.#settle(),
+      (error) => this.#abort(error),
+    )
+    if (this.#stopRequested) this.stop()
+    return this.#done.promise
+  }
+
+  /**
+   * The first call is graceful: no new jobs go out, slaves hand back the jobs they have
+   * not started and finish the running ones, then the checkpoint is written. A second
+   * call stops at once (jobs in flight run again on resume).
+   */
+  stop(): void {
+    if (this.#phase === READY) {
+      this.#stopRequested = true
+    } else if (this.#phase === RUNNING) {
+      this.#phase = DRAINING
+      this.#log('info', 'Stopping: waiting for the jobs in flight (stop again to quit at once)')
+      this.#source.stop()
+      this.#server.drainAll()
+      this.#sampleStatus()
+      this.#settle()
+    } else if (this.#phase === DRAINING) {
+      this.#end('stopped')
+    }
+  }
+
+  /** The controls now. */
+  get controls(): ControlsFigures {
+    return this.#controls.figures
+  }
+
+  /**
+   * Pauses (true) or resumes (false) dispatch: jobs in flight finish, slaves stay
+   * connected, heartbeats and checkpoints go on. The pause is written to the checkpoint at
+   * once, so a master started on the run after this one stops starts paused too.
+   * Returns what changed in words, undefined if nothing did.
+   */
+  setPaused(paused: boolean, source: ControlSource): string | undefined {
+    const changed = this.#controls.setPaused(paused, source)
+    this.#persistence.setPaused(this.#controls.paused)
+    if (changed !== undefined && (this.#phase === RUNNING || this.#phase === DRAINING)) this.#guard(() => this.#persistence.checkpoint())
+    return changed
+  }
+
+  /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. */
+  setRate(rate: number | null, source: ControlSource): string | undefined {
+    return this.#controls.setRate(rate, source)
+  }
+
+  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
+  setMaxInFlight(max: number | null, source: ControlSource): string | undefined {
+    return this.#controls.setMaxInFlight(max, source)
+  }
+
+  /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
+  #stopBy(source: ControlSource): string {
+    const atOnce = this.#phase === DRAINING
+    const changed = atOnce ? 'stopping at once: the jobs in flight run again on resume' : 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
+    this.#log('info', `Stop asked${byWhom(source)}`)
+    this.#events.emit('control', { time: new Date().toISOString(), changed, source, controls: this.#controls.figures })
+    // After the answer is out: a stop at once closes the server under the request.
+    setImmediate(() => this.stop())
+    return changed
+  }
+
+  /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
+  #onControlChange(change: ControlChange): void {
+    this.#log('info', `Controls: ${change.changed}${byWhom(change.source)}`)
+    this.#events.emit('control', change)
+    // The views show a change at once, not up to a second later; after the end the last document stays.
+    if (this.#phase === RUNNING || this.#phase === DRAINING) this.#sampleStatus()
+    this.#scheduleTurn()
+  }
+
+  /** The last status document (built once a second, and at each change of state). */
+  status(): RunStatus {
+    return this.#status.last
+  }
+
+  /** Builds the status document now and tells the master's listeners (`status` event). */
+  #sampleStatus(outcome?: RunState): void {
+    const state: RunState = outcome ?? (this.#phase === READY ? 'starting' : this.#phase === DRAINING ? 'stopping' : 'running')
+    this.#events.emit('status', this.#status.sample(state))
+    this.#surface?.published()
+  }
+
+  #log(level: 'info' | 'warn', message: string): void {
+    this.#events.emit('log', { level, message })
+  }
+
+  /** Runs a step that may fail with an error that stops the run (a state file that cannot be written). */
+  #guard(step: () => void): void {
+    try {
+      step()
+    } catch (error) {
+      this.#abort(error)
+    }
+  }
+
+  #onOpen(session: Session): void {
+    const concurrency = session.info?.concurrency ?? 1
+    this.#log('info', `${session.label} connected (concurrency ${concurrency})`)
+    this.#dispatcher.open(session.id, concurrency, session.maxFrame, session.label)
+    this.#events.emit('slave-connected', session)
+    if (this.#phase === DRAINING) this.#server.drain(session)
+  }
+
+  /** `failure` with the run's secrets masked in its message and stack. */
+  #hideIn(failure: Failure): Failure {
+    const message = this.#hide(failure.message)
+    const stack = failure.stack === undefined ? undefined : this.#hide(failure.stack)
+    return message === failure.message && stack === failure.stack ? failure : { ...failure, message, stack }
+  }
+
+  #onMessage(session: Session, message: SlaveMessage): void {
+    let done: number
+    // A report of jobs: the slave's lanes are moving (see AttemptPolicy.stuck).
+    if (message.type === 'ack' || message.type === 'fail' || message.type === 'release') session.reportedAt = Date.now()
+    switch (message.type) {
+      case 'ack':
+        // The acks of one event-loop turn (every slave's) go to the journal in one write.
+        if ((done = this.#ledger.complete(message.ranges, session.id, this.#persistence.finished)) > 0) {
+          session.done += done
+          this.#scheduleTurn()
+          this.#settle()
+        }
+        this.#grant(session, message.credit)
+        break
+      case 'fail':
+        session.failed += message.failures.length
+        // A handler's error may quote a secret argument (a connection string): masked before
+        // it reaches the failed-jobs log, /status, the page or the log.
+        this.#failAttempts(session, message.failures.map((failure) => this.#hideIn(failure)))
+        this.#grant(session, message.credit)
+        break
+      case 'credit':
+        this.#grant(session, message.n)
+        break
+      case 'release':
+        for (const seq of message.seqs) this.#ledger.requeue(seq, session.id, true)
+        this.#scheduleTurn()
+        this.#settle()
+        break
+    }
+  }
+
+  #grant(session: Session, credit: number): void {
+    if (credit === 0) return
+    this.#dispatcher.grant(session.id, credit)
+    this.#scheduleTurn()
+  }
+
+  #failAttempts(session: Session, failures: readonly Failure[]): void {
+    this.#reportFailed(() => this.#policy.fail(session.id, failures, Date.now(), this.#persistence.finished))
+  }
+
+  /** Runs a policy step that may send jobs to the failed-jobs log, and reports them. */
+  #reportFailed(step: () => FailedJob[]): void {
+    let failed: FailedJob[]
+    try {
+      failed = step()
+    } catch (error) {
+      this.#abort(error)
+      return
+    }
+    if (failed.length > 0) {
+      for (const entry of failed) {
+        this.#log('warn', `Job ${String(entry.key)} failed after ${entry.attempts} attempts: ${oneLine(entry.error.message)}`)
+        this.#failures.add(entry)
+      }
+      // Journaled at once: a crash now must not run (and log) these jobs again.
+      this.#guard(() => this.#persistence.flush())
+    }
+    // A stop may have been waiting for just these jobs.
+    this.#settle()
+  }
+
+  /** A slave went away: its jobs in flight count an attempt and go back to the front of the buffer. */
+  #onClose(session: Session, reason: string): void {
+    this.#dispatcher.close(session.id)
+    // After the end (a stop at once), jobs still in flight are simply not finished: they
+    // run again on resume and no attempt is charged.
+    if (this.#phase === FINISHED) return
+    const held = this.#ledger.inFlightCount(session.id)
+    this.#log('info', `${session.label} disconnected (${reason})${held > 0 ? `; ${held} jobs in flight go back to the buffer` : ''}`)
+    this.#events.emit('slave-disconnected', session)
+    // A slave that stops on purpose reported the jobs it ran: what is left never ran.
+    const handedBack = reason === CLOSE_REASON.slaveStopping
+    this.#reportFailed(() => this.#policy.lost(session.id, reason, session.label, handedBack, Date.now(), this.#persistence.finished).failed)
+    this.#scheduleTurn()
+  }
+
+  /**
+   * Jobs in flight longer than --job-timeout: the slave abandons them and they count a
+   * failed attempt. A slave that times out its own batch calls does that itself, unless
+   * it is stuck: then it is dropped, and its jobs come back as a lost slave's.
+   */
+  #expire(): void {
+    if (this.#phase !== RUNNING && this.#phase !== DRAINING) return
+    const now = Date.now()
+    const slaveOf = (id: number): SlaveTiming => {
+      const session = this.#server.sessions.get(id)
+      return { lanes: session?.info?.concurrency ?? Infinity, batch: session?.info?.batch, reportedAt: session?.reportedAt }
+    }
+    for (const { session: id, quietMs } of this.#policy.stuck(now, slaveOf)) {
+      const session = this.#server.sessions.get(id)
+      if (session !== undefined) this.#server.drop(session, `no job reported for ${quietMs / 1000} s, with jobs past --job-timeout`)
+    }
+    const expired = this.#policy.expired(now, slaveOf)
+    for (const [id, { abandon, failures }] of expired) {
+      const session = this.#server.sessions.get(id)
+      // The slave gives the slot back (as credit) when the attempt has really left its lane.
+      if (session !== undefined) this.#server.send(session, { type: 'abandon', ...abandon })
+      this.#reportFailed(() => this.#policy.fail(id, failures, now, this.#persistence.finished))
+    }
+    if (expired.size > 0) this.#scheduleTurn()
+  }
+
+  #onJobs(): void {
+    this.#scheduleTurn()
+    if (this.#source.exhausted) this.#settle()
+  }
+
+  #scheduleTurn(): void {
+    if (this.#turnPending) return
+    this.#turnPending = true
+    setImmediate(this.#turnBound)
+  }
+
+  /**
+   * One turn of the loop. Completions are durable before the credit they freed is
+   * spent: a crash re-runs no more jobs than the slaves' windows hold.
+   */
+  #turn(): void {
+    this.#turnPending = false
+    this.#guard(() => this.#persistence.flush())
+    if (this.#phase !== RUNNING) return
+    const now = Date.now()
+    const error = this.#dispatcher.dispatch(now)
+    if (error !== undefined) {
+      this.#abort(error)
+      return
+    }
+    if (this.#wake === undefined) {
+      const wait = this.#dispatcher.wakeIn(now)
+      if (wait !== undefined) this.#wake = setTimeout(this.#wakeBound, wait)
+    }
+    this.#source.wake()
+  }
+
+  /** Ends the run when nothing is left: all finished (complete) or, when stopping, nothing in flight. */
+  #settle(): void {
+    if (this.#phase === RUNNING && this.#source.exhausted && this.#ledger.idle) this.#end('complete')
+    else if (this.#phase === DRAINING && this.#ledger.counts.inFlight === 0) this.#end('stopped')
+  }
+
+  /**
+   * Stops the run because of an error: graceful like {@link stop}, then run() rejects
+   * with it. Only the first error is kept (and logged); on the way out it is kept too.
+   */
+  #abort(error: unknown): void {
+    // A second failure while draining after the first (a full disk fails every write):
+    // the jobs in flight could never be recorded, so waiting for them would wait for ever.
+    // They run again on resume.
+    if (this.#error !== undefined) {
+      if (this.#phase === DRAINING) this.#end('stopped')
+      return
+    }
+    // Whatever stops the run, run() rejects with an Error and the log gets one line;
+    // describing it must not throw on the way (the lock is released on the way out).
+    this.#error = isError(error) ? error : new Error(describeThrown(error))
+    this.#log('warn', describeError(this.#error))
+    if (this.#phase === RUNNING) this.stop()
+    else this.#settle()
+  }
+
+  /** Ends the run once: run() settles with the summary, or with the first error on the way. */
+  #end(outcome: 'complete' | 'stopped'): void {
+    if (this.#phase === FINISHED) return
+    this.#phase = FINISHED
+    this.#close(outcome).then(
+      (summary) => this.#done.resolve(summary),
+      (error) => this.#done.reject(error),
+    )
+  }
+
+  /**
+   * Every step on the way out runs, whatever failed before it; the first error of the
+   * run (an abort during these steps included) is what run() rejects with.
+   */
+  async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
+    this.#intervals.clear()
+    clearTimeout(this.#wake)
+    this.#throttle?.stop()
+    this.#policy.stop()
+    this.#guard(() => this.#persistence.finalCheckpoint(outcome === 'complete'))
+    // The final document goes to the page's watchers before their streams end (they would
+    // hold the server open): the page ends on "complete" or "stopped", not a lost connection.
+    this.#sampleStatus(outcome)
+    this.#surface?.closing()
+    try {
+      if (outcome === 'complete') await this.#server.close(CLOSE_CODE.normal, CLOSE_REASON.runComplete, { type: 'end' })
+      else await this.#server.close(CLOSE_CODE.goingAway, CLOSE_REASON.masterStopping)
+    } catch (error) {
+      this.#abort(error)
+    }
+    this.#source.stop()
+    // Acks that came in while the connections closed (after a stop at once).
+    this.#guard(() => this.#persistence.flush())
+    this.#guard(() => this.#failedLog.close())
+    try {
+      // A store that writes asynchronously has the last checkpoint committed here.
+      await this.#persistence.close(outcome === 'complete' && this.#error === undefined)
+    } catch (error) {
+      this.#abort(error)
+    }
+    this.#sampleStatus(outcome)
+    if (this.#error !== undefined) throw this.#error
+    return this.#summary(outcome)
+  }
+
+  #summary(outcome: 'complete' | 'stopped'): RunSummary {
+    const counts = this.#ledger.counts
+    const elapsedMs = Date.now() - this.#startedAt
+    const jobs = counts.done + counts.failed
+    const totals = this.#persistence.totals()
+    return {
+      outcome,
+      key: this.#options.key,
+      jobs,
+      done: counts.done,
+      failed: counts.failed,
+      skipped: counts.skipped,
+      elapsedMs,
+      rate: elapsedMs > 0 ? (jobs * 1000) / elapsedMs : 0,
+      totals: { ...totals, elapsedMs: this.#resume.elapsed + elapsedMs },
+      failedLog: this.#failedLog.path,
+    }
+  }
+}

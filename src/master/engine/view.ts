@@ -1,0 +1,38 @@
+import type { Socket } from 'node:net'
+import type { ControlSource, ControlsFigures } from './controls.js'
+import type { RequestRoutes } from './server.js'
+import type { RunStatus } from './status.js'
+
+/**
+ * What the outside of a run (the HTTP surface) may see and do of it: the narrow interface
+ * through which the engine is read. The engine never imports what reads it; it hands this
+ * view to a {@link SurfaceFactory} and calls the surface back at each new status document
+ * and before its port closes.
+ */
+export interface RunView {
+  /** The last status document (built once a second and at each change of state). */
+  status(): RunStatus
+  /** The controls now. */
+  readonly controls: ControlsFigures
+  setPaused(paused: boolean, source: ControlSource): string | undefined
+  setRate(rate: number | null, source: ControlSource): string | undefined
+  setMaxInFlight(max: number | null, source: ControlSource): string | undefined
+  /** A stop asked from outside: graceful first, at once the second time; returns what it does. */
+  stop(source: ControlSource): string
+  /** Keeps a long-lived answer's socket (a stream of events) out of the port's idle cut. */
+  keep(socket: Socket): void
+  /** A line for the master's log. */
+  log(level: 'info' | 'warn', message: string): void
+}
+
+/** What serves a run's plain HTTP requests, told of each new status document and of the end. */
+export interface RunSurface {
+  readonly routes: RequestRoutes
+  /** A new status document was built. */
+  published(): void
+  /** The port is about to close: long-lived answers end now (with the last document). */
+  closing(): void
+}
+
+/** Makes the surface of a run from its view (the HTTP routes, see src/master/http/surface.ts). */
+export type SurfaceFactory = (view: RunView) => RunSurface

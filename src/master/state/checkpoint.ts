@@ -1,0 +1,160 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { CheckpointError, StateFileError } from '../../errors.js'
+import type { JobKey } from '../../options.js'
+import { parse, stringify } from './json.js'
+import { writeAllSync } from './write-all.js'
+
+/** Format version of the checkpoint file; another version is refused, never misread. */
+export const CHECKPOINT_FORMAT = 1
+
+/** Everything a run persists between incarnations. */
+export interface Checkpoint {
+  format: typeof CHECKPOINT_FORMAT
+  /** The run's name (`--key`). */
+  key: string
+  /** The run's `name=value` arguments; resuming with others is refused. */
+  args: Record<string, string>
+  /** Every job of the generator is finished. */
+  complete: boolean
+  /** Jobs known finished, contiguously from the first: the watermark plus one. */
+  position: number
+  /** Key of the watermark job (job `position - 1`); null when `position` is 0. */
+  last: JobKey | null
+  /** Jobs finished beyond the watermark, as `[seq, key]` pairs: skipped on resume. */
+  finished: [number, JobKey][]
+  /** Jobs finished over all incarnations: done, failed, and how many of each. */
+  counts: { done: number; failed: number }
+  /** Milliseconds the run has been running, summed over incarnations. */
+  elapsed: number
+  startedAt: string
+  updatedAt: string
+  /**
+   * The run was paused when this was written: its next master starts paused too, until
+   * resumed. Absent when not paused (checkpoints of earlier versions have no such field).
+   */
+  paused?: true
+}
+
+/** The checkpoint of run `key` before its first job: position 0, nothing finished. */
+export function freshCheckpoint(key: string, args: Record<string, string>): Checkpoint {
+  const now = new Date().toISOString()
+  return { format: CHECKPOINT_FORMAT, key, args: { ...args }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now }
+}
+
+/**
+ * Reads a checkpoint file; undefined if there is none. A file that is not a checkpoint
+ * of this format is an error, so a state from another version is never misread.
+ */
+export function readCheckpoint(path: string): Checkpoint | undefined {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new CheckpointError(`Cannot read checkpoint '${path}': ${(error as Error).message}`, path)
+  }
+  let value: unknown
+  try {
+    value = parse(text)
+  } catch {
+    throw new CheckpointError(`Checkpoint '${path}' is not valid JSON; move it away or use --reset to start over`, path)
+  }
+  const c = value as Partial<Checkpoint> | null
+  if (typeof c !== 'object' || c === null || !('format' in c)) {
+    throw new CheckpointError(`'${path}' is not a Taskmaster checkpoint; move it away or use --reset to start over`, path)
+  }
+  if (c.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(`Checkpoint '${path}' has format ${JSON.stringify(c.format)}, this Taskmaster reads format ${CHECKPOINT_FORMAT}; finish the run with the Taskmaster version that started it, or use --reset to start over`, path)
+  }
+  const problem = problemOf(c)
+  if (problem !== undefined) throw new CheckpointError(`Checkpoint '${path}' is damaged ${problem}; move it away or use --reset to start over`, path)
+  return c as Checkpoint
+}
+
+/** Every field of a checkpoint, in the order it is written. */
+const FIELDS = ['format', 'key', 'args', 'complete', 'position', 'last', 'finished', 'counts', 'elapsed', 'startedAt', 'updatedAt'] as const
+
+/** A value as the checkpoint file spells it, for messages. */
+const show = (value: unknown): string => stringify(value) ?? String(value)
+
+const isWhole = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
+
+const isJobKey = (value: unknown): value is JobKey => (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' || typeof value === 'bigint'
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+const NOT_A_KEY = 'is not a job key (number, string, bigint)'
+
+/**
+ * What is wrong with a parsed checkpoint of this format (the words after "is damaged"), or
+ * undefined if nothing. Every
+ * field is checked: a damaged file must stop the run with a message, never resume it
+ * from a wrong position (a fractional position marks jobs failed that never ran, a key
+ * of the wrong type ends a run as complete at once).
+ */
+function problemOf(c: Record<string, unknown>): string | undefined {
+  const missing = FIELDS.filter((field) => !(field in c))
+  if (missing.length > 0) return `(missing fields): it has no ${missing.join(', ')}`
+  if (typeof c.key !== 'string') return `(key: ${show(c.key)} is not a string)`
+  if (!isPlainObject(c.args) || !Object.values(c.args).every((v) => typeof v === 'string')) return `(args: ${show(c.args)} is not an object of name=value strings)`
+  if (typeof c.complete !== 'boolean') return `(complete: ${show(c.complete)} is not true or false)`
+  const position = c.position
+  if (!isWhole(position)) return `(position: ${show(position)} is not a whole number >= 0)`
+  if (c.last !== null && !isJobKey(c.last)) return `(last: ${show(c.last)} ${NOT_A_KEY})`
+  // The key of job position - 1: there is one exactly when some job is finished.
+  if ((c.last === null) !== (position === 0)) return `(last: ${show(c.last)} but position is ${position})`
+  if (!Array.isArray(c.finished)) return `(finished: ${show(c.finished)} is not an array of [seq, key] pairs)`
+  for (const [i, pair] of (c.finished as unknown[]).entries()) {
+    if (!Array.isArray(pair) || pair.length !== 2) return `(finished[${i}]: ${show(pair)} is not a [seq, key] pair)`
+    const [seq, key] = pair as [unknown, unknown]
+    if (!isWhole(seq) || seq < position) return `(finished[${i}]: seq ${show(seq)} is not a whole number >= position ${position})`
+    if (!isJobKey(key)) return `(finished[${i}]: key ${show(key)} ${NOT_A_KEY})`
+  }
+  const counts = c.counts
+  if (!isPlainObject(counts) || !isWhole(counts.done) || !isWhole(counts.failed)) return `(counts: ${show(counts)} is not {done, failed} whole numbers >= 0)`
+  if (typeof c.elapsed !== 'number' || !Number.isFinite(c.elapsed) || c.elapsed < 0) return `(elapsed: ${show(c.elapsed)} is not a number of milliseconds >= 0)`
+  if (typeof c.startedAt !== 'string') return `(startedAt: ${show(c.startedAt)} is not a string)`
+  if (typeof c.updatedAt !== 'string') return `(updatedAt: ${show(c.updatedAt)} is not a string)`
+  if ('paused' in c && c.paused !== true) return `(paused: ${show(c.paused)} is not true)`
+  return undefined
+}
+
+/**
+ * Writes a checkpoint atomically: a temp file is written and fsynced, then renamed
+ * over the old one, and the directory is fsynced. A crash or a full disk at any point
+ * leaves either the old checkpoint or the new one, never a torn file.
+ */
+export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
+  const temp = `${path}.tmp`
+  const data = Buffer.from(stringify(checkpoint, 1) + '\n')
+  try {
+    const fd = openSync(temp, 'w')
+    try {
+      writeAllSync(fd, data)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(temp, path)
+  } catch (error) {
+    // The write never touches the previous checkpoint, but it may be gone for other reasons.
+    const previous = existsSync(path) ? 'the previous checkpoint is intact' : 'there is no previous checkpoint'
+    throw new StateFileError(`Cannot write checkpoint '${path}': ${(error as Error).message}; ${previous}`, path)
+  }
+  syncDirectory(dirname(path))
+}
+
+/** fsync a directory so a rename in it survives a power cut; best effort. */
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  }
+}
