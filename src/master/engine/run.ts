@@ -372,9 +372,8 @@ export class Run {
   }
 
   #onOpen(session: Session): void {
-    const concurrency = session.info?.concurrency ?? 1
-    this.#log('info', `${session.label} connected (concurrency ${concurrency})`)
-    this.#dispatcher.open(session.id, concurrency, session.maxFrame, session.label)
+    this.#log('info', `${session.label} connected (concurrency ${session.concurrency})`)
+    this.#dispatcher.open(session)
     this.#events.emit('slave-connected', session)
     if (this.#phase === DRAINING) this.#server.drain(session)
   }
@@ -387,21 +386,22 @@ export class Run {
   }
 
   #onMessage(session: Session, message: SlaveMessage): void {
-    let done: number
-    // A report of jobs: the slave's lanes are moving (see AttemptPolicy.stuck).
-    if (message.type === 'ack' || message.type === 'fail' || message.type === 'release') session.reportedAt = Date.now()
+    // A report of jobs (ack, fail, release) is recorded on the session: the slave's lanes
+    // are moving (see AttemptPolicy.stuck).
     switch (message.type) {
-      case 'ack':
+      case 'ack': {
         // The acks of one event-loop turn (every slave's) go to the journal in one write.
-        if ((done = this.#ledger.complete(message.ranges, session.id, this.#persistence.finished)) > 0) {
-          session.done += done
+        const done = this.#ledger.complete(message.ranges, session.id, this.#persistence.finished)
+        session.reported(done, 0, Date.now())
+        if (done > 0) {
           this.#scheduleTurn()
           this.#settle()
         }
         this.#grant(session, message.credit)
         break
+      }
       case 'fail':
-        session.failed += message.failures.length
+        session.reported(0, message.failures.length, Date.now())
         // A handler's error may quote a secret argument (a connection string): masked before
         // it reaches the failed-jobs log, /status, the page or the log.
         this.#failAttempts(session, message.failures.map((failure) => this.#hideIn(failure)))
@@ -411,6 +411,7 @@ export class Run {
         this.#grant(session, message.n)
         break
       case 'release':
+        session.reported(0, 0, Date.now())
         for (const seq of message.seqs) this.#ledger.requeue(seq, session.id, true)
         this.#scheduleTurn()
         this.#settle()
