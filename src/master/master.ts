@@ -72,7 +72,7 @@ export class Master extends EventEmitter {
     if (this.#started) throw new StateError('Master.run() can only be called once')
     this.#started = true
     const parts = { ...DEFAULT_PARTS, surface: (view: RunView) => httpSurface(view, this.token) }
-    const opened = await openRun(this.options, this.token, this, parts, this.#stopping.signal)
+    const opened = await openRun(this.options, { token: this.token, events: this, parts, stopping: this.#stopping.signal })
     if (opened.kind === 'already-complete') {
       const status = startingStatus(this.options.key, this.options.shownArgs, 'already-complete')
       status.run.done = opened.summary.totals.done

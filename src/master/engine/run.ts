@@ -21,7 +21,7 @@ import { Ledger } from './ledger.js'
 import { Persistence } from './persistence.js'
 import { stateBackend } from '../state/state-backend.js'
 import { Server } from './server.js'
-import type { ServerHandler, ServerOptions } from './server.js'
+import type { RunServer, ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
 import type { FailedJobsLog, ResumePoint, StateStore } from '../state/state-store.js'
 import { Source } from './source.js'
@@ -41,18 +41,14 @@ const WINDOW_FACTOR = 8
 export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; summary: RunSummary }
 
 /**
- * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
- * earlier incarnation stopped and the generator's total. A complete key is closed at
- * once and reported.
- */
-/**
- * How a run makes its parts: the default keeps state in files and serves WebSockets.
- * Tests hand in parts that fail on purpose, to prove every way out of a run.
+ * How a run makes its parts: the default opens the store the options name and serves
+ * WebSockets. Tests hand in parts that fail on purpose, to prove every way out of a run,
+ * or fakes without a socket or a file (test/unit/master/engine/run.test.ts).
  */
 export interface RunParts {
   /** `stopping` is aborted when the master is stopped before its run is open (a standby waiting for its lock). */
   store(options: ResolvedMasterOptions, stopping?: AbortSignal): StateStore | Promise<StateStore>
-  server(options: ServerOptions, handler: ServerHandler): Server
+  server(options: ServerOptions, handler: ServerHandler): RunServer
   /** The run's plain HTTP surface, made from its view (none: the port serves slaves only). */
   surface?: SurfaceFactory
 }
@@ -62,8 +58,26 @@ export const DEFAULT_PARTS: RunParts = {
   server: (options, handler) => new Server(options, handler),
 }
 
-export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
-  const store = await parts.store(options, stopping)
+/** What a run is given besides its options. */
+export interface RunContext {
+  /** The token slaves must present (none: any slave may connect). */
+  token: string | undefined
+  /** Where the run's events go (`log`, `status`, `listening`, ...): the {@link Master}. */
+  events: EventEmitter
+  /** How the run makes its store, server and HTTP surface. @default DEFAULT_PARTS */
+  parts?: RunParts | undefined
+  /** Aborted when the master is stopped before its run is open (a standby waiting for its lock). */
+  stopping?: AbortSignal | undefined
+}
+
+/**
+ * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
+ * earlier incarnation stopped and the generator's total. A complete key is closed at
+ * once and reported.
+ */
+export async function openRun(options: ResolvedMasterOptions, context: RunContext): Promise<Opened> {
+  const { events, parts = DEFAULT_PARTS } = context
+  const store = await parts.store(options, context.stopping)
   const failedLog = options.failedLog ?? store.failedLogPath
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
@@ -77,7 +91,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
     }
     const resume = store.resumePoint()
     const total = await readTotal(options, events)
-    return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
+    return { kind: 'run', run: new Run(options, { ...context, parts }, store, resume, total) }
   } catch (error) {
     // Every step runs; the first error is the one the caller sees.
     await store.discardFresh().catch(() => undefined)
@@ -144,7 +158,7 @@ export class Run {
   readonly #events: EventEmitter
   readonly #ledger: Ledger
   readonly #source: Source
-  readonly #server: Server
+  readonly #server: RunServer
   readonly #dispatcher: Dispatcher
   readonly #policy: AttemptPolicy
   readonly #failedLog: FailedJobsLog
@@ -177,7 +191,7 @@ export class Run {
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
 
-  constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
+  constructor(options: ResolvedMasterOptions, { token, events, parts = DEFAULT_PARTS }: RunContext, store: StateStore, resume: ResumePoint, total: number | undefined) {
     this.#options = options
     this.#hide = hideSecrets(options.secrets)
     this.#events = events

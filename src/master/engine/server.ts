@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION } from '../../protocol/messages.js'
 import { CLOSE_CODE, CLOSE_TIMEOUT_MS, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES, SOCKET_DEADLINE_S } from '../../protocol/constants.js'
 import { browserRefusal } from './browser-guard.js'
 import { AWAITING_HELLO, CLOSED, Session } from './session.js'
+import type { FrameSink } from './dispatcher.js'
 import { answerClientError, answerSocket, failRequest, pathForLog, requestTarget, sendText } from './answers.js'
 import { isLoopback, tokenMatches } from './token.js'
 
@@ -27,6 +28,30 @@ export interface ServerHandler {
   close(session: Session, reason: string): void
   /** Something worth a line in the log. */
   log(level: 'info' | 'warn', message: string): void
+}
+
+/**
+ * What a run uses of its server: the WebSocket {@link Server}, or a fake in tests. The
+ * dispatcher sends frames through it ({@link FrameSink}); the sessions are the server's,
+ * read-only to everyone else.
+ */
+export interface RunServer extends FrameSink {
+  /** Connected sessions by id (welcomed or awaiting their hello). */
+  readonly sessions: ReadonlyMap<number, Session>
+  /** Starts listening; resolves with the address bound. */
+  listen(host: string, port: number): Promise<AddressInfo>
+  /** Sends a message to one session (dropped if its connection is gone). */
+  send(session: Session, message: MasterMessage): void
+  /** Tells an active session to drain: no more jobs; it hands back those not started. */
+  drain(session: Session): void
+  /** Drains every active session: the master is stopping. */
+  drainAll(): void
+  /** Cuts a slave off (`why`, for the log): its jobs in flight come back as a lost slave's. */
+  drop(session: Session, why: string): void
+  /** Keeps a long-lived HTTP answer's socket out of the port's idle cut. */
+  keep(socket: Socket): void
+  /** Closes every connection (sending `message` first, if given) and stops listening. */
+  close(code: number, reason: string, message?: MasterMessage): Promise<void>
 }
 
 /** What the server needs to know of the run. */
@@ -95,7 +120,7 @@ function socketBudget(): number {
  * about connections (hello and token, decoding, heartbeats, bad input) and hands the
  * master only valid messages of authenticated sessions.
  */
-export class Server {
+export class Server implements RunServer {
   readonly #sessions = new Map<number, Session>()
   readonly #http: HttpServer
   readonly #wss: WebSocketServer
