@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Dispatcher } from '../dist/master/engine/dispatcher.js'
 import { Ledger } from '../dist/master/engine/ledger.js'
-import { Session, ACTIVE } from '../dist/master/engine/session.js'
+import { Session } from '../dist/master/engine/session.js'
 import { Controls } from '../dist/master/engine/controls.js'
 import { StatusSampler } from '../dist/master/engine/status-sampler.js'
 import { encode } from '../dist/protocol/codec.js'
@@ -50,7 +50,7 @@ for (const n of sizes) {
   refill()
   const dispatcher = new Dispatcher(ledger, sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024 })
   for (let s = 1; s <= n; s++) {
-    dispatcher.open(s, 1, 16 * 1024 * 1024, `s${s}`)
+    dispatcher.open({ id: s, concurrency: 1, maxFrame: 16 * 1024 * 1024, label: `s${s}` })
     dispatcher.grant(s, 1)
   }
   dispatcher.dispatch(Date.now())
@@ -76,9 +76,9 @@ for (const n of sizes) {
   const sessions = new Map()
   for (let s = 1; s <= n; s++) {
     const session = new Session(s, undefined, `10.0.${s >> 8}.${s & 255}:40000`, undefined)
-    session.state = ACTIVE
-    session.info = { id: `id${s}`, hostname: `worker-${s}.example.internal`, pid: 1000 + s, concurrency: 1 }
-    session.done = 12345
+    session.authenticated({ id: `id${s}`, hostname: `worker-${s}.example.internal`, pid: 1000 + s, concurrency: 1 })
+    session.welcome(16 * 1024 * 1024)
+    session.reported(12345, 0, Date.now())
     sessions.set(s, session)
   }
   // No limits, as a master started without --rate, --max-in-flight, --paused or --throttle.

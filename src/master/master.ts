@@ -5,6 +5,7 @@ import { resolveMasterOptions } from '../options.js'
 import type { ControlSource } from './engine/controls.js'
 import { checkControl } from './engine/controls.js'
 import type { Run } from './engine/run.js'
+import type { RunView } from './engine/view.js'
 import { DEFAULT_PARTS, openRun } from './engine/run.js'
 import { httpSurface } from './http/surface.js'
 import { generateToken, isLoopback } from './engine/token.js'
@@ -16,13 +17,6 @@ import type { MasterAddress, RunSummary } from './engine/types.js'
 export type { MasterAddress, Outcome, RunSummary } from './engine/types.js'
 export type { ControlChange, ControlSource, ControlsFigures } from './engine/controls.js'
 export type { RunFigures, RunState, RunStatus, SessionFigures, SlaveFigures } from './engine/status.js'
-
-/** Where a master is in its life. */
-const NEW = 'new'
-const OPENING = 'opening'
-const RUNNING = 'running'
-const FINISHED = 'finished'
-type Phase = typeof NEW | typeof OPENING | typeof RUNNING | typeof FINISHED
 
 /**
  * The master: iterates the generator into the buffer, hands jobs to slaves, tracks
@@ -45,14 +39,15 @@ export class Master extends EventEmitter {
    * password) in a line of free text: what prints the master's log and error lines calls it.
    */
   readonly redact: (text: string) => string
-  #phase: Phase = NEW
+  // A master's life: new, then opening (run() called, no run yet), then running (#run
+  // set, its own lifecycle says the rest). A stop before the run is open aborts #stopping.
+  /** run() was called (it runs once). */
+  #started = false
   #run: Run | undefined
-  /** stop() was called before the run was open. */
-  #stopRequested = false
   /** The status document when no run is open (before, or a key already complete). */
   #idleStatus: RunStatus | undefined
-  /** Aborted by a stop before the run is open: a standby stops waiting for its lock. */
-  readonly #opening = new AbortController()
+  /** Aborted by a stop before the run is open: a standby stops waiting for its lock, the run stops once open. */
+  readonly #stopping = new AbortController()
 
   constructor(options: MasterOptions) {
     super()
@@ -74,25 +69,21 @@ export class Master extends EventEmitter {
    * stops the run (bad state, generator error, unwritable state dir).
    */
   async run(): Promise<RunSummary> {
-    if (this.#phase !== NEW) throw new StateError('Master.run() can only be called once')
-    this.#phase = OPENING
-    try {
-      const opened = await openRun(this.options, this.token, this, { ...DEFAULT_PARTS, surface: (view) => httpSurface(view, this.token) }, this.#opening.signal)
-      if (opened.kind === 'already-complete') {
-        const status = startingStatus(this.options.key, this.options.shownArgs, 'already-complete')
-        status.run.done = opened.summary.totals.done
-        status.run.failed = opened.summary.totals.failed
-        status.run.elapsedMs = opened.summary.totals.elapsedMs
-        this.#idleStatus = status
-        return opened.summary
-      }
-      this.#run = opened.run
-      this.#phase = RUNNING
-      if (this.#stopRequested) opened.run.stop()
-      return await opened.run.start()
-    } finally {
-      this.#phase = FINISHED
+    if (this.#started) throw new StateError('Master.run() can only be called once')
+    this.#started = true
+    const parts = { ...DEFAULT_PARTS, surface: (view: RunView) => httpSurface(view, this.token) }
+    const opened = await openRun(this.options, { token: this.token, events: this, parts, stopping: this.#stopping.signal })
+    if (opened.kind === 'already-complete') {
+      const status = startingStatus(this.options.key, this.options.shownArgs, 'already-complete')
+      status.run.done = opened.summary.totals.done
+      status.run.failed = opened.summary.totals.failed
+      status.run.elapsedMs = opened.summary.totals.elapsedMs
+      this.#idleStatus = status
+      return opened.summary
     }
+    this.#run = opened.run
+    if (this.#stopping.signal.aborted) opened.run.stop()
+    return opened.run.start()
   }
 
   /**
@@ -102,10 +93,7 @@ export class Master extends EventEmitter {
    */
   stop(): void {
     if (this.#run !== undefined) this.#run.stop()
-    else {
-      this.#stopRequested = true
-      this.#opening.abort()
-    }
+    else this.#stopping.abort()
   }
 
   /**

@@ -94,7 +94,7 @@ async function runWith(store: FailingStore, p: RunParts, dir: string): Promise<{
     slaves.push(slave)
     slave.run().catch(() => {})
   })
-  const opened = await openRun(options(dir), undefined, events, p)
+  const opened = await openRun(options(dir), { token: undefined, events, parts: p })
   if (opened.kind !== 'run') throw new Error(`expected a run, got ${opened.kind}`)
   const [outcome] = await Promise.allSettled([opened.run.start()])
   return { outcome }

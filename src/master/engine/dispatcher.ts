@@ -31,15 +31,24 @@ export interface DispatchOptions {
   maxFrame: number
 }
 
-/** The flow-control state of one session: what dispatch needs to know of it. */
-interface Flow {
-  readonly session: number
+/**
+ * A slave that takes jobs, as dispatch reads it: in a run, its session (which owns these
+ * facts; dispatch asks, never copies).
+ */
+export interface Recipient {
+  readonly id: number
   /** How the slave is named in messages. */
   readonly label: string
   /** Lanes the slave runs at once. */
   readonly concurrency: number
-  /** Largest frame the slave takes: the smaller of its --max-frame and the master's. */
+  /** Largest frame the slave takes (its --max-frame, in a run already capped by the master's). */
   readonly maxFrame: number
+}
+
+/** The flow-control state of one session: its credit, the one fact dispatch owns of it. */
+interface Flow {
+  readonly session: number
+  readonly slave: Recipient
   /** Jobs the slave can still take (credit is additive). */
   credit: number
 }
@@ -94,8 +103,8 @@ export class Dispatcher {
   }
 
   /** A slave was welcomed: it takes jobs once it gives credit. */
-  open(session: number, concurrency: number, maxFrame: number, label: string): void {
-    this.#flows.set(session, { session, label, concurrency, maxFrame: Math.min(maxFrame, this.#options.maxFrame), credit: 0 })
+  open(slave: Recipient): void {
+    this.#flows.set(slave.id, { session: slave.id, slave, credit: 0 })
   }
 
   /** A slave's connection is gone. */
@@ -139,7 +148,7 @@ export class Dispatcher {
         if (flow.credit <= 0 || !sink.takesJobs(flow.session)) continue
         const batchSize = this.#batchSizeOf(flow)
         const room = Math.min(flow.credit, ledger.counts.queued)
-        if (holdsPartialFrame(room, batchSize, ledger.inFlightCount(flow.session), flow.concurrency, ledger.hasReturnedJobs)) continue
+        if (holdsPartialFrame(room, batchSize, ledger.inFlightCount(flow.session), flow.slave.concurrency, ledger.hasReturnedJobs)) continue
         const batch = ledger.take(Math.min(flow.credit, batchSize, allowed), flow.session, now, avoid)
         const n = batch.jobs.length
         if (n === 0) continue
@@ -163,7 +172,12 @@ export class Dispatcher {
    */
   #batchSizeOf(flow: Flow): number {
     if (this.#bytesPerJob === 0) return this.#options.batchSize
-    return Math.min(this.#options.batchSize, Math.max(1, Math.floor(Math.min(FRAME_TARGET, flow.maxFrame) / this.#bytesPerJob)))
+    return Math.min(this.#options.batchSize, Math.max(1, Math.floor(Math.min(FRAME_TARGET, this.#maxFrameOf(flow)) / this.#bytesPerJob)))
+  }
+
+  /** Largest frame the slave takes: the smaller of its --max-frame and the master's. */
+  #maxFrameOf(flow: Flow): number {
+    return Math.min(flow.slave.maxFrame, this.#options.maxFrame)
   }
 
   /** Encodes and sends a batch; a frame over the slave's limit is split in halves. */
@@ -177,14 +191,15 @@ export class Dispatcher {
     }
     const bytes = frame.bytes
     this.#bytesPerJob = bytes.length / n
-    if (bytes.length <= flow.maxFrame) {
+    const maxFrame = this.#maxFrameOf(flow)
+    if (bytes.length <= maxFrame) {
       this.#sink.sendFrame(flow.session, bytes, frame.release)
       return undefined
     }
     frame.release()
     if (n === 1) {
       const key = this.#ledger.entry(seqAt(batch, 0)).key
-      const whose = flow.maxFrame < this.#options.maxFrame ? `the --max-frame (${flow.maxFrame}) of ${flow.label}` : `--max-frame (${flow.maxFrame})`
+      const whose = maxFrame < this.#options.maxFrame ? `the --max-frame (${maxFrame}) of ${flow.slave.label}` : `--max-frame (${maxFrame})`
       const error = new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than ${whose}; raise --max-frame on master and slaves`)
       return this.#takeBack(flow, batch, error)
     }

@@ -7,7 +7,7 @@ import { Intervals } from '../../intervals.js'
 import type { ResolvedMasterOptions } from '../../options.js'
 import { identityArgs } from '../../shard.js'
 import { hideSecrets } from '../../redact.js'
-import { callUser, describeThrown, isError, oneLine, typeName } from '../../user-code.js'
+import { callUser, oneLine, typeName } from '../../user-code.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../../protocol/messages.js'
 import type { SlaveTiming } from './attempt-policy.js'
@@ -21,7 +21,7 @@ import { Ledger } from './ledger.js'
 import { Persistence } from './persistence.js'
 import { stateBackend } from '../state/state-backend.js'
 import { Server } from './server.js'
-import type { ServerHandler, ServerOptions } from './server.js'
+import type { RunServer, ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
 import type { FailedJobsLog, ResumePoint, StateStore } from '../state/state-store.js'
 import { Source } from './source.js'
@@ -31,36 +31,24 @@ import { StatusSampler } from './status-sampler.js'
 import { RecentFailures } from './recent-failures.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
 import type { MasterAddress, RunSummary } from './types.js'
+import { DRAINING, FINISHED, READY, RUNNING, RunLifecycle } from './lifecycle.js'
+import type { AbortAction, Ending } from './lifecycle.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
 const WINDOW_FACTOR = 8
-
-/** Opened, not listening yet. */
-const READY = 'ready'
-/** Jobs go out. */
-const RUNNING = 'running'
-/** Stopping: no new jobs, waiting for the jobs in flight. */
-const DRAINING = 'draining'
-/** Closed (or closing): run() settles. */
-const FINISHED = 'finished'
-type Phase = typeof READY | typeof RUNNING | typeof DRAINING | typeof FINISHED
 
 /** What opening a run found: a run to start, or a key that is already complete. */
 export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; summary: RunSummary }
 
 /**
- * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
- * earlier incarnation stopped and the generator's total. A complete key is closed at
- * once and reported.
- */
-/**
- * How a run makes its parts: the default keeps state in files and serves WebSockets.
- * Tests hand in parts that fail on purpose, to prove every way out of a run.
+ * How a run makes its parts: the default opens the store the options name and serves
+ * WebSockets. Tests hand in parts that fail on purpose, to prove every way out of a run,
+ * or fakes without a socket or a file (test/unit/master/engine/run.test.ts).
  */
 export interface RunParts {
   /** `stopping` is aborted when the master is stopped before its run is open (a standby waiting for its lock). */
   store(options: ResolvedMasterOptions, stopping?: AbortSignal): StateStore | Promise<StateStore>
-  server(options: ServerOptions, handler: ServerHandler): Server
+  server(options: ServerOptions, handler: ServerHandler): RunServer
   /** The run's plain HTTP surface, made from its view (none: the port serves slaves only). */
   surface?: SurfaceFactory
 }
@@ -70,8 +58,26 @@ export const DEFAULT_PARTS: RunParts = {
   server: (options, handler) => new Server(options, handler),
 }
 
-export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
-  const store = await parts.store(options, stopping)
+/** What a run is given besides its options. */
+export interface RunContext {
+  /** The token slaves must present (none: any slave may connect). */
+  token: string | undefined
+  /** Where the run's events go (`log`, `status`, `listening`, ...): the {@link Master}. */
+  events: EventEmitter
+  /** How the run makes its store, server and HTTP surface. @default DEFAULT_PARTS */
+  parts?: RunParts | undefined
+  /** Aborted when the master is stopped before its run is open (a standby waiting for its lock). */
+  stopping?: AbortSignal | undefined
+}
+
+/**
+ * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
+ * earlier incarnation stopped and the generator's total. A complete key is closed at
+ * once and reported.
+ */
+export async function openRun(options: ResolvedMasterOptions, context: RunContext): Promise<Opened> {
+  const { events, parts = DEFAULT_PARTS } = context
+  const store = await parts.store(options, context.stopping)
   const failedLog = options.failedLog ?? store.failedLogPath
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
@@ -85,7 +91,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
     }
     const resume = store.resumePoint()
     const total = await readTotal(options, events)
-    return { kind: 'run', run: new Run(options, token, events, store, resume, total, parts) }
+    return { kind: 'run', run: new Run(options, { ...context, parts }, store, resume, total) }
   } catch (error) {
     // Every step runs; the first error is the one the caller sees.
     await store.discardFresh().catch(() => undefined)
@@ -152,7 +158,7 @@ export class Run {
   readonly #events: EventEmitter
   readonly #ledger: Ledger
   readonly #source: Source
-  readonly #server: Server
+  readonly #server: RunServer
   readonly #dispatcher: Dispatcher
   readonly #policy: AttemptPolicy
   readonly #failedLog: FailedJobsLog
@@ -162,12 +168,10 @@ export class Run {
   readonly #intervals = new Intervals()
   readonly #startedAt = Date.now()
   readonly #done = deferred<RunSummary>()
-  #phase: Phase = READY
+  /** The phase, a stop asked before listening, the first error: see lifecycle.ts. */
+  readonly #life = new RunLifecycle()
   #address: MasterAddress | undefined
-  #stopRequested = false
   #turnPending = false
-  /** The first error that stopped the run: what run() rejects with. */
-  #error: Error | undefined
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
   /** The last jobs written to the failed-jobs log, for the status document. */
@@ -187,7 +191,7 @@ export class Run {
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
 
-  constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
+  constructor(options: ResolvedMasterOptions, { token, events, parts = DEFAULT_PARTS }: RunContext, store: StateStore, resume: ResumePoint, total: number | undefined) {
     this.#options = options
     this.#hide = hideSecrets(options.secrets)
     this.#events = events
@@ -261,7 +265,7 @@ export class Run {
     }
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
     this.#address = { host: bound.address, port: bound.port, hostPort: `${host}:${bound.port}`, url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}` }
-    this.#phase = RUNNING
+    const stopAsked = this.#life.listening()
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
     this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
     this.#sampleStatus()
@@ -274,7 +278,7 @@ export class Run {
       () => this.#settle(),
       (error) => this.#abort(error),
     )
-    if (this.#stopRequested) this.stop()
+    if (stopAsked) this.stop()
     return this.#done.promise
   }
 
@@ -284,18 +288,18 @@ export class Run {
    * call stops at once (jobs in flight run again on resume).
    */
   stop(): void {
-    if (this.#phase === READY) {
-      this.#stopRequested = true
-    } else if (this.#phase === RUNNING) {
-      this.#phase = DRAINING
-      this.#log('info', 'Stopping: waiting for the jobs in flight (stop again to quit at once)')
-      this.#source.stop()
-      this.#server.drainAll()
-      this.#sampleStatus()
-      this.#settle()
-    } else if (this.#phase === DRAINING) {
-      this.#end('stopped')
-    }
+    const action = this.#life.stop()
+    if (action === 'drain') this.#drain()
+    else if (action === 'end-now') this.#end('stopped')
+  }
+
+  /** Draining: no new jobs go out, slaves hand back the jobs they have not started; it ends once none is in flight. */
+  #drain(): void {
+    this.#log('info', 'Stopping: waiting for the jobs in flight (stop again to quit at once)')
+    this.#source.stop()
+    this.#server.drainAll()
+    this.#sampleStatus()
+    this.#settle()
   }
 
   /** The controls now. */
@@ -312,7 +316,7 @@ export class Run {
   setPaused(paused: boolean, source: ControlSource): string | undefined {
     const changed = this.#controls.setPaused(paused, source)
     this.#persistence.setPaused(this.#controls.paused)
-    if (changed !== undefined && (this.#phase === RUNNING || this.#phase === DRAINING)) this.#guard(() => this.#persistence.checkpoint())
+    if (changed !== undefined && this.#life.live) this.#guard(() => this.#persistence.checkpoint())
     return changed
   }
 
@@ -328,7 +332,7 @@ export class Run {
 
   /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
   #stopBy(source: ControlSource): string {
-    const atOnce = this.#phase === DRAINING
+    const atOnce = this.#life.phase === DRAINING
     const changed = atOnce ? 'stopping at once: the jobs in flight run again on resume' : 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
     this.#log('info', `Stop asked${byWhom(source)}`)
     this.#events.emit('control', { time: new Date().toISOString(), changed, source, controls: this.#controls.figures })
@@ -342,7 +346,7 @@ export class Run {
     this.#log('info', `Controls: ${change.changed}${byWhom(change.source)}`)
     this.#events.emit('control', change)
     // The views show a change at once, not up to a second later; after the end the last document stays.
-    if (this.#phase === RUNNING || this.#phase === DRAINING) this.#sampleStatus()
+    if (this.#life.live) this.#sampleStatus()
     this.#scheduleTurn()
   }
 
@@ -353,7 +357,8 @@ export class Run {
 
   /** Builds the status document now and tells the master's listeners (`status` event). */
   #sampleStatus(outcome?: RunState): void {
-    const state: RunState = outcome ?? (this.#phase === READY ? 'starting' : this.#phase === DRAINING ? 'stopping' : 'running')
+    const phase = this.#life.phase
+    const state: RunState = outcome ?? (phase === READY ? 'starting' : phase === DRAINING ? 'stopping' : 'running')
     this.#events.emit('status', this.#status.sample(state))
     this.#surface?.published()
   }
@@ -372,11 +377,10 @@ export class Run {
   }
 
   #onOpen(session: Session): void {
-    const concurrency = session.info?.concurrency ?? 1
-    this.#log('info', `${session.label} connected (concurrency ${concurrency})`)
-    this.#dispatcher.open(session.id, concurrency, session.maxFrame, session.label)
+    this.#log('info', `${session.label} connected (concurrency ${session.concurrency})`)
+    this.#dispatcher.open(session)
     this.#events.emit('slave-connected', session)
-    if (this.#phase === DRAINING) this.#server.drain(session)
+    if (this.#life.phase === DRAINING) this.#server.drain(session)
   }
 
   /** `failure` with the run's secrets masked in its message and stack. */
@@ -387,21 +391,22 @@ export class Run {
   }
 
   #onMessage(session: Session, message: SlaveMessage): void {
-    let done: number
-    // A report of jobs: the slave's lanes are moving (see AttemptPolicy.stuck).
-    if (message.type === 'ack' || message.type === 'fail' || message.type === 'release') session.reportedAt = Date.now()
+    // A report of jobs (ack, fail, release) is recorded on the session: the slave's lanes
+    // are moving (see AttemptPolicy.stuck).
     switch (message.type) {
-      case 'ack':
+      case 'ack': {
         // The acks of one event-loop turn (every slave's) go to the journal in one write.
-        if ((done = this.#ledger.complete(message.ranges, session.id, this.#persistence.finished)) > 0) {
-          session.done += done
+        const done = this.#ledger.complete(message.ranges, session.id, this.#persistence.finished)
+        session.reported(done, 0, Date.now())
+        if (done > 0) {
           this.#scheduleTurn()
           this.#settle()
         }
         this.#grant(session, message.credit)
         break
+      }
       case 'fail':
-        session.failed += message.failures.length
+        session.reported(0, message.failures.length, Date.now())
         // A handler's error may quote a secret argument (a connection string): masked before
         // it reaches the failed-jobs log, /status, the page or the log.
         this.#failAttempts(session, message.failures.map((failure) => this.#hideIn(failure)))
@@ -411,6 +416,7 @@ export class Run {
         this.#grant(session, message.n)
         break
       case 'release':
+        session.reported(0, 0, Date.now())
         for (const seq of message.seqs) this.#ledger.requeue(seq, session.id, true)
         this.#scheduleTurn()
         this.#settle()
@@ -454,7 +460,7 @@ export class Run {
     this.#dispatcher.close(session.id)
     // After the end (a stop at once), jobs still in flight are simply not finished: they
     // run again on resume and no attempt is charged.
-    if (this.#phase === FINISHED) return
+    if (this.#life.phase === FINISHED) return
     const held = this.#ledger.inFlightCount(session.id)
     this.#log('info', `${session.label} disconnected (${reason})${held > 0 ? `; ${held} jobs in flight go back to the buffer` : ''}`)
     this.#events.emit('slave-disconnected', session)
@@ -470,7 +476,7 @@ export class Run {
    * it is stuck: then it is dropped, and its jobs come back as a lost slave's.
    */
   #expire(): void {
-    if (this.#phase !== RUNNING && this.#phase !== DRAINING) return
+    if (!this.#life.live) return
     const now = Date.now()
     const slaveOf = (id: number): SlaveTiming => {
       const session = this.#server.sessions.get(id)
@@ -508,7 +514,7 @@ export class Run {
   #turn(): void {
     this.#turnPending = false
     this.#guard(() => this.#persistence.flush())
-    if (this.#phase !== RUNNING) return
+    if (this.#life.phase !== RUNNING) return
     const now = Date.now()
     const error = this.#dispatcher.dispatch(now)
     if (error !== undefined) {
@@ -524,34 +530,29 @@ export class Run {
 
   /** Ends the run when nothing is left: all finished (complete) or, when stopping, nothing in flight. */
   #settle(): void {
-    if (this.#phase === RUNNING && this.#source.exhausted && this.#ledger.idle) this.#end('complete')
-    else if (this.#phase === DRAINING && this.#ledger.counts.inFlight === 0) this.#end('stopped')
+    const outcome = this.#life.settle(this.#source.exhausted && this.#ledger.idle, this.#ledger.counts.inFlight)
+    if (outcome !== undefined) this.#end(outcome)
   }
 
   /**
    * Stops the run because of an error: graceful like {@link stop}, then run() rejects
    * with it. Only the first error is kept (and logged); on the way out it is kept too.
+   * A second one while draining ends the run at once (see {@link AbortAction}): the jobs
+   * in flight run again on resume.
    */
   #abort(error: unknown): void {
-    // A second failure while draining after the first (a full disk fails every write):
-    // the jobs in flight could never be recorded, so waiting for them would wait for ever.
-    // They run again on resume.
-    if (this.#error !== undefined) {
-      if (this.#phase === DRAINING) this.#end('stopped')
-      return
-    }
+    const action: AbortAction = this.#life.abort(error)
+    if (action === 'end-now') return this.#end('stopped')
+    if (action === 'nothing') return
     // Whatever stops the run, run() rejects with an Error and the log gets one line;
     // describing it must not throw on the way (the lock is released on the way out).
-    this.#error = isError(error) ? error : new Error(describeThrown(error))
-    this.#log('warn', describeError(this.#error))
-    if (this.#phase === RUNNING) this.stop()
-    else this.#settle()
+    this.#log('warn', describeError(this.#life.error))
+    if (action === 'drain') this.#drain()
+    else if (action === 'settle') this.#settle()
   }
 
-  /** Ends the run once: run() settles with the summary, or with the first error on the way. */
-  #end(outcome: 'complete' | 'stopped'): void {
-    if (this.#phase === FINISHED) return
-    this.#phase = FINISHED
+  /** The run ended (the lifecycle said so, once): run() settles with the summary, or with the first error on the way. */
+  #end(outcome: Ending): void {
     this.#close(outcome).then(
       (summary) => this.#done.resolve(summary),
       (error) => this.#done.reject(error),
@@ -562,7 +563,7 @@ export class Run {
    * Every step on the way out runs, whatever failed before it; the first error of the
    * run (an abort during these steps included) is what run() rejects with.
    */
-  async #close(outcome: 'complete' | 'stopped'): Promise<RunSummary> {
+  async #close(outcome: Ending): Promise<RunSummary> {
     this.#intervals.clear()
     clearTimeout(this.#wake)
     this.#throttle?.stop()
@@ -584,16 +585,17 @@ export class Run {
     this.#guard(() => this.#failedLog.close())
     try {
       // A store that writes asynchronously has the last checkpoint committed here.
-      await this.#persistence.close(outcome === 'complete' && this.#error === undefined)
+      await this.#persistence.close(outcome === 'complete' && this.#life.error === undefined)
     } catch (error) {
       this.#abort(error)
     }
     this.#sampleStatus(outcome)
-    if (this.#error !== undefined) throw this.#error
+    const error = this.#life.error
+    if (error !== undefined) throw error
     return this.#summary(outcome)
   }
 
-  #summary(outcome: 'complete' | 'stopped'): RunSummary {
+  #summary(outcome: Ending): RunSummary {
     const counts = this.#ledger.counts
     const elapsedMs = Date.now() - this.#startedAt
     const jobs = counts.done + counts.failed

@@ -13,7 +13,8 @@ import type { MasterMessage, SlaveMessage } from '../../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../../protocol/messages.js'
 import { CLOSE_CODE, CLOSE_TIMEOUT_MS, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES, SOCKET_DEADLINE_S } from '../../protocol/constants.js'
 import { browserRefusal } from './browser-guard.js'
-import { ACTIVE, AWAITING_HELLO, CLOSED, CLOSING, DRAINING, Session } from './session.js'
+import { AWAITING_HELLO, CLOSED, Session } from './session.js'
+import type { FrameSink } from './dispatcher.js'
 import { answerClientError, answerSocket, failRequest, pathForLog, requestTarget, sendText } from './answers.js'
 import { isLoopback, tokenMatches } from './token.js'
 
@@ -27,6 +28,30 @@ export interface ServerHandler {
   close(session: Session, reason: string): void
   /** Something worth a line in the log. */
   log(level: 'info' | 'warn', message: string): void
+}
+
+/**
+ * What a run uses of its server: the WebSocket {@link Server}, or a fake in tests. The
+ * dispatcher sends frames through it ({@link FrameSink}); the sessions are the server's,
+ * read-only to everyone else.
+ */
+export interface RunServer extends FrameSink {
+  /** Connected sessions by id (welcomed or awaiting their hello). */
+  readonly sessions: ReadonlyMap<number, Session>
+  /** Starts listening; resolves with the address bound. */
+  listen(host: string, port: number): Promise<AddressInfo>
+  /** Sends a message to one session (dropped if its connection is gone). */
+  send(session: Session, message: MasterMessage): void
+  /** Tells an active session to drain: no more jobs; it hands back those not started. */
+  drain(session: Session): void
+  /** Drains every active session: the master is stopping. */
+  drainAll(): void
+  /** Cuts a slave off (`why`, for the log): its jobs in flight come back as a lost slave's. */
+  drop(session: Session, why: string): void
+  /** Keeps a long-lived HTTP answer's socket out of the port's idle cut. */
+  keep(socket: Socket): void
+  /** Closes every connection (sending `message` first, if given) and stops listening. */
+  close(code: number, reason: string, message?: MasterMessage): Promise<void>
 }
 
 /** What the server needs to know of the run. */
@@ -95,8 +120,8 @@ function socketBudget(): number {
  * about connections (hello and token, decoding, heartbeats, bad input) and hands the
  * master only valid messages of authenticated sessions.
  */
-export class Server {
-  readonly sessions = new Map<number, Session>()
+export class Server implements RunServer {
+  readonly #sessions = new Map<number, Session>()
   readonly #http: HttpServer
   readonly #wss: WebSocketServer
   readonly #options: ServerOptions
@@ -147,6 +172,11 @@ export class Server {
     })
   }
 
+  /** Connected sessions by id: only the server adds, changes and removes them. */
+  get sessions(): ReadonlyMap<number, Session> {
+    return this.#sessions
+  }
+
   /** Starts listening; resolves with the address actually bound. */
   listen(host: string, port: number): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
@@ -183,7 +213,7 @@ export class Server {
 
   /** True while session `id` takes jobs: welcomed, not draining or closing. */
   takesJobs(id: number): boolean {
-    return this.sessions.get(id)?.state === ACTIVE
+    return this.#sessions.get(id)?.takesJobs === true
   }
 
   /**
@@ -191,16 +221,14 @@ export class Server {
    * is called once the socket has written the bytes, or dropped them.
    */
   sendFrame(id: number, bytes: Buffer, written: () => void): void {
-    const session = this.sessions.get(id)
+    const session = this.#sessions.get(id)
     if (session !== undefined && session.state !== CLOSED) session.ws.send(bytes, written)
     else written()
   }
 
   /** Tells an active session to drain: it gets no more jobs, hands back those not started. */
   drain(session: Session): void {
-    if (session.state !== ACTIVE) return
-    session.state = DRAINING
-    this.send(session, { type: 'drain' })
+    if (session.drain()) this.send(session, { type: 'drain' })
   }
 
   /**
@@ -213,7 +241,7 @@ export class Server {
 
   /** Drains every active session (the master is stopping). */
   drainAll(): void {
-    for (const session of this.sessions.values()) this.drain(session)
+    for (const session of this.#sessions.values()) this.drain(session)
   }
 
   /** Closes every connection (with `message` sent first, if given) and stops listening. */
@@ -224,7 +252,7 @@ export class Server {
     // No new slaves while the run closes: one welcomed now would never hear the end.
     const stopped = new Promise<void>((resolve) => this.#http.close(() => resolve()))
     const closing: Promise<void>[] = []
-    for (const session of this.sessions.values()) {
+    for (const session of this.#sessions.values()) {
       const ws = session.ws
       closing.push(
         new Promise<void>((resolve) => {
@@ -332,14 +360,14 @@ export class Server {
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`
     const tcp = tcpOf(req.socket)
     const session = new Session(this.#nextId++, ws, remote, tcp)
-    this.sessions.set(session.id, session)
+    this.#sessions.set(session.id, session)
     const helloTimer = setTimeout(() => {
       if (session.state === AWAITING_HELLO) this.#reject(session, new ProtocolError(`No hello within ${HELLO_TIMEOUT_S} s`, CLOSE_CODE.policy))
     }, HELLO_TIMEOUT_S * 1000)
     helloTimer.unref()
-    ws.on('pong', () => (session.alive = true))
+    ws.on('pong', () => session.heard())
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      session.alive = true
+      session.heard()
       if (!isBinary) return this.#reject(session, new ProtocolError('Text frames are not part of the protocol; frames must be binary MessagePack', CLOSE_CODE.unsupported))
       let message: SlaveMessage
       try {
@@ -369,10 +397,9 @@ export class Server {
     })
     ws.on('close', (code: number, reason: Buffer) => {
       clearTimeout(helloTimer)
-      const wasActive = session.state === ACTIVE || session.state === DRAINING || session.state === CLOSING
-      session.state = CLOSED
-      this.sessions.delete(session.id)
-      if (!wasActive) return
+      const welcomed = session.closed()
+      this.#sessions.delete(session.id)
+      if (!welcomed) return
       this.#slaves--
       // Room again: the next refusal starts a new burst, worth a line.
       this.#saidNoRoom = false
@@ -395,7 +422,7 @@ export class Server {
       return
     }
     // What a slave says of itself is believed (and logged) only once it is authenticated.
-    session.info = hello.slave
+    session.authenticated(hello.slave)
     // Authenticated: no longer among the connections that can be closed to make room.
     this.#unauthenticated.delete(session.socket)
     const max = this.#options.maxSlaves
@@ -408,8 +435,7 @@ export class Server {
       return
     }
     this.#slaves++
-    session.maxFrame = Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity)
-    session.state = ACTIVE
+    session.welcome(Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity))
     this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat, args: this.#options.args ?? {}, ...(this.#options.jobTimeout ? { jobTimeout: this.#options.jobTimeout } : {}) })
     this.#handler.open(session)
   }
@@ -418,7 +444,7 @@ export class Server {
   #reject(session: Session, error: TaskmasterError & { closeCode?: number }, log = true): void {
     if (session.ws.readyState !== session.ws.OPEN) return
     // No more jobs into a connection being closed; its jobs in flight come back on close.
-    if (session.state === ACTIVE || session.state === DRAINING) session.state = CLOSING
+    session.closing()
     if (log) this.#handler.log('warn', `Closed ${session.label}: ${error.message}`)
     session.ws.send(encode({ type: 'error', code: error.code, message: error.message }))
     session.ws.close(error.closeCode ?? CLOSE_CODE.protocol, Buffer.from(error.message).subarray(0, MAX_CLOSE_REASON_BYTES).toString())
@@ -427,13 +453,9 @@ export class Server {
 
   /** Drops sessions that did not answer the last ping; pings the others. */
   #beat(): void {
-    for (const session of this.sessions.values()) {
-      if (!session.alive) {
-        this.drop(session, `no heartbeat for ${MASTER_MISSED_HEARTBEATS * this.#options.heartbeat} s`)
-        continue
-      }
-      session.alive = false
-      session.ws.ping()
+    for (const session of this.#sessions.values()) {
+      if (session.ping()) session.ws.ping()
+      else this.drop(session, `no heartbeat for ${MASTER_MISSED_HEARTBEATS * this.#options.heartbeat} s`)
     }
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { JobSourceError } from '../../../../src/errors.js'
-import type { DispatchOptions, FrameSink } from '../../../../src/master/engine/dispatcher.js'
+import type { DispatchOptions, FrameSink, Recipient } from '../../../../src/master/engine/dispatcher.js'
 import { Controls } from '../../../../src/master/engine/controls.js'
 import { Dispatcher, FRAME_TARGET, holdsPartialFrame } from '../../../../src/master/engine/dispatcher.js'
 import type { LedgerCounts } from '../../../../src/master/engine/ledger.js'
@@ -12,6 +12,8 @@ import type { JobsMessage, Message } from '../../../../src/protocol/messages.js'
 const S1 = 1
 const S2 = 2
 const key = (seq: number): string => `k${seq}`
+/** A slave as dispatch reads it (a session, in a run). */
+const slave = (id: number, concurrency: number, maxFrame: number, label: string): Recipient => ({ id, concurrency, maxFrame, label })
 
 /** A 2 KB job: alone in a frame it is 2077 bytes encoded (msgpackr writes its length in 5 bytes). */
 const BIG = 'x'.repeat(2048)
@@ -98,7 +100,7 @@ describe('Dispatcher', () => {
     expect(dispatcher.creditOf(S1)).toBe(0)
     dispatcher.grant(S1, 5)
     expect(dispatcher.creditOf(S1)).toBe(0)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     expect(dispatcher.creditOf(S1)).toBe(0)
     dispatcher.grant(S1, 5)
     dispatcher.grant(S1, 3)
@@ -113,7 +115,7 @@ describe('Dispatcher', () => {
     const ledger = ledgerOf(20)
     // Session 9 takes jobs but is closed; session 7 is open with credit but does not take jobs.
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 2 }, 5, 2, 9)
-    for (const session of [5, 2, 7, 9]) dispatcher.open(session, 4, Infinity, `slave ${session}`)
+    for (const session of [5, 2, 7, 9]) dispatcher.open(slave(session, 4, Infinity, `slave ${session}`))
     dispatcher.grant(5, 5)
     dispatcher.grant(2, 3)
     dispatcher.grant(7, 4)
@@ -145,7 +147,7 @@ describe('Dispatcher', () => {
 
   it('sends nothing without credit, and keeps the credit when nothing is queued', () => {
     const empty = dispatcherOf(ledgerOf(0), {}, S1)
-    empty.dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    empty.dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     empty.dispatcher.grant(S1, 10)
     expect(empty.dispatcher.dispatch(0)).toBeUndefined()
     expect(empty.sink.frames).toEqual([])
@@ -153,7 +155,7 @@ describe('Dispatcher', () => {
 
     const ledger = ledgerOf(3)
     const { dispatcher, sink } = dispatcherOf(ledger, {}, S1)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     expect(dispatcher.dispatch(0)).toBeUndefined()
     expect(sink.frames).toEqual([])
     expect(ledger.counts).toEqual(counts({ queued: 3 }))
@@ -162,8 +164,8 @@ describe('Dispatcher', () => {
   it('sends no more to a session that stops taking jobs during a dispatch', () => {
     const ledger = ledgerOf(10)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 2 }, S1, S2)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
-    dispatcher.open(S2, 4, Infinity, `slave ${S2}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
+    dispatcher.open(slave(S2, 4, Infinity, `slave ${S2}`))
     dispatcher.grant(S1, 6)
     dispatcher.grant(S2, 6)
     sink.afterSend = (session) => {
@@ -183,8 +185,8 @@ describe('Dispatcher', () => {
   it('gives a retry to another session than the one it failed on, when another takes jobs', () => {
     const ledger = ledgerOf(4)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 2 }, S1, S2)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
-    dispatcher.open(S2, 4, Infinity, `slave ${S2}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
+    dispatcher.open(slave(S2, 4, Infinity, `slave ${S2}`))
     dispatcher.grant(S1, 1)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     // Counted: its second try.
@@ -208,7 +210,7 @@ describe('Dispatcher', () => {
   it('holds a partial frame while a full batch waits beyond the lanes, and sends it once jobs came back', () => {
     const ledger = ledgerOf(10)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 4 }, S1)
-    dispatcher.open(S1, 2, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 2, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 10)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     // Third round: room 2 < 4, and 8 in flight - 2 lanes >= 4: held.
@@ -234,7 +236,7 @@ describe('Dispatcher', () => {
     const ledger = ledgerOf(10)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 4 }, S1)
     // 8 in flight - 5 lanes < 4: the slave could run dry.
-    dispatcher.open(S1, 5, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 5, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 10)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     expect(sink.frames).toEqual([
@@ -251,7 +253,7 @@ describe('Dispatcher', () => {
     const text = (seq: number): string => String(seq).padEnd(1000, '.')
     const ledger = ledgerOf(20, text)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 10, maxFrame: 4096 }, S1)
-    dispatcher.open(S1, 100, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 100, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 20)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     // The first batch: 10 → 5 + 5 → (2 + 3) + (2 + 3). Later batches are sized from the
@@ -269,7 +271,7 @@ describe('Dispatcher', () => {
     const ledger = ledgerOf(2000, () => BIG)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 1000 }, S1)
     // Lanes for every job: the hold rule keeps out of it.
-    dispatcher.open(S1, 2000, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 2000, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 1000)
     expect(dispatcher.dispatch(0)).toBeUndefined()
     expect(sink.lengths).toEqual([1000])
@@ -290,7 +292,7 @@ describe('Dispatcher', () => {
   it('refuses a job larger than --max-frame alone, and puts it back with its credit', () => {
     const ledger = ledgerOf(1, () => BIG)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 1, maxFrame: 1024 }, S1)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 3)
     expect(encode(jobs(0, [BIG]))).toHaveLength(BIG_FRAME)
     const error = dispatcher.dispatch(0)
@@ -305,10 +307,27 @@ describe('Dispatcher', () => {
     expect(ledger.take(1, S1, 0)).toEqual(jobs(0, [BIG]))
   })
 
+  it("asks the slave its frame limit and name: a job over a slave's own --max-frame names that slave", () => {
+    const ledger = ledgerOf(2, (seq) => (seq === 0 ? 'small' : BIG))
+    const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 1 }, S1)
+    const limited = { id: S1, concurrency: 4, maxFrame: 16 * 1024 * 1024, label: 'slave worker:1' }
+    dispatcher.open(limited)
+    dispatcher.grant(S1, 3)
+    expect(dispatcher.dispatch(0)).toBeUndefined()
+    expect(sink.seqs).toEqual([0, 1])
+    // The slave's limit is read when a frame is built, not copied at open.
+    limited.maxFrame = 1024
+    ledger.complete([0, 2], S1)
+    ledger.add(BIG, key(2))
+    const error = dispatcher.dispatch(0)
+    expect(error!.message).toBe(`Job k2 is ${BIG_FRAME} bytes encoded, more than the --max-frame (1024) of slave worker:1; raise --max-frame on master and slaves`)
+    expect(sink.seqs).toEqual([0, 1])
+  })
+
   it('puts a whole split batch back when none of its jobs fits a frame', () => {
     const ledger = ledgerOf(8, () => BIG)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 8, maxFrame: 1024 }, S1)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 10)
     const error = dispatcher.dispatch(0)
     expect(error).toBeInstanceOf(JobSourceError)
@@ -326,7 +345,7 @@ describe('Dispatcher', () => {
     for (let big = 0; big < 8; big++) {
       const ledger = ledgerOf(8, (seq) => (seq === big ? BIG : `j${seq}`))
       const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 8, maxFrame: 1024 }, S1)
-      dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+      dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
       dispatcher.grant(S1, 10)
       const error = dispatcher.dispatch(0)
       expect(error).toBeInstanceOf(JobSourceError)
@@ -343,7 +362,7 @@ describe('Dispatcher', () => {
   it('splits around a job over --max-frame: exact frames for a job in the middle', () => {
     const ledger = ledgerOf(8, (seq) => (seq === 5 ? BIG : `j${seq}`))
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 8, maxFrame: 1024 }, S1)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 8)
     expect(dispatcher.dispatch(0)!.message).toBe(`Job k5 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`)
     // 8 → 4 (fits) + 4 → 2 (fits) + 2 → job 5 refused, then 6 and 7 back unsent.
@@ -362,7 +381,7 @@ describe('Dispatcher', () => {
     expect(() => encode(jobs(0, [bad]))).toThrow('Unknown type: symbol')
     const ledger = ledgerOf(3, (seq) => (seq === 1 ? bad : `j${seq}`))
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 3 }, S1)
-    dispatcher.open(S1, 4, Infinity, `slave ${S1}`)
+    dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 5)
     const error = dispatcher.dispatch(0)
     expect(error).toBeInstanceOf(JobSourceError)
@@ -379,7 +398,7 @@ describe('Dispatcher with a credit that changes over time (the slave\'s adaptive
   it('sizes frames from the credit given at the time, and holds a partial frame only while a full batch waits beyond the lanes', () => {
     const ledger = ledgerOf(20_000)
     const { dispatcher, sink } = dispatcherOf(ledger, {}, S1)
-    dispatcher.open(S1, 1, 16 * 1024 * 1024, 'slave')
+    dispatcher.open(slave(S1, 1, 16 * 1024 * 1024, 'slave'))
     // The window opens at 2 (twice the concurrency): a frame of 2.
     dispatcher.grant(S1, 2)
     dispatcher.dispatch(0)
@@ -421,8 +440,8 @@ describe('Dispatcher with controls', () => {
     const ledger = ledgerOf(20)
     const controls = new Controls({ ...NONE, maxInFlight: 5 }, 0)
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 3, controls }, S1, S2)
-    dispatcher.open(S1, 4, Infinity, 'slave 1')
-    dispatcher.open(S2, 4, Infinity, 'slave 2')
+    dispatcher.open(slave(S1, 4, Infinity, 'slave 1'))
+    dispatcher.open(slave(S2, 4, Infinity, 'slave 2'))
     dispatcher.grant(S1, 10)
     dispatcher.grant(S2, 10)
     dispatcher.dispatch(0)
@@ -441,7 +460,7 @@ describe('Dispatcher with controls', () => {
     const ledger = ledgerOf(100)
     const controls = new Controls({ ...NONE, rate: 100 }, 0)
     const { dispatcher, sink } = dispatcherOf(ledger, { controls }, S1)
-    dispatcher.open(S1, 4, Infinity, 'slave 1')
+    dispatcher.open(slave(S1, 4, Infinity, 'slave 1'))
     dispatcher.grant(S1, 100)
     dispatcher.dispatch(0)
     expect(sink.lengths).toEqual([25])
@@ -459,7 +478,7 @@ describe('Dispatcher with controls', () => {
     expect(sink.lengths).toEqual([25, 1, 2, 25])
     // No jobs left to send: no timer.
     const idle = new Dispatcher(ledgerOf(0), sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024 }, new Controls({ ...NONE, rate: 100 }, 0))
-    idle.open(S1, 4, Infinity, 'slave 1')
+    idle.open(slave(S1, 4, Infinity, 'slave 1'))
     idle.grant(S1, 10)
     idle.dispatch(0)
     expect(idle.wakeIn(0)).toBeUndefined()

@@ -1,0 +1,411 @@
+import { EventEmitter } from 'node:events'
+import type { AddressInfo, Socket } from 'node:net'
+import type { WebSocket } from 'ws'
+import { describe, expect, it } from 'vitest'
+import type { MasterOptions } from '../../../../src/options.js'
+import { resolveMasterOptions } from '../../../../src/options.js'
+import { CLOSE_CODE, CLOSE_REASON } from '../../../../src/protocol/constants.js'
+import { decode } from '../../../../src/protocol/codec.js'
+import { seqsOf } from '../../../../src/protocol/jobs-batch.js'
+import type { JobsMessage, MasterMessage, SlaveInfo } from '../../../../src/protocol/messages.js'
+import { rangesOf } from '../../../../src/protocol/ranges.js'
+import { openRun } from '../../../../src/master/engine/run.js'
+import type { Run } from '../../../../src/master/engine/run.js'
+import type { RunServer, ServerHandler, ServerOptions } from '../../../../src/master/engine/server.js'
+import { Session } from '../../../../src/master/engine/session.js'
+import type { RunSummary } from '../../../../src/master/engine/types.js'
+import type { Checkpoint } from '../../../../src/master/state/checkpoint.js'
+import type { FailedJob } from '../../../../src/master/state/failed-log.js'
+import { SkipSet } from '../../../../src/master/state/skip-set.js'
+import type { FailedJobsLog, JournalRecord, ResumePoint, StateStore } from '../../../../src/master/state/state-store.js'
+
+// The Run engine through its injection point (RunParts), without a socket or a file: a
+// store that keeps the run's state in memory, and a server whose slaves are driven by the
+// test (they connect, give credit, ack the jobs they were sent).
+
+/** A StateStore in memory: what the run wrote, in order; `failJournal` makes journal writes throw. */
+class MemoryStore implements StateStore {
+  readonly failedLogPath = 'memory:failed'
+  readonly previous: Checkpoint | undefined = undefined
+  readonly warnings: string[] = []
+  readonly saved: Checkpoint[] = []
+  readonly records: JournalRecord[] = []
+  readonly failed: FailedJob[] = []
+  /** Given: every journal write throws the error it returns. */
+  failJournal: (() => Error) | undefined
+  began = false
+  /** Set by close(): whether the run was complete. */
+  closed: boolean | undefined
+
+  begin(): Promise<void> {
+    this.began = true
+    return Promise.resolve()
+  }
+
+  discardFresh(): Promise<void> {
+    return Promise.resolve()
+  }
+
+  resumePoint(): ResumePoint {
+    return { position: 0, last: null, skip: new SkipSet(), counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: '2024-01-01T00:00:00.000Z' }
+  }
+
+  journal(record: JournalRecord): void {
+    if (this.failJournal !== undefined) throw this.failJournal()
+    this.records.push(record)
+  }
+
+  save(checkpoint: Checkpoint): string | undefined {
+    this.saved.push(checkpoint)
+    return undefined
+  }
+
+  openFailedLog(path: string | undefined): FailedJobsLog {
+    return {
+      path: path ?? this.failedLogPath,
+      append: (entries) => {
+        this.failed.push(...entries)
+        return undefined
+      },
+      close: () => {},
+    }
+  }
+
+  close(complete?: boolean): Promise<void> {
+    this.closed = complete ?? false
+    return Promise.resolve()
+  }
+
+  /** The last checkpoint written. */
+  get last(): Checkpoint | undefined {
+    return this.saved.at(-1)
+  }
+}
+
+/** What the fake server sent to a slave: `jobs` frames decoded, other messages as given. */
+interface Sent {
+  session: number
+  message: MasterMessage
+}
+
+/**
+ * A server without sockets. Its sessions change state through the same transitions as the
+ * real one's; a slave is driven by the test, or acks every frame on the next turn (`autoAck`).
+ */
+class FakeServer implements RunServer {
+  readonly #sessions = new Map<number, Session>()
+  readonly #handler: ServerHandler
+  readonly options: ServerOptions
+  readonly sent: Sent[] = []
+  /** Slaves that ack every jobs frame they get, on the next turn of the event loop. */
+  readonly autoAck = new Set<number>()
+  closedWith: { code: number; reason: string } | undefined
+  #nextId = 1
+
+  constructor(options: ServerOptions, handler: ServerHandler) {
+    this.options = options
+    this.#handler = handler
+  }
+
+  get sessions(): ReadonlyMap<number, Session> {
+    return this.#sessions
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return Promise.resolve({ address: host, family: 'IPv4', port: port || 4567 })
+  }
+
+  /** A slave says a valid hello and is welcomed; it gives credit only when told. */
+  connect(info: Partial<SlaveInfo> = {}): Session {
+    const session = new Session(this.#nextId++, {} as WebSocket, '10.0.0.1:5000', {} as Socket)
+    this.#sessions.set(session.id, session)
+    session.authenticated({ id: `slave-${session.id}`, hostname: 'worker', pid: 1000 + session.id, concurrency: 2, ...info })
+    session.welcome(this.options.maxFrame)
+    this.#handler.open(session)
+    return session
+  }
+
+  /** The slave gives `n` jobs of credit. */
+  credit(session: Session, n: number): void {
+    this.#handler.message(session, { type: 'credit', n })
+  }
+
+  /** The slave reports `seqs` done, giving their credit back. */
+  ack(session: Session, seqs: readonly number[]): void {
+    this.#handler.message(session, { type: 'ack', ranges: rangesOf(seqs), credit: seqs.length })
+  }
+
+  /** The connection of `session` is gone. */
+  disconnect(session: Session, reason: string): void {
+    const welcomed = session.closed()
+    this.#sessions.delete(session.id)
+    if (welcomed) this.#handler.close(session, reason)
+  }
+
+  /** Seqs of every jobs frame sent to `session` (every session's when not given). */
+  jobsSent(session?: Session): number[] {
+    return this.sent.filter((s) => s.message.type === 'jobs' && (session === undefined || s.session === session.id)).flatMap((s) => seqsOf(s.message as JobsMessage))
+  }
+
+  /** Types of the messages other than jobs sent to `session`. */
+  said(session: Session): string[] {
+    return this.sent.filter((s) => s.session === session.id && s.message.type !== 'jobs').map((s) => s.message.type)
+  }
+
+  takesJobs(id: number): boolean {
+    return this.#sessions.get(id)?.takesJobs === true
+  }
+
+  sendFrame(id: number, bytes: Buffer, written: () => void): void {
+    const message = decode(bytes) as JobsMessage
+    this.sent.push({ session: id, message })
+    written()
+    const session = this.#sessions.get(id)
+    if (session !== undefined && this.autoAck.has(id)) setImmediate(() => this.ack(session, seqsOf(message)))
+  }
+
+  send(session: Session, message: MasterMessage): void {
+    this.sent.push({ session: session.id, message })
+  }
+
+  drain(session: Session): void {
+    if (session.drain()) this.send(session, { type: 'drain' })
+  }
+
+  drainAll(): void {
+    for (const session of this.#sessions.values()) this.drain(session)
+  }
+
+  drop(session: Session, why: string): void {
+    this.disconnect(session, why)
+  }
+
+  keep(): void {}
+
+  close(code: number, reason: string, message?: MasterMessage): Promise<void> {
+    this.closedWith = { code, reason }
+    for (const session of [...this.#sessions.values()]) {
+      if (message !== undefined) this.send(session, message)
+      this.disconnect(session, reason)
+    }
+    return Promise.resolve()
+  }
+}
+
+/** A generator of `n` jobs `{ id }`, keyed by id. */
+function jobs(n: number): MasterOptions['source'] {
+  return {
+    *getJobs() {
+      for (let id = 0; id < n; id++) yield { id }
+    },
+  }
+}
+
+interface Opened {
+  run: Run
+  store: MemoryStore
+  server: FakeServer
+  events: EventEmitter
+  logs: string[]
+}
+
+/** Opens a run of `n` jobs over the fake parts. */
+async function open(n: number, extra: Partial<MasterOptions> = {}): Promise<Opened> {
+  const store = new MemoryStore()
+  const events = new EventEmitter()
+  const logs: string[] = []
+  events.on('log', ({ message }: { message: string }) => logs.push(message))
+  let server: FakeServer | undefined
+  const options = resolveMasterOptions({ source: jobs(n), key: 'unit', host: '127.0.0.1', port: 0, ...extra })
+  const opened = await openRun(options, {
+    token: undefined,
+    events,
+    parts: {
+      store: () => store,
+      server: (o, handler) => (server = new FakeServer(o, handler)),
+    },
+  })
+  if (opened.kind !== 'run' || server === undefined) throw new Error(`expected a run, got ${opened.kind}`)
+  return { run: opened.run, store, server, events, logs }
+}
+
+/** Resolves once `probe` is true, checking every turn of the event loop (fails after 5 s). */
+async function until(what: string, probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
+
+/** Settles `promise` into an outcome that can be inspected later (no unhandled rejection meanwhile). */
+function settled<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return Promise.allSettled([promise]).then(([outcome]) => outcome)
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i)
+
+describe('Run', () => {
+  it('runs a small generator to the end: the summary, the final checkpoint, the store closed complete', async () => {
+    const { run, store, server } = await open(10)
+    expect(store.began).toBe(true)
+    const done = run.start()
+    await until('listening', () => run.address !== undefined)
+    expect(run.address).toMatchObject({ host: '127.0.0.1', hostPort: '127.0.0.1:4567', url: 'ws://127.0.0.1:4567' })
+    const slave = server.connect()
+    server.autoAck.add(slave.id)
+    server.credit(slave, 4)
+    const summary: RunSummary = await done
+    expect(summary).toMatchObject({ outcome: 'complete', key: 'unit', jobs: 10, done: 10, failed: 0, skipped: 0, totals: { done: 10, failed: 0 }, failedLog: 'memory:failed' })
+    expect(server.jobsSent(slave).sort((a, b) => a - b)).toEqual(range(0, 10))
+    expect(slave.done).toBe(10)
+    expect(store.last).toMatchObject({ key: 'unit', complete: true, position: 10, last: 9, finished: [], counts: { done: 10, failed: 0 } })
+    expect(store.records.at(-1)).toMatchObject({ position: 10, last: 9, done: 10, failed: 0 })
+    expect(store.closed).toBe(true)
+    expect(server.closedWith).toEqual({ code: CLOSE_CODE.normal, reason: CLOSE_REASON.runComplete })
+    expect(server.said(slave)).toEqual(['end'])
+    expect(run.status().run.state).toBe('complete')
+  })
+
+  it('stopped before it starts: listens, sends no job, resolves stopped', async () => {
+    const { run, store, server, events } = await open(10)
+    // A slave with credit connects as soon as the run listens: it must get nothing.
+    let slave: Session | undefined
+    events.on('listening', () => {
+      slave = server.connect()
+      server.credit(slave, 10)
+    })
+    run.stop()
+    const summary = await run.start()
+    expect(summary).toMatchObject({ outcome: 'stopped', jobs: 0, done: 0, failed: 0 })
+    expect(server.jobsSent()).toEqual([])
+    expect(slave?.state).toBe('closed')
+    expect(server.said(slave!)).toEqual(['drain'])
+    expect(store.last).toMatchObject({ complete: false, position: 0 })
+    expect(store.closed).toBe(false)
+    expect(server.closedWith).toEqual({ code: CLOSE_CODE.goingAway, reason: CLOSE_REASON.masterStopping })
+  })
+
+  it('stopped twice: ends at once with jobs in flight, which are not charged and run again on resume', async () => {
+    const { run, store, server } = await open(100)
+    const done = settled(run.start())
+    const slave = server.connect()
+    server.credit(slave, 8)
+    await until('jobs sent', () => server.jobsSent().length === 8)
+    run.stop()
+    expect(server.said(slave)).toEqual(['drain'])
+    // Still waiting for the 8 jobs in flight.
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(store.closed).toBeUndefined()
+    run.stop()
+    const outcome = await done
+    expect(outcome).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped', jobs: 0, done: 0, failed: 0 } })
+    expect(store.last).toMatchObject({ complete: false, position: 0, finished: [] })
+    expect(store.closed).toBe(false)
+    expect(run.status().run).toMatchObject({ state: 'stopped', inFlight: 8 })
+  })
+
+  it('drains when stopped with jobs in flight: no new jobs go out, and it stops once the slaves report theirs', async () => {
+    const { run, store, server, logs } = await open(100)
+    const done = settled(run.start())
+    const slave = server.connect({ concurrency: 4 })
+    server.credit(slave, 6)
+    await until('jobs sent', () => server.jobsSent().length === 6)
+    run.stop()
+    expect(logs).toContain('Stopping: waiting for the jobs in flight (stop again to quit at once)')
+    expect(slave.state).toBe('draining')
+    expect(run.status().run.state).toBe('stopping')
+    // Credit while draining sends nothing; a slave that connects now is drained at once.
+    server.credit(slave, 10)
+    const late = server.connect()
+    server.credit(late, 10)
+    expect(late.state).toBe('draining')
+    expect(server.said(late)).toEqual(['drain'])
+    server.ack(slave, [0, 1, 2])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(server.jobsSent()).toEqual(range(0, 6))
+    expect(store.closed).toBeUndefined()
+    server.ack(slave, [3, 4, 5])
+    const outcome = await done
+    expect(outcome).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped', jobs: 6, done: 6 } })
+    expect(store.last).toMatchObject({ complete: false, position: 6, last: 5, counts: { done: 6, failed: 0 } })
+    expect(store.closed).toBe(false)
+  })
+
+  it('aborts when the store cannot write its journal: run() rejects with the first error, the store is closed', async () => {
+    const { run, store, server, logs } = await open(100)
+    let failures = 0
+    store.failJournal = () => new Error(`journal write ${++failures} failed`)
+    const done = settled(run.start())
+    const slave = server.connect()
+    server.autoAck.add(slave.id)
+    server.credit(slave, 8)
+    const outcome = await done
+    expect(outcome.status).toBe('rejected')
+    expect((outcome as PromiseRejectedResult).reason).toMatchObject({ message: 'journal write 1 failed' })
+    expect(failures).toBeGreaterThanOrEqual(1)
+    expect(logs.filter((line) => line.includes('journal write'))).toHaveLength(1)
+    expect(store.closed).toBe(false)
+    expect(server.closedWith).toEqual({ code: CLOSE_CODE.goingAway, reason: CLOSE_REASON.masterStopping })
+    // Stopped gracefully: no job went out after the error.
+    expect(server.jobsSent()).toEqual(range(0, 8))
+  })
+
+  it('ends at once on a second error while draining after the first (the jobs in flight could never be recorded)', async () => {
+    const { run, store, server } = await open(100)
+    let failures = 0
+    const done = settled(run.start())
+    const slave = server.connect()
+    server.credit(slave, 8)
+    await until('jobs sent', () => server.jobsSent().length === 8)
+    store.failJournal = () => new Error(`journal write ${++failures} failed`)
+    // The first error: draining, 6 jobs still in flight.
+    server.ack(slave, [0, 1])
+    await until('the first error', () => failures === 1)
+    expect(slave.state).toBe('draining')
+    // The second: the run ends without waiting for the 6.
+    server.ack(slave, [2])
+    const outcome = await done
+    expect((outcome as PromiseRejectedResult).reason).toMatchObject({ message: 'journal write 1 failed' })
+    expect(run.status().run.inFlight).toBe(5)
+    expect(store.closed).toBe(false)
+  })
+
+  it('writes the checkpoint at once when paused (the next master starts paused), and sends nothing while paused', async () => {
+    const { run, store, server } = await open(100)
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    const before = store.saved.length
+    expect(run.setPaused(true, { kind: 'api' })).toBeDefined()
+    expect(store.saved).toHaveLength(before + 1)
+    expect(store.last).toMatchObject({ complete: false, paused: true })
+    // Not again when nothing changed.
+    expect(run.setPaused(true, { kind: 'api' })).toBeUndefined()
+    expect(store.saved).toHaveLength(before + 1)
+    const slave = server.connect()
+    server.credit(slave, 8)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(server.jobsSent()).toEqual([])
+    run.setPaused(false, { kind: 'api' })
+    expect(store.saved).toHaveLength(before + 2)
+    expect(store.last?.paused).toBeUndefined()
+    await until('jobs sent', () => server.jobsSent().length === 8)
+    run.stop()
+    run.stop()
+    expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped' } })
+  })
+
+  it("puts a lost slave's jobs back in the buffer: another slave runs them", async () => {
+    const { run, server } = await open(6)
+    const done = run.start()
+    const lost = server.connect()
+    server.credit(lost, 6)
+    await until('jobs sent', () => server.jobsSent(lost).length === 6)
+    server.disconnect(lost, 'code 1006')
+    const other = server.connect()
+    server.autoAck.add(other.id)
+    server.credit(other, 6)
+    expect(await done).toMatchObject({ outcome: 'complete', jobs: 6, done: 6 })
+    expect(server.jobsSent(other).sort((a, b) => a - b)).toEqual(range(0, 6))
+  })
+})
