@@ -82,6 +82,26 @@ describe('--rate over the fleet', () => {
     })
   }
 
+  it('two equally fast slaves share the rate: each does 35 to 65 % of the jobs', async () => {
+    // Each job waits 1 ms; 8 lanes a slave: either slave alone could run 8,000 jobs/s, four
+    // times the rate, so the rate binds and its tokens decide who works.
+    const box = sandbox({ TM_SLOW_HANDLER: fixture('noop.mjs'), TM_SLOW_MS: '1' })
+    const stats = join(box.stateDir, '..', 'stats-share.jsonl')
+    const { host } = await startMaster([fixture('range.mjs'), 'n=100000', ...masterArgs(box, 'share'), '--quiet', '--paused', '--rate', '2000', '--stats', stats, '--stats-interval', '0.25'], { env: box.env })
+    for (let i = 0; i < 2; i++) startSlave([fixture('slow-handler.ts'), '--host', host, '--concurrency', '8', '--reconnect', '2'], { env: box.env })
+    await until('the 2 slaves connected', () => statsDocuments(stats).find((doc) => doc.slaves.length === 2), 60_000)
+    // Paused until both are connected: the first one has no head start.
+    await run(CTL_BIN, ['resume', '--host', host], { env: { TM_TOKEN: undefined } })
+    const measured = await measure(stats, Date.now(), 4)
+    const doneBy = (doc: RunStatus): Map<number, number> => new Map(doc.slaves.map((slave) => [slave.id, slave.done + slave.failed]))
+    const [from, to] = [doneBy(measured.first), doneBy(measured.last)]
+    const shares = [...to].map(([id, done]) => done - (from.get(id) ?? 0))
+    const total = shares[0] + shares[1]
+    expect(total, 'jobs done in the window').toBeGreaterThan(2000)
+    for (const share of shares) expect(share / total, `shares ${shares.join(' and ')}`).toBeGreaterThanOrEqual(0.35)
+    for (const share of shares) expect(share / total, `shares ${shares.join(' and ')}`).toBeLessThanOrEqual(0.65)
+  })
+
   it('tm-ctl rate changes it on a running master, and the new rate holds', async () => {
     const r = await rateRun(1000)
     const before = await measure(r.stats, r.since + 1000, 4)

@@ -68,6 +68,29 @@ export function holdsPartialFrame(room: number, batchSize: number, inFlight: num
 }
 
 /**
+ * Each slave's share of what the controls let out now, when that is less than the slaves
+ * could take (a rate or a cap that binds): in proportion to each one's free lanes (its
+ * lanes less its jobs in flight, within its credit), so a faster slave, whose lanes free
+ * sooner, gets more, as dispatch without limits gives it. Free credit would not do: a slave's
+ * window grows with what it is sent, so the first served would keep the lead. When no lane
+ * is free, in proportion to credit. Rounded up, so the shares cover the allowance; undefined
+ * when the allowance binds no one.
+ *
+ * @param free each slave's free lanes, in the order of `credit`
+ */
+export function fairShares(credit: readonly number[], free: readonly number[], allowed: number, queued: number): number[] | undefined {
+  if (credit.length < 2 || allowed >= queued) return undefined
+  let wanted = 0
+  for (const c of credit) wanted += c
+  if (allowed >= wanted) return undefined
+  let lanes = 0
+  for (let i = 0; i < credit.length; i++) lanes += Math.min(credit[i], free[i])
+  const weights = lanes > 0 ? credit.map((c, i) => Math.min(c, free[i])) : credit
+  const sum = lanes > 0 ? lanes : wanted
+  return weights.map((w) => Math.ceil((allowed * w) / sum))
+}
+
+/**
  * Hands queued jobs to slaves by credit: every session's credit, frame building and
  * splitting, and the frame size learned from the jobs, live here and nowhere else.
  */
@@ -84,6 +107,8 @@ export class Dispatcher {
   readonly #slabs = new FrameSlabs()
   /** The last dispatch stopped on the controls' allowance with jobs and credit left. */
   #limited = false
+  /** Dispatches so far: where the next one starts its rounds. */
+  #rounds = 0
 
   /** @param controls rate, max in flight, pause and throttle: how many jobs may go (default: no limits) */
   constructor(ledger: Ledger, sink: FrameSink, options: DispatchOptions, controls = new Controls({ paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }, 0)) {
@@ -141,19 +166,34 @@ export class Dispatcher {
     let allowed = this.#controls.allowance(now, ledger.counts.inFlight)
     // Retries prefer another slave than the one they failed on, when another can take them.
     const avoid = flows.length > 1
+    const shares =
+      flows.length > 1 && allowed < ledger.counts.queued
+        ? fairShares(
+            flows.map((flow) => flow.credit),
+            flows.map((flow) => Math.max(0, flow.slave.concurrency - ledger.inFlightCount(flow.session))),
+            allowed,
+            ledger.counts.queued,
+          )
+        : undefined
+    // Each dispatch starts its rounds one slave further: no slave is first every time.
+    const start = avoid ? this.#rounds++ % flows.length : 0
     let sent = true
     while (sent && ledger.counts.queued > 0 && allowed > 0) {
       sent = false
-      for (const flow of flows) {
-        if (flow.credit <= 0 || !sink.takesJobs(flow.session)) continue
+      for (let i = 0; i < flows.length; i++) {
+        const at = (start + i) % flows.length
+        const flow = flows[at]
+        const share = shares === undefined ? Infinity : shares[at]
+        if (flow.credit <= 0 || share <= 0 || !sink.takesJobs(flow.session)) continue
         const batchSize = this.#batchSizeOf(flow)
         const room = Math.min(flow.credit, ledger.counts.queued)
         if (holdsPartialFrame(room, batchSize, ledger.inFlightCount(flow.session), flow.slave.concurrency, ledger.hasReturnedJobs)) continue
-        const batch = ledger.take(Math.min(flow.credit, batchSize, allowed), flow.session, now, avoid)
+        const batch = ledger.take(Math.min(flow.credit, batchSize, allowed, share), flow.session, now, avoid)
         const n = batch.jobs.length
         if (n === 0) continue
         flow.credit -= n
         allowed -= n
+        if (shares !== undefined) shares[at] -= n
         this.#controls.spend(n)
         const error = this.#send(flow, batch)
         if (error !== undefined) return error

@@ -450,9 +450,12 @@ describe('Dispatcher with controls', () => {
     // Waiting on acks, not on a timer.
     expect(dispatcher.wakeIn(0)).toBeUndefined()
     // S1 hands back its 3 jobs: they come back, and still obey the cap.
+    // The 3 the cap lets out are shared by free lanes (S1 4 of 4, S2 2 of 4: 2 and 1), this
+    // dispatch starting with S2.
     for (const seq of [0, 1, 2]) ledger.requeue(seq, S1, true)
     dispatcher.dispatch(0)
-    expect(sink.lengths).toEqual([3, 2, 3])
+    expect(sink.lengths).toEqual([3, 2, 1, 2])
+    expect(sink.frames.slice(2).map((f) => f.session)).toEqual([S2, S1])
     expect(ledger.counts.inFlight).toBe(5)
   })
 
@@ -482,5 +485,48 @@ describe('Dispatcher with controls', () => {
     idle.grant(S1, 10)
     idle.dispatch(0)
     expect(idle.wakeIn(0)).toBeUndefined()
+  })
+
+  it("shares the rate's tokens between equally fast slaves equally, whoever connected first", () => {
+    // Two equally fast slaves (their jobs acked as soon as they are sent, the credit given
+    // back): each gets about half of what the rate lets out, not the first one nearly all.
+    const ledger = ledgerOf(4000)
+    const controls = new Controls({ ...NONE, rate: 1000 }, 0)
+    const { dispatcher, sink } = dispatcherOf(ledger, { controls, batchSize: 64 }, S1, S2)
+    dispatcher.open(slave(S1, 8, Infinity, 'slave 1'))
+    dispatcher.open(slave(S2, 8, Infinity, 'slave 2'))
+    dispatcher.grant(S1, 16)
+    dispatcher.grant(S2, 16)
+    const sent = new Map([[S1, 0], [S2, 0]])
+    for (let now = 0; now <= 2000; now++) {
+      const from = sink.frames.length
+      dispatcher.dispatch(now)
+      for (const { session, message } of sink.frames.slice(from)) {
+        const seqs = seqsOf(message as JobsMessage)
+        sent.set(session, sent.get(session)! + seqs.length)
+        ledger.complete([seqs[0], seqs.length], session, [])
+        dispatcher.grant(session, seqs.length)
+      }
+    }
+    const total = sent.get(S1)! + sent.get(S2)!
+    expect(total).toBeGreaterThan(1900)
+    expect(sent.get(S1)! / total).toBeGreaterThan(0.45)
+    expect(sent.get(S2)! / total).toBeGreaterThan(0.45)
+  })
+
+  it("gives a slave with three times the free lanes about three times the rate's tokens", () => {
+    const ledger = ledgerOf(1000)
+    const controls = new Controls({ ...NONE, rate: 100 }, 0)
+    const { dispatcher, sink } = dispatcherOf(ledger, { controls }, S1, S2)
+    dispatcher.open(slave(S1, 1, Infinity, 'slave 1'))
+    dispatcher.open(slave(S2, 3, Infinity, 'slave 2'))
+    dispatcher.grant(S1, 100)
+    dispatcher.grant(S2, 300)
+    // The first allowance is the burst: 25 tokens.
+    dispatcher.dispatch(0)
+    const of = (session: number): number => sink.frames.filter((f) => f.session === session).reduce((n, f) => n + (f.message as JobsMessage).jobs.length, 0)
+    expect(of(S1) + of(S2)).toBe(25)
+    expect(of(S1)).toBeGreaterThanOrEqual(6)
+    expect(of(S1)).toBeLessThanOrEqual(7)
   })
 })
