@@ -105,15 +105,14 @@ export class Slave extends EventEmitter {
     this.#window = new Window(o.concurrency * batch, o.prefetch)
     const scope = emptyScope()
     this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch, { ms: o.setupTimeout * 1000, module: o.module })
-    const batching = o.batchHandler === undefined ? undefined : { handler: o.batchHandler, size: o.batch, linger: o.linger, onReleased: (seqs: number[], connection: number) => this.#released(seqs, connection) }
-    this.#runner = new Runner(
-      o.handler,
-      o.concurrency,
-      (seq, connection, failure, report) => this.#finished(seq, connection, failure, report),
-      (count) => this.#tooManyAbandoned(count),
-      abandonedLimit(o.concurrency, batch),
-      { batching, scope },
-    )
+    this.#runner = new Runner({
+      ...(o.batchHandler === undefined ? { handler: o.handler! } : { batching: { handler: o.batchHandler, size: o.batch, linger: o.linger, onReleased: (seqs, connection) => this.#released(seqs, connection) } }),
+      concurrency: o.concurrency,
+      onFinished: (seq, connection, failure, report) => this.#finished(seq, connection, failure, report),
+      onAbandoned: (count) => this.#tooManyAbandoned(count),
+      abandonedLimit: abandonedLimit(o.concurrency, batch),
+      scope,
+    })
     this.#context = { window: this.#window, jobs: this.#runner, taking: () => this.#phase === WORKING }
   }
 

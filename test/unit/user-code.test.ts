@@ -143,8 +143,8 @@ async function runnerFailures(handler: (...args: never[]) => unknown, batched: b
     if (failures.length === n) done()
   }
   const runner = batched
-    ? new Runner(undefined, 1, onFinished, () => {}, Infinity, { batching: { handler: handler as never, size: n, linger: 0, onReleased: () => {} } })
-    : new Runner(handler as never, 1, onFinished)
+    ? new Runner({ batching: { handler: handler as never, size: n, linger: 0, onReleased: () => {} }, concurrency: 1, onFinished })
+    : new Runner({ handler: handler as never, concurrency: 1, onFinished })
   runner.push(
     jobsMessage(
       [0, 1, 2].slice(0, n),
@@ -268,7 +268,7 @@ describe('every callback that could stall the run meets a promise that never set
     for (const batched of [false, true]) {
       const reports: boolean[] = []
       const onFinished = (_seq: number, _c: number, _f: Failure | undefined, report: boolean): number => reports.push(report)
-      const runner = batched ? new Runner(undefined, 1, onFinished, () => {}, Infinity, { batching: { handler: never, size: 1, linger: 0, onReleased: () => {} } }) : new Runner(never, 1, onFinished)
+      const runner = batched ? new Runner({ batching: { handler: never, size: 1, linger: 0, onReleased: () => {} }, concurrency: 1, onFinished }) : new Runner({ handler: never, concurrency: 1, onFinished })
       runner.push(jobsMessage([0], [{ id: 0 }], [1]), 1)
       await new Promise((resolve) => setImmediate(resolve))
       expect(runner.running).toBe(1)

@@ -27,8 +27,10 @@ const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n)
 function runner(handler: (jobs: { id: number }[], ctx: BatchContext) => unknown, options: { size: number; linger?: number; concurrency?: number }) {
   const events: string[] = []
   const released: number[][] = []
-  const r = new Runner(undefined, options.concurrency ?? 1, (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`), () => {}, Infinity, {
+  const r = new Runner({
     batching: { handler: handler as never, size: options.size, linger: options.linger ?? 0, onReleased: (seqs) => released.push(seqs) },
+    concurrency: options.concurrency ?? 1,
+    onFinished: (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`),
   })
   return { r, events, released }
 }

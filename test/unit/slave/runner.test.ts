@@ -28,7 +28,7 @@ describe('Runner', () => {
   it('frees the slot of an abandoned running job at once, though its handler never settles', async () => {
     const events: Event[] = []
     const ran: number[] = []
-    const runner = new Runner(hangingHandler(new Set([0]), ran), 1, (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`))
+    const runner = new Runner({ handler: hangingHandler(new Set([0]), ran), concurrency: 1, onFinished: (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`) })
     runner.push(batch(0, 3), 1)
     await new Promise((resolve) => setImmediate(resolve))
     expect([ran, events, runner.running, runner.queued]).toEqual([[0], [], 1, 2])
@@ -46,7 +46,7 @@ describe('Runner', () => {
   it('forgets an orphan once its handler settles, reporting nothing', async () => {
     const events: Event[] = []
     const release = new Map<number, () => void>()
-    const runner = new Runner(hangingHandler(new Set([0]), [], release), 1, (seq, _c, failure, report) => events.push(`${seq}:${report}`))
+    const runner = new Runner({ handler: hangingHandler(new Set([0]), [], release), concurrency: 1, onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`) })
     runner.push(batch(0, 1), 1)
     await new Promise((resolve) => setImmediate(resolve))
     runner.abandon(0, 1)
@@ -59,7 +59,7 @@ describe('Runner', () => {
   it('does not run a queued job abandoned in the same frame as the running one', async () => {
     const events: Event[] = []
     const ran: number[] = []
-    const runner = new Runner(hangingHandler(new Set([0]), ran), 1, (seq, _c, failure, report) => events.push(`${seq}:${report}`))
+    const runner = new Runner({ handler: hangingHandler(new Set([0]), ran), concurrency: 1, onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`) })
     runner.push(batch(0, 3), 1)
     await new Promise((resolve) => setImmediate(resolve))
     runner.abandon(0, 1)
@@ -72,7 +72,7 @@ describe('Runner', () => {
   it('calls onAbandoned when the abandoned jobs still running reach the limit', async () => {
     const events: Event[] = []
     const counts: number[] = []
-    const runner = new Runner(hangingHandler(new Set([0, 1, 2]), []), 2, (seq, _c, failure, report) => events.push(`${seq}:${report}`), (count) => counts.push(count), 2)
+    const runner = new Runner({ handler: hangingHandler(new Set([0, 1, 2]), []), concurrency: 2, onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`), onAbandoned: (count) => counts.push(count), abandonedLimit: 2 })
     runner.push(batch(0, 4), 1)
     await new Promise((resolve) => setImmediate(resolve))
     runner.abandon(0, 1)
@@ -90,13 +90,13 @@ describe('Runner', () => {
 
   it('reports a handler that throws an unprintable value as a failure, and goes on', async () => {
     const events: Event[] = []
-    const runner = new Runner(
-      (job: unknown) => {
+    const runner = new Runner({
+      handler: (job: unknown) => {
         if ((job as { id: number }).id === 1) throw Object.create(null)
       },
-      1,
-      (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`),
-    )
+      concurrency: 1,
+      onFinished: (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`),
+    })
     runner.push(batch(0, 3), 1)
     await settle(events, 3)
     expect(events).toEqual(['0:true', '1:fail:Handler threw a non-Error value: [object Object]', '2:true'])
