@@ -4,7 +4,7 @@ export type { MasterAddress, RunSummary, Outcome, RunStatus, RunFigures, RunStat
 export type { FailureFigures } from './master/engine/status.js'
 export { Slave } from './slave/slave.js'
 export type { SlaveSummary } from './slave/slave.js'
-export type { MasterOptions, SlaveOptions, JobSource, JobGenerator, JobKey, GeneratorContext, Handler, HandlerContext, BatchHandler, BatchContext, BatchFailure, SetupContext, HandlerLifecycle, TlsOptions, ThrottleCheck, NamedThrottle } from './options.js'
+export type { MasterOptions, SlaveOptions, JobSource, JobGenerator, JobKey, JobTotal, SourceContext, GeneratorContext, Handler, HandlerContext, BatchHandler, BatchContext, BatchFailure, SetupContext, HandlerLifecycle, TlsOptions, ThrottleCheck, NamedThrottle } from './options.js'
 export { MASTER_DEFAULTS, SLAVE_DEFAULTS } from './options.js'
 export { loadJobSource, loadHandler } from './module-loader.js'
 export { stateBackend } from './master/state/state-backend.js'

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ModuleError } from './errors.js'
-import { typeName } from './user-code.js'
+import { read, typeName } from './user-code.js'
 import type { BatchHandler, Handler, HandlerLifecycle, JobSource } from './options.js'
 
 /** `path[:export]` split in two. */
@@ -94,37 +94,71 @@ function exportNames(module: Record<string, unknown>): string {
   return names.length === 0 ? 'it has no exports' : `its exports are: ${names.join(', ')}`
 }
 
-/**
- * Picks the function export `name`, or the first of `fallbacks` that exists. Errors
- * name the module and the exports it has.
- */
-export function pickFunction<F extends (...args: never[]) => unknown = (...args: never[]) => unknown>(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[], what: string): { name: string; fn: F } {
+/** The export `name`, or the first of `fallbacks` that exists. Errors name the module and the exports it has. */
+function pickExport(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[]): { name: string; value: unknown } {
   const candidates = name !== undefined ? [name] : fallbacks
   const found = candidates.find((c) => module[c] !== undefined)
   if (found === undefined) {
     const wanted = name !== undefined ? `no export '${name}'` : `no export ${fallbacks.map((f) => `'${f}'`).join(' or ')}`
     throw new ModuleError(`Module '${path}' has ${wanted}; ${exportNames(module)}`, path)
   }
-  const value = module[found]
+  return { name: found, value: module[found] }
+}
+
+/**
+ * Picks the function export `name`, or the first of `fallbacks` that exists. Errors
+ * name the module and the exports it has.
+ */
+export function pickFunction<F extends (...args: never[]) => unknown = (...args: never[]) => unknown>(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[], what: string): { name: string; fn: F } {
+  const { name: found, value } = pickExport(module, path, name, fallbacks)
   if (typeof value !== 'function') {
     throw new ModuleError(`Export '${found}' of module '${path}' is ${typeName(value)}; it must be ${what}`, path)
   }
   return { name: found, fn: value as F }
 }
 
-/** Loads a jobs module: its generator (`getJobs`, then default, or the export named), `key` and `total`. */
+const GENERATOR = 'a generator function (function* or async function*) or a function returning an iterable'
+
+/** A job source object (`export default pgTable(...)`): anything with a `getJobs` member. */
+function isSourceObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && read(value, 'getJobs') !== undefined
+}
+
+/** What each optional member of a source must be, for its check and its message. */
+const MEMBERS = {
+  key: { ok: (v: unknown) => typeof v === 'function', what: 'a function job => key' },
+  total: { ok: (v: unknown) => typeof v === 'function' || typeof v === 'number' || (typeof v === 'object' && v !== null && read(v, 'estimate') !== undefined), what: 'a number or a function returning one (or { estimate: n } of one)' },
+  progress: { ok: (v: unknown) => typeof v === 'function', what: "a function (last, ctx) => fraction of the source's keys done" },
+} as const
+
+/**
+ * Loads a jobs module. Its source is a generator (`getJobs`, then the default export, or
+ * the export named) with the module's `key`, `total` and `progress` exports; or a source
+ * object there (`export default pgTable(...)`, anything with `getJobs`), whose own `key`,
+ * `total` and `progress` come first, the module's exports filling what it lacks.
+ */
 export async function loadJobSource(spec: string): Promise<JobSource> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
-  const getJobs = pickFunction<JobSource['getJobs']>(module, path, exportName, ['getJobs', 'default'], 'a generator function (function* or async function*) or a function returning an iterable').fn
-  const source: JobSource = { getJobs, module: path }
-  if (module.key !== undefined) {
-    if (typeof module.key !== 'function') throw new ModuleError(`Export 'key' of module '${path}' is ${typeName(module.key)}; it must be a function job => key`, path)
-    source.key = module.key as JobSource['key']
+  const picked = pickExport(module, path, exportName, ['getJobs', 'default'])
+  const object = isSourceObject(picked.value) ? picked.value : undefined
+  const getJobs = object === undefined ? picked.value : read(object, 'getJobs')
+  if (typeof getJobs !== 'function') {
+    // A source object is offered where one may stand: the default export or one named by path:name.
+    const what = object !== undefined || picked.name === 'getJobs' ? GENERATOR : `${GENERATOR}, or a job source (an object with getJobs, as pgTable() returns)`
+    const which = object === undefined ? `Export '${picked.name}'` : `'getJobs' of export '${picked.name}'`
+    throw new ModuleError(`${which} of module '${path}' is ${typeName(getJobs)}; it must be ${what}`, path)
   }
-  if (module.total !== undefined) {
-    if (typeof module.total !== 'function' && typeof module.total !== 'number') throw new ModuleError(`Export 'total' of module '${path}' is ${typeName(module.total)}; it must be a number or a function returning one`, path)
-    source.total = module.total as JobSource['total']
+  // Called as the object's methods: a source built as a class keeps its `this`.
+  const own = (value: unknown): unknown => (object !== undefined && typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value)
+  const source: JobSource = { getJobs: own(getJobs) as JobSource['getJobs'], module: path }
+  for (const name of ['key', 'total', 'progress'] as const) {
+    const member = object === undefined ? undefined : read(object, name)
+    const value = member ?? module[name]
+    if (value === undefined) continue
+    const which = member !== undefined ? `'${name}' of export '${picked.name}'` : `Export '${name}'`
+    if (!MEMBERS[name].ok(value)) throw new ModuleError(`${which} of module '${path}' is ${typeName(value)}; it must be ${MEMBERS[name].what}`, path)
+    Object.assign(source, { [name]: member !== undefined ? own(value) : value })
   }
   return source
 }

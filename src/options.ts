@@ -24,6 +24,17 @@ export interface GeneratorContext {
   shard?: Shard
 }
 
+/** A source's number of jobs: an exact count, or `{ estimate: n }` when it is a guess. */
+export type JobTotal = number | { estimate: number }
+
+/** What a source's `total()` and `progress()` are called with: the run's arguments and its shard. */
+export interface SourceContext {
+  /** The `name=value` arguments of the run. */
+  args: Record<string, string>
+  /** Which of n masters sharing the dataset this one is (`--shard i/n`). Absent: not sharded. */
+  shard?: Shard
+}
+
 /** What a jobs module exports (the CLI loads it; a script may build it by hand). */
 export interface JobSource {
   /** The job generator, called as `getJobs(last, ctx)`. */
@@ -32,8 +43,18 @@ export interface JobSource {
   // A job is whatever the user's generator yields: `any` lets a typed key function fit.
    
   key?: (job: any) => JobKey
-  /** Number of jobs, for the progress display: a number, or a (async) function of `{ args }` returning one. */
-  total?: number | ((ctx: { args: Record<string, string>; shard?: Shard }) => number | Promise<number>)
+  /**
+   * Number of jobs, for the progress display: a number, or a (async) function of `{ args }`
+   * returning one (undefined: no total). `{ estimate: n }` says n is a guess (a planner's
+   * row estimate), not a count.
+   */
+  total?: JobTotal | ((ctx: SourceContext) => JobTotal | undefined | Promise<JobTotal | undefined>)
+  /**
+   * The fraction (0 to 1) of the source's key space at or before `last`, the key of the last
+   * job known done: progress the source can vouch for when it knows its keys' range
+   * (pgTable does for integer keys). undefined: it cannot tell.
+   */
+  progress?: (last: JobKey, ctx: SourceContext) => number | undefined | Promise<number | undefined>
   /** The module's file, named in a message about a call of it that did not finish (the CLI sets it). */
   module?: string
 }

@@ -30,6 +30,13 @@ export interface KeysetOptions<Row> {
   pageSize?: number
   /** Passed through as the source's `total`, for the progress bar. @default undefined */
   total?: JobSource['total']
+  /**
+   * The integer a row is sharded by (`--shard i/n` keeps the rows where it mod n is i - 1):
+   * for a composite key, its first column. @default the row's key
+   */
+  shardKey?: (row: Row) => unknown
+  /** Called when the generator ends, fails or is stopped (a pool to end). @default undefined */
+  close?: () => unknown
 }
 
 /** A {@link JobSource} whose `key` is always set. */
@@ -39,9 +46,9 @@ export interface KeysetSource<Row> extends JobSource {
 }
 
 /** A key a shard can be computed of: an integer. */
-function shardableKey(k: JobKey): number | bigint {
+function shardableKey(k: unknown): number | bigint {
   if (typeof k === 'bigint' || Number.isSafeInteger(k)) return k as number | bigint
-  throw new JobSourceError(`keyset: a sharded run (--shard) needs integer keys (shard i of n takes the keys whose value mod n is i - 1), got key ${JSON.stringify(k)}`)
+  throw new JobSourceError(`keyset: a sharded run (--shard) needs integer keys (shard i of n takes the keys whose value mod n is i - 1), got key ${typeof k === 'bigint' ? String(k) : JSON.stringify(k)}`)
 }
 
 const CONVERT: Record<KeyType, (value: unknown) => JobKey> = {
@@ -76,7 +83,7 @@ function usable(value: unknown): value is JobKey {
  * starts), and balanced on dense ids. String keys cannot be sharded this way (an error says so).
  */
 export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource<Row> {
-  const { fetchPage, total } = options
+  const { fetchPage, total, shardKey, close } = options
   if (typeof fetchPage !== 'function') throw new OptionError('keyset: fetchPage must be a function (after, limit) => rows', 'fetchPage')
   const pageSize = options.pageSize ?? 1000
   if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new OptionError(`keyset: pageSize must be an integer >= 1, got ${String(pageSize)}`, 'pageSize')
@@ -93,17 +100,26 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
   async function* getJobs(last: JobKey | undefined, ctx?: GeneratorContext): AsyncGenerator<Row> {
     let after = last === undefined || convert === undefined ? last : convert(last)
     const shard = ctx?.shard
-    for (;;) {
-      const page = await (shard === undefined ? fetchPage(after, pageSize) : fetchPage(after, pageSize, { ...shard }))
-      if (page.length === 0) return
-      for (const row of page) {
-        const k = key(row)
-        if (after !== undefined && (typeof k === 'string' ? k === after : !(k > (after as number | bigint)))) {
-          throw new JobSourceError(`keyset: fetchPage returned key ${String(k)} after key ${String(after)}; a page must hold keys strictly greater than \`after\`, in ascending order (ORDER BY the key)`)
+    try {
+      for (;;) {
+        const page = await (shard === undefined ? fetchPage(after, pageSize) : fetchPage(after, pageSize, { ...shard }))
+        if (page.length === 0) return
+        for (const row of page) {
+          const k = key(row)
+          if (after !== undefined && (typeof k === 'string' ? k === after : !(k > (after as number | bigint)))) {
+            throw new JobSourceError(`keyset: fetchPage returned key ${String(k)} after key ${String(after)}; a page must hold keys strictly greater than \`after\`, in ascending order (ORDER BY the key)`)
+          }
+          after = k
+          if (shard !== undefined && !inShard(shardableKey(shardKey === undefined ? k : shardKey(row)), shard)) continue
+          yield row
         }
-        after = k
-        if (shard !== undefined && !inShard(shardableKey(k), shard)) continue
-        yield row
+      }
+    } finally {
+      // Closing is tidying up: a failure of it must not hide how the generator ended.
+      try {
+        await close?.()
+      } catch {
+        // Nothing to add to the run's end.
       }
     }
   }

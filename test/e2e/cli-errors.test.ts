@@ -20,6 +20,7 @@ const cases: Case[] = [
   ['tm-master: --handler export missing', ...master(RANGE, ...spawnArgs(1, `${RECORD}:nope`)), [/record\.mjs/, /no export 'nope'/, /exports are: handleJob$/]],
   ['tm-slave: handler export missing', ...slave(`${RECORD}:nope`), [/record\.mjs/, /no export 'nope'/, /exports are: handleJob$/]],
   ['tm-master: generator export of the wrong type', ...master(WRONG_TYPES), [/'getJobs'/, /wrong-types\.mjs/, /is a number/]],
+  ['tm-master: default export neither a generator nor a source', ...master(fixture('not-a-source.mjs')), [/^tm-master: Export 'default' of module '[^']*not-a-source\.mjs' is an object; it must be a generator function .*, or a job source \(an object with getJobs, as pgTable\(\) returns\)$/]],
   ['tm-slave: handler export of the wrong type', ...slave(WRONG_TYPES), [/'handleJob'/, /wrong-types\.mjs/, /is a string/]],
   ['tm-master: argument not name=value', ...master(RANGE, 'n=5', 'oops'), [/name=value/, /'oops'/]],
   ['tm-master: --size not a number', ...master(RANGE, '--size', 'abc'), [/--size/, /'abc'/]],

@@ -57,7 +57,7 @@ beforeAll(async () => {
     if (kind === 'esm') writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'esm-project', version: '1.0.0', private: true, type: 'module' }))
     else await must('npm', ['init', '-y'], project)
     await must('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], project)
-    for (const name of ['jobs.ts', 'flaky.ts', 'api.mjs', 'api.cjs']) copyFileSync(fixture(`installed/${name}`), join(project, name))
+    for (const name of ['jobs.ts', 'flaky.ts', 'api.mjs', 'api.cjs', 'pg-jobs.ts']) copyFileSync(fixture(`installed/${name}`), join(project, name))
     for (const name of ['jobs', 'flaky']) copyFileSync(fixture(`installed/${name}.${kind}.js`), join(project, `${name}.js`))
   }
 }, 240_000)
@@ -113,6 +113,14 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
     expect(out).toMatch(/^Run 'js' complete: 6 jobs \(3 done, 3 failed\)/m)
     const path = join(dir, 'flaky.js')
     expect(failedJobs(dir, 'js')).toEqual(failures(kind === 'esm' ? pathToFileURL(path).href : path))
+  })
+
+  it('a jobs module that is one pgTable export, in a project without pg: one line saying to install it', async () => {
+    const run = await exec(bin('tm-master'), ['pg-jobs.ts', 'db=postgres://127.0.0.1:1/none', '--key', 'pg', '--host', '127.0.0.1:0', '--quiet'], projects[kind])
+    expect(run.code, run.stderr).toBe(1)
+    expect(run.stderr).toMatch(/^tm-master: The generator threw: pgTable: a connection string needs the pg package \(an optional peer dependency of taskmaster-run\): npm install pg$/m)
+    // total() leaves it to the generator: no warning saying it first.
+    expect(run.stderr).not.toContain('total()')
   })
 
   it(`the library API (${kind === 'esm' ? 'import' : 'require'}) runs the TypeScript and the JavaScript pair`, async () => {

@@ -133,9 +133,61 @@ describe('loadJobSource', () => {
     const badKey = moduleFile('k.mjs', 'export function* getJobs() {}\nexport const key = "id"\n')
     expect((await moduleError(loadJobSource(badKey))).message).toBe(`Export 'key' of module '${badKey}' is a string; it must be a function job => key`)
     const badTotal = moduleFile('t.mjs', 'export function* getJobs() {}\nexport const total = "100"\n')
-    expect((await moduleError(loadJobSource(badTotal))).message).toBe(`Export 'total' of module '${badTotal}' is a string; it must be a number or a function returning one`)
+    expect((await moduleError(loadJobSource(badTotal))).message).toBe(`Export 'total' of module '${badTotal}' is a string; it must be a number or a function returning one (or { estimate: n } of one)`)
     const objTotal = moduleFile('o.mjs', 'export function* getJobs() {}\nexport const total = { n: 1 }\n')
     expect((await moduleError(loadJobSource(objTotal))).message).toContain('is an object; it must be a number or a function returning one')
+    const badProgress = moduleFile('p.mjs', 'export function* getJobs() {}\nexport const progress = 0.5\n')
+    expect((await moduleError(loadJobSource(badProgress))).message).toBe(`Export 'progress' of module '${badProgress}' is a number; it must be a function (last, ctx) => fraction of the source's keys done`)
+  })
+
+  it('loads an estimated total and a progress export', async () => {
+    const source = await loadJobSource(moduleFile('jobs.mjs', 'export function* getJobs() {}\nexport const total = { estimate: 9 }\nexport const progress = (last) => last / 10\n'))
+    expect(source.total).toEqual({ estimate: 9 })
+    expect(await source.progress!(5, { args: {} })).toBe(0.5)
+  })
+
+  it('takes a source object as the default export: getJobs, key, total and progress in one export', async () => {
+    const path = moduleFile('jobs.mjs', 'export default { *getJobs(last) { yield { n: (last ?? 0) + 1 } }, key: (job) => job.n, total: () => ({ estimate: 3 }), progress: () => 0.25 }\n')
+    const source = await loadJobSource(path)
+    expect(await collect(source.getJobs(1, { position: 0, args: {} }))).toEqual([{ n: 2 }])
+    expect(source.key!({ n: 7 })).toBe(7)
+    expect(await (source.total as () => unknown)()).toEqual({ estimate: 3 })
+    expect(await source.progress!(1, { args: {} })).toBe(0.25)
+    expect(source.module).toBe(path)
+  })
+
+  it('calls a source object built as a class as its methods, and a named one picked by path:name', async () => {
+    const path = moduleFile(
+      'jobs.mjs',
+      'class Rows { constructor(n) { this.n = n } *getJobs() { for (let i = 1; i <= this.n; i++) yield i } total() { return this.n } }\nexport const three = new Rows(3)\nexport const key = (job) => job * 10\n',
+    )
+    const source = await loadJobSource(`${path}:three`)
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([1, 2, 3])
+    expect(await (source.total as () => unknown)()).toBe(3)
+    // What the object lacks, the module's exports give.
+    expect(source.key!(2)).toBe(20)
+  })
+
+  it('loads a source object exported as default by a TypeScript module in a plain (CommonJS) directory', async () => {
+    const source = await loadJobSource(moduleFile('jobs.ts', 'const rows = { getJobs: function* (): Generator<number> { yield 4 }, key: (job: number): number => -job }\nexport default rows\n'))
+    expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([4])
+    expect(source.key!(4)).toBe(-4)
+  })
+
+  it('refuses a default export that is neither a generator function nor a source object, in one line', async () => {
+    const dir = tempDir()
+    const plain = moduleFile('plain.mjs', 'export default { rows: [1, 2] }\n', dir)
+    expect((await moduleError(loadJobSource(plain))).message).toBe(
+      `Export 'default' of module '${plain}' is an object; it must be a generator function (function* or async function*) or a function returning an iterable, or a job source (an object with getJobs, as pgTable() returns)`,
+    )
+    const named = moduleFile('named.mjs', 'export const users = 42\n', dir)
+    expect((await moduleError(loadJobSource(`${named}:users`))).message).toContain(`Export 'users' of module '${named}' is a number; it must be a generator function`)
+    const badGetJobs = moduleFile('bad-get.mjs', 'export default { getJobs: [1] }\n', dir)
+    expect((await moduleError(loadJobSource(badGetJobs))).message).toBe(
+      `'getJobs' of export 'default' of module '${badGetJobs}' is an array; it must be a generator function (function* or async function*) or a function returning an iterable`,
+    )
+    const badMember = moduleFile('bad-key.mjs', 'export default { *getJobs() {}, key: "id" }\n', dir)
+    expect((await moduleError(loadJobSource(badMember))).message).toBe(`'key' of export 'default' of module '${badMember}' is a string; it must be a function job => key`)
   })
 
   // Bug: tsx loads a .ts file outside a "type": "module" package as CommonJS, so the

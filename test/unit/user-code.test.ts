@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { JobSourceError, SetupError } from '../../src/errors.js'
 import { Ledger } from '../../src/master/engine/ledger.js'
-import { readTotal } from '../../src/master/engine/run.js'
+import { readTotal } from '../../src/master/engine/total.js'
 import { SkipSet } from '../../src/master/state/skip-set.js'
 import { Source } from '../../src/master/engine/source.js'
 import { Throttle } from '../../src/master/engine/throttle.js'

@@ -2,12 +2,11 @@ import type { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { deferred } from '../../deferred.js'
 import { describeError } from '../../errors.js'
-import type { UserCodeError } from '../../errors.js'
 import { Intervals } from '../../intervals.js'
 import type { ResolvedMasterOptions } from '../../options.js'
 import { identityArgs } from '../../shard.js'
 import { hideSecrets } from '../../redact.js'
-import { callUser, oneLine, typeName } from '../../user-code.js'
+import { oneLine } from '../../user-code.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../../protocol/messages.js'
 import type { SlaveTiming } from './attempt-policy.js'
@@ -29,6 +28,8 @@ import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { RecentFailures } from './recent-failures.js'
+import { readTotal } from './total.js'
+import type { RunTotal } from './total.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
 import type { MasterAddress, RunSummary } from './types.js'
 import { DRAINING, FINISHED, READY, RUNNING, RunLifecycle } from './lifecycle.js'
@@ -100,43 +101,6 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
   }
 }
 
-/** How long `total()` may take: past it the run starts without a total (a progress bar is not worth a stall). */
-export const TOTAL_TIMEOUT_MS = 30_000
-
-/** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
-export async function readTotal(options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>, events: Pick<EventEmitter, 'emit'>, ms = TOTAL_TIMEOUT_MS): Promise<number | undefined> {
-  const total = options.source.total
-  const ctx = options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
-  let value: unknown
-  try {
-    value = typeof total === 'function' ? await callUser(() => total(ctx), ms, options.source.module) : total
-  } catch (error) {
-    events.emit('log', { level: 'warn', message: `total() failed, running without a total: ${(error as UserCodeError).message}` })
-    return undefined
-  }
-  const usable = usableTotal(value)
-  if (usable === undefined && value !== undefined && value !== null) {
-    events.emit('log', { level: 'warn', message: `total() returned ${describeTotal(value)}, running without a total: it must return a whole number of jobs >= 0 (a number, a bigint or a string of digits, as a count(*) comes back)` })
-  }
-  return usable
-}
-
-/**
- * A count of jobs from what `total()` gave: a whole number >= 0 (a fraction rounds up),
- * or a bigint or a string of digits (PostgreSQL drivers return count(*) as text).
- */
-export function usableTotal(value: unknown): number | undefined {
-  if (typeof value === 'string') return /^\s*\d{1,16}\s*$/.test(value) ? Number(value) : undefined
-  if (typeof value === 'bigint') return value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : undefined
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER ? Math.ceil(value) : undefined
-}
-
-function describeTotal(value: unknown): string {
-  if (typeof value === 'string') return `the string '${oneLine(value, 40)}'`
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value)
-  return typeName(value)
-}
-
 /** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
 function byWhom(source: ControlSource): string {
   return source.kind === 'http' ? ` (by ${source.address})` : ''
@@ -164,7 +128,8 @@ export class Run {
   readonly #failedLog: FailedJobsLog
   readonly #persistence: Persistence
   readonly #resume: ResumePoint
-  readonly #total: number | undefined
+  /** The generator's total, and whether it is the source's estimate (the status shows the count). */
+  readonly #total: RunTotal | undefined
   readonly #intervals = new Intervals()
   readonly #startedAt = Date.now()
   readonly #done = deferred<RunSummary>()
@@ -191,7 +156,7 @@ export class Run {
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
 
-  constructor(options: ResolvedMasterOptions, { token, events, parts = DEFAULT_PARTS }: RunContext, store: StateStore, resume: ResumePoint, total: number | undefined) {
+  constructor(options: ResolvedMasterOptions, { token, events, parts = DEFAULT_PARTS }: RunContext, store: StateStore, resume: ResumePoint, total: RunTotal | undefined) {
     this.#options = options
     this.#hide = hideSecrets(options.secrets)
     this.#events = events
@@ -240,7 +205,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    this.#status = new StatusSampler({ key: o.key, args: o.shownArgs, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total, startedAt: this.#startedAt, controls: () => this.#controls.figures, failures: () => this.#failures.list() })
+    this.#status = new StatusSampler({ key: o.key, args: o.shownArgs, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total: total?.count, startedAt: this.#startedAt, controls: () => this.#controls.figures, failures: () => this.#failures.list() })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }
 

@@ -123,4 +123,39 @@ describe('keyset', () => {
     expect(keyset({ fetchPage: () => [], total: 10 }).total).toBe(10)
     expect(keyset({ fetchPage: () => [] }).total).toBeUndefined()
   })
+
+  it('shards by shardKey(row) when given (a composite key by its first column), else by the key', async () => {
+    const rows = [
+      { tenant: 1, id: 9 },
+      { tenant: 2, id: 9 },
+      { tenant: 3, id: 1 },
+      { tenant: 4, id: 2 },
+    ]
+    const fetchPage = (after: JobKey | undefined) => rows.filter((row) => after === undefined || JSON.stringify([row.tenant, row.id]) > (after as string))
+    const source = keyset({ fetchPage, key: (row) => JSON.stringify([row.tenant, row.id]), shardKey: (row) => row.tenant, pageSize: 10 })
+    expect(await collect(source.getJobs(undefined, { ...ctx, shard: { index: 1, count: 2 } }))).toEqual([rows[1], rows[3]])
+    expect(await collect(source.getJobs(undefined, { ...ctx, shard: { index: 2, count: 2 } }))).toEqual([rows[0], rows[2]])
+    // Without shardKey the string key cannot be sharded.
+    const unsharded = keyset({ fetchPage, key: (row) => JSON.stringify([row.tenant, row.id]), pageSize: 10 })
+    await expect(collect(unsharded.getJobs(undefined, { ...ctx, shard: { index: 1, count: 2 } }))).rejects.toThrow(/^keyset: a sharded run \(--shard\) needs integer keys/)
+    const texts = keyset({ fetchPage, key: (row) => JSON.stringify([row.tenant, row.id]), shardKey: (row) => `t${row.tenant}`, pageSize: 10 })
+    await expect(collect(texts.getJobs(undefined, { ...ctx, shard: { index: 1, count: 2 } }))).rejects.toThrow('got key "t1"')
+  })
+
+  it('calls close once when the generator ends, fails or is stopped, and a failing close hides nothing', async () => {
+    let closed = 0
+    const close = (): void => void closed++
+    await collect(keyset({ ...table(ids), close }).getJobs(undefined, ctx))
+    expect(closed).toBe(1)
+    const failing = keyset({ fetchPage: () => Promise.reject(new Error('connection lost')), close })
+    await expect(collect(failing.getJobs(undefined, ctx))).rejects.toThrow('connection lost')
+    expect(closed).toBe(2)
+    // Stopped after the first row (the master's Source calls return()).
+    const generator = keyset({ ...table(ids), close }).getJobs(undefined, ctx)
+    await generator.next()
+    await generator.return(undefined)
+    expect(closed).toBe(3)
+    const noisy = keyset({ ...table(ids), close: () => Promise.reject(new Error('end failed')) })
+    expect(await collect(noisy.getJobs(undefined, ctx))).toHaveLength(ids.length)
+  })
 })

@@ -1,0 +1,147 @@
+/**
+ * pgTable's `db`: the user's pg Client or Pool, or a function of the run's arguments that
+ * gives one or a connection string (`db: (args) => args.db`), called on first use: a jobs
+ * module is loaded before the run's arguments are known. From a connection string it makes
+ * a pool of one connection itself, importing pg (an optional peer dependency) only then.
+ */
+import { OptionError } from '../errors.js'
+import { typeName } from '../user-code.js'
+
+/** What pgTable needs of a pg Client or Pool. */
+export interface PgQueryable {
+  query: (text: string, values?: unknown[]) => Promise<{ rows: Record<string, unknown>[]; fields?: { name: string; dataTypeID: number }[] }>
+}
+
+/** The run's `name=value` arguments. */
+export type RunArgs = Readonly<Record<string, string>>
+
+/** A database, or how to find it in the run's arguments (a connection string, a Client or a Pool). */
+export type PgDb = PgQueryable | ((args: RunArgs) => string | PgQueryable | undefined | Promise<string | PgQueryable | undefined>)
+
+/** A pool pgTable made, which it ends. */
+export interface OwnPool extends PgQueryable {
+  end: () => Promise<void>
+}
+
+/** Makes a pool from a connection string. */
+export type PoolMaker = (connectionString: string) => Promise<OwnPool>
+
+const isQueryable = (value: unknown): value is PgQueryable => typeof (value as PgQueryable | null | undefined)?.query === 'function'
+
+/** Checks `db` as given to pgTable. */
+export function checkDb(db: unknown): asserts db is PgDb {
+  if (typeof db === 'function' || isQueryable(db)) return
+  const got = db === undefined ? 'undefined' : typeName(db)
+  throw new OptionError(
+    `pgTable: db must be a pg Client or Pool (anything with query(text, values)), or a function of the run's arguments returning one or a connection string (db: (args) => args.db), got ${got}`,
+    'db',
+  )
+}
+
+/**
+ * A pool of one connection (the master reads one page at a time) from pg, imported here:
+ * pg is an optional peer dependency. allowExitOnIdle: an idle connection never keeps the
+ * master alive; an idle connection the server drops is an error of the next query, not
+ * of the process.
+ */
+export async function makePool(
+  connectionString: string,
+  load: (name: string) => Promise<unknown> = (name) => import(name),
+): Promise<OwnPool> {
+  let pg: { Pool?: PoolClass; default?: { Pool?: PoolClass } }
+  try {
+    pg = (await load('pg')) as typeof pg
+  } catch {
+    throw new OptionError(
+      'pgTable: a connection string needs the pg package (an optional peer dependency of taskmaster-run): npm install pg',
+      'db',
+    )
+  }
+  const Pool = pg.Pool ?? pg.default?.Pool
+  if (Pool === undefined) throw new OptionError('pgTable: the installed pg package has no Pool export', 'db')
+  const pool = new Pool({ connectionString, max: 1, allowExitOnIdle: true })
+  pool.on('error', () => {})
+  return pool
+}
+
+type PoolClass = new (config: {
+  connectionString: string
+  max: number
+  allowExitOnIdle: boolean
+}) => OwnPool & { on: (event: 'error', listener: () => void) => unknown }
+
+/**
+ * The run's arguments as `db(args)` sees them, noting each name it read: when it finds no
+ * database, the message names the argument to give.
+ */
+function watched(args: RunArgs, read: Set<string>): RunArgs {
+  return new Proxy(args, {
+    get(target, name, receiver) {
+      if (typeof name === 'string') read.add(name)
+      return Reflect.get(target, name, receiver) as unknown
+    },
+  })
+}
+
+function missing(args: RunArgs, read: Set<string>): OptionError {
+  const absent = [...read].filter((name) => !args[name])
+  if (absent.length === 0)
+    return new OptionError(
+      'pgTable: db(args) gave no database; give the connection string as a run argument (tm-master jobs.ts db=postgres://user@host:5432/database)',
+      'db',
+    )
+  const which = absent.length === 1 ? `the run argument ${absent[0]}` : `one of the run arguments ${absent.join(', ')}`
+  return new OptionError(
+    `pgTable: no database: give ${which} (${absent.at(-1)}=postgres://user@host:5432/database, or ${absent.at(-1)}=env:DATABASE_URL)`,
+    'db',
+  )
+}
+
+/** pgTable's database: opened on first use, once; a pool it made is ended by {@link close}. */
+export class PgConnection {
+  readonly #db: PgDb
+  readonly #makePool: PoolMaker
+  #opening: Promise<PgQueryable> | undefined
+  #own: OwnPool | undefined
+
+  constructor(db: PgDb, pool: PoolMaker = makePool) {
+    this.#db = db
+    this.#makePool = pool
+  }
+
+  /** The database, made from `args` on first use (a failure is tried again next time). */
+  get(args: RunArgs = {}): Promise<PgQueryable> {
+    if (this.#opening !== undefined) return this.#opening
+    const opening = this.#open(args)
+    this.#opening = opening
+    opening.catch(() => {
+      if (this.#opening === opening) this.#opening = undefined
+    })
+    return opening
+  }
+
+  async #open(args: RunArgs): Promise<PgQueryable> {
+    const db = this.#db
+    if (typeof db !== 'function') return db
+    const read = new Set<string>()
+    const found = await db(watched(args, read))
+    if (isQueryable(found)) return found
+    if (found === undefined || found === null || found === '') throw missing(args, read)
+    if (typeof found !== 'string')
+      throw new OptionError(
+        `pgTable: db(args) returned ${typeName(found)}; it must return a connection string or a pg Client or Pool`,
+        'db',
+      )
+    this.#own = await this.#makePool(found)
+    return this.#own
+  }
+
+  /** Ends the pool made from a connection string, if any (the user's own Client or Pool stays open); the next use makes a new one. */
+  async close(): Promise<void> {
+    const own = this.#own
+    if (own === undefined) return
+    this.#own = undefined
+    this.#opening = undefined
+    await own.end()
+  }
+}
