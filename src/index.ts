@@ -1,9 +1,10 @@
 /** Taskmaster's library API: run a master or a slave from a script. */
-export { Master } from './master/master.js'
-export type { MasterAddress, RunSummary, Outcome, RunStatus, RunFigures, RunState, SessionFigures, SlaveFigures, ControlChange, ControlSource, ControlsFigures } from './master/master.js'
+export { Master, describeChange } from './master/master.js'
+export type { MasterAddress, MasterEvents, RunSummary, Outcome, RunStatus, RunFigures, RunState, SessionFigures, SlaveFigures, ControlChange, ControlSource, ControlsFigures, ControlUpdate } from './master/master.js'
 export type { FailureFigures } from './master/engine/status.js'
 export { Slave } from './slave/slave.js'
-export type { SlaveSummary } from './slave/slave.js'
+export type { SlaveEvents, SlaveSummary } from './slave/slave.js'
+export type { LogLine } from './log-line.js'
 export type { MasterOptions, SlaveOptions, JobSource, JobGenerator, JobKey, GeneratorContext, Handler, HandlerContext, BatchHandler, BatchContext, BatchFailure, SetupContext, HandlerLifecycle, TlsOptions, ThrottleCheck, NamedThrottle } from './options.js'
 export { MASTER_DEFAULTS, SLAVE_DEFAULTS } from './options.js'
 export { loadJobSource, loadHandler } from './module-loader.js'

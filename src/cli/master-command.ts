@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { OptionError } from '../errors.js'
-import type { ControlChange, MasterAddress, RunSummary } from '../master/master.js'
+import type { RunSummary } from '../master/master.js'
 import { loadThrottle } from '../master/engine/throttle.js'
 import { Master } from '../master/master.js'
 import { loadHandlerModule, loadJobSource, parseModuleSpec } from '../module-loader.js'
@@ -141,8 +141,8 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   }
   // `tm-ctl stop` stops as SIGINT does, and exits as after it.
   let stopAsked = false
-  master.on('control', (change: ControlChange) => {
-    if (change.changed.startsWith('stopping')) stopAsked = true
+  master.on('control', ({ change }) => {
+    if (change.kind === 'stopping' || change.kind === 'stopping-at-once') stopAsked = true
   })
   // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
   const out = options.stats === '-' ? process.stderr : process.stdout
@@ -156,8 +156,8 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
   }
   const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout, (message) => log('warn', message))
-  master.on('log', ({ level, message }: { level: string; message: string }) => log(level, message))
-  master.on('listening', (address: MasterAddress) => {
+  master.on('log', ({ level, message }) => log(level, message))
+  master.on('listening', (address) => {
     say(out, `Taskmaster server running on '${address.hostPort}'`)
     if (master.tokenGenerated) say(out, `Token (give it to slaves with --token or TM_TOKEN): ${master.token}`)
     say(out, pageLine(address, master.token, { tls: tls !== undefined, terminal: tty }))

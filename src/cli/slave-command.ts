@@ -51,7 +51,7 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   } catch (error) {
     throw asFlagError(SLAVE_CLI, error)
   }
-  slave.on('log', ({ level, message }: { level: string; message: string }) => {
+  slave.on('log', ({ level, message }) => {
     if (!options.quiet || level === 'warn') process.stderr.write(printable(options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`) + '\n')
   })
   const firstSignal = onStopSignals(() => slave.stop())

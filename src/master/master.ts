@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { StateError } from '../errors.js'
 import type { MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
-import type { ControlSource } from './engine/controls.js'
+import type { ControlSource, ControlUpdate } from './engine/controls.js'
 import { checkControl } from './engine/controls.js'
 import type { Run } from './engine/run.js'
 import { DEFAULT_PARTS, openRun } from './engine/run.js'
@@ -11,10 +11,11 @@ import { generateToken, isLoopback } from './engine/token.js'
 import { hideSecrets } from '../redact.js'
 import type { RunStatus } from './engine/status.js'
 import { startingStatus } from './engine/status.js'
-import type { MasterAddress, RunSummary } from './engine/types.js'
+import type { MasterAddress, MasterEvents, RunSummary } from './engine/types.js'
 
-export type { MasterAddress, Outcome, RunSummary } from './engine/types.js'
-export type { ControlChange, ControlSource, ControlsFigures } from './engine/controls.js'
+export type { MasterAddress, MasterEvents, Outcome, RunSummary } from './engine/types.js'
+export type { ControlChange, ControlSource, ControlsFigures, ControlUpdate } from './engine/controls.js'
+export { describeChange } from './engine/controls.js'
 export type { RunFigures, RunState, RunStatus, SessionFigures, SlaveFigures } from './engine/status.js'
 
 /** Where a master is in its life. */
@@ -29,12 +30,12 @@ type Phase = typeof NEW | typeof OPENING | typeof RUNNING | typeof FINISHED
  * them in the ledger and keeps the run's checkpoint. A facade: the work is done by a
  * run (see `run.ts`) that exists while the run runs.
  *
- * Events: `listening` (MasterAddress), `slave-connected` / `slave-disconnected`
- * (Session), `log` ({ level, message }), `status` (RunStatus: once a second while the run
- * runs, at a stop and at the end), `control` (ControlChange: the controls set at start,
- * then every change, with where it came from).
+ * Events ({@link MasterEvents}): `listening` (MasterAddress), `slave-connected` /
+ * `slave-disconnected` (Session), `log` (LogLine), `status` (RunStatus: once a second while
+ * the run runs, at a stop and at the end), `control` (ControlChange: the controls set at
+ * start, then every change, with where it came from).
  */
-export class Master extends EventEmitter {
+export class Master extends EventEmitter<MasterEvents> {
   readonly options: ResolvedMasterOptions
   /** The token slaves must present (given, or generated when listening beyond loopback). */
   readonly token: string | undefined
@@ -112,9 +113,10 @@ export class Master extends EventEmitter {
    * Pauses dispatch (true) or resumes it (false): no new jobs go out while paused, jobs in
    * flight finish, slaves stay connected. The pause is kept in the checkpoint: a master
    * started on a run paused when its last master stopped starts paused. Returns what
-   * changed in words, undefined when nothing did (or the run is not open).
+   * changed ({@link describeChange} says it in words), undefined when nothing did (or the
+   * run is not open).
    */
-  setPaused(paused: boolean, source: ControlSource = { kind: 'api' }): string | undefined {
+  setPaused(paused: boolean, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     return this.#run?.setPaused(paused, source)
   }
 
@@ -122,13 +124,13 @@ export class Master extends EventEmitter {
    * Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. Throws an
    * OptionError for a rate out of its bounds (those of options.rate), even before the run is open.
    */
-  setRate(rate: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+  setRate(rate: number | null, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     checkControl('rate', rate)
     return this.#run?.setRate(rate, source)
   }
 
   /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. Throws like {@link setRate}. */
-  setMaxInFlight(max: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+  setMaxInFlight(max: number | null, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     checkControl('maxInFlight', max)
     return this.#run?.setMaxInFlight(max, source)
   }

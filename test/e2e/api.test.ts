@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { JobSourceError, Master, Slave } from '../../src/index.js'
+import { JobSourceError, Master, Slave, describeChange } from '../../src/index.js'
 import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
 import { tempDir } from '../helpers/proc.js'
 import { stoppedAfterEach } from '../helpers/peers.js'
@@ -269,7 +269,13 @@ describe('the controls of a running master', () => {
     for (const rate of [-5, 1e-9, NaN, Infinity]) expect(refused(() => m.setRate(rate))).toMatchObject({ name: 'OptionError', code: 'TM_ERR_OPTION', message: `setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}` })
     for (const max of [0, NaN, 2.5]) expect(refused(() => m.setMaxInFlight(max))).toMatchObject({ code: 'TM_ERR_OPTION', message: `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}` })
     expect(m.status().run.controls).toMatchObject({ rate: null, maxInFlight: null })
-    expect(m.setRate(0.001)).toBe('rate 0.001 jobs/s')
-    expect(m.setMaxInFlight(1)).toBe('max in flight 1')
+    const rate = m.setRate(0.001)
+    expect(rate).toEqual({ kind: 'rate', rate: 0.001 })
+    expect(describeChange(rate!)).toBe('rate 0.001 jobs/s')
+    const max = m.setMaxInFlight(1)
+    expect(max).toEqual({ kind: 'max-in-flight', maxInFlight: 1 })
+    expect(describeChange(max!)).toBe('max in flight 1')
+    // Nothing to change: nothing said.
+    expect(m.setMaxInFlight(1)).toBeUndefined()
   })
 })

@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { deferred } from '../../deferred.js'
 import { describeError } from '../../errors.js'
@@ -13,7 +12,8 @@ import type { Failure, SlaveMessage } from '../../protocol/messages.js'
 import type { SlaveTiming } from './attempt-policy.js'
 import { AttemptPolicy } from './attempt-policy.js'
 import { Controls } from './controls.js'
-import type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
+import { controlChange } from './controls.js'
+import type { ControlChange, ControlSource, ControlsFigures, ControlUpdate } from './controls.js'
 import { Dispatcher } from './dispatcher.js'
 import { Throttle } from './throttle.js'
 import type { FailedJob } from '../state/failed-log.js'
@@ -30,7 +30,7 @@ import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { RecentFailures } from './recent-failures.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
-import type { MasterAddress, RunSummary } from './types.js'
+import type { MasterAddress, MasterEvents, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
 const WINDOW_FACTOR = 8
@@ -44,6 +44,11 @@ const DRAINING = 'draining'
 /** Closed (or closing): run() settles. */
 const FINISHED = 'finished'
 type Phase = typeof READY | typeof RUNNING | typeof DRAINING | typeof FINISHED
+
+/** Where a run tells its master's listeners what happens (the master itself: {@link MasterEvents}). */
+export interface RunEvents {
+  emit<K extends keyof MasterEvents>(event: K, ...args: MasterEvents[K]): boolean
+}
 
 /** What opening a run found: a run to start, or a key that is already complete. */
 export type Opened = { kind: 'run'; run: Run } | { kind: 'already-complete'; summary: RunSummary }
@@ -70,7 +75,7 @@ export const DEFAULT_PARTS: RunParts = {
   server: (options, handler) => new Server(options, handler),
 }
 
-export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
+export async function openRun(options: ResolvedMasterOptions, token: string | undefined, events: RunEvents, parts: RunParts = DEFAULT_PARTS, stopping?: AbortSignal): Promise<Opened> {
   const store = await parts.store(options, stopping)
   const failedLog = options.failedLog ?? store.failedLogPath
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
@@ -98,7 +103,7 @@ export async function openRun(options: ResolvedMasterOptions, token: string | un
 export const TOTAL_TIMEOUT_MS = 30_000
 
 /** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
-export async function readTotal(options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>, events: Pick<EventEmitter, 'emit'>, ms = TOTAL_TIMEOUT_MS): Promise<number | undefined> {
+export async function readTotal(options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>, events: RunEvents, ms = TOTAL_TIMEOUT_MS): Promise<number | undefined> {
   const total = options.source.total
   const ctx = options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
   let value: unknown
@@ -149,7 +154,7 @@ export class Run {
   readonly #options: ResolvedMasterOptions
   /** Masks the run's secrets in free text (see src/redact.ts). */
   readonly #hide: (text: string) => string
-  readonly #events: EventEmitter
+  readonly #events: RunEvents
   readonly #ledger: Ledger
   readonly #source: Source
   readonly #server: Server
@@ -187,7 +192,7 @@ export class Run {
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
 
-  constructor(options: ResolvedMasterOptions, token: string | undefined, events: EventEmitter, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
+  constructor(options: ResolvedMasterOptions, token: string | undefined, events: RunEvents, store: StateStore, resume: ResumePoint, total: number | undefined, parts: RunParts) {
     this.#options = options
     this.#hide = hideSecrets(options.secrets)
     this.#events = events
@@ -307,9 +312,9 @@ export class Run {
    * Pauses (true) or resumes (false) dispatch: jobs in flight finish, slaves stay
    * connected, heartbeats and checkpoints go on. The pause is written to the checkpoint at
    * once, so a master started on the run after this one stops starts paused too.
-   * Returns what changed in words, undefined if nothing did.
+   * Returns what changed, undefined if nothing did.
    */
-  setPaused(paused: boolean, source: ControlSource): string | undefined {
+  setPaused(paused: boolean, source: ControlSource): ControlUpdate | undefined {
     const changed = this.#controls.setPaused(paused, source)
     this.#persistence.setPaused(this.#controls.paused)
     if (changed !== undefined && (this.#phase === RUNNING || this.#phase === DRAINING)) this.#guard(() => this.#persistence.checkpoint())
@@ -317,24 +322,23 @@ export class Run {
   }
 
   /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. */
-  setRate(rate: number | null, source: ControlSource): string | undefined {
+  setRate(rate: number | null, source: ControlSource): ControlUpdate | undefined {
     return this.#controls.setRate(rate, source)
   }
 
   /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
-  setMaxInFlight(max: number | null, source: ControlSource): string | undefined {
+  setMaxInFlight(max: number | null, source: ControlSource): ControlUpdate | undefined {
     return this.#controls.setMaxInFlight(max, source)
   }
 
   /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
-  #stopBy(source: ControlSource): string {
-    const atOnce = this.#phase === DRAINING
-    const changed = atOnce ? 'stopping at once: the jobs in flight run again on resume' : 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
+  #stopBy(source: ControlSource): ControlUpdate {
+    const change: ControlUpdate = { kind: this.#phase === DRAINING ? 'stopping-at-once' : 'stopping' }
     this.#log('info', `Stop asked${byWhom(source)}`)
-    this.#events.emit('control', { time: new Date().toISOString(), changed, source, controls: this.#controls.figures })
+    this.#events.emit('control', controlChange(change, source, this.#controls.figures, Date.now()))
     // After the answer is out: a stop at once closes the server under the request.
     setImmediate(() => this.stop())
-    return changed
+    return change
   }
 
   /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
