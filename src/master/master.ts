@@ -7,6 +7,7 @@ import { checkControl } from './engine/controls.js'
 import type { Run } from './engine/run.js'
 import { DEFAULT_PARTS, openRun } from './engine/run.js'
 import { httpSurface } from './http/surface.js'
+import { prepareRetryPass, retryOptions } from './engine/retry-failed.js'
 import { generateToken, isLoopback } from './engine/token.js'
 import { hideSecrets } from '../redact.js'
 import type { RunStatus } from './engine/status.js'
@@ -24,6 +25,18 @@ const OPENING = 'opening'
 const RUNNING = 'running'
 const FINISHED = 'finished'
 type Phase = typeof NEW | typeof OPENING | typeof RUNNING | typeof FINISHED
+
+/** A retry pass prepared by {@link Master.retryFailed}: the master that runs it, and what it replays. */
+export interface RetryFailed {
+  /** The master of the pass (run `<key>.retry`), not running yet: its {@link Master.run} runs the pass. */
+  master: Master
+  /** How many failed jobs the pass replays. */
+  count: number
+  /** Where the jobs it replays were moved to, for people: a path, or the table and run. */
+  log: string
+  /** An interrupted pass is resumed, rather than a new one started. */
+  resumed: boolean
+}
 
 /**
  * The master: iterates the generator into the buffer, hands jobs to slaves, tracks
@@ -54,6 +67,8 @@ export class Master extends EventEmitter<MasterEvents> {
   #idleStatus: RunStatus | undefined
   /** Aborted by a stop before the run is open: a standby stops waiting for its lock. */
   readonly #opening = new AbortController()
+  /** Called once run() has settled: a retry pass releases its run's lock. */
+  #release: (() => Promise<void>) | undefined
 
   constructor(options: MasterOptions) {
     super()
@@ -62,6 +77,30 @@ export class Master extends EventEmitter<MasterEvents> {
     this.token = needsToken ? generateToken() : this.options.token
     this.tokenGenerated = needsToken
     this.redact = hideSecrets(this.options.secrets)
+  }
+
+  /**
+   * Prepares the retry pass of run `options.key` (`tm-master --retry-failed`): the run's
+   * failed jobs are moved aside (never deleted) and become the run `<key>.retry`,
+   * resumable like any run (an interrupted pass is resumed), whose jobs failing again go to
+   * the run's failed-jobs log. `options` are the run's (its `source` reads each job's key;
+   * a `shard` retries that shard's failed jobs); `args` and `reset` do not go with it.
+   * Resolves with the pass's master, not running yet, or undefined when the run has no
+   * failed jobs. The run's lock is held until that master's {@link run} settles.
+   */
+  static async retryFailed(options: MasterOptions): Promise<RetryFailed | undefined> {
+    const pass = await prepareRetryPass(resolveMasterOptions(options))
+    if (pass === undefined) return undefined
+    let master: Master
+    try {
+      master = new Master(retryOptions(options, pass))
+    } catch (error) {
+      // The options' error is the one to tell.
+      await pass.release().catch(() => undefined)
+      throw error
+    }
+    master.#release = () => pass.release()
+    return { master, count: pass.count, log: pass.log, resumed: pass.resumed }
   }
 
   /** The address, once listening. */
@@ -93,6 +132,7 @@ export class Master extends EventEmitter<MasterEvents> {
       return await opened.run.start()
     } finally {
       this.#phase = FINISHED
+      await this.#release?.()
     }
   }
 

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { JobSourceError, Master, Slave, describeChange } from '../../src/index.js'
+import { JobSourceError, LocalSlaves, Master, Slave, describeChange } from '../../src/index.js'
 import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
-import { tempDir } from '../helpers/proc.js'
+import { expectEachKeyRan, sandbox, tempDir } from '../helpers/proc.js'
+import { FAULTY, attemptsOf } from '../helpers/reliability.js'
 import { stoppedAfterEach } from '../helpers/peers.js'
 import { until } from '../helpers/reliability.js'
 
@@ -277,5 +278,41 @@ describe('the controls of a running master', () => {
     expect(describeChange(max!)).toBe('max in flight 1')
     // Nothing to change: nothing said.
     expect(m.setMaxInFlight(1)).toBeUndefined()
+  })
+})
+
+describe('a script', () => {
+  /** Starts 2 local slaves running the faulty handler once `m` listens (as tm-master --spawn 2 does); resolves with them. */
+  function localSlavesOf(m: Master, env: NodeJS.ProcessEnv): Promise<LocalSlaves> {
+    return new Promise((resolve) =>
+      m.once('listening', (address) => {
+        const slaves = new LocalSlaves({ count: 2, handler: FAULTY, host: address.url, token: m.token, slave: { concurrency: 2 }, env: { ...process.env, ...env }, wanted: () => m.status().run.state === 'running' })
+        running.push(slaves)
+        slaves.start()
+        resolve(slaves)
+      }),
+    )
+  }
+
+  it('starts local slaves of its master and runs a retry pass of the failed jobs, as tm-master --spawn and --retry-failed do', async () => {
+    const box = sandbox({ TM_FAIL_IDS: '3,7' })
+    const options: MasterOptions = { source: range(20), key: 'lib', stateDir: box.stateDir, host: '127.0.0.1', port: 0, retries: 0 }
+    const first = new Master(options)
+    running.push(first)
+    const firstSlaves = localSlavesOf(first, box.env)
+    expect(await first.run()).toMatchObject({ outcome: 'complete', done: 18, failed: 2 })
+    // Stopped once the run is over, as tm-master does (one still connecting would wait for --reconnect).
+    await (await firstSlaves).stop()
+
+    // The handler is fixed: the pass runs the 2 failed jobs and nothing else.
+    const pass = await Master.retryFailed(options)
+    expect(pass).toMatchObject({ count: 2, resumed: false })
+    running.push(pass!.master)
+    const passSlaves = localSlavesOf(pass!.master, { ...box.env, TM_FIXED: '1' })
+    expect(await pass!.master.run()).toMatchObject({ outcome: 'complete', key: 'lib.retry', done: 2, failed: 0 })
+    await (await passSlaves).stop()
+    expectEachKeyRan(box.records, 20)
+    expect(attemptsOf(box.records, [3, 7])).toEqual({ 3: [1, 1], 7: [1, 1] })
+    expect(await Master.retryFailed(options)).toBeUndefined()
   })
 })
