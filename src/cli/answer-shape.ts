@@ -60,7 +60,10 @@ export function isRunStatus(value: unknown): value is RunStatus {
   return fields(value, { time: string, run, slaves: arrayOf(slave), failures: arrayOf(failure) })
 }
 
+/** A change of the controls (`{ kind, ... }`), null (nothing changed), or absent (a master older than the field). */
+const change: Check = (value) => value === undefined || value === null || fields(value, { kind: string })
+
 /** A control endpoint's answer (`POST /pause`, ...) as tm-ctl reads it. */
 export function isControlAnswer(value: unknown): value is ControlAnswer {
-  return fields(value, { changed: string, controls })
+  return fields(value, { changed: string, change, controls })
 }

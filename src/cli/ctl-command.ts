@@ -94,7 +94,7 @@ Examples:
       .addOption(new Option('-H, --host <host:port>', `the live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`))
       .addOption(new Option('--token <secret>', "the run's token, if the master has one").env('TM_TOKEN'))
       .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for a wss:// master'))
-      .option('--json', "print the master's answer as JSON: { changed, controls }")
+      .option('--json', "print the master's answer as JSON: { changed, change, controls }")
       .addHelpText('after', `\nPrints what changed and the controls after it. Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${c.example}`)
     if (c.parse !== undefined && c.args !== undefined) {
       command.argument(c.args, c.name === 'rate' ? 'jobs per second over the whole fleet (fractions allowed), or off' : 'jobs in flight over the whole fleet, or off', c.parse)

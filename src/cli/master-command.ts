@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { OptionError } from '../errors.js'
-import type { ControlChange, MasterAddress, RunSummary } from '../master/master.js'
+import type { MasterAddress, RunSummary } from '../master/master.js'
 import { loadThrottle } from '../master/engine/throttle.js'
 import { Master } from '../master/master.js'
 import { loadHandlerModule, loadJobSource, parseModuleSpec } from '../module-loader.js'
-import { MASTER_DEFAULTS } from '../options.js'
-import type { JobSource, MasterOptions } from '../options.js'
-import { stateBackend } from '../master/state/state-backend.js'
-import type { RetryPass } from '../master/state/state-store.js'
+import type { MasterOptions } from '../options.js'
 import { formatCount, formatDuration } from './format.js'
-import { LocalSlaves } from './local-slaves.js'
+import { LocalSlaves } from '../slave/local-slaves.js'
 import { jsonLocalSlaveLine, jsonLogLine, printableLines } from './log-format.js'
 import { MASTER_CLI } from './master-options.js'
 import type { MasterCliOptions } from './master-options.js'
@@ -20,7 +17,6 @@ import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
 import { pageLine } from './page-address.js'
 import { hideInError } from '../redact.js'
-import { shardSuffix } from '../shard.js'
 import { StatusDisplay } from './status-display.js'
 import { resumeMessage } from './status-line.js'
 import { StatsStream } from './stats-stream.js'
@@ -104,12 +100,51 @@ function summaryLines(summary: RunSummary): string[] {
   return [`Run '${summary.key}' stopped: ${counts}. Start it again with --key ${summary.key} to resume.`]
 }
 
-/** What a retry pass runs: the jobs of the pass, keyed as the run's (`key`), resuming by position. */
-function retrySource(pass: RetryPass, key: JobSource['key']): JobSource {
-  return { getJobs: (_last, ctx) => pass.jobs(ctx.position), key, total: pass.count }
+/**
+ * The master of the run, or with --retry-failed of its retry pass (undefined, said so, when
+ * the run has no failed jobs). A library error about an option names its flag.
+ */
+async function openMaster(options: MasterOptions & { key: string }, cli: MasterCliOptions, words: string[]): Promise<Master | undefined> {
+  if (cli.retryFailed && cli.reset) throw new OptionError('--retry-failed and --reset do not go together')
+  if (cli.retryFailed && words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
+  try {
+    if (!cli.retryFailed) return new Master(options)
+    const pass = await Master.retryFailed(options)
+    if (pass === undefined) {
+      say(process.stdout, `Run '${options.key}' has no failed jobs to retry.`)
+      return undefined
+    }
+    say(process.stdout, `${pass.resumed ? 'Resuming the retry of' : 'Retrying'} ${pass.count} failed jobs of run '${options.key}' (from ${pass.log}) as run '${pass.master.options.key}'`)
+    return pass.master
+  } catch (error) {
+    throw asFlagError(MASTER_CLI, error)
+  }
 }
 
-async function runMaster(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<number> {
+/** The local slaves of --spawn, running --handler against `address` with the options marked `spawn` in MASTER_CLI. */
+function localSlaves(master: Master, address: MasterAddress, options: MasterCliOptions & { spawn: number }, log: (line: string) => void, onFatal: (message: string) => void): LocalSlaves {
+  return new LocalSlaves({
+    count: options.spawn,
+    handler: options.handler,
+    host: address.url,
+    token: master.token,
+    args: spawnArgs(MASTER_CLI, options),
+    log,
+    onFatal,
+    wanted: () => master.status().run.state === 'running',
+  })
+}
+
+/** What tm-master exits with after `summary`: a stop by signal (or `tm-ctl stop`, as SIGINT) as by that signal, failed jobs or local slaves that could not start 1. */
+function exitCode(summary: RunSummary, slavesFailed: boolean, signal: NodeJS.Signals | undefined, stopAsked: boolean): number {
+  if (slavesFailed) return 1
+  if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)
+  if (stopAsked && summary.outcome === 'stopped') return signalExitCode('SIGINT')
+  return summary.totals.failed > 0 ? 1 : 0
+}
+
+/** The library's options of the command line: its arguments, its flags and the modules they name, loaded. */
+async function masterOptions(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<MasterOptions & { key: string }> {
   const args = nameValueArgs(words)
   if (options.spawn !== undefined && options.handler === undefined) throw new OptionError('--spawn needs --handler <module> (the handler the local slaves run)')
   if (options.handler !== undefined && options.spawn === undefined) throw new OptionError('--handler goes with --spawn <n>')
@@ -118,101 +153,102 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   if (options.handler !== undefined) await loadHandlerModule(options.handler)
   const throttle = options.throttle === undefined ? undefined : await loadThrottle(options.throttle)
   const key = options.key ?? defaultKey(moduleSpec)
-  let run: Pick<MasterOptions, 'source' | 'key' | 'args' | 'reset' | 'shard'> = { source, key, args, reset: options.reset }
-  let retryPass: RetryPass | undefined
-  if (options.retryFailed) {
-    if (options.reset) throw new OptionError('--retry-failed and --reset do not go together')
-    if (words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
-    // A shard's failed jobs are its own: the pass replays them without the shard's filter.
-    const backend = stateBackend({ stateDir: options.stateDir, stateStore: options.stateStore, acceptJournalLoss: false, heartbeat: options.heartbeat ?? MASTER_DEFAULTS.heartbeat })
-    retryPass = await backend.retryPass(options.shard === undefined ? key : `${key}${shardSuffix(options.shard)}`)
-    if (retryPass === undefined) {
-      say(process.stdout, `Run '${key}' has no failed jobs to retry.`)
-      return 0
-    }
-    run = { source: retrySource(retryPass, source.key), key: retryPass.key, args: retryPass.args, shard: undefined }
-    say(process.stdout, `${retryPass.resumed ? 'Resuming the retry of' : 'Retrying'} ${retryPass.count} failed jobs of run '${key}' (from ${retryPass.log}) as run '${run.key}'`)
-  }
-  let master: Master
-  try {
-    master = new Master({ ...libraryOptions(MASTER_CLI, options), ...run, tls, throttle })
-  } catch (error) {
-    throw asFlagError(MASTER_CLI, error)
-  }
-  // `tm-ctl stop` stops as SIGINT does, and exits as after it.
+  return { ...libraryOptions(MASTER_CLI, options), source, key, args, reset: options.reset, tls, throttle }
+}
+
+/** What tm-master shows of a master while it runs, and the local slaves it starts. */
+interface MasterOutputs {
+  /** Where the lines for people go: stdout, or stderr when the stats stream has stdout. */
+  readonly out: NodeJS.WriteStream
+  /** A local slave could not start (the run was stopped for it). */
+  readonly slavesFailed: boolean
+  /** `tm-ctl stop` asked the stop (the command exits as after SIGINT). */
+  readonly stopAsked: boolean
+  /** Stops the display and the stats stream, and the local slaves. */
+  stop(): Promise<void>
+}
+
+/**
+ * Shows `master` as the flags say: the start lines, the status display, the log, the stats
+ * stream; starts the local slaves of --spawn once it listens.
+ */
+function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
   let stopAsked = false
-  master.on('control', (change: ControlChange) => {
-    if (change.changed.startsWith('stopping')) stopAsked = true
+  master.on('control', ({ change }) => {
+    if (change.kind === 'stopping' || change.kind === 'stopping-at-once') stopAsked = true
   })
   // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
   const out = options.stats === '-' ? process.stderr : process.stdout
   const tty = out.isTTY === true
   const display = new StatusDisplay(master, { tty, interval: options.statusInterval, out, err: process.stderr, slaves: options.slaves === true, input: tty ? process.stdin : undefined })
   let slaves: LocalSlaves | undefined
-  let slaveFailure: string | undefined
+  let slavesFailed = false
   const json = options.logFormat === 'json'
   const log = (level: string, text: string): void => {
     const message = master.redact(text)
     display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
   }
   const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout, (message) => log('warn', message))
-  master.on('log', ({ level, message }: { level: string; message: string }) => log(level, message))
-  master.on('listening', (address: MasterAddress) => {
+  master.on('log', ({ level, message }) => log(level, message))
+  master.on('listening', (address) => {
     say(out, `Taskmaster server running on '${address.hostPort}'`)
     if (master.tokenGenerated) say(out, `Token (give it to slaves with --token or TM_TOKEN): ${master.token}`)
-    say(out, pageLine(address, master.token, { tls: tls !== undefined, terminal: tty }))
+    say(out, pageLine(address, master.token, { tls: master.options.tls !== undefined, terminal: tty }))
     const resuming = resumeMessage(master.status())
     if (resuming !== undefined) say(out, resuming)
     if (options.spawn !== undefined) {
-      // The options marked `spawn` in MASTER_CLI, as the local slaves' flags of the same name.
-      const slaveArgs = [options.handler!, '--host', address.url, ...spawnArgs(MASTER_CLI, options)]
-      const env = { ...process.env }
-      if (master.token !== undefined) env.TM_TOKEN = master.token
-      slaves = new LocalSlaves({
-        count: options.spawn,
-        args: slaveArgs,
-        env,
-        log: (text) => {
-          const line = master.redact(text)
-          display.log(json ? jsonLocalSlaveLine(line) : line)
-        },
-        onFatal: (message) => {
-          log('error', message)
-          slaveFailure = message
-          master.stop()
-        },
-        running: () => master.status().run.state === 'running',
+      const slaveLine = (text: string): void => {
+        const line = master.redact(text)
+        display.log(json ? jsonLocalSlaveLine(line) : line)
+      }
+      slaves = localSlaves(master, address, { ...options, spawn: options.spawn }, slaveLine, (message) => {
+        log('error', message)
+        slavesFailed = true
+        master.stop()
       })
       slaves.start()
     }
     if (!options.quiet) display.start()
     stats?.start()
   })
+  return {
+    out,
+    get slavesFailed() {
+      return slavesFailed
+    },
+    get stopAsked() {
+      return stopAsked
+    },
+    async stop() {
+      display.stop()
+      stats?.stop()
+      await slaves?.stop()
+    },
+  }
+}
+
+async function runMaster(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<number> {
+  const master = await openMaster(await masterOptions(moduleSpec, words, options), options, words)
+  if (master === undefined) return 0
+  const outputs = showMaster(master, options)
   const firstSignal = onStopSignals(() => master.stop())
   // Said once a stop is handled: whoever reads it may stop the standby at once.
-  if (master.options.standby) say(out, `Standing by for run '${master.options.key}': waiting for the active master's lease in the state store`)
+  if (master.options.standby) say(outputs.out, `Standing by for run '${master.options.key}': waiting for the active master's lease in the state store`)
   let summary: RunSummary
   try {
     summary = await master.run()
   } catch (error) {
     throw hideInError(error, master.redact)
   } finally {
-    display.stop()
-    stats?.stop()
-    await slaves?.stop()
-    await retryPass?.release()
+    await outputs.stop()
   }
   if (summary.outcome === 'already-complete') {
-    say(out, `Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.`)
+    say(outputs.out, `Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.`)
     return 0
   }
-  say(out, ...summaryLines(summary))
-  if (master.status().run.resumed) say(out, wholeRunLine(summary))
-  if (slaveFailure !== undefined) return 1
-  const signal = firstSignal()
-  if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)
-  if (stopAsked && summary.outcome === 'stopped') return signalExitCode('SIGINT')
-  return summary.totals.failed > 0 ? 1 : 0
+  say(outputs.out, ...summaryLines(summary))
+  if (master.status().run.resumed) say(outputs.out, wholeRunLine(summary))
+  return exitCode(summary, outputs.slavesFailed, firstSignal(), outputs.stopAsked)
 }
 
 /** Entry point of `bin/tm-master.js`. */

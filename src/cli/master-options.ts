@@ -5,7 +5,7 @@ import type { MasterOptions } from '../options.js'
 import { MAX_SHARDS, parseShard } from '../shard.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { forSpawn, fromSpec } from './option-table.js'
-import { MAX_LOCAL_SLAVES } from './local-slaves.js'
+import { MAX_LOCAL_SLAVES } from '../slave/local-slaves.js'
 import { logFormat } from './log-format.js'
 import { listenAddress } from './parse.js'
 

@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process'
 import { Command } from 'commander'
 import { loadHandlerModule } from '../module-loader.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
-import { SLAVE_BIN } from './local-slaves.js'
+import { LocalSlaves } from '../slave/local-slaves.js'
 import { jsonLogLine, printable } from './log-format.js'
 import { addOptions, asFlagError, libraryOptions } from './option-table.js'
 import { readCa } from './parse.js'
@@ -51,7 +50,7 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   } catch (error) {
     throw asFlagError(SLAVE_CLI, error)
   }
-  slave.on('log', ({ level, message }: { level: string; message: string }) => {
+  slave.on('log', ({ level, message }) => {
     if (!options.quiet || level === 'warn') process.stderr.write(printable(options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`) + '\n')
   })
   const firstSignal = onStopSignals(() => slave.stop())
@@ -64,30 +63,24 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
 
 /**
  * `--procs n`: n slave processes, each in its own process group; signals are passed on
- * once. A child that exits to restart (too many abandoned jobs) is started again.
+ * (each one, so a second SIGINT stops them at once). A child that exits to restart (too
+ * many abandoned jobs) is started again; any other exit is its last. Exits with the highest code.
  */
-async function runProcs(procs: number): Promise<number> {
-  // Each child is told --procs 1 last (the last occurrence wins, whatever form the
-  // user's took: -p4, -p 4, --procs=4), so no child starts children of its own.
-  const args = [...process.argv.slice(2), '--procs', '1']
-  const children = new Set<ReturnType<typeof spawn>>()
-  let stopping = false
-  onStopSignals((signal) => {
-    stopping = true
-    for (const child of children) if (child.exitCode === null) child.kill(signal)
+function runProcs(procs: number): Promise<number> {
+  const slaves = new LocalSlaves({
+    count: procs,
+    // Each child is told --procs 1 last (the last occurrence wins, whatever form the
+    // user's took: -p4, -p 4, --procs=4), so no child starts children of its own.
+    args: [...process.argv.slice(2), '--procs', '1'],
+    // The children run under the node flags this process was started with (`node <flags> tm-slave`).
+    execArgv: process.execArgv,
+    restartCrashed: false,
+    // A slave stopping gracefully finishes its running jobs, however long they take.
+    killAfter: 0,
   })
-  const runChild = async (): Promise<number> => {
-    for (;;) {
-      // The children run under the node flags this process was started with (`node <flags> tm-slave`).
-      const child = spawn(process.execPath, [...process.execArgv, SLAVE_BIN, ...args], { stdio: 'inherit', detached: true })
-      children.add(child)
-      const code = await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
-      children.delete(child)
-      if (code !== SLAVE_EXIT_RESTART || stopping) return code
-    }
-  }
-  const codes = await Promise.all(Array.from({ length: procs }, runChild))
-  return Math.max(...codes)
+  onStopSignals((signal) => void slaves.stop(signal))
+  slaves.start()
+  return slaves.exited()
 }
 
 /** Entry point of `bin/tm-slave.js`. */

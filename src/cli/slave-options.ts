@@ -3,7 +3,7 @@ import { MASTER_OPTIONS, SLAVE_OPTIONS } from '../option-specs.js'
 import type { SlaveOptions } from '../options.js'
 import type { CliTable, CliValues } from './option-table.js'
 import { fromSpec } from './option-table.js'
-import { MAX_LOCAL_SLAVES } from './local-slaves.js'
+import { MAX_LOCAL_SLAVES } from '../slave/local-slaves.js'
 import { logFormat } from './log-format.js'
 
 const S = SLAVE_OPTIONS

@@ -1,15 +1,15 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 import { OptionError } from '../errors.js'
-import type { ControlChange, Master } from '../master/master.js'
+import type { Master } from '../master/master.js'
 import type { Writable } from 'node:stream'
 import { outputFailed } from './optional-output.js'
 
 /**
  * `--stats <file|->`: the master's status document as one JSON object a line, every
  * `interval` seconds, ready to plot; and each change of the controls as a line of its own,
- * when it happens: `{ time, control, source, controls }` (`control` says what changed in
- * words, `source` where it came from: `flag`, `checkpoint`, `http` with the `address`,
- * `throttle`, `api`). A file is appended to (a resumed run goes on in the
+ * when it happens: `{ time, control, change, source, controls }` (`control` says what changed
+ * in words, `change` what changed as a value (`{ kind, ... }`, a ControlUpdate), `source`
+ * where it came from: `flag`, `checkpoint`, `http` with the `address`, `throttle`, `api`). A file is appended to (a resumed run goes on in the
  * same file) with a synchronous write, so the last line is out before the process exits.
  *
  * An optional output: a write that fails (a full disk) is said once through `report`, the
@@ -48,7 +48,7 @@ export class StatsStream {
         throw new OptionError(`Cannot open --stats '${target}': ${(error as Error).message}`)
       }
     }
-    master.on('control', (change: ControlChange) => this.#line(JSON.stringify({ time: change.time, control: change.changed, source: change.source, controls: change.controls }) + '\n'))
+    master.on('control', (c) => this.#line(JSON.stringify({ time: c.time, control: c.changed, change: c.change, source: c.source, controls: c.controls }) + '\n'))
   }
 
   /** Writes a line now and every interval. */

@@ -2,33 +2,47 @@ import { EventEmitter } from 'node:events'
 import { StateError } from '../errors.js'
 import type { MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
-import type { ControlSource } from './engine/controls.js'
+import type { ControlSource, ControlUpdate } from './engine/controls.js'
 import { checkControl } from './engine/controls.js'
 import type { Run } from './engine/run.js'
 import type { RunView } from './engine/view.js'
 import { DEFAULT_PARTS, openRun } from './engine/run.js'
 import { httpSurface } from './http/surface.js'
+import { prepareRetryPass, retryOptions } from './engine/retry-failed.js'
 import { generateToken, isLoopback } from './engine/token.js'
 import { hideSecrets } from '../redact.js'
 import type { RunStatus } from './engine/status.js'
 import { startingStatus } from './engine/status.js'
-import type { MasterAddress, RunSummary } from './engine/types.js'
+import type { MasterAddress, MasterEvents, RunSummary } from './engine/types.js'
 
-export type { MasterAddress, Outcome, RunSummary } from './engine/types.js'
-export type { ControlChange, ControlSource, ControlsFigures } from './engine/controls.js'
+export type { MasterAddress, MasterEvents, Outcome, RunSummary } from './engine/types.js'
+export type { ControlChange, ControlSource, ControlsFigures, ControlUpdate } from './engine/controls.js'
+export { describeChange } from './engine/controls.js'
 export type { RunFigures, RunState, RunStatus, SessionFigures, SlaveFigures } from './engine/status.js'
+
+/** A retry pass prepared by {@link Master.retryFailed}: the master that runs it, and what it replays. */
+export interface RetryFailed {
+  /** The master of the pass (run `<key>.retry`), not running yet: its {@link Master.run} runs the pass. */
+  master: Master
+  /** How many failed jobs the pass replays. */
+  count: number
+  /** Where the jobs it replays were moved to, for people: a path, or the table and run. */
+  log: string
+  /** An interrupted pass is resumed, rather than a new one started. */
+  resumed: boolean
+}
 
 /**
  * The master: iterates the generator into the buffer, hands jobs to slaves, tracks
  * them in the ledger and keeps the run's checkpoint. A facade: the work is done by a
  * run (see `run.ts`) that exists while the run runs.
  *
- * Events: `listening` (MasterAddress), `slave-connected` / `slave-disconnected`
- * (Session), `log` ({ level, message }), `status` (RunStatus: once a second while the run
- * runs, at a stop and at the end), `control` (ControlChange: the controls set at start,
- * then every change, with where it came from).
+ * Events ({@link MasterEvents}): `listening` (MasterAddress), `slave-connected` /
+ * `slave-disconnected` (Session), `log` (LogLine), `status` (RunStatus: once a second while
+ * the run runs, at a stop and at the end), `control` (ControlChange: the controls set at
+ * start, then every change, with where it came from).
  */
-export class Master extends EventEmitter {
+export class Master extends EventEmitter<MasterEvents> {
   readonly options: ResolvedMasterOptions
   /** The token slaves must present (given, or generated when listening beyond loopback). */
   readonly token: string | undefined
@@ -48,6 +62,8 @@ export class Master extends EventEmitter {
   #idleStatus: RunStatus | undefined
   /** Aborted by a stop before the run is open: a standby stops waiting for its lock, the run stops once open. */
   readonly #stopping = new AbortController()
+  /** Called once run() has settled: a retry pass releases its run's lock. */
+  #release: (() => Promise<void>) | undefined
 
   constructor(options: MasterOptions) {
     super()
@@ -56,6 +72,30 @@ export class Master extends EventEmitter {
     this.token = needsToken ? generateToken() : this.options.token
     this.tokenGenerated = needsToken
     this.redact = hideSecrets(this.options.secrets)
+  }
+
+  /**
+   * Prepares the retry pass of run `options.key` (`tm-master --retry-failed`): the run's
+   * failed jobs are moved aside (never deleted) and become the run `<key>.retry`,
+   * resumable like any run (an interrupted pass is resumed), whose jobs failing again go to
+   * the run's failed-jobs log. `options` are the run's (its `source` reads each job's key;
+   * a `shard` retries that shard's failed jobs); `args` and `reset` do not go with it.
+   * Resolves with the pass's master, not running yet, or undefined when the run has no
+   * failed jobs. The run's lock is held until that master's {@link run} settles.
+   */
+  static async retryFailed(options: MasterOptions): Promise<RetryFailed | undefined> {
+    const pass = await prepareRetryPass(resolveMasterOptions(options))
+    if (pass === undefined) return undefined
+    let master: Master
+    try {
+      master = new Master(retryOptions(options, pass))
+    } catch (error) {
+      // The options' error is the one to tell.
+      await pass.release().catch(() => undefined)
+      throw error
+    }
+    master.#release = () => pass.release()
+    return { master, count: pass.count, log: pass.log, resumed: pass.resumed }
   }
 
   /** The address, once listening. */
@@ -71,20 +111,26 @@ export class Master extends EventEmitter {
   async run(): Promise<RunSummary> {
     if (this.#started) throw new StateError('Master.run() can only be called once')
     this.#started = true
-    const parts = { ...DEFAULT_PARTS, surface: (view: RunView) => httpSurface(view, this.token) }
-    const opened = await openRun(this.options, { token: this.token, events: this, parts, stopping: this.#stopping.signal })
-    if (opened.kind === 'already-complete') {
-      const status = startingStatus(this.options.key, this.options.shownArgs, 'already-complete')
-      status.run.done = opened.summary.totals.done
-      status.run.failed = opened.summary.totals.failed
-      status.run.elapsedMs = opened.summary.totals.elapsedMs
-      this.#idleStatus = status
-      return opened.summary
+    try {
+      const parts = { ...DEFAULT_PARTS, surface: (view: RunView) => httpSurface(view, this.token) }
+      const opened = await openRun(this.options, { token: this.token, events: this, parts, stopping: this.#stopping.signal })
+      if (opened.kind === 'already-complete') {
+        const status = startingStatus(this.options.key, this.options.shownArgs, 'already-complete')
+        status.run.done = opened.summary.totals.done
+        status.run.failed = opened.summary.totals.failed
+        status.run.elapsedMs = opened.summary.totals.elapsedMs
+        this.#idleStatus = status
+        return opened.summary
+      }
+      this.#run = opened.run
+      if (this.#stopping.signal.aborted) opened.run.stop()
+      return await opened.run.start()
+    } finally {
+      // A retry pass releases its run's lock once its master is done.
+      await this.#release?.()
     }
-    this.#run = opened.run
-    if (this.#stopping.signal.aborted) opened.run.stop()
-    return opened.run.start()
   }
+
 
   /**
    * Stops the run. The first call is graceful: no new jobs go out, slaves hand back
@@ -100,9 +146,10 @@ export class Master extends EventEmitter {
    * Pauses dispatch (true) or resumes it (false): no new jobs go out while paused, jobs in
    * flight finish, slaves stay connected. The pause is kept in the checkpoint: a master
    * started on a run paused when its last master stopped starts paused. Returns what
-   * changed in words, undefined when nothing did (or the run is not open).
+   * changed ({@link describeChange} says it in words), undefined when nothing did (or the
+   * run is not open).
    */
-  setPaused(paused: boolean, source: ControlSource = { kind: 'api' }): string | undefined {
+  setPaused(paused: boolean, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     return this.#run?.setPaused(paused, source)
   }
 
@@ -110,13 +157,13 @@ export class Master extends EventEmitter {
    * Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. Throws an
    * OptionError for a rate out of its bounds (those of options.rate), even before the run is open.
    */
-  setRate(rate: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+  setRate(rate: number | null, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     checkControl('rate', rate)
     return this.#run?.setRate(rate, source)
   }
 
   /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. Throws like {@link setRate}. */
-  setMaxInFlight(max: number | null, source: ControlSource = { kind: 'api' }): string | undefined {
+  setMaxInFlight(max: number | null, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     checkControl('maxInFlight', max)
     return this.#run?.setMaxInFlight(max, source)
   }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import WebSocket from 'ws'
 import { AuthError, ConnectionError, ProtocolError, RefusedError, TaskmasterError, TlsError } from '../errors.js'
 import { Intervals } from '../intervals.js'
+import type { LogLine } from '../log-line.js'
 import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
 import { resolveSlaveOptions, slaveBatch } from '../options.js'
 import { decodeMasterMessage } from '../protocol/codec.js'
@@ -29,6 +30,19 @@ export interface SlaveSummary {
   /** Jobs this slave finished (done or failed attempts). */
   jobs: number
   failures: number
+}
+
+/**
+ * The events of a {@link Slave}, by name, with their arguments: `slave.on(name, listener)`
+ * takes a listener of these arguments (and only these names).
+ */
+export interface SlaveEvents {
+  /** A master welcomed this slave: its run (it changes when the master restarts) and this connection's session number. */
+  connected: [welcome: { run: string; session: number }]
+  /** The connection to the master was lost, and why (the slave reconnects, unless it is stopping). */
+  disconnected: [reason: string]
+  /** A line for the log. */
+  log: [line: LogLine]
 }
 
 /** Connecting or waiting to reconnect. */
@@ -64,9 +78,10 @@ const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUE
  * runs the handler with up to `concurrency` at once, and reports completions in
  * batches.
  *
- * Events: `connected` ({ run, session }), `disconnected` (reason), `log` ({ level, message }).
+ * Events ({@link SlaveEvents}): `connected` ({ run, session }), `disconnected` (reason),
+ * `log` (LogLine).
  */
-export class Slave extends EventEmitter {
+export class Slave extends EventEmitter<SlaveEvents> {
   readonly options: ResolvedSlaveOptions
   readonly id = randomBytes(6).toString('hex')
   readonly #runner: Runner

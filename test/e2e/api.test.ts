@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { JobSourceError, Master, Slave } from '../../src/index.js'
+import { JobSourceError, LocalSlaves, Master, Slave, describeChange } from '../../src/index.js'
 import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
-import { tempDir } from '../helpers/proc.js'
+import { expectEachKeyRan, sandbox, tempDir } from '../helpers/proc.js'
+import { FAULTY, attemptsOf } from '../helpers/reliability.js'
 import { stoppedAfterEach } from '../helpers/peers.js'
 import { until } from '../helpers/reliability.js'
 
@@ -269,7 +270,49 @@ describe('the controls of a running master', () => {
     for (const rate of [-5, 1e-9, NaN, Infinity]) expect(refused(() => m.setRate(rate))).toMatchObject({ name: 'OptionError', code: 'TM_ERR_OPTION', message: `setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}` })
     for (const max of [0, NaN, 2.5]) expect(refused(() => m.setMaxInFlight(max))).toMatchObject({ code: 'TM_ERR_OPTION', message: `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}` })
     expect(m.status().run.controls).toMatchObject({ rate: null, maxInFlight: null })
-    expect(m.setRate(0.001)).toBe('rate 0.001 jobs/s')
-    expect(m.setMaxInFlight(1)).toBe('max in flight 1')
+    const rate = m.setRate(0.001)
+    expect(rate).toEqual({ kind: 'rate', rate: 0.001 })
+    expect(describeChange(rate!)).toBe('rate 0.001 jobs/s')
+    const max = m.setMaxInFlight(1)
+    expect(max).toEqual({ kind: 'max-in-flight', maxInFlight: 1 })
+    expect(describeChange(max!)).toBe('max in flight 1')
+    // Nothing to change: nothing said.
+    expect(m.setMaxInFlight(1)).toBeUndefined()
+  })
+})
+
+describe('a script', () => {
+  /** Starts 2 local slaves running the faulty handler once `m` listens (as tm-master --spawn 2 does); resolves with them. */
+  function localSlavesOf(m: Master, env: NodeJS.ProcessEnv): Promise<LocalSlaves> {
+    return new Promise((resolve) =>
+      m.once('listening', (address) => {
+        const slaves = new LocalSlaves({ count: 2, handler: FAULTY, host: address.url, token: m.token, slave: { concurrency: 2 }, env: { ...process.env, ...env }, wanted: () => m.status().run.state === 'running' })
+        running.push(slaves)
+        slaves.start()
+        resolve(slaves)
+      }),
+    )
+  }
+
+  it('starts local slaves of its master and runs a retry pass of the failed jobs, as tm-master --spawn and --retry-failed do', async () => {
+    const box = sandbox({ TM_FAIL_IDS: '3,7' })
+    const options: MasterOptions = { source: range(20), key: 'lib', stateDir: box.stateDir, host: '127.0.0.1', port: 0, retries: 0 }
+    const first = new Master(options)
+    running.push(first)
+    const firstSlaves = localSlavesOf(first, box.env)
+    expect(await first.run()).toMatchObject({ outcome: 'complete', done: 18, failed: 2 })
+    // Stopped once the run is over, as tm-master does (one still connecting would wait for --reconnect).
+    await (await firstSlaves).stop()
+
+    // The handler is fixed: the pass runs the 2 failed jobs and nothing else.
+    const pass = await Master.retryFailed(options)
+    expect(pass).toMatchObject({ count: 2, resumed: false })
+    running.push(pass!.master)
+    const passSlaves = localSlavesOf(pass!.master, { ...box.env, TM_FIXED: '1' })
+    expect(await pass!.master.run()).toMatchObject({ outcome: 'complete', key: 'lib.retry', done: 2, failed: 0 })
+    await (await passSlaves).stop()
+    expectEachKeyRan(box.records, 20)
+    expect(attemptsOf(box.records, [3, 7])).toEqual({ 3: [1, 1], 7: [1, 1] })
+    expect(await Master.retryFailed(options)).toBeUndefined()
   })
 })

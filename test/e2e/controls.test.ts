@@ -39,14 +39,17 @@ describe('pause and resume', () => {
 
     const again = await ctl(['pause', '--host', host])
     expect(again.stdout).toBe('nothing: already paused\npaused | rate off | max in flight off | no throttle\n')
+    // Nothing changed: no change as a value either.
+    const againJson = await ctl(['pause', '--host', host, '--json'])
+    expect(JSON.parse(againJson.stdout)).toEqual({ changed: 'nothing: already paused', change: null, controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null } })
     const resumed = await ctl(['resume', '--host', host])
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toBe('resumed\nnot paused | rate off | max in flight off | no throttle\n')
     await expectRunEnds(master, slaves)
     expectEachKeyRan(box.records, 400)
-    expect(controlLines(stats).map((c) => [c.control, c.source.kind, c.source.address?.replace(/^::ffff:/, ''), c.controls.paused])).toEqual([
-      ['paused', 'http', '127.0.0.1', true],
-      ['resumed', 'http', '127.0.0.1', false],
+    expect(controlLines(stats).map((c) => [c.control, c.change, c.source.kind, c.source.address?.replace(/^::ffff:/, ''), c.controls.paused])).toEqual([
+      ['paused', { kind: 'paused' }, 'http', '127.0.0.1', true],
+      ['resumed', { kind: 'resumed' }, 'http', '127.0.0.1', false],
     ])
     expect(master.stdout + master.stderr).toMatch(/Controls: paused \(by (::ffff:)?127\.0\.0\.1\)/)
   })
@@ -150,6 +153,12 @@ describe('--throttle', () => {
     expect(changes).toContainEqual([`throttled: ${GATE_BROKE}`, 'throttle'])
     expect(changes).toContainEqual(['throttled: throttle check did not answer within 0.2 s', 'throttle'])
     expect(changes[changes.length - 1]).toEqual(['throttle released', 'throttle'])
+    const kinds = controlLines(stats).map((c) => c.change)
+    expect(kinds.slice(0, 2)).toEqual([
+      { kind: 'throttle', throttle: fixture('throttle-gate.mjs'), throttled: 'waiting for the first throttle check' },
+      { kind: 'throttled', reason: 'replica lag 5 s' },
+    ])
+    expect(kinds[kinds.length - 1]).toEqual({ kind: 'throttle-released' })
   })
 
   it('refuses a module that is missing or lacks the export, in one line (exit 2)', async () => {
@@ -203,9 +212,9 @@ describe('the control endpoints and tm-ctl', () => {
     const notJson = await post('/max-in-flight', 'ten')
     expect([notJson.status, await notJson.text()]).toEqual([400, 'POST /max-in-flight takes a JSON body {"value": <a whole number of jobs from 1 to 100000000> or null for no limit}; the body is not JSON\n'])
     const rate = await post('/rate', '{"value": 250.5}')
-    expect([rate.status, await rate.json()]).toEqual([200, { changed: 'rate 250.5 jobs/s', controls: { paused: true, rate: 250.5, maxInFlight: null, throttled: null, throttle: null } }])
+    expect([rate.status, await rate.json()]).toEqual([200, { changed: 'rate 250.5 jobs/s', change: { kind: 'rate', rate: 250.5 }, controls: { paused: true, rate: 250.5, maxInFlight: null, throttled: null, throttle: null } }])
     const off = await ctl(['rate', 'off', '--host', host, '--json'])
-    expect(JSON.parse(off.stdout)).toEqual({ changed: 'rate off', controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null } })
+    expect(JSON.parse(off.stdout)).toEqual({ changed: 'rate off', change: { kind: 'rate', rate: null }, controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null } })
 
     const noToken = await ctl(['pause', '--host', host], null)
     expect(noToken.exit.code).toBe(2)

@@ -55,6 +55,10 @@ describe('a handler that throws', () => {
     expect(again.exit, again.stderr).toEqual(EXIT_OK)
     expect(again.stdout).toBe("Run 'flaky' has no failed jobs to retry.\n")
     expect(recordedKeys(box.records)).toHaveLength(N)
+    // A state dir where no run ever kept state: nothing to retry either.
+    const nowhere = await run(MASTER_BIN, [RANGE, '--key', 'flaky', '--state-dir', join(box.stateDir, 'nowhere'), '--retry-failed', '--quiet'], { env: fixedEnv })
+    expect(nowhere.exit, nowhere.stderr).toEqual(EXIT_OK)
+    expect(nowhere.stdout).toBe("Run 'flaky' has no failed jobs to retry.\n")
   })
 })
 

@@ -8,7 +8,7 @@ import type { RunParts } from '../../src/master/engine/run.js'
 import { openRun } from '../../src/master/engine/run.js'
 import { RunStore } from '../../src/master/state/file/run-store.js'
 import { Server } from '../../src/master/engine/server.js'
-import type { MasterAddress, RunSummary } from '../../src/master/engine/types.js'
+import type { MasterEvents, RunSummary } from '../../src/master/engine/types.js'
 import { resolveMasterOptions } from '../../src/options.js'
 import type { MasterOptions } from '../../src/options.js'
 import { cleanTempDirs, tempDir } from '../helpers/proc.js'
@@ -88,8 +88,8 @@ function parts(store: FailingStore, server: { failClose?: boolean; failListen?: 
 
 /** Opens and starts a run with `parts`, and a slave that runs every job; resolves with run()'s outcome. */
 async function runWith(store: FailingStore, p: RunParts, dir: string): Promise<{ outcome: PromiseSettledResult<RunSummary> }> {
-  const events = new EventEmitter()
-  events.on('listening', (address: MasterAddress) => {
+  const events = new EventEmitter<MasterEvents>()
+  events.on('listening', (address) => {
     const slave = new Slave({ host: address.hostPort, handler: () => {}, concurrency: 4, reconnect: 5 })
     slaves.push(slave)
     slave.run().catch(() => {})

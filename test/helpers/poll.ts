@@ -2,7 +2,7 @@
 // `until`), the GET /events stream, and the lines of a --stats file.
 import { readFileSync } from 'node:fs'
 import { expect } from 'vitest'
-import type { ControlsFigures, RunStatus } from '../../src/index.js'
+import type { ControlUpdate, ControlsFigures, RunStatus } from '../../src/index.js'
 import { recordedKeys } from './proc.js'
 import { until } from './reliability.js'
 
@@ -110,10 +110,11 @@ export async function followEvents(url: string): Promise<EventStream> {
   return { status: response.status, type: response.headers.get('content-type'), docs, text: () => text, ended: read(), stop: () => abort.abort() }
 }
 
-/** A control line of a --stats file: what changed, where from, and the controls after it. */
+/** A control line of a --stats file: what changed (in words and as a value), where from, and the controls after it. */
 interface ControlLine {
   time: string
   control: string
+  change: ControlUpdate
   source: { kind: string; address?: string }
   controls: ControlsFigures
 }

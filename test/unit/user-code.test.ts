@@ -2,10 +2,12 @@
 // calls it, meets the same zoo of thrown values and a promise that never settles. Each
 // outcome is one bounded line (or a well-formed failure for the handlers), and nothing
 // escapes as an exception.
+import { EventEmitter } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { JobSourceError, SetupError } from '../../src/errors.js'
 import { Ledger } from '../../src/master/engine/ledger.js'
 import { readTotal } from '../../src/master/engine/total.js'
+import type { MasterEvents } from '../../src/master/engine/types.js'
 import { SkipSet } from '../../src/master/state/skip-set.js'
 import { Source } from '../../src/master/engine/source.js'
 import { Throttle } from '../../src/master/engine/throttle.js'
@@ -104,12 +106,12 @@ const misbehave = (way: (typeof WAYS)[number], value: unknown): unknown => {
 const never = (): Promise<never> => new Promise(() => {})
 
 /** Events for readTotal that keep the message of each warning in `warnings`. */
-const warningsInto = (warnings: unknown[]) => ({
-  emit: (_event: string, log: { message: string }): boolean => {
-    warnings.push(log.message)
-    return true
-  },
-})
+/** The master's events, whose log lines go to `warnings`. */
+function warningsInto(warnings: unknown[]): EventEmitter<MasterEvents> {
+  const events = new EventEmitter<MasterEvents>()
+  events.on('log', (line) => warnings.push(line.message))
+  return events
+}
 
 /** Pulls a source over `getJobs` (and `key`) until it fails; resolves with the error. */
 async function sourceError(source: JobSource): Promise<unknown> {

@@ -115,16 +115,78 @@ export type ControlSource =
   | { kind: 'http'; address: string }
   | { kind: 'throttle' }
 
-/** One change of the controls, as the stats stream records it. */
+/**
+ * What a change of the controls did, one kind each: what the setters return, what a
+ * `control` event and an answer of the control endpoints carry (`change`), and what the
+ * stats stream records. {@link describeChange} says it in words: callers read `kind`,
+ * never the words.
+ */
+export type ControlUpdate =
+  | { kind: 'paused' }
+  | { kind: 'resumed' }
+  /** The fleet-wide rate, jobs/s; null: no limit. */
+  | { kind: 'rate'; rate: number | null }
+  /** The fleet-wide cap on jobs in flight; null: no limit. */
+  | { kind: 'max-in-flight'; maxInFlight: number | null }
+  /** The throttle check the run starts with, and why it holds dispatch (null: it does not). */
+  | { kind: 'throttle'; throttle: string; throttled: string | null }
+  /** The throttle check holds dispatch, and why. */
+  | { kind: 'throttled'; reason: string }
+  | { kind: 'throttle-released' }
+  /** A graceful stop: no new jobs go out, the jobs in flight finish. */
+  | { kind: 'stopping' }
+  /** A second stop: the run ends now, the jobs in flight run again on resume. */
+  | { kind: 'stopping-at-once' }
+
+/** One change of the controls, as the `control` event tells it and the stats stream records it. */
 export interface ControlChange {
   /** When it changed (ISO 8601). */
   time: string
-  /** What changed, in words (`paused`, `rate 1,000 jobs/s`, ...). */
+  /** What changed, in words (`paused`, `rate 1,000 jobs/s`, ...): {@link describeChange} of {@link change}. */
   changed: string
+  /** What changed. */
+  change: ControlUpdate
   /** Where it came from. */
   source: ControlSource
   /** The controls after the change. */
   controls: ControlsFigures
+}
+
+const count = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 3 })
+
+/** A change of the controls in words, for people: `paused`, `rate 1,000 jobs/s`, `max in flight off`, ... */
+export function describeChange(change: ControlUpdate): string {
+  switch (change.kind) {
+    case 'paused':
+    case 'resumed':
+      return change.kind
+    case 'rate':
+      return change.rate === null ? 'rate off' : `rate ${count(change.rate)} jobs/s`
+    case 'max-in-flight':
+      return change.maxInFlight === null ? 'max in flight off' : `max in flight ${count(change.maxInFlight)}`
+    case 'throttle':
+      return `throttle ${change.throttle}${change.throttled === null ? '' : ` (${change.throttled})`}`
+    case 'throttled':
+      return `throttled: ${change.reason}`
+    case 'throttle-released':
+      return 'throttle released'
+    case 'stopping':
+      return 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
+    case 'stopping-at-once':
+      return 'stopping at once: the jobs in flight run again on resume'
+    default:
+      return unknownChange(change)
+  }
+}
+
+/** A kind of change without words: a compile error while {@link describeChange} misses one. */
+function unknownChange(change: never): never {
+  throw new Error(`Unknown change of the controls: ${JSON.stringify(change)}`)
+}
+
+/** The record of `change` from `source` at `now` (ms), with the controls after it. */
+export function controlChange(change: ControlUpdate, source: ControlSource, controls: ControlsFigures, now: number): ControlChange {
+  return { time: new Date(now).toISOString(), changed: describeChange(change), change, source, controls }
 }
 
 /** What the controls start with. */
@@ -149,14 +211,9 @@ export function checkControl(control: keyof typeof SETTERS, value: number | null
   if (value !== null && !withinBounds(bounds, value)) throw new OptionError(`${SETTERS[control]} ${outOfBounds(bounds, String(value), ' or null (no limit)')}`, control)
 }
 
-const count = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 3 })
-/** A limit as a change says it: `rate 1,000 jobs/s`, `max in flight 64`. */
-const rateWords = (rate: number): string => `rate ${count(rate)} jobs/s`
-const maxInFlightWords = (max: number): string => `max in flight ${count(max)}`
-
 /**
  * The state of the controls and what they allow. Changes go through the setters, which
- * return the change in words (undefined when nothing changed) and tell `onChange`.
+ * return the change (undefined when nothing changed) and tell `onChange`.
  */
 export class Controls {
   #paused: boolean
@@ -220,52 +277,52 @@ export class Controls {
   }
 
   /** Pauses (true) or resumes (false). */
-  setPaused(paused: boolean, source: ControlSource, now = Date.now()): string | undefined {
+  setPaused(paused: boolean, source: ControlSource, now = Date.now()): ControlUpdate | undefined {
     if (paused === this.#paused) return undefined
     this.#paused = paused
-    return this.#changed(paused ? 'paused' : 'resumed', source, now)
+    return this.#changed({ kind: paused ? 'paused' : 'resumed' }, source, now)
   }
 
   /** Sets --rate (null: no limit); throws an OptionError for a rate out of the option's bounds. */
-  setRate(rate: number | null, source: ControlSource, now = Date.now()): string | undefined {
+  setRate(rate: number | null, source: ControlSource, now = Date.now()): ControlUpdate | undefined {
     checkControl('rate', rate)
     if (rate === (this.#bucket?.rate ?? null)) return undefined
     if (rate === null) this.#bucket = null
     else if (this.#bucket === null) this.#bucket = new TokenBucket(rate, now)
     else this.#bucket.setRate(rate, now)
-    return this.#changed(rate === null ? 'rate off' : rateWords(rate), source, now)
+    return this.#changed({ kind: 'rate', rate }, source, now)
   }
 
   /** Sets --max-in-flight (null: no limit); throws an OptionError for a value out of the option's bounds. */
-  setMaxInFlight(max: number | null, source: ControlSource, now = Date.now()): string | undefined {
+  setMaxInFlight(max: number | null, source: ControlSource, now = Date.now()): ControlUpdate | undefined {
     checkControl('maxInFlight', max)
     if (max === this.#maxInFlight) return undefined
     this.#maxInFlight = max
-    return this.#changed(max === null ? 'max in flight off' : maxInFlightWords(max), source, now)
+    return this.#changed({ kind: 'max-in-flight', maxInFlight: max }, source, now)
   }
 
   /** The throttle check's answer: a reason to hold dispatch, or null to let jobs go. */
-  setThrottled(reason: string | null, now = Date.now()): string | undefined {
+  setThrottled(reason: string | null, now = Date.now()): ControlUpdate | undefined {
     if (reason === this.#throttled) return undefined
     this.#throttled = reason
-    return this.#changed(reason === null ? 'throttle released' : `throttled: ${reason}`, { kind: 'throttle' }, now)
+    return this.#changed(reason === null ? { kind: 'throttle-released' } : { kind: 'throttled', reason }, { kind: 'throttle' }, now)
   }
 
   /** The settings the run started with, as changes (for the stats stream's record). */
   initialChanges(source: ControlSource, now = Date.now()): ControlChange[] {
     const f = this.figures
-    const time = new Date(now).toISOString()
+    const flag: ControlSource = { kind: 'flag' }
     const changes: ControlChange[] = []
-    if (f.paused) changes.push({ time, changed: 'paused', source, controls: f })
-    if (f.rate !== null) changes.push({ time, changed: rateWords(f.rate), source: { kind: 'flag' }, controls: f })
-    if (f.maxInFlight !== null) changes.push({ time, changed: maxInFlightWords(f.maxInFlight), source: { kind: 'flag' }, controls: f })
-    if (f.throttle !== null) changes.push({ time, changed: `throttle ${f.throttle}${f.throttled === null ? '' : ` (${f.throttled})`}`, source: { kind: 'flag' }, controls: f })
+    if (f.paused) changes.push(controlChange({ kind: 'paused' }, source, f, now))
+    if (f.rate !== null) changes.push(controlChange({ kind: 'rate', rate: f.rate }, flag, f, now))
+    if (f.maxInFlight !== null) changes.push(controlChange({ kind: 'max-in-flight', maxInFlight: f.maxInFlight }, flag, f, now))
+    if (f.throttle !== null) changes.push(controlChange({ kind: 'throttle', throttle: f.throttle, throttled: f.throttled }, flag, f, now))
     return changes
   }
 
-  #changed(changed: string, source: ControlSource, now: number): string {
+  #changed(change: ControlUpdate, source: ControlSource, now: number): ControlUpdate {
     this.#figures = undefined
-    this.#onChange({ time: new Date(now).toISOString(), changed, source, controls: this.figures })
-    return changed
+    this.#onChange(controlChange(change, source, this.figures, now))
+    return change
   }
 }

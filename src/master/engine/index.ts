@@ -1,7 +1,8 @@
 // The engine as the HTTP surface sees it: one narrow interface (a dependency rule keeps
 // src/master/http/ from importing anything of the engine but this file).
 export type { RunSurface, RunView, SurfaceFactory } from './view.js'
-export type { ControlSource, ControlsFigures } from './controls.js'
+export type { ControlSource, ControlsFigures, ControlUpdate } from './controls.js'
+export { describeChange } from './controls.js'
 export type { RunFigures, RunStatus, SlaveFigures } from './status.js'
 export type { HttpLog } from './answers.js'
 export { failRequest, requestTarget, sendJson, sendText } from './answers.js'

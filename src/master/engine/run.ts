@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { deferred } from '../../deferred.js'
 import { describeError } from '../../errors.js'
@@ -12,7 +11,8 @@ import type { Failure, SlaveMessage } from '../../protocol/messages.js'
 import type { SlaveTiming } from './attempt-policy.js'
 import { AttemptPolicy } from './attempt-policy.js'
 import { Controls } from './controls.js'
-import type { ControlChange, ControlSource, ControlsFigures } from './controls.js'
+import { controlChange } from './controls.js'
+import type { ControlChange, ControlSource, ControlsFigures, ControlUpdate } from './controls.js'
 import { Dispatcher } from './dispatcher.js'
 import { Throttle } from './throttle.js'
 import type { FailedJob } from '../state/failed-log.js'
@@ -31,9 +31,9 @@ import { RecentFailures } from './recent-failures.js'
 import { readTotal } from './total.js'
 import type { RunTotal } from './total.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
-import type { MasterAddress, RunSummary } from './types.js'
 import { DRAINING, FINISHED, READY, RUNNING, RunLifecycle } from './lifecycle.js'
 import type { AbortAction, Ending } from './lifecycle.js'
+import type { MasterAddress, RunEvents, RunSummary } from './types.js'
 
 /** Size of the window relative to the buffer: room for jobs in flight and finished out of order. */
 const WINDOW_FACTOR = 8
@@ -64,7 +64,7 @@ export interface RunContext {
   /** The token slaves must present (none: any slave may connect). */
   token: string | undefined
   /** Where the run's events go (`log`, `status`, `listening`, ...): the {@link Master}. */
-  events: EventEmitter
+  events: RunEvents
   /** How the run makes its store, server and HTTP surface. @default DEFAULT_PARTS */
   parts?: RunParts | undefined
   /** Aborted when the master is stopped before its run is open (a standby waiting for its lock). */
@@ -119,7 +119,7 @@ export class Run {
   readonly #options: ResolvedMasterOptions
   /** Masks the run's secrets in free text (see src/redact.ts). */
   readonly #hide: (text: string) => string
-  readonly #events: EventEmitter
+  readonly #events: RunEvents
   readonly #ledger: Ledger
   readonly #source: Source
   readonly #server: RunServer
@@ -276,9 +276,9 @@ export class Run {
    * Pauses (true) or resumes (false) dispatch: jobs in flight finish, slaves stay
    * connected, heartbeats and checkpoints go on. The pause is written to the checkpoint at
    * once, so a master started on the run after this one stops starts paused too.
-   * Returns what changed in words, undefined if nothing did.
+   * Returns what changed, undefined if nothing did.
    */
-  setPaused(paused: boolean, source: ControlSource): string | undefined {
+  setPaused(paused: boolean, source: ControlSource): ControlUpdate | undefined {
     const changed = this.#controls.setPaused(paused, source)
     this.#persistence.setPaused(this.#controls.paused)
     if (changed !== undefined && this.#life.live) this.#guard(() => this.#persistence.checkpoint())
@@ -286,24 +286,23 @@ export class Run {
   }
 
   /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. */
-  setRate(rate: number | null, source: ControlSource): string | undefined {
+  setRate(rate: number | null, source: ControlSource): ControlUpdate | undefined {
     return this.#controls.setRate(rate, source)
   }
 
   /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
-  setMaxInFlight(max: number | null, source: ControlSource): string | undefined {
+  setMaxInFlight(max: number | null, source: ControlSource): ControlUpdate | undefined {
     return this.#controls.setMaxInFlight(max, source)
   }
 
   /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
-  #stopBy(source: ControlSource): string {
-    const atOnce = this.#life.phase === DRAINING
-    const changed = atOnce ? 'stopping at once: the jobs in flight run again on resume' : 'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written'
+  #stopBy(source: ControlSource): ControlUpdate {
+    const change: ControlUpdate = { kind: this.#life.phase === DRAINING ? 'stopping-at-once' : 'stopping' }
     this.#log('info', `Stop asked${byWhom(source)}`)
-    this.#events.emit('control', { time: new Date().toISOString(), changed, source, controls: this.#controls.figures })
+    this.#events.emit('control', controlChange(change, source, this.#controls.figures, Date.now()))
     // After the answer is out: a stop at once closes the server under the request.
     setImmediate(() => this.stop())
-    return changed
+    return change
   }
 
   /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */

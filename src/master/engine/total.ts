@@ -1,4 +1,4 @@
-import type { EventEmitter } from 'node:events'
+import type { RunEvents } from './types.js'
 import type { UserCodeError } from '../../errors.js'
 import type { ResolvedMasterOptions } from '../../options.js'
 import { callUser, oneLine, read, typeName } from '../../user-code.js'
@@ -19,7 +19,7 @@ const WHAT_IT_MUST_BE =
 /** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
 export async function readTotal(
   options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>,
-  events: Pick<EventEmitter, 'emit'>,
+  events: RunEvents,
   ms = TOTAL_TIMEOUT_MS,
 ): Promise<RunTotal | undefined> {
   const total = options.source.total

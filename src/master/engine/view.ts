@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import type { ControlSource, ControlsFigures } from './controls.js'
+import type { ControlSource, ControlsFigures, ControlUpdate } from './controls.js'
 import type { RequestRoutes } from './server.js'
 import type { RunStatus } from './status.js'
 
@@ -14,11 +14,12 @@ export interface RunView {
   status(): RunStatus
   /** The controls now. */
   readonly controls: ControlsFigures
-  setPaused(paused: boolean, source: ControlSource): string | undefined
-  setRate(rate: number | null, source: ControlSource): string | undefined
-  setMaxInFlight(max: number | null, source: ControlSource): string | undefined
+  /** The control setters: each returns what changed, undefined when nothing did. */
+  setPaused(paused: boolean, source: ControlSource): ControlUpdate | undefined
+  setRate(rate: number | null, source: ControlSource): ControlUpdate | undefined
+  setMaxInFlight(max: number | null, source: ControlSource): ControlUpdate | undefined
   /** A stop asked from outside: graceful first, at once the second time; returns what it does. */
-  stop(source: ControlSource): string
+  stop(source: ControlSource): ControlUpdate
   /** Keeps a long-lived answer's socket (a stream of events) out of the port's idle cut. */
   keep(socket: Socket): void
   /** A line for the master's log. */

@@ -2,26 +2,29 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Bounds } from '../../bounds.js'
 import { rangeWords, withinBounds } from '../../bounds.js'
 import { MASTER_OPTIONS } from '../../option-specs.js'
-import type { ControlSource, ControlsFigures } from '../engine/index.js'
+import type { ControlSource, ControlsFigures, ControlUpdate } from '../engine/index.js'
 import type { HttpRouter, RouteHandler } from './router.js'
-import { sendJson, sendText } from '../engine/index.js'
+import { describeChange, sendJson, sendText } from '../engine/index.js'
 
 /** Largest body a control request may have: `{"value": 123.5}` is a few bytes. */
 const MAX_BODY = 4096
 
-/** What the control endpoints act on (the run). Each setter returns what changed in words, or undefined. */
+/** What the control endpoints act on (the run). Each setter returns what changed, or undefined. */
 export interface ControlTarget {
   controls(): ControlsFigures
-  setPaused(paused: boolean, source: ControlSource): string | undefined
-  setRate(rate: number | null, source: ControlSource): string | undefined
-  setMaxInFlight(max: number | null, source: ControlSource): string | undefined
-  /** A graceful stop, as on SIGINT (a second one stops at once); returns what it does in words. */
-  stop(source: ControlSource): string
+  setPaused(paused: boolean, source: ControlSource): ControlUpdate | undefined
+  setRate(rate: number | null, source: ControlSource): ControlUpdate | undefined
+  setMaxInFlight(max: number | null, source: ControlSource): ControlUpdate | undefined
+  /** A graceful stop, as on SIGINT (a second one stops at once); returns what it does. */
+  stop(source: ControlSource): ControlUpdate
 }
 
-/** The answer of every control endpoint: what changed, in words, and the controls after it. */
+/** The answer of every control endpoint: what changed, in words and as a value, and the controls after it. */
 export interface ControlAnswer {
+  /** What changed, in words; `nothing: ...` when nothing did. */
   changed: string
+  /** What changed; null when nothing did. Absent from the answers of masters older than this field. */
+  change?: ControlUpdate | null
   controls: ControlsFigures
 }
 
@@ -33,19 +36,19 @@ export interface ControlAnswer {
  */
 export function addControlRoutes(router: HttpRouter, target: ControlTarget): HttpRouter {
   const source = (req: IncomingMessage): ControlSource => ({ kind: 'http', address: req.socket.remoteAddress ?? 'unknown' })
-  const answer = (req: IncomingMessage, res: ServerResponse, changed: string | undefined, unchanged: string): void => {
-    const body: ControlAnswer = { changed: changed ?? unchanged, controls: target.controls() }
+  const answer = (req: IncomingMessage, res: ServerResponse, change: ControlUpdate | undefined, unchanged: string): void => {
+    const body: ControlAnswer = { changed: change === undefined ? unchanged : describeChange(change), change: change ?? null, controls: target.controls() }
     sendJson(req, res, JSON.stringify(body))
   }
   // The answer goes once the request is whole: its body is read (and dropped) first.
   const action =
-    (act: (source: ControlSource) => string | undefined, unchanged: string): RouteHandler =>
+    (act: (source: ControlSource) => ControlUpdate | undefined, unchanged: string): RouteHandler =>
     async (req, res) => {
       await readBody(req, MAX_BODY)
       answer(req, res, act(source(req)), unchanged)
     }
   const setting =
-    (path: string, limit: Bounds, set: (value: number | null, source: ControlSource) => string | undefined, name: string): RouteHandler =>
+    (path: string, limit: Bounds, set: (value: number | null, source: ControlSource) => ControlUpdate | undefined, name: string): RouteHandler =>
     async (req, res) => {
       const read = readValue(await readBody(req, MAX_BODY), limit)
       if ('why' in read) return sendText(res, 400, `POST ${path} takes a JSON body {"value": <${rangeWords(limit)}> or null for no limit}; ${read.why}\n`)

@@ -37,7 +37,7 @@ function countEntries(path: string): number {
  * {@link RetryPass}): the failed-jobs log is moved aside (rotated, never deleted) and its
  * jobs become the run `<key>.retry`; jobs that fail again go to a fresh `<key>.failed.jsonl`.
  * An interrupted pass is resumed instead of rotating again. Undefined when there is
- * nothing to retry.
+ * nothing to retry (the state dir too may not exist).
  *
  * The pass's checkpoint, naming the path the log is moved to, is written (fsynced)
  * before the move, so a crash at any point leaves the failed jobs findable: before the
@@ -45,6 +45,8 @@ function countEntries(path: string): number {
  * starts); after it the checkpoint leads to the moved log (and the pass resumes).
  */
 export function prepareFileRetryPass(stateDir: string, key: string): RetryPass | undefined {
+  // No state dir, no run ever failed there (and no lock to take).
+  if (!existsSync(stateDir)) return undefined
   const paths = runPaths(stateDir, key)
   const pass = retryKey(key)
   const passPaths = runPaths(stateDir, pass)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { ControlChange } from '../../../../src/master/engine/controls.js'
-import { BURST_SECONDS, Controls, MAX_TIMER_MS, MIN_WAIT_MS, TokenBucket, burstOf } from '../../../../src/master/engine/controls.js'
+import type { ControlChange, ControlUpdate } from '../../../../src/master/engine/controls.js'
+import { BURST_SECONDS, Controls, MAX_TIMER_MS, MIN_WAIT_MS, TokenBucket, burstOf, describeChange } from '../../../../src/master/engine/controls.js'
 
 const NONE = { paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }
 
@@ -99,17 +99,17 @@ describe('Controls', () => {
     expect(controls.allowance(30, 0)).toBe(3)
   })
 
-  it('reports each change once, in words, with its source and the controls after it', () => {
+  it('reports each change once, as a value and in words, with its source and the controls after it', () => {
     const changes: ControlChange[] = []
     const controls = new Controls({ ...NONE, throttle: 'lag.ts' }, 0, (change) => changes.push(change))
-    expect(controls.setPaused(true, { kind: 'http', address: '127.0.0.1' }, 1000)).toBe('paused')
+    expect(controls.setPaused(true, { kind: 'http', address: '127.0.0.1' }, 1000)).toEqual({ kind: 'paused' })
     expect(controls.setPaused(true, { kind: 'http', address: '127.0.0.1' }, 1000)).toBeUndefined()
-    expect(controls.setRate(2500, { kind: 'api' }, 2000)).toBe('rate 2,500 jobs/s')
-    expect(controls.setRate(null, { kind: 'api' }, 2000)).toBe('rate off')
-    expect(controls.setMaxInFlight(64, { kind: 'flag' }, 3000)).toBe('max in flight 64')
-    expect(controls.setThrottled('replica lag 4.2 s', 4000)).toBe('throttled: replica lag 4.2 s')
-    expect(controls.setThrottled(null, 5000)).toBe('throttle released')
-    expect(controls.setPaused(false, { kind: 'api' }, 6000)).toBe('resumed')
+    expect(controls.setRate(2500, { kind: 'api' }, 2000)).toEqual({ kind: 'rate', rate: 2500 })
+    expect(controls.setRate(null, { kind: 'api' }, 2000)).toEqual({ kind: 'rate', rate: null })
+    expect(controls.setMaxInFlight(64, { kind: 'flag' }, 3000)).toEqual({ kind: 'max-in-flight', maxInFlight: 64 })
+    expect(controls.setThrottled('replica lag 4.2 s', 4000)).toEqual({ kind: 'throttled', reason: 'replica lag 4.2 s' })
+    expect(controls.setThrottled(null, 5000)).toEqual({ kind: 'throttle-released' })
+    expect(controls.setPaused(false, { kind: 'api' }, 6000)).toEqual({ kind: 'resumed' })
     expect(changes.map((c) => [c.time, c.changed, c.source])).toEqual([
       ['1970-01-01T00:00:01.000Z', 'paused', { kind: 'http', address: '127.0.0.1' }],
       ['1970-01-01T00:00:02.000Z', 'rate 2,500 jobs/s', { kind: 'api' }],
@@ -119,8 +119,28 @@ describe('Controls', () => {
       ['1970-01-01T00:00:05.000Z', 'throttle released', { kind: 'throttle' }],
       ['1970-01-01T00:00:06.000Z', 'resumed', { kind: 'api' }],
     ])
+    expect(changes.map((c) => c.change.kind)).toEqual(['paused', 'rate', 'rate', 'max-in-flight', 'throttled', 'throttle-released', 'resumed'])
+    for (const c of changes) expect(c.changed).toBe(describeChange(c.change))
     expect(changes[4].controls).toEqual({ paused: true, rate: null, maxInFlight: 64, throttled: 'replica lag 4.2 s', throttle: 'lag.ts' })
     expect(controls.figures).toEqual({ paused: false, rate: null, maxInFlight: 64, throttled: null, throttle: 'lag.ts' })
+  })
+
+  it('says every kind of change in words, in one place', () => {
+    const words = describeChange
+    expect(words({ kind: 'paused' })).toBe('paused')
+    expect(words({ kind: 'resumed' })).toBe('resumed')
+    expect(words({ kind: 'rate', rate: 0.5 })).toBe('rate 0.5 jobs/s')
+    expect(words({ kind: 'rate', rate: 1234567.0001 })).toBe('rate 1,234,567 jobs/s')
+    expect(words({ kind: 'rate', rate: null })).toBe('rate off')
+    expect(words({ kind: 'max-in-flight', maxInFlight: 12000 })).toBe('max in flight 12,000')
+    expect(words({ kind: 'max-in-flight', maxInFlight: null })).toBe('max in flight off')
+    expect(words({ kind: 'throttle', throttle: 'lag.ts:check', throttled: null })).toBe('throttle lag.ts:check')
+    expect(words({ kind: 'throttle', throttle: 'lag.ts', throttled: 'waiting for the first throttle check' })).toBe('throttle lag.ts (waiting for the first throttle check)')
+    expect(words({ kind: 'throttled', reason: 'lag 3 s' })).toBe('throttled: lag 3 s')
+    expect(words({ kind: 'throttle-released' })).toBe('throttle released')
+    expect(words({ kind: 'stopping' })).toBe('stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written')
+    expect(words({ kind: 'stopping-at-once' })).toBe('stopping at once: the jobs in flight run again on resume')
+    expect(() => words({ kind: 'other' } as unknown as ControlUpdate)).toThrow('Unknown change of the controls: {"kind":"other"}')
   })
 
   it('refuses a rate or a max in flight out of their bounds, and changes nothing then', () => {
@@ -138,11 +158,11 @@ describe('Controls', () => {
 
   it('lists the settings it started with as changes', () => {
     const controls = new Controls({ paused: true, rate: 1000, maxInFlight: 8, throttle: 'lag.ts:check' }, 0)
-    expect(controls.initialChanges({ kind: 'checkpoint' }, 0).map((c) => [c.changed, c.source.kind])).toEqual([
-      ['paused', 'checkpoint'],
-      ['rate 1,000 jobs/s', 'flag'],
-      ['max in flight 8', 'flag'],
-      ['throttle lag.ts:check', 'flag'],
+    expect(controls.initialChanges({ kind: 'checkpoint' }, 0).map((c) => [c.changed, c.source.kind, c.change])).toEqual([
+      ['paused', 'checkpoint', { kind: 'paused' }],
+      ['rate 1,000 jobs/s', 'flag', { kind: 'rate', rate: 1000 }],
+      ['max in flight 8', 'flag', { kind: 'max-in-flight', maxInFlight: 8 }],
+      ['throttle lag.ts:check', 'flag', { kind: 'throttle', throttle: 'lag.ts:check', throttled: null }],
     ])
   })
 })

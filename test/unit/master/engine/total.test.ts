@@ -1,16 +1,17 @@
+import { EventEmitter } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { describeTotal, readTotal, usableTotal } from '../../../../src/master/engine/total.js'
 import type { RunTotal } from '../../../../src/master/engine/total.js'
+import type { MasterEvents } from '../../../../src/master/engine/types.js'
 import type { JobSource } from '../../../../src/options.js'
 
 /** readTotal over a module whose total() returns `value`, with the warnings it logged. */
 async function totalOf(value: unknown): Promise<{ total: RunTotal | undefined; warnings: string[] }> {
   const warnings: string[] = []
   const source = { getJobs: () => [], total: () => value } as unknown as JobSource
-  const total = await readTotal(
-    { source, args: {}, shard: undefined },
-    { emit: (_event: string, log: { message: string }) => warnings.push(log.message) > 0 },
-  )
+  const events = new EventEmitter<MasterEvents>()
+  events.on('log', (line) => warnings.push(line.message))
+  const total = await readTotal({ source, args: {}, shard: undefined }, events)
   return { total, warnings }
 }
 

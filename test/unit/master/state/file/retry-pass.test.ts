@@ -85,4 +85,10 @@ describe('FileBackend.retryPass', () => {
     expect(await prepare(dir)).toBeUndefined()
     expect(readdirSync(dir)).toEqual([])
   })
+
+  it('is undefined, and makes nothing, in a state dir that does not exist (no run ever kept state there)', async () => {
+    const dir = join(tempDir(), 'never')
+    expect(await prepare(dir)).toBeUndefined()
+    expect(existsSync(dir)).toBe(false)
+  })
 })

@@ -1,0 +1,194 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { integers, outOfBounds, withinBounds } from '../bounds.js'
+import { deferred } from '../deferred.js'
+import { OptionError } from '../errors.js'
+import { SLAVE_OPTIONS, checkOption } from '../option-specs.js'
+import type { SlaveOptions } from '../options.js'
+import { SLAVE_EXIT_RESTART } from './abandoned.js'
+
+/**
+ * Most slave processes one command starts on its machine (`--spawn`, `--procs`): a
+ * process per core is the useful most, and each is a Node.js process of tens of MB; a
+ * typo of a few zeros must not fork-bomb the machine.
+ */
+export const MAX_LOCAL_SLAVES = 256
+
+/** The tm-slave command of this package. */
+export const SLAVE_BIN = fileURLToPath(new URL('../../bin/tm-slave.js', import.meta.url))
+
+/** Exit code of a slave that could not start (bad usage, refused by the master): starting it again would not help. */
+const EXIT_USAGE = 2
+
+/** How long a crashed slave waits to be started again: a slave that crashes at once does not spin. */
+const CRASH_DELAY_MS = 500
+
+/** The slave options a local slave takes as tm-slave's flags of the same name (see SLAVE_OPTIONS). */
+export type LocalSlaveSettings = Pick<SlaveOptions, 'concurrency' | 'prefetch' | 'batch' | 'linger' | 'setupTimeout' | 'reconnect' | 'maxFrame'>
+
+/** Options of {@link LocalSlaves}. */
+export interface LocalSlavesOptions {
+  /** Slave processes to run, from 1 to {@link MAX_LOCAL_SLAVES}. */
+  count: number
+  /** The handler module each runs (`path[:export]`, as tm-slave takes it). Absent: it is in {@link args}. */
+  handler?: string
+  /** The master's address (`host:port`, `ws://host:port`, `wss://host:port`). Absent: in {@link args}, else tm-slave's default. */
+  host?: string
+  /** The run's token, given to each in `TM_TOKEN` (never on its command line, where `ps` shows it). */
+  token?: string
+  /** Slave options, passed as tm-slave's flags. */
+  slave?: LocalSlaveSettings
+  /** More tm-slave arguments, after those (`--log-format json`, `--ca ca.pem`). */
+  args?: readonly string[]
+  /** The environment of each. @default process.env */
+  env?: NodeJS.ProcessEnv
+  /** Node flags of each process. @default [] (the handler runs under Node's defaults, as tm-slave on another machine; NODE_OPTIONS in env still applies) */
+  execArgv?: readonly string[]
+  /**
+   * Each line a slave prints, as `[slave <n>] <line>`, and the line that says a slave is
+   * started again. Absent: the slaves write to this process's stdout and stderr.
+   */
+  log?: (line: string) => void
+  /** A slave exited 2 (bad usage, refused by the master, a handler that cannot load): it is not started again, and this is told why. */
+  onFatal?: (message: string) => void
+  /** A slave that crashes (any exit but 0, 2 and the restart code 3, or a signal) is started again after half a second. @default true */
+  restartCrashed?: boolean
+  /**
+   * Whether the run still wants slaves: one that exits 0 while this says so is started
+   * again (a handler that called `process.exit(0)` mid-run), or the run would wait for ever.
+   * @default () => false (exit 0 is a slave done: the run is complete)
+   */
+  wanted?: () => boolean
+  /** Seconds a slave has to exit after {@link LocalSlaves.stop} before it is killed (SIGKILL); 0: never. @default 10 */
+  killAfter?: number
+}
+
+/** The tm-slave arguments of `options`: the handler, `--host`, the slave options as flags, then the others. */
+export function localSlaveArgs(options: Pick<LocalSlavesOptions, 'handler' | 'host' | 'slave' | 'args'>): string[] {
+  const args = options.handler === undefined ? [] : [options.handler]
+  if (options.host !== undefined) args.push('--host', options.host)
+  for (const [name, value] of Object.entries(options.slave ?? {}) as [keyof LocalSlaveSettings, number | undefined][]) {
+    if (value === undefined) continue
+    const spec = SLAVE_OPTIONS[name]
+    checkOption(spec, value, `slave.${name}`)
+    args.push(longFlag(spec.flag.flags), String(value))
+  }
+  return [...args, ...(options.args ?? [])]
+}
+
+/** The long flag of commander's flags: `--concurrency` of `-c, --concurrency <n>`. */
+const longFlag = (flags: string): string => /--[a-z][a-z-]*/.exec(flags)![0]
+
+/**
+ * Slave processes on this machine (`tm-master --spawn`, `tm-slave --procs`): each runs
+ * `tm-slave` in its own process group, so a Ctrl-C reaches only the process that started
+ * them, which stops them in its turn. A slave that exits to free its abandoned jobs
+ * (SLAVE_EXIT_RESTART) is started again at once; one that crashes, after half a second
+ * (`restartCrashed`); one that exits 2 (a user error) never.
+ */
+export class LocalSlaves {
+  readonly #options: LocalSlavesOptions
+  readonly #argv: string[]
+  readonly #env: NodeJS.ProcessEnv
+  readonly #killAfterMs: number
+  /** The live process of each slave, by number. */
+  readonly #children = new Map<number, ChildProcess>()
+  /** Slaves waiting to be started again, with the code they exited with. */
+  readonly #restarts = new Map<number, { timer: NodeJS.Timeout; code: number }>()
+  /** Slaves not yet exited for good. */
+  #left = 0
+  /** The highest code a slave exited with for good. */
+  #code = 0
+  readonly #exited = deferred<number>()
+  #started = false
+  #stopping = false
+
+  /** Checks the options; throws an {@link OptionError} for a count or a slave option out of its bounds. */
+  constructor(options: LocalSlavesOptions) {
+    const count = integers(1, MAX_LOCAL_SLAVES)
+    if (!withinBounds(count, options.count)) throw new OptionError(`options.count ${outOfBounds(count, String(options.count))}`, 'count')
+    const killAfter = options.killAfter ?? 10
+    if (!(killAfter >= 0)) throw new OptionError(`options.killAfter must be a number of seconds >= 0, got ${killAfter}`, 'killAfter')
+    this.#options = options
+    this.#argv = [...(options.execArgv ?? []), SLAVE_BIN, ...localSlaveArgs(options)]
+    this.#env = options.token === undefined ? (options.env ?? process.env) : { ...(options.env ?? process.env), TM_TOKEN: options.token }
+    this.#killAfterMs = killAfter * 1000
+  }
+
+  /** Starts the slaves (once). */
+  start(): void {
+    if (this.#started) return
+    this.#started = true
+    this.#left = this.#options.count
+    for (let n = 1; n <= this.#options.count; n++) this.#spawn(n)
+  }
+
+  /** Resolves once every slave has exited for good (none is left to start again): with the highest exit code (1 for a signal). */
+  exited(): Promise<number> {
+    return this.#exited.promise
+  }
+
+  /**
+   * Stops the slaves: `signal` to each (again at each call: a second SIGINT stops a tm-slave
+   * at once), SIGKILL after `killAfter`; none is started again. Resolves as {@link exited}.
+   */
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
+    this.#stopping = true
+    for (const [n, { timer, code }] of this.#restarts) {
+      clearTimeout(timer)
+      this.#restarts.delete(n)
+      this.#ended(code)
+    }
+    for (const child of this.#children.values()) {
+      child.kill(signal)
+      if (this.#killAfterMs > 0) setTimeout(() => child.kill('SIGKILL'), this.#killAfterMs).unref()
+    }
+    if (!this.#started) this.#exited.resolve(0)
+    return this.#exited.promise
+  }
+
+  #spawn(n: number): void {
+    const log = this.#options.log
+    const child = spawn(process.execPath, this.#argv, { env: this.#env, stdio: log === undefined ? 'inherit' : ['ignore', 'pipe', 'pipe'], detached: true })
+    this.#children.set(n, child)
+    if (log !== undefined) {
+      for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => log(`[slave ${n}] ${line}`))
+    }
+    child.on('exit', (code, signal) => {
+      this.#children.delete(n)
+      const delay = this.#again(n, code)
+      if (delay === undefined) {
+        this.#ended(code ?? 1)
+        return
+      }
+      // A slave that exits to free its abandoned jobs asked to be replaced: no crash delay.
+      log?.(`[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again${code === SLAVE_EXIT_RESTART ? ' (abandoned jobs were still running in it)' : ''}`)
+      const timer = setTimeout(() => {
+        this.#restarts.delete(n)
+        this.#spawn(n)
+      }, delay)
+      timer.unref()
+      this.#restarts.set(n, { timer, code: code ?? 1 })
+    })
+  }
+
+  /** Milliseconds before slave `n`, which exited with `code` (null: by a signal), starts again; undefined: it does not. */
+  #again(n: number, code: number | null): number | undefined {
+    if (this.#stopping) return undefined
+    if (code === SLAVE_EXIT_RESTART) return 0
+    if (code === EXIT_USAGE) {
+      this.#options.onFatal?.(`Local slave ${n} could not start (exit code 2, see its message above)`)
+      return undefined
+    }
+    if (code === 0) return (this.#options.wanted?.() ?? false) ? CRASH_DELAY_MS : undefined
+    return (this.#options.restartCrashed ?? true) ? CRASH_DELAY_MS : undefined
+  }
+
+  /** A slave exited for good with `code`. */
+  #ended(code: number): void {
+    this.#code = Math.max(this.#code, code)
+    if (--this.#left === 0) this.#exited.resolve(this.#code)
+  }
+}

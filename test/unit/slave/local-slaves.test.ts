@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { LocalSlaves, SLAVE_BIN, localSlaveArgs } from '../../../src/slave/local-slaves.js'
+import type { LocalSlavesOptions } from '../../../src/slave/local-slaves.js'
+import { cleanTempDirs, fixture, tempDir } from '../../helpers/proc.js'
+
+afterEach(cleanTempDirs)
+
+describe("a local slave's arguments", () => {
+  it('are the handler, --host, the slave options as their tm-slave flags, then the others', () => {
+    expect(localSlaveArgs({ handler: 'h.mjs:handleJob', host: 'ws://127.0.0.1:5050', slave: { concurrency: 4, prefetch: 0, maxFrame: 65536, setupTimeout: 2.5, reconnect: undefined }, args: ['--log-format', 'json'] })).toEqual([
+      'h.mjs:handleJob',
+      '--host',
+      'ws://127.0.0.1:5050',
+      '--concurrency',
+      '4',
+      '--prefetch',
+      '0',
+      '--max-frame',
+      '65536',
+      '--setup-timeout',
+      '2.5',
+      '--log-format',
+      'json',
+    ])
+    expect(localSlaveArgs({ args: ['h.mjs', '-p4', '--procs', '1'] })).toEqual(['h.mjs', '-p4', '--procs', '1'])
+  })
+
+  it('refuse a slave option out of its bounds, and a count out of 1 to 256, naming them', () => {
+    expect(() => localSlaveArgs({ handler: 'h.mjs', slave: { concurrency: 0 } })).toThrow('options.slave.concurrency must be an integer from 1 to 100000, got 0')
+    expect(() => new LocalSlaves({ count: 0, handler: 'h.mjs' })).toThrow('options.count must be an integer from 1 to 256, got 0')
+    expect(() => new LocalSlaves({ count: 257, handler: 'h.mjs' })).toThrow('options.count must be an integer from 1 to 256, got 257')
+    expect(() => new LocalSlaves({ count: 1, handler: 'h.mjs', killAfter: -1 })).toThrow('options.killAfter must be a number of seconds >= 0, got -1')
+  })
+})
+
+/**
+ * Local slaves that are the stand-in (test/fixtures/stand-in-slave.mjs, run as a Node flag
+ * before tm-slave's path): each start exits with the next of `exits`, then waits. Their
+ * lines and fatal messages are kept.
+ */
+function standIns(exits: number[], options: Partial<LocalSlavesOptions> = {}): { slaves: LocalSlaves; lines: string[]; fatal: string[]; starts: () => number } {
+  const file = join(tempDir(), 'starts')
+  const lines: string[] = []
+  const fatal: string[] = []
+  const slaves = new LocalSlaves({
+    count: 1,
+    handler: 'h.mjs',
+    execArgv: [fixture('stand-in-slave.mjs')],
+    env: { ...process.env, TM_STARTS: file, TM_EXITS: exits.join(',') },
+    log: (line) => lines.push(line),
+    onFatal: (message) => fatal.push(message),
+    ...options,
+  })
+  const starts = (): number => {
+    try {
+      return readFileSync(file, 'utf8').length
+    } catch {
+      return 0
+    }
+  }
+  return { slaves, lines, fatal, starts }
+}
+
+describe('local slaves', () => {
+  it("run tm-slave's path and arguments, with the token in TM_TOKEN, and pass on their lines numbered", async () => {
+    const { slaves, lines, starts } = standIns([0], { token: 's3cret', host: '127.0.0.1:1', slave: { concurrency: 2 } })
+    slaves.start()
+    expect(await slaves.exited()).toBe(0)
+    expect(starts()).toBe(1)
+    expect(lines).toEqual([`[slave 1] ${JSON.stringify({ args: ['h.mjs', '--host', '127.0.0.1:1', '--concurrency', '2'], token: 's3cret' })}`])
+    expect(SLAVE_BIN).toMatch(/bin\/tm-slave\.js$/)
+  })
+
+  it('start again at once a slave that exits to restart (code 3), and say so', async () => {
+    const { slaves, lines, starts } = standIns([3, 0], { restartCrashed: false })
+    slaves.start()
+    expect(await slaves.exited()).toBe(0)
+    expect(starts()).toBe(2)
+    expect(lines).toContain('[slave 1] exited (code 3); starting it again (abandoned jobs were still running in it)')
+  })
+
+  it('start again a slave that crashes, unless told not to: then its code is the last', async () => {
+    const crashing = standIns([1, 0])
+    crashing.slaves.start()
+    expect(await crashing.slaves.exited()).toBe(0)
+    expect(crashing.starts()).toBe(2)
+    expect(crashing.lines).toContain('[slave 1] exited (code 1); starting it again')
+    const once = standIns([1, 0], { restartCrashed: false })
+    once.slaves.start()
+    expect(await once.slaves.exited()).toBe(1)
+    expect(once.starts()).toBe(1)
+  })
+
+  it('never start again a slave that exits 2 (a user error), and tell why', async () => {
+    const { slaves, fatal, starts } = standIns([2, 0])
+    slaves.start()
+    expect(await slaves.exited()).toBe(2)
+    expect(starts()).toBe(1)
+    expect(fatal).toEqual(['Local slave 1 could not start (exit code 2, see its message above)'])
+  })
+
+  it('start again a slave that exits 0 while the run still wants slaves', async () => {
+    let wanted = true
+    const { slaves, starts } = standIns([0, 0], {
+      wanted: () => {
+        const now = wanted
+        wanted = false
+        return now
+      },
+    })
+    slaves.start()
+    expect(await slaves.exited()).toBe(0)
+    expect(starts()).toBe(2)
+  })
+
+  it('are stopped by a signal to each, and none starts again; the highest code is the exit', async () => {
+    const { slaves, starts } = standIns([], { count: 2 })
+    slaves.start()
+    while (starts() < 2) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await slaves.stop('SIGINT')).toBe(1)
+    expect(starts()).toBe(2)
+    // Stopped before started: nothing to wait for.
+    expect(await standIns([]).slaves.stop()).toBe(0)
+  })
+})
