@@ -33,7 +33,9 @@ export const POSITIVE_SECONDS: Bounds = { ...SECONDS, aboveMin: true }
 /** The range in words: `an integer from 1 to 1000000`, `an integer >= 1`, `a number of seconds over 0 and up to 604800`. */
 export function rangeWords(bounds: Bounds): string {
   if (bounds.max >= Number.MAX_SAFE_INTEGER) return `${bounds.what} ${bounds.aboveMin === true ? '>' : '>='} ${bounds.min}`
-  return bounds.aboveMin === true ? `${bounds.what} over ${bounds.min} and up to ${bounds.max}` : `${bounds.what} from ${bounds.min} to ${bounds.max}`
+  return bounds.aboveMin === true
+    ? `${bounds.what} over ${bounds.min} and up to ${bounds.max}`
+    : `${bounds.what} from ${bounds.min} to ${bounds.max}`
 }
 
 /** True when `value` is within `bounds`. NaN, Infinity and non-numbers never are. */

@@ -23,14 +23,20 @@ export class TaskmasterError extends Error {
 
 /** A user module could not be loaded, or lacks the export asked for. */
 export class ModuleError extends TaskmasterError {
-  constructor(message: string, readonly modulePath: string) {
+  constructor(
+    message: string,
+    readonly modulePath: string,
+  ) {
     super('TM_ERR_MODULE', message, 2)
   }
 }
 
 /** An option or argument is invalid. */
 export class OptionError extends TaskmasterError {
-  constructor(message: string, readonly option?: string) {
+  constructor(
+    message: string,
+    readonly option?: string,
+  ) {
     super('TM_ERR_OPTION', message, 2)
   }
 }
@@ -40,7 +46,10 @@ export class OptionError extends TaskmasterError {
  * unreadable at start. A matter for the user (exit 2): --reset, another --key, a fix.
  */
 export class CheckpointError extends TaskmasterError {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super('TM_ERR_CHECKPOINT', message, 2)
   }
 }
@@ -51,14 +60,20 @@ export class CheckpointError extends TaskmasterError {
  * where it resumes.
  */
 export class StateFileError extends TaskmasterError {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super('TM_ERR_STATE_FILE', message, 1)
   }
 }
 
 /** Another master holds the run's lock. */
 export class LockError extends TaskmasterError {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super('TM_ERR_LOCKED', message, 2)
   }
 }
@@ -68,7 +83,10 @@ export class LockError extends TaskmasterError {
  * past the lease's deadline): this one stops, writing nothing more (exit 1).
  */
 export class LeaseError extends TaskmasterError {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super('TM_ERR_LEASE', message, 1)
   }
 }
@@ -78,7 +96,10 @@ export class LeaseError extends TaskmasterError {
  * WebSocket close code the connection is closed with.
  */
 export class ProtocolError extends TaskmasterError {
-  constructor(message: string, readonly closeCode: number = CLOSE_CODE.protocol) {
+  constructor(
+    message: string,
+    readonly closeCode: number = CLOSE_CODE.protocol,
+  ) {
     super('TM_ERR_PROTOCOL', message)
   }
 }
@@ -118,7 +139,10 @@ export class TlsError extends TaskmasterError {
 
 /** The master cannot listen on the address asked for. */
 export class ListenError extends TaskmasterError {
-  constructor(message: string, readonly address: string) {
+  constructor(
+    message: string,
+    readonly address: string,
+  ) {
     super('TM_ERR_LISTEN', message, 2)
   }
 }
@@ -163,7 +187,10 @@ export class SetupError extends TaskmasterError {
  * `message` is one line: what was thrown and where, or how long it was given.
  */
 export class UserCodeError extends TaskmasterError {
-  constructor(message: string, readonly late: boolean) {
+  constructor(
+    message: string,
+    readonly late: boolean,
+  ) {
     super('TM_ERR_USER_CODE', message)
   }
 }

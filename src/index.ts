@@ -1,13 +1,47 @@
 /** Taskmaster's library API: run a master or a slave from a script. */
 export { Master, describeChange } from './master/master.js'
-export type { MasterAddress, MasterEvents, RetryFailed, RunSummary, Outcome, RunStatus, RunFigures, RunState, SessionFigures, SlaveFigures, ControlChange, ControlSource, ControlsFigures, ControlUpdate } from './master/master.js'
+export type {
+  MasterAddress,
+  MasterEvents,
+  RetryFailed,
+  RunSummary,
+  Outcome,
+  RunStatus,
+  RunFigures,
+  RunState,
+  SessionFigures,
+  SlaveFigures,
+  ControlChange,
+  ControlSource,
+  ControlsFigures,
+  ControlUpdate,
+} from './master/master.js'
 export type { FailureFigures } from './master/engine/status.js'
 export { Slave } from './slave/slave.js'
 export type { SlaveEvents, SlaveSummary } from './slave/slave.js'
 export { LocalSlaves, MAX_LOCAL_SLAVES } from './slave/local-slaves.js'
 export type { LocalSlavesOptions, LocalSlaveSettings } from './slave/local-slaves.js'
 export type { LogLine } from './log-line.js'
-export type { MasterOptions, SlaveOptions, JobSource, JobGenerator, JobKey, JobTotal, SourceContext, GeneratorContext, Handler, HandlerContext, BatchHandler, BatchContext, BatchFailure, SetupContext, HandlerLifecycle, TlsOptions, ThrottleCheck, NamedThrottle } from './options.js'
+export type {
+  MasterOptions,
+  SlaveOptions,
+  JobSource,
+  JobGenerator,
+  JobKey,
+  JobTotal,
+  SourceContext,
+  GeneratorContext,
+  Handler,
+  HandlerContext,
+  BatchHandler,
+  BatchContext,
+  BatchFailure,
+  SetupContext,
+  HandlerLifecycle,
+  TlsOptions,
+  ThrottleCheck,
+  NamedThrottle,
+} from './options.js'
 export { MASTER_DEFAULTS, SLAVE_DEFAULTS } from './options.js'
 export { loadJobSource, loadHandler } from './module-loader.js'
 export { stateBackend } from './master/state/state-backend.js'

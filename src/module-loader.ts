@@ -71,7 +71,9 @@ export async function importModule(path: string): Promise<Record<string, unknown
   const ext = extname(absolute)
   if (!EXTENSIONS.has(ext)) throw new ModuleError(`Module '${path}' must be a ${KINDS} file`, path)
   try {
-    const namespace = TYPESCRIPT.has(ext) ? await importTypeScript(absolute) : ((await import(pathToFileURL(absolute).href)) as Record<string, unknown>)
+    const namespace = TYPESCRIPT.has(ext)
+      ? await importTypeScript(absolute)
+      : ((await import(pathToFileURL(absolute).href)) as Record<string, unknown>)
     return unwrapCommonJs(namespace)
   } catch (error) {
     const first = String((error as Error)?.message ?? error).split('\n')[0]
@@ -95,7 +97,12 @@ function exportNames(module: Record<string, unknown>): string {
 }
 
 /** The export `name`, or the first of `fallbacks` that exists. Errors name the module and the exports it has. */
-function pickExport(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[]): { name: string; value: unknown } {
+function pickExport(
+  module: Record<string, unknown>,
+  path: string,
+  name: string | undefined,
+  fallbacks: string[],
+): { name: string; value: unknown } {
   const candidates = name !== undefined ? [name] : fallbacks
   const found = candidates.find((c) => module[c] !== undefined)
   if (found === undefined) {
@@ -109,7 +116,13 @@ function pickExport(module: Record<string, unknown>, path: string, name: string 
  * Picks the function export `name`, or the first of `fallbacks` that exists. Errors
  * name the module and the exports it has.
  */
-export function pickFunction<F extends (...args: never[]) => unknown = (...args: never[]) => unknown>(module: Record<string, unknown>, path: string, name: string | undefined, fallbacks: string[], what: string): { name: string; fn: F } {
+export function pickFunction<F extends (...args: never[]) => unknown = (...args: never[]) => unknown>(
+  module: Record<string, unknown>,
+  path: string,
+  name: string | undefined,
+  fallbacks: string[],
+  what: string,
+): { name: string; fn: F } {
   const { name: found, value } = pickExport(module, path, name, fallbacks)
   if (typeof value !== 'function') {
     throw new ModuleError(`Export '${found}' of module '${path}' is ${typeName(value)}; it must be ${what}`, path)
@@ -127,7 +140,11 @@ function isSourceObject(value: unknown): value is Record<string, unknown> {
 /** What each optional member of a source must be, for its check and its message. */
 const MEMBERS = {
   key: { ok: (v: unknown) => typeof v === 'function', what: 'a function job => key' },
-  total: { ok: (v: unknown) => typeof v === 'function' || typeof v === 'number' || (typeof v === 'object' && v !== null && read(v, 'estimate') !== undefined), what: 'a number or a function returning one (or { estimate: n } of one)' },
+  total: {
+    ok: (v: unknown) =>
+      typeof v === 'function' || typeof v === 'number' || (typeof v === 'object' && v !== null && read(v, 'estimate') !== undefined),
+    what: 'a number or a function returning one (or { estimate: n } of one)',
+  },
   progress: { ok: (v: unknown) => typeof v === 'function', what: "a function (last, ctx) => fraction of the source's keys done" },
 } as const
 
@@ -145,19 +162,24 @@ export async function loadJobSource(spec: string): Promise<JobSource> {
   const getJobs = object === undefined ? picked.value : read(object, 'getJobs')
   if (typeof getJobs !== 'function') {
     // A source object is offered where one may stand: the default export or one named by path:name.
-    const what = object !== undefined || picked.name === 'getJobs' ? GENERATOR : `${GENERATOR}, or a job source (an object with getJobs, as pgTable() returns)`
+    const what =
+      object !== undefined || picked.name === 'getJobs'
+        ? GENERATOR
+        : `${GENERATOR}, or a job source (an object with getJobs, as pgTable() returns)`
     const which = object === undefined ? `Export '${picked.name}'` : `'getJobs' of export '${picked.name}'`
     throw new ModuleError(`${which} of module '${path}' is ${typeName(getJobs)}; it must be ${what}`, path)
   }
   // Called as the object's methods: a source built as a class keeps its `this`.
-  const own = (value: unknown): unknown => (object !== undefined && typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value)
+  const own = (value: unknown): unknown =>
+    object !== undefined && typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value
   const source: JobSource = { getJobs: own(getJobs) as JobSource['getJobs'], module: path }
   for (const name of ['key', 'total', 'progress'] as const) {
     const member = object === undefined ? undefined : read(object, name)
     const value = member ?? module[name]
     if (value === undefined) continue
     const which = member !== undefined ? `'${name}' of export '${picked.name}'` : `Export '${name}'`
-    if (!MEMBERS[name].ok(value)) throw new ModuleError(`${which} of module '${path}' is ${typeName(value)}; it must be ${MEMBERS[name].what}`, path)
+    if (!MEMBERS[name].ok(value))
+      throw new ModuleError(`${which} of module '${path}' is ${typeName(value)}; it must be ${MEMBERS[name].what}`, path)
     Object.assign(source, { [name]: member !== undefined ? own(value) : value })
   }
   return source
@@ -182,7 +204,8 @@ export interface HandlerModule extends HandlerLifecycle {
 function optionalFunction<F>(module: Record<string, unknown>, path: string, name: string, what: string): F | undefined {
   const value = module[name]
   if (value === undefined) return undefined
-  if (typeof value !== 'function') throw new ModuleError(`Export '${name}' of module '${path}' is ${typeName(value)}; it must be ${what}`, path)
+  if (typeof value !== 'function')
+    throw new ModuleError(`Export '${name}' of module '${path}' is ${typeName(value)}; it must be ${what}`, path)
   return value as F
 }
 
@@ -200,7 +223,15 @@ export async function loadHandlerModule(spec: string): Promise<HandlerModule> {
     teardown: optionalFunction(module, path, 'teardown', 'a function state => void (sync or async)'),
   }
   const batch = exportName === 'handleBatch' || (exportName === undefined && module.handleBatch !== undefined)
-  if (batch) loaded.batchHandler = pickFunction<BatchHandler>(module, path, 'handleBatch', [], 'a function (jobs, ctx) => void or failed jobs (sync or async)').fn
-  else loaded.handler = pickFunction<Handler>(module, path, exportName, ['handleJob', 'default'], 'a function job => void (sync or async)').fn
+  if (batch)
+    loaded.batchHandler = pickFunction<BatchHandler>(
+      module,
+      path,
+      'handleBatch',
+      [],
+      'a function (jobs, ctx) => void or failed jobs (sync or async)',
+    ).fn
+  else
+    loaded.handler = pickFunction<Handler>(module, path, exportName, ['handleJob', 'default'], 'a function job => void (sync or async)').fn
   return loaded
 }

@@ -39,12 +39,17 @@ export type AnySpec = { default: unknown; bounds?: Bounds; check?: (value: never
 
 /** Throws an {@link OptionError} naming `options.<name>` unless `value` is what `spec` takes. */
 export function checkOption(spec: AnySpec, value: unknown, name: string): void {
-  if (spec.bounds !== undefined && !withinBounds(spec.bounds, value)) throw new OptionError(`options.${name} ${outOfBounds(spec.bounds, String(value))}`, name)
+  if (spec.bounds !== undefined && !withinBounds(spec.bounds, value))
+    throw new OptionError(`options.${name} ${outOfBounds(spec.bounds, String(value))}`, name)
   spec.check?.(value as never, name)
 }
 
 function throttleCheck(value: unknown, name: string): void {
-  if (typeof value !== 'function' && (typeof value !== 'object' || value === null || !('check' in value) || typeof value.check !== 'function')) throw new OptionError(`options.${name} must be a function ({ args, signal }) => false | true | reason`, name)
+  if (
+    typeof value !== 'function' &&
+    (typeof value !== 'object' || value === null || !('check' in value) || typeof value.check !== 'function')
+  )
+    throw new OptionError(`options.${name} must be a function ({ args, signal }) => false | true | reason`, name)
 }
 
 /**
@@ -52,19 +57,28 @@ function throttleCheck(value: unknown, name: string): void {
  * only, or tm-ctl and browsers could never send it (a space, a newline, `é`).
  */
 function tokenText(value: string, name: string): void {
-  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,1024}$/.test(value)) throw new OptionError(`options.${name} must be 1 to 1024 visible ASCII characters (no spaces): it travels in an HTTP header`, name)
+  if (typeof value !== 'string' || !/^[\x21-\x7e]{1,1024}$/.test(value))
+    throw new OptionError(`options.${name} must be 1 to 1024 visible ASCII characters (no spaces): it travels in an HTTP header`, name)
 }
 
 function postgresUrl(value: string, name: string): void {
-  if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value)) throw new OptionError(`options.${name} must be a postgres:// URL, got '${String(value)}'`, name)
+  if (typeof value !== 'string' || !/^postgres(ql)?:\/\//.test(value))
+    throw new OptionError(`options.${name} must be a postgres:// URL, got '${String(value)}'`, name)
   // Not quoted: an unparsable URL cannot be told apart from its password.
-  if (!URL.canParse(value)) throw new OptionError(`options.${name} must be a URL that can be read: postgres://<user>:<password>@<host>:<port>/<database>, the port at most 65535, special characters of the password %-encoded`, name)
+  if (!URL.canParse(value))
+    throw new OptionError(
+      `options.${name} must be a URL that can be read: postgres://<user>:<password>@<host>:<port>/<database>, the port at most 65535, special characters of the password %-encoded`,
+      name,
+    )
 }
 
 /** The run key becomes a file name: keep it to a safe alphabet. */
 export function validateRunKey(key: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
-    throw new OptionError(`The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`, 'key')
+    throw new OptionError(
+      `The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`,
+      'key',
+    )
   }
 }
 
@@ -88,13 +102,20 @@ export const MASTER_OPTIONS = {
   reset: { default: false },
   acceptJournalLoss: {
     default: false,
-    flag: { flags: '--accept-journal-loss', help: 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again' },
+    flag: {
+      flags: '--accept-journal-loss',
+      help: 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again',
+    },
   },
   host: { default: '127.0.0.1' },
   port: { default: 5050, bounds: integers(0, 65535) },
   // The ledger holds a window of 8 × size jobs in typed arrays (about 30 bytes a job before
   // the jobs themselves): a million is some 250 MB; far beyond, allocation fails.
-  size: { default: 10000, bounds: integers(1, 1_000_000), flag: { flags: '-s, --size <n>', help: 'buffer cap: the generator is pulled only while fewer jobs are queued' } },
+  size: {
+    default: 10000,
+    bounds: integers(1, 1_000_000),
+    flag: { flags: '-s, --size <n>', help: 'buffer cap: the generator is pulled only while fewer jobs are queued' },
+  },
   // A frame never holds more jobs than the buffer can.
   batchSize: {
     default: 1000,
@@ -102,22 +123,50 @@ export const MASTER_OPTIONS = {
     flag: {
       flags: '--batch-size <n>',
       help: 'most jobs per frame to a slave',
-      docs: "a smaller frame waits while its slave has a full batch queued beyond its running jobs (fast handlers get bigger frames from their adaptive window)",
+      docs: 'a smaller frame waits while its slave has a full batch queued beyond its running jobs (fast handlers get bigger frames from their adaptive window)',
     },
   },
   checkpointInterval: { default: 1, bounds: POSITIVE_SECONDS },
   // Under 0.1 s a busy machine misses pings and healthy slaves are dropped, charging their jobs.
-  heartbeat: { default: 5, bounds: { ...SECONDS, min: 0.1 }, flag: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two' } },
-  maxFrame: { default: DEFAULT_FRAME, bounds: FRAME, flag: { flags: '--max-frame <bytes>', help: 'largest frame accepted or sent', docs: "each slave's frames are sized to the smaller of its limit and this" } },
-  maxSlaves: { default: 10_000, bounds: integers(1), flag: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later' } },
+  heartbeat: {
+    default: 5,
+    bounds: { ...SECONDS, min: 0.1 },
+    flag: { flags: '--heartbeat <seconds>', help: 'seconds between pings; a slave that answers none is dropped within two' },
+  },
+  maxFrame: {
+    default: DEFAULT_FRAME,
+    bounds: FRAME,
+    flag: {
+      flags: '--max-frame <bytes>',
+      help: 'largest frame accepted or sent',
+      docs: "each slave's frames are sized to the smaller of its limit and this",
+    },
+  },
+  maxSlaves: {
+    default: 10_000,
+    bounds: integers(1),
+    flag: { flags: '--max-slaves <n>', help: 'most slaves at once; a slave beyond is refused and tries again later' },
+  },
   token: {
     default: undefined,
     check: tokenText,
-    flag: { flags: '--token <secret>', help: 'token slaves must present; generated and printed when listening beyond loopback', env: 'TM_TOKEN' },
+    flag: {
+      flags: '--token <secret>',
+      help: 'token slaves must present; generated and printed when listening beyond loopback',
+      env: 'TM_TOKEN',
+    },
   },
   // The ledger counts a job's attempts in a byte (Uint8Array): 250 retries keep it under 255.
-  retries: { default: 3, bounds: integers(0, 250), flag: { flags: '--retries <n>', help: 'retries of a job whose handler throws, before the failed-jobs log' } },
-  retryDelay: { default: 1, bounds: SECONDS, flag: { flags: '--retry-delay <seconds>', help: 'delay before the first retry, doubling for each next one (at most 60 s)' } },
+  retries: {
+    default: 3,
+    bounds: integers(0, 250),
+    flag: { flags: '--retries <n>', help: 'retries of a job whose handler throws, before the failed-jobs log' },
+  },
+  retryDelay: {
+    default: 1,
+    bounds: SECONDS,
+    flag: { flags: '--retry-delay <seconds>', help: 'delay before the first retry, doubling for each next one (at most 60 s)' },
+  },
   jobTimeout: {
     default: 0,
     bounds: SECONDS,
@@ -132,12 +181,20 @@ export const MASTER_OPTIONS = {
   shard: {
     default: undefined,
     check: checkShard,
-    flag: { flags: '--shard <i/n>', help: 'run shard i of n masters sharing the dataset: the key gets .shard-<i>-of-<n>, the generator gets ctx.shard', docs: '[docs/scale.md](docs/scale.md)' },
+    flag: {
+      flags: '--shard <i/n>',
+      help: 'run shard i of n masters sharing the dataset: the key gets .shard-<i>-of-<n>, the generator gets ctx.shard',
+      docs: '[docs/scale.md](docs/scale.md)',
+    },
   },
   stateStore: {
     default: undefined,
     check: postgresUrl,
-    flag: { flags: '--state-store <url>', help: 'keep the run state in this PostgreSQL (postgres://...) instead of --state-dir; needs the pg package', env: 'TM_STATE_STORE' },
+    flag: {
+      flags: '--state-store <url>',
+      help: 'keep the run state in this PostgreSQL (postgres://...) instead of --state-dir; needs the pg package',
+      env: 'TM_STATE_STORE',
+    },
   },
   standby: {
     default: false,
@@ -162,17 +219,27 @@ export const MASTER_OPTIONS = {
   maxInFlight: {
     default: undefined,
     bounds: integers(1, 100_000_000, 'a whole number of jobs'),
-    flag: { flags: '--max-in-flight <n>', help: 'most jobs in flight over the whole fleet; change it live with tm-ctl max-in-flight', shown: 'no limit' },
+    flag: {
+      flags: '--max-in-flight <n>',
+      help: 'most jobs in flight over the whole fleet; change it live with tm-ctl max-in-flight',
+      shown: 'no limit',
+    },
   },
   paused: {
     default: false,
-    flag: { flags: '--paused', help: 'start paused: no job goes out until tm-ctl resume (a run paused when its master stopped starts paused anyway)' },
+    flag: {
+      flags: '--paused',
+      help: 'start paused: no job goes out until tm-ctl resume (a run paused when its master stopped starts paused anyway)',
+    },
   },
   throttle: { default: undefined, check: throttleCheck },
   throttleInterval: {
     default: 1,
     bounds: POSITIVE_SECONDS,
-    flag: { flags: '--throttle-interval <seconds>', help: 'seconds between throttle checks, and how long one may take before it holds dispatch' },
+    flag: {
+      flags: '--throttle-interval <seconds>',
+      help: 'seconds between throttle checks, and how long one may take before it holds dispatch',
+    },
   },
 } satisfies Record<string, AnySpec>
 
@@ -182,13 +249,29 @@ export const MASTER_OPTIONS = {
  */
 export const SLAVE_OPTIONS = {
   // A slave's lanes: each holds a handler call's state.
-  concurrency: { default: 1, bounds: integers(1, 100_000), flag: { flags: '-c, --concurrency <n>', help: 'jobs run at once in each slave process' } },
+  concurrency: {
+    default: 1,
+    bounds: integers(1, 100_000),
+    flag: { flags: '-c, --concurrency <n>', help: 'jobs run at once in each slave process' },
+  },
   // Jobs per `handleBatch` call, and milliseconds waited to fill one.
-  batch: { default: 100, bounds: integers(1, 100_000), flag: { flags: '--batch <n>', help: 'with a handleBatch handler: most jobs per call' } },
-  linger: { default: 10, bounds: integers(0, 60_000), flag: { flags: '--linger <ms>', help: 'with handleBatch: milliseconds to wait for a batch to fill before running a smaller one' } },
+  batch: {
+    default: 100,
+    bounds: integers(1, 100_000),
+    flag: { flags: '--batch <n>', help: 'with a handleBatch handler: most jobs per call' },
+  },
+  linger: {
+    default: 10,
+    bounds: integers(0, 60_000),
+    flag: { flags: '--linger <ms>', help: 'with handleBatch: milliseconds to wait for a batch to fill before running a smaller one' },
+  },
   setup: { default: undefined },
   teardown: { default: undefined },
-  setupTimeout: { default: 60, bounds: POSITIVE_SECONDS, flag: { flags: '--setup-timeout <seconds>', help: "how long the handler module's setup and teardown may each take" } },
+  setupTimeout: {
+    default: 60,
+    bounds: POSITIVE_SECONDS,
+    flag: { flags: '--setup-timeout <seconds>', help: "how long the handler module's setup and teardown may each take" },
+  },
   module: { default: undefined },
   // A slave's credit: as many jobs as a buffer holds.
   prefetch: {
@@ -204,9 +287,16 @@ export const SLAVE_OPTIONS = {
   reconnect: {
     default: 60,
     bounds: SECONDS,
-    flag: { flags: '--reconnect <seconds>', help: 'keep trying to reach the master this long before giving up; 0: forever, and serve run after run (exit 0 on SIGTERM)' },
+    flag: {
+      flags: '--reconnect <seconds>',
+      help: 'keep trying to reach the master this long before giving up; 0: forever, and serve run after run (exit 0 on SIGTERM)',
+    },
   },
   maxFrame: { default: DEFAULT_FRAME, bounds: FRAME, flag: { flags: '--max-frame <bytes>', help: 'largest frame accepted' } },
-  token: { default: undefined, check: tokenText, flag: { flags: '--token <secret>', help: "the run's token, if the master needs one", env: 'TM_TOKEN' } },
+  token: {
+    default: undefined,
+    check: tokenText,
+    flag: { flags: '--token <secret>', help: "the run's token, if the master needs one", env: 'TM_TOKEN' },
+  },
   ca: { default: undefined },
 } satisfies Record<string, AnySpec>

@@ -41,7 +41,7 @@ export interface JobSource {
   getJobs: JobGenerator
   /** How a job's resume key is read; default: `job.id`, the job itself if it is a key, else its position. */
   // A job is whatever the user's generator yields: `any` lets a typed key function fit.
-   
+
   key?: (job: any) => JobKey
   /**
    * Number of jobs, for the progress display: a number, or a (async) function of `{ args }`
@@ -61,7 +61,7 @@ export interface JobSource {
 
 /** A handler: called with each job, sync or async; a throw or rejection fails the job. */
 // A job is whatever the user's generator yields: `any` lets a handler typed for its jobs fit.
- 
+
 export type Handler = (job: any, ctx: HandlerContext) => unknown
 
 /** Second argument of the handler; valid while the job runs (it is reused for the next job). */
@@ -317,7 +317,11 @@ export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & {
   secrets: string[]
 }
 /** {@link SlaveOptions} with every default filled in. */
-export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & { handler: Handler | undefined; batchHandler: BatchHandler | undefined; host: string }
+export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & {
+  handler: Handler | undefined
+  batchHandler: BatchHandler | undefined
+  host: string
+}
 
 /** Copies `options` without its undefined values, so they do not hide defaults. */
 function defined<T extends object>(options: T): Partial<T> {
@@ -334,9 +338,15 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   const secrets = [...args.secrets]
   if (o.stateStore !== undefined) redactText(o.stateStore, secrets)
   Object.assign(o, { args: args.values, shownArgs: args.shown, secrets })
-  if (Object.hasOwn(o.args, SHARD_ARG)) throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
-  if (o.standby && o.stateStore === undefined) throw new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...): a standby takes over a lock held in PostgreSQL', 'standby')
-  if (o.standby && o.reset) throw new OptionError('options.standby and options.reset do not go together: a standby resumes the active master\'s run', 'standby')
+  if (Object.hasOwn(o.args, SHARD_ARG))
+    throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
+  if (o.standby && o.stateStore === undefined)
+    throw new OptionError(
+      'options.standby needs options.stateStore (--standby needs --state-store postgres://...): a standby takes over a lock held in PostgreSQL',
+      'standby',
+    )
+  if (o.standby && o.reset)
+    throw new OptionError("options.standby and options.reset do not go together: a standby resumes the active master's run", 'standby')
   if (o.shard !== undefined) {
     // The shard is part of the run's identity: each shard keeps its own state.
     const suffix = shardSuffix(o.shard)
@@ -352,7 +362,8 @@ export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions
   if (o.batchHandler === undefined) {
     if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')
   } else if (typeof o.batchHandler !== 'function') throw new OptionError('options.batchHandler must be a function', 'batchHandler')
-  else if (o.handler !== undefined) throw new OptionError('options.handler and options.batchHandler do not go together: give one', 'batchHandler')
+  else if (o.handler !== undefined)
+    throw new OptionError('options.handler and options.batchHandler do not go together: give one', 'batchHandler')
   if (typeof o.host !== 'string' || o.host.length === 0) throw new OptionError('options.host must be a host:port string', 'host')
   check(SLAVE_TABLE, o)
   return o

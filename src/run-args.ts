@@ -57,8 +57,10 @@ export function resolveRunArgs(args: Readonly<Record<string, string>>, env: Node
 
 function fromEnvironment(name: string, given: string, env: NodeJS.ProcessEnv): string {
   const variable = given.slice(ENV_PREFIX.length)
-  if (variable === '') throw new OptionError(`Run argument '${name}=${given}' names no environment variable (write ${name}=env:NAME)`, 'args')
+  if (variable === '')
+    throw new OptionError(`Run argument '${name}=${given}' names no environment variable (write ${name}=env:NAME)`, 'args')
   const value = env[variable]
-  if (value === undefined) throw new OptionError(`Run argument '${name}=${given}' names the environment variable ${variable}, which is not set`, 'args')
+  if (value === undefined)
+    throw new OptionError(`Run argument '${name}=${given}' names the environment variable ${variable}, which is not set`, 'args')
   return value
 }

@@ -20,7 +20,10 @@ export const SHARD_ARG = '@shard'
 export function checkShard(value: Shard, name = 'shard'): void {
   const { index, count } = (value ?? {}) as Partial<Shard>
   if (!Number.isSafeInteger(count) || count! < 1 || count! > MAX_SHARDS || !Number.isSafeInteger(index) || index! < 1 || index! > count!) {
-    throw new OptionError(`options.${name} must be { index, count } with 1 <= index <= count <= ${MAX_SHARDS}, got ${JSON.stringify(value)}`, name)
+    throw new OptionError(
+      `options.${name} must be { index, count } with 1 <= index <= count <= ${MAX_SHARDS}, got ${JSON.stringify(value)}`,
+      name,
+    )
   }
 }
 

@@ -128,7 +128,10 @@ export function thrownLine(value: unknown): string {
  */
 export function callUser<T>(call: () => T | PromiseLike<T>, ms: number, module?: string): Promise<Awaited<T>> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new UserCodeError(`did not finish within ${ms / 1000} s${module === undefined ? '' : ` (${module})`}`, true)), ms)
+    const timer = setTimeout(
+      () => reject(new UserCodeError(`did not finish within ${ms / 1000} s${module === undefined ? '' : ` (${module})`}`, true)),
+      ms,
+    )
     const threw = (error: unknown): void => {
       clearTimeout(timer)
       reject(new UserCodeError(thrownLine(error), false))

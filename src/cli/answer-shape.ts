@@ -29,7 +29,13 @@ const arrayOf =
   (value) =>
     Array.isArray(value) && value.every(check)
 
-const CONTROLS: Record<keyof ControlsFigures, Check> = { paused: boolean, rate: orNull(number), maxInFlight: orNull(number), throttled: orNull(string), throttle: orNull(string) }
+const CONTROLS: Record<keyof ControlsFigures, Check> = {
+  paused: boolean,
+  rate: orNull(number),
+  maxInFlight: orNull(number),
+  throttled: orNull(string),
+  throttle: orNull(string),
+}
 const controls: Check = (value) => fields(value, CONTROLS)
 
 const run: Check = (value) =>
@@ -52,7 +58,8 @@ const run: Check = (value) =>
     startedAt: string,
     controls,
   })
-const slave: Check = (value) => fields(value, { id: number, address: string, hostname: string, pid: number, concurrency: number, done: number, failed: number })
+const slave: Check = (value) =>
+  fields(value, { id: number, address: string, hostname: string, pid: number, concurrency: number, done: number, failed: number })
 const failure: Check = (value) => fields(value, { key, attempts: number, error: string })
 
 /** A status document (`GET /status`) as tm-ctl reads it. */

@@ -65,12 +65,21 @@ export function ctlCommand(): Command {
     // Usage errors throw to runCli (exit 2) like the program's own.
     .exitOverride()
     .description("print a run's status: of a live master (--host), or of a stopped run from its state (--key): files, or --state-store")
-    .addOption(new Option('-H, --host <host:port>', `a live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`))
+    .addOption(
+      new Option(
+        '-H, --host <host:port>',
+        `a live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`,
+      ),
+    )
     .addOption(new Option('--token <secret>', "the run's token, if the master has one").env('TM_TOKEN'))
     .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for a wss:// master'))
     .addOption(new Option('-k, --key <name>', 'read the state of run <name> instead of asking a master (taking no lock)'))
     .addOption(new Option('--state-dir <dir>', 'where run state is kept (with --key)').default(MASTER_DEFAULTS.stateDir))
-    .addOption(new Option('--state-store <url>', 'read run state from this PostgreSQL (postgres://...) instead of --state-dir (with --key)').env('TM_STATE_STORE'))
+    .addOption(
+      new Option('--state-store <url>', 'read run state from this PostgreSQL (postgres://...) instead of --state-dir (with --key)').env(
+        'TM_STATE_STORE',
+      ),
+    )
     .option('--json', 'print JSON: the status document of a live master, or where a stopped run stands')
     .addHelpText(
       'after',
@@ -81,8 +90,12 @@ Examples:
   tm-ctl status --key posts-backfill --state-store postgres://user@db/app   # from PostgreSQL`,
     )
     .action(async (options: StatusOptions) => {
-      if (options.key !== undefined && options.host !== undefined) throw new OptionError('Give --host (a live master) or --key (a run from its state files), not both')
-      const text = options.key !== undefined ? storedStatusText(await readStoredStatus(storeOf(options), options.key), options.json === true) : liveStatusText(await fetchStatus(options), options.json === true)
+      if (options.key !== undefined && options.host !== undefined)
+        throw new OptionError('Give --host (a live master) or --key (a run from its state files), not both')
+      const text =
+        options.key !== undefined
+          ? storedStatusText(await readStoredStatus(storeOf(options), options.key), options.json === true)
+          : liveStatusText(await fetchStatus(options), options.json === true)
       process.stdout.write(text)
     })
   for (const c of CONTROL_COMMANDS) {
@@ -91,13 +104,27 @@ Examples:
       // Usage errors throw to runCli (exit 2) like the program's own.
       .exitOverride()
       .description(c.help)
-      .addOption(new Option('-H, --host <host:port>', `the live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`))
+      .addOption(
+        new Option(
+          '-H, --host <host:port>',
+          `the live master's address (host:port, ws://, wss://) (default: ${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port})`,
+        ),
+      )
       .addOption(new Option('--token <secret>', "the run's token, if the master has one").env('TM_TOKEN'))
       .addOption(new Option('--ca <file>', 'CA certificate (PEM) to trust for a wss:// master'))
       .option('--json', "print the master's answer as JSON: { changed, change, controls }")
-      .addHelpText('after', `\nPrints what changed and the controls after it. Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${c.example}`)
+      .addHelpText(
+        'after',
+        `\nPrints what changed and the controls after it. Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${c.example}`,
+      )
     if (c.parse !== undefined && c.args !== undefined) {
-      command.argument(c.args, c.name === 'rate' ? 'jobs per second over the whole fleet (fractions allowed), or off' : 'jobs in flight over the whole fleet, or off', c.parse)
+      command.argument(
+        c.args,
+        c.name === 'rate'
+          ? 'jobs per second over the whole fleet (fractions allowed), or off'
+          : 'jobs in flight over the whole fleet, or off',
+        c.parse,
+      )
       command.action(async (value: number | null, options: ControlOptions) => control(options, c.path, value))
     } else command.action(async (options: ControlOptions) => control(options, c.path))
   }
@@ -105,7 +132,14 @@ Examples:
 }
 
 /** The commands that steer a live master, each a POST to its control endpoint. */
-const CONTROL_COMMANDS: { name: string; args?: string; help: string; path: string; parse?: (text: string) => number | null; example: string }[] = [
+const CONTROL_COMMANDS: {
+  name: string
+  args?: string
+  help: string
+  path: string
+  parse?: (text: string) => number | null
+  example: string
+}[] = [
   {
     name: 'pause',
     help: 'pause dispatch: no new jobs go out, jobs in flight finish, slaves stay connected; the pause outlives a restart of the master until resumed',
@@ -145,7 +179,13 @@ interface Endpoint {
 
 function endpointOf(options: { host?: string; ca?: string }): Endpoint {
   const host = options.host ?? `${MASTER_DEFAULTS.host}:${MASTER_DEFAULTS.port}`
-  const base = /^wss:\/\//.test(host) ? `https://${host.slice(6)}` : /^ws:\/\//.test(host) ? `http://${host.slice(5)}` : /^https?:\/\//.test(host) ? host : `http://${host}`
+  const base = /^wss:\/\//.test(host)
+    ? `https://${host.slice(6)}`
+    : /^ws:\/\//.test(host)
+      ? `http://${host.slice(5)}`
+      : /^https?:\/\//.test(host)
+        ? host
+        : `http://${host}`
   try {
     new URL('/status', base)
   } catch {
@@ -156,26 +196,39 @@ function endpointOf(options: { host?: string; ca?: string }): Endpoint {
 }
 
 /** Sends a request to a live master; a master that cannot be reached or refuses the token is a one-line error. */
-async function ask(endpoint: Endpoint, method: 'GET' | 'POST', path: string, token: string | undefined, body?: string): Promise<{ url: URL; status: number; body: string }> {
+async function ask(
+  endpoint: Endpoint,
+  method: 'GET' | 'POST',
+  path: string,
+  token: string | undefined,
+  body?: string,
+): Promise<{ url: URL; status: number; body: string }> {
   const url = new URL(path, endpoint.base)
   const answer = await send(method, url, token, endpoint.ca, body).catch((error: Error) => {
     throw new ConnectionError(`Cannot reach the master at ${url.host}: ${error.message}`)
   })
-  if (answer.status === 401) throw new AuthError(`The master at ${url.host} refused the request: ${token === undefined ? "it needs the run's token" : 'the token is wrong'} (give it with --token or TM_TOKEN)`)
+  if (answer.status === 401)
+    throw new AuthError(
+      `The master at ${url.host} refused the request: ${token === undefined ? "it needs the run's token" : 'the token is wrong'} (give it with --token or TM_TOKEN)`,
+    )
   return { url, ...answer }
 }
 
 /** The status document of a live master (`GET /status`). */
 async function fetchStatus(options: StatusOptions): Promise<RunStatus> {
   const { url, status, body } = await ask(endpointOf(options), 'GET', '/status', options.token)
-  if (status !== 200) throw new ConnectionError(`The master at ${url.host} answered ${status} to GET /status (is it a Taskmaster master of this version?)`)
+  if (status !== 200)
+    throw new ConnectionError(`The master at ${url.host} answered ${status} to GET /status (is it a Taskmaster master of this version?)`)
   let parsed: unknown
   try {
     parsed = JSON.parse(body)
   } catch {
     throw new ConnectionError(`The master at ${url.host} sent a status that is not JSON`)
   }
-  if (!isRunStatus(parsed)) throw new ConnectionError(`The server at ${url.host} answered GET /status with JSON that is not a Taskmaster status (is it a Taskmaster master of this version?)`)
+  if (!isRunStatus(parsed))
+    throw new ConnectionError(
+      `The server at ${url.host} answered GET /status with JSON that is not a Taskmaster status (is it a Taskmaster master of this version?)`,
+    )
   return parsed
 }
 
@@ -192,20 +245,38 @@ interface ControlOptions {
  * controls after it. A master that refuses the value (400) is a usage error (exit 2).
  */
 async function control(options: ControlOptions, path: string, value?: number | null): Promise<void> {
-  const { url, status, body } = await ask(endpointOf(options), 'POST', path, options.token, value === undefined ? undefined : JSON.stringify({ value }))
+  const { url, status, body } = await ask(
+    endpointOf(options),
+    'POST',
+    path,
+    options.token,
+    value === undefined ? undefined : JSON.stringify({ value }),
+  )
   if (status === 400) throw new OptionError(`The master at ${url.host} refused the request: ${body.trim()}`)
-  if (status !== 200) throw new ConnectionError(`The master at ${url.host} answered ${status} to POST ${path} (is it a Taskmaster master of this version?)`)
+  if (status !== 200)
+    throw new ConnectionError(`The master at ${url.host} answered ${status} to POST ${path} (is it a Taskmaster master of this version?)`)
   let answer: unknown
   try {
     answer = JSON.parse(body)
   } catch {
     throw new ConnectionError(`The master at ${url.host} sent an answer that is not JSON`)
   }
-  if (!isControlAnswer(answer)) throw new ConnectionError(`The server at ${url.host} answered POST ${path} with JSON that is not a Taskmaster control answer (is it a Taskmaster master of this version?)`)
-  process.stdout.write(options.json === true ? printableJson(answer, 2) + '\n' : printableLines([answer.changed, controlsText(answer.controls)]))
+  if (!isControlAnswer(answer))
+    throw new ConnectionError(
+      `The server at ${url.host} answered POST ${path} with JSON that is not a Taskmaster control answer (is it a Taskmaster master of this version?)`,
+    )
+  process.stdout.write(
+    options.json === true ? printableJson(answer, 2) + '\n' : printableLines([answer.changed, controlsText(answer.controls)]),
+  )
 }
 
-function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: Buffer | undefined, body?: string): Promise<{ status: number; body: string }> {
+function send(
+  method: 'GET' | 'POST',
+  url: URL,
+  token: string | undefined,
+  ca: Buffer | undefined,
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -215,7 +286,10 @@ function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: B
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
       res.on('error', reject)
     }
-    const req = url.protocol === 'https:' ? httpsRequest(url, { method, headers, ca, timeout: 10_000 }, onResponse) : httpRequest(url, { method, headers, timeout: 10_000 }, onResponse)
+    const req =
+      url.protocol === 'https:'
+        ? httpsRequest(url, { method, headers, ca, timeout: 10_000 }, onResponse)
+        : httpRequest(url, { method, headers, timeout: 10_000 }, onResponse)
     req.on('timeout', () => req.destroy(new Error('no answer within 10 s')))
     req.on('error', reject)
     req.end(body)
@@ -226,13 +300,24 @@ function send(method: 'GET' | 'POST', url: URL, token: string | undefined, ca: B
 export function liveStatusText(status: RunStatus, json: boolean): string {
   if (json) return printableJson(status, 2) + '\n'
   const r = status.run
-  const args = Object.entries(r.args).map(([name, value]) => `${name}=${value}`).join(' ')
-  return printableLines([`Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`, statusLine(status), ...slavesTable(status.slaves)])
+  const args = Object.entries(r.args)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ')
+  return printableLines([
+    `Run '${r.key}'${args === '' ? '' : ` (${args})`}: ${r.state}${r.resumed ? `, resumed at ${formatCount(r.resumedAt)}` : ''}`,
+    statusLine(status),
+    ...slavesTable(status.slaves),
+  ])
 }
 
 /** Where `tm-ctl status --key` reads: the PostgreSQL of --state-store, else the files of --state-dir. */
 function storeOf(options: StatusOptions): StateBackend {
-  return stateBackend({ stateDir: options.stateDir, stateStore: options.stateStore, acceptJournalLoss: false, heartbeat: MASTER_DEFAULTS.heartbeat })
+  return stateBackend({
+    stateDir: options.stateDir,
+    stateStore: options.stateStore,
+    acceptJournalLoss: false,
+    heartbeat: MASTER_DEFAULTS.heartbeat,
+  })
 }
 
 /**
@@ -263,7 +348,9 @@ export async function readStoredStatus(backend: StateBackend, key: string): Prom
 /** A stored run's status as JSON, or as lines for people. */
 export function storedStatusText(s: StoredRunStatus, json: boolean): string {
   if (json) return printableJson(s, 2) + '\n'
-  const args = Object.entries(s.args).map(([name, value]) => `${name}=${value}`).join(' ')
+  const args = Object.entries(s.args)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ')
   return printableLines([
     `Run '${s.key}': ${s.complete ? 'complete' : s.locked ? 'not complete; a master holds its lock (it may be running: ask it with --host)' : 'not complete; start it again with the same --key to resume'}`,
     `  position   ${formatCount(s.position)}${s.last === null ? '' : ` (last key ${String(s.last)}; a resume starts after it)`}`,

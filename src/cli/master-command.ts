@@ -26,7 +26,10 @@ export function masterCommand(): Command {
   const command = new Command('tm-master')
     .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run the master of a Taskmaster run: iterate the job generator of <module> and hand the jobs to slaves.')
-    .argument('<module>', 'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default')
+    .argument(
+      '<module>',
+      'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default',
+    )
     .argument('[args...]', 'name=value arguments, handed to the generator as ctx.args and saved with the run')
   return addOptions(command, MASTER_CLI)
     .addHelpText(
@@ -94,7 +97,8 @@ function summaryLines(summary: RunSummary): string[] {
   const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped as already done` : ''
   const counts = `${summary.jobs} jobs (${summary.done} done, ${summary.failed} failed${skipped}) in ${took}, ${rate}`
   if (summary.outcome === 'complete') {
-    const failed = summary.totals.failed > 0 ? [`${summary.totals.failed} jobs failed; see ${summary.failedLog} (re-run them with --retry-failed)`] : []
+    const failed =
+      summary.totals.failed > 0 ? [`${summary.totals.failed} jobs failed; see ${summary.failedLog} (re-run them with --retry-failed)`] : []
     return [`Run '${summary.key}' complete: ${counts}`, ...failed]
   }
   return [`Run '${summary.key}' stopped: ${counts}. Start it again with --key ${summary.key} to resume.`]
@@ -106,7 +110,8 @@ function summaryLines(summary: RunSummary): string[] {
  */
 async function openMaster(options: MasterOptions & { key: string }, cli: MasterCliOptions, words: string[]): Promise<Master | undefined> {
   if (cli.retryFailed && cli.reset) throw new OptionError('--retry-failed and --reset do not go together')
-  if (cli.retryFailed && words.length > 0) throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
+  if (cli.retryFailed && words.length > 0)
+    throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
   try {
     if (!cli.retryFailed) return new Master(options)
     const pass = await Master.retryFailed(options)
@@ -114,7 +119,10 @@ async function openMaster(options: MasterOptions & { key: string }, cli: MasterC
       say(process.stdout, `Run '${options.key}' has no failed jobs to retry.`)
       return undefined
     }
-    say(process.stdout, `${pass.resumed ? 'Resuming the retry of' : 'Retrying'} ${pass.count} failed jobs of run '${options.key}' (from ${pass.log}) as run '${pass.master.options.key}'`)
+    say(
+      process.stdout,
+      `${pass.resumed ? 'Resuming the retry of' : 'Retrying'} ${pass.count} failed jobs of run '${options.key}' (from ${pass.log}) as run '${pass.master.options.key}'`,
+    )
     return pass.master
   } catch (error) {
     throw asFlagError(MASTER_CLI, error)
@@ -122,7 +130,13 @@ async function openMaster(options: MasterOptions & { key: string }, cli: MasterC
 }
 
 /** The local slaves of --spawn, running --handler against `address` with the options marked `spawn` in MASTER_CLI. */
-function localSlaves(master: Master, address: MasterAddress, options: MasterCliOptions & { spawn: number }, log: (line: string) => void, onFatal: (message: string) => void): LocalSlaves {
+function localSlaves(
+  master: Master,
+  address: MasterAddress,
+  options: MasterCliOptions & { spawn: number },
+  log: (line: string) => void,
+  onFatal: (message: string) => void,
+): LocalSlaves {
   return new LocalSlaves({
     count: options.spawn,
     handler: options.handler,
@@ -146,7 +160,8 @@ function exitCode(summary: RunSummary, slavesFailed: boolean, signal: NodeJS.Sig
 /** The library's options of the command line: its arguments, its flags and the modules they name, loaded. */
 async function masterOptions(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<MasterOptions & { key: string }> {
   const args = nameValueArgs(words)
-  if (options.spawn !== undefined && options.handler === undefined) throw new OptionError('--spawn needs --handler <module> (the handler the local slaves run)')
+  if (options.spawn !== undefined && options.handler === undefined)
+    throw new OptionError('--spawn needs --handler <module> (the handler the local slaves run)')
   if (options.handler !== undefined && options.spawn === undefined) throw new OptionError('--handler goes with --spawn <n>')
   const tls = readTls(options)
   const source = await loadJobSource(moduleSpec)
@@ -180,7 +195,14 @@ function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
   // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
   const out = options.stats === '-' ? process.stderr : process.stdout
   const tty = out.isTTY === true
-  const display = new StatusDisplay(master, { tty, interval: options.statusInterval, out, err: process.stderr, slaves: options.slaves === true, input: tty ? process.stdin : undefined })
+  const display = new StatusDisplay(master, {
+    tty,
+    interval: options.statusInterval,
+    out,
+    err: process.stderr,
+    slaves: options.slaves === true,
+    input: tty ? process.stdin : undefined,
+  })
   let slaves: LocalSlaves | undefined
   let slavesFailed = false
   const json = options.logFormat === 'json'
@@ -188,7 +210,10 @@ function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
     const message = master.redact(text)
     display.log(json ? jsonLogLine(level, message, { key: master.options.key }) : message)
   }
-  const stats = options.stats === undefined ? undefined : new StatsStream(master, options.stats, options.statsInterval, process.stdout, (message) => log('warn', message))
+  const stats =
+    options.stats === undefined
+      ? undefined
+      : new StatsStream(master, options.stats, options.statsInterval, process.stdout, (message) => log('warn', message))
   master.on('log', ({ level, message }) => log(level, message))
   master.on('listening', (address) => {
     say(out, `Taskmaster server running on '${address.hostPort}'`)
@@ -233,7 +258,8 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const outputs = showMaster(master, options)
   const firstSignal = onStopSignals(() => master.stop())
   // Said once a stop is handled: whoever reads it may stop the standby at once.
-  if (master.options.standby) say(outputs.out, `Standing by for run '${master.options.key}': waiting for the active master's lease in the state store`)
+  if (master.options.standby)
+    say(outputs.out, `Standing by for run '${master.options.key}': waiting for the active master's lease in the state store`)
   let summary: RunSummary
   try {
     summary = await master.run()
@@ -243,7 +269,10 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     await outputs.stop()
   }
   if (summary.outcome === 'already-complete') {
-    say(outputs.out, `Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.`)
+    say(
+      outputs.out,
+      `Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.`,
+    )
     return 0
   }
   say(outputs.out, ...summaryLines(summary))
@@ -255,4 +284,3 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
 export function main(argv: string[] = process.argv): Promise<never> {
   return runCli(masterCommand(), argv)
 }
-

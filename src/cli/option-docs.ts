@@ -15,7 +15,10 @@ function row(entry: CliTable<never>[string]): string {
   const option = `\`${entry.flags.replace(/\|/g, '\\|')}\`${entry.env === undefined ? '' : ` / \`${entry.env}\``}`
   const shown = shownDefault(entry)
   const value = shown === undefined ? '' : entry.default === undefined ? cell(shown) : `\`${shown}\``
-  const meaning = [entry.help, entry.bounds === undefined ? undefined : rangeWords(entry.bounds), entry.docs].filter((part) => part !== undefined).map(cell).join('; ')
+  const meaning = [entry.help, entry.bounds === undefined ? undefined : rangeWords(entry.bounds), entry.docs]
+    .filter((part) => part !== undefined)
+    .map(cell)
+    .join('; ')
   return `| ${option} | ${value} | ${meaning} |`
 }
 
@@ -24,7 +27,8 @@ export function optionsMarkdown(table: CliTable<never>): string {
   return ['| option | default | meaning |', '|---|---|---|', ...Object.values(table).map(row)].join('\n')
 }
 
-const begin = (command: string): string => `<!-- options of ${command}: made by npm run docs:options from src/option-specs.ts and src/cli/*-options.ts -->`
+const begin = (command: string): string =>
+  `<!-- options of ${command}: made by npm run docs:options from src/option-specs.ts and src/cli/*-options.ts -->`
 const END = '<!-- end of options -->'
 
 /**

@@ -40,14 +40,22 @@ type CliDefault<D> = [D] extends [number | string] ? { default: D } : { default?
 export function fromSpec<K extends string, T>(name: K, spec: OptionSpec<T>): FlagSpec & { bounds?: Bounds; to: K } & CliDefault<T> {
   if (spec.flag === undefined) throw new Error(`Option '${name}' has no flag`)
   const value = typeof spec.default === 'number' || typeof spec.default === 'string' ? { default: spec.default } : {}
-  return { ...spec.flag, ...(spec.bounds === undefined ? {} : { bounds: spec.bounds }), ...value, to: name } as unknown as FlagSpec & { bounds?: Bounds; to: K } & CliDefault<T>
+  return { ...spec.flag, ...(spec.bounds === undefined ? {} : { bounds: spec.bounds }), ...value, to: name } as unknown as FlagSpec & {
+    bounds?: Bounds
+    to: K
+  } & CliDefault<T>
 }
 
 /**
  * A tm-slave option as `tm-master --spawn` takes it for its local slaves: the slave's flags,
  * range and default (shown, not given: the slave fills it in), `help` (and `shown`) in the master's words.
  */
-export function forSpawn<K extends string, T>(name: K, spec: OptionSpec<T>, help: string, shown = String(spec.default)): FlagSpec & { bounds?: Bounds; spawn: true } {
+export function forSpawn<K extends string, T>(
+  name: K,
+  spec: OptionSpec<T>,
+  help: string,
+  shown = String(spec.default),
+): FlagSpec & { bounds?: Bounds; spawn: true } {
   const flag = fromSpec(name, spec)
   return { flags: flag.flags, help, shown, ...(flag.bounds === undefined ? {} : { bounds: flag.bounds }), spawn: true }
 }
@@ -63,7 +71,9 @@ type Parsed<E, L> = E extends { to: infer K extends keyof L }
         : boolean
 
 /** The values commander gives the action, typed from the table (and the library's fields): an option with a default is always there. */
-export type CliValues<T, L> = { -readonly [K in keyof T]: T[K] extends { default: number | string | object } ? Parsed<T[K], L> : Parsed<T[K], L> | undefined }
+export type CliValues<T, L> = {
+  -readonly [K in keyof T]: T[K] extends { default: number | string | object } ? Parsed<T[K], L> : Parsed<T[K], L> | undefined
+}
 
 /**
  * Commander parser of a number within `bounds`; with `off`, the word `off` too, as null.
@@ -95,7 +105,8 @@ export function addOptions<L>(command: Command, table: CliTable<L>): Command {
     // rule ("its concurrency") says it in its help text, in the same words.
     const help = !hasDefault && entry.shown !== undefined ? `${entry.help} (default: ${entry.shown})` : entry.help
     const option = new Option(entry.flags, help)
-    if (option.attributeName() !== name) throw new Error(`Option table key '${name}' does not match ${entry.flags} ('${option.attributeName()}')`)
+    if (option.attributeName() !== name)
+      throw new Error(`Option table key '${name}' does not match ${entry.flags} ('${option.attributeName()}')`)
     const parse = entry.parse ?? (entry.bounds === undefined ? undefined : bounded(entry.bounds))
     if (parse !== undefined) option.argParser(parse)
     if (hasDefault) option.default(entry.default, shownDefault(entry))
@@ -125,7 +136,9 @@ export function longFlag(entry: FlagSpec): string {
 /** The tm-slave arguments that pass the `spawn` options given to the command on to its local slaves. */
 export function spawnArgs<L>(table: CliTable<L>, values: Record<string, unknown>): string[] {
   // The options passed on are numbers and words (a unit test reads them back through tm-slave's table).
-  return Object.entries(table).flatMap(([name, entry]) => (entry.spawn === true && values[name] !== undefined ? [longFlag(entry), String(values[name] as string | number)] : []))
+  return Object.entries(table).flatMap(([name, entry]) =>
+    entry.spawn === true && values[name] !== undefined ? [longFlag(entry), String(values[name] as string | number)] : [],
+  )
 }
 
 /**

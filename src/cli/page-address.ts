@@ -25,7 +25,9 @@ export function pageLine(address: MasterAddress, token: string | undefined, cont
   const host = unspecified(address.host) ? (context.machine ?? hostname()) : address.host.includes(':') ? `[${address.host}]` : address.host
   const page = `${context.tls ? 'https' : 'http'}://${host}:${address.port}/`
   if (token === undefined) return `Status page: ${page}`
-  if (!context.tls && !isLoopback(address.host)) return `Status page: ${page} (add ?token=<the run's token>: a master listening beyond loopback without TLS never prints its token in a link)`
-  if (!context.terminal) return `Status page: ${page} (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)`
+  if (!context.tls && !isLoopback(address.host))
+    return `Status page: ${page} (add ?token=<the run's token>: a master listening beyond loopback without TLS never prints its token in a link)`
+  if (!context.terminal)
+    return `Status page: ${page} (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)`
   return `Status page: ${page}?token=${encodeURIComponent(token)}`
 }

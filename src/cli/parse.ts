@@ -4,19 +4,24 @@ import { OptionError } from '../errors.js'
 import { MASTER_DEFAULTS } from '../options.js'
 
 /** `host:port`, `[v6]:port`, `host` or `port` into parts (missing parts from the defaults). */
-export function hostPort(value: string, defaults = { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port }): { host: string; port: number } {
+export function hostPort(
+  value: string,
+  defaults = { host: MASTER_DEFAULTS.host, port: MASTER_DEFAULTS.port },
+): { host: string; port: number } {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(value)
   let host: string
   let port: string | undefined
   if (v6) [, host, port] = v6 as unknown as [string, string, string | undefined]
   else if (/^\d+$/.test(value)) [host, port] = ['', value]
-  else if ((value.match(/:/g) ?? []).length > 1) [host, port] = [value, undefined] // a bare IPv6 address
+  else if ((value.match(/:/g) ?? []).length > 1)
+    [host, port] = [value, undefined] // a bare IPv6 address
   else {
     const colon = value.lastIndexOf(':')
     ;[host, port] = colon >= 0 ? [value.slice(0, colon), value.slice(colon + 1)] : [value, undefined]
   }
   const p = port === undefined || port === '' ? defaults.port : Number(port)
-  if (!Number.isInteger(p) || p < 0 || p > 65535) throw new InvalidArgumentError(`must be host:port with a port from 0 to 65535, got '${value}'`)
+  if (!Number.isInteger(p) || p < 0 || p > 65535)
+    throw new InvalidArgumentError(`must be host:port with a port from 0 to 65535, got '${value}'`)
   return { host: host || defaults.host, port: p }
 }
 

@@ -21,7 +21,9 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
   // settle (the user's top-level await, total(), a handler...) is left. Node would exit 0,
   // which reads as success; say what happened and fail instead.
   const stranded = (): void => {
-    process.stderr.write(`${name}: stopped: it was waiting on a promise that can never settle (nothing is left that could settle it): a top-level await or a function of the user's modules that returns a promise nothing resolves\n`)
+    process.stderr.write(
+      `${name}: stopped: it was waiting on a promise that can never settle (nothing is left that could settle it): a top-level await or a function of the user's modules that returns a promise nothing resolves\n`,
+    )
     process.exit(1)
   }
   process.once('beforeExit', stranded)

@@ -51,7 +51,12 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
     throw asFlagError(SLAVE_CLI, error)
   }
   slave.on('log', ({ level, message }) => {
-    if (!options.quiet || level === 'warn') process.stderr.write(printable(options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`) + '\n')
+    if (!options.quiet || level === 'warn')
+      process.stderr.write(
+        printable(
+          options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`,
+        ) + '\n',
+      )
   })
   const firstSignal = onStopSignals(() => slave.stop())
   const summary = await slave.run()

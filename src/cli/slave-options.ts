@@ -24,13 +24,23 @@ export const SLAVE_CLI = {
   batch: fromSpec('batch', S.batch),
   linger: fromSpec('linger', S.linger),
   setupTimeout: fromSpec('setupTimeout', S.setupTimeout),
-  procs: { flags: '-p, --procs <n>', help: 'slave processes to start (one per core for CPU-bound handlers)', bounds: integers(1, MAX_LOCAL_SLAVES), default: 1 },
+  procs: {
+    flags: '-p, --procs <n>',
+    help: 'slave processes to start (one per core for CPU-bound handlers)',
+    bounds: integers(1, MAX_LOCAL_SLAVES),
+    default: 1,
+  },
   token: fromSpec('token', S.token),
   reconnect: fromSpec('reconnect', S.reconnect),
   ca: { flags: '--ca <file>', help: 'CA certificate (PEM) to trust for wss:// (a self-signed master certificate)' },
   maxFrame: fromSpec('maxFrame', S.maxFrame),
   quiet: { flags: '-q, --quiet', help: 'no log lines about connections' },
-  logFormat: { flags: '--log-format <format>', help: 'log lines as text, or json: one object a line ({ time, level, message, pid })', parse: logFormat, default: 'text' },
+  logFormat: {
+    flags: '--log-format <format>',
+    help: 'log lines as text, or json: one object a line ({ time, level, message, pid })',
+    parse: logFormat,
+    default: 'text',
+  },
 } as const satisfies CliTable<SlaveOptions>
 
 /** What commander hands the `tm-slave` action. */

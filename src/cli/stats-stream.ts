@@ -48,7 +48,9 @@ export class StatsStream {
         throw new OptionError(`Cannot open --stats '${target}': ${(error as Error).message}`)
       }
     }
-    master.on('control', (c) => this.#line(JSON.stringify({ time: c.time, control: c.changed, change: c.change, source: c.source, controls: c.controls }) + '\n'))
+    master.on('control', (c) =>
+      this.#line(JSON.stringify({ time: c.time, control: c.changed, change: c.change, source: c.source, controls: c.controls }) + '\n'),
+    )
   }
 
   /** Writes a line now and every interval. */

@@ -33,7 +33,11 @@ export function statusFields(status: RunStatus, barCells: number): Field[] {
     const eta = `ETA ${r.etaMs === null ? '-' : formatDuration(r.etaMs)}`
     fields.push(`${barCells > 0 ? progressBar(r.percent, barCells) + ' ' : ''}${formatPercent(r.percent)} ${eta}`)
   }
-  fields.push(r.total !== null ? [`done ${formatCount(r.done)} of ${formatCount(r.total)}`, `${formatCount(r.done)}/${formatCount(r.total)}`] : `done ${formatCount(r.done)}`)
+  fields.push(
+    r.total !== null
+      ? [`done ${formatCount(r.done)} of ${formatCount(r.total)}`, `${formatCount(r.done)}/${formatCount(r.total)}`]
+      : `done ${formatCount(r.done)}`,
+  )
   fields.push(formatJobRate(r.rate))
   fields.push(`elapsed ${formatDuration(r.elapsedMs)}`)
   fields.push(`failed ${formatCount(r.failed)}`)
@@ -80,8 +84,14 @@ export function statusLine(status: RunStatus, columns = Infinity): string {
 
 /** The controls in full, for `tm-ctl`: `paused | rate 1,000/s | max in flight off | throttle lag.ts: not throttled`. */
 export function controlsText(c: ControlsFigures): string {
-  const throttle = c.throttle === null ? 'no throttle' : `throttle ${c.throttle}: ${c.throttled === null ? 'not throttled' : `throttled: ${c.throttled}`}`
-  return [c.paused ? 'paused' : 'not paused', `rate ${c.rate === null ? 'off' : formatJobRate(c.rate)}`, `max in flight ${c.maxInFlight === null ? 'off' : formatCount(c.maxInFlight)}`, throttle].join(SEPARATOR)
+  const throttle =
+    c.throttle === null ? 'no throttle' : `throttle ${c.throttle}: ${c.throttled === null ? 'not throttled' : `throttled: ${c.throttled}`}`
+  return [
+    c.paused ? 'paused' : 'not paused',
+    `rate ${c.rate === null ? 'off' : formatJobRate(c.rate)}`,
+    `max in flight ${c.maxInFlight === null ? 'off' : formatCount(c.maxInFlight)}`,
+    throttle,
+  ].join(SEPARATOR)
 }
 
 /** Columns of the slaves table: heading, cell of a slave, right-aligned. */
@@ -116,7 +126,10 @@ export function slavesTable(slaves: readonly SlaveFigures[], width = Infinity): 
 export function resumeMessage(status: RunStatus): string | undefined {
   const r = status.run
   if (!r.resumed) return undefined
-  const where = r.total !== null && r.total > 0 ? `${formatCount(r.resumedAt)} of ${formatCount(r.total)}, ${formatPercent(Math.min(100, (r.resumedAt * 100) / r.total))}` : formatCount(r.resumedAt)
+  const where =
+    r.total !== null && r.total > 0
+      ? `${formatCount(r.resumedAt)} of ${formatCount(r.total)}, ${formatPercent(Math.min(100, (r.resumedAt * 100) / r.total))}`
+      : formatCount(r.resumedAt)
   const after = r.last === null ? '' : ` (after key ${String(r.last)})`
   return `Resuming '${r.key}' at ${where}${after}: ${formatCount(r.done)} done and ${formatCount(r.failed)} failed so far in ${formatDuration(r.elapsedMs)}`
 }

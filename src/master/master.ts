@@ -131,7 +131,6 @@ export class Master extends EventEmitter<MasterEvents> {
     }
   }
 
-
   /**
    * Stops the run. The first call is graceful: no new jobs go out, slaves hand back
    * the jobs they have not started and finish the running ones, then the checkpoint

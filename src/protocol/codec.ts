@@ -26,7 +26,7 @@ function kindOf(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'array'
   if (value instanceof Uint8Array) return 'binary'
-  if (typeof value === 'object' && Object.getPrototypeOf(value) !== Object.prototype) return (value).constructor?.name ?? 'object'
+  if (typeof value === 'object' && Object.getPrototypeOf(value) !== Object.prototype) return value.constructor?.name ?? 'object'
   return typeof value
 }
 
@@ -58,7 +58,8 @@ function seqList(m: Record<string, unknown>, field = 'seqs'): void {
 
 function rangeList(m: Record<string, unknown>): void {
   const value = m.ranges
-  if (!Array.isArray(value) || value.length % 2 !== 0) fail(m.type as string, 'ranges', 'a flat array of [first seq, count] pairs (an even length)', value)
+  if (!Array.isArray(value) || value.length % 2 !== 0)
+    fail(m.type as string, 'ranges', 'a flat array of [first seq, count] pairs (an even length)', value)
   for (let i = 0; i < value.length; i += 2) {
     if (!isSeq(value[i])) fail(m.type as string, `ranges[${i}]`, 'a sequence number', value[i])
     if (!isSeq(value[i + 1]) || value[i + 1] === 0) fail(m.type as string, `ranges[${i + 1}]`, 'a count of at least 1', value[i + 1])
@@ -69,7 +70,9 @@ const checks = {
   hello(m) {
     count(m, 'version')
     if (m.version !== PROTOCOL_VERSION) {
-      throw new ProtocolError(`Unsupported protocol version ${String(m.version)}: this master speaks version ${PROTOCOL_VERSION}; run the same Taskmaster version on master and slaves`)
+      throw new ProtocolError(
+        `Unsupported protocol version ${String(m.version)}: this master speaks version ${PROTOCOL_VERSION}; run the same Taskmaster version on master and slaves`,
+      )
     }
     text(m, 'token', true)
     const slave = m.slave as Record<string, unknown> | undefined
@@ -80,20 +83,25 @@ const checks = {
     count(s, 'pid')
     count(s, 'concurrency')
     // Below the smallest --max-frame no jobs frame fits, and the slave would get nothing.
-    const maxFrame = (slave).maxFrame
-    if (maxFrame !== undefined && (!Number.isSafeInteger(maxFrame) || (maxFrame as number) < MIN_FRAME)) fail('hello', 'slave.maxFrame', `an integer >= ${MIN_FRAME}`, maxFrame)
+    const maxFrame = slave.maxFrame
+    if (maxFrame !== undefined && (!Number.isSafeInteger(maxFrame) || (maxFrame as number) < MIN_FRAME))
+      fail('hello', 'slave.maxFrame', `an integer >= ${MIN_FRAME}`, maxFrame)
     const batch = slave.batch
-    if (batch !== undefined && (!Number.isSafeInteger(batch) || (batch as number) < 1)) fail('hello', 'slave.batch', 'an integer >= 1', batch)
+    if (batch !== undefined && (!Number.isSafeInteger(batch) || (batch as number) < 1))
+      fail('hello', 'slave.batch', 'an integer >= 1', batch)
   },
   welcome(m) {
     count(m, 'version')
     if (m.version !== PROTOCOL_VERSION) {
-      throw new ProtocolError(`Unsupported protocol version ${String(m.version)}: this slave speaks version ${PROTOCOL_VERSION}; run the same Taskmaster version on master and slaves`)
+      throw new ProtocolError(
+        `Unsupported protocol version ${String(m.version)}: this slave speaks version ${PROTOCOL_VERSION}; run the same Taskmaster version on master and slaves`,
+      )
     }
     text(m, 'run')
     count(m, 'session')
     if (typeof m.heartbeat !== 'number' || !(m.heartbeat > 0)) fail('welcome', 'heartbeat', 'a positive number of seconds', m.heartbeat)
-    if (m.jobTimeout !== undefined && (typeof m.jobTimeout !== 'number' || !(m.jobTimeout > 0) || m.jobTimeout === Infinity)) fail('welcome', 'jobTimeout', 'a positive number of seconds', m.jobTimeout)
+    if (m.jobTimeout !== undefined && (typeof m.jobTimeout !== 'number' || !(m.jobTimeout > 0) || m.jobTimeout === Infinity))
+      fail('welcome', 'jobTimeout', 'a positive number of seconds', m.jobTimeout)
     if (m.args !== undefined) {
       const args = m.args as Record<string, unknown>
       if (args === null || typeof args !== 'object' || Array.isArray(args) || Object.values(args).some((v) => typeof v !== 'string')) {
@@ -140,7 +148,8 @@ const checks = {
   abandon(m) {
     seqList(m)
     seqList(m, 'attempts')
-    if ((m.attempts as number[]).length !== (m.seqs as number[]).length) fail('abandon', 'attempts', `an array of ${(m.seqs as number[]).length} numbers`, m.attempts)
+    if ((m.attempts as number[]).length !== (m.seqs as number[]).length)
+      fail('abandon', 'attempts', `an array of ${(m.seqs as number[]).length} numbers`, m.attempts)
   },
   stats(m) {
     for (const field of ['cpu', 'rss', 'running']) {
@@ -148,7 +157,8 @@ const checks = {
     }
     for (const field of ['netIn', 'netOut']) {
       const value = m[field]
-      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) fail('stats', field, 'a number >= 0', value)
+      if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0))
+        fail('stats', field, 'a number >= 0', value)
     }
   },
   drain() {},
@@ -161,8 +171,14 @@ const checks = {
 
 // The types each side accepts, tied to the message unions: a type added to a union and
 // not here (or listed here and not in the union) does not compile.
-const SLAVE_TYPES = { hello: true, credit: true, ack: true, fail: true, release: true, stats: true, error: true } as const satisfies Record<SlaveMessage['type'], true>
-const MASTER_TYPES = { welcome: true, jobs: true, abandon: true, drain: true, end: true, error: true } as const satisfies Record<MasterMessage['type'], true>
+const SLAVE_TYPES = { hello: true, credit: true, ack: true, fail: true, release: true, stats: true, error: true } as const satisfies Record<
+  SlaveMessage['type'],
+  true
+>
+const MASTER_TYPES = { welcome: true, jobs: true, abandon: true, drain: true, end: true, error: true } as const satisfies Record<
+  MasterMessage['type'],
+  true
+>
 const fromSlave: ReadonlySet<string> = new Set(Object.keys(SLAVE_TYPES))
 const fromMaster: ReadonlySet<string> = new Set(Object.keys(MASTER_TYPES))
 
@@ -188,7 +204,12 @@ export function decode(bytes: Uint8Array, allowed?: ReadonlySet<string>): Messag
   const message = value as Record<string, unknown>
   const type = message.type
   if (typeof type !== 'string' || !Object.hasOwn(checks, type)) {
-    const shown = typeof type === 'string' ? JSON.stringify(type) : ['number', 'bigint', 'boolean'].includes(typeof type) ? String(type) : `(${kindOf(type)})`
+    const shown =
+      typeof type === 'string'
+        ? JSON.stringify(type)
+        : ['number', 'bigint', 'boolean'].includes(typeof type)
+          ? String(type)
+          : `(${kindOf(type)})`
     throw new ProtocolError(`Unknown message type ${shown}`)
   }
   if (allowed !== undefined && !allowed.has(type)) throw new ProtocolError(`Unexpected '${type}' message`)

@@ -34,7 +34,8 @@ export function plainMaps(value: unknown): unknown {
     const object: Record<string, unknown> = {}
     for (const [key, item] of value) {
       const name = propertyName(key)
-      if (name === '__proto__') Object.defineProperty(object, name, { value: plainMaps(item), writable: true, enumerable: true, configurable: true })
+      if (name === '__proto__')
+        Object.defineProperty(object, name, { value: plainMaps(item), writable: true, enumerable: true, configurable: true })
       else object[name] = plainMaps(item)
     }
     return object

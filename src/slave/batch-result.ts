@@ -24,7 +24,9 @@ export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number,
   const failed = new Map<number, unknown>()
   if (!Array.isArray(result)) {
     // The same call would return the same: the jobs fail as they are, the batch is not split.
-    const error = new TypeError(`handleBatch returned ${typeName(result)}; it must return nothing (every job done) or an array of { index, error } or { job, error } (those jobs failed)`)
+    const error = new TypeError(
+      `handleBatch returned ${typeName(result)}; it must return nothing (every job done) or an array of { index, error } or { job, error } (those jobs failed)`,
+    )
     for (let i = 0; i < jobs.length; i++) failed.set(i, error)
     return failed
   }
@@ -34,7 +36,8 @@ export function failedOf(result: unknown, jobs: readonly unknown[]): Map<number,
     const { index, job, error } = entry as { index?: unknown; job?: unknown; error?: unknown }
     let at: number
     if (index !== undefined) {
-      if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= jobs.length) throw badEntry(i, `has index ${inspect(index)}, not one of 0..${jobs.length - 1}`)
+      if (!Number.isInteger(index) || (index as number) < 0 || (index as number) >= jobs.length)
+        throw badEntry(i, `has index ${inspect(index)}, not one of 0..${jobs.length - 1}`)
       at = index as number
     } else {
       at = jobs.indexOf(job)

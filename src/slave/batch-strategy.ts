@@ -81,7 +81,20 @@ export class BatchStrategy implements LaneStrategy<BatchLane> {
   }
 
   lane(heirOf?: BatchLane): BatchLane {
-    const lane: BatchLane = { ctx: new BatchRunContext(this.#scope), connection: 0, orphaned: false, jobs: [], seqs: [], attempts: [], settled: new Uint8Array(0), ranges: [], from: 0, to: 0, calling: [], timer: undefined }
+    const lane: BatchLane = {
+      ctx: new BatchRunContext(this.#scope),
+      connection: 0,
+      orphaned: false,
+      jobs: [],
+      seqs: [],
+      attempts: [],
+      settled: new Uint8Array(0),
+      ranges: [],
+      from: 0,
+      to: 0,
+      calling: [],
+      timer: undefined,
+    }
     if (heirOf !== undefined) {
       lane.connection = heirOf.connection
       lane.jobs = heirOf.jobs

@@ -26,7 +26,10 @@ const EXIT_USAGE = 2
 const CRASH_DELAY_MS = 500
 
 /** The slave options a local slave takes as tm-slave's flags of the same name (see SLAVE_OPTIONS). */
-export type LocalSlaveSettings = Pick<SlaveOptions, 'concurrency' | 'prefetch' | 'batch' | 'linger' | 'setupTimeout' | 'reconnect' | 'maxFrame'>
+export type LocalSlaveSettings = Pick<
+  SlaveOptions,
+  'concurrency' | 'prefetch' | 'batch' | 'linger' | 'setupTimeout' | 'reconnect' | 'maxFrame'
+>
 
 /** Options of {@link LocalSlaves}. */
 export interface LocalSlavesOptions {
@@ -151,10 +154,15 @@ export class LocalSlaves {
 
   #spawn(n: number): void {
     const log = this.#options.log
-    const child = spawn(process.execPath, this.#argv, { env: this.#env, stdio: log === undefined ? 'inherit' : ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawn(process.execPath, this.#argv, {
+      env: this.#env,
+      stdio: log === undefined ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
     this.#children.set(n, child)
     if (log !== undefined) {
-      for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => log(`[slave ${n}] ${line}`))
+      for (const stream of [child.stdout!, child.stderr!])
+        createInterface({ input: stream }).on('line', (line) => log(`[slave ${n}] ${line}`))
     }
     child.on('exit', (code, signal) => {
       this.#children.delete(n)
@@ -164,7 +172,9 @@ export class LocalSlaves {
         return
       }
       // A slave that exits to free its abandoned jobs asked to be replaced: no crash delay.
-      log?.(`[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again${code === SLAVE_EXIT_RESTART ? ' (abandoned jobs were still running in it)' : ''}`)
+      log?.(
+        `[slave ${n}] exited (${signal ?? `code ${code}`}); starting it again${code === SLAVE_EXIT_RESTART ? ' (abandoned jobs were still running in it)' : ''}`,
+      )
       const timer = setTimeout(() => {
         this.#restarts.delete(n)
         this.#spawn(n)

@@ -100,7 +100,8 @@ export class Runner {
       orphan: (lane, reason) => this.#orphan(lane, reason),
       replaced: (heir) => this.#replaced(heir),
     }
-    this.#strategy = options.batching === undefined ? new JobStrategy(options.handler, scope, host) : new BatchStrategy(options.batching, scope, host)
+    this.#strategy =
+      options.batching === undefined ? new JobStrategy(options.handler, scope, host) : new BatchStrategy(options.batching, scope, host)
     for (let i = 0; i < options.concurrency; i++) this.#start()
   }
 

@@ -10,7 +10,15 @@ import { resolveSlaveOptions, slaveBatch } from '../options.js'
 import { decodeMasterMessage } from '../protocol/codec.js'
 import type { Failure, MasterMessage, WelcomeMessage } from '../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../protocol/messages.js'
-import { AUTH_ERROR_CODE, CLOSE_CODE, CLOSE_REASON, FULL_ERROR_CODE, OPENING_HANDSHAKE_TIMEOUT_MS, SLAVE_MISSED_HEARTBEATS, STATS_INTERVAL_S } from '../protocol/constants.js'
+import {
+  AUTH_ERROR_CODE,
+  CLOSE_CODE,
+  CLOSE_REASON,
+  FULL_ERROR_CODE,
+  OPENING_HANDSHAKE_TIMEOUT_MS,
+  SLAVE_MISSED_HEARTBEATS,
+  STATS_INTERVAL_S,
+} from '../protocol/constants.js'
 import { seqsOf } from '../protocol/jobs-batch.js'
 import { abandonedLimit, abandonedMessage } from './abandoned.js'
 import { backoffDelay, masterUrl } from './backoff.js'
@@ -119,9 +127,21 @@ export class Slave extends EventEmitter<SlaveEvents> {
     // The window's floor: every lane holds a batch (see src/slave/window.ts).
     this.#window = new Window(o.concurrency * batch, o.prefetch)
     const scope = emptyScope()
-    this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch, { ms: o.setupTimeout * 1000, module: o.module })
+    this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch, {
+      ms: o.setupTimeout * 1000,
+      module: o.module,
+    })
     this.#runner = new Runner({
-      ...(o.batchHandler === undefined ? { handler: o.handler! } : { batching: { handler: o.batchHandler, size: o.batch, linger: o.linger, onReleased: (seqs, connection) => this.#released(seqs, connection) } }),
+      ...(o.batchHandler === undefined
+        ? { handler: o.handler! }
+        : {
+            batching: {
+              handler: o.batchHandler,
+              size: o.batch,
+              linger: o.linger,
+              onReleased: (seqs, connection) => this.#released(seqs, connection),
+            },
+          }),
       concurrency: o.concurrency,
       onFinished: (seq, connection, failure, report) => this.#finished(seq, connection, failure, report),
       onAbandoned: (count) => this.#tooManyAbandoned(count),
@@ -234,10 +254,15 @@ export class Slave extends EventEmitter<SlaveEvents> {
         toldFull = told = true
       } else if (!told) {
         told = true
-        this.#log('info', `No master at ${shown} yet (${lastError}); ${forever ? 'waiting for one (--reconnect 0)' : `trying for up to ${this.options.reconnect} s (--reconnect)`}`)
+        this.#log(
+          'info',
+          `No master at ${shown} yet (${lastError}); ${forever ? 'waiting for one (--reconnect 0)' : `trying for up to ${this.options.reconnect} s (--reconnect)`}`,
+        )
       }
       if (!forever && Date.now() - since >= this.options.reconnect * 1000) {
-        return this.#fail(new ConnectionError(`Cannot reach the master at ${shown} for ${this.options.reconnect} s (--reconnect): ${lastError}`))
+        return this.#fail(
+          new ConnectionError(`Cannot reach the master at ${shown} for ${this.options.reconnect} s (--reconnect): ${lastError}`),
+        )
       }
       // The next host at once; a pause only after every host was tried.
       if (current !== 0) continue
@@ -249,7 +274,12 @@ export class Slave extends EventEmitter<SlaveEvents> {
   #connect(url: string): Promise<Attempt> {
     return new Promise((resolve) => {
       const o = this.options
-      const ws = new WebSocket(url, { maxPayload: o.maxFrame, perMessageDeflate: false, handshakeTimeout: OPENING_HANDSHAKE_TIMEOUT_MS, ca: o.ca })
+      const ws = new WebSocket(url, {
+        maxPayload: o.maxFrame,
+        perMessageDeflate: false,
+        handshakeTimeout: OPENING_HANDSHAKE_TIMEOUT_MS,
+        ca: o.ca,
+      })
       const connection = new Connection(++this.#connections, ws, this.#context)
       this.#connection = connection
       let settled = false
@@ -261,7 +291,19 @@ export class Slave extends EventEmitter<SlaveEvents> {
       // Resolved with the reason the connection was lost, once it was welcomed.
       let lost: ((reason: string) => void) | undefined
       ws.on('open', () => {
-        connection.send({ type: 'hello', version: PROTOCOL_VERSION, token: o.token, slave: { id: this.id, hostname: hostname(), pid: process.pid, concurrency: o.concurrency, maxFrame: o.maxFrame, ...(o.batchHandler === undefined ? {} : { batch: o.batch }) } })
+        connection.send({
+          type: 'hello',
+          version: PROTOCOL_VERSION,
+          token: o.token,
+          slave: {
+            id: this.id,
+            hostname: hostname(),
+            pid: process.pid,
+            concurrency: o.concurrency,
+            maxFrame: o.maxFrame,
+            ...(o.batchHandler === undefined ? {} : { batch: o.batch }),
+          },
+        })
       })
       ws.on('ping', () => connection.heard())
       ws.on('message', (data: Buffer, isBinary: boolean) => {
@@ -297,7 +339,10 @@ export class Slave extends EventEmitter<SlaveEvents> {
       ws.on('error', (error: Error & { code?: string }) => {
         // A certificate the slave does not trust will not become trusted by retrying.
         if (error.code !== undefined && CERTIFICATE_ERROR.test(error.code)) {
-          settle({ kind: 'fatal', error: new TlsError(`Cannot verify the master's TLS certificate (${error.code}: ${error.message}); give its CA with --ca`) })
+          settle({
+            kind: 'fatal',
+            error: new TlsError(`Cannot verify the master's TLS certificate (${error.code}: ${error.message}); give its CA with --ca`),
+          })
           return
         }
         settle({ kind: 'retry', reason: error.code ? `${error.code} ${error.message}`.trim() : error.message })
@@ -312,7 +357,8 @@ export class Slave extends EventEmitter<SlaveEvents> {
   #welcome(connection: Connection, message: WelcomeMessage): void {
     connection.welcome(message)
     this.#runner.timeCalls(message.jobTimeout ?? 0)
-    if (this.#masterRun !== undefined && this.#masterRun !== message.run) this.#log('info', 'The master restarted; working for its new incarnation')
+    if (this.#masterRun !== undefined && this.#masterRun !== message.run)
+      this.#log('info', 'The master restarted; working for its new incarnation')
     this.#masterRun = message.run
     if (this.#phase === CONNECTING) this.#phase = WORKING
     this.emit('connected', { run: message.run, session: message.session })
@@ -392,8 +438,16 @@ export class Slave extends EventEmitter<SlaveEvents> {
     if (connection.runComplete) {
       this.#masterRun = undefined
       this.#log('info', 'The run is complete; waiting for the next master')
-    } else if (reason === CLOSE_REASON.masterStopping) this.#log('info', `The master stopped; waiting for it to come back${this.options.reconnect === 0 ? '' : ` (up to ${this.options.reconnect} s)`}`)
-    else this.#log('warn', `Lost the master (${reason}); reconnecting ${this.options.reconnect === 0 ? 'until it is back' : `for up to ${this.options.reconnect} s`}`)
+    } else if (reason === CLOSE_REASON.masterStopping)
+      this.#log(
+        'info',
+        `The master stopped; waiting for it to come back${this.options.reconnect === 0 ? '' : ` (up to ${this.options.reconnect} s)`}`,
+      )
+    else
+      this.#log(
+        'warn',
+        `Lost the master (${reason}); reconnecting ${this.options.reconnect === 0 ? 'until it is back' : `for up to ${this.options.reconnect} s`}`,
+      )
     this.#phase = CONNECTING
   }
 

@@ -38,7 +38,13 @@ export const WINDOW_PERIOD_MS = 100
  * @param jobsPerMs jobs finished per millisecond
  * @param roundTripMs milliseconds from a credit sent to the jobs it brings
  */
-export function windowSize(concurrency: number, jobsPerMs: number, roundTripMs: number, marginMs = WINDOW_MARGIN_MS, cap = WINDOW_CAP): number {
+export function windowSize(
+  concurrency: number,
+  jobsPerMs: number,
+  roundTripMs: number,
+  marginMs = WINDOW_MARGIN_MS,
+  cap = WINDOW_CAP,
+): number {
   const queued = Math.ceil(jobsPerMs * (roundTripMs + marginMs))
   return Math.max(concurrency, Math.min(cap, concurrency + queued))
 }

@@ -48,7 +48,9 @@ export interface KeysetSource<Row> extends JobSource {
 /** A key a shard can be computed of: an integer. */
 function shardableKey(k: unknown): number | bigint {
   if (typeof k === 'bigint' || Number.isSafeInteger(k)) return k as number | bigint
-  throw new JobSourceError(`keyset: a sharded run (--shard) needs integer keys (shard i of n takes the keys whose value mod n is i - 1), got key ${typeof k === 'bigint' ? String(k) : JSON.stringify(k)}`)
+  throw new JobSourceError(
+    `keyset: a sharded run (--shard) needs integer keys (shard i of n takes the keys whose value mod n is i - 1), got key ${typeof k === 'bigint' ? String(k) : JSON.stringify(k)}`,
+  )
 }
 
 const CONVERT: Record<KeyType, (value: unknown) => JobKey> = {
@@ -86,14 +88,19 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
   const { fetchPage, total, shardKey, close } = options
   if (typeof fetchPage !== 'function') throw new OptionError('keyset: fetchPage must be a function (after, limit) => rows', 'fetchPage')
   const pageSize = options.pageSize ?? 1000
-  if (!Number.isSafeInteger(pageSize) || pageSize < 1) throw new OptionError(`keyset: pageSize must be an integer >= 1, got ${String(pageSize)}`, 'pageSize')
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1)
+    throw new OptionError(`keyset: pageSize must be an integer >= 1, got ${String(pageSize)}`, 'pageSize')
   const read = options.key ?? idOf
   const convert = options.keyType === undefined ? undefined : CONVERT[options.keyType]
-  if (options.keyType !== undefined && convert === undefined) throw new OptionError(`keyset: keyType must be 'number', 'bigint' or 'string', got ${String(options.keyType)}`, 'keyType')
+  if (options.keyType !== undefined && convert === undefined)
+    throw new OptionError(`keyset: keyType must be 'number', 'bigint' or 'string', got ${String(options.keyType)}`, 'keyType')
 
   const key = (row: Row): JobKey => {
     const raw = read(row)
-    if (!usable(raw)) throw new JobSourceError(`keyset: a row has no usable key (got ${String(raw)}); give keyset a key(row) function or select the id column`)
+    if (!usable(raw))
+      throw new JobSourceError(
+        `keyset: a row has no usable key (got ${String(raw)}); give keyset a key(row) function or select the id column`,
+      )
     return convert === undefined ? raw : convert(raw)
   }
 
@@ -107,7 +114,9 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
         for (const row of page) {
           const k = key(row)
           if (after !== undefined && (typeof k === 'string' ? k === after : !(k > (after as number | bigint)))) {
-            throw new JobSourceError(`keyset: fetchPage returned key ${String(k)} after key ${String(after)}; a page must hold keys strictly greater than \`after\`, in ascending order (ORDER BY the key)`)
+            throw new JobSourceError(
+              `keyset: fetchPage returned key ${String(k)} after key ${String(after)}; a page must hold keys strictly greater than \`after\`, in ascending order (ORDER BY the key)`,
+            )
           }
           after = k
           if (shard !== undefined && !inShard(shardableKey(shardKey === undefined ? k : shardKey(row)), shard)) continue

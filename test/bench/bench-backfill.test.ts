@@ -31,7 +31,10 @@ describe.skipIf(POSTGRES_MISSING !== undefined)('npm run bench:backfill on a tin
     const out = join(tempDir(), 'backfill.jsonl')
     const bench = await run(TSX, [join(ROOT, 'bench/backfill.mjs'), '--rows', '3000', '--per-row-rows', '1000', '--json', out])
     expect(bench.exit, bench.stderr).toEqual({ code: 0, signal: null })
-    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BackfillRow)
+    const rows = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as BackfillRow)
     expect(rows.map((r) => [r.scenario, r.rows])).toEqual([
       ['script', 3000],
       ['per-row', 1000],
@@ -44,13 +47,16 @@ describe.skipIf(POSTGRES_MISSING !== undefined)('npm run bench:backfill on a tin
       expect(row.runs).toEqual([row.rowsPerSecond])
     }
     expect(bench.stdout).toMatch(/^Machine: \d+ × .+, load average [\d.]+ [\d.]+ [\d.]+ /m)
-    expect(bench.stdout).toMatch(/^PostgreSQL \d+.* \(throwaway server on 127\.0\.0\.1\): autovacuum=off, fsync=off, .*synchronous_commit=on/m)
+    expect(bench.stdout).toMatch(
+      /^PostgreSQL \d+.* \(throwaway server on 127\.0\.0\.1\): autovacuum=off, fsync=off, .*synchronous_commit=on/m,
+    )
     for (const line of [
       /^\(a\) hand-written script, pages of 1,000, one UPDATE each: 3,000 rows, [\d,]+ rows\/s \([\d.]+ s\)$/m,
       /^\(b\) Taskmaster, one job per row \(handleJob, 1 slave, --concurrency 16\): 1,000 rows, [\d,]+ rows\/s \([\d.]+ s\)$/m,
       /^\(c\) Taskmaster, handleBatch --batch 1000, 1 slave: 3,000 rows, [\d,]+ rows\/s \([\d.]+ s\)$/m,
       /^\(c\) Taskmaster, handleBatch --batch 1000, 2 slaves: 3,000 rows, [\d,]+ rows\/s \([\d.]+ s\)$/m,
-    ]) expect(bench.stdout).toMatch(line)
+    ])
+      expect(bench.stdout).toMatch(line)
     const verdicts = bench.stdout.slice(bench.stdout.indexOf('Against the targets'))
     expect(verdicts).toMatch(/^Against the targets \(a table this small is too short to judge them: run the full one\):$/m)
     for (const slaves of ['1 slave', '2 slaves']) {

@@ -37,11 +37,37 @@ describe('npm run bench -- --smoke', () => {
     const out = join(tempDir(), 'bench.jsonl')
     const bench = await run(join(ROOT, 'bench/run.js'), ['--smoke', '--json', out])
     expect(bench.exit.code, bench.stderr).toBe(0)
-    const rows = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BenchRow)
+    const rows = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as BenchRow)
     expect(rows.map((r) => r.scenario)).toEqual([
-      'baseline', 'baseline-codec', 'bare-1', 'bare-2', '1-slave', '1-slave-tuned', '1-slave-status-polled', '2-slaves', '2-slaves-tuned', 'c16', 'c64', 'c256',
-      'latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', 'memory-100k', 'memory-10M', 'memory-30M', '1KB-jobs', '1KB-jobs-tuned', 'bare-1KB', 'cpu-1-slave', 'cpu-2-slaves',
-      '1000-slaves', '100-noop',
+      'baseline',
+      'baseline-codec',
+      'bare-1',
+      'bare-2',
+      '1-slave',
+      '1-slave-tuned',
+      '1-slave-status-polled',
+      '2-slaves',
+      '2-slaves-tuned',
+      'c16',
+      'c64',
+      'c256',
+      'latency-20ms',
+      'latency-20ms-tuned',
+      'fast-and-slow',
+      'kill-20ms',
+      'memory-100k',
+      'memory-10M',
+      'memory-30M',
+      '1KB-jobs',
+      '1KB-jobs-tuned',
+      'bare-1KB',
+      'cpu-1-slave',
+      'cpu-2-slaves',
+      '1000-slaves',
+      '100-noop',
     ])
     for (const row of rows) {
       expect(row.smoke).toBe(true)
@@ -67,7 +93,11 @@ describe('npm run bench -- --smoke', () => {
       expect(row.jobsPerSlave.reduce((a: number, b: number) => a + b, 0)).toBe(row.jobs)
     }
     // The many-slaves rows: how many connections, and how evenly they were served.
-    expect(rows.filter((r) => r.connections !== undefined).map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued! >= 0, r.leastServedShare! >= 0])).toEqual([
+    expect(
+      rows
+        .filter((r) => r.connections !== undefined)
+        .map((r) => [r.scenario, r.connections, r.idealJobsPerSecond, r.mostIdleWhileQueued! >= 0, r.leastServedShare! >= 0]),
+    ).toEqual([
       // A smoke run's fleets: 2 processes of 25 connections (4 of 250 in a full run), and 25 (100).
       ['1000-slaves', 50, 1000, true, true],
       ['100-noop', 25, null, true, true],
@@ -95,15 +125,21 @@ describe('npm run bench -- --smoke', () => {
       /^- 1 KB jobs on defaults >= 500,000 jobs\/s and >= 0\.7 of the bare pipeline: [\d,]+, [\d.]+ of [\d,]+ -- (met|NOT met)$/m,
       /^- 50 slaves \(50 ms handler\) >= 90 % of 1,000 jobs\/s, master RSS < 300 MB, none idle while jobs are queued: [\d.]+ %, [\d.]+ MB, master CPU [\d.]+ s, most idle \d+, least-served connection [\d.]+ of the mean -- (met|NOT met)$/m,
       /^- 25 no-op slaves against 1 slave: [\d.]+ M against [\d.]+ M master jobs\/s, [\d.]+$/m,
-    ]) expect(verdicts).toMatch(target)
+    ])
+      expect(verdicts).toMatch(target)
     // 26 scenarios, each at least one process start-up (seconds on a loaded machine).
   }, 300_000)
 
   it('stops a second slave that came after the run was over, and counts it 0 jobs', async () => {
     const out = join(tempDir(), 'bench.jsonl')
-    const bench = await run(join(ROOT, 'bench/run.js'), ['--smoke', '--only', 'cpu-2-slaves', '--json', out], { env: { BENCH_LATE_SLAVES: '1' } })
+    const bench = await run(join(ROOT, 'bench/run.js'), ['--smoke', '--only', 'cpu-2-slaves', '--json', out], {
+      env: { BENCH_LATE_SLAVES: '1' },
+    })
     expect(bench.exit.code, bench.stderr).toBe(0)
-    const [row, ...more] = readFileSync(out, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as BenchRow)
+    const [row, ...more] = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as BenchRow)
     expect(more).toEqual([])
     expect(row).toMatchObject({ scenario: 'cpu-2-slaves', jobs: 500, jobsPerSlave: [500, 0] })
     expect(row.slaveCpuSeconds).toHaveLength(2)

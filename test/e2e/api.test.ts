@@ -22,7 +22,9 @@ function range(n: number): MasterOptions['source'] {
 }
 
 /** Starts a master; resolves once it listens. */
-async function master(options: Partial<MasterOptions> & Pick<MasterOptions, 'source'>): Promise<{ master: Master; address: MasterAddress; done: Promise<RunSummary> }> {
+async function master(
+  options: Partial<MasterOptions> & Pick<MasterOptions, 'source'>,
+): Promise<{ master: Master; address: MasterAddress; done: Promise<RunSummary> }> {
   const m = new Master({ stateDir: tempDir(), key: 'api', port: 0, retryDelay: 0.01, ...options })
   running.push(m)
   const listening = new Promise<MasterAddress>((resolve) => m.once('listening', resolve))
@@ -154,7 +156,12 @@ describe('a job that cannot be encoded', () => {
     expect(error).toBeInstanceOf(JobSourceError)
     expect((error as Error).message).toBe('Job 2 cannot be sent to slaves (Unknown type: symbol); jobs must be plain data')
     // With one job at a time, job 1 was done before job 2 came up; job 2 is not lost.
-    expect(JSON.parse(readFileSync(join(stateDir, 'api.json'), 'utf8'))).toMatchObject({ complete: false, position: 1, last: 1, finished: [] })
+    expect(JSON.parse(readFileSync(join(stateDir, 'api.json'), 'utf8'))).toMatchObject({
+      complete: false,
+      position: 1,
+      last: 1,
+      finished: [],
+    })
   })
 })
 
@@ -246,7 +253,8 @@ describe('frames wait for a full batch while a slave has one to run', () => {
     }
     const { address, done } = await master({ source, batchSize: 100 })
     const seen: number[] = []
-    for (let i = 0; i < 2; i++) slave({ host: address.hostPort, concurrency: 3, prefetch: 500, handler: (job: { id: number }) => void seen.push(job.id) })
+    for (let i = 0; i < 2; i++)
+      slave({ host: address.hostPort, concurrency: 3, prefetch: 500, handler: (job: { id: number }) => void seen.push(job.id) })
     const summary = await done
     expect(summary).toMatchObject({ outcome: 'complete', done: n, failed: 0 })
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i))
@@ -257,7 +265,9 @@ describe('the controls of a running master', () => {
   it('refuse a rate or a max in flight out of their bounds with an OptionError, before and while the run runs', async () => {
     const source = range(10)
     const idle = new Master({ source, stateDir: tempDir(), key: 'idle', port: 0 })
-    expect(() => idle.setRate(NaN)).toThrow('setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got NaN')
+    expect(() => idle.setRate(NaN)).toThrow(
+      'setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got NaN',
+    )
     const { master: m } = await master({ source, paused: true })
     const refused = (fn: () => unknown): unknown => {
       try {
@@ -267,8 +277,17 @@ describe('the controls of a running master', () => {
       }
       return undefined
     }
-    for (const rate of [-5, 1e-9, NaN, Infinity]) expect(refused(() => m.setRate(rate))).toMatchObject({ name: 'OptionError', code: 'TM_ERR_OPTION', message: `setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}` })
-    for (const max of [0, NaN, 2.5]) expect(refused(() => m.setMaxInFlight(max))).toMatchObject({ code: 'TM_ERR_OPTION', message: `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}` })
+    for (const rate of [-5, 1e-9, NaN, Infinity])
+      expect(refused(() => m.setRate(rate))).toMatchObject({
+        name: 'OptionError',
+        code: 'TM_ERR_OPTION',
+        message: `setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}`,
+      })
+    for (const max of [0, NaN, 2.5])
+      expect(refused(() => m.setMaxInFlight(max))).toMatchObject({
+        code: 'TM_ERR_OPTION',
+        message: `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}`,
+      })
     expect(m.status().run.controls).toMatchObject({ rate: null, maxInFlight: null })
     const rate = m.setRate(0.001)
     expect(rate).toEqual({ kind: 'rate', rate: 0.001 })
@@ -286,7 +305,15 @@ describe('a script', () => {
   function localSlavesOf(m: Master, env: NodeJS.ProcessEnv): Promise<LocalSlaves> {
     return new Promise((resolve) =>
       m.once('listening', (address) => {
-        const slaves = new LocalSlaves({ count: 2, handler: FAULTY, host: address.url, token: m.token, slave: { concurrency: 2 }, env: { ...process.env, ...env }, wanted: () => m.status().run.state === 'running' })
+        const slaves = new LocalSlaves({
+          count: 2,
+          handler: FAULTY,
+          host: address.url,
+          token: m.token,
+          slave: { concurrency: 2 },
+          env: { ...process.env, ...env },
+          wanted: () => m.status().run.state === 'running',
+        })
         running.push(slaves)
         slaves.start()
         resolve(slaves)

@@ -5,8 +5,34 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EXIT_OK, MASTER_BIN, expectEachKeyRan, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { RANGE, expectEachKeyAtLeastOnce, expectOthersRanOnce, expectRunEnds, freeze, killHard, linesMatching, readFailedLog, recordedCount, tearDown, until } from '../helpers/reliability.js'
+import {
+  EXIT_OK,
+  MASTER_BIN,
+  expectEachKeyRan,
+  fixture,
+  masterArgs,
+  readCheckpoint,
+  recordedKeys,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+  startSlave,
+  tally,
+} from '../helpers/proc.js'
+import {
+  RANGE,
+  expectEachKeyAtLeastOnce,
+  expectOthersRanOnce,
+  expectRunEnds,
+  freeze,
+  killHard,
+  linesMatching,
+  readFailedLog,
+  recordedCount,
+  tearDown,
+  until,
+} from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -27,27 +53,51 @@ const callSizes = (dir: string): number[] => calls(dir).map(({ size }) => size)
 describe('handleBatch', () => {
   it('a batch of 1,000 with one poison row: exactly that row is in the failed-jobs log with its error, the other 999 done once', async () => {
     const box = sandbox({ TM_POISON_IDS: '617' })
-    const result = await run(MASTER_BIN, [RANGE, 'n=1000', ...masterArgs(box, 'poison'), ...spawnArgs(1, BATCH), '--batch', '1000', '--linger', '5000', '--retries', '3', '--retry-delay', '0.05', '--quiet'], {
-      env: box.env,
-    })
+    const result = await run(
+      MASTER_BIN,
+      [
+        RANGE,
+        'n=1000',
+        ...masterArgs(box, 'poison'),
+        ...spawnArgs(1, BATCH),
+        '--batch',
+        '1000',
+        '--linger',
+        '5000',
+        '--retries',
+        '3',
+        '--retry-delay',
+        '0.05',
+        '--quiet',
+      ],
+      {
+        env: box.env,
+      },
+    )
     expect(result.exit, result.stderr).toEqual({ code: 1, signal: null })
     expect(result.stdout).toMatch(/^Run 'poison' complete: 1000 jobs \(999 done, 1 failed\)/m)
     expect(result.stderr).toContain('Job 617 failed after 4 attempts: row 617 is poison\n')
     const log = readFailedLog(box.stateDir, 'poison')
-    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, message: error.message }))).toEqual([{ key: 617, job: { id: 617 }, attempts: 4, message: 'row 617 is poison' }])
+    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, message: error.message }))).toEqual([
+      { key: 617, job: { id: 617 }, attempts: 4, message: 'row 617 is poison' },
+    ])
     const ids = Array.from({ length: 1000 }, (_, id) => String(id)).filter((id) => id !== '617')
     expect(recordedKeys(box.records).sort()).toEqual(ids.sort())
     // One call with all 1,000 rows, split 10 times down to the row (2 calls a level, the
     // first of them all: a batch only ever fills once), then its 3 retries alone.
     expect(callSizes(box.records)[0]).toBe(1000)
-    expect(callSizes(box.records).sort((a, b) => b - a)).toEqual([1000, 500, 500, 250, 250, 125, 125, 63, 62, 32, 31, 16, 16, 8, 8, 4, 4, 2, 2, 1, 1, 1, 1, 1])
+    expect(callSizes(box.records).sort((a, b) => b - a)).toEqual([
+      1000, 500, 500, 250, 250, 125, 125, 63, 62, 32, 31, 16, 16, 8, 8, 4, 4, 2, 2, 1, 1, 1, 1, 1,
+    ])
     expect(readCheckpoint(box, 'poison')).toMatchObject({ complete: true, counts: { done: 999, failed: 1 } })
   })
 
   it('kill -9 of a slave during a batched run: no job is lost, repeats only jobs it held', async () => {
     const N = 20_000
     const box = sandbox({ TM_RECORD_DELAY_MS: '20' })
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'killed'), '--status-interval', '0.2'], { env: box.env })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'killed'), '--status-interval', '0.2'], {
+      env: box.env,
+    })
     const slaveArgs = [BATCH, '--host', host, '--batch', '50', '--concurrency', '2']
     const victim = startSlave(slaveArgs, { env: box.env })
     const survivor = startSlave(slaveArgs, { env: box.env })
@@ -67,7 +117,21 @@ describe('handleBatch', () => {
   it('SIGINT half way through a batched run, then resume: every job runs exactly once overall', async () => {
     const N = 20_000
     const box = sandbox({ TM_RECORD_DELAY_MS: '20' })
-    const { master } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'graceful'), ...spawnArgs(2, BATCH), '--batch', '50', '--concurrency', '2', '--status-interval', '0.2'], { env: box.env })
+    const { master } = await startMaster(
+      [
+        RANGE,
+        `n=${N}`,
+        ...masterArgs(box, 'graceful'),
+        ...spawnArgs(2, BATCH),
+        '--batch',
+        '50',
+        '--concurrency',
+        '2',
+        '--status-interval',
+        '0.2',
+      ],
+      { env: box.env },
+    )
     await master.waitFor(/(?:^|\| )done [1-9]\d{0,2}(?:,\d{3})+\b/m, 'stdout')
     master.kill('SIGINT')
     expect(await master.exited, master.stderr).toEqual({ code: 130, signal: null })
@@ -76,7 +140,11 @@ describe('handleBatch', () => {
     expect(new Set(before).size).toBe(before.length)
     expect(readCheckpoint(box, 'graceful').counts).toEqual({ done: before.length, failed: 0 })
 
-    const again = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'graceful'), ...spawnArgs(2, BATCH), '--batch', '50', '--quiet'], { env: box.env })
+    const again = await run(
+      MASTER_BIN,
+      [RANGE, `n=${N}`, ...masterArgs(box, 'graceful'), ...spawnArgs(2, BATCH), '--batch', '50', '--quiet'],
+      { env: box.env },
+    )
     expect(again.exit, again.stderr).toEqual(EXIT_OK)
     expectEachKeyRan(box.records, N)
   })
@@ -86,13 +154,33 @@ describe('handleBatch', () => {
     const box = sandbox({ TM_HANG_IDS: '177' })
     // Before, the master charged a neighbour of the hung row (the oldest late job) and gave
     // the row back uncharged, into the next batch: about one row a second, never row 177.
-    const result = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'hungbatch'), ...spawnArgs(1, HANG), '--batch', '50', '--job-timeout', '1', '--retries', '1', '--retry-delay', '0.05', '--quiet'], {
-      env: box.env,
-    })
+    const result = await run(
+      MASTER_BIN,
+      [
+        RANGE,
+        `n=${N}`,
+        ...masterArgs(box, 'hungbatch'),
+        ...spawnArgs(1, HANG),
+        '--batch',
+        '50',
+        '--job-timeout',
+        '1',
+        '--retries',
+        '1',
+        '--retry-delay',
+        '0.05',
+        '--quiet',
+      ],
+      {
+        env: box.env,
+      },
+    )
     expect(result.exit, result.stderr).toEqual({ code: 1, signal: null })
     expect(result.stdout).toMatch(/^Run 'hungbatch' complete: 300 jobs \(299 done, 1 failed\)/m)
     const log = readFailedLog(box.stateDir, 'hungbatch')
-    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, message: error.message }))).toEqual([{ key: 177, job: { id: 177 }, attempts: 2, message: 'Timed out after 1 s (--job-timeout)' }])
+    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, message: error.message }))).toEqual([
+      { key: 177, job: { id: 177 }, attempts: 2, message: 'Timed out after 1 s (--job-timeout)' },
+    ])
     expectOthersRanOnce(box.records, N, [177])
     // No neighbour was charged for it: every call that ran (all but row 177's) ran first attempts.
     expect(calls(box.records).filter(({ attempts }) => !/^[1,]+$/.test(attempts))).toEqual([])
@@ -105,12 +193,33 @@ describe('handleBatch', () => {
     const N = 300
     const box = sandbox({ TM_RECORD_DELAY_MS: '50' })
     // A heartbeat of 10 minutes: only --job-timeout can end the stopped slave's hold.
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'stuck'), '--job-timeout', '1', '--retries', '1', '--retry-delay', '0.05', '--heartbeat', '600', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [
+        RANGE,
+        `n=${N}`,
+        ...masterArgs(box, 'stuck'),
+        '--job-timeout',
+        '1',
+        '--retries',
+        '1',
+        '--retry-delay',
+        '0.05',
+        '--heartbeat',
+        '600',
+        '--quiet',
+      ],
+      { env: box.env },
+    )
     const frozen = startSlave([BATCH, '--host', host, '--batch', '10', '--prefetch', '10'], { env: box.env })
     await until('the first slave to record 10 rows', () => recordedCount(box.records) >= 10, 10_000)
     freeze(frozen)
     // It times out its own calls (batches of 10: 4 halvings), so the master waits 2 × 1 s × (1 + 4) without a report.
-    await master.waitFor(new RegExp(`^Dropped slave [^:\\s]+:${frozen.child.pid} \\(127\\.0\\.0\\.1:\\d+\\): no job reported for 10 s, with jobs past --job-timeout$`, 'm'))
+    await master.waitFor(
+      new RegExp(
+        `^Dropped slave [^:\\s]+:${frozen.child.pid} \\(127\\.0\\.0\\.1:\\d+\\): no job reported for 10 s, with jobs past --job-timeout$`,
+        'm',
+      ),
+    )
     const helper = startSlave([BATCH, '--host', host, '--batch', '10'], { env: box.env })
 
     await expectRunEnds(master, [helper])

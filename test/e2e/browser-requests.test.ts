@@ -27,7 +27,14 @@ const UNCHANGED = { paused: false, rate: null, maxInFlight: null, throttled: nul
 
 /** A request with `headers` that ends with its answer (Connection: close, unless `headers` say Connection). */
 const req = (line: string, headers: string[], body = ''): string =>
-  [line, ...headers, `Content-Length: ${Buffer.byteLength(body)}`, ...(headers.some((h) => h.startsWith('Connection:')) ? [] : ['Connection: close']), '', body].join('\r\n')
+  [
+    line,
+    ...headers,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...(headers.some((h) => h.startsWith('Connection:')) ? [] : ['Connection: close']),
+    '',
+    body,
+  ].join('\r\n')
 
 /** Starts a token-less run on loopback that holds at half its jobs (until the go file), with one slave. */
 async function heldRun(): Promise<{ host: string; port: string; finish: () => Promise<void>; stderr: () => string }> {
@@ -51,29 +58,62 @@ describe('a master without a token and web pages', () => {
       const { line, text } = await rawRequest(host, bytes, { until: 'close' })
       return `${line} | ${text.split('\r\n\r\n')[1]?.trim()}`
     }
-    const NOT_LOOPBACK = 'HTTP/1.1 403 Forbidden | This master has no token: it answers only to loopback names (localhost, 127.0.0.1, [::1]); use one, or give the run a token'
-    const CROSS_SITE = "HTTP/1.1 403 Forbidden | This master has no token: it takes controls only from its own page or from clients that are not browsers (tm-ctl, curl), not from another site's page"
+    const NOT_LOOPBACK =
+      'HTTP/1.1 403 Forbidden | This master has no token: it answers only to loopback names (localhost, 127.0.0.1, [::1]); use one, or give the run a token'
+    const CROSS_SITE =
+      "HTTP/1.1 403 Forbidden | This master has no token: it takes controls only from its own page or from clients that are not browsers (tm-ctl, curl), not from another site's page"
 
     // DNS rebinding: a name the attacker's DNS points at 127.0.0.1 reads nothing, not even the page.
-    for (const name of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`, `localhost.evil.example:${port}`, '[::2]'])
-      for (const path of ['/status', '/events', '/metrics', '/']) expect(await answer(req(`GET ${path} HTTP/1.1`, [`Host: ${name}`])), `${name} ${path}`).toBe(NOT_LOOPBACK)
-    for (const name of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, '127.0.0.2', 'localhost']) expect(await answer(req('GET /status HTTP/1.1', [`Host: ${name}`])), name).toMatch(/^HTTP\/1\.1 200 OK \| \{/)
+    for (const name of [
+      `evil.example:${port}`,
+      'evil.example',
+      `127.0.0.1.evil.example:${port}`,
+      `localhost.evil.example:${port}`,
+      '[::2]',
+    ])
+      for (const path of ['/status', '/events', '/metrics', '/'])
+        expect(await answer(req(`GET ${path} HTTP/1.1`, [`Host: ${name}`])), `${name} ${path}`).toBe(NOT_LOOPBACK)
+    for (const name of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, '127.0.0.2', 'localhost'])
+      expect(await answer(req('GET /status HTTP/1.1', [`Host: ${name}`])), name).toMatch(/^HTTP\/1\.1 200 OK \| \{/)
 
     // Another site's page: refused, whichever header tells it; the controls are unchanged.
     const self = `Host: 127.0.0.1:${port}`
-    for (const headers of [['Origin: http://127.0.0.2:8000'], ['Origin: null'], [`Origin: http://localhost:${Number(port) + 1}`], ['Sec-Fetch-Site: cross-site'], ['Sec-Fetch-Site: same-site'], ['Origin: http://127.0.0.2:8000', 'Sec-Fetch-Site: same-origin']]) {
+    for (const headers of [
+      ['Origin: http://127.0.0.2:8000'],
+      ['Origin: null'],
+      [`Origin: http://localhost:${Number(port) + 1}`],
+      ['Sec-Fetch-Site: cross-site'],
+      ['Sec-Fetch-Site: same-site'],
+      ['Origin: http://127.0.0.2:8000', 'Sec-Fetch-Site: same-origin'],
+    ]) {
       expect(await answer(req('POST /pause HTTP/1.1', [self, ...headers])), headers.join(', ')).toBe(CROSS_SITE)
-      expect(await answer(req('POST /rate HTTP/1.1', [self, ...headers, 'Content-Type: application/json'], '{"value":0.01}')), headers.join(', ')).toBe(CROSS_SITE)
+      expect(
+        await answer(req('POST /rate HTTP/1.1', [self, ...headers, 'Content-Type: application/json'], '{"value":0.01}')),
+        headers.join(', '),
+      ).toBe(CROSS_SITE)
     }
-    const upgrade = ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13']
+    const upgrade = [
+      'Connection: Upgrade',
+      'Upgrade: websocket',
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      'Sec-WebSocket-Version: 13',
+    ]
     expect(await answer(req('GET / HTTP/1.1', [self, 'Origin: http://127.0.0.2:8000', ...upgrade]))).toBe(CROSS_SITE)
-    expect(await answer(req('GET / HTTP/1.1', [`Host: evil.example:${port}`, `Origin: http://evil.example:${port}`, ...upgrade]))).toBe(NOT_LOOPBACK)
+    expect(await answer(req('GET / HTTP/1.1', [`Host: evil.example:${port}`, `Origin: http://evil.example:${port}`, ...upgrade]))).toBe(
+      NOT_LOOPBACK,
+    )
     expect((await status(host)).run.controls).toEqual(UNCHANGED)
-    expect(linesMatching(stderr(), /^Refused (GET|POST) \/\S* from 127\.0\.0\.1: a web page may have sent it \(Host or Origin\)$/)).toHaveLength(5 * 4 + 6 * 2 + 2)
+    expect(
+      linesMatching(stderr(), /^Refused (GET|POST) \/\S* from 127\.0\.0\.1: a web page may have sent it \(Host or Origin\)$/),
+    ).toHaveLength(5 * 4 + 6 * 2 + 2)
 
     // Its own origin (a default port compares equal), and tm-ctl (no Origin, no Sec-Fetch-Site).
-    expect(await answer(req('POST /pause HTTP/1.1', [self, `Origin: http://127.0.0.1:${port}`, 'Sec-Fetch-Site: same-origin']))).toMatch(/^HTTP\/1\.1 200 OK \| \{"changed":"paused"/)
-    expect(await answer(req('POST /resume HTTP/1.1', ['Host: localhost', 'Origin: http://localhost:80']))).toMatch(/^HTTP\/1\.1 200 OK \| \{"changed":"resumed"/)
+    expect(await answer(req('POST /pause HTTP/1.1', [self, `Origin: http://127.0.0.1:${port}`, 'Sec-Fetch-Site: same-origin']))).toMatch(
+      /^HTTP\/1\.1 200 OK \| \{"changed":"paused"/,
+    )
+    expect(await answer(req('POST /resume HTTP/1.1', ['Host: localhost', 'Origin: http://localhost:80']))).toMatch(
+      /^HTTP\/1\.1 200 OK \| \{"changed":"resumed"/,
+    )
     const ctl = await run(CTL_BIN, ['pause', '--host', host])
     expect(ctl.exit, ctl.stderr).toEqual(EXIT_OK)
     expect((await status(host)).run.controls.paused).toBe(true)

@@ -6,7 +6,18 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { Proc } from '../helpers/proc.js'
 import { readCheckpoint, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, killHard, recordedCount, seeded, shuffle, tearDown, until } from '../helpers/reliability.js'
+import {
+  RANGE,
+  RECORD,
+  expectEachKeyAtLeastOnce,
+  expectRunEndsThenStop,
+  killHard,
+  recordedCount,
+  seeded,
+  shuffle,
+  tearDown,
+  until,
+} from '../helpers/reliability.js'
 
 afterEach(tearDown)
 
@@ -35,7 +46,19 @@ describe('chaos', () => {
   it(`loses no job of ${N} through ${MASTER_KILLS} master and ${SLAVE_KILLS} slave kills (-9), and repeats only jobs in flight`, async () => {
     const box = sandbox({ TM_RECORD_DELAY_MS: '1' })
     // Retries well above the kills: a job in flight at several slave kills is not a failure here.
-    const argsAt = (host: string): string[] => [RANGE, `n=${N}`, '--key', 'chaos', '--state-dir', box.stateDir, '--host', host, '--retries', '20', '--quiet']
+    const argsAt = (host: string): string[] => [
+      RANGE,
+      `n=${N}`,
+      '--key',
+      'chaos',
+      '--state-dir',
+      box.stateDir,
+      '--host',
+      host,
+      '--retries',
+      '20',
+      '--quiet',
+    ]
     // The first master binds port 0; its restarts reuse the port it printed, where the slaves look for it.
     const first = await startMaster(argsAt('127.0.0.1:0'), { env: box.env })
     let master = first.master
@@ -45,7 +68,10 @@ describe('chaos', () => {
     // is over", and on a busy machine a replacement (or one in backoff after a master kill)
     // may come after the last job is done; a default one would then retry for 60 s and exit
     // 1. They wait instead, and are stopped with SIGTERM once the master has exited.
-    const startOne = (): Proc => startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY), '--prefetch', String(CONCURRENCY), '--reconnect', '0'], { env: box.env })
+    const startOne = (): Proc =>
+      startSlave([RECORD, '--host', address, '--concurrency', String(CONCURRENCY), '--prefetch', String(CONCURRENCY), '--reconnect', '0'], {
+        env: box.env,
+      })
     const slaves = Array.from({ length: SLAVES }, startOne)
     const kills = plan(seeded(SEED))
     let masterKills = 0

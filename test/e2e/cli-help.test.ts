@@ -108,7 +108,11 @@ describe('--help shows each default as a user types it', () => {
 describe('tm-ctl --help', () => {
   it('lists the commands that steer a live master, and each explains itself with an example', async () => {
     const help = await run(CTL_BIN, ['--help'])
-    const commands = help.stdout.slice(help.stdout.indexOf('Commands:')).split('\n').map((line) => /^ {2}(\S+)/.exec(line)?.[1]).filter((name) => name !== undefined)
+    const commands = help.stdout
+      .slice(help.stdout.indexOf('Commands:'))
+      .split('\n')
+      .map((line) => /^ {2}(\S+)/.exec(line)?.[1])
+      .filter((name) => name !== undefined)
     expect(commands).toEqual(['status', 'pause', 'resume', 'rate', 'max-in-flight', 'stop', 'help'])
     for (const [command, words, example] of [
       ['pause', /the pause outlives a restart/, 'tm-ctl pause --host 10.0.0.5:5050 --token s3cret'],
@@ -120,7 +124,9 @@ describe('tm-ctl --help', () => {
       const text = await run(CTL_BIN, [command, '--help'])
       expect(text.exit).toEqual({ code: 0, signal: null })
       expect(text.stdout.replace(/\s+/g, ' ')).toMatch(words)
-      expect(text.stdout).toContain(`Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${example}\n`)
+      expect(text.stdout).toContain(
+        `Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${example}\n`,
+      )
     }
   })
 })

@@ -19,9 +19,16 @@ afterEach(async () => {
 })
 
 /** A master started by bash with `ulimit -n <limit>` (Node cannot lower its own limit). */
-function masterUnderUlimit(limit: number, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function masterUnderUlimit(
+  limit: number,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const quoted = [process.execPath, MASTER_BIN, ...args].map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ')
-  const child = spawn('/bin/bash', ['-c', `ulimit -n ${limit} && exec ${quoted}`], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('/bin/bash', ['-c', `ulimit -n ${limit} && exec ${quoted}`], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   children.push(child)
   let text = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))

@@ -30,9 +30,17 @@ interface Measured {
 
 /** The jobs sent over the first `seconds` after the first document at or after `from` (ms). */
 async function measure(file: string, from: number, seconds: number): Promise<Measured> {
-  const first = await until('a status document to start the window', () => statsDocuments(file).find((doc) => Date.parse(doc.time) >= from), 60_000)
+  const first = await until(
+    'a status document to start the window',
+    () => statsDocuments(file).find((doc) => Date.parse(doc.time) >= from),
+    60_000,
+  )
   const start = Date.parse(first.time)
-  const last = await until(`a status document ${seconds} s later`, () => statsDocuments(file).find((doc) => Date.parse(doc.time) >= start + seconds * 1000), 60_000)
+  const last = await until(
+    `a status document ${seconds} s later`,
+    () => statsDocuments(file).find((doc) => Date.parse(doc.time) >= start + seconds * 1000),
+    60_000,
+  )
   const window = { sent: sent(last) - sent(first), seconds: (Date.parse(last.time) - start) / 1000 }
   return { ...window, rate: window.sent / window.seconds, first, last }
 }
@@ -41,10 +49,27 @@ async function measure(file: string, from: number, seconds: number): Promise<Mea
 async function rateRun(rate: number): Promise<{ host: string; stats: string; since: number }> {
   const box = sandbox()
   const stats = join(box.stateDir, '..', `stats-${rate}.jsonl`)
-  const { host } = await startMaster([fixture('range.mjs'), `n=${rate * 60}`, ...masterArgs(box, `rate-${rate}`), '--quiet', '--rate', String(rate), '--stats', stats, '--stats-interval', '0.25'], { env: box.env })
+  const { host } = await startMaster(
+    [
+      fixture('range.mjs'),
+      `n=${rate * 60}`,
+      ...masterArgs(box, `rate-${rate}`),
+      '--quiet',
+      '--rate',
+      String(rate),
+      '--stats',
+      stats,
+      '--stats-interval',
+      '0.25',
+    ],
+    { env: box.env },
+  )
   // A window of 2,000 jobs: with the default (concurrency × batch) these three slaves top out
   // near 100,000 jobs/s on a loaded machine, and the test is of the limit, not of the fleet.
-  for (const concurrency of [1, 4, 16]) startSlave([fixture('noop.mjs'), '--host', host, '--concurrency', String(concurrency), '--prefetch', '2000', '--reconnect', '2'], { env: box.env })
+  for (const concurrency of [1, 4, 16])
+    startSlave([fixture('noop.mjs'), '--host', host, '--concurrency', String(concurrency), '--prefetch', '2000', '--reconnect', '2'], {
+      env: box.env,
+    })
   const all = await until('the 3 slaves connected', () => statsDocuments(stats).find((doc) => doc.slaves.length === 3), 60_000)
   return { host, stats, since: Date.parse(all.time) }
 }
@@ -52,7 +77,9 @@ async function rateRun(rate: number): Promise<{ host: string; stats: string; sin
 /** The window sent no more than --rate `rate` allows: `rate` a second, plus one burst. */
 function expectAtMost(measured: Measured, rate: number): void {
   const allowed = rate * measured.seconds + burstOf(rate)
-  expect(measured.sent, `sent ${measured.sent} jobs in ${measured.seconds} s for --rate ${rate}: at most ${allowed}`).toBeLessThanOrEqual(allowed)
+  expect(measured.sent, `sent ${measured.sent} jobs in ${measured.seconds} s for --rate ${rate}: at most ${allowed}`).toBeLessThanOrEqual(
+    allowed,
+  )
 }
 
 /** The window sent what --rate `rate` allows: at most that, and at least 95 % of `rate` a second. */
@@ -70,7 +97,11 @@ describe('--rate over the fleet', () => {
     [100, 100_000],
     [1000, 10_000],
   ]) {
-    const said = pair.map((r) => (r < SPEED_BOUND ? `holds ${r.toLocaleString('en-US')} jobs/s within 5 %` : `never goes over ${r.toLocaleString('en-US')} jobs/s and its burst`))
+    const said = pair.map((r) =>
+      r < SPEED_BOUND
+        ? `holds ${r.toLocaleString('en-US')} jobs/s within 5 %`
+        : `never goes over ${r.toLocaleString('en-US')} jobs/s and its burst`,
+    )
     it(`${said.join(' and ')} over 10 s with 3 slaves of concurrency 1, 4 and 16`, async () => {
       const runs = await Promise.all(pair.map(rateRun))
       const measured = await Promise.all(runs.map((r) => measure(r.stats, r.since + 1000, 10)))
@@ -87,8 +118,24 @@ describe('--rate over the fleet', () => {
     // times the rate, so the rate binds and its tokens decide who works.
     const box = sandbox({ TM_SLOW_HANDLER: fixture('noop.mjs'), TM_SLOW_MS: '1' })
     const stats = join(box.stateDir, '..', 'stats-share.jsonl')
-    const { host } = await startMaster([fixture('range.mjs'), 'n=100000', ...masterArgs(box, 'share'), '--quiet', '--paused', '--rate', '2000', '--stats', stats, '--stats-interval', '0.25'], { env: box.env })
-    for (let i = 0; i < 2; i++) startSlave([fixture('slow-handler.ts'), '--host', host, '--concurrency', '8', '--reconnect', '2'], { env: box.env })
+    const { host } = await startMaster(
+      [
+        fixture('range.mjs'),
+        'n=100000',
+        ...masterArgs(box, 'share'),
+        '--quiet',
+        '--paused',
+        '--rate',
+        '2000',
+        '--stats',
+        stats,
+        '--stats-interval',
+        '0.25',
+      ],
+      { env: box.env },
+    )
+    for (let i = 0; i < 2; i++)
+      startSlave([fixture('slow-handler.ts'), '--host', host, '--concurrency', '8', '--reconnect', '2'], { env: box.env })
     await until('the 2 slaves connected', () => statsDocuments(stats).find((doc) => doc.slaves.length === 2), 60_000)
     // Paused until both are connected: the first one has no head start.
     await run(CTL_BIN, ['resume', '--host', host], { env: { TM_TOKEN: undefined } })

@@ -1,7 +1,22 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { CTL_BIN, EXIT_OK, MASTER_BIN, cleanUp, expectEachKeyRan, expectUsageError, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import {
+  CTL_BIN,
+  EXIT_OK,
+  MASTER_BIN,
+  cleanUp,
+  expectEachKeyRan,
+  expectUsageError,
+  fixture,
+  masterArgs,
+  readCheckpoint,
+  recordedKeys,
+  run,
+  sandbox,
+  startMaster,
+  startSlave,
+} from '../helpers/proc.js'
 import { controlLines, statusReader } from '../helpers/poll.js'
 import { expectRunEnds, portForLater, until } from '../helpers/reliability.js'
 
@@ -14,7 +29,8 @@ const TOKEN = 'controls-s3cret'
 const RANGE = fixture('range.mjs')
 
 /** tm-ctl with the run's token (or none). */
-const ctl = (args: string[], token: string | null = TOKEN) => run(CTL_BIN, [...args, ...(token === null ? [] : ['--token', token])], { env: { TM_TOKEN: undefined } })
+const ctl = (args: string[], token: string | null = TOKEN) =>
+  run(CTL_BIN, [...args, ...(token === null ? [] : ['--token', token])], { env: { TM_TOKEN: undefined } })
 
 const { statusWhere, expectStandsStill } = statusReader(TOKEN)
 
@@ -23,8 +39,15 @@ describe('pause and resume', () => {
     // Jobs of 100 ms: long beside a slave's ack delay (20 ms), so the slaves run about as many as the master lets out.
     const box = sandbox({ TM_TOKEN: TOKEN, TM_RECORD_DELAY_MS: '100' })
     const stats = join(box.stateDir, '..', 'stats.jsonl')
-    const { master, host } = await startMaster([RANGE, 'n=400', ...masterArgs(box, 'pause'), '--quiet', '--batch-size', '4', '--stats', stats, '--stats-interval', '0.2'], { env: box.env })
-    const slaves = [2, 2].map((c) => startSlave([fixture('record.mjs'), '--host', host, '--concurrency', String(c), '--prefetch', String(c), '--reconnect', '2'], { env: box.env }))
+    const { master, host } = await startMaster(
+      [RANGE, 'n=400', ...masterArgs(box, 'pause'), '--quiet', '--batch-size', '4', '--stats', stats, '--stats-interval', '0.2'],
+      { env: box.env },
+    )
+    const slaves = [2, 2].map((c) =>
+      startSlave([fixture('record.mjs'), '--host', host, '--concurrency', String(c), '--prefetch', String(c), '--reconnect', '2'], {
+        env: box.env,
+      }),
+    )
     await until('50 jobs recorded', () => recordedKeys(box.records).length >= 50)
 
     const paused = await ctl(['pause', '--host', host])
@@ -41,13 +64,19 @@ describe('pause and resume', () => {
     expect(again.stdout).toBe('nothing: already paused\npaused | rate off | max in flight off | no throttle\n')
     // Nothing changed: no change as a value either.
     const againJson = await ctl(['pause', '--host', host, '--json'])
-    expect(JSON.parse(againJson.stdout)).toEqual({ changed: 'nothing: already paused', change: null, controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null } })
+    expect(JSON.parse(againJson.stdout)).toEqual({
+      changed: 'nothing: already paused',
+      change: null,
+      controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null },
+    })
     const resumed = await ctl(['resume', '--host', host])
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toBe('resumed\nnot paused | rate off | max in flight off | no throttle\n')
     await expectRunEnds(master, slaves)
     expectEachKeyRan(box.records, 400)
-    expect(controlLines(stats).map((c) => [c.control, c.change, c.source.kind, c.source.address?.replace(/^::ffff:/, ''), c.controls.paused])).toEqual([
+    expect(
+      controlLines(stats).map((c) => [c.control, c.change, c.source.kind, c.source.address?.replace(/^::ffff:/, ''), c.controls.paused]),
+    ).toEqual([
       ['paused', { kind: 'paused' }, 'http', '127.0.0.1', true],
       ['resumed', { kind: 'resumed' }, 'http', '127.0.0.1', false],
     ])
@@ -68,7 +97,9 @@ describe('pause and resume', () => {
 
     // Started again without --paused: the run is paused all the same.
     const port = await portForLater()
-    const second = await startMaster([RANGE, 'n=50', ...masterArgs(box, 'paused').slice(0, -1), `127.0.0.1:${port}`, '--quiet'], { env: box.env })
+    const second = await startMaster([RANGE, 'n=50', ...masterArgs(box, 'paused').slice(0, -1), `127.0.0.1:${port}`, '--quiet'], {
+      env: box.env,
+    })
     await second.master.waitFor('Paused (the run was paused when its last master stopped): no job goes out until resumed')
     const slave2 = startSlave([fixture('record.mjs'), '--host', second.host, '--reconnect', '2'], { env: box.env })
     const idle2 = await statusWhere(second.host, 'a slave connected to the restarted run', (doc) => doc.slaves.length >= 1)
@@ -93,14 +124,18 @@ describe('--max-in-flight', () => {
     writeFileSync(file, '')
     const env = { ...box.env, TM_INFLIGHT_FILE: file }
     const { master, host } = await startMaster([RANGE, 'n=400', ...masterArgs(box, 'mif'), '--quiet', '--max-in-flight', '5'], { env })
-    const slaves = [1, 8, 16].map((c) => startSlave([fixture('inflight-record.mjs'), '--host', host, '--concurrency', String(c), '--reconnect', '2'], { env }))
+    const slaves = [1, 8, 16].map((c) =>
+      startSlave([fixture('inflight-record.mjs'), '--host', host, '--concurrency', String(c), '--reconnect', '2'], { env }),
+    )
     await until('100 jobs run', () => readFileSync(file, 'utf8').split('\n').length > 200)
     // Every job that started before the change was asked for ran under the first cap.
     const mark = readFileSync(file, 'utf8').split('\n').length - 1
     const changed = await ctl(['max-in-flight', '12', '--host', host])
     expect(changed.stdout).toBe('max in flight 12\nnot paused | rate off | max in flight 12 | no throttle\n')
     await expectRunEnds(master, slaves)
-    const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '')
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
     let running = 0
     let before = 0
     let after = 0
@@ -128,10 +163,35 @@ describe('--throttle', () => {
     const gate = join(box.records, 'gate.txt')
     writeFileSync(gate, 'hold:replica lag 5 s')
     const stats = join(box.stateDir, '..', 'stats.jsonl')
-    const { master, host } = await startMaster([RANGE, 'n=200', `gate=${gate}`, ...masterArgs(box, 'thr'), '--quiet', '--throttle', fixture('throttle-gate.mjs'), '--throttle-interval', '0.2', '--stats', stats], { env: box.env })
+    const { master, host } = await startMaster(
+      [
+        RANGE,
+        'n=200',
+        `gate=${gate}`,
+        ...masterArgs(box, 'thr'),
+        '--quiet',
+        '--throttle',
+        fixture('throttle-gate.mjs'),
+        '--throttle-interval',
+        '0.2',
+        '--stats',
+        stats,
+      ],
+      { env: box.env },
+    )
     const slave = startSlave([fixture('record.mjs'), '--host', host, '--concurrency', '4', '--reconnect', '2'], { env: box.env })
-    const held = await statusWhere(host, 'the throttle to hold with its reason', (doc) => doc.run.controls.throttled === 'replica lag 5 s' && doc.slaves.length === 1)
-    expect(held.run.controls).toEqual({ paused: false, rate: null, maxInFlight: null, throttled: 'replica lag 5 s', throttle: fixture('throttle-gate.mjs') })
+    const held = await statusWhere(
+      host,
+      'the throttle to hold with its reason',
+      (doc) => doc.run.controls.throttled === 'replica lag 5 s' && doc.slaves.length === 1,
+    )
+    expect(held.run.controls).toEqual({
+      paused: false,
+      rate: null,
+      maxInFlight: null,
+      throttled: 'replica lag 5 s',
+      throttle: fixture('throttle-gate.mjs'),
+    })
     writeFileSync(gate, 'throw')
     // One line, with the file and line of the throw in the check.
     const GATE_BROKE = `throttle check threw: gate broke (at test/fixtures/throttle-gate.mjs:9)`
@@ -139,7 +199,11 @@ describe('--throttle', () => {
     writeFileSync(gate, 'hang')
     await statusWhere(host, 'a hanging check to hold', (doc) => doc.run.controls.throttled === 'throttle check did not answer within 0.2 s')
     writeFileSync(gate, 'true')
-    const last = await statusWhere(host, 'a check returning true to hold', (doc) => doc.run.controls.throttled === 'throttle check returned true')
+    const last = await statusWhere(
+      host,
+      'a check returning true to hold',
+      (doc) => doc.run.controls.throttled === 'throttle check returned true',
+    )
     expect(last.run).toMatchObject({ done: 0, inFlight: 0, queued: 200 })
     expect(recordedKeys(box.records)).toEqual([])
     writeFileSync(gate, 'go')
@@ -181,7 +245,9 @@ describe('tm-ctl stop', () => {
     await until('40 jobs recorded', () => recordedKeys(box.records).length >= 40)
     const stopped = await ctl(['stop', '--host', host])
     expect(stopped.exit, stopped.stderr).toEqual(EXIT_OK)
-    expect(stopped.stdout).toBe('stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written\nnot paused | rate off | max in flight off | no throttle\n')
+    expect(stopped.stdout).toBe(
+      'stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written\nnot paused | rate off | max in flight off | no throttle\n',
+    )
     writeFileSync(join(box.records, 'go'), '')
     expect(await master.exited).toEqual({ code: 130, signal: null })
     expect(master.stdout).toMatch(/Run 'stop' stopped: \d+ jobs .*Start it again with --key stop to resume\./)
@@ -207,26 +273,56 @@ describe('the control endpoints and tm-ctl', () => {
     expect([get.status, get.headers.get('allow'), await get.text()]).toEqual([405, 'POST', 'GET is not allowed on /pause; use POST\n'])
     for (const value of ['-3', '1e-9', '20000000', '"fast"']) {
       const bad = await post('/rate', `{"value": ${value}}`)
-      expect([bad.status, await bad.text()]).toEqual([400, `POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got ${JSON.stringify(JSON.parse(value))}\n`])
+      expect([bad.status, await bad.text()]).toEqual([
+        400,
+        `POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got ${JSON.stringify(JSON.parse(value))}\n`,
+      ])
     }
     const notJson = await post('/max-in-flight', 'ten')
-    expect([notJson.status, await notJson.text()]).toEqual([400, 'POST /max-in-flight takes a JSON body {"value": <a whole number of jobs from 1 to 100000000> or null for no limit}; the body is not JSON\n'])
+    expect([notJson.status, await notJson.text()]).toEqual([
+      400,
+      'POST /max-in-flight takes a JSON body {"value": <a whole number of jobs from 1 to 100000000> or null for no limit}; the body is not JSON\n',
+    ])
     const rate = await post('/rate', '{"value": 250.5}')
-    expect([rate.status, await rate.json()]).toEqual([200, { changed: 'rate 250.5 jobs/s', change: { kind: 'rate', rate: 250.5 }, controls: { paused: true, rate: 250.5, maxInFlight: null, throttled: null, throttle: null } }])
+    expect([rate.status, await rate.json()]).toEqual([
+      200,
+      {
+        changed: 'rate 250.5 jobs/s',
+        change: { kind: 'rate', rate: 250.5 },
+        controls: { paused: true, rate: 250.5, maxInFlight: null, throttled: null, throttle: null },
+      },
+    ])
     const off = await ctl(['rate', 'off', '--host', host, '--json'])
-    expect(JSON.parse(off.stdout)).toEqual({ changed: 'rate off', change: { kind: 'rate', rate: null }, controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null } })
+    expect(JSON.parse(off.stdout)).toEqual({
+      changed: 'rate off',
+      change: { kind: 'rate', rate: null },
+      controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null },
+    })
 
     const noToken = await ctl(['pause', '--host', host], null)
     expect(noToken.exit.code).toBe(2)
-    expect(noToken.stderr).toBe(`tm-ctl: The master at ${host} refused the request: it needs the run's token (give it with --token or TM_TOKEN)\n`)
+    expect(noToken.stderr).toBe(
+      `tm-ctl: The master at ${host} refused the request: it needs the run's token (give it with --token or TM_TOKEN)\n`,
+    )
     for (const value of ['fast', '1e-9', '0', 'NaN']) {
       const badValue = await ctl(['rate', value, '--host', host])
-      expectUsageError(badValue, new RegExp(`^error: command-argument value '${value}' is invalid for argument 'jobs/s\\|off'\\. must be a number of jobs per second from 0\\.001 to 10000000 or off, got '${value}'$`))
+      expectUsageError(
+        badValue,
+        new RegExp(
+          `^error: command-argument value '${value}' is invalid for argument 'jobs/s\\|off'\\. must be a number of jobs per second from 0\\.001 to 10000000 or off, got '${value}'$`,
+        ),
+      )
     }
     const tooMany = await ctl(['max-in-flight', '200000000', '--host', host])
-    expectUsageError(tooMany, /^error: command-argument value '200000000' is invalid for argument 'n\|off'\. must be a whole number of jobs from 1 to 100000000 or off, got '200000000'$/)
+    expectUsageError(
+      tooMany,
+      /^error: command-argument value '200000000' is invalid for argument 'n\|off'\. must be a whole number of jobs from 1 to 100000000 or off, got '200000000'$/,
+    )
     const tooSlow = await run(MASTER_BIN, [RANGE, 'n=10', ...masterArgs(box, 'slow'), '--rate', '1e-9'], { env: box.env })
-    expectUsageError(tooSlow, /^error: option '--rate <jobs\/s>' argument '1e-9' is invalid\. must be a number of jobs per second from 0\.001 to 10000000, got '1e-9'$/)
+    expectUsageError(
+      tooSlow,
+      /^error: option '--rate <jobs\/s>' argument '1e-9' is invalid\. must be a number of jobs per second from 0\.001 to 10000000, got '1e-9'$/,
+    )
     const nobody = await ctl(['resume', '--host', `127.0.0.1:${await portForLater()}`])
     expect(nobody.exit.code).toBe(1)
     expect(nobody.stderr).toMatch(/^tm-ctl: Cannot reach the master at 127\.0\.0\.1:\d+: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/)

@@ -27,17 +27,27 @@ afterEach(tearDown)
 /** Seconds between the master's pings in the heartbeat tests. */
 const HEARTBEAT = 0.5
 /** The master's log line for a slave it dropped for want of pongs (two heartbeats). */
-const droppedLine = (slave: Proc): RegExp => new RegExp(`^Dropped slave [^:\\s]+:${slave.child.pid} \\(127\\.0\\.0\\.1:\\d+\\): no heartbeat for ${2 * HEARTBEAT} s$`, 'm')
+const droppedLine = (slave: Proc): RegExp =>
+  new RegExp(`^Dropped slave [^:\\s]+:${slave.child.pid} \\(127\\.0\\.0\\.1:\\d+\\): no heartbeat for ${2 * HEARTBEAT} s$`, 'm')
 /** The master's log line for a slave gone with `jobs` of its jobs in flight. */
-const requeuedLine = (slave: Proc, jobs: string): RegExp => new RegExp(`^slave [^:\\s]+:${slave.child.pid} \\(127\\.0\\.0\\.1:\\d+\\) disconnected \\(code 1006\\); ${jobs} jobs in flight go back to the buffer$`, 'm')
+const requeuedLine = (slave: Proc, jobs: string): RegExp =>
+  new RegExp(
+    `^slave [^:\\s]+:${slave.child.pid} \\(127\\.0\\.0\\.1:\\d+\\) disconnected \\(code 1006\\); ${jobs} jobs in flight go back to the buffer$`,
+    'm',
+  )
 
 describe('heartbeats', () => {
   it('drop a slave that stops answering (SIGSTOP) while it holds jobs; another slave finishes every job', async () => {
     const N = 300
     const box = sandbox()
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'frozen'), '--heartbeat', String(HEARTBEAT), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [RANGE, `n=${N}`, ...masterArgs(box, 'frozen'), '--heartbeat', String(HEARTBEAT), '--quiet'],
+      { env: box.env },
+    )
     // Concurrency 2, prefetch 2: it holds up to 4 jobs; at 50 ms a job, it is never idle.
-    const frozen = startSlave([RECORD, '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '50' } })
+    const frozen = startSlave([RECORD, '--host', host, '--concurrency', '2', '--prefetch', '2'], {
+      env: { ...box.env, TM_RECORD_DELAY_MS: '50' },
+    })
     await until('the first slave to record 3 jobs', () => recordedCount(box.records) >= 3, 10_000)
     freeze(frozen)
 
@@ -58,7 +68,9 @@ describe('heartbeats', () => {
     // allows; one that yields between jobs answers with a margin a loaded machine keeps.
     const N = 300
     const box = sandbox()
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'busy'), '--heartbeat', '1', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'busy'), '--heartbeat', '1', '--quiet'], {
+      env: box.env,
+    })
     const slave = startSlave([fixture('sync-busy.mjs'), '--host', host, '--concurrency', '1', '--prefetch', String(N)], { env: box.env })
     await expectRunEnds(master, [slave])
     expect(master.stderr).not.toContain('Dropped')
@@ -70,7 +82,9 @@ describe('heartbeats', () => {
     const N = 20
     const SPIN = 5
     const box = sandbox()
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'spin'), '--heartbeat', String(HEARTBEAT), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'spin'), '--heartbeat', String(HEARTBEAT), '--quiet'], {
+      env: box.env,
+    })
     // No prefetch: job 5 is the only job it holds when it gets stuck.
     const stuck = startSlave([FAULTY, '--host', host, '--prefetch', '0'], { env: { ...box.env, TM_SPIN_IDS: String(SPIN) } })
     await until('the stuck slave to start job 5', () => attemptsByJob(box.records).has(SPIN), 10_000)
@@ -100,21 +114,34 @@ describe('a master restart', () => {
     // The first master binds port 0; the second reuses the port it printed, where the slaves look for it.
     const { master: first, host: address } = await startMaster(argsAt('127.0.0.1:0'), { env: box.env })
     const args = argsAt(address)
-    const slaves = [1, 2].map(() => startSlave([RECORD, '--host', address, '--concurrency', String(C), '--prefetch', String(C)], { env: box.env }))
+    const slaves = [1, 2].map(() =>
+      startSlave([RECORD, '--host', address, '--concurrency', String(C), '--prefetch', String(C)], { env: box.env }),
+    )
     await until('a quarter of the jobs to be recorded', () => recordedCount(box.records) >= N / 4)
     first.kill(signal)
     const firstExit = await first.exited
-    await Promise.all(slaves.map((slave) => slave.waitFor(/^tm-slave\[\d+\]: (Lost the master \(.+\); reconnecting|The master stopped; waiting for it to come back)/m, 'stderr')))
+    await Promise.all(
+      slaves.map((slave) =>
+        slave.waitFor(
+          /^tm-slave\[\d+\]: (Lost the master \(.+\); reconnecting|The master stopped; waiting for it to come back)/m,
+          'stderr',
+        ),
+      ),
+    )
 
     const second = (await startMaster(args, { env: box.env })).master
     await expectRunEnds(second, slaves)
-    expect(second.stdout).toMatch(new RegExp(`^Run '${key}' complete: \\d+ jobs \\(\\d+ done, 0 failed(, \\d+ skipped as already done)?\\)`, 'm'))
+    expect(second.stdout).toMatch(
+      new RegExp(`^Run '${key}' complete: \\d+ jobs \\(\\d+ done, 0 failed(, \\d+ skipped as already done)?\\)`, 'm'),
+    )
     expect(readCheckpoint(box, key)).toMatchObject({ complete: true, position: N, counts: { failed: 0 } })
     // The same slave processes worked for both incarnations.
     for (const slave of slaves) {
       expect(slave.stderr).toContain('The master restarted; working for its new incarnation\n')
       expect(linesMatching(slave.stderr, /Connected to the master at ws:\/\//)).toHaveLength(2)
-      expect(second.stderr).toMatch(new RegExp(`^slave [^:\\s]+:${slave.child.pid} \\(127\\.0\\.0\\.1:\\d+\\) connected \\(concurrency ${C}\\)$`, 'm'))
+      expect(second.stderr).toMatch(
+        new RegExp(`^slave [^:\\s]+:${slave.child.pid} \\(127\\.0\\.0\\.1:\\d+\\) connected \\(concurrency ${C}\\)$`, 'm'),
+      )
     }
     return { first, firstExit, slaves }
   }
@@ -152,8 +179,12 @@ describe('a master killed -9 while a job holds the watermark back', () => {
     const stuck = startSlave([FAULTY, '--host', address, '--concurrency', '2', '--prefetch', '0'], { env: box.env })
     // The finished jobs beyond the watermark are durable once the journal or a checkpoint lists them.
     const beyond = (): number[] => {
-      const checkpoint = existsSync(join(box.stateDir, 'held.json')) ? (readCheckpoint(box, 'held').finished as [number, number][]).map(([seq]) => seq) : []
-      return [...new Set([...checkpoint, ...Journal.read(join(box.stateDir, 'held.journal')).seqs])].filter((seq) => seq > HELD).sort((a, b) => a - b)
+      const checkpoint = existsSync(join(box.stateDir, 'held.json'))
+        ? (readCheckpoint(box, 'held').finished as [number, number][]).map(([seq]) => seq)
+        : []
+      return [...new Set([...checkpoint, ...Journal.read(join(box.stateDir, 'held.journal')).seqs])]
+        .filter((seq) => seq > HELD)
+        .sort((a, b) => a - b)
     }
     await until('every job but the held one to be finished and recorded', () => beyond().length === N - HELD - 1, 20_000)
     expect(beyond()).toEqual(Array.from({ length: N - HELD - 1 }, (_, i) => HELD + 1 + i))
@@ -163,8 +194,16 @@ describe('a master killed -9 while a job holds the watermark back', () => {
     const second = (await startMaster(args, { env: box.env })).master
     const helper = startSlave([FAULTY, '--host', address], { env: { ...box.env, TM_HANG_IDS: '' } })
     await expectRunEnds(second, [helper])
-    expect(second.stdout).toMatch(new RegExp(`^Run 'held' complete: 1 jobs \\(1 done, 0 failed, ${N - HELD - 1} skipped as already done\\)`, 'm'))
-    expect(readCheckpoint(box, 'held')).toMatchObject({ complete: true, position: N, last: N - 1, finished: [], counts: { done: N, failed: 0 } })
+    expect(second.stdout).toMatch(
+      new RegExp(`^Run 'held' complete: 1 jobs \\(1 done, 0 failed, ${N - HELD - 1} skipped as already done\\)`, 'm'),
+    )
+    expect(readCheckpoint(box, 'held')).toMatchObject({
+      complete: true,
+      position: N,
+      last: N - 1,
+      finished: [],
+      counts: { done: N, failed: 0 },
+    })
     expect(attemptsByJob(box.records).get(HELD)).toEqual([1, 1])
     expectEachKeyRan(box.records, N)
   })
@@ -194,7 +233,9 @@ describe('an unwritable state dir', () => {
     const exit = await master.exited
     expect(exit, master.stderr).toEqual({ code: 1, signal: null })
     const escaped = checkpoint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    expect(linesMatching(master.stderr, /^tm-master: /)).toEqual([expect.stringMatching(new RegExp(`^tm-master: Cannot write checkpoint '${escaped}': EISDIR: .*; the previous checkpoint is intact$`))])
+    expect(linesMatching(master.stderr, /^tm-master: /)).toEqual([
+      expect.stringMatching(new RegExp(`^tm-master: Cannot write checkpoint '${escaped}': EISDIR: .*; the previous checkpoint is intact$`)),
+    ])
     expect(readFileSync(checkpoint, 'utf8')).toBe(previous)
     expect(JSON.parse(previous)).toMatchObject({ key: 'unwritable', complete: false })
   })

@@ -30,7 +30,8 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
   afterEach(tearDown)
 
   /** Rows whose domain was written (any value). */
-  const updated = async (): Promise<number> => Number((await postgres.db.query<{ n: string }>('SELECT count(*) AS n FROM users WHERE domain IS NOT NULL')).rows[0].n)
+  const updated = async (): Promise<number> =>
+    Number((await postgres.db.query<{ n: string }>('SELECT count(*) AS n FROM users WHERE domain IS NOT NULL')).rows[0].n)
 
   it('setup fills the table; stopped half way with a slave killed -9, then resumed: every row updated to exactly its value', async () => {
     // As the README runs it: the connection string (with a password, which trust ignores) in
@@ -46,7 +47,9 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
     // Two slaves of two lanes each, slowed to 1 ms a row so the run lasts long enough to be
     // interrupted; the db= argument reaches the generator and every slave's setup.
     const box = sandbox({ TM_SLOW_HANDLER: HANDLER, TM_SLOW_MS: '1' })
-    const { master, host } = await startMaster([JOBS, `db=${url}`, ...masterArgs(box, 'pg-backfill'), '--status-interval', '0.2'], { env: box.env })
+    const { master, host } = await startMaster([JOBS, `db=${url}`, ...masterArgs(box, 'pg-backfill'), '--status-interval', '0.2'], {
+      env: box.env,
+    })
     const slaveArgs = [SLOW, '--host', host, '--batch', '100', '--concurrency', '2', '--reconnect', '0']
     const victim = startSlave(slaveArgs, { env: box.env })
     const survivor = startSlave(slaveArgs, { env: box.env })
@@ -73,10 +76,18 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
     expect(before).toBeLessThan(ROWS)
 
     // Resumed with the same database from the environment: the same run (its password is not part of its identity, nor saved).
-    const resumed = await run(MASTER_BIN, [JOBS, 'db=env:DATABASE_URL', ...masterArgs(box, 'pg-backfill'), '--spawn', '2', '--handler', HANDLER, '--batch', '500', '--quiet'], { env: { ...box.env, DATABASE_URL: url } })
+    const resumed = await run(
+      MASTER_BIN,
+      [JOBS, 'db=env:DATABASE_URL', ...masterArgs(box, 'pg-backfill'), '--spawn', '2', '--handler', HANDLER, '--batch', '500', '--quiet'],
+      { env: { ...box.env, DATABASE_URL: url } },
+    )
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toMatch(new RegExp(`^Run 'pg-backfill' complete: ${ROWS - done} jobs \\(${ROWS - done} done, 0 failed`, 'm'))
-    expect(readCheckpoint(box, 'pg-backfill')).toMatchObject({ complete: true, counts: { done: ROWS, failed: 0 }, args: { db: url.replace('pg-s3cret', '***') } })
+    expect(readCheckpoint(box, 'pg-backfill')).toMatchObject({
+      complete: true,
+      counts: { done: ROWS, failed: 0 },
+      args: { db: url.replace('pg-s3cret', '***') },
+    })
     expect(resumed.stdout + resumed.stderr).not.toContain('pg-s3cret')
 
     // Every row, none missed, each with exactly the value its email gives.
@@ -87,7 +98,9 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`examples/postgres${POSTGRES_MIS
       { domain: 'example.net', n: ROWS / 4 },
       { domain: 'mail.example.org', n: ROWS / 4 },
     ])
-    const wrong = await postgres.db.query("SELECT count(*)::int AS n FROM users WHERE domain IS DISTINCT FROM lower(split_part(email, '@', 2))")
+    const wrong = await postgres.db.query(
+      "SELECT count(*)::int AS n FROM users WHERE domain IS DISTINCT FROM lower(split_part(email, '@', 2))",
+    )
     expect(wrong.rows).toEqual([{ n: 0 }])
   }, 180_000)
 })

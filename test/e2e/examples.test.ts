@@ -13,7 +13,18 @@ const example = (path: string): string => join(ROOT, 'examples', path)
 afterEach(cleanUp)
 
 /** Master options of run `key`: state in `dir`, a free port, `spawn` local slaves running `handler`. */
-const masterArgs = (dir: string, key: string, handler: string, spawn = 2): string[] => ['--key', key, '--state-dir', join(dir, 'state'), '--host', '127.0.0.1:0', '--spawn', String(spawn), '--handler', handler]
+const masterArgs = (dir: string, key: string, handler: string, spawn = 2): string[] => [
+  '--key',
+  key,
+  '--state-dir',
+  join(dir, 'state'),
+  '--host',
+  '127.0.0.1:0',
+  '--spawn',
+  String(spawn),
+  '--handler',
+  handler,
+]
 
 /** Runs `key` once to its end; resolves with the number of jobs the summary line reports. */
 async function runToEnd(jobs: string, dir: string, key: string, handler: string, env: NodeJS.ProcessEnv): Promise<number> {
@@ -26,7 +37,9 @@ async function runToEnd(jobs: string, dir: string, key: string, handler: string,
 
 /** Starts `key` with a slowed handler, stops it (SIGINT) once jobs are done, and checks it stopped gracefully. */
 async function stopHalfWay(jobs: string, dir: string, key: string, handler: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const { master } = await startMaster([jobs, ...masterArgs(dir, key, SLOW), '--status-interval', '0.2'], { env: { ...env, TM_SLOW_HANDLER: handler, TM_SLOW_MS: '2' } })
+  const { master } = await startMaster([jobs, ...masterArgs(dir, key, SLOW), '--status-interval', '0.2'], {
+    env: { ...env, TM_SLOW_HANDLER: handler, TM_SLOW_MS: '2' },
+  })
   await master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
   master.kill('SIGINT')
   expect(await master.exited, master.stderr).toEqual({ code: 130, signal: null })
@@ -104,7 +117,11 @@ describe('examples/ndjson', () => {
   /** Order ids in the output files, sorted (duplicates kept). */
   function outputIds(out: string): number[] {
     return readdirSync(out)
-      .flatMap((file) => readFileSync(join(out, file), 'utf8').split('\n').filter((line) => line !== ''))
+      .flatMap((file) =>
+        readFileSync(join(out, file), 'utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      )
       .map((line) => (JSON.parse(line) as { id: number }).id)
       .sort((a, b) => a - b)
   }
@@ -115,7 +132,9 @@ describe('examples/ndjson', () => {
     expect(await runToEnd(JOBS, dir, 'ndjson', `${HANDLER}:handleJob`, env)).toBe(LINES)
     expect(outputIds(out)).toEqual(ALL)
     // The handler's work, for one line: price (id % 100) + 0.5 times qty (id % 7) + 1.
-    const first = readdirSync(out).flatMap((file) => readFileSync(join(out, file), 'utf8').split('\n')).find((line) => line.startsWith('{"id":10,'))
+    const first = readdirSync(out)
+      .flatMap((file) => readFileSync(join(out, file), 'utf8').split('\n'))
+      .find((line) => line.startsWith('{"id":10,'))
     expect(first).toBe('{"id":10,"customer":"c10","amount":42}')
   })
 
@@ -135,7 +154,7 @@ describe('examples/ndjson', () => {
     const lines = ['{"a":1}', 'x'.repeat(70_000), '', '{"b":"é"}', 'y'.repeat(130_000), '{"last":true}']
     writeFileSync(file, lines.join('\n'))
     process.env.NDJSON_FILE = file
-    const { getJobs, total } = (await import('../../examples/ndjson/jobs.ts'))
+    const { getJobs, total } = await import('../../examples/ndjson/jobs.ts')
     delete process.env.NDJSON_FILE
     const collect = async (last?: number) => {
       const jobs: { offset: number; line: string }[] = []

@@ -4,11 +4,34 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EXIT_OK, MASTER_BIN, expectEachKeyRan, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { FAULTY, RANGE, attemptsOf, expectOthersRanOnce, expectRunEnds, failedLogPath, hasFailures, killHard, readFailedLog, tearDown } from '../helpers/reliability.js'
+import {
+  EXIT_OK,
+  MASTER_BIN,
+  expectEachKeyRan,
+  masterArgs,
+  readCheckpoint,
+  recordedKeys,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+  startSlave,
+  tally,
+} from '../helpers/proc.js'
+import {
+  FAULTY,
+  RANGE,
+  attemptsOf,
+  expectOthersRanOnce,
+  expectRunEnds,
+  failedLogPath,
+  hasFailures,
+  killHard,
+  readFailedLog,
+  tearDown,
+} from '../helpers/reliability.js'
 
 afterEach(tearDown)
-
 
 describe('a handler that throws', () => {
   const N = 40
@@ -16,7 +39,11 @@ describe('a handler that throws', () => {
 
   it('is tried 1 + --retries times, logged once with its error, and --retry-failed runs exactly those jobs again', async () => {
     const box = sandbox({ TM_FAIL_IDS: FAILING.join(',') })
-    const first = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'flaky'), ...spawnArgs(2, FAULTY), '--retries', '2', '--retry-delay', '0.05', '--quiet'], { env: box.env })
+    const first = await run(
+      MASTER_BIN,
+      [RANGE, `n=${N}`, ...masterArgs(box, 'flaky'), ...spawnArgs(2, FAULTY), '--retries', '2', '--retry-delay', '0.05', '--quiet'],
+      { env: box.env },
+    )
 
     expect(first.exit, first.stderr).toEqual({ code: 1, signal: null })
     expect(first.stdout).toMatch(new RegExp(`^Run 'flaky' complete: ${N} jobs \\(${N - 3} done, 3 failed\\)`, 'm'))
@@ -28,7 +55,9 @@ describe('a handler that throws', () => {
       FAILING.map((id) => ({ key: id, job: { id }, attempts: 3, message: `job ${id} is broken` })),
     )
     for (const line of log) {
-      expect(line.error.stack).toMatch(new RegExp(`^Error: job ${line.key} is broken\\n\\s+at handleJob \\(.*rel-faulty\\.mjs:\\d+:\\d+\\)`))
+      expect(line.error.stack).toMatch(
+        new RegExp(`^Error: job ${line.key} is broken\\n\\s+at handleJob \\(.*rel-faulty\\.mjs:\\d+:\\d+\\)`),
+      )
       expect(Number.isNaN(Date.parse(line.at))).toBe(false)
     }
     // Attempts 1, 2, 3 of each failing job (passed to the handler), one of every other.
@@ -39,7 +68,9 @@ describe('a handler that throws', () => {
 
     // The handler is fixed: the retry pass runs the 3 failed jobs and nothing else.
     const fixedEnv = { ...box.env, TM_FIXED: '1' }
-    const retry = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'flaky'), '--retry-failed', ...spawnArgs(1, FAULTY), '--quiet'], { env: fixedEnv })
+    const retry = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'flaky'), '--retry-failed', ...spawnArgs(1, FAULTY), '--quiet'], {
+      env: fixedEnv,
+    })
     expect(retry.exit, retry.stderr).toEqual(EXIT_OK)
     const rotatedName = /^flaky\.failed\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z\.jsonl$/
     const rotated = readdirSync(box.stateDir).filter((file) => rotatedName.test(file))
@@ -56,7 +87,11 @@ describe('a handler that throws', () => {
     expect(again.stdout).toBe("Run 'flaky' has no failed jobs to retry.\n")
     expect(recordedKeys(box.records)).toHaveLength(N)
     // A state dir where no run ever kept state: nothing to retry either.
-    const nowhere = await run(MASTER_BIN, [RANGE, '--key', 'flaky', '--state-dir', join(box.stateDir, 'nowhere'), '--retry-failed', '--quiet'], { env: fixedEnv })
+    const nowhere = await run(
+      MASTER_BIN,
+      [RANGE, '--key', 'flaky', '--state-dir', join(box.stateDir, 'nowhere'), '--retry-failed', '--quiet'],
+      { env: fixedEnv },
+    )
     expect(nowhere.exit, nowhere.stderr).toEqual(EXIT_OK)
     expect(nowhere.stdout).toBe("Run 'flaky' has no failed jobs to retry.\n")
   })
@@ -67,7 +102,9 @@ describe('a --retry-failed master killed -9 before any job finishes', () => {
     const N = 30
     const FAILING = [1, 4, 7, 10, 13, 16, 19, 22, 25, 28]
     const box = sandbox({ TM_FAIL_IDS: FAILING.join(',') })
-    const first = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'r'), ...spawnArgs(1, FAULTY), '--retries', '0', '--quiet'], { env: box.env })
+    const first = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'r'), ...spawnArgs(1, FAULTY), '--retries', '0', '--quiet'], {
+      env: box.env,
+    })
     expect(first.exit, first.stderr).toEqual({ code: 1, signal: null })
     expect(readFailedLog(box.stateDir, 'r').map(({ key }) => key)).toEqual(FAILING)
 
@@ -78,7 +115,9 @@ describe('a --retry-failed master killed -9 before any job finishes', () => {
     expect(await killHard(killed)).toEqual({ code: null, signal: 'SIGKILL' })
 
     const fixedEnv = { ...box.env, TM_FIXED: '1' }
-    const resumed = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'r'), '--retry-failed', ...spawnArgs(1, FAULTY), '--quiet'], { env: fixedEnv })
+    const resumed = await run(MASTER_BIN, [RANGE, ...masterArgs(box, 'r'), '--retry-failed', ...spawnArgs(1, FAULTY), '--quiet'], {
+      env: fixedEnv,
+    })
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toContain(`Resuming the retry of 10 failed jobs of run 'r' (from ${rotated}) as run 'r.retry'\n`)
     expect(resumed.stdout).toMatch(/^Run 'r\.retry' complete: 10 jobs \(10 done, 0 failed\)/m)
@@ -93,14 +132,19 @@ describe('a job that never ends', () => {
   it('is taken back after --job-timeout as a failed attempt, logged after the last one, and the run completes', async () => {
     const N = 10
     const box = sandbox({ TM_HANG_IDS: '2' })
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'hang'), '--job-timeout', '0.5', '--retries', '1', '--retry-delay', '0.05', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [RANGE, `n=${N}`, ...masterArgs(box, 'hang'), '--job-timeout', '0.5', '--retries', '1', '--retry-delay', '0.05', '--quiet'],
+      { env: box.env },
+    )
     // 4 lanes: the two hung attempts hold two of them, the others run the rest.
     const slave = startSlave([FAULTY, '--host', host, '--concurrency', '4'], { env: box.env })
 
     await expectRunEnds(master, [slave], { code: 1, signal: null })
     expect(master.stdout).toMatch(/^Run 'hang' complete: 10 jobs \(9 done, 1 failed\)/m)
     const log = readFailedLog(box.stateDir, 'hang')
-    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, error }))).toEqual([{ key: 2, job: { id: 2 }, attempts: 2, error: { message: 'Timed out after 0.5 s (--job-timeout)' } }])
+    expect(log.map(({ key, job, attempts, error }) => ({ key, job, attempts, error }))).toEqual([
+      { key: 2, job: { id: 2 }, attempts: 2, error: { message: 'Timed out after 0.5 s (--job-timeout)' } },
+    ])
     expectOthersRanOnce(box.records, N, [2])
     // The retry ran the handler again (attempt 2), on the only slave there is.
     expect(attemptsOf(box.records, [2])).toEqual({ 2: [1, 2] })
@@ -111,7 +155,10 @@ describe('a job the master takes back', () => {
   it('has its ctx.signal aborted on the slave, so the handler can stop its work', async () => {
     const N = 6
     const box = sandbox({ TM_ABORT_IDS: '3' })
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'abort'), '--job-timeout', '0.5', '--retries', '0', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [RANGE, `n=${N}`, ...masterArgs(box, 'abort'), '--job-timeout', '0.5', '--retries', '0', '--quiet'],
+      { env: box.env },
+    )
     const slave = startSlave([FAULTY, '--host', host, '--concurrency', '2'], { env: box.env })
 
     await expectRunEnds(master, [slave], { code: 1, signal: null })
@@ -119,7 +166,9 @@ describe('a job the master takes back', () => {
       { key: 3, attempts: 1, message: 'Timed out after 0.5 s (--job-timeout)' },
     ])
     const aborted = readdirSync(box.records).filter((file) => file.startsWith('aborted-'))
-    expect(aborted.map((file) => readFileSync(join(box.records, file), 'utf8'))).toEqual(['3 aborted: The master took the job back (--job-timeout)\n'])
+    expect(aborted.map((file) => readFileSync(join(box.records, file), 'utf8'))).toEqual([
+      '3 aborted: The master took the job back (--job-timeout)\n',
+    ])
     expectOthersRanOnce(box.records, N, [3])
   })
 })
@@ -130,7 +179,23 @@ describe('a poison job (it kills its slave)', () => {
     const POISON = 4
     const box = sandbox({ TM_EXIT_IDS: String(POISON) })
     // One job per slave at a time (no prefetch): only the poison job is in flight when a slave dies.
-    const master = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'poison'), ...spawnArgs(2, FAULTY), '--concurrency', '1', '--prefetch', '0', '--retries', '2', '--quiet'], { env: box.env })
+    const master = await run(
+      MASTER_BIN,
+      [
+        RANGE,
+        `n=${N}`,
+        ...masterArgs(box, 'poison'),
+        ...spawnArgs(2, FAULTY),
+        '--concurrency',
+        '1',
+        '--prefetch',
+        '0',
+        '--retries',
+        '2',
+        '--quiet',
+      ],
+      { env: box.env },
+    )
 
     expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
     expect(master.stdout).toMatch(/^Run 'poison' complete: 20 jobs \(19 done, 1 failed\)/m)
@@ -148,7 +213,23 @@ describe('a poison job (it kills its slave)', () => {
     const POISON = 4
     const box = sandbox({ TM_EXIT_IDS: String(POISON), TM_EXIT_CODE: '0' })
     // Exit 0 is how a slave ends when the run is over; mid-run it must not leave the run without slaves.
-    const master = await run(MASTER_BIN, [RANGE, `n=${N}`, ...masterArgs(box, 'exit0'), ...spawnArgs(1, FAULTY), '--concurrency', '1', '--prefetch', '0', '--retries', '1', '--quiet'], { env: box.env })
+    const master = await run(
+      MASTER_BIN,
+      [
+        RANGE,
+        `n=${N}`,
+        ...masterArgs(box, 'exit0'),
+        ...spawnArgs(1, FAULTY),
+        '--concurrency',
+        '1',
+        '--prefetch',
+        '0',
+        '--retries',
+        '1',
+        '--quiet',
+      ],
+      { env: box.env },
+    )
 
     expect(master.exit, master.stderr).toEqual({ code: 1, signal: null })
     expect(master.stdout).toMatch(/^Run 'exit0' complete: 20 jobs \(19 done, 1 failed\)/m)

@@ -24,11 +24,22 @@ const CASES = 1500
 const PARALLEL = 8
 
 /** A request with a few headers and `Connection: close`, so the master's answer ends with the connection. */
-const req = (line: string, headers: string[] = [], body = ''): string => [line, 'Host: localhost', ...headers, 'Connection: close', '', body].join('\r\n')
+const req = (line: string, headers: string[] = [], body = ''): string =>
+  [line, 'Host: localhost', ...headers, 'Connection: close', '', body].join('\r\n')
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
 /** A WebSocket upgrade request. */
-const upgrade = (line: string, key = KEY, version = '13'): string => [line, 'Host: localhost', 'Connection: Upgrade', 'Upgrade: websocket', `Sec-WebSocket-Key: ${key}`, `Sec-WebSocket-Version: ${version}`, '', ''].join('\r\n')
+const upgrade = (line: string, key = KEY, version = '13'): string =>
+  [
+    line,
+    'Host: localhost',
+    'Connection: Upgrade',
+    'Upgrade: websocket',
+    `Sec-WebSocket-Key: ${key}`,
+    `Sec-WebSocket-Version: ${version}`,
+    '',
+    '',
+  ].join('\r\n')
 
 /** Requests whose answers are known: the ones that killed the master first. */
 const KNOWN: [name: string, bytes: string | Buffer, status: number][] = [
@@ -39,7 +50,11 @@ const KNOWN: [name: string, bytes: string | Buffer, status: number][] = [
   ['GET /%zz (an escape that does not decode)', req('GET /%zz HTTP/1.1'), 400],
   ['GET /status% (a cut escape)', req('GET /status% HTTP/1.1'), 400],
   ['GET * (no path)', req('GET * HTTP/1.1'), 400],
-  ['bytes beyond ASCII in the path', Buffer.concat([Buffer.from('GET /st'), Buffer.from([0xff, 0xfe]), Buffer.from(req('atus HTTP/1.1').slice(3))]), 400],
+  [
+    'bytes beyond ASCII in the path',
+    Buffer.concat([Buffer.from('GET /st'), Buffer.from([0xff, 0xfe]), Buffer.from(req('atus HTTP/1.1').slice(3))]),
+    400,
+  ],
   // Over Node's 16 KB of headers, and in one read: a client still writing when refused may be reset instead.
   ['a header of 20 KB', req('GET /status HTTP/1.1', [`X-Huge: ${'a'.repeat(20_000)}`]), 431],
   ['Content-Length: abc', req('POST /rate HTTP/1.1', ['Content-Length: abc']), 400],
@@ -64,7 +79,8 @@ async function expectKnownAnswers(host: string): Promise<void> {
  * reads before it refuses (16 KB of headers; a body it does not want) when the master answered
  * and closed: TCP then resets the connection, and the client's kernel drops the answer it had.
  */
-const silentOk = (answer: RawAnswer, bytes: Buffer): boolean => answer.text === '' && (/^[\r\n]*$/.test(bytes.toString('latin1')) || (answer.ended === 'reset' && bytes.length > 16 * 1024))
+const silentOk = (answer: RawAnswer, bytes: Buffer): boolean =>
+  answer.text === '' && (/^[\r\n]*$/.test(bytes.toString('latin1')) || (answer.ended === 'reset' && bytes.length > 16 * 1024))
 
 /** Sends every case, `PARALLEL` at a time; resolves with the answers, in the cases' order. */
 async function sendAll(host: string, cases: { label: string; bytes: Buffer }[]): Promise<RawAnswer[]> {
@@ -95,10 +111,15 @@ describe("the master's HTTP side under hostile requests", () => {
       console.log(`HTTP fuzz: seed ${SEED} (set TM_FUZZ_SEED to replay), ${CASES} cases, ${token === undefined ? 'no token' : 'a token'}`)
       const cases = fuzzCases(SEED, CASES, token)
       const answers = await sendAll(host, cases)
-      const wrong = answers.flatMap((answer, i) => (STATUS_LINE.test(answer.line) || silentOk(answer, cases[i].bytes) ? [] : [`case ${i} (${cases[i].label}): ${JSON.stringify(answer.line.slice(0, 100))} (${answer.ended})`]))
+      const wrong = answers.flatMap((answer, i) =>
+        STATUS_LINE.test(answer.line) || silentOk(answer, cases[i].bytes)
+          ? []
+          : [`case ${i} (${cases[i].label}): ${JSON.stringify(answer.line.slice(0, 100))} (${answer.ended})`],
+      )
       expect(wrong).toEqual([])
       const tally = new Map<string, number>()
-      for (const answer of answers) tally.set(String(answer.status ?? answer.ended), (tally.get(String(answer.status ?? answer.ended)) ?? 0) + 1)
+      for (const answer of answers)
+        tally.set(String(answer.status ?? answer.ended), (tally.get(String(answer.status ?? answer.ended)) ?? 0) + 1)
       console.log(`HTTP fuzz answers: ${[...tally].map(([what, n]) => `${what}: ${n}`).join(', ')}`)
       expect(master.child.exitCode, master.stderr).toBeNull()
       // The fuzz reached the routes: answers beyond refusals.
@@ -107,7 +128,11 @@ describe("the master's HTTP side under hostile requests", () => {
 
       // Whatever the fuzz set (a pause, a rate, a max in flight) is undone, then the held jobs go.
       const auth: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
-      for (const [path, body] of [['/resume', ''], ['/rate', '{"value":null}'], ['/max-in-flight', '{"value":null}']] as const) {
+      for (const [path, body] of [
+        ['/resume', ''],
+        ['/rate', '{"value":null}'],
+        ['/max-in-flight', '{"value":null}'],
+      ] as const) {
         const res = await fetch(`http://${host}${path}`, { method: 'POST', headers: auth, body })
         expect(res.status, path).toBe(200)
       }

@@ -19,9 +19,14 @@ interface Result {
 /** Runs `file` (a command, or a bin with its shebang) in `cwd` to its end. */
 function exec(file: string, args: string[], cwd: string): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(file, args, { cwd, env: { ...process.env, TM_TOKEN: undefined, NODE_OPTIONS: undefined }, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr })
-    })
+    execFile(
+      file,
+      args,
+      { cwd, env: { ...process.env, TM_TOKEN: undefined, NODE_OPTIONS: undefined }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -48,16 +53,21 @@ let files: string[] = []
 beforeAll(async () => {
   const dir = tempDir('tm-install-')
   // The dist/ that `npm test` just built; --ignore-scripts so packing does not rebuild it.
-  const packed = JSON.parse((await must('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)).stdout) as { filename: string; files: { path: string }[] }[]
+  const packed = JSON.parse((await must('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], ROOT)).stdout) as {
+    filename: string
+    files: { path: string }[]
+  }[]
   files = packed[0].files.map((f) => f.path).sort()
   const tarball = join(dir, packed[0].filename)
   for (const kind of ['esm', 'cjs'] as const) {
     const project = tempDir(`tm-${kind}-project-`)
     projects[kind] = project
-    if (kind === 'esm') writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'esm-project', version: '1.0.0', private: true, type: 'module' }))
+    if (kind === 'esm')
+      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'esm-project', version: '1.0.0', private: true, type: 'module' }))
     else await must('npm', ['init', '-y'], project)
     await must('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], project)
-    for (const name of ['jobs.ts', 'flaky.ts', 'api.mjs', 'api.cjs', 'pg-jobs.ts']) copyFileSync(fixture(`installed/${name}`), join(project, name))
+    for (const name of ['jobs.ts', 'flaky.ts', 'api.mjs', 'api.cjs', 'pg-jobs.ts'])
+      copyFileSync(fixture(`installed/${name}`), join(project, name))
     for (const name of ['jobs', 'flaky']) copyFileSync(fixture(`installed/${name}.${kind}.js`), join(project, `${name}.js`))
   }
 }, 240_000)
@@ -66,13 +76,30 @@ afterAll(cleanTempDirs)
 
 describe('the packed package', () => {
   it('ships the bins, the compiled code and its types, README and package.json, nothing else', () => {
-    const unexpected = files.filter((path) => !/^(package\.json|README\.md|bin\/tm-(master|slave|ctl)\.js|dist\/.+\.(js|d\.ts))$/.test(path))
+    const unexpected = files.filter(
+      (path) => !/^(package\.json|README\.md|bin\/tm-(master|slave|ctl)\.js|dist\/.+\.(js|d\.ts))$/.test(path),
+    )
     expect(unexpected).toEqual([])
-    expect(files).toEqual(expect.arrayContaining(['bin/tm-master.js', 'bin/tm-slave.js', 'bin/tm-ctl.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/master-command.js', 'dist/cli/slave-command.js', 'dist/cli/ctl-command.js']))
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'bin/tm-master.js',
+        'bin/tm-slave.js',
+        'bin/tm-ctl.js',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/cli/master-command.js',
+        'dist/cli/slave-command.js',
+        'dist/cli/ctl-command.js',
+      ]),
+    )
   })
 
   it('installs msgpackr with its native extension although the repository pins msgpackr-extract by overrides', async () => {
-    const loaded = await must('node', ['-e', "console.log(typeof require(require.resolve('msgpackr-extract', { paths: [require.resolve('msgpackr')] })).extractStrings)"], projects.esm)
+    const loaded = await must(
+      'node',
+      ['-e', "console.log(typeof require(require.resolve('msgpackr-extract', { paths: [require.resolve('msgpackr')] })).extractStrings)"],
+      projects.esm,
+    )
     expect(loaded.stdout).toBe('function\n')
   })
 })
@@ -80,15 +107,21 @@ describe('the packed package', () => {
 describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind) => {
   const bin = (name: string): string => join(projects[kind], 'node_modules/.bin', name)
   /** The failed-jobs entries the flaky handler leaves: jobs 1, 3 and 5, each pointing at its own line. */
-  const failures = (frame: string) => [1, 3, 5].map((id) => [id, { message: `odd id ${id}`, stack: `Error: odd id ${id}\n    at handleJob (${frame}:3:31)` }])
+  const failures = (frame: string) =>
+    [1, 3, 5].map((id) => [id, { message: `odd id ${id}`, stack: `Error: odd id ${id}\n    at handleJob (${frame}:3:31)` }])
 
   it('tm-master, tm-slave and tm-ctl print their version', async () => {
-    for (const name of ['tm-master', 'tm-slave', 'tm-ctl']) expect((await must(bin(name), ['--version'], projects[kind])).stdout).toBe(`${PACKAGE.name} ${PACKAGE.version}\n`)
+    for (const name of ['tm-master', 'tm-slave', 'tm-ctl'])
+      expect((await must(bin(name), ['--version'], projects[kind])).stdout).toBe(`${PACKAGE.name} ${PACKAGE.version}\n`)
   })
 
   it('tm-master --spawn runs a TypeScript jobs module and handler; failures point at flaky.ts', async () => {
     const dir = projects[kind]
-    const run = await exec(bin('tm-master'), ['jobs.ts', '--key', 'ts', '--host', '127.0.0.1:0', '--spawn', '1', '--handler', 'flaky.ts', '--retries', '0', '--quiet'], dir)
+    const run = await exec(
+      bin('tm-master'),
+      ['jobs.ts', '--key', 'ts', '--host', '127.0.0.1:0', '--spawn', '1', '--handler', 'flaky.ts', '--retries', '0', '--quiet'],
+      dir,
+    )
     expect(run.code, run.stderr).toBe(1)
     expect(run.stdout).toMatch(/^Run 'ts' complete: 6 jobs \(3 done, 3 failed\)/m)
     expect(failedJobs(dir, 'ts')).toEqual(failures(join(dir, 'flaky.ts')))
@@ -96,7 +129,10 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
 
   it('tm-master and a tm-slave of their own run a JavaScript pair; failures point at flaky.js', async () => {
     const dir = projects[kind]
-    const master = spawn(bin('tm-master'), ['jobs.js', '--key', 'js', '--host', '127.0.0.1:0', '--retries', '0', '--quiet'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const master = spawn(bin('tm-master'), ['jobs.js', '--key', 'js', '--host', '127.0.0.1:0', '--retries', '0', '--quiet'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let out = ''
     const host = await new Promise<string>((resolve, reject) => {
       master.stdout.setEncoding('utf8').on('data', (text: string) => {
@@ -116,9 +152,15 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
   })
 
   it('a jobs module that is one pgTable export, in a project without pg: one line saying to install it', async () => {
-    const run = await exec(bin('tm-master'), ['pg-jobs.ts', 'db=postgres://127.0.0.1:1/none', '--key', 'pg', '--host', '127.0.0.1:0', '--quiet'], projects[kind])
+    const run = await exec(
+      bin('tm-master'),
+      ['pg-jobs.ts', 'db=postgres://127.0.0.1:1/none', '--key', 'pg', '--host', '127.0.0.1:0', '--quiet'],
+      projects[kind],
+    )
     expect(run.code, run.stderr).toBe(1)
-    expect(run.stderr).toMatch(/^tm-master: The generator threw: pgTable: a connection string needs the pg package \(an optional peer dependency of taskmaster-run\): npm install pg$/m)
+    expect(run.stderr).toMatch(
+      /^tm-master: The generator threw: pgTable: a connection string needs the pg package \(an optional peer dependency of taskmaster-run\): npm install pg$/m,
+    )
     // total() leaves it to the generator: no warning saying it first.
     expect(run.stderr).not.toContain('total()')
   })
@@ -126,7 +168,10 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
   it(`the library API (${kind === 'esm' ? 'import' : 'require'}) runs the TypeScript and the JavaScript pair`, async () => {
     const dir = projects[kind]
     const script = kind === 'esm' ? 'api.mjs' : 'api.cjs'
-    for (const [jobs, handler, key] of [['jobs.ts', 'flaky.ts', 'api-ts'], ['jobs.js', 'flaky.js', 'api-js']] as const) {
+    for (const [jobs, handler, key] of [
+      ['jobs.ts', 'flaky.ts', 'api-ts'],
+      ['jobs.js', 'flaky.js', 'api-js'],
+    ] as const) {
       const run = await must('node', [script, jobs, handler, key], dir)
       expect(run.stdout).toBe('{"outcome":"complete","done":3,"failed":3}\n')
       const path = join(dir, handler)

@@ -18,7 +18,9 @@ describe('a slave started after the run is over', () => {
     const late = startSlave([RECORD, '--host', host, '--reconnect', '0'], { env: box.env })
     await expectRunEndsThenStop(master, [worker, late])
     expect(worker.stderr).toContain('The run is complete; waiting for the next master\n')
-    expect(late.stderr).toMatch(new RegExp(`^tm-slave\\[\\d+\\]: No master at ws://${host} yet \\(ECONNREFUSED .*\\); waiting for one \\(--reconnect 0\\)$`, 'm'))
+    expect(late.stderr).toMatch(
+      new RegExp(`^tm-slave\\[\\d+\\]: No master at ws://${host} yet \\(ECONNREFUSED .*\\); waiting for one \\(--reconnect 0\\)$`, 'm'),
+    )
     expectEachKeyRan(box.records, 30)
   })
 

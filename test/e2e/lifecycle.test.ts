@@ -5,7 +5,18 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EXIT_OK, MASTER_BIN, expectEachKeyRan, fixture, masterArgs, run, sandbox, spawnArgs, startMaster, startSlave } from '../helpers/proc.js'
+import {
+  EXIT_OK,
+  MASTER_BIN,
+  expectEachKeyRan,
+  fixture,
+  masterArgs,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+  startSlave,
+} from '../helpers/proc.js'
 import { RANGE, portForLater, tearDown, until } from '../helpers/reliability.js'
 
 afterEach(tearDown)
@@ -16,13 +27,21 @@ const LIFE = fixture('lifecycle-record.mjs')
 function linesOf(dir: string, prefix: string): string[][] {
   return readdirSync(dir)
     .filter((file) => file.startsWith(`${prefix}-`))
-    .map((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter((line) => line !== ''))
+    .map((file) =>
+      readFileSync(join(dir, file), 'utf8')
+        .split('\n')
+        .filter((line) => line !== ''),
+    )
 }
 
 describe('setup and teardown', () => {
   it("setup runs once with the master's args, its state reaches every call, teardown runs at the end of the run", async () => {
     const box = sandbox()
-    const result = await run(MASTER_BIN, [RANGE, 'n=50', 'table=posts', ...masterArgs(box, 'life'), ...spawnArgs(1, LIFE), '--concurrency', '3', '--quiet'], { env: box.env })
+    const result = await run(
+      MASTER_BIN,
+      [RANGE, 'n=50', 'table=posts', ...masterArgs(box, 'life'), ...spawnArgs(1, LIFE), '--concurrency', '3', '--quiet'],
+      { env: box.env },
+    )
     expect(result.exit, result.stderr).toEqual(EXIT_OK)
     expect(linesOf(box.records, 'lifecycle')).toEqual([['setup {"n":"50","table":"posts"} concurrency=3 batch=1', 'teardown state1']])
     const seen = linesOf(box.records, 'seen').flat()
@@ -48,7 +67,9 @@ describe('setup and teardown', () => {
     const slave = startSlave([LIFE, '--host', host, '--quiet'], { env: box.env })
     expect(await slave.exited).toEqual({ code: 2, signal: null })
     // One line: the first of the message, and where the setup threw.
-    expect(slave.stderr).toMatch(/^tm-slave: The handler's setup failed: cannot reach the database \(at test\/fixtures\/lifecycle-record\.mjs:\d+\)\n$/)
+    expect(slave.stderr).toMatch(
+      /^tm-slave: The handler's setup failed: cannot reach the database \(at test\/fixtures\/lifecycle-record\.mjs:\d+\)\n$/,
+    )
     expect(linesOf(box.records, 'seen')).toEqual([])
     await master.waitFor(/(?:^|\| )done 0\b/m, 'stdout')
     expect(master.stdout).not.toMatch(/(?:^|\| )done [1-9]/m)
@@ -58,14 +79,17 @@ describe('setup and teardown', () => {
     const box = sandbox()
     const host = `127.0.0.1:${await portForLater()}`
     const slave = startSlave([LIFE, '--host', host, '--reconnect', '0'], { env: box.env })
-    const master = (key: string, n: number) => run(MASTER_BIN, [RANGE, `n=${n}`, '--key', key, '--state-dir', box.stateDir, '--host', host, '--quiet'], { env: box.env })
+    const master = (key: string, n: number) =>
+      run(MASTER_BIN, [RANGE, `n=${n}`, '--key', key, '--state-dir', box.stateDir, '--host', host, '--quiet'], { env: box.env })
     expect((await master('first', 30)).exit).toEqual(EXIT_OK)
     await slave.waitFor(/The run is complete; waiting for the next master/, 'stderr')
     expect((await master('second', 20)).exit).toEqual(EXIT_OK)
     await slave.waitFor(/The run is complete; waiting for the next master[^]*The run is complete; waiting for the next master/, 'stderr')
     slave.kill('SIGTERM')
     expect(await slave.exited).toEqual(EXIT_OK)
-    expect(linesOf(box.records, 'lifecycle')).toEqual([['setup {"n":"30"} concurrency=1 batch=1', 'teardown state1', 'setup {"n":"20"} concurrency=1 batch=1', 'teardown state2']])
+    expect(linesOf(box.records, 'lifecycle')).toEqual([
+      ['setup {"n":"30"} concurrency=1 batch=1', 'teardown state1', 'setup {"n":"20"} concurrency=1 batch=1', 'teardown state2'],
+    ])
     const seen = linesOf(box.records, 'seen').flat()
     expect(seen.filter((line) => line.endsWith(' state1 30'))).toHaveLength(30)
     expect(seen.filter((line) => line.endsWith(' state2 20'))).toHaveLength(20)

@@ -21,7 +21,11 @@ describe('a stale lock found by several processes at once', () => {
     const ROUNDS = 60
     const dir = tempDir()
     const dead = deadPid()
-    for (let r = 0; r < ROUNDS; r++) writeFileSync(join(dir, `round-${r}.lock`), JSON.stringify({ pid: dead, hostname: hostname(), since: '2024-01-01T00:00:00.000Z' }) + '\n')
+    for (let r = 0; r < ROUNDS; r++)
+      writeFileSync(
+        join(dir, `round-${r}.lock`),
+        JSON.stringify({ pid: dead, hostname: hostname(), since: '2024-01-01T00:00:00.000Z' }) + '\n',
+      )
     // Every racer leaves the barrier of round r at the same instant.
     const startAt = Date.now() + 4000
     const racers = Array.from({ length: RACERS }, () => new Proc(RACER, [dir, String(ROUNDS), String(startAt), '25']))
@@ -39,7 +43,8 @@ describe('a stale lock found by several processes at once', () => {
       const winner = winners[0].child.pid!
       const holder = JSON.parse(readFileSync(path, 'utf8')) as { pid: number }
       if (holder.pid !== winner) wrong.push(`round ${r}: the lock names pid ${holder.pid}, the winner is ${winner}`)
-      for (const outcome of outcomes) if (outcome !== `${r} won` && outcome !== `${r} lost: ${inUse(`round-${r}`, winner, path)}`) wrong.push(`round ${r}: ${outcome}`)
+      for (const outcome of outcomes)
+        if (outcome !== `${r} won` && outcome !== `${r} lost: ${inUse(`round-${r}`, winner, path)}`) wrong.push(`round ${r}: ${outcome}`)
     }
     expect(wrong).toEqual([])
   })
@@ -63,7 +68,15 @@ describe('two masters started at once on a key whose lock is stale', () => {
       const masters = [0, 1].map(() => new Proc(MASTER_AT, [startAt, RANGE, 'n=10', ...masterArgs(box, key), '--quiet']))
       // Each master either listens (and runs until stopped) or exits on its own.
       const outcomes = await Promise.all(
-        masters.map((master) => Promise.race([master.waitFor("Taskmaster server running on '").then(() => 'listens', () => 'exits'), master.exited.then(() => 'exits')])),
+        masters.map((master) =>
+          Promise.race([
+            master.waitFor("Taskmaster server running on '").then(
+              () => 'listens',
+              () => 'exits',
+            ),
+            master.exited.then(() => 'exits'),
+          ]),
+        ),
       )
       expect(outcomes.sort(), `round ${round}`).toEqual(['exits', 'listens'])
       const loser = masters.findIndex((master) => !master.stdout.includes('Taskmaster server running'))

@@ -24,7 +24,10 @@ describe('log lines', () => {
   it("escape the control characters of a slave's host name, a throttle's reason, a job's key and its error", async () => {
     const box = sandbox()
     const forged = fixture('forged.mjs')
-    const { master, host } = await startMaster([forged, 'n=10', ...masterArgs(box, 'forged'), ...spawnArgs(1, forged), '--throttle', forged, '--retries', '0', '--paused'], { env: box.env })
+    const { master, host } = await startMaster(
+      [forged, 'n=10', ...masterArgs(box, 'forged'), ...spawnArgs(1, forged), '--throttle', forged, '--retries', '0', '--paused'],
+      { env: box.env },
+    )
     await master.waitFor('Controls: throttled: busy')
     // A raw client names itself with the forged text; tm-ctl shows it while it is connected.
     let shown!: () => void
@@ -32,7 +35,9 @@ describe('log lines', () => {
       ws.send(hello({ slave: { id: 'raw', hostname: `evil${FORGED}`, pid: 1, concurrency: 1 } }))
       shown = () => ws.close()
     })
-    await statusReader().statusWhere(host, 'the raw client in the slaves', (doc) => doc.slaves.some((slave) => slave.hostname.startsWith('evil')))
+    await statusReader().statusWhere(host, 'the raw client in the slaves', (doc) =>
+      doc.slaves.some((slave) => slave.hostname.startsWith('evil')),
+    )
     const status = await run(CTL_BIN, ['status', '--host', host])
     expect(status.exit, status.stderr).toEqual(EXIT_OK)
     expectNoForgery(status.stdout)

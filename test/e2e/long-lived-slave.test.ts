@@ -16,7 +16,8 @@ describe('a long-lived slave (--reconnect 0)', () => {
     const slave = startSlave([RECORD, '--host', host, '--reconnect', '0'], { env: box.env })
     await slave.waitFor(`No master at ws://${host} yet`, 'stderr')
 
-    const master = (key: string, n: number) => run(MASTER_BIN, [RANGE, `n=${n}`, '--key', key, '--state-dir', box.stateDir, '--host', host, '--quiet'], { env: box.env })
+    const master = (key: string, n: number) =>
+      run(MASTER_BIN, [RANGE, `n=${n}`, '--key', key, '--state-dir', box.stateDir, '--host', host, '--quiet'], { env: box.env })
     const first = await master('first', 300)
     expect(first.exit, first.stderr).toEqual(EXIT_OK)
     expect(first.stdout).toMatch(/^Run 'first' complete: 300 jobs \(300 done, 0 failed\)/m)
@@ -45,7 +46,9 @@ describe('a long-lived slave (--reconnect 0)', () => {
     const host = `127.0.0.1:${await portForLater()}`
     const slave = startSlave([RECORD, '--host', host], { env: box.env })
     await slave.waitFor(`No master at ws://${host} yet`, 'stderr')
-    const master = await run(MASTER_BIN, [RANGE, 'n=50', '--key', 'once', '--state-dir', box.stateDir, '--host', host, '--quiet'], { env: box.env })
+    const master = await run(MASTER_BIN, [RANGE, 'n=50', '--key', 'once', '--state-dir', box.stateDir, '--host', host, '--quiet'], {
+      env: box.env,
+    })
     expect(master.exit, master.stderr).toEqual(EXIT_OK)
     expect(await slave.exited).toEqual(EXIT_OK)
     expect(recordedKeys(box.records).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 50 }, (_, id) => String(id)))

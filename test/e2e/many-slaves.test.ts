@@ -16,8 +16,14 @@ describe('many slaves', () => {
   it('serves 1,000 connections: every job exactly once, every connection gets work, the run completes', async () => {
     const box = sandbox()
     const gate = join(box.records, 'go')
-    const { master, host } = await startMaster([fixture('gated-range.mjs'), `n=${N}`, `gate=${gate}`, ...masterArgs(box, 'many'), '--quiet'], { env: box.env })
-    const fleet = Array.from({ length: PROCESSES }, () => new Proc(fixture('many-slaves.mjs'), [host, String(PER_PROCESS)], { env: box.env }))
+    const { master, host } = await startMaster(
+      [fixture('gated-range.mjs'), `n=${N}`, `gate=${gate}`, ...masterArgs(box, 'many'), '--quiet'],
+      { env: box.env },
+    )
+    const fleet = Array.from(
+      { length: PROCESSES },
+      () => new Proc(fixture('many-slaves.mjs'), [host, String(PER_PROCESS)], { env: box.env }),
+    )
     // The whole fleet is connected before the first job exists: none can miss the work.
     await Promise.all(fleet.map((proc) => proc.waitFor(`${PER_PROCESS} connections welcomed`, 'stdout')))
     writeFileSync(gate, '')
@@ -36,6 +42,9 @@ describe('many slaves', () => {
       .flatMap((file) => JSON.parse(readFileSync(join(box.records, file), 'utf8')) as number[])
     expect(counts).toHaveLength(PROCESSES * PER_PROCESS)
     expect(counts.reduce((a, b) => a + b, 0)).toBe(N)
-    expect(counts.filter((jobs) => jobs === 0), 'connections that got no job').toEqual([])
+    expect(
+      counts.filter((jobs) => jobs === 0),
+      'connections that got no job',
+    ).toEqual([])
   }, 180_000)
 })

@@ -17,9 +17,13 @@ const N = 50
 describe('--max-slaves', () => {
   it('refuses a slave beyond the cap with TM_ERR_FULL, says so once, and the first slave completes the run', async () => {
     const box = sandbox()
-    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'full'), '--max-slaves', '1', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'full'), '--max-slaves', '1', '--quiet'], {
+      env: box.env,
+    })
     const first = startSlave([GATE, '--host', host], { env: box.env })
-    await master.waitFor(new RegExp(`^slave ${hostname()}:${first.child.pid} \\(127\\.0\\.0\\.1:\\d+\\) connected \\(concurrency 1\\)$`, 'm'))
+    await master.waitFor(
+      new RegExp(`^slave ${hostname()}:${first.child.pid} \\(127\\.0\\.0\\.1:\\d+\\) connected \\(concurrency 1\\)$`, 'm'),
+    )
 
     // Long-lived, so it outlives the run and is stopped by SIGTERM (exit 0) at the end.
     const second = startSlave([GATE, '--host', host, '--reconnect', '0'], { env: box.env })

@@ -28,11 +28,18 @@ function samples(text: string): Record<string, number> {
 describe('GET /metrics', () => {
   it('gives the figures of /status in the Prometheus text format, to holders of the token only', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
-    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'metered'), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'metered'), '--quiet'],
+      { env: box.env },
+    )
     const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
     const auth = { authorization: `Bearer ${TOKEN}` }
     // Jobs 0-99 done, 2 running and 2 prefetched held, and the slave's stats report in.
-    await statusWhere(host, 'the run to stand at 100 done', (doc) => doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0)
+    await statusWhere(
+      host,
+      'the run to stand at 100 done',
+      (doc) => doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0,
+    )
     // A scrape and a status document of the same moment: both scrapes carry the time of that document.
     const { response, text, doc } = await until(
       'a scrape and /status of one document',
@@ -42,7 +49,8 @@ describe('GET /metrics', () => {
         const after = await fetch(`http://${host}/metrics`, { headers: auth })
         const text = await after.text()
         const time = `taskmaster_status_time_seconds{key="metered"}`
-        const same = samples(await before.text())[time] === Date.parse(doc.time) / 1000 && samples(text)[time] === Date.parse(doc.time) / 1000
+        const same =
+          samples(await before.text())[time] === Date.parse(doc.time) / 1000 && samples(text)[time] === Date.parse(doc.time) / 1000
         return same ? { response: after, text, doc } : undefined
       },
       60_000,
@@ -90,20 +98,31 @@ describe('GET /metrics', () => {
     expect(text).toContain('# HELP taskmaster_jobs_done_total Jobs done over the whole run (every master of it).\n')
 
     // The controls: a limit that is off has no series; once set, its value, as in /status.
-    for (const [path, value] of [['/pause', undefined], ['/rate', 250.5], ['/max-in-flight', 7]] as const) {
-      const res = await fetch(`http://${host}${path}`, { method: 'POST', headers: auth, body: value === undefined ? '' : JSON.stringify({ value }) })
+    for (const [path, value] of [
+      ['/pause', undefined],
+      ['/rate', 250.5],
+      ['/max-in-flight', 7],
+    ] as const) {
+      const res = await fetch(`http://${host}${path}`, {
+        method: 'POST',
+        headers: auth,
+        body: value === undefined ? '' : JSON.stringify({ value }),
+      })
       expect(res.status).toBe(200)
     }
     const controlled = await statusWhere(host, 'a status document with the controls set', (doc) => doc.run.controls.maxInFlight === 7)
     expect(controlled.run.controls).toEqual({ paused: true, rate: 250.5, maxInFlight: 7, throttled: null, throttle: null })
     const scraped = samples(await (await fetch(`http://${host}/metrics`, { headers: auth })).text())
-    expect(Object.fromEntries(Object.entries(scraped).filter(([name]) => /^taskmaster_(paused|throttled|rate_limit|max_in_flight)/.test(name)))).toEqual({
+    expect(
+      Object.fromEntries(Object.entries(scraped).filter(([name]) => /^taskmaster_(paused|throttled|rate_limit|max_in_flight)/.test(name))),
+    ).toEqual({
       'taskmaster_paused{key="metered"}': 1,
       'taskmaster_throttled{key="metered"}': 0,
       'taskmaster_rate_limit_jobs_per_second{key="metered"}': 250.5,
       'taskmaster_max_in_flight_limit{key="metered"}': 7,
     })
-    for (const path of ['/rate', '/max-in-flight']) expect((await fetch(`http://${host}${path}`, { method: 'POST', headers: auth, body: '{"value": null}' })).status).toBe(200)
+    for (const path of ['/rate', '/max-in-flight'])
+      expect((await fetch(`http://${host}${path}`, { method: 'POST', headers: auth, body: '{"value": null}' })).status).toBe(200)
     expect((await fetch(`http://${host}/resume`, { method: 'POST', headers: auth })).status).toBe(200)
 
     // ?token= works too; nothing without the token or with a wrong one.

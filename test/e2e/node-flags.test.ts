@@ -28,7 +28,11 @@ describe('node flags', () => {
   it('local slaves of a master started with its flags (--spawn) run under Node defaults', async () => {
     const box = sandbox()
     // Under NODE_FLAGS, as the tm-master shebang starts it.
-    const master = new Proc(NODE_FLAGS[0], [...NODE_FLAGS.slice(1), MASTER_BIN, RANGE, 'n=4', ...masterArgs(box, 'flags'), '--spawn', '2', '--handler', EXEC_ARGV, '--quiet'], { env: box.env })
+    const master = new Proc(
+      NODE_FLAGS[0],
+      [...NODE_FLAGS.slice(1), MASTER_BIN, RANGE, 'n=4', ...masterArgs(box, 'flags'), '--spawn', '2', '--handler', EXEC_ARGV, '--quiet'],
+      { env: box.env },
+    )
     expect(await master.exited, master.stderr).toEqual(EXIT_OK)
     const flags = slaveProcesses(box.records).map((slave) => slave.execArgv)
     expect(flags.length).toBeGreaterThan(0)
@@ -38,7 +42,9 @@ describe('node flags', () => {
   it('tm-slave --procs passes the flags the user started it with to its children', async () => {
     const box = sandbox()
     const { master, host } = await startMaster([RANGE, 'n=200', ...masterArgs(box, 'procs'), '--quiet'], { env: box.env })
-    const slave = new Proc('--max-semi-space-size=4', [SLAVE_BIN, EXEC_ARGV, '--host', host, '--procs', '2', '--concurrency', '4'], { env: box.env })
+    const slave = new Proc('--max-semi-space-size=4', [SLAVE_BIN, EXEC_ARGV, '--host', host, '--procs', '2', '--concurrency', '4'], {
+      env: box.env,
+    })
     expect(await slave.exited, slave.stderr).toEqual(EXIT_OK)
     expect(await master.exited).toEqual(EXIT_OK)
     // The jobs ran in children of the tm-slave started under the flag (not in it), each

@@ -20,27 +20,59 @@ const { status, expectStandsStill } = statusReader(TOKEN)
 
 /** The controls part of the page now: the button's label, the controls shown, the last answer. */
 const controlsShown = (page: Page): Promise<{ button: string; now: string; answer: string }> =>
-  page.evaluate(() => ({ button: document.getElementById('pause')!.textContent ?? '', now: document.getElementById('now')!.textContent ?? '', answer: document.getElementById('answer')!.textContent ?? '' }))
+  page.evaluate(() => ({
+    button: document.getElementById('pause')!.textContent ?? '',
+    now: document.getElementById('now')!.textContent ?? '',
+    answer: document.getElementById('answer')!.textContent ?? '',
+  }))
 
 /** Waits until the page's last answer reads `text`. */
-const answered = (page: Page, text: string): Promise<void> => page.locator('#answer').getByText(text, { exact: true }).waitFor({ timeout: 30_000 })
+const answered = (page: Page, text: string): Promise<void> =>
+  page.locator('#answer').getByText(text, { exact: true }).waitFor({ timeout: 30_000 })
 
 /** The control lines of a --stats file: what changed, where from, the pause, rate and max in flight after it. */
 const changes = (file: string): [string, string, string | undefined, boolean, number | null, number | null][] =>
-  controlLines(file).map((c) => [c.control, c.source.kind, c.source.address?.replace(/^::ffff:/, ''), c.controls.paused, c.controls.rate, c.controls.maxInFlight])
+  controlLines(file).map((c) => [
+    c.control,
+    c.source.kind,
+    c.source.address?.replace(/^::ffff:/, ''),
+    c.controls.paused,
+    c.controls.rate,
+    c.controls.maxInFlight,
+  ])
 
 describe("the web page's controls in Chromium", () => {
   it('Pause stops dispatch, Set and Off change the rate and max in flight, Resume finishes the run with every job once', async () => {
     // Jobs of 100 ms: long beside a slave's ack delay, so the slaves run about as many as the master lets out.
     const box = sandbox({ TM_TOKEN: TOKEN, TM_RECORD_DELAY_MS: '100' })
     const stats = join(box.stateDir, '..', 'stats.jsonl')
-    const { master, host } = await startMaster([fixture('range.mjs'), 'n=400', ...masterArgs(box, 'buttons'), '--quiet', '--batch-size', '4', '--stats', stats, '--stats-interval', '0.2'], { env: box.env })
-    const slaves = [2, 2].map(() => startSlave([fixture('record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2', '--reconnect', '2'], { env: box.env }))
+    const { master, host } = await startMaster(
+      [
+        fixture('range.mjs'),
+        'n=400',
+        ...masterArgs(box, 'buttons'),
+        '--quiet',
+        '--batch-size',
+        '4',
+        '--stats',
+        stats,
+        '--stats-interval',
+        '0.2',
+      ],
+      { env: box.env },
+    )
+    const slaves = [2, 2].map(() =>
+      startSlave([fixture('record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2', '--reconnect', '2'], { env: box.env }),
+    )
 
     const page = await browser().newPage({ viewport: { width: 1100, height: 1000 } })
     await page.goto(`http://${host}/?token=${TOKEN}`)
     await page.locator('#pause').getByText('Pause', { exact: true }).waitFor({ timeout: 30_000 })
-    expect(await controlsShown(page)).toEqual({ button: 'Pause', now: 'not paused | rate off | max in flight off | no throttle', answer: '' })
+    expect(await controlsShown(page)).toEqual({
+      button: 'Pause',
+      now: 'not paused | rate off | max in flight off | no throttle',
+      answer: '',
+    })
     await until('50 jobs recorded', () => recordedKeys(box.records).length >= 50)
 
     // Pause: the answer, the label, and the run stands still once the jobs the slaves held are done.
@@ -48,7 +80,11 @@ describe("the web page's controls in Chromium", () => {
     const atPause = recordedKeys(box.records).length
     const pausedAt = Date.now()
     await answered(page, 'paused')
-    expect(await controlsShown(page)).toEqual({ button: 'Resume', now: 'paused | rate off | max in flight off | no throttle', answer: 'paused' })
+    expect(await controlsShown(page)).toEqual({
+      button: 'Resume',
+      now: 'paused | rate off | max in flight off | no throttle',
+      answer: 'paused',
+    })
     // Each slave holds at most concurrency + prefetch = 4 jobs: those, and no more, ran after the click.
     await expectStandsStill(host, { records: box.records, atPause, pausedAt, held: 8, total: 400 })
 
@@ -75,16 +111,29 @@ describe("the web page's controls in Chromium", () => {
     // A value the master refuses: its reason, as it said it; nothing changed.
     await page.locator('#rate-value').fill('0')
     await page.locator('#rate-form button', { hasText: 'Set' }).click()
-    await answered(page, 'POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got 0')
+    await answered(
+      page,
+      'POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got 0',
+    )
     await page.locator('#rate-value').fill('fast')
     await page.locator('#rate-form button', { hasText: 'Set' }).click()
-    await answered(page, 'POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got "fast"')
+    await answered(
+      page,
+      'POST /rate takes a JSON body {"value": <a number of jobs per second from 0.001 to 10000000> or null for no limit}; got "fast"',
+    )
     expect((await status(host)).run.controls.rate).toBeNull()
 
     // A change made elsewhere (tm-ctl, another page) shows from the live document.
-    const elsewhere = await fetch(`http://${host}/rate`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"value": 2000}' })
+    const elsewhere = await fetch(`http://${host}/rate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: '{"value": 2000}',
+    })
     expect(elsewhere.status).toBe(200)
-    await page.locator('#now').getByText('paused | rate 2,000/s | max in flight off | no throttle', { exact: true }).waitFor({ timeout: 30_000 })
+    await page
+      .locator('#now')
+      .getByText('paused | rate 2,000/s | max in flight off | no throttle', { exact: true })
+      .waitFor({ timeout: 30_000 })
 
     // A token the master no longer takes (typed wrong into another tab's prompt): its refusal is shown.
     await page.evaluate(() => {
@@ -104,7 +153,9 @@ describe("the web page's controls in Chromium", () => {
     expectEachKeyRan(box.records, 400)
     // The page ends on the run's final document, not on a lost connection.
     await page.locator('#conn').getByText('the run has ended', { exact: true }).waitFor({ timeout: 30_000 })
-    expect(await page.evaluate(() => ['state', 'done', 'inflight', 'queued'].map((id) => document.getElementById(id)!.textContent))).toEqual(['complete', '400', '0', '0'])
+    expect(
+      await page.evaluate(() => ['state', 'done', 'inflight', 'queued'].map((id) => document.getElementById(id)!.textContent)),
+    ).toEqual(['complete', '400', '0', '0'])
     expect(changes(stats)).toEqual([
       ['paused', 'http', '127.0.0.1', true, null, null],
       ['rate 50 jobs/s', 'http', '127.0.0.1', true, 50, null],

@@ -19,9 +19,15 @@ const { statusWhere } = statusReader(TOKEN)
 describe('the web page’s endpoints', () => {
   it('GET / is the page with nothing of the run in it; GET /events streams the documents of /status to holders of the token', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
-    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'watched'), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [fixture('range-total.mjs'), 'n=300', 'table=posts', ...masterArgs(box, 'watched'), '--quiet'],
+      { env: box.env },
+    )
     // Its output is no terminal: the token stays out of the link (the unit test has the terminal's case).
-    await master.waitFor(`Status page: http://${host}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`, 'stdout')
+    await master.waitFor(
+      `Status page: http://${host}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`,
+      'stdout',
+    )
     const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
 
     // The page: served to anyone (it asks for the token), holding no figure, key or argument.
@@ -30,7 +36,9 @@ describe('the web page’s endpoints', () => {
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
     expect(page.headers.get('referrer-policy')).toBe('no-referrer')
     expect(page.headers.get('x-content-type-options')).toBe('nosniff')
-    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'$/)
+    expect(page.headers.get('content-security-policy')).toMatch(
+      /^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/=]+'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'$/,
+    )
     const html = await page.text()
     expect(html).toMatch(/^<!doctype html>/)
     expect(html).toContain('<title>Taskmaster</title>')
@@ -47,7 +55,12 @@ describe('the web page’s endpoints', () => {
     expect(stream.type).toBe('text/event-stream; charset=utf-8')
     // The run stands at 100 done; a document of /status is one the stream carried.
     const doc = await statusWhere(host, 'the run to stand at 100 done', (status) => status.run.done === 100 && status.run.inFlight === 4)
-    const streamed = await until('the stream to carry the document of /status', () => stream.docs.find((d) => d.time === doc.time), 60_000, 100)
+    const streamed = await until(
+      'the stream to carry the document of /status',
+      () => stream.docs.find((d) => d.time === doc.time),
+      60_000,
+      100,
+    )
     expect(streamed).toEqual(doc)
     expect(stream.text()).toMatch(/^retry: 2000\n\ndata: \{/)
     // One a second: the stream goes on.
@@ -64,11 +77,18 @@ describe('the web page’s endpoints', () => {
   it('keeps a watcher’s stream open past the deadline of connections that never say hello', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN })
     // No slave: the run stays live.
-    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'long-watch'), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'long-watch'), '--quiet'], {
+      env: box.env,
+    })
     const stream = await followEvents(`http://${host}/events?token=${TOKEN}`)
     const first = await until('the first document', () => stream.docs[0], 60_000, 100)
     // The master cuts a connection without a hello after 15 s (HELLO_TIMEOUT_S + 5): the stream outlives that.
-    await until('a document 20 s after the first, on the same stream', () => stream.docs.some((d) => Date.parse(d.time) >= Date.parse(first.time) + 20_000), 60_000, 100)
+    await until(
+      'a document 20 s after the first, on the same stream',
+      () => stream.docs.some((d) => Date.parse(d.time) >= Date.parse(first.time) + 20_000),
+      60_000,
+      100,
+    )
     stream.stop()
     master.kill('SIGTERM')
     expect((await master.exited).code).toBe(143)
@@ -76,9 +96,15 @@ describe('the web page’s endpoints', () => {
 
   it('prints the page without its token off loopback without TLS, and says why', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN })
-    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', '--key', 'wide', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [fixture('range-total.mjs'), 'n=5', '--key', 'wide', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--quiet'],
+      { env: box.env },
+    )
     const port = host.split(':').pop()
-    await master.waitFor(`Status page: http://${hostname()}:${port}/ (add ?token=<the run's token>: a master listening beyond loopback without TLS never prints its token in a link)\n`, 'stdout')
+    await master.waitFor(
+      `Status page: http://${hostname()}:${port}/ (add ?token=<the run's token>: a master listening beyond loopback without TLS never prints its token in a link)\n`,
+      'stdout',
+    )
     master.kill('SIGTERM')
     expect((await master.exited).code).toBe(143)
     expect(master.stdout + master.stderr).not.toContain(TOKEN)
@@ -87,10 +113,34 @@ describe('the web page’s endpoints', () => {
   it('prints the https page under TLS (no token in a log), and the bare page for a master without a token', async () => {
     const dir = tempDir()
     const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')]
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert],
+      { stdio: 'ignore' },
+    )
     const box = sandbox({ TM_TOKEN: 'a+b&c' })
-    const tls = await startMaster([fixture('range-total.mjs'), 'n=5', '--key', 'tls', '--state-dir', box.stateDir, '--host', '0.0.0.0:0', '--tls-cert', cert, '--tls-key', key, '--quiet'], { env: box.env })
-    await tls.master.waitFor(`Status page: https://${hostname()}:${tls.host.split(':').pop()}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`, 'stdout')
+    const tls = await startMaster(
+      [
+        fixture('range-total.mjs'),
+        'n=5',
+        '--key',
+        'tls',
+        '--state-dir',
+        box.stateDir,
+        '--host',
+        '0.0.0.0:0',
+        '--tls-cert',
+        cert,
+        '--tls-key',
+        key,
+        '--quiet',
+      ],
+      { env: box.env },
+    )
+    await tls.master.waitFor(
+      `Status page: https://${hostname()}:${tls.host.split(':').pop()}/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)\n`,
+      'stdout',
+    )
     expect(tls.master.stdout).not.toContain('a+b&c')
     tls.master.kill('SIGTERM')
     expect((await tls.master.exited).code).toBe(143)

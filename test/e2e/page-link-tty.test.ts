@@ -18,8 +18,13 @@ const TOKEN = 's3cret-token-on-a-terminal'
 describe('the page link on a terminal', () => {
   it('holds the token (URL-encoded) for a master on loopback', async () => {
     const box = sandbox({ TM_TOKEN: `${TOKEN}/+` })
-    const command = [process.execPath, MASTER_BIN, fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'tty')].map((word) => `'${word}'`).join(' ')
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...box.env, COLUMNS: '200' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const command = [process.execPath, MASTER_BIN, fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'tty')]
+      .map((word) => `'${word}'`)
+      .join(' ')
+    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+      env: { ...process.env, ...box.env, COLUMNS: '200' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     children.push(child)
     let out = ''
     const link = await new Promise<RegExpMatchArray>((resolve, reject) => {

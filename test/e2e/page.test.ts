@@ -36,19 +36,57 @@ function bytes(n: number): string {
 }
 
 /** What the page shows now: the figures by element id, the slaves' and failures' rows, and the document's time. */
-function shown(page: Page): Promise<{ time: string | undefined; visible: boolean; fields: Record<string, string>; slaves: string[][]; failures: string[][] }> {
+function shown(
+  page: Page,
+): Promise<{ time: string | undefined; visible: boolean; fields: Record<string, string>; slaves: string[][]; failures: string[][] }> {
   return page.evaluate(() => {
-    const ids = ['key', 'state', 'args', 'percent', 'eta', 'done', 'position', 'last', 'rate', 'elapsed', 'failed', 'inflight', 'queued', 'count']
-    const rows = (id: string): string[][] => [...(document.getElementById(id) as HTMLTableElement).tBodies[0].rows].map((row) => [...row.cells].map((cell) => cell.textContent ?? ''))
+    const ids = [
+      'key',
+      'state',
+      'args',
+      'percent',
+      'eta',
+      'done',
+      'position',
+      'last',
+      'rate',
+      'elapsed',
+      'failed',
+      'inflight',
+      'queued',
+      'count',
+    ]
+    const rows = (id: string): string[][] =>
+      [...(document.getElementById(id) as HTMLTableElement).tBodies[0].rows].map((row) =>
+        [...row.cells].map((cell) => cell.textContent ?? ''),
+      )
     const run = document.getElementById('run')!
-    return { time: run.dataset.time, visible: !run.hidden, fields: Object.fromEntries(ids.map((id) => [id, document.getElementById(id)!.textContent ?? ''])), slaves: rows('slaves'), failures: rows('failures') }
+    return {
+      time: run.dataset.time,
+      visible: !run.hidden,
+      fields: Object.fromEntries(ids.map((id) => [id, document.getElementById(id)!.textContent ?? ''])),
+      slaves: rows('slaves'),
+      failures: rows('failures'),
+    }
   })
 }
 
 describe('the web page in Chromium', () => {
   it('shows the numbers of /status during a live run, and nothing of the run without the token', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '400', TM_FAIL_IDS: '7,42,99', TM_RECORD_DELAY_MS: '40' })
-    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=500', 'table=posts', 'since=2024-01-01', ...masterArgs(box, 'posts-backfill'), '--retries', '0', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [
+        fixture('range-total.mjs'),
+        'n=500',
+        'table=posts',
+        'since=2024-01-01',
+        ...masterArgs(box, 'posts-backfill'),
+        '--retries',
+        '0',
+        '--quiet',
+      ],
+      { env: box.env },
+    )
     const slaves = [1, 2].map(() => startSlave([fixture('page-handler.mjs'), '--host', host, '--concurrency', '2'], { env: box.env }))
 
     const page = await browser().newPage({ viewport: { width: 1100, height: 900 } })
@@ -97,9 +135,24 @@ describe('the web page in Chromium', () => {
       count: '2',
     })
     expect(r.percent).toBe(80)
-    expect(now.slaves).toEqual(doc.slaves.map((s) => [`${s.hostname}:${s.pid}`, s.address, '2', int(s.done), rate(s.rate), int(s.inFlight), `${Math.round(s.cpuPercent)} %`, bytes(s.rss), bytes(s.netIn), bytes(s.netOut)]))
+    expect(now.slaves).toEqual(
+      doc.slaves.map((s) => [
+        `${s.hostname}:${s.pid}`,
+        s.address,
+        '2',
+        int(s.done),
+        rate(s.rate),
+        int(s.inFlight),
+        `${Math.round(s.cpuPercent)} %`,
+        bytes(s.rss),
+        bytes(s.netIn),
+        bytes(s.netOut),
+      ]),
+    )
     expect(doc.slaves.map((s) => s.pid).sort()).toEqual(slaves.map((s) => s.child.pid).sort())
-    expect(now.failures).toEqual(doc.failures.map((f) => [String(f.key), '1', `job ${f.key} is broken: the row has no owner`, f.at.slice(11, 19)]))
+    expect(now.failures).toEqual(
+      doc.failures.map((f) => [String(f.key), '1', `job ${f.key} is broken: the row has no owner`, f.at.slice(11, 19)]),
+    )
     expect(doc.failures.map((f) => f.key).sort()).toEqual([42, 7, 99].sort())
     // Into a temp dir, not the repository (a test run must leave the tree clean);
     // TM_SCREENSHOT=docs/page.png refreshes the README's picture.

@@ -15,7 +15,16 @@ import type { NetnsLink } from '../helpers/netns.js'
 import { createLink, startNetnsSlave, netnsUnavailable, removeLink, setLink } from '../helpers/netns.js'
 import type { Proc } from '../helpers/proc.js'
 import { expectEachKeyRan, readCheckpoint, recordedKeys, sandbox, startMaster, startSlave, tally } from '../helpers/proc.js'
-import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, linesMatching, recordedCount, tearDown, until } from '../helpers/reliability.js'
+import {
+  RANGE,
+  RECORD,
+  expectEachKeyAtLeastOnce,
+  expectRunEndsThenStop,
+  linesMatching,
+  recordedCount,
+  tearDown,
+  until,
+} from '../helpers/reliability.js'
 
 const unavailable = netnsUnavailable()
 if (unavailable !== undefined) console.warn(`test/e2e/partition.test.ts skipped: ${unavailable} (it needs root and ip netns, as on CI)`)
@@ -44,12 +53,28 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
   /** The master on the root end of the link, the 2 slaves in the namespace and 1 in the root namespace, every one long-lived (the cut-off ones may reconnect near the end). */
   async function start(key: string, heartbeat: number) {
     const box = sandbox({ TM_RECORD_DELAY_MS: '20', TM_TOKEN: TOKEN })
-    const { master, host } = await startMaster([RANGE, `n=${N}`, '--key', key, '--state-dir', box.stateDir, '--host', `${link.rootAddress}:0`, '--heartbeat', String(heartbeat), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [
+        RANGE,
+        `n=${N}`,
+        '--key',
+        key,
+        '--state-dir',
+        box.stateDir,
+        '--host',
+        `${link.rootAddress}:0`,
+        '--heartbeat',
+        String(heartbeat),
+        '--quiet',
+      ],
+      { env: box.env },
+    )
     const args = [RECORD, '--host', host, '--concurrency', String(CONCURRENCY), '--prefetch', String(CONCURRENCY), '--reconnect', '0']
     const cutOff = [0, 1].map(() => startNetnsSlave(link.ns, args, box.env))
     inNamespace.push(...cutOff)
     const other = startSlave(args, { env: box.env })
-    const connected = (pid: number | undefined) => new RegExp(`^slave ${hostname()}:${pid} \\((\\d+\\.\\d+\\.\\d+\\.\\d+):\\d+\\) connected`, 'm')
+    const connected = (pid: number | undefined) =>
+      new RegExp(`^slave ${hostname()}:${pid} \\((\\d+\\.\\d+\\.\\d+\\.\\d+):\\d+\\) connected`, 'm')
     const addresses = await Promise.all(cutOff.map(async (slave) => (await master.waitFor(connected(slave.child.pid)))[1]))
     expect(addresses).toEqual([link.nsAddress, link.nsAddress])
     await master.waitFor(connected(other.child.pid))
@@ -65,7 +90,12 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
     // Longer than the timeout on both sides: the master drops them (2 heartbeats without a
     // pong), and each of them drops the master (2.5 heartbeats without a ping).
     for (const slave of cutOff) {
-      await master.waitFor(new RegExp(`^Dropped slave ${hostname()}:${slave.child.pid} \\(${link.nsAddress.replace(/\./g, '\\.')}:\\d+\\): no heartbeat for 2 s$`, 'm'))
+      await master.waitFor(
+        new RegExp(
+          `^Dropped slave ${hostname()}:${slave.child.pid} \\(${link.nsAddress.replace(/\./g, '\\.')}:\\d+\\): no heartbeat for 2 s$`,
+          'm',
+        ),
+      )
       await slave.waitFor(/No heartbeat from the master for 3 s/)
     }
     // Meanwhile their jobs went to the slave still reachable.
@@ -80,13 +110,18 @@ describe.skipIf(unavailable !== undefined)('network partitions (slaves in a netw
     // The jobs in flight on them when they were dropped went back to the buffer: the only
     // jobs that may have run twice (those they finished during the cut, whose acks were lost).
     const returned = cutOff.map((slave) => {
-      const line = new RegExp(`^slave ${hostname()}:${slave.child.pid} \\([^)]+\\) disconnected \\([^)]*\\)(?:; (\\d+) jobs in flight go back to the buffer)?$`, 'm').exec(master.stderr)
+      const line = new RegExp(
+        `^slave ${hostname()}:${slave.child.pid} \\([^)]+\\) disconnected \\([^)]*\\)(?:; (\\d+) jobs in flight go back to the buffer)?$`,
+        'm',
+      ).exec(master.stderr)
       expect(line, master.stderr).not.toBeNull()
       return Number(line![1] ?? 0)
     })
     for (const n of returned) expect(n).toBeLessThanOrEqual(HELD)
     const repeats = expectEachKeyAtLeastOnce(box.records, N)
-    expect(repeats, `repeats, against ${returned.join(' + ')} jobs in flight on the cut-off slaves`).toBeLessThanOrEqual(returned[0] + returned[1])
+    expect(repeats, `repeats, against ${returned.join(' + ')} jobs in flight on the cut-off slaves`).toBeLessThanOrEqual(
+      returned[0] + returned[1],
+    )
     expect(Math.max(...tally(recordedKeys(box.records)).values())).toBeLessThanOrEqual(2)
     // Late results were ignored: the master counted each job done once, no more.
     expect(master.stdout).toMatch(new RegExp(`^Run 'long-cut' complete: ${N} jobs \\(${N} done, 0 failed\\)`, 'm'))

@@ -10,7 +10,20 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import type { Exit } from '../helpers/proc.js'
 import { MASTER_BIN, Proc, fixture, run, sandbox, startSlave } from '../helpers/proc.js'
-import { RANGE, RECORD, expectEachKeyAtLeastOnce, expectRunEndsThenStop, freeze, killHard, portForLater, recordedCount, seeded, shuffle, tearDown, until } from '../helpers/reliability.js'
+import {
+  RANGE,
+  RECORD,
+  expectEachKeyAtLeastOnce,
+  expectRunEndsThenStop,
+  freeze,
+  killHard,
+  portForLater,
+  recordedCount,
+  seeded,
+  shuffle,
+  tearDown,
+  until,
+} from '../helpers/reliability.js'
 import { matching } from '../helpers/matchers.js'
 
 // In CI PostgreSQL must be there (.ci/run installs it): fail loudly rather than skip.
@@ -59,8 +72,31 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`PostgreSQL chaos${POSTGRES_MISS
 
   it(`loses no job of ${N} through ${KILLS} kills (-9) and ${PAUSES} pauses past the lease of the active master, beside masters of other keys, with no deadlock`, async () => {
     const box = sandbox({ TM_RECORD_DELAY_MS: '1' })
-    const masterAt = (host: string): Proc => new Proc(MASTER_BIN, [RANGE, `n=${N}`, '--key', 'pg-chaos', '--state-store', postgres.server.url, '--host', host, '--heartbeat', String(HEARTBEAT), '--standby', '--quiet'], { env: box.env })
-    const listening = (master: Proc, host: string): Promise<unknown> => until(() => `the master on ${host} to take the run; its stderr: ${master.stderr}`, () => master.stdout.includes(`Taskmaster server running on '${host}'`) || master.child.exitCode !== null, 60_000)
+    const masterAt = (host: string): Proc =>
+      new Proc(
+        MASTER_BIN,
+        [
+          RANGE,
+          `n=${N}`,
+          '--key',
+          'pg-chaos',
+          '--state-store',
+          postgres.server.url,
+          '--host',
+          host,
+          '--heartbeat',
+          String(HEARTBEAT),
+          '--standby',
+          '--quiet',
+        ],
+        { env: box.env },
+      )
+    const listening = (master: Proc, host: string): Promise<unknown> =>
+      until(
+        () => `the master on ${host} to take the run; its stderr: ${master.stderr}`,
+        () => master.stdout.includes(`Taskmaster server running on '${host}'`) || master.child.exitCode !== null,
+        60_000,
+      )
     let active = { host: `127.0.0.1:${await portForLater()}`, master: undefined as unknown as Proc }
     let standby = { host: `127.0.0.1:${await portForLater()}`, master: undefined as unknown as Proc }
     active.master = masterAt(active.host)
@@ -68,14 +104,29 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`PostgreSQL chaos${POSTGRES_MISS
     standby.master = masterAt(standby.host)
     await standby.master.waitFor("Standing by for run 'pg-chaos'", 'stdout')
     // Long-lived slaves: between two masters a slave cannot tell "no master yet" from "the run is over".
-    const slaves = Array.from({ length: SLAVES }, () => startSlave([RECORD, '--host', `${active.host},${standby.host}`, '--concurrency', String(C), '--prefetch', String(C), '--reconnect', '0'], { env: box.env }))
+    const slaves = Array.from({ length: SLAVES }, () =>
+      startSlave(
+        [RECORD, '--host', `${active.host},${standby.host}`, '--concurrency', String(C), '--prefetch', String(C), '--reconnect', '0'],
+        { env: box.env },
+      ),
+    )
 
     // Masters of other keys, one after another until the run ends: half run 200 jobs to the end, half are stopped once listening.
     let ended = false
     const others: Exit[] = []
     const otherMasters = (async () => {
       for (let i = 0; !ended; i++) {
-        const args = [RANGE, 'n=200', '--key', `pg-chaos-other-${i}`, '--state-store', postgres.server.url, '--host', '127.0.0.1:0', '--quiet']
+        const args = [
+          RANGE,
+          'n=200',
+          '--key',
+          `pg-chaos-other-${i}`,
+          '--state-store',
+          postgres.server.url,
+          '--host',
+          '127.0.0.1:0',
+          '--quiet',
+        ]
         if (i % 2 === 0) {
           others.push((await run(MASTER_BIN, [...args, '--spawn', '1', '--handler', fixture('noop.mjs')])).exit)
         } else {
@@ -115,8 +166,15 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`PostgreSQL chaos${POSTGRES_MISS
     expect(await standby.master.exited, standby.master.stderr).toEqual({ code: 0, signal: null })
     expect(standby.master.stdout).toContain(`Run 'pg-chaos' is already complete (${N} jobs done, 0 failed)`)
 
-    expect(lostLease).toEqual(Array.from({ length: PAUSES }, () => matching(/^tm-master: Run 'pg-chaos' lost its lease to another master in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(/)))
-    const row = (await postgres.db.query<{ checkpoint: string }>("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'pg-chaos'")).rows[0]
+    expect(lostLease).toEqual(
+      Array.from({ length: PAUSES }, () =>
+        matching(
+          /^tm-master: Run 'pg-chaos' lost its lease to another master in the state store postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres \(/,
+        ),
+      ),
+    )
+    const row = (await postgres.db.query<{ checkpoint: string }>("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'pg-chaos'"))
+      .rows[0]
     expect(JSON.parse(row.checkpoint)).toMatchObject({ complete: true, position: N, last: N - 1, counts: { done: N, failed: 0 } })
     const lease = (await postgres.db.query<{ fence: string }>("SELECT fence FROM taskmaster_lease WHERE run = 'pg-chaos'")).rows[0]
     // Taken once at the start, once at each loss, once by the last standby.

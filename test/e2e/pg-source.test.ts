@@ -6,7 +6,20 @@ import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { pgTable } from '../../src/pg/index.js'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
-import { EXIT_OK, MASTER_BIN, cleanUp, fixture, masterArgs, readCheckpoint, recordFiles, recordedKeys, run, sandbox, spawnArgs, startMaster } from '../helpers/proc.js'
+import {
+  EXIT_OK,
+  MASTER_BIN,
+  cleanUp,
+  fixture,
+  masterArgs,
+  readCheckpoint,
+  recordFiles,
+  recordedKeys,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+} from '../helpers/proc.js'
 
 const JOBS = fixture('pg-table.mjs')
 const ROWS = 10_000
@@ -35,7 +48,12 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MIS
   afterEach(cleanUp)
 
   /** Record lines of each slave process, file by file. */
-  const perProcess = (dir: string): string[][] => recordFiles(dir).map((file) => readFileSync(join(dir, file), 'utf8').split('\n').filter((line) => line !== ''))
+  const perProcess = (dir: string): string[][] =>
+    recordFiles(dir).map((file) =>
+      readFileSync(join(dir, file), 'utf8')
+        .split('\n')
+        .filter((line) => line !== ''),
+    )
 
   it('a run stopped half way (SIGINT) and resumed handles every row exactly once, in key order', async () => {
     const box = sandbox({ TM_PG_URL: postgres.server.url, TM_PG_PAGE: '700' })
@@ -52,7 +70,9 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`taskmaster-run/pg${POSTGRES_MIS
 
     const again = await run(MASTER_BIN, [JOBS, ...masterArgs(box, 'pg'), ...spawnArgs(1), '--quiet'], { env: box.env })
     expect(again.exit, again.stderr).toEqual(EXIT_OK)
-    expect(again.stdout).toMatch(new RegExp(`^Run 'pg' complete: ${ROWS - before.length} jobs \\(${ROWS - before.length} done, 0 failed`, 'm'))
+    expect(again.stdout).toMatch(
+      new RegExp(`^Run 'pg' complete: ${ROWS - before.length} jobs \\(${ROWS - before.length} done, 0 failed`, 'm'),
+    )
     // One slave running one job at a time: each process saw its rows in key order, and
     // the two runs together saw every id once, every digit kept.
     const runs = perProcess(box.records).sort((a, b) => (BigInt(a[0]) < BigInt(b[0]) ? -1 : 1))

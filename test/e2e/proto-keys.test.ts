@@ -14,7 +14,11 @@ const PROTO = fixture('proto-keys.mjs')
 describe('a job with an own __proto__ key', () => {
   it('reaches the handler with that key intact, and Object.prototype untouched', async () => {
     const box = sandbox()
-    const master = await run(MASTER_BIN, [`${PROTO}:getJobs`, ...masterArgs(box, 'proto'), ...spawnArgs(1, `${PROTO}:handleJob`), '--quiet'], { env: box.env })
+    const master = await run(
+      MASTER_BIN,
+      [`${PROTO}:getJobs`, ...masterArgs(box, 'proto'), ...spawnArgs(1, `${PROTO}:handleJob`), '--quiet'],
+      { env: box.env },
+    )
     expect(master.exit, master.stderr).toEqual(EXIT_OK)
     const lines = readdirSync(box.records)
       .filter((file) => file.startsWith('proto-'))

@@ -61,7 +61,13 @@ describe('stop and resume', () => {
     expect(again.exit, again.stderr).toEqual(EXIT_OK)
     expect(again.stdout).toMatch(new RegExp(`^Run 'stop' complete: ${N - before.length} jobs \\(${N - before.length} done, 0 failed`, 'm'))
     expectEachKeyRan(box.records, N)
-    expect(readCheckpoint(box, 'stop')).toMatchObject({ complete: true, position: N, last: N - 1, finished: [], counts: { done: N, failed: 0 } })
+    expect(readCheckpoint(box, 'stop')).toMatchObject({
+      complete: true,
+      position: N,
+      last: N - 1,
+      finished: [],
+      counts: { done: N, failed: 0 },
+    })
   })
 
   it('SIGTERM stops gracefully with exit 143', async () => {
@@ -125,7 +131,18 @@ describe('stop and resume', () => {
     const box = sandbox()
     mkdirSync(box.stateDir)
     const path = join(box.stateDir, 'damaged.json')
-    const fields = { format: 1, key: 'damaged', args: { n: '100' }, complete: false, last: 9, finished: [], counts: { done: 10, failed: 0 }, elapsed: 0, startedAt: 'then', updatedAt: 'then' }
+    const fields = {
+      format: 1,
+      key: 'damaged',
+      args: { n: '100' },
+      complete: false,
+      last: 9,
+      finished: [],
+      counts: { done: 10, failed: 0 },
+      elapsed: 0,
+      startedAt: 'then',
+      updatedAt: 'then',
+    }
     for (const [damage, problem] of [
       [{ position: 10.5 }, /is damaged \(position: 10\.5 is not a whole number >= 0\)/],
       [{ position: 10, counts: null }, /is damaged \(counts: null is not \{done, failed\} whole numbers >= 0\)/],
@@ -133,7 +150,12 @@ describe('stop and resume', () => {
     ] as const) {
       writeFileSync(path, JSON.stringify({ ...fields, ...damage }))
       const refused = await runToEnd(box, 'damaged', 100)
-      expectUsageError(refused, new RegExp(`^tm-master: Checkpoint '${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' `), problem, /; move it away or use --reset to start over$/)
+      expectUsageError(
+        refused,
+        new RegExp(`^tm-master: Checkpoint '${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' `),
+        problem,
+        /; move it away or use --reset to start over$/,
+      )
     }
     expect(recordedKeys(box.records)).toEqual([])
   })

@@ -41,7 +41,9 @@ describe('a run', () => {
 
   it('runs with local slaves in one command (--spawn 2 --handler)', async () => {
     const box = sandbox({ TM_BARRIER: '2' })
-    const master = await run(MASTER_BIN, [RANGE, 'n=2000', ...masterArgs(box, 'spawned'), ...spawnArgs(2, BARRIER_RECORD), '--quiet'], { env: box.env })
+    const master = await run(MASTER_BIN, [RANGE, 'n=2000', ...masterArgs(box, 'spawned'), ...spawnArgs(2, BARRIER_RECORD), '--quiet'], {
+      env: box.env,
+    })
 
     expect(master.exit, master.stderr).toEqual(EXIT_OK)
     expect(master.stdout).toMatch(/^Run 'spawned' complete: 2000 jobs \(2000 done, 0 failed\)/m)
@@ -52,7 +54,9 @@ describe('a run', () => {
   it('loads a TypeScript jobs module and hands it the name=value arguments', async () => {
     const box = sandbox()
     // slow-range.ts yields n jobs, 100 without n.
-    const master = await run(MASTER_BIN, [fixture('slow-range.ts'), 'n=7', ...masterArgs(box, 'ts'), ...spawnArgs(1), '--quiet'], { env: box.env })
+    const master = await run(MASTER_BIN, [fixture('slow-range.ts'), 'n=7', ...masterArgs(box, 'ts'), ...spawnArgs(1), '--quiet'], {
+      env: box.env,
+    })
 
     expect(master.exit, master.stderr).toEqual(EXIT_OK)
     expect(master.stdout).toMatch(/^Run 'ts' complete: 7 jobs \(7 done, 0 failed\)/m)
@@ -86,9 +90,18 @@ describe('a run', () => {
     const lines = master.stdout.split('\n').filter((line) => line !== '')
     const status = lines.filter((line) => line.startsWith('done '))
     expect(status.length).toBeGreaterThanOrEqual(2)
-    for (const line of status) expect(line).toMatch(/^done \d+ \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #\d+(, key \d+)? \| in flight \d+ \| queued \d+ \| slaves [01]$/)
-    expect(status.at(-1)).toMatch(/^done 50 \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #50, key 49 \| in flight 0 \| queued 0 \| slaves 0$/)
-    expect(lines.filter((line) => !line.startsWith('done '))).toEqual([`Taskmaster server running on '${host}'`, `Status page: http://${host}/`, expect.stringMatching(/^Run 'status' complete: 50 jobs \(50 done, 0 failed\)/)])
+    for (const line of status)
+      expect(line).toMatch(
+        /^done \d+ \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #\d+(, key \d+)? \| in flight \d+ \| queued \d+ \| slaves [01]$/,
+      )
+    expect(status.at(-1)).toMatch(
+      /^done 50 \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #50, key 49 \| in flight 0 \| queued 0 \| slaves 0$/,
+    )
+    expect(lines.filter((line) => !line.startsWith('done '))).toEqual([
+      `Taskmaster server running on '${host}'`,
+      `Status page: http://${host}/`,
+      expect.stringMatching(/^Run 'status' complete: 50 jobs \(50 done, 0 failed\)/),
+    ])
     expect(master.stdout + master.stderr).not.toContain('\x1b')
   })
 })

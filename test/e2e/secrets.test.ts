@@ -7,7 +7,22 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
-import { CTL_BIN, EXIT_OK, MASTER_BIN, cleanUp, expectUsageError, fixture, masterArgs, readCheckpoint, run, sandbox, spawnArgs, startMaster, startSlave, tempDir } from '../helpers/proc.js'
+import {
+  CTL_BIN,
+  EXIT_OK,
+  MASTER_BIN,
+  cleanUp,
+  expectUsageError,
+  fixture,
+  masterArgs,
+  readCheckpoint,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+  startSlave,
+  tempDir,
+} from '../helpers/proc.js'
 import { followEvents, statsDocuments, statusReader } from '../helpers/poll.js'
 import { stopAtOnce, until } from '../helpers/reliability.js'
 import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
@@ -39,7 +54,20 @@ describe('secrets in run arguments', () => {
   it('are shown in none of /status, /events, the page, tm-ctl, the output, the stats or the state files; the run resumes with them', async () => {
     const box = sandbox({ TM_HOLD_FROM: '100' })
     const stats = join(tempDir(), 'stats.jsonl')
-    const { master, host } = await startMaster([fixture('range-total.mjs'), ...ARGS, ...masterArgs(box, 'secrets'), '--stats', stats, '--stats-interval', '0.2', '--status-interval', '0.2'], { env: box.env })
+    const { master, host } = await startMaster(
+      [
+        fixture('range-total.mjs'),
+        ...ARGS,
+        ...masterArgs(box, 'secrets'),
+        '--stats',
+        stats,
+        '--stats-interval',
+        '0.2',
+        '--status-interval',
+        '0.2',
+      ],
+      { env: box.env },
+    )
     const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--reconnect', '1'], { env: box.env })
     await statusWhere(host, 'the run to stand at 100 done', (doc) => doc.run.done === 100)
 
@@ -76,7 +104,11 @@ describe('secrets in run arguments', () => {
 
     // The same arguments resume the run, which ends; still nothing in clear.
     writeFileSync(join(box.records, 'go'), '')
-    const resumed = await run(MASTER_BIN, [fixture('range-total.mjs'), ...ARGS, ...masterArgs(box, 'secrets'), ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'], { env: box.env })
+    const resumed = await run(
+      MASTER_BIN,
+      [fixture('range-total.mjs'), ...ARGS, ...masterArgs(box, 'secrets'), ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'],
+      { env: box.env },
+    )
     expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
     expect(resumed.stdout).toMatch(/^Run 'secrets' complete: 200 jobs \(200 done, 0 failed\)/m)
     expectNoSecret('the resumed master output', resumed.stdout + resumed.stderr)
@@ -85,13 +117,39 @@ describe('secrets in run arguments', () => {
 
   it('another password for the same database resumes; another database is refused, in a line without the passwords', async () => {
     const box = sandbox()
-    const first = await run(MASTER_BIN, [fixture('range-total.mjs'), 'n=10', `db=${DB}`, 'apiToken=abc', ...masterArgs(box, 'rotated'), ...spawnArgs(1), '--quiet'], { env: box.env })
+    const first = await run(
+      MASTER_BIN,
+      [fixture('range-total.mjs'), 'n=10', `db=${DB}`, 'apiToken=abc', ...masterArgs(box, 'rotated'), ...spawnArgs(1), '--quiet'],
+      { env: box.env },
+    )
     expect(first.exit, first.stderr).toEqual(EXIT_OK)
     // Secrets are not part of the run's identity: a rotated password or token is the same run.
-    const rotated = await run(MASTER_BIN, [fixture('range-total.mjs'), 'n=10', 'db=postgres://user:n3w@127.0.0.1:1/x?password=new&sslpassword=y', 'apiToken=def', ...masterArgs(box, 'rotated'), '--quiet'], { env: box.env })
+    const rotated = await run(
+      MASTER_BIN,
+      [
+        fixture('range-total.mjs'),
+        'n=10',
+        'db=postgres://user:n3w@127.0.0.1:1/x?password=new&sslpassword=y',
+        'apiToken=def',
+        ...masterArgs(box, 'rotated'),
+        '--quiet',
+      ],
+      { env: box.env },
+    )
     expect(rotated.exit, rotated.stderr).toEqual(EXIT_OK)
     expect(rotated.stdout).toMatch(/^Run 'rotated' is already complete/)
-    const other = await run(MASTER_BIN, [fixture('range-total.mjs'), 'n=10', 'db=postgres://user:s3cret@127.0.0.1:2/x?password=other', 'apiToken=abc', ...masterArgs(box, 'rotated'), '--quiet'], { env: box.env })
+    const other = await run(
+      MASTER_BIN,
+      [
+        fixture('range-total.mjs'),
+        'n=10',
+        'db=postgres://user:s3cret@127.0.0.1:2/x?password=other',
+        'apiToken=abc',
+        ...masterArgs(box, 'rotated'),
+        '--quiet',
+      ],
+      { env: box.env },
+    )
     expect(other.exit.code).toBe(2)
     expect(other.stderr).toBe(
       `tm-master: Run 'rotated' was started with arguments n=10 db=${SHOWN_DB} apiToken=*** but is now given n=10 db=postgres://user:***@127.0.0.1:2/x?password=*** apiToken=***; use --reset to start it over with the new arguments, or another --key\n`,
@@ -118,7 +176,11 @@ describe('secrets in run arguments', () => {
 
   it("are masked in an error line that quotes them (the generator's own message)", async () => {
     const box = sandbox({ TM_THROW_ARGS: '1' })
-    const failed = await run(MASTER_BIN, [fixture('args-record.mjs'), `db=${DB}`, 'apiToken=t0ken-abc', ...masterArgs(box, 'careless'), '--quiet'], { env: box.env })
+    const failed = await run(
+      MASTER_BIN,
+      [fixture('args-record.mjs'), `db=${DB}`, 'apiToken=t0ken-abc', ...masterArgs(box, 'careless'), '--quiet'],
+      { env: box.env },
+    )
     expect(failed.exit.code).toBe(1)
     expect(failed.stderr).toContain(`cannot reach ${SHOWN_DB} with token ***`)
     expect(failed.stdout + failed.stderr).not.toMatch(/s3cret|t0ken-abc|[=:"]other\b/)
@@ -128,7 +190,23 @@ describe('secrets in run arguments', () => {
     const box = sandbox()
     // The status document (as /status serves it) is read from --stats: the run ends at once.
     const stats = join(tempDir(), 'stats.jsonl')
-    const master = await run(MASTER_BIN, [fixture('args-record.mjs'), 'n=5', `db=${DB}`, 'apiToken=t0ken-abc', ...masterArgs(box, 'careless'), ...spawnArgs(1, fixture('careless-handler.mjs')), '--retries', '0', '--quiet', '--stats', stats], { env: box.env })
+    const master = await run(
+      MASTER_BIN,
+      [
+        fixture('args-record.mjs'),
+        'n=5',
+        `db=${DB}`,
+        'apiToken=t0ken-abc',
+        ...masterArgs(box, 'careless'),
+        ...spawnArgs(1, fixture('careless-handler.mjs')),
+        '--retries',
+        '0',
+        '--quiet',
+        '--stats',
+        stats,
+      ],
+      { env: box.env },
+    )
     expect(master.exit.code).toBe(1)
     const doc = statsDocuments(stats).at(-1)!
     expect(doc.failures.map((failure) => failure.error)).toContain(`job 0: cannot reach ${SHOWN_DB} with token ***`)
@@ -139,13 +217,27 @@ describe('secrets in run arguments', () => {
 })
 
 describe('env:NAME run arguments', () => {
-  it('take their value from the master\'s environment: the generator and the slaves get it, nothing shows it', async () => {
+  it("take their value from the master's environment: the generator and the slaves get it, nothing shows it", async () => {
     const box = sandbox({ TM_TEST_DB: DB, TM_TEST_TOKEN: 'abc', TM_TEST_PLAIN: 's3cret-plain' })
-    const done = await run(MASTER_BIN, [fixture('args-record.mjs'), 'n=4', 'db=env:TM_TEST_DB', 'apiToken=env:TM_TEST_TOKEN', 'plain=env:TM_TEST_PLAIN', ...masterArgs(box, 'env'), ...spawnArgs(1, fixture('lifecycle-record.mjs'))], { env: box.env })
+    const done = await run(
+      MASTER_BIN,
+      [
+        fixture('args-record.mjs'),
+        'n=4',
+        'db=env:TM_TEST_DB',
+        'apiToken=env:TM_TEST_TOKEN',
+        'plain=env:TM_TEST_PLAIN',
+        ...masterArgs(box, 'env'),
+        ...spawnArgs(1, fixture('lifecycle-record.mjs')),
+      ],
+      { env: box.env },
+    )
     expect(done.exit, done.stderr).toEqual(EXIT_OK)
     const real = { n: '4', db: DB, apiToken: 'abc', plain: 's3cret-plain' }
     expect(JSON.parse(readFileSync(join(box.records, 'generator-args.json'), 'utf8'))).toEqual(real)
-    const setups = readdirSync(box.records).filter((name) => name.startsWith('lifecycle-')).map((name) => readFileSync(join(box.records, name), 'utf8').split('\n')[0])
+    const setups = readdirSync(box.records)
+      .filter((name) => name.startsWith('lifecycle-'))
+      .map((name) => readFileSync(join(box.records, name), 'utf8').split('\n')[0])
     expect(setups).toEqual([`setup ${JSON.stringify(real)} concurrency=1 batch=1`])
     // A value from the environment is secret by where it comes from: a URL shows without its secrets, anything else as ***.
     expect(readCheckpoint(box, 'env').args).toEqual({ n: '4', db: SHOWN_DB, apiToken: '***', plain: '***' })
@@ -155,8 +247,13 @@ describe('env:NAME run arguments', () => {
 
   it('whose variable is not set: one line naming the argument and the variable', async () => {
     const box = sandbox()
-    const unset = await run(MASTER_BIN, [fixture('args-record.mjs'), 'db=env:TM_TEST_UNSET', ...masterArgs(box, 'unset')], { env: { ...box.env, TM_TEST_UNSET: undefined } })
-    expectUsageError(unset, /^tm-master: Run argument 'db=env:TM_TEST_UNSET' names the environment variable TM_TEST_UNSET, which is not set$/)
+    const unset = await run(MASTER_BIN, [fixture('args-record.mjs'), 'db=env:TM_TEST_UNSET', ...masterArgs(box, 'unset')], {
+      env: { ...box.env, TM_TEST_UNSET: undefined },
+    })
+    expectUsageError(
+      unset,
+      /^tm-master: Run argument 'db=env:TM_TEST_UNSET' names the environment variable TM_TEST_UNSET, which is not set$/,
+    )
     const empty = await run(MASTER_BIN, [fixture('args-record.mjs'), 'db=env:', ...masterArgs(box, 'unset')], { env: box.env })
     expectUsageError(empty, /^tm-master: Run argument 'db=env:' names no environment variable \(write db=env:NAME\)$/)
   })
@@ -167,30 +264,43 @@ describe('a state store URL', () => {
     const box = sandbox()
     const failed = await run(MASTER_BIN, [fixture('range-total.mjs'), ...masterArgs(box, 'store'), '--state-store', DB], { env: box.env })
     expect(failed.exit.code).not.toBe(0)
-    expect(failed.stderr).toMatch(new RegExp(`^tm-master: Cannot connect to the state store ${SHOWN_DB.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ECONNREFUSED.*\n$`))
+    expect(failed.stderr).toMatch(
+      new RegExp(`^tm-master: Cannot connect to the state store ${SHOWN_DB.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*ECONNREFUSED.*\n$`),
+    )
     expectNoSecret('the master output', failed.stdout + failed.stderr)
   })
 })
 
-describe.skipIf(POSTGRES_MISSING !== undefined)(`secrets in a PostgreSQL state store${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
-  const postgres = usePostgres()
+describe.skipIf(POSTGRES_MISSING !== undefined)(
+  `secrets in a PostgreSQL state store${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`,
+  () => {
+    const postgres = usePostgres()
 
-  it('are saved masked in the checkpoint row, and the run resumes with them', async () => {
-    const box = sandbox({ TM_HOLD_FROM: '5' })
-    const args = [fixture('range-total.mjs'), 'n=10', `db=${DB}`, 'apiToken=abc', ...masterArgs(box, 'pg-secrets'), '--state-store', postgres.server.url]
-    const { master, host } = await startMaster([...args, ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'], { env: box.env })
-    await statusWhere(host, 'the run to stand at 5 done', (doc) => doc.run.done === 5)
-    await stopAtOnce(master)
-    const rows = await postgres.db.query<{ checkpoint: string }>("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'pg-secrets'")
-    expect(rows.rows).toHaveLength(1)
-    expectNoSecret('the checkpoint row', rows.rows[0].checkpoint)
-    expect((JSON.parse(rows.rows[0].checkpoint) as { args: unknown }).args).toEqual({ n: '10', db: SHOWN_DB, apiToken: '***' })
-    writeFileSync(join(box.records, 'go'), '')
-    const resumed = await run(MASTER_BIN, [...args, ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'], { env: box.env })
-    expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
-    expect(resumed.stdout).toMatch(/^Run 'pg-secrets' complete: 5 jobs \(5 done, 0 failed\)/m)
-    for (const table of ['taskmaster_checkpoint', 'taskmaster_journal', 'taskmaster_failed']) {
-      expectNoSecret(table, JSON.stringify((await postgres.db.query(`SELECT * FROM ${table}`)).rows))
-    }
-  })
-})
+    it('are saved masked in the checkpoint row, and the run resumes with them', async () => {
+      const box = sandbox({ TM_HOLD_FROM: '5' })
+      const args = [
+        fixture('range-total.mjs'),
+        'n=10',
+        `db=${DB}`,
+        'apiToken=abc',
+        ...masterArgs(box, 'pg-secrets'),
+        '--state-store',
+        postgres.server.url,
+      ]
+      const { master, host } = await startMaster([...args, ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'], { env: box.env })
+      await statusWhere(host, 'the run to stand at 5 done', (doc) => doc.run.done === 5)
+      await stopAtOnce(master)
+      const rows = await postgres.db.query<{ checkpoint: string }>("SELECT checkpoint FROM taskmaster_checkpoint WHERE run = 'pg-secrets'")
+      expect(rows.rows).toHaveLength(1)
+      expectNoSecret('the checkpoint row', rows.rows[0].checkpoint)
+      expect((JSON.parse(rows.rows[0].checkpoint) as { args: unknown }).args).toEqual({ n: '10', db: SHOWN_DB, apiToken: '***' })
+      writeFileSync(join(box.records, 'go'), '')
+      const resumed = await run(MASTER_BIN, [...args, ...spawnArgs(1, fixture('hold-record.mjs')), '--quiet'], { env: box.env })
+      expect(resumed.exit, resumed.stderr).toEqual(EXIT_OK)
+      expect(resumed.stdout).toMatch(/^Run 'pg-secrets' complete: 5 jobs \(5 done, 0 failed\)/m)
+      for (const table of ['taskmaster_checkpoint', 'taskmaster_journal', 'taskmaster_failed']) {
+        expectNoSecret(table, JSON.stringify((await postgres.db.query(`SELECT * FROM ${table}`)).rows))
+      }
+    })
+  },
+)

@@ -9,7 +9,21 @@ import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { openPgStore } from '../../src/master/state/pg/store.js'
 import { identityArgs } from '../../src/shard.js'
 import type { Sandbox } from '../helpers/proc.js'
-import { EXIT_OK, MASTER_BIN, cleanUp, expectEachKeyRan, expectUsageError, fixture, masterArgs, recordedKeys, run, sandbox, spawnArgs, startMaster, tally } from '../helpers/proc.js'
+import {
+  EXIT_OK,
+  MASTER_BIN,
+  cleanUp,
+  expectEachKeyRan,
+  expectUsageError,
+  fixture,
+  masterArgs,
+  recordedKeys,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+  tally,
+} from '../helpers/proc.js'
 
 const SHARDS = [1, 2, 3]
 
@@ -17,7 +31,17 @@ const SHARDS = [1, 2, 3]
 const sorted = (box: Sandbox): string[] => recordedKeys(box.records).sort((a, b) => Number(a) - Number(b))
 
 /** Args of shard i of 3 of run `key`, every shard's state in `stateDir`. */
-const shardArgs = (stateDir: string, key: string, i: number): string[] => ['--key', key, '--state-dir', stateDir, '--host', '127.0.0.1:0', '--shard', `${i}/3`, ...spawnArgs(1)]
+const shardArgs = (stateDir: string, key: string, i: number): string[] => [
+  '--key',
+  key,
+  '--state-dir',
+  stateDir,
+  '--host',
+  '127.0.0.1:0',
+  '--shard',
+  `${i}/3`,
+  ...spawnArgs(1),
+]
 
 /** Keys recorded more or less than once over all boxes, and keys never recorded (of `all`). */
 function expectExactlyOnce(boxes: Sandbox[], all: string[]): void {
@@ -32,12 +56,20 @@ function expectExactlyOnce(boxes: Sandbox[], all: string[]): void {
  * Runs the three shards at once, shard `stopped` slowed and stopped half way (SIGINT),
  * then started again to its end. Returns the sandboxes (records of each shard apart).
  */
-async function runShards(job: string, key: string, stateDir: string, env: NodeJS.ProcessEnv, args: string[]): Promise<{ boxes: Sandbox[]; beforeStop: string[] }> {
+async function runShards(
+  job: string,
+  key: string,
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+  args: string[],
+): Promise<{ boxes: Sandbox[]; beforeStop: string[] }> {
   const boxes = SHARDS.map(() => sandbox(env))
   const stopped = 2
   const slow = { ...boxes[stopped - 1].env, TM_RECORD_DELAY_MS: '2' }
   const first = await startMaster([job, ...args, ...shardArgs(stateDir, key, stopped), '--status-interval', '0.2'], { env: slow })
-  const others = SHARDS.filter((i) => i !== stopped).map((i) => run(MASTER_BIN, [job, ...args, ...shardArgs(stateDir, key, i), '--quiet'], { env: boxes[i - 1].env }))
+  const others = SHARDS.filter((i) => i !== stopped).map((i) =>
+    run(MASTER_BIN, [job, ...args, ...shardArgs(stateDir, key, i), '--quiet'], { env: boxes[i - 1].env }),
+  )
   await first.master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
   first.master.kill('SIGINT')
   expect(await first.master.exited, first.master.stderr).toEqual({ code: 130, signal: null })
@@ -69,14 +101,22 @@ describe('--shard i/n over id ranges (no database)', () => {
     // Each shard keeps its own state, with the shard saved beside the arguments.
     for (const i of SHARDS) {
       const checkpoint: unknown = JSON.parse(readFileSync(join(stateDir, `ranges.shard-${i}-of-3.json`), 'utf8'))
-      expect(checkpoint).toMatchObject({ key: `ranges.shard-${i}-of-3`, complete: true, args: { n: String(N), '@shard': `${i}/3` }, counts: { done: 1000, failed: 0 } })
+      expect(checkpoint).toMatchObject({
+        key: `ranges.shard-${i}-of-3`,
+        complete: true,
+        args: { n: String(N), '@shard': `${i}/3` },
+        counts: { done: 1000, failed: 0 },
+      })
     }
   })
 
   it("a shard's state is not resumed as the whole dataset", async () => {
     const box = sandbox()
     const base = ['--state-dir', box.stateDir, '--host', '127.0.0.1:0', '--quiet', ...spawnArgs(1)]
-    const started = await startMaster([JOBS, 'n=100000', '--key', 'r', '--shard', '2/3', ...base.filter((a) => a !== '--quiet'), '--status-interval', '0.2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '1' } })
+    const started = await startMaster(
+      [JOBS, 'n=100000', '--key', 'r', '--shard', '2/3', ...base.filter((a) => a !== '--quiet'), '--status-interval', '0.2'],
+      { env: { ...box.env, TM_RECORD_DELAY_MS: '1' } },
+    )
     await started.master.waitFor(/(?:^|\| )done [1-9]/m, 'stdout')
     started.master.kill('SIGINT')
     expect((await started.master.exited).code).toBe(130)
@@ -92,10 +132,14 @@ describe('--shard mistyped', () => {
     const box = sandbox()
     const huge = ['1/99999999999999999999', '99999999999999999999/99999999999999999999', '1/1000001']
     const bad = ['0/3', '4/3', '1/0', '1/3.5', 'a/b', '1/3/3', '-1/3', '1e3/1e3', '', ...huge]
-    const refused = await Promise.all(bad.map((text) => run(MASTER_BIN, [fixture('shard-ranges.mjs'), 'n=10', '--shard', text, ...masterArgs(box, 'm')])))
+    const refused = await Promise.all(
+      bad.map((text) => run(MASTER_BIN, [fixture('shard-ranges.mjs'), 'n=10', '--shard', text, ...masterArgs(box, 'm')])),
+    )
     for (const [i, proc] of refused.entries()) {
       expectUsageError(proc)
-      expect(proc.stderr).toBe(`error: option '--shard <i/n>' argument '${bad[i]}' is invalid. must be i/n with 1 <= i <= n <= 1000000 (e.g. 2/3), got '${bad[i]}'\n`)
+      expect(proc.stderr).toBe(
+        `error: option '--shard <i/n>' argument '${bad[i]}' is invalid. must be i/n with 1 <= i <= n <= 1000000 (e.g. 2/3), got '${bad[i]}'\n`,
+      )
     }
     expect(existsSync(box.stateDir)).toBe(false)
   })
@@ -138,7 +182,10 @@ async function expectOneCount(store: string[], where: string): Promise<void> {
     expectRefused(four, `Run 'k' is sharded in 3 ${saved} but is now given --shard 4/4${COUNT_RULE}. Use --shard i/3, or another --key`)
     expectRefused(one, `Run 'k' is sharded in 3 ${saved} but is now given --shard 1/4${COUNT_RULE}. Use --shard i/3, or another --key`)
     // Still 'and 1 more': the refused shards left no state.
-    expectRefused(await start(undefined), `Run 'k' is sharded in 3 ${saved} but is now given no --shard${COUNT_RULE}. Use --shard i/3, or another --key`)
+    expectRefused(
+      await start(undefined),
+      `Run 'k' is sharded in 3 ${saved} but is now given no --shard${COUNT_RULE}. Use --shard i/3, or another --key`,
+    )
     expect(recordedKeys(box.records).length, 'jobs run by refused masters').toBe(ran)
     const last = await start('3/3')
     expect(last.exit, last.stderr).toEqual(EXIT_OK)
@@ -149,7 +196,10 @@ async function expectOneCount(store: string[], where: string): Promise<void> {
     const box = sandbox()
     const once = await run(MASTER_BIN, countArgs(store, 'w', undefined, 10), { env: box.env })
     expect(once.exit, once.stderr).toEqual(EXIT_OK)
-    expectRefused(await run(MASTER_BIN, countArgs(store, 'w', '1/2', 10), { env: box.env }), `Run 'w' is not sharded (saved: 'w', in ${where}) but is now given --shard 1/2${COUNT_RULE}. Use no --shard, or another --key`)
+    expectRefused(
+      await run(MASTER_BIN, countArgs(store, 'w', '1/2', 10), { env: box.env }),
+      `Run 'w' is not sharded (saved: 'w', in ${where}) but is now given --shard 1/2${COUNT_RULE}. Use no --shard, or another --key`,
+    )
     expectEachKeyRan(box.records, 10)
   }
   await Promise.all([sharded(), whole()])
@@ -170,7 +220,26 @@ describe('a key keeps one shard count (state dir)', () => {
   it("--retry-failed on a shard replays that shard's failed jobs (its pass is a run of its own), and the key keeps its count", async () => {
     const box = sandbox({ TM_FAIL_IDS: '3,15' })
     const shard = (i: number, extra: string[], env = box.env): ReturnType<typeof run> =>
-      run(MASTER_BIN, [fixture('shard-ranges.mjs'), '--key', 'rf', '--shard', `${i}/2`, '--state-dir', box.stateDir, '--host', '127.0.0.1:0', '--quiet', '--retries', '0', ...spawnArgs(1, fixture('rel-faulty.mjs')), ...extra], { env })
+      run(
+        MASTER_BIN,
+        [
+          fixture('shard-ranges.mjs'),
+          '--key',
+          'rf',
+          '--shard',
+          `${i}/2`,
+          '--state-dir',
+          box.stateDir,
+          '--host',
+          '127.0.0.1:0',
+          '--quiet',
+          '--retries',
+          '0',
+          ...spawnArgs(1, fixture('rel-faulty.mjs')),
+          ...extra,
+        ],
+        { env },
+      )
     for (const done of await Promise.all([shard(1, ['n=20']), shard(2, ['n=20'])])) expect(done.exit.code, done.stderr).toBe(1)
     const fixed = { ...box.env, TM_FIXED: '1' }
     for (const i of [1, 2]) {
@@ -179,7 +248,10 @@ describe('a key keeps one shard count (state dir)', () => {
       expect(retry.stdout).toMatch(new RegExp(`^Run 'rf\\.shard-${i}-of-2\\.retry' complete: 1 jobs \\(1 done, 0 failed\\)`, 'm'))
     }
     expectEachKeyRan(box.records, 20)
-    expectRefused(await shard(1, ['n=20', '--shard', '1/3']), `Run 'rf' is sharded in 2 (saved: 'rf.shard-1-of-2' and 1 more, in the state dir '${box.stateDir}') but is now given --shard 1/3${COUNT_RULE}. Use --shard i/2, or another --key`)
+    expectRefused(
+      await shard(1, ['n=20', '--shard', '1/3']),
+      `Run 'rf' is sharded in 2 (saved: 'rf.shard-1-of-2' and 1 more, in the state dir '${box.stateDir}') but is now given --shard 1/3${COUNT_RULE}. Use --shard i/2, or another --key`,
+    )
   })
 })
 
@@ -190,43 +262,55 @@ if (POSTGRES_MISSING !== undefined && process.env.CI) {
   })
 }
 
-describe.skipIf(POSTGRES_MISSING !== undefined)(`--shard i/n over a PostgreSQL table${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`, () => {
-  const ROWS = 3000
-  const postgres = usePostgres()
+describe.skipIf(POSTGRES_MISSING !== undefined)(
+  `--shard i/n over a PostgreSQL table${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`,
+  () => {
+    const ROWS = 3000
+    const postgres = usePostgres()
 
-  beforeAll(async () => {
-    // int8 ids with gaps (7g + 1), so the shards' parts (id mod 3) are not every third row.
-    await postgres.db.query('CREATE TABLE items (id int8 PRIMARY KEY)')
-    await postgres.db.query(`INSERT INTO items SELECT 7 * g + 1 FROM generate_series(1, ${ROWS}) g`)
-  })
+    beforeAll(async () => {
+      // int8 ids with gaps (7g + 1), so the shards' parts (id mod 3) are not every third row.
+      await postgres.db.query('CREATE TABLE items (id int8 PRIMARY KEY)')
+      await postgres.db.query(`INSERT INTO items SELECT 7 * g + 1 FROM generate_series(1, ${ROWS}) g`)
+    })
 
-  it('three shards, each with its own slave, handle every row exactly once, id mod 3 each, and resume independently', async () => {
-    const stateDir = sandbox().stateDir
-    const { boxes, beforeStop } = await runShards(fixture('pg-shard-table.mjs'), 'pg', stateDir, { TM_PG_URL: postgres.server.url, TM_PG_PAGE: '50' }, [])
-    const all = Array.from({ length: ROWS }, (_, g) => 7 * (g + 1) + 1)
-    expect(beforeStop.length).toBeGreaterThan(0)
-    expect(beforeStop.length).toBeLessThan(ROWS / 3)
-    for (const i of SHARDS) expect(sorted(boxes[i - 1])).toEqual(all.filter((id) => id % 3 === i - 1).map(String))
-    expectExactlyOnce(boxes, all.map(String))
-  })
+    it('three shards, each with its own slave, handle every row exactly once, id mod 3 each, and resume independently', async () => {
+      const stateDir = sandbox().stateDir
+      const { boxes, beforeStop } = await runShards(
+        fixture('pg-shard-table.mjs'),
+        'pg',
+        stateDir,
+        { TM_PG_URL: postgres.server.url, TM_PG_PAGE: '50' },
+        [],
+      )
+      const all = Array.from({ length: ROWS }, (_, g) => 7 * (g + 1) + 1)
+      expect(beforeStop.length).toBeGreaterThan(0)
+      expect(beforeStop.length).toBeLessThan(ROWS / 3)
+      for (const i of SHARDS) expect(sorted(boxes[i - 1])).toEqual(all.filter((id) => id % 3 === i - 1).map(String))
+      expectExactlyOnce(boxes, all.map(String))
+    })
 
-  it('two first starts of different counts at once do not both go on', async () => {
-    for (let round = 0; round < 8; round++) {
-      const stores = await Promise.all([3, 4].map((count) => openPgStore(postgres.server.url, `race${round}.shard-1-of-${count}`)))
-      const begun = await Promise.allSettled(stores.map((store, i) => store.begin(identityArgs({}, { index: 1, count: 3 + i }))))
-      expect(begun.filter((result) => result.status === 'fulfilled'), `round ${round}`).not.toHaveLength(2)
-      for (const [i, result] of begun.entries()) {
-        if (result.status === 'rejected') {
-          expect(String(result.reason)).toMatch(new RegExp(`^CheckpointError: Run 'race${round}' is sharded in ${4 - i} `))
-          await stores[i].discardFresh()
+    it('two first starts of different counts at once do not both go on', async () => {
+      for (let round = 0; round < 8; round++) {
+        const stores = await Promise.all([3, 4].map((count) => openPgStore(postgres.server.url, `race${round}.shard-1-of-${count}`)))
+        const begun = await Promise.allSettled(stores.map((store, i) => store.begin(identityArgs({}, { index: 1, count: 3 + i }))))
+        expect(
+          begun.filter((result) => result.status === 'fulfilled'),
+          `round ${round}`,
+        ).not.toHaveLength(2)
+        for (const [i, result] of begun.entries()) {
+          if (result.status === 'rejected') {
+            expect(String(result.reason)).toMatch(new RegExp(`^CheckpointError: Run 'race${round}' is sharded in ${4 - i} `))
+            await stores[i].discardFresh()
+          }
+          await stores[i].close()
         }
-        await stores[i].close()
       }
-    }
-  })
+    })
 
-  it('in the state store too: 4/4, 1/4 and no --shard are refused beside 1/3 and 2/3, 3/3 completes every id once; a key run whole refuses --shard', async () => {
-    const url = postgres.server.url
-    await expectOneCount(['--state-store', url, '--state-dir', sandbox().stateDir], `the state store ${url}`)
-  }, 300_000)
-})
+    it('in the state store too: 4/4, 1/4 and no --shard are refused beside 1/3 and 2/3, 3/3 completes every id once; a key run whole refuses --shard', async () => {
+      const url = postgres.server.url
+      await expectOneCount(['--state-store', url, '--state-dir', sandbox().stateDir], `the state store ${url}`)
+    }, 300_000)
+  },
+)

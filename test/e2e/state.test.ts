@@ -6,7 +6,20 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { writeCheckpoint } from '../../src/master/state/checkpoint.js'
 import { Journal } from '../../src/master/state/file/journal.js'
 import type { Sandbox } from '../helpers/proc.js'
-import { EXIT_OK, MASTER_BIN, expectEachKeyRan, expectUsageError, fixture, masterArgs, readCheckpoint, recordedKeys, run, sandbox, spawnArgs, startMaster } from '../helpers/proc.js'
+import {
+  EXIT_OK,
+  MASTER_BIN,
+  expectEachKeyRan,
+  expectUsageError,
+  fixture,
+  masterArgs,
+  readCheckpoint,
+  recordedKeys,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+} from '../helpers/proc.js'
 import { killHard, linesMatching, tearDown, until } from '../helpers/reliability.js'
 import { checkpoint, journalRecord } from '../unit/support.js'
 
@@ -25,7 +38,10 @@ describe('a damaged journal', () => {
     const N = 100
     const box = sandbox()
     mkdirSync(box.stateDir)
-    writeCheckpoint(join(box.stateDir, 'dam.json'), checkpoint({ key: 'dam', args: { n: String(N) }, position: 10, last: 9, counts: { done: 10, failed: 0 } }))
+    writeCheckpoint(
+      join(box.stateDir, 'dam.json'),
+      checkpoint({ key: 'dam', args: { n: String(N) }, position: 10, last: 9, counts: { done: 10, failed: 0 } }),
+    )
     const path = join(box.stateDir, 'dam.journal')
     const journal = new Journal(path)
     for (const position of [20, 30, 40]) journal.append(journalRecord({ position, last: position - 1, done: position }))
@@ -38,7 +54,9 @@ describe('a damaged journal', () => {
     const refused = await runToEnd(box, 'dam', N)
     expectUsageError(
       refused,
-      new RegExp(`^tm-master: Journal '${escape(path)}' is damaged at byte 0 \\(checksum mismatch\\): what it records from there on is unknown\\. Start over with --reset, or resume without it with --accept-journal-loss \\(those jobs run again\\)$`),
+      new RegExp(
+        `^tm-master: Journal '${escape(path)}' is damaged at byte 0 \\(checksum mismatch\\): what it records from there on is unknown\\. Start over with --reset, or resume without it with --accept-journal-loss \\(those jobs run again\\)$`,
+      ),
     )
     expect(recordedKeys(box.records)).toEqual([])
     expect(readFileSync(path)).toEqual(data)
@@ -49,7 +67,11 @@ describe('a damaged journal', () => {
       `Journal '${path}' is damaged at byte 0 (checksum mismatch); --accept-journal-loss: the ${data.length} bytes from there on are dropped, and the jobs they recorded run again`,
     ])
     expect(accepted.stdout).toMatch(/^Run 'dam' complete: 90 jobs \(90 done, 0 failed\)/m)
-    expect(recordedKeys(box.records).map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: N - 10 }, (_, i) => 10 + i))
+    expect(
+      recordedKeys(box.records)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: N - 10 }, (_, i) => 10 + i))
     expect(readCheckpoint(box, 'dam')).toMatchObject({ complete: true, position: N, last: N - 1, counts: { done: N, failed: 0 } })
   })
 })
@@ -59,17 +81,36 @@ describe('a master killed before its first checkpoint', () => {
     const box = sandbox()
     const { master } = await startMaster([RANGE, 'n=300', 'table=posts', ...masterArgs(box, 'early')], { env: box.env })
     // Listening: the run's identity is already durable.
-    expect(readCheckpoint(box, 'early')).toMatchObject({ key: 'early', args: { n: '300', table: 'posts' }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 } })
+    expect(readCheckpoint(box, 'early')).toMatchObject({
+      key: 'early',
+      args: { n: '300', table: 'posts' },
+      complete: false,
+      position: 0,
+      last: null,
+      finished: [],
+      counts: { done: 0, failed: 0 },
+    })
     expect(await killHard(master)).toEqual({ code: null, signal: 'SIGKILL' })
 
-    const other = await run(MASTER_BIN, [RANGE, 'n=300', 'table=users', ...masterArgs(box, 'early'), ...spawnArgs(2), '--quiet'], { env: box.env })
-    expectUsageError(other, /^tm-master: Run 'early' was started with arguments n=300 table=posts but is now given n=300 table=users; use --reset/)
+    const other = await run(MASTER_BIN, [RANGE, 'n=300', 'table=users', ...masterArgs(box, 'early'), ...spawnArgs(2), '--quiet'], {
+      env: box.env,
+    })
+    expectUsageError(
+      other,
+      /^tm-master: Run 'early' was started with arguments n=300 table=posts but is now given n=300 table=users; use --reset/,
+    )
     expect(recordedKeys(box.records)).toEqual([])
 
-    const same = await run(MASTER_BIN, [RANGE, 'table=posts', 'n=300', ...masterArgs(box, 'early'), ...spawnArgs(2), '--quiet'], { env: box.env })
+    const same = await run(MASTER_BIN, [RANGE, 'table=posts', 'n=300', ...masterArgs(box, 'early'), ...spawnArgs(2), '--quiet'], {
+      env: box.env,
+    })
     expect(same.exit, same.stderr).toEqual(EXIT_OK)
     expect(same.stdout).toMatch(/^Run 'early' complete: 300 jobs \(300 done, 0 failed\)/m)
-    expect(recordedKeys(box.records).map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i))
+    expect(
+      recordedKeys(box.records)
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 300 }, (_, i) => i))
   })
 })
 
@@ -103,7 +144,15 @@ describe('the state dir deleted while the run is live', () => {
       ),
     ])
     expectEachKeyRan(box.records, N)
-    expect(readCheckpoint(box, 'gone')).toMatchObject({ key: 'gone', args: { n: String(N) }, complete: true, position: N, last: N - 1, finished: [], counts: { done: N, failed: 0 } })
+    expect(readCheckpoint(box, 'gone')).toMatchObject({
+      key: 'gone',
+      args: { n: String(N) },
+      complete: true,
+      position: N,
+      last: N - 1,
+      finished: [],
+      counts: { done: N, failed: 0 },
+    })
     expect(existsSync(join(box.stateDir, 'gone.lock'))).toBe(false)
     expect(existsSync(join(box.stateDir, 'gone.journal'))).toBe(false)
 

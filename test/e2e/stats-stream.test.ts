@@ -10,19 +10,75 @@ import { matching } from '../helpers/matchers.js'
 
 afterEach(cleanUp)
 
-const RUN_FIELDS = ['key', 'args', 'state', 'resumed', 'resumedAt', 'position', 'last', 'done', 'failed', 'inFlight', 'queued', 'waiting', 'skipped', 'total', 'percent', 'rate', 'etaMs', 'elapsedMs', 'startedAt', 'session', 'controls']
-const SLAVE_FIELDS = ['id', 'address', 'hostname', 'pid', 'concurrency', 'connectedAt', 'done', 'failed', 'rate', 'inFlight', 'cpuPercent', 'rss', 'netIn', 'netOut']
+const RUN_FIELDS = [
+  'key',
+  'args',
+  'state',
+  'resumed',
+  'resumedAt',
+  'position',
+  'last',
+  'done',
+  'failed',
+  'inFlight',
+  'queued',
+  'waiting',
+  'skipped',
+  'total',
+  'percent',
+  'rate',
+  'etaMs',
+  'elapsedMs',
+  'startedAt',
+  'session',
+  'controls',
+]
+const SLAVE_FIELDS = [
+  'id',
+  'address',
+  'hostname',
+  'pid',
+  'concurrency',
+  'connectedAt',
+  'done',
+  'failed',
+  'rate',
+  'inFlight',
+  'cpuPercent',
+  'rss',
+  'netIn',
+  'netOut',
+]
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
 describe('--stats and --log-format json', () => {
   it('write one status document a line, and every log line as one JSON object', async () => {
     const box = sandbox({ TM_RECORD_DELAY_MS: '3' })
     const statsFile = join(box.stateDir, '..', 'stats.jsonl')
-    const proc = await run(MASTER_BIN, [fixture('range-total.mjs'), 'n=600', ...masterArgs(box, 'stats'), ...spawnArgs(1), '--quiet', '--stats', statsFile, '--stats-interval', '0.1', '--log-format', 'json'], { env: box.env })
+    const proc = await run(
+      MASTER_BIN,
+      [
+        fixture('range-total.mjs'),
+        'n=600',
+        ...masterArgs(box, 'stats'),
+        ...spawnArgs(1),
+        '--quiet',
+        '--stats',
+        statsFile,
+        '--stats-interval',
+        '0.1',
+        '--log-format',
+        'json',
+      ],
+      { env: box.env },
+    )
     expect(proc.exit, proc.stderr).toEqual(EXIT_OK)
     expectEachKeyRan(box.records, 600)
 
-    const docs = readFileSync(statsFile, 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as RunStatus)
+    const docs = readFileSync(statsFile, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as RunStatus)
     expect(docs.length).toBeGreaterThanOrEqual(5)
     for (const doc of docs) {
       expect(Object.keys(doc)).toEqual(['time', 'run', 'slaves', 'failures'])
@@ -40,7 +96,17 @@ describe('--stats and --log-format json', () => {
     }
     expect(docs[0].run.state).toBe('running')
     expect(docs.some((doc) => doc.slaves.length === 1 && doc.run.done > 0 && doc.run.done < 600)).toBe(true)
-    expect(docs.at(-1)!.run).toMatchObject({ state: 'complete', done: 600, position: 600, last: 599, percent: 100, etaMs: 0, inFlight: 0, queued: 0, session: { done: 600, failed: 0 } })
+    expect(docs.at(-1)!.run).toMatchObject({
+      state: 'complete',
+      done: 600,
+      position: 600,
+      last: 599,
+      percent: 100,
+      etaMs: 0,
+      inFlight: 0,
+      queued: 0,
+      session: { done: 600, failed: 0 },
+    })
 
     const lines = proc.stderr.split('\n').filter((line) => line !== '')
     const logs = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -51,16 +117,30 @@ describe('--stats and --log-format json', () => {
     for (const log of masterLines) expect(Object.keys(log)).toEqual(['time', 'level', 'message', 'key'])
     for (const log of slaveLines) expect(Object.keys(log)).toEqual(['time', 'level', 'message', 'pid', 'slave'])
     const connected = masterLines.find((log) => /connected \(concurrency 1\)$/.test(String(log.message)))
-    expect(connected).toMatchObject({ level: 'info', message: matching(/^slave [^:]+:\d+ \(127\.0\.0\.1:\d+\) connected \(concurrency 1\)$/) })
+    expect(connected).toMatchObject({
+      level: 'info',
+      message: matching(/^slave [^:]+:\d+ \(127\.0\.0\.1:\d+\) connected \(concurrency 1\)$/),
+    })
     const pid = Number(/:(\d+) \(/.exec(String(connected!.message))![1])
-    expect(slaveLines).toContainEqual({ time: matching(ISO), level: 'info', message: matching(/^Connected to the master at ws:\/\/127\.0\.0\.1:\d+ \(session 1\)$/), pid, slave: 1 })
+    expect(slaveLines).toContainEqual({
+      time: matching(ISO),
+      level: 'info',
+      message: matching(/^Connected to the master at ws:\/\/127\.0\.0\.1:\d+ \(session 1\)$/),
+      pid,
+      slave: 1,
+    })
   })
 
   it('--stats - writes the JSON lines on stdout, and what is for people on stderr', async () => {
     const box = sandbox()
-    const proc = await run(MASTER_BIN, [fixture('range-total.mjs'), 'n=50', ...masterArgs(box, 'dash'), ...spawnArgs(1), '--stats', '-'], { env: box.env })
+    const proc = await run(MASTER_BIN, [fixture('range-total.mjs'), 'n=50', ...masterArgs(box, 'dash'), ...spawnArgs(1), '--stats', '-'], {
+      env: box.env,
+    })
     expect(proc.exit, proc.stderr).toEqual(EXIT_OK)
-    const docs = proc.stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as RunStatus)
+    const docs = proc.stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as RunStatus)
     expect(docs.at(-1)!.run).toMatchObject({ key: 'dash', state: 'complete', done: 50 })
     expect(proc.stderr).toMatch(/^Taskmaster server running on '127\.0\.0\.1:\d+'$/m)
     expect(proc.stderr).toMatch(/^Run 'dash' complete: 50 jobs \(50 done, 0 failed\)/m)
@@ -71,8 +151,12 @@ describe('--stats and --log-format json', () => {
     const bad = await run(MASTER_BIN, [fixture('range-total.mjs'), ...masterArgs(box, 'bad'), '--log-format', 'xml'], { env: box.env })
     expect(bad.exit.code).toBe(2)
     expect(bad.stderr).toBe("error: option '--log-format <format>' argument 'xml' is invalid. must be text or json, got 'xml'\n")
-    const zero = await run(MASTER_BIN, [fixture('range-total.mjs'), ...masterArgs(box, 'zero'), '--stats', '-', '--stats-interval', '0'], { env: box.env })
+    const zero = await run(MASTER_BIN, [fixture('range-total.mjs'), ...masterArgs(box, 'zero'), '--stats', '-', '--stats-interval', '0'], {
+      env: box.env,
+    })
     expect(zero.exit.code).toBe(2)
-    expect(zero.stderr).toBe("error: option '--stats-interval <seconds>' argument '0' is invalid. must be a number of seconds over 0 and up to 604800, got '0'\n")
+    expect(zero.stderr).toBe(
+      "error: option '--stats-interval <seconds>' argument '0' is invalid. must be a number of seconds over 0 and up to 604800, got '0'\n",
+    )
   })
 })

@@ -108,7 +108,16 @@ describe('the status document', () => {
     release()
     const summary = await done
     expect(summary.outcome).toBe('complete')
-    expect(m.status().run).toMatchObject({ state: 'complete', done: 200, position: 200, last: 199, percent: 100, etaMs: 0, inFlight: 0, queued: 0 })
+    expect(m.status().run).toMatchObject({
+      state: 'complete',
+      done: 200,
+      position: 200,
+      last: 199,
+      percent: 100,
+      etaMs: 0,
+      inFlight: 0,
+      queued: 0,
+    })
     await slaveDone
   })
 
@@ -137,7 +146,17 @@ describe('the status document', () => {
     const listening2 = new Promise<MasterAddress>((resolve) => second.once('listening', resolve))
     const secondDone = second.run()
     const address2 = await listening2
-    expect(second.status().run).toMatchObject({ state: 'running', resumed: true, resumedAt: 120, position: 120, last: 119, done: 120, failed: 0, percent: 60, session: { done: 0, failed: 0 } })
+    expect(second.status().run).toMatchObject({
+      state: 'running',
+      resumed: true,
+      resumedAt: 120,
+      position: 120,
+      last: 119,
+      done: 120,
+      failed: 0,
+      percent: 60,
+      session: { done: 0, failed: 0 },
+    })
     // The whole run's time goes on from what the first master's checkpoint says.
     expect(second.status().run.elapsedMs).toBe(before + second.status().run.session.elapsedMs)
     const s2 = new Slave({ host: address2.hostPort, handler: () => {}, concurrency: 2 })
@@ -146,7 +165,17 @@ describe('the status document', () => {
     const summary = await secondDone
     expect(summary.outcome).toBe('complete')
     const end = second.status().run
-    expect(end).toMatchObject({ state: 'complete', resumed: true, resumedAt: 120, done: 200, position: 200, last: 199, percent: 100, etaMs: 0, session: { done: 80, failed: 0 } })
+    expect(end).toMatchObject({
+      state: 'complete',
+      resumed: true,
+      resumedAt: 120,
+      done: 200,
+      position: 200,
+      last: 199,
+      percent: 100,
+      etaMs: 0,
+      session: { done: 80, failed: 0 },
+    })
     expect(end.elapsedMs).toBeGreaterThan(end.session.elapsedMs)
   })
 })

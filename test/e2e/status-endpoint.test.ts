@@ -24,7 +24,9 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<{
 describe('GET /status', () => {
   it('serves the status document of the live run to holders of the token, and 401 to others', async () => {
     const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
-    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', ...masterArgs(box, 'endpoint'), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', ...masterArgs(box, 'endpoint'), '--quiet'], {
+      env: box.env,
+    })
     const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
     const url = `http://${host}/status`
     const auth = { authorization: `Bearer ${TOKEN}` }
@@ -34,7 +36,9 @@ describe('GET /status', () => {
       async () => {
         const answer = await get(url, auth)
         const doc = JSON.parse(answer.body) as RunStatus
-        return doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0 ? { answer, doc } : undefined
+        return doc.run.done === 100 && doc.run.inFlight === 4 && doc.slaves[0]?.rss !== 0 && doc.slaves[0]?.netIn !== 0
+          ? { answer, doc }
+          : undefined
       },
       60_000,
       100,
@@ -90,7 +94,11 @@ describe('GET /status', () => {
     // The same document by ?token=; none without the token or with a wrong one.
     expect((await get(`${url}?token=${TOKEN}`)).status).toBe(200)
     const refused = await get(url)
-    expect(refused).toEqual({ status: 401, type: 'text/plain; charset=utf-8', body: "This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n" })
+    expect(refused).toEqual({
+      status: 401,
+      type: 'text/plain; charset=utf-8',
+      body: "This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n",
+    })
     expect((await get(`${url}?token=wrong`)).status).toBe(401)
     expect((await get(url, { authorization: 'Bearer wrong' })).status).toBe(401)
     expect((await fetch(url, { method: 'POST', headers: auth })).status).toBe(405)
@@ -110,14 +118,19 @@ describe('GET /status', () => {
     const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'open'), '--quiet'], { env: box.env })
     const answer = await get(`http://${host}/status`)
     expect(answer.status).toBe(200)
-    expect(JSON.parse(answer.body)).toMatchObject({ run: { key: 'open', args: { n: '5' }, state: 'running', total: 5, done: 0 }, slaves: [] })
+    expect(JSON.parse(answer.body)).toMatchObject({
+      run: { key: 'open', args: { n: '5' }, state: 'running', total: 5, done: 0 },
+      slaves: [],
+    })
     master.kill('SIGTERM')
     expect((await master.exited).code).toBe(143)
   })
 
   it('keeps a keep-alive connection that asks for it again and again past the deadline of connections that never say hello', async () => {
     const box = sandbox()
-    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'polled'), '--quiet'], { env: box.env })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=5', ...masterArgs(box, 'polled'), '--quiet'], {
+      env: box.env,
+    })
     // One connection, kept alive, asking one request after the other (a poller, a Prometheus scrape).
     const agent = new Agent({ keepAlive: true, maxSockets: 1 })
     const ports = new Set<number>()

@@ -41,7 +41,8 @@ describe('the status document’s recent failures', () => {
     expect(status.failures).toHaveLength(20)
     // Newest first; jobs fail in the order they ran (one slave, one at a time, no retry).
     expect(status.failures.map((failure) => failure.key)).toEqual(Array.from({ length: 20 }, (_, i) => 24 - i))
-    for (const failure of status.failures) expect(failure).toEqual({ key: failure.key, attempts: 1, error: `job ${failure.key} is broken (attempt 1)`, at: ISO })
+    for (const failure of status.failures)
+      expect(failure).toEqual({ key: failure.key, attempts: 1, error: `job ${failure.key} is broken (attempt 1)`, at: ISO })
     const times = status.failures.map((failure) => Date.parse(failure.at))
     expect(times).toEqual([...times].sort((a, b) => b - a))
   })

@@ -25,7 +25,10 @@ function statusLines(stdout: string): RegExpMatchArray[] {
 describe('status lines off a terminal', () => {
   it('every --status-interval: percent, ETA, done of the total; a resumed run says where it resumes and ends with the whole run', async () => {
     const box = sandbox({ TM_RECORD_DELAY_MS: '2' })
-    const { master } = await startMaster([RANGE_TOTAL, `n=${N}`, ...masterArgs(box, 'lines'), ...spawnArgs(2), '--status-interval', '0.2'], { env: box.env })
+    const { master } = await startMaster(
+      [RANGE_TOTAL, `n=${N}`, ...masterArgs(box, 'lines'), ...spawnArgs(2), '--status-interval', '0.2'],
+      { env: box.env },
+    )
     // Two lines with jobs done, so the rate (and the ETA) are known by the second.
     await master.waitFor(/^\d+\.\d % ETA \d+:\d\d:\d\d \| done [1-9]/m, 'stdout')
     master.kill('SIGINT')
@@ -42,7 +45,9 @@ describe('status lines off a terminal', () => {
     const cp = readCheckpoint(box, 'lines') as ReturnType<typeof readCheckpoint> & { position: number; last: number; elapsed: number }
     expect(cp.position).toBeGreaterThan(0)
     expect(cp.position).toBeLessThan(N)
-    const second = await startMaster([RANGE_TOTAL, `n=${N}`, ...masterArgs(box, 'lines'), ...spawnArgs(2), '--status-interval', '0.2'], { env: { ...box.env, TM_RECORD_DELAY_MS: '0' } })
+    const second = await startMaster([RANGE_TOTAL, `n=${N}`, ...masterArgs(box, 'lines'), ...spawnArgs(2), '--status-interval', '0.2'], {
+      env: { ...box.env, TM_RECORD_DELAY_MS: '0' },
+    })
     const percent = (Math.floor((cp.position * 1000) / N) / 10).toFixed(1)
     const position = cp.position.toLocaleString('en-US')
     await second.master.waitFor(
@@ -52,7 +57,9 @@ describe('status lines off a terminal', () => {
     const out = second.master.stdout.split('\n')
     const end = out.findIndex((line) => line.startsWith("Run 'lines' complete: "))
     // The last status line, then this master's summary, then the whole run's.
-    expect(out[end - 1]).toMatch(/^100\.0 % ETA 0:00:00 \| done 3,000 of 3,000 \| [\d.,]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #3,000, key 2999 \| in flight 0 \| queued 0 \| slaves 0 \| this master: [\d,]+ done in \d+:\d\d:\d\d$/)
+    expect(out[end - 1]).toMatch(
+      /^100\.0 % ETA 0:00:00 \| done 3,000 of 3,000 \| [\d.,]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #3,000, key 2999 \| in flight 0 \| queued 0 \| slaves 0 \| this master: [\d,]+ done in \d+:\d\d:\d\d$/,
+    )
     expect(out[end + 1]).toMatch(/^Whole run 'lines': 3,000 jobs \(3,000 done, 0 failed\) in \d+:\d\d:\d\d$/)
     expect(second.master.stdout + second.master.stderr).not.toContain('\x1b')
   })

@@ -121,13 +121,19 @@ describe('the adaptive window (defaults: no --prefetch)', () => {
   it('shares a run between a fast and a slow slave in proportion to their speed', async () => {
     const N = 10_000
     const box = sandbox()
-    const { master, host } = await startMaster([RANGE, `n=${N}`, '--key', 'window', '--state-dir', box.stateDir, '--host', '127.0.0.1:0', '--quiet'], { env: box.env })
+    const { master, host } = await startMaster(
+      [RANGE, `n=${N}`, '--key', 'window', '--state-dir', box.stateDir, '--host', '127.0.0.1:0', '--quiet'],
+      { env: box.env },
+    )
     // 10 lanes each: 2 ms a job (5,000 jobs/s) against 20 ms (500 jobs/s).
     const fast = startSlave([RECORD, '--host', host, '--concurrency', '10', '-q'], { env: { ...box.env, TM_RECORD_DELAY_MS: '2' } })
     const slow = startSlave([RECORD, '--host', host, '--concurrency', '10', '-q'], { env: { ...box.env, TM_RECORD_DELAY_MS: '20' } })
     await expectRunEnds(master, [fast, slow])
     expectEachKeyRan(box.records, N)
-    const jobsOf = (slave: typeof fast): number => readFileSync(join(box.records, `record-${slave.child.pid}.txt`), 'utf8').split('\n').filter(Boolean).length
+    const jobsOf = (slave: typeof fast): number =>
+      readFileSync(join(box.records, `record-${slave.child.pid}.txt`), 'utf8')
+        .split('\n')
+        .filter(Boolean).length
     // 10 to 1 in speed; the slow slave runs about 1/11 of the jobs. Holding a large window
     // it would hoard them (a fixed prefetch of 4,000 takes 40 % of the run at its first credit).
     expect(jobsOf(fast) + jobsOf(slow)).toBe(N)

@@ -10,7 +10,9 @@ function chromiumPath(): string {
   try {
     return execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim()
   } catch {
-    throw new Error("Chromium not found (neither /usr/bin/chromium nor chromium on PATH): install Debian's chromium package (apt-get install chromium); the web page's test needs a real browser")
+    throw new Error(
+      "Chromium not found (neither /usr/bin/chromium nor chromium on PATH): install Debian's chromium package (apt-get install chromium); the web page's test needs a real browser",
+    )
   }
 }
 

@@ -13,7 +13,8 @@ export function recordingHost(skip: string[] = []): { host: LaneHost; said: stri
       return true
     },
     started: (count) => void said.push(`started ${count}`),
-    ended: (seq, connection, failure, attempt) => void said.push(`ended ${seq} attempt ${attempt} (connection ${connection})${failure === undefined ? '' : `: ${failure.message}`}`),
+    ended: (seq, connection, failure, attempt) =>
+      void said.push(`ended ${seq} attempt ${attempt} (connection ${connection})${failure === undefined ? '' : `: ${failure.message}`}`),
     dropped: (seq, connection) => void said.push(`dropped ${seq} (connection ${connection})`),
     orphan: (lane, reason) => {
       lane.orphaned = true

@@ -42,7 +42,13 @@ export function statusReader(token?: string): StatusReader {
     const res = await fetch(`http://${host}/status`, { headers })
     return (await res.json()) as RunStatus
   }
-  async function statusWhere(host: string, what: string, probe: (doc: RunStatus) => boolean, since = 0, timeoutMs = 60_000): Promise<RunStatus> {
+  async function statusWhere(
+    host: string,
+    what: string,
+    probe: (doc: RunStatus) => boolean,
+    since = 0,
+    timeoutMs = 60_000,
+  ): Promise<RunStatus> {
     let last: RunStatus | undefined
     return until(
       () => `${what}; last status: ${JSON.stringify(last?.run)}`,
@@ -56,7 +62,10 @@ export function statusReader(token?: string): StatusReader {
   }
   async function expectStandsStill(host: string, { records, atPause, pausedAt, held, total }: PausedRun): Promise<RunStatus> {
     const still = await statusWhere(host, 'the paused run to stand still', (doc) => doc.run.inFlight === 0, pausedAt)
-    expect(still.run).toMatchObject({ state: 'running', controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null } })
+    expect(still.run).toMatchObject({
+      state: 'running',
+      controls: { paused: true, rate: null, maxInFlight: null, throttled: null, throttle: null },
+    })
     const later = await statusWhere(host, 'two more status documents', () => true, Date.parse(still.time) + 2000)
     expect(later.run).toMatchObject({ done: still.run.done, inFlight: 0, queued: still.run.queued })
     const recorded = recordedKeys(records).length
@@ -107,7 +116,14 @@ export async function followEvents(url: string): Promise<EventStream> {
       if (!abort.signal.aborted) throw error
     }
   }
-  return { status: response.status, type: response.headers.get('content-type'), docs, text: () => text, ended: read(), stop: () => abort.abort() }
+  return {
+    status: response.status,
+    type: response.headers.get('content-type'),
+    docs,
+    text: () => text,
+    ended: read(),
+    stop: () => abort.abort(),
+  }
 }
 
 /** A control line of a --stats file: what changed (in words and as a value), where from, and the controls after it. */

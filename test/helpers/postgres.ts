@@ -11,7 +11,6 @@ import { afterAll, beforeAll } from 'vitest'
 
 const PG_ROOT = '/usr/lib/postgresql'
 
-
 /**
  * A TCP port free a moment ago on 127.0.0.1. PostgreSQL cannot be told to pick one itself
  * (no port 0), so the caller retries when another process took it in between.
@@ -37,7 +36,10 @@ export function findPostgres(): string | undefined {
 }
 
 /** Why PostgreSQL tests cannot run here, or undefined when they can. */
-export const POSTGRES_MISSING = findPostgres() === undefined ? `PostgreSQL is not installed (no ${PG_ROOT}/*/bin/pg_ctl): install Debian's postgresql package (.ci/run does)` : undefined
+export const POSTGRES_MISSING =
+  findPostgres() === undefined
+    ? `PostgreSQL is not installed (no ${PG_ROOT}/*/bin/pg_ctl): install Debian's postgresql package (.ci/run does)`
+    : undefined
 
 /** A running throwaway server. */
 export interface Postgres {

@@ -61,7 +61,11 @@ export class Proc {
    */
   constructor(bin: string, args: string[], options: ProcOptions = {}) {
     const [command, ...before] = [...(options.wrapper ?? []), process.execPath]
-    this.child = spawn(command, [...before, bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', options.stdout ?? 'pipe', options.stderr ?? 'pipe'] })
+    this.child = spawn(command, [...before, bin, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', options.stdout ?? 'pipe', options.stderr ?? 'pipe'],
+    })
     this.child.stdout?.setEncoding('utf8').on('data', (text: string) => {
       this.stdout += text
       this.#check()
@@ -83,7 +87,13 @@ export class Proc {
       this.#check()
       void this.exited.then((exit) => {
         // Give the last output a chance to be matched first.
-        setImmediate(() => reject(new Error(`process exited (${exit.code ?? exit.signal}) before printing ${regex}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`)))
+        setImmediate(() =>
+          reject(
+            new Error(
+              `process exited (${exit.code ?? exit.signal}) before printing ${regex}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+            ),
+          ),
+        )
       })
     })
   }

@@ -24,7 +24,11 @@ export const STATUS_LINE = /^HTTP\/1\.[01] ([1-5]\d\d) [^\r\n]*$/
  * nothing more to say: a request cut short ends there). Rejects after `timeoutMs` with
  * `label` in the message: a master that neither answers nor closes.
  */
-export function rawRequest(host: string, bytes: Buffer | string, options: { until: 'line' | 'close'; end?: boolean; label?: string; timeoutMs?: number }): Promise<RawAnswer> {
+export function rawRequest(
+  host: string,
+  bytes: Buffer | string,
+  options: { until: 'line' | 'close'; end?: boolean; label?: string; timeoutMs?: number },
+): Promise<RawAnswer> {
   const [address, port] = splitHost(host)
   return new Promise((resolve, reject) => {
     const socket = connect({ host: address, port })
@@ -45,7 +49,11 @@ export function rawRequest(host: string, bytes: Buffer | string, options: { unti
       if (done) return
       done = true
       socket.destroy()
-      reject(new Error(`No answer and no close within ${options.timeoutMs ?? 30_000} ms for ${options.label ?? 'a raw request'}; read so far: ${JSON.stringify(text.slice(0, 200))}`))
+      reject(
+        new Error(
+          `No answer and no close within ${options.timeoutMs ?? 30_000} ms for ${options.label ?? 'a raw request'}; read so far: ${JSON.stringify(text.slice(0, 200))}`,
+        ),
+      )
     }, options.timeoutMs ?? 30_000)
     socket.setEncoding('latin1')
     socket.on('data', (chunk: string) => {

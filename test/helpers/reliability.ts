@@ -93,7 +93,12 @@ export async function tearDown(): Promise<void> {
  * value other than undefined or false; gives up with an error naming `what` (a function:
  * asked then, to tell what it saw last) after `timeoutMs`.
  */
-export async function until<T>(what: string | (() => string), probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 20): Promise<T> {
+export async function until<T>(
+  what: string | (() => string),
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await probe()
@@ -126,7 +131,10 @@ export function attemptsByJob(dir: string): Map<number, number[]> {
   const byJob = new Map<number, number[]>()
   for (const line of linesIn(dir, 'attempts-')) {
     const [id, attempt] = line.split(' ').map(Number) as [number, number]
-    byJob.set(id, [...(byJob.get(id) ?? []), attempt].sort((a, b) => a - b))
+    byJob.set(
+      id,
+      [...(byJob.get(id) ?? []), attempt].sort((a, b) => a - b),
+    )
   }
   return byJob
 }
@@ -160,7 +168,8 @@ export function readFailedLog(stateDir: string, key: string): FailedLine[] {
 export const failedLogPath = (stateDir: string, key: string): string => join(stateDir, `${key}.failed.jsonl`)
 
 /** True when run `key` has a failed-jobs log with something in it. */
-export const hasFailures = (stateDir: string, key: string): boolean => existsSync(failedLogPath(stateDir, key)) && readFileSync(failedLogPath(stateDir, key), 'utf8') !== ''
+export const hasFailures = (stateDir: string, key: string): boolean =>
+  existsSync(failedLogPath(stateDir, key)) && readFileSync(failedLogPath(stateDir, key), 'utf8') !== ''
 
 /**
  * Asserts every key 0..n-1 was recorded at least once and nothing else was; returns
@@ -202,7 +211,12 @@ export const wire = new Packr({ useRecords: false, mapsAsObjects: true })
 
 /** A hello a raw client sends (this build's protocol version unless changed). */
 export function hello(fields: Record<string, unknown> = {}): Buffer {
-  return wire.pack({ type: 'hello', version: PROTOCOL_VERSION, slave: { id: 'raw', hostname: 'raw-client', pid: 1, concurrency: 1 }, ...fields })
+  return wire.pack({
+    type: 'hello',
+    version: PROTOCOL_VERSION,
+    slave: { id: 'raw', hostname: 'raw-client', pid: 1, concurrency: 1 },
+    ...fields,
+  })
 }
 
 /** What a raw connection got before the master closed it. */

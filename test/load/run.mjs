@@ -18,9 +18,7 @@ if (at >= 0) {
   }
 }
 
-const burners = Array.from({ length: availableParallelism() }, () =>
-  spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
-)
+const burners = Array.from({ length: availableParallelism() }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
 const stopBurners = () => {
   for (const burner of burners) burner.kill('SIGKILL')
 }

@@ -34,7 +34,9 @@ const quoted = (value: string): RegExp => new RegExp(`['"\`]${value.replace(/[.*
 
 describe('the wire contract lives in src/protocol/', () => {
   it('has every file to check', () => {
-    expect(outsideProtocol.map((path) => relative(SRC, path))).toEqual(expect.arrayContaining(['master/engine/run.ts', 'master/engine/server.ts', 'slave/slave.ts', 'errors.ts']))
+    expect(outsideProtocol.map((path) => relative(SRC, path))).toEqual(
+      expect.arrayContaining(['master/engine/run.ts', 'master/engine/server.ts', 'slave/slave.ts', 'errors.ts']),
+    )
   })
 
   it.each(Object.entries(CLOSE_REASON))('no side spells the close reason %s (%j)', (_name, reason) => {
@@ -64,7 +66,9 @@ describe('the wire contract lives in src/protocol/', () => {
     expect(delays).toEqual([])
     // The files that hold the connections keep no timing constant of their own.
     const connections = ['master/server.ts', 'master/session.ts', 'slave/connection.ts', 'slave/slave.ts'].map((path) => join(SRC, path))
-    const own = offending(/const\s+\w*(TIMEOUT|GRACE|PERIOD|DEADLINE|INTERVAL|DELAY)\w*\s*=\s*\d/).filter((line) => connections.some((path) => line.startsWith(relative(ROOT, path) + ':')))
+    const own = offending(/const\s+\w*(TIMEOUT|GRACE|PERIOD|DEADLINE|INTERVAL|DELAY)\w*\s*=\s*\d/).filter((line) =>
+      connections.some((path) => line.startsWith(relative(ROOT, path) + ':')),
+    )
     expect(own).toEqual([])
   })
 })

@@ -54,7 +54,9 @@ describe('importModule', () => {
 
   it('refuses a directory and other extensions', async () => {
     const dir = tempDir()
-    expect((await moduleError(importModule(dir))).message).toBe(`Module '${dir}' is a directory; give the path of a .ts, .mts, .cts, .js, .mjs or .cjs file`)
+    expect((await moduleError(importModule(dir))).message).toBe(
+      `Module '${dir}' is a directory; give the path of a .ts, .mts, .cts, .js, .mjs or .cjs file`,
+    )
     const json = moduleFile('data.json', '{}', dir)
     expect((await moduleError(importModule(json))).message).toBe(`Module '${json}' must be a .ts, .mts, .cts, .js, .mjs or .cjs file`)
   })
@@ -69,7 +71,10 @@ describe('importModule', () => {
 
 describe('loadJobSource', () => {
   it('loads getJobs, key and total from a .mjs module', async () => {
-    const path = moduleFile('jobs.mjs', 'export function* getJobs(last) { yield { id: (last ?? 0) + 1 } }\nexport const key = (job) => job.id\nexport const total = 5\n')
+    const path = moduleFile(
+      'jobs.mjs',
+      'export function* getJobs(last) { yield { id: (last ?? 0) + 1 } }\nexport const key = (job) => job.id\nexport const total = 5\n',
+    )
     const source = await loadJobSource(path)
     expect(await collect(source.getJobs(4, { position: 0, args: {} }))).toEqual([{ id: 5 }])
     expect(source.key!({ id: 3 })).toBe(3)
@@ -84,7 +89,9 @@ describe('loadJobSource', () => {
   })
 
   it('prefers getJobs to the default export', async () => {
-    const source = await loadJobSource(moduleFile('jobs.mjs', 'export function* getJobs() { yield "named" }\nexport default function* () { yield "default" }\n'))
+    const source = await loadJobSource(
+      moduleFile('jobs.mjs', 'export function* getJobs() { yield "named" }\nexport default function* () { yield "default" }\n'),
+    )
     expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual(['named'])
   })
 
@@ -95,7 +102,10 @@ describe('loadJobSource', () => {
   })
 
   it('loads a TypeScript module through tsx, with an async total', async () => {
-    const path = moduleFile('jobs.ts', 'export function* getJobs(last?: number): Generator<{ id: number }> { yield { id: 1 } }\nexport const key = (job: { id: number }): number => job.id\nexport const total = async (): Promise<number> => 7\n')
+    const path = moduleFile(
+      'jobs.ts',
+      'export function* getJobs(last?: number): Generator<{ id: number }> { yield { id: 1 } }\nexport const key = (job: { id: number }): number => job.id\nexport const total = async (): Promise<number> => 7\n',
+    )
     const source = await loadJobSource(path)
     expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([{ id: 1 }])
     expect(await (source.total as () => Promise<number>)()).toBe(7)
@@ -115,10 +125,16 @@ describe('loadJobSource', () => {
 
   it('lists the exports a module has when the one asked for is missing', async () => {
     const path = moduleFile('jobs.mjs', 'export const a = 1\nexport function helper() {}\n')
-    expect((await moduleError(loadJobSource(path))).message).toBe(`Module '${path}' has no export 'getJobs' or 'default'; its exports are: a, helper`)
-    expect((await moduleError(loadJobSource(`${path}:rows`))).message).toBe(`Module '${path}' has no export 'rows'; its exports are: a, helper`)
+    expect((await moduleError(loadJobSource(path))).message).toBe(
+      `Module '${path}' has no export 'getJobs' or 'default'; its exports are: a, helper`,
+    )
+    expect((await moduleError(loadJobSource(`${path}:rows`))).message).toBe(
+      `Module '${path}' has no export 'rows'; its exports are: a, helper`,
+    )
     const empty = moduleFile('empty.mjs', '')
-    expect((await moduleError(loadJobSource(empty))).message).toBe(`Module '${empty}' has no export 'getJobs' or 'default'; it has no exports`)
+    expect((await moduleError(loadJobSource(empty))).message).toBe(
+      `Module '${empty}' has no export 'getJobs' or 'default'; it has no exports`,
+    )
   })
 
   it('refuses exports of the wrong type', async () => {
@@ -131,23 +147,37 @@ describe('loadJobSource', () => {
 
   it('validates key and total', async () => {
     const badKey = moduleFile('k.mjs', 'export function* getJobs() {}\nexport const key = "id"\n')
-    expect((await moduleError(loadJobSource(badKey))).message).toBe(`Export 'key' of module '${badKey}' is a string; it must be a function job => key`)
+    expect((await moduleError(loadJobSource(badKey))).message).toBe(
+      `Export 'key' of module '${badKey}' is a string; it must be a function job => key`,
+    )
     const badTotal = moduleFile('t.mjs', 'export function* getJobs() {}\nexport const total = "100"\n')
-    expect((await moduleError(loadJobSource(badTotal))).message).toBe(`Export 'total' of module '${badTotal}' is a string; it must be a number or a function returning one (or { estimate: n } of one)`)
+    expect((await moduleError(loadJobSource(badTotal))).message).toBe(
+      `Export 'total' of module '${badTotal}' is a string; it must be a number or a function returning one (or { estimate: n } of one)`,
+    )
     const objTotal = moduleFile('o.mjs', 'export function* getJobs() {}\nexport const total = { n: 1 }\n')
     expect((await moduleError(loadJobSource(objTotal))).message).toContain('is an object; it must be a number or a function returning one')
     const badProgress = moduleFile('p.mjs', 'export function* getJobs() {}\nexport const progress = 0.5\n')
-    expect((await moduleError(loadJobSource(badProgress))).message).toBe(`Export 'progress' of module '${badProgress}' is a number; it must be a function (last, ctx) => fraction of the source's keys done`)
+    expect((await moduleError(loadJobSource(badProgress))).message).toBe(
+      `Export 'progress' of module '${badProgress}' is a number; it must be a function (last, ctx) => fraction of the source's keys done`,
+    )
   })
 
   it('loads an estimated total and a progress export', async () => {
-    const source = await loadJobSource(moduleFile('jobs.mjs', 'export function* getJobs() {}\nexport const total = { estimate: 9 }\nexport const progress = (last) => last / 10\n'))
+    const source = await loadJobSource(
+      moduleFile(
+        'jobs.mjs',
+        'export function* getJobs() {}\nexport const total = { estimate: 9 }\nexport const progress = (last) => last / 10\n',
+      ),
+    )
     expect(source.total).toEqual({ estimate: 9 })
     expect(await source.progress!(5, { args: {} })).toBe(0.5)
   })
 
   it('takes a source object as the default export: getJobs, key, total and progress in one export', async () => {
-    const path = moduleFile('jobs.mjs', 'export default { *getJobs(last) { yield { n: (last ?? 0) + 1 } }, key: (job) => job.n, total: () => ({ estimate: 3 }), progress: () => 0.25 }\n')
+    const path = moduleFile(
+      'jobs.mjs',
+      'export default { *getJobs(last) { yield { n: (last ?? 0) + 1 } }, key: (job) => job.n, total: () => ({ estimate: 3 }), progress: () => 0.25 }\n',
+    )
     const source = await loadJobSource(path)
     expect(await collect(source.getJobs(1, { position: 0, args: {} }))).toEqual([{ n: 2 }])
     expect(source.key!({ n: 7 })).toBe(7)
@@ -169,7 +199,12 @@ describe('loadJobSource', () => {
   })
 
   it('loads a source object exported as default by a TypeScript module in a plain (CommonJS) directory', async () => {
-    const source = await loadJobSource(moduleFile('jobs.ts', 'const rows = { getJobs: function* (): Generator<number> { yield 4 }, key: (job: number): number => -job }\nexport default rows\n'))
+    const source = await loadJobSource(
+      moduleFile(
+        'jobs.ts',
+        'const rows = { getJobs: function* (): Generator<number> { yield 4 }, key: (job: number): number => -job }\nexport default rows\n',
+      ),
+    )
     expect(await collect(source.getJobs(undefined, { position: 0, args: {} }))).toEqual([4])
     expect(source.key!(4)).toBe(-4)
   })
@@ -181,13 +216,17 @@ describe('loadJobSource', () => {
       `Export 'default' of module '${plain}' is an object; it must be a generator function (function* or async function*) or a function returning an iterable, or a job source (an object with getJobs, as pgTable() returns)`,
     )
     const named = moduleFile('named.mjs', 'export const users = 42\n', dir)
-    expect((await moduleError(loadJobSource(`${named}:users`))).message).toContain(`Export 'users' of module '${named}' is a number; it must be a generator function`)
+    expect((await moduleError(loadJobSource(`${named}:users`))).message).toContain(
+      `Export 'users' of module '${named}' is a number; it must be a generator function`,
+    )
     const badGetJobs = moduleFile('bad-get.mjs', 'export default { getJobs: [1] }\n', dir)
     expect((await moduleError(loadJobSource(badGetJobs))).message).toBe(
       `'getJobs' of export 'default' of module '${badGetJobs}' is an array; it must be a generator function (function* or async function*) or a function returning an iterable`,
     )
     const badMember = moduleFile('bad-key.mjs', 'export default { *getJobs() {}, key: "id" }\n', dir)
-    expect((await moduleError(loadJobSource(badMember))).message).toBe(`'key' of export 'default' of module '${badMember}' is a string; it must be a function job => key`)
+    expect((await moduleError(loadJobSource(badMember))).message).toBe(
+      `'key' of export 'default' of module '${badMember}' is a string; it must be a function job => key`,
+    )
   })
 
   // Bug: tsx loads a .ts file outside a "type": "module" package as CommonJS, so the
@@ -202,7 +241,9 @@ describe('loadJobSource', () => {
   // getJobs gets a misleading "is an object" error instead of the list of its exports.
   it('lists the exports of a .ts module that lacks getJobs', async () => {
     const path = moduleFile('jobs.ts', 'export const a = 1\n')
-    expect((await moduleError(loadJobSource(path))).message).toBe(`Module '${path}' has no export 'getJobs' or 'default'; its exports are: a`)
+    expect((await moduleError(loadJobSource(path))).message).toBe(
+      `Module '${path}' has no export 'getJobs' or 'default'; its exports are: a`,
+    )
   })
 })
 
@@ -211,7 +252,11 @@ describe('loadHandler', () => {
 
   it('loads handleJob, then the default export, then a named export', async () => {
     const dir = tempDir()
-    const both = moduleFile('both.mjs', 'export const handleJob = () => "handleJob"\nexport default () => "default"\nexport const other = async () => "other"\n', dir)
+    const both = moduleFile(
+      'both.mjs',
+      'export const handleJob = () => "handleJob"\nexport default () => "default"\nexport const other = async () => "other"\n',
+      dir,
+    )
     expect((await loadHandler(both))({}, ctx)).toBe('handleJob')
     expect(await (await loadHandler(`${both}:other`))({}, ctx)).toBe('other')
     const def = moduleFile('def.mjs', 'export default (job) => job * 2\n', dir)
@@ -225,8 +270,12 @@ describe('loadHandler', () => {
 
   it('names what is missing or of the wrong type', async () => {
     const path = moduleFile('h.mjs', 'export const handleJob = 5\nexport const x = 1\n')
-    expect((await moduleError(loadHandler(path))).message).toBe(`Export 'handleJob' of module '${path}' is a number; it must be a function job => void (sync or async)`)
-    expect((await moduleError(loadHandler(`${path}:run`))).message).toBe(`Module '${path}' has no export 'run'; its exports are: handleJob, x`)
+    expect((await moduleError(loadHandler(path))).message).toBe(
+      `Export 'handleJob' of module '${path}' is a number; it must be a function job => void (sync or async)`,
+    )
+    expect((await moduleError(loadHandler(`${path}:run`))).message).toBe(
+      `Module '${path}' has no export 'run'; its exports are: handleJob, x`,
+    )
     expect((await moduleError(loadHandler(join(tempDir(), 'gone.mjs')))).message).toContain('gone.mjs')
   })
 })
@@ -235,6 +284,8 @@ describe('pickFunction', () => {
   it('returns the first fallback that exists', () => {
     const fn = (): void => {}
     expect(pickFunction({ b: fn }, 'm', undefined, ['a', 'b'], 'x')).toEqual({ name: 'b', fn })
-    expect(() => pickFunction({ 'module.exports': {}, __esModule: true }, 'm', undefined, ['a'], 'x')).toThrow("Module 'm' has no export 'a'; it has no exports")
+    expect(() => pickFunction({ 'module.exports': {}, __esModule: true }, 'm', undefined, ['a'], 'x')).toThrow(
+      "Module 'm' has no export 'a'; it has no exports",
+    )
   })
 })

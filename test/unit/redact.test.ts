@@ -3,12 +3,63 @@ import { MASK, hideInError, hideSecrets, isSecretName, redactText } from '../../
 
 describe('isSecretName', () => {
   it('is true when a word of the name says secret, in any case and spelling', () => {
-    for (const name of ['password', 'PASSWORD', 'passwd', 'pwd', 'secret', 'token', 'key', 'apikey', 'api_key', 'apiKey', 'APIKey', 'X-Api-Key', 'access_key', 'accessKey', 'sslkey', 'sslpassword', 'sslPassword', 'dbpassword', 'authtoken', 'githubToken', 'client_secret', 'credential', 'credentials', 'auth', 'X-Amz-Signature', 'sig', 'passphrase', 'DB_PASS', 'pass', 'pw', 'PW', 'privkey', 'cookie', 'sessionCookie']) {
+    for (const name of [
+      'password',
+      'PASSWORD',
+      'passwd',
+      'pwd',
+      'secret',
+      'token',
+      'key',
+      'apikey',
+      'api_key',
+      'apiKey',
+      'APIKey',
+      'X-Api-Key',
+      'access_key',
+      'accessKey',
+      'sslkey',
+      'sslpassword',
+      'sslPassword',
+      'dbpassword',
+      'authtoken',
+      'githubToken',
+      'client_secret',
+      'credential',
+      'credentials',
+      'auth',
+      'X-Amz-Signature',
+      'sig',
+      'passphrase',
+      'DB_PASS',
+      'pass',
+      'pw',
+      'PW',
+      'privkey',
+      'cookie',
+      'sessionCookie',
+    ]) {
       expect(isSecretName(name), name).toBe(true)
     }
   })
   it('is false for names that merely contain such letters', () => {
-    for (const name of ['db', 'table', 'n', 'author', 'keyset', 'monkey', 'tokenizer', 'passes', 'compass', 'host', 'sslmode', 'user', 'max_lag', 'retry-log', '@shard']) {
+    for (const name of [
+      'db',
+      'table',
+      'n',
+      'author',
+      'keyset',
+      'monkey',
+      'tokenizer',
+      'passes',
+      'compass',
+      'host',
+      'sslmode',
+      'user',
+      'max_lag',
+      'retry-log',
+      '@shard',
+    ]) {
       expect(isSecretName(name), name).toBe(false)
     }
   })
@@ -22,8 +73,12 @@ describe('redactText', () => {
     expect(redactText('postgres://app:p@ss@primary/app')).toBe('postgres://app:***@primary/app')
   })
   it('masks secret query parameters, case-insensitive, and keeps the others', () => {
-    expect(redactText('postgres://u@h/x?password=other&sslpassword=x&sslmode=require&PWD=y&api_key=z')).toBe('postgres://u@h/x?password=***&sslpassword=***&sslmode=require&PWD=***&api_key=***')
-    expect(redactText('postgres://user:s3cret@127.0.0.1:1/x?password=other&sslpassword=x')).toBe('postgres://user:***@127.0.0.1:1/x?password=***&sslpassword=***')
+    expect(redactText('postgres://u@h/x?password=other&sslpassword=x&sslmode=require&PWD=y&api_key=z')).toBe(
+      'postgres://u@h/x?password=***&sslpassword=***&sslmode=require&PWD=***&api_key=***',
+    )
+    expect(redactText('postgres://user:s3cret@127.0.0.1:1/x?password=other&sslpassword=x')).toBe(
+      'postgres://user:***@127.0.0.1:1/x?password=***&sslpassword=***',
+    )
   })
   it('masks secret name=value pairs in free text, and URLs quoted in a message', () => {
     expect(redactText('host=db password=s3cret dbname=app')).toBe('host=db password=*** dbname=app')
@@ -31,14 +86,24 @@ describe('redactText', () => {
     expect(redactText('run with --token=abc and key=1')).toBe('run with --token=*** and key=***')
   })
   it('leaves text without secrets alone: URLs without a password, ports, plain pairs', () => {
-    for (const text of ['http://127.0.0.1:5050/status', 'ws://host:5050?x=1', 'n=300 table=posts', 'user@example.com', 'postgres://u@h:1/x', '']) expect(redactText(text)).toBe(text)
+    for (const text of [
+      'http://127.0.0.1:5050/status',
+      'ws://host:5050?x=1',
+      'n=300 table=posts',
+      'user@example.com',
+      'postgres://u@h:1/x',
+      '',
+    ])
+      expect(redactText(text)).toBe(text)
   })
   it('is idempotent and reports what it masked', () => {
     const found: string[] = []
     const once = redactText('postgres://u:s3cret@h/x?token=t0k&password=', found)
     expect(once).toBe('postgres://u:***@h/x?token=***&password=')
     expect(found).toEqual(['s3cret', 't0k'])
-    expect(redactText('store postgres://u:***@h/x?password=***: connect refused')).toBe('store postgres://u:***@h/x?password=***: connect refused')
+    expect(redactText('store postgres://u:***@h/x?password=***: connect refused')).toBe(
+      'store postgres://u:***@h/x?password=***: connect refused',
+    )
     const again: string[] = []
     expect(redactText(once, again)).toBe(once)
     expect(again).toEqual([])

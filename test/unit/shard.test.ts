@@ -31,8 +31,13 @@ describe('shards', () => {
 
   it('key mod n picks exactly one shard of every integer key, negative and bigint too', () => {
     for (const key of [-7, -1, 0, 1, 2, 5, 2 ** 53 - 1]) {
-      expect([1, 2, 3].filter((index) => inShard(key, { index, count: 3 })), String(key)).toHaveLength(1)
-      expect([1, 2, 3].filter((index) => inShard(BigInt(key), { index, count: 3 }))).toEqual([1, 2, 3].filter((index) => inShard(key, { index, count: 3 })))
+      expect(
+        [1, 2, 3].filter((index) => inShard(key, { index, count: 3 })),
+        String(key),
+      ).toHaveLength(1)
+      expect([1, 2, 3].filter((index) => inShard(BigInt(key), { index, count: 3 }))).toEqual(
+        [1, 2, 3].filter((index) => inShard(key, { index, count: 3 })),
+      )
     }
     expect(inShard(4, { index: 2, count: 3 })).toBe(true)
     expect(inShard(-1, { index: 3, count: 3 })).toBe(true)
@@ -44,7 +49,9 @@ describe('shards', () => {
     expect(resolveMasterOptions(o).key).toBe('posts.shard-1-of-3')
     expect(identityArgs({ a: '1' }, o.shard)).toEqual({ a: '1', '@shard': '1/3' })
     expect(identityArgs({ a: '1' }, undefined)).toEqual({ a: '1' })
-    expect(() => resolveMasterOptions({ source, shard: { index: 4, count: 3 } })).toThrow(new OptionError('options.shard must be { index, count } with 1 <= index <= count <= 1000000, got {"index":4,"count":3}', 'shard'))
+    expect(() => resolveMasterOptions({ source, shard: { index: 4, count: 3 } })).toThrow(
+      new OptionError('options.shard must be { index, count } with 1 <= index <= count <= 1000000, got {"index":4,"count":3}', 'shard'),
+    )
     expect(() => resolveMasterOptions({ source, args: { '@shard': '1/2' } })).toThrow(/options\.args must not name an argument '@shard'/)
     expect(() => resolveMasterOptions({ source, key: 'k'.repeat(125), shard: { index: 1, count: 2 } })).toThrow(/run key/)
   })
@@ -83,6 +90,8 @@ describe('shards', () => {
     expect(seen).toContainEqual({ index: 2, count: 3 })
     const strings = keyset({ fetchPage: (after) => (after === undefined ? [{ id: 'a' }] : []) })
     const it = strings.getJobs(undefined, { position: 0, args: {}, shard: { index: 1, count: 2 } })
-    await expect(it.next()).rejects.toThrow('keyset: a sharded run (--shard) needs integer keys (shard i of n takes the keys whose value mod n is i - 1), got key "a"')
+    await expect(it.next()).rejects.toThrow(
+      'keyset: a sharded run (--shard) needs integer keys (shard i of n takes the keys whose value mod n is i - 1), got key "a"',
+    )
   })
 })

@@ -26,7 +26,24 @@ function hostileProxy(): object {
   const no = (): never => {
     throw new Error('trap')
   }
-  return new Proxy({}, { get: no, getPrototypeOf: no, has: no, ownKeys: no, getOwnPropertyDescriptor: no, apply: no, construct: no, set: no, defineProperty: no, deleteProperty: no, isExtensible: no, preventExtensions: no, setPrototypeOf: no })
+  return new Proxy(
+    {},
+    {
+      get: no,
+      getPrototypeOf: no,
+      has: no,
+      ownKeys: no,
+      getOwnPropertyDescriptor: no,
+      apply: no,
+      construct: no,
+      set: no,
+      defineProperty: no,
+      deleteProperty: no,
+      isExtensible: no,
+      preventExtensions: no,
+      setPrototypeOf: no,
+    },
+  )
 }
 
 let huge: Error | undefined
@@ -76,7 +93,10 @@ const ZOO: [name: string, make: () => unknown][] = [
   ],
   ['a Proxy that throws on every trap', hostileProxy],
   // One value, made when first thrown: its stack is read whole once per failure, slow on a busy machine.
-  ['a 17 MB message over many lines, with terminal escapes', () => (huge ??= new Error(`\u001b[31mred\tline\u001b[0m\n${'x'.repeat(1024 * 1024)}\n`.repeat(17)))],
+  [
+    'a 17 MB message over many lines, with terminal escapes',
+    () => (huge ??= new Error(`\u001b[31mred\tline\u001b[0m\n${'x'.repeat(1024 * 1024)}\n`.repeat(17))),
+  ],
 ]
 
 /** One line of sane length (room for a fixed prefix of the caller's). */
@@ -160,7 +180,8 @@ async function runnerFailures(handler: (...args: never[]) => unknown, batched: b
   return failures
 }
 
-const lifecycle = (hooks: ConstructorParameters<typeof Lifecycle>[0], ms = 1000): Lifecycle => new Lifecycle(hooks, emptyScope(), 1, 1, { ms, module: 'handler.mjs' })
+const lifecycle = (hooks: ConstructorParameters<typeof Lifecycle>[0], ms = 1000): Lifecycle =>
+  new Lifecycle(hooks, emptyScope(), 1, 1, { ms, module: 'handler.mjs' })
 
 describe('describeThrown and thrownLine', () => {
   it.each(ZOO)('describe %s in one line, never throwing', (_name, make) => {
@@ -201,7 +222,10 @@ describe('every callback meets the zoo', { timeout: 60_000 }, () => {
 
     it.each(WAYS)('total() %s: one warning, no total', async (way) => {
       const warnings: unknown[] = []
-      const total = await readTotal({ source: { getJobs: () => [], total: () => misbehave(way, make()) as number }, args: {}, shard: undefined }, warningsInto(warnings))
+      const total = await readTotal(
+        { source: { getJobs: () => [], total: () => misbehave(way, make()) as number }, args: {}, shard: undefined },
+        warningsInto(warnings),
+      )
       expect(total).toBeUndefined()
       expect(warnings).toHaveLength(1)
       expectOneLine(warnings[0], 'total() failed, running without a total: ')
@@ -223,10 +247,12 @@ describe('every callback meets the zoo', { timeout: 60_000 }, () => {
     })
 
     it.each(WAYS)('setup %s: a SetupError of one line', async (way) => {
-      const error = await lifecycle({ setup: () => misbehave(way, make()) }).begin({}).then(
-        () => undefined,
-        (e: unknown) => e,
-      )
+      const error = await lifecycle({ setup: () => misbehave(way, make()) })
+        .begin({})
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        )
       expect(error).toBeInstanceOf(SetupError)
       expectOneLine((error as Error).message, "The handler's setup failed: ")
     })
@@ -245,7 +271,11 @@ describe('every callback meets the zoo', { timeout: 60_000 }, () => {
 describe('every callback that could stall the run meets a promise that never settles', () => {
   it('total(): a warning after its deadline, no total', async () => {
     const warnings: unknown[] = []
-    const total = await readTotal({ source: { getJobs: () => [], total: never, module: 'jobs.mjs' }, args: {}, shard: undefined }, warningsInto(warnings), 50)
+    const total = await readTotal(
+      { source: { getJobs: () => [], total: never, module: 'jobs.mjs' }, args: {}, shard: undefined },
+      warningsInto(warnings),
+      50,
+    )
     expect(total).toBeUndefined()
     expect(warnings).toEqual(['total() failed, running without a total: did not finish within 0.05 s (jobs.mjs)'])
   })
@@ -255,7 +285,9 @@ describe('every callback that could stall the run meets a promise that never set
   })
 
   it('setup: a SetupError naming the module after its deadline', async () => {
-    await expect(lifecycle({ setup: never }, 50).begin({})).rejects.toThrow(new SetupError("The handler's setup failed: did not finish within 0.05 s (handler.mjs); raise --setup-timeout if it needs longer"))
+    await expect(lifecycle({ setup: never }, 50).begin({})).rejects.toThrow(
+      new SetupError("The handler's setup failed: did not finish within 0.05 s (handler.mjs); raise --setup-timeout if it needs longer"),
+    )
   })
 
   it('teardown: a warning naming the module after its deadline', async () => {
@@ -270,7 +302,9 @@ describe('every callback that could stall the run meets a promise that never set
     for (const batched of [false, true]) {
       const reports: boolean[] = []
       const onFinished = (_seq: number, _c: number, _f: Failure | undefined, report: boolean): number => reports.push(report)
-      const runner = batched ? new Runner({ batching: { handler: never, size: 1, linger: 0, onReleased: () => {} }, concurrency: 1, onFinished }) : new Runner({ handler: never, concurrency: 1, onFinished })
+      const runner = batched
+        ? new Runner({ batching: { handler: never, size: 1, linger: 0, onReleased: () => {} }, concurrency: 1, onFinished })
+        : new Runner({ handler: never, concurrency: 1, onFinished })
       runner.push(jobsMessage([0], [{ id: 0 }], [1]), 1)
       await new Promise((resolve) => setImmediate(resolve))
       expect(runner.running).toBe(1)

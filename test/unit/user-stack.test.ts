@@ -25,7 +25,13 @@ describe('userStack', () => {
       '    at async #lane (/app/node_modules/taskmaster-run/dist/slave/runner.js:139:32)',
     ].join('\n')
     expect(userStack(stack, OWN)).toBe(
-      ['QueryError: relation "posts" does not exist', 'query: SELECT 1', '    at Parser.parse (/app/node_modules/pg/lib/parser.js:10:5)', '    at async handleJob (file:///app/handler.mjs:7:3)', '    at async Promise.all (index 0)'].join('\n'),
+      [
+        'QueryError: relation "posts" does not exist',
+        'query: SELECT 1',
+        '    at Parser.parse (/app/node_modules/pg/lib/parser.js:10:5)',
+        '    at async handleJob (file:///app/handler.mjs:7:3)',
+        '    at async Promise.all (index 0)',
+      ].join('\n'),
     )
   })
 
@@ -36,7 +42,9 @@ describe('userStack', () => {
 
   it(`keeps at most ${MAX_USER_FRAMES} frames`, () => {
     const frames = Array.from({ length: 30 }, (_, i) => `    at f${i} (/app/deep.ts:${i + 1}:1)`)
-    expect(userStack(['RangeError: too deep', ...frames].join('\n'), OWN)).toBe(['RangeError: too deep', ...frames.slice(0, MAX_USER_FRAMES)].join('\n'))
+    expect(userStack(['RangeError: too deep', ...frames].join('\n'), OWN)).toBe(
+      ['RangeError: too deep', ...frames.slice(0, MAX_USER_FRAMES)].join('\n'),
+    )
   })
 
   it("keeps the first few frames when none is the user's", () => {
@@ -48,7 +56,14 @@ describe('userStack', () => {
       '    at node:internal/b:1:1',
       '    at #lane (/app/node_modules/taskmaster-run/dist/slave/runner.js:139:32)',
     ].join('\n')
-    expect(userStack(stack, OWN)).toBe(['Error: ENOENT: no such file or directory', '    at Object.openSync (node:fs:573:18)', '    at node:internal/a:1:1', '    at node:internal/b:1:1'].join('\n'))
+    expect(userStack(stack, OWN)).toBe(
+      [
+        'Error: ENOENT: no such file or directory',
+        '    at Object.openSync (node:fs:573:18)',
+        '    at node:internal/a:1:1',
+        '    at node:internal/b:1:1',
+      ].join('\n'),
+    )
   })
 
   it('leaves a stack without frames as it is', () => {
@@ -58,7 +73,12 @@ describe('userStack', () => {
 
   it("counts this package's own dist/ and src/ as Taskmaster's by default, not its other folders", () => {
     const root = new URL('../..', import.meta.url).pathname
-    const stack = ['Error: x', `    at handleJob (${root}test/fixtures/flaky.mjs:1:1)`, `    at #lane (${root}dist/slave/runner.js:1:1)`, `    at #lane (file://${root}src/slave/runner.ts:1:1)`].join('\n')
+    const stack = [
+      'Error: x',
+      `    at handleJob (${root}test/fixtures/flaky.mjs:1:1)`,
+      `    at #lane (${root}dist/slave/runner.js:1:1)`,
+      `    at #lane (file://${root}src/slave/runner.ts:1:1)`,
+    ].join('\n')
     expect(userStack(stack)).toBe(`Error: x\n    at handleJob (${root}test/fixtures/flaky.mjs:1:1)`)
   })
 })

@@ -10,12 +10,13 @@ import type { Duplex } from 'node:stream'
 /** What the router tells the master's log. */
 export type HttpLog = (level: 'info' | 'warn', message: string) => void
 
-
 /** Answers on `socket` with `status` and `text` (one line), then closes it. */
 export function answerSocket(socket: Duplex, status: number, text: string): void {
   if (socket.writable) {
     const body = Buffer.from(text)
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`)
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    )
     socket.write(body)
   }
   socket.destroy()
@@ -33,7 +34,11 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
     return
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
-  answerSocket(socket, status, status === 431 ? 'Request headers too large\n' : status === 408 ? 'Request timed out\n' : 'Malformed HTTP request\n')
+  answerSocket(
+    socket,
+    status,
+    status === 431 ? 'Request headers too large\n' : status === 408 ? 'Request timed out\n' : 'Malformed HTTP request\n',
+  )
 }
 
 /** An origin-form path (RFC 3986): pchars and slashes, each `%` followed by two hex digits. */
@@ -77,12 +82,21 @@ export function failRequest(req: IncomingMessage, res: ServerResponse, error: un
 
 /** A plain-text answer that closes nothing but itself. */
 export function sendText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers })
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': String(Buffer.byteLength(text)),
+    ...headers,
+  })
   res.end(text)
 }
 
 /** A JSON answer (`body` already serialized), never cached: it is live. */
 export function sendJson(req: IncomingMessage, res: ServerResponse, body: string): void {
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) })
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  })
   res.end(req.method === 'HEAD' ? undefined : body)
 }

@@ -117,13 +117,21 @@ export class AttemptPolicy {
    * each job counts an attempt: back to the front of the buffer, or to the failed-jobs
    * log after the last. Returns how many jobs it held.
    */
-  lost(session: number, reason: string, label: string, handedBack: boolean, now: number, finished: Ranges): { held: number; failed: FailedJob[] } {
+  lost(
+    session: number,
+    reason: string,
+    label: string,
+    handedBack: boolean,
+    now: number,
+    finished: Ranges,
+  ): { held: number; failed: FailedJob[] } {
     const ledger = this.#ledger
     const seqs = ledger.seqsInFlightOn(session)
     const exhausted: Failure[] = []
     for (const seq of seqs) {
       if (handedBack) ledger.requeue(seq, session, true)
-      else if (ledger.attemptsOf(seq, session) > this.#options.retries) exhausted.push({ seq, message: `The slave running it went away (${label}: ${reason})` })
+      else if (ledger.attemptsOf(seq, session) > this.#options.retries)
+        exhausted.push({ seq, message: `The slave running it went away (${label}: ${reason})` })
       else ledger.requeue(seq, session)
     }
     const failed = exhausted.length > 0 ? this.fail(session, exhausted, now, finished) : []
@@ -138,7 +146,10 @@ export class AttemptPolicy {
    * waited behind hung ones), so it goes back to the buffer uncharged. The late jobs of a
    * slave that times out its own batch calls are left to it (see {@link stuck}).
    */
-  expired(now: number, slaveOf: (session: number) => SlaveTiming): Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }> {
+  expired(
+    now: number,
+    slaveOf: (session: number) => SlaveTiming,
+  ): Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }> {
     const bySession = new Map<number, { abandon: { seqs: number[]; attempts: number[] }; failures: Failure[] }>()
     const limit = this.#options.jobTimeout
     if (limit <= 0) return bySession
@@ -200,11 +211,14 @@ export class AttemptPolicy {
     if (due === undefined || (this.#timer !== undefined && this.#timerDue <= due)) return
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timerDue = due
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      if (this.#ledger.promote(Date.now()) > 0) this.#onDue()
-      this.#arm()
-    }, Math.max(0, due - Date.now()))
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined
+        if (this.#ledger.promote(Date.now()) > 0) this.#onDue()
+        this.#arm()
+      },
+      Math.max(0, due - Date.now()),
+    )
     this.#timer.unref()
   }
 }

@@ -20,8 +20,10 @@ export interface GuardContext {
  */
 export function browserRefusal(headers: IncomingHttpHeaders, acts: boolean, context: GuardContext): string | undefined {
   if (context.hasToken) return undefined
-  if (context.loopback && !loopbackName(headers.host)) return 'This master has no token: it answers only to loopback names (localhost, 127.0.0.1, [::1]); use one, or give the run a token'
-  if (acts && crossOrigin(headers)) return "This master has no token: it takes controls only from its own page or from clients that are not browsers (tm-ctl, curl), not from another site's page"
+  if (context.loopback && !loopbackName(headers.host))
+    return 'This master has no token: it answers only to loopback names (localhost, 127.0.0.1, [::1]); use one, or give the run a token'
+  if (acts && crossOrigin(headers))
+    return "This master has no token: it takes controls only from its own page or from clients that are not browsers (tm-ctl, curl), not from another site's page"
   return undefined
 }
 

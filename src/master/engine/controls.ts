@@ -208,7 +208,8 @@ const SETTERS = { rate: 'setRate(rate)', maxInFlight: 'setMaxInFlight(max)' } as
  */
 export function checkControl(control: keyof typeof SETTERS, value: number | null): void {
   const bounds = MASTER_OPTIONS[control].bounds
-  if (value !== null && !withinBounds(bounds, value)) throw new OptionError(`${SETTERS[control]} ${outOfBounds(bounds, String(value), ' or null (no limit)')}`, control)
+  if (value !== null && !withinBounds(bounds, value))
+    throw new OptionError(`${SETTERS[control]} ${outOfBounds(bounds, String(value), ' or null (no limit)')}`, control)
 }
 
 /**

@@ -111,7 +111,12 @@ export class Dispatcher {
   #rounds = 0
 
   /** @param controls rate, max in flight, pause and throttle: how many jobs may go (default: no limits) */
-  constructor(ledger: Ledger, sink: FrameSink, options: DispatchOptions, controls = new Controls({ paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }, 0)) {
+  constructor(
+    ledger: Ledger,
+    sink: FrameSink,
+    options: DispatchOptions,
+    controls = new Controls({ paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }, 0),
+  ) {
     this.#ledger = ledger
     this.#sink = sink
     this.#options = options
@@ -240,7 +245,9 @@ export class Dispatcher {
     if (n === 1) {
       const key = this.#ledger.entry(seqAt(batch, 0)).key
       const whose = maxFrame < this.#options.maxFrame ? `the --max-frame (${maxFrame}) of ${flow.slave.label}` : `--max-frame (${maxFrame})`
-      const error = new JobSourceError(`Job ${String(key)} is ${bytes.length} bytes encoded, more than ${whose}; raise --max-frame on master and slaves`)
+      const error = new JobSourceError(
+        `Job ${String(key)} is ${bytes.length} bytes encoded, more than ${whose}; raise --max-frame on master and slaves`,
+      )
       return this.#takeBack(flow, batch, error)
     }
     const half = n >> 1

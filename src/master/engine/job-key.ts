@@ -42,7 +42,10 @@ export function keyReader(source: Pick<JobSource, 'key'>): KeyReader {
       } catch (error) {
         throw new JobSourceError(`key(job) threw for job #${seq}: ${thrownLine(error)}`)
       }
-      if (!isKey(key)) throw new JobSourceError(`key(job) returned ${describe(key)} for job #${seq}; it must return a finite number, a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint`)
+      if (!isKey(key))
+        throw new JobSourceError(
+          `key(job) returned ${describe(key)} for job #${seq}; it must return a finite number, a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint`,
+        )
       return key
     }
   }
@@ -56,13 +59,19 @@ export function keyReader(source: Pick<JobSource, 'key'>): KeyReader {
         throw new JobSourceError(`The id of job #${seq} cannot be read: ${thrownLine(error)}`)
       }
       if (id === undefined) return seq
-      if (!isKey(id)) throw new JobSourceError(`Job #${seq} has an id that is ${describe(id)}; a key must be a finite number, a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint (export a key(job) function to choose another)`)
+      if (!isKey(id))
+        throw new JobSourceError(
+          `Job #${seq} has an id that is ${describe(id)}; a key must be a finite number, a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint (export a key(job) function to choose another)`,
+        )
       return id
     }
     if (isKey(job)) return job
     // A string or bigint job is its own key: one too large to be a key is refused like
     // such an id, not keyed by its position (a run's keys would mix kinds, and resume with them).
-    if (typeof job === 'string' || typeof job === 'bigint') throw new JobSourceError(`Job #${seq} is ${describe(job)}; a job that is its own key must be a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint (export a key(job) function to choose another)`)
+    if (typeof job === 'string' || typeof job === 'bigint')
+      throw new JobSourceError(
+        `Job #${seq} is ${describe(job)}; a job that is its own key must be a string of at most ${MAX_KEY_LENGTH} characters or a 64-bit bigint (export a key(job) function to choose another)`,
+      )
     return seq
   }
 }

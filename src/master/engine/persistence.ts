@@ -33,7 +33,14 @@ export class Persistence {
   #paused = false
 
   /** @param warn called with what the store says when it had to write the run's state again */
-  constructor(store: StateStore, ledger: Ledger, resume: ResumePoint, identity: RunIdentity, startedAt: number, warn: (message: string) => void) {
+  constructor(
+    store: StateStore,
+    ledger: Ledger,
+    resume: ResumePoint,
+    identity: RunIdentity,
+    startedAt: number,
+    warn: (message: string) => void,
+  ) {
     this.#store = store
     this.#ledger = ledger
     this.#resume = resume
@@ -107,7 +114,8 @@ export class Persistence {
     const beyond = ledger.finishedInWindow()
     const finished: [number, JobKey][] = beyond.seqs.map((seq, i) => [seq, beyond.keys[i]])
     // Jobs an earlier incarnation finished beyond where the generator has got to yet.
-    if (!complete && this.#resume.skip.size > 0) for (const pair of this.#resume.skip.pending()) if (pair[0] >= ledger.next) finished.push(pair)
+    if (!complete && this.#resume.skip.size > 0)
+      for (const pair of this.#resume.skip.pending()) if (pair[0] >= ledger.next) finished.push(pair)
     return {
       format: CHECKPOINT_FORMAT,
       key: this.#identity.key,

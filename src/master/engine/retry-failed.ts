@@ -10,9 +10,16 @@ import type { RetryPass } from '../state/state-store.js'
  * the log, under arguments of its own.
  */
 export async function prepareRetryPass(options: ResolvedMasterOptions): Promise<RetryPass | undefined> {
-  if (options.reset) throw new OptionError('Master.retryFailed() replays the failed jobs of a run: options.reset does not go with it', 'reset')
-  if (Object.keys(options.args).length > 0) throw new OptionError('Master.retryFailed() takes no options.args: the jobs come from the failed-jobs log', 'args')
-  const backend = stateBackend({ stateDir: options.stateDir, stateStore: options.stateStore, acceptJournalLoss: false, heartbeat: options.heartbeat })
+  if (options.reset)
+    throw new OptionError('Master.retryFailed() replays the failed jobs of a run: options.reset does not go with it', 'reset')
+  if (Object.keys(options.args).length > 0)
+    throw new OptionError('Master.retryFailed() takes no options.args: the jobs come from the failed-jobs log', 'args')
+  const backend = stateBackend({
+    stateDir: options.stateDir,
+    stateStore: options.stateStore,
+    acceptJournalLoss: false,
+    heartbeat: options.heartbeat,
+  })
   // A shard's key is its own (the shard's suffix is in it): the pass replays its failed jobs without the shard's filter.
   return backend.retryPass(options.key)
 }

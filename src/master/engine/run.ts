@@ -88,7 +88,21 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
     if (previous?.complete) {
       await store.close()
       const totals = { done: previous.counts.done, failed: previous.counts.failed, elapsedMs: previous.elapsed }
-      return { kind: 'already-complete', summary: { outcome: 'already-complete', key: options.key, jobs: 0, done: 0, failed: 0, skipped: 0, elapsedMs: 0, rate: 0, totals, failedLog } }
+      return {
+        kind: 'already-complete',
+        summary: {
+          outcome: 'already-complete',
+          key: options.key,
+          jobs: 0,
+          done: 0,
+          failed: 0,
+          skipped: 0,
+          elapsedMs: 0,
+          rate: 0,
+          totals,
+          failedLog,
+        },
+      }
     }
     const resume = store.resumePoint()
     const total = await readTotal(options, events)
@@ -156,7 +170,13 @@ export class Run {
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
 
-  constructor(options: ResolvedMasterOptions, { token, events, parts = DEFAULT_PARTS }: RunContext, store: StateStore, resume: ResumePoint, total: RunTotal | undefined) {
+  constructor(
+    options: ResolvedMasterOptions,
+    { token, events, parts = DEFAULT_PARTS }: RunContext,
+    store: StateStore,
+    resume: ResumePoint,
+    total: RunTotal | undefined,
+  ) {
     this.#options = options
     this.#hide = hideSecrets(options.secrets)
     this.#events = events
@@ -165,7 +185,14 @@ export class Run {
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     const warn = (message: string): void => this.#log('warn', message)
-    this.#persistence = new Persistence(store, this.#ledger, resume, { key: o.key, args: identityArgs(o.shownArgs, o.shard) }, this.#startedAt, warn)
+    this.#persistence = new Persistence(
+      store,
+      this.#ledger,
+      resume,
+      { key: o.key, args: identityArgs(o.shownArgs, o.shard) },
+      this.#startedAt,
+      warn,
+    )
     this.#failedLog = store.openFailedLog(o.failedLog)
     // The state can no longer be written (a lost lease): stop at once, the jobs in flight could not be recorded.
     store.watch?.((error) => {
@@ -175,11 +202,19 @@ export class Run {
     // A pause outlives its master: a run paused when it stopped starts paused until resumed.
     const pausedBefore = store.previous?.paused === true
     this.#pausedBy = pausedBefore ? { kind: 'checkpoint' } : { kind: 'flag' }
-    const throttle = o.throttle === undefined || typeof o.throttle !== 'function' ? o.throttle : { check: o.throttle, name: o.throttle.name || 'throttle' }
+    const throttle =
+      o.throttle === undefined || typeof o.throttle !== 'function' ? o.throttle : { check: o.throttle, name: o.throttle.name || 'throttle' }
     // Until the throttle check first answers, nothing goes out: the database may be suffering now.
     const throttled = throttle === undefined ? undefined : 'waiting for the first throttle check'
-    this.#controls = new Controls({ paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttle?.name, throttled }, Date.now(), (change) => this.#onControlChange(change))
-    this.#throttle = throttle === undefined ? undefined : new Throttle(throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
+    this.#controls = new Controls(
+      { paused: o.paused || pausedBefore, rate: o.rate, maxInFlight: o.maxInFlight, throttle: throttle?.name, throttled },
+      Date.now(),
+      (change) => this.#onControlChange(change),
+    )
+    this.#throttle =
+      throttle === undefined
+        ? undefined
+        : new Throttle(throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
     this.#persistence.setPaused(this.#controls.paused)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
@@ -197,7 +232,17 @@ export class Run {
       log: (level, message) => this.#log(level, message),
     })
     this.#server = parts.server(
-      { token, maxFrame: o.maxFrame, heartbeat: o.heartbeat, maxSlaves: o.maxSlaves, tls: o.tls, run: randomBytes(6).toString('hex'), args: o.args, jobTimeout: o.jobTimeout, http: this.#surface?.routes },
+      {
+        token,
+        maxFrame: o.maxFrame,
+        heartbeat: o.heartbeat,
+        maxSlaves: o.maxSlaves,
+        tls: o.tls,
+        run: randomBytes(6).toString('hex'),
+        args: o.args,
+        jobTimeout: o.jobTimeout,
+        http: this.#surface?.routes,
+      },
       {
         open: (session) => this.#onOpen(session),
         message: (session, message) => this.#onMessage(session, message),
@@ -205,7 +250,18 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    this.#status = new StatusSampler({ key: o.key, args: o.shownArgs, ledger: this.#ledger, totals: () => this.#persistence.totals(), sessions: this.#server.sessions, resume, total: total?.count, startedAt: this.#startedAt, controls: () => this.#controls.figures, failures: () => this.#failures.list() })
+    this.#status = new StatusSampler({
+      key: o.key,
+      args: o.shownArgs,
+      ledger: this.#ledger,
+      totals: () => this.#persistence.totals(),
+      sessions: this.#server.sessions,
+      resume,
+      total: total?.count,
+      startedAt: this.#startedAt,
+      controls: () => this.#controls.figures,
+      failures: () => this.#failures.list(),
+    })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }
 
@@ -229,7 +285,12 @@ export class Run {
       throw error
     }
     const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address
-    this.#address = { host: bound.address, port: bound.port, hostPort: `${host}:${bound.port}`, url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}` }
+    this.#address = {
+      host: bound.address,
+      port: bound.port,
+      hostPort: `${host}:${bound.port}`,
+      url: `${o.tls ? 'wss' : 'ws'}://${host}:${bound.port}`,
+    }
     const stopAsked = this.#life.listening()
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
     this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
@@ -238,11 +299,21 @@ export class Run {
     this.#events.emit('listening', this.#address)
     for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
     this.#throttle?.start()
-    if (this.#controls.paused) this.#log('info', `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`)
-    this.#source.run(this.#resume.last ?? undefined, { position: this.#resume.position, args: { ...o.args }, ...(o.shard === undefined ? {} : { shard: { ...o.shard } }) }).then(
-      () => this.#settle(),
-      (error) => this.#abort(error),
-    )
+    if (this.#controls.paused)
+      this.#log(
+        'info',
+        `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`,
+      )
+    this.#source
+      .run(this.#resume.last ?? undefined, {
+        position: this.#resume.position,
+        args: { ...o.args },
+        ...(o.shard === undefined ? {} : { shard: { ...o.shard } }),
+      })
+      .then(
+        () => this.#settle(),
+        (error) => this.#abort(error),
+      )
     if (stopAsked) this.stop()
     return this.#done.promise
   }
@@ -373,7 +444,10 @@ export class Run {
         session.reported(0, message.failures.length, Date.now())
         // A handler's error may quote a secret argument (a connection string): masked before
         // it reaches the failed-jobs log, /status, the page or the log.
-        this.#failAttempts(session, message.failures.map((failure) => this.#hideIn(failure)))
+        this.#failAttempts(
+          session,
+          message.failures.map((failure) => this.#hideIn(failure)),
+        )
         this.#grant(session, message.credit)
         break
       case 'credit':
@@ -430,7 +504,9 @@ export class Run {
     this.#events.emit('slave-disconnected', session)
     // A slave that stops on purpose reported the jobs it ran: what is left never ran.
     const handedBack = reason === CLOSE_REASON.slaveStopping
-    this.#reportFailed(() => this.#policy.lost(session.id, reason, session.label, handedBack, Date.now(), this.#persistence.finished).failed)
+    this.#reportFailed(
+      () => this.#policy.lost(session.id, reason, session.label, handedBack, Date.now(), this.#persistence.finished).failed,
+    )
     this.#scheduleTurn()
   }
 

@@ -11,7 +11,14 @@ import type { TlsOptions } from '../../options.js'
 import { decodeSlaveMessage, encode } from '../../protocol/codec.js'
 import type { MasterMessage, SlaveMessage } from '../../protocol/messages.js'
 import { PROTOCOL_VERSION } from '../../protocol/messages.js'
-import { CLOSE_CODE, CLOSE_TIMEOUT_MS, HELLO_TIMEOUT_S, MASTER_MISSED_HEARTBEATS, MAX_CLOSE_REASON_BYTES, SOCKET_DEADLINE_S } from '../../protocol/constants.js'
+import {
+  CLOSE_CODE,
+  CLOSE_TIMEOUT_MS,
+  HELLO_TIMEOUT_S,
+  MASTER_MISSED_HEARTBEATS,
+  MAX_CLOSE_REASON_BYTES,
+  SOCKET_DEADLINE_S,
+} from '../../protocol/constants.js'
 import { browserRefusal } from './browser-guard.js'
 import { AWAITING_HELLO, CLOSED, Session } from './session.js'
 import type { FrameSink } from './dispatcher.js'
@@ -162,7 +169,9 @@ export class Server implements RunServer {
     this.#http.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res))
     this.#http.on('clientError', answerClientError)
     // Node closes a CONNECT without a word when nobody listens: it gets an answer like any request.
-    this.#http.on('connect', (_req: IncomingMessage, socket: Socket) => answerSocket(socket, 405, 'CONNECT is not served: this is a Taskmaster master\n'))
+    this.#http.on('connect', (_req: IncomingMessage, socket: Socket) =>
+      answerSocket(socket, 405, 'CONNECT is not served: this is a Taskmaster master\n'),
+    )
     this.#http.on('connection', (socket: Socket) => this.#connection(socket))
     this.#http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head))
     this.#http.on('tlsClientError', (error: Error, socket: Socket & { _parent?: Socket }) => {
@@ -181,7 +190,8 @@ export class Server implements RunServer {
   listen(host: string, port: number): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (error: NodeJS.ErrnoException): void => {
-        const what = error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message
+        const what =
+          error.code === 'EADDRINUSE' ? 'the address is already in use' : error.code === 'EACCES' ? 'permission denied' : error.message
         reject(new ListenError(`Cannot listen on ${host}:${port}: ${what}`, `${host}:${port}`))
       }
       this.#http.once('error', onError)
@@ -280,7 +290,10 @@ export class Server implements RunServer {
     res.on('error', () => res.destroy())
     this.#spokeHttp.add(tcpOf(req.socket))
     try {
-      if (this.#refused(req, req.method !== 'GET' && req.method !== 'HEAD', (why) => sendText(res, 403, `${why}\n`, { connection: 'close' }))) return
+      if (
+        this.#refused(req, req.method !== 'GET' && req.method !== 'HEAD', (why) => sendText(res, 403, `${why}\n`, { connection: 'close' }))
+      )
+        return
       if (this.#options.http?.handle(req, res) === true) return
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close', upgrade: 'websocket' })
       res.end('This is a Taskmaster master. Connect to it with tm-slave, not a browser or HTTP client.\n')
@@ -298,7 +311,10 @@ export class Server implements RunServer {
       if (requestTarget(req.url) === undefined) return answerSocket(socket, 400, 'Malformed request target: expected a path such as /\n')
       this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req))
     } catch (error) {
-      this.#handler.log('warn', `Could not take a WebSocket upgrade from ${req.socket.remoteAddress}: ${(error as Error).message}; the run goes on`)
+      this.#handler.log(
+        'warn',
+        `Could not take a WebSocket upgrade from ${req.socket.remoteAddress}: ${(error as Error).message}; the run goes on`,
+      )
       socket.destroy()
     }
   }
@@ -307,7 +323,10 @@ export class Server implements RunServer {
   #refused(req: IncomingMessage, acts: boolean, refuse: (why: string) => void): boolean {
     const why = browserRefusal(req.headers, acts, { hasToken: this.#options.token !== undefined, loopback: this.#loopback })
     if (why === undefined) return false
-    this.#handler.log('warn', `Refused ${req.method} ${pathForLog(req)} from ${req.socket.remoteAddress}: a web page may have sent it (Host or Origin)`)
+    this.#handler.log(
+      'warn',
+      `Refused ${req.method} ${pathForLog(req)} from ${req.socket.remoteAddress}: a web page may have sent it (Host or Origin)`,
+    )
     refuse(why)
     return true
   }
@@ -338,7 +357,10 @@ export class Server implements RunServer {
       if (oldest === undefined) break
       if (!this.#saidFull) {
         this.#saidFull = true
-        const limit = this.#sockets.size > this.#budget ? `${this.#budget} connections fit under the open-file limit (ulimit -n)` : `the limit is ${this.#maxUnauthenticated}`
+        const limit =
+          this.#sockets.size > this.#budget
+            ? `${this.#budget} connections fit under the open-file limit (ulimit -n)`
+            : `the limit is ${this.#maxUnauthenticated}`
         this.#handler.log('warn', `Too many connections without a hello (${limit}): closing the oldest ones; said once, the run goes on`)
       }
       // Out of the sets at once: the close event comes later.
@@ -362,13 +384,18 @@ export class Server implements RunServer {
     const session = new Session(this.#nextId++, ws, remote, tcp)
     this.#sessions.set(session.id, session)
     const helloTimer = setTimeout(() => {
-      if (session.state === AWAITING_HELLO) this.#reject(session, new ProtocolError(`No hello within ${HELLO_TIMEOUT_S} s`, CLOSE_CODE.policy))
+      if (session.state === AWAITING_HELLO)
+        this.#reject(session, new ProtocolError(`No hello within ${HELLO_TIMEOUT_S} s`, CLOSE_CODE.policy))
     }, HELLO_TIMEOUT_S * 1000)
     helloTimer.unref()
     ws.on('pong', () => session.heard())
     ws.on('message', (data: RawData, isBinary: boolean) => {
       session.heard()
-      if (!isBinary) return this.#reject(session, new ProtocolError('Text frames are not part of the protocol; frames must be binary MessagePack', CLOSE_CODE.unsupported))
+      if (!isBinary)
+        return this.#reject(
+          session,
+          new ProtocolError('Text frames are not part of the protocol; frames must be binary MessagePack', CLOSE_CODE.unsupported),
+        )
       let message: SlaveMessage
       try {
         message = decodeSlaveMessage(data as Buffer)
@@ -392,7 +419,10 @@ export class Server implements RunServer {
       this.#handler.message(session, message)
     })
     ws.on('error', (error: Error & { code?: string }) => {
-      const text = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? `frame larger than the limit of ${this.#options.maxFrame} bytes (--max-frame)` : error.message
+      const text =
+        error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+          ? `frame larger than the limit of ${this.#options.maxFrame} bytes (--max-frame)`
+          : error.message
       this.#handler.log('warn', `Closed ${session.label}: ${text}`)
     })
     ws.on('close', (code: number, reason: Buffer) => {
@@ -430,13 +460,29 @@ export class Server implements RunServer {
       // Refused slaves retry with backoff: one line per burst, not one per attempt.
       const log = !this.#saidNoRoom
       this.#saidNoRoom = true
-      if (log) this.#handler.log('warn', `Refused ${session.label}: the master already serves ${this.#slaves} slaves (--max-slaves ${max}); said once until a slave leaves, the run goes on`)
-      this.#reject(session, new FullError(`The master is full: it serves at most ${max} slaves (--max-slaves ${max}); try again later`), false)
+      if (log)
+        this.#handler.log(
+          'warn',
+          `Refused ${session.label}: the master already serves ${this.#slaves} slaves (--max-slaves ${max}); said once until a slave leaves, the run goes on`,
+        )
+      this.#reject(
+        session,
+        new FullError(`The master is full: it serves at most ${max} slaves (--max-slaves ${max}); try again later`),
+        false,
+      )
       return
     }
     this.#slaves++
     session.welcome(Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity))
-    this.send(session, { type: 'welcome', version: PROTOCOL_VERSION, run: this.#options.run, session: session.id, heartbeat: this.#options.heartbeat, args: this.#options.args ?? {}, ...(this.#options.jobTimeout ? { jobTimeout: this.#options.jobTimeout } : {}) })
+    this.send(session, {
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      run: this.#options.run,
+      session: session.id,
+      heartbeat: this.#options.heartbeat,
+      args: this.#options.args ?? {},
+      ...(this.#options.jobTimeout ? { jobTimeout: this.#options.jobTimeout } : {}),
+    })
     this.#handler.open(session)
   }
 

@@ -111,7 +111,8 @@ export class Source {
     resume?.()
     try {
       const closing = this.#iterator?.return?.() as Promise<unknown> | IteratorResult<unknown> | undefined
-      if (closing !== undefined && typeof (closing as Promise<unknown>).then === 'function') (closing as Promise<unknown>).then(undefined, () => {})
+      if (closing !== undefined && typeof (closing as Promise<unknown>).then === 'function')
+        (closing as Promise<unknown>).then(undefined, () => {})
     } catch {
       // A generator that throws while closing changes nothing for the run.
     }
@@ -140,5 +141,7 @@ function iteratorOf(getJobs: () => unknown): { iterator: Iterator<unknown> | Asy
   } catch (error) {
     throw generatorError(error)
   }
-  throw new JobSourceError(`getJobs() returned ${produced === null ? 'null' : typeof produced}; it must be a generator (function*, async function*) or return an iterable`)
+  throw new JobSourceError(
+    `getJobs() returned ${produced === null ? 'null' : typeof produced}; it must be a generator (function*, async function*) or return an iterable`,
+  )
 }

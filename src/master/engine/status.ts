@@ -173,7 +173,12 @@ export function jsonKey(key: JobKey | undefined | null): string | number | null 
 }
 
 /** Percent and ETA of a run from its finished jobs, total and rate. */
-export function progress(finished: number, total: number | null, rate: number, complete: boolean): { percent: number | null; etaMs: number | null } {
+export function progress(
+  finished: number,
+  total: number | null,
+  rate: number,
+  complete: boolean,
+): { percent: number | null; etaMs: number | null } {
   if (total === null) return { percent: null, etaMs: complete ? 0 : null }
   const percent = total > 0 ? Math.min(100, (finished * 100) / total) : 100
   if (complete) return { percent, etaMs: 0 }

@@ -39,7 +39,12 @@ export class Throttle {
   #abort: AbortController | undefined
   #stopped = false
 
-  constructor(check: ThrottleCheck, args: Readonly<Record<string, string>>, intervalMs: number, onVerdict: (verdict: ThrottleVerdict) => void) {
+  constructor(
+    check: ThrottleCheck,
+    args: Readonly<Record<string, string>>,
+    intervalMs: number,
+    onVerdict: (verdict: ThrottleVerdict) => void,
+  ) {
     this.#check = check
     this.#args = args
     this.#intervalMs = intervalMs
@@ -115,6 +120,12 @@ function threw(error: unknown): string {
 export async function loadThrottle(spec: string): Promise<NamedThrottle> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
-  const check = pickFunction<ThrottleCheck>(module, path, exportName, ['throttle', 'default'], 'a function ({ args, signal }) => false | true | reason (sync or async)').fn
+  const check = pickFunction<ThrottleCheck>(
+    module,
+    path,
+    exportName,
+    ['throttle', 'default'],
+    'a function ({ args, signal }) => false | true | reason (sync or async)',
+  ).fn
   return { check, name: spec }
 }

@@ -37,7 +37,11 @@ export interface ControlAnswer {
 export function addControlRoutes(router: HttpRouter, target: ControlTarget): HttpRouter {
   const source = (req: IncomingMessage): ControlSource => ({ kind: 'http', address: req.socket.remoteAddress ?? 'unknown' })
   const answer = (req: IncomingMessage, res: ServerResponse, change: ControlUpdate | undefined, unchanged: string): void => {
-    const body: ControlAnswer = { changed: change === undefined ? unchanged : describeChange(change), change: change ?? null, controls: target.controls() }
+    const body: ControlAnswer = {
+      changed: change === undefined ? unchanged : describeChange(change),
+      change: change ?? null,
+      controls: target.controls(),
+    }
     sendJson(req, res, JSON.stringify(body))
   }
   // The answer goes once the request is whole: its body is read (and dropped) first.
@@ -48,18 +52,39 @@ export function addControlRoutes(router: HttpRouter, target: ControlTarget): Htt
       answer(req, res, act(source(req)), unchanged)
     }
   const setting =
-    (path: string, limit: Bounds, set: (value: number | null, source: ControlSource) => ControlUpdate | undefined, name: string): RouteHandler =>
+    (
+      path: string,
+      limit: Bounds,
+      set: (value: number | null, source: ControlSource) => ControlUpdate | undefined,
+      name: string,
+    ): RouteHandler =>
     async (req, res) => {
       const read = readValue(await readBody(req, MAX_BODY), limit)
-      if ('why' in read) return sendText(res, 400, `POST ${path} takes a JSON body {"value": <${rangeWords(limit)}> or null for no limit}; ${read.why}\n`)
+      if ('why' in read)
+        return sendText(res, 400, `POST ${path} takes a JSON body {"value": <${rangeWords(limit)}> or null for no limit}; ${read.why}\n`)
       answer(req, res, set(read.value, source(req)), `nothing: ${name} is already ${read.value === null ? 'off' : read.value}`)
     }
   return router
-    .post('/pause', action((from) => target.setPaused(true, from), 'nothing: already paused'))
-    .post('/resume', action((from) => target.setPaused(false, from), 'nothing: not paused'))
-    .post('/stop', action((from) => target.stop(from), ''))
-    .post('/rate', setting('/rate', MASTER_OPTIONS.rate.bounds, (value, from) => target.setRate(value, from), 'the rate'))
-    .post('/max-in-flight', setting('/max-in-flight', MASTER_OPTIONS.maxInFlight.bounds, (value, from) => target.setMaxInFlight(value, from), 'max in flight'))
+    .post(
+      '/pause',
+      action((from) => target.setPaused(true, from), 'nothing: already paused'),
+    )
+    .post(
+      '/resume',
+      action((from) => target.setPaused(false, from), 'nothing: not paused'),
+    )
+    .post(
+      '/stop',
+      action((from) => target.stop(from), ''),
+    )
+    .post(
+      '/rate',
+      setting('/rate', MASTER_OPTIONS.rate.bounds, (value, from) => target.setRate(value, from), 'the rate'),
+    )
+    .post(
+      '/max-in-flight',
+      setting('/max-in-flight', MASTER_OPTIONS.maxInFlight.bounds, (value, from) => target.setMaxInFlight(value, from), 'max in flight'),
+    )
 }
 
 /**

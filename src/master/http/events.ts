@@ -84,7 +84,9 @@ export class StatusEvents {
 
   #watch(req: IncomingMessage, res: ServerResponse): void {
     if (this.#closed || this.#watchers.size >= this.#maxWatchers) {
-      sendText(res, 503, this.#closed ? 'The run is closing\n' : `Too many watchers (${this.#maxWatchers}); try again later\n`, { 'retry-after': '5' })
+      sendText(res, 503, this.#closed ? 'The run is closing\n' : `Too many watchers (${this.#maxWatchers}); try again later\n`, {
+        'retry-after': '5',
+      })
       return
     }
     res.writeHead(200, {

@@ -32,39 +32,144 @@ interface SlaveMetric {
  */
 export const RUN_METRICS: readonly RunMetric[] = [
   { name: 'taskmaster_jobs_done_total', kind: 'counter', help: 'Jobs done over the whole run (every master of it).', value: (r) => r.done },
-  { name: 'taskmaster_jobs_failed_total', kind: 'counter', help: 'Jobs written to the failed-jobs log over the whole run.', value: (r) => r.failed },
-  { name: 'taskmaster_jobs_skipped_total', kind: 'counter', help: 'Jobs this master skipped because an earlier master of the run had finished them.', value: (r) => r.skipped },
+  {
+    name: 'taskmaster_jobs_failed_total',
+    kind: 'counter',
+    help: 'Jobs written to the failed-jobs log over the whole run.',
+    value: (r) => r.failed,
+  },
+  {
+    name: 'taskmaster_jobs_skipped_total',
+    kind: 'counter',
+    help: 'Jobs this master skipped because an earlier master of the run had finished them.',
+    value: (r) => r.skipped,
+  },
   { name: 'taskmaster_session_jobs_done_total', kind: 'counter', help: 'Jobs done by this master.', value: (r) => r.session.done },
-  { name: 'taskmaster_session_jobs_failed_total', kind: 'counter', help: 'Jobs this master wrote to the failed-jobs log.', value: (r) => r.session.failed },
+  {
+    name: 'taskmaster_session_jobs_failed_total',
+    kind: 'counter',
+    help: 'Jobs this master wrote to the failed-jobs log.',
+    value: (r) => r.session.failed,
+  },
   { name: 'taskmaster_jobs_in_flight', kind: 'gauge', help: 'Jobs sent to slaves and not finished yet.', value: (r) => r.inFlight },
   { name: 'taskmaster_jobs_queued', kind: 'gauge', help: 'Jobs in the buffer, waiting for a slave.', value: (r) => r.queued },
   { name: 'taskmaster_jobs_waiting', kind: 'gauge', help: 'Jobs waiting out a retry delay.', value: (r) => r.waiting },
-  { name: 'taskmaster_jobs_expected', kind: 'gauge', help: "Jobs of the whole run (the jobs module's total); absent without a total.", value: (r) => r.total },
-  { name: 'taskmaster_position', kind: 'gauge', help: "Jobs known finished contiguously from the generator's first (the watermark plus one).", value: (r) => r.position },
-  { name: 'taskmaster_progress_ratio', kind: 'gauge', help: 'Finished jobs over the total, 0 to 1; absent without a total.', value: (r) => (r.percent === null ? null : r.percent / 100) },
-  { name: 'taskmaster_rate_jobs_per_second', kind: 'gauge', help: 'Jobs finished per second over the last 10 s (this master).', value: (r) => r.rate },
-  { name: 'taskmaster_eta_seconds', kind: 'gauge', help: 'Seconds left at the current rate; absent without a total or while the rate is 0.', value: (r) => (r.etaMs === null ? null : r.etaMs / 1000) },
-  { name: 'taskmaster_elapsed_seconds', kind: 'gauge', help: 'Seconds the whole run has run (every master of it).', value: (r) => r.elapsedMs / 1000 },
-  { name: 'taskmaster_session_elapsed_seconds', kind: 'gauge', help: 'Seconds this master has run.', value: (r) => r.session.elapsedMs / 1000 },
+  {
+    name: 'taskmaster_jobs_expected',
+    kind: 'gauge',
+    help: "Jobs of the whole run (the jobs module's total); absent without a total.",
+    value: (r) => r.total,
+  },
+  {
+    name: 'taskmaster_position',
+    kind: 'gauge',
+    help: "Jobs known finished contiguously from the generator's first (the watermark plus one).",
+    value: (r) => r.position,
+  },
+  {
+    name: 'taskmaster_progress_ratio',
+    kind: 'gauge',
+    help: 'Finished jobs over the total, 0 to 1; absent without a total.',
+    value: (r) => (r.percent === null ? null : r.percent / 100),
+  },
+  {
+    name: 'taskmaster_rate_jobs_per_second',
+    kind: 'gauge',
+    help: 'Jobs finished per second over the last 10 s (this master).',
+    value: (r) => r.rate,
+  },
+  {
+    name: 'taskmaster_eta_seconds',
+    kind: 'gauge',
+    help: 'Seconds left at the current rate; absent without a total or while the rate is 0.',
+    value: (r) => (r.etaMs === null ? null : r.etaMs / 1000),
+  },
+  {
+    name: 'taskmaster_elapsed_seconds',
+    kind: 'gauge',
+    help: 'Seconds the whole run has run (every master of it).',
+    value: (r) => r.elapsedMs / 1000,
+  },
+  {
+    name: 'taskmaster_session_elapsed_seconds',
+    kind: 'gauge',
+    help: 'Seconds this master has run.',
+    value: (r) => r.session.elapsedMs / 1000,
+  },
   // The controls. The throttle's reason is free text (a lag in seconds, an error): as a
   // label it would make a new series per reason, so it stays in /status and on the page.
-  { name: 'taskmaster_paused', kind: 'gauge', help: '1 while the run is paused (no new jobs go out), else 0.', value: (r) => (r.controls.paused ? 1 : 0) },
-  { name: 'taskmaster_throttled', kind: 'gauge', help: '1 while the throttle check holds dispatch (the reason is in /status), else 0.', value: (r) => (r.controls.throttled === null ? 0 : 1) },
-  { name: 'taskmaster_rate_limit_jobs_per_second', kind: 'gauge', help: 'The fleet-wide rate limit (--rate); absent while there is none.', value: (r) => r.controls.rate },
-  { name: 'taskmaster_max_in_flight_limit', kind: 'gauge', help: 'The fleet-wide cap on jobs in flight (--max-in-flight); absent while there is none.', value: (r) => r.controls.maxInFlight },
+  {
+    name: 'taskmaster_paused',
+    kind: 'gauge',
+    help: '1 while the run is paused (no new jobs go out), else 0.',
+    value: (r) => (r.controls.paused ? 1 : 0),
+  },
+  {
+    name: 'taskmaster_throttled',
+    kind: 'gauge',
+    help: '1 while the throttle check holds dispatch (the reason is in /status), else 0.',
+    value: (r) => (r.controls.throttled === null ? 0 : 1),
+  },
+  {
+    name: 'taskmaster_rate_limit_jobs_per_second',
+    kind: 'gauge',
+    help: 'The fleet-wide rate limit (--rate); absent while there is none.',
+    value: (r) => r.controls.rate,
+  },
+  {
+    name: 'taskmaster_max_in_flight_limit',
+    kind: 'gauge',
+    help: 'The fleet-wide cap on jobs in flight (--max-in-flight); absent while there is none.',
+    value: (r) => r.controls.maxInFlight,
+  },
 ]
 
 /** Every slave metric, one series per connected slave. */
 export const SLAVE_METRICS: readonly SlaveMetric[] = [
-  { name: 'taskmaster_slave_jobs_done_total', kind: 'counter', help: 'Jobs this slave finished successfully on this connection.', value: (s) => s.done },
-  { name: 'taskmaster_slave_attempts_failed_total', kind: 'counter', help: 'Failed attempts this slave reported on this connection.', value: (s) => s.failed },
+  {
+    name: 'taskmaster_slave_jobs_done_total',
+    kind: 'counter',
+    help: 'Jobs this slave finished successfully on this connection.',
+    value: (s) => s.done,
+  },
+  {
+    name: 'taskmaster_slave_attempts_failed_total',
+    kind: 'counter',
+    help: 'Failed attempts this slave reported on this connection.',
+    value: (s) => s.failed,
+  },
   { name: 'taskmaster_slave_jobs_in_flight', kind: 'gauge', help: 'Jobs in flight on this slave.', value: (s) => s.inFlight },
   { name: 'taskmaster_slave_concurrency', kind: 'gauge', help: 'Jobs this slave runs at once.', value: (s) => s.concurrency },
-  { name: 'taskmaster_slave_rate_jobs_per_second', kind: 'gauge', help: 'Jobs per second this slave finished over the last 10 s.', value: (s) => s.rate },
-  { name: 'taskmaster_slave_cpu_percent', kind: 'gauge', help: 'CPU the slave process used over its last report, in percent of one core.', value: (s) => s.cpuPercent },
-  { name: 'taskmaster_slave_resident_memory_bytes', kind: 'gauge', help: 'Resident memory of the slave process at its last report.', value: (s) => s.rss },
-  { name: 'taskmaster_slave_network_receive_bytes_total', kind: 'counter', help: 'Bytes the slave received on this connection, at its last report.', value: (s) => s.netIn },
-  { name: 'taskmaster_slave_network_transmit_bytes_total', kind: 'counter', help: 'Bytes the slave sent on this connection, at its last report.', value: (s) => s.netOut },
+  {
+    name: 'taskmaster_slave_rate_jobs_per_second',
+    kind: 'gauge',
+    help: 'Jobs per second this slave finished over the last 10 s.',
+    value: (s) => s.rate,
+  },
+  {
+    name: 'taskmaster_slave_cpu_percent',
+    kind: 'gauge',
+    help: 'CPU the slave process used over its last report, in percent of one core.',
+    value: (s) => s.cpuPercent,
+  },
+  {
+    name: 'taskmaster_slave_resident_memory_bytes',
+    kind: 'gauge',
+    help: 'Resident memory of the slave process at its last report.',
+    value: (s) => s.rss,
+  },
+  {
+    name: 'taskmaster_slave_network_receive_bytes_total',
+    kind: 'counter',
+    help: 'Bytes the slave received on this connection, at its last report.',
+    value: (s) => s.netIn,
+  },
+  {
+    name: 'taskmaster_slave_network_transmit_bytes_total',
+    kind: 'counter',
+    help: 'Bytes the slave sent on this connection, at its last report.',
+    value: (s) => s.netOut,
+  },
 ]
 
 type Series = Gauge<string> | Counter<string>
@@ -101,10 +206,16 @@ export class RunMetrics {
       this.reset()
       put(this, { key: doc().run.key, state: doc().run.state }, 1)
     })
-    create('gauge', 'taskmaster_status_time_seconds', 'When the status document these figures come from was built (Unix time).', RUN_LABELS, function () {
-      this.reset()
-      put(this, { key: doc().run.key }, Date.parse(doc().time) / 1000)
-    })
+    create(
+      'gauge',
+      'taskmaster_status_time_seconds',
+      'When the status document these figures come from was built (Unix time).',
+      RUN_LABELS,
+      function () {
+        this.reset()
+        put(this, { key: doc().run.key }, Date.parse(doc().time) / 1000)
+      },
+    )
     create('gauge', 'taskmaster_slaves', 'Slaves connected.', RUN_LABELS, function () {
       this.reset()
       put(this, { key: doc().run.key }, doc().slaves.length)
@@ -121,7 +232,8 @@ export class RunMetrics {
         // Slaves that left have no series any more.
         this.reset()
         const key = doc().run.key
-        for (const slave of doc().slaves) put(this, { key, slave: String(slave.id), address: slave.address, hostname: slave.hostname }, m.value(slave))
+        for (const slave of doc().slaves)
+          put(this, { key, slave: String(slave.id), address: slave.address, hostname: slave.hostname }, m.value(slave))
       })
     }
   }

@@ -66,7 +66,9 @@ export class HttpRouter {
     }
     if (this.#token !== undefined && !this.#open.has(url.pathname) && !tokenMatches(this.#token, requestToken(req, url))) {
       this.#log('warn', `Refused ${req.method} ${url.pathname} from ${req.socket.remoteAddress}: no valid token`)
-      sendText(res, 401, "This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n", { 'www-authenticate': 'Bearer realm="taskmaster"' })
+      sendText(res, 401, "This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n", {
+        'www-authenticate': 'Bearer realm="taskmaster"',
+      })
       return true
     }
     this.#answer(handler, req, res, url)

@@ -39,7 +39,19 @@ export interface Checkpoint {
 /** The checkpoint of run `key` before its first job: position 0, nothing finished. */
 export function freshCheckpoint(key: string, args: Record<string, string>): Checkpoint {
   const now = new Date().toISOString()
-  return { format: CHECKPOINT_FORMAT, key, args: { ...args }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: now, updatedAt: now }
+  return {
+    format: CHECKPOINT_FORMAT,
+    key,
+    args: { ...args },
+    complete: false,
+    position: 0,
+    last: null,
+    finished: [],
+    counts: { done: 0, failed: 0 },
+    elapsed: 0,
+    startedAt: now,
+    updatedAt: now,
+  }
 }
 
 /**
@@ -65,10 +77,14 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
     throw new CheckpointError(`'${path}' is not a Taskmaster checkpoint; move it away or use --reset to start over`, path)
   }
   if (c.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`Checkpoint '${path}' has format ${JSON.stringify(c.format)}, this Taskmaster reads format ${CHECKPOINT_FORMAT}; finish the run with the Taskmaster version that started it, or use --reset to start over`, path)
+    throw new CheckpointError(
+      `Checkpoint '${path}' has format ${JSON.stringify(c.format)}, this Taskmaster reads format ${CHECKPOINT_FORMAT}; finish the run with the Taskmaster version that started it, or use --reset to start over`,
+      path,
+    )
   }
   const problem = problemOf(c)
-  if (problem !== undefined) throw new CheckpointError(`Checkpoint '${path}' is damaged ${problem}; move it away or use --reset to start over`, path)
+  if (problem !== undefined)
+    throw new CheckpointError(`Checkpoint '${path}' is damaged ${problem}; move it away or use --reset to start over`, path)
   return c as Checkpoint
 }
 
@@ -80,9 +96,11 @@ const show = (value: unknown): string => stringify(value) ?? String(value)
 
 const isWhole = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
-const isJobKey = (value: unknown): value is JobKey => (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' || typeof value === 'bigint'
+const isJobKey = (value: unknown): value is JobKey =>
+  (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' || typeof value === 'bigint'
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const NOT_A_KEY = 'is not a job key (number, string, bigint)'
 
@@ -97,7 +115,8 @@ function problemOf(c: Record<string, unknown>): string | undefined {
   const missing = FIELDS.filter((field) => !(field in c))
   if (missing.length > 0) return `(missing fields): it has no ${missing.join(', ')}`
   if (typeof c.key !== 'string') return `(key: ${show(c.key)} is not a string)`
-  if (!isPlainObject(c.args) || !Object.values(c.args).every((v) => typeof v === 'string')) return `(args: ${show(c.args)} is not an object of name=value strings)`
+  if (!isPlainObject(c.args) || !Object.values(c.args).every((v) => typeof v === 'string'))
+    return `(args: ${show(c.args)} is not an object of name=value strings)`
   if (typeof c.complete !== 'boolean') return `(complete: ${show(c.complete)} is not true or false)`
   const position = c.position
   if (!isWhole(position)) return `(position: ${show(position)} is not a whole number >= 0)`
@@ -112,8 +131,10 @@ function problemOf(c: Record<string, unknown>): string | undefined {
     if (!isJobKey(key)) return `(finished[${i}]: key ${show(key)} ${NOT_A_KEY})`
   }
   const counts = c.counts
-  if (!isPlainObject(counts) || !isWhole(counts.done) || !isWhole(counts.failed)) return `(counts: ${show(counts)} is not {done, failed} whole numbers >= 0)`
-  if (typeof c.elapsed !== 'number' || !Number.isFinite(c.elapsed) || c.elapsed < 0) return `(elapsed: ${show(c.elapsed)} is not a number of milliseconds >= 0)`
+  if (!isPlainObject(counts) || !isWhole(counts.done) || !isWhole(counts.failed))
+    return `(counts: ${show(counts)} is not {done, failed} whole numbers >= 0)`
+  if (typeof c.elapsed !== 'number' || !Number.isFinite(c.elapsed) || c.elapsed < 0)
+    return `(elapsed: ${show(c.elapsed)} is not a number of milliseconds >= 0)`
   if (typeof c.startedAt !== 'string') return `(startedAt: ${show(c.startedAt)} is not a string)`
   if (typeof c.updatedAt !== 'string') return `(updatedAt: ${show(c.updatedAt)} is not a string)`
   if ('paused' in c && c.paused !== true) return `(paused: ${show(c.paused)} is not true)`

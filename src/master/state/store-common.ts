@@ -61,7 +61,10 @@ export function foldResume(cp: Checkpoint | undefined, journal: JournalEntries):
   // the checkpoint: positions and counts only grow, so the larger of each is the truth.
   const ahead = journal.position > (cp?.position ?? 0)
   const position = ahead ? journal.position : (cp?.position ?? 0)
-  const counts = { done: Math.max(cp?.counts.done ?? 0, journal.counts?.done ?? 0), failed: Math.max(cp?.counts.failed ?? 0, journal.counts?.failed ?? 0) }
+  const counts = {
+    done: Math.max(cp?.counts.done ?? 0, journal.counts?.done ?? 0),
+    failed: Math.max(cp?.counts.failed ?? 0, journal.counts?.failed ?? 0),
+  }
   const seqs: number[] = []
   const keys: JobKey[] = []
   const known = new Set<number>()

@@ -9,7 +9,33 @@ import { SLAVE_CLI } from '../../../src/cli/slave-options.js'
 import { resolveMasterOptions, resolveSlaveOptions } from '../../../src/options.js'
 
 /** Texts around every bound the options have (0, 1, 250, a week of seconds, 2^30, ...). */
-const PROBES = ['-1', '0', '0.0005', '0.001', '0.5', '1', '1.5', '250', '251', '1023', '1024', '60000', '60001', '100000', '100001', '604800', '604801', '1000000', '1000001', '10000000', '10000001', '100000000', '100000001', '1073741824', '1073741825']
+const PROBES = [
+  '-1',
+  '0',
+  '0.0005',
+  '0.001',
+  '0.5',
+  '1',
+  '1.5',
+  '250',
+  '251',
+  '1023',
+  '1024',
+  '60000',
+  '60001',
+  '100000',
+  '100001',
+  '604800',
+  '604801',
+  '1000000',
+  '1000001',
+  '10000000',
+  '10000001',
+  '100000000',
+  '100000001',
+  '1073741824',
+  '1073741825',
+]
 
 /** True when `resolve` returns: the library takes the options. */
 function accepts(resolve: () => unknown): boolean {
@@ -28,14 +54,19 @@ function agreement<L>(table: CliTable<L>, resolve: (options: Partial<L>) => unkn
     for (const text of PROBES) {
       let parsed: Record<string, unknown> | undefined
       try {
-        parsed = addOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }), table).parse([`--${entry.flags.split('--')[1].split(' ')[0]}`, text], { from: 'user' }).opts()
+        parsed = addOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }), table)
+          .parse([`--${entry.flags.split('--')[1].split(' ')[0]}`, text], { from: 'user' })
+          .opts()
       } catch {
         parsed = undefined
       }
       const library = accepts(() => resolve({ [entry.to as string]: Number(text) } as Partial<L>))
       // A flag that takes the text hands the library what it parsed: the library must take that too.
       const cli = parsed !== undefined && accepts(() => resolve(libraryOptions(table, parsed)))
-      if (cli !== library) disagreements.push(`${name} ${text}: the flag ${parsed === undefined ? 'refuses' : 'takes'} it, the library ${library ? 'takes' : 'refuses'} it`)
+      if (cli !== library)
+        disagreements.push(
+          `${name} ${text}: the flag ${parsed === undefined ? 'refuses' : 'takes'} it, the library ${library ? 'takes' : 'refuses'} it`,
+        )
     }
   }
   return disagreements

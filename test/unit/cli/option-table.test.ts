@@ -40,7 +40,25 @@ describe('MASTER_CLI', () => {
   })
 
   it('maps given values, --host to host and port, TM_TOKEN to token', () => {
-    const values = parse(MASTER_CLI, ['-H', '0.0.0.0:0', '--accept-journal-loss', '--max-slaves', '2', '-s', '5', '--spawn', '2', '--handler', 'h.mjs', '--status-interval', '3'], { TM_TOKEN: 's3cret' })
+    const values = parse(
+      MASTER_CLI,
+      [
+        '-H',
+        '0.0.0.0:0',
+        '--accept-journal-loss',
+        '--max-slaves',
+        '2',
+        '-s',
+        '5',
+        '--spawn',
+        '2',
+        '--handler',
+        'h.mjs',
+        '--status-interval',
+        '3',
+      ],
+      { TM_TOKEN: 's3cret' },
+    )
     expect(values).toMatchObject({ spawn: 2, handler: 'h.mjs', statusInterval: 3 })
     expect(libraryOptions(MASTER_CLI, values)).toEqual({
       stateDir: './.taskmaster',
@@ -61,17 +79,34 @@ describe('MASTER_CLI', () => {
   })
 
   it('maps --rate, --max-in-flight, --paused and --throttle-interval; --throttle is loaded by the command', () => {
-    const values = parse(MASTER_CLI, ['--rate', '2.5', '--max-in-flight', '64', '--paused', '--throttle', 'lag.ts:check', '--throttle-interval', '0.5'])
+    const values = parse(MASTER_CLI, [
+      '--rate',
+      '2.5',
+      '--max-in-flight',
+      '64',
+      '--paused',
+      '--throttle',
+      'lag.ts:check',
+      '--throttle-interval',
+      '0.5',
+    ])
     expect(values).toMatchObject({ throttle: 'lag.ts:check' })
     expect(libraryOptions(MASTER_CLI, values)).toMatchObject({ rate: 2.5, maxInFlight: 64, paused: true, throttleInterval: 0.5 })
     expect(libraryOptions(MASTER_CLI, values)).not.toHaveProperty('throttle')
     for (const rate of ['0', '1e-9', '-5', 'NaN', 'Infinity', '', '2e7']) {
-      expect(() => parse(MASTER_CLI, ['--rate', rate])).toThrow(`option '--rate <jobs/s>' argument '${rate}' is invalid. must be a number of jobs per second from 0.001 to 10000000, got '${rate}'`)
+      expect(() => parse(MASTER_CLI, ['--rate', rate])).toThrow(
+        `option '--rate <jobs/s>' argument '${rate}' is invalid. must be a number of jobs per second from 0.001 to 10000000, got '${rate}'`,
+      )
     }
     for (const max of ['0', '1.5', 'NaN', '2e8']) {
-      expect(() => parse(MASTER_CLI, ['--max-in-flight', max])).toThrow(`option '--max-in-flight <n>' argument '${max}' is invalid. must be a whole number of jobs from 1 to 100000000, got '${max}'`)
+      expect(() => parse(MASTER_CLI, ['--max-in-flight', max])).toThrow(
+        `option '--max-in-flight <n>' argument '${max}' is invalid. must be a whole number of jobs from 1 to 100000000, got '${max}'`,
+      )
     }
-    expect(libraryOptions(MASTER_CLI, parse(MASTER_CLI, ['--rate', '0.001', '--max-in-flight', '1e8']))).toMatchObject({ rate: 0.001, maxInFlight: 100_000_000 })
+    expect(libraryOptions(MASTER_CLI, parse(MASTER_CLI, ['--rate', '0.001', '--max-in-flight', '1e8']))).toMatchObject({
+      rate: 0.001,
+      maxInFlight: 100_000_000,
+    })
   })
 })
 
@@ -128,9 +163,41 @@ describe('bounded', () => {
 
 describe('spawnArgs', () => {
   it("passes the master's slave options to --spawn's slaves as tm-slave flags that read back the same values", () => {
-    const values = parse(MASTER_CLI, ['-c', '4', '--prefetch', '0', '--batch', '7', '--linger', '3', '--max-frame', '2048', '--log-format', 'json', '--spawn', '2', '--handler', 'h.mjs', '--retries', '5'])
+    const values = parse(MASTER_CLI, [
+      '-c',
+      '4',
+      '--prefetch',
+      '0',
+      '--batch',
+      '7',
+      '--linger',
+      '3',
+      '--max-frame',
+      '2048',
+      '--log-format',
+      'json',
+      '--spawn',
+      '2',
+      '--handler',
+      'h.mjs',
+      '--retries',
+      '5',
+    ])
     const args = spawnArgs(MASTER_CLI, values)
-    expect(args).toEqual(['--concurrency', '4', '--prefetch', '0', '--batch', '7', '--linger', '3', '--max-frame', '2048', '--log-format', 'json'])
+    expect(args).toEqual([
+      '--concurrency',
+      '4',
+      '--prefetch',
+      '0',
+      '--batch',
+      '7',
+      '--linger',
+      '3',
+      '--max-frame',
+      '2048',
+      '--log-format',
+      'json',
+    ])
     expect(parse(SLAVE_CLI, args)).toMatchObject({ concurrency: 4, prefetch: 0, batch: 7, linger: 3, maxFrame: 2048, logFormat: 'json' })
     // Not given: the slave's own defaults, but the master's frame limit and log format always go.
     expect(spawnArgs(MASTER_CLI, parse(MASTER_CLI, []))).toEqual(['--max-frame', '16777216', '--log-format', 'text'])
@@ -141,7 +208,9 @@ describe('spawnArgs', () => {
       if (!('spawn' in entry)) continue
       const slave = (SLAVE_CLI as Record<string, (typeof SLAVE_CLI)[keyof typeof SLAVE_CLI]>)[name]
       expect(slave?.flags, name).toBe(entry.flags)
-      expect('bounds' in entry ? entry.bounds : undefined, name).toEqual(slave !== undefined && 'bounds' in slave ? slave.bounds : undefined)
+      expect('bounds' in entry ? entry.bounds : undefined, name).toEqual(
+        slave !== undefined && 'bounds' in slave ? slave.bounds : undefined,
+      )
     }
   })
 })
@@ -152,13 +221,17 @@ describe('asFlagError', () => {
     expect(error).toBeInstanceOf(OptionError)
     expect((error as OptionError).message).toBe("--state-store must be a postgres:// URL, got 'x'")
     const other = new OptionError('options.standby needs options.stateStore (--standby needs --state-store postgres://...)', 'standby')
-    expect((asFlagError(MASTER_CLI, new OptionError('options.tls must be ...', 'tls')) as OptionError).message).toBe('options.tls must be ...')
+    expect((asFlagError(MASTER_CLI, new OptionError('options.tls must be ...', 'tls')) as OptionError).message).toBe(
+      'options.tls must be ...',
+    )
     expect(asFlagError(MASTER_CLI, other)).toBe(other)
   })
 })
 
 describe('addOptions', () => {
   it('refuses a table key that is not the option’s attribute name (a typo would lose the value)', () => {
-    expect(() => addOptions(new Command(), { size: { flags: '--sise <n>', help: 'x' } })).toThrow("Option table key 'size' does not match --sise <n> ('sise')")
+    expect(() => addOptions(new Command(), { size: { flags: '--sise <n>', help: 'x' } })).toThrow(
+      "Option table key 'size' does not match --sise <n> ('sise')",
+    )
   })
 })

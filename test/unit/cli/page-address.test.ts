@@ -13,14 +13,17 @@ describe('pageLine', () => {
   })
 
   it('never prints the token off loopback without TLS, and says why', () => {
-    const why = "Status page: http://10.0.0.5:5050/ (add ?token=<the run's token>: a master listening beyond loopback without TLS never prints its token in a link)"
+    const why =
+      "Status page: http://10.0.0.5:5050/ (add ?token=<the run's token>: a master listening beyond loopback without TLS never prints its token in a link)"
     expect(pageLine(at('10.0.0.5'), 's3cret', TERMINAL)).toBe(why)
     expect(pageLine(at('10.0.0.5'), 's3cret', { tls: false, terminal: false })).toBe(why)
     expect(pageLine(at('::'), 's3cret', { tls: false, terminal: true, machine: 'box' })).toBe(why.replace('10.0.0.5', 'box'))
   })
 
   it('never prints the token into a log (output that is not a terminal), and says why', () => {
-    expect(pageLine(at('127.0.0.1'), 's3cret', { tls: false, terminal: false })).toBe("Status page: http://127.0.0.1:5050/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)")
+    expect(pageLine(at('127.0.0.1'), 's3cret', { tls: false, terminal: false })).toBe(
+      "Status page: http://127.0.0.1:5050/ (add ?token=<the run's token>: the link holds the token only on a terminal, never in a log)",
+    )
     expect(pageLine(at('10.0.0.5'), 's3cret', { tls: true, terminal: false })).not.toContain('s3cret')
   })
 

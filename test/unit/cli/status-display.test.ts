@@ -33,13 +33,30 @@ function fakeMaster(status: RunStatus): Master & { current: RunStatus } {
 }
 
 const status = startingStatus('posts', {}, 'running')
-status.run = { ...status.run, done: 30_210, total: 100_000, percent: 30.21, rate: 991, etaMs: 70_000, elapsedMs: 40_000, position: 30_000, last: 30_000, inFlight: 211, queued: 10_000 }
+status.run = {
+  ...status.run,
+  done: 30_210,
+  total: 100_000,
+  percent: 30.21,
+  rate: 991,
+  etaMs: 70_000,
+  elapsedMs: 40_000,
+  position: 30_000,
+  last: 30_000,
+  inFlight: 211,
+  queued: 10_000,
+}
 
 describe('StatusDisplay on a terminal', () => {
   it('redraws in place, and after a resize erases every row the wider line now takes', () => {
     const out = new Terminal(200)
     const master = fakeMaster(status)
-    const display = new StatusDisplay(master, { tty: true, interval: 10, out: out as unknown as NodeJS.WriteStream, err: out as unknown as NodeJS.WritableStream })
+    const display = new StatusDisplay(master, {
+      tty: true,
+      interval: 10,
+      out: out as unknown as NodeJS.WriteStream,
+      err: out as unknown as NodeJS.WritableStream,
+    })
     display.start()
     const wide = statusLine(status, 200)
     expect(wide.length).toBeGreaterThan(120)
@@ -62,7 +79,13 @@ describe('StatusDisplay on a terminal', () => {
   it('draws the slaves table under the line when asked, and moves up over all of it', () => {
     const out = new Terminal(100)
     const master = fakeMaster(status)
-    const display = new StatusDisplay(master, { tty: true, interval: 10, out: out as unknown as NodeJS.WriteStream, err: out as unknown as NodeJS.WritableStream, slaves: true })
+    const display = new StatusDisplay(master, {
+      tty: true,
+      interval: 10,
+      out: out as unknown as NodeJS.WriteStream,
+      err: out as unknown as NodeJS.WritableStream,
+      slaves: true,
+    })
     display.start()
     expect(out.take()).toBe('\r\x1b[J' + statusLine(status, 100) + '\nno slaves connected')
     master.emit('status', status)
@@ -74,7 +97,12 @@ describe('StatusDisplay on a terminal', () => {
 describe('StatusDisplay off a terminal', () => {
   it('prints the last status as a plain line when it stops', () => {
     const out = new Terminal(80)
-    const display = new StatusDisplay(fakeMaster(status), { tty: false, interval: 10, out: out as unknown as NodeJS.WriteStream, err: out as unknown as NodeJS.WritableStream })
+    const display = new StatusDisplay(fakeMaster(status), {
+      tty: false,
+      interval: 10,
+      out: out as unknown as NodeJS.WriteStream,
+      err: out as unknown as NodeJS.WritableStream,
+    })
     display.start()
     display.stop()
     expect(out.take()).toBe(statusLine(status) + '\n')

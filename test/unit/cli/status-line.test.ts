@@ -44,7 +44,22 @@ const status: RunStatus = {
     session: { done: 30_210, failed: 2, elapsedMs: 40_500, startedAt: '2026-01-02T03:04:25.006Z' },
     controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
   },
-  slaves: [slave, { ...slave, id: 2, address: '10.0.0.8:40000', hostname: 'w2', pid: 7, done: 5, rate: 3.25, cpuPercent: 0, rss: 900, netIn: 0, netOut: 0 }],
+  slaves: [
+    slave,
+    {
+      ...slave,
+      id: 2,
+      address: '10.0.0.8:40000',
+      hostname: 'w2',
+      pid: 7,
+      done: 5,
+      rate: 3.25,
+      cpuPercent: 0,
+      rss: 900,
+      netIn: 0,
+      netOut: 0,
+    },
+  ],
   failures: [],
 }
 
@@ -60,7 +75,9 @@ describe('statusLine on a terminal', () => {
   })
 
   it('at 120 columns: a full bar and failed; nothing less important in place of the watermark', () => {
-    expect(statusLine(status, 120)).toBe('██████░░░░░░░░░░░░░░ 30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2')
+    expect(statusLine(status, 120)).toBe(
+      '██████░░░░░░░░░░░░░░ 30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2',
+    )
   })
 
   it('at 200 columns: everything', () => {
@@ -80,14 +97,24 @@ describe('statusLine on a terminal', () => {
 
 describe('statusLine off a terminal', () => {
   it('has every field, percent and ETA included, and no bar', () => {
-    expect(statusLine(status)).toBe('30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | slaves 2')
+    expect(statusLine(status)).toBe(
+      '30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | slaves 2',
+    )
   })
 
   it('says the ETA is unknown while the rate is 0, shows retries waiting, and this master’s share after a resume', () => {
     const resumed: RunStatus = {
       ...status,
       slaves: [],
-      run: { ...status.run, resumed: true, resumedAt: 20_000, rate: 0, etaMs: null, waiting: 3, session: { ...status.run.session, done: 10_210, elapsedMs: 12_000 } },
+      run: {
+        ...status.run,
+        resumed: true,
+        resumedAt: 20_000,
+        rate: 0,
+        etaMs: null,
+        waiting: 3,
+        session: { ...status.run.session, done: 10_210, elapsedMs: 12_000 },
+      },
     }
     expect(statusLine(resumed)).toBe(
       '30.2 % ETA - | done 30,210 of 100,000 | 0.0/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | waiting 3 | slaves 0 | this master: 10,210 done in 0:00:12',
@@ -97,7 +124,13 @@ describe('statusLine off a terminal', () => {
 
 describe('the controls on the status line', () => {
   it('says paused and throttled first, and shows the limits that are set after the queue', () => {
-    const held: RunStatus = { ...status, run: { ...status.run, controls: { paused: true, rate: 1500, maxInFlight: 64, throttled: 'replica lag 3.2 s > 1 s', throttle: 'lag.ts' } } }
+    const held: RunStatus = {
+      ...status,
+      run: {
+        ...status.run,
+        controls: { paused: true, rate: 1500, maxInFlight: 64, throttled: 'replica lag 3.2 s > 1 s', throttle: 'lag.ts' },
+      },
+    }
     expect(statusLine(held)).toBe(
       'paused | throttled: replica lag 3.2 s > 1 s | 30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | rate limit 1,500/s | max in flight 64 | slaves 2',
     )
@@ -106,9 +139,15 @@ describe('the controls on the status line', () => {
   })
 
   it('are written out in full for tm-ctl', () => {
-    expect(controlsText({ paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null })).toBe('not paused | rate off | max in flight off | no throttle')
-    expect(controlsText({ paused: true, rate: 0.5, maxInFlight: 1000, throttled: 'lag', throttle: 'lag.ts:check' })).toBe('paused | rate 0.5/s | max in flight 1,000 | throttle lag.ts:check: throttled: lag')
-    expect(controlsText({ paused: false, rate: 100_000, maxInFlight: null, throttled: null, throttle: 'lag.ts' })).toBe('not paused | rate 100,000/s | max in flight off | throttle lag.ts: not throttled')
+    expect(controlsText({ paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null })).toBe(
+      'not paused | rate off | max in flight off | no throttle',
+    )
+    expect(controlsText({ paused: true, rate: 0.5, maxInFlight: 1000, throttled: 'lag', throttle: 'lag.ts:check' })).toBe(
+      'paused | rate 0.5/s | max in flight 1,000 | throttle lag.ts:check: throttled: lag',
+    )
+    expect(controlsText({ paused: false, rate: 100_000, maxInFlight: null, throttled: null, throttle: 'lag.ts' })).toBe(
+      'not paused | rate 100,000/s | max in flight off | throttle lag.ts: not throttled',
+    )
   })
 })
 
@@ -152,9 +191,16 @@ describe('slavesTable', () => {
 
 describe('resumeMessage', () => {
   it('says where a resumed run starts again, and what was done', () => {
-    const resumed: RunStatus = { ...status, run: { ...status.run, resumed: true, resumedAt: 42_947, position: 42_947, last: 42_947, done: 42_940, failed: 7, elapsedMs: 70_000 } }
-    expect(resumeMessage(resumed)).toBe("Resuming 'posts' at 42,947 of 100,000, 42.9 % (after key 42947): 42,940 done and 7 failed so far in 0:01:10")
-    expect(resumeMessage({ ...resumed, run: { ...resumed.run, total: null } })).toBe("Resuming 'posts' at 42,947 (after key 42947): 42,940 done and 7 failed so far in 0:01:10")
+    const resumed: RunStatus = {
+      ...status,
+      run: { ...status.run, resumed: true, resumedAt: 42_947, position: 42_947, last: 42_947, done: 42_940, failed: 7, elapsedMs: 70_000 },
+    }
+    expect(resumeMessage(resumed)).toBe(
+      "Resuming 'posts' at 42,947 of 100,000, 42.9 % (after key 42947): 42,940 done and 7 failed so far in 0:01:10",
+    )
+    expect(resumeMessage({ ...resumed, run: { ...resumed.run, total: null } })).toBe(
+      "Resuming 'posts' at 42,947 (after key 42947): 42,940 done and 7 failed so far in 0:01:10",
+    )
   })
 
   it('says nothing on a fresh run', () => {

@@ -21,23 +21,40 @@ function expectRejected(bytes: Uint8Array, parts: string[], decoder: (bytes: Uin
 describe('encode: golden bytes', () => {
   it('encodes hello as a plain MessagePack map', () => {
     expect(encode(hello).toString('hex')).toBe(
-      'de0003' + 'a474797065a568656c6c6f' + 'a776657273696f6e02' + 'a5736c617665de0004' + 'a26964a161' + 'a8686f73746e616d65a168' + 'a370696407' + 'ab636f6e63757272656e637902',
+      'de0003' +
+        'a474797065a568656c6c6f' +
+        'a776657273696f6e02' +
+        'a5736c617665de0004' +
+        'a26964a161' +
+        'a8686f73746e616d65a168' +
+        'a370696407' +
+        'ab636f6e63757272656e637902',
     )
   })
 
   it('encodes jobs with nested maps and arrays', () => {
     const bytes = encode({ type: 'jobs', seqs: [0, 1], jobs: [{ id: 1 }, 'x'], attempts: [1, 2] })
-    expect(bytes.toString('hex')).toBe('de0004' + 'a474797065a46a6f6273' + 'a473657173920001' + 'a46a6f627392de0001a2696401a178' + 'a8617474656d707473920102')
+    expect(bytes.toString('hex')).toBe(
+      'de0004' + 'a474797065a46a6f6273' + 'a473657173920001' + 'a46a6f627392de0001a2696401a178' + 'a8617474656d707473920102',
+    )
   })
 
   it('encodes ack ranges, with a uint16 seq', () => {
-    expect(encode({ type: 'ack', ranges: [3, 1, 300, 2], credit: 3 }).toString('hex')).toBe('de0003' + 'a474797065a361636b' + 'a672616e67657394' + '0301cd012c02' + 'a663726564697403')
+    expect(encode({ type: 'ack', ranges: [3, 1, 300, 2], credit: 3 }).toString('hex')).toBe(
+      'de0003' + 'a474797065a361636b' + 'a672616e67657394' + '0301cd012c02' + 'a663726564697403',
+    )
   })
 
   it('encodes welcome with the run arguments as a map of strings', () => {
     const bytes = encode({ type: 'welcome', version: 2, run: 'r1', session: 3, heartbeat: 0.5, args: { table: 'posts' } })
     expect(bytes.toString('hex')).toBe(
-      'de0006' + 'a474797065a777656c636f6d65' + 'a776657273696f6e02' + 'a372756ea27231' + 'a773657373696f6e03' + 'a9686561727462656174cb3fe0000000000000' + 'a461726773de0001a57461626c65a5706f737473',
+      'de0006' +
+        'a474797065a777656c636f6d65' +
+        'a776657273696f6e02' +
+        'a372756ea27231' +
+        'a773657373696f6e03' +
+        'a9686561727462656174cb3fe0000000000000' +
+        'a461726773de0001a57461626c65a5706f737473',
     )
   })
 
@@ -59,7 +76,14 @@ describe('decode: round trips', () => {
     { type: 'jobs', seqs: [5, 6], jobs: [{ id: 5, name: 'five' }, null], attempts: [1, 3] },
     { type: 'ack', ranges: [], credit: 0 },
     { type: 'ack', ranges: [0, 1000, 5e9, 1], credit: 1001 },
-    { type: 'fail', failures: [{ seq: 4, message: 'boom', stack: 'Error: boom\n  at x' }, { seq: 9, message: 'no stack' }], credit: 2 },
+    {
+      type: 'fail',
+      failures: [
+        { seq: 4, message: 'boom', stack: 'Error: boom\n  at x' },
+        { seq: 9, message: 'no stack' },
+      ],
+      credit: 2,
+    },
     { type: 'release', seqs: [1, 2, 3] },
     { type: 'abandon', seqs: [7], attempts: [2] },
     { type: 'stats', cpu: 0.5, rss: 123456789, running: 2 },
@@ -125,24 +149,43 @@ describe('decode: rejections', () => {
 
   it('refuses a hello of another version, saying both versions', () => {
     expectRejected(pack({ ...hello, version: 1 }), ['Unsupported protocol version 1', 'this master speaks version 2'], decodeSlaveMessage)
-    expectRejected(pack({ ...hello, version: '2' }), ["Invalid 'hello' message", 'expected `version` to be a non-negative integer, got string'])
+    expectRejected(pack({ ...hello, version: '2' }), [
+      "Invalid 'hello' message",
+      'expected `version` to be a non-negative integer, got string',
+    ])
   })
 
   it('refuses a welcome whose heartbeat is not a positive number of seconds', () => {
-    expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 0 }), ['expected `heartbeat` to be a positive number of seconds, got number'], decodeMasterMessage)
+    expectRejected(
+      pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 0 }),
+      ['expected `heartbeat` to be a positive number of seconds, got number'],
+      decodeMasterMessage,
+    )
   })
 
   it('refuses a welcome whose jobTimeout is not a positive number of seconds, and a hello whose batch is not a positive integer', () => {
     for (const jobTimeout of [0, -1, '5', Infinity]) {
-      expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, jobTimeout }), ['expected `jobTimeout` to be a positive number of seconds'], decodeMasterMessage)
+      expectRejected(
+        pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, jobTimeout }),
+        ['expected `jobTimeout` to be a positive number of seconds'],
+        decodeMasterMessage,
+      )
     }
     for (const batch of [0, 1.5, '50']) {
-      expectRejected(pack({ ...hello, slave: { ...hello.slave, batch } }), ['expected `slave.batch` to be an integer >= 1'], decodeSlaveMessage)
+      expectRejected(
+        pack({ ...hello, slave: { ...hello.slave, batch } }),
+        ['expected `slave.batch` to be an integer >= 1'],
+        decodeSlaveMessage,
+      )
     }
   })
 
   it('refuses an abandon without an attempt for each seq', () => {
-    expectRejected(pack({ type: 'abandon', seqs: [1, 2], attempts: [1] }), ['expected `attempts` to be an array of 2 numbers, got array'], decodeMasterMessage)
+    expectRejected(
+      pack({ type: 'abandon', seqs: [1, 2], attempts: [1] }),
+      ['expected `attempts` to be an array of 2 numbers, got array'],
+      decodeMasterMessage,
+    )
   })
 
   it('refuses the byte 0xc1, never used by MessagePack', () => {
@@ -150,30 +193,55 @@ describe('decode: rejections', () => {
   })
 
   it('refuses a welcome whose args are not a map of strings', () => {
-    expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, args: { n: 1 } }), ['expected `args` to be a map of names to string values, got object'], decodeMasterMessage)
-    expectRejected(pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, args: ['a'] }), ['expected `args` to be a map of names to string values, got array'], decodeMasterMessage)
+    expectRejected(
+      pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, args: { n: 1 } }),
+      ['expected `args` to be a map of names to string values, got object'],
+      decodeMasterMessage,
+    )
+    expectRejected(
+      pack({ type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5, args: ['a'] }),
+      ['expected `args` to be a map of names to string values, got array'],
+      decodeMasterMessage,
+    )
   })
 
   it('refuses a welcome of another version on the slave side', () => {
-    expectRejected(pack({ type: 'welcome', version: 0, run: 'r', session: 1, heartbeat: 5 }), ['Unsupported protocol version 0', 'this slave speaks version 2'], decodeMasterMessage)
+    expectRejected(
+      pack({ type: 'welcome', version: 0, run: 'r', session: 1, heartbeat: 5 }),
+      ['Unsupported protocol version 0', 'this slave speaks version 2'],
+      decodeMasterMessage,
+    )
   })
 
   it('refuses hello with a bad slave description or token', () => {
     expectRejected(pack({ type: 'hello', version: 2 }), ["Invalid 'hello' message", 'expected `slave` to be an object, got undefined'])
     expectRejected(pack({ ...hello, slave: [] }), ['expected `slave` to be an object, got array'])
-    expectRejected(pack({ ...hello, slave: { ...hello.slave, pid: 'x' } }), ["Invalid 'hello' message", 'expected `pid` to be a non-negative integer, got string'])
+    expectRejected(pack({ ...hello, slave: { ...hello.slave, pid: 'x' } }), [
+      "Invalid 'hello' message",
+      'expected `pid` to be a non-negative integer, got string',
+    ])
     expectRejected(pack({ ...hello, slave: { ...hello.slave, id: 1 } }), ['expected `id` to be a string, got number'])
     expectRejected(pack({ ...hello, token: 5 }), ['expected `token` to be a string, got number'])
   })
 
   it('refuses ack whose ranges are not an array of pairs', () => {
-    expectRejected(pack({ type: 'ack', ranges: '1', credit: 1 }), ["Invalid 'ack' message", 'expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got string'])
-    expectRejected(pack({ type: 'ack', ranges: [4, 1, 9], credit: 1 }), ['expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got array'])
-    expectRejected(pack({ type: 'ack', seqs: [1], credit: 1 }), ['expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got undefined'])
+    expectRejected(pack({ type: 'ack', ranges: '1', credit: 1 }), [
+      "Invalid 'ack' message",
+      'expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got string',
+    ])
+    expectRejected(pack({ type: 'ack', ranges: [4, 1, 9], credit: 1 }), [
+      'expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got array',
+    ])
+    expectRejected(pack({ type: 'ack', seqs: [1], credit: 1 }), [
+      'expected `ranges` to be a flat array of [first seq, count] pairs (an even length), got undefined',
+    ])
   })
 
   it('refuses ranges whose seqs or counts are not what they must be', () => {
-    expectRejected(pack({ type: 'ack', ranges: [0, 1, '1', 1], credit: 1 }), ["Invalid 'ack' message", 'expected `ranges[2]` to be a sequence number, got string'])
+    expectRejected(pack({ type: 'ack', ranges: [0, 1, '1', 1], credit: 1 }), [
+      "Invalid 'ack' message",
+      'expected `ranges[2]` to be a sequence number, got string',
+    ])
     expectRejected(pack({ type: 'ack', ranges: [-1, 1], credit: 1 }), ['expected `ranges[0]` to be a sequence number, got number'])
     expectRejected(pack({ type: 'ack', ranges: [1.5, 1], credit: 1 }), ['expected `ranges[0]` to be a sequence number'])
     expectRejected(pack({ type: 'ack', ranges: [1, 0], credit: 1 }), ['expected `ranges[1]` to be a count of at least 1, got number'])
@@ -182,43 +250,72 @@ describe('decode: rejections', () => {
   })
 
   it('refuses seqs elements that are not sequence numbers', () => {
-    expectRejected(pack({ type: 'release', seqs: [0, '1'] }), ["Invalid 'release' message", 'expected `seqs[1]` to be a sequence number, got string'])
+    expectRejected(pack({ type: 'release', seqs: [0, '1'] }), [
+      "Invalid 'release' message",
+      'expected `seqs[1]` to be a sequence number, got string',
+    ])
     expectRejected(pack({ type: 'release', seqs: [-1] }), ['expected `seqs[0]` to be a sequence number, got number'])
     expectRejected(pack({ type: 'release', seqs: [1.5] }), ['expected `seqs[0]` to be a sequence number'])
-    expectRejected(pack({ type: 'release', seqs: [null] }), ["Invalid 'release' message", 'expected `seqs[0]` to be a sequence number, got null'])
+    expectRejected(pack({ type: 'release', seqs: [null] }), [
+      "Invalid 'release' message",
+      'expected `seqs[0]` to be a sequence number, got null',
+    ])
   })
 
   it('refuses a negative, fractional or missing credit', () => {
-    expectRejected(pack({ type: 'ack', ranges: [1, 1], credit: -1 }), ["Invalid 'ack' message", 'expected `credit` to be a non-negative integer, got number'])
+    expectRejected(pack({ type: 'ack', ranges: [1, 1], credit: -1 }), [
+      "Invalid 'ack' message",
+      'expected `credit` to be a non-negative integer, got number',
+    ])
     expectRejected(pack({ type: 'ack', ranges: [1, 1], credit: 0.5 }), ['expected `credit` to be a non-negative integer'])
     expectRejected(pack({ type: 'ack', ranges: [1, 1] }), ['expected `credit` to be a non-negative integer, got undefined'])
     expectRejected(pack({ type: 'credit', n: -3 }), ["Invalid 'credit' message", 'expected `n` to be a non-negative integer'])
   })
 
   it('refuses jobs whose arrays do not line up', () => {
-    expectRejected(pack({ type: 'jobs', seqs: [1, 2], jobs: [1], attempts: [1, 1] }), ["Invalid 'jobs' message", 'expected `seqs` to be an array of 1 sequence numbers, got array'])
-    expectRejected(pack({ type: 'jobs', seqs: [1], jobs: [1], attempts: [1, 1] }), ['expected `attempts` to be an array of 1 numbers, got array'])
+    expectRejected(pack({ type: 'jobs', seqs: [1, 2], jobs: [1], attempts: [1, 1] }), [
+      "Invalid 'jobs' message",
+      'expected `seqs` to be an array of 1 sequence numbers, got array',
+    ])
+    expectRejected(pack({ type: 'jobs', seqs: [1], jobs: [1], attempts: [1, 1] }), [
+      'expected `attempts` to be an array of 1 numbers, got array',
+    ])
     expectRejected(pack({ type: 'jobs', seqs: [1], jobs: 'x', attempts: [1] }), ['expected `jobs` to be an array, got string'])
   })
 
   it('refuses fail with bad failures', () => {
-    expectRejected(pack({ type: 'fail', failures: {}, credit: 1 }), ["Invalid 'fail' message", 'expected `failures` to be an array, got object'])
+    expectRejected(pack({ type: 'fail', failures: {}, credit: 1 }), [
+      "Invalid 'fail' message",
+      'expected `failures` to be an array, got object',
+    ])
     expectRejected(pack({ type: 'fail', failures: [null], credit: 1 }), ['expected `failures[0]` to be an object, got null'])
-    expectRejected(pack({ type: 'fail', failures: [{ message: 'x' }], credit: 1 }), ['expected `failures[0].seq` to be a sequence number, got undefined'])
+    expectRejected(pack({ type: 'fail', failures: [{ message: 'x' }], credit: 1 }), [
+      'expected `failures[0].seq` to be a sequence number, got undefined',
+    ])
     expectRejected(pack({ type: 'fail', failures: [{ seq: 1 }], credit: 1 }), ['expected `message` to be a string, got undefined'])
-    expectRejected(pack({ type: 'fail', failures: [{ seq: 1, message: 'x', stack: 3 }], credit: 1 }), ['expected `stack` to be a string, got number'])
+    expectRejected(pack({ type: 'fail', failures: [{ seq: 1, message: 'x', stack: 3 }], credit: 1 }), [
+      'expected `stack` to be a string, got number',
+    ])
   })
 
   // Bug: `failures[i].seq` is only checked to be a number >= 0, while every other seq
   // must be an integer; a fractional seq reaches the ledger, where `seq & mask` maps it
   // onto another job's slot.
   it('refuses a fractional failure seq like any other seq', () => {
-    expectRejected(pack({ type: 'fail', failures: [{ seq: 1.5, message: 'x' }], credit: 1 }), ['expected `failures[0].seq` to be a sequence number'])
+    expectRejected(pack({ type: 'fail', failures: [{ seq: 1.5, message: 'x' }], credit: 1 }), [
+      'expected `failures[0].seq` to be a sequence number',
+    ])
   })
 
   it('refuses stats and error with wrong field types', () => {
-    expectRejected(pack({ type: 'stats', cpu: '1', rss: 1, running: 0 }), ["Invalid 'stats' message", 'expected `cpu` to be a number, got string'])
-    expectRejected(pack({ type: 'error', code: 1, message: 'm' }), ["Invalid 'error' message", 'expected `code` to be a string, got number'])
+    expectRejected(pack({ type: 'stats', cpu: '1', rss: 1, running: 0 }), [
+      "Invalid 'stats' message",
+      'expected `cpu` to be a number, got string',
+    ])
+    expectRejected(pack({ type: 'error', code: 1, message: 'm' }), [
+      "Invalid 'error' message",
+      'expected `code` to be a string, got number',
+    ])
   })
 
   it('takes the optional network byte counts of stats, and refuses bad ones', () => {
@@ -229,13 +326,25 @@ describe('decode: rejections', () => {
   })
 
   it('master side refuses messages only a master sends', () => {
-    for (const message of [{ type: 'jobs', seqs: [], jobs: [], attempts: [] }, { type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5 }, { type: 'end' }, { type: 'drain' }, { type: 'abandon', seqs: [], attempts: [] }]) {
+    for (const message of [
+      { type: 'jobs', seqs: [], jobs: [], attempts: [] },
+      { type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5 },
+      { type: 'end' },
+      { type: 'drain' },
+      { type: 'abandon', seqs: [], attempts: [] },
+    ]) {
       expectRejected(pack(message), [`Unexpected '${message.type}' message`], decodeSlaveMessage)
     }
   })
 
   it('slave side refuses messages only a slave sends', () => {
-    for (const message of [hello, { type: 'ack', ranges: [], credit: 1 }, { type: 'credit', n: 1 }, { type: 'stats', cpu: 0, rss: 0, running: 0 }, { type: 'release', seqs: [] }]) {
+    for (const message of [
+      hello,
+      { type: 'ack', ranges: [], credit: 1 },
+      { type: 'credit', n: 1 },
+      { type: 'stats', cpu: 0, rss: 0, running: 0 },
+      { type: 'release', seqs: [] },
+    ]) {
       expectRejected(pack(message), [`Unexpected '${message.type}' message`], decodeMasterMessage)
     }
   })
@@ -248,8 +357,29 @@ describe('decode: rejections', () => {
 describe('decode: keys that are special in JavaScript', () => {
   // { type: 'jobs', first: 0, jobs: [{ id: 1, __proto__: 'x' }] }, __proto__ an own key.
   const GOLDEN = Buffer.from([
-    0xde, 0x00, 0x03, 0xa4, ...Buffer.from('type'), 0xa4, ...Buffer.from('jobs'), 0xa5, ...Buffer.from('first'), 0x00, 0xa4, ...Buffer.from('jobs'), 0x91,
-    0xde, 0x00, 0x02, 0xa2, ...Buffer.from('id'), 0x01, 0xa9, ...Buffer.from('__proto__'), 0xa1, 0x78,
+    0xde,
+    0x00,
+    0x03,
+    0xa4,
+    ...Buffer.from('type'),
+    0xa4,
+    ...Buffer.from('jobs'),
+    0xa5,
+    ...Buffer.from('first'),
+    0x00,
+    0xa4,
+    ...Buffer.from('jobs'),
+    0x91,
+    0xde,
+    0x00,
+    0x02,
+    0xa2,
+    ...Buffer.from('id'),
+    0x01,
+    0xa9,
+    ...Buffer.from('__proto__'),
+    0xa1,
+    0x78,
   ])
 
   it('encodes an own __proto__ key of a job as a key', () => {

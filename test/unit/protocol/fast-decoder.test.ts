@@ -24,7 +24,27 @@ describe('decodeCommon: the shapes it decodes', () => {
   })
 
   it('decodes integers at every width boundary', () => {
-    const edges = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31)]
+    const edges = [
+      0,
+      1,
+      127,
+      128,
+      255,
+      256,
+      65535,
+      65536,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 32 - 1,
+      -1,
+      -32,
+      -33,
+      -128,
+      -129,
+      -32768,
+      -32769,
+      -(2 ** 31),
+    ]
     for (const n of edges) expectCommon({ n })
     expectCommon(edges)
   })
@@ -96,7 +116,9 @@ describe('decodeCommon: what it leaves to msgpackr', () => {
   it('gives NOT_COMMON for invalid UTF-8 and for U+FFFD in a natively decoded string', () => {
     const invalid = Buffer.concat([Buffer.from([0xd9, 20]), Buffer.from(ascii(19)), Buffer.from([0x80])])
     expect(decodeCommon(invalid)).toBe(NOT_COMMON)
-    expect((decode(pack({ type: 'jobs', first: 0, jobs: [`${ascii(20)}\uFFFD`] })) as { jobs: unknown[] }).jobs).toEqual([`${ascii(20)}\uFFFD`])
+    expect((decode(pack({ type: 'jobs', first: 0, jobs: [`${ascii(20)}\uFFFD`] })) as { jobs: unknown[] }).jobs).toEqual([
+      `${ascii(20)}\uFFFD`,
+    ])
     expect(decodeCommon(pack(`${ascii(20)}\uFFFD`))).toBe(NOT_COMMON)
   })
 
@@ -131,7 +153,10 @@ describe('decodeCommon: agrees with msgpackr on random values', () => {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
   const pick = <T>(list: T[]): T => list[Math.floor(random() * list.length)]
-  const text = (): string => Array.from({ length: Math.floor(random() ** 3 * 60) }, () => (random() < 0.97 ? String.fromCharCode(32 + Math.floor(random() * 95)) : pick(['é', '€', '😀']))).join('')
+  const text = (): string =>
+    Array.from({ length: Math.floor(random() ** 3 * 60) }, () =>
+      random() < 0.97 ? String.fromCharCode(32 + Math.floor(random() * 95)) : pick(['é', '€', '😀']),
+    ).join('')
   const value = (depth: number): unknown => {
     const kind = depth > 3 ? Math.floor(random() * 5) : Math.floor(random() * 7)
     switch (kind) {

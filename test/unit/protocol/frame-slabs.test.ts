@@ -19,7 +19,12 @@ describe('FrameSlabs', () => {
     const slabs = new FrameSlabs()
     const messages: JobsMessage[] = [
       jobs(0, 250, 1000),
-      { type: 'jobs', seqs: [4, 9, 2], attempts: [1, 3, 2], jobs: [{ id: 'a' }, { id: 1n << 60n }, { id: -1.5, nested: { list: [1, null, true] } }] },
+      {
+        type: 'jobs',
+        seqs: [4, 9, 2],
+        attempts: [1, 3, 2],
+        jobs: [{ id: 'a' }, { id: 1n << 60n }, { id: -1.5, nested: { list: [1, null, true] } }],
+      },
       { type: 'jobs', first: 0, jobs: [] },
     ]
     for (const message of messages) {

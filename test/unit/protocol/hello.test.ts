@@ -17,7 +17,12 @@ describe("hello: the slave's frame limit (slave.maxFrame)", () => {
   })
 
   it('is refused below 1024 or when not an integer', () => {
-    for (const [value, kind] of [[1023, 'number'], [2048.5, 'number'], ['4096', 'string'], [null, 'null']] as const) {
+    for (const [value, kind] of [
+      [1023, 'number'],
+      [2048.5, 'number'],
+      ['4096', 'string'],
+      [null, 'null'],
+    ] as const) {
       const error = thrownBy(() => decodeSlaveMessage(hello({ maxFrame: value })), ProtocolError)
       expect(error.message).toBe(`Invalid 'hello' message: expected \`slave.maxFrame\` to be an integer >= 1024, got ${kind}`)
       expect(error.closeCode).toBe(1002)

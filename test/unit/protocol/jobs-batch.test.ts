@@ -15,8 +15,14 @@ describe('jobsMessage', () => {
 
   it('reads seqs and attempts back from either form, through the codec', () => {
     for (const [seqs, attempts] of [
-      [[5, 6, 7], [1, 1, 1]],
-      [[5, 7, 6], [1, 3, 1]],
+      [
+        [5, 6, 7],
+        [1, 1, 1],
+      ],
+      [
+        [5, 7, 6],
+        [1, 3, 1],
+      ],
     ]) {
       const decoded = decodeMasterMessage(encode(jobsMessage(seqs, ['a', 'b', 'c'], attempts)))
       if (decoded.type !== 'jobs') throw new Error('not a jobs message')

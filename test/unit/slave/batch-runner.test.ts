@@ -22,9 +22,17 @@ async function until(events: string[], n: number): Promise<void> {
 
 const ids = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
 /** Jobs { id } with seqs `from`.., attempts all `attempt`. */
-const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n), ids(from, n).map((id) => ({ id })), new Array<number>(n).fill(attempt))
+const batch = (from: number, n: number, attempt = 1) =>
+  jobsMessage(
+    ids(from, n),
+    ids(from, n).map((id) => ({ id })),
+    new Array<number>(n).fill(attempt),
+  )
 
-function runner(handler: (jobs: { id: number }[], ctx: BatchContext) => unknown, options: { size: number; linger?: number; concurrency?: number }) {
+function runner(
+  handler: (jobs: { id: number }[], ctx: BatchContext) => unknown,
+  options: { size: number; linger?: number; concurrency?: number },
+) {
   const events: string[] = []
   const released: number[][] = []
   const r = new Runner({
@@ -41,7 +49,11 @@ describe('Runner with a batch handler', () => {
     const { r, events } = runner((jobs) => void calls.push(jobs.map((j) => j.id)), { size: 4 })
     r.push(batch(0, 10), 1)
     await settle(events, 10)
-    expect(calls).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]])
+    expect(calls).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ])
     expect(events).toEqual(ids(0, 10).map((s) => `${s}:true`))
   })
 
@@ -65,7 +77,13 @@ describe('Runner with a batch handler', () => {
   })
 
   it('fails just the jobs a handler returns, by index or by the job itself', async () => {
-    const { r, events } = runner((jobs) => [{ index: 1, error: new Error('bad index 1') }, { job: jobs[3], error: new Error('bad job 3') }], { size: 5 })
+    const { r, events } = runner(
+      (jobs) => [
+        { index: 1, error: new Error('bad index 1') },
+        { job: jobs[3], error: new Error('bad job 3') },
+      ],
+      { size: 5 },
+    )
     r.push(batch(0, 5), 1)
     await settle(events, 5)
     expect(events).toEqual(['0:true', '1:fail:bad index 1', '2:true', '3:fail:bad job 3', '4:true'])
@@ -174,7 +192,16 @@ describe('Runner with a batch handler', () => {
     r.push(batch(0, 8), 1)
     await until(events, 8)
     expect(calls).toEqual([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3], [4, 5, 6, 7], [4, 5], [4], [5], [6, 7]])
-    expect(events).toEqual(['0:true', '1:true', '2:true', '3:true', '4:true', '5:fail:Timed out after 0.02 s (--job-timeout)', '6:true', '7:true'])
+    expect(events).toEqual([
+      '0:true',
+      '1:true',
+      '2:true',
+      '3:true',
+      '4:true',
+      '5:fail:Timed out after 0.02 s (--job-timeout)',
+      '6:true',
+      '7:true',
+    ])
     expect(reasons).toEqual(new Array(4).fill('Timed out after 0.02 s (--job-timeout)'))
     // Nothing went back to the master: no neighbour left the batch uncharged, none was charged.
     expect(released).toEqual([])

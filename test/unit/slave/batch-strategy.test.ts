@@ -9,14 +9,28 @@ import { recordingHost } from '../../helpers/lane-host.js'
 
 const ids = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i)
 /** Jobs { id } with seqs `from`.., attempts all `attempt`. */
-const batch = (from: number, n: number, attempt = 1) => jobsMessage(ids(from, n), ids(from, n).map((id) => ({ id })), new Array<number>(n).fill(attempt))
+const batch = (from: number, n: number, attempt = 1) =>
+  jobsMessage(
+    ids(from, n),
+    ids(from, n).map((id) => ({ id })),
+    new Array<number>(n).fill(attempt),
+  )
 
 type BatchFn = (jobs: { id: number }[], ctx: BatchContext) => unknown
 
 function setup(handler: BatchFn = () => {}, options: { size?: number; linger?: number; skip?: string[] } = {}) {
   const { host, said, heirs } = recordingHost(options.skip)
   const released: string[] = []
-  const strategy = new BatchStrategy({ handler: handler as never, size: options.size ?? 4, linger: options.linger ?? 0, onReleased: (seqs, connection) => void released.push(`${seqs.join(',')} (connection ${connection})`) }, emptyScope(), host)
+  const strategy = new BatchStrategy(
+    {
+      handler: handler as never,
+      size: options.size ?? 4,
+      linger: options.linger ?? 0,
+      onReleased: (seqs, connection) => void released.push(`${seqs.join(',')} (connection ${connection})`),
+    },
+    emptyScope(),
+    host,
+  )
   return { strategy, queue: new JobQueue(), said, heirs, released, lane: strategy.lane() }
 }
 
@@ -123,15 +137,32 @@ describe('BatchStrategy', () => {
     strategy.take(lane, queue)
     expect(runCalls(strategy, lane)).toEqual([[0, 1, 2, 3], [0, 1], [2, 3], [2], [3]])
     expect(attempts).toEqual([[1, 1, 1, 1], [1, 1], [1, 1], [1], [1]])
-    expect(said).toEqual(['started 4', 'ended 0 attempt 1 (connection 1)', 'ended 1 attempt 1 (connection 1)', 'ended 2 attempt 1 (connection 1): row 2 is poison', 'ended 3 attempt 1 (connection 1)'])
+    expect(said).toEqual([
+      'started 4',
+      'ended 0 attempt 1 (connection 1)',
+      'ended 1 attempt 1 (connection 1)',
+      'ended 2 attempt 1 (connection 1): row 2 is poison',
+      'ended 3 attempt 1 (connection 1)',
+    ])
   })
 
   it('fails the jobs the handler returns as failed, and splits a call whose returned failures name no job of it', () => {
-    const { strategy, queue, said, lane } = setup((jobs) => (jobs.length === 4 ? [{ index: 9, error: new Error('no such job') }] : [{ job: jobs[0], error: new Error(`bad ${jobs[0].id}`) }]))
+    const { strategy, queue, said, lane } = setup((jobs) =>
+      jobs.length === 4 ? [{ index: 9, error: new Error('no such job') }] : [{ job: jobs[0], error: new Error(`bad ${jobs[0].id}`) }],
+    )
     queue.push(batch(0, 4), 1)
     strategy.take(lane, queue)
-    expect(runCalls(strategy, lane)).toEqual([[0, 1, 2, 3], [0, 1], [2, 3]])
-    expect(said.slice(1)).toEqual(['ended 0 attempt 1 (connection 1): bad 0', 'ended 1 attempt 1 (connection 1)', 'ended 2 attempt 1 (connection 1): bad 2', 'ended 3 attempt 1 (connection 1)'])
+    expect(runCalls(strategy, lane)).toEqual([
+      [0, 1, 2, 3],
+      [0, 1],
+      [2, 3],
+    ])
+    expect(said.slice(1)).toEqual([
+      'ended 0 attempt 1 (connection 1): bad 0',
+      'ended 1 attempt 1 (connection 1)',
+      'ended 2 attempt 1 (connection 1): bad 2',
+      'ended 3 attempt 1 (connection 1)',
+    ])
   })
 
   it('a job taken back: its call is given up, the other pending jobs released and dropped, the settled ones left alone', () => {
@@ -176,7 +207,11 @@ describe('BatchStrategy', () => {
     strategy.call(heir)
     strategy.awaiting(heir)
     vi.advanceTimersByTime(2000)
-    expect(said.slice(3)).toEqual(['orphan: Timed out after 2 s (--job-timeout)', 'ended 0 attempt 1 (connection 1): Timed out after 2 s (--job-timeout)', 'replaced by an heir'])
+    expect(said.slice(3)).toEqual([
+      'orphan: Timed out after 2 s (--job-timeout)',
+      'ended 0 attempt 1 (connection 1): Timed out after 2 s (--job-timeout)',
+      'replaced by an heir',
+    ])
     expect((heirs[1] as BatchLane).ranges).toEqual([1, 2])
   })
 

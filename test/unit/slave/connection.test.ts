@@ -37,8 +37,20 @@ function connect(flushAt = 4) {
   const size = 4 * flushAt
   const state = { taking: true, queued: 10, running: size - 10, size, roundTrips: [] as number[] }
   const context: ConnectionContext = {
-    window: { get size() { return state.size }, roundTrip: (ms) => void state.roundTrips.push(ms) },
-    jobs: { get queued() { return state.queued }, get running() { return state.running } },
+    window: {
+      get size() {
+        return state.size
+      },
+      roundTrip: (ms) => void state.roundTrips.push(ms),
+    },
+    jobs: {
+      get queued() {
+        return state.queued
+      },
+      get running() {
+        return state.running
+      },
+    },
     taking: () => state.taking,
   }
   const link = new RecordingLink()
@@ -217,7 +229,13 @@ describe('Connection', () => {
   it('is welcomed, then complete once told the run is complete (closing as a stopping slave)', () => {
     const link = new RecordingLink()
     const connection = new Connection(3, link, idle)
-    expect([connection.number, connection.welcomed, connection.runComplete, connection.heartbeat, connection.session]).toEqual([3, false, false, 0, 0])
+    expect([connection.number, connection.welcomed, connection.runComplete, connection.heartbeat, connection.session]).toEqual([
+      3,
+      false,
+      false,
+      0,
+      0,
+    ])
     connection.welcome({ type: 'welcome', version: 1, run: 'r', session: 9, heartbeat: 5 })
     expect([connection.welcomed, connection.runComplete, connection.heartbeat, connection.session]).toEqual([true, false, 5, 9])
     connection.closeForRunComplete()

@@ -108,7 +108,10 @@ describe('failureOf', () => {
 
   it('survives a Proxy that throws on every trap, plain or around an Error', () => {
     expect(failureOf(1, hostileProxy())).toEqual({ seq: 1, message: 'Handler threw a non-Error value: a value that cannot be printed' })
-    expect(failureOf(1, hostileProxy(new Error('inside')))).toEqual({ seq: 1, message: 'Handler threw a non-Error value: a value that cannot be printed' })
+    expect(failureOf(1, hostileProxy(new Error('inside')))).toEqual({
+      seq: 1,
+      message: 'Handler threw a non-Error value: a value that cannot be printed',
+    })
   })
 
   it('caps a huge message and stack, so a failure always fits in a frame', () => {
@@ -126,7 +129,16 @@ describe('failureOf', () => {
   })
 
   it('always returns a well-formed failure', () => {
-    const values: unknown[] = [new Error('e'), Object.create(null), hostileProxy(), Symbol(), () => 1, [1, 2], new Date(Number.NaN), Promise.resolve()]
+    const values: unknown[] = [
+      new Error('e'),
+      Object.create(null),
+      hostileProxy(),
+      Symbol(),
+      () => 1,
+      [1, 2],
+      new Date(Number.NaN),
+      Promise.resolve(),
+    ]
     for (const value of values) expectWellFormed(failureOf(9, value))
   })
 })

@@ -9,7 +9,14 @@ afterEach(cleanTempDirs)
 
 describe("a local slave's arguments", () => {
   it('are the handler, --host, the slave options as their tm-slave flags, then the others', () => {
-    expect(localSlaveArgs({ handler: 'h.mjs:handleJob', host: 'ws://127.0.0.1:5050', slave: { concurrency: 4, prefetch: 0, maxFrame: 65536, setupTimeout: 2.5, reconnect: undefined }, args: ['--log-format', 'json'] })).toEqual([
+    expect(
+      localSlaveArgs({
+        handler: 'h.mjs:handleJob',
+        host: 'ws://127.0.0.1:5050',
+        slave: { concurrency: 4, prefetch: 0, maxFrame: 65536, setupTimeout: 2.5, reconnect: undefined },
+        args: ['--log-format', 'json'],
+      }),
+    ).toEqual([
       'h.mjs:handleJob',
       '--host',
       'ws://127.0.0.1:5050',
@@ -28,10 +35,14 @@ describe("a local slave's arguments", () => {
   })
 
   it('refuse a slave option out of its bounds, and a count out of 1 to 256, naming them', () => {
-    expect(() => localSlaveArgs({ handler: 'h.mjs', slave: { concurrency: 0 } })).toThrow('options.slave.concurrency must be an integer from 1 to 100000, got 0')
+    expect(() => localSlaveArgs({ handler: 'h.mjs', slave: { concurrency: 0 } })).toThrow(
+      'options.slave.concurrency must be an integer from 1 to 100000, got 0',
+    )
     expect(() => new LocalSlaves({ count: 0, handler: 'h.mjs' })).toThrow('options.count must be an integer from 1 to 256, got 0')
     expect(() => new LocalSlaves({ count: 257, handler: 'h.mjs' })).toThrow('options.count must be an integer from 1 to 256, got 257')
-    expect(() => new LocalSlaves({ count: 1, handler: 'h.mjs', killAfter: -1 })).toThrow('options.killAfter must be a number of seconds >= 0, got -1')
+    expect(() => new LocalSlaves({ count: 1, handler: 'h.mjs', killAfter: -1 })).toThrow(
+      'options.killAfter must be a number of seconds >= 0, got -1',
+    )
   })
 })
 
@@ -40,7 +51,10 @@ describe("a local slave's arguments", () => {
  * before tm-slave's path): each start exits with the next of `exits`, then waits. Their
  * lines and fatal messages are kept.
  */
-function standIns(exits: number[], options: Partial<LocalSlavesOptions> = {}): { slaves: LocalSlaves; lines: string[]; fatal: string[]; starts: () => number } {
+function standIns(
+  exits: number[],
+  options: Partial<LocalSlavesOptions> = {},
+): { slaves: LocalSlaves; lines: string[]; fatal: string[]; starts: () => number } {
   const file = join(tempDir(), 'starts')
   const lines: string[] = []
   const fatal: string[] = []
@@ -69,7 +83,9 @@ describe('local slaves', () => {
     slaves.start()
     expect(await slaves.exited()).toBe(0)
     expect(starts()).toBe(1)
-    expect(lines).toEqual([`[slave 1] ${JSON.stringify({ args: ['h.mjs', '--host', '127.0.0.1:1', '--concurrency', '2'], token: 's3cret' })}`])
+    expect(lines).toEqual([
+      `[slave 1] ${JSON.stringify({ args: ['h.mjs', '--host', '127.0.0.1:1', '--concurrency', '2'], token: 's3cret' })}`,
+    ])
     expect(SLAVE_BIN).toMatch(/bin\/tm-slave\.js$/)
   })
 

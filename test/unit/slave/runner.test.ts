@@ -12,7 +12,12 @@ async function settle(events: Event[], n: number): Promise<void> {
 }
 
 /** Jobs { id } with seqs `from`..`from + n - 1`, first attempts. */
-const batch = (from: number, n: number) => jobsMessage(Array.from({ length: n }, (_, i) => from + i), Array.from({ length: n }, (_, i) => ({ id: from + i })), new Array<number>(n).fill(1))
+const batch = (from: number, n: number) =>
+  jobsMessage(
+    Array.from({ length: n }, (_, i) => from + i),
+    Array.from({ length: n }, (_, i) => ({ id: from + i })),
+    new Array<number>(n).fill(1),
+  )
 
 /** A handler that never settles for the ids in `hang` and ignores its signal; records the others. */
 function hangingHandler(hang: Set<number>, ran: number[], release?: Map<number, () => void>) {
@@ -28,7 +33,11 @@ describe('Runner', () => {
   it('frees the slot of an abandoned running job at once, though its handler never settles', async () => {
     const events: Event[] = []
     const ran: number[] = []
-    const runner = new Runner({ handler: hangingHandler(new Set([0]), ran), concurrency: 1, onFinished: (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`) })
+    const runner = new Runner({
+      handler: hangingHandler(new Set([0]), ran),
+      concurrency: 1,
+      onFinished: (seq, _c, failure, report) => events.push(failure ? `${seq}:fail:${failure.message}` : `${seq}:${report}`),
+    })
     runner.push(batch(0, 3), 1)
     await new Promise((resolve) => setImmediate(resolve))
     expect([ran, events, runner.running, runner.queued]).toEqual([[0], [], 1, 2])
@@ -46,7 +55,11 @@ describe('Runner', () => {
   it('forgets an orphan once its handler settles, reporting nothing', async () => {
     const events: Event[] = []
     const release = new Map<number, () => void>()
-    const runner = new Runner({ handler: hangingHandler(new Set([0]), [], release), concurrency: 1, onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`) })
+    const runner = new Runner({
+      handler: hangingHandler(new Set([0]), [], release),
+      concurrency: 1,
+      onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`),
+    })
     runner.push(batch(0, 1), 1)
     await new Promise((resolve) => setImmediate(resolve))
     runner.abandon(0, 1)
@@ -59,7 +72,11 @@ describe('Runner', () => {
   it('does not run a queued job abandoned in the same frame as the running one', async () => {
     const events: Event[] = []
     const ran: number[] = []
-    const runner = new Runner({ handler: hangingHandler(new Set([0]), ran), concurrency: 1, onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`) })
+    const runner = new Runner({
+      handler: hangingHandler(new Set([0]), ran),
+      concurrency: 1,
+      onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`),
+    })
     runner.push(batch(0, 3), 1)
     await new Promise((resolve) => setImmediate(resolve))
     runner.abandon(0, 1)
@@ -72,7 +89,13 @@ describe('Runner', () => {
   it('calls onAbandoned when the abandoned jobs still running reach the limit', async () => {
     const events: Event[] = []
     const counts: number[] = []
-    const runner = new Runner({ handler: hangingHandler(new Set([0, 1, 2]), []), concurrency: 2, onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`), onAbandoned: (count) => counts.push(count), abandonedLimit: 2 })
+    const runner = new Runner({
+      handler: hangingHandler(new Set([0, 1, 2]), []),
+      concurrency: 2,
+      onFinished: (seq, _c, failure, report) => events.push(`${seq}:${report}`),
+      onAbandoned: (count) => counts.push(count),
+      abandonedLimit: 2,
+    })
     runner.push(batch(0, 4), 1)
     await new Promise((resolve) => setImmediate(resolve))
     runner.abandon(0, 1)

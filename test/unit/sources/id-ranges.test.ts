@@ -21,7 +21,9 @@ describe('idRanges', () => {
     const source = idRanges({ min: 0, max: 99, width: 10 })
     for (let done = 0; done <= 10; done++) {
       const last = done === 0 ? undefined : (done - 1) * 10
-      expect(all(source.getJobs(last, ctx)).map((range) => range.from)).toEqual(Array.from({ length: 10 - done }, (_, i) => (done + i) * 10))
+      expect(all(source.getJobs(last, ctx)).map((range) => range.from)).toEqual(
+        Array.from({ length: 10 - done }, (_, i) => (done + i) * 10),
+      )
     }
   })
 
@@ -49,8 +51,14 @@ describe('idRanges', () => {
   })
 
   it('refuses bad bounds and widths, naming them', () => {
-    expect(() => idRanges({ min: 0, max: 10, width: 0 })).toThrow(new OptionError('idRanges: width must be an integer >= 1, got 0', 'width'))
-    expect(() => idRanges({ min: 0.5, max: 10, width: 1 })).toThrow(new OptionError('idRanges: min must be an integer or a bigint, got 0.5', 'min'))
-    expect(() => idRanges({ min: 0, max: Number.NaN, width: 1 })).toThrow(new OptionError('idRanges: max must be an integer or a bigint, got NaN', 'max'))
+    expect(() => idRanges({ min: 0, max: 10, width: 0 })).toThrow(
+      new OptionError('idRanges: width must be an integer >= 1, got 0', 'width'),
+    )
+    expect(() => idRanges({ min: 0.5, max: 10, width: 1 })).toThrow(
+      new OptionError('idRanges: min must be an integer or a bigint, got 0.5', 'min'),
+    )
+    expect(() => idRanges({ min: 0, max: Number.NaN, width: 1 })).toThrow(
+      new OptionError('idRanges: max must be an integer or a bigint, got NaN', 'max'),
+    )
   })
 })

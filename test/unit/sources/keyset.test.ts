@@ -10,7 +10,10 @@ function table<Id extends number | bigint>(ids: Id[]) {
   const calls: { after: unknown; limit: number }[] = []
   const fetchPage = (after: JobKey | undefined, limit: number) => {
     calls.push({ after, limit })
-    return ids.filter((id) => after === undefined || id > (after as Id)).slice(0, limit).map((id) => ({ id, name: `row ${id}` }))
+    return ids
+      .filter((id) => after === undefined || id > (after as Id))
+      .slice(0, limit)
+      .map((id) => ({ id, name: `row ${id}` }))
   }
   return { fetchPage, calls }
 }
@@ -46,7 +49,10 @@ describe('keyset', () => {
         const { fetchPage } = table(ids)
         const last = done === 0 ? undefined : ids[done - 1]
         const rows = await collect(keyset({ fetchPage, pageSize }).getJobs(last, ctx))
-        expect(rows.map((row) => row.id), `pageSize ${pageSize}, last ${last}`).toEqual(ids.slice(done))
+        expect(
+          rows.map((row) => row.id),
+          `pageSize ${pageSize}, last ${last}`,
+        ).toEqual(ids.slice(done))
       }
     }
   })
@@ -60,7 +66,8 @@ describe('keyset', () => {
   it('accepts an async fetchPage and a key function', async () => {
     const rows = [{ uid: 'a' }, { uid: 'b' }, { uid: 'c' }]
     const source = keyset({
-      fetchPage: (after, limit) => Promise.resolve(rows.filter((row) => after === undefined || row.uid > (after as string)).slice(0, limit)),
+      fetchPage: (after, limit) =>
+        Promise.resolve(rows.filter((row) => after === undefined || row.uid > (after as string)).slice(0, limit)),
       key: (row) => row.uid,
       pageSize: 2,
     })
@@ -107,16 +114,26 @@ describe('keyset', () => {
 
   it('refuses a page that does not go strictly forward (a fetchPage that ignores `after` would loop forever)', async () => {
     const source = keyset({ fetchPage: () => [{ id: 1 }, { id: 2 }], pageSize: 2 })
-    await expect(collect(source.getJobs(undefined, ctx))).rejects.toThrow(new JobSourceError('keyset: fetchPage returned key 1 after key 2; a page must hold keys strictly greater than `after`, in ascending order (ORDER BY the key)'))
+    await expect(collect(source.getJobs(undefined, ctx))).rejects.toThrow(
+      new JobSourceError(
+        'keyset: fetchPage returned key 1 after key 2; a page must hold keys strictly greater than `after`, in ascending order (ORDER BY the key)',
+      ),
+    )
     const unsorted = keyset({ fetchPage: (after) => (after === undefined ? [{ id: 3 }, { id: 2 }] : []) })
     await expect(collect(unsorted.getJobs(undefined, ctx))).rejects.toThrow('keyset: fetchPage returned key 2 after key 3;')
   })
 
   it('refuses a row without a usable key and a bad pageSize, naming them', async () => {
     const source = keyset({ fetchPage: () => [{ name: 'x' }] })
-    await expect(collect(source.getJobs(undefined, ctx))).rejects.toThrow(new JobSourceError('keyset: a row has no usable key (got undefined); give keyset a key(row) function or select the id column'))
-    expect(() => keyset({ fetchPage: () => [], pageSize: 0 })).toThrow(new OptionError('keyset: pageSize must be an integer >= 1, got 0', 'pageSize'))
-    expect(() => keyset({ fetchPage: undefined as never })).toThrow(new OptionError('keyset: fetchPage must be a function (after, limit) => rows', 'fetchPage'))
+    await expect(collect(source.getJobs(undefined, ctx))).rejects.toThrow(
+      new JobSourceError('keyset: a row has no usable key (got undefined); give keyset a key(row) function or select the id column'),
+    )
+    expect(() => keyset({ fetchPage: () => [], pageSize: 0 })).toThrow(
+      new OptionError('keyset: pageSize must be an integer >= 1, got 0', 'pageSize'),
+    )
+    expect(() => keyset({ fetchPage: undefined as never })).toThrow(
+      new OptionError('keyset: fetchPage must be a function (after, limit) => rows', 'fetchPage'),
+    )
   })
 
   it('passes total through', () => {
@@ -131,14 +148,22 @@ describe('keyset', () => {
       { tenant: 3, id: 1 },
       { tenant: 4, id: 2 },
     ]
-    const fetchPage = (after: JobKey | undefined) => rows.filter((row) => after === undefined || JSON.stringify([row.tenant, row.id]) > (after as string))
+    const fetchPage = (after: JobKey | undefined) =>
+      rows.filter((row) => after === undefined || JSON.stringify([row.tenant, row.id]) > (after as string))
     const source = keyset({ fetchPage, key: (row) => JSON.stringify([row.tenant, row.id]), shardKey: (row) => row.tenant, pageSize: 10 })
     expect(await collect(source.getJobs(undefined, { ...ctx, shard: { index: 1, count: 2 } }))).toEqual([rows[1], rows[3]])
     expect(await collect(source.getJobs(undefined, { ...ctx, shard: { index: 2, count: 2 } }))).toEqual([rows[0], rows[2]])
     // Without shardKey the string key cannot be sharded.
     const unsharded = keyset({ fetchPage, key: (row) => JSON.stringify([row.tenant, row.id]), pageSize: 10 })
-    await expect(collect(unsharded.getJobs(undefined, { ...ctx, shard: { index: 1, count: 2 } }))).rejects.toThrow(/^keyset: a sharded run \(--shard\) needs integer keys/)
-    const texts = keyset({ fetchPage, key: (row) => JSON.stringify([row.tenant, row.id]), shardKey: (row) => `t${row.tenant}`, pageSize: 10 })
+    await expect(collect(unsharded.getJobs(undefined, { ...ctx, shard: { index: 1, count: 2 } }))).rejects.toThrow(
+      /^keyset: a sharded run \(--shard\) needs integer keys/,
+    )
+    const texts = keyset({
+      fetchPage,
+      key: (row) => JSON.stringify([row.tenant, row.id]),
+      shardKey: (row) => `t${row.tenant}`,
+      pageSize: 10,
+    })
     await expect(collect(texts.getJobs(undefined, { ...ctx, shard: { index: 1, count: 2 } }))).rejects.toThrow('got key "t1"')
   })
 

@@ -36,7 +36,11 @@ export class FileBackend implements StateBackend {
   #read(key: string): StoredRun {
     const paths = runPaths(this.#stateDir, key)
     const checkpoint = readCheckpoint(paths.checkpoint)
-    if (checkpoint === undefined) throw new CheckpointError(`No run '${key}' in ${this.#stateDir} (there is no ${paths.checkpoint}; give the --key and --state-dir the master was given)`, paths.checkpoint)
+    if (checkpoint === undefined)
+      throw new CheckpointError(
+        `No run '${key}' in ${this.#stateDir} (there is no ${paths.checkpoint}; give the --key and --state-dir the master was given)`,
+        paths.checkpoint,
+      )
     const journal = Journal.read(paths.journal)
     const journalAt = journal.counts !== undefined && existsSync(paths.journal) ? statSync(paths.journal).mtime.toISOString() : undefined
     return { checkpoint, journal, journalAt, locked: existsSync(paths.lock), where: paths.checkpoint }

@@ -123,7 +123,8 @@ function readIfExists(path: string): Buffer {
   }
 }
 
-const isJobKey = (value: unknown): value is JobKey => (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' || typeof value === 'bigint'
+const isJobKey = (value: unknown): value is JobKey =>
+  (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string' || typeof value === 'bigint'
 const isWhole = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0
 
 /** A decoded record body in this layout, or undefined if it is not one. */
@@ -143,7 +144,10 @@ interface Damage {
 }
 
 function anotherLayout(path: string, offset: number): CheckpointError {
-  return new CheckpointError(`Journal '${path}' was not written by this version of Taskmaster (a record of another layout at byte ${offset}); finish the run with the version that started it, or start over with --reset`, path)
+  return new CheckpointError(
+    `Journal '${path}' was not written by this version of Taskmaster (a record of another layout at byte ${offset}); finish the run with the version that started it, or start over with --reset`,
+    path,
+  )
 }
 
 /**

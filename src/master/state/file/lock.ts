@@ -34,7 +34,7 @@ function isStale(holder: Holder): boolean {
 function parseHolder(text: string): Holder {
   try {
     const value = JSON.parse(text) as unknown
-    return typeof value === 'object' && value !== null ? (value) : {}
+    return typeof value === 'object' && value !== null ? value : {}
   } catch {
     // Unreadable: treated as held, the message says how to clear it.
     return {}
@@ -69,7 +69,10 @@ function pause(ms: number): void {
 
 function inUse(runKey: string, path: string, holder: Holder): LockError {
   const who = holder.pid ? `master pid ${holder.pid} on ${holder.hostname}` : 'another master'
-  return new LockError(`Run '${runKey}' is in use by ${who} (lock file '${path}'); stop it first, or delete the lock file if that master is gone`, path)
+  return new LockError(
+    `Run '${runKey}' is in use by ${who} (lock file '${path}'); stop it first, or delete the lock file if that master is gone`,
+    path,
+  )
 }
 
 type Takeover = { outcome: 'won' | 'lost' } | { outcome: 'busy'; claimer: Holder }
@@ -107,7 +110,10 @@ function takeOver(path: string, temp: string, stale: string): Takeover {
     const claimer = parseHolder(text)
     if (!isStale(claimer)) return { outcome: 'busy', claimer }
   }
-  throw new LockError(`Cannot take over the stale lock file '${path}': ${MAX_CLAIM_LEVELS} masters died taking it over; delete it and the files '${path}.takeover-*'`, path)
+  throw new LockError(
+    `Cannot take over the stale lock file '${path}': ${MAX_CLAIM_LEVELS} masters died taking it over; delete it and the files '${path}.takeover-*'`,
+    path,
+  )
 }
 
 /**

@@ -29,7 +29,9 @@ async function* failedJobs(path: string, position: number): AsyncGenerator<unkno
 
 /** Entries of the failed-jobs log at `path`. */
 function countEntries(path: string): number {
-  return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '').length
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '').length
 }
 
 /**
@@ -53,7 +55,15 @@ export function prepareFileRetryPass(stateDir: string, key: string): RetryPass |
   // The original run must not append to the log while it is moved.
   const unlock = acquireLock(paths.lock, key)
   const release = (): Promise<void> => promised(unlock)
-  const prepared = (log: string, resumed: boolean): RetryPass => ({ key: pass, args: { [RETRY_LOG_ARG]: log }, log, count: countEntries(log), resumed, jobs: (position) => failedJobs(log, position), release })
+  const prepared = (log: string, resumed: boolean): RetryPass => ({
+    key: pass,
+    args: { [RETRY_LOG_ARG]: log },
+    log,
+    count: countEntries(log),
+    resumed,
+    jobs: (position) => failedJobs(log, position),
+    release,
+  })
   try {
     const previous = readCheckpoint(passPaths.checkpoint)
     const saved = previous?.args[RETRY_LOG_ARG]

@@ -26,7 +26,8 @@ export function runPaths(stateDir: string, key: string): RunPaths {
 }
 
 /** Where {@link rotate} moves a failed-jobs log now: `<key>.failed.<time>.jsonl`. */
-export const rotatedPath = (failedLog: string): string => failedLog.replace(/\.jsonl$/, `.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
+export const rotatedPath = (failedLog: string): string =>
+  failedLog.replace(/\.jsonl$/, `.${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`)
 
 /**
  * Moves a failed-jobs log aside (to `rotated`, by default {@link rotatedPath}); returns
@@ -220,9 +221,10 @@ export class RunStore implements StateStore {
       this.#journal = journal
     } catch (error) {
       const cause = (error as Error).message
-      const restart = existsSync(this.paths.journal) && statSync(this.paths.journal).size > 0 && !existsSync(this.paths.checkpoint)
-        ? 'it would refuse to resume (a journal without a checkpoint) until --reset'
-        : 'it would run every job from the beginning'
+      const restart =
+        existsSync(this.paths.journal) && statSync(this.paths.journal).size > 0 && !existsSync(this.paths.checkpoint)
+          ? 'it would refuse to resume (a journal without a checkpoint) until --reset'
+          : 'it would run every job from the beginning'
       throw new StateFileError(
         `The state of run '${this.key}' was deleted while the run was live (${lost}) and cannot be written again: ${cause}. Nothing of the run is saved: started again with --key ${this.key}, ${restart}`,
         dir,

@@ -54,13 +54,24 @@ export class PgBackend implements StateBackend {
 }
 
 async function readRun(client: PgClient, key: string, where: string): Promise<StoredRun> {
-  const missing = new CheckpointError(`No run '${key}' in the state store ${where} (give the --key and --state-store the master was given)`, where)
+  const missing = new CheckpointError(
+    `No run '${key}' in the state store ${where} (give the --key and --state-store the master was given)`,
+    where,
+  )
   const tables = (await client.query('SELECT to_regclass($1) IS NOT NULL AS made', [PG_TABLES.checkpoint])).rows[0]
   if (tables?.made !== true) throw missing
   const row = (await client.query(`SELECT checkpoint FROM ${PG_TABLES.checkpoint} WHERE run = $1`, [key])).rows[0]
   if (row === undefined) throw missing
   const checkpoint = checkpointOf(String(row.checkpoint), key, where)
-  const records = (await client.query(`SELECT record FROM ${PG_TABLES.journal} WHERE run = $1 ORDER BY id`, [key])).rows.map((r) => String(r.record))
+  const records = (await client.query(`SELECT record FROM ${PG_TABLES.journal} WHERE run = $1 ORDER BY id`, [key])).rows.map((r) =>
+    String(r.record),
+  )
   // Journal rows carry no time: the checkpoint's is the last one known.
-  return { checkpoint, journal: entriesOf(records, key, where), journalAt: undefined, locked: await leaseHeld(client, key), where: `table ${PG_TABLES.checkpoint} (run '${key}') of ${where}` }
+  return {
+    checkpoint,
+    journal: entriesOf(records, key, where),
+    journalAt: undefined,
+    locked: await leaseHeld(client, key),
+    where: `table ${PG_TABLES.checkpoint} (run '${key}') of ${where}`,
+  }
 }

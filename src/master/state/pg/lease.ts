@@ -41,8 +41,10 @@ export function leaseLockId(key: string, fence: number): string {
   return createHash('sha256').update(`taskmaster-run:${key}:${fence}`).digest().readBigInt64BE(0).toString()
 }
 
-const tryLock = async (client: PgClient, key: string, fence: number): Promise<boolean> => (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [leaseLockId(key, fence)])).rows[0]?.locked === true
-const unlock = (client: PgClient, key: string, fence: number): Promise<unknown> => client.query('SELECT pg_advisory_unlock($1::bigint)', [leaseLockId(key, fence)])
+const tryLock = async (client: PgClient, key: string, fence: number): Promise<boolean> =>
+  (await client.query('SELECT pg_try_advisory_lock($1::bigint) AS locked', [leaseLockId(key, fence)])).rows[0]?.locked === true
+const unlock = (client: PgClient, key: string, fence: number): Promise<unknown> =>
+  client.query('SELECT pg_advisory_unlock($1::bigint)', [leaseLockId(key, fence)])
 
 /**
  * Takes the lease of run `key` if it is free: never taken, its holder's session gone (its
@@ -52,10 +54,17 @@ const unlock = (client: PgClient, key: string, fence: number): Promise<unknown> 
  * The new number's advisory lock is taken first, so two masters never take one number.
  */
 export async function tryTakeLease(client: PgClient, key: string, holder: string, leaseMs: number): Promise<number | undefined> {
-  const row = (await client.query(`SELECT fence, deadline < clock_timestamp() AS expired FROM ${LEASE_TABLE} WHERE run = $1`, [key])).rows[0]
+  const row = (await client.query(`SELECT fence, deadline < clock_timestamp() AS expired FROM ${LEASE_TABLE} WHERE run = $1`, [key]))
+    .rows[0]
   if (row === undefined) {
     if (!(await tryLock(client, key, 1))) return undefined
-    const taken = (await client.query(`INSERT INTO ${LEASE_TABLE} (run, holder, fence, deadline) VALUES ($1, $2, 1, ${deadline(3)}) ON CONFLICT (run) DO NOTHING RETURNING fence`, [key, holder, leaseMs])).rows.length > 0
+    const taken =
+      (
+        await client.query(
+          `INSERT INTO ${LEASE_TABLE} (run, holder, fence, deadline) VALUES ($1, $2, 1, ${deadline(3)}) ON CONFLICT (run) DO NOTHING RETURNING fence`,
+          [key, holder, leaseMs],
+        )
+      ).rows.length > 0
     if (!taken) await unlock(client, key, 1)
     return taken ? 1 : undefined
   }
@@ -65,7 +74,13 @@ export async function tryTakeLease(client: PgClient, key: string, holder: string
     if (!gone && row.expired !== true) return undefined
     if (!(await tryLock(client, key, fence + 1))) return undefined
     // Looked at again under the row's lock: the holder may have renewed it meanwhile.
-    const taken = (await client.query(`UPDATE ${LEASE_TABLE} SET holder = $2, fence = $3::bigint + 1, deadline = ${deadline(4)} WHERE run = $1 AND fence = $3 AND ($5 OR deadline < clock_timestamp()) RETURNING fence`, [key, holder, fence, leaseMs, gone])).rows.length > 0
+    const taken =
+      (
+        await client.query(
+          `UPDATE ${LEASE_TABLE} SET holder = $2, fence = $3::bigint + 1, deadline = ${deadline(4)} WHERE run = $1 AND fence = $3 AND ($5 OR deadline < clock_timestamp()) RETURNING fence`,
+          [key, holder, fence, leaseMs, gone],
+        )
+      ).rows.length > 0
     if (!taken) await unlock(client, key, fence + 1)
     return taken ? fence + 1 : undefined
   } finally {

@@ -24,14 +24,21 @@ const PAGE = 1000
 
 /** The jobs of the failed jobs of run `run` (in the order they were logged), from the `position`-th. */
 async function* failedJobs(store: PgStateStore, run: string, position: number): AsyncGenerator<unknown> {
-  let rows = await store.rows(`SELECT id, entry FROM ${PG_TABLES.failed} WHERE run = $1 ORDER BY id LIMIT ${PAGE} OFFSET $2`, [run, position])
+  let rows = await store.rows(`SELECT id, entry FROM ${PG_TABLES.failed} WHERE run = $1 ORDER BY id LIMIT ${PAGE} OFFSET $2`, [
+    run,
+    position,
+  ])
   while (rows.length > 0) {
     for (const row of rows) yield (parse(String(row.entry)) as FailedJob).job
-    rows = await store.rows(`SELECT id, entry FROM ${PG_TABLES.failed} WHERE run = $1 AND id > $2 ORDER BY id LIMIT ${PAGE}`, [run, rows.at(-1)!.id])
+    rows = await store.rows(`SELECT id, entry FROM ${PG_TABLES.failed} WHERE run = $1 AND id > $2 ORDER BY id LIMIT ${PAGE}`, [
+      run,
+      rows.at(-1)!.id,
+    ])
   }
 }
 
-const countFailed = async (store: PgStateStore, run: string): Promise<number> => Number((await store.rows(`SELECT count(*) AS n FROM ${PG_TABLES.failed} WHERE run = $1`, [run]))[0]?.n ?? 0)
+const countFailed = async (store: PgStateStore, run: string): Promise<number> =>
+  Number((await store.rows(`SELECT count(*) AS n FROM ${PG_TABLES.failed} WHERE run = $1`, [run]))[0]?.n ?? 0)
 
 /**
  * Prepares `--retry-failed` for the run of `store` (open, holding the run's lease: held

@@ -55,7 +55,9 @@ export const PG_FLUSH = fenced([
 export const FLUSH_RECORDS = 5
 
 /** A fresh run's checkpoint, written by begin(): $4 the checkpoint. */
-const BEGIN = fenced([`c AS (INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) SELECT $1, $4::text WHERE ${HELD} ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint)`])
+const BEGIN = fenced([
+  `c AS (INSERT INTO ${PG_TABLES.checkpoint} (run, checkpoint) SELECT $1, $4::text WHERE ${HELD} ON CONFLICT (run) DO UPDATE SET checkpoint = EXCLUDED.checkpoint)`,
+])
 /** A fresh run that never ran a job leaves nothing. */
 const DISCARD = fenced([`c AS (DELETE FROM ${PG_TABLES.checkpoint} WHERE run = $1 AND ${HELD})`])
 /** A complete run keeps its checkpoint and no journal. */
@@ -91,11 +93,17 @@ export interface PgStoreOptions {
 /** Loads pg's Client (an optional peer dependency), or says how to install it. */
 export async function loadClient(url: string): Promise<PgClient> {
   const name = 'pg'
-  let pg: { Client?: new (config: { connectionString: string }) => PgClient; default?: { Client: new (config: { connectionString: string }) => PgClient } }
+  let pg: {
+    Client?: new (config: { connectionString: string }) => PgClient
+    default?: { Client: new (config: { connectionString: string }) => PgClient }
+  }
   try {
     pg = (await import(name)) as typeof pg
   } catch {
-    throw new OptionError('--state-store postgres://... needs the pg package (an optional peer dependency of taskmaster-run): npm install pg', 'stateStore')
+    throw new OptionError(
+      '--state-store postgres://... needs the pg package (an optional peer dependency of taskmaster-run): npm install pg',
+      'stateStore',
+    )
   }
   const Client = pg.Client ?? pg.default?.Client
   if (Client === undefined) throw new OptionError('--state-store: the installed pg package has no Client export', 'stateStore')
@@ -144,18 +152,28 @@ export async function openPgStore(url: string, key: string, options: PgStoreOpti
     let fence: number | undefined
     // A standby asks again and again (rather than blocking in a lock) so that a stop ends the wait.
     while ((fence = await tryTakeLease(client, key, holder, leaseMs)) === undefined) {
-      if (!options.standby) throw new LockError(`Run '${key}' is in use by another master (it holds the run's lease in the state store ${where}); stop it first, or start this one with --standby`, where)
+      if (!options.standby)
+        throw new LockError(
+          `Run '${key}' is in use by another master (it holds the run's lease in the state store ${where}); stop it first, or start this one with --standby`,
+          where,
+        )
       if (failure.error !== undefined) throw failure.error
       await pause(options.pollMs ?? 250, options.signal)
-      if (options.signal?.aborted) throw new StateError(`Stopped while standing by for run '${key}' (the active master still holds its lease in ${where})`)
+      if (options.signal?.aborted)
+        throw new StateError(`Stopped while standing by for run '${key}' (the active master still holds its lease in ${where})`)
     }
     const lease: Lease = { fence, ms: leaseMs }
     if (options.reset && !(await reset(client, key, fence))) throw lostLease(key, where, lease)
     const row = (await client.query(`SELECT checkpoint FROM ${PG_TABLES.checkpoint} WHERE run = $1`, [key])).rows[0]
     const previous = row === undefined ? undefined : checkpointOf(String(row.checkpoint), key, where)
-    const records = (await client.query(`SELECT record FROM ${PG_TABLES.journal} WHERE run = $1 ORDER BY id`, [key])).rows.map((r) => String(r.record))
+    const records = (await client.query(`SELECT record FROM ${PG_TABLES.journal} WHERE run = $1 ORDER BY id`, [key])).rows.map((r) =>
+      String(r.record),
+    )
     if (previous === undefined && records.length > 0) {
-      throw new CheckpointError(`Run '${key}' has journal records but no checkpoint in the state store ${where}: its arguments are unknown, so it cannot be resumed safely. Start it over with --reset`, where)
+      throw new CheckpointError(
+        `Run '${key}' has journal records but no checkpoint in the state store ${where}: its arguments are unknown, so it cannot be resumed safely. Start it over with --reset`,
+        where,
+      )
     }
     return new PgStateStore(client, key, where, previous, entriesOf(records, key, where), failure, lease)
   } catch (error) {
@@ -208,7 +226,10 @@ interface Lease {
 
 /** What a master that lost its lease stops with. */
 function lostLease(key: string, where: string, lease: Lease): LeaseError {
-  return new LeaseError(`Run '${key}' lost its lease to another master in the state store ${where} (this master did not renew it for ${lease.ms / 1000} s: it was paused, or cut off from the database); it stops without writing anything more`, where)
+  return new LeaseError(
+    `Run '${key}' lost its lease to another master in the state store ${where} (this master did not renew it for ${lease.ms / 1000} s: it was paused, or cut off from the database); it stops without writing anything more`,
+    where,
+  )
 }
 
 /** The checkpoint of run `key` as stored (`text`), checked: another format is refused, never misread. */
@@ -219,8 +240,18 @@ export function checkpointOf(text: string, key: string, where: string): Checkpoi
   } catch {
     value = undefined
   }
-  if (typeof value !== 'object' || value === null || value.format !== CHECKPOINT_FORMAT || value.key !== key || typeof value.position !== 'number' || !Array.isArray(value.finished)) {
-    throw new CheckpointError(`The checkpoint of run '${key}' in the state store ${where} is not one this Taskmaster reads (format ${CHECKPOINT_FORMAT}); finish the run with the version that started it, or use --reset`, where)
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    value.format !== CHECKPOINT_FORMAT ||
+    value.key !== key ||
+    typeof value.position !== 'number' ||
+    !Array.isArray(value.finished)
+  ) {
+    throw new CheckpointError(
+      `The checkpoint of run '${key}' in the state store ${where} is not one this Taskmaster reads (format ${CHECKPOINT_FORMAT}); finish the run with the version that started it, or use --reset`,
+      where,
+    )
   }
   return value as Checkpoint
 }
@@ -233,12 +264,16 @@ export function entriesOf(records: readonly string[], key: string, where: string
   const entries: JournalEntries = { position: 0, last: null, counts: undefined, seqs: [], keys: [] }
   for (const text of records) {
     const [position, last, done, failed, ranges, keys] = parse(text) as [number, JournalRecord['last'], number, number, number[], JobKey[]]
-    if (!Number.isSafeInteger(position) || !Array.isArray(ranges) || !Array.isArray(keys)) throw new CheckpointError(`Run '${key}' has a damaged journal record in the state store ${where}; start over with --reset`, where)
+    if (!Number.isSafeInteger(position) || !Array.isArray(ranges) || !Array.isArray(keys))
+      throw new CheckpointError(`Run '${key}' has a damaged journal record in the state store ${where}; start over with --reset`, where)
     if (position >= entries.position) {
       entries.position = position
       entries.last = last
     }
-    entries.counts = entries.counts === undefined ? { done, failed } : { done: Math.max(entries.counts.done, done), failed: Math.max(entries.counts.failed, failed) }
+    entries.counts =
+      entries.counts === undefined
+        ? { done, failed }
+        : { done: Math.max(entries.counts.done, done), failed: Math.max(entries.counts.failed, failed) }
     for (const seq of seqsOfRanges(ranges)) entries.seqs.push(seq)
     for (const k of keys) entries.keys.push(k)
   }
@@ -281,7 +316,15 @@ export class PgStateStore implements StateStore {
   #inFlight: Promise<void> | undefined
   #closed = false
 
-  constructor(client: PgClient, key: string, where: string, previous: Checkpoint | undefined, entries: JournalEntries, failure: Failure, lease: Lease) {
+  constructor(
+    client: PgClient,
+    key: string,
+    where: string,
+    previous: Checkpoint | undefined,
+    entries: JournalEntries,
+    failure: Failure,
+    lease: Lease,
+  ) {
     this.#client = client
     this.#lease = lease
     // Renewed every eighth of its length: a write held up for a while (a busy server) does not cost the lease.

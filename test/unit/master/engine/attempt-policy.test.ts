@@ -43,7 +43,13 @@ function setup(options: Partial<AttemptOptions>, n: number, path = join(tempDir(
   for (let seq = 0; seq < n; seq++) ledger.add({ n: seq }, `k${seq}`)
   const log = new FailedLog(path)
   let calls = 0
-  const policy = new AttemptPolicy(ledger, log, { retries: 0, retryDelay: 1, jobTimeout: 0, ...options }, () => calls++, (message) => warnings.push(message))
+  const policy = new AttemptPolicy(
+    ledger,
+    log,
+    { retries: 0, retryDelay: 1, jobTimeout: 0, ...options },
+    () => calls++,
+    (message) => warnings.push(message),
+  )
   opened.push({ policy, log })
   return { ledger, policy, path, due: () => calls }
 }
@@ -142,7 +148,9 @@ describe('AttemptPolicy.fail', () => {
     const stack = 'Error: boom\n    at handler (job.js:1:1)'
     const failed = policy.fail(S1, [{ seq: 1, message: 'boom', stack }], T, finished)
     expect(failed).toEqual([{ key: 'k1', job: { n: 1 }, attempts: 1, error: { message: 'boom', stack }, at: AT }])
-    expect(readFileSync(path, 'utf8')).toBe(`{"key":"k1","job":{"n":1},"attempts":1,"error":{"message":"boom","stack":"Error: boom\\n    at handler (job.js:1:1)"},"at":"${AT}"}\n`)
+    expect(readFileSync(path, 'utf8')).toBe(
+      `{"key":"k1","job":{"n":1},"attempts":1,"error":{"message":"boom","stack":"Error: boom\\n    at handler (job.js:1:1)"},"at":"${AT}"}\n`,
+    )
     // Seq 1 follows seq 0's run.
     expect(finished).toEqual([0, 2])
     expect(ledger.counts).toEqual(counts({ inFlight: 1, done: 1, failed: 1 }))
@@ -155,7 +163,15 @@ describe('AttemptPolicy.fail', () => {
     ledger.take(4, S1, T)
     retake(ledger, 2, S1, 2)
     const finished: Ranges = [10, 1]
-    const failed = policy.fail(S1, [{ seq: 2, message: 'second' }, { seq: 0, message: 'first' }], T, finished)
+    const failed = policy.fail(
+      S1,
+      [
+        { seq: 2, message: 'second' },
+        { seq: 0, message: 'first' },
+      ],
+      T,
+      finished,
+    )
     expect(failed).toEqual([{ key: 'k2', job: { n: 2 }, attempts: 2, error: { message: 'second' }, at: AT }])
     expect(readFileSync(path, 'utf8')).toBe(`{"key":"k2","job":{"n":2},"attempts":2,"error":{"message":"second"},"at":"${AT}"}\n`)
     expect(finished).toEqual([10, 1, 2, 1])
@@ -167,7 +183,15 @@ describe('AttemptPolicy.fail', () => {
     const { ledger, policy, path } = setup({ retries: 0 }, 2)
     ledger.take(2, S1, T)
     const finished: Ranges = []
-    const failed = policy.fail(S1, [{ seq: 0, message: 'one' }, { seq: 0, message: 'two' }], T, finished)
+    const failed = policy.fail(
+      S1,
+      [
+        { seq: 0, message: 'one' },
+        { seq: 0, message: 'two' },
+      ],
+      T,
+      finished,
+    )
     expect(failed).toEqual([{ key: 'k0', job: { n: 0 }, attempts: 1, error: { message: 'one' }, at: AT }])
     expect(readFileSync(path, 'utf8')).toBe(`{"key":"k0","job":{"n":0},"attempts":1,"error":{"message":"one"},"at":"${AT}"}\n`)
     expect(finished).toEqual([0, 1])
@@ -175,7 +199,17 @@ describe('AttemptPolicy.fail', () => {
 
     const retried = setup({ retries: 2, retryDelay: 1 }, 1)
     retried.ledger.take(1, S1, T)
-    expect(retried.policy.fail(S1, [{ seq: 0, message: 'one' }, { seq: 0, message: 'two' }], T, [])).toEqual([])
+    expect(
+      retried.policy.fail(
+        S1,
+        [
+          { seq: 0, message: 'one' },
+          { seq: 0, message: 'two' },
+        ],
+        T,
+        [],
+      ),
+    ).toEqual([])
     expect(retried.ledger.counts).toEqual(counts({ waiting: 1 }))
     expect(retried.ledger.nextDue).toBe(T + 1000)
   })
@@ -263,11 +297,30 @@ describe('AttemptPolicy.expired', () => {
     const lanes = (): SlaveTiming => ({ lanes: 4 })
     expect(policy.expired(T + 30_000, lanes)).toEqual(new Map())
     expect([...policy.expired(T + 30_001, lanes)]).toEqual([
-      [S1, { abandon: { seqs: [0, 1], attempts: [1, 1] }, failures: [{ seq: 0, message }, { seq: 1, message }] }],
+      [
+        S1,
+        {
+          abandon: { seqs: [0, 1], attempts: [1, 1] },
+          failures: [
+            { seq: 0, message },
+            { seq: 1, message },
+          ],
+        },
+      ],
       [S2, { abandon: { seqs: [2], attempts: [1] }, failures: [{ seq: 2, message }] }],
     ])
     expect([...policy.expired(T + 50_001, lanes)]).toEqual([
-      [S1, { abandon: { seqs: [0, 1, 3], attempts: [1, 1, 1] }, failures: [{ seq: 0, message }, { seq: 1, message }, { seq: 3, message }] }],
+      [
+        S1,
+        {
+          abandon: { seqs: [0, 1, 3], attempts: [1, 1, 1] },
+          failures: [
+            { seq: 0, message },
+            { seq: 1, message },
+            { seq: 3, message },
+          ],
+        },
+      ],
       [S2, { abandon: { seqs: [2], attempts: [1] }, failures: [{ seq: 2, message }] }],
     ])
     // Only reported: fail() decides.
@@ -278,9 +331,13 @@ describe('AttemptPolicy.expired', () => {
     const { ledger, policy, path } = setup({ jobTimeout: 0.5, retries: 0 }, 1)
     ledger.take(1, S1, T)
     const expired = policy.expired(T + 501, () => ({ lanes: 1 }))
-    expect([...expired]).toEqual([[S1, { abandon: { seqs: [0], attempts: [1] }, failures: [{ seq: 0, message: 'Timed out after 0.5 s (--job-timeout)' }] }]])
+    expect([...expired]).toEqual([
+      [S1, { abandon: { seqs: [0], attempts: [1] }, failures: [{ seq: 0, message: 'Timed out after 0.5 s (--job-timeout)' }] }],
+    ])
     expect(policy.fail(S1, expired.get(S1)!.failures, T, [])).toHaveLength(1)
-    expect(readFileSync(path, 'utf8')).toBe(`{"key":"k0","job":{"n":0},"attempts":1,"error":{"message":"Timed out after 0.5 s (--job-timeout)"},"at":"${AT}"}\n`)
+    expect(readFileSync(path, 'utf8')).toBe(
+      `{"key":"k0","job":{"n":0},"attempts":1,"error":{"message":"Timed out after 0.5 s (--job-timeout)"},"at":"${AT}"}\n`,
+    )
   })
 
   it('finds nothing without --job-timeout', () => {
@@ -302,7 +359,16 @@ describe('AttemptPolicy.expired with hung jobs ahead', () => {
     const expired = policy.expired(T + 5_000, (session) => ({ lanes: session === S1 ? 1 : 2 }))
     expect([...expired]).toEqual([
       [S1, { abandon: { seqs: [0, 1, 2, 3], attempts: [1, 1, 1, 1] }, failures: [{ seq: 0, message }] }],
-      [S2, { abandon: { seqs: [4, 5], attempts: [1, 1] }, failures: [{ seq: 4, message }, { seq: 5, message }] }],
+      [
+        S2,
+        {
+          abandon: { seqs: [4, 5], attempts: [1, 1] },
+          failures: [
+            { seq: 4, message },
+            { seq: 5, message },
+          ],
+        },
+      ],
     ])
     // Seqs 1-3 are back in the buffer with their attempt undone; 0, 4 and 5 are still in flight for fail().
     expect(ledger.counts).toEqual(counts({ queued: 3, inFlight: 3 }))
@@ -317,7 +383,18 @@ describe('AttemptPolicy with a slave that times out its own batch calls', () => 
     ledger.take(2, S2, T) // a per-job slave: seqs 2-3
     const slaveOf = (session: number): SlaveTiming => (session === S1 ? { lanes: 1, batch: 50, reportedAt: T } : { lanes: 2 })
     const message = 'Timed out after 1 s (--job-timeout)'
-    expect([...policy.expired(T + 5_000, slaveOf)]).toEqual([[S2, { abandon: { seqs: [2, 3], attempts: [1, 1] }, failures: [{ seq: 2, message }, { seq: 3, message }] }]])
+    expect([...policy.expired(T + 5_000, slaveOf)]).toEqual([
+      [
+        S2,
+        {
+          abandon: { seqs: [2, 3], attempts: [1, 1] },
+          failures: [
+            { seq: 2, message },
+            { seq: 3, message },
+          ],
+        },
+      ],
+    ])
     expect(ledger.counts).toEqual(counts({ inFlight: 4 }))
   })
 
@@ -334,7 +411,10 @@ describe('AttemptPolicy with a slave that times out its own batch calls', () => 
     expect(policy.stuck(T + 14_001, timing(T - 60_000))).toEqual([{ session: S1, quietMs: 14_000 }])
     // A report within the bound: at work (its calls time out and split).
     expect(policy.stuck(T + 20_000, timing(T + 6_001))).toEqual([])
-    expect(policy.stuck(T + 24_001, timing(T + 6_001))).toEqual([{ session: S1, quietMs: 14_000 }, { session: S2, quietMs: 14_000 }])
+    expect(policy.stuck(T + 24_001, timing(T + 6_001))).toEqual([
+      { session: S1, quietMs: 14_000 },
+      { session: S2, quietMs: 14_000 },
+    ])
     // Only reported: the run drops the slave, and its jobs come back as a lost slave's.
     expect(ledger.counts).toEqual(counts({ inFlight: 3 }))
   })

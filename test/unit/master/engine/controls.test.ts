@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import type { ControlChange, ControlUpdate } from '../../../../src/master/engine/controls.js'
-import { BURST_SECONDS, Controls, MAX_TIMER_MS, MIN_WAIT_MS, TokenBucket, burstOf, describeChange } from '../../../../src/master/engine/controls.js'
+import {
+  BURST_SECONDS,
+  Controls,
+  MAX_TIMER_MS,
+  MIN_WAIT_MS,
+  TokenBucket,
+  burstOf,
+  describeChange,
+} from '../../../../src/master/engine/controls.js'
 
 const NONE = { paused: false, rate: undefined, maxInFlight: undefined, throttle: undefined }
 
@@ -119,7 +127,15 @@ describe('Controls', () => {
       ['1970-01-01T00:00:05.000Z', 'throttle released', { kind: 'throttle' }],
       ['1970-01-01T00:00:06.000Z', 'resumed', { kind: 'api' }],
     ])
-    expect(changes.map((c) => c.change.kind)).toEqual(['paused', 'rate', 'rate', 'max-in-flight', 'throttled', 'throttle-released', 'resumed'])
+    expect(changes.map((c) => c.change.kind)).toEqual([
+      'paused',
+      'rate',
+      'rate',
+      'max-in-flight',
+      'throttled',
+      'throttle-released',
+      'resumed',
+    ])
     for (const c of changes) expect(c.changed).toBe(describeChange(c.change))
     expect(changes[4].controls).toEqual({ paused: true, rate: null, maxInFlight: 64, throttled: 'replica lag 4.2 s', throttle: 'lag.ts' })
     expect(controls.figures).toEqual({ paused: false, rate: null, maxInFlight: 64, throttled: null, throttle: 'lag.ts' })
@@ -135,7 +151,9 @@ describe('Controls', () => {
     expect(words({ kind: 'max-in-flight', maxInFlight: 12000 })).toBe('max in flight 12,000')
     expect(words({ kind: 'max-in-flight', maxInFlight: null })).toBe('max in flight off')
     expect(words({ kind: 'throttle', throttle: 'lag.ts:check', throttled: null })).toBe('throttle lag.ts:check')
-    expect(words({ kind: 'throttle', throttle: 'lag.ts', throttled: 'waiting for the first throttle check' })).toBe('throttle lag.ts (waiting for the first throttle check)')
+    expect(words({ kind: 'throttle', throttle: 'lag.ts', throttled: 'waiting for the first throttle check' })).toBe(
+      'throttle lag.ts (waiting for the first throttle check)',
+    )
     expect(words({ kind: 'throttled', reason: 'lag 3 s' })).toBe('throttled: lag 3 s')
     expect(words({ kind: 'throttle-released' })).toBe('throttle released')
     expect(words({ kind: 'stopping' })).toBe('stopping: no new jobs go out; the jobs in flight finish, then the checkpoint is written')
@@ -147,10 +165,14 @@ describe('Controls', () => {
     const changes: ControlChange[] = []
     const controls = new Controls(NONE, 0, (change) => changes.push(change))
     for (const rate of [-5, 0, 1e-9, NaN, Infinity, 20_000_000]) {
-      expect(() => controls.setRate(rate, { kind: 'api' })).toThrow(`setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}`)
+      expect(() => controls.setRate(rate, { kind: 'api' })).toThrow(
+        `setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got ${rate}`,
+      )
     }
     for (const max of [0, -1, 2.5, NaN, Infinity, 200_000_000]) {
-      expect(() => controls.setMaxInFlight(max, { kind: 'api' })).toThrow(`setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}`)
+      expect(() => controls.setMaxInFlight(max, { kind: 'api' })).toThrow(
+        `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}`,
+      )
     }
     expect(changes).toEqual([])
     expect(controls.figures).toMatchObject({ rate: null, maxInFlight: null })

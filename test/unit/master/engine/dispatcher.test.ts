@@ -57,7 +57,11 @@ function ledgerOf(n: number, job: (seq: number) => unknown = (seq) => ({ n: seq 
 }
 
 /** A dispatcher over `ledger` (under `controls`, if given) with a recorder in which `taking` sessions take jobs. */
-function dispatcherOf(ledger: Ledger, { controls, ...options }: Partial<DispatchOptions> & { controls?: Controls }, ...taking: number[]): { dispatcher: Dispatcher; sink: Recorder } {
+function dispatcherOf(
+  ledger: Ledger,
+  { controls, ...options }: Partial<DispatchOptions> & { controls?: Controls },
+  ...taking: number[]
+): { dispatcher: Dispatcher; sink: Recorder } {
   const sink = new Recorder()
   for (const session of taking) sink.taking.add(session)
   const dispatcher = new Dispatcher(ledger, sink, { batchSize: 1000, maxFrame: 16 * 1024 * 1024, ...options }, controls)
@@ -90,7 +94,9 @@ describe('holdsPartialFrame', () => {
       [5, 4, 100, 4, false, false],
       [4, 4, 100, 4, true, false],
     ]
-    expect(table.map(([room, batch, inFlight, concurrency, returned]) => holdsPartialFrame(room, batch, inFlight, concurrency, returned))).toEqual(table.map((row) => row[5]))
+    expect(
+      table.map(([room, batch, inFlight, concurrency, returned]) => holdsPartialFrame(room, batch, inFlight, concurrency, returned)),
+    ).toEqual(table.map((row) => row[5]))
   })
 })
 
@@ -298,7 +304,9 @@ describe('Dispatcher', () => {
     const error = dispatcher.dispatch(0)
     expect(error).toBeInstanceOf(JobSourceError)
     expect(error!.code).toBe('TM_ERR_JOB_SOURCE')
-    expect(error!.message).toBe(`Job k0 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`)
+    expect(error!.message).toBe(
+      `Job k0 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`,
+    )
     expect(sink.frames).toEqual([])
     expect(dispatcher.creditOf(S1)).toBe(3)
     expect(ledger.counts).toEqual(counts({ queued: 1 }))
@@ -320,7 +328,9 @@ describe('Dispatcher', () => {
     ledger.complete([0, 2], S1)
     ledger.add(BIG, key(2))
     const error = dispatcher.dispatch(0)
-    expect(error!.message).toBe(`Job k2 is ${BIG_FRAME} bytes encoded, more than the --max-frame (1024) of slave worker:1; raise --max-frame on master and slaves`)
+    expect(error!.message).toBe(
+      `Job k2 is ${BIG_FRAME} bytes encoded, more than the --max-frame (1024) of slave worker:1; raise --max-frame on master and slaves`,
+    )
     expect(sink.seqs).toEqual([0, 1])
   })
 
@@ -331,14 +341,21 @@ describe('Dispatcher', () => {
     dispatcher.grant(S1, 10)
     const error = dispatcher.dispatch(0)
     expect(error).toBeInstanceOf(JobSourceError)
-    expect(error!.message).toBe(`Job k0 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`)
+    expect(error!.message).toBe(
+      `Job k0 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`,
+    )
     expect(sink.frames).toEqual([])
     expect(dispatcher.creditOf(S1)).toBe(10)
     expect(ledger.counts).toEqual(counts({ queued: 8 }))
     expect(ledger.inFlightCount(S1)).toBe(0)
     expect(ledger.seqsInFlightOn(S1)).toEqual([])
     // Every job back, in order, none charged an attempt.
-    expect(ledger.take(10, S1, 0)).toEqual(jobs(0, Array.from({ length: 8 }, () => BIG)))
+    expect(ledger.take(10, S1, 0)).toEqual(
+      jobs(
+        0,
+        Array.from({ length: 8 }, () => BIG),
+      ),
+    )
   })
 
   it('sends the jobs before one over --max-frame and puts that one and the rest back', () => {
@@ -350,7 +367,9 @@ describe('Dispatcher', () => {
       const error = dispatcher.dispatch(0)
       expect(error).toBeInstanceOf(JobSourceError)
       // Alone in its frame, the job's first seq is a one-byte integer whatever it is.
-      expect(error!.message).toBe(`Job k${big} is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`)
+      expect(error!.message).toBe(
+        `Job k${big} is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`,
+      )
       const before = Array.from({ length: big }, (_, seq) => seq)
       expect(sink.seqs).toEqual(before)
       expect(ledger.seqsInFlightOn(S1)).toEqual(before)
@@ -364,7 +383,9 @@ describe('Dispatcher', () => {
     const { dispatcher, sink } = dispatcherOf(ledger, { batchSize: 8, maxFrame: 1024 }, S1)
     dispatcher.open(slave(S1, 4, Infinity, `slave ${S1}`))
     dispatcher.grant(S1, 8)
-    expect(dispatcher.dispatch(0)!.message).toBe(`Job k5 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`)
+    expect(dispatcher.dispatch(0)!.message).toBe(
+      `Job k5 is ${BIG_FRAME} bytes encoded, more than --max-frame (1024); raise --max-frame on master and slaves`,
+    )
     // 8 → 4 (fits) + 4 → 2 (fits) + 2 → job 5 refused, then 6 and 7 back unsent.
     expect(sink.frames).toEqual([
       { session: S1, message: jobs(0, ['j0', 'j1', 'j2', 'j3']) },
@@ -394,7 +415,7 @@ describe('Dispatcher', () => {
   })
 })
 
-describe('Dispatcher with a credit that changes over time (the slave\'s adaptive window)', () => {
+describe("Dispatcher with a credit that changes over time (the slave's adaptive window)", () => {
   it('sizes frames from the credit given at the time, and holds a partial frame only while a full batch waits beyond the lanes', () => {
     const ledger = ledgerOf(20_000)
     const { dispatcher, sink } = dispatcherOf(ledger, {}, S1)
@@ -497,7 +518,10 @@ describe('Dispatcher with controls', () => {
     dispatcher.open(slave(S2, 8, Infinity, 'slave 2'))
     dispatcher.grant(S1, 16)
     dispatcher.grant(S2, 16)
-    const sent = new Map([[S1, 0], [S2, 0]])
+    const sent = new Map([
+      [S1, 0],
+      [S2, 0],
+    ])
     for (let now = 0; now <= 2000; now++) {
       const from = sink.frames.length
       dispatcher.dispatch(now)
@@ -524,7 +548,8 @@ describe('Dispatcher with controls', () => {
     dispatcher.grant(S2, 300)
     // The first allowance is the burst: 25 tokens.
     dispatcher.dispatch(0)
-    const of = (session: number): number => sink.frames.filter((f) => f.session === session).reduce((n, f) => n + (f.message as JobsMessage).jobs.length, 0)
+    const of = (session: number): number =>
+      sink.frames.filter((f) => f.session === session).reduce((n, f) => n + (f.message as JobsMessage).jobs.length, 0)
     expect(of(S1) + of(S2)).toBe(25)
     expect(of(S1)).toBeGreaterThanOrEqual(6)
     expect(of(S1)).toBeLessThanOrEqual(7)

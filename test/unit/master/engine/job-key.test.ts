@@ -27,7 +27,9 @@ describe('keyReader', () => {
     for (const [k, described] of cases) {
       const read = keyReader({ key: () => k as never })
       expect(() => read({}, 42)).toThrow(JobSourceError)
-      expect(() => read({}, 42)).toThrow(`key(job) returned ${described} for job #42; it must return a finite number, a string of at most 8192 characters or a 64-bit bigint`)
+      expect(() => read({}, 42)).toThrow(
+        `key(job) returned ${described} for job #42; it must return a finite number, a string of at most 8192 characters or a 64-bit bigint`,
+      )
     }
   })
 
@@ -49,7 +51,9 @@ describe('keyReader', () => {
       ['k'.repeat(8193), 'a string of 8193 characters (at most 8192)'],
     ] as [unknown, string][]) {
       expect(() => byDefault({ id }, 17)).toThrow(JobSourceError)
-      expect(() => byDefault({ id }, 17)).toThrow(`Job #17 has an id that is ${described}; a key must be a finite number, a string of at most 8192 characters or a 64-bit bigint (export a key(job) function to choose another)`)
+      expect(() => byDefault({ id }, 17)).toThrow(
+        `Job #17 has an id that is ${described}; a key must be a finite number, a string of at most 8192 characters or a 64-bit bigint (export a key(job) function to choose another)`,
+      )
     }
   })
 
@@ -64,7 +68,9 @@ describe('keyReader', () => {
   })
 
   it('refuses a job that is its own key but too large to be one', () => {
-    expect(() => byDefault('k'.repeat(8193), 4)).toThrow('Job #4 is a string of 8193 characters (at most 8192); a job that is its own key must be a string of at most 8192 characters or a 64-bit bigint (export a key(job) function to choose another)')
+    expect(() => byDefault('k'.repeat(8193), 4)).toThrow(
+      'Job #4 is a string of 8193 characters (at most 8192); a job that is its own key must be a string of at most 8192 characters or a 64-bit bigint (export a key(job) function to choose another)',
+    )
     expect(() => byDefault(2n ** 64n, 4)).toThrow(JobSourceError)
   })
 

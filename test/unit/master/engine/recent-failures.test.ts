@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { MAX_ERROR_LENGTH, RecentFailures } from '../../../../src/master/engine/recent-failures.js'
 
-const entry = (key: number | bigint | string, message = `job ${String(key)} is broken`) => ({ key, job: { id: key }, attempts: 3, error: { message, stack: 'Error: ...\n    at x' }, at: `2026-01-02T03:04:0${Number(key) % 10}.000Z` })
+const entry = (key: number | bigint | string, message = `job ${String(key)} is broken`) => ({
+  key,
+  job: { id: key },
+  attempts: 3,
+  error: { message, stack: 'Error: ...\n    at x' },
+  at: `2026-01-02T03:04:0${Number(key) % 10}.000Z`,
+})
 
 describe('RecentFailures', () => {
   it('keeps the last `capacity` failed jobs, newest first, with their key as JSON takes it', () => {

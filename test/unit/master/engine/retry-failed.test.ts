@@ -8,7 +8,8 @@ import { cleanTempDirs, tempDir } from '../../../helpers/proc.js'
 
 afterEach(cleanTempDirs)
 
-const entry = (id: number): string => `{"key":"k${id}","job":{"id":${id}},"attempts":1,"error":{"message":"no"},"at":"2024-01-01T00:00:00.000Z"}\n`
+const entry = (id: number): string =>
+  `{"key":"k${id}","job":{"id":${id}},"attempts":1,"error":{"message":"no"},"at":"2024-01-01T00:00:00.000Z"}\n`
 
 /** A state dir where run 'r' (or its shard) failed jobs 1 and 2. */
 function stateWithFailures(key = 'r'): string {
@@ -67,8 +68,12 @@ describe('Master.retryFailed', () => {
 
   it('refuses reset, arguments and bad options before it moves the log', async () => {
     const stateDir = stateWithFailures()
-    await expect(Master.retryFailed(runOf(stateDir, { reset: true }))).rejects.toThrow('Master.retryFailed() replays the failed jobs of a run: options.reset does not go with it')
-    await expect(Master.retryFailed(runOf(stateDir, { args: { table: 'posts' } }))).rejects.toThrow('Master.retryFailed() takes no options.args: the jobs come from the failed-jobs log')
+    await expect(Master.retryFailed(runOf(stateDir, { reset: true }))).rejects.toThrow(
+      'Master.retryFailed() replays the failed jobs of a run: options.reset does not go with it',
+    )
+    await expect(Master.retryFailed(runOf(stateDir, { args: { table: 'posts' } }))).rejects.toThrow(
+      'Master.retryFailed() takes no options.args: the jobs come from the failed-jobs log',
+    )
     await expect(Master.retryFailed(runOf(stateDir, { size: 0 }))).rejects.toMatchObject({ code: 'TM_ERR_OPTION', option: 'size' })
     expect(existsSync(runPaths(stateDir, 'r').failed)).toBe(true)
   })

@@ -47,7 +47,14 @@ class MemoryStore implements StateStore {
   }
 
   resumePoint(): ResumePoint {
-    return { position: 0, last: null, skip: new SkipSet(), counts: { done: 0, failed: 0 }, elapsed: 0, startedAt: '2024-01-01T00:00:00.000Z' }
+    return {
+      position: 0,
+      last: null,
+      skip: new SkipSet(),
+      counts: { done: 0, failed: 0 },
+      elapsed: 0,
+      startedAt: '2024-01-01T00:00:00.000Z',
+    }
   }
 
   journal(record: JournalRecord): void {
@@ -144,7 +151,9 @@ class FakeServer implements RunServer {
 
   /** Seqs of every jobs frame sent to `session` (every session's when not given). */
   jobsSent(session?: Session): number[] {
-    return this.sent.filter((s) => s.message.type === 'jobs' && (session === undefined || s.session === session.id)).flatMap((s) => seqsOf(s.message as JobsMessage))
+    return this.sent
+      .filter((s) => s.message.type === 'jobs' && (session === undefined || s.session === session.id))
+      .flatMap((s) => seqsOf(s.message as JobsMessage))
   }
 
   /** Types of the messages other than jobs sent to `session`. */
@@ -256,7 +265,16 @@ describe('Run', () => {
     server.autoAck.add(slave.id)
     server.credit(slave, 4)
     const summary: RunSummary = await done
-    expect(summary).toMatchObject({ outcome: 'complete', key: 'unit', jobs: 10, done: 10, failed: 0, skipped: 0, totals: { done: 10, failed: 0 }, failedLog: 'memory:failed' })
+    expect(summary).toMatchObject({
+      outcome: 'complete',
+      key: 'unit',
+      jobs: 10,
+      done: 10,
+      failed: 0,
+      skipped: 0,
+      totals: { done: 10, failed: 0 },
+      failedLog: 'memory:failed',
+    })
     expect(server.jobsSent(slave).sort((a, b) => a - b)).toEqual(range(0, 10))
     expect(slave.done).toBe(10)
     expect(store.last).toMatchObject({ key: 'unit', complete: true, position: 10, last: 9, finished: [], counts: { done: 10, failed: 0 } })

@@ -86,22 +86,26 @@ describe('Session', () => {
   })
 
   it('is closing after a refusal when active or draining; otherwise its state stays', () => {
-    expect(STATES.map((state) => {
-      const s = at(state)
-      s.closing()
-      return s.state
-    })).toEqual(['awaiting-hello', 'closing', 'closing', 'closing', 'closed'])
+    expect(
+      STATES.map((state) => {
+        const s = at(state)
+        s.closing()
+        return s.state
+      }),
+    ).toEqual(['awaiting-hello', 'closing', 'closing', 'closing', 'closed'])
     expect(at('closing').takesJobs).toBe(false)
   })
 
   it('is closed from any state, and says whether it had been welcomed (the run knew it)', () => {
-    expect(STATES.map((state) => {
-      const s = at(state)
-      const welcomed = s.closed()
-      expect(s.state).toBe('closed')
-      expect(s.takesJobs).toBe(false)
-      return welcomed
-    })).toEqual([false, true, true, true, false])
+    expect(
+      STATES.map((state) => {
+        const s = at(state)
+        const welcomed = s.closed()
+        expect(s.state).toBe('closed')
+        expect(s.takesJobs).toBe(false)
+        return welcomed
+      }),
+    ).toEqual([false, true, true, true, false])
   })
 
   it('answers the heartbeat: a ping is due while something came since the last, else the slave is to be dropped', () => {

@@ -14,7 +14,11 @@ describe('verdictOf', () => {
 })
 
 /** Runs a Throttle until `count` verdicts came; returns them. */
-function verdicts(check: ConstructorParameters<typeof Throttle>[0], intervalMs: number, count: number): Promise<{ verdicts: ThrottleVerdict[]; throttle: Throttle }> {
+function verdicts(
+  check: ConstructorParameters<typeof Throttle>[0],
+  intervalMs: number,
+  count: number,
+): Promise<{ verdicts: ThrottleVerdict[]; throttle: Throttle }> {
   return new Promise((resolve) => {
     const seen: ThrottleVerdict[] = []
     const throttle: Throttle = new Throttle(check, { lag: '1' }, intervalMs, (verdict) => {
@@ -51,7 +55,11 @@ describe('Throttle', () => {
     const { verdicts: seen } = await verdicts(() => checks[i++](), 10, 3)
     // One line each, with the check's file and line when what it threw has a stack.
     const at = String.raw` \(at test/unit/master/engine/throttle\.test\.ts:\d+\)`
-    expect(seen).toEqual([expect.stringMatching(new RegExp(`^throttle check threw: no connection${at}$`)), expect.stringMatching(new RegExp(`^throttle check threw: timeout${at}$`)), 'throttle check threw: plain'])
+    expect(seen).toEqual([
+      expect.stringMatching(new RegExp(`^throttle check threw: no connection${at}$`)),
+      expect.stringMatching(new RegExp(`^throttle check threw: timeout${at}$`)),
+      'throttle check threw: plain',
+    ])
   })
 
   it('gives up on a check past its interval (aborting its signal, ignoring its late answer), and never runs two at once', async () => {
@@ -60,19 +68,23 @@ describe('Throttle', () => {
     const signals: AbortSignal[] = []
     let calls = 0
     // The first check never answers; the second answers late (after 1.5 intervals); the third at once.
-    const { verdicts: seen } = await verdicts(({ signal }) => {
-      signals.push(signal)
-      const call = ++calls
-      if (call === 1) return new Promise(() => {})
-      running++
-      most = Math.max(most, running)
-      const answer = (value: unknown) => () => {
-        running--
-        return value
-      }
-      if (call === 2) return new Promise((resolve) => setTimeout(resolve, 60)).then(answer(false))
-      return Promise.resolve().then(answer('lag 9 s'))
-    }, 40, 3)
+    const { verdicts: seen } = await verdicts(
+      ({ signal }) => {
+        signals.push(signal)
+        const call = ++calls
+        if (call === 1) return new Promise(() => {})
+        running++
+        most = Math.max(most, running)
+        const answer = (value: unknown) => () => {
+          running--
+          return value
+        }
+        if (call === 2) return new Promise((resolve) => setTimeout(resolve, 60)).then(answer(false))
+        return Promise.resolve().then(answer('lag 9 s'))
+      },
+      40,
+      3,
+    )
     expect(seen).toEqual(['throttle check did not answer within 0.04 s', 'throttle check did not answer within 0.04 s', 'lag 9 s'])
     expect(signals.map((s) => s.aborted)).toEqual([true, true, true])
     expect((signals[0].reason as Error).message).toBe('throttle check did not answer within 0.04 s')

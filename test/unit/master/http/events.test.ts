@@ -23,7 +23,9 @@ async function serve(events: StatusEvents): Promise<string> {
 }
 
 /** A watcher: its response and the text it has read, with a wait on what comes. */
-async function watch(url: string): Promise<{ res: IncomingMessage; text: () => string; until: (pattern: RegExp) => Promise<void>; ended: Promise<void> }> {
+async function watch(
+  url: string,
+): Promise<{ res: IncomingMessage; text: () => string; until: (pattern: RegExp) => Promise<void>; ended: Promise<void> }> {
   const res = await new Promise<IncomingMessage>((resolve, reject) => get(url, resolve).on('error', reject))
   let text = ''
   const waiters: (() => void)[] = []
@@ -66,10 +68,13 @@ describe('StatusEvents', () => {
 
   it('drops a watcher that goes away (and builds nothing for no one)', async () => {
     let built = 0
-    const events = new StatusEvents(() => {
-      built++
-      return '{}'
-    }, { heartbeatMs: 20 })
+    const events = new StatusEvents(
+      () => {
+        built++
+        return '{}'
+      },
+      { heartbeatMs: 20 },
+    )
     const url = await serve(events)
     const first = await watch(url)
     const second = await watch(url)

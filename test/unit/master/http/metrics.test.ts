@@ -3,7 +3,22 @@ import { RunMetrics } from '../../../../src/master/http/metrics.js'
 import type { RunStatus, SlaveFigures } from '../../../../src/master/engine/status.js'
 import { startingStatus } from '../../../../src/master/engine/status.js'
 
-const slave: SlaveFigures = { id: 3, address: '10.0.0.7:5123', hostname: 'w1', pid: 42, concurrency: 8, connectedAt: '2026-01-02T03:04:05.006Z', done: 7, failed: 1, rate: 2.5, inFlight: 3, cpuPercent: 150, rss: 1024, netIn: 10, netOut: 20 }
+const slave: SlaveFigures = {
+  id: 3,
+  address: '10.0.0.7:5123',
+  hostname: 'w1',
+  pid: 42,
+  concurrency: 8,
+  connectedAt: '2026-01-02T03:04:05.006Z',
+  done: 7,
+  failed: 1,
+  rate: 2.5,
+  inFlight: 3,
+  cpuPercent: 150,
+  rss: 1024,
+  netIn: 10,
+  netOut: 20,
+}
 
 /** The sample lines of a scrape (no HELP/TYPE). */
 const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '' && !line.startsWith('#'))
@@ -32,9 +47,13 @@ describe('RunMetrics', () => {
     const base = startingStatus('k', {}, 'running', Date.UTC(2026, 0, 2))
     let doc: RunStatus = base
     const metrics = new RunMetrics(() => doc)
-    const controls = (text: string): string[] => lines(text).filter((line) => /^taskmaster_(paused|throttled|rate_limit|max_in_flight)/.test(line))
+    const controls = (text: string): string[] =>
+      lines(text).filter((line) => /^taskmaster_(paused|throttled|rate_limit|max_in_flight)/.test(line))
     expect(controls(await metrics.text())).toEqual(['taskmaster_paused{key="k"} 0', 'taskmaster_throttled{key="k"} 0'])
-    doc = { ...base, run: { ...base.run, controls: { paused: true, rate: 0.5, maxInFlight: 12, throttled: 'replica lag 3.2 s', throttle: 'lag.mjs' } } }
+    doc = {
+      ...base,
+      run: { ...base.run, controls: { paused: true, rate: 0.5, maxInFlight: 12, throttled: 'replica lag 3.2 s', throttle: 'lag.mjs' } },
+    }
     expect(controls(await metrics.text())).toEqual([
       'taskmaster_paused{key="k"} 1',
       'taskmaster_throttled{key="k"} 1',

@@ -17,7 +17,23 @@ describe('requestTarget', () => {
   })
 
   it('gives nothing for a target that is no path', () => {
-    for (const raw of ['//[', '//[/stop', '/%zz', '/status%', '/%E', '*', '', 'status', '\\status', '/a[b]', '/a b', '/a#b', 'http://[/status', 'ftp://x/status']) expect(requestTarget(raw), raw).toBeUndefined()
+    for (const raw of [
+      '//[',
+      '//[/stop',
+      '/%zz',
+      '/status%',
+      '/%E',
+      '*',
+      '',
+      'status',
+      '\\status',
+      '/a[b]',
+      '/a b',
+      '/a#b',
+      'http://[/status',
+      'ftp://x/status',
+    ])
+      expect(requestTarget(raw), raw).toBeUndefined()
     expect(requestTarget(undefined)).toBeUndefined()
   })
 })

@@ -114,14 +114,18 @@ describe('checkpoint', () => {
   it('refuses invalid JSON', () => {
     const path = join(tempDir(), 'run.json')
     writeFileSync(path, '{"format": 1, "posi')
-    expect(checkpointError(() => readCheckpoint(path)).message).toBe(`Checkpoint '${path}' is not valid JSON; move it away or use --reset to start over`)
+    expect(checkpointError(() => readCheckpoint(path)).message).toBe(
+      `Checkpoint '${path}' is not valid JSON; move it away or use --reset to start over`,
+    )
   })
 
   it('refuses JSON that is not a checkpoint', () => {
     const path = join(tempDir(), 'run.json')
     for (const text of ['null', '[1]', '"x"', '{"position": 1}']) {
       writeFileSync(path, text)
-      expect(checkpointError(() => readCheckpoint(path)).message).toBe(`'${path}' is not a Taskmaster checkpoint; move it away or use --reset to start over`)
+      expect(checkpointError(() => readCheckpoint(path)).message).toBe(
+        `'${path}' is not a Taskmaster checkpoint; move it away or use --reset to start over`,
+      )
     }
   })
 
@@ -154,7 +158,9 @@ describe('checkpoint', () => {
     const path = join(dir, 'missing', 'run.json')
     expect(stateFileError(() => writeCheckpoint(path, sample)).message).toContain('ENOENT')
     // Nothing was there: the message does not claim a previous checkpoint is intact.
-    expect(stateFileError(() => writeCheckpoint(path, sample)).message).toMatch(new RegExp(`^Cannot write checkpoint '[^']+': ENOENT: .*; there is no previous checkpoint$`))
+    expect(stateFileError(() => writeCheckpoint(path, sample)).message).toMatch(
+      new RegExp(`^Cannot write checkpoint '[^']+': ENOENT: .*; there is no previous checkpoint$`),
+    )
     expect(existsSync(join(dir, 'missing'))).toBe(false)
   })
 
@@ -240,7 +246,26 @@ describe('readCheckpoint validates every field', () => {
 
   it('accepts position 0 with last null, and keys of every kind', () => {
     const path = join(tempDir(), 'run.json')
-    writeCheckpoint(path, checkpoint({ position: 0, last: null, finished: [[0, 1.5], [2, 'b'], [9, 3n]] }))
-    expect(readCheckpoint(path)).toMatchObject({ position: 0, last: null, finished: [[0, 1.5], [2, 'b'], [9, 3n]] })
+    writeCheckpoint(
+      path,
+      checkpoint({
+        position: 0,
+        last: null,
+        finished: [
+          [0, 1.5],
+          [2, 'b'],
+          [9, 3n],
+        ],
+      }),
+    )
+    expect(readCheckpoint(path)).toMatchObject({
+      position: 0,
+      last: null,
+      finished: [
+        [0, 1.5],
+        [2, 'b'],
+        [9, 3n],
+      ],
+    })
   })
 })

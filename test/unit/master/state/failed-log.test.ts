@@ -10,7 +10,13 @@ import { thrownBy } from '../../support.js'
 
 afterEach(cleanTempDirs)
 
-const entry = (key: FailedJob['key'], message = 'boom'): FailedJob => ({ key, job: { id: key }, attempts: 4, error: { message }, at: '2024-01-01T00:00:00.000Z' })
+const entry = (key: FailedJob['key'], message = 'boom'): FailedJob => ({
+  key,
+  job: { id: key },
+  attempts: 4,
+  error: { message },
+  at: '2024-01-01T00:00:00.000Z',
+})
 
 describe('FailedLog', () => {
   it('appends one JSON line per failed job, bigints kept', () => {
@@ -49,11 +55,20 @@ describe('FailedLog', () => {
     const log = new FailedLog(path)
     expect(log.append([entry(1)])).toBeUndefined()
     unlinkSync(path)
-    expect(log.append([entry(2)])).toBe(`The failed-jobs log '${path}' was deleted while the run was live: the jobs it listed before are lost from it; it is started again`)
+    expect(log.append([entry(2)])).toBe(
+      `The failed-jobs log '${path}' was deleted while the run was live: the jobs it listed before are lost from it; it is started again`,
+    )
     expect(log.append([entry(3)])).toBeUndefined()
     rmSync(dir, { recursive: true })
-    expect(log.append([entry(4)])).toBe(`The failed-jobs log '${path}' was deleted while the run was live: the jobs it listed before are lost from it; it is started again`)
+    expect(log.append([entry(4)])).toBe(
+      `The failed-jobs log '${path}' was deleted while the run was live: the jobs it listed before are lost from it; it is started again`,
+    )
     log.close()
-    expect(readFileSync(path, 'utf8').split('\n').filter((line) => line !== '').map((line) => parse(line))).toEqual([entry(4)])
+    expect(
+      readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => parse(line)),
+    ).toEqual([entry(4)])
   })
 })

@@ -3,7 +3,9 @@ import { parse, stringify } from '../../../../src/master/state/json.js'
 
 describe('json', () => {
   it('writes bigints as {"$bigint": "..."}', () => {
-    expect(stringify({ a: 1n, b: [-(2n ** 70n)], c: 'x' })).toBe('{"a":{"$bigint":"1"},"b":[{"$bigint":"-1180591620717411303424"}],"c":"x"}')
+    expect(stringify({ a: 1n, b: [-(2n ** 70n)], c: 'x' })).toBe(
+      '{"a":{"$bigint":"1"},"b":[{"$bigint":"-1180591620717411303424"}],"c":"x"}',
+    )
   })
 
   it('indents when asked', () => {
@@ -11,7 +13,14 @@ describe('json', () => {
   })
 
   it('reads bigints back, with their type', () => {
-    const value = { last: 2n ** 64n, finished: [[1, 5n], [2, 5]], nested: { deep: -3n } }
+    const value = {
+      last: 2n ** 64n,
+      finished: [
+        [1, 5n],
+        [2, 5],
+      ],
+      nested: { deep: -3n },
+    }
     const back = parse(stringify(value)) as typeof value
     expect(back).toEqual(value)
     expect(typeof back.finished[0][1]).toBe('bigint')

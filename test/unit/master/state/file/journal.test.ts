@@ -24,7 +24,13 @@ describe('Journal', () => {
       { position: 3, last: 'c', done: 5, failed: 1, ranges: [], keys: [] },
       { position: 3, last: 'c', done: 7, failed: 1, ranges: [9, 1, 7, 1], keys: [2n ** 64n - 1n, 7] },
     ])
-    expect(Journal.read(path)).toEqual({ position: 3, last: 'c', counts: { done: 7, failed: 1 }, seqs: [4, 5, 9, 7], keys: ['e', 'f', 2n ** 64n - 1n, 7] })
+    expect(Journal.read(path)).toEqual({
+      position: 3,
+      last: 'c',
+      counts: { done: 7, failed: 1 },
+      seqs: [4, 5, 9, 7],
+      keys: ['e', 'f', 2n ** 64n - 1n, 7],
+    })
   })
 
   it('writes a record as a 4-byte little-endian length, the CRC-32 of the body, and MessagePack [3, position, last, done, failed, ranges, keys]', () => {
@@ -156,12 +162,17 @@ describe('Journal', () => {
 
   it('refuses a whole record of another layout (an older Taskmaster), naming --reset', () => {
     const path = join(tempDir(), 'run.journal')
-    const body = new Packr({ useRecords: false }).pack([[0, 1], ['a', 'b']])
+    const body = new Packr({ useRecords: false }).pack([
+      [0, 1],
+      ['a', 'b'],
+    ])
     const header = Buffer.alloc(4)
     header.writeUInt32LE(body.length)
     writeFileSync(path, Buffer.concat([header, body]))
     const error = thrownBy(() => Journal.read(path), CheckpointError)
-    expect(error.message).toBe(`Journal '${path}' was not written by this version of Taskmaster (a record of another layout at byte 0); finish the run with the version that started it, or start over with --reset`)
+    expect(error.message).toBe(
+      `Journal '${path}' was not written by this version of Taskmaster (a record of another layout at byte 0); finish the run with the version that started it, or start over with --reset`,
+    )
     expect(() => new Journal(path)).toThrow(error.message)
     // Nothing was cut off.
     expect(statSync(path).size).toBe(4 + body.length)
@@ -180,7 +191,9 @@ describe('Journal', () => {
     })
     for (const data of [records[0], Buffer.concat(records)]) {
       writeFileSync(path, data)
-      expect(() => Journal.read(path)).toThrow(`Journal '${path}' was not written by this version of Taskmaster (a record of another layout at byte 0)`)
+      expect(() => Journal.read(path)).toThrow(
+        `Journal '${path}' was not written by this version of Taskmaster (a record of another layout at byte 0)`,
+      )
       expect(() => new Journal(path)).toThrow('a record of another layout at byte 0')
       expect(statSync(path).size).toBe(data.length)
     }

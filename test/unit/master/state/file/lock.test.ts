@@ -82,7 +82,8 @@ describe('acquireLock', () => {
   })
 
   // The right to replace a stale lock is the claim file named after its content.
-  const claimOf = (path: string, level: number): string => `${path}.takeover-${createHash('sha256').update(readFileSync(path, 'utf8')).digest('hex').slice(0, 16)}-${level}`
+  const claimOf = (path: string, level: number): string =>
+    `${path}.takeover-${createHash('sha256').update(readFileSync(path, 'utf8')).digest('hex').slice(0, 16)}-${level}`
 
   it('takes over a stale lock whose first taker died holding the claim, and removes both claims', () => {
     const path = lockPath()
@@ -99,7 +100,9 @@ describe('acquireLock', () => {
     writeHolder(path, { pid: deadPid(), hostname: hostname() })
     const claim = claimOf(path, 0)
     writeHolder(claim, { pid: process.ppid, hostname: hostname(), nonce: 'live-taker' })
-    expect(() => acquireLock(path, 'run')).toThrow(`Run 'run' is in use by master pid ${process.ppid} on ${hostname()} (lock file '${path}')`)
+    expect(() => acquireLock(path, 'run')).toThrow(
+      `Run 'run' is in use by master pid ${process.ppid} on ${hostname()} (lock file '${path}')`,
+    )
     expect(readdirSync(dirname(path)).sort()).toEqual([basename(path), basename(claim)].sort())
   })
 })

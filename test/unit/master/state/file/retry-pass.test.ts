@@ -46,7 +46,13 @@ describe('FileBackend.retryPass', () => {
     expect(pass).toMatchObject({ key: 'r.retry', args: { [RETRY_LOG_ARG]: pass.log }, count: 1 })
     expect(await jobsOf(pass)).toEqual([{ id: 1 }])
     expect(await jobsOf(pass, 1)).toEqual([])
-    expect(readCheckpoint(runPaths(dir, 'r.retry').checkpoint)).toMatchObject({ key: 'r.retry', args: { [RETRY_LOG_ARG]: pass.log }, complete: false, position: 0, finished: [] })
+    expect(readCheckpoint(runPaths(dir, 'r.retry').checkpoint)).toMatchObject({
+      key: 'r.retry',
+      args: { [RETRY_LOG_ARG]: pass.log },
+      complete: false,
+      position: 0,
+      finished: [],
+    })
     // The pass's own store sends jobs failing again to the run's log, where the next pass finds them.
     const store = new RunStore(dir, 'r.retry')
     expect(store.failedLogPath).toBe(runPaths(dir, 'r').failed)

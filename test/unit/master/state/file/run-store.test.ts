@@ -35,7 +35,12 @@ function stateWith(cp: Checkpoint | undefined, journal?: JournalRecord[]): strin
 
 describe('runPaths', () => {
   it('puts every file of a run next to each other', () => {
-    expect(runPaths('/state', 'job')).toEqual({ checkpoint: '/state/job.json', journal: '/state/job.journal', failed: '/state/job.failed.jsonl', lock: '/state/job.lock' })
+    expect(runPaths('/state', 'job')).toEqual({
+      checkpoint: '/state/job.json',
+      journal: '/state/job.journal',
+      failed: '/state/job.failed.jsonl',
+      lock: '/state/job.lock',
+    })
   })
 })
 
@@ -52,9 +57,24 @@ describe('RunStore', () => {
   })
 
   it('resumePoint merges the checkpoint and the journal, ignoring journal entries below the position', () => {
-    const cp = checkpoint({ position: 10, last: 9, finished: [[12, 'k12'], [15, 15n]], counts: { done: 12, failed: 1 }, elapsed: 5000, startedAt: 'then' })
+    const cp = checkpoint({
+      position: 10,
+      last: 9,
+      finished: [
+        [12, 'k12'],
+        [15, 15n],
+      ],
+      counts: { done: 12, failed: 1 },
+      elapsed: 5000,
+      startedAt: 'then',
+    })
     // A record older than the checkpoint (position 8), then one with jobs beyond it.
-    const store = open(stateWith(cp, [journalRecord({ position: 8, last: 7, done: 9, ranges: [8, 1], keys: ['k8'] }), journalRecord({ position: 10, last: 9, done: 14, failed: 1, ranges: [13, 1, 20, 1], keys: ['k13', 'k20'] })]))
+    const store = open(
+      stateWith(cp, [
+        journalRecord({ position: 8, last: 7, done: 9, ranges: [8, 1], keys: ['k8'] }),
+        journalRecord({ position: 10, last: 9, done: 14, failed: 1, ranges: [13, 1, 20, 1], keys: ['k13', 'k20'] }),
+      ]),
+    )
     const resume = store.resumePoint()
     expect(resume).toMatchObject({ position: 10, last: 9, counts: { done: 14, failed: 1 }, elapsed: 5000, startedAt: 'then' })
     expect(resume.skip.pending()).toEqual([
@@ -66,8 +86,18 @@ describe('RunStore', () => {
   })
 
   it('resumes from the journal watermark when it is beyond the checkpoint, dropping what it covers', () => {
-    const cp = checkpoint({ position: 10, last: 9, finished: [[12, 'k12'], [30, 'k30']], counts: { done: 12, failed: 0 } })
-    const store = open(stateWith(cp, [journalRecord({ position: 25, last: 'k24', done: 27, failed: 1, ranges: [27, 2], keys: ['k27', 'k28'] })]))
+    const cp = checkpoint({
+      position: 10,
+      last: 9,
+      finished: [
+        [12, 'k12'],
+        [30, 'k30'],
+      ],
+      counts: { done: 12, failed: 0 },
+    })
+    const store = open(
+      stateWith(cp, [journalRecord({ position: 25, last: 'k24', done: 27, failed: 1, ranges: [27, 2], keys: ['k27', 'k28'] })]),
+    )
     const resume = store.resumePoint()
     expect(resume).toMatchObject({ position: 25, last: 'k24', counts: { done: 27, failed: 1 } })
     expect(resume.skip.pending()).toEqual([
@@ -105,13 +135,17 @@ describe('RunStore', () => {
   it('checkArgs refuses other args, showing both sets and --reset', () => {
     const store = open(stateWith(checkpoint({ args: { a: '1', b: '2' } })))
     const error = thrownBy(() => store.checkArgs({ a: '1' }), CheckpointError)
-    expect(error.message).toBe("Run 'run' was started with arguments a=1 b=2 but is now given a=1; use --reset to start it over with the new arguments, or another --key")
+    expect(error.message).toBe(
+      "Run 'run' was started with arguments a=1 b=2 but is now given a=1; use --reset to start it over with the new arguments, or another --key",
+    )
     expect(() => store.checkArgs({})).toThrow('but is now given (none);')
     expect(() => store.checkArgs({ a: '1', b: '3' })).toThrow('is now given a=1 b=3;')
   })
 
   it('reset removes the checkpoint and the journal', () => {
-    const dir = stateWith(checkpoint({ position: 5, last: 4 }), [journalRecord({ position: 7, last: 6, done: 7, ranges: [8, 1], keys: ['k8'] })])
+    const dir = stateWith(checkpoint({ position: 5, last: 4 }), [
+      journalRecord({ position: 7, last: 6, done: 7, ranges: [8, 1], keys: ['k8'] }),
+    ])
     const store = open(dir, 'run', { reset: true })
     expect(store.previous).toBeUndefined()
     expect(store.resumePoint()).toMatchObject({ position: 0, last: null, counts: { done: 0, failed: 0 } })
@@ -156,7 +190,11 @@ describe('RunStore', () => {
 
   it('refuses a damaged journal, and with acceptJournalLoss resumes from what precedes the damage, with a warning', () => {
     const cp = checkpoint({ position: 10, last: 9, counts: { done: 10, failed: 0 } })
-    const dir = stateWith(cp, [journalRecord({ position: 20, last: 19, done: 20 }), journalRecord({ position: 30, last: 29, done: 30 }), journalRecord({ position: 40, last: 39, done: 40 })])
+    const dir = stateWith(cp, [
+      journalRecord({ position: 20, last: 19, done: 20 }),
+      journalRecord({ position: 30, last: 29, done: 30 }),
+      journalRecord({ position: 40, last: 39, done: 40 }),
+    ])
     const path = runPaths(dir, 'run').journal
     const data = readFileSync(path)
     const second = data.readUInt32LE(0) + 8
@@ -168,7 +206,9 @@ describe('RunStore', () => {
     )
     expect(existsSync(runPaths(dir, 'run').lock)).toBe(false)
     const store = open(dir, 'run', { acceptJournalLoss: true })
-    expect(store.warnings).toEqual([`Journal '${path}' is damaged at byte ${second} (checksum mismatch); --accept-journal-loss: the ${data.length - second} bytes from there on are dropped, and the jobs they recorded run again`])
+    expect(store.warnings).toEqual([
+      `Journal '${path}' is damaged at byte ${second} (checksum mismatch); --accept-journal-loss: the ${data.length - second} bytes from there on are dropped, and the jobs they recorded run again`,
+    ])
     expect(store.resumePoint()).toMatchObject({ position: 20, last: 19, counts: { done: 20, failed: 0 } })
     expect(statSync(path).size).toBe(second)
   })
@@ -177,24 +217,36 @@ describe('RunStore', () => {
     expect(open(stateWith(checkpoint({ position: 1, last: 0 }), [journalRecord({ position: 2, last: 1, done: 2 })])).warnings).toEqual([])
   })
 
-  it('begin makes a fresh run\'s identity durable: a checkpoint at position 0 with its args, before any job', async () => {
+  it("begin makes a fresh run's identity durable: a checkpoint at position 0 with its args, before any job", async () => {
     const dir = tempDir()
     const store = open(dir)
     await store.begin({ table: 'posts' })
     const written = JSON.parse(readFileSync(store.paths.checkpoint, 'utf8')) as Checkpoint
-    expect(written).toMatchObject({ format: 1, key: 'run', args: { table: 'posts' }, complete: false, position: 0, last: null, finished: [], counts: { done: 0, failed: 0 }, elapsed: 0 })
+    expect(written).toMatchObject({
+      format: 1,
+      key: 'run',
+      args: { table: 'posts' },
+      complete: false,
+      position: 0,
+      last: null,
+      finished: [],
+      counts: { done: 0, failed: 0 },
+      elapsed: 0,
+    })
     expect(written.startedAt).toBe(written.updatedAt)
     expect(store.resumePoint()).toMatchObject({ position: 0, last: null, startedAt: written.startedAt })
     await store.close()
     // Killed before its first real checkpoint: the next incarnation knows its arguments.
     const again = open(dir)
     expect(again.previous).toMatchObject({ args: { table: 'posts' }, position: 0 })
-    await expect(again.begin({ table: 'users' })).rejects.toThrow("Run 'run' was started with arguments table=posts but is now given table=users;")
+    await expect(again.begin({ table: 'users' })).rejects.toThrow(
+      "Run 'run' was started with arguments table=posts but is now given table=users;",
+    )
     await again.begin({ table: 'posts' })
     expect(JSON.parse(readFileSync(again.paths.checkpoint, 'utf8'))).toEqual(written)
   })
 
-  it('refuses a journal without a checkpoint: the run\'s arguments and start are unknown', () => {
+  it("refuses a journal without a checkpoint: the run's arguments and start are unknown", () => {
     const dir = stateWith(undefined, [journalRecord({ position: 6960, last: 6959, done: 6960 })])
     const paths = runPaths(dir, 'run')
     const error = thrownBy(() => new RunStore(dir, 'run'), CheckpointError)
@@ -252,7 +304,9 @@ describe('RunStore', () => {
     it('save rewrites a deleted checkpoint, and reopens a deleted journal', async () => {
       const { store } = await live()
       unlinkSync(store.paths.checkpoint)
-      expect(store.save(later)).toMatch(/^The state of run 'run' was deleted while the run was live \(its checkpoint was removed\); rewritten from memory \(position 5, 6 done, 1 failed\)$/)
+      expect(store.save(later)).toMatch(
+        /^The state of run 'run' was deleted while the run was live \(its checkpoint was removed\); rewritten from memory \(position 5, 6 done, 1 failed\)$/,
+      )
       expect(readCheckpoint(store.paths.checkpoint)).toEqual(later)
       unlinkSync(store.paths.journal)
       expect(store.save(later)).toMatch(/\(its journal was removed\); rewritten from memory/)

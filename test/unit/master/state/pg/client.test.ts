@@ -8,7 +8,9 @@ describe('isTransient', () => {
 
   it('is false for a lost connection, an unknown outcome, a user error, or no SQLSTATE at all', () => {
     // 40003: statement_completion_unknown (it may have committed); 57P01: the session was ended.
-    for (const code of ['40003', '57P01', '23505', '42P01', 'ECONNRESET', 42]) expect(isTransient(Object.assign(new Error('x'), { code }))).toBe(false)
-    for (const error of [new Error('Connection terminated unexpectedly'), null, undefined, 'deadlock']) expect(isTransient(error)).toBe(false)
+    for (const code of ['40003', '57P01', '23505', '42P01', 'ECONNRESET', 42])
+      expect(isTransient(Object.assign(new Error('x'), { code }))).toBe(false)
+    for (const error of [new Error('Connection terminated unexpectedly'), null, undefined, 'deadlock'])
+      expect(isTransient(error)).toBe(false)
   })
 })
