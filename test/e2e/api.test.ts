@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { JobSourceError, LocalSlaves, Master, Slave, describeChange } from '../../src/index.js'
+import { JobSourceError, LocalSlaves, Master, NoMasterError, Slave, describeChange } from '../../src/index.js'
 import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
 import { expectEachKeyRan, sandbox, tempDir } from '../helpers/proc.js'
 import { FAULTY, attemptsOf } from '../helpers/reliability.js'
@@ -187,6 +187,23 @@ describe('a batch split around a job that cannot be sent', () => {
 })
 
 describe('slaves', () => {
+  it('reject with NoMasterError (TM_ERR_NO_MASTER, exit code 4) when no master answered within --reconnect', async () => {
+    // A port nothing listens on: the first master's, once it has gone.
+    const gone = await master({ source: range(0) })
+    expect((await gone.done).outcome).toBe('complete')
+    const error = await slave({ host: gone.address.hostPort, reconnect: 0.2, handler: () => {} }).done.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(NoMasterError)
+    expect(error).toMatchObject({ code: 'TM_ERR_NO_MASTER', exitCode: 4 })
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^No master answered at ws://${gone.address.hostPort} for 0\\.2 s \\(--reconnect; last try: ECONNREFUSED .+\\); the run may simply be over \\(exit 4\\)$`,
+      ),
+    )
+  })
+
   it('keep reconnecting for --reconnect after the loss, however long they were connected', async () => {
     // The first master binds port 0; the second listens on the port it got, where the slave looks.
     const first = await master({ source: range(40) })
