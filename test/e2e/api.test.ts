@@ -318,6 +318,9 @@ describe('the controls of a running master', () => {
 })
 
 describe('a script', () => {
+  /** The local slaves' lines (kept, not written to the test's output), shown when an expectation fails. */
+  const lines: string[] = []
+
   /** Starts 2 local slaves running the faulty handler once `m` listens (as tm-master --spawn 2 does); resolves with them. */
   function localSlavesOf(m: Master, env: NodeJS.ProcessEnv): Promise<LocalSlaves> {
     return new Promise((resolve) =>
@@ -330,6 +333,7 @@ describe('a script', () => {
           slave: { concurrency: 2 },
           env: { ...process.env, ...env },
           wanted: () => m.status().run.state === 'running',
+          log: (line) => lines.push(line),
         })
         running.push(slaves)
         slaves.start()
@@ -344,7 +348,7 @@ describe('a script', () => {
     const first = new Master(options)
     running.push(first)
     const firstSlaves = localSlavesOf(first, box.env)
-    expect(await first.run()).toMatchObject({ outcome: 'complete', done: 18, failed: 2 })
+    expect(await first.run(), lines.join('\n')).toMatchObject({ outcome: 'complete', done: 18, failed: 2 })
     // Stopped once the run is over, as tm-master does (one still connecting would wait for --reconnect).
     await (await firstSlaves).stop()
 
@@ -353,7 +357,7 @@ describe('a script', () => {
     expect(pass).toMatchObject({ count: 2, resumed: false })
     running.push(pass!.master)
     const passSlaves = localSlavesOf(pass!.master, { ...box.env, TM_FIXED: '1' })
-    expect(await pass!.master.run()).toMatchObject({ outcome: 'complete', key: 'lib.retry', done: 2, failed: 0 })
+    expect(await pass!.master.run(), lines.join('\n')).toMatchObject({ outcome: 'complete', key: 'lib.retry', done: 2, failed: 0 })
     await (await passSlaves).stop()
     expectEachKeyRan(box.records, 20)
     expect(attemptsOf(box.records, [3, 7])).toEqual({ 3: [1, 1], 7: [1, 1] })
