@@ -19,6 +19,11 @@ export function formatCount(n: number): string {
   return COUNT.format(n)
 }
 
+/** A run's total: `1,000,000`, or `~1,000,000` when it is an estimate. */
+export function formatTotal(total: number, estimated: boolean): string {
+  return `${estimated ? '~' : ''}${formatCount(total)}`
+}
+
 /** Jobs per second: one decimal below 100, none above (`8.5/s`, `1,234/s`). */
 export function formatJobRate(rate: number): string {
   return rate < 100 ? `${rate.toFixed(1)}/s` : `${COUNT.format(Math.round(rate))}/s`

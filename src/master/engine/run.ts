@@ -28,7 +28,8 @@ import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { RecentFailures } from './recent-failures.js'
-import { readTotal } from './total.js'
+import { readTotal, sourceContext } from './total.js'
+import { ProgressProbe } from './progress-probe.js'
 import type { RunTotal } from './total.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
 import { DRAINING, FINISHED, READY, RUNNING, RunLifecycle } from './lifecycle.js'
@@ -106,13 +107,22 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
     }
     const resume = store.resumePoint()
     const total = await readTotal(options, events)
-    return { kind: 'run', run: new Run(options, { ...context, parts }, store, resume, total) }
+    // Where a resumed run stands in the source's key space, for its first document (the resume line).
+    const probe = new ProgressProbe(options.source, sourceContext(options), (message) => events.emit('log', { level: 'warn', message }))
+    await probe.ask(resume.last ?? undefined, resume.position)
+    return { kind: 'run', run: new Run(options, { ...context, parts }, store, resume, { total, probe }) }
   } catch (error) {
     // Every step runs; the first error is the one the caller sees.
     await store.discardFresh().catch(() => undefined)
     await store.close().catch(() => undefined)
     throw error
   }
+}
+
+/** How a run tells its progress: the source's total, and the probe of its `progress()`. */
+export interface RunProgress {
+  total: RunTotal | undefined
+  probe: ProgressProbe
 }
 
 /** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
@@ -142,8 +152,8 @@ export class Run {
   readonly #failedLog: FailedJobsLog
   readonly #persistence: Persistence
   readonly #resume: ResumePoint
-  /** The generator's total, and whether it is the source's estimate (the status shows the count). */
-  readonly #total: RunTotal | undefined
+  /** Asks the source's progress() where the watermark stands, every few seconds. */
+  readonly #probe: ProgressProbe
   readonly #intervals = new Intervals()
   readonly #startedAt = Date.now()
   readonly #done = deferred<RunSummary>()
@@ -175,13 +185,13 @@ export class Run {
     { token, events, parts = DEFAULT_PARTS }: RunContext,
     store: StateStore,
     resume: ResumePoint,
-    total: RunTotal | undefined,
+    { total, probe }: RunProgress,
   ) {
     this.#options = options
     this.#hide = hideSecrets(options.secrets)
     this.#events = events
     this.#resume = resume
-    this.#total = total
+    this.#probe = probe
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     const warn = (message: string): void => this.#log('warn', message)
@@ -257,7 +267,9 @@ export class Run {
       totals: () => this.#persistence.totals(),
       sessions: this.#server.sessions,
       resume,
-      total: total?.count,
+      total,
+      fraction: () => this.#probe.latest,
+      exhausted: () => this.#source.exhausted,
       startedAt: this.#startedAt,
       controls: () => this.#controls.figures,
       failures: () => this.#failures.list(),
@@ -294,6 +306,8 @@ export class Run {
     const stopAsked = this.#life.listening()
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
     this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
+    // Off the hot path: the probe asks when due (never twice at once), and says a failure once.
+    this.#intervals.every(STATUS_PERIOD_MS, () => this.#probe.poll(this.#ledger.lastKey, this.#ledger.position))
     this.#sampleStatus()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)

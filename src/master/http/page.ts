@@ -73,7 +73,7 @@ function show(doc) {
   $('fill').style.width = (r.percent ?? 0) + '%'
   set('percent', r.percent === null ? '' : r.percent.toFixed(1) + ' %')
   set('eta', r.total === null ? '' : 'ETA ' + (r.etaMs === null ? '-' : dur(r.etaMs)))
-  set('done', int(r.done) + (r.total === null ? '' : ' of ' + int(r.total)))
+  set('done', int(r.done) + (r.total === null ? '' : ' of ' + (r.totalEstimated ? '~' : '') + int(r.total)))
   set('position', int(r.position))
   set('last', r.last === null ? '-' : String(r.last))
   set('rate', rate(r.rate))
