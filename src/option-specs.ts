@@ -44,6 +44,50 @@ export function checkOption(spec: AnySpec, value: unknown, name: string): void {
   spec.check?.(value as never, name)
 }
 
+/**
+ * Throws an {@link OptionError} for the first name of `options` (with a value) that is not in
+ * `known`: a mistyped option would else be ignored and its default used. It suggests the
+ * known name closest to it. `prefix` is how the user reaches `options` (`options`,
+ * `options.slave`), `owner` what takes them (`Master`).
+ */
+export function checkKnownOptions(options: unknown, known: readonly string[], owner: string, prefix = 'options'): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new OptionError(
+      `${prefix} must be an object of ${owner} options, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+    )
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined || known.includes(name)) continue
+    const near = closest(name, known)
+    throw new OptionError(`${prefix}.${name} is not an option of ${owner}${near === undefined ? '' : `; did you mean ${near}?`}`, name)
+  }
+}
+
+/** The name of `known` nearest to `name` (case aside), if it is near enough to be a typo of it. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
+  }
+  return best
+}
+
+/** Levenshtein distance, a transposition counting as one edit. */
+function editDistance(a: string, b: string): number {
+  let before: number[] = []
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j], before[j - 2] + 1)
+    }
+    ;[before, previous] = [previous, row]
+  }
+  return previous[b.length]
+}
+
 function throttleCheck(value: unknown, name: string): void {
   if (
     typeof value !== 'function' &&
