@@ -88,6 +88,14 @@ function editDistance(a: string, b: string): number {
   return previous[b.length]
 }
 
+/** Throws an {@link OptionError} naming `what` unless `value` is true or false (`'false'` is a string, and truthy). */
+export function checkBoolean(value: unknown, what: string, option: string): void {
+  if (typeof value !== 'boolean')
+    throw new OptionError(`${what} must be true or false, got ${typeof value === 'string' ? `'${value}'` : typeof value}`, option)
+}
+
+const booleanOption = (value: unknown, name: string): void => checkBoolean(value, `options.${name}`, name)
+
 function throttleCheck(value: unknown, name: string): void {
   if (
     typeof value !== 'function' &&
@@ -143,9 +151,10 @@ export const MASTER_OPTIONS = {
   key: { default: 'run', check: validateRunKey },
   args: { default: {} },
   stateDir: { default: './.taskmaster', flag: { flags: '--state-dir <dir>', help: 'where run state is kept' } },
-  reset: { default: false },
+  reset: { default: false, check: booleanOption },
   acceptJournalLoss: {
     default: false,
+    check: booleanOption,
     flag: {
       flags: '--accept-journal-loss',
       help: 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again',
@@ -242,6 +251,7 @@ export const MASTER_OPTIONS = {
   },
   standby: {
     default: false,
+    check: booleanOption,
     flag: {
       flags: '--standby',
       help: "with --state-store: wait for the run held by another master and take it over when that master's lease lapses (it ends, or renews nothing for 4 heartbeats)",
@@ -271,6 +281,7 @@ export const MASTER_OPTIONS = {
   },
   paused: {
     default: false,
+    check: booleanOption,
     flag: {
       flags: '--paused',
       help: 'start paused: no job goes out until tm-ctl resume (a run paused when its master stopped starts paused anyway)',

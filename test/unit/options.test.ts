@@ -217,6 +217,17 @@ describe('resolveMasterOptions', () => {
     )
   })
 
+  it("takes only true or false for a boolean option ('no' and 'false' are truthy strings)", () => {
+    for (const name of ['paused', 'reset', 'acceptJournalLoss', 'standby'] as const) {
+      const error = optionError(() => resolveMasterOptions({ source, [name]: 'no' }))
+      expect([error.message, error.option]).toEqual([`options.${name} must be true or false, got 'no'`, name])
+      expect(optionError(() => resolveMasterOptions({ source, [name]: 1 })).message).toBe(
+        `options.${name} must be true or false, got number`,
+      )
+    }
+    expect(resolveMasterOptions({ source, paused: true }).paused).toBe(true)
+  })
+
   it('requires a source with getJobs', () => {
     expect(optionError(() => resolveMasterOptions({} as MasterOptions)).option).toBe('source')
     expect(optionError(() => resolveMasterOptions({ source: {} } as MasterOptions)).message).toBe(

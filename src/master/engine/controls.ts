@@ -8,7 +8,7 @@
 
 import { outOfBounds, withinBounds } from '../../bounds.js'
 import { OptionError } from '../../errors.js'
-import { MASTER_OPTIONS } from '../../option-specs.js'
+import { MASTER_OPTIONS, checkBoolean } from '../../option-specs.js'
 
 /**
  * Seconds of jobs a full bucket holds: the burst a rate allows after a lull. Also how long
@@ -279,6 +279,7 @@ export class Controls {
 
   /** Pauses (true) or resumes (false). */
   setPaused(paused: boolean, source: ControlSource, now = Date.now()): ControlUpdate | undefined {
+    checkBoolean(paused, 'setPaused(paused)', 'paused')
     if (paused === this.#paused) return undefined
     this.#paused = paused
     return this.#changed({ kind: paused ? 'paused' : 'resumed' }, source, now)

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { OptionError } from '../../../../src/errors.js'
 import type { ControlChange, ControlUpdate } from '../../../../src/master/engine/controls.js'
 import {
   BURST_SECONDS,
@@ -105,6 +106,20 @@ describe('Controls', () => {
     // Waiting on acks (max in flight reached): no timer.
     expect(controls.wakeIn(0, 30)).toBeUndefined()
     expect(controls.allowance(30, 0)).toBe(3)
+  })
+
+  it("refuses a pause that is not a boolean ('false' is truthy): an OptionError, nothing changed", () => {
+    const changes: ControlChange[] = []
+    const controls = new Controls(NONE, 0, (change) => changes.push(change))
+    for (const [value, got] of [
+      ['false', "'false'"],
+      [0, 'number'],
+      [undefined, 'undefined'],
+    ] as const)
+      expect(() => controls.setPaused(value as unknown as boolean, { kind: 'api' }, 0)).toThrow(
+        new OptionError(`setPaused(paused) must be true or false, got ${got}`, 'paused'),
+      )
+    expect([controls.paused, changes]).toEqual([false, []])
   })
 
   it('reports each change once, as a value and in words, with its source and the controls after it', () => {
