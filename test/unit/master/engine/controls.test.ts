@@ -108,6 +108,23 @@ describe('Controls', () => {
     expect(controls.allowance(30, 0)).toBe(3)
   })
 
+  it('describeChange refuses what is not a change with a one-line TypeError naming what is wrong', () => {
+    const refused =
+      (change: unknown): unknown =>
+      () =>
+        describeChange(change as ControlUpdate)
+    expect(refused(undefined)).toThrow(new TypeError('describeChange(change): change must be an object { kind, ... }, got undefined'))
+    expect(refused({ kind: 'rate' })).toThrow(
+      new TypeError('describeChange(change): change.rate must be a positive number or null (no limit), got undefined'),
+    )
+    expect(refused({ kind: 'rate', rate: NaN })).toThrow('change.rate must be a positive number or null (no limit), got NaN')
+    expect(refused({ kind: 'max-in-flight', maxInFlight: '3' })).toThrow('change.maxInFlight must be a positive number or null')
+    expect(refused({ kind: 'throttled' })).toThrow(new TypeError('describeChange(change): change.reason must be a string, got undefined'))
+    expect(refused({ kind: 'throttle', throttle: 'lag.ts' })).toThrow('change.throttled must be a string or null, got undefined')
+    expect(refused({ kind: 'nap' })).toThrow(new TypeError('Unknown change of the controls: {"kind":"nap"}'))
+    expect(describeChange({ kind: 'throttle', throttle: 'lag.ts', throttled: null })).toBe('throttle lag.ts')
+  })
+
   it("refuses a pause that is not a boolean ('false' is truthy): an OptionError, nothing changed", () => {
     const changes: ControlChange[] = []
     const controls = new Controls(NONE, 0, (change) => changes.push(change))
