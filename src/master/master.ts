@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { StateError } from '../errors.js'
 import type { MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
+import { checkBoolean } from '../option-specs.js'
 import type { ControlSource, ControlUpdate } from './engine/controls.js'
 import { checkControl } from './engine/controls.js'
 import type { Run } from './engine/run.js'
@@ -146,9 +147,10 @@ export class Master extends EventEmitter<MasterEvents> {
    * flight finish, slaves stay connected. The pause is kept in the checkpoint: a master
    * started on a run paused when its last master stopped starts paused. Returns what
    * changed ({@link describeChange} says it in words), undefined when nothing did (or the
-   * run is not open).
+   * run is not open). Throws an OptionError for anything but true or false, even before the run is open.
    */
   setPaused(paused: boolean, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
+    checkBoolean(paused, 'setPaused(paused)', 'paused')
     return this.#run?.setPaused(paused, source)
   }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { integers, outOfBounds, withinBounds } from '../bounds.js'
 import { deferred } from '../deferred.js'
 import { OptionError } from '../errors.js'
-import { SLAVE_OPTIONS, checkOption } from '../option-specs.js'
+import { SLAVE_OPTIONS, checkKnownOptions, checkOption } from '../option-specs.js'
 import type { SlaveOptions } from '../options.js'
 import { SLAVE_EXIT_RESTART } from './abandoned.js'
 
@@ -30,6 +30,17 @@ export type LocalSlaveSettings = Pick<
   SlaveOptions,
   'concurrency' | 'prefetch' | 'batch' | 'linger' | 'setupTimeout' | 'reconnect' | 'maxFrame'
 >
+
+/** Every field of {@link LocalSlaveSettings}: the type says it has them all. */
+const SETTING_NAMES = Object.keys({
+  concurrency: 0,
+  prefetch: 0,
+  batch: 0,
+  linger: 0,
+  setupTimeout: 0,
+  reconnect: 0,
+  maxFrame: 0,
+} satisfies Record<keyof LocalSlaveSettings, 0>)
 
 /** Options of {@link LocalSlaves}. */
 export interface LocalSlavesOptions {
@@ -68,8 +79,26 @@ export interface LocalSlavesOptions {
   killAfter?: number
 }
 
+/** Every field of {@link LocalSlavesOptions}: the type says it has them all. */
+const OPTION_NAMES = Object.keys({
+  count: 0,
+  handler: 0,
+  host: 0,
+  token: 0,
+  slave: 0,
+  args: 0,
+  env: 0,
+  execArgv: 0,
+  log: 0,
+  onFatal: 0,
+  restartCrashed: 0,
+  wanted: 0,
+  killAfter: 0,
+} satisfies Record<keyof LocalSlavesOptions, 0>)
+
 /** The tm-slave arguments of `options`: the handler, `--host`, the slave options as flags, then the others. */
 export function localSlaveArgs(options: Pick<LocalSlavesOptions, 'handler' | 'host' | 'slave' | 'args'>): string[] {
+  if (options.slave !== undefined) checkKnownOptions(options.slave, SETTING_NAMES, 'a local slave', 'options.slave')
   const args = options.handler === undefined ? [] : [options.handler]
   if (options.host !== undefined) args.push('--host', options.host)
   for (const [name, value] of Object.entries(options.slave ?? {}) as [keyof LocalSlaveSettings, number | undefined][]) {
@@ -108,10 +137,23 @@ export class LocalSlaves {
   #started = false
   #stopping = false
 
-  /** Checks the options; throws an {@link OptionError} for a count or a slave option out of its bounds. */
+  /** Checks the options; throws an {@link OptionError} for an unknown option, a count or a slave option out of its bounds, or no handler. */
   constructor(options: LocalSlavesOptions) {
+    checkKnownOptions(options, OPTION_NAMES, 'LocalSlaves')
     const count = integers(1, MAX_LOCAL_SLAVES)
     if (!withinBounds(count, options.count)) throw new OptionError(`options.count ${outOfBounds(count, String(options.count))}`, 'count')
+    if (options.handler !== undefined && (typeof options.handler !== 'string' || options.handler === ''))
+      throw new OptionError(
+        `options.handler must be a module path[:export], got ${typeof options.handler === 'string' ? "''" : typeof options.handler}`,
+        'handler',
+      )
+    if (options.args !== undefined && (!Array.isArray(options.args) || !options.args.every((a) => typeof a === 'string')))
+      throw new OptionError('options.args must be an array of strings (tm-slave arguments)', 'args')
+    if (options.handler === undefined && (options.args === undefined || options.args.length === 0))
+      throw new OptionError(
+        'options.handler must be given: the handler module each slave runs (path[:export]), or in options.args',
+        'handler',
+      )
     const killAfter = options.killAfter ?? 10
     if (!(killAfter >= 0)) throw new OptionError(`options.killAfter must be a number of seconds >= 0, got ${killAfter}`, 'killAfter')
     this.#options = options

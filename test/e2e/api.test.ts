@@ -279,9 +279,10 @@ describe('frames wait for a full batch while a slave has one to run', () => {
 })
 
 describe('the controls of a running master', () => {
-  it('refuse a rate or a max in flight out of their bounds with an OptionError, before and while the run runs', async () => {
+  it('refuse a rate or a max in flight out of their bounds, or a pause that is not a boolean, with an OptionError, before and while the run runs', async () => {
     const source = range(10)
     const idle = new Master({ source, stateDir: tempDir(), key: 'idle', port: 0 })
+    expect(() => idle.setPaused('false' as unknown as boolean)).toThrow("setPaused(paused) must be true or false, got 'false'")
     expect(() => idle.setRate(NaN)).toThrow(
       'setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got NaN',
     )
@@ -305,6 +306,10 @@ describe('the controls of a running master', () => {
         code: 'TM_ERR_OPTION',
         message: `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}`,
       })
+    expect(refused(() => m.setPaused('false' as unknown as boolean))).toMatchObject({
+      code: 'TM_ERR_OPTION',
+      message: "setPaused(paused) must be true or false, got 'false'",
+    })
     expect(m.status().run.controls).toMatchObject({ rate: null, maxInFlight: null })
     const rate = m.setRate(0.001)
     expect(rate).toEqual({ kind: 'rate', rate: 0.001 })
