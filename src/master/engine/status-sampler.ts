@@ -77,7 +77,9 @@ export class StatusSampler {
       total: p.total,
       fraction: p.fraction(),
       previous: this.#percent,
-      rate,
+      // The ETA counts at the rate the run may go: a limit below the moving rate (one just
+      // cut) is what the jobs left will see.
+      rate: controls.rate === null ? rate : Math.min(rate, controls.rate),
     })
     this.#percent = figures.percent ?? this.#percent
     const sessionElapsed = state === 'starting' ? 0 : now - p.startedAt

@@ -80,6 +80,19 @@ describe('StatusSampler', () => {
     expect(s.sample('stopping', 2500).run.etaMs).toBe(null)
   })
 
+  it('the ETA counts at the rate limit when it is below the moving rate (a rate just cut)', () => {
+    const { s, state, finish } = sampler(0, { count: 1000, estimate: false }, 1000)
+    s.sample('running', 0)
+    finish(100)
+    expect(s.sample('running', 1000).run).toMatchObject({ rate: 100, etaMs: 9000 })
+    // Cut to 30 jobs/s: the 900 left need 30 s at least, whatever the last 10 s ran at.
+    state.controls = { ...RUNNING, rate: 30 }
+    expect(s.sample('running', 1100).run).toMatchObject({ etaMs: 30_000 })
+    // A limit above the moving rate changes nothing.
+    state.controls = { ...RUNNING, rate: 1000 }
+    expect(s.sample('running', 1200).run.etaMs).toBe(Math.ceil(900 / (100 / 1.2)) * 1000)
+  })
+
   it('a finished run shows 100 % of its true count; before the end, never an ETA of 0', () => {
     const { s, state, finish } = sampler(0, { count: 50, estimate: true }, 80)
     s.sample('running', 0)
