@@ -27,6 +27,7 @@ import { Source } from './source.js'
 import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
+import { RunHistory } from './run-history.js'
 import { RecentFailures } from './recent-failures.js'
 import { readTotal } from './total.js'
 import type { RunTotal } from './total.js'
@@ -153,6 +154,8 @@ export class Run {
   #turnPending = false
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
+  /** The run's figures since this master started, a point a status period (bounded). */
+  readonly #history = new RunHistory()
   /** The last jobs written to the failed-jobs log, for the status document. */
   readonly #failures = new RecentFailures()
   /** What serves the run's plain HTTP requests (none without a surface factory). */
@@ -221,6 +224,7 @@ export class Run {
     const controls = this.#controls
     this.#surface = parts.surface?.({
       status: () => this.#status.last,
+      history: () => ({ run: this.#history.points() }),
       get controls() {
         return controls.figures
       },
@@ -293,8 +297,8 @@ export class Run {
     }
     const stopAsked = this.#life.listening()
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
-    this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
-    this.#sampleStatus()
+    this.#intervals.every(STATUS_PERIOD_MS, () => this.#tick())
+    this.#tick()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
     for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
@@ -390,12 +394,20 @@ export class Run {
     return this.#status.last
   }
 
+  /** The status timer: a new document, and a point of the run's history (other documents, at a change, make none). */
+  #tick(): void {
+    const status = this.#sampleStatus()
+    this.#history.record(Date.parse(status.time), status.run)
+  }
+
   /** Builds the status document now and tells the master's listeners (`status` event). */
-  #sampleStatus(outcome?: RunState): void {
+  #sampleStatus(outcome?: RunState): RunStatus {
     const phase = this.#life.phase
     const state: RunState = outcome ?? (phase === READY ? 'starting' : phase === DRAINING ? 'stopping' : 'running')
-    this.#events.emit('status', this.#status.sample(state))
+    const status = this.#status.sample(state)
+    this.#events.emit('status', status)
     this.#surface?.published()
+    return status
   }
 
   #log(level: 'info' | 'warn', message: string): void {
