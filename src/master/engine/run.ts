@@ -27,6 +27,7 @@ import { Source } from './source.js'
 import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
+import { RunHistory } from './run-history.js'
 import { RecentFailures } from './recent-failures.js'
 import { readTotal, sourceContext } from './total.js'
 import { ProgressProbe } from './progress-probe.js'
@@ -163,6 +164,8 @@ export class Run {
   #turnPending = false
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
+  /** The run's figures since this master started, a point a status period (bounded). */
+  readonly #history = new RunHistory()
   /** The last jobs written to the failed-jobs log, for the status document. */
   readonly #failures = new RecentFailures()
   /** What serves the run's plain HTTP requests (none without a surface factory). */
@@ -231,6 +234,7 @@ export class Run {
     const controls = this.#controls
     this.#surface = parts.surface?.({
       status: () => this.#status.last,
+      history: () => ({ run: this.#history.points() }),
       get controls() {
         return controls.figures
       },
@@ -305,10 +309,10 @@ export class Run {
     }
     const stopAsked = this.#life.listening()
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
-    this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
+    this.#intervals.every(STATUS_PERIOD_MS, () => this.#tick())
     // Off the hot path: the probe asks when due (never twice at once), and says a failure once.
     this.#intervals.every(STATUS_PERIOD_MS, () => this.#probe.poll(this.#ledger.lastKey, this.#ledger.position))
-    this.#sampleStatus()
+    this.#tick()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
     for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
@@ -404,12 +408,20 @@ export class Run {
     return this.#status.last
   }
 
+  /** The status timer: a new document, and a point of the run's history (other documents, at a change, make none). */
+  #tick(): void {
+    const status = this.#sampleStatus()
+    this.#history.record(Date.parse(status.time), status.run)
+  }
+
   /** Builds the status document now and tells the master's listeners (`status` event). */
-  #sampleStatus(outcome?: RunState): void {
+  #sampleStatus(outcome?: RunState): RunStatus {
     const phase = this.#life.phase
     const state: RunState = outcome ?? (phase === READY ? 'starting' : phase === DRAINING ? 'stopping' : 'running')
-    this.#events.emit('status', this.#status.sample(state))
+    const status = this.#status.sample(state)
+    this.#events.emit('status', status)
     this.#surface?.published()
+    return status
   }
 
   #log(level: 'info' | 'warn', message: string): void {
