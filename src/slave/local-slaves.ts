@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { integers, outOfBounds, withinBounds } from '../bounds.js'
 import { deferred } from '../deferred.js'
-import { OptionError } from '../errors.js'
+import { OptionError, StateError } from '../errors.js'
 import { SLAVE_OPTIONS, checkKnownOptions, checkOption } from '../option-specs.js'
 import type { SlaveOptions } from '../options.js'
 import { SLAVE_EXIT_RESTART } from './abandoned.js'
@@ -118,7 +118,9 @@ const longFlag = (flags: string): string => /--[a-z][a-z-]*/.exec(flags)![0]
  * `tm-slave` in its own process group, so a Ctrl-C reaches only the process that started
  * them, which stops them in its turn. A slave that exits to free its abandoned jobs
  * (SLAVE_EXIT_RESTART) is started again at once; one that crashes, after half a second
- * (`restartCrashed`); one that exits 2 (a user error) never.
+ * (`restartCrashed`); one that exits 2 (a user error) never. {@link exited} before
+ * {@link start} resolves at once with 0 (nothing started), and {@link start} after
+ * {@link stop} throws a StateError.
  */
 export class LocalSlaves {
   readonly #options: LocalSlavesOptions
@@ -162,16 +164,21 @@ export class LocalSlaves {
     this.#killAfterMs = killAfter * 1000
   }
 
-  /** Starts the slaves (once). */
+  /** Starts the slaves (once); throws a {@link StateError} after {@link stop}: a stopped group is never started again. */
   start(): void {
+    if (this.#stopping) throw new StateError('LocalSlaves.start() after stop(): stopped slaves are never started again')
     if (this.#started) return
     this.#started = true
     this.#left = this.#options.count
     for (let n = 1; n <= this.#options.count; n++) this.#spawn(n)
   }
 
-  /** Resolves once every slave has exited for good (none is left to start again): with the highest exit code (1 for a signal). */
+  /**
+   * Resolves once every slave has exited for good (none is left to start again): with the
+   * highest exit code (1 for a signal). Before {@link start}: at once, with 0 (nothing started).
+   */
   exited(): Promise<number> {
+    if (!this.#started) return Promise.resolve(0)
     return this.#exited.promise
   }
 

@@ -320,6 +320,31 @@ describe('the controls of a running master', () => {
     // Nothing to change: nothing said.
     expect(m.setMaxInFlight(1)).toBeUndefined()
   })
+
+  it('set before run() apply when the run starts (the initial control events say by api); after the end they change and say nothing', async () => {
+    const m = new Master({ source: range(0), stateDir: tempDir(), key: 'preset', port: 0 })
+    running.push(m)
+    const changes: string[] = []
+    const logs: string[] = []
+    m.on('control', (change) => changes.push(`${change.changed} by ${change.source.kind}`))
+    m.on('log', (line) => logs.push(line.message))
+    expect(m.setPaused(true)).toBeUndefined()
+    expect(m.setRate(5)).toBeUndefined()
+    expect(m.setMaxInFlight(3)).toBeUndefined()
+    const done = m.run()
+    await until('the initial control events', () => changes.length === 3)
+    expect(changes).toEqual(['paused by api', 'rate 5 jobs/s by api', 'max in flight 3 by api'])
+    expect(m.status().run.controls).toMatchObject({ paused: true, rate: 5, maxInFlight: 3 })
+    expect(logs).toContain('Paused (set before the run started): no job goes out until resumed')
+    // No jobs: the run completes, paused or not.
+    expect((await done).outcome).toBe('complete')
+    const seen = { changes: changes.length, logs: logs.length }
+    expect(m.setPaused(false)).toBeUndefined()
+    expect(m.setRate(1)).toBeUndefined()
+    expect(m.setMaxInFlight(1)).toBeUndefined()
+    expect({ changes: changes.length, logs: logs.length }).toEqual(seen)
+    expect(m.status().run.controls).toMatchObject({ paused: true, rate: 5, maxInFlight: 3 })
+  })
 })
 
 describe('a script', () => {

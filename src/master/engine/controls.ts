@@ -339,14 +339,23 @@ export class Controls {
     return this.#changed(reason === null ? { kind: 'throttle-released' } : { kind: 'throttled', reason }, { kind: 'throttle' }, now)
   }
 
-  /** The settings the run started with, as changes (for the stats stream's record). */
-  initialChanges(source: ControlSource, now = Date.now()): ControlChange[] {
+  /**
+   * The settings the run started with, as changes (for the stats stream's record): the
+   * pause by `source`, a rate and a max in flight by their flags unless `setBy` names who
+   * set them before the run started.
+   */
+  initialChanges(
+    source: ControlSource,
+    setBy: { rate?: ControlSource; maxInFlight?: ControlSource } = {},
+    now = Date.now(),
+  ): ControlChange[] {
     const f = this.figures
     const flag: ControlSource = { kind: 'flag' }
     const changes: ControlChange[] = []
     if (f.paused) changes.push(controlChange({ kind: 'paused' }, source, f, now))
-    if (f.rate !== null) changes.push(controlChange({ kind: 'rate', rate: f.rate }, flag, f, now))
-    if (f.maxInFlight !== null) changes.push(controlChange({ kind: 'max-in-flight', maxInFlight: f.maxInFlight }, flag, f, now))
+    if (f.rate !== null) changes.push(controlChange({ kind: 'rate', rate: f.rate }, setBy.rate ?? flag, f, now))
+    if (f.maxInFlight !== null)
+      changes.push(controlChange({ kind: 'max-in-flight', maxInFlight: f.maxInFlight }, setBy.maxInFlight ?? flag, f, now))
     if (f.throttle !== null) changes.push(controlChange({ kind: 'throttle', throttle: f.throttle, throttled: f.throttled }, flag, f, now))
     return changes
   }

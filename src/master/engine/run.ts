@@ -127,6 +127,9 @@ export interface RunProgress {
 }
 
 /** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
+/** The controls the setters set. */
+type PresetControl = 'paused' | 'rate' | 'maxInFlight'
+
 function byWhom(source: ControlSource): string {
   return source.kind === 'http' ? ` (by ${source.address})` : ''
 }
@@ -182,6 +185,8 @@ export class Run {
   readonly #throttle: Throttle | undefined
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
+  /** Who set each control before the run listened (Master's setters before run()): the initial `control` events say so. */
+  readonly #presetBy: Partial<Record<PresetControl, ControlSource>> = {}
 
   constructor(
     options: ResolvedMasterOptions,
@@ -315,12 +320,13 @@ export class Run {
     this.#tick()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
-    for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
+    const pausedBy = this.#presetBy.paused ?? this.#pausedBy
+    for (const change of this.#controls.initialChanges(pausedBy, this.#presetBy)) this.#events.emit('control', change)
     this.#throttle?.start()
     if (this.#controls.paused)
       this.#log(
         'info',
-        `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`,
+        `Paused${pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : pausedBy.kind === 'api' ? ' (set before the run started)' : ' (--paused)'}: no job goes out until resumed`,
       )
     this.#source
       .run(this.#resume.last ?? undefined, {
@@ -365,23 +371,34 @@ export class Run {
    * Pauses (true) or resumes (false) dispatch: jobs in flight finish, slaves stay
    * connected, heartbeats and checkpoints go on. The pause is written to the checkpoint at
    * once, so a master started on the run after this one stops starts paused too.
-   * Returns what changed, undefined if nothing did.
+   * Returns what changed, undefined if nothing did. Before the run listens, the change is
+   * told by the initial `control` events; after it has ended, nothing changes.
    */
   setPaused(paused: boolean, source: ControlSource): ControlUpdate | undefined {
-    const changed = this.#controls.setPaused(paused, source)
-    this.#persistence.setPaused(this.#controls.paused)
-    if (changed !== undefined && this.#life.live) this.#guard(() => this.#persistence.checkpoint())
-    return changed
+    return this.#setControl('paused', source, () => {
+      const changed = this.#controls.setPaused(paused, source)
+      this.#persistence.setPaused(this.#controls.paused)
+      if (changed !== undefined && this.#life.live) this.#guard(() => this.#persistence.checkpoint())
+      return changed
+    })
   }
 
-  /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. */
+  /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. As {@link setPaused} before and after the run. */
   setRate(rate: number | null, source: ControlSource): ControlUpdate | undefined {
-    return this.#controls.setRate(rate, source)
+    return this.#setControl('rate', source, () => this.#controls.setRate(rate, source))
   }
 
-  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
+  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. As {@link setPaused} before and after the run. */
   setMaxInFlight(max: number | null, source: ControlSource): ControlUpdate | undefined {
-    return this.#controls.setMaxInFlight(max, source)
+    return this.#setControl('maxInFlight', source, () => this.#controls.setMaxInFlight(max, source))
+  }
+
+  /** A setter's change: none once the run has ended; before it listens, who set it is kept for the initial `control` events. */
+  #setControl(name: PresetControl, source: ControlSource, set: () => ControlUpdate | undefined): ControlUpdate | undefined {
+    if (this.#life.phase === FINISHED) return undefined
+    const changed = set()
+    if (changed !== undefined && this.#life.phase === READY) this.#presetBy[name] = source
+    return changed
   }
 
   /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
@@ -396,6 +413,8 @@ export class Run {
 
   /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
   #onControlChange(change: ControlChange): void {
+    // Before listening: the initial `control` events at start tell it.
+    if (this.#life.phase === READY) return
     this.#log('info', `Controls: ${change.changed}${byWhom(change.source)}`)
     this.#events.emit('control', change)
     // The views show a change at once, not up to a second later; after the end the last document stays.

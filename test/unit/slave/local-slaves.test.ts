@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { LocalSlaves, SLAVE_BIN, localSlaveArgs } from '../../../src/slave/local-slaves.js'
 import type { LocalSlavesOptions } from '../../../src/slave/local-slaves.js'
 import { cleanTempDirs, fixture, tempDir } from '../../helpers/proc.js'
-import { OptionError } from '../../../src/errors.js'
+import { OptionError, StateError } from '../../../src/errors.js'
 import { thrownBy } from '../support.js'
 
 afterEach(cleanTempDirs)
@@ -161,5 +161,15 @@ describe('local slaves', () => {
     expect(starts()).toBe(2)
     // Stopped before started: nothing to wait for.
     expect(await standIns([]).slaves.stop()).toBe(0)
+  })
+  it('not started: exited() resolves at once with 0; stopped: start() throws a StateError and starts none', async () => {
+    const { slaves, starts } = standIns([0])
+    expect(await slaves.exited()).toBe(0)
+    expect(await slaves.stop()).toBe(0)
+    expect(thrownBy(() => slaves.start(), StateError).message).toBe(
+      'LocalSlaves.start() after stop(): stopped slaves are never started again',
+    )
+    expect(await slaves.exited()).toBe(0)
+    expect(starts()).toBe(0)
   })
 })

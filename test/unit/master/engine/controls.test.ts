@@ -212,7 +212,7 @@ describe('Controls', () => {
 
   it('lists the settings it started with as changes', () => {
     const controls = new Controls({ paused: true, rate: 1000, maxInFlight: 8, throttle: 'lag.ts:check' }, 0)
-    expect(controls.initialChanges({ kind: 'checkpoint' }, 0).map((c) => [c.changed, c.source.kind, c.change])).toEqual([
+    expect(controls.initialChanges({ kind: 'checkpoint' }, {}, 0).map((c) => [c.changed, c.source.kind, c.change])).toEqual([
       ['paused', 'checkpoint', { kind: 'paused' }],
       ['rate 1,000 jobs/s', 'flag', { kind: 'rate', rate: 1000 }],
       ['max in flight 8', 'flag', { kind: 'max-in-flight', maxInFlight: 8 }],
