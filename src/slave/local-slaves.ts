@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { integers, outOfBounds, withinBounds } from '../bounds.js'
 import { deferred } from '../deferred.js'
-import { OptionError, StateError } from '../errors.js'
+import { EXIT_NO_MASTER, OptionError, StateError } from '../errors.js'
 import { SLAVE_OPTIONS, checkKnownOptions, checkOption } from '../option-specs.js'
 import type { SlaveOptions } from '../options.js'
 import { SLAVE_EXIT_RESTART } from './abandoned.js'
@@ -135,6 +135,10 @@ export class LocalSlaves {
   #left = 0
   /** The highest code a slave exited with for good. */
   #code = 0
+  /** A slave exited 4: no master answered it. */
+  #noMaster = false
+  /** A slave exited 0: it saw the run end. */
+  #sawEnd = false
   readonly #exited = deferred<number>()
   #started = false
   #stopping = false
@@ -247,7 +251,11 @@ export class LocalSlaves {
 
   /** A slave exited for good with `code`. */
   #ended(code: number): void {
-    this.#code = Math.max(this.#code, code)
-    if (--this.#left === 0) this.#exited.resolve(this.#code)
+    if (code === EXIT_NO_MASTER) this.#noMaster = true
+    else this.#code = Math.max(this.#code, code)
+    if (code === 0) this.#sawEnd = true
+    // A slave that found no master (exit 4) beside one that saw the run end (exit 0) came
+    // after the run was over: the group ends as the run did.
+    if (--this.#left === 0) this.#exited.resolve(this.#code === 0 && this.#noMaster && !this.#sawEnd ? EXIT_NO_MASTER : this.#code)
   }
 }
