@@ -76,18 +76,23 @@ export function holdsPartialFrame(room: number, batchSize: number, inFlight: num
  * is free, in proportion to credit. Rounded up, so the shares cover the allowance; undefined
  * when the allowance binds no one.
  *
- * @param free each slave's free lanes, in the order of `credit`
+ * @param free a slave's free lanes
  */
-export function fairShares(credit: readonly number[], free: readonly number[], allowed: number, queued: number): number[] | undefined {
-  if (credit.length < 2 || allowed >= queued) return undefined
+export function fairShares<F extends { readonly credit: number }>(
+  flows: readonly F[],
+  free: (flow: F) => number,
+  allowed: number,
+  queued: number,
+): number[] | undefined {
+  if (flows.length < 2 || allowed >= queued) return undefined
   let wanted = 0
-  for (const c of credit) wanted += c
+  for (const flow of flows) wanted += flow.credit
   if (allowed >= wanted) return undefined
-  let lanes = 0
-  for (let i = 0; i < credit.length; i++) lanes += Math.min(credit[i], free[i])
-  const weights = lanes > 0 ? credit.map((c, i) => Math.min(c, free[i])) : credit
-  const sum = lanes > 0 ? lanes : wanted
-  return weights.map((w) => Math.ceil((allowed * w) / sum))
+  const lanes = flows.map((flow) => Math.min(flow.credit, free(flow)))
+  let sum = 0
+  for (const n of lanes) sum += n
+  const weights = sum > 0 ? lanes : flows.map((flow) => flow.credit)
+  return weights.map((w) => Math.ceil((allowed * w) / (sum > 0 ? sum : wanted)))
 }
 
 /**
@@ -171,15 +176,8 @@ export class Dispatcher {
     let allowed = this.#controls.allowance(now, ledger.counts.inFlight)
     // Retries prefer another slave than the one they failed on, when another can take them.
     const avoid = flows.length > 1
-    const shares =
-      flows.length > 1 && allowed < ledger.counts.queued
-        ? fairShares(
-            flows.map((flow) => flow.credit),
-            flows.map((flow) => Math.max(0, flow.slave.concurrency - ledger.inFlightCount(flow.session))),
-            allowed,
-            ledger.counts.queued,
-          )
-        : undefined
+    const free = (flow: Flow): number => Math.max(0, flow.slave.concurrency - ledger.inFlightCount(flow.session))
+    const shares = fairShares(flows, free, allowed, ledger.counts.queued)
     // Each dispatch starts its rounds one slave further: no slave is first every time.
     const start = avoid ? this.#rounds++ % flows.length : 0
     let sent = true
