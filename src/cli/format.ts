@@ -7,21 +7,28 @@ export function formatDuration(ms: number): string {
   return `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`
 }
 
+/** Milliseconds as seconds with two decimals: `0.42 s`. */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`
+}
+
 /** A rate with two decimals, padded like the original Taskmaster's status line. */
 export function formatRate(rate: number): string {
   return rate.toFixed(2).padStart(8)
 }
 
-const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
+let countFormatter: Intl.NumberFormat | undefined
+/** Made on first use: the first Intl formatter loads ICU's locale data, tens of milliseconds of a master's start. */
+const countFormat = (): Intl.NumberFormat => (countFormatter ??= new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }))
 
 /** An integer with thousands separators: `42,947`. */
 export function formatCount(n: number): string {
-  return COUNT.format(n)
+  return countFormat().format(n)
 }
 
 /** Jobs per second: one decimal below 100, none above (`8.5/s`, `1,234/s`). */
 export function formatJobRate(rate: number): string {
-  return rate < 100 ? `${rate.toFixed(1)}/s` : `${COUNT.format(Math.round(rate))}/s`
+  return rate < 100 ? `${rate.toFixed(1)}/s` : `${countFormat().format(Math.round(rate))}/s`
 }
 
 /** Bytes in binary units: `512 B`, `1.5 KiB`, `210 MiB`, `3.2 GiB`. */

@@ -71,10 +71,23 @@ export interface RunContext {
   stopping?: AbortSignal | undefined
 }
 
+/** What {@link settledNow} answers for a promise still pending. */
+const PENDING = Symbol('pending')
+
+/**
+ * The value of `promise` if it settles within this turn of the event loop (a value at
+ * hand, a sync function's), else {@link PENDING} at once.
+ */
+async function settledNow<T>(promise: Promise<T>): Promise<T | typeof PENDING> {
+  return Promise.race([promise, new Promise<typeof PENDING>((resolve) => setImmediate(() => resolve(PENDING)))])
+}
+
 /**
  * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
- * earlier incarnation stopped and the generator's total. A complete key is closed at
- * once and reported.
+ * earlier incarnation stopped, and asks the generator's total without waiting for it: a
+ * total at hand is in the first status document, one that needs a query (a count(*)) is
+ * handed to the run when it comes ({@link Run.setTotal}). A complete key is closed at once
+ * and reported.
  */
 export async function openRun(options: ResolvedMasterOptions, context: RunContext): Promise<Opened> {
   const { events, parts = DEFAULT_PARTS } = context
@@ -105,8 +118,11 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
       }
     }
     const resume = store.resumePoint()
-    const total = await readTotal(options, events)
-    return { kind: 'run', run: new Run(options, { ...context, parts }, store, resume, total) }
+    const reading = readTotal(options, events)
+    const total = await settledNow(reading)
+    const run = new Run(options, { ...context, parts }, store, resume, total === PENDING ? undefined : total)
+    if (total === PENDING) void reading.then((late) => run.setTotal(late))
+    return { kind: 'run', run }
   } catch (error) {
     // Every step runs; the first error is the one the caller sees.
     await store.discardFresh().catch(() => undefined)
@@ -142,8 +158,8 @@ export class Run {
   readonly #failedLog: FailedJobsLog
   readonly #persistence: Persistence
   readonly #resume: ResumePoint
-  /** The generator's total, and whether it is the source's estimate (the status shows the count). */
-  readonly #total: RunTotal | undefined
+  /** The generator's total, and whether it is the source's estimate (the status shows the count); undefined until it comes. */
+  #total: RunTotal | undefined
   readonly #intervals = new Intervals()
   readonly #startedAt = Date.now()
   readonly #done = deferred<RunSummary>()
@@ -250,6 +266,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
+    const totalCount = (): number | undefined => this.#total?.count
     this.#status = new StatusSampler({
       key: o.key,
       args: o.shownArgs,
@@ -257,7 +274,10 @@ export class Run {
       totals: () => this.#persistence.totals(),
       sessions: this.#server.sessions,
       resume,
-      total: total?.count,
+      // Read at each sample: a total that comes late shows from the next one.
+      get total() {
+        return totalCount()
+      },
       startedAt: this.#startedAt,
       controls: () => this.#controls.figures,
       failures: () => this.#failures.list(),
@@ -268,6 +288,11 @@ export class Run {
   /** The address, once listening. */
   get address(): MasterAddress | undefined {
     return this.#address
+  }
+
+  /** The generator's total, read after the run opened (see {@link openRun}); the next status document shows it. */
+  setTotal(total: RunTotal | undefined): void {
+    if (total !== undefined) this.#total = total
   }
 
   /**
