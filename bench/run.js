@@ -149,7 +149,7 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
   const polls = perSecond ? pollStatus(host, perSecond, master.exited) : undefined
   // Long-lived slaves (--reconnect 0): a slave cannot tell "no master yet" from "the run is
   // over", and on a busy machine the second one may start after every job is done (a
-  // default one would retry for 60 s and exit 1). They wait instead; finish() stops them
+  // default one would retry for 60 s and exit 4). They wait instead; finish() stops them
   // with SIGTERM once the master has exited and expects 0. Not quiet: `ready` is their
   // first connection outcome, logged once their SIGTERM handling is set.
   const startSlave = (s) =>

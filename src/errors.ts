@@ -161,10 +161,24 @@ export class JobSourceError extends TaskmasterError {
   }
 }
 
-/** The slave could not reach the master within its reconnect time. */
+/** A master could not be reached or answered unusably (tm-ctl), or kept a slave out for its whole reconnect time. */
 export class ConnectionError extends TaskmasterError {
   constructor(message: string) {
     super('TM_ERR_CONNECTION', message)
+  }
+}
+
+/** Exit code of a slave that no master answered within --reconnect: the run may simply be over. */
+export const EXIT_NO_MASTER = 4
+
+/**
+ * No master answered a slave for its whole reconnect time: it never reached one, or lost
+ * its own and none came back. Not a failure a supervisor should alarm on by itself (the
+ * run may be over and its master gone), so it has its own exit code, {@link EXIT_NO_MASTER}.
+ */
+export class NoMasterError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_NO_MASTER', message, EXIT_NO_MASTER)
   }
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ModuleError } from './errors.js'
-import { read, typeName } from './user-code.js'
+import { describeThrown, read, typeName } from './user-code.js'
 import type { BatchHandler, Handler, HandlerLifecycle, JobSource } from './options.js'
 
 /** `path[:export]` split in two. */
@@ -154,6 +154,16 @@ function isSourceObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && read(value, 'getJobs') !== undefined
 }
 
+/** Throws a ModuleError saying so when reading `getJobs` of `value` (a getter of the user's) throws. */
+function checkGetJobsReads(value: unknown, what: string, path: string): void {
+  if (typeof value !== 'object' || value === null) return
+  try {
+    void (value as Record<string, unknown>).getJobs
+  } catch (error) {
+    throw new ModuleError(`Reading 'getJobs' of ${what} threw: ${describeThrown(error)}`, path)
+  }
+}
+
 /** What each optional member of a source must be, for its check and its message. */
 const MEMBERS = {
   key: { ok: (v: unknown) => typeof v === 'function', what: 'a function job => key' },
@@ -175,6 +185,7 @@ export async function loadJobSource(spec: string): Promise<JobSource> {
   const { path, exportName } = parseModuleSpec(spec)
   const module = await importModule(path)
   const picked = pickExport(module, path, exportName, ['getJobs', 'default'])
+  checkGetJobsReads(picked.value, `export '${picked.name}' of module '${path}'`, path)
   const object = isSourceObject(picked.value) ? picked.value : undefined
   const getJobs = object === undefined ? picked.value : read(object, 'getJobs')
   if (typeof getJobs !== 'function') {

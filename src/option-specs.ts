@@ -44,6 +44,58 @@ export function checkOption(spec: AnySpec, value: unknown, name: string): void {
   spec.check?.(value as never, name)
 }
 
+/**
+ * Throws an {@link OptionError} for the first name of `options` (with a value) that is not in
+ * `known`: a mistyped option would else be ignored and its default used. It suggests the
+ * known name closest to it. `prefix` is how the user reaches `options` (`options`,
+ * `options.slave`), `owner` what takes them (`Master`).
+ */
+export function checkKnownOptions(options: unknown, known: readonly string[], owner: string, prefix = 'options'): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new OptionError(
+      `${prefix} must be an object of ${owner} options, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`,
+    )
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined || known.includes(name)) continue
+    const near = closest(name, known)
+    throw new OptionError(`${prefix}.${name} is not an option of ${owner}${near === undefined ? '' : `; did you mean ${near}?`}`, name)
+  }
+}
+
+/** The name of `known` nearest to `name` (case aside), if it is near enough to be a typo of it. */
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
+  }
+  return best
+}
+
+/** Levenshtein distance, a transposition counting as one edit. */
+function editDistance(a: string, b: string): number {
+  let before: number[] = []
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j], before[j - 2] + 1)
+    }
+    ;[before, previous] = [previous, row]
+  }
+  return previous[b.length]
+}
+
+/** Throws an {@link OptionError} naming `what` unless `value` is true or false (`'false'` is a string, and truthy). */
+export function checkBoolean(value: unknown, what: string, option: string): void {
+  if (typeof value !== 'boolean')
+    throw new OptionError(`${what} must be true or false, got ${typeof value === 'string' ? `'${value}'` : typeof value}`, option)
+}
+
+const booleanOption = (value: unknown, name: string): void => checkBoolean(value, `options.${name}`, name)
+
 function throttleCheck(value: unknown, name: string): void {
   if (
     typeof value !== 'function' &&
@@ -99,9 +151,10 @@ export const MASTER_OPTIONS = {
   key: { default: 'run', check: validateRunKey },
   args: { default: {} },
   stateDir: { default: './.taskmaster', flag: { flags: '--state-dir <dir>', help: 'where run state is kept' } },
-  reset: { default: false },
+  reset: { default: false, check: booleanOption },
   acceptJournalLoss: {
     default: false,
+    check: booleanOption,
     flag: {
       flags: '--accept-journal-loss',
       help: 'resume even if the journal is damaged: it is cut at the first bad record, and the jobs it recorded from there on run again',
@@ -198,6 +251,7 @@ export const MASTER_OPTIONS = {
   },
   standby: {
     default: false,
+    check: booleanOption,
     flag: {
       flags: '--standby',
       help: "with --state-store: wait for the run held by another master and take it over when that master's lease lapses (it ends, or renews nothing for 4 heartbeats)",
@@ -227,6 +281,7 @@ export const MASTER_OPTIONS = {
   },
   paused: {
     default: false,
+    check: booleanOption,
     flag: {
       flags: '--paused',
       help: 'start paused: no job goes out until tm-ctl resume (a run paused when its master stopped starts paused anyway)',

@@ -1,6 +1,6 @@
 import { OptionError } from './errors.js'
 import type { AnySpec, OptionSpec } from './option-specs.js'
-import { MASTER_OPTIONS, SLAVE_OPTIONS, checkOption, validateRunKey } from './option-specs.js'
+import { MASTER_OPTIONS, SLAVE_OPTIONS, checkKnownOptions, checkOption, validateRunKey } from './option-specs.js'
 import type { Shard } from './shard.js'
 import { SHARD_ARG, shardSuffix } from './shard.js'
 import { redactText } from './redact.js'
@@ -328,8 +328,17 @@ function defined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
-/** Fills defaults and validates; throws an {@link OptionError} naming the bad option. */
+/**
+ * Every field of {@link MasterOptions}: the table's and those every caller gives; and those
+ * resolving adds (recomputed), so resolved options resolve again to themselves.
+ */
+const MASTER_NAMES: readonly string[] = ['source', ...Object.keys(MASTER_TABLE), 'shownArgs', 'secrets']
+/** Every field of {@link SlaveOptions}. */
+const SLAVE_NAMES: readonly string[] = ['handler', 'batchHandler', 'host', ...Object.keys(SLAVE_TABLE)]
+
+/** Fills defaults and validates; throws an {@link OptionError} naming the bad option (or the unknown one). */
 export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOptions {
+  checkKnownOptions(options, MASTER_NAMES, 'Master')
   const o = { ...MASTER_DEFAULTS, ...defined(options) } as ResolvedMasterOptions
   if (typeof o.source?.getJobs !== 'function') throw new OptionError('options.source.getJobs must be a function', 'source')
   check(MASTER_TABLE, o)
@@ -356,8 +365,9 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   return o
 }
 
-/** Fills defaults and validates; throws an {@link OptionError} naming the bad option. */
+/** Fills defaults and validates; throws an {@link OptionError} naming the bad option (or the unknown one). */
 export function resolveSlaveOptions(options: SlaveOptions): ResolvedSlaveOptions {
+  checkKnownOptions(options, SLAVE_NAMES, 'Slave')
   const o = { ...SLAVE_DEFAULTS, ...defined(options) } as ResolvedSlaveOptions
   if (o.batchHandler === undefined) {
     if (typeof o.handler !== 'function') throw new OptionError('options.handler must be a function', 'handler')

@@ -121,7 +121,7 @@ export function thrownLine(value: unknown): string {
 
 /**
  * Calls user code that may hang where a hang would stall the run (`setup`, `teardown`,
- * `total`): resolves with what it returned (awaited when a promise), rejects with a
+ * `total`, `progress`): resolves with what it returned (awaited when a promise), rejects with a
  * {@link UserCodeError} of one line when it throws, rejects, or has not settled within
  * `ms` (its promise then runs on, ignored). `module` (the user's file, when known) is
  * named in the line of a call that did not finish, which has no stack to tell where.

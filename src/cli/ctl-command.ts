@@ -42,6 +42,8 @@ export interface StoredRunStatus {
   locked: boolean
   /** The checkpoint read: a file, or the table and run of the state store. */
   checkpoint: string
+  /** The run was paused when its last master stopped: the next master starts paused, until resumed. */
+  paused: boolean
 }
 
 /** What commander hands the `status` action. */
@@ -205,6 +207,11 @@ async function ask(
 ): Promise<{ url: URL; status: number; body: string }> {
   const url = new URL(path, endpoint.base)
   const answer = await send(method, url, token, endpoint.ca, body).catch((error: Error) => {
+    // A control sent to a master that is stalled (stopped, swapping) may still apply when it wakes.
+    if (method === 'POST' && error instanceof NoAnswer && error.sent)
+      throw new ConnectionError(
+        `The master at ${url.host} did not answer within 10 s; the request was sent and may still apply when the master answers (check with tm-ctl status)`,
+      )
     throw new ConnectionError(`Cannot reach the master at ${url.host}: ${error.message}`)
   })
   if (answer.status === 401)
@@ -270,6 +277,13 @@ async function control(options: ControlOptions, path: string, value?: number | n
   )
 }
 
+/** No answer within 10 s; `sent`: the request had been handed to the network by then. */
+class NoAnswer extends Error {
+  constructor(readonly sent: boolean) {
+    super('no answer within 10 s')
+  }
+}
+
 function send(
   method: 'GET' | 'POST',
   url: URL,
@@ -290,7 +304,9 @@ function send(
       url.protocol === 'https:'
         ? httpsRequest(url, { method, headers, ca, timeout: 10_000 }, onResponse)
         : httpRequest(url, { method, headers, timeout: 10_000 }, onResponse)
-    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')))
+    let sent = false
+    req.on('finish', () => (sent = true))
+    req.on('timeout', () => req.destroy(new NoAnswer(sent)))
     req.on('error', reject)
     req.end(body)
   })
@@ -342,6 +358,7 @@ export async function readStoredStatus(backend: StateBackend, key: string): Prom
     updatedAt: journalAt !== undefined && journalAt > cp.updatedAt ? journalAt : cp.updatedAt,
     locked,
     checkpoint: where,
+    paused: cp.paused === true,
   }
 }
 
@@ -353,6 +370,7 @@ export function storedStatusText(s: StoredRunStatus, json: boolean): string {
     .join(' ')
   return printableLines([
     `Run '${s.key}': ${s.complete ? 'complete' : s.locked ? 'not complete; a master holds its lock (it may be running: ask it with --host)' : 'not complete; start it again with the same --key to resume'}`,
+    ...(s.paused && !s.complete ? ['  paused     yes: the next master starts paused until resumed (tm-ctl resume)'] : []),
     `  position   ${formatCount(s.position)}${s.last === null ? '' : ` (last key ${String(s.last)}; a resume starts after it)`}`,
     `  done       ${formatCount(s.done)}`,
     `  failed     ${formatCount(s.failed)}`,

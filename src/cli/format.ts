@@ -26,9 +26,16 @@ export function formatCount(n: number): string {
   return countFormat().format(n)
 }
 
-/** Jobs per second: one decimal below 100, none above (`8.5/s`, `1,234/s`). */
+/** A run's total: `1,000,000`, or `~1,000,000` when it is an estimate. */
+export function formatTotal(total: number, estimated: boolean): string {
+  return `${estimated ? '~' : ''}${formatCount(total)}`
+}
+
+/** Jobs per second: one decimal below 100, none above (`8.5/s`, `1,234/s`); a rate under 0.1 keeps two significant digits (`0.0011/s`, never `0.0/s`). */
 export function formatJobRate(rate: number): string {
-  return rate < 100 ? `${rate.toFixed(1)}/s` : `${countFormat().format(Math.round(rate))}/s`
+  if (rate >= 100) return `${countFormat().format(Math.round(rate))}/s`
+  if (rate === 0 || rate >= 0.1) return `${rate.toFixed(1)}/s`
+  return `${Number(rate.toPrecision(2))}/s`
 }
 
 /** Bytes in binary units: `512 B`, `1.5 KiB`, `210 MiB`, `3.2 GiB`. */

@@ -1,4 +1,5 @@
 import { Command } from './commander.js'
+import { EXIT_NO_MASTER } from '../errors.js'
 import { loadHandlerModule } from '../module-loader.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
@@ -27,10 +28,12 @@ rejected promise fails the attempt (the master retries it, then writes it to the
 log). signal is aborted when the master takes the job back (--job-timeout).
 
 Exit codes: 0 the run is complete (or, with --reconnect 0, stopped by SIGINT/SIGTERM),
-1 the master could not be reached within --reconnect,
-2 bad usage, refused by the master (token, protocol version) or a master certificate that
-cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs (or batch calls) timed out (--job-timeout) still
-running in the process: start it again (--procs and the master's --spawn do), 130/143
+1 a master kept refusing it as full (--max-slaves) for all of --reconnect, or an error,
+2 bad usage, a handler module or setup that fails, refused by the master (token, protocol
+version) or a master certificate that cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs (or batch
+calls) timed out (--job-timeout) still running in the process: start it again (--procs and
+the master's --spawn do), ${EXIT_NO_MASTER} no master answered within --reconnect (none was there, or
+the one it served went away and none came back): the run may simply be over, 130/143
 stopped by SIGINT/SIGTERM (after finishing and reporting the jobs running).
 
 Examples:

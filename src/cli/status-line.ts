@@ -1,6 +1,6 @@
 import type { ControlsFigures } from '../master/engine/controls.js'
 import type { RunStatus, SlaveFigures } from '../master/engine/status.js'
-import { formatBytes, formatCount, formatDuration, formatJobRate, formatPercent } from './format.js'
+import { formatBytes, formatCount, formatDuration, formatJobRate, formatPercent, formatTotal } from './format.js'
 
 /** Between two fields of the status line. */
 const SEPARATOR = ' | '
@@ -33,11 +33,12 @@ export function statusFields(status: RunStatus, barCells: number): Field[] {
     const eta = `ETA ${r.etaMs === null ? '-' : formatDuration(r.etaMs)}`
     fields.push(`${barCells > 0 ? progressBar(r.percent, barCells) + ' ' : ''}${formatPercent(r.percent)} ${eta}`)
   }
-  fields.push(
-    r.total !== null
-      ? [`done ${formatCount(r.done)} of ${formatCount(r.total)}`, `${formatCount(r.done)}/${formatCount(r.total)}`]
-      : `done ${formatCount(r.done)}`,
-  )
+  if (r.total === null) fields.push(`done ${formatCount(r.done)}`)
+  else {
+    // An estimate is shown as one: `done 1,000 of ~2,000`. (A master older than the field has none.)
+    const total = formatTotal(r.total, r.totalEstimated === true)
+    fields.push([`done ${formatCount(r.done)} of ${total}`, `${formatCount(r.done)}/${total}`])
+  }
   fields.push(formatJobRate(r.rate))
   fields.push(`elapsed ${formatDuration(r.elapsedMs)}`)
   fields.push(`failed ${formatCount(r.failed)}`)
@@ -122,13 +123,17 @@ export function slavesTable(slaves: readonly SlaveFigures[], width = Infinity): 
   return [line(COLUMNS.map((c) => c.head)), ...cells.map(line)]
 }
 
-/** What a resumed run says at start: `Resuming 'posts' at 42,947 of 100,000, 42.9 % (after key 42947)`; undefined on a fresh run. */
+/**
+ * What a resumed run says at start: `Resuming 'posts' at 42,947 of 100,000, 42.9 % (after
+ * key 42947)`, with the total and percent of its first document (`of ~1,088,000` for an
+ * estimate); undefined on a fresh run.
+ */
 export function resumeMessage(status: RunStatus): string | undefined {
   const r = status.run
   if (!r.resumed) return undefined
   const where =
-    r.total !== null && r.total > 0
-      ? `${formatCount(r.resumedAt)} of ${formatCount(r.total)}, ${formatPercent(Math.min(100, (r.resumedAt * 100) / r.total))}`
+    r.total !== null && r.percent !== null
+      ? `${formatCount(r.resumedAt)} of ${formatTotal(r.total, r.totalEstimated === true)}, ${formatPercent(r.percent)}`
       : formatCount(r.resumedAt)
   const after = r.last === null ? '' : ` (after key ${String(r.last)})`
   return `Resuming '${r.key}' at ${where}${after}: ${formatCount(r.done)} done and ${formatCount(r.failed)} failed so far in ${formatDuration(r.elapsedMs)}`

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { StateError } from '../errors.js'
 import type { MasterOptions, ResolvedMasterOptions } from '../options.js'
 import { resolveMasterOptions } from '../options.js'
+import { checkBoolean } from '../option-specs.js'
 import type { ControlSource, ControlUpdate } from './engine/controls.js'
 import { checkControl } from './engine/controls.js'
 import type { Run } from './engine/run.js'
@@ -62,6 +63,10 @@ export class Master extends EventEmitter<MasterEvents> {
   #idleStatus: RunStatus | undefined
   /** Aborted by a stop before the run is open: a standby stops waiting for its lock, the run stops once open. */
   readonly #stopping = new AbortController()
+  /** Controls set before the run is open: applied to it when it opens. */
+  readonly #preset: ((run: Run) => unknown)[] = []
+  /** run() has settled: the setters change nothing. */
+  #ended = false
   /** Called once run() has settled: a retry pass releases its run's lock. */
   #release: (() => Promise<void>) | undefined
 
@@ -123,9 +128,11 @@ export class Master extends EventEmitter<MasterEvents> {
         return opened.summary
       }
       this.#run = opened.run
+      for (const set of this.#preset.splice(0)) set(opened.run)
       if (this.#stopping.signal.aborted) opened.run.stop()
       return await opened.run.start()
     } finally {
+      this.#ended = true
       // A retry pass releases its run's lock once its master is done.
       await this.#release?.()
     }
@@ -145,26 +152,42 @@ export class Master extends EventEmitter<MasterEvents> {
    * Pauses dispatch (true) or resumes it (false): no new jobs go out while paused, jobs in
    * flight finish, slaves stay connected. The pause is kept in the checkpoint: a master
    * started on a run paused when its last master stopped starts paused. Returns what
-   * changed ({@link describeChange} says it in words), undefined when nothing did (or the
-   * run is not open).
+   * changed ({@link describeChange} says it in words), undefined when nothing did. Before
+   * the run is open, the value is kept and applies when the run starts (undefined; the
+   * initial `control` events show it, by `api`); after the run has ended, nothing changes,
+   * nothing is emitted or logged (undefined). Throws an OptionError for anything but true
+   * or false, even before the run is open.
    */
   setPaused(paused: boolean, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
-    return this.#run?.setPaused(paused, source)
+    checkBoolean(paused, 'setPaused(paused)', 'paused')
+    return this.#control((run) => run.setPaused(paused, source))
   }
 
   /**
-   * Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. Throws an
-   * OptionError for a rate out of its bounds (those of options.rate), even before the run is open.
+   * Sets the fleet-wide rate, jobs/s (null: no limit); returns what changed. Before the run
+   * is open it applies when the run starts, after the end it changes nothing, as
+   * {@link setPaused}. Throws an OptionError for a rate out of its bounds (those of
+   * options.rate), even before the run is open.
    */
   setRate(rate: number | null, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     checkControl('rate', rate)
-    return this.#run?.setRate(rate, source)
+    return this.#control((run) => run.setRate(rate, source))
   }
 
-  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. Throws like {@link setRate}. */
+  /**
+   * Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. Before
+   * the run and after it as {@link setPaused}; throws like {@link setRate}.
+   */
   setMaxInFlight(max: number | null, source: ControlSource = { kind: 'api' }): ControlUpdate | undefined {
     checkControl('maxInFlight', max)
-    return this.#run?.setMaxInFlight(max, source)
+    return this.#control((run) => run.setMaxInFlight(max, source))
+  }
+
+  /** A setter on the open run; before it is open, kept for when it opens; after the end, nothing. */
+  #control(set: (run: Run) => ControlUpdate | undefined): ControlUpdate | undefined {
+    if (this.#run !== undefined) return set(this.#run)
+    if (!this.#ended) this.#preset.push(set)
+    return undefined
   }
 
   /**

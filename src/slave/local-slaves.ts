@@ -4,8 +4,8 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { integers, outOfBounds, withinBounds } from '../bounds.js'
 import { deferred } from '../deferred.js'
-import { OptionError } from '../errors.js'
-import { SLAVE_OPTIONS, checkOption } from '../option-specs.js'
+import { EXIT_NO_MASTER, OptionError, StateError } from '../errors.js'
+import { SLAVE_OPTIONS, checkKnownOptions, checkOption } from '../option-specs.js'
 import type { SlaveOptions } from '../options.js'
 import { SLAVE_EXIT_RESTART } from './abandoned.js'
 import { HANDOVER_ENV, isHandoverAsked } from './master-handover.js'
@@ -32,6 +32,17 @@ export type LocalSlaveSettings = Pick<
   SlaveOptions,
   'concurrency' | 'prefetch' | 'batch' | 'linger' | 'setupTimeout' | 'reconnect' | 'maxFrame'
 >
+
+/** Every field of {@link LocalSlaveSettings}: the type says it has them all. */
+const SETTING_NAMES = Object.keys({
+  concurrency: 0,
+  prefetch: 0,
+  batch: 0,
+  linger: 0,
+  setupTimeout: 0,
+  reconnect: 0,
+  maxFrame: 0,
+} satisfies Record<keyof LocalSlaveSettings, 0>)
 
 /** Options of {@link LocalSlaves}. */
 export interface LocalSlavesOptions {
@@ -78,8 +89,27 @@ export interface LocalSlavesOptions {
   killAfter?: number
 }
 
+/** Every field of {@link LocalSlavesOptions}: the type says it has them all. */
+const OPTION_NAMES = Object.keys({
+  count: 0,
+  handler: 0,
+  host: 0,
+  token: 0,
+  slave: 0,
+  args: 0,
+  env: 0,
+  execArgv: 0,
+  log: 0,
+  onFatal: 0,
+  restartCrashed: 0,
+  wanted: 0,
+  killAfter: 0,
+  awaitMaster: 0,
+} satisfies Record<keyof LocalSlavesOptions, 0>)
+
 /** The tm-slave arguments of `options`: the handler, `--host`, the slave options as flags, then the others. */
 export function localSlaveArgs(options: Pick<LocalSlavesOptions, 'handler' | 'host' | 'slave' | 'args'>): string[] {
+  if (options.slave !== undefined) checkKnownOptions(options.slave, SETTING_NAMES, 'a local slave', 'options.slave')
   const args = options.handler === undefined ? [] : [options.handler]
   if (options.host !== undefined) args.push('--host', options.host)
   for (const [name, value] of Object.entries(options.slave ?? {}) as [keyof LocalSlaveSettings, number | undefined][]) {
@@ -99,7 +129,9 @@ const longFlag = (flags: string): string => /--[a-z][a-z-]*/.exec(flags)![0]
  * `tm-slave` in its own process group, so a Ctrl-C reaches only the process that started
  * them, which stops them in its turn. A slave that exits to free its abandoned jobs
  * (SLAVE_EXIT_RESTART) is started again at once; one that crashes, after half a second
- * (`restartCrashed`); one that exits 2 (a user error) never.
+ * (`restartCrashed`); one that exits 2 (a user error) never. {@link exited} before
+ * {@link start} resolves at once with 0 (nothing started), and {@link start} after
+ * {@link stop} throws a StateError.
  */
 export class LocalSlaves {
   readonly #options: LocalSlavesOptions
@@ -118,15 +150,32 @@ export class LocalSlaves {
   #left: number
   /** The highest code a slave exited with for good. */
   #code = 0
+  /** A slave exited 4: no master answered it. */
+  #noMaster = false
+  /** A slave exited 0: it saw the run end. */
+  #sawEnd = false
   readonly #exited = deferred<number>()
   /** Slaves started so far: numbers 1 to this. */
   #started = 0
   #stopping = false
 
-  /** Checks the options; throws an {@link OptionError} for a count or a slave option out of its bounds. */
+  /** Checks the options; throws an {@link OptionError} for an unknown option, a count or a slave option out of its bounds, or no handler. */
   constructor(options: LocalSlavesOptions) {
+    checkKnownOptions(options, OPTION_NAMES, 'LocalSlaves')
     const count = integers(1, MAX_LOCAL_SLAVES)
     if (!withinBounds(count, options.count)) throw new OptionError(`options.count ${outOfBounds(count, String(options.count))}`, 'count')
+    if (options.handler !== undefined && (typeof options.handler !== 'string' || options.handler === ''))
+      throw new OptionError(
+        `options.handler must be a module path[:export], got ${typeof options.handler === 'string' ? "''" : typeof options.handler}`,
+        'handler',
+      )
+    if (options.args !== undefined && (!Array.isArray(options.args) || !options.args.every((a) => typeof a === 'string')))
+      throw new OptionError('options.args must be an array of strings (tm-slave arguments)', 'args')
+    if (options.handler === undefined && (options.args === undefined || options.args.length === 0))
+      throw new OptionError(
+        'options.handler must be given: the handler module each slave runs (path[:export]), or in options.args',
+        'handler',
+      )
     const killAfter = options.killAfter ?? 10
     if (!(killAfter >= 0)) throw new OptionError(`options.killAfter must be a number of seconds >= 0, got ${killAfter}`, 'killAfter')
     if (options.awaitMaster === true && (options.host !== undefined || options.token !== undefined))
@@ -141,10 +190,11 @@ export class LocalSlaves {
   /**
    * Starts the slaves not started yet, up to `upTo` of them in all (by default every one):
    * with {@link LocalSlavesOptions.awaitMaster}, some may start before the master listens
-   * and the others once it does.
+   * and the others once it does. Throws a {@link StateError} after {@link stop}: a stopped
+   * group is never started again.
    */
   start(upTo = this.#options.count): void {
-    if (this.#stopping) return
+    if (this.#stopping) throw new StateError('LocalSlaves.start() after stop(): stopped slaves are never started again')
     const last = Math.min(upTo, this.#options.count)
     for (let n = this.#started + 1; n <= last; n++) this.#spawn(n)
     this.#started = Math.max(this.#started, last)
@@ -170,8 +220,12 @@ export class LocalSlaves {
     if (child.connected && this.#master !== undefined) child.send(this.#master, () => undefined)
   }
 
-  /** Resolves once every slave has exited for good (none is left to start again): with the highest exit code (1 for a signal). */
+  /**
+   * Resolves once every slave has exited for good (none is left to start again): with the
+   * highest exit code (1 for a signal). Before {@link start}: at once, with 0 (nothing started).
+   */
   exited(): Promise<number> {
+    if (this.#started === 0) return Promise.resolve(0)
     return this.#exited.promise
   }
 
@@ -190,10 +244,9 @@ export class LocalSlaves {
       child.kill(signal)
       if (this.#killAfterMs > 0) setTimeout(() => child.kill('SIGKILL'), this.#killAfterMs).unref()
     }
-    // The slaves never started now never will: each ends as exited 0.
-    const unstarted = this.#options.count - this.#started
-    this.#started = this.#options.count
-    for (let n = 0; n < unstarted; n++) this.#ended(0)
+    // The slaves never started now never will: they are no longer waited for.
+    this.#left -= this.#options.count - this.#started
+    this.#settled()
     return this.#exited.promise
   }
 
@@ -257,7 +310,17 @@ export class LocalSlaves {
 
   /** A slave exited for good with `code`. */
   #ended(code: number): void {
-    this.#code = Math.max(this.#code, code)
-    if (--this.#left === 0) this.#exited.resolve(this.#code)
+    if (code === EXIT_NO_MASTER) this.#noMaster = true
+    else this.#code = Math.max(this.#code, code)
+    if (code === 0) this.#sawEnd = true
+    this.#left--
+    this.#settled()
+  }
+
+  /** Resolves {@link exited} once no slave is left. */
+  #settled(): void {
+    // A slave that found no master (exit 4) beside one that saw the run end (exit 0) came
+    // after the run was over: the group ends as the run did.
+    if (this.#left === 0) this.#exited.resolve(this.#code === 0 && this.#noMaster && !this.#sawEnd ? EXIT_NO_MASTER : this.#code)
   }
 }

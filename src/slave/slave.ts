@@ -2,7 +2,16 @@ import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { ws as WebSocket } from '../cjs-packages.js'
-import { AuthError, ConnectionError, ProtocolError, RefusedError, TaskmasterError, TlsError } from '../errors.js'
+import {
+  AuthError,
+  ConnectionError,
+  EXIT_NO_MASTER,
+  NoMasterError,
+  ProtocolError,
+  RefusedError,
+  TaskmasterError,
+  TlsError,
+} from '../errors.js'
 import { Intervals } from '../intervals.js'
 import type { LogLine } from '../log-line.js'
 import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
@@ -80,6 +89,16 @@ type Attempt =
 
 /** Error codes of a TLS certificate that cannot be verified. */
 const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/
+
+/**
+ * Giving up after `seconds` in which no master answered at `shown`: the line says the run
+ * may simply be over, since a slave cannot tell a master not there yet from one whose run ended.
+ */
+function noMaster(shown: string, seconds: number, lastError: string): NoMasterError {
+  return new NoMasterError(
+    `No master answered at ${shown} for ${seconds} s (--reconnect; last try: ${lastError}); the run may simply be over (exit ${EXIT_NO_MASTER})`,
+  )
+}
 
 /**
  * A slave: connects to the master (reconnecting with backoff), takes jobs by credit,
@@ -223,6 +242,9 @@ export class Slave extends EventEmitter<SlaveEvents> {
     let told = false
     // Whether a refusal for --max-slaves was said: once until the slave is welcomed.
     let toldFull = false
+    // Whether a master answered (full) since the deadline started: then the run is not
+    // over, and giving up is a failure rather than "no master answered".
+    let answered = false
     while (this.#phase === CONNECTING) {
       url = urls[current]
       this.#url = url
@@ -234,7 +256,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
           attempt = 0
           since = Date.now()
           told = true
-          toldFull = false
+          toldFull = answered = false
           continue
         case 'fatal':
           return this.#fail(outcome.error)
@@ -251,7 +273,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
       const shown = urls.length === 1 ? url : urls.join(' or ')
       if (outcome.full === true) {
         if (!toldFull) this.#log('warn', `${outcome.reason} (trying again quietly)`)
-        toldFull = told = true
+        toldFull = told = answered = true
       } else if (!told) {
         told = true
         this.#log(
@@ -261,7 +283,9 @@ export class Slave extends EventEmitter<SlaveEvents> {
       }
       if (!forever && Date.now() - since >= this.options.reconnect * 1000) {
         return this.#fail(
-          new ConnectionError(`Cannot reach the master at ${shown} for ${this.options.reconnect} s (--reconnect): ${lastError}`),
+          answered
+            ? new ConnectionError(`Cannot reach the master at ${shown} for ${this.options.reconnect} s (--reconnect): ${lastError}`)
+            : noMaster(shown, this.options.reconnect, lastError),
         )
       }
       // The next host at once; a pause only after every host was tried.

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { JobSourceError, LocalSlaves, Master, Slave, describeChange } from '../../src/index.js'
+import { JobSourceError, LocalSlaves, Master, NoMasterError, Slave, describeChange } from '../../src/index.js'
 import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
 import { expectEachKeyRan, sandbox, tempDir } from '../helpers/proc.js'
 import { FAULTY, attemptsOf } from '../helpers/reliability.js'
@@ -187,6 +187,23 @@ describe('a batch split around a job that cannot be sent', () => {
 })
 
 describe('slaves', () => {
+  it('reject with NoMasterError (TM_ERR_NO_MASTER, exit code 4) when no master answered within --reconnect', async () => {
+    // A port nothing listens on: the first master's, once it has gone.
+    const gone = await master({ source: range(0) })
+    expect((await gone.done).outcome).toBe('complete')
+    const error = await slave({ host: gone.address.hostPort, reconnect: 0.2, handler: () => {} }).done.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(NoMasterError)
+    expect(error).toMatchObject({ code: 'TM_ERR_NO_MASTER', exitCode: 4 })
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^No master answered at ws://${gone.address.hostPort} for 0\\.2 s \\(--reconnect; last try: ECONNREFUSED .+\\); the run may simply be over \\(exit 4\\)$`,
+      ),
+    )
+  })
+
   it('keep reconnecting for --reconnect after the loss, however long they were connected', async () => {
     // The first master binds port 0; the second listens on the port it got, where the slave looks.
     const first = await master({ source: range(40) })
@@ -262,9 +279,10 @@ describe('frames wait for a full batch while a slave has one to run', () => {
 })
 
 describe('the controls of a running master', () => {
-  it('refuse a rate or a max in flight out of their bounds with an OptionError, before and while the run runs', async () => {
+  it('refuse a rate or a max in flight out of their bounds, or a pause that is not a boolean, with an OptionError, before and while the run runs', async () => {
     const source = range(10)
     const idle = new Master({ source, stateDir: tempDir(), key: 'idle', port: 0 })
+    expect(() => idle.setPaused('false' as unknown as boolean)).toThrow("setPaused(paused) must be true or false, got 'false'")
     expect(() => idle.setRate(NaN)).toThrow(
       'setRate(rate) must be a number of jobs per second from 0.001 to 10000000 or null (no limit), got NaN',
     )
@@ -288,6 +306,10 @@ describe('the controls of a running master', () => {
         code: 'TM_ERR_OPTION',
         message: `setMaxInFlight(max) must be a whole number of jobs from 1 to 100000000 or null (no limit), got ${max}`,
       })
+    expect(refused(() => m.setPaused('false' as unknown as boolean))).toMatchObject({
+      code: 'TM_ERR_OPTION',
+      message: "setPaused(paused) must be true or false, got 'false'",
+    })
     expect(m.status().run.controls).toMatchObject({ rate: null, maxInFlight: null })
     const rate = m.setRate(0.001)
     expect(rate).toEqual({ kind: 'rate', rate: 0.001 })
@@ -298,9 +320,37 @@ describe('the controls of a running master', () => {
     // Nothing to change: nothing said.
     expect(m.setMaxInFlight(1)).toBeUndefined()
   })
+
+  it('set before run() apply when the run starts (the initial control events say by api); after the end they change and say nothing', async () => {
+    const m = new Master({ source: range(0), stateDir: tempDir(), key: 'preset', port: 0 })
+    running.push(m)
+    const changes: string[] = []
+    const logs: string[] = []
+    m.on('control', (change) => changes.push(`${change.changed} by ${change.source.kind}`))
+    m.on('log', (line) => logs.push(line.message))
+    expect(m.setPaused(true)).toBeUndefined()
+    expect(m.setRate(5)).toBeUndefined()
+    expect(m.setMaxInFlight(3)).toBeUndefined()
+    const done = m.run()
+    await until('the initial control events', () => changes.length === 3)
+    expect(changes).toEqual(['paused by api', 'rate 5 jobs/s by api', 'max in flight 3 by api'])
+    expect(m.status().run.controls).toMatchObject({ paused: true, rate: 5, maxInFlight: 3 })
+    expect(logs).toContain('Paused (set before the run started): no job goes out until resumed')
+    // No jobs: the run completes, paused or not.
+    expect((await done).outcome).toBe('complete')
+    const seen = { changes: changes.length, logs: logs.length }
+    expect(m.setPaused(false)).toBeUndefined()
+    expect(m.setRate(1)).toBeUndefined()
+    expect(m.setMaxInFlight(1)).toBeUndefined()
+    expect({ changes: changes.length, logs: logs.length }).toEqual(seen)
+    expect(m.status().run.controls).toMatchObject({ paused: true, rate: 5, maxInFlight: 3 })
+  })
 })
 
 describe('a script', () => {
+  /** The local slaves' lines (kept, not written to the test's output), shown when an expectation fails. */
+  const lines: string[] = []
+
   /** Starts 2 local slaves running the faulty handler once `m` listens (as tm-master --spawn 2 does); resolves with them. */
   function localSlavesOf(m: Master, env: NodeJS.ProcessEnv): Promise<LocalSlaves> {
     return new Promise((resolve) =>
@@ -313,6 +363,7 @@ describe('a script', () => {
           slave: { concurrency: 2 },
           env: { ...process.env, ...env },
           wanted: () => m.status().run.state === 'running',
+          log: (line) => lines.push(line),
         })
         running.push(slaves)
         slaves.start()
@@ -327,7 +378,7 @@ describe('a script', () => {
     const first = new Master(options)
     running.push(first)
     const firstSlaves = localSlavesOf(first, box.env)
-    expect(await first.run()).toMatchObject({ outcome: 'complete', done: 18, failed: 2 })
+    expect(await first.run(), lines.join('\n')).toMatchObject({ outcome: 'complete', done: 18, failed: 2 })
     // Stopped once the run is over, as tm-master does (one still connecting would wait for --reconnect).
     await (await firstSlaves).stop()
 
@@ -336,7 +387,7 @@ describe('a script', () => {
     expect(pass).toMatchObject({ count: 2, resumed: false })
     running.push(pass!.master)
     const passSlaves = localSlavesOf(pass!.master, { ...box.env, TM_FIXED: '1' })
-    expect(await pass!.master.run()).toMatchObject({ outcome: 'complete', key: 'lib.retry', done: 2, failed: 0 })
+    expect(await pass!.master.run(), lines.join('\n')).toMatchObject({ outcome: 'complete', key: 'lib.retry', done: 2, failed: 0 })
     await (await passSlaves).stop()
     expectEachKeyRan(box.records, 20)
     expect(attemptsOf(box.records, [3, 7])).toEqual({ 3: [1, 1], 7: [1, 1] })

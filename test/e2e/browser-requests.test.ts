@@ -71,7 +71,7 @@ describe('a master without a token and web pages', () => {
       `localhost.evil.example:${port}`,
       '[::2]',
     ])
-      for (const path of ['/status', '/events', '/metrics', '/'])
+      for (const path of ['/status', '/events', '/metrics', '/history', '/'])
         expect(await answer(req(`GET ${path} HTTP/1.1`, [`Host: ${name}`])), `${name} ${path}`).toBe(NOT_LOOPBACK)
     for (const name of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, '127.0.0.2', 'localhost'])
       expect(await answer(req('GET /status HTTP/1.1', [`Host: ${name}`])), name).toMatch(/^HTTP\/1\.1 200 OK \| \{/)
@@ -105,7 +105,7 @@ describe('a master without a token and web pages', () => {
     expect((await status(host)).run.controls).toEqual(UNCHANGED)
     expect(
       linesMatching(stderr(), /^Refused (GET|POST) \/\S* from 127\.0\.0\.1: a web page may have sent it \(Host or Origin\)$/),
-    ).toHaveLength(5 * 4 + 6 * 2 + 2)
+    ).toHaveLength(5 * 5 + 6 * 2 + 2)
 
     // Its own origin (a default port compares equal), and tm-ctl (no Origin, no Sec-Fetch-Site).
     expect(await answer(req('POST /pause HTTP/1.1', [self, `Origin: http://127.0.0.1:${port}`, 'Sec-Fetch-Site: same-origin']))).toMatch(

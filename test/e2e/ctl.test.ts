@@ -104,6 +104,7 @@ describe('tm-ctl status', () => {
       updatedAt: cp.updatedAt,
       locked: false,
       checkpoint: join(box.stateDir, 'ctl.json'),
+      paused: false,
     })
     const storedText = await ctl(['status', '--key', 'ctl', '--state-dir', box.stateDir])
     expect(storedText.stdout).toBe(
@@ -120,6 +121,30 @@ describe('tm-ctl status', () => {
       ].join('\n'),
     )
   })
+
+  it('of a master stalled past the 10 s answer time: a pause was sent and may still apply; the stopped run then says it is paused', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=10', ...masterArgs(box, 'stall'), '--quiet'], {
+      env: box.env,
+    })
+    master.kill('SIGSTOP')
+    const pause = await ctl(['pause', '--host', host], { TM_TOKEN: TOKEN })
+    master.kill('SIGCONT')
+    expect(pause.exit.code).toBe(1)
+    expect(pause.stderr).toBe(
+      `tm-ctl: The master at ${host} did not answer within 10 s; the request was sent and may still apply when the master answers (check with tm-ctl status)\n`,
+    )
+    await statusWhere(host, 'the pause applied', (doc) => doc.run.controls.paused)
+    master.kill('SIGTERM')
+    await master.exited
+    const json = await ctl(['status', '--key', 'stall', '--state-dir', box.stateDir, '--json'])
+    expect(JSON.parse(json.stdout)).toMatchObject({ key: 'stall', complete: false, paused: true })
+    const text = await ctl(['status', '--key', 'stall', '--state-dir', box.stateDir])
+    expect(text.stdout.split('\n').slice(0, 2)).toEqual([
+      "Run 'stall': not complete; start it again with the same --key to resume",
+      '  paused     yes: the next master starts paused until resumed (tm-ctl resume)',
+    ])
+  }, 60_000)
 
   it('of a complete run, from its state files', async () => {
     const box = sandbox()

@@ -48,7 +48,12 @@ function failedJobs(dir: string, key: string): [unknown, unknown][] {
 
 type Kind = 'esm' | 'cjs'
 const projects: Record<Kind, string> = { esm: '', cjs: '' }
+/** What `npm install <tarball>` printed in each project. */
+const installs: Record<Kind, string> = { esm: '', cjs: '' }
 let files: string[] = []
+
+/** Scripts npm runs when a package is installed: the package builds on `prepack`, never on its users' machines. */
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
 
 beforeAll(async () => {
   const dir = tempDir('tm-install-')
@@ -65,7 +70,12 @@ beforeAll(async () => {
     if (kind === 'esm')
       writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'esm-project', version: '1.0.0', private: true, type: 'module' }))
     else await must('npm', ['init', '-y'], project)
-    await must('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], project)
+    const installed = await must(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball],
+      project,
+    )
+    installs[kind] = installed.stdout + installed.stderr
     for (const name of ['jobs.ts', 'flaky.ts', 'api.mjs', 'api.cjs', 'pg-jobs.ts'])
       copyFileSync(fixture(`installed/${name}`), join(project, name))
     for (const name of ['jobs', 'flaky']) copyFileSync(fixture(`installed/${name}.${kind}.js`), join(project, `${name}.js`))
@@ -92,6 +102,18 @@ describe('the packed package', () => {
         'dist/cli/ctl-command.js',
       ]),
     )
+  })
+
+  it("runs no script of its own when installed: no build on the users' machines, no warning about one", () => {
+    const installed = JSON.parse(readFileSync(join(projects.esm, 'node_modules', PACKAGE.name, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>
+    }
+    expect(Object.keys(installed.scripts ?? {}).filter((name) => INSTALL_SCRIPTS.includes(name))).toEqual([])
+    for (const kind of ['esm', 'cjs'] as const) {
+      // npm names a package whose install scripts it runs or warns about as name@version.
+      expect(installs[kind]).not.toContain(`${PACKAGE.name}@${PACKAGE.version}`)
+      expect(installs[kind]).not.toMatch(/\btsc\b/)
+    }
   })
 
   it('installs msgpackr with its native extension although the repository pins msgpackr-extract by overrides', async () => {

@@ -2,10 +2,26 @@
 // run is over", so whoever starts slaves that may outlive the run (the chaos test's
 // replacements, the benchmark's second slave on a busy machine) starts them long-lived
 // (--reconnect 0) and stops them with SIGTERM once the master has exited: every slave
-// then exits 0, however late it came.
+// then exits 0, however late it came. One with a --reconnect deadline that no master
+// answered exits 4 and says the run may simply be over: not 1, which reads as a failure.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EXIT_OK, expectEachKeyRan, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
-import { RANGE, RECORD, expectRunEndsThenStop, stopLongLived, tearDown } from '../helpers/reliability.js'
+import { EXIT_OK, expectEachKeyRan, fixture, masterArgs, sandbox, startMaster, startSlave } from '../helpers/proc.js'
+import { RANGE, RECORD, expectRunEndsThenStop, killHard, stopLongLived, tearDown } from '../helpers/reliability.js'
+
+/** The one line of a slave that no master answered at `host` for `seconds`. */
+const noMasterLine = (host: string, seconds: number): RegExp =>
+  new RegExp(
+    `^tm-slave: No master answered at ws://${host} for ${seconds} s \\(--reconnect; last try: ECONNREFUSED [^)]*\\); the run may simply be over \\(exit 4\\)$`,
+  )
+
+/** Asserts the slave exited 4 with its last stderr line {@link noMasterLine}, and no stack. */
+function expectNoMaster(stderr: string, host: string, seconds: number): void {
+  const lines = stderr.split('\n').filter((line) => line !== '')
+  expect(lines.at(-1)).toMatch(noMasterLine(host, seconds))
+  expect(stderr).not.toContain('    at ')
+}
 
 afterEach(tearDown)
 
@@ -31,5 +47,31 @@ describe('a slave started after the run is over', () => {
     await master.exited
     const slave = startSlave([RECORD, '--host', host, '--reconnect', '0'], { env: box.env })
     expect(await stopLongLived(slave), slave.stderr).toEqual(EXIT_OK)
+  })
+
+  it('with a --reconnect deadline, exits 4 saying no master answered and the run may simply be over', async () => {
+    const box = sandbox()
+    const { master, host } = await startMaster([RANGE, 'n=1', ...masterArgs(box, 'over'), '--quiet'], { env: box.env })
+    master.kill('SIGTERM')
+    await master.exited
+    const slave = startSlave([RECORD, '--host', host, '--reconnect', '1', '--quiet'], { env: box.env })
+    expect(await slave.exited, slave.stderr).toEqual({ code: 4, signal: null })
+    // --quiet: the one line is all it says.
+    expect(slave.stderr.split('\n').filter((line) => line !== '')).toHaveLength(1)
+    expectNoMaster(slave.stderr, host, 1)
+  })
+})
+
+describe('a slave whose master went away mid-run and never came back', () => {
+  it('exits 4 once --reconnect has passed since the loss, with the same line', async () => {
+    const box = sandbox()
+    const { master, host } = await startMaster([RANGE, 'n=5', ...masterArgs(box, 'gone'), '--quiet'], { env: box.env })
+    const slave = startSlave([fixture('gate-record.mjs'), '--host', host, '--reconnect', '1'], { env: box.env })
+    await slave.waitFor(/Connected to the master at/)
+    await killHard(master)
+    writeFileSync(join(box.records, 'go'), '')
+    expect(await slave.exited, slave.stderr).toEqual({ code: 4, signal: null })
+    expect(slave.stderr).toMatch(/^tm-slave\[\d+\]: Lost the master \(.+\); reconnecting for up to 1 s$/m)
+    expectNoMaster(slave.stderr, host, 1)
   })
 })

@@ -37,6 +37,14 @@ describe('--max-slaves', () => {
     expect(raw.code).toBe(CLOSE_CODE.policy)
     expect(raw.reason).toBe(message)
 
+    // A master answered, if only "full": giving up after --reconnect is a failure (exit 1),
+    // not "no master answered" (exit 4, the run may be over).
+    const impatient = startSlave([GATE, '--host', host, '--reconnect', '1', '--quiet'], { env: box.env })
+    expect(await impatient.exited, impatient.stderr).toEqual({ code: 1, signal: null })
+    expect(impatient.stderr).toMatch(
+      new RegExp(`^tm-slave: Cannot reach the master at ws://${host} for 1 s \\(--reconnect\\): ${message.replace(/[()]/g, '\\$&')}$`, 'm'),
+    )
+
     writeFileSync(join(box.records, 'go'), '')
     expect(await master.exited).toEqual(EXIT_OK)
     expect(await first.exited).toEqual(EXIT_OK)

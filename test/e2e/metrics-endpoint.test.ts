@@ -75,6 +75,7 @@ describe('GET /metrics', () => {
       'taskmaster_jobs_queued{key="metered"}': 196,
       'taskmaster_jobs_waiting{key="metered"}': 0,
       'taskmaster_jobs_expected{key="metered"}': 300,
+      'taskmaster_jobs_expected_estimated{key="metered"}': 0,
       'taskmaster_position{key="metered"}': 100,
       'taskmaster_progress_ratio{key="metered"}': (r.percent ?? NaN) / 100,
       'taskmaster_rate_jobs_per_second{key="metered"}': r.rate,

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import type { HistoryDocument } from '../../src/index.js'
 import { EXIT_OK, cleanUp, fixture, masterArgs, sandbox, startMaster, startSlave, tempDir } from '../helpers/proc.js'
 import { followEvents, statusReader } from '../helpers/poll.js'
 import { until } from '../helpers/reliability.js'
@@ -72,6 +73,47 @@ describe('the web page’s endpoints', () => {
     expect(await slave.exited).toEqual(EXIT_OK)
     expect(master.stderr).not.toContain(TOKEN)
     expect(master.stdout).not.toContain(TOKEN)
+  })
+
+  it('GET /history gives holders of the token the run’s figures from this master’s start, a point a second', async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN, TM_HOLD_FROM: '100' })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=300', ...masterArgs(box, 'history'), '--quiet'], {
+      env: box.env,
+    })
+    const first = await statusWhere(host, 'a first document', () => true)
+    const slave = startSlave([fixture('hold-record.mjs'), '--host', host, '--concurrency', '2', '--prefetch', '2'], { env: box.env })
+    const held = await statusWhere(host, 'the run to stand at 100 done', (status) => status.run.done === 100 && status.run.inFlight === 4)
+
+    // Without the token, or with a wrong one: 401, nothing of the run.
+    const refused = await fetch(`http://${host}/history`)
+    expect(refused.status).toBe(401)
+    expect(await refused.text()).toBe("This run's figures need its token: send Authorization: Bearer <token> or add ?token=<token>\n")
+    expect((await fetch(`http://${host}/history?token=wrong`)).status).toBe(401)
+
+    const answer = await fetch(`http://${host}/history`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(answer.status).toBe(200)
+    expect(answer.headers.get('content-type')).toBe('application/json; charset=utf-8')
+    const history = (await answer.json()) as HistoryDocument
+    expect(Object.keys(history)).toEqual(['run'])
+    const points = history.run
+    for (const point of points) expect(Object.keys(point).sort()).toEqual(['done', 'failed', 'inFlight', 'rate', 'samples', 'time'])
+    // From the master's first second (before any document the test read, before the slave came), a point a second, in order.
+    expect(points[0]).toMatchObject({ samples: 1, done: 0, failed: 0, rate: 0, inFlight: 0 })
+    expect(Date.parse(points[0].time)).toBeLessThanOrEqual(Date.parse(first.time))
+    expect(points.every((p) => p.samples === 1)).toBe(true)
+    const times = points.map((p) => Date.parse(p.time))
+    expect(times.slice(1).every((t, i) => t > times[i])).toBe(true)
+    expect(points.slice(1).every((p, i) => p.done >= points[i].done)).toBe(true)
+    expect(points.some((p) => p.rate > 0)).toBe(true)
+    // Up to the document of /status the test read last: the run standing at 100 done.
+    expect(points.at(-1)!.time >= held.time).toBe(true)
+    expect(points.at(-1)).toMatchObject({ done: 100, failed: 0, inFlight: 4 })
+    // The same with ?token= (what the page's EventSource would need; the page itself sends the header).
+    expect((await fetch(`http://${host}/history?token=${TOKEN}`)).status).toBe(200)
+
+    writeFileSync(join(box.records, 'go'), '')
+    expect(await master.exited).toEqual(EXIT_OK)
+    expect(await slave.exited).toEqual(EXIT_OK)
   })
 
   it('keeps a watcher’s stream open past the deadline of connections that never say hello', async () => {

@@ -14,7 +14,7 @@ import { until } from '../helpers/reliability.js'
 afterEach(cleanUp)
 
 const TOKEN = 's3cret-token-for-the-browser'
-const { status } = statusReader(TOKEN)
+const { status, statusWhere } = statusReader(TOKEN)
 
 const browser = useChromium()
 
@@ -185,5 +185,66 @@ describe('the web page in Chromium', () => {
     expect(await master.exited).toEqual({ code: 1, signal: null })
     for (const slave of slaves) expect(await slave.exited).toEqual(EXIT_OK)
     expect(master.stderr).not.toContain(TOKEN)
+  })
+
+  it('opened a few seconds into a run, charts it from its start; paused, says so and its ETA stands still; resumed, running again', async () => {
+    // Jobs of 20 ms on 4 lanes: far more than the test's seconds can finish.
+    const box = sandbox({ TM_TOKEN: TOKEN, TM_RECORD_DELAY_MS: '20' })
+    const { master, host } = await startMaster([fixture('range-total.mjs'), 'n=100000', ...masterArgs(box, 'charted'), '--quiet'], {
+      env: box.env,
+    })
+    const slave = startSlave([fixture('record.mjs'), '--host', host, '--concurrency', '4', '--reconnect', '0'], { env: box.env })
+    const early = await statusWhere(
+      host,
+      'three seconds of the run, with jobs done',
+      (doc) => doc.run.session.elapsedMs >= 3000 && doc.run.done > 0,
+    )
+
+    const page = await browser().newPage({ viewport: { width: 1100, height: 900 } })
+    await page.goto(`http://${host}/?token=${TOKEN}`)
+    await page.locator('#state').getByText('running', { exact: true }).waitFor({ timeout: 30_000 })
+    // The chart holds the run's seconds before the page opened: /history's points, then the stream's.
+    const chart = await page.evaluate(() => ({
+      from: document.getElementById('chart')!.dataset.from,
+      points: (document.getElementById('line') as unknown as SVGPolylineElement).points.numberOfItems,
+    }))
+    expect(Date.parse(chart.from!)).toBeGreaterThanOrEqual(Date.parse(early.run.session.startedAt))
+    expect(Date.parse(chart.from!)).toBeLessThanOrEqual(Date.parse(early.time) - 2000)
+    expect(chart.points).toBeGreaterThanOrEqual(3)
+
+    // Paused: the badge says so, and the ETA stands still over three documents.
+    const figures = (): Promise<{ time: string | undefined; state: string; eta: string }> =>
+      page.evaluate(() => ({
+        time: document.getElementById('run')!.dataset.time,
+        state: document.getElementById('state')!.textContent ?? '',
+        eta: document.getElementById('eta')!.textContent ?? '',
+      }))
+    await page.locator('#pause').click()
+    await page.locator('#state').getByText('paused', { exact: true }).waitFor({ timeout: 30_000 })
+    const atPause = await figures()
+    const seen = [atPause]
+    await until(
+      'three more documents on the page',
+      async () => {
+        const now = await figures()
+        if (now.time !== seen.at(-1)!.time) seen.push(now)
+        return seen.length >= 4
+      },
+      60_000,
+      50,
+    )
+    expect(seen.map((f) => [f.state, f.eta])).toEqual(seen.map(() => ['paused', atPause.eta]))
+    expect(atPause.eta).toMatch(/^ETA (paused|-)$/)
+    expect((await status(host)).run.controls.paused).toBe(true)
+
+    // Resumed: running again, with an ETA that is a time or not known yet.
+    await page.locator('#pause').click()
+    await page.locator('#state').getByText('running', { exact: true }).waitFor({ timeout: 30_000 })
+    expect((await figures()).eta).toMatch(/^ETA (\d+:\d\d:\d\d|-)$/)
+
+    await fetch(`http://${host}/stop`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(await master.exited).toEqual({ code: 130, signal: null })
+    // It would wait for the master to come back.
+    slave.kill('SIGINT')
   })
 })

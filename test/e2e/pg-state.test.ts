@@ -463,6 +463,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(
         startedAt: cp.startedAt,
         updatedAt: cp.updatedAt,
         locked: false,
+        paused: false,
         checkpoint: `table taskmaster_checkpoint (run 'pg-ctl') of ${postgres.server.url}`,
       })
       expect((await ctl(['pg-ctl'])).stdout.split('\n')[0]).toBe("Run 'pg-ctl': not complete; start it again with the same --key to resume")

@@ -25,6 +25,7 @@ const RUN_FIELDS = [
   'waiting',
   'skipped',
   'total',
+  'totalEstimated',
   'percent',
   'rate',
   'etaMs',

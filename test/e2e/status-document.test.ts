@@ -74,9 +74,11 @@ describe('the status document', () => {
       waiting: 0,
       skipped: 0,
       total: 200,
+      totalEstimated: false,
       percent: 50,
       rate: anyNumber,
-      etaMs: status.run.rate > 0 ? Math.round((100 / status.run.rate) * 1000) : null,
+      // Whole seconds, rounded up: never 0 before the end.
+      etaMs: status.run.rate > 0 ? Math.ceil(100 / status.run.rate) * 1000 : null,
       elapsedMs: status.run.session.elapsedMs,
       startedAt: ISO,
       session: { done: 100, failed: 0, elapsedMs: anyNumber, startedAt: ISO },

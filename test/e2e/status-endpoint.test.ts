@@ -63,9 +63,11 @@ describe('GET /status', () => {
       waiting: 0,
       skipped: 0,
       total: 300,
+      totalEstimated: false,
       percent: (100 * 100) / 300,
       rate: anyNumber,
-      etaMs: doc.run.rate > 0 ? Math.round((200 / doc.run.rate) * 1000) : null,
+      // Whole seconds, rounded up: never 0 before the end.
+      etaMs: doc.run.rate > 0 ? Math.ceil(200 / doc.run.rate) * 1000 : null,
       elapsedMs: doc.run.session.elapsedMs,
       startedAt: matching(/^\d{4}-\d\d-\d\dT/),
       session: { done: 100, failed: 0, elapsedMs: anyNumber, startedAt: matching(/^\d{4}-\d\d-\d\dT/) },

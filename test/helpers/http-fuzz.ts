@@ -33,7 +33,7 @@ const METHODS = [
   'M-SEARCH',
   'PRI',
 ]
-const ROUTES = ['/', '/status', '/metrics', '/events', '/pause', '/resume', '/rate', '/max-in-flight']
+const ROUTES = ['/', '/status', '/metrics', '/events', '/history', '/pause', '/resume', '/rate', '/max-in-flight']
 const ODD_PATHS = [
   '//[',
   '//x:99999/',

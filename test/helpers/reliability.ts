@@ -40,7 +40,7 @@ export async function expectRunEnds(master: Proc, slaves: Proc[], masterExit: Ex
  * with `masterExit` (0 unless given), then stops every slave still running with SIGTERM
  * and expects 0 from each. Whoever starts slaves that may outlive the run (started or
  * reconnecting near its end) starts them so: a slave cannot tell "no master yet" from
- * "the run is over", so a default one would retry for --reconnect and exit 1.
+ * "the run is over", so a default one would retry for --reconnect and exit 4.
  */
 export async function expectRunEndsThenStop(master: Proc, slaves: Proc[], masterExit: Exit = { code: 0, signal: null }): Promise<void> {
   expect(await master.exited, master.stderr).toEqual(masterExit)

@@ -229,6 +229,13 @@ describe('loadJobSource', () => {
     )
   })
 
+  it("says that reading getJobs of a source object threw, with the user's message, in one line", async () => {
+    const path = moduleFile('getter.mjs', "export default { get getJobs() { throw new Error('getter boom\\nsecond line') } }\n")
+    expect((await moduleError(loadJobSource(path))).message).toBe(
+      `Reading 'getJobs' of export 'default' of module '${path}' threw: getter boom`,
+    )
+  })
+
   // Bug: tsx loads a .ts file outside a "type": "module" package as CommonJS, so the
   // namespace's `default` is the whole module.exports object ({ default: fn }). The
   // default-export fallback then fails with "Export 'default' ... is an object".

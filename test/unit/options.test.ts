@@ -199,6 +199,35 @@ describe('resolveMasterOptions', () => {
     expect(resolveMasterOptions({ source, maxSlaves: 1 }).maxSlaves).toBe(1)
   })
 
+  it('refuses an option name it does not know, suggesting the nearest known one', () => {
+    const typo = { source, rettries: 5, stateDri: '/nonexistent' } as MasterOptions
+    const error = optionError(() => resolveMasterOptions(typo))
+    expect(error.message).toBe('options.rettries is not an option of Master; did you mean retries?')
+    expect(error.option).toBe('rettries')
+    expect(optionError(() => resolveMasterOptions({ source, stateDri: 'x' } as MasterOptions)).message).toBe(
+      'options.stateDri is not an option of Master; did you mean stateDir?',
+    )
+    expect(optionError(() => resolveMasterOptions({ source, colour: 'red' } as MasterOptions)).message).toBe(
+      'options.colour is not an option of Master',
+    )
+    // Undefined is no value: a spread of optional fields stays fine.
+    expect(resolveMasterOptions({ source, nothing: undefined } as MasterOptions).retries).toBe(3)
+    expect(optionError(() => resolveMasterOptions(undefined as unknown as MasterOptions)).message).toBe(
+      'options must be an object of Master options, got undefined',
+    )
+  })
+
+  it("takes only true or false for a boolean option ('no' and 'false' are truthy strings)", () => {
+    for (const name of ['paused', 'reset', 'acceptJournalLoss', 'standby'] as const) {
+      const error = optionError(() => resolveMasterOptions({ source, [name]: 'no' }))
+      expect([error.message, error.option]).toEqual([`options.${name} must be true or false, got 'no'`, name])
+      expect(optionError(() => resolveMasterOptions({ source, [name]: 1 })).message).toBe(
+        `options.${name} must be true or false, got number`,
+      )
+    }
+    expect(resolveMasterOptions({ source, paused: true }).paused).toBe(true)
+  })
+
   it('requires a source with getJobs', () => {
     expect(optionError(() => resolveMasterOptions({} as MasterOptions)).option).toBe('source')
     expect(optionError(() => resolveMasterOptions({ source: {} } as MasterOptions)).message).toBe(
@@ -270,6 +299,15 @@ describe('resolveSlaveOptions', () => {
     [{ reconnect: 604_801 }, 'reconnect', 'options.reconnect must be a number of seconds from 0 to 604800, got 604801'],
     [{ reconnect: Infinity }, 'reconnect', 'options.reconnect must be a number of seconds from 0 to 604800, got Infinity'],
   ]
+  it('refuses an option name it does not know, suggesting the nearest known one', () => {
+    expect(optionError(() => resolveSlaveOptions({ handler, host: 'h:1', concurrencyy: 4 } as SlaveOptions)).message).toBe(
+      'options.concurrencyy is not an option of Slave; did you mean concurrency?',
+    )
+    expect(optionError(() => resolveSlaveOptions({ handler, host: 'h:1', Prefetch: 4 } as SlaveOptions)).message).toBe(
+      'options.Prefetch is not an option of Slave; did you mean prefetch?',
+    )
+  })
+
   for (const [options, name, message] of bad) {
     it(`names the bad option ${name}`, () => {
       const error = optionError(() => resolveSlaveOptions({ handler, host: 'h:1', ...options }))

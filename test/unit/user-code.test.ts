@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { JobSourceError, SetupError } from '../../src/errors.js'
 import { Ledger } from '../../src/master/engine/ledger.js'
 import { readTotal } from '../../src/master/engine/total.js'
+import { ProgressProbe } from '../../src/master/engine/progress-probe.js'
 import type { MasterEvents } from '../../src/master/engine/types.js'
 import { SkipSet } from '../../src/master/state/skip-set.js'
 import { Source } from '../../src/master/engine/source.js'
@@ -231,6 +232,15 @@ describe('every callback meets the zoo', { timeout: 60_000 }, () => {
       expectOneLine(warnings[0], 'total() failed, running without a total: ')
     })
 
+    it.each(WAYS)('progress() %s: one warning, the percent from the total', async (way) => {
+      const warnings: string[] = []
+      const probe = new ProgressProbe({ progress: () => misbehave(way, make()) as number }, { args: {} }, (line) => warnings.push(line))
+      await probe.ask(7, 7)
+      expect(probe.latest).toBeUndefined()
+      expect(warnings).toHaveLength(1)
+      expectOneLine(warnings[0], 'progress() failed, the percent comes from the total from now on: ')
+    })
+
     it.each(WAYS)('the throttle check %s: dispatch is held with one line', async (way) => {
       expectOneLine(await firstVerdict(() => misbehave(way, make())), 'throttle check threw: ')
     })
@@ -278,6 +288,14 @@ describe('every callback that could stall the run meets a promise that never set
     )
     expect(total).toBeUndefined()
     expect(warnings).toEqual(['total() failed, running without a total: did not finish within 0.05 s (jobs.mjs)'])
+  })
+
+  it('progress(): a warning after its deadline, the percent from the total', async () => {
+    const warnings: string[] = []
+    const probe = new ProgressProbe({ progress: never, module: 'jobs.mjs' }, { args: {} }, (line) => warnings.push(line), 50)
+    await probe.ask(7, 7)
+    expect(probe.latest).toBeUndefined()
+    expect(warnings).toEqual(['progress() failed, the percent comes from the total from now on: did not finish within 0.05 s (jobs.mjs)'])
   })
 
   it('the throttle check: held after its interval', async () => {

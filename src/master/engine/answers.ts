@@ -25,12 +25,14 @@ export function answerSocket(socket: Duplex, status: number, text: string): void
 /**
  * The HTTP server's `clientError`: bytes that are no HTTP request (a bad request line,
  * headers too large, a lying Content-Length, chunked garbage) get 400 (431, 408) and a
- * closed connection, unless an answer on that connection had already begun.
+ * closed connection, unless an answer on that connection had already begun: then what it
+ * wrote goes out first (an event stream's head is still corked when garbage follows
+ * `GET /events` in the same packet), and the connection closes.
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
   if (answering?.headersSent === true) {
-    socket.destroy()
+    socket.end(() => socket.destroy())
     return
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400

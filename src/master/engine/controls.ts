@@ -8,7 +8,7 @@
 
 import { outOfBounds, withinBounds } from '../../bounds.js'
 import { OptionError } from '../../errors.js'
-import { MASTER_OPTIONS } from '../../option-specs.js'
+import { MASTER_OPTIONS, checkBoolean } from '../../option-specs.js'
 
 /**
  * Seconds of jobs a full bucket holds: the burst a rate allows after a lull. Also how long
@@ -156,6 +156,8 @@ const count = (n: number): string => n.toLocaleString('en-US', { maximumFraction
 
 /** A change of the controls in words, for people: `paused`, `rate 1,000 jobs/s`, `max in flight off`, ... */
 export function describeChange(change: ControlUpdate): string {
+  const wrong = wrongChange(change)
+  if (wrong !== undefined) throw new TypeError(`describeChange(change): ${wrong}`)
   switch (change.kind) {
     case 'paused':
     case 'resumed':
@@ -181,7 +183,34 @@ export function describeChange(change: ControlUpdate): string {
 
 /** A kind of change without words: a compile error while {@link describeChange} misses one. */
 function unknownChange(change: never): never {
-  throw new Error(`Unknown change of the controls: ${JSON.stringify(change)}`)
+  throw new TypeError(`Unknown change of the controls: ${JSON.stringify(change)}`)
+}
+
+/** What is wrong with a change a script handed to {@link describeChange} (it is exported), if anything. */
+function wrongChange(change: unknown): string | undefined {
+  if (typeof change !== 'object' || change === null)
+    return `change must be an object { kind, ... }, got ${change === null ? 'null' : typeof change}`
+  const c = change as Record<string, unknown>
+  const limit = (name: string): string | undefined =>
+    c[name] === null || (typeof c[name] === 'number' && Number.isFinite(c[name]) && c[name] > 0)
+      ? undefined
+      : `change.${name} must be a positive number or null (no limit), got ${typeof c[name] === 'number' ? c[name] : typeof c[name]}`
+  const text = (name: string, orNull = false): string | undefined =>
+    typeof c[name] === 'string' || (orNull && c[name] === null)
+      ? undefined
+      : `change.${name} must be a string${orNull ? ' or null' : ''}, got ${typeof c[name]}`
+  switch (c.kind) {
+    case 'rate':
+      return limit('rate')
+    case 'max-in-flight':
+      return limit('maxInFlight')
+    case 'throttle':
+      return text('throttle') ?? text('throttled', true)
+    case 'throttled':
+      return text('reason')
+    default:
+      return undefined
+  }
 }
 
 /** The record of `change` from `source` at `now` (ms), with the controls after it. */
@@ -279,6 +308,7 @@ export class Controls {
 
   /** Pauses (true) or resumes (false). */
   setPaused(paused: boolean, source: ControlSource, now = Date.now()): ControlUpdate | undefined {
+    checkBoolean(paused, 'setPaused(paused)', 'paused')
     if (paused === this.#paused) return undefined
     this.#paused = paused
     return this.#changed({ kind: paused ? 'paused' : 'resumed' }, source, now)
@@ -309,14 +339,23 @@ export class Controls {
     return this.#changed(reason === null ? { kind: 'throttle-released' } : { kind: 'throttled', reason }, { kind: 'throttle' }, now)
   }
 
-  /** The settings the run started with, as changes (for the stats stream's record). */
-  initialChanges(source: ControlSource, now = Date.now()): ControlChange[] {
+  /**
+   * The settings the run started with, as changes (for the stats stream's record): the
+   * pause by `source`, a rate and a max in flight by their flags unless `setBy` names who
+   * set them before the run started.
+   */
+  initialChanges(
+    source: ControlSource,
+    setBy: { rate?: ControlSource; maxInFlight?: ControlSource } = {},
+    now = Date.now(),
+  ): ControlChange[] {
     const f = this.figures
     const flag: ControlSource = { kind: 'flag' }
     const changes: ControlChange[] = []
     if (f.paused) changes.push(controlChange({ kind: 'paused' }, source, f, now))
-    if (f.rate !== null) changes.push(controlChange({ kind: 'rate', rate: f.rate }, flag, f, now))
-    if (f.maxInFlight !== null) changes.push(controlChange({ kind: 'max-in-flight', maxInFlight: f.maxInFlight }, flag, f, now))
+    if (f.rate !== null) changes.push(controlChange({ kind: 'rate', rate: f.rate }, setBy.rate ?? flag, f, now))
+    if (f.maxInFlight !== null)
+      changes.push(controlChange({ kind: 'max-in-flight', maxInFlight: f.maxInFlight }, setBy.maxInFlight ?? flag, f, now))
     if (f.throttle !== null) changes.push(controlChange({ kind: 'throttle', throttle: f.throttle, throttled: f.throttled }, flag, f, now))
     return changes
   }

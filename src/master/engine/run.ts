@@ -27,8 +27,10 @@ import { Source } from './source.js'
 import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
+import { RunHistory } from './run-history.js'
 import { RecentFailures } from './recent-failures.js'
-import { readTotal } from './total.js'
+import { readTotal, sourceContext } from './total.js'
+import { ProgressProbe } from './progress-probe.js'
 import type { RunTotal } from './total.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
 import { DRAINING, FINISHED, READY, RUNNING, RunLifecycle } from './lifecycle.js'
@@ -71,23 +73,29 @@ export interface RunContext {
   stopping?: AbortSignal | undefined
 }
 
-/** What {@link settledNow} answers for a promise still pending. */
+/**
+ * How long opening a run waits for the generator's total: a total that comes within it (a
+ * number, a planner's estimate) is in the first status document and the resume line; one
+ * that takes longer (a count(*) of a large table, a database under load) no longer holds
+ * the start (it waited up to total()'s 30 s deadline), and reaches the run when it comes.
+ */
+export const TOTAL_WAIT_MS = 1000
+
+/** What {@link settledWithin} answers for a promise still pending. */
 const PENDING = Symbol('pending')
 
-/**
- * The value of `promise` if it settles within this turn of the event loop (a value at
- * hand, a sync function's), else {@link PENDING} at once.
- */
-async function settledNow<T>(promise: Promise<T>): Promise<T | typeof PENDING> {
-  return Promise.race([promise, new Promise<typeof PENDING>((resolve) => setImmediate(() => resolve(PENDING)))])
+/** The value of `promise` if it settles within `ms`, else {@link PENDING} then. */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof PENDING> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(resolve, ms, PENDING)))
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
 }
 
 /**
  * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
- * earlier incarnation stopped, and asks the generator's total without waiting for it: a
- * total at hand is in the first status document, one that needs a query (a count(*)) is
- * handed to the run when it comes ({@link Run.setTotal}). A complete key is closed at once
- * and reported.
+ * earlier incarnation stopped, and asks the generator's total, waiting for it at most
+ * {@link TOTAL_WAIT_MS}: a total that comes later is handed to the run then
+ * ({@link Run.setTotal}). A complete key is closed at once and reported.
  */
 export async function openRun(options: ResolvedMasterOptions, context: RunContext): Promise<Opened> {
   const { events, parts = DEFAULT_PARTS } = context
@@ -119,8 +127,11 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
     }
     const resume = store.resumePoint()
     const reading = readTotal(options, events)
-    const total = await settledNow(reading)
-    const run = new Run(options, { ...context, parts }, store, resume, total === PENDING ? undefined : total)
+    const total = await settledWithin(reading, TOTAL_WAIT_MS)
+    // Where a resumed run stands in the source's key space, for its first document (the resume line).
+    const probe = new ProgressProbe(options.source, sourceContext(options), (message) => events.emit('log', { level: 'warn', message }))
+    await probe.ask(resume.last ?? undefined, resume.position)
+    const run = new Run(options, { ...context, parts }, store, resume, { total: total === PENDING ? undefined : total, probe })
     if (total === PENDING) void reading.then((late) => run.setTotal(late))
     return { kind: 'run', run }
   } catch (error) {
@@ -131,7 +142,16 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
   }
 }
 
+/** How a run tells its progress: the source's total, and the probe of its `progress()`. */
+export interface RunProgress {
+  total: RunTotal | undefined
+  probe: ProgressProbe
+}
+
 /** Who asked for a change of the controls, for the log: ` (by 10.0.0.7)` over HTTP, else nothing. */
+/** The controls the setters set. */
+type PresetControl = 'paused' | 'rate' | 'maxInFlight'
+
 function byWhom(source: ControlSource): string {
   return source.kind === 'http' ? ` (by ${source.address})` : ''
 }
@@ -158,8 +178,10 @@ export class Run {
   readonly #failedLog: FailedJobsLog
   readonly #persistence: Persistence
   readonly #resume: ResumePoint
-  /** The generator's total, and whether it is the source's estimate (the status shows the count); undefined until it comes. */
+  /** The generator's total, and whether it is the source's estimate; undefined until it comes (see {@link setTotal}). */
   #total: RunTotal | undefined
+  /** Asks the source's progress() where the watermark stands, every few seconds. */
+  readonly #probe: ProgressProbe
   readonly #intervals = new Intervals()
   readonly #startedAt = Date.now()
   readonly #done = deferred<RunSummary>()
@@ -169,6 +191,8 @@ export class Run {
   #turnPending = false
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
+  /** The run's figures since this master started, a point a status period (bounded). */
+  readonly #history = new RunHistory()
   /** The last jobs written to the failed-jobs log, for the status document. */
   readonly #failures = new RecentFailures()
   /** What serves the run's plain HTTP requests (none without a surface factory). */
@@ -185,18 +209,21 @@ export class Run {
   readonly #throttle: Throttle | undefined
   /** The run starts paused because its checkpoint says it was (else by --paused). */
   readonly #pausedBy: ControlSource
+  /** Who set each control before the run listened (Master's setters before run()): the initial `control` events say so. */
+  readonly #presetBy: Partial<Record<PresetControl, ControlSource>> = {}
 
   constructor(
     options: ResolvedMasterOptions,
     { token, events, parts = DEFAULT_PARTS }: RunContext,
     store: StateStore,
     resume: ResumePoint,
-    total: RunTotal | undefined,
+    { total, probe }: RunProgress,
   ) {
     this.#options = options
     this.#hide = hideSecrets(options.secrets)
     this.#events = events
     this.#resume = resume
+    this.#probe = probe
     this.#total = total
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
@@ -237,6 +264,7 @@ export class Run {
     const controls = this.#controls
     this.#surface = parts.surface?.({
       status: () => this.#status.last,
+      history: () => ({ run: this.#history.points() }),
       get controls() {
         return controls.figures
       },
@@ -266,7 +294,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
-    const totalCount = (): number | undefined => this.#total?.count
+    const currentTotal = (): RunTotal | undefined => this.#total
     this.#status = new StatusSampler({
       key: o.key,
       args: o.shownArgs,
@@ -276,8 +304,10 @@ export class Run {
       resume,
       // Read at each sample: a total that comes late shows from the next one.
       get total() {
-        return totalCount()
+        return currentTotal()
       },
+      fraction: () => this.#probe.latest,
+      exhausted: () => this.#source.exhausted,
       startedAt: this.#startedAt,
       controls: () => this.#controls.figures,
       failures: () => this.#failures.list(),
@@ -318,16 +348,19 @@ export class Run {
     }
     const stopAsked = this.#life.listening()
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
-    this.#intervals.every(STATUS_PERIOD_MS, () => this.#sampleStatus())
-    this.#sampleStatus()
+    this.#intervals.every(STATUS_PERIOD_MS, () => this.#tick())
+    // Off the hot path: the probe asks when due (never twice at once), and says a failure once.
+    this.#intervals.every(STATUS_PERIOD_MS, () => this.#probe.poll(this.#ledger.lastKey, this.#ledger.position))
+    this.#tick()
     if (o.jobTimeout > 0) this.#intervals.every(Math.min(1000, (o.jobTimeout * 1000) / 4), () => this.#expire())
     this.#events.emit('listening', this.#address)
-    for (const change of this.#controls.initialChanges(this.#pausedBy)) this.#events.emit('control', change)
+    const pausedBy = this.#presetBy.paused ?? this.#pausedBy
+    for (const change of this.#controls.initialChanges(pausedBy, this.#presetBy)) this.#events.emit('control', change)
     this.#throttle?.start()
     if (this.#controls.paused)
       this.#log(
         'info',
-        `Paused${this.#pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : ' (--paused)'}: no job goes out until resumed`,
+        `Paused${pausedBy.kind === 'checkpoint' ? ' (the run was paused when its last master stopped)' : pausedBy.kind === 'api' ? ' (set before the run started)' : ' (--paused)'}: no job goes out until resumed`,
       )
     this.#source
       .run(this.#resume.last ?? undefined, {
@@ -372,23 +405,34 @@ export class Run {
    * Pauses (true) or resumes (false) dispatch: jobs in flight finish, slaves stay
    * connected, heartbeats and checkpoints go on. The pause is written to the checkpoint at
    * once, so a master started on the run after this one stops starts paused too.
-   * Returns what changed, undefined if nothing did.
+   * Returns what changed, undefined if nothing did. Before the run listens, the change is
+   * told by the initial `control` events; after it has ended, nothing changes.
    */
   setPaused(paused: boolean, source: ControlSource): ControlUpdate | undefined {
-    const changed = this.#controls.setPaused(paused, source)
-    this.#persistence.setPaused(this.#controls.paused)
-    if (changed !== undefined && this.#life.live) this.#guard(() => this.#persistence.checkpoint())
-    return changed
+    return this.#setControl('paused', source, () => {
+      const changed = this.#controls.setPaused(paused, source)
+      this.#persistence.setPaused(this.#controls.paused)
+      if (changed !== undefined && this.#life.live) this.#guard(() => this.#persistence.checkpoint())
+      return changed
+    })
   }
 
-  /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. */
+  /** Sets the fleet-wide rate in jobs/s (null: no limit); returns what changed. As {@link setPaused} before and after the run. */
   setRate(rate: number | null, source: ControlSource): ControlUpdate | undefined {
-    return this.#controls.setRate(rate, source)
+    return this.#setControl('rate', source, () => this.#controls.setRate(rate, source))
   }
 
-  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. */
+  /** Sets the fleet-wide cap on jobs in flight (null: no limit); returns what changed. As {@link setPaused} before and after the run. */
   setMaxInFlight(max: number | null, source: ControlSource): ControlUpdate | undefined {
-    return this.#controls.setMaxInFlight(max, source)
+    return this.#setControl('maxInFlight', source, () => this.#controls.setMaxInFlight(max, source))
+  }
+
+  /** A setter's change: none once the run has ended; before it listens, who set it is kept for the initial `control` events. */
+  #setControl(name: PresetControl, source: ControlSource, set: () => ControlUpdate | undefined): ControlUpdate | undefined {
+    if (this.#life.phase === FINISHED) return undefined
+    const changed = set()
+    if (changed !== undefined && this.#life.phase === READY) this.#presetBy[name] = source
+    return changed
   }
 
   /** A stop asked over HTTP (`tm-ctl stop`): as on SIGINT, graceful first, at once the second time. */
@@ -403,6 +447,8 @@ export class Run {
 
   /** A control changed: told to listeners (`control` event), logged, and dispatch runs with it. */
   #onControlChange(change: ControlChange): void {
+    // Before listening: the initial `control` events at start tell it.
+    if (this.#life.phase === READY) return
     this.#log('info', `Controls: ${change.changed}${byWhom(change.source)}`)
     this.#events.emit('control', change)
     // The views show a change at once, not up to a second later; after the end the last document stays.
@@ -415,12 +461,20 @@ export class Run {
     return this.#status.last
   }
 
+  /** The status timer: a new document, and a point of the run's history (other documents, at a change, make none). */
+  #tick(): void {
+    const status = this.#sampleStatus()
+    this.#history.record(Date.parse(status.time), status.run)
+  }
+
   /** Builds the status document now and tells the master's listeners (`status` event). */
-  #sampleStatus(outcome?: RunState): void {
+  #sampleStatus(outcome?: RunState): RunStatus {
     const phase = this.#life.phase
     const state: RunState = outcome ?? (phase === READY ? 'starting' : phase === DRAINING ? 'stopping' : 'running')
-    this.#events.emit('status', this.#status.sample(state))
+    const status = this.#status.sample(state)
+    this.#events.emit('status', status)
     this.#surface?.published()
+    return status
   }
 
   #log(level: 'info' | 'warn', message: string): void {

@@ -3,7 +3,10 @@ import type { Ledger } from './ledger.js'
 import type { ResumePoint } from '../state/state-store.js'
 import type { Session } from './session.js'
 import type { FailureFigures, RunState, RunStatus, SlaveFigures } from './status.js'
-import { MovingRate, jsonKey, progress, startingStatus } from './status.js'
+import { MovingRate, jsonKey, startingStatus } from './status.js'
+import { progressFigures } from './progress.js'
+import type { SourceFraction } from './progress.js'
+import type { RunTotal } from './total.js'
 import type { RunTotals } from './types.js'
 
 /** What the sampler reads of a live run: its identity, its ledger and sessions, where it resumed. */
@@ -15,7 +18,12 @@ export interface SamplerParts {
   totals: () => RunTotals
   sessions: ReadonlyMap<number, Session>
   resume: ResumePoint
-  total: number | undefined
+  /** The source's total, exact or its estimate. */
+  total: RunTotal | undefined
+  /** The source's last answer from `progress()` (none: no percent from the key space). */
+  fraction: () => SourceFraction | undefined
+  /** The generator has ended. */
+  exhausted: () => boolean
   /** When this master started (ms). */
   startedAt: number
   /** The controls now (the same object until they change). */
@@ -33,6 +41,8 @@ export class StatusSampler {
   readonly #rate = new MovingRate()
   readonly #resumed: boolean
   readonly #startedAt: string
+  /** The percent of the last document: the next is never lower. */
+  #percent: number | null = null
   #last: RunStatus
 
   constructor(parts: SamplerParts) {
@@ -57,8 +67,21 @@ export class StatusSampler {
     const totals = p.totals()
     const sessionFinished = counts.done + counts.failed
     const rate = this.#rate.sample(sessionFinished, now)
-    const total = p.total ?? null
-    const { percent, etaMs } = progress(totals.done + totals.failed, total, rate, state === 'complete')
+    const controls = p.controls()
+    const figures = progressFigures({
+      finished: totals.done + totals.failed,
+      pending: counts.queued + counts.inFlight + counts.waiting,
+      exhausted: p.exhausted(),
+      complete: state === 'complete',
+      counting: state === 'running' && !controls.paused,
+      total: p.total,
+      fraction: p.fraction(),
+      previous: this.#percent,
+      // The ETA counts at the rate the run may go: a limit below the moving rate (one just
+      // cut) is what the jobs left will see.
+      rate: controls.rate === null ? rate : Math.min(rate, controls.rate),
+    })
+    this.#percent = figures.percent ?? this.#percent
     const sessionElapsed = state === 'starting' ? 0 : now - p.startedAt
     const slaves: SlaveFigures[] = []
     for (const session of p.sessions.values()) {
@@ -81,14 +104,15 @@ export class StatusSampler {
         queued: counts.queued,
         waiting: counts.waiting,
         skipped: counts.skipped,
-        total,
-        percent,
+        total: figures.total,
+        totalEstimated: figures.totalEstimated,
+        percent: figures.percent,
         rate,
-        etaMs,
+        etaMs: figures.etaMs,
         elapsedMs: p.resume.elapsed + sessionElapsed,
         startedAt: p.resume.startedAt,
         session: { done: counts.done, failed: counts.failed, elapsedMs: sessionElapsed, startedAt: this.#startedAt },
-        controls: p.controls(),
+        controls,
       },
       slaves,
       failures: p.failures(),

@@ -72,13 +72,26 @@ export interface RunFigures {
   waiting: number
   /** Jobs this master skipped because an earlier master of the run had finished them. */
   skipped: number
-  /** Jobs of the whole run, when the jobs module exports `total`; else null. */
+  /**
+   * Jobs of the whole run: the source's count (`total`), or an estimate when `totalEstimated`
+   * (the source's `{ estimate }`, corrected from its `progress()` and never below the jobs
+   * the run knows of); the jobs finished once complete; null when nothing tells.
+   */
   total: number | null
-  /** Finished jobs (done + failed) over `total`, in percent (0-100); null without a total. */
+  /** True when `total` is an estimate, not a count (views show it as `~1,000,000`); false without a total. */
+  totalEstimated: boolean
+  /**
+   * Finished jobs (done + failed) over `total`, in percent (0-100): under 100 until every job
+   * is finished, and never lower than this master's last document said; null without a total.
+   */
   percent: number | null
   /** Jobs finished per second over the last ~10 s (this master's). */
   rate: number
-  /** Milliseconds left at `rate` for the jobs of `total` not finished yet; null without a total or while the rate is 0; 0 once complete. */
+  /**
+   * Milliseconds left at `rate` for the jobs of `total` not finished yet, in whole seconds
+   * rounded up; 0 only once every job is finished; null when unknown: without a total, while
+   * the rate is 0, while paused or stopping, or when the total says nothing is left but the run is not done.
+   */
   etaMs: number | null
   /** Milliseconds the whole run has run (every master of it, up to `time`). */
   elapsedMs: number
@@ -172,20 +185,6 @@ export function jsonKey(key: JobKey | undefined | null): string | number | null 
   return typeof key === 'bigint' ? key.toString() : key
 }
 
-/** Percent and ETA of a run from its finished jobs, total and rate. */
-export function progress(
-  finished: number,
-  total: number | null,
-  rate: number,
-  complete: boolean,
-): { percent: number | null; etaMs: number | null } {
-  if (total === null) return { percent: null, etaMs: complete ? 0 : null }
-  const percent = total > 0 ? Math.min(100, (finished * 100) / total) : 100
-  if (complete) return { percent, etaMs: 0 }
-  const left = Math.max(0, total - finished)
-  return { percent, etaMs: rate > 0 ? Math.round((left / rate) * 1000) : left === 0 ? 0 : null }
-}
-
 /** A document for a run that is not open yet (or was already complete). */
 export function startingStatus(key: string, args: Record<string, string>, state: RunState = 'starting', now = Date.now()): RunStatus {
   const time = new Date(now).toISOString()
@@ -206,6 +205,7 @@ export function startingStatus(key: string, args: Record<string, string>, state:
       waiting: 0,
       skipped: 0,
       total: null,
+      totalEstimated: false,
       percent: null,
       rate: 0,
       etaMs: null,

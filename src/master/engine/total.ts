@@ -1,6 +1,6 @@
 import type { RunEvents } from './types.js'
 import type { UserCodeError } from '../../errors.js'
-import type { ResolvedMasterOptions } from '../../options.js'
+import type { ResolvedMasterOptions, SourceContext } from '../../options.js'
 import { callUser, oneLine, read, typeName } from '../../user-code.js'
 
 /** How long `total()` may take: past it the run starts without a total (a progress bar is not worth a stall). */
@@ -16,6 +16,11 @@ export interface RunTotal {
 const WHAT_IT_MUST_BE =
   'it must return a whole number of jobs >= 0 (a number, a bigint or a string of digits, as a count(*) comes back), or { estimate: n } of one'
 
+/** What a source's `total()` and `progress()` are called with: copies of the run's arguments and its shard. */
+export function sourceContext(options: Pick<ResolvedMasterOptions, 'args' | 'shard'>): SourceContext {
+  return options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
+}
+
 /** The generator's total, if it has a usable one; whatever `total()` does (within `ms`) is a warning at most. */
 export async function readTotal(
   options: Pick<ResolvedMasterOptions, 'source' | 'args' | 'shard'>,
@@ -23,7 +28,7 @@ export async function readTotal(
   ms = TOTAL_TIMEOUT_MS,
 ): Promise<RunTotal | undefined> {
   const total = options.source.total
-  const ctx = options.shard === undefined ? { args: { ...options.args } } : { args: { ...options.args }, shard: { ...options.shard } }
+  const ctx = sourceContext(options)
   let value: unknown
   try {
     value = typeof total === 'function' ? await callUser(() => total(ctx), ms, options.source.module) : total

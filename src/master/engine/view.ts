@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { ControlSource, ControlsFigures, ControlUpdate } from './controls.js'
+import type { HistoryDocument } from './run-history.js'
 import type { RequestRoutes } from './server.js'
 import type { RunStatus } from './status.js'
 
@@ -12,6 +13,8 @@ import type { RunStatus } from './status.js'
 export interface RunView {
   /** The last status document (built once a second and at each change of state). */
   status(): RunStatus
+  /** The run's figures since this master started, a point a second, older ones merged (bounded). */
+  history(): HistoryDocument
   /** The controls now. */
   readonly controls: ControlsFigures
   /** The control setters: each returns what changed, undefined when nothing did. */

@@ -57,8 +57,14 @@ export const RUN_METRICS: readonly RunMetric[] = [
   {
     name: 'taskmaster_jobs_expected',
     kind: 'gauge',
-    help: "Jobs of the whole run (the jobs module's total); absent without a total.",
+    help: "Jobs of the whole run (the jobs module's total, or an estimate: see taskmaster_jobs_expected_estimated); absent without a total.",
     value: (r) => r.total,
+  },
+  {
+    name: 'taskmaster_jobs_expected_estimated',
+    kind: 'gauge',
+    help: '1 while taskmaster_jobs_expected is an estimate, not a count, else 0; absent without a total.',
+    value: (r) => (r.total === null ? null : r.totalEstimated ? 1 : 0),
   },
   {
     name: 'taskmaster_position',

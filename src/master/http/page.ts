@@ -3,8 +3,9 @@ import type { RouteHandler } from './router.js'
 
 // The live web page of `GET /`: one self-contained document (inline CSS and script, no
 // framework, no build step). It holds nothing of the run: it reads the token from its own
-// `?token=` (or asks for it), checks it against `/status`, then follows `/events`. Every
-// figure is written with textContent, never as HTML: an error message is the handler's text.
+// `?token=` (or asks for it), checks it against `/status`, loads the run's `/history` for its
+// chart, then follows `/events`. Every figure is written with textContent, never as HTML: an
+// error message is the handler's text.
 
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
@@ -36,7 +37,8 @@ if (params.has('token')) {
   history.replaceState(null, '', location.pathname)
 }
 let source
-const rates = []
+// The chart's points, [ms, jobs/s]: the run's history, then what /events brought.
+let rates = []
 const int = (n) => n.toLocaleString('en-US', { maximumFractionDigits: 0 })
 const rate = (r) => r.toLocaleString('en-US', { maximumFractionDigits: r < 10 ? 1 : 0 }) + '/s'
 const two = (n) => String(n).padStart(2, '0')
@@ -68,12 +70,14 @@ function show(doc) {
   $('run').dataset.time = doc.time
   document.title = r.key + ' - Taskmaster'
   set('key', r.key)
-  set('state', r.state + (r.resumed ? ', resumed at ' + int(r.resumedAt) : ''))
+  // Paused is a running run that sends nothing: its badge says so, and it has no ETA to count.
+  const paused = r.state === 'running' && r.controls.paused
+  set('state', (paused ? 'paused' : r.state) + (r.resumed ? ', resumed at ' + int(r.resumedAt) : ''))
   set('args', Object.entries(r.args).map(([k, v]) => k + '=' + v).join(' ') || '(no arguments)')
   $('fill').style.width = (r.percent ?? 0) + '%'
   set('percent', r.percent === null ? '' : r.percent.toFixed(1) + ' %')
-  set('eta', r.total === null ? '' : 'ETA ' + (r.etaMs === null ? '-' : dur(r.etaMs)))
-  set('done', int(r.done) + (r.total === null ? '' : ' of ' + int(r.total)))
+  set('eta', r.total === null ? '' : 'ETA ' + (paused ? 'paused' : r.etaMs == null ? '-' : dur(r.etaMs)))
+  set('done', int(r.done) + (r.total === null ? '' : ' of ' + (r.totalEstimated ? '~' : '') + int(r.total)))
   set('position', int(r.position))
   set('last', r.last === null ? '-' : String(r.last))
   set('rate', rate(r.rate))
@@ -88,9 +92,9 @@ function show(doc) {
   controls(r.controls)
   chart(Date.parse(doc.time), r.rate)
 }
-let paused = false
+let pausedNow = false
 function controls(c) {
-  paused = c.paused
+  pausedNow = c.paused
   set('pause', c.paused ? 'Resume' : 'Pause')
   set('now', [c.paused ? 'paused' : 'not paused', 'rate ' + (c.rate === null ? 'off' : rate(c.rate)), 'max in flight ' + (c.maxInFlight === null ? 'off' : int(c.maxInFlight)),
     c.throttle === null ? 'no throttle' : 'throttle ' + c.throttle + ': ' + (c.throttled === null ? 'not throttled' : 'throttled: ' + c.throttled)].join(' | '))
@@ -113,7 +117,7 @@ async function control(path, value) {
 // A figure as typed: a number when it reads as one, else the text, so the master (the one
 // validator) says what it expected instead of the page sending something else.
 const typed = (id) => { const text = $(id).value.trim(), n = Number(text); return text !== '' && Number.isFinite(n) ? n : text }
-$('pause').addEventListener('click', () => control(paused ? '/resume' : '/pause'))
+$('pause').addEventListener('click', () => control(pausedNow ? '/resume' : '/pause'))
 for (const [name, path] of [['rate', '/rate'], ['mif', '/max-in-flight']]) {
   $(name + '-form').addEventListener('submit', (event) => { event.preventDefault(); control(path, typed(name + '-value')) })
   $(name + '-off').addEventListener('click', () => control(path, null))
@@ -121,11 +125,24 @@ for (const [name, path] of [['rate', '/rate'], ['mif', '/max-in-flight']]) {
 function chart(t, r) {
   if (rates.length && rates[rates.length - 1][0] >= t) return
   rates.push([t, r])
-  while (rates[0][0] < t - 300000) rates.shift()
+  // A page left open for days stays small: past 4,000 points, the older ones are thinned by half.
+  if (rates.length > 4000) rates = rates.filter((p, i) => i % 2 === 1 || i >= rates.length - 600)
+  draw()
+}
+// The run's history from /history (a point a second, older ones merged), before what the page saw since.
+function fromHistory(points) {
+  const past = points.map((p) => [Date.parse(p.time), p.rate])
+  const end = past.length ? past[past.length - 1][0] : -Infinity
+  rates = past.concat(rates.filter((p) => p[0] > end))
+  draw()
+}
+function draw() {
+  if (!rates.length) return
   const max = Math.max(1, ...rates.map((p) => p[1]))
-  // The chart spans what the page has seen, up to 5 minutes: a fresh page fills it too.
-  const from = rates[0][0], span = Math.max(10000, t - from)
+  // The chart spans the run since this master started.
+  const from = rates[0][0], span = Math.max(10000, rates[rates.length - 1][0] - from)
   $('line').setAttribute('points', rates.map(([x, y]) => ((600 * (x - from)) / span).toFixed(1) + ',' + (115 - (y / max) * 105).toFixed(1)).join(' '))
+  $('chart').dataset.from = new Date(from).toISOString()
   set('max', 'jobs/s over the last ' + dur(span) + '; top ' + rate(max))
 }
 async function connect() {
@@ -140,6 +157,11 @@ async function connect() {
   if (answer.status === 401) return ask(token ? 'That token was refused.' : '')
   show(await answer.json())
   if (ended) return
+  // The chart from the run's start; without it (a master that has no /history), from now.
+  try {
+    const past = await fetch('/history', { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} })
+    if (past.ok) fromHistory((await past.json()).run)
+  } catch {}
   source = new EventSource('/events' + (token ? '?token=' + encodeURIComponent(token) : ''))
   source.onopen = () => set('conn', 'live')
   source.onmessage = (event) => show(JSON.parse(event.data))
@@ -170,7 +192,7 @@ const BODY = `<form id="login" hidden><h1>Taskmaster</h1><p>This run's page need
 <form id="rate-form"><label>rate (jobs/s) <input id="rate-value" inputmode="decimal" autocomplete="off"></label> <button>Set</button> <button id="rate-off" type="button">Off</button></form>
 <form id="mif-form"><label>max in flight <input id="mif-value" inputmode="numeric" autocomplete="off"></label> <button>Set</button> <button id="mif-off" type="button">Off</button></form>
 <span id="now"></span><span id="answer" class="muted"></span></div>
-<h2>Rate <span id="max" class="muted"></span></h2><svg viewBox="0 0 600 120" preserveAspectRatio="none"><polyline id="line"/></svg>
+<h2>Rate <span id="max" class="muted"></span></h2><svg id="chart" viewBox="0 0 600 120" preserveAspectRatio="none"><polyline id="line"/></svg>
 <h2>Slaves</h2><table id="slaves"><thead><tr><th>slave</th><th>address</th><th>conc</th><th>done</th><th>rate</th><th>in flight</th><th>cpu</th><th>rss</th><th>net in</th><th>net out</th></tr></thead><tbody></tbody></table>
 <h2>Recent failures</h2><table id="failures"><thead><tr><th>key</th><th>attempts</th><th class="text">last error</th><th>at (UTC)</th></tr></thead><tbody></tbody></table><p id="nofail" class="muted">None.</p>
 </main>`

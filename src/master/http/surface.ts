@@ -7,8 +7,8 @@ import { pageRoute } from './page.js'
 import { HttpRouter } from './router.js'
 
 /**
- * The HTTP surface of a run, built from its view: `/status`, `/metrics`, `/events`, the
- * page and the control endpoints, behind the run's token (see router.ts). The status
+ * The HTTP surface of a run, built from its view: `/status`, `/metrics`, `/events`,
+ * `/history`, the page and the control endpoints, behind the run's token (see router.ts). The status
  * document is serialized once however often it is asked for.
  */
 export function httpSurface(view: RunView, token: string | undefined): RunSurface {
@@ -23,6 +23,7 @@ export function httpSurface(view: RunView, token: string | undefined): RunSurfac
     .get('/status', (req, res) => sendJson(req, res, statusJson()))
     .get('/metrics', metricsRoute(new RunMetrics(() => view.status())))
     .get('/events', watchers.route())
+    .get('/history', (req, res) => sendJson(req, res, JSON.stringify(view.history())))
     .get('/', pageRoute(), 'open')
   addControlRoutes(routes, {
     controls: () => view.controls,

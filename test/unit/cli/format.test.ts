@@ -43,6 +43,10 @@ describe('formatCount, formatJobRate, formatBytes, formatPercent', () => {
     expect(formatJobRate(0)).toBe('0.0/s')
     expect(formatJobRate(99.94)).toBe('99.9/s')
     expect(formatJobRate(1234.5)).toBe('1,235/s')
+    // A small limit is shown as itself, never as 0.0/s.
+    expect(formatJobRate(0.0011)).toBe('0.0011/s')
+    expect(formatJobRate(0.05)).toBe('0.05/s')
+    expect(formatJobRate(0.1)).toBe('0.1/s')
     expect(formatBytes(0)).toBe('0 B')
     expect(formatBytes(1023)).toBe('1023 B')
     expect(formatBytes(1536)).toBe('1.5 KiB')

@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { MASTER_CLI } from '../../../src/cli/master-options.js'
 import { InvalidArgumentError } from 'commander'
 import { POSITIVE_SECONDS, SECONDS, integers } from '../../../src/bounds.js'
@@ -8,13 +8,19 @@ import { OptionError } from '../../../src/errors.js'
 import type { CliTable } from '../../../src/cli/option-table.js'
 import { SLAVE_CLI } from '../../../src/cli/slave-options.js'
 
+/** What commander would have written to stderr: kept here, out of the test's output, and asserted. */
+const written: string[] = []
+// A test that expects an error line takes it from `written`; any other is a failure.
+afterEach(() => expect(written.splice(0)).toEqual([]))
+
 /** Parses `argv` against `table` alone (no action): the values commander hands the action. */
 function parse<L>(table: CliTable<L>, argv: string[], env: NodeJS.ProcessEnv = {}): Record<string, unknown> {
   const saved = process.env.TM_TOKEN
   delete process.env.TM_TOKEN
   Object.assign(process.env, env)
   try {
-    return addOptions(new Command().exitOverride(), table).parse(argv, { from: 'user' }).opts()
+    const command = new Command().exitOverride().configureOutput({ writeErr: (text) => written.push(text) })
+    return addOptions(command, table).parse(argv, { from: 'user' }).opts()
   } finally {
     if (saved === undefined) delete process.env.TM_TOKEN
     else process.env.TM_TOKEN = saved
@@ -94,14 +100,15 @@ describe('MASTER_CLI', () => {
     expect(libraryOptions(MASTER_CLI, values)).toMatchObject({ rate: 2.5, maxInFlight: 64, paused: true, throttleInterval: 0.5 })
     expect(libraryOptions(MASTER_CLI, values)).not.toHaveProperty('throttle')
     for (const rate of ['0', '1e-9', '-5', 'NaN', 'Infinity', '', '2e7']) {
-      expect(() => parse(MASTER_CLI, ['--rate', rate])).toThrow(
-        `option '--rate <jobs/s>' argument '${rate}' is invalid. must be a number of jobs per second from 0.001 to 10000000, got '${rate}'`,
-      )
+      const message = `option '--rate <jobs/s>' argument '${rate}' is invalid. must be a number of jobs per second from 0.001 to 10000000, got '${rate}'`
+      expect(() => parse(MASTER_CLI, ['--rate', rate])).toThrow(message)
+      // The one line the user sees.
+      expect(written.splice(0)).toEqual([`error: ${message}\n`])
     }
     for (const max of ['0', '1.5', 'NaN', '2e8']) {
-      expect(() => parse(MASTER_CLI, ['--max-in-flight', max])).toThrow(
-        `option '--max-in-flight <n>' argument '${max}' is invalid. must be a whole number of jobs from 1 to 100000000, got '${max}'`,
-      )
+      const message = `option '--max-in-flight <n>' argument '${max}' is invalid. must be a whole number of jobs from 1 to 100000000, got '${max}'`
+      expect(() => parse(MASTER_CLI, ['--max-in-flight', max])).toThrow(message)
+      expect(written.splice(0)).toEqual([`error: ${message}\n`])
     }
     expect(libraryOptions(MASTER_CLI, parse(MASTER_CLI, ['--rate', '0.001', '--max-in-flight', '1e8']))).toMatchObject({
       rate: 0.001,

@@ -36,6 +36,7 @@ const status: RunStatus = {
     waiting: 0,
     skipped: 0,
     total: 100_000,
+    totalEstimated: false,
     percent: 30.212,
     rate: 991.06,
     etaMs: 70_400,
@@ -92,6 +93,12 @@ describe('statusLine on a terminal', () => {
 
   it('without a total: no bar, no percent, no ETA', () => {
     expect(statusLine(noTotal, 80)).toBe('done 30,210 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000')
+  })
+
+  it('shows an estimated total as one, in both forms of done', () => {
+    const estimated: RunStatus = { ...status, run: { ...status.run, totalEstimated: true } }
+    expect(statusLine(estimated, 80)).toBe('██░░░░░░ 30.2 % ETA 0:01:10 | done 30,210 of ~100,000 | 991/s | elapsed 0:00:40')
+    expect(statusLine(estimated, 40)).toBe('30.2 % ETA 0:01:10 | 30,210/~100,000')
   })
 })
 
@@ -193,13 +200,46 @@ describe('resumeMessage', () => {
   it('says where a resumed run starts again, and what was done', () => {
     const resumed: RunStatus = {
       ...status,
-      run: { ...status.run, resumed: true, resumedAt: 42_947, position: 42_947, last: 42_947, done: 42_940, failed: 7, elapsedMs: 70_000 },
+      run: {
+        ...status.run,
+        resumed: true,
+        resumedAt: 42_947,
+        position: 42_947,
+        last: 42_947,
+        done: 42_940,
+        failed: 7,
+        percent: 42.947,
+        elapsedMs: 70_000,
+      },
     }
     expect(resumeMessage(resumed)).toBe(
       "Resuming 'posts' at 42,947 of 100,000, 42.9 % (after key 42947): 42,940 done and 7 failed so far in 0:01:10",
     )
-    expect(resumeMessage({ ...resumed, run: { ...resumed.run, total: null } })).toBe(
+    expect(resumeMessage({ ...resumed, run: { ...resumed.run, total: null, percent: null } })).toBe(
       "Resuming 'posts' at 42,947 (after key 42947): 42,940 done and 7 failed so far in 0:01:10",
+    )
+  })
+
+  it("gives the first document's total and percent: an estimate as one", () => {
+    // The resume: the planner guessed 1,357,674 (60.0 %); the key space says 75 %.
+    const resumed: RunStatus = {
+      ...status,
+      run: {
+        ...status.run,
+        resumed: true,
+        resumedAt: 815_952,
+        position: 815_952,
+        last: 1_631_904,
+        done: 815_952,
+        failed: 0,
+        total: 1_087_936,
+        totalEstimated: true,
+        percent: 75,
+        elapsedMs: 70_000,
+      },
+    }
+    expect(resumeMessage(resumed)).toBe(
+      "Resuming 'posts' at 815,952 of ~1,087,936, 75.0 % (after key 1631904): 815,952 done and 0 failed so far in 0:01:10",
     )
   })
 

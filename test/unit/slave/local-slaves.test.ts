@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { LocalSlaves, SLAVE_BIN, localSlaveArgs } from '../../../src/slave/local-slaves.js'
 import type { LocalSlavesOptions } from '../../../src/slave/local-slaves.js'
 import { cleanTempDirs, fixture, tempDir } from '../../helpers/proc.js'
+import { OptionError, StateError } from '../../../src/errors.js'
+import { thrownBy } from '../support.js'
 
 afterEach(cleanTempDirs)
 
@@ -43,6 +45,26 @@ describe("a local slave's arguments", () => {
     expect(() => new LocalSlaves({ count: 1, handler: 'h.mjs', killAfter: -1 })).toThrow(
       'options.killAfter must be a number of seconds >= 0, got -1',
     )
+  })
+
+  it('refuse an unknown option or slave setting (the nearest known one suggested), a missing count or handler: OptionErrors', () => {
+    const refused = (options: unknown): string => {
+      const error = thrownBy(() => new LocalSlaves(options as LocalSlavesOptions), OptionError)
+      return error.message
+    }
+    expect(refused({ count: 1, handler: 'h.mjs', slave: { concurrencyy: 4 } })).toBe(
+      'options.slave.concurrencyy is not an option of a local slave; did you mean concurrency?',
+    )
+    expect(refused({ count: 1, handler: 'h.mjs', kilAfter: 1 })).toBe(
+      'options.kilAfter is not an option of LocalSlaves; did you mean killAfter?',
+    )
+    expect(refused(undefined)).toBe('options must be an object of LocalSlaves options, got undefined')
+    expect(refused({ handler: 'h.mjs' })).toBe('options.count must be an integer from 1 to 256, got undefined')
+    expect(refused({ count: 1 })).toBe(
+      'options.handler must be given: the handler module each slave runs (path[:export]), or in options.args',
+    )
+    expect(refused({ count: 1, handler: 42 })).toBe('options.handler must be a module path[:export], got number')
+    expect(refused({ count: 1, handler: 'h.mjs', args: '--x' })).toBe('options.args must be an array of strings (tm-slave arguments)')
   })
 })
 
@@ -176,7 +198,7 @@ describe('local slaves', () => {
     partly.slaves.start(1)
     while (partly.starts() < 1) await new Promise((resolve) => setTimeout(resolve, 20))
     expect(await partly.slaves.stop()).toBe(1)
-    partly.slaves.start()
+    expect(() => partly.slaves.start()).toThrow('LocalSlaves.start() after stop(): stopped slaves are never started again')
     expect(partly.starts()).toBe(1)
   })
 
@@ -197,5 +219,15 @@ describe('local slaves', () => {
     expect(starts()).toBe(2)
     // Stopped before started: nothing to wait for.
     expect(await standIns([]).slaves.stop()).toBe(0)
+  })
+  it('not started: exited() resolves at once with 0; stopped: start() throws a StateError and starts none', async () => {
+    const { slaves, starts } = standIns([0])
+    expect(await slaves.exited()).toBe(0)
+    expect(await slaves.stop()).toBe(0)
+    expect(thrownBy(() => slaves.start(), StateError).message).toBe(
+      'LocalSlaves.start() after stop(): stopped slaves are never started again',
+    )
+    expect(await slaves.exited()).toBe(0)
+    expect(starts()).toBe(0)
   })
 })

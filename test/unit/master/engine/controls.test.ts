@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { OptionError } from '../../../../src/errors.js'
 import type { ControlChange, ControlUpdate } from '../../../../src/master/engine/controls.js'
 import {
   BURST_SECONDS,
@@ -107,6 +108,37 @@ describe('Controls', () => {
     expect(controls.allowance(30, 0)).toBe(3)
   })
 
+  it('describeChange refuses what is not a change with a one-line TypeError naming what is wrong', () => {
+    const refused =
+      (change: unknown): unknown =>
+      () =>
+        describeChange(change as ControlUpdate)
+    expect(refused(undefined)).toThrow(new TypeError('describeChange(change): change must be an object { kind, ... }, got undefined'))
+    expect(refused({ kind: 'rate' })).toThrow(
+      new TypeError('describeChange(change): change.rate must be a positive number or null (no limit), got undefined'),
+    )
+    expect(refused({ kind: 'rate', rate: NaN })).toThrow('change.rate must be a positive number or null (no limit), got NaN')
+    expect(refused({ kind: 'max-in-flight', maxInFlight: '3' })).toThrow('change.maxInFlight must be a positive number or null')
+    expect(refused({ kind: 'throttled' })).toThrow(new TypeError('describeChange(change): change.reason must be a string, got undefined'))
+    expect(refused({ kind: 'throttle', throttle: 'lag.ts' })).toThrow('change.throttled must be a string or null, got undefined')
+    expect(refused({ kind: 'nap' })).toThrow(new TypeError('Unknown change of the controls: {"kind":"nap"}'))
+    expect(describeChange({ kind: 'throttle', throttle: 'lag.ts', throttled: null })).toBe('throttle lag.ts')
+  })
+
+  it("refuses a pause that is not a boolean ('false' is truthy): an OptionError, nothing changed", () => {
+    const changes: ControlChange[] = []
+    const controls = new Controls(NONE, 0, (change) => changes.push(change))
+    for (const [value, got] of [
+      ['false', "'false'"],
+      [0, 'number'],
+      [undefined, 'undefined'],
+    ] as const)
+      expect(() => controls.setPaused(value as unknown as boolean, { kind: 'api' }, 0)).toThrow(
+        new OptionError(`setPaused(paused) must be true or false, got ${got}`, 'paused'),
+      )
+    expect([controls.paused, changes]).toEqual([false, []])
+  })
+
   it('reports each change once, as a value and in words, with its source and the controls after it', () => {
     const changes: ControlChange[] = []
     const controls = new Controls({ ...NONE, throttle: 'lag.ts' }, 0, (change) => changes.push(change))
@@ -180,7 +212,7 @@ describe('Controls', () => {
 
   it('lists the settings it started with as changes', () => {
     const controls = new Controls({ paused: true, rate: 1000, maxInFlight: 8, throttle: 'lag.ts:check' }, 0)
-    expect(controls.initialChanges({ kind: 'checkpoint' }, 0).map((c) => [c.changed, c.source.kind, c.change])).toEqual([
+    expect(controls.initialChanges({ kind: 'checkpoint' }, {}, 0).map((c) => [c.changed, c.source.kind, c.change])).toEqual([
       ['paused', 'checkpoint', { kind: 'paused' }],
       ['rate 1,000 jobs/s', 'flag', { kind: 'rate', rate: 1000 }],
       ['max in flight 8', 'flag', { kind: 'max-in-flight', maxInFlight: 8 }],

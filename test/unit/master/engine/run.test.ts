@@ -14,6 +14,7 @@ import type { Run } from '../../../../src/master/engine/run.js'
 import type { RunServer, ServerHandler, ServerOptions } from '../../../../src/master/engine/server.js'
 import { Session } from '../../../../src/master/engine/session.js'
 import type { RunSummary } from '../../../../src/master/engine/types.js'
+import type { RunView } from '../../../../src/master/engine/view.js'
 import type { Checkpoint } from '../../../../src/master/state/checkpoint.js'
 import type { FailedJob } from '../../../../src/master/state/failed-log.js'
 import { SkipSet } from '../../../../src/master/state/skip-set.js'
@@ -216,6 +217,8 @@ interface Opened {
   server: FakeServer
   events: EventEmitter
   logs: string[]
+  /** The view the run handed its surface (one that serves nothing). */
+  view: RunView
 }
 
 /** Opens a run of `n` jobs over the fake parts. */
@@ -225,6 +228,7 @@ async function open(n: number, extra: Partial<MasterOptions> = {}): Promise<Open
   const logs: string[] = []
   events.on('log', ({ message }: { message: string }) => logs.push(message))
   let server: FakeServer | undefined
+  let view: RunView | undefined
   const options = resolveMasterOptions({ source: jobs(n), key: 'unit', host: '127.0.0.1', port: 0, ...extra })
   const opened = await openRun(options, {
     token: undefined,
@@ -232,10 +236,14 @@ async function open(n: number, extra: Partial<MasterOptions> = {}): Promise<Open
     parts: {
       store: () => store,
       server: (o, handler) => (server = new FakeServer(o, handler)),
+      surface: (given) => {
+        view = given
+        return { routes: { handle: () => false }, published: () => {}, closing: () => {} }
+      },
     },
   })
-  if (opened.kind !== 'run' || server === undefined) throw new Error(`expected a run, got ${opened.kind}`)
-  return { run: opened.run, store, server, events, logs }
+  if (opened.kind !== 'run' || server === undefined || view === undefined) throw new Error(`expected a run, got ${opened.kind}`)
+  return { run: opened.run, store, server, events, logs, view }
 }
 
 /** Resolves once `probe` is true, checking every turn of the event loop (fails after 5 s). */
@@ -413,6 +421,33 @@ describe('Run', () => {
     expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped' } })
   })
 
+  it("keeps a point of the run's history a status period from its start; a document made at a change adds none", async () => {
+    const { run, server, view } = await open(100)
+    expect(view.history()).toEqual({ run: [] })
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    // The first point is the document of the start.
+    expect(view.history().run[0]).toEqual({ time: run.status().time, samples: 1, done: 0, failed: 0, rate: 0, inFlight: 0 })
+    const slave = server.connect()
+    server.credit(slave, 4)
+    await until('4 jobs sent', () => server.jobsSent(slave).length === 4)
+    // A change of the controls builds a document at once, and no point.
+    const before = view.history().run
+    run.setPaused(true, { kind: 'api' })
+    const atPause = run.status()
+    expect(atPause.run).toMatchObject({ inFlight: 4, controls: { paused: true } })
+    expect(view.history().run).toEqual(before)
+    server.ack(slave, server.jobsSent(slave))
+    // The next point comes with the status timer, after the pause's document.
+    await until('the next point', () => view.history().run.length > before.length)
+    const next = view.history().run.at(-1)!
+    expect(next).toMatchObject({ time: run.status().time, samples: 1, done: 4, failed: 0, inFlight: 0 })
+    expect(next.time > atPause.time).toBe(true)
+    run.stop()
+    run.stop()
+    expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped' } })
+  })
+
   it("puts a lost slave's jobs back in the buffer: another slave runs them", async () => {
     const { run, server } = await open(6)
     const done = run.start()
@@ -429,18 +464,20 @@ describe('Run', () => {
 })
 
 describe("the generator's total", () => {
-  it('at hand (a number, a sync function) is in the first status document', async () => {
+  it('at hand, or within TOTAL_WAIT_MS (a query), is in the first status document', async () => {
     const counted = await open(3, { source: { ...jobs(3), total: () => 3 } })
     expect(counted.run.status().run.total).toBe(3)
     const given = await open(3, { source: { ...jobs(3), total: 3 } })
     expect(given.run.status().run.total).toBe(3)
-    for (const { run } of [counted, given]) {
+    const queried = await open(3, { source: { ...jobs(3), total: () => new Promise((resolve) => setTimeout(resolve, 50, 3)) } })
+    expect(queried.run.status().run.total).toBe(3)
+    for (const { run } of [counted, given, queried]) {
       run.stop()
       await run.start()
     }
   })
 
-  it('that needs time holds nothing: the run opens, listens and dispatches, and the status shows the total once it came', async () => {
+  it('that takes longer than TOTAL_WAIT_MS holds the start no longer: the run opens, listens and dispatches, and the status shows the total once it came', async () => {
     let answer: (n: number) => void = () => {}
     const total = (): Promise<number> => new Promise((resolve) => (answer = resolve))
     const { run, server, logs } = await open(10, { source: { ...jobs(10), total } })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MovingRate, jsonKey, progress, startingStatus } from '../../../../src/master/engine/status.js'
+import { MovingRate, jsonKey, startingStatus } from '../../../../src/master/engine/status.js'
 
 describe('MovingRate', () => {
   it('is 0 until two samples span some time', () => {
@@ -19,25 +19,6 @@ describe('MovingRate', () => {
     // Nothing more for a whole window: the rate falls to 0.
     for (let s = 13; s <= 22; s++) rate.sample(1110, s * 1000)
     expect(rate.sample(1110, 23_000)).toBe(0)
-  })
-})
-
-describe('progress', () => {
-  it('percent of the total and the time left at the rate', () => {
-    expect(progress(50, 200, 10, false)).toEqual({ percent: 25, etaMs: 15_000 })
-    expect(progress(50, 200, 0, false)).toEqual({ percent: 25, etaMs: null })
-    expect(progress(200, 200, 0, false)).toEqual({ percent: 100, etaMs: 0 })
-    expect(progress(200, 200, 0, true)).toEqual({ percent: 100, etaMs: 0 })
-  })
-
-  it('without a total: no percent, no ETA (0 once complete)', () => {
-    expect(progress(50, null, 10, false)).toEqual({ percent: null, etaMs: null })
-    expect(progress(50, null, 10, true)).toEqual({ percent: null, etaMs: 0 })
-  })
-
-  it('a total the run went past counts as 100 %, with nothing left', () => {
-    expect(progress(250, 200, 10, false)).toEqual({ percent: 100, etaMs: 0 })
-    expect(progress(0, 0, 0, false)).toEqual({ percent: 100, etaMs: 0 })
   })
 })
 
@@ -70,6 +51,7 @@ describe('startingStatus', () => {
         waiting: 0,
         skipped: 0,
         total: null,
+        totalEstimated: false,
         percent: null,
         rate: 0,
         etaMs: null,
