@@ -5,8 +5,10 @@
 // job per row (handleJob, one UPDATE per row, --concurrency 16), (c) through Taskmaster
 // with handleBatch (--batch 1000), 1 and 2 slaves; side by side in one run, since the
 // machine is shared and noisy. Each scenario gets a freshly created table (no bloat from
-// the one before). PostgreSQL: a throwaway server (test/helpers/postgres.ts), or --db URL.
-//   npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 1] [--db url] [--json file]
+// the one before). Then (d) the start of the README's command (bench/start-up.mjs): launch
+// to running and to the first row done, warm. PostgreSQL: a throwaway server
+// (test/helpers/postgres.ts), or --db URL.
+//   npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 1] [--start-runs 3] [--db url] [--json file]
 import { spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -14,6 +16,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { startPostgres } from '../test/helpers/postgres.ts'
+import { startUp, startUpTarget } from './start-up.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const MASTER = join(root, 'bin/tm-master.js')
@@ -29,7 +32,7 @@ const option = (name, fallback) => {
   return at >= 0 && argv[at + 1] !== undefined ? argv[at + 1] : fallback
 }
 if (argv.includes('--help')) {
-  console.log('npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 1] [--db postgres://...] [--json file]')
+  console.log('npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 1] [--start-runs 3] [--db postgres://...] [--json file]')
   process.exit(0)
 }
 const ROWS = Number(option('--rows', 1_000_000))
@@ -37,6 +40,7 @@ const ROWS = Number(option('--rows', 1_000_000))
 // is compared in rows/s.
 const PER_ROW_ROWS = Number(option('--per-row-rows', Math.min(ROWS, 100_000)))
 const REPEAT = Math.max(1, Number(option('--repeat', 1)))
+const START_RUNS = Math.max(1, Number(option('--start-runs', 3)))
 const json = option('--json', undefined)
 
 /** Runs a node script to its end; rejects with its output when it fails. */
@@ -69,12 +73,12 @@ async function expectAllUpdated(rows) {
   if (n !== rows || wrong !== 0) throw new Error(`backfill incomplete: ${n} rows, ${wrong} not updated to their value`)
 }
 
-/** One Taskmaster run over the table; its rate is the master's own (from its start to the last row done, the slaves' start included). */
+/** One Taskmaster run over the table; its rate is the master's own (from listening to the last row done: its own start is not counted, the local slaves' is, but for what it overlaps). */
 async function taskmaster(rows, handler, extra) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-backfill-'))
   try {
     const out = await node([MASTER, JOBS, `db=${url}`, '--key', 'backfill', '--state-dir', dir, '--host', '127.0.0.1:0', '--handler', handler, ...extra, '--quiet'])
-    const match = out.match(/^Run 'backfill' complete: (\d+) jobs \(\1 done, 0 failed\) in [\d:]+, ([\d.]+) jobs\/s$/m)
+    const match = out.match(/^Run 'backfill' complete: (\d+) jobs \(\1 done, 0 failed\) in [\d:]+, ([\d.]+) jobs\/s \(started in [\d.]+ s\)$/m)
     if (match === null || Number(match[1]) !== rows) throw new Error(`unexpected summary:\n${out}`)
     return { rowsPerSecond: Number(match[2]), seconds: rows / Number(match[2]) }
   } finally {
@@ -99,6 +103,7 @@ console.log(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, 
 console.log(`PostgreSQL ${version}${server ? ' (throwaway server on 127.0.0.1)' : ''}: ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(', ')}`)
 
 const results = {}
+let start
 try {
   for (const scenario of SCENARIOS) {
     const runs = []
@@ -114,6 +119,13 @@ try {
     console.log(`${scenario.label}: ${scenario.rows.toLocaleString('en-US')} rows, ${rowsPerSecond.toLocaleString('en-US')} rows/s (${row.seconds} s)`)
     if (json !== undefined) appendFileSync(json, JSON.stringify(row) + '\n')
   }
+  // The README's command on the table the last scenario left (what the rows hold does not
+  // change a start), its password from the environment as there.
+  const args = ['db=env:DATABASE_URL', '--batch', '1000']
+  start = await startUp('start', { rows: ROWS, jobs: JOBS, handler: HANDLER, args, env: { DATABASE_URL: url }, runs: START_RUNS })
+  console.log(`(d) Taskmaster's start, the README's command (TypeScript modules, --spawn 2), warm, median of ${START_RUNS}: launch to running ${start.startedIn.toFixed(2)} s, to the first row done ${start.firstJobSeconds.toFixed(2)} s`)
+  const { jobs: rows, ...figures } = start
+  if (json !== undefined) appendFileSync(json, JSON.stringify({ ...figures, rows }) + '\n')
 } finally {
   await db.end()
   server?.stop()
@@ -127,3 +139,4 @@ for (const [label, row] of [['1 slave', one], ['2 slaves', two]]) {
   console.log(`- handleBatch, ${label} >= 90 % of the hand-written script: ${pct(row.rowsPerSecond, script.rowsPerSecond)} % -- ${verdict(row.rowsPerSecond >= 0.9 * script.rowsPerSecond)}`)
   console.log(`- handleBatch, ${label} >= 10 × one job per row: ${(row.rowsPerSecond / perRow.rowsPerSecond).toFixed(1)}x -- ${verdict(row.rowsPerSecond >= 10 * perRow.rowsPerSecond)}`)
 }
+console.log(`- ${startUpTarget('the PostgreSQL example', start)}`)

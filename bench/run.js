@@ -3,7 +3,7 @@
 // with in-process baselines (this machine is shared and noisy: compare ratios measured in
 // one run). Usage: npm run bench -- [--quick | --smoke] [--json [file]] [--only name,name] [--repeat n]
 // --smoke runs every scenario's code path on tiny inputs, for the test suite: its figures mean nothing.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, get } from 'node:http'
 import { cpus, tmpdir } from 'node:os'
@@ -13,6 +13,7 @@ import { NODE_FLAGS } from '../dist/cli/node-flags.js'
 import { plain, withCodec } from './baseline.mjs'
 import { targetLines } from './targets.mjs'
 import { manySlaves } from './many-slaves.mjs'
+import { startUp } from './start-up.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const MASTER = join(here, '../bin/tm-master.js')
@@ -163,7 +164,7 @@ async function distributed(name, { jobs, bytes = 0, slaves, size = 10000, stateS
   }
   const row = finish(name, { jobs, dir, t0, head: master, rest: procs, stop: stopSlave }, {
     // The master's own figure: from listening to the last completion (no process start-up).
-    ownRate: (out) => Math.round(Number(/ ([\d.]+) jobs\/s$/m.exec(out)?.[1] ?? 0)),
+    ownRate: (out) => Math.round(Number(/ ([\d.]+) jobs\/s \(started in [\d.]+ s\)$/m.exec(out)?.[1] ?? 0)),
     jobsOf: (p) => Number(readFileSync(join(dir, `count-${p.child.pid}`), 'utf8')),
   })
   return polls ? { ...(await row), statusPolls: await polls } : row
@@ -265,6 +266,22 @@ async function finish(name, { jobs, dir, t0, head, rest, stop }, { ownRate, jobs
 
 const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits
 
+/**
+ * The start of the sqlite example (TypeScript jobs module and handler, --spawn 2) on a
+ * table of its own (SQLITE_DB in a temp dir): bench/start-up.mjs.
+ */
+async function startSqlite(name, { rows, runs }) {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-bench-'))
+  const env = { SQLITE_DB: join(dir, 'start.db') }
+  try {
+    execFileSync(process.execPath, [join(here, '../node_modules/tsx/dist/cli.mjs'), join(here, '../examples/sqlite/setup.ts'), `rows=${rows}`], { env: { ...process.env, ...env }, stdio: 'ignore' })
+    const jobs = join(here, '../examples/sqlite/jobs.ts')
+    return await startUp(name, { rows, jobs, handler: join(here, '../examples/sqlite/handler.ts'), args: ['--batch', '500'], env, runs })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 // Headline scenarios run on the defaults (no --concurrency, no --prefetch), as users will;
 // the `-tuned` ones beside them give the settings the benchmark used before the adaptive
 // window (concurrency 1, a fixed prefetch of 4,000), for the ratios.
@@ -308,13 +325,16 @@ const scenarios = [
   // and 100 no-op slaves with a fixed prefetch of 40 each: 4,000 in all, as 1-slave-tuned.
   ['1000-slaves', () => manySlaves('1000-slaves', { processes: sized(4, 4, 2), perProcess: sized(250, 250, 25), jobs: n(200000), delayMs: 50 }, { start, finish, startMaster })],
   ['100-noop', () => manySlaves('100-noop', { processes: 1, perProcess: sized(100, 100, 25), jobs: n(2e6), prefetch: 40 }, { start, finish, startMaster })],
+  // A master's warm start with TypeScript modules and --spawn 2, the sqlite example (issue
+  // 24): launch to running and to the first job; it repeats its own runs.
+  ['start-sqlite', () => startSqlite('start-sqlite', { rows: sized(20000, 20000, 2000), runs: sized(5, 3, 1) })],
 ]
 
 // The machine is noisy: short scenarios run `repeat` times, in rounds (every scenario
 // once per round, so scenarios compared with each other ran side by side in time), and
 // the median run (by jobs/s) is reported, with every run's rate in `runs`. The long
 // latency-bound ones run once, in the first round.
-const once = new Set(['latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', '1000-slaves'])
+const once = new Set(['latency-20ms', 'latency-20ms-tuned', 'fast-and-slow', 'kill-20ms', '1000-slaves', 'start-sqlite'])
 const selected = scenarios.filter(([name]) => (!only || only.has(name)) && (name !== '1-slave-pg' || process.env.BENCH_PG_URL))
 if (!process.env.BENCH_PG_URL && (!only || only.has('1-slave-pg'))) process.stderr.write('skipping 1-slave-pg: set BENCH_PG_URL=postgres://... to measure the state in PostgreSQL\n')
 const runsOf = new Map(selected.map(([name]) => [name, []]))
@@ -335,7 +355,8 @@ for (let round = 0; round < repeat; round++) {
 const rows = []
 for (const [name] of selected) {
   const runs = runsOf.get(name).sort((a, b) => a.jobsPerSecond - b.jobsPerSecond)
-  const row = { ...runs[Math.floor(runs.length / 2)], runs: runs.map((r) => r.jobsPerSecond) }
+  // A start-up row is the median of its own runs already (startRuns).
+  const row = runs[0].startRuns !== undefined ? runs[0] : { ...runs[Math.floor(runs.length / 2)], runs: runs.map((r) => r.jobsPerSecond) }
   rows.push(row)
   if (json !== undefined) {
     const line = JSON.stringify({ ...row, quick, smoke, node: process.version, cpus: cpus().length, at: new Date().toISOString() }) + '\n'
@@ -352,10 +373,10 @@ if (json !== '-') {
     r.scenario,
     r.jobs,
     r.seconds ?? '',
-    r.jobsPerSecond,
+    r.jobsPerSecond ?? '',
     r.masterJobsPerSecond ?? '',
-    base ? (r.jobsPerSecond / base).toFixed(3) : '',
-    codec ? (r.jobsPerSecond / codec).toFixed(3) : '',
+    base && r.jobsPerSecond !== undefined ? (r.jobsPerSecond / base).toFixed(3) : '',
+    codec && r.jobsPerSecond !== undefined ? (r.jobsPerSecond / codec).toFixed(3) : '',
     r.masterPeakRssMb ?? '',
     r.slavePeakRssMb ?? '',
     r.masterCpuSeconds ?? '',

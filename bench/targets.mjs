@@ -2,7 +2,9 @@
 // benchmark run's rows: one line per target whose scenarios ran. Ratios of scenarios run
 // side by side are what this noisy machine lets us compare; the bare pipeline's own
 // two-to-one ratio is printed next to ours. Headline scenarios run on defaults; `-tuned`
-// ones with the settings users had to guess before (concurrency 1, --prefetch 4000).
+// ones with the settings users had to guess before (concurrency 1, --prefetch 4000). The
+// start-up row (issue 24) has its own line: bench/start-up.mjs.
+import { startUpTarget } from './start-up.mjs'
 
 const M = (x) => `${(x / 1e6).toFixed(2)} M`
 const pct = (x) => `${(x * 100).toFixed(1)} %`
@@ -98,6 +100,8 @@ export function targetLines(rows) {
     lines.push(`${fleet.connections.toLocaleString('en-US')} slaves (50 ms handler) >= 90 % of ${fleet.idealJobsPerSecond.toLocaleString('en-US')} jobs/s, master RSS < 300 MB, none idle while jobs are queued: ${pct(share)}, ${fleet.masterPeakRssMb} MB, master CPU ${fleet.masterCpuSeconds} s, most idle ${fleet.mostIdleWhileQueued}, least-served connection ${fleet.leastServedShare} of the mean -- ${ok ? 'met' : 'NOT met'}`)
   }
   const hundred = row('100-noop')
+  const start = row('start-sqlite')
+  if (start) lines.push(startUpTarget('the sqlite example', start))
   if (hundred && one) lines.push(`${hundred.connections.toLocaleString('en-US')} no-op slaves against 1 slave: ${M(hundred.masterJobsPerSecond)} against ${M(one.masterJobsPerSecond)} master jobs/s, ${(hundred.masterJobsPerSecond / one.masterJobsPerSecond).toFixed(2)}`)
   return lines
 }

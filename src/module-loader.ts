@@ -46,6 +46,23 @@ function isCommonJsTypeScript(path: string): boolean {
   }
 }
 
+/** tsx's ESM hooks, registered in this process by the first ES module in TypeScript that needs them. */
+let tsxHooks: Promise<void> | undefined
+
+/**
+ * Registers tsx's ESM hooks, once a process. Each registration starts a chain of hooks
+ * that every later import passes through, and tsImport makes one per call in a namespace
+ * of its own, where the modules a user's module imports load again (this package whole,
+ * a hundred modules, for a jobs module that imports keyset()): that was most of a master's
+ * start-up. Registered once and globally, the user's modules share the process's modules.
+ */
+function registerTsx(): Promise<void> {
+  tsxHooks ??= import('tsx/esm/api').then(({ register }) => {
+    register()
+  })
+  return tsxHooks
+}
+
 /**
  * Loads a TypeScript module through tsx. A CommonJS one goes through tsx's require hook:
  * tsImport would load it as a `data:` URL of compiled code with no source map, so a
@@ -59,8 +76,8 @@ async function importTypeScript(absolute: string): Promise<Record<string, unknow
     const { require: tsxRequire } = await import('tsx/cjs/api')
     return tsxRequire(absolute, import.meta.url) as Record<string, unknown>
   }
-  const { tsImport } = await import('tsx/esm/api')
-  return (await tsImport(pathToFileURL(absolute).href, import.meta.url)) as Record<string, unknown>
+  await registerTsx()
+  return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
 }
 
 /** Loads a user module (TypeScript through tsx) given relative to the current directory. */

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { Command, Option } from 'commander'
+import { Command, Option } from './commander.js'
 import { AuthError, ConnectionError, OptionError } from '../errors.js'
 import { stateBackend } from '../master/state/state-backend.js'
 import type { StateBackend } from '../master/state/state-store.js'

@@ -7,16 +7,23 @@ export function formatDuration(ms: number): string {
   return `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`
 }
 
+/** Milliseconds as seconds with two decimals: `0.42 s`. */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`
+}
+
 /** A rate with two decimals, padded like the original Taskmaster's status line. */
 export function formatRate(rate: number): string {
   return rate.toFixed(2).padStart(8)
 }
 
-const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
+let countFormatter: Intl.NumberFormat | undefined
+/** Made on first use: the first Intl formatter loads ICU's locale data, tens of milliseconds of a master's start. */
+const countFormat = (): Intl.NumberFormat => (countFormatter ??= new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }))
 
 /** An integer with thousands separators: `42,947`. */
 export function formatCount(n: number): string {
-  return COUNT.format(n)
+  return countFormat().format(n)
 }
 
 /** A run's total: `1,000,000`, or `~1,000,000` when it is an estimate. */
@@ -26,7 +33,7 @@ export function formatTotal(total: number, estimated: boolean): string {
 
 /** Jobs per second: one decimal below 100, none above (`8.5/s`, `1,234/s`); a rate under 0.1 keeps two significant digits (`0.0011/s`, never `0.0/s`). */
 export function formatJobRate(rate: number): string {
-  if (rate >= 100) return `${COUNT.format(Math.round(rate))}/s`
+  if (rate >= 100) return `${countFormat().format(Math.round(rate))}/s`
   if (rate === 0 || rate >= 0.1) return `${rate.toFixed(1)}/s`
   return `${Number(rate.toPrecision(2))}/s`
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander'
+import { InvalidArgumentError } from './commander.js'
 
 /** How log lines are written: `text` for people, `json` for log collectors. */
 export type LogFormat = 'text' | 'json'

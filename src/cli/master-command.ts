@@ -1,17 +1,15 @@
 import { readFileSync } from 'node:fs'
-import { Command } from 'commander'
+import { Command } from './commander.js'
 import { OptionError } from '../errors.js'
-import type { MasterAddress, RunSummary } from '../master/master.js'
+import type { Master, RunSummary } from '../master/master.js'
 import { loadThrottle } from '../master/engine/throttle.js'
-import { Master } from '../master/master.js'
 import { loadHandlerModule, loadJobSource, parseModuleSpec } from '../module-loader.js'
 import type { MasterOptions } from '../options.js'
-import { formatCount, formatDuration } from './format.js'
-import { LocalSlaves } from '../slave/local-slaves.js'
+import { formatCount, formatDuration, formatSeconds } from './format.js'
 import { jsonLocalSlaveLine, jsonLogLine, printableLines } from './log-format.js'
 import { MASTER_CLI } from './master-options.js'
 import type { MasterCliOptions } from './master-options.js'
-import { addOptions, asFlagError, libraryOptions, spawnArgs } from './option-table.js'
+import { addOptions, asFlagError, libraryOptions } from './option-table.js'
 import { nameValueArgs } from './parse.js'
 import { onStopSignals, runCli, signalExitCode } from './run-cli.js'
 import { PACKAGE } from './version.js'
@@ -20,6 +18,7 @@ import { hideInError } from '../redact.js'
 import { StatusDisplay } from './status-display.js'
 import { resumeMessage } from './status-line.js'
 import { StatsStream } from './stats-stream.js'
+import { SpawnedSlaves } from './spawned-slaves.js'
 
 /** Builds the `tm-master` command. */
 export function masterCommand(): Command {
@@ -90,12 +89,15 @@ function wholeRunLine(summary: RunSummary): string {
   return `Whole run '${summary.key}': ${formatCount(t.done + t.failed)} jobs (${formatCount(t.done)} done, ${formatCount(t.failed)} failed) in ${formatDuration(t.elapsedMs)}`
 }
 
-/** The lines that end a run: what it did, and where its failed jobs are. */
-function summaryLines(summary: RunSummary): string[] {
+/**
+ * The lines that end a run: what it did (its time from listening; the start, from launch to
+ * listening, beside it), and where its failed jobs are.
+ */
+function summaryLines(summary: RunSummary, startMs: number): string[] {
   const rate = `${summary.rate.toFixed(2)} jobs/s`
   const took = formatDuration(summary.elapsedMs)
   const skipped = summary.skipped > 0 ? `, ${summary.skipped} skipped as already done` : ''
-  const counts = `${summary.jobs} jobs (${summary.done} done, ${summary.failed} failed${skipped}) in ${took}, ${rate}`
+  const counts = `${summary.jobs} jobs (${summary.done} done, ${summary.failed} failed${skipped}) in ${took}, ${rate} (started in ${formatSeconds(startMs)})`
   if (summary.outcome === 'complete') {
     const failed =
       summary.totals.failed > 0 ? [`${summary.totals.failed} jobs failed; see ${summary.failedLog} (re-run them with --retry-failed)`] : []
@@ -104,11 +106,20 @@ function summaryLines(summary: RunSummary): string[] {
   return [`Run '${summary.key}' stopped: ${counts}. Start it again with --key ${summary.key} to resume.`]
 }
 
+/** The master's library: most of what tm-master loads (the engine, its state stores, its HTTP surface, ws). */
+type MasterLibrary = typeof import('../master/master.js')
+
 /**
  * The master of the run, or with --retry-failed of its retry pass (undefined, said so, when
  * the run has no failed jobs). A library error about an option names its flag.
  */
-async function openMaster(options: MasterOptions & { key: string }, cli: MasterCliOptions, words: string[]): Promise<Master | undefined> {
+async function openMaster(
+  library: MasterLibrary,
+  options: MasterOptions & { key: string },
+  cli: MasterCliOptions,
+  words: string[],
+): Promise<Master | undefined> {
+  const { Master } = library
   if (cli.retryFailed && cli.reset) throw new OptionError('--retry-failed and --reset do not go together')
   if (cli.retryFailed && words.length > 0)
     throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
@@ -129,26 +140,6 @@ async function openMaster(options: MasterOptions & { key: string }, cli: MasterC
   }
 }
 
-/** The local slaves of --spawn, running --handler against `address` with the options marked `spawn` in MASTER_CLI. */
-function localSlaves(
-  master: Master,
-  address: MasterAddress,
-  options: MasterCliOptions & { spawn: number },
-  log: (line: string) => void,
-  onFatal: (message: string) => void,
-): LocalSlaves {
-  return new LocalSlaves({
-    count: options.spawn,
-    handler: options.handler,
-    host: address.url,
-    token: master.token,
-    args: spawnArgs(MASTER_CLI, options),
-    log,
-    onFatal,
-    wanted: () => master.status().run.state === 'running',
-  })
-}
-
 /** What tm-master exits with after `summary`: a stop by signal (or `tm-ctl stop`, as SIGINT) as by that signal, failed jobs or local slaves that could not start 1. */
 function exitCode(summary: RunSummary, slavesFailed: boolean, signal: NodeJS.Signals | undefined, stopAsked: boolean): number {
   if (slavesFailed) return 1
@@ -157,16 +148,41 @@ function exitCode(summary: RunSummary, slavesFailed: boolean, signal: NodeJS.Sig
   return summary.totals.failed > 0 ? 1 : 0
 }
 
-/** The library's options of the command line: its arguments, its flags and the modules they name, loaded. */
-async function masterOptions(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<MasterOptions & { key: string }> {
-  const args = nameValueArgs(words)
+/** The local slaves of --spawn (checked with --handler), not started; undefined without --spawn. */
+function spawnedSlaves(options: MasterCliOptions): SpawnedSlaves | undefined {
   if (options.spawn !== undefined && options.handler === undefined)
     throw new OptionError('--spawn needs --handler <module> (the handler the local slaves run)')
   if (options.handler !== undefined && options.spawn === undefined) throw new OptionError('--handler goes with --spawn <n>')
-  const tls = readTls(options)
-  const source = await loadJobSource(moduleSpec)
-  if (options.handler !== undefined) await loadHandlerModule(options.handler)
-  const throttle = options.throttle === undefined ? undefined : await loadThrottle(options.throttle)
+  return options.spawn === undefined || options.handler === undefined
+    ? undefined
+    : new SpawnedSlaves({ ...options, spawn: options.spawn, handler: options.handler })
+}
+
+/**
+ * Each of `loads` settled: their values, or the error of the first in their order that
+ * failed (loaded side by side, the same error is told whichever finishes first).
+ */
+async function allLoaded<T extends readonly unknown[]>(loads: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(loads)
+  for (const result of settled) if (result.status === 'rejected') throw result.reason
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T
+}
+
+/**
+ * The library's options of the command line: its arguments, its flags and the modules they
+ * name, loaded side by side (the handler only to check it: the local slaves run it).
+ */
+async function masterOptions(
+  moduleSpec: string,
+  args: Record<string, string>,
+  tls: MasterOptions['tls'],
+  options: MasterCliOptions,
+): Promise<MasterOptions & { key: string }> {
+  const [source, , throttle] = await allLoaded([
+    loadJobSource(moduleSpec),
+    options.handler === undefined ? Promise.resolve(undefined) : loadHandlerModule(options.handler),
+    options.throttle === undefined ? Promise.resolve(undefined) : loadThrottle(options.throttle),
+  ] as const)
   const key = options.key ?? defaultKey(moduleSpec)
   return { ...libraryOptions(MASTER_CLI, options), source, key, args, reset: options.reset, tls, throttle }
 }
@@ -179,15 +195,18 @@ interface MasterOutputs {
   readonly slavesFailed: boolean
   /** `tm-ctl stop` asked the stop (the command exits as after SIGINT). */
   readonly stopAsked: boolean
+  /** Milliseconds from this process's launch to listening (0 before it listens). */
+  readonly startMs: number
   /** Stops the display and the stats stream, and the local slaves. */
   stop(): Promise<void>
 }
 
 /**
- * Shows `master` as the flags say: the start lines, the status display, the log, the stats
- * stream; starts the local slaves of --spawn once it listens.
+ * Shows `master` as the flags say: the start lines (with the time from launch to
+ * listening), the status display, the log, the stats stream, the lines of the local slaves
+ * of --spawn; hands them the master's address once it listens (the others start then).
  */
-function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
+function showMaster(master: Master, options: MasterCliOptions, slaves: SpawnedSlaves | undefined): MasterOutputs {
   let stopAsked = false
   master.on('control', ({ change }) => {
     if (change.kind === 'stopping' || change.kind === 'stopping-at-once') stopAsked = true
@@ -203,8 +222,8 @@ function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
     slaves: options.slaves === true,
     input: tty ? process.stdin : undefined,
   })
-  let slaves: LocalSlaves | undefined
   let slavesFailed = false
+  let startMs = 0
   const json = options.logFormat === 'json'
   const log = (level: string, text: string): void => {
     const message = master.redact(text)
@@ -215,24 +234,27 @@ function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
       ? undefined
       : new StatsStream(master, options.stats, options.statsInterval, process.stdout, (message) => log('warn', message))
   master.on('log', ({ level, message }) => log(level, message))
+  slaves?.show({
+    line: (text) => {
+      const line = master.redact(text)
+      display.log(json ? jsonLocalSlaveLine(line) : line)
+    },
+    fatal: (message) => {
+      log('error', message)
+      slavesFailed = true
+      master.stop()
+    },
+    wanted: () => master.status().run.state === 'running',
+  })
   master.on('listening', (address) => {
-    say(out, `Taskmaster server running on '${address.hostPort}'`)
+    // performance.now() counts from this process's launch.
+    startMs = performance.now()
+    say(out, `Taskmaster server running on '${address.hostPort}' (started in ${formatSeconds(startMs)})`)
     if (master.tokenGenerated) say(out, `Token (give it to slaves with --token or TM_TOKEN): ${master.token}`)
     say(out, pageLine(address, master.token, { tls: master.options.tls !== undefined, terminal: tty }))
     const resuming = resumeMessage(master.status())
     if (resuming !== undefined) say(out, resuming)
-    if (options.spawn !== undefined) {
-      const slaveLine = (text: string): void => {
-        const line = master.redact(text)
-        display.log(json ? jsonLocalSlaveLine(line) : line)
-      }
-      slaves = localSlaves(master, address, { ...options, spawn: options.spawn }, slaveLine, (message) => {
-        log('error', message)
-        slavesFailed = true
-        master.stop()
-      })
-      slaves.start()
-    }
+    slaves?.listening(address.url, master.token)
     if (!options.quiet) display.start()
     stats?.start()
   })
@@ -244,6 +266,9 @@ function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
     get stopAsked() {
       return stopAsked
     },
+    get startMs() {
+      return startMs
+    },
     async stop() {
       display.stop()
       stats?.stop()
@@ -253,9 +278,25 @@ function showMaster(master: Master, options: MasterCliOptions): MasterOutputs {
 }
 
 async function runMaster(moduleSpec: string, words: string[], options: MasterCliOptions): Promise<number> {
-  const master = await openMaster(await masterOptions(moduleSpec, words, options), options, words)
+  // What can be checked at once is, before a slave starts.
+  const args = nameValueArgs(words)
+  const tls = readTls(options)
+  const slaves = spawnedSlaves(options)
+  // Local slaves start with the master, and once its modules are loaded (a standby's once it takes over): see SpawnedSlaves.
+  if (!options.standby) slaves?.startEarly()
+  let master: Master | undefined
+  try {
+    // Loaded once the slaves started, and before the user's modules: once tsx's hooks are
+    // registered, every module loaded goes through them.
+    const library = await import('../master/master.js')
+    const loaded = await masterOptions(moduleSpec, args, tls, options)
+    if (!options.standby) slaves?.startRest()
+    master = await openMaster(library, loaded, options, words)
+  } finally {
+    if (master === undefined) await slaves?.stop()
+  }
   if (master === undefined) return 0
-  const outputs = showMaster(master, options)
+  const outputs = showMaster(master, options, slaves)
   const firstSignal = onStopSignals(() => master.stop())
   // Said once a stop is handled: whoever reads it may stop the standby at once.
   if (master.options.standby)
@@ -275,7 +316,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     )
     return 0
   }
-  say(outputs.out, ...summaryLines(summary))
+  say(outputs.out, ...summaryLines(summary, outputs.startMs))
   if (master.status().run.resumed) say(outputs.out, wholeRunLine(summary))
   return exitCode(summary, outputs.slavesFailed, firstSignal(), outputs.stopAsked)
 }

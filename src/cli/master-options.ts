@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander'
+import { InvalidArgumentError } from './commander.js'
 import { POSITIVE_SECONDS, integers } from '../bounds.js'
 import { MASTER_OPTIONS, SLAVE_OPTIONS } from '../option-specs.js'
 import type { MasterOptions } from '../options.js'

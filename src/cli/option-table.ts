@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from './commander.js'
 import { OptionError } from '../errors.js'
 import type { Bounds } from '../bounds.js'
 import { numberOfText, outOfBounds, withinBounds } from '../bounds.js'

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { InvalidArgumentError } from 'commander'
+import { InvalidArgumentError } from './commander.js'
 import { OptionError } from '../errors.js'
 import { MASTER_DEFAULTS } from '../options.js'
 

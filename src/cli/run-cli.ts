@@ -1,5 +1,5 @@
-import { CommanderError } from 'commander'
-import type { Command } from 'commander'
+import { CommanderError } from './commander.js'
+import type { Command } from './commander.js'
 import { TaskmasterError, describeError } from '../errors.js'
 import { redactText } from '../redact.js'
 import { printable } from './log-format.js'

@@ -1,9 +1,10 @@
-import { Command } from 'commander'
+import { Command } from './commander.js'
 import { EXIT_NO_MASTER } from '../errors.js'
 import { loadHandlerModule } from '../module-loader.js'
 import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { LocalSlaves } from '../slave/local-slaves.js'
+import { masterHandover } from '../slave/master-handover.js'
 import { jsonLogLine, printable } from './log-format.js'
 import { addOptions, asFlagError, libraryOptions } from './option-table.js'
 import { readCa } from './parse.js'
@@ -46,10 +47,15 @@ Examples:
 
 async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<number> {
   const ca = readCa(options.ca)
+  // A local slave started with its master asks for the master's address now, and loads its handler meanwhile.
+  const handover = masterHandover()
+  handover.catch(() => undefined)
   const module = await loadHandlerModule(moduleSpec)
+  const master = await handover
   let slave: Slave
   try {
-    slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), ...module, host: options.host, ca })
+    const token = master?.token === undefined ? {} : { token: master.token }
+    slave = new Slave({ ...libraryOptions(SLAVE_CLI, options), ...module, host: master?.host ?? options.host, ca, ...token })
   } catch (error) {
     throw asFlagError(SLAVE_CLI, error)
   }

@@ -1,4 +1,4 @@
-import WebSocket from 'ws'
+import { ws as WebSocket } from '../cjs-packages.js'
 import { encode } from '../protocol/codec.js'
 import { ACK_DELAY_MS, CLOSE_CODE, CLOSE_REASON, CLOSE_TIMEOUT_MS, SLAVE_MISSED_HEARTBEATS } from '../protocol/constants.js'
 import type { Failure, SlaveMessage, WelcomeMessage } from '../protocol/messages.js'

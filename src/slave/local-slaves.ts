@@ -8,6 +8,8 @@ import { EXIT_NO_MASTER, OptionError, StateError } from '../errors.js'
 import { SLAVE_OPTIONS, checkKnownOptions, checkOption } from '../option-specs.js'
 import type { SlaveOptions } from '../options.js'
 import { SLAVE_EXIT_RESTART } from './abandoned.js'
+import { HANDOVER_ENV, isHandoverAsked } from './master-handover.js'
+import type { MasterHandover } from './master-handover.js'
 
 /**
  * Most slave processes one command starts on its machine (`--spawn`, `--procs`): a
@@ -48,8 +50,16 @@ export interface LocalSlavesOptions {
   count: number
   /** The handler module each runs (`path[:export]`, as tm-slave takes it). Absent: it is in {@link args}. */
   handler?: string
-  /** The master's address (`host:port`, `ws://host:port`, `wss://host:port`). Absent: in {@link args}, else tm-slave's default. */
+  /** The master's address (`host:port`, `ws://host:port`, `wss://host:port`). Absent: in {@link args}, else tm-slave's default, or see {@link awaitMaster}. */
   host?: string
+  /**
+   * The master's address (and token) comes later, from {@link LocalSlaves.listening}: the
+   * slaves started before it start Node and load their handler at once, then wait for it
+   * (over an IPC channel), so a master that starts its slaves with itself has them ready
+   * when it listens; a slave started after it gets the address on its command line. Give
+   * neither {@link host} nor {@link token}. @default false
+   */
+  awaitMaster?: boolean
   /** The run's token, given to each in `TM_TOKEN` (never on its command line, where `ps` shows it). */
   token?: string
   /** Slave options, passed as tm-slave's flags. */
@@ -94,6 +104,7 @@ const OPTION_NAMES = Object.keys({
   restartCrashed: 0,
   wanted: 0,
   killAfter: 0,
+  awaitMaster: 0,
 } satisfies Record<keyof LocalSlavesOptions, 0>)
 
 /** The tm-slave arguments of `options`: the handler, `--host`, the slave options as flags, then the others. */
@@ -124,15 +135,19 @@ const longFlag = (flags: string): string => /--[a-z][a-z-]*/.exec(flags)![0]
  */
 export class LocalSlaves {
   readonly #options: LocalSlavesOptions
-  readonly #argv: string[]
-  readonly #env: NodeJS.ProcessEnv
+  #argv: string[]
+  #env: NodeJS.ProcessEnv
+  /** With awaitMaster: the master's address and token once {@link listening} gave them. */
+  #master: MasterHandover | undefined
+  /** Slaves that asked for the master's address before it was known. */
+  readonly #asking = new Set<ChildProcess>()
   readonly #killAfterMs: number
   /** The live process of each slave, by number. */
   readonly #children = new Map<number, ChildProcess>()
   /** Slaves waiting to be started again, with the code they exited with. */
   readonly #restarts = new Map<number, { timer: NodeJS.Timeout; code: number }>()
-  /** Slaves not yet exited for good. */
-  #left = 0
+  /** Slaves not yet exited for good (a slave never started counts until the stop). */
+  #left: number
   /** The highest code a slave exited with for good. */
   #code = 0
   /** A slave exited 4: no master answered it. */
@@ -140,7 +155,8 @@ export class LocalSlaves {
   /** A slave exited 0: it saw the run end. */
   #sawEnd = false
   readonly #exited = deferred<number>()
-  #started = false
+  /** Slaves started so far: numbers 1 to this. */
+  #started = 0
   #stopping = false
 
   /** Checks the options; throws an {@link OptionError} for an unknown option, a count or a slave option out of its bounds, or no handler. */
@@ -162,19 +178,46 @@ export class LocalSlaves {
       )
     const killAfter = options.killAfter ?? 10
     if (!(killAfter >= 0)) throw new OptionError(`options.killAfter must be a number of seconds >= 0, got ${killAfter}`, 'killAfter')
+    if (options.awaitMaster === true && (options.host !== undefined || options.token !== undefined))
+      throw new OptionError('options.awaitMaster goes without options.host and options.token: listening() gives them', 'awaitMaster')
     this.#options = options
     this.#argv = [...(options.execArgv ?? []), SLAVE_BIN, ...localSlaveArgs(options)]
     this.#env = options.token === undefined ? (options.env ?? process.env) : { ...(options.env ?? process.env), TM_TOKEN: options.token }
     this.#killAfterMs = killAfter * 1000
+    this.#left = options.count
   }
 
-  /** Starts the slaves (once); throws a {@link StateError} after {@link stop}: a stopped group is never started again. */
-  start(): void {
+  /**
+   * Starts the slaves not started yet, up to `upTo` of them in all (by default every one):
+   * with {@link LocalSlavesOptions.awaitMaster}, some may start before the master listens
+   * and the others once it does. Throws a {@link StateError} after {@link stop}: a stopped
+   * group is never started again.
+   */
+  start(upTo = this.#options.count): void {
     if (this.#stopping) throw new StateError('LocalSlaves.start() after stop(): stopped slaves are never started again')
-    if (this.#started) return
-    this.#started = true
-    this.#left = this.#options.count
-    for (let n = 1; n <= this.#options.count; n++) this.#spawn(n)
+    const last = Math.min(upTo, this.#options.count)
+    for (let n = this.#started + 1; n <= last; n++) this.#spawn(n)
+    this.#started = Math.max(this.#started, last)
+  }
+
+  /**
+   * With {@link LocalSlavesOptions.awaitMaster}: the master listens at `host` (with
+   * `token`). Hands them to the slaves waiting for them; the slaves started from now on
+   * (or started again) get them as any local slave does. Once only.
+   */
+  listening(host: string, token?: string): void {
+    if (this.#options.awaitMaster !== true) throw new OptionError('listening() is for local slaves started with options.awaitMaster')
+    if (this.#master !== undefined) return
+    this.#master = { type: 'master', host, ...(token === undefined ? {} : { token }) }
+    this.#argv = [...(this.#options.execArgv ?? []), SLAVE_BIN, ...localSlaveArgs({ ...this.#options, host })]
+    this.#env = token === undefined ? this.#env : { ...this.#env, TM_TOKEN: token }
+    for (const child of this.#asking) this.#handOver(child)
+    this.#asking.clear()
+  }
+
+  /** Sends a waiting slave the master's address. One that exited meanwhile is started again with it: a failed send is no error. */
+  #handOver(child: ChildProcess): void {
+    if (child.connected && this.#master !== undefined) child.send(this.#master, () => undefined)
   }
 
   /**
@@ -182,7 +225,7 @@ export class LocalSlaves {
    * highest exit code (1 for a signal). Before {@link start}: at once, with 0 (nothing started).
    */
   exited(): Promise<number> {
-    if (!this.#started) return Promise.resolve(0)
+    if (this.#started === 0) return Promise.resolve(0)
     return this.#exited.promise
   }
 
@@ -201,17 +244,32 @@ export class LocalSlaves {
       child.kill(signal)
       if (this.#killAfterMs > 0) setTimeout(() => child.kill('SIGKILL'), this.#killAfterMs).unref()
     }
-    if (!this.#started) this.#exited.resolve(0)
+    // The slaves never started now never will: they are no longer waited for.
+    this.#left -= this.#options.count - this.#started
+    this.#settled()
     return this.#exited.promise
   }
 
   #spawn(n: number): void {
     const log = this.#options.log
+    // Before the master listens, a slave waits for its address on an IPC channel.
+    const waits = this.#options.awaitMaster === true && this.#master === undefined
+    const stdio: ('ignore' | 'inherit' | 'pipe' | 'ipc')[] =
+      log === undefined ? ['inherit', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe']
     const child = spawn(process.execPath, this.#argv, {
-      env: this.#env,
-      stdio: log === undefined ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+      env: waits ? { ...this.#env, [HANDOVER_ENV]: '1' } : this.#env,
+      stdio: waits ? [...stdio, 'ipc'] : stdio,
       detached: true,
     })
+    if (waits) {
+      // The channel must not keep this process alive.
+      child.channel?.unref()
+      child.on('message', (message) => {
+        if (!isHandoverAsked(message)) return
+        if (this.#master === undefined) this.#asking.add(child)
+        else this.#handOver(child)
+      })
+    }
     this.#children.set(n, child)
     if (log !== undefined) {
       for (const stream of [child.stdout!, child.stderr!])
@@ -219,6 +277,7 @@ export class LocalSlaves {
     }
     child.on('exit', (code, signal) => {
       this.#children.delete(n)
+      this.#asking.delete(child)
       const delay = this.#again(n, code)
       if (delay === undefined) {
         this.#ended(code ?? 1)
@@ -254,8 +313,14 @@ export class LocalSlaves {
     if (code === EXIT_NO_MASTER) this.#noMaster = true
     else this.#code = Math.max(this.#code, code)
     if (code === 0) this.#sawEnd = true
+    this.#left--
+    this.#settled()
+  }
+
+  /** Resolves {@link exited} once no slave is left. */
+  #settled(): void {
     // A slave that found no master (exit 4) beside one that saw the run end (exit 0) came
     // after the run was over: the group ends as the run did.
-    if (--this.#left === 0) this.#exited.resolve(this.#code === 0 && this.#noMaster && !this.#sawEnd ? EXIT_NO_MASTER : this.#code)
+    if (this.#left === 0) this.#exited.resolve(this.#code === 0 && this.#noMaster && !this.#sawEnd ? EXIT_NO_MASTER : this.#code)
   }
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import WebSocket from 'ws'
+import { ws as WebSocket } from '../cjs-packages.js'
 import {
   AuthError,
   ConnectionError,

@@ -28,6 +28,10 @@ interface BenchRow {
   mostIdleWhileQueued?: number
   leastServedShare?: number
   statusPolls?: number
+  startedIn?: number
+  runningSeconds?: number
+  firstJobSeconds?: number
+  startRuns?: { startedIn: number; running: number; firstJob: number }[]
 }
 
 describe('npm run bench -- --smoke', () => {
@@ -68,7 +72,16 @@ describe('npm run bench -- --smoke', () => {
       'cpu-2-slaves',
       '1000-slaves',
       '100-noop',
+      'start-sqlite',
     ])
+    // The start of the sqlite example (bench/start-up.mjs): launch to running, to the first
+    // job done (after listening, whatever the machine's speed), over one counted run in a smoke run.
+    const start = rows.splice(rows.length - 1)[0]
+    expect(start).toMatchObject({ scenario: 'start-sqlite', smoke: true, jobs: 2000 })
+    expect(start.startRuns).toHaveLength(1)
+    expect(start.startedIn).toBeGreaterThan(0)
+    expect(start.runningSeconds).toBeGreaterThan(0)
+    expect(start.firstJobSeconds).toBeGreaterThan(start.startedIn!)
     for (const row of rows) {
       expect(row.smoke).toBe(true)
       expect(row.quick).toBe(true)
@@ -125,6 +138,7 @@ describe('npm run bench -- --smoke', () => {
       /^- 1 KB jobs on defaults >= 500,000 jobs\/s and >= 0\.7 of the bare pipeline: [\d,]+, [\d.]+ of [\d,]+ -- (met|NOT met)$/m,
       /^- 50 slaves \(50 ms handler\) >= 90 % of 1,000 jobs\/s, master RSS < 300 MB, none idle while jobs are queued: [\d.]+ %, [\d.]+ MB, master CPU [\d.]+ s, most idle \d+, least-served connection [\d.]+ of the mean -- (met|NOT met)$/m,
       /^- 25 no-op slaves against 1 slave: [\d.]+ M against [\d.]+ M master jobs\/s, [\d.]+$/m,
+      /^- warm start of the sqlite example \(TypeScript jobs module and handler, --spawn 2\) < 1 s to the first job: launch to running \d+\.\d\d s, to the first job \d+\.\d\d s -- (met|NOT met)$/m,
     ])
       expect(verdicts).toMatch(target)
     // 26 scenarios, each at least one process start-up (seconds on a loaded machine).

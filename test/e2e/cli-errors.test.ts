@@ -26,6 +26,12 @@ const cases: Case[] = [
     ...master(RANGE, ...spawnArgs(1, `${RECORD}:nope`)),
     [/record\.mjs/, /no export 'nope'/, /exports are: handleJob$/],
   ],
+  // Loaded side by side, the jobs module's error is the one told, as when they loaded in turn.
+  [
+    'tm-master: jobs module and --handler both missing',
+    ...master(fixture('missing.mjs'), ...spawnArgs(1, fixture('gone.mjs'))),
+    [/Cannot find module/, /missing\.mjs/],
+  ],
   ['tm-slave: handler export missing', ...slave(`${RECORD}:nope`), [/record\.mjs/, /no export 'nope'/, /exports are: handleJob$/]],
   ['tm-master: generator export of the wrong type', ...master(WRONG_TYPES), [/'getJobs'/, /wrong-types\.mjs/, /is a number/]],
   [

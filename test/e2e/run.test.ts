@@ -98,9 +98,12 @@ describe('a run', () => {
       /^done 50 \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #50, key 49 \| in flight 0 \| queued 0 \| slaves 0$/,
     )
     expect(lines.filter((line) => !line.startsWith('done '))).toEqual([
-      `Taskmaster server running on '${host}'`,
+      // The start, from launch to listening, said when it listens.
+      expect.stringMatching(new RegExp(`^Taskmaster server running on '${host.replace(/\./g, '\\.')}' \\(started in \\d+\\.\\d\\d s\\)$`)),
       `Status page: http://${host}/`,
-      expect.stringMatching(/^Run 'status' complete: 50 jobs \(50 done, 0 failed\)/),
+      expect.stringMatching(
+        /^Run 'status' complete: 50 jobs \(50 done, 0 failed\) in \d+:\d\d:\d\d, [\d.]+ jobs\/s \(started in \d+\.\d\d s\)$/,
+      ),
     ])
     expect(master.stdout + master.stderr).not.toContain('\x1b')
   })

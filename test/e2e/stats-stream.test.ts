@@ -143,7 +143,7 @@ describe('--stats and --log-format json', () => {
       .filter((line) => line !== '')
       .map((line) => JSON.parse(line) as RunStatus)
     expect(docs.at(-1)!.run).toMatchObject({ key: 'dash', state: 'complete', done: 50 })
-    expect(proc.stderr).toMatch(/^Taskmaster server running on '127\.0\.0\.1:\d+'$/m)
+    expect(proc.stderr).toMatch(/^Taskmaster server running on '127\.0\.0\.1:\d+' \(started in \d+\.\d\d s\)$/m)
     expect(proc.stderr).toMatch(/^Run 'dash' complete: 50 jobs \(50 done, 0 failed\)/m)
   })
 

@@ -74,9 +74,28 @@ export interface RunContext {
 }
 
 /**
+ * How long opening a run waits for the generator's total: a total that comes within it (a
+ * number, a planner's estimate) is in the first status document and the resume line; one
+ * that takes longer (a count(*) of a large table, a database under load) no longer holds
+ * the start (it waited up to total()'s 30 s deadline), and reaches the run when it comes.
+ */
+export const TOTAL_WAIT_MS = 1000
+
+/** What {@link settledWithin} answers for a promise still pending. */
+const PENDING = Symbol('pending')
+
+/** The value of `promise` if it settles within `ms`, else {@link PENDING} then. */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | typeof PENDING> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<typeof PENDING>((resolve) => (timer = setTimeout(resolve, ms, PENDING)))
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+/**
  * Opens the run of `options.key`: takes its lock, checks its arguments, reads where an
- * earlier incarnation stopped and the generator's total. A complete key is closed at
- * once and reported.
+ * earlier incarnation stopped, and asks the generator's total, waiting for it at most
+ * {@link TOTAL_WAIT_MS}: a total that comes later is handed to the run then
+ * ({@link Run.setTotal}). A complete key is closed at once and reported.
  */
 export async function openRun(options: ResolvedMasterOptions, context: RunContext): Promise<Opened> {
   const { events, parts = DEFAULT_PARTS } = context
@@ -107,11 +126,14 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
       }
     }
     const resume = store.resumePoint()
-    const total = await readTotal(options, events)
+    const reading = readTotal(options, events)
+    const total = await settledWithin(reading, TOTAL_WAIT_MS)
     // Where a resumed run stands in the source's key space, for its first document (the resume line).
     const probe = new ProgressProbe(options.source, sourceContext(options), (message) => events.emit('log', { level: 'warn', message }))
     await probe.ask(resume.last ?? undefined, resume.position)
-    return { kind: 'run', run: new Run(options, { ...context, parts }, store, resume, { total, probe }) }
+    const run = new Run(options, { ...context, parts }, store, resume, { total: total === PENDING ? undefined : total, probe })
+    if (total === PENDING) void reading.then((late) => run.setTotal(late))
+    return { kind: 'run', run }
   } catch (error) {
     // Every step runs; the first error is the one the caller sees.
     await store.discardFresh().catch(() => undefined)
@@ -156,6 +178,8 @@ export class Run {
   readonly #failedLog: FailedJobsLog
   readonly #persistence: Persistence
   readonly #resume: ResumePoint
+  /** The generator's total, and whether it is the source's estimate; undefined until it comes (see {@link setTotal}). */
+  #total: RunTotal | undefined
   /** Asks the source's progress() where the watermark stands, every few seconds. */
   readonly #probe: ProgressProbe
   readonly #intervals = new Intervals()
@@ -200,6 +224,7 @@ export class Run {
     this.#events = events
     this.#resume = resume
     this.#probe = probe
+    this.#total = total
     const o = options
     this.#ledger = new Ledger(o.size * WINDOW_FACTOR, resume.position, resume.last ?? undefined)
     const warn = (message: string): void => this.#log('warn', message)
@@ -269,6 +294,7 @@ export class Run {
         log: (level, message) => this.#log(level, message),
       },
     )
+    const currentTotal = (): RunTotal | undefined => this.#total
     this.#status = new StatusSampler({
       key: o.key,
       args: o.shownArgs,
@@ -276,7 +302,10 @@ export class Run {
       totals: () => this.#persistence.totals(),
       sessions: this.#server.sessions,
       resume,
-      total,
+      // Read at each sample: a total that comes late shows from the next one.
+      get total() {
+        return currentTotal()
+      },
       fraction: () => this.#probe.latest,
       exhausted: () => this.#source.exhausted,
       startedAt: this.#startedAt,
@@ -289,6 +318,11 @@ export class Run {
   /** The address, once listening. */
   get address(): MasterAddress | undefined {
     return this.#address
+  }
+
+  /** The generator's total, read after the run opened (see {@link openRun}); the next status document shows it. */
+  setTotal(total: RunTotal | undefined): void {
+    if (total !== undefined) this.#total = total
   }
 
   /**

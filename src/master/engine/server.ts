@@ -3,8 +3,8 @@ import { createServer as createHttpServer } from 'node:http'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
-import { WebSocketServer } from 'ws'
-import type { RawData, WebSocket } from 'ws'
+import type { RawData, WebSocket, WebSocketServer } from 'ws'
+import { ws } from '../../cjs-packages.js'
 import { AuthError, FullError, ListenError, ProtocolError, TlsError } from '../../errors.js'
 import type { TaskmasterError } from '../../errors.js'
 import type { TlsOptions } from '../../options.js'
@@ -165,7 +165,7 @@ export class Server implements RunServer {
     this.#options = options
     this.#handler = handler
     this.#http = options.tls ? httpsServer(options.tls) : createHttpServer()
-    this.#wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrame, perMessageDeflate: false })
+    this.#wss = new ws.WebSocketServer({ noServer: true, maxPayload: options.maxFrame, perMessageDeflate: false })
     this.#http.on('request', (req: IncomingMessage, res: ServerResponse) => this.#request(req, res))
     this.#http.on('clientError', answerClientError)
     // Node closes a CONNECT without a word when nobody listens: it gets an answer like any request.

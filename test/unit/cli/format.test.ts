@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatDuration, formatRate } from '../../../src/cli/format.js'
+import { formatCount, formatDuration, formatJobRate, formatRate, formatSeconds } from '../../../src/cli/format.js'
 
 describe('formatDuration', () => {
   it('writes h:mm:ss', () => {
@@ -8,6 +8,22 @@ describe('formatDuration', () => {
     expect(formatDuration(61_000)).toBe('0:01:01')
     expect(formatDuration(3_600_000 * 26 + 59_000)).toBe('26:00:59')
     expect(formatDuration(-5000)).toBe('0:00:00')
+  })
+})
+
+describe('formatSeconds', () => {
+  it('writes seconds with two decimals (the start of a master)', () => {
+    expect(formatSeconds(0)).toBe('0.00 s')
+    expect(formatSeconds(424.6)).toBe('0.42 s')
+    expect(formatSeconds(12_345)).toBe('12.35 s')
+  })
+})
+
+describe('formatCount and formatJobRate', () => {
+  it('write thousands separators', () => {
+    expect(formatCount(42_947)).toBe('42,947')
+    expect(formatJobRate(8.46)).toBe('8.5/s')
+    expect(formatJobRate(1234.4)).toBe('1,234/s')
   })
 })
 

@@ -153,6 +153,64 @@ describe('local slaves', () => {
     expect(starts()).toBe(2)
   })
 
+  it('started before their master listens, wait for its address and token, handed over when it listens', async () => {
+    const { slaves, lines, starts } = standIns([0], { awaitMaster: true, slave: { concurrency: 2 } })
+    slaves.start()
+    while (starts() < 1) await new Promise((resolve) => setTimeout(resolve, 20))
+    // Asked or not yet, the slave waits: nothing printed before the address.
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(lines).toEqual([])
+    slaves.listening('ws://127.0.0.1:1', 's3cret')
+    expect(await slaves.exited()).toBe(0)
+    expect(lines).toEqual([
+      `[slave 1] ${JSON.stringify({ args: ['h.mjs', '--concurrency', '2'], token: null, master: { type: 'master', host: 'ws://127.0.0.1:1', token: 's3cret' } })}`,
+    ])
+  })
+
+  it('started again after their master listens, get its address on their command line and its token in TM_TOKEN', async () => {
+    const { slaves, lines, starts } = standIns([1, 0], { awaitMaster: true })
+    slaves.start()
+    slaves.listening('ws://127.0.0.1:1', 's3cret')
+    expect(await slaves.exited()).toBe(0)
+    expect(starts()).toBe(2)
+    expect(lines.filter((line) => line.startsWith('[slave 1] {'))).toEqual([
+      `[slave 1] ${JSON.stringify({ args: ['h.mjs'], token: null, master: { type: 'master', host: 'ws://127.0.0.1:1', token: 's3cret' } })}`,
+      `[slave 1] ${JSON.stringify({ args: ['h.mjs', '--host', 'ws://127.0.0.1:1'], token: 's3cret' })}`,
+    ])
+  })
+
+  it('start some now and the others later: the later ones with the address, all stopped as one', async () => {
+    const { slaves, lines, starts } = standIns([], { count: 2, awaitMaster: true })
+    slaves.start(1)
+    slaves.start(1)
+    while (starts() < 1) await new Promise((resolve) => setTimeout(resolve, 20))
+    slaves.listening('ws://127.0.0.1:1')
+    slaves.start()
+    while (lines.length < 2) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(starts()).toBe(2)
+    expect(lines.sort()).toEqual([
+      `[slave 1] ${JSON.stringify({ args: ['h.mjs'], token: null, master: { type: 'master', host: 'ws://127.0.0.1:1' } })}`,
+      `[slave 2] ${JSON.stringify({ args: ['h.mjs', '--host', 'ws://127.0.0.1:1'], token: null })}`,
+    ])
+    expect(await slaves.stop()).toBe(1)
+    // Stopped with slaves never started: they end with it, and none starts later.
+    const partly = standIns([], { count: 3 })
+    partly.slaves.start(1)
+    while (partly.starts() < 1) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await partly.slaves.stop()).toBe(1)
+    expect(() => partly.slaves.start()).toThrow('LocalSlaves.start() after stop(): stopped slaves are never started again')
+    expect(partly.starts()).toBe(1)
+  })
+
+  it('wait for their master only when told, and then are given neither host nor token', () => {
+    expect(() => new LocalSlaves({ count: 1, handler: 'h.mjs', awaitMaster: true, host: '127.0.0.1:1' })).toThrow(
+      'options.awaitMaster goes without options.host and options.token: listening() gives them',
+    )
+    expect(() => new LocalSlaves({ count: 1, handler: 'h.mjs' }).listening('ws://127.0.0.1:1')).toThrow(
+      'listening() is for local slaves started with options.awaitMaster',
+    )
+  })
+
   it('are stopped by a signal to each, and none starts again; the highest code is the exit', async () => {
     const { slaves, starts } = standIns([], { count: 2 })
     slaves.start()

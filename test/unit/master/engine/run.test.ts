@@ -462,3 +462,49 @@ describe('Run', () => {
     expect(server.jobsSent(other).sort((a, b) => a - b)).toEqual(range(0, 6))
   })
 })
+
+describe("the generator's total", () => {
+  it('at hand, or within TOTAL_WAIT_MS (a query), is in the first status document', async () => {
+    const counted = await open(3, { source: { ...jobs(3), total: () => 3 } })
+    expect(counted.run.status().run.total).toBe(3)
+    const given = await open(3, { source: { ...jobs(3), total: 3 } })
+    expect(given.run.status().run.total).toBe(3)
+    const queried = await open(3, { source: { ...jobs(3), total: () => new Promise((resolve) => setTimeout(resolve, 50, 3)) } })
+    expect(queried.run.status().run.total).toBe(3)
+    for (const { run } of [counted, given, queried]) {
+      run.stop()
+      await run.start()
+    }
+  })
+
+  it('that takes longer than TOTAL_WAIT_MS holds the start no longer: the run opens, listens and dispatches, and the status shows the total once it came', async () => {
+    let answer: (n: number) => void = () => {}
+    const total = (): Promise<number> => new Promise((resolve) => (answer = resolve))
+    const { run, server, logs } = await open(10, { source: { ...jobs(10), total } })
+    expect(run.status().run.total).toBeNull()
+    const done = run.start()
+    await until('listening', () => run.address !== undefined)
+    const slave = server.connect()
+    server.credit(slave, 4)
+    await until('jobs sent', () => server.jobsSent(slave).length === 4)
+    answer(10)
+    // The next status document (one a second) has it.
+    await until('the total shown', () => run.status().run.total === 10)
+    server.autoAck.add(slave.id)
+    server.ack(slave, server.jobsSent(slave))
+    expect(await done).toMatchObject({ outcome: 'complete', jobs: 10 })
+    expect(logs.filter((line) => line.includes('total()'))).toEqual([])
+  })
+
+  it('that fails late is the same warning as one that fails at once', async () => {
+    let fail: (error: Error) => void = () => {}
+    const total = (): Promise<number> => new Promise((_, reject) => (fail = reject))
+    const { run, logs } = await open(1, { source: { ...jobs(1), total } })
+    fail(new Error('no statistics'))
+    await until('the warning', () => logs.length > 0)
+    expect(logs).toEqual([expect.stringMatching(/^total\(\) failed, running without a total: no statistics \(at /)])
+    expect(run.status().run.total).toBeNull()
+    run.stop()
+    await run.start()
+  })
+})
