@@ -49,9 +49,12 @@ export function isSecretName(name: string): boolean {
 
 /**
  * A URL's scheme and user, then its password up to the last `@` of the authority (a raw
- * `@` in a password is common). Quotes and brackets end a URL: messages quote them.
+ * `@` in a password is common). Quotes and brackets end a URL: messages quote them. A
+ * scheme starts where its run of scheme characters does (the lookbehind): tried from each
+ * letter of a long word, the search was quadratic, and a line of 200,000 letters (a slave's
+ * host name) held the master for a minute.
  */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s/?#'"<>`:@]*):([^\s/?#'"<>`]*)@/gi
+const URL_PASSWORD = /(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*:\/\/[^\s/?#'"<>`:@]*):([^\s/?#'"<>`]*)@/gi
 /** A `name=value` pair at the start, after a space or in a query; the value ends at a separator or a quote. */
 const PAIR = /(^|[\s?&;])([A-Za-z0-9_.-]+)=([^\s&;#'"<>`]+)/g
 

@@ -96,6 +96,16 @@ describe('redactText', () => {
     ])
       expect(redactText(text)).toBe(text)
   })
+  it('reads a long run of letters once, not once from each of its letters (a slave may name itself with 200,000 of them)', () => {
+    // Each letter could start a URL's scheme: tried from every one, the line took minutes and held the master.
+    const long = 'w'.repeat(200_000)
+    expect(redactText(`slave ${long}:1 (127.0.0.1:5) connected`)).toBe(`slave ${long}:1 (127.0.0.1:5) connected`)
+    // A scheme starts where its run of letters does: the whole run, here.
+    expect(redactText(`${long}x://u:pw@h/db`)).toBe(`${long}x://u:${MASK}@h/db`)
+    expect(redactText(`${long} postgres://u:pw@h/db`)).toBe(`${long} postgres://u:${MASK}@h/db`)
+    expect(redactText(`${long}:${long}@`)).toBe(`${long}:${long}@`)
+  })
+
   it('is idempotent and reports what it masked', () => {
     const found: string[] = []
     const once = redactText('postgres://u:s3cret@h/x?token=t0k&password=', found)
