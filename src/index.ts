@@ -16,7 +16,7 @@ export type {
   ControlsFigures,
   ControlUpdate,
 } from './master/master.js'
-export type { FailureFigures } from './master/engine/status.js'
+export type { FailureFigures, MasterFigures } from './master/engine/status.js'
 export type { HistoryDocument, HistoryPoint } from './master/engine/run-history.js'
 export { Slave } from './slave/slave.js'
 export type { SlaveEvents, SlaveSummary } from './slave/slave.js'

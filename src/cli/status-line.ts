@@ -1,5 +1,5 @@
 import type { ControlsFigures } from '../master/engine/controls.js'
-import type { RunStatus, SlaveFigures } from '../master/engine/status.js'
+import type { MasterFigures, RunStatus, SlaveFigures } from '../master/engine/status.js'
 import { formatBytes, formatCount, formatDuration, formatJobRate, formatPercent, formatTotal } from './format.js'
 
 /** Between two fields of the status line. */
@@ -52,6 +52,12 @@ export function statusFields(status: RunStatus, barCells: number): Field[] {
   if (r.waiting > 0) fields.push(`waiting ${formatCount(r.waiting)}`)
   fields.push(`slaves ${status.slaves.length}`)
   if (r.resumed) fields.push(`this master: ${formatCount(r.session.done)} done in ${formatDuration(r.session.elapsedMs)}`)
+  // The master's own process, beside the slaves' table (a master older than the field has none).
+  const m = status.master as MasterFigures | undefined
+  if (m !== undefined) {
+    const usage = `master cpu ${Math.round(m.cpuPercent)} %, rss ${formatBytes(m.rss)}`
+    fields.push([`${usage}, net in ${formatBytes(m.netIn)}, net out ${formatBytes(m.netOut)}`, usage])
+  }
   return fields
 }
 

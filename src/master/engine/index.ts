@@ -3,7 +3,7 @@
 export type { RunSurface, RunView, SurfaceFactory } from './view.js'
 export type { ControlSource, ControlsFigures, ControlUpdate } from './controls.js'
 export { describeChange } from './controls.js'
-export type { RunFigures, RunStatus, SlaveFigures } from './status.js'
+export type { MasterFigures, RunFigures, RunStatus, SlaveFigures } from './status.js'
 export type { HistoryDocument, HistoryPoint } from './run-history.js'
 export type { HttpLog } from './answers.js'
 export { failRequest, requestTarget, sendJson, sendText } from './answers.js'

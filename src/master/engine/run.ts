@@ -28,6 +28,7 @@ import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { RunHistory } from './run-history.js'
+import { MasterUsage } from './master-usage.js'
 import { RecentFailures } from './recent-failures.js'
 import { readTotal, sourceContext } from './total.js'
 import { ProgressProbe } from './progress-probe.js'
@@ -295,6 +296,7 @@ export class Run {
       },
     )
     const currentTotal = (): RunTotal | undefined => this.#total
+    const usage = new MasterUsage(() => this.#server.traffic(), this.#startedAt)
     this.#status = new StatusSampler({
       key: o.key,
       args: o.shownArgs,
@@ -311,6 +313,7 @@ export class Run {
       startedAt: this.#startedAt,
       controls: () => this.#controls.figures,
       failures: () => this.#failures.list(),
+      master: (now) => usage.figures(now),
     })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }

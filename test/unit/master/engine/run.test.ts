@@ -192,6 +192,13 @@ class FakeServer implements RunServer {
 
   keep(): void {}
 
+  /** The port's bytes: what a test says. */
+  bytes = { netIn: 0, netOut: 0 }
+
+  traffic(): { netIn: number; netOut: number } {
+    return { ...this.bytes }
+  }
+
   close(code: number, reason: string, message?: MasterMessage): Promise<void> {
     this.closedWith = { code, reason }
     for (const session of [...this.#sessions.values()]) {
