@@ -17,7 +17,7 @@ export type {
   ControlUpdate,
 } from './master/master.js'
 export type { FailureFigures, MasterFigures } from './master/engine/status.js'
-export type { HistoryDocument, HistoryPoint } from './master/engine/run-history.js'
+export type { HistoryDocument, HistoryPoint, ResourcePoint, SlaveHistory } from './master/engine/run-history.js'
 export { Slave } from './slave/slave.js'
 export type { SlaveEvents, SlaveSummary } from './slave/slave.js'
 export { LocalSlaves, MAX_LOCAL_SLAVES } from './slave/local-slaves.js'

@@ -192,8 +192,8 @@ export class Run {
   #turnPending = false
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
-  /** The run's figures since this master started, a point a status period (bounded). */
-  readonly #history = new RunHistory()
+  /** The run's, the master's and each slave's figures since this master started, a sample a status period (bounded). */
+  readonly #history = new RunHistory(this.#startedAt)
   /** The last jobs written to the failed-jobs log, for the status document. */
   readonly #failures = new RecentFailures()
   /** What serves the run's plain HTTP requests (none without a surface factory). */
@@ -265,7 +265,7 @@ export class Run {
     const controls = this.#controls
     this.#surface = parts.surface?.({
       status: () => this.#status.last,
-      history: () => ({ run: this.#history.points() }),
+      history: () => this.#history.document(),
       get controls() {
         return controls.figures
       },
@@ -467,7 +467,7 @@ export class Run {
   /** The status timer: a new document, and a point of the run's history (other documents, at a change, make none). */
   #tick(): void {
     const status = this.#sampleStatus()
-    this.#history.record(Date.parse(status.time), status.run)
+    this.#history.record(status)
   }
 
   /** Builds the status document now and tells the master's listeners (`status` event). */

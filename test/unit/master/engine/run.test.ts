@@ -430,12 +430,23 @@ describe('Run', () => {
 
   it("keeps a point of the run's history a status period from its start; a document made at a change adds none", async () => {
     const { run, server, view } = await open(100)
-    expect(view.history()).toEqual({ run: [] })
+    expect(view.history()).toEqual({
+      version: 2,
+      startedAt: run.status().run.session.startedAt,
+      run: [],
+      master: [],
+      slaves: [],
+      omitted: 0,
+    })
     const done = settled(run.start())
     await until('listening', () => run.address !== undefined)
     // The first point is the document of the start.
-    expect(view.history().run[0]).toEqual({ time: run.status().time, samples: 1, done: 0, failed: 0, rate: 0, inFlight: 0 })
+    expect(view.history().run[0]).toEqual({ time: run.status().time, samples: 1, done: 0, failed: 0, rate: 0, inFlight: 0, queued: 0 })
+    expect(view.history().master[0]).toMatchObject({ time: run.status().time, samples: 1, netIn: 0, netOut: 0 })
+    expect(view.history().master[0].rss).toBeGreaterThan(0)
+    server.bytes = { netIn: 1234, netOut: 56_789 }
     const slave = server.connect()
+    slave.report({ type: 'stats', cpu: 0.5, rss: 4096, running: 0, netIn: 10, netOut: 20 })
     server.credit(slave, 4)
     await until('4 jobs sent', () => server.jobsSent(slave).length === 4)
     // A change of the controls builds a document at once, and no point.
@@ -450,6 +461,24 @@ describe('Run', () => {
     const next = view.history().run.at(-1)!
     expect(next).toMatchObject({ time: run.status().time, samples: 1, done: 4, failed: 0, inFlight: 0 })
     expect(next.time > atPause.time).toBe(true)
+    // The master's port bytes and the slave's figures, on the same sample.
+    expect(view.history().master.at(-1)).toMatchObject({ time: next.time, netIn: 1234, netOut: 56_789 })
+    expect(view.history().slaves).toEqual([
+      {
+        id: slave.id,
+        name: 'worker:1001',
+        address: '10.0.0.1:5000',
+        connectedAt: new Date(slave.connectedAt).toISOString(),
+        leftAt: null,
+        points: [expect.objectContaining({ cpuPercent: 50, rss: 4096, netIn: 10, netOut: 20 })],
+      },
+    ])
+    // Gone: the next sample says when, and keeps its figures.
+    server.disconnect(slave, 'code 1006')
+    const points = view.history().run.length
+    await until('the sample after it left', () => view.history().run.length > points)
+    expect(view.history().slaves[0].leftAt).toBe(view.history().run.at(-1)!.time)
+    expect(view.history().slaves[0].points.length).toBeGreaterThan(0)
     run.stop()
     run.stop()
     expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped' } })
