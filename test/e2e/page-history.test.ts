@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import type { WebSocket } from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
-import { cleanUp, fixture, masterArgs, sandbox, startMaster, startSlave, tempDir } from '../helpers/proc.js'
+import { cleanUp, fixture, masterArgs, sandbox, spawnArgs, startMaster, startSlave, tempDir } from '../helpers/proc.js'
 import { useChromium } from '../helpers/chromium.js'
 import { statusReader } from '../helpers/poll.js'
 import { hello, rawExchange, until, wire } from '../helpers/reliability.js'
@@ -119,6 +119,37 @@ describe('the charts of the web page in Chromium', () => {
     master.kill('SIGINT')
     await master.exited
     for (const slave of slaves.slice(0, 2)) slave.kill('SIGINT')
+  })
+
+  it("after a resume, charts from the new master's start and says the earlier masters' figures are not kept", async () => {
+    const box = sandbox({ TM_TOKEN: TOKEN, TM_RECORD_DELAY_MS: '5' })
+    const args = [fixture('range-total.mjs'), 'n=1000000', ...masterArgs(box, 'resumed'), ...spawnArgs(1), '--quiet']
+    const first = await startMaster(args, { env: box.env })
+    const before = await statusWhere(first.host, 'jobs done by the first master', (doc) => doc.run.done > 0)
+    first.master.kill('SIGINT')
+    await first.master.exited
+    const second = await startMaster(args, { env: box.env })
+    const doc = await statusWhere(second.host, 'the second master running', (d) => d.run.resumed && d.run.state === 'running')
+    // Its history starts with it; the run's counts go on from the first master's.
+    const history = (await (await fetch(`http://${second.host}/history`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      startedAt: string
+      run: { time: string; done: number }[]
+    }
+    expect(history.startedAt).toBe(doc.run.session.startedAt)
+    expect(Date.parse(history.run[0].time)).toBeGreaterThanOrEqual(Date.parse(doc.run.session.startedAt))
+    expect(history.run[0].done).toBeGreaterThanOrEqual(before.run.done)
+    const page = await browser().newPage({ viewport: { width: 1100, height: 900 } })
+    await page.goto(`http://${second.host}/?token=${TOKEN}`)
+    await page.locator('#since').getByText('not kept').waitFor({ timeout: 30_000 })
+    const utc = (iso: string): string => iso.slice(0, 19).replace('T', ' ') + ' UTC'
+    expect(await page.locator('#since').textContent()).toBe(
+      `The charts start when this master started (${utc(doc.run.session.startedAt)}); the run started ${utc(doc.run.startedAt)}, and the figures of its earlier masters are not kept.`,
+    )
+    expect(Date.parse(await page.evaluate(() => document.getElementById('chart')!.dataset.from!))).toBeGreaterThanOrEqual(
+      Date.parse(doc.run.session.startedAt),
+    )
+    second.master.kill('SIGINT')
+    await second.master.exited
   })
 
   it('shows a slave that names itself with markup and at length as text, cut, under the CSP; nothing of it runs', async () => {
