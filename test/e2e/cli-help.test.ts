@@ -114,7 +114,9 @@ describe('tm-ctl --help', () => {
       .map((line) => /^ {2}(\S+)/.exec(line)?.[1])
       .filter((name) => name !== undefined)
     expect(commands).toEqual(['status', 'list', 'pause', 'resume', 'rate', 'max-in-flight', 'stop', 'help'])
-    expect(help.stdout.replace(/\s+/g, ' ')).toContain('list [options] list every run of a state dir, or of the PostgreSQL of --state-store')
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(
+      'list [options] list every run of a state dir, or of the PostgreSQL of --state-store',
+    )
     for (const [command, words, example] of [
       ['pause', /the pause outlives a restart/, 'tm-ctl pause --host 10.0.0.5:5050 --token s3cret'],
       ['resume', /resume dispatch/, 'tm-ctl resume --host 10.0.0.5:5050'],

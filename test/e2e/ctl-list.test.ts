@@ -3,7 +3,9 @@
 // running one and a paused one, each shown as what it is; secrets never shown; one-line errors.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
+import { listRuns } from '../../src/master/state/run-list.js'
 import type { RunListing } from '../../src/master/state/run-list.js'
 import { CTL_BIN, EXIT_OK, MASTER_BIN, fixture, readCheckpoint, run, sandbox, startMaster, startSlave, tempDir } from '../helpers/proc.js'
 import type { Sandbox } from '../helpers/proc.js'
@@ -27,6 +29,23 @@ interface Store {
   where: (key: string) => string
   /** Resolves once no master's session holds a lease (a no-op for files: a killed master's lock is known dead at once). */
   released: (live: number) => Promise<void>
+}
+
+/**
+ * Lists `stateDir` or `stateStore` again and again while run `key`'s master writes as fast as
+ * two no-op slaves let it: every listing reads it whole (never damaged), running, and its
+ * done never goes back. At least `times` listings, and until it has done some jobs.
+ */
+async function listedWhileWritten(where: { stateDir?: string; stateStore?: string }, key: string, times: number): Promise<void> {
+  let listings = 0
+  let done = 0
+  while (listings < times || done === 0) {
+    const run = (await listRuns(where)).runs.find((r) => r.key === key)
+    expect(run).toMatchObject({ state: 'running', problem: null })
+    expect(run!.done).toBeGreaterThanOrEqual(done)
+    done = run!.done!
+    listings++
+  }
 }
 
 /** An ISO time as tm-ctl list shows it. */
@@ -179,6 +198,13 @@ describe('tm-ctl list over a state dir', () => {
     })
   })
 
+  it('reads a run whole while its master writes it: never damaged, its done never goes back', async () => {
+    const box = sandbox()
+    const busy = ['--key', 'busy', '--state-dir', box.stateDir, '--host', '127.0.0.1:0', '--spawn', '2', '--handler', fixture('noop.mjs')]
+    await startMaster([fixture('range-total.mjs'), 'n=100000000', ...busy, '--quiet'], { env: box.env })
+    await listedWhileWritten({ stateDir: box.stateDir }, 'busy', 200)
+  })
+
   it('lists a damaged checkpoint as damaged, with why, beside the runs it can read; exit 0', async () => {
     const box = sandbox()
     const done = await run(
@@ -318,19 +344,67 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(
       expect(none.stderr).toBe(`tm-ctl: The state store ${url} refused the connection: database "nope" does not exist\n`)
     })
 
-    it('an empty database (no tables yet) has no runs, and listing makes none', async () => {
-      await postgres.db.query('CREATE DATABASE empty_list')
-      const url = postgres.server.url.replace(/\/postgres$/, '/empty_list')
+    it('reads a run whole while its master writes it: never damaged, its done never goes back', async () => {
+      const box = sandbox()
+      const busy = ['--key', 'pg-busy', '--state-store', postgres.server.url, '--host', '127.0.0.1:0', '--spawn', '2']
+      await startMaster([fixture('range-total.mjs'), 'n=100000000', ...busy, '--handler', fixture('noop.mjs'), '--quiet'], { env: box.env })
+      await listedWhileWritten({ stateStore: postgres.server.url }, 'pg-busy', 30)
+    })
+
+    it('an empty database (no tables yet) has no runs and gets none; one an older version wrote (no lease table, fewer fields) lists', async () => {
+      await postgres.db.query('CREATE DATABASE older_list')
+      const url = postgres.server.url.replace(/\/postgres$/, '/older_list')
       const empty = await ctl(['list', '--state-store', url])
       expect(empty.exit, empty.stderr).toEqual(EXIT_OK)
       expect(empty.stdout).toBe(`No runs in ${url}\n`)
-      const other = new (await import('pg')).default.Client(url)
+      const other = new pg.Client(url)
       await other.connect()
       try {
         expect((await other.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'taskmaster%'")).rows).toEqual([{ n: 0 }])
+        // The tables of an older version: no lease table; a checkpoint without total, env or paused, its arguments in clear.
+        await other.query('CREATE TABLE taskmaster_checkpoint (run text PRIMARY KEY, checkpoint text NOT NULL)')
+        await other.query('CREATE TABLE taskmaster_journal (id bigserial PRIMARY KEY, run text NOT NULL, record text NOT NULL)')
+        const old = {
+          format: 1,
+          key: 'old',
+          args: { db: 'postgres://u:s3cret@h/x', apiToken: 'abc' },
+          complete: false,
+          position: 5,
+          last: 4,
+          finished: [],
+          counts: { done: 5, failed: 0 },
+          elapsed: 10,
+          startedAt: '2024-01-01T00:00:00.000Z',
+          updatedAt: '2024-01-01T00:00:01.000Z',
+        }
+        await other.query("INSERT INTO taskmaster_checkpoint VALUES ('old', $1)", [JSON.stringify(old)])
+        await other.query("INSERT INTO taskmaster_journal (run, record) VALUES ('old', '[7,6,7,0,[],[]]')")
       } finally {
         await other.end()
       }
+      const json = await ctl(['list', '--state-store', url, '--json'])
+      expect(json.exit, json.stderr).toEqual(EXIT_OK)
+      expect(JSON.parse(json.stdout)).toEqual([
+        {
+          key: 'old',
+          state: 'stopped',
+          done: 7,
+          failed: 0,
+          total: null,
+          totalEstimated: false,
+          paused: false,
+          startedAt: '2024-01-01T00:00:00.000Z',
+          updatedAt: '2024-01-01T00:00:01.000Z',
+          args: { db: 'postgres://u:***@h/x', apiToken: '***' },
+          where: `table taskmaster_checkpoint (run 'old') of ${url}`,
+          problem: null,
+        },
+      ])
+      const text = await ctl(['list', '--state-store', url])
+      expect(text.stdout.split('\n')[1]).toBe(
+        'old  stopped         7 / -       0  2024-01-01 00:00:00  2024-01-01 00:00:01  db=postgres://u:***@h/x apiToken=***',
+      )
+      expect(text.stdout + json.stdout).not.toMatch(SECRETS)
     })
   },
 )

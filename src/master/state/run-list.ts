@@ -2,6 +2,7 @@ import { OptionError } from '../../errors.js'
 import type { JobKey } from '../../options.js'
 import { MASTER_DEFAULTS } from '../../options.js'
 import { MASTER_OPTIONS, checkOption } from '../../option-specs.js'
+import { redactText } from '../../redact.js'
 import { savedArgsShown } from '../../run-args.js'
 import { stateBackend } from './state-backend.js'
 import type { ListedRun, StateBackend, StoredRun } from './state-store.js'
@@ -96,7 +97,8 @@ export function listingOf(listed: ListedRun): RunListing {
       updatedAt: null,
       args: null,
       where: listed.where,
-      problem: listed.problem,
+      // Whatever the message quotes (a URL with its password) is masked.
+      problem: redactText(listed.problem),
     }
   const { run } = listed
   const cp = run.checkpoint
@@ -120,10 +122,16 @@ export function listingOf(listed: ListedRun): RunListing {
   }
 }
 
-/** Newest update first (a damaged run, without one, last), then by key. */
-function byUpdate(a: RunListing, b: RunListing): number {
-  const [ta, tb] = [Date.parse(a.updatedAt ?? ''), Date.parse(b.updatedAt ?? '')].map((t) => (Number.isNaN(t) ? -Infinity : t))
-  return ta !== tb ? tb - ta : a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+/** `runs` newest update first (a damaged run, without one, last), then by key. */
+function byUpdate(runs: RunListing[]): RunListing[] {
+  const time = (run: RunListing): number => {
+    const t = Date.parse(run.updatedAt ?? '')
+    return Number.isNaN(t) ? -Infinity : t
+  }
+  return runs
+    .map((run) => ({ run, t: time(run) }))
+    .sort((a, b) => (a.t !== b.t ? b.t - a.t : a.run.key < b.run.key ? -1 : a.run.key > b.run.key ? 1 : 0))
+    .map(({ run }) => run)
 }
 
 /** Where {@link listRuns} looks. */
@@ -158,5 +166,5 @@ export async function listRuns(options: ListRunsOptions = {}): Promise<RunListin
 /** Every run of `backend`, newest update first. */
 export async function listedRuns(backend: StateBackend): Promise<RunListings> {
   const { where, runs } = await backend.list()
-  return { where, runs: runs.map(listingOf).sort(byUpdate) }
+  return { where, runs: byUpdate(runs.map(listingOf)) }
 }

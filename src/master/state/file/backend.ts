@@ -1,14 +1,23 @@
 import { readdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { promised } from '../../../deferred.js'
-import { CheckpointError, describeError } from '../../../errors.js'
+import { CheckpointError } from '../../../errors.js'
 import { isRunKey } from '../../../option-specs.js'
 import { readCheckpoint } from '../checkpoint.js'
 import { prepareFileRetryPass } from './retry-pass.js'
 import { Journal } from './journal.js'
 import { lockHeld } from './lock.js'
 import { RunStore, runPaths } from './run-store.js'
-import type { ListedRun, RetryPass, RunList, StateBackend, StateStore, StoreOpenOptions, StoredRun } from '../state-store.js'
+import type {
+  JournalEntries,
+  ListedRun,
+  RetryPass,
+  RunList,
+  StateBackend,
+  StateStore,
+  StoreOpenOptions,
+  StoredRun,
+} from '../state-store.js'
 
 /** How the file store is set up. */
 export interface FileBackendOptions {
@@ -21,11 +30,10 @@ function modified(path: string): string | undefined {
   return statSync(path, { throwIfNoEntry: false })?.mtime.toISOString()
 }
 
-/** The keys of the checkpoints in `dir`; a CheckpointError, one line, when it cannot be read. */
-function checkpointKeys(dir: string): string[] {
-  let names: string[]
+/** The names of the files in `dir`; a CheckpointError, one line, when it cannot be read. */
+function stateFiles(dir: string): Set<string> {
   try {
-    names = readdirSync(dir)
+    return new Set(readdirSync(dir))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     throw new CheckpointError(
@@ -37,7 +45,15 @@ function checkpointKeys(dir: string): string[] {
       dir,
     )
   }
-  return names.filter((name) => name.endsWith('.json') && isRunKey(name.slice(0, -'.json'.length))).map((name) => name.slice(0, -5))
+}
+
+/** What a run without a journal file has. */
+const noJournal = (): JournalEntries => ({ position: 0, last: null, counts: undefined, seqs: [], keys: [] })
+
+/** Which of a run's files other than its checkpoint are there (a file not there is not read: a list of thousands of runs stays fast). */
+interface Present {
+  journal: boolean
+  lock: boolean
 }
 
 /** Runs whose state is files in a state dir: `<key>.json`, `.journal`, `.failed.jsonl`, `.lock` (see {@link RunStore}). */
@@ -70,18 +86,24 @@ export class FileBackend implements StateBackend {
     })
   }
 
-  /** The runs of the state dir: each `<key>.json` whose name is a run key (a master writes no other). */
+  /**
+   * The runs of the state dir: each `<key>.json` whose name is a run key (a master writes no
+   * other), as the directory was when read (a journal or lock file made since is not seen).
+   */
   list(): Promise<RunList> {
     return promised(() => {
       const dir = resolve(this.#stateDir)
+      const files = stateFiles(dir)
       const runs: ListedRun[] = []
-      for (const key of checkpointKeys(dir)) {
+      for (const name of files) {
+        const key = name.slice(0, -'.json'.length)
+        if (!name.endsWith('.json') || !isRunKey(key)) continue
         try {
-          const run = this.#read(key)
+          const run = this.#read(key, { journal: files.has(`${key}.journal`), lock: files.has(`${key}.lock`) })
           // Gone since the directory was read (a fresh run that never ran a job): not a run.
           if (run !== undefined) runs.push({ key, run })
         } catch (error) {
-          runs.push({ key, where: runPaths(dir, key).checkpoint, problem: describeError(error) })
+          runs.push({ key, where: runPaths(dir, key).checkpoint, problem: (error as Error).message })
         }
       }
       return { where: dir, runs }
@@ -89,13 +111,13 @@ export class FileBackend implements StateBackend {
   }
 
   /** The run's checkpoint and journal, or undefined when it has no checkpoint. */
-  #read(key: string): StoredRun | undefined {
+  #read(key: string, present: Present = { journal: true, lock: true }): StoredRun | undefined {
     const paths = runPaths(this.#stateDir, key)
     const checkpoint = readCheckpoint(paths.checkpoint)
     if (checkpoint === undefined) return undefined
-    const journal = Journal.read(paths.journal)
+    const journal = present.journal ? Journal.read(paths.journal) : noJournal()
     const journalAt = journal.counts !== undefined ? modified(paths.journal) : undefined
-    return { checkpoint, journal, journalAt, locked: lockHeld(paths.lock), where: paths.checkpoint }
+    return { checkpoint, journal, journalAt, locked: present.lock && lockHeld(paths.lock), where: paths.checkpoint }
   }
 
   retryPass(key: string): Promise<RetryPass | undefined> {

@@ -74,9 +74,13 @@ export class PgBackend implements StateBackend {
 /** How the checkpoint of run `key` is named for people. */
 const checkpointWhere = (key: string, where: string): string => `table ${PG_TABLES.checkpoint} (run '${key}') of ${where}`
 
-/** True when the store's tables were made (a database without them has no runs). */
+/** True when the store's tables were made (a database without them, or with them half made by a master starting now, has no runs). */
 async function tablesMade(client: PgClient): Promise<boolean> {
-  return (await client.query('SELECT to_regclass($1) IS NOT NULL AS made', [PG_TABLES.checkpoint])).rows[0]?.made === true
+  const tables = [PG_TABLES.checkpoint, PG_TABLES.journal]
+  return (
+    (await client.query('SELECT bool_and(to_regclass(t) IS NOT NULL) AS made FROM unnest($1::text[]) AS t', [tables])).rows[0]?.made ===
+    true
+  )
 }
 
 async function readRun(client: PgClient, key: string, where: string): Promise<StoredRun> {

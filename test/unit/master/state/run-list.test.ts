@@ -107,6 +107,12 @@ describe('listingOf', () => {
     expect(listingOf(stored({}))).toMatchObject({ state: 'stopped', total: null, totalEstimated: false, paused: false })
   })
 
+  it("a damaged run's problem never shows a password it quotes", () => {
+    expect(listingOf({ key: 'bad', where: '/s/bad.json', problem: 'cannot read postgres://u:s3cret@h/x' }).problem).toBe(
+      'cannot read postgres://u:***@h/x',
+    )
+  })
+
   it('a damaged run: its problem, and nulls', () => {
     expect(listingOf({ key: 'bad', where: '/s/bad.json', problem: 'it is broken' })).toEqual({
       key: 'bad',
