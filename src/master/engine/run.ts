@@ -126,11 +126,15 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
       }
     }
     const resume = store.resumePoint()
+    // The total and, on a resume, where the watermark stands in the source's key space (for
+    // the first document, the resume line) are asked side by side, and waited for together at
+    // most TOTAL_WAIT_MS: an answer that comes later is used when it comes.
+    const waited = Date.now()
     const reading = readTotal(options, events)
-    const total = await settledWithin(reading, TOTAL_WAIT_MS)
-    // Where a resumed run stands in the source's key space, for its first document (the resume line).
     const probe = new ProgressProbe(options.source, sourceContext(options), (message) => events.emit('log', { level: 'warn', message }))
-    await probe.ask(resume.last ?? undefined, resume.position)
+    const asking = probe.ask(resume.last ?? undefined, resume.position)
+    const total = await settledWithin(reading, TOTAL_WAIT_MS)
+    await settledWithin(asking, Math.max(0, TOTAL_WAIT_MS - (Date.now() - waited)))
     const run = new Run(options, { ...context, parts }, store, resume, { total: total === PENDING ? undefined : total, probe })
     if (total === PENDING) void reading.then((late) => run.setTotal(late))
     return { kind: 'run', run }

@@ -37,6 +37,8 @@ class MemoryStore implements StateStore {
   began = false
   /** Set by close(): whether the run was complete. */
   closed: boolean | undefined
+  /** Given: the key of the last job an earlier incarnation had done (a resume). */
+  resumeLast: string | null = null
 
   begin(): Promise<void> {
     this.began = true
@@ -49,8 +51,8 @@ class MemoryStore implements StateStore {
 
   resumePoint(): ResumePoint {
     return {
-      position: 0,
-      last: null,
+      position: this.resumeLast === null ? 0 : 5,
+      last: this.resumeLast,
       skip: new SkipSet(),
       counts: { done: 0, failed: 0 },
       elapsed: 0,
@@ -222,8 +224,7 @@ interface Opened {
 }
 
 /** Opens a run of `n` jobs over the fake parts. */
-async function open(n: number, extra: Partial<MasterOptions> = {}): Promise<Opened> {
-  const store = new MemoryStore()
+async function open(n: number, extra: Partial<MasterOptions> = {}, store = new MemoryStore()): Promise<Opened> {
   const events = new EventEmitter()
   const logs: string[] = []
   events.on('log', ({ message }: { message: string }) => logs.push(message))
@@ -552,6 +553,29 @@ describe("the generator's total", () => {
     server.ack(slave, server.jobsSent(slave))
     expect(await done).toMatchObject({ outcome: 'complete', jobs: 10 })
     expect(logs.filter((line) => line.includes('total()'))).toEqual([])
+  })
+
+  it("a resume's progress() that takes longer holds the start no longer than the total's wait: its answer shows when it comes", async () => {
+    let answer: (fraction: number) => void = () => {}
+    let asked: unknown
+    const progress = (last: unknown): Promise<number> => {
+      asked = last
+      return new Promise((resolve) => (answer = resolve))
+    }
+    const store = new MemoryStore()
+    store.resumeLast = '5'
+    // The run opens while progress() is still out (before, it waited up to its 10 s deadline).
+    const { run, logs } = await open(10, { source: { ...jobs(10), total: { estimate: 1000 }, progress } }, store)
+    expect(asked).toBe('5')
+    expect(run.status().run).toMatchObject({ total: 1000, totalEstimated: true })
+    // 5 jobs at the watermark are half of the key space: the run has about 10.
+    const done = run.start()
+    answer(0.5)
+    // The next status document (one a second) has it.
+    await until("the source's fraction used", () => run.status().run.total === 10)
+    expect(logs.filter((line) => line.includes('progress()'))).toEqual([])
+    run.stop()
+    await done
   })
 
   it('that fails late is the same warning as one that fails at once', async () => {
