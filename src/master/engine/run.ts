@@ -17,7 +17,7 @@ import { Dispatcher } from './dispatcher.js'
 import { Throttle } from './throttle.js'
 import type { FailedJob } from '../state/failed-log.js'
 import { Ledger } from './ledger.js'
-import { Persistence } from './persistence.js'
+import { Persistence, shownTotal } from './persistence.js'
 import { stateBackend } from '../state/state-backend.js'
 import { Server } from './server.js'
 import type { RunServer, ServerHandler, ServerOptions } from './server.js'
@@ -104,7 +104,7 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
     // The run's identity is on disk before its first job goes out.
-    await store.begin(identityArgs(options.shownArgs, options.shard))
+    await store.begin(identityArgs(options.shownArgs, options.shard), options.argsFromEnv)
     const previous = store.previous
     if (previous?.complete) {
       await store.close()
@@ -236,9 +236,9 @@ export class Run {
       store,
       this.#ledger,
       resume,
-      { key: o.key, args: identityArgs(o.shownArgs, o.shard) },
+      { key: o.key, args: identityArgs(o.shownArgs, o.shard), env: o.argsFromEnv },
       this.#startedAt,
-      warn,
+      { total: () => shownTotal(this.#status.last), warn },
     )
     this.#failedLog = store.openFailedLog(o.failedLog)
     // The state can no longer be written (a lost lease): stop at once, the jobs in flight could not be recorded.

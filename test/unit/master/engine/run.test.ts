@@ -398,6 +398,64 @@ describe('Run', () => {
     expect(store.closed).toBe(false)
   })
 
+  it('saves the total its status shows and the arguments given as env:VAR in every checkpoint; complete, the jobs finished', async () => {
+    process.env.TM_RUN_TEST_DB = 'postgres://u:pw-long@h/d'
+    let opened: Opened
+    try {
+      opened = await open(100, {
+        source: { ...jobs(100), total: () => ({ estimate: 500 }) },
+        args: { db: 'env:TM_RUN_TEST_DB', n: '3' },
+        size: 10,
+      })
+    } finally {
+      delete process.env.TM_RUN_TEST_DB
+    }
+    const { run, store, server } = opened
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    run.setPaused(true, { kind: 'api' })
+    expect(store.last).toMatchObject({
+      args: { db: 'postgres://u:***@h/d', n: '3' },
+      env: { db: 'TM_RUN_TEST_DB' },
+      total: 500,
+      totalEstimated: true,
+    })
+    run.setPaused(false, { kind: 'api' })
+    const slave = server.connect()
+    server.autoAck.add(slave.id)
+    server.credit(slave, 8)
+    expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'complete' } })
+    expect(store.last).toMatchObject({ complete: true, total: 100, env: { db: 'TM_RUN_TEST_DB' } })
+    expect(store.last).not.toHaveProperty('totalEstimated')
+  })
+
+  it('writes a checkpoint when the total shown changes, though no job finished: an idle run lists its total', async () => {
+    const { run, store } = await open(100, { source: { ...jobs(100), total: 100 }, size: 10, checkpointInterval: 0.01 })
+    const done = settled(run.start())
+    await until('a checkpoint with the total', () => store.last?.total === 100)
+    const saved = store.saved.length
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Not again while nothing changes.
+    expect(store.saved).toHaveLength(saved)
+    run.stop()
+    await done
+  })
+
+  it('saves no total nor env field when the run has neither', async () => {
+    const { run, store, server } = await open(10)
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    run.setPaused(true, { kind: 'api' })
+    expect(store.last).not.toHaveProperty('total')
+    expect(store.last).not.toHaveProperty('env')
+    run.setPaused(false, { kind: 'api' })
+    const slave = server.connect()
+    server.autoAck.add(slave.id)
+    server.credit(slave, 4)
+    expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'complete' } })
+    expect(store.last).toMatchObject({ complete: true, total: 10 })
+  })
+
   it('writes the checkpoint at once when paused (the next master starts paused), and sends nothing while paused', async () => {
     const { run, store, server } = await open(100)
     const done = settled(run.start())
