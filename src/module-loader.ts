@@ -173,13 +173,19 @@ const MEMBERS = {
     what: 'a number or a function returning one (or { estimate: n } of one)',
   },
   progress: { ok: (v: unknown) => typeof v === 'function', what: "a function (last, ctx) => fraction of the source's keys done" },
+  check: { ok: (v: unknown) => typeof v === 'function', what: 'a function ctx => void (sync or async), throwing to refuse the run' },
+  throttle: { ok: (v: unknown) => typeof v === 'function', what: 'a function ctx => throttle check or undefined (sync or async)' },
 } as const
+
+/** Members a source object may have and a module's exports may stand in for: a module's `throttle` export is a `--throttle` check. */
+const SHARED_MEMBERS = new Set(['key', 'total', 'progress'])
 
 /**
  * Loads a jobs module. Its source is a generator (`getJobs`, then the default export, or
  * the export named) with the module's `key`, `total` and `progress` exports; or a source
  * object there (`export default pgTable(...)`, anything with `getJobs`), whose own `key`,
- * `total` and `progress` come first, the module's exports filling what it lacks.
+ * `total` and `progress` come first, the module's exports filling what it lacks, and whose
+ * `check` and `throttle` are its own only.
  */
 export async function loadJobSource(spec: string): Promise<JobSource> {
   const { path, exportName } = parseModuleSpec(spec)
@@ -201,9 +207,9 @@ export async function loadJobSource(spec: string): Promise<JobSource> {
   const own = (value: unknown): unknown =>
     object !== undefined && typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value
   const source: JobSource = { getJobs: own(getJobs) as JobSource['getJobs'], module: path }
-  for (const name of ['key', 'total', 'progress'] as const) {
+  for (const name of ['key', 'total', 'progress', 'check', 'throttle'] as const) {
     const member = object === undefined ? undefined : read(object, name)
-    const value = member ?? module[name]
+    const value = member ?? (SHARED_MEMBERS.has(name) ? module[name] : undefined)
     if (value === undefined) continue
     const which = member !== undefined ? `'${name}' of export '${picked.name}'` : `Export '${name}'`
     if (!MEMBERS[name].ok(value))

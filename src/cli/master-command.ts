@@ -39,7 +39,8 @@ the last job known done; ctx.position counts the jobs known done; ctx.args holds
 arguments. A job's key is key(job) if the module exports key, else job.id, else the job itself
 (number, string, bigint), else its position.
 
-Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 bad usage,
+Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 bad usage (the
+jobs source's check refused the run, a local slave could not start its handler, ...),
 130/143 stopped by SIGINT (or tm-ctl stop)/SIGTERM (start again with the same --key to resume).
 
 While it runs, tm-ctl pause|resume|rate|max-in-flight|stop --host <this master> steers it
@@ -117,12 +118,9 @@ async function openMaster(
   library: MasterLibrary,
   options: MasterOptions & { key: string },
   cli: MasterCliOptions,
-  words: string[],
 ): Promise<Master | undefined> {
   const { Master } = library
   if (cli.retryFailed && cli.reset) throw new OptionError('--retry-failed and --reset do not go together')
-  if (cli.retryFailed && words.length > 0)
-    throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
   try {
     if (!cli.retryFailed) return new Master(options)
     const pass = await Master.retryFailed(options)
@@ -140,9 +138,13 @@ async function openMaster(
   }
 }
 
-/** What tm-master exits with after `summary`: a stop by signal (or `tm-ctl stop`, as SIGINT) as by that signal, failed jobs or local slaves that could not start 1. */
+/**
+ * What tm-master exits with after `summary`: a stop by signal (or `tm-ctl stop`, as SIGINT)
+ * as by that signal, local slaves that could not start 2 (they exited 2: a handler that
+ * cannot load or set up, a user's mistake), failed jobs 1.
+ */
 function exitCode(summary: RunSummary, slavesFailed: boolean, signal: NodeJS.Signals | undefined, stopAsked: boolean): number {
-  if (slavesFailed) return 1
+  if (slavesFailed) return 2
   if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)
   if (stopAsked && summary.outcome === 'stopped') return signalExitCode('SIGINT')
   return summary.totals.failed > 0 ? 1 : 0
@@ -291,7 +293,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     const library = await import('../master/master.js')
     const loaded = await masterOptions(moduleSpec, args, tls, options)
     if (!options.standby) slaves?.startRest()
-    master = await openMaster(library, loaded, options, words)
+    master = await openMaster(library, loaded, options)
   } finally {
     if (master === undefined) await slaves?.stop()
   }

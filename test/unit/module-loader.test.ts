@@ -186,6 +186,29 @@ describe('loadJobSource', () => {
     expect(source.module).toBe(path)
   })
 
+  it("takes a source object's own check and throttle, never a module's exports of those names (a throttle export is --throttle's)", async () => {
+    const dir = tempDir()
+    const own = await loadJobSource(
+      moduleFile(
+        'own.mjs',
+        'export default { *getJobs() {}, check(ctx) { return ctx.args.ok }, throttle() { return this.name }, name: "lag" }\n',
+        dir,
+      ),
+    )
+    expect(own.check!({ args: { ok: 'yes' } })).toBe('yes')
+    // Called as the object's methods.
+    expect(own.throttle!({ args: {} })).toBe('lag')
+    const exports = await loadJobSource(
+      moduleFile('exports.mjs', 'export function* getJobs() {}\nexport const throttle = () => true\nexport const check = () => {}\n', dir),
+    )
+    expect(exports.throttle).toBeUndefined()
+    expect(exports.check).toBeUndefined()
+    const bad = moduleFile('bad.mjs', 'export default { *getJobs() {}, check: 1 }\n', dir)
+    expect((await moduleError(loadJobSource(bad))).message).toBe(
+      `'check' of export 'default' of module '${bad}' is a number; it must be a function ctx => void (sync or async), throwing to refuse the run`,
+    )
+  })
+
   it('calls a source object built as a class as its methods, and a named one picked by path:name', async () => {
     const path = moduleFile(
       'jobs.mjs',

@@ -30,6 +30,7 @@ import { StatusSampler } from './status-sampler.js'
 import { RunHistory } from './run-history.js'
 import { RecentFailures } from './recent-failures.js'
 import { readTotal, sourceContext } from './total.js'
+import { openSource } from './source-check.js'
 import { ProgressProbe } from './progress-probe.js'
 import type { RunTotal } from './total.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
@@ -125,13 +126,19 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
         },
       }
     }
+    // The source's own check (its table, its database) before the first job, and the throttle it asks for.
+    const asked = await openSource(options)
+    const throttle = options.throttle ?? asked
     const resume = store.resumePoint()
     const reading = readTotal(options, events)
     const total = await settledWithin(reading, TOTAL_WAIT_MS)
     // Where a resumed run stands in the source's key space, for its first document (the resume line).
     const probe = new ProgressProbe(options.source, sourceContext(options), (message) => events.emit('log', { level: 'warn', message }))
     await probe.ask(resume.last ?? undefined, resume.position)
-    const run = new Run(options, { ...context, parts }, store, resume, { total: total === PENDING ? undefined : total, probe })
+    const run = new Run({ ...options, throttle }, { ...context, parts }, store, resume, {
+      total: total === PENDING ? undefined : total,
+      probe,
+    })
     if (total === PENDING) void reading.then((late) => run.setTotal(late))
     return { kind: 'run', run }
   } catch (error) {

@@ -48,8 +48,8 @@ export class PgBackend implements StateBackend {
   }
 
   /** Takes the run's lease (held until the pass's release) and prepares the pass (see {@link preparePgRetryPass}). */
-  async retryPass(key: string): Promise<RetryPass | undefined> {
-    return preparePgRetryPass(await openPgStore(this.#url, key, this.#options))
+  async retryPass(key: string, args: Record<string, string> = {}): Promise<RetryPass | undefined> {
+    return preparePgRetryPass(await openPgStore(this.#url, key, this.#options), args)
   }
 }
 
