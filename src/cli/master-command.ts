@@ -27,7 +27,7 @@ export function masterCommand(): Command {
     .description('Run the master of a Taskmaster run: iterate the job generator of <module> and hand the jobs to slaves.')
     .argument(
       '<module>',
-      'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default',
+      'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default; or one of the package by name (taskmaster-run/pg/table)',
     )
     .argument('[args...]', 'name=value arguments, handed to the generator as ctx.args and saved with the run')
   return addOptions(command, MASTER_CLI)
@@ -51,7 +51,9 @@ come from the flags at each start.
 Examples:
   tm-master ./jobs.ts --key demo --spawn 2 --handler ./handler.ts:handleJob      # all on this machine
   TM_TOKEN=s3cret tm-master ./jobs.ts table=posts --key posts-backfill --host 0.0.0.0:5050
-  tm-master ./jobs.ts table=posts --key posts-backfill --retry-failed          # only the failed jobs`,
+  tm-master ./jobs.ts table=posts --key posts-backfill --retry-failed          # only the failed jobs
+  tm-master taskmaster-run/pg/table db=env:DATABASE_URL table=users --key users-domain --spawn 2 \\
+    --handler taskmaster-run/pg/sql sql="UPDATE users SET ... WHERE id = ANY(\\$1)" --batch 1000   # no code: docs/postgres.md`,
     )
     .action(async (moduleSpec: string, words: string[], options: MasterCliOptions) => {
       process.exitCode = await runMaster(moduleSpec, words, options)

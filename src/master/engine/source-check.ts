@@ -1,18 +1,28 @@
 import { SourceCheckError, TaskmasterError } from '../../errors.js'
 import type { UserCodeError } from '../../errors.js'
 import type { NamedThrottle, ResolvedMasterOptions } from '../../options.js'
-import { callUser, oneLine, typeName } from '../../user-code.js'
+import { callUser, isError, messageOf, oneLine, read, typeName } from '../../user-code.js'
 import { sourceContext } from './total.js'
 
 /** How long a source's `check` and `throttle` may each take: a database that does not answer is said, not waited for. */
 export const SOURCE_CHECK_TIMEOUT_MS = 30_000
 
 /**
+ * Whether `value` is a Taskmaster error, of this copy of the package or of another (a jobs
+ * module loaded as CommonJS imports a copy of its own): its stable code says so.
+ */
+function isTaskmasterError(value: unknown): value is TaskmasterError {
+  if (value instanceof TaskmasterError) return true
+  const code = typeof value === 'object' && value !== null ? read(value, 'code') : undefined
+  return isError(value) && typeof code === 'string' && code.startsWith('TM_ERR_')
+}
+
+/**
  * Why `what` of the source refused the run, in one line: a Taskmaster error's own message
  * (pgTable's `pgTable: ...` lines), else what was thrown and where, or that it took too long.
  */
 function refusal(what: string, error: UserCodeError): SourceCheckError {
-  if (error.thrown instanceof TaskmasterError) return new SourceCheckError(oneLine(error.thrown.message))
+  if (isTaskmasterError(error.thrown)) return new SourceCheckError(oneLine(messageOf(error.thrown)))
   return new SourceCheckError(`The jobs source's ${what} ${error.late ? '' : 'threw: '}${error.message}`)
 }
 

@@ -37,6 +37,15 @@ describe("the source's check and throttle, before the master listens", () => {
       throw new OptionError('pgTable: no database: give the run argument db')
     }
     expect(await refused(open({ check }))).toBe('pgTable: no database: give the run argument db')
+    // Of another copy of the package (a jobs module loaded as CommonJS imports one of its own): known by its code.
+    const foreign = (): never => {
+      throw Object.assign(new Error('pgTable: a connection string needs the pg package'), { code: 'TM_ERR_OPTION', exitCode: 2 })
+    }
+    expect(await refused(open({ check: foreign }))).toBe('pgTable: a connection string needs the pg package')
+    const pgError = (): never => {
+      throw Object.assign(new Error('relation "x" does not exist'), { code: '42P01' })
+    }
+    expect(await refused(open({ check: pgError }))).toMatch(/^The jobs source's check\(\) threw: relation "x" does not exist/)
   })
 
   it('anything else thrown is one line saying what and where; a check that does not answer is said after its deadline', async () => {
