@@ -55,6 +55,18 @@ export interface JobSource {
    * (pgTable does for integer keys). undefined: it cannot tell.
    */
   progress?: (last: JobKey, ctx: SourceContext) => number | undefined | Promise<number | undefined>
+  /**
+   * Checks what the source can before the first job (its database, its table, the run's
+   * arguments it needs): called once when the run opens, before the master listens (a retry
+   * pass's too), within 30 s. Throw to refuse the run: the master stops with that line (a
+   * Taskmaster error's message as it is), exit code 2, and no job goes out.
+   */
+  check?: (ctx: SourceContext) => void | Promise<void>
+  /**
+   * The throttle check the run needs, from its arguments (undefined: none), for a master
+   * given none of its own (`throttle`): called once after {@link check}, within 30 s.
+   */
+  throttle?: (ctx: SourceContext) => ThrottleCheck | NamedThrottle | undefined | Promise<ThrottleCheck | NamedThrottle | undefined>
   /** The module's file, named in a message about a call of it that did not finish (the CLI sets it). */
   module?: string
 }

@@ -9,10 +9,10 @@ import type { GeneratorContext, JobKey, SourceContext } from '../options.js'
 import { keyset } from '../sources/keyset.js'
 import type { KeysetSource, KeyType } from '../sources/keyset.js'
 import type { Shard } from '../shard.js'
-import { checkDb, PgConnection } from './connection.js'
+import { checkDb, PgConnection, pgMessage } from './connection.js'
 import type { PgDb, PgQueryable } from './connection.js'
 import { integerOf, keySpaceProgress } from './key-space.js'
-import { quote, tableQueries } from './sql.js'
+import { UNIQUE_KEY, qualified, quote, tableQueries } from './sql.js'
 import { decodeTuple, encodeTuple } from './tuple-key.js'
 
 export type { PgDb, PgQueryable, RunArgs } from './connection.js'
@@ -62,6 +62,13 @@ export interface PgTableSource extends KeysetSource<Record<string, unknown>> {
    * that is not an integer.
    */
   progress: (last: JobKey, ctx?: SourceContext) => Promise<number | undefined>
+  /**
+   * Checks, before the first job, what a run would otherwise find out on its first page or
+   * never: the database (given, and reachable), the table, the key and other columns and
+   * the where clause (a page of no rows is read), a shard's integer key column, and that a
+   * unique index holds the key (rows sharing a key would be skipped). Throws one line.
+   */
+  check: (ctx?: SourceContext) => Promise<void>
 }
 
 /** pg's type id of int8 (bigint, bigserial). */
@@ -143,8 +150,8 @@ export function pgTable(options: PgTableOptions): PgTableSource {
   let detect = options.keyType === undefined && !composite
   let args: SourceContext['args'] | undefined
 
-  const fetchPage = async (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> => {
-    const db = await connection.get(args)
+  /** A page of rows after `after` (of the shard): the key's type read from the first one's columns, unless the caller chose. */
+  const page = async (db: PgQueryable, after: JobKey | undefined, limit: number, shard?: Shard): ReturnType<PgQueryable['query']> => {
     const from = after === undefined ? [] : composite ? decodeTuple(after, keys) : [typeof after === 'bigint' ? after.toString() : after]
     const values = [...params, limit, ...from]
     const result =
@@ -155,8 +162,10 @@ export function pgTable(options: PgTableOptions): PgTableSource {
       bigintKeys = result.fields.find((field) => field.name === first)?.dataTypeID === INT8_OID
       detect = false
     }
-    return result.rows
+    return result
   }
+  const fetchPage = async (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> =>
+    (await page(await connection.get(args), after, limit, shard)).rows
 
   const tupleOf = (row: Record<string, unknown>): string => encodeTuple(row, keys)
   const idOf = (row: Record<string, unknown>): unknown => {
@@ -241,5 +250,27 @@ export function pgTable(options: PgTableOptions): PgTableSource {
     return (db === undefined ? undefined : await plannedFraction(db, last)) ?? even
   }
 
-  return { ...source, getJobs, total, progress }
+  const check = async (ctx?: SourceContext): Promise<void> => {
+    args = ctx?.args
+    const db = await connection.get(args)
+    try {
+      await db.query('SELECT 1')
+    } catch (error) {
+      throw new JobSourceError(`pgTable: cannot connect to ${connection.shown}: ${pgMessage(error)}`)
+    }
+    try {
+      await page(db, undefined, 0, ctx?.shard)
+    } catch (error) {
+      if (error instanceof JobSourceError) throw error
+      throw new JobSourceError(`pgTable: cannot read table ${table}: ${pgMessage(error)}`)
+    }
+    const found = (await db.query(UNIQUE_KEY, [qualified(table), keys])).rows[0]
+    // A view (or another relation without indexes of its own) is taken on trust.
+    if (found !== undefined && (found.kind === 'r' || found.kind === 'p') && found.unique !== true)
+      throw new JobSourceError(
+        `pgTable: no unique index of table ${table} holds only its key (${keys.join(', ')}): rows sharing a key would be skipped; key it by its primary key or other unique NOT NULL columns`,
+      )
+  }
+
+  return { ...source, getJobs, total, progress, check }
 }

@@ -10,6 +10,23 @@ export function quote(name: string): string {
   return `"${name.replaceAll('"', '""')}"`
 }
 
+/** A table's name, schema-qualified or not (`app.users`), each part quoted: `"app"."users"`. */
+export function qualified(table: string): string {
+  return table.split('.').map(quote).join('.')
+}
+
+/**
+ * Whether the key columns are unique: what kind of relation `$1` (its quoted name) is, and
+ * whether a unique index of it (not partial, on columns, not expressions) holds only
+ * columns of `$2` (the key columns), so that no two rows share a key and keyset paging
+ * skips none. No row: there is no such relation.
+ */
+export const UNIQUE_KEY = `SELECT c.relkind::text AS kind, EXISTS (
+  SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+  AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) WHERE k.n <= i.indnkeyatts
+    AND k.attnum NOT IN (SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = ANY($2::text[])))
+) AS "unique" FROM pg_class c WHERE c.oid = to_regclass($1)`
+
 /** What the statements are made of. */
 export interface TableSpec {
   /** The table, schema-qualified or not, as given (`app.users`): each part is quoted. */
@@ -63,7 +80,7 @@ export interface TableQueries {
  * is i - 1 (a non-negative mod, as keyset checks it).
  */
 export function tableQueries(spec: TableSpec): TableQueries {
-  const table = spec.table.split('.').map(quote).join('.')
+  const table = qualified(spec.table)
   const keys = spec.keys.map(quote)
   const n = spec.params
   const order = keys.join(', ')

@@ -30,6 +30,7 @@ import { StatusSampler } from './status-sampler.js'
 import { RunHistory } from './run-history.js'
 import { RecentFailures } from './recent-failures.js'
 import { readTotal, sourceContext } from './total.js'
+import { openSource } from './source-check.js'
 import { ProgressProbe } from './progress-probe.js'
 import type { RunTotal } from './total.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
@@ -125,6 +126,9 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
         },
       }
     }
+    // The source's own check (its table, its database) before the first job, and the throttle it asks for.
+    const asked = await openSource(options)
+    const throttle = options.throttle ?? asked
     const resume = store.resumePoint()
     // The total and, on a resume, where the watermark stands in the source's key space (for
     // the first document, the resume line) are asked side by side, and waited for together at
@@ -135,7 +139,10 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
     const asking = probe.ask(resume.last ?? undefined, resume.position)
     const total = await settledWithin(reading, TOTAL_WAIT_MS)
     await settledWithin(asking, Math.max(0, TOTAL_WAIT_MS - (Date.now() - waited)))
-    const run = new Run(options, { ...context, parts }, store, resume, { total: total === PENDING ? undefined : total, probe })
+    const run = new Run({ ...options, throttle }, { ...context, parts }, store, resume, {
+      total: total === PENDING ? undefined : total,
+      probe,
+    })
     if (total === PENDING) void reading.then((late) => run.setTotal(late))
     return { kind: 'run', run }
   } catch (error) {

@@ -147,7 +147,10 @@ export interface RunList {
 export interface RetryPass {
   /** The pass's run key: `<key>.retry`. */
   key: string
-  /** The pass's identity arguments: where its jobs were moved to. */
+  /**
+   * The pass's identity arguments: the run's arguments it was given (as shown, secrets
+   * masked), and under `retry-log` where its jobs were moved to.
+   */
   args: Record<string, string>
   /** Where the jobs the pass replays are, for people: a path, or the table and run. */
   log: string
@@ -177,10 +180,11 @@ export interface StateBackend {
    */
   list(): Promise<RunList>
   /**
-   * Prepares `--retry-failed` for run `key` (see {@link RetryPass}); undefined, holding
-   * nothing, when it has no failed jobs. The pass is recorded (its checkpoint naming where
-   * the jobs go) no later than the jobs move, so a pass killed at any point is resumed by
-   * the next call, and the failed jobs never leave the retry workflow.
+   * Prepares `--retry-failed` for run `key` (see {@link RetryPass}) with the arguments
+   * `args` (as shown) that its handler needs; undefined, holding nothing, when it has no
+   * failed jobs. The pass is recorded (its checkpoint naming where the jobs go, and `args`)
+   * no later than the jobs move, so a pass killed at any point is resumed by the next call,
+   * and the failed jobs never leave the retry workflow.
    */
-  retryPass(key: string): Promise<RetryPass | undefined>
+  retryPass(key: string, args?: Record<string, string>): Promise<RetryPass | undefined>
 }

@@ -255,4 +255,79 @@ describe('pgTable total() and progress()', () => {
       'pgTable: no database: give the run argument db (db=postgres://user@host:5432/database, or db=env:DATABASE_URL)',
     )
   })
+
+  describe('check(), before the first job', () => {
+    /** A database whose answer to each kind of query is given: `SELECT 1`, a page, the unique-key question. */
+    function checkedDb(answers: {
+      connect?: Error
+      page?: Error
+      unique?: { kind: string; unique: boolean } | undefined
+      dataTypeID?: number
+    }) {
+      const queries: { text: string; values: unknown[] | undefined }[] = []
+      return {
+        queries,
+        query: (text: string, values?: unknown[]) => {
+          queries.push({ text, values })
+          if (text === 'SELECT 1') return answers.connect ? Promise.reject(answers.connect) : Promise.resolve({ rows: [{}] })
+          if (text.startsWith('SELECT c.relkind')) return Promise.resolve({ rows: answers.unique === undefined ? [] : [answers.unique] })
+          if (answers.page) return Promise.reject(answers.page)
+          return Promise.resolve({ rows: [], fields: [{ name: 'id', dataTypeID: answers.dataTypeID ?? 20 }] })
+        },
+      }
+    }
+    const pgError = (message: string, hint?: string): Error => Object.assign(new Error(message), { code: '42P01', hint })
+
+    it('reads a page of no rows of the table (the shard`s when sharded) and asks whether a unique index holds the key', async () => {
+      const db = checkedDb({ unique: { kind: 'r', unique: true } })
+      const source = pgTable({ db, table: 'app.users', key: ['tenant_id', 'id'], where: 'active' })
+      await source.check({ args: {}, shard: { index: 2, count: 3 } })
+      expect(db.queries).toEqual([
+        { text: 'SELECT 1', values: undefined },
+        {
+          text: 'SELECT * FROM "app"."users" WHERE (active) AND (("tenant_id" % $2) + $2) % $2 = $3 ORDER BY "tenant_id", "id" LIMIT $1',
+          values: [0, 3, 1],
+        },
+        { text: expect.stringContaining('to_regclass($1)') as unknown, values: ['"app"."users"', ['tenant_id', 'id']] },
+      ])
+    })
+
+    it('learns from that page whether the key is int8: a key asked before any page (a retry pass) is the bigint already', async () => {
+      const source = pgTable({ db: checkedDb({ unique: { kind: 'r', unique: true } }), table: 't' })
+      await source.check({ args: {} })
+      expect(source.key({ id: '9007199254740993' })).toBe(9007199254740993n)
+    })
+
+    it('no database, one it cannot reach, a table or column it cannot read: each one line', async () => {
+      const none = pgTable({ db: (args) => args.db, table: 't' })
+      await expect(none.check({ args: {} })).rejects.toThrow(
+        new OptionError(
+          'pgTable: no database: give the run argument db (db=postgres://user@host:5432/database, or db=env:DATABASE_URL)',
+          'db',
+        ),
+      )
+      const down = pgTable({ db: checkedDb({ connect: new Error('connect ECONNREFUSED 127.0.0.1:1') }), table: 't' })
+      await expect(down.check({ args: {} })).rejects.toThrow(
+        new JobSourceError('pgTable: cannot connect to the database: connect ECONNREFUSED 127.0.0.1:1'),
+      )
+      const typo = pgTable({
+        db: checkedDb({ page: pgError('column "emial" does not exist', 'Perhaps you meant "users.email".') }),
+        table: 'users',
+      })
+      await expect(typo.check({ args: {} })).rejects.toThrow(
+        new JobSourceError('pgTable: cannot read table users: column "emial" does not exist (Perhaps you meant "users.email".)'),
+      )
+    })
+
+    it('refuses a table whose key no unique index holds (rows sharing a key would be skipped); takes a view on trust', async () => {
+      const loose = pgTable({ db: checkedDb({ unique: { kind: 'r', unique: false } }), table: 'users', key: 'domain' })
+      await expect(loose.check({ args: {} })).rejects.toThrow(
+        new JobSourceError(
+          'pgTable: no unique index of table users holds only its key (domain): rows sharing a key would be skipped; key it by its primary key or other unique NOT NULL columns',
+        ),
+      )
+      await pgTable({ db: checkedDb({ unique: { kind: 'v', unique: false } }), table: 'users_view' }).check({ args: {} })
+      await pgTable({ db: checkedDb({ unique: { kind: 'p', unique: true } }), table: 'events' }).check({ args: {} })
+    })
+  })
 })

@@ -120,7 +120,7 @@ export class FileBackend implements StateBackend {
     return { checkpoint, journal, journalAt, locked: present.lock && lockHeld(paths.lock), where: paths.checkpoint }
   }
 
-  retryPass(key: string): Promise<RetryPass | undefined> {
-    return promised(() => prepareFileRetryPass(this.#stateDir, key))
+  retryPass(key: string, args: Record<string, string> = {}): Promise<RetryPass | undefined> {
+    return promised(() => prepareFileRetryPass(this.#stateDir, key, args))
   }
 }

@@ -42,8 +42,8 @@ export class PgBackend implements StateBackend {
   }
 
   /** Takes the run's lease (held until the pass's release) and prepares the pass (see {@link preparePgRetryPass}). */
-  async retryPass(key: string): Promise<RetryPass | undefined> {
-    return preparePgRetryPass(await openPgStore(this.#url, key, this.#options))
+  async retryPass(key: string, args: Record<string, string> = {}): Promise<RetryPass | undefined> {
+    return preparePgRetryPass(await openPgStore(this.#url, key, this.#options), args)
   }
 
   /** Runs `read` on a session of its own, ended after; an error other than ours is one line that starts with `failed`. */
