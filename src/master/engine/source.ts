@@ -4,7 +4,7 @@ import type { KeyReader } from './job-key.js'
 import { keyReader } from './job-key.js'
 import type { Ledger } from './ledger.js'
 import type { SkipSet } from '../state/skip-set.js'
-import { thrownLine } from '../../user-code.js'
+import { thrownLine, typeName } from '../../user-code.js'
 import { yieldToIO } from '../../yield-to-io.js'
 
 /** Jobs pulled between two yields to the event loop, so sockets are served. */
@@ -66,22 +66,22 @@ export class Source {
       let key: JobKey | undefined
       for (let n = 0; n < chunk && !this.#stopped; n++) {
         let job: unknown
-        try {
-          if (nextPage !== undefined) {
-            if (at === page.length) {
-              const next = await nextPage()
-              if (next === undefined) {
-                this.exhausted = true
-                break
-              }
-              page = next
-              at = 0
-              // An empty page holds no job: the next one is asked for.
-              n--
-              continue
+        if (nextPage !== undefined) {
+          if (at === page.length) {
+            const next = await pageOf(nextPage)
+            if (next === undefined) {
+              this.exhausted = true
+              break
             }
-            job = page[at++]
-          } else {
+            page = next
+            at = 0
+            // An empty page holds no job: the next one is asked for.
+            n--
+            continue
+          }
+          job = page[at++]
+        } else {
+          try {
             const r = it.next()
             // A sync iterator's results are used as they are: no promise per job.
             const result = isAsync ? await r : (r as IteratorResult<unknown>)
@@ -91,9 +91,9 @@ export class Source {
               break
             }
             job = result.value
+          } catch (error) {
+            throw generatorError(error)
           }
-        } catch (error) {
-          throw generatorError(error)
         }
         const seq = ledger.next
         key = readKey(job, seq)
@@ -136,6 +136,20 @@ export class Source {
       // A generator that throws while closing changes nothing for the run.
     }
   }
+}
+
+/** The next page of a paged generator (undefined at its end); what is not an array is refused in one line. */
+async function pageOf(nextPage: () => Promise<readonly unknown[] | undefined>): Promise<readonly unknown[] | undefined> {
+  let page: unknown
+  try {
+    page = await nextPage()
+  } catch (error) {
+    throw generatorError(error)
+  }
+  if (page === undefined || Array.isArray(page)) return page as readonly unknown[] | undefined
+  throw new JobSourceError(
+    `The generator's nextPage() returned ${typeName(page)}; it must return an array of jobs, or undefined once there are no more`,
+  )
 }
 
 /** What the generator threw, as one line with its file and line (the CLI prints no stack for it). */

@@ -11,7 +11,7 @@ const ctx = { position: 0, args: {} }
  * A generator read only by pages: its next() fails the test. `pages` are handed out in
  * turn (then undefined); `returned` counts the calls of return().
  */
-function paged(pages: (readonly unknown[] | Error)[]) {
+function paged(pages: (unknown[] | Error | number | null)[]) {
   const state = { asked: 0, returned: 0 }
   async function* rows(): AsyncGenerator<unknown> {
     yield await Promise.reject(new Error('read by rows'))
@@ -20,7 +20,7 @@ function paged(pages: (readonly unknown[] | Error)[]) {
   generator.nextPage = () => {
     state.asked++
     const page = pages.shift()
-    return page instanceof Error ? Promise.reject(page) : Promise.resolve(page)
+    return page instanceof Error ? Promise.reject(page) : Promise.resolve(page as readonly unknown[] | undefined)
   }
   generator.return = () => {
     state.returned++
@@ -76,5 +76,22 @@ describe('Source over a generator read by pages', () => {
     source.stop()
     await running
     expect(state.returned).toBe(1)
+  })
+
+  it('a nextPage() of its own that gives what is not an array is refused in one line, not taken for jobs', async () => {
+    for (const [page, what] of [
+      [42, 'a number'],
+      [null, 'null'],
+    ] as const) {
+      const { generator } = paged([[1], page])
+      const ledger = new Ledger(1000)
+      const pulling = new Source({ getJobs: () => generator }, ledger, new SkipSet(), 100, () => {}).run(undefined, ctx)
+      await expect(pulling).rejects.toThrow(
+        new JobSourceError(
+          `The generator's nextPage() returned ${what}; it must return an array of jobs, or undefined once there are no more`,
+        ),
+      )
+      expect(ledger.counts.queued).toBe(1)
+    }
   })
 })
