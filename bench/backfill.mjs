@@ -13,7 +13,7 @@
 // medians of the rounds, the ratios those of the medians. The exactly-once path and the
 // no-code backfill (issue 25, parts 1 and 3) join the rounds when this build has them.
 // Each Taskmaster process reports its CPU at exit (bench/fixtures/cpu-at-exit.mjs); a run
-// of 1,000 rows measures the fixed part (start and end), taken off before dividing by the
+// of 4,000 rows measures the fixed part (start and end), taken off before dividing by the
 // rows. Then (d) the start of the README's command (bench/start-up.mjs). PostgreSQL: a
 // throwaway server (test/helpers/postgres.ts), or --db URL. --profile DIR: one more run of
 // 2 slaves, profiled, summarized by bench/profile-summary.mjs.
@@ -37,8 +37,6 @@ const SCRIPT = join(root, 'bench/backfill-script.mjs')
 const CPU_AT_EXIT = join(root, 'bench/fixtures/cpu-at-exit.mjs')
 const JOBS = join(root, 'examples/postgres/jobs.ts')
 const HANDLER = join(root, 'examples/postgres/handler.ts')
-/** Rows of the run that measures a run's fixed CPU (start and end): one batch. */
-const FIXED_ROWS = 1000
 
 const argv = process.argv.slice(2)
 const option = (name, fallback) => {
@@ -52,6 +50,8 @@ if (argv.includes('--help')) {
   process.exit(0)
 }
 const ROWS = Number(option('--rows', 1_000_000))
+/** Rows of the run that measures a run's fixed CPU (start and end): two batches for each of two slaves. */
+const FIXED_ROWS = Math.min(4000, ROWS)
 // A million single-row UPDATEs take minutes: one job per row runs on a smaller table, and
 // is compared in rows/s.
 const PER_ROW_ROWS = Number(option('--per-row-rows', Math.min(ROWS, 100_000)))

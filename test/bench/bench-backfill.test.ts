@@ -127,7 +127,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)('npm run bench:backfill on a tin
     ])
       expect(bench.stdout).toMatch(line)
     // The CPU per row: Taskmaster's processes, its own beyond the handler's work, the database's.
-    expect(bench.stdout).toMatch(/^CPU per row, µs \(medians of the rounds; Taskmaster's processes less a run of 1,000 rows/m)
+    expect(bench.stdout).toMatch(/^CPU per row, µs \(medians of the rounds; Taskmaster's processes less a run of [\d,]+ rows/m)
     expect(bench.stdout).toMatch(/^scenario +master +slaves +client +TM own +database  cores busy, of which others'$/m)
     for (const name of ['batch-1-slave', 'batch-2-slaves'])
       expect(bench.stdout).toMatch(new RegExp(`^${name} +-?[\\d.]+ +-?[\\d.]+ +-?[\\d.]+ +-?[\\d.]+ +[\\d.]+  [\\d.]+, [\\d.]+$`, 'm'))
