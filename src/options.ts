@@ -327,6 +327,8 @@ export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & {
   shownArgs: Record<string, string>
   /** The secret values masked in `shownArgs`, hidden in log and error lines too. */
   secrets: string[]
+  /** The arguments given as `name=env:VAR`, by name: the variable each was read from (saved for `tm-ctl list`). */
+  argsFromEnv: Record<string, string>
 }
 /** {@link SlaveOptions} with every default filled in. */
 export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & {
@@ -344,7 +346,7 @@ function defined<T extends object>(options: T): Partial<T> {
  * Every field of {@link MasterOptions}: the table's and those every caller gives; and those
  * resolving adds (recomputed), so resolved options resolve again to themselves.
  */
-const MASTER_NAMES: readonly string[] = ['source', ...Object.keys(MASTER_TABLE), 'shownArgs', 'secrets']
+const MASTER_NAMES: readonly string[] = ['source', ...Object.keys(MASTER_TABLE), 'shownArgs', 'secrets', 'argsFromEnv']
 /** Every field of {@link SlaveOptions}. */
 const SLAVE_NAMES: readonly string[] = ['handler', 'batchHandler', 'host', ...Object.keys(SLAVE_TABLE)]
 
@@ -358,7 +360,7 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   // The state store's password is a secret of the run too: hidden wherever free text is shown.
   const secrets = [...args.secrets]
   if (o.stateStore !== undefined) redactText(o.stateStore, secrets)
-  Object.assign(o, { args: args.values, shownArgs: args.shown, secrets })
+  Object.assign(o, { args: args.values, shownArgs: args.shown, secrets, argsFromEnv: args.env })
   if (Object.hasOwn(o.args, SHARD_ARG))
     throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
   if (o.standby && o.stateStore === undefined)

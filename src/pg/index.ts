@@ -56,8 +56,10 @@ export interface PgTableSource extends KeysetSource<Record<string, unknown>> {
    */
   total: (ctx?: SourceContext) => Promise<number | { estimate: number } | undefined>
   /**
-   * The fraction of the key space at or before `last`: where it stands between the lowest
-   * and the highest value of the (first) key column. undefined for a key that is not an integer.
+   * The fraction of the rows at or before `last`: the planner's estimate of them over its
+   * estimate of all rows when its statistics cover the key space, else where `last` stands
+   * between the lowest and the highest value of the (first) key column. undefined for a key
+   * that is not an integer.
    */
   progress: (last: JobKey, ctx?: SourceContext) => Promise<number | undefined>
   /**
@@ -71,6 +73,9 @@ export interface PgTableSource extends KeysetSource<Record<string, unknown>> {
 
 /** pg's type id of int8 (bigint, bigserial). */
 const INT8_OID = 20
+
+/** The planner's statistics are used when their histogram reaches this far into the key space. */
+const STATISTICS_COVER = 0.9
 
 /** PostgreSQL's `undefined_function`: `%` of a column that is not an integer. */
 const UNDEFINED_FUNCTION = '42883'
@@ -215,6 +220,21 @@ export function pgTable(options: PgTableOptions): PgTableSource {
     }
   }
   let bounds: ((last: bigint) => Promise<number | undefined>) | undefined
+
+  /**
+   * The planner's fraction of the rows at or before `last` (its histogram knows where the
+   * keys are dense and where sparse), when its statistics cover the key space: a histogram
+   * whose top is short of the highest key was made before the rows above it came.
+   */
+  const plannedFraction = async (db: PgQueryable, last: JobKey): Promise<number | undefined> => {
+    const top = integerOf((await db.query(sql.histogramTop, [sql.table, first])).rows[0]?.top)
+    if (top === undefined || ((await bounds?.(top)) ?? 0) < STATISTICS_COVER) return undefined
+    const key = composite ? decodeTuple(last, keys) : [typeof last === 'bigint' ? last.toString() : last]
+    const before = planRows((await db.query(sql.explainAtOrBefore, [...params, ...key])).rows[0]?.['QUERY PLAN'])
+    const all = planRows((await db.query(sql.explain, params)).rows[0]?.['QUERY PLAN'])
+    return all > 0 && Number.isFinite(before) ? Math.min(1, Math.max(0, before / all)) : undefined
+  }
+
   const progress = async (last: JobKey, ctx?: SourceContext): Promise<number | undefined> => {
     const at = integerOf(composite ? firstValue(last) : last)
     if (at === undefined) return undefined
@@ -223,7 +243,11 @@ export function pgTable(options: PgTableOptions): PgTableSource {
       const row = db === undefined ? undefined : (await db.query(top ? sql.top : sql.bounds, params)).rows[0]
       return { lo: row?.lo, hi: row?.hi }
     })
-    return bounds(at)
+    // Where the key stands between the lowest and the highest key: true of keys spread
+    // evenly, and the guide when the planner has no statistics of the column.
+    const even = await bounds(at)
+    const db = even === undefined ? undefined : await database(ctx?.args)
+    return (db === undefined ? undefined : await plannedFraction(db, last)) ?? even
   }
 
   const check = async (ctx?: SourceContext): Promise<void> => {

@@ -61,6 +61,15 @@ export interface TableQueries {
   bounds: string
   /** The highest value of the first key column (`hi`): `[...params]`. */
   top: string
+  /** The planner's estimate of the rows at or before a key: `[...params, ...key]`. */
+  explainAtOrBefore: string
+  /**
+   * The highest bound of the first key column's histogram in the planner's statistics
+   * (`top`, text; no row without them): `[table, column]`, the table as {@link TableQueries.table}.
+   */
+  histogramTop: string
+  /** The table, each part quoted: what `to_regclass` reads. */
+  table: string
 }
 
 /**
@@ -78,6 +87,10 @@ export function tableQueries(spec: TableSpec): TableQueries {
   const filter = spec.where === '' ? '' : `(${spec.where})`
   const after = (p: number): string =>
     keys.length === 1 ? `${keys[0]} > $${p}` : `(${order}) > (${keys.map((_, i) => `$${p + i}`).join(', ')})`
+  // (a, b) <= ($p, $p+1) spelled out, since the planner estimates a row comparison by its
+  // first column alone: a < $p OR (a = $p AND b <= $p+1).
+  const atOrBefore = (p: number, i = 0): string =>
+    i === keys.length - 1 ? `${keys[i]} <= $${p + i}` : `(${keys[i]} < $${p + i} OR (${keys[i]} = $${p + i} AND ${atOrBefore(p, i + 1)}))`
   const inShard = (p: number): string => `((${keys[0]} % $${p}) + $${p}) % $${p} = $${p + 1}`
   /** The rows matching the filter and `conditions`. */
   const from = (...conditions: string[]): string => {
@@ -95,5 +108,11 @@ export function tableQueries(spec: TableSpec): TableQueries {
     countShard: `SELECT count(*) AS n ${from(inShard(n + 1))}`,
     bounds: `SELECT min(${keys[0]}) AS lo, max(${keys[0]}) AS hi ${from()}`,
     top: `SELECT max(${keys[0]}) AS hi ${from()}`,
+    explainAtOrBefore: `EXPLAIN (FORMAT JSON) SELECT 1 ${from(atOrBefore(n + 1))}`,
+    histogramTop:
+      'SELECT (s.histogram_bounds::text::text[])[array_upper(s.histogram_bounds::text::text[], 1)] AS top FROM pg_stats s ' +
+      'JOIN pg_class c ON c.relname = s.tablename JOIN pg_namespace ns ON ns.oid = c.relnamespace AND ns.nspname = s.schemaname ' +
+      'WHERE c.oid = to_regclass($1) AND s.attname = $2 AND s.histogram_bounds IS NOT NULL',
+    table,
   }
 }

@@ -92,7 +92,7 @@ afterAll(cleanTempDirs)
 describe('the packed package', () => {
   it('ships the bins, the compiled code and its types, README and package.json, nothing else', () => {
     const unexpected = files.filter(
-      (path) => !/^(package\.json|README\.md|bin\/tm-(master|slave|ctl)\.js|dist\/.+\.(js|d\.ts))$/.test(path),
+      (path) => !/^(package\.json|README\.md|bin\/(tm-master|tm-slave|tm-ctl|start)\.js|dist\/.+\.(js|d\.ts))$/.test(path),
     )
     expect(unexpected).toEqual([])
     expect(files).toEqual(
@@ -100,6 +100,7 @@ describe('the packed package', () => {
         'bin/tm-master.js',
         'bin/tm-slave.js',
         'bin/tm-ctl.js',
+        'bin/start.js',
         'dist/index.js',
         'dist/index.d.ts',
         'dist/cli/master-command.js',

@@ -38,6 +38,12 @@ describe('isSecretName', () => {
       'privkey',
       'cookie',
       'sessionCookie',
+      'dbpass',
+      'pgpass',
+      'apikey2',
+      'DB_PASS2',
+      'sshkey',
+      'userpw',
     ]) {
       expect(isSecretName(name), name).toBe(true)
     }
@@ -53,7 +59,10 @@ describe('isSecretName', () => {
       'tokenizer',
       'passes',
       'compass',
+      'bypass',
+      'turkey',
       'host',
+      'shard2',
       'sslmode',
       'user',
       'max_lag',
@@ -107,6 +116,15 @@ describe('redactText', () => {
     const again: string[] = []
     expect(redactText(once, again)).toBe(once)
     expect(again).toEqual([])
+  })
+  it("reports a URL's password also percent-decoded, as a message may quote it", () => {
+    const found: string[] = []
+    expect(redactText('postgres://weird:Pa%40ss%3Aw%2Frd%3F%23Zq9@127.0.0.1:5432/db', found)).toBe('postgres://weird:***@127.0.0.1:5432/db')
+    expect(found).toEqual(['Pa%40ss%3Aw%2Frd%3F%23Zq9', 'Pa@ss:w/rd?#Zq9'])
+    expect(hideSecrets(found)('auth failed for Pa@ss:w/rd?#Zq9 here')).toBe('auth failed for *** here')
+    const bad: string[] = []
+    redactText('postgres://u:100%zz@h/db', bad)
+    expect(bad).toEqual(['100%zz'])
   })
 })
 

@@ -17,7 +17,7 @@ import { Dispatcher } from './dispatcher.js'
 import { Throttle } from './throttle.js'
 import type { FailedJob } from '../state/failed-log.js'
 import { Ledger } from './ledger.js'
-import { Persistence } from './persistence.js'
+import { Persistence, shownTotal } from './persistence.js'
 import { stateBackend } from '../state/state-backend.js'
 import { Server } from './server.js'
 import type { RunServer, ServerHandler, ServerOptions } from './server.js'
@@ -105,7 +105,7 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
     // The run's identity is on disk before its first job goes out.
-    await store.begin(identityArgs(options.shownArgs, options.shard))
+    await store.begin(identityArgs(options.shownArgs, options.shard), options.argsFromEnv)
     const previous = store.previous
     if (previous?.complete) {
       await store.close()
@@ -130,11 +130,15 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
     const asked = await openSource(options)
     const throttle = options.throttle ?? asked
     const resume = store.resumePoint()
+    // The total and, on a resume, where the watermark stands in the source's key space (for
+    // the first document, the resume line) are asked side by side, and waited for together at
+    // most TOTAL_WAIT_MS: an answer that comes later is used when it comes.
+    const waited = Date.now()
     const reading = readTotal(options, events)
-    const total = await settledWithin(reading, TOTAL_WAIT_MS)
-    // Where a resumed run stands in the source's key space, for its first document (the resume line).
     const probe = new ProgressProbe(options.source, sourceContext(options), (message) => events.emit('log', { level: 'warn', message }))
-    await probe.ask(resume.last ?? undefined, resume.position)
+    const asking = probe.ask(resume.last ?? undefined, resume.position)
+    const total = await settledWithin(reading, TOTAL_WAIT_MS)
+    await settledWithin(asking, Math.max(0, TOTAL_WAIT_MS - (Date.now() - waited)))
     const run = new Run({ ...options, throttle }, { ...context, parts }, store, resume, {
       total: total === PENDING ? undefined : total,
       probe,
@@ -239,9 +243,9 @@ export class Run {
       store,
       this.#ledger,
       resume,
-      { key: o.key, args: identityArgs(o.shownArgs, o.shard) },
+      { key: o.key, args: identityArgs(o.shownArgs, o.shard), env: o.argsFromEnv },
       this.#startedAt,
-      warn,
+      { total: () => shownTotal(this.#status.last), warn },
     )
     this.#failedLog = store.openFailedLog(o.failedLog)
     // The state can no longer be written (a lost lease): stop at once, the jobs in flight could not be recorded.

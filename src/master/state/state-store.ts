@@ -76,10 +76,11 @@ export interface StateStore {
   readonly warnings: readonly string[]
   /**
    * Checks the arguments against a saved run (refusing others) and, for a fresh run,
-   * makes its identity durable before the first job goes out; then refuses a shard count
+   * makes its identity (the arguments, and `env`: those given as `name=env:VAR`, by name)
+   * durable before the first job goes out; then refuses a shard count
    * other than the one the key's saved runs have (`refuseOtherShardCount` of shard-count.ts).
    */
-  begin(args: Record<string, string>): Promise<void>
+  begin(args: Record<string, string>, env?: Record<string, string>): Promise<void>
   /** Removes the state a fresh run wrote in {@link begin} (it never got to run a job). */
   discardFresh(): Promise<void>
   /** Where to resume: the checkpoint plus the journal written after it. */
@@ -119,10 +120,23 @@ export interface StoredRun {
   journal: JournalEntries
   /** When the journal was last written, if the store knows and it has records (ISO 8601). */
   journalAt: string | undefined
-  /** A master holds the run's lock (or lease) now: it may be running. */
+  /**
+   * A master holds the run's lock (or lease) now: it may be running. A lock file whose
+   * master is known dead (on this host, its pid gone: killed) is not held.
+   */
   locked: boolean
   /** Where the checkpoint is, for people: a path, or the table and run. */
   where: string
+}
+
+/** A run of {@link StateBackend.list}: its state as {@link StateBackend.read} reads it, or why it cannot be read. */
+export type ListedRun = { key: string; run: StoredRun } | { key: string; where: string; problem: string }
+
+/** Every run of a backend, and where they are kept. */
+export interface RunList {
+  /** The state dir, or the database (its URL with the password masked), for people. */
+  where: string
+  runs: ListedRun[]
 }
 
 /**
@@ -159,6 +173,12 @@ export interface StateBackend {
   open(key: string, options?: StoreOpenOptions): Promise<StateStore>
   /** Reads run `key` without taking its lock; throws a CheckpointError when there is no such run. */
   read(key: string): Promise<StoredRun>
+  /**
+   * Every run the backend keeps, each read as {@link read} reads one (no lock, no lease,
+   * nothing created), in no particular order; a run whose state cannot be read is listed
+   * with the reason. Throws a CheckpointError when there is no such state dir.
+   */
+  list(): Promise<RunList>
   /**
    * Prepares `--retry-failed` for run `key` (see {@link RetryPass}) with the arguments
    * `args` (as shown) that its handler needs; undefined, holding nothing, when it has no

@@ -169,12 +169,16 @@ describe('pgTable by a composite key', () => {
 })
 
 /** A stand-in answering each statement by its start: EXPLAIN, count, the key's bounds. */
-function answering(answers: { plan?: number; count?: string; lo?: unknown; hi?: unknown }) {
+function answering(answers: { plan?: number; count?: string; lo?: unknown; hi?: unknown; histogramTop?: string; before?: number }) {
   const queries: string[] = []
   return {
     queries,
     query: (text: string) => {
       queries.push(text)
+      if (text.includes(' <= $') && text.startsWith('EXPLAIN'))
+        return Promise.resolve({ rows: [{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': answers.before } }] }] })
+      if (text.includes('FROM pg_stats'))
+        return Promise.resolve({ rows: answers.histogramTop === undefined ? [] : [{ top: answers.histogramTop }] })
       if (text.startsWith('EXPLAIN')) return Promise.resolve({ rows: [{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': answers.plan } }] }] })
       if (text.startsWith('SELECT count')) return Promise.resolve({ rows: [{ n: answers.count }] })
       if (text.startsWith('SELECT min')) return Promise.resolve({ rows: [{ lo: answers.lo, hi: answers.hi }] })
@@ -195,17 +199,32 @@ describe('pgTable total() and progress()', () => {
     expect(large.queries.some((text) => text.startsWith('SELECT count'))).toBe(false)
   })
 
-  it('progress() is where `last` stands between the lowest and the highest key, for one key or a composite first column', async () => {
+  it("progress() without the planner's statistics is where `last` stands between the lowest and the highest key, for one key or a composite first column", async () => {
     const db = answering({ lo: '101', hi: '200' })
     const source = pgTable({ db, table: 't' })
     expect(await source.progress(150n)).toBe(0.5)
     expect(await source.progress(90)).toBe(0)
     expect(await source.progress('250')).toBe(1)
-    expect(db.queries).toEqual(['SELECT min("id") AS lo, max("id") AS hi FROM "t"'])
+    const statistics = (queries: string[]): string[] => queries.map((text) => (text.includes('FROM pg_stats') ? 'statistics' : text))
+    expect(statistics(db.queries)).toEqual(['SELECT min("id") AS lo, max("id") AS hi FROM "t"', 'statistics', 'statistics', 'statistics'])
     const tuples = answering({ lo: 1, hi: 4 })
     const composite = pgTable({ db: tuples, table: 't', key: ['tenant_id', 'id'], where: 'live' })
     expect(await composite.progress('[2,"9007199254740993"]')).toBe(0.5)
-    expect(tuples.queries).toEqual(['SELECT min("tenant_id") AS lo, max("tenant_id") AS hi FROM "t" WHERE (live)'])
+    expect(statistics(tuples.queries)).toEqual([
+      'SELECT min("tenant_id") AS lo, max("tenant_id") AS hi FROM "t" WHERE (live)',
+      'statistics',
+    ])
+  })
+
+  it("progress() is the planner's rows at or before `last` over all its rows when its statistics cover the key space (uneven keys)", async () => {
+    // Half the rows are ids 1 to 100, the other half far above: the key space says 0.0001 % at id 100, the planner 50 %.
+    const db = answering({ lo: '1', hi: '1000000', histogramTop: '1000000', before: 500, plan: 1000 })
+    const source = pgTable({ db, table: 't' })
+    expect(await source.progress(100n)).toBe(0.5)
+    expect(db.queries).toContain('EXPLAIN (FORMAT JSON) SELECT 1 FROM "t" WHERE "id" <= $1')
+    // Statistics made before the rows at the top of the key space came: the key space it is.
+    const stale = answering({ lo: '1', hi: '1000000', histogramTop: '500000', before: 500, plan: 1000 })
+    expect(await pgTable({ db: stale, table: 't' }).progress(100n)).toBeCloseTo(0.0001, 6)
   })
 
   it('progress() is undefined where it cannot vouch: a text key, a key not of the table', async () => {
