@@ -28,6 +28,7 @@ export type {
   SlaveOptions,
   JobSource,
   JobGenerator,
+  PagedGenerator,
   JobKey,
   JobTotal,
   SourceContext,

@@ -11,6 +11,18 @@ export { validateRunKey } from './option-specs.js'
 /** A job generator: `getJobs(last, ctx)`, sync or async. */
 export type JobGenerator = (last: JobKey | undefined, ctx: GeneratorContext) => Iterable<unknown> | AsyncIterable<unknown>
 
+/**
+ * What a generator may return to be read a page at a time: its jobs as an async generator,
+ * and the same jobs, in the same order, by `nextPage()` (keyset() and pgTable() return
+ * one). The master reads such a generator by pages: no promise and no iterator result per
+ * job, which were most of its allocation on a table walk. A consumer uses one way or the
+ * other, not both; `return()` ends both.
+ */
+export interface PagedGenerator<T> extends AsyncGenerator<T> {
+  /** The jobs of the next page, in order (a page may be empty); undefined once there are no more. */
+  nextPage: () => Promise<readonly T[] | undefined>
+}
+
 /** What identifies a job across runs; the checkpoint stores these. */
 export type JobKey = number | string | bigint
 

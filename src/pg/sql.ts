@@ -41,8 +41,8 @@ export interface TableSpec {
   params: number
 }
 
-/** Every statement of a table source. */
-export interface TableQueries {
+/** The four page statements, each with its parameters. */
+export interface PageQueries {
   /** The first page: `[...params, limit]`. */
   first: string
   /** A page after a key: `[...params, limit, ...key]`. */
@@ -51,6 +51,16 @@ export interface TableQueries {
   firstShard: string
   /** A shard's page after a key: `[...params, limit, ...key, count, index - 1]`. */
   nextShard: string
+}
+
+/** Every statement of a table source. */
+export interface TableQueries extends PageQueries {
+  /**
+   * The same pages of the (first) key column alone, as one row: `keys`, the page's keys as
+   * text joined by commas in key order (`2,4,6`), NULL for an empty page. For a walk that
+   * selects only an integer key: one row to parse instead of a row per key.
+   */
+  keys: PageQueries
   /** The planner's estimate of the rows: `[...params]`. */
   explain: string
   /** The rows, counted: `[...params]`. */
@@ -97,12 +107,19 @@ export function tableQueries(spec: TableSpec): TableQueries {
     const all = filter === '' ? conditions : [filter, ...conditions]
     return `FROM ${table}${all.length === 0 ? '' : ` WHERE ${all.join(' AND ')}`}`
   }
-  const page = (...conditions: string[]): string => `SELECT ${spec.select} ${from(...conditions)} ORDER BY ${order} LIMIT $${n + 1}`
+  const pages = (select: string, wrap = (page: string): string => page): PageQueries => {
+    const page = (...conditions: string[]): string => wrap(`SELECT ${select} ${from(...conditions)} ORDER BY ${order} LIMIT $${n + 1}`)
+    return {
+      first: page(),
+      next: page(after(n + 2)),
+      firstShard: page(inShard(n + 2)),
+      nextShard: page(after(n + 2), inShard(n + 2 + keys.length)),
+    }
+  }
+  const key = keys[0]
   return {
-    first: page(),
-    next: page(after(n + 2)),
-    firstShard: page(inShard(n + 2)),
-    nextShard: page(after(n + 2), inShard(n + 2 + keys.length)),
+    ...pages(spec.select),
+    keys: pages(key, (page) => `SELECT string_agg(${key}::text, ',' ORDER BY ${key}) AS keys FROM (${page}) AS page`),
     explain: `EXPLAIN (FORMAT JSON) SELECT 1 ${from()}`,
     count: `SELECT count(*) AS n ${from()}`,
     countShard: `SELECT count(*) AS n ${from(inShard(n + 1))}`,

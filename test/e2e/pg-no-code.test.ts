@@ -96,6 +96,8 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(
       await postgres.db.query('INSERT INTO orders (tenant_id, id) SELECT t, g FROM generate_series(1, 500) g, generate_series(1, 4) t')
       await postgres.db.query('CREATE TABLE empty (id int8 PRIMARY KEY, touched int NOT NULL DEFAULT 0)')
       await postgres.db.query('CREATE TABLE poison (id int8 PRIMARY KEY)')
+      await postgres.db.query('CREATE TABLE tags (name text PRIMARY KEY, n int NOT NULL DEFAULT 0)')
+      await postgres.db.query("INSERT INTO tags (name) VALUES ('a'), ('b')")
     })
 
     beforeEach(async () => {
@@ -159,16 +161,29 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(
       expect(readCheckpoint(box, 'orders').last).toBe('[4,"500"]')
     })
 
-    it('two shards (--shard i/2) share the table: each its own half, together every row once', async () => {
+    it('two shards (--shard i/2) share the table by the first key column: each its own half, together every row once', async () => {
       const box = sandbox()
+      const sql = 'sql=UPDATE orders SET touched = touched + 1 WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::int[], $2::bigint[]))'
       const shards = await Promise.all(
-        [1, 2].map((i) => noCode(box, 'sharded', ['table=users', `sql=${DOMAIN}`], 1, ['--shard', `${i}/2`])),
+        [1, 2].map((i) => noCode(box, 'sharded', ['table=orders', 'keys=tenant_id,id', sql], 1, ['--shard', `${i}/2`])),
       )
-      // ids are 2, 4, 6...: id mod 2 puts every row in shard 1 and none in shard 2; id / 2 is the row's number.
-      for (const done of shards) expect(done.exit, done.stderr).toEqual(EXIT_OK)
-      expect(shards[0].stdout).toMatch(new RegExp(`complete: ${ROWS} jobs \\(${ROWS} done`))
-      expect(shards[1].stdout).toMatch(/complete: 0 jobs \(0 done/)
-      expect(await touches()).toEqual({ 1: ROWS })
+      for (const done of shards) {
+        expect(done.exit, done.stderr).toEqual(EXIT_OK)
+        expect(done.stdout).toMatch(/complete: 1000 jobs \(1000 done, 0 failed/)
+      }
+      expect(await touches('orders')).toEqual({ 1: 2000 })
+      // Shard 1 took tenants 2 and 4 (tenant_id mod 2 = 0), shard 2 tenants 1 and 3.
+      expect(readCheckpoint(box, 'sharded.shard-1-of-2').last).toBe('[4,"500"]')
+      expect(readCheckpoint(box, 'sharded.shard-2-of-2').last).toBe('[3,"500"]')
+      // A shard needs an integer first key column: said before the first job.
+      const text = await noCode(box, 'text-shard', ['table=tags', 'keys=name', 'sql=UPDATE tags SET n = n + 1 WHERE name = ANY($1)'], 1, [
+        '--shard',
+        '1/2',
+      ])
+      expectUsageError(
+        text,
+        /^tm-master: pgTable: a sharded run \(--shard\) needs an integer key column \(shard i of n takes the rows whose name mod n is i - 1\): operator does not exist: text % unknown$/,
+      )
     })
 
     it('a master killed -9 mid-run and started again: no row lost, only the rows in flight written again', async () => {

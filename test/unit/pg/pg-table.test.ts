@@ -84,6 +84,74 @@ describe('pgTable', () => {
   })
 })
 
+/**
+ * A stand-in for a table of one integer key column: a page of rows as pg gives them
+ * (`value` makes each key what pg's parser would), or the same page joined (`keys`).
+ */
+function keyTable(ids: number[], dataTypeID: number, value: (id: number) => unknown, column = 'id') {
+  const queries: { text: string; values: unknown[] | undefined }[] = []
+  return {
+    queries,
+    query: (text: string, values?: unknown[]) => {
+      queries.push({ text, values })
+      const [limit, after] = [Number(values![0]), values![1] === undefined ? -Infinity : Number(values![1])]
+      const page = ids.filter((id) => id > after).slice(0, limit)
+      if (text.startsWith('SELECT string_agg'))
+        return Promise.resolve({ rows: [{ keys: page.length === 0 ? null : page.join(',') }], fields: [{ name: 'keys', dataTypeID: 25 }] })
+      // As pg builds them: the column an own property, whatever its name.
+      return Promise.resolve({
+        rows: page.map((id) => Object.fromEntries([[column, value(id)]]) as Record<string, unknown>),
+        fields: [{ name: column, dataTypeID }],
+      })
+    },
+  }
+}
+
+describe('pgTable walking its integer key alone', () => {
+  const ids = [-3, 2, 4, 6, 9007199254740, 9007199254742]
+
+  it('reads each page after the first as one row of joined keys, and gives the rows pg gives (int8: digits)', async () => {
+    const db = keyTable(ids, 20, String)
+    const source = pgTable({ db, table: 't', columns: ['id'], pageSize: 2 })
+    const rows = (await collect(source.getJobs(undefined))) as Record<string, unknown>[]
+    expect(rows).toStrictEqual(ids.map((id) => ({ id: String(id) })))
+    expect(rows.map(source.key)).toEqual(ids.map(BigInt))
+    expect(db.queries.map((q) => q.text.slice(0, 17))).toEqual([
+      'SELECT "id" FROM ',
+      'SELECT string_agg',
+      'SELECT string_agg',
+      'SELECT string_agg',
+    ])
+    expect(db.queries.map((q) => q.values)).toEqual([[2], [2, '2'], [2, '6'], [2, '9007199254742']])
+  })
+
+  it('int4 keys stay numbers, as pg gives them; read a page at a time, the same rows', async () => {
+    const db = keyTable(ids.slice(0, 4), 23, Number)
+    const source = pgTable({ db, table: 't', columns: ['id'], pageSize: 3 })
+    const jobs = source.getJobs(undefined)
+    const pages = [await jobs.nextPage(), await jobs.nextPage(), await jobs.nextPage()]
+    expect(pages).toStrictEqual([[{ id: -3 }, { id: 2 }, { id: 4 }], [{ id: 6 }], undefined])
+    expect(db.queries[1].text.startsWith('SELECT string_agg')).toBe(true)
+  })
+
+  it('keeps to pages of rows where a joined page could differ: other columns, a text key, a parser of its own, a __proto__ column', async () => {
+    const cases = [
+      { db: keyTable(ids, 20, String, '__proto__'), options: { key: '__proto__', columns: ['__proto__'] } },
+      { db: keyTable(ids, 20, String), options: { columns: ['id', 'email'] } },
+      { db: keyTable(ids, 20, String), options: {} },
+      { db: keyTable(ids, 25, String), options: { columns: ['id'] } },
+      { db: keyTable(ids, 20, BigInt), options: { columns: ['id'] } },
+      { db: keyTable(ids, 23, String), options: { columns: ['id'] } },
+    ]
+    for (const { db, options } of cases) {
+      const source = pgTable({ db, table: 't', pageSize: 2, ...options })
+      const rows = (await collect(source.getJobs(undefined))) as Record<string, unknown>[]
+      expect(rows.map((row) => Object.keys(row).length)).toEqual(ids.map(() => 1))
+      expect(db.queries.filter((q) => q.text.startsWith('SELECT string_agg'))).toEqual([])
+    }
+  })
+})
+
 describe('pgTable by a composite key', () => {
   /** pg's answer for int4 tenant ids and int8 ids (as strings). */
   const rows = (pairs: [number, string][]) => pairs.map(([tenant_id, id]) => ({ tenant_id, id, note: `${tenant_id}/${id}` }))

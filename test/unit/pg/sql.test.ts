@@ -23,7 +23,23 @@ describe('pgTable statements', () => {
       top: 'SELECT max("id") AS hi FROM "app"."users"',
       explainAtOrBefore: 'EXPLAIN (FORMAT JSON) SELECT 1 FROM "app"."users" WHERE "id" <= $1',
       table: '"app"."users"',
+      keys: {
+        first: `SELECT string_agg("id"::text, ',' ORDER BY "id") AS keys FROM (SELECT "id" FROM "app"."users" ORDER BY "id" LIMIT $1) AS page`,
+        next: `SELECT string_agg("id"::text, ',' ORDER BY "id") AS keys FROM (SELECT "id" FROM "app"."users" WHERE "id" > $2 ORDER BY "id" LIMIT $1) AS page`,
+        firstShard: `SELECT string_agg("id"::text, ',' ORDER BY "id") AS keys FROM (SELECT "id" FROM "app"."users" WHERE (("id" % $2) + $2) % $2 = $3 ORDER BY "id" LIMIT $1) AS page`,
+        nextShard: `SELECT string_agg("id"::text, ',' ORDER BY "id") AS keys FROM (SELECT "id" FROM "app"."users" WHERE "id" > $2 AND (("id" % $3) + $3) % $3 = $4 ORDER BY "id" LIMIT $1) AS page`,
+      },
     })
+  })
+
+  it("a page of keys alone is the page's key column joined by commas, in key order, with the same parameters", () => {
+    const q = tableQueries({ table: 't', keys: ['user id'], select: '"user id"', where: 'active = $1', params: 1 })
+    const page = (where: string): string =>
+      `SELECT string_agg("user id"::text, ',' ORDER BY "user id") AS keys FROM (SELECT "user id" FROM "t" WHERE ${where} ORDER BY "user id" LIMIT $2) AS page`
+    // [...params, limit, key]: the same values as the page of rows it stands for.
+    expect(q.keys.next).toBe(page('(active = $1) AND "user id" > $3'))
+    expect(q.next).toBe('SELECT "user id" FROM "t" WHERE (active = $1) AND "user id" > $3 ORDER BY "user id" LIMIT $2')
+    expect(q.keys.nextShard).toBe(page('(active = $1) AND "user id" > $3 AND (("user id" % $4) + $4) % $4 = $5'))
   })
 
   it('a composite key: a row comparison after the where clause and its parameters, the shard on the first column', () => {
