@@ -4,7 +4,7 @@
 // one run). Usage: npm run bench -- [--quick | --smoke] [--json [file]] [--only name,name] [--repeat n]
 // --smoke runs every scenario's code path on tiny inputs, for the test suite: its figures mean nothing.
 import { execFileSync, spawn } from 'node:child_process'
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, get } from 'node:http'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -190,6 +190,10 @@ async function killed(name, { jobs, slave, killAfterMs, gated }) {
   await Promise.all([victim, other].map((p) => output(master, new RegExp(`:${p.child.pid} \\(.*\\) connected`))))
   // Gated (a run too short to outlast a slave's start-up), the jobs go once both are at work.
   if (gated) writeFileSync(gate, '')
+  // The kill's clock starts at the victim's first job: on a loaded machine its first batch can
+  // take longer than the whole wait, and a slave that did nothing has no rate to judge by.
+  const started = join(dir, `started-${victim.child.pid}`)
+  while (!existsSync(started)) await new Promise((resolve) => setTimeout(resolve, 2))
   const connectedAt = performance.now()
   await new Promise((resolve) => setTimeout(resolve, killAfterMs))
   victim.child.kill('SIGKILL')
