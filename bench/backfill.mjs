@@ -18,7 +18,9 @@
 // throwaway server (test/helpers/postgres.ts), or --db URL. --profile DIR: one more run of
 // 2 slaves, profiled, summarized by bench/profile-summary.mjs.
 //   npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 3] [--start-runs 3]
-//     [--only a,b] [--profile dir] [--db url] [--json file]
+//     [--only a,b] [--profile dir] [--baseline dir] [--db url] [--json file]
+// --baseline dir adds the two handleBatch scenarios run from another built checkout (main,
+// say), side by side: this build's ratio to it is printed with the targets.
 import { spawn } from 'node:child_process'
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -45,7 +47,7 @@ const option = (name, fallback) => {
 }
 if (argv.includes('--help')) {
   console.log(
-    'npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 3] [--start-runs 3] [--only script,batch-1-slave,...] [--profile dir] [--db postgres://...] [--json file]',
+    'npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 3] [--start-runs 3] [--only script,batch-1-slave,...] [--profile dir] [--baseline dir] [--db postgres://...] [--json file]',
   )
   process.exit(0)
 }
@@ -59,6 +61,7 @@ const REPEAT = Math.max(1, Number(option('--repeat', 3)))
 const START_RUNS = Math.max(0, Number(option('--start-runs', 3)))
 const ONLY = option('--only', undefined)?.split(',')
 const PROFILE = option('--profile', undefined)
+const BASELINE = option('--baseline', undefined)
 const json = option('--json', undefined)
 
 /** Runs a node script to its end; rejects with its output when it fails. */
@@ -146,12 +149,12 @@ async function expectAllUpdated(rows) {
  * is not counted, the local slaves' is, but for what it overlaps). `env` adds to the
  * processes' environment (a profile's directory).
  */
-async function taskmaster(rows, { jobs = JOBS, args = [`db=${url}`], handler, extra, env = {} }) {
+async function taskmaster(rows, { master = MASTER, jobs = JOBS, args = [`db=${url}`], handler, extra, env = {} }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-backfill-'))
   const cpuFile = join(dir, 'cpu.jsonl')
   try {
     const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import=${CPU_AT_EXIT}`.trim()
-    const out = await node([...NODE_FLAGS, MASTER, jobs, ...args, '--key', 'backfill', '--state-dir', dir, '--host', '127.0.0.1:0', '--handler', handler, ...extra, '--quiet'], {
+    const out = await node([...NODE_FLAGS, master, jobs, ...args, '--key', 'backfill', '--state-dir', dir, '--host', '127.0.0.1:0', '--handler', handler, ...extra, '--quiet'], {
       NODE_OPTIONS: nodeOptions,
       BENCH_CPU_FILE: cpuFile,
       ...env,
@@ -165,6 +168,13 @@ async function taskmaster(rows, { jobs = JOBS, args = [`db=${url}`], handler, ex
 }
 
 const batch = (slaves) => ({ handler: HANDLER, extra: ['--spawn', String(slaves), '--batch', '1000'] })
+/** The same through another checkout's build (`--baseline dir`: main, say), its own example modules. */
+const baseline = (dir, slaves) => ({
+  master: join(dir, 'bin/tm-master.js'),
+  jobs: join(dir, 'examples/postgres/jobs.ts'),
+  handler: join(dir, 'examples/postgres/handler.ts'),
+  extra: ['--spawn', String(slaves), '--batch', '1000'],
+})
 
 /** The exactly-once path (issue 25, part 1), when this build has it: its bench handler, else undefined. */
 function exactlyOnce() {
@@ -194,6 +204,13 @@ const SCENARIOS = [
   },
   { name: 'batch-1-slave', label: '(c) Taskmaster, handleBatch --batch 1000, 1 slave', taskmaster: batch(1) },
   { name: 'batch-2-slaves', label: '(c) Taskmaster, handleBatch --batch 1000, 2 slaves', taskmaster: batch(2) },
+  ...(BASELINE === undefined
+    ? []
+    : [1, 2].map((n) => ({
+        name: `baseline-${n === 1 ? 'batch-1-slave' : 'batch-2-slaves'}`,
+        label: `(c) the same, ${n} slave${n === 1 ? '' : 's'}, built from ${BASELINE}`,
+        taskmaster: baseline(BASELINE, n),
+      }))),
   { name: 'once-2-slaves', label: '(f) Taskmaster, exactly-once handleBatch, 2 slaves', taskmaster: exactlyOnce(), missing: "issue 25 part 1, the exactly-once path, is not in this build" },
   { name: 'nocode-2-slaves', label: '(g) Taskmaster, no code (taskmaster-run/pg/table, pg/sql), 2 slaves', taskmaster: noCode(), missing: 'issue 25 part 3, the no-code modules, are not in this build' },
   {
@@ -215,7 +232,8 @@ const SCENARIOS = [
   },
 ]
 for (const s of SCENARIOS) if (s.taskmaster !== undefined) s.run = (rows) => taskmaster(rows, s.taskmaster)
-const chosen = SCENARIOS.filter((s) => ONLY === undefined || ONLY.includes(s.name))
+// A baseline scenario goes with its own (--only batch-1-slave runs both).
+const chosen = SCENARIOS.filter((s) => ONLY === undefined || ONLY.includes(s.name.replace(/^baseline-/, '')))
 const active = chosen.filter((s) => s.run !== undefined)
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
@@ -260,7 +278,7 @@ try {
     mkdirSync(PROFILE, { recursive: true })
     await freshUsers(db, ROWS)
     await taskmaster(ROWS, { ...batch(2), env: { BENCH_PROFILE_DIR: PROFILE } })
-    profile = profileFiles(PROFILE).map((file) => format(file.slice(PROFILE.length + 1), summarize(JSON.parse(readFileSync(file, 'utf8'))), 12))
+    profile = profileFiles(PROFILE).map((file) => format(file.slice(PROFILE.length + 1), summarize(JSON.parse(readFileSync(file, 'utf8')), 'work'), 12))
   }
   if (START_RUNS > 0) {
     // The README's command on a table of the benchmark's rows (what the rows hold does
@@ -325,9 +343,9 @@ for (const scenario of chosen) {
 }
 const cell = (v) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(2)).padStart(9)
 console.log(`\nCPU per row, µs (medians of the rounds; Taskmaster's processes less a run of ${fmt(FIXED_ROWS)} rows, their start and end, which was master ${fixed[2].length ? (fixedOf(2, 'master') / 1e6).toFixed(2) : '-'} s, slaves ${fixed[2].length ? (fixedOf(2, 'slaves') / 1e6).toFixed(2) : '-'} s with 2 slaves):`)
-console.log(`${'scenario'.padEnd(16)}${'master'.padStart(9)}${'slaves'.padStart(9)}${'client'.padStart(9)}${'TM own'.padStart(9)}${'database'.padStart(9)}  cores busy, of which others'`)
+console.log(`${'scenario'.padEnd(24)}${'master'.padStart(9)}${'slaves'.padStart(9)}${'client'.padStart(9)}${'TM own'.padStart(9)}${'database'.padStart(9)}  cores busy, of which others'`)
 for (const f of cpuRows) {
-  console.log(`${f.scenario.padEnd(16)}${cell(f.master)}${cell(f.slaves)}${cell(f.client)}${cell(f.own)}${cell(f.database)}  ${f.coresBusy === undefined ? '-' : `${f.coresBusy.toFixed(2)}, ${f.others.toFixed(2)}`}`)
+  console.log(`${f.scenario.padEnd(24)}${cell(f.master)}${cell(f.slaves)}${cell(f.client)}${cell(f.own)}${cell(f.database)}  ${f.coresBusy === undefined ? '-' : `${f.coresBusy.toFixed(2)}, ${f.others.toFixed(2)}`}`)
 }
 if (results.script !== undefined)
   console.log(
@@ -370,28 +388,40 @@ function target(label, name, base, goal, why) {
 }
 
 /**
- * Why a ratio to the script is short on this machine: the cores were busy. Parallel writes
- * beat one sequential process only with cores to spare for them; when the database,
- * Taskmaster and the machine's other work already fill the cores, they share them.
+ * Why a ratio to the script is short on this machine, in the run's figures. Parallel
+ * writes beat one sequential process only with cores to spare for them: when the database,
+ * Taskmaster and the machine's other work fill the cores, they share them (the rate is
+ * near what the cores left allow). Otherwise the limit is each slave's one UPDATE at a
+ * time, against the script's read and write of a page.
  */
-const cpuBound = (name) => () => {
+const shortBecause = (name, slaves) => () => {
   const f = results[name].cpuPerRow
   const s = results.script.cpuPerRow
   const cores = cpus().length
   if (f.database === undefined || f.coresBusy === undefined) return `its CPU and the database's are not visible from here: no reason to give`
   const need = f.database + (f.client ?? 0)
   const spare = Math.max(0, cores - f.others)
-  return (
-    `${f.coresBusy.toFixed(2)} of the ${cores} cores were busy during the run, ${f.others.toFixed(2)} with other work (the script's run: ${s.coresBusy.toFixed(2)}, ${s.others.toFixed(2)}); ` +
+  const most = (spare * 1e6) / need
+  const cpu =
     `a row took ${f.database.toFixed(2)} µs of the database's CPU (the script's: ${s.database.toFixed(2)}) and ${(f.client ?? 0).toFixed(2)} µs of Taskmaster's (the script's: ${s.client.toFixed(2)}): ` +
-    `${need.toFixed(2)} µs a row on the ${spare.toFixed(2)} cores left is at most ${fmt((spare * 1e6) / need)} rows/s`
+    `${need.toFixed(2)} µs a row on the ${spare.toFixed(2)} cores left is at most ${fmt(most)} rows/s`
+  const busy = `${f.coresBusy.toFixed(2)} of the ${cores} cores were busy during the run, ${f.others.toFixed(2)} with other work (the script's run: ${s.coresBusy.toFixed(2)}, ${s.others.toFixed(2)})`
+  if (rate(name) >= 0.8 * most) return `${busy}; ${cpu}`
+  const ms = (r) => ((1000 * 1000) / r).toFixed(1)
+  return (
+    `not the cores (${cpu}): ${slaves === 1 ? 'the slave runs' : `each of the ${slaves} slaves runs`} one UPDATE at a time, ` +
+    `${ms(rate(name) / slaves)} ms a batch of 1,000 against the script's ${ms(rate('script'))} ms a page (its read and its write); the slaves' start counts in Taskmaster's time`
   )
 }
-target('handleBatch, 2 slaves / hand-written script', 'batch-2-slaves', 'script', 1.2, cpuBound('batch-2-slaves'))
-target('handleBatch, 1 slave / hand-written script', 'batch-1-slave', 'script', 1.0, cpuBound('batch-1-slave'))
-target('exactly-once, 2 slaves / hand-written script', 'once-2-slaves', 'script', 1.0, cpuBound('once-2-slaves'))
+target('handleBatch, 2 slaves / hand-written script', 'batch-2-slaves', 'script', 1.2, shortBecause('batch-2-slaves', 2))
+target('handleBatch, 1 slave / hand-written script', 'batch-1-slave', 'script', 1.0, shortBecause('batch-1-slave', 1))
+target('exactly-once, 2 slaves / hand-written script', 'once-2-slaves', 'script', 1.0, shortBecause('once-2-slaves', 2))
 target('exactly-once, 2 slaves / handleBatch, 2 slaves', 'once-2-slaves', 'batch-2-slaves', 0.8)
 target('no code, 2 slaves / one UPDATE statement', 'nocode-2-slaves', 'statement', 0.7)
 target('handleBatch, 1 slave / one job per row', 'batch-1-slave', 'per-row', 10)
+if (BASELINE !== undefined)
+  for (const name of ['batch-1-slave', 'batch-2-slaves'])
+    if (results[name] !== undefined && results[`baseline-${name}`] !== undefined)
+      console.log(`- (no target) ${name}, this build / ${BASELINE}: ${(rate(name) / rate(`baseline-${name}`)).toFixed(2)} (rounds: ${rounds(name, `baseline-${name}`)})`)
 if (start !== undefined) console.log(`- ${startUpTarget('the PostgreSQL example', start)}`)
 if (json !== undefined) appendFileSync(json, JSON.stringify({ scenario: 'targets', verdicts }) + '\n')
