@@ -9,10 +9,10 @@ import type { GeneratorContext, JobKey, PagedGenerator, SourceContext } from '..
 import { keyset } from '../sources/keyset.js'
 import type { KeysetSource, KeyType } from '../sources/keyset.js'
 import type { Shard } from '../shard.js'
-import { checkDb, PgConnection } from './connection.js'
+import { checkDb, PgConnection, pgMessage } from './connection.js'
 import type { PgDb, PgQueryable } from './connection.js'
 import { integerOf, keySpaceProgress } from './key-space.js'
-import { quote, tableQueries } from './sql.js'
+import { UNIQUE_KEY, qualified, quote, tableQueries } from './sql.js'
 import type { PageQueries } from './sql.js'
 import { INT8_OID, joinedKeys, rowsOf } from './joined-page.js'
 import { decodeTuple, encodeTuple } from './tuple-key.js'
@@ -58,11 +58,23 @@ export interface PgTableSource extends KeysetSource<Record<string, unknown>> {
    */
   total: (ctx?: SourceContext) => Promise<number | { estimate: number } | undefined>
   /**
-   * The fraction of the key space at or before `last`: where it stands between the lowest
-   * and the highest value of the (first) key column. undefined for a key that is not an integer.
+   * The fraction of the rows at or before `last`: the planner's estimate of them over its
+   * estimate of all rows when its statistics cover the key space, else where `last` stands
+   * between the lowest and the highest value of the (first) key column. undefined for a key
+   * that is not an integer.
    */
   progress: (last: JobKey, ctx?: SourceContext) => Promise<number | undefined>
+  /**
+   * Checks, before the first job, what a run would otherwise find out on its first page or
+   * never: the database (given, and reachable), the table, the key and other columns and
+   * the where clause (a page of no rows is read), a shard's integer key column, and that a
+   * unique index holds the key (rows sharing a key would be skipped). Throws one line.
+   */
+  check: (ctx?: SourceContext) => Promise<void>
 }
+
+/** The planner's statistics are used when their histogram reaches this far into the key space. */
+const STATISTICS_COVER = 0.9
 
 /** PostgreSQL's `undefined_function`: `%` of a column that is not an integer. */
 const UNDEFINED_FUNCTION = '42883'
@@ -154,12 +166,11 @@ export function pgTable(options: PgTableOptions): PgTableSource {
       : shardQuery(db, after === undefined ? pages.firstShard : pages.nextShard, [...values, shard.count, shard.index - 1])
   }
 
-  const fetchPage = async (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> => {
-    const db = await connection.get(args)
-    if (joined !== undefined) {
-      const text = (await query(db, sql.keys, after, limit, shard)).rows[0]?.keys
-      return typeof text === 'string' ? rowsOf(text, first, joined) : []
-    }
+  /**
+   * A page of rows after `after` (of the shard), as pg gives them: the key's type read from
+   * the first one's columns unless the caller chose, and whether later pages can be joined.
+   */
+  const page = async (db: PgQueryable, after: JobKey | undefined, limit: number, shard?: Shard): ReturnType<PgQueryable['query']> => {
     const result = await query(db, sql, after, limit, shard)
     const type = result.fields?.find((field) => field.name === first)?.dataTypeID
     if (detect && result.fields !== undefined) {
@@ -170,7 +181,16 @@ export function pgTable(options: PgTableOptions): PgTableSource {
       joined = joinedKeys(type, result.rows[0]?.[first])
       decide = false
     }
-    return result.rows
+    return result
+  }
+
+  const fetchPage = async (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> => {
+    const db = await connection.get(args)
+    if (joined !== undefined) {
+      const text = (await query(db, sql.keys, after, limit, shard)).rows[0]?.keys
+      return typeof text === 'string' ? rowsOf(text, first, joined) : []
+    }
+    return (await page(db, after, limit, shard)).rows
   }
 
   const tupleOf = (row: Record<string, unknown>): string => encodeTuple(row, keys)
@@ -226,6 +246,21 @@ export function pgTable(options: PgTableOptions): PgTableSource {
     }
   }
   let bounds: ((last: bigint) => Promise<number | undefined>) | undefined
+
+  /**
+   * The planner's fraction of the rows at or before `last` (its histogram knows where the
+   * keys are dense and where sparse), when its statistics cover the key space: a histogram
+   * whose top is short of the highest key was made before the rows above it came.
+   */
+  const plannedFraction = async (db: PgQueryable, last: JobKey): Promise<number | undefined> => {
+    const top = integerOf((await db.query(sql.histogramTop, [sql.table, first])).rows[0]?.top)
+    if (top === undefined || ((await bounds?.(top)) ?? 0) < STATISTICS_COVER) return undefined
+    const key = composite ? decodeTuple(last, keys) : [typeof last === 'bigint' ? last.toString() : last]
+    const before = planRows((await db.query(sql.explainAtOrBefore, [...params, ...key])).rows[0]?.['QUERY PLAN'])
+    const all = planRows((await db.query(sql.explain, params)).rows[0]?.['QUERY PLAN'])
+    return all > 0 && Number.isFinite(before) ? Math.min(1, Math.max(0, before / all)) : undefined
+  }
+
   const progress = async (last: JobKey, ctx?: SourceContext): Promise<number | undefined> => {
     const at = integerOf(composite ? firstValue(last) : last)
     if (at === undefined) return undefined
@@ -234,8 +269,34 @@ export function pgTable(options: PgTableOptions): PgTableSource {
       const row = db === undefined ? undefined : (await db.query(top ? sql.top : sql.bounds, params)).rows[0]
       return { lo: row?.lo, hi: row?.hi }
     })
-    return bounds(at)
+    // Where the key stands between the lowest and the highest key: true of keys spread
+    // evenly, and the guide when the planner has no statistics of the column.
+    const even = await bounds(at)
+    const db = even === undefined ? undefined : await database(ctx?.args)
+    return (db === undefined ? undefined : await plannedFraction(db, last)) ?? even
   }
 
-  return { ...source, getJobs, total, progress }
+  const check = async (ctx?: SourceContext): Promise<void> => {
+    args = ctx?.args
+    const db = await connection.get(args)
+    try {
+      await db.query('SELECT 1')
+    } catch (error) {
+      throw new JobSourceError(`pgTable: cannot connect to ${connection.shown}: ${pgMessage(error)}`)
+    }
+    try {
+      await page(db, undefined, 0, ctx?.shard)
+    } catch (error) {
+      if (error instanceof JobSourceError) throw error
+      throw new JobSourceError(`pgTable: cannot read table ${table}: ${pgMessage(error)}`)
+    }
+    const found = (await db.query(UNIQUE_KEY, [qualified(table), keys])).rows[0]
+    // A view (or another relation without indexes of its own) is taken on trust.
+    if (found !== undefined && (found.kind === 'r' || found.kind === 'p') && found.unique !== true)
+      throw new JobSourceError(
+        `pgTable: no unique index of table ${table} holds only its key (${keys.join(', ')}): rows sharing a key would be skipped; key it by its primary key or other unique NOT NULL columns`,
+      )
+  }
+
+  return { ...source, getJobs, total, progress, check }
 }

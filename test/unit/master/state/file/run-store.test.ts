@@ -246,6 +246,17 @@ describe('RunStore', () => {
     expect(JSON.parse(readFileSync(again.paths.checkpoint, 'utf8'))).toEqual(written)
   })
 
+  it('begin saves the arguments given as env:VAR with the fresh checkpoint, and no env field without any', async () => {
+    const store = open(tempDir())
+    await store.begin({ db: 'postgres://u:***@h/x', n: '3' }, { db: 'DATABASE_URL' })
+    expect(JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))).toMatchObject({ args: { n: '3' }, env: { db: 'DATABASE_URL' } })
+    await store.close()
+    const plain = open(tempDir())
+    await plain.begin({ n: '3' }, {})
+    expect(JSON.parse(readFileSync(plain.paths.checkpoint, 'utf8'))).not.toHaveProperty('env')
+    await plain.close()
+  })
+
   it("refuses a journal without a checkpoint: the run's arguments and start are unknown", () => {
     const dir = stateWith(undefined, [journalRecord({ position: 6960, last: 6959, done: 6960 })])
     const paths = runPaths(dir, 'run')
