@@ -18,7 +18,9 @@
 // throwaway server (test/helpers/postgres.ts), or --db URL. --profile DIR: one more run of
 // 2 slaves, profiled, summarized by bench/profile-summary.mjs.
 //   npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 3] [--start-runs 3]
-//     [--only a,b] [--profile dir] [--db url] [--json file]
+//     [--only a,b] [--profile dir] [--baseline dir] [--db url] [--json file]
+// --baseline dir adds the two handleBatch scenarios run from another built checkout (main,
+// say), side by side: this build's ratio to it is printed with the targets.
 import { spawn } from 'node:child_process'
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -45,7 +47,7 @@ const option = (name, fallback) => {
 }
 if (argv.includes('--help')) {
   console.log(
-    'npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 3] [--start-runs 3] [--only script,batch-1-slave,...] [--profile dir] [--db postgres://...] [--json file]',
+    'npm run bench:backfill -- [--rows 1000000] [--per-row-rows 100000] [--repeat 3] [--start-runs 3] [--only script,batch-1-slave,...] [--profile dir] [--baseline dir] [--db postgres://...] [--json file]',
   )
   process.exit(0)
 }
@@ -59,6 +61,7 @@ const REPEAT = Math.max(1, Number(option('--repeat', 3)))
 const START_RUNS = Math.max(0, Number(option('--start-runs', 3)))
 const ONLY = option('--only', undefined)?.split(',')
 const PROFILE = option('--profile', undefined)
+const BASELINE = option('--baseline', undefined)
 const json = option('--json', undefined)
 
 /** Runs a node script to its end; rejects with its output when it fails. */
@@ -142,21 +145,22 @@ async function expectAllUpdated(rows) {
 
 /**
  * One Taskmaster run over the table, as the README runs it (the master under its shebang's
- * flags); its rate is the master's own (from listening to the last row done: its own start
- * is not counted, the local slaves' is, but for what it overlaps). `env` adds to the
- * processes' environment (a profile's directory).
+ * flags): `words` after the master's path, the run's `key` among them; its rate is the
+ * master's own (from listening to the last row done: its own start is not counted, the
+ * local slaves' is, but for what it overlaps). `env` adds to the processes' environment (a
+ * profile's directory, the database's address).
  */
-async function taskmaster(rows, { jobs = JOBS, args = [`db=${url}`], handler, extra, env = {} }) {
+async function taskmaster(rows, { master = MASTER, words, key = 'backfill', env = {} }) {
   const dir = mkdtempSync(join(tmpdir(), 'tm-bench-backfill-'))
   const cpuFile = join(dir, 'cpu.jsonl')
   try {
     const nodeOptions = `${process.env.NODE_OPTIONS ?? ''} --import=${CPU_AT_EXIT}`.trim()
-    const out = await node([...NODE_FLAGS, MASTER, jobs, ...args, '--key', 'backfill', '--state-dir', dir, '--host', '127.0.0.1:0', '--handler', handler, ...extra, '--quiet'], {
+    const out = await node([...NODE_FLAGS, master, ...words, '--state-dir', dir, '--host', '127.0.0.1:0', '--quiet'], {
       NODE_OPTIONS: nodeOptions,
       BENCH_CPU_FILE: cpuFile,
       ...env,
     })
-    const match = out.match(/^Run 'backfill' complete: (\d+) jobs \(\1 done, 0 failed\) in [\d:]+, ([\d.]+) jobs\/s \(started in [\d.]+ s\)$/m)
+    const match = out.match(new RegExp(`^Run '${key}' complete: (\\d+) jobs \\(\\1 done, 0 failed\\) in [\\d:]+, ([\\d.]+) jobs/s \\(started in [\\d.]+ s\\)$`, 'm'))
     if (match === null || Number(match[1]) !== rows) throw new Error(`unexpected summary:\n${out}`)
     return { rowsPerSecond: Number(match[2]), seconds: rows / Number(match[2]), cpu: runCpu(cpuFile) }
   } finally {
@@ -164,23 +168,31 @@ async function taskmaster(rows, { jobs = JOBS, args = [`db=${url}`], handler, ex
   }
 }
 
-const batch = (slaves) => ({ handler: HANDLER, extra: ['--spawn', String(slaves), '--batch', '1000'] })
+/** A run of the README's example (`jobs`, `handler` of examples/postgres, or another checkout's), `slaves` local slaves. */
+const example = (slaves, { dir = root, handler = join(dir, 'examples/postgres/handler.ts'), more = ['--batch', '1000'] } = {}) => ({
+  slaves,
+  master: join(dir, 'bin/tm-master.js'),
+  words: [join(dir, 'examples/postgres/jobs.ts'), `db=${url}`, '--key', 'backfill', '--handler', handler, '--spawn', String(slaves), ...more],
+})
+const batch = (slaves) => example(slaves)
 
-/** The exactly-once path (issue 25, part 1), when this build has it: its bench handler, else undefined. */
-function exactlyOnce() {
-  const handler = join(root, 'bench/fixtures/once-handler.ts')
-  return existsSync(handler) ? { handler, extra: ['--spawn', '2', '--batch', '1000'] } : undefined
+/**
+ * The exactly-once path (issue 25, part 1), when this build has it (taskmaster-run/pg
+ * exports exactlyOnce): the example's UPDATE through it (bench/fixtures/once-handler.ts).
+ */
+async function exactlyOnce() {
+  const { exactlyOnce: has } = await import(join(root, 'dist/pg/index.js'))
+  return has === undefined ? undefined : example(2, { handler: join(root, 'bench/fixtures/once-handler.ts') })
 }
-/** The no-code backfill (issue 25, part 3), when this build has it (the package exports its modules), else undefined. */
-function noCode() {
+/**
+ * The no-code backfill (issue 25, part 3), when this build has it: the README's command
+ * (bench/no-code.mjs's), its database from DATABASE_URL.
+ */
+async function noCode() {
   const exports = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).exports ?? {}
   if (exports['./pg/table'] === undefined || exports['./pg/sql'] === undefined) return undefined
-  return {
-    jobs: 'taskmaster-run/pg/table',
-    args: [`db=${url}`, 'table=users', `sql=UPDATE users SET domain = lower(split_part(email, '@', 2)) WHERE id = ANY($1)`],
-    handler: 'taskmaster-run/pg/sql',
-    extra: ['--spawn', '2', '--batch', '1000'],
-  }
+  const { noCodeCommand } = await import('./no-code.mjs')
+  return { slaves: 2, words: noCodeCommand({ spawn: 2, batch: 1000 }), key: 'users-domain', env: { DATABASE_URL: url } }
 }
 
 const SCENARIOS = [
@@ -194,8 +206,15 @@ const SCENARIOS = [
   },
   { name: 'batch-1-slave', label: '(c) Taskmaster, handleBatch --batch 1000, 1 slave', taskmaster: batch(1) },
   { name: 'batch-2-slaves', label: '(c) Taskmaster, handleBatch --batch 1000, 2 slaves', taskmaster: batch(2) },
-  { name: 'once-2-slaves', label: '(f) Taskmaster, exactly-once handleBatch, 2 slaves', taskmaster: exactlyOnce(), missing: "issue 25 part 1, the exactly-once path, is not in this build" },
-  { name: 'nocode-2-slaves', label: '(g) Taskmaster, no code (taskmaster-run/pg/table, pg/sql), 2 slaves', taskmaster: noCode(), missing: 'issue 25 part 3, the no-code modules, are not in this build' },
+  ...(BASELINE === undefined
+    ? []
+    : [1, 2].map((n) => ({
+        name: `baseline-${n === 1 ? 'batch-1-slave' : 'batch-2-slaves'}`,
+        label: `(c) the same, ${n} slave${n === 1 ? '' : 's'}, built from ${BASELINE}`,
+        taskmaster: example(n, { dir: BASELINE }),
+      }))),
+  { name: 'once-2-slaves', label: '(f) Taskmaster, exactly-once handleBatch, 2 slaves', taskmaster: await exactlyOnce(), missing: 'issue 25 part 1, the exactly-once path, is not in this build' },
+  { name: 'nocode-2-slaves', label: '(g) Taskmaster, no code (taskmaster-run/pg/table, pg/sql), 2 slaves', taskmaster: await noCode(), missing: 'issue 25 part 3, the no-code modules, are not in this build' },
   {
     name: 'statement',
     label: '(e) one UPDATE statement over the whole table',
@@ -211,11 +230,12 @@ const SCENARIOS = [
     label: '(b) Taskmaster, one job per row (handleJob, 1 slave, --concurrency 16)',
     rows: PER_ROW_ROWS,
     firstRoundOnly: true,
-    taskmaster: { handler: `${HANDLER}:handleJob`, extra: ['--spawn', '1', '--concurrency', '16'] },
+    taskmaster: example(1, { handler: `${HANDLER}:handleJob`, more: ['--concurrency', '16'] }),
   },
 ]
 for (const s of SCENARIOS) if (s.taskmaster !== undefined) s.run = (rows) => taskmaster(rows, s.taskmaster)
-const chosen = SCENARIOS.filter((s) => ONLY === undefined || ONLY.includes(s.name))
+// A baseline scenario goes with its own (--only batch-1-slave runs both).
+const chosen = SCENARIOS.filter((s) => ONLY === undefined || ONLY.includes(s.name.replace(/^baseline-/, '')))
 const active = chosen.filter((s) => s.run !== undefined)
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]
@@ -236,7 +256,7 @@ try {
   for (let round = 0; round < REPEAT; round++) {
     // What a Taskmaster run costs whatever its rows: a run of one batch, 1 and 2 slaves.
     for (const slaves of [1, 2]) {
-      if (!active.some((s) => s.taskmaster?.extra[1] === String(slaves))) continue
+      if (!active.some((s) => s.taskmaster?.slaves === slaves)) continue
       await freshUsers(db, FIXED_ROWS)
       fixed[slaves].push((await taskmaster(FIXED_ROWS, batch(slaves))).cpu)
     }
@@ -260,7 +280,7 @@ try {
     mkdirSync(PROFILE, { recursive: true })
     await freshUsers(db, ROWS)
     await taskmaster(ROWS, { ...batch(2), env: { BENCH_PROFILE_DIR: PROFILE } })
-    profile = profileFiles(PROFILE).map((file) => format(file.slice(PROFILE.length + 1), summarize(JSON.parse(readFileSync(file, 'utf8'))), 12))
+    profile = profileFiles(PROFILE).map((file) => format(file.slice(PROFILE.length + 1), summarize(JSON.parse(readFileSync(file, 'utf8')), 'work'), 12))
   }
   if (START_RUNS > 0) {
     // The README's command on a table of the benchmark's rows (what the rows hold does
@@ -300,7 +320,7 @@ for (const scenario of chosen) {
   const row = results[scenario.name]
   if (row === undefined) continue
   const perRow = (f) => median(row.rounds.map(f).filter((v) => v !== undefined))
-  const slaves = scenario.taskmaster === undefined ? undefined : Number(scenario.taskmaster.extra[1])
+  const slaves = scenario.taskmaster?.slaves
   const fig = { scenario: scenario.name }
   if (scenario.name === 'script') {
     fig.client = perRow((r) => r.cpu.script / row.rows)
@@ -325,9 +345,9 @@ for (const scenario of chosen) {
 }
 const cell = (v) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(2)).padStart(9)
 console.log(`\nCPU per row, µs (medians of the rounds; Taskmaster's processes less a run of ${fmt(FIXED_ROWS)} rows, their start and end, which was master ${fixed[2].length ? (fixedOf(2, 'master') / 1e6).toFixed(2) : '-'} s, slaves ${fixed[2].length ? (fixedOf(2, 'slaves') / 1e6).toFixed(2) : '-'} s with 2 slaves):`)
-console.log(`${'scenario'.padEnd(16)}${'master'.padStart(9)}${'slaves'.padStart(9)}${'client'.padStart(9)}${'TM own'.padStart(9)}${'database'.padStart(9)}  cores busy, of which others'`)
+console.log(`${'scenario'.padEnd(24)}${'master'.padStart(9)}${'slaves'.padStart(9)}${'client'.padStart(9)}${'TM own'.padStart(9)}${'database'.padStart(9)}  cores busy, of which others'`)
 for (const f of cpuRows) {
-  console.log(`${f.scenario.padEnd(16)}${cell(f.master)}${cell(f.slaves)}${cell(f.client)}${cell(f.own)}${cell(f.database)}  ${f.coresBusy === undefined ? '-' : `${f.coresBusy.toFixed(2)}, ${f.others.toFixed(2)}`}`)
+  console.log(`${f.scenario.padEnd(24)}${cell(f.master)}${cell(f.slaves)}${cell(f.client)}${cell(f.own)}${cell(f.database)}  ${f.coresBusy === undefined ? '-' : `${f.coresBusy.toFixed(2)}, ${f.others.toFixed(2)}`}`)
 }
 if (results.script !== undefined)
   console.log(
@@ -370,28 +390,58 @@ function target(label, name, base, goal, why) {
 }
 
 /**
- * Why a ratio to the script is short on this machine: the cores were busy. Parallel writes
- * beat one sequential process only with cores to spare for them; when the database,
- * Taskmaster and the machine's other work already fill the cores, they share them.
+ * Why a ratio to the script is short on this machine, in the run's figures. Parallel
+ * writes beat one sequential process only with cores to spare for them: when the database,
+ * Taskmaster and the machine's other work fill the cores, they share them (the rate is
+ * near what the cores left allow). Otherwise the limit is each slave's one UPDATE at a
+ * time, against the script's read and write of a page.
  */
-const cpuBound = (name) => () => {
+const shortBecause = (name, slaves) => () => {
   const f = results[name].cpuPerRow
   const s = results.script.cpuPerRow
   const cores = cpus().length
   if (f.database === undefined || f.coresBusy === undefined) return `its CPU and the database's are not visible from here: no reason to give`
   const need = f.database + (f.client ?? 0)
   const spare = Math.max(0, cores - f.others)
-  return (
-    `${f.coresBusy.toFixed(2)} of the ${cores} cores were busy during the run, ${f.others.toFixed(2)} with other work (the script's run: ${s.coresBusy.toFixed(2)}, ${s.others.toFixed(2)}); ` +
+  const most = (spare * 1e6) / need
+  const cpu =
     `a row took ${f.database.toFixed(2)} µs of the database's CPU (the script's: ${s.database.toFixed(2)}) and ${(f.client ?? 0).toFixed(2)} µs of Taskmaster's (the script's: ${s.client.toFixed(2)}): ` +
-    `${need.toFixed(2)} µs a row on the ${spare.toFixed(2)} cores left is at most ${fmt((spare * 1e6) / need)} rows/s`
+    `${need.toFixed(2)} µs a row on the ${spare.toFixed(2)} cores left is at most ${fmt(most)} rows/s`
+  const busy = `${f.coresBusy.toFixed(2)} of the ${cores} cores were busy during the run, ${f.others.toFixed(2)} with other work (the script's run: ${s.coresBusy.toFixed(2)}, ${s.others.toFixed(2)})`
+  // Statements side by side (the slaves' writes, the master's reads) share the cores' caches
+  // and memory: on a machine where that costs, each row costs the database more.
+  const more = f.database / s.database - 1
+  const side = more > 0.1 ? `; the database spent ${(100 * more).toFixed(0)} % more CPU a row than under the script, its statements running side by side` : ''
+  if (rate(name) >= 0.8 * most) return `${busy}; ${cpu}${side}`
+  const ms = (r) => ((1000 * 1000) / r).toFixed(1)
+  return (
+    `not the cores (${cpu}): ${slaves === 1 ? 'the slave runs' : `each of the ${slaves} slaves runs`} one UPDATE at a time, ` +
+    `${ms(rate(name) / slaves)} ms a batch of 1,000 against the script's ${ms(rate('script'))} ms a page (its read and its write); the slaves' start counts in Taskmaster's time${side}`
   )
 }
-target('handleBatch, 2 slaves / hand-written script', 'batch-2-slaves', 'script', 1.2, cpuBound('batch-2-slaves'))
-target('handleBatch, 1 slave / hand-written script', 'batch-1-slave', 'script', 1.0, cpuBound('batch-1-slave'))
-target('exactly-once, 2 slaves / hand-written script', 'once-2-slaves', 'script', 1.0, cpuBound('once-2-slaves'))
+target('handleBatch, 2 slaves / hand-written script', 'batch-2-slaves', 'script', 1.2, shortBecause('batch-2-slaves', 2))
+target('handleBatch, 1 slave / hand-written script', 'batch-1-slave', 'script', 1.0, shortBecause('batch-1-slave', 1))
+target('exactly-once, 2 slaves / hand-written script', 'once-2-slaves', 'script', 1.0, shortBecause('once-2-slaves', 2))
 target('exactly-once, 2 slaves / handleBatch, 2 slaves', 'once-2-slaves', 'batch-2-slaves', 0.8)
-target('no code, 2 slaves / one UPDATE statement', 'nocode-2-slaves', 'statement', 0.7)
+/**
+ * Why the backfill with no code is short of the single statement: a row costs the database
+ * more by batches (an index lookup a row, a statement and a commit a batch, against one
+ * sequential pass), so it needs the cores the single statement leaves idle.
+ */
+const noCodeShort = () => {
+  const f = results['nocode-2-slaves'].cpuPerRow
+  const one = results.statement.cpuPerRow
+  if (f.database === undefined || one.database === undefined) return `its CPU and the database's are not visible from here: no reason to give`
+  return (
+    `a row took ${f.database.toFixed(2)} µs of the database's CPU by batches against ${one.database.toFixed(2)} µs in the single statement (an index lookup a row, a statement and a commit a batch, against one pass over the table), ` +
+    `and ${(f.client ?? 0).toFixed(2)} µs of Taskmaster's; ${f.coresBusy.toFixed(2)} of the ${cpus().length} cores were busy, ${f.others.toFixed(2)} with other work (the statement's run: ${one.coresBusy.toFixed(2)}, ${one.others.toFixed(2)})`
+  )
+}
+target('no code, 2 slaves / one UPDATE statement', 'nocode-2-slaves', 'statement', 0.7, noCodeShort)
 target('handleBatch, 1 slave / one job per row', 'batch-1-slave', 'per-row', 10)
+if (BASELINE !== undefined)
+  for (const name of ['batch-1-slave', 'batch-2-slaves'])
+    if (results[name] !== undefined && results[`baseline-${name}`] !== undefined)
+      console.log(`- (no target) ${name}, this build / ${BASELINE}: ${(rate(name) / rate(`baseline-${name}`)).toFixed(2)} (rounds: ${rounds(name, `baseline-${name}`)})`)
 if (start !== undefined) console.log(`- ${startUpTarget('the PostgreSQL example', start)}`)
 if (json !== undefined) appendFileSync(json, JSON.stringify({ scenario: 'targets', verdicts }) + '\n')

@@ -4,7 +4,10 @@
 // collection), from the .cpuprofile files of V8's sampling profiler (those
 // bench/fixtures/cpu-at-exit.mjs writes, or node --cpu-prof's). Shares are of the busy
 // samples (idle left out).
-//   node bench/profile-summary.mjs <file.cpuprofile | dir> [--top 15] [--skip seconds]
+// Samples are taken on a clock, not on CPU: a process the kernel has set aside is charged
+// to the call it was in (a write that woke another process, an fsync), which on a loaded
+// machine makes such calls look costlier than the CPU they take.
+//   node bench/profile-summary.mjs <file.cpuprofile | dir> [--top 15] [--from seconds | work]
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 
@@ -23,22 +26,37 @@ export function areaOf(url, name) {
   return 'user modules (jobs, handler)'
 }
 
+/** Where a process's work starts: its first job dispatched (a master) or run (a slave). */
+const WORK = /\/(master\/engine\/dispatcher|slave\/runner)\.js$/
+
 /**
- * Self time per function and per area of one profile, in ms, busy samples only; the
- * samples of the first `skip` seconds left out (a process's start: its modules loading).
+ * Self time per function and per area of one profile, in ms, busy samples only. `from`
+ * leaves out the start: a number, the samples of the first that many seconds; 'work', those
+ * before the first sample in Taskmaster's dispatcher or runner (its modules loading, its
+ * connection); 0, none.
  */
-export function summarize(profile, skip = 0) {
+export function summarize(profile, from = 0) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parent = new Map()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const working = (id) => {
+    for (let at = id; at !== undefined; at = parent.get(at)) if (WORK.test(byId.get(at).callFrame.url)) return true
+    return false
+  }
   const self = new Map()
   const dt = profile.timeDeltas
   let busy = 0
   let idle = 0
-  let at = 0
+  let skipped = 0
+  let started = from === 0
   for (let i = 0; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i])
     const ms = (dt[i] ?? 0) / 1000
-    at += ms
-    if (at < skip * 1000) continue
+    if (!started) started = from === 'work' ? working(node.id) : skipped + ms >= from * 1000
+    if (!started) {
+      skipped += ms
+      continue
+    }
     const { functionName, url, lineNumber } = node.callFrame
     if (functionName === '(idle)') {
       idle += ms
@@ -56,13 +74,14 @@ export function summarize(profile, skip = 0) {
   functions.sort((a, b) => b.ms - a.ms)
   const areas = new Map()
   for (const f of functions) areas.set(f.area, (areas.get(f.area) ?? 0) + f.ms)
-  return { busy, idle, functions, areas: [...areas].map(([area, ms]) => ({ area, ms })).sort((a, b) => b.ms - a.ms) }
+  return { skipped, busy, idle, functions, areas: [...areas].map(([area, ms]) => ({ area, ms })).sort((a, b) => b.ms - a.ms) }
 }
 
 /** The summary as text: busy time, areas, then the top functions. */
 export function format(name, summary, top = 15) {
   const pct = (ms) => `${((100 * ms) / summary.busy).toFixed(1).padStart(5)} %`
-  const lines = [`${name}: ${(summary.busy / 1000).toFixed(2)} s busy, ${(summary.idle / 1000).toFixed(2)} s idle`]
+  const start = summary.skipped > 0 ? ` (its first ${(summary.skipped / 1000).toFixed(2)} s, the start, left out)` : ''
+  const lines = [`${name}: ${(summary.busy / 1000).toFixed(2)} s busy, ${(summary.idle / 1000).toFixed(2)} s idle${start}`]
   for (const { area, ms } of summary.areas) lines.push(`  ${pct(ms)}  ${area}`)
   lines.push('  top functions by self time:')
   for (const f of summary.functions.slice(0, top)) lines.push(`  ${pct(f.ms)}  ${f.name} (${f.where || 'native'}) [${f.area}]`)
@@ -81,10 +100,11 @@ export function profileFiles(path) {
 if (process.argv[1] !== undefined && import.meta.url.endsWith(basename(process.argv[1]))) {
   const [path, ...rest] = process.argv.slice(2)
   if (path === undefined || path === '--help') {
-    console.log('node bench/profile-summary.mjs <file.cpuprofile | dir> [--top 15] [--skip seconds]')
+    console.log('node bench/profile-summary.mjs <file.cpuprofile | dir> [--top 15] [--from seconds | work]')
     process.exit(path === undefined ? 2 : 0)
   }
-  const flag = (name, fallback) => (rest.includes(name) ? Number(rest[rest.indexOf(name) + 1]) : fallback)
+  const flag = (name, fallback) => (rest.includes(name) ? rest[rest.indexOf(name) + 1] : fallback)
+  const from = flag('--from', '0') === 'work' ? 'work' : Number(flag('--from', '0'))
   for (const file of profileFiles(path))
-    console.log(format(basename(file), summarize(JSON.parse(readFileSync(file, 'utf8')), flag('--skip', 0)), flag('--top', 15)) + '\n')
+    console.log(format(basename(file), summarize(JSON.parse(readFileSync(file, 'utf8')), from), Number(flag('--top', 15))) + '\n')
 }
