@@ -39,6 +39,8 @@ export type {
   BatchFailure,
   SetupContext,
   HandlerLifecycle,
+  TeardownContext,
+  RunInfo,
   TlsOptions,
   ThrottleCheck,
   NamedThrottle,

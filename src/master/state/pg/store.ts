@@ -313,6 +313,9 @@ export class PgStateStore implements StateStore {
   #failed: string[] = []
   #records: string[] = []
   #checkpoint: string | null = null
+  /** The furthest position queued (records, checkpoint), and the furthest committed: see {@link durable}. */
+  #queuedPosition = 0
+  #durable: number
   #inFlight: Promise<void> | undefined
   #closed = false
 
@@ -336,6 +339,8 @@ export class PgStateStore implements StateStore {
     this.where = where
     this.previous = previous
     this.#entries = entries
+    // What the rows say is committed.
+    this.#durable = Math.max(previous?.position ?? 0, entries.position)
     this.#failure = failure
     this.#failuresRun = failuresRunOf(key, previous)
     this.failedLogPath = failedTable(this.#failuresRun, where)
@@ -383,12 +388,14 @@ export class PgStateStore implements StateStore {
   journal(record: JournalRecord): void {
     this.#check()
     this.#records.push(recordText(record))
+    this.#queuedPosition = Math.max(this.#queuedPosition, record.position)
     this.#kick()
   }
 
   save(checkpoint: Checkpoint): string | undefined {
     this.#check()
     this.#checkpoint = stringify(checkpoint)
+    this.#queuedPosition = Math.max(this.#queuedPosition, checkpoint.position)
     // The checkpoint holds every completion the records queued before it hold.
     this.#records.length = 0
     this.#fresh = undefined
@@ -410,6 +417,17 @@ export class PgStateStore implements StateStore {
       },
       close: () => undefined,
     }
+  }
+
+  /** The furthest position of a checkpoint or journal record committed. */
+  durable(): number {
+    return this.#durable
+  }
+
+  /** Waits for the writes queued so far (and those queued meanwhile); rejects with the error of a failed one. */
+  async written(): Promise<void> {
+    while (this.#inFlight !== undefined) await this.#inFlight
+    this.#check()
   }
 
   /** Tells `listener` (once) of an error that stops the run: a lost lease, a broken connection, a write that failed. */
@@ -460,11 +478,13 @@ export class PgStateStore implements StateStore {
         const failed = this.#failed
         const records = this.#records
         const checkpoint = this.#checkpoint
+        const position = this.#queuedPosition
         this.#failed = []
         this.#records = []
         this.#checkpoint = null
         this.#renew = false
         await this.#fenced(PG_FLUSH, [failed, checkpoint, records, this.#failuresRun])
+        this.#durable = Math.max(this.#durable, position)
       }
     } catch (error) {
       fail(this.#failure, error as Error)
