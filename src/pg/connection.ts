@@ -26,7 +26,7 @@ export interface OwnPool extends PgQueryable {
 /** Makes a pool from a connection string. */
 export type PoolMaker = (connectionString: string) => Promise<OwnPool>
 
-const isQueryable = (value: unknown): value is PgQueryable => typeof (value as PgQueryable | null | undefined)?.query === 'function'
+export const isQueryable = (value: unknown): value is PgQueryable => typeof (value as PgQueryable | null | undefined)?.query === 'function'
 
 /** Checks `db` as given to pgTable. */
 export function checkDb(db: unknown): asserts db is PgDb {
@@ -48,27 +48,34 @@ export async function makePool(
   connectionString: string,
   load: (name: string) => Promise<unknown> = (name) => import(name),
 ): Promise<OwnPool> {
-  let pg: { Pool?: PoolClass; default?: { Pool?: PoolClass } }
-  try {
-    pg = (await load('pg')) as typeof pg
-  } catch {
-    throw new OptionError(
-      'pgTable: a connection string needs the pg package (an optional peer dependency of taskmaster-run): npm install pg',
-      'db',
-    )
-  }
-  const Pool = pg.Pool ?? pg.default?.Pool
-  if (Pool === undefined) throw new OptionError('pgTable: the installed pg package has no Pool export', 'db')
+  const Pool = await loadPool('pgTable', load)
   const pool = new Pool({ connectionString, max: 1, allowExitOnIdle: true })
   pool.on('error', () => {})
   return pool
 }
 
-type PoolClass = new (config: {
+/** pg's Pool class, as far as this package uses it. */
+export type PoolClass = new (config: {
   connectionString: string
   max: number
   allowExitOnIdle: boolean
 }) => OwnPool & { on: (event: 'error', listener: () => void) => unknown }
+
+/** pg's Pool class, imported now (pg is an optional peer dependency); `who` names the caller in the error. */
+export async function loadPool(who: string, load: (name: string) => Promise<unknown> = (name) => import(name)): Promise<PoolClass> {
+  let pg: { Pool?: PoolClass; default?: { Pool?: PoolClass } }
+  try {
+    pg = (await load('pg')) as typeof pg
+  } catch {
+    throw new OptionError(
+      `${who}: a connection string needs the pg package (an optional peer dependency of taskmaster-run): npm install pg`,
+      'db',
+    )
+  }
+  const Pool = pg.Pool ?? pg.default?.Pool
+  if (Pool === undefined) throw new OptionError(`${who}: the installed pg package has no Pool export`, 'db')
+  return Pool
+}
 
 /**
  * The run's arguments as `db(args)` sees them, noting each name it read: when it finds no
@@ -83,18 +90,34 @@ function watched(args: RunArgs, read: Set<string>): RunArgs {
   })
 }
 
-function missing(args: RunArgs, read: Set<string>): OptionError {
+function missing(args: RunArgs, read: Set<string>, who: string): OptionError {
   const absent = [...read].filter((name) => !args[name])
   if (absent.length === 0)
     return new OptionError(
-      'pgTable: db(args) gave no database; give the connection string as a run argument (tm-master jobs.ts db=postgres://user@host:5432/database)',
+      `${who}: db(args) gave no database; give the connection string as a run argument (tm-master jobs.ts db=postgres://user@host:5432/database)`,
       'db',
     )
   const which = absent.length === 1 ? `the run argument ${absent[0]}` : `one of the run arguments ${absent.join(', ')}`
   return new OptionError(
-    `pgTable: no database: give ${which} (${absent.at(-1)}=postgres://user@host:5432/database, or ${absent.at(-1)}=env:DATABASE_URL)`,
+    `${who}: no database: give ${which} (${absent.at(-1)}=postgres://user@host:5432/database, or ${absent.at(-1)}=env:DATABASE_URL)`,
     'db',
   )
+}
+
+/**
+ * The database `db` gives for `args`: the Client or Pool itself, or what the function of
+ * the arguments returns (a connection string, or a Client or Pool). Nothing found is one
+ * line naming the argument to give; `who` names the caller.
+ */
+export async function findDb(db: PgDb, args: RunArgs, who: string): Promise<string | PgQueryable> {
+  if (typeof db !== 'function') return db
+  const read = new Set<string>()
+  const found = await db(watched(args, read))
+  if (isQueryable(found)) return found
+  if (found === undefined || found === null || found === '') throw missing(args, read, who)
+  if (typeof found !== 'string')
+    throw new OptionError(`${who}: db(args) returned ${typeName(found)}; it must return a connection string or a pg Client or Pool`, 'db')
+  return found
 }
 
 /** pgTable's database: opened on first use, once; a pool it made is ended by {@link close}. */
@@ -121,17 +144,8 @@ export class PgConnection {
   }
 
   async #open(args: RunArgs): Promise<PgQueryable> {
-    const db = this.#db
-    if (typeof db !== 'function') return db
-    const read = new Set<string>()
-    const found = await db(watched(args, read))
-    if (isQueryable(found)) return found
-    if (found === undefined || found === null || found === '') throw missing(args, read)
-    if (typeof found !== 'string')
-      throw new OptionError(
-        `pgTable: db(args) returned ${typeName(found)}; it must return a connection string or a pg Client or Pool`,
-        'db',
-      )
+    const found = await findDb(this.#db, args, 'pgTable')
+    if (typeof found !== 'string') return found
     this.#own = await this.#makePool(found)
     return this.#own
   }
