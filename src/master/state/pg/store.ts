@@ -445,7 +445,7 @@ export class PgStateStore implements StateStore {
     clearInterval(this.#renewal)
     try {
       while (this.#inFlight !== undefined) await this.#inFlight
-      if (this.#failure.error === undefined && this.#pending()) await (this.#inFlight = this.#write())
+      if (this.#failure.error === undefined && this.#pending()) await this.#start()
       if (this.#failure.error !== undefined) throw this.#error(this.#failure.error)
       if (complete) await this.#query(FORGET_JOURNAL, [])
     } finally {
@@ -468,7 +468,20 @@ export class PgStateStore implements StateStore {
   }
 
   #kick(): void {
-    if (this.#inFlight === undefined && !this.#closed) this.#inFlight = this.#write()
+    if (this.#inFlight === undefined && !this.#closed) void this.#start()
+  }
+
+  /**
+   * Starts writing the queue; {@link #inFlight} until it ends. Cleared after the assignment
+   * (a write with nothing to do ends without waiting: cleared inside it, the finished write
+   * would stay in flight, and close() await it forever).
+   */
+  #start(): Promise<void> {
+    const writing: Promise<void> = this.#write().finally(() => {
+      if (this.#inFlight === writing) this.#inFlight = undefined
+    })
+    this.#inFlight = writing
+    return writing
   }
 
   /** Writes the queue (and renews the lease), one statement at a time, until it is empty (or a write fails). */
@@ -488,8 +501,6 @@ export class PgStateStore implements StateStore {
       }
     } catch (error) {
       fail(this.#failure, error as Error)
-    } finally {
-      this.#inFlight = undefined
     }
   }
 

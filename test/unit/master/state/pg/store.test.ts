@@ -57,3 +57,16 @@ describe('PgStateStore: how far the finished jobs are durable', () => {
     await store.close()
   })
 })
+
+describe('PgStateStore after its connection is lost', () => {
+  it('closes with the error (its lease renewal kicked no write that never ends)', async () => {
+    const client = new HeldClient()
+    const failure: { error?: Error } = {}
+    const store = new PgStateStore(client, 'run', 'db', undefined, noJournal, failure, { fence: 1, ms: 80 })
+    failure.error = new Error('terminating connection due to administrator command')
+    // The renewal timer (every eighth of the lease) fires meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await expect(store.close()).rejects.toThrow('terminating connection due to administrator command')
+    expect(client.statements).toEqual([])
+  })
+})
