@@ -9,7 +9,7 @@
  * fails for good holds none, so `--retry-failed` runs it).
  *
  * Claims are removed as the master says their jobs are durable (`ctx.run.durable`, see
- * claim-memory.ts), with the next batch's claim, in the same statement; what a crash left is
+ * compaction.ts), a range in one statement beside the batches; what a master restart left is
  * removed when the run completes, or when its key is started over (`--reset`).
  */
 import { createHash } from 'node:crypto'
@@ -17,9 +17,10 @@ import { OptionError } from '../errors.js'
 import type { BatchContext, HandlerContext, RunInfo, SetupContext, TeardownContext } from '../options.js'
 import { redactText } from '../redact.js'
 import { thrownLine, typeName } from '../user-code.js'
-import { ClaimMemory } from './claim-memory.js'
-import { claimQueries, runNumber } from './claims-sql.js'
+import { claimQueries, compactionLock, incarnationNumber, runNumber } from './claims-sql.js'
 import type { ClaimQueries } from './claims-sql.js'
+import { Compaction } from './compaction.js'
+import type { CompactionRange } from './compaction.js'
 import { findDb, isQueryable, loadPool } from './connection.js'
 import type { PgQueryable, RunArgs } from './connection.js'
 import { UNDEFINED_TABLE, UNIQUE_VIOLATION, codeOf, isPassing } from './pg-errors.js'
@@ -107,7 +108,7 @@ interface OnceState {
   readonly pool: PgPool
   /** The pool was made from a connection string: teardown ends it. */
   readonly own: boolean
-  readonly memory: ClaimMemory
+  readonly compaction: Compaction
   /** Run identities recorded in the runs table by this process. */
   readonly registered: Set<string>
   /** What options.setup returned. */
@@ -237,17 +238,22 @@ async function ensureTables(pool: PgPool, sql: ClaimQueries): Promise<void> {
     }
   }
   const shape = (await pool.query(sql.shape, [sql.tables[0]])).rows[0] ?? {}
-  if (shape.run !== 'bigint' || shape.key !== 'text' || shape.unique !== true)
+  if (Object.entries(CLAIM_COLUMNS).some(([name, type]) => shape[name] !== type) || shape.unique !== true)
     throw new OptionError(
-      `${WHO}: the table ${sql.tables[0]} is not a claims table (it needs run bigint, key text and a unique index on exactly (run, key); it has ${describeShape(shape)}); give another table`,
+      `${WHO}: the table ${sql.tables[0]} is not a claims table (it needs ${Object.entries(CLAIM_COLUMNS)
+        .map(([name, type]) => `${name} ${type}`)
+        .join(', ')} and a unique index on exactly (run, key); it has ${describeShape(shape)}); give another table`,
       'table',
     )
 }
 
+/** The columns of a claims table, and their types. */
+const CLAIM_COLUMNS = { run: 'bigint', key: 'text', inc: 'bigint', seq: 'bigint' }
+
 /** What a table that is not a claims table has, for the message. */
 function describeShape(shape: Record<string, unknown>): string {
   const column = (name: string): string => (typeof shape[name] === 'string' ? `${name} ${String(shape[name])}` : `no column ${name}`)
-  return `${column('run')}, ${column('key')}, ${shape.unique === true ? 'a' : 'no'} unique index on (run, key)`
+  return `${Object.keys(CLAIM_COLUMNS).map(column).join(', ')}, ${shape.unique === true ? 'a' : 'no'} unique index on (run, key)`
 }
 
 /**
@@ -284,17 +290,16 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
   }
 
   /**
-   * One transaction: claims `keys`, deleting the `compacted` ones, runs `fn` on the jobs it
-   * claimed, commits. Returns the indexes of the jobs claimed (undefined: all of them).
+   * One transaction: claims `keys` (of jobs of master incarnation `inc`), runs `fn` on the
+   * jobs it claimed, commits. Returns the indexes of the jobs claimed (undefined: all of them).
    */
   const transaction = async (
     state: OnceState,
-    run: string,
-    keys: string[],
-    compacted: string[],
+    claim: [run: string, keys: string[], inc: string, seqs: readonly number[]],
     batch: { jobs: unknown[]; seqs: readonly number[]; attempts: readonly number[] },
     ctx: BatchContext | HandlerContext,
   ): Promise<number[] | undefined> => {
+    const keys = claim[1]
     const client = await state.pool.connect()
     // A connection error between statements is emitted, not thrown: never uncaught.
     const ignore = (): void => {}
@@ -305,16 +310,14 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
       await client.query('BEGIN')
       let claimed: number[] | undefined
       try {
-        await (compacted.length > 0
-          ? client.query(sql.claimAllCompacting, [run, keys, compacted])
-          : client.query(sql.claimAll, [run, keys]))
+        await client.query(sql.claimAll, claim)
       } catch (error) {
         if (codeOf(error) !== UNIQUE_VIOLATION) throw error
         // Some job was claimed before (delivered again): claim the others, waiting for a
         // transaction claiming one of them now.
         await client.query('ROLLBACK')
         await client.query('BEGIN')
-        const rows = (await client.query(sql.claimSome, [run, keys, compacted])).rows as { claimed: string[] | null }[]
+        const rows = (await client.query(sql.claimSome, claim)).rows as { claimed: string[] | null }[]
         const free = new Set<string>(rows[0]?.claimed ?? [])
         claimed = []
         for (let i = 0; i < keys.length; i++) if (free.delete(keys[i])) claimed.push(i)
@@ -360,6 +363,17 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
     }
   }
 
+  /**
+   * Deletes the claims the master says are durable, beside the batches (on a connection of
+   * the pool's own), one compaction at a time per process; a failure waits for the next.
+   */
+  const compact = (state: OnceState, run: string, range: CompactionRange): void => {
+    state.pool.query(sql.compact, [run, incarnationNumber(range.incarnation), range.below, compactionLock(run)]).then(
+      () => state.compaction.ended(range, true),
+      () => state.compaction.ended(range, false),
+    )
+  }
+
   /** Claims and runs `batch`, trying again on passing failures (see pg-errors.ts) for up to `reconnect` seconds. */
   const claimAndRun = async (
     state: OnceState,
@@ -373,33 +387,26 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
         `${WHO}: the master does not say the run's identity: it is of an earlier version of taskmaster-run than this slave`,
         'db',
       )
-    // The jobs came from this incarnation: their seqs are its numbering.
-    const incarnation = info.incarnation
     const keys = batch.jobs.map((job, i) => claimKey(keyOf(job), i))
     const run = runNumber(id)
-    const memory = state.memory
-    memory.runIs(id)
+    // The jobs came from this incarnation: their seqs are its numbering.
+    const claim: [string, string[], string, readonly number[]] = [run, keys, incarnationNumber(info.incarnation), batch.seqs]
+    state.compaction.runIs(id)
+    const range = state.compaction.next(info.incarnation, info.durable)
+    if (range !== undefined) compact(state, run, range)
     let since: number | undefined
     let remade = false
     for (let delay = FIRST_DELAY_MS; ; delay = Math.min(MAX_DELAY_MS, delay * 2)) {
       if (ctx.signal.aborted) throw ctx.signal.reason
-      memory.settle(info.incarnation, info.durable)
-      const compacted = memory.take(2 * keys.length)
       try {
         if (!state.registered.has(id)) {
           // A run started over (--reset) has a new identity: its first claim clears what the earlier one left.
           await state.pool.query(sql.register, [run, info.key])
           state.registered.add(id)
         }
-        const claimed = await transaction(state, run, keys, compacted, batch, ctx)
-        const seqs = batch.seqs
-        let last = -1
-        if (claimed === undefined) for (const seq of seqs) last = Math.max(last, seq)
-        else for (const i of claimed) last = Math.max(last, seqs[i])
-        memory.remember(incarnation, last, claimed === undefined ? keys : claimed.map((i) => keys[i]))
+        await transaction(state, claim, batch, ctx)
         return
       } catch (error) {
-        memory.back(compacted)
         if (codeOf(error) === UNDEFINED_TABLE && !remade) {
           // Dropped under the run: made again, and said, since jobs finished before lost their claims.
           remade = true
@@ -459,7 +466,7 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
         throw new OptionError(redactText(`${WHO}: cannot use the database${where}: ${thrownLine(error)}`), 'db')
       }
       const user = options.setup === undefined ? undefined : await options.setup(ctx)
-      const state: OnceState = { pool, own, memory: new ClaimMemory(), registered: new Set(), user }
+      const state: OnceState = { pool, own, compaction: new Compaction(), registered: new Set(), user }
       states.add(state)
       return state
     },

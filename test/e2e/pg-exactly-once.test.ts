@@ -140,7 +140,7 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`exactlyOnce${POSTGRES_MISSING ?
     })
     expect(notClaims.exit).not.toEqual(EXIT_OK)
     expect(notClaims.stdout + notClaims.stderr).toContain(
-      'exactlyOnce: the table "touch_wrong" is not a claims table (it needs run bigint, key text and a unique index on exactly (run, key); it has no column run, no column key, no unique index on (run, key)); give another table',
+      'exactlyOnce: the table "touch_wrong" is not a claims table (it needs run bigint, key text, inc bigint, seq bigint and a unique index on exactly (run, key); it has no column run, no column key, no column inc, no column seq, no unique index on (run, key)); give another table',
     )
     expect(await touchCounts(url, 'touch_wrong')).toEqual({ n: 10, wrong: 10, total: 0 })
   })

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { OptionError } from '../../../src/errors.js'
 import type { BatchContext, RunInfo, SetupContext, TeardownContext } from '../../../src/options.js'
-import { claimQueries, runNumber } from '../../../src/pg/claims-sql.js'
+import { claimQueries, incarnationNumber, runNumber } from '../../../src/pg/claims-sql.js'
 import { exactlyOnce } from '../../../src/pg/exactly-once.js'
 import type { ExactlyOnce, ExactlyOnceContext, PgTransaction } from '../../../src/pg/exactly-once.js'
 
@@ -21,7 +21,10 @@ function pgError(code: string, message = `error ${code}`): Error {
 
 /** The claims table in memory, and the pool over it. */
 class FakeDb {
+  /** Claims as `<run>:<key>`. */
   readonly claims = new Set<string>()
+  /** The incarnation and seq each claim was made under. */
+  readonly claimedUnder = new Map<string, { inc: string; seq: number }>()
   readonly runs = new Map<string, string>()
   /** Every statement, as `<client> <text>` (the claim statements by name). */
   readonly log: string[] = []
@@ -31,7 +34,7 @@ class FakeDb {
   /** Connections handed out, and released with an error (destroyed). */
   connected = 0
   destroyed = 0
-  shape: Record<string, unknown> = { run: 'bigint', key: 'text', unique: true }
+  shape: Record<string, unknown> = { run: 'bigint', key: 'text', inc: 'bigint', seq: 'bigint', unique: true }
   missing = false
   #clients = 0
 
@@ -81,17 +84,24 @@ class FakeDb {
       for (const claim of [...this.claims]) if (claim.startsWith(`${String(values[0])}:`)) this.claims.delete(claim)
       return []
     }
-    if (tx === undefined) return []
-    const [run, keys, compacted] = values as [string, string[], string[] | undefined]
-    if (text === SQL.claimAll || text === SQL.claimAllCompacting) {
-      for (const key of compacted ?? []) tx.add(`-${run}:${key}`)
+    if (text === SQL.compact) {
+      const [run, inc, below] = values as [string, string, number]
+      for (const claim of [...this.claims]) {
+        const under = this.claimedUnder.get(claim)!
+        if (claim.startsWith(`${run}:`) && under.inc === inc && under.seq < below) this.claims.delete(claim)
+      }
+      return []
+    }
+    if (tx === undefined || (text !== SQL.claimAll && text !== SQL.claimSome)) return []
+    const [run, keys, inc, seqs] = values as [string, string[], string, number[]]
+    keys.forEach((key, i) => this.claimedUnder.set(`${run}:${key}`, { inc, seq: seqs[i] }))
+    if (text === SQL.claimAll) {
       const taken = keys.filter((key) => this.claims.has(`${run}:${key}`))
       if (taken.length > 0 || new Set(keys).size < keys.length) throw pgError('23505', 'duplicate key value violates unique constraint')
       for (const key of keys) tx.add(`${run}:${key}`)
       return []
     }
     if (text === SQL.claimSome) {
-      for (const key of compacted ?? []) tx.add(`-${run}:${key}`)
       const claimed: string[] = []
       for (const key of keys) {
         if (this.claims.has(`${run}:${key}`) || tx.has(`${run}:${key}`)) continue
@@ -103,12 +113,9 @@ class FakeDb {
     return []
   }
 
-  /** Applies a committed transaction's claims (and deletions). */
+  /** Applies a committed transaction's claims. */
   #commit(tx: Set<string>): void {
-    for (const entry of tx) {
-      if (entry.startsWith('-')) this.claims.delete(entry.slice(1))
-      else this.claims.add(entry)
-    }
+    for (const entry of tx) this.claims.add(entry)
   }
 }
 
@@ -202,6 +209,7 @@ describe('exactlyOnce: a batch', () => {
     await once.handleBatch(jobs(1, 2, 3), context(state, [0, 1, 2]))
     expect(ran).toEqual([[1, 2, 3]])
     expect(db.log).toEqual(['pool register', 'c1 BEGIN', 'c1 claimAll', 'c1 UPDATE t SET n = n + 1', 'c1 COMMIT'])
+    expect(db.claimedUnder.get(`${RUN}:3`)).toEqual({ inc: incarnationNumber('i1'), seq: 2 })
     expect([...db.claims].sort()).toEqual([`${RUN}:1`, `${RUN}:2`, `${RUN}:3`])
     expect(db.runs).toEqual(new Map([[RUN, 'users']]))
   })
@@ -311,32 +319,39 @@ describe('exactlyOnce: a batch', () => {
     expect(db.destroyed).toBe(1)
   })
 
-  it('deletes the claims of jobs the master says are durable, with the next claim, in the same statement', async () => {
+  it('deletes the claims of the jobs the master says are durable, one range in one statement beside the batches', async () => {
     const { db, once, state } = await opened()
     await once.handleBatch(jobs(1, 2), context(state, [0, 1]))
     await once.handleBatch(jobs(3), context(state, [2], { durable: 1 }))
-    expect(db.claims.size).toBe(3)
-    db.log.length = 0
-    await once.handleBatch(jobs(4), context(state, [3], { durable: 2 }))
-    expect(db.log).toContain('c3 claimAllCompacting')
-    expect([...db.claims].sort()).toEqual([`${RUN}:3`, `${RUN}:4`])
-    // A master restart: what the earlier incarnation claimed is left to the run's end.
-    await once.handleBatch(jobs(5), context(state, [0], { incarnation: 'i2', durable: 100 }))
-    expect([...db.claims].sort()).toEqual([`${RUN}:3`, `${RUN}:4`, `${RUN}:5`])
+    await vi.waitFor(() => expect([...db.claims].sort()).toEqual([`${RUN}:2`, `${RUN}:3`]))
+    expect(db.log.filter((line) => line.endsWith('compact'))).toEqual(['pool compact'])
+    // Nothing moved: no compaction.
+    await once.handleBatch(jobs(4), context(state, [3], { durable: 1 }))
+    expect(db.log.filter((line) => line.endsWith('compact'))).toHaveLength(1)
+    await once.handleBatch(jobs(5), context(state, [4], { durable: 4 }))
+    await vi.waitFor(() => expect([...db.claims].sort()).toEqual([`${RUN}:5`]))
   })
 
-  it('a compaction whose transaction rolled back is tried again with the next one', async () => {
-    let fail = false
-    const { db, once, state } = await opened(() => {
-      if (fail) throw new Error('bad')
-    })
-    await once.handleBatch(jobs(1), context(state, [0]))
-    fail = true
-    await expect(once.handleBatch(jobs(2), context(state, [1], { durable: 1 }))).rejects.toThrow('bad')
-    expect(db.claims).toEqual(new Set([`${RUN}:1`]))
-    fail = false
-    await once.handleBatch(jobs(2), context(state, [1], { durable: 1 }))
-    expect(db.claims).toEqual(new Set([`${RUN}:2`]))
+  it("leaves the claims of an incarnation that ended to the run's end (another numbering cannot place them)", async () => {
+    const { db, once, state } = await opened()
+    await once.handleBatch(jobs(1, 2), context(state, [0, 1]))
+    await once.handleBatch(jobs(3), context(state, [0], { incarnation: 'i2', durable: 100 }))
+    await vi.waitFor(() => expect(db.log).toContain('pool compact'))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect([...db.claims].sort()).toEqual([`${RUN}:1`, `${RUN}:2`, `${RUN}:3`])
+    expect(db.claimedUnder.get(`${RUN}:3`)).toEqual({ inc: incarnationNumber('i2'), seq: 0 })
+  })
+
+  it('runs one compaction at a time; one that fails is covered by the next', async () => {
+    const { db, once, state } = await opened()
+    await once.handleBatch(jobs(1, 2, 3), context(state, [0, 1, 2]))
+    db.failures.push({ match: (text) => text === SQL.compact, error: pgError('57P01', 'terminating connection') })
+    await once.handleBatch(jobs(4), context(state, [3], { durable: 1 }))
+    await vi.waitFor(() => expect(db.log).toContain('pool compact'))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(db.claims.size).toBe(4)
+    await once.handleBatch(jobs(5), context(state, [4], { durable: 1 }))
+    await vi.waitFor(() => expect([...db.claims].sort()).toEqual([`${RUN}:2`, `${RUN}:3`, `${RUN}:4`, `${RUN}:5`]))
   })
 
   it('keys: the id, the job itself, or key(job); a long one claimed by its hash; a job without one is a one-line error', async () => {
@@ -374,9 +389,7 @@ describe('exactlyOnce: a batch', () => {
     db.missing = true
     await once.handleBatch(jobs(1), context(state, [0]))
     expect(ran).toEqual([[1]])
-    expect(db.log).toContain(
-      'c2 CREATE TABLE IF NOT EXISTS "taskmaster_claims" (run bigint NOT NULL, key text COLLATE "C" NOT NULL, PRIMARY KEY (run, key))',
-    )
+    expect(db.log).toContain(`c2 ${SQL.create[0]}`)
     expect(warn).toHaveBeenCalledTimes(1)
     expect(warn.mock.calls[0][0]).toMatch(
       /^exactlyOnce: the claims table "taskmaster_claims" was missing while the run ran; it is made again/,
@@ -421,11 +434,11 @@ describe('exactlyOnce: setup, teardown and mistakes', () => {
     const db = new FakeDb()
     db.shape = { run: 'text', key: 'text', unique: false }
     await expect(exactlyOnce(() => {}, { db: db.pool }).setup(setupContext)).rejects.toThrow(
-      'exactlyOnce: the table "taskmaster_claims" is not a claims table (it needs run bigint, key text and a unique index on exactly (run, key); it has run text, key text, no unique index on (run, key)); give another table',
+      'exactlyOnce: the table "taskmaster_claims" is not a claims table (it needs run bigint, key text, inc bigint, seq bigint and a unique index on exactly (run, key); it has run text, key text, no column inc, no column seq, no unique index on (run, key)); give another table',
     )
     db.shape = {}
     await expect(exactlyOnce(() => {}, { db: db.pool }).setup(setupContext)).rejects.toThrow(
-      'it has no column run, no column key, no unique index',
+      'it has no column run, no column key, no column inc, no column seq, no unique index',
     )
     const client = { query: () => Promise.resolve({ rows: [] }) }
     await expect(exactlyOnce(() => {}, { db: () => client as never }).setup(setupContext)).rejects.toThrow(
@@ -448,8 +461,8 @@ describe('exactlyOnce: setup, teardown and mistakes', () => {
     expect(db.log.filter((line) => line.startsWith('c'))).toEqual([
       'c1 BEGIN',
       "c1 SELECT pg_advisory_xact_lock(x'7461736b6f6e6365'::bigint)",
-      'c1 CREATE TABLE IF NOT EXISTS "taskmaster_claims" (run bigint NOT NULL, key text COLLATE "C" NOT NULL, PRIMARY KEY (run, key))',
-      'c1 CREATE TABLE IF NOT EXISTS "taskmaster_claims_runs" (run bigint PRIMARY KEY, key text NOT NULL, started timestamptz NOT NULL DEFAULT now())',
+      `c1 ${SQL.create[0]}`,
+      `c1 ${SQL.create[1]}`,
       'c1 COMMIT',
     ])
   })
