@@ -76,7 +76,11 @@ export async function startUp(name, { rows, jobs, handler, args = [], env = {}, 
   }
 }
 
-/** The line that judges a start-up row against issue 24's target (under 1 s from launch to the first job). */
+/**
+ * The line that judges a start-up row against issue 24's targets: launch to running under
+ * 1 s (what it asks of the benchmark), and launch to the first job done under 1 s.
+ */
 export function startUpTarget(label, row) {
-  return `warm start of ${label} (TypeScript jobs module and handler, --spawn 2) < 1 s to the first job: launch to running ${row.startedIn.toFixed(2)} s, to the first job ${row.firstJobSeconds.toFixed(2)} s -- ${row.firstJobSeconds < 1 ? 'met' : 'NOT met'}`
+  const verdict = (seconds) => `${seconds.toFixed(2)} s < 1 s -- ${seconds < 1 ? 'met' : 'NOT met'}`
+  return `warm start of ${label} (TypeScript jobs module and handler, --spawn 2): launch to running ${verdict(row.startedIn)}; to the first job ${verdict(row.firstJobSeconds)}`
 }

@@ -1,4 +1,4 @@
 #!/usr/bin/env -S node --max-semi-space-size=4 --no-allocation-site-pretenuring
-import { main } from '../dist/cli/master-command.js'
+import { start } from './start.js'
 
-main()
+await start('master-command', 'tm-master')

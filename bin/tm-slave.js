@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/slave-command.js'
+import { start } from './start.js'
 
-main()
+await start('slave-command', 'tm-slave')

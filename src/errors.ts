@@ -161,6 +161,17 @@ export class JobSourceError extends TaskmasterError {
   }
 }
 
+/**
+ * The jobs source refused to start (its `check`): a wrong table or column, a database it
+ * cannot reach, a missing argument. Said before the master listens, before any job: a
+ * matter for the user (exit 2).
+ */
+export class SourceCheckError extends TaskmasterError {
+  constructor(message: string) {
+    super('TM_ERR_SOURCE_CHECK', message, 2)
+  }
+}
+
 /** A master could not be reached or answered unusably (tm-ctl), or kept a slave out for its whole reconnect time. */
 export class ConnectionError extends TaskmasterError {
   constructor(message: string) {
@@ -201,9 +212,14 @@ export class SetupError extends TaskmasterError {
  * `message` is one line: what was thrown and where, or how long it was given.
  */
 export class UserCodeError extends TaskmasterError {
+  /**
+   * @param late the call did not finish in time (nothing was thrown)
+   * @param thrown what the call threw or rejected with, as it was
+   */
   constructor(
     message: string,
     readonly late: boolean,
+    readonly thrown?: unknown,
   ) {
     super('TM_ERR_USER_CODE', message)
   }

@@ -16,8 +16,8 @@ export type {
   ControlsFigures,
   ControlUpdate,
 } from './master/master.js'
-export type { FailureFigures } from './master/engine/status.js'
-export type { HistoryDocument, HistoryPoint } from './master/engine/run-history.js'
+export type { FailureFigures, MasterFigures } from './master/engine/status.js'
+export type { HistoryDocument, HistoryPoint, ResourcePoint, SlaveHistory } from './master/engine/run-history.js'
 export { Slave } from './slave/slave.js'
 export type { SlaveEvents, SlaveSummary } from './slave/slave.js'
 export { LocalSlaves, MAX_LOCAL_SLAVES } from './slave/local-slaves.js'
@@ -28,6 +28,7 @@ export type {
   SlaveOptions,
   JobSource,
   JobGenerator,
+  PagedGenerator,
   JobKey,
   JobTotal,
   SourceContext,
@@ -49,7 +50,9 @@ export { MASTER_DEFAULTS, SLAVE_DEFAULTS } from './options.js'
 export { loadJobSource, loadHandler } from './module-loader.js'
 export { stateBackend } from './master/state/state-backend.js'
 export type { BackendOptions } from './master/state/state-backend.js'
-export type { RetryPass, StateBackend, StateStore, StoredRun } from './master/state/state-store.js'
+export type { ListedRun, RetryPass, RunList, StateBackend, StateStore, StoredRun } from './master/state/state-store.js'
+export { listRuns } from './master/state/run-list.js'
+export type { ListRunsOptions, ListedRunState, RunListing, RunListings } from './master/state/run-list.js'
 export * from './errors.js'
 export { PROTOCOL_VERSION } from './protocol/messages.js'
 export type * from './protocol/messages.js'

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { dirname, extname, join, resolve } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ModuleError } from './errors.js'
 import { describeThrown, read, typeName } from './user-code.js'
@@ -80,10 +81,42 @@ async function importTypeScript(absolute: string): Promise<Record<string, unknow
   return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>
 }
 
-/** Loads a user module (TypeScript through tsx) given relative to the current directory. */
+/**
+ * A package's module by name (`taskmaster-run/pg/table`, `@scope/pkg/handler`): not a
+ * path (no leading `.` or `/`) and without a module's file extension.
+ */
+function isPackageName(path: string): boolean {
+  return /^(?:@[\w.-]+\/)?\w[\w.-]*(?:\/[\w.-]+)*$/.test(path) && !EXTENSIONS.has(extname(path))
+}
+
+/**
+ * The file of a module given by package name: this package's own (`taskmaster-run/pg/sql`,
+ * by its `exports`) from this copy of it, so that a master and its built-in modules share
+ * one copy whatever else is installed; any other from the current directory's project, as
+ * its own imports would find it. Undefined when neither finds a file (a Node.js builtin is none).
+ */
+function packageModule(name: string): string | undefined {
+  for (const from of [import.meta.url, join(process.cwd(), 'package.json')]) {
+    try {
+      const file = createRequire(from).resolve(name)
+      if (isAbsolute(file)) return file
+    } catch {
+      // Not found from there.
+    }
+  }
+  return undefined
+}
+
+/**
+ * Loads a user module (TypeScript through tsx) given relative to the current directory, or
+ * by package name when no such file exists (`taskmaster-run/pg/table`, see {@link packageModule}).
+ */
 export async function importModule(path: string): Promise<Record<string, unknown>> {
-  const absolute = resolve(path)
-  if (!existsSync(absolute)) throw new ModuleError(`Cannot find module '${path}' (no file at ${absolute})`, path)
+  const file = resolve(path)
+  const named = !existsSync(file) && isPackageName(path)
+  const absolute = named ? (packageModule(path) ?? file) : file
+  if (!existsSync(absolute))
+    throw new ModuleError(`Cannot find module '${path}' (no file at ${file}${named ? ', nor a package module of that name' : ''})`, path)
   if (statSync(absolute).isDirectory()) throw new ModuleError(`Module '${path}' is a directory; give the path of a ${KINDS} file`, path)
   const ext = extname(absolute)
   if (!EXTENSIONS.has(ext)) throw new ModuleError(`Module '${path}' must be a ${KINDS} file`, path)
@@ -173,13 +206,19 @@ const MEMBERS = {
     what: 'a number or a function returning one (or { estimate: n } of one)',
   },
   progress: { ok: (v: unknown) => typeof v === 'function', what: "a function (last, ctx) => fraction of the source's keys done" },
+  check: { ok: (v: unknown) => typeof v === 'function', what: 'a function ctx => void (sync or async), throwing to refuse the run' },
+  throttle: { ok: (v: unknown) => typeof v === 'function', what: 'a function ctx => throttle check or undefined (sync or async)' },
 } as const
+
+/** Members a source object may have and a module's exports may stand in for: a module's `throttle` export is a `--throttle` check. */
+const SHARED_MEMBERS = new Set(['key', 'total', 'progress'])
 
 /**
  * Loads a jobs module. Its source is a generator (`getJobs`, then the default export, or
  * the export named) with the module's `key`, `total` and `progress` exports; or a source
  * object there (`export default pgTable(...)`, anything with `getJobs`), whose own `key`,
- * `total` and `progress` come first, the module's exports filling what it lacks.
+ * `total` and `progress` come first, the module's exports filling what it lacks, and whose
+ * `check` and `throttle` are its own only.
  */
 export async function loadJobSource(spec: string): Promise<JobSource> {
   const { path, exportName } = parseModuleSpec(spec)
@@ -201,9 +240,9 @@ export async function loadJobSource(spec: string): Promise<JobSource> {
   const own = (value: unknown): unknown =>
     object !== undefined && typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value
   const source: JobSource = { getJobs: own(getJobs) as JobSource['getJobs'], module: path }
-  for (const name of ['key', 'total', 'progress'] as const) {
+  for (const name of ['key', 'total', 'progress', 'check', 'throttle'] as const) {
     const member = object === undefined ? undefined : read(object, name)
-    const value = member ?? module[name]
+    const value = member ?? (SHARED_MEMBERS.has(name) ? module[name] : undefined)
     if (value === undefined) continue
     const which = member !== undefined ? `'${name}' of export '${picked.name}'` : `Export '${name}'`
     if (!MEMBERS[name].ok(value))

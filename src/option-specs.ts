@@ -124,9 +124,12 @@ function postgresUrl(value: string, name: string): void {
     )
 }
 
+/** True when `key` can be a run key: it becomes a file name, so it keeps to a safe alphabet. */
+export const isRunKey = (key: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)
+
 /** The run key becomes a file name: keep it to a safe alphabet. */
 export function validateRunKey(key: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(key)) {
+  if (!isRunKey(key)) {
     throw new OptionError(
       `The run key (--key, options.key) must be 1-128 characters of letters, digits, '.', '_' or '-' (starting with a letter or digit), got '${key}'`,
       'key',

@@ -11,6 +11,18 @@ export { validateRunKey } from './option-specs.js'
 /** A job generator: `getJobs(last, ctx)`, sync or async. */
 export type JobGenerator = (last: JobKey | undefined, ctx: GeneratorContext) => Iterable<unknown> | AsyncIterable<unknown>
 
+/**
+ * What a generator may return to be read a page at a time: its jobs as an async generator,
+ * and the same jobs, in the same order, by `nextPage()` (keyset() and pgTable() return
+ * one). The master reads such a generator by pages: no promise and no iterator result per
+ * job, which were most of its allocation on a table walk. A consumer uses one way or the
+ * other, not both; `return()` ends both.
+ */
+export interface PagedGenerator<T> extends AsyncGenerator<T> {
+  /** The jobs of the next page, in order (a page may be empty); undefined once there are no more. */
+  nextPage: () => Promise<readonly T[] | undefined>
+}
+
 /** What identifies a job across runs; the checkpoint stores these. */
 export type JobKey = number | string | bigint
 
@@ -55,6 +67,18 @@ export interface JobSource {
    * (pgTable does for integer keys). undefined: it cannot tell.
    */
   progress?: (last: JobKey, ctx: SourceContext) => number | undefined | Promise<number | undefined>
+  /**
+   * Checks what the source can before the first job (its database, its table, the run's
+   * arguments it needs): called once when the run opens, before the master listens (a retry
+   * pass's too), within 30 s. Throw to refuse the run: the master stops with that line (a
+   * Taskmaster error's message as it is), exit code 2, and no job goes out.
+   */
+  check?: (ctx: SourceContext) => void | Promise<void>
+  /**
+   * The throttle check the run needs, from its arguments (undefined: none), for a master
+   * given none of its own (`throttle`): called once after {@link check}, within 30 s.
+   */
+  throttle?: (ctx: SourceContext) => ThrottleCheck | NamedThrottle | undefined | Promise<ThrottleCheck | NamedThrottle | undefined>
   /** The module's file, named in a message about a call of it that did not finish (the CLI sets it). */
   module?: string
 }
@@ -355,6 +379,8 @@ export type ResolvedMasterOptions = typeof MASTER_DEFAULTS & {
   shownArgs: Record<string, string>
   /** The secret values masked in `shownArgs`, hidden in log and error lines too. */
   secrets: string[]
+  /** The arguments given as `name=env:VAR`, by name: the variable each was read from (saved for `tm-ctl list`). */
+  argsFromEnv: Record<string, string>
 }
 /** {@link SlaveOptions} with every default filled in. */
 export type ResolvedSlaveOptions = typeof SLAVE_DEFAULTS & {
@@ -372,7 +398,7 @@ function defined<T extends object>(options: T): Partial<T> {
  * Every field of {@link MasterOptions}: the table's and those every caller gives; and those
  * resolving adds (recomputed), so resolved options resolve again to themselves.
  */
-const MASTER_NAMES: readonly string[] = ['source', ...Object.keys(MASTER_TABLE), 'shownArgs', 'secrets']
+const MASTER_NAMES: readonly string[] = ['source', ...Object.keys(MASTER_TABLE), 'shownArgs', 'secrets', 'argsFromEnv']
 /** Every field of {@link SlaveOptions}. */
 const SLAVE_NAMES: readonly string[] = ['handler', 'batchHandler', 'host', ...Object.keys(SLAVE_TABLE)]
 
@@ -386,7 +412,7 @@ export function resolveMasterOptions(options: MasterOptions): ResolvedMasterOpti
   // The state store's password is a secret of the run too: hidden wherever free text is shown.
   const secrets = [...args.secrets]
   if (o.stateStore !== undefined) redactText(o.stateStore, secrets)
-  Object.assign(o, { args: args.values, shownArgs: args.shown, secrets })
+  Object.assign(o, { args: args.values, shownArgs: args.shown, secrets, argsFromEnv: args.env })
   if (Object.hasOwn(o.args, SHARD_ARG))
     throw new OptionError(`options.args must not name an argument '${SHARD_ARG}': it is where the shard is saved`, 'args')
   if (o.standby && o.stateStore === undefined)

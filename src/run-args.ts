@@ -15,6 +15,8 @@ export interface RunArgs {
   shown: Record<string, string>
   /** The secret values masked in {@link shown}, to hide them in free text (a log line quoting one). */
   secrets: string[]
+  /** The arguments given as `name=env:VAR`, by name: the variable each was read from. */
+  env: Record<string, string>
 }
 
 /**
@@ -45,14 +47,27 @@ export function resolveRunArgs(args: Readonly<Record<string, string>>, env: Node
   const values: Record<string, string> = {}
   const shown: Record<string, string> = {}
   const secrets: string[] = []
+  const variables: Record<string, string> = {}
   for (const [name, given] of Object.entries(args)) {
     if (typeof given !== 'string') throw new OptionError(`options.args.${name} must be a string, got ${typeof given}`, 'args')
     const fromEnv = given.startsWith(ENV_PREFIX)
     const value = fromEnv ? fromEnvironment(name, given, env) : given
     values[name] = value
     shown[name] = shownArg(name, value, fromEnv, secrets)
+    if (fromEnv) variables[name] = given.slice(ENV_PREFIX.length)
   }
-  return { values, shown, secrets }
+  return { values, shown, secrets, env: variables }
+}
+
+/**
+ * A saved run's arguments as `tm-ctl` shows them: masked as {@link shownArgs} masks them (a
+ * checkpoint of an older version holds them in clear), and those given as `name=env:VAR`
+ * (`env`, by name) as `env:VAR`, which says where the value came from without it.
+ */
+export function savedArgsShown(args: Readonly<Record<string, string>>, env: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(shownArgs(args)).map(([name, value]) => [name, Object.hasOwn(env, name) ? redactText(ENV_PREFIX + env[name]) : value]),
+  )
 }
 
 function fromEnvironment(name: string, given: string, env: NodeJS.ProcessEnv): string {

@@ -134,7 +134,7 @@ export function callUser<T>(call: () => T | PromiseLike<T>, ms: number, module?:
     )
     const threw = (error: unknown): void => {
       clearTimeout(timer)
-      reject(new UserCodeError(thrownLine(error), false))
+      reject(new UserCodeError(thrownLine(error), false, error))
     }
     let returned: T | PromiseLike<T>
     try {

@@ -5,16 +5,18 @@ import { Command, Option } from './commander.js'
 import { AuthError, ConnectionError, OptionError } from '../errors.js'
 import { stateBackend } from '../master/state/state-backend.js'
 import type { StateBackend } from '../master/state/state-store.js'
-import { foldResume } from '../master/state/store-common.js'
+import { listRuns, storedFigures } from '../master/state/run-list.js'
 import type { RunStatus } from '../master/engine/status.js'
 import { jsonKey } from '../master/engine/status.js'
-import { MASTER_OPTIONS } from '../option-specs.js'
+import { MASTER_OPTIONS, checkOption } from '../option-specs.js'
 import { MASTER_DEFAULTS } from '../options.js'
-import { shownArgs } from '../run-args.js'
+import { savedArgsShown } from '../run-args.js'
 import { isControlAnswer, isRunStatus } from './answer-shape.js'
 import { formatCount, formatDuration } from './format.js'
 import { printableJson, printableLines } from './log-format.js'
-import { bounded } from './option-table.js'
+import { MASTER_CLI } from './master-options.js'
+import { asFlagError, bounded } from './option-table.js'
+import { runListText } from './run-list-text.js'
 import { readCa } from './parse.js'
 import { runCli } from './run-cli.js'
 import { controlsText, slavesTable, statusLine } from './status-line.js'
@@ -52,6 +54,13 @@ interface StatusOptions {
   token?: string
   ca?: string
   key?: string
+  stateDir: string
+  stateStore?: string
+  json?: boolean
+}
+
+/** What commander hands the `list` action. */
+interface ListOptions {
   stateDir: string
   stateStore?: string
   json?: boolean
@@ -99,6 +108,47 @@ Examples:
           ? storedStatusText(await readStoredStatus(storeOf(options), options.key), options.json === true)
           : liveStatusText(await fetchStatus(options), options.json === true)
       process.stdout.write(text)
+    })
+  program
+    .command('list')
+    // Usage errors throw to runCli (exit 2) like the program's own.
+    .exitOverride()
+    .description(
+      'list every run of a state dir, or of the PostgreSQL of --state-store: its state, done / total, failed, when it started and was last written, its arguments',
+    )
+    .addOption(new Option('--state-dir <dir>', 'where run state is kept').default(MASTER_DEFAULTS.stateDir))
+    .addOption(
+      new Option('--state-store <url>', 'list the runs kept in this PostgreSQL (postgres://...) instead of --state-dir').env(
+        'TM_STATE_STORE',
+      ),
+    )
+    .option(
+      '--json',
+      'print the runs as a JSON array: key, state, done, failed, total, totalEstimated, paused, startedAt, updatedAt, args, where, problem',
+    )
+    .addHelpText(
+      'after',
+      `
+Newest update first. It takes no lock and no lease, and creates nothing. A run is
+  running   a master holds its lock (a live process, or a lease whose session is open)
+  paused    the same, and the run is paused (tm-ctl resume)
+  stopped   no master holds it and it is not complete: start it again with its --key to resume
+  complete  every job finished, none failed
+  failed    every job finished, some failed: see its failed-jobs log, or --retry-failed
+  damaged   its state cannot be read: the line under the table says why
+A total is the one its master last showed (~ an estimate); - is not known (a run of an
+older version, a source without total()). Arguments are shown as saved: secrets masked,
+one given as name=env:VAR as env:VAR. Exits 2 if there is no such state dir, or the URL is
+not postgres:// or is refused (its login, its database), 1 if the PostgreSQL cannot be reached.
+
+Examples:
+  tm-ctl list                                            # the runs of ./.taskmaster
+  tm-ctl list --state-dir /var/lib/backfills --json
+  tm-ctl list --state-store postgres://user@db/app       # the runs kept in PostgreSQL`,
+    )
+    .action(async (options: ListOptions) => {
+      const runs = await listRuns({ stateDir: options.stateDir, stateStore: checkedStore(options.stateStore) })
+      process.stdout.write(runListText(runs, options.json === true))
     })
   for (const c of CONTROL_COMMANDS) {
     const command = program
@@ -326,11 +376,22 @@ export function liveStatusText(status: RunStatus, json: boolean): string {
   ])
 }
 
+/** `--state-store`, checked as tm-master checks it: a URL that is not postgres:// is one line naming the flag (exit 2). */
+function checkedStore(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined
+  try {
+    checkOption(MASTER_OPTIONS.stateStore, url, 'stateStore')
+  } catch (error) {
+    throw asFlagError(MASTER_CLI, error)
+  }
+  return url
+}
+
 /** Where `tm-ctl status --key` reads: the PostgreSQL of --state-store, else the files of --state-dir. */
 function storeOf(options: StatusOptions): StateBackend {
   return stateBackend({
     stateDir: options.stateDir,
-    stateStore: options.stateStore,
+    stateStore: checkedStore(options.stateStore),
     acceptJournalLoss: false,
     heartbeat: MASTER_DEFAULTS.heartbeat,
   })
@@ -341,23 +402,24 @@ function storeOf(options: StatusOptions): StateBackend {
  * find), read without its lock. Rejects with a {@link CheckpointError} when there is no such run.
  */
 export async function readStoredStatus(backend: StateBackend, key: string): Promise<StoredRunStatus> {
-  const { checkpoint: cp, journal, journalAt, locked, where } = await backend.read(key)
+  const stored = await backend.read(key)
+  const cp = stored.checkpoint
   // Completions since the last checkpoint are in the journal: positions and counts only grow.
-  const at = foldResume(cp, journal)
+  const at = storedFigures(stored)
   return {
     key: cp.key,
     // A checkpoint of an older version holds the arguments in clear.
-    args: shownArgs(cp.args),
+    args: savedArgsShown(cp.args, cp.env),
     complete: cp.complete,
     position: at.position,
     last: jsonKey(at.last),
-    done: at.counts.done,
-    failed: at.counts.failed,
+    done: at.done,
+    failed: at.failed,
     elapsedMs: cp.elapsed,
     startedAt: cp.startedAt,
-    updatedAt: journalAt !== undefined && journalAt > cp.updatedAt ? journalAt : cp.updatedAt,
-    locked,
-    checkpoint: where,
+    updatedAt: at.updatedAt,
+    locked: stored.locked,
+    checkpoint: stored.where,
     paused: cp.paused === true,
   }
 }

@@ -54,3 +54,23 @@ export function formatBytes(bytes: number): string {
 export function formatPercent(percent: number): string {
   return `${(Math.floor(percent * 10) / 10).toFixed(1)} %`
 }
+
+/** A column of a table for people: its heading, the text of a row's cell, right-aligned (numbers) or not. */
+export interface Column<T> {
+  head: string
+  cell: (row: T) => string
+  right: boolean
+}
+
+/** A heading and a line per row, columns aligned two spaces apart (no trailing spaces), each line cut to `width`. */
+export function tableLines<T>(columns: readonly Column<T>[], rows: readonly T[], width = Infinity): string[] {
+  const cells = rows.map((row) => columns.map((c) => c.cell(row)))
+  const widths = columns.map((c, i) => Math.max(c.head.length, ...cells.map((line) => line[i].length)))
+  const line = (texts: readonly string[]): string =>
+    texts
+      .map((text, i) => (columns[i].right ? text.padStart(widths[i]) : text.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd()
+      .slice(0, Number.isFinite(width) ? width : undefined)
+  return [line(columns.map((c) => c.head)), ...cells.map(line)]
+}

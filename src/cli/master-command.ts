@@ -27,7 +27,7 @@ export function masterCommand(): Command {
     .description('Run the master of a Taskmaster run: iterate the job generator of <module> and hand the jobs to slaves.')
     .argument(
       '<module>',
-      'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default',
+      'jobs module (.ts, .mts, .js, .mjs) with its generator export: path[:export], default export getJobs, then default; or one of the package by name (taskmaster-run/pg/table)',
     )
     .argument('[args...]', 'name=value arguments, handed to the generator as ctx.args and saved with the run')
   return addOptions(command, MASTER_CLI)
@@ -39,7 +39,8 @@ the last job known done; ctx.position counts the jobs known done; ctx.args holds
 arguments. A job's key is key(job) if the module exports key, else job.id, else the job itself
 (number, string, bigint), else its position.
 
-Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 bad usage,
+Exit codes: 0 complete, 1 complete with failed jobs or stopped by an error, 2 bad usage (the
+jobs source's check refused the run, a local slave could not start its handler, ...),
 130/143 stopped by SIGINT (or tm-ctl stop)/SIGTERM (start again with the same --key to resume).
 
 While it runs, tm-ctl pause|resume|rate|max-in-flight|stop --host <this master> steers it
@@ -50,7 +51,9 @@ come from the flags at each start.
 Examples:
   tm-master ./jobs.ts --key demo --spawn 2 --handler ./handler.ts:handleJob      # all on this machine
   TM_TOKEN=s3cret tm-master ./jobs.ts table=posts --key posts-backfill --host 0.0.0.0:5050
-  tm-master ./jobs.ts table=posts --key posts-backfill --retry-failed          # only the failed jobs`,
+  tm-master ./jobs.ts table=posts --key posts-backfill --retry-failed          # only the failed jobs
+  tm-master taskmaster-run/pg/table db=env:DATABASE_URL table=users --key users-domain --spawn 2 \\
+    --handler taskmaster-run/pg/sql sql="UPDATE users SET ... WHERE id = ANY(\\$1)" --batch 1000   # no code: docs/postgres.md`,
     )
     .action(async (moduleSpec: string, words: string[], options: MasterCliOptions) => {
       process.exitCode = await runMaster(moduleSpec, words, options)
@@ -117,12 +120,9 @@ async function openMaster(
   library: MasterLibrary,
   options: MasterOptions & { key: string },
   cli: MasterCliOptions,
-  words: string[],
 ): Promise<Master | undefined> {
   const { Master } = library
   if (cli.retryFailed && cli.reset) throw new OptionError('--retry-failed and --reset do not go together')
-  if (cli.retryFailed && words.length > 0)
-    throw new OptionError('--retry-failed takes no name=value arguments: the jobs come from the failed-jobs log')
   try {
     if (!cli.retryFailed) return new Master(options)
     const pass = await Master.retryFailed(options)
@@ -140,9 +140,13 @@ async function openMaster(
   }
 }
 
-/** What tm-master exits with after `summary`: a stop by signal (or `tm-ctl stop`, as SIGINT) as by that signal, failed jobs or local slaves that could not start 1. */
+/**
+ * What tm-master exits with after `summary`: a stop by signal (or `tm-ctl stop`, as SIGINT)
+ * as by that signal, local slaves that could not start 2 (they exited 2: a handler that
+ * cannot load or set up, a user's mistake), failed jobs 1.
+ */
 function exitCode(summary: RunSummary, slavesFailed: boolean, signal: NodeJS.Signals | undefined, stopAsked: boolean): number {
-  if (slavesFailed) return 1
+  if (slavesFailed) return 2
   if (signal !== undefined && summary.outcome === 'stopped') return signalExitCode(signal)
   if (stopAsked && summary.outcome === 'stopped') return signalExitCode('SIGINT')
   return summary.totals.failed > 0 ? 1 : 0
@@ -291,7 +295,7 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
     const library = await import('../master/master.js')
     const loaded = await masterOptions(moduleSpec, args, tls, options)
     if (!options.standby) slaves?.startRest()
-    master = await openMaster(library, loaded, options, words)
+    master = await openMaster(library, loaded, options)
   } finally {
     if (master === undefined) await slaves?.stop()
   }

@@ -34,7 +34,7 @@ export const MASTER_CLI = {
   shard: { ...fromSpec('shard', M.shard), parse: shard },
   retryFailed: {
     flags: '--retry-failed',
-    help: "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost)",
+    help: "run the jobs of the key's failed-jobs log again, as a pass of their own (the log is rotated, not lost); give the name=value arguments the handler needs, as a rule the run's",
   },
   host: {
     flags: '-H, --host <host:port>',

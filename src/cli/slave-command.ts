@@ -18,7 +18,10 @@ export function slaveCommand(): Command {
   const command = new Command('tm-slave')
     .version(`${PACKAGE.name} ${PACKAGE.version}`, '-V, --version', 'print the version and exit')
     .description('Run a Taskmaster slave: connect to the master, pull jobs and run the handler of <module> on each.')
-    .argument('<module>', 'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default')
+    .argument(
+      '<module>',
+      'handler module (.ts, .mts, .js, .mjs): path[:export], default export handleJob, then default; or one of the package by name (taskmaster-run/pg/sql)',
+    )
   return addOptions(command, SLAVE_CLI)
     .addHelpText(
       'after',

@@ -1,6 +1,7 @@
 import type { ControlsFigures } from '../master/engine/controls.js'
-import type { RunStatus, SlaveFigures } from '../master/engine/status.js'
-import { formatBytes, formatCount, formatDuration, formatJobRate, formatPercent, formatTotal } from './format.js'
+import type { MasterFigures, RunStatus, SlaveFigures } from '../master/engine/status.js'
+import { formatBytes, formatCount, formatDuration, formatJobRate, formatPercent, formatTotal, tableLines } from './format.js'
+import type { Column } from './format.js'
 
 /** Between two fields of the status line. */
 const SEPARATOR = ' | '
@@ -52,6 +53,12 @@ export function statusFields(status: RunStatus, barCells: number): Field[] {
   if (r.waiting > 0) fields.push(`waiting ${formatCount(r.waiting)}`)
   fields.push(`slaves ${status.slaves.length}`)
   if (r.resumed) fields.push(`this master: ${formatCount(r.session.done)} done in ${formatDuration(r.session.elapsedMs)}`)
+  // The master's own process, beside the slaves' table (a master older than the field has none).
+  const m = status.master as MasterFigures | undefined
+  if (m !== undefined) {
+    const usage = `master cpu ${Math.round(m.cpuPercent)} %, rss ${formatBytes(m.rss)}`
+    fields.push([`${usage}, net in ${formatBytes(m.netIn)}, net out ${formatBytes(m.netOut)}`, usage])
+  }
   return fields
 }
 
@@ -96,7 +103,7 @@ export function controlsText(c: ControlsFigures): string {
 }
 
 /** Columns of the slaves table: heading, cell of a slave, right-aligned. */
-const COLUMNS: readonly { head: string; cell: (s: SlaveFigures) => string; right: boolean }[] = [
+const COLUMNS: readonly Column<SlaveFigures>[] = [
   { head: 'slave', cell: (s) => `${s.hostname}:${s.pid}`, right: false },
   { head: 'address', cell: (s) => s.address, right: false },
   { head: 'conc', cell: (s) => formatCount(s.concurrency), right: true },
@@ -112,15 +119,7 @@ const COLUMNS: readonly { head: string; cell: (s: SlaveFigures) => string; right
 /** The slaves table: a heading and one line per slave, columns aligned, each line cut to `width`. */
 export function slavesTable(slaves: readonly SlaveFigures[], width = Infinity): string[] {
   if (slaves.length === 0) return ['no slaves connected']
-  const cells = slaves.map((s) => COLUMNS.map((c) => c.cell(s)))
-  const widths = COLUMNS.map((c, i) => Math.max(c.head.length, ...cells.map((row) => row[i].length)))
-  const line = (row: readonly string[]): string =>
-    row
-      .map((text, i) => (COLUMNS[i].right ? text.padStart(widths[i]) : text.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd()
-      .slice(0, Number.isFinite(width) ? width : undefined)
-  return [line(COLUMNS.map((c) => c.head)), ...cells.map(line)]
+  return tableLines(COLUMNS, slaves, width)
 }
 
 /**

@@ -83,8 +83,9 @@ export class Master extends EventEmitter<MasterEvents> {
    * Prepares the retry pass of run `options.key` (`tm-master --retry-failed`): the run's
    * failed jobs are moved aside (never deleted) and become the run `<key>.retry`,
    * resumable like any run (an interrupted pass is resumed), whose jobs failing again go to
-   * the run's failed-jobs log. `options` are the run's (its `source` reads each job's key;
-   * a `shard` retries that shard's failed jobs); `args` and `reset` do not go with it.
+   * the run's failed-jobs log. `options` are the run's (its `source` reads each job's key
+   * and checks the pass's start; a `shard` retries that shard's failed jobs; `args` are
+   * those the handler needs, the run's as a rule, saved as the pass's); `reset` does not go with it.
    * Resolves with the pass's master, not running yet, or undefined when the run has no
    * failed jobs. The run's lock is held until that master's {@link run} settles.
    */

@@ -5,7 +5,8 @@
  * a pool of one connection itself, importing pg (an optional peer dependency) only then.
  */
 import { OptionError } from '../errors.js'
-import { typeName } from '../user-code.js'
+import { redactText } from '../redact.js'
+import { describeThrown, oneLine, typeName } from '../user-code.js'
 
 /** What pgTable needs of a pg Client or Pool. */
 export interface PgQueryable {
@@ -38,6 +39,41 @@ export function checkDb(db: unknown): asserts db is PgDb {
   )
 }
 
+/** What PostgreSQL (or pg) said, in one line: the message and its hint (`Perhaps you meant ...`). */
+export function pgMessage(error: unknown): string {
+  const hint = (error as { hint?: unknown } | null)?.hint
+  return oneLine(`${describeThrown(error)}${typeof hint === 'string' && hint !== '' ? ` (${hint})` : ''}`)
+}
+
+/** What pg exports that the package uses. */
+export interface PgModule {
+  Pool: PoolClass
+  Client: ClientClass
+}
+
+/**
+ * The export `name` of pg, imported here: an optional peer dependency, so a missing one is
+ * one line saying to install it (`who` is what needs it).
+ */
+export async function pgExport<K extends keyof PgModule>(
+  name: K,
+  who = 'pgTable',
+  load: (name: string) => Promise<unknown> = (name) => import(name),
+): Promise<PgModule[K]> {
+  let pg: Partial<PgModule> & { default?: Partial<PgModule> }
+  try {
+    pg = (await load('pg')) as typeof pg
+  } catch {
+    throw new OptionError(
+      `${who}: a connection string needs the pg package (an optional peer dependency of taskmaster-run): npm install pg`,
+      'db',
+    )
+  }
+  const found = pg[name] ?? pg.default?.[name]
+  if (found === undefined) throw new OptionError(`${who}: the installed pg package has no ${name} export`, 'db')
+  return found
+}
+
 /**
  * A pool of one connection (the master reads one page at a time) from pg, imported here:
  * pg is an optional peer dependency. allowExitOnIdle: an idle connection never keeps the
@@ -48,33 +84,37 @@ export async function makePool(
   connectionString: string,
   load: (name: string) => Promise<unknown> = (name) => import(name),
 ): Promise<OwnPool> {
-  const Pool = await loadPool('pgTable', load)
+  const Pool = await pgExport('Pool', 'pgTable', load)
   const pool = new Pool({ connectionString, max: 1, allowExitOnIdle: true })
   pool.on('error', () => {})
   return pool
 }
 
-/** pg's Pool class, as far as this package uses it. */
+/** pg's Pool, as far as the package uses it. */
 export type PoolClass = new (config: {
   connectionString: string
   max: number
-  allowExitOnIdle: boolean
+  allowExitOnIdle?: boolean
+  statement_timeout?: number
 }) => OwnPool & { on: (event: 'error', listener: () => void) => unknown }
 
-/** pg's Pool class, imported now (pg is an optional peer dependency); `who` names the caller in the error. */
-export async function loadPool(who: string, load: (name: string) => Promise<unknown> = (name) => import(name)): Promise<PoolClass> {
-  let pg: { Pool?: PoolClass; default?: { Pool?: PoolClass } }
-  try {
-    pg = (await load('pg')) as typeof pg
-  } catch {
-    throw new OptionError(
-      `${who}: a connection string needs the pg package (an optional peer dependency of taskmaster-run): npm install pg`,
-      'db',
-    )
-  }
-  const Pool = pg.Pool ?? pg.default?.Pool
-  if (Pool === undefined) throw new OptionError(`${who}: the installed pg package has no Pool export`, 'db')
-  return Pool
+/** A named statement of pg (`{ name, text, values }`): parsed once a connection. */
+export interface NamedQuery {
+  name: string
+  text: string
+  values: unknown[]
+}
+
+/** A pg Client (or a Pool), as far as the package uses it: named statements included. */
+export interface PgClient {
+  query: ((config: NamedQuery) => ReturnType<PgQueryable['query']>) & PgQueryable['query']
+}
+
+/** pg's Client. */
+export type ClientClass = new (config: { connectionString: string }) => PgClient & {
+  connect: () => Promise<unknown>
+  end: () => Promise<void>
+  on: (event: 'error', listener: () => void) => unknown
 }
 
 /**
@@ -126,6 +166,8 @@ export class PgConnection {
   readonly #makePool: PoolMaker
   #opening: Promise<PgQueryable> | undefined
   #own: OwnPool | undefined
+  /** The connection string of the pool made from one, its password masked, for messages. */
+  #shown: string | undefined
 
   constructor(db: PgDb, pool: PoolMaker = makePool) {
     this.#db = db
@@ -146,8 +188,14 @@ export class PgConnection {
   async #open(args: RunArgs): Promise<PgQueryable> {
     const found = await findDb(this.#db, args, 'pgTable')
     if (typeof found !== 'string') return found
+    this.#shown = redactText(found)
     this.#own = await this.#makePool(found)
     return this.#own
+  }
+
+  /** The database for people: the connection string it was made from (password masked), else `the database`. */
+  get shown(): string {
+    return this.#shown === undefined ? 'the database' : `the database '${this.#shown}'`
   }
 
   /** Ends the pool made from a connection string, if any (the user's own Client or Pool stays open); the next use makes a new one. */

@@ -21,7 +21,7 @@ import { claimQueries, compactionLock, incarnationNumber, runNumber } from './cl
 import type { ClaimQueries } from './claims-sql.js'
 import { Compaction } from './compaction.js'
 import type { CompactionRange } from './compaction.js'
-import { findDb, isQueryable, loadPool } from './connection.js'
+import { findDb, isQueryable, pgExport } from './connection.js'
 import type { PgQueryable, RunArgs } from './connection.js'
 import { UNDEFINED_TABLE, UNIQUE_VIOLATION, codeOf, isPassing } from './pg-errors.js'
 
@@ -436,7 +436,7 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
       let pool: PgPool
       const own = typeof found === 'string'
       if (own) {
-        const Pool = await loadPool(WHO)
+        const Pool = await pgExport('Pool', WHO)
         const made = new Pool({ connectionString: found, max: ctx.concurrency + 1, allowExitOnIdle: true })
         // An idle connection the server drops (a restart) is an error of the next use, not of the process.
         made.on('error', () => {})

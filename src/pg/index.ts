@@ -6,14 +6,16 @@
  * peer dependency.
  */
 import { JobSourceError, OptionError } from '../errors.js'
-import type { GeneratorContext, JobKey, SourceContext } from '../options.js'
+import type { GeneratorContext, JobKey, PagedGenerator, SourceContext } from '../options.js'
 import { keyset } from '../sources/keyset.js'
 import type { KeysetSource, KeyType } from '../sources/keyset.js'
 import type { Shard } from '../shard.js'
-import { checkDb, PgConnection } from './connection.js'
+import { checkDb, PgConnection, pgMessage } from './connection.js'
 import type { PgDb, PgQueryable } from './connection.js'
 import { integerOf, keySpaceProgress } from './key-space.js'
-import { quote, tableQueries } from './sql.js'
+import { UNIQUE_KEY, qualified, quote, tableQueries } from './sql.js'
+import type { PageQueries } from './sql.js'
+import { INT8_OID, joinedKeys, rowsOf } from './joined-page.js'
 import { decodeTuple, encodeTuple } from './tuple-key.js'
 
 export type { PgDb, PgQueryable, RunArgs } from './connection.js'
@@ -67,14 +69,23 @@ export interface PgTableSource extends KeysetSource<Record<string, unknown>> {
    */
   total: (ctx?: SourceContext) => Promise<number | { estimate: number } | undefined>
   /**
-   * The fraction of the key space at or before `last`: where it stands between the lowest
-   * and the highest value of the (first) key column. undefined for a key that is not an integer.
+   * The fraction of the rows at or before `last`: the planner's estimate of them over its
+   * estimate of all rows when its statistics cover the key space, else where `last` stands
+   * between the lowest and the highest value of the (first) key column. undefined for a key
+   * that is not an integer.
    */
   progress: (last: JobKey, ctx?: SourceContext) => Promise<number | undefined>
+  /**
+   * Checks, before the first job, what a run would otherwise find out on its first page or
+   * never: the database (given, and reachable), the table, the key and other columns and
+   * the where clause (a page of no rows is read), a shard's integer key column, and that a
+   * unique index holds the key (rows sharing a key would be skipped). Throws one line.
+   */
+  check: (ctx?: SourceContext) => Promise<void>
 }
 
-/** pg's type id of int8 (bigint, bigserial). */
-const INT8_OID = 20
+/** The planner's statistics are used when their histogram reaches this far into the key space. */
+const STATISTICS_COVER = 0.9
 
 /** PostgreSQL's `undefined_function`: `%` of a column that is not an integer. */
 const UNDEFINED_FUNCTION = '42883'
@@ -148,20 +159,49 @@ export function pgTable(options: PgTableOptions): PgTableSource {
   let bigintKeys = options.keyType === 'bigint'
   let detect = options.keyType === undefined && !composite
   let args: SourceContext['args'] | undefined
+  // A walk that selects only its integer key column reads each later page as one row of
+  // its keys joined by commas (sql.keys), made back into the rows the first page had:
+  // pg parses one message a page instead of one a row (a third of the master's CPU).
+  // Decided from the first page: the column's type, and what pg made of it (a string for
+  // int8, a number for int2 and int4, as pg's default parsers do; anything else, such as a
+  // parser of the user's, keeps to plain pages).
+  let joined: ((text: string) => unknown) | undefined
+  // (`__proto__` as a column name is left to pg, which sets it as an own property.)
+  let decide = !composite && list.length === 1 && list[0] === first && first !== '__proto__'
+
+  const query = (db: PgQueryable, pages: PageQueries, after: JobKey | undefined, limit: number, shard?: Shard) => {
+    const from = after === undefined ? [] : composite ? decodeTuple(after, keys) : [typeof after === 'bigint' ? after.toString() : after]
+    const values = [...params, limit, ...from]
+    return shard === undefined
+      ? db.query(after === undefined ? pages.first : pages.next, values)
+      : shardQuery(db, after === undefined ? pages.firstShard : pages.nextShard, [...values, shard.count, shard.index - 1])
+  }
+
+  /**
+   * A page of rows after `after` (of the shard), as pg gives them: the key's type read from
+   * the first one's columns unless the caller chose, and whether later pages can be joined.
+   */
+  const page = async (db: PgQueryable, after: JobKey | undefined, limit: number, shard?: Shard): ReturnType<PgQueryable['query']> => {
+    const result = await query(db, sql, after, limit, shard)
+    const type = result.fields?.find((field) => field.name === first)?.dataTypeID
+    if (detect && result.fields !== undefined) {
+      bigintKeys = type === INT8_OID
+      detect = false
+    }
+    if (decide && result.rows.length > 0) {
+      joined = joinedKeys(type, result.rows[0]?.[first])
+      decide = false
+    }
+    return result
+  }
 
   const fetchPage = async (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> => {
     const db = await connection.get(args)
-    const from = after === undefined ? [] : composite ? decodeTuple(after, keys) : [typeof after === 'bigint' ? after.toString() : after]
-    const values = [...params, limit, ...from]
-    const result =
-      shard === undefined
-        ? await db.query(after === undefined ? sql.first : sql.next, values)
-        : await shardQuery(db, after === undefined ? sql.firstShard : sql.nextShard, [...values, shard.count, shard.index - 1])
-    if (detect && result.fields !== undefined) {
-      bigintKeys = result.fields.find((field) => field.name === first)?.dataTypeID === INT8_OID
-      detect = false
+    if (joined !== undefined) {
+      const text = (await query(db, sql.keys, after, limit, shard)).rows[0]?.keys
+      return typeof text === 'string' ? rowsOf(text, first, joined) : []
     }
-    return result.rows
+    return (await page(db, after, limit, shard)).rows
   }
 
   const tupleOf = (row: Record<string, unknown>): string => encodeTuple(row, keys)
@@ -179,7 +219,7 @@ export function pgTable(options: PgTableOptions): PgTableSource {
   })
 
   // The run's arguments reach fetchPage through the generator's context.
-  const getJobs = (last: JobKey | undefined, ctx?: GeneratorContext): AsyncGenerator<Record<string, unknown>> => {
+  const getJobs = (last: JobKey | undefined, ctx?: GeneratorContext): PagedGenerator<Record<string, unknown>> => {
     args = ctx?.args
     return source.getJobs(last, ctx)
   }
@@ -217,6 +257,21 @@ export function pgTable(options: PgTableOptions): PgTableSource {
     }
   }
   let bounds: ((last: bigint) => Promise<number | undefined>) | undefined
+
+  /**
+   * The planner's fraction of the rows at or before `last` (its histogram knows where the
+   * keys are dense and where sparse), when its statistics cover the key space: a histogram
+   * whose top is short of the highest key was made before the rows above it came.
+   */
+  const plannedFraction = async (db: PgQueryable, last: JobKey): Promise<number | undefined> => {
+    const top = integerOf((await db.query(sql.histogramTop, [sql.table, first])).rows[0]?.top)
+    if (top === undefined || ((await bounds?.(top)) ?? 0) < STATISTICS_COVER) return undefined
+    const key = composite ? decodeTuple(last, keys) : [typeof last === 'bigint' ? last.toString() : last]
+    const before = planRows((await db.query(sql.explainAtOrBefore, [...params, ...key])).rows[0]?.['QUERY PLAN'])
+    const all = planRows((await db.query(sql.explain, params)).rows[0]?.['QUERY PLAN'])
+    return all > 0 && Number.isFinite(before) ? Math.min(1, Math.max(0, before / all)) : undefined
+  }
+
   const progress = async (last: JobKey, ctx?: SourceContext): Promise<number | undefined> => {
     const at = integerOf(composite ? firstValue(last) : last)
     if (at === undefined) return undefined
@@ -225,8 +280,34 @@ export function pgTable(options: PgTableOptions): PgTableSource {
       const row = db === undefined ? undefined : (await db.query(top ? sql.top : sql.bounds, params)).rows[0]
       return { lo: row?.lo, hi: row?.hi }
     })
-    return bounds(at)
+    // Where the key stands between the lowest and the highest key: true of keys spread
+    // evenly, and the guide when the planner has no statistics of the column.
+    const even = await bounds(at)
+    const db = even === undefined ? undefined : await database(ctx?.args)
+    return (db === undefined ? undefined : await plannedFraction(db, last)) ?? even
   }
 
-  return { ...source, getJobs, total, progress }
+  const check = async (ctx?: SourceContext): Promise<void> => {
+    args = ctx?.args
+    const db = await connection.get(args)
+    try {
+      await db.query('SELECT 1')
+    } catch (error) {
+      throw new JobSourceError(`pgTable: cannot connect to ${connection.shown}: ${pgMessage(error)}`)
+    }
+    try {
+      await page(db, undefined, 0, ctx?.shard)
+    } catch (error) {
+      if (error instanceof JobSourceError) throw error
+      throw new JobSourceError(`pgTable: cannot read table ${table}: ${pgMessage(error)}`)
+    }
+    const found = (await db.query(UNIQUE_KEY, [qualified(table), keys])).rows[0]
+    // A view (or another relation without indexes of its own) is taken on trust.
+    if (found !== undefined && (found.kind === 'r' || found.kind === 'p') && found.unique !== true)
+      throw new JobSourceError(
+        `pgTable: no unique index of table ${table} holds only its key (${keys.join(', ')}): rows sharing a key would be skipped; key it by its primary key or other unique NOT NULL columns`,
+      )
+  }
+
+  return { ...source, getJobs, total, progress, check }
 }

@@ -2,7 +2,7 @@ import { C1, Packr } from 'msgpackr'
 import { ProtocolError } from '../errors.js'
 import { NOT_COMMON, decodeCommon } from './fast-decoder.js'
 import type { MasterMessage, Message, SlaveMessage } from './messages.js'
-import { MIN_FRAME, PROTOCOL_VERSION } from './messages.js'
+import { MAX_SLAVE_TEXT, MIN_FRAME, PROTOCOL_VERSION } from './messages.js'
 import { mayHoldProtoKey, plainMaps } from './plain-maps.js'
 
 // Plain MessagePack maps (no msgpackr record extension), so any MessagePack library
@@ -83,6 +83,10 @@ const checks = {
     const s = { ...slave, type: 'hello' }
     text(s, 'id')
     text(s, 'hostname')
+    // Shown in every status document, log line and chart: a host name is at most 255 bytes (POSIX), a slave's id far less.
+    for (const field of ['id', 'hostname'] as const)
+      if ((slave[field] as string).length > MAX_SLAVE_TEXT)
+        fail('hello', `slave.${field}`, `a string of at most ${MAX_SLAVE_TEXT} characters`, slave[field])
     count(s, 'pid')
     count(s, 'concurrency')
     // Below the smallest --max-frame no jobs frame fits, and the slave would get nothing.
@@ -165,6 +169,8 @@ const checks = {
   stats(m) {
     for (const field of ['cpu', 'rss', 'running']) {
       if (typeof m[field] !== 'number') fail('stats', field, 'a number', m[field])
+      // Drawn over time and averaged by the master's history: NaN, an infinity or a negative figure would spoil every chart.
+      if (!(Number.isFinite(m[field]) && m[field] >= 0)) fail('stats', field, 'a finite number >= 0', m[field])
     }
     for (const field of ['netIn', 'netOut']) {
       const value = m[field]

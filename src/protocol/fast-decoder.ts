@@ -172,6 +172,36 @@ function intern(text: string): string {
   return Object.keys(holder)[0]
 }
 
+/**
+ * The `n` (at most 8) ASCII bytes at `start` as a string, in one call: adding a character
+ * at a time made a string per character (a job's 7-digit id was seven strings, most of a
+ * slave's allocation).
+ */
+function chars(start: number, n: number): string {
+  const b = src
+  const s = start
+  switch (n) {
+    case 0:
+      return ''
+    case 1:
+      return String.fromCharCode(b[s])
+    case 2:
+      return String.fromCharCode(b[s], b[s + 1])
+    case 3:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2])
+    case 4:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3])
+    case 5:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4])
+    case 6:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5])
+    case 7:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6])
+    default:
+      return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7])
+  }
+}
+
 /** An ASCII string of `length` bytes (anything else is left to msgpackr's UTF-8 decoding). */
 function readString(length: number): string {
   const start = pos
@@ -179,13 +209,8 @@ function readString(length: number): string {
   if (end > src.length) throw GIVE_UP
   pos = end
   if (length < SHORT_STRING) {
-    let text = ''
-    for (let i = start; i < end; i++) {
-      const c = src[i]
-      if (c >= 0x80) throw GIVE_UP
-      text += String.fromCharCode(c)
-    }
-    return text
+    for (let i = start; i < end; i++) if (src[i] >= 0x80) throw GIVE_UP
+    return length <= 8 ? chars(start, length) : chars(start, 8) + chars(start + 8, length - 8)
   }
   if (length > LONG_STRING) throw GIVE_UP
   // One native decode. The string is ASCII if it kept one character per byte and holds

@@ -11,10 +11,14 @@ export const PROTOCOL_VERSION = 2
 /** Smallest frame limit (--max-frame) either side may have, in bytes. */
 export const MIN_FRAME = 1024
 
+/** Longest `id` and `hostname` a slave may give in its hello (a POSIX host name is at most 255 bytes). */
+export const MAX_SLAVE_TEXT = 255
+
 /** What a slave tells about itself when it connects. */
 export interface SlaveInfo {
-  /** Random id the slave process keeps across reconnects. */
+  /** Random id the slave process keeps across reconnects (at most {@link MAX_SLAVE_TEXT} characters). */
   id: string
+  /** The slave's host name (at most {@link MAX_SLAVE_TEXT} characters). */
   hostname: string
   pid: number
   concurrency: number

@@ -12,6 +12,7 @@ import {
   TaskmasterError,
   TlsError,
 } from '../errors.js'
+import { CpuMeter } from '../cpu-meter.js'
 import { Intervals } from '../intervals.js'
 import type { LogLine } from '../log-line.js'
 import type { ResolvedSlaveOptions, SlaveOptions } from '../options.js'
@@ -137,8 +138,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
   #masterRun: string | undefined
   #finish: { resolve: (s: SlaveSummary) => void; reject: (e: unknown) => void } | undefined
   readonly #intervals = new Intervals()
-  #cpu = process.cpuUsage()
-  #cpuAt = Date.now()
+  readonly #cpu = new CpuMeter()
 
   constructor(options: SlaveOptions) {
     super()
@@ -518,12 +518,13 @@ export class Slave extends EventEmitter<SlaveEvents> {
   #sendStats(): void {
     const connection = this.#connection
     if (connection === undefined || !connection.welcomed) return
-    const now = Date.now()
-    const usage = process.cpuUsage(this.#cpu)
-    const cpu = (usage.user + usage.system) / 1000 / Math.max(1, now - this.#cpuAt)
-    this.#cpu = process.cpuUsage()
-    this.#cpuAt = now
-    connection.send({ type: 'stats', cpu, rss: process.memoryUsage.rss(), running: this.#runner.running, ...connection.traffic() })
+    connection.send({
+      type: 'stats',
+      cpu: this.#cpu.read(),
+      rss: process.memoryUsage.rss(),
+      running: this.#runner.running,
+      ...connection.traffic(),
+    })
   }
 
   #end(summary: Pick<SlaveSummary, 'outcome'>, reason: string = CLOSE_REASON.slaveStopping): void {

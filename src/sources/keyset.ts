@@ -1,5 +1,5 @@
 import { JobSourceError, OptionError } from '../errors.js'
-import type { GeneratorContext, JobKey, JobSource } from '../options.js'
+import type { GeneratorContext, JobKey, JobSource, PagedGenerator } from '../options.js'
 import type { Shard } from '../shard.js'
 import { inShard } from '../shard.js'
 
@@ -39,9 +39,9 @@ export interface KeysetOptions<Row> {
   close?: () => unknown
 }
 
-/** A {@link JobSource} whose `key` is always set. */
+/** A {@link JobSource} whose `key` is always set, and whose generator is read by pages too. */
 export interface KeysetSource<Row> extends JobSource {
-  getJobs: (last: JobKey | undefined, ctx?: GeneratorContext) => AsyncGenerator<Row>
+  getJobs: (last: JobKey | undefined, ctx?: GeneratorContext) => PagedGenerator<Row>
   key: (row: Row) => JobKey
 }
 
@@ -104,13 +104,15 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
     return convert === undefined ? raw : convert(raw)
   }
 
-  async function* getJobs(last: JobKey | undefined, ctx?: GeneratorContext): AsyncGenerator<Row> {
+  /** The walk's pages (of the shard's rows), each key checked to follow the one before; closes at the end. */
+  async function* pages(last: JobKey | undefined, ctx?: GeneratorContext): AsyncGenerator<readonly Row[]> {
     let after = last === undefined || convert === undefined ? last : convert(last)
     const shard = ctx?.shard
     try {
       for (;;) {
         const page = await (shard === undefined ? fetchPage(after, pageSize) : fetchPage(after, pageSize, { ...shard }))
         if (page.length === 0) return
+        const kept: Row[] | undefined = shard === undefined ? undefined : []
         for (const row of page) {
           const k = key(row)
           if (after !== undefined && (typeof k === 'string' ? k === after : !(k > (after as number | bigint)))) {
@@ -119,9 +121,9 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
             )
           }
           after = k
-          if (shard !== undefined && !inShard(shardableKey(shardKey === undefined ? k : shardKey(row)), shard)) continue
-          yield row
+          if (kept !== undefined && inShard(shardableKey(shardKey === undefined ? k : shardKey(row)), shard!)) kept.push(row)
         }
+        yield kept ?? page
       }
     } finally {
       // Closing is tidying up: a failure of it must not hide how the generator ended.
@@ -131,6 +133,27 @@ export function keyset<Row = unknown>(options: KeysetOptions<Row>): KeysetSource
         // Nothing to add to the run's end.
       }
     }
+  }
+
+  /** The rows one at a time, or a page at a time by `nextPage()` (the master's way). */
+  function getJobs(last: JobKey | undefined, ctx?: GeneratorContext): PagedGenerator<Row> {
+    const paged = pages(last, ctx)
+    async function* rows(): AsyncGenerator<Row> {
+      for await (const page of paged) for (const row of page) yield row
+    }
+    const generator = rows() as PagedGenerator<Row>
+    generator.nextPage = async () => {
+      const next = await paged.next()
+      return next.done === true ? undefined : next.value
+    }
+    // A generator read by pages never started `rows`, whose return() would then not reach
+    // the pages (nor close the source): end them first.
+    const end = generator.return.bind(generator)
+    generator.return = async (value) => {
+      await paged.return(undefined)
+      return end(value)
+    }
+    return generator
   }
 
   const source: KeysetSource<Row> = { getJobs, key }

@@ -1,4 +1,7 @@
 // Bad module paths, exports and arguments: one line saying what is wrong, exit 2, no stack.
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { afterEach, describe, it } from 'vitest'
 import { MASTER_BIN, SLAVE_BIN, cleanUp, expectUsageError, fixture, masterArgs, run, sandbox, spawnArgs } from '../helpers/proc.js'
 
@@ -157,5 +160,26 @@ describe('bad input on the command line', () => {
     const box = sandbox()
     const options = bin === MASTER_BIN ? masterArgs(box, 'errors') : ['--host', '127.0.0.1:9', '--reconnect', '1']
     expectUsageError(await run(bin, [...args, ...options], { env: box.env }), ...patterns)
+  })
+})
+
+describe('a checkout that was never built', () => {
+  it.each([
+    ['tm-master', 'tm-master.js'],
+    ['tm-slave', 'tm-slave.js'],
+    ['tm-ctl', 'tm-ctl.js'],
+  ])('%s says so in one line, exit 2', async (name, file) => {
+    // bin/ as it is, beside no dist/.
+    const checkout = mkdtempSync(join(tmpdir(), 'tm-unbuilt-'))
+    cpSync(dirname(MASTER_BIN), join(checkout, 'bin'), { recursive: true })
+    writeFileSync(join(checkout, 'package.json'), JSON.stringify({ type: 'module' }))
+    try {
+      expectUsageError(
+        await run(join(checkout, 'bin', file), ['--help']),
+        new RegExp(`^${name}: this checkout is not built \\(dist/ is missing\\): run \`npm run build\` in it, then try again$`),
+      )
+    } finally {
+      rmSync(checkout, { recursive: true, force: true })
+    }
   })
 })

@@ -113,7 +113,10 @@ describe('tm-ctl --help', () => {
       .split('\n')
       .map((line) => /^ {2}(\S+)/.exec(line)?.[1])
       .filter((name) => name !== undefined)
-    expect(commands).toEqual(['status', 'pause', 'resume', 'rate', 'max-in-flight', 'stop', 'help'])
+    expect(commands).toEqual(['status', 'list', 'pause', 'resume', 'rate', 'max-in-flight', 'stop', 'help'])
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain(
+      'list [options] list every run of a state dir, or of the PostgreSQL of --state-store',
+    )
     for (const [command, words, example] of [
       ['pause', /the pause outlives a restart/, 'tm-ctl pause --host 10.0.0.5:5050 --token s3cret'],
       ['resume', /resume dispatch/, 'tm-ctl resume --host 10.0.0.5:5050'],
@@ -128,5 +131,22 @@ describe('tm-ctl --help', () => {
         `Exits 1 if the master cannot be reached,\n2 if it refuses (no or wrong token, a bad value).\n\nExample:\n  ${example}\n`,
       )
     }
+  })
+
+  it('list explains the states it shows, where it looks and its exit codes, with examples', async () => {
+    const text = await run(CTL_BIN, ['list', '--help'])
+    expect(text.exit).toEqual({ code: 0, signal: null })
+    expect(text.stdout).toMatch(/^Usage: tm-ctl list \[options\]\n/)
+    for (const line of [
+      '  --state-dir <dir>    where run state is kept (default: "./.taskmaster")',
+      '  running   a master holds its lock (a live process, or a lease whose session is open)',
+      '  stopped   no master holds it and it is not complete: start it again with its --key to resume',
+      '  failed    every job finished, some failed: see its failed-jobs log, or --retry-failed',
+      '  tm-ctl list --state-store postgres://user@db/app       # the runs kept in PostgreSQL',
+    ])
+      expect(text.stdout.split('\n')).toContain(line)
+    expect(text.stdout.replace(/\s+/g, ' ')).toContain(
+      'Exits 2 if there is no such state dir, or the URL is not postgres:// or is refused (its login, its database), 1 if the PostgreSQL cannot be reached.',
+    )
   })
 })

@@ -68,7 +68,7 @@ describe('tm-ctl status', () => {
     const lines = text.stdout.split('\n')
     expect(lines[0]).toBe("Run 'ctl' (n=300): running")
     expect(lines[1]).toMatch(
-      /^33\.3 % ETA (\d+:\d\d:\d\d|-) \| done 100 of 300 \| [\d.,]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #100, key 99 \| in flight 4 \| queued 196 \| slaves 1$/,
+      /^33\.3 % ETA (\d+:\d\d:\d\d|-) \| done 100 of 300 \| [\d.,]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #100, key 99 \| in flight 4 \| queued 196 \| slaves 1 \| master cpu \d+ %, rss [\d.]+ (B|KiB|MiB|GiB), net in [\d.]+ (B|KiB|MiB|GiB), net out [\d.]+ (B|KiB|MiB|GiB)$/,
     )
     expect(lines[2]).toMatch(/^slave +address +conc +done +rate +in flight +cpu +rss +net in +net out$/)
     expect(lines[3]).toMatch(

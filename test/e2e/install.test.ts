@@ -1,11 +1,14 @@
 // The package as users get it: `npm pack`, installed from the tarball into a fresh ESM
 // project and a fresh CommonJS project (`npm init -y`), then a TypeScript and a JavaScript
-// pair of modules run through the installed bins and through the library API.
+// pair of modules run through the installed bins and through the library API. And the
+// README's backfill with no code, as written, in a fresh project that installed the
+// tarball and pg, against a real PostgreSQL.
 import { execFile, spawn } from 'node:child_process'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { POSTGRES_MISSING, usePostgres } from '../helpers/postgres.js'
 import { ROOT, cleanTempDirs, fixture, tempDir } from '../helpers/proc.js'
 
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string }
@@ -51,6 +54,8 @@ const projects: Record<Kind, string> = { esm: '', cjs: '' }
 /** What `npm install <tarball>` printed in each project. */
 const installs: Record<Kind, string> = { esm: '', cjs: '' }
 let files: string[] = []
+/** The packed package. */
+let tarball = ''
 
 /** Scripts npm runs when a package is installed: the package builds on `prepack`, never on its users' machines. */
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare']
@@ -63,7 +68,7 @@ beforeAll(async () => {
     files: { path: string }[]
   }[]
   files = packed[0].files.map((f) => f.path).sort()
-  const tarball = join(dir, packed[0].filename)
+  tarball = join(dir, packed[0].filename)
   for (const kind of ['esm', 'cjs'] as const) {
     const project = tempDir(`tm-${kind}-project-`)
     projects[kind] = project
@@ -87,7 +92,7 @@ afterAll(cleanTempDirs)
 describe('the packed package', () => {
   it('ships the bins, the compiled code and its types, README and package.json, nothing else', () => {
     const unexpected = files.filter(
-      (path) => !/^(package\.json|README\.md|bin\/tm-(master|slave|ctl)\.js|dist\/.+\.(js|d\.ts))$/.test(path),
+      (path) => !/^(package\.json|README\.md|bin\/(tm-master|tm-slave|tm-ctl|start)\.js|dist\/.+\.(js|d\.ts))$/.test(path),
     )
     expect(unexpected).toEqual([])
     expect(files).toEqual(
@@ -95,6 +100,7 @@ describe('the packed package', () => {
         'bin/tm-master.js',
         'bin/tm-slave.js',
         'bin/tm-ctl.js',
+        'bin/start.js',
         'dist/index.js',
         'dist/index.d.ts',
         'dist/cli/master-command.js',
@@ -173,16 +179,18 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
     expect(failedJobs(dir, 'js')).toEqual(failures(kind === 'esm' ? pathToFileURL(path).href : path))
   })
 
-  it('a jobs module that is one pgTable export, in a project without pg: one line saying to install it', async () => {
+  it('a jobs module that is one pgTable export, in a project without pg: one line saying to install it, before the first job', async () => {
     const run = await exec(
       bin('tm-master'),
       ['pg-jobs.ts', 'db=postgres://127.0.0.1:1/none', '--key', 'pg', '--host', '127.0.0.1:0', '--quiet'],
       projects[kind],
     )
-    expect(run.code, run.stderr).toBe(1)
-    expect(run.stderr).toMatch(
-      /^tm-master: The generator threw: pgTable: a connection string needs the pg package \(an optional peer dependency of taskmaster-run\): npm install pg$/m,
+    // pgTable's check says it before the master listens (it said it from the generator, exit 1).
+    expect(run.code, run.stderr).toBe(2)
+    expect(run.stderr).toBe(
+      'tm-master: pgTable: a connection string needs the pg package (an optional peer dependency of taskmaster-run): npm install pg\n',
     )
+    expect(run.stdout).toBe('')
     // total() leaves it to the generator: no warning saying it first.
     expect(run.stderr).not.toContain('total()')
   })
@@ -201,3 +209,56 @@ describe.each(['esm', 'cjs'] as const)('installed in a fresh %s project', (kind)
     }
   })
 })
+
+/** The README's command of the backfill with no code, as written there. */
+function readmeNoCode(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const line = readme.split('\n').find((text) => text.startsWith('npx tm-master taskmaster-run/pg/table '))
+  if (line === undefined) throw new Error('README.md has no line starting npx tm-master taskmaster-run/pg/table')
+  return line
+}
+
+describe.skipIf(POSTGRES_MISSING !== undefined)(
+  `the README's backfill with no code, in a fresh project with pg${POSTGRES_MISSING ? ` (skipped: ${POSTGRES_MISSING})` : ''}`,
+  () => {
+    const postgres = usePostgres()
+    const ROWS = 5000
+    let project = ''
+
+    beforeAll(async () => {
+      project = tempDir('tm-no-code-project-')
+      await must('npm', ['init', '-y'], project)
+      const pgVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules/pg/package.json'), 'utf8')) as { version: string }).version
+      await must('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, `pg@${pgVersion}`], project)
+      // As examples/postgres/setup.ts makes it.
+      await postgres.db.query('CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, domain text)')
+      await postgres.db.query(
+        `INSERT INTO users (id, email) SELECT 2 * g, 'user' || g || '@' || (ARRAY['example.com', 'Mail.example.org', 'EXAMPLE.net', 'corp.example'])[g % 4 + 1] FROM generate_series(1, ${ROWS}) AS g`,
+      )
+    }, 240_000)
+
+    it('sets every row from the shell, exactly as the README writes the command', async () => {
+      const command = readmeNoCode()
+      const done = await new Promise<Result>((resolve) => {
+        execFile(
+          'bash',
+          ['-c', command],
+          {
+            cwd: project,
+            env: { ...process.env, TM_TOKEN: undefined, NODE_OPTIONS: undefined, DATABASE_URL: postgres.server.url },
+            timeout: 120_000,
+          },
+          (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        )
+      })
+      expect(done.code, done.stderr).toBe(0)
+      expect(done.stdout).toMatch(new RegExp(`^Run 'users-domain' complete: ${ROWS} jobs \\(${ROWS} done, 0 failed`, 'm'))
+      const wrong = await postgres.db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM users WHERE domain IS DISTINCT FROM lower(split_part(email, '@', 2))",
+      )
+      expect(wrong.rows[0].n).toBe(0)
+      // The modules ran from the project's own copy of the package, not from this repository.
+      expect(done.stdout + done.stderr).not.toContain(ROOT)
+    })
+  },
+)

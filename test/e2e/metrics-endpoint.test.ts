@@ -84,6 +84,10 @@ describe('GET /metrics', () => {
       'taskmaster_session_elapsed_seconds{key="metered"}': r.session.elapsedMs / 1000,
       'taskmaster_paused{key="metered"}': 0,
       'taskmaster_throttled{key="metered"}': 0,
+      'taskmaster_master_cpu_percent{key="metered"}': doc.master.cpuPercent,
+      'taskmaster_master_resident_memory_bytes{key="metered"}': doc.master.rss,
+      'taskmaster_master_network_receive_bytes_total{key="metered"}': doc.master.netIn,
+      'taskmaster_master_network_transmit_bytes_total{key="metered"}': doc.master.netOut,
       [`taskmaster_slave_jobs_done_total{${slave1}}`]: 100,
       [`taskmaster_slave_attempts_failed_total{${slave1}}`]: 0,
       [`taskmaster_slave_jobs_in_flight{${slave1}}`]: 4,
@@ -96,6 +100,9 @@ describe('GET /metrics', () => {
     })
     expect(text).toContain('# TYPE taskmaster_jobs_done_total counter\n')
     expect(text).toContain('# TYPE taskmaster_jobs_in_flight gauge\n')
+    expect(text).toContain('# TYPE taskmaster_master_network_receive_bytes_total counter\n')
+    expect(doc.master.rss).toBeGreaterThan(0)
+    expect(doc.master.netIn).toBeGreaterThan(0)
     expect(text).toContain('# HELP taskmaster_jobs_done_total Jobs done over the whole run (every master of it).\n')
 
     // The controls: a limit that is off has no series; once set, its value, as in /status.

@@ -94,9 +94,11 @@ describe('the web page’s endpoints', () => {
     expect(answer.status).toBe(200)
     expect(answer.headers.get('content-type')).toBe('application/json; charset=utf-8')
     const history = (await answer.json()) as HistoryDocument
-    expect(Object.keys(history)).toEqual(['run'])
+    expect(Object.keys(history)).toEqual(['version', 'startedAt', 'run', 'master', 'slaves', 'omitted'])
+    expect(history).toMatchObject({ version: 2, startedAt: first.run.session.startedAt, omitted: 0 })
     const points = history.run
-    for (const point of points) expect(Object.keys(point).sort()).toEqual(['done', 'failed', 'inFlight', 'rate', 'samples', 'time'])
+    for (const point of points)
+      expect(Object.keys(point).sort()).toEqual(['done', 'failed', 'inFlight', 'queued', 'rate', 'samples', 'time'])
     // From the master's first second (before any document the test read, before the slave came), a point a second, in order.
     expect(points[0]).toMatchObject({ samples: 1, done: 0, failed: 0, rate: 0, inFlight: 0 })
     expect(Date.parse(points[0].time)).toBeLessThanOrEqual(Date.parse(first.time))
@@ -108,6 +110,26 @@ describe('the web page’s endpoints', () => {
     // Up to the document of /status the test read last: the run standing at 100 done.
     expect(points.at(-1)!.time >= held.time).toBe(true)
     expect(points.at(-1)).toMatchObject({ done: 100, failed: 0, inFlight: 4 })
+    // The master's own figures on the same times; the slave's, by its name, since it came.
+    expect(history.master.map((p) => p.time)).toEqual(points.map((p) => p.time))
+    for (const point of history.master)
+      expect(Object.keys(point).sort()).toEqual(['cpuPercent', 'netIn', 'netOut', 'rss', 'samples', 'time'])
+    expect(history.master.at(-1)!.rss).toBeGreaterThan(0)
+    expect(history.master.at(-1)!.netIn).toBeGreaterThan(0)
+    expect(history.slaves).toEqual([
+      {
+        id: held.slaves[0].id,
+        name: `${hostname()}:${slave.child.pid}`,
+        address: held.slaves[0].address,
+        connectedAt: held.slaves[0].connectedAt,
+        leftAt: null,
+        points: expect.any(Array) as unknown,
+      },
+    ])
+    const slavePoints = history.slaves[0].points
+    expect(slavePoints.length).toBeGreaterThan(0)
+    for (const point of slavePoints) expect(Object.keys(point).sort()).toEqual(['cpuPercent', 'netIn', 'netOut', 'rss', 'samples', 'time'])
+    expect(Date.parse(slavePoints[0].time)).toBeGreaterThanOrEqual(Date.parse(held.slaves[0].connectedAt))
     // The same with ?token= (what the page's EventSource would need; the page itself sends the header).
     expect((await fetch(`http://${host}/history?token=${TOKEN}`)).status).toBe(200)
 

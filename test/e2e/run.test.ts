@@ -92,10 +92,10 @@ describe('a run', () => {
     expect(status.length).toBeGreaterThanOrEqual(2)
     for (const line of status)
       expect(line).toMatch(
-        /^done \d+ \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #\d+(, key \d+)? \| in flight \d+ \| queued \d+ \| slaves [01]$/,
+        /^done \d+ \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #\d+(, key \d+)? \| in flight \d+ \| queued \d+ \| slaves [01] \| master cpu \d+ %, rss [\d.]+ (B|KiB|MiB|GiB), net in [\d.]+ (B|KiB|MiB|GiB), net out [\d.]+ (B|KiB|MiB|GiB)$/,
       )
     expect(status.at(-1)).toMatch(
-      /^done 50 \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #50, key 49 \| in flight 0 \| queued 0 \| slaves 0$/,
+      /^done 50 \| [\d.]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #50, key 49 \| in flight 0 \| queued 0 \| slaves 0 \| master cpu \d+ %, rss [\d.]+ (B|KiB|MiB|GiB), net in [\d.]+ (B|KiB|MiB|GiB), net out [\d.]+ (B|KiB|MiB|GiB)$/,
     )
     expect(lines.filter((line) => !line.startsWith('done '))).toEqual([
       // The start, from launch to listening, said when it listens.

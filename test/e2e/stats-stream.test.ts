@@ -82,7 +82,9 @@ describe('--stats and --log-format json', () => {
       .map((line) => JSON.parse(line) as RunStatus)
     expect(docs.length).toBeGreaterThanOrEqual(5)
     for (const doc of docs) {
-      expect(Object.keys(doc)).toEqual(['time', 'run', 'slaves', 'failures'])
+      expect(Object.keys(doc)).toEqual(['time', 'run', 'master', 'slaves', 'failures'])
+      expect(Object.keys(doc.master)).toEqual(['hostname', 'pid', 'cpuPercent', 'rss', 'netIn', 'netOut'])
+      expect(doc.master.pid).toBe(proc.child.pid)
       expect(doc.time).toMatch(ISO)
       expect(Object.keys(doc.run)).toEqual(RUN_FIELDS)
       expect(Object.keys(doc.run.session)).toEqual(['done', 'failed', 'elapsedMs', 'startedAt'])

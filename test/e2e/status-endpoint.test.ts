@@ -47,7 +47,21 @@ describe('GET /status', () => {
     expect(status.answer.type).toBe('application/json; charset=utf-8')
     const doc = status.doc
     expect(recordedKeys(box.records)).toHaveLength(100)
-    expect(Object.keys(doc)).toEqual(['time', 'run', 'slaves', 'failures'])
+    expect(Object.keys(doc)).toEqual(['time', 'run', 'master', 'slaves', 'failures'])
+    // The master's own process beside the slave's: its memory, CPU, and the bytes through its port (the slave's frames, these requests).
+    expect(doc.master).toEqual({
+      hostname: hostname(),
+      pid: master.child.pid,
+      cpuPercent: anyNumber,
+      rss: anyNumber,
+      netIn: anyNumber,
+      netOut: anyNumber,
+    })
+    expect(doc.master.rss).toBeGreaterThan(10 * 1024 * 1024)
+    expect(doc.master.cpuPercent).toBeGreaterThanOrEqual(0)
+    // More than the slave alone sent and received on its connection (its last report is a little older).
+    expect(doc.master.netIn).toBeGreaterThan(doc.slaves[0].netOut)
+    expect(doc.master.netOut).toBeGreaterThan(doc.slaves[0].netIn)
     expect(doc.run).toEqual({
       key: 'endpoint',
       args: { n: '300' },

@@ -12,7 +12,7 @@ const N = 3000
 
 /** A status line of the run of N jobs, with its figures. */
 const LINE = new RegExp(
-  `^(\\d+\\.\\d) % ETA (\\d+:\\d\\d:\\d\\d|-) \\| done ([\\d,]+) of 3,000 \\| [\\d.,]+/s \\| elapsed \\d+:\\d\\d:\\d\\d \\| failed 0 \\| finished through #[\\d,]+(?:, key \\d+)? \\| in flight \\d+ \\| queued [\\d,]+ \\| slaves [0-2]( \\| this master: [\\d,]+ done in \\d+:\\d\\d:\\d\\d)?$`,
+  `^(\\d+\\.\\d) % ETA (\\d+:\\d\\d:\\d\\d|-) \\| done ([\\d,]+) of 3,000 \\| [\\d.,]+/s \\| elapsed \\d+:\\d\\d:\\d\\d \\| failed 0 \\| finished through #[\\d,]+(?:, key \\d+)? \\| in flight \\d+ \\| queued [\\d,]+ \\| slaves [0-2]( \\| this master: [\\d,]+ done in \\d+:\\d\\d:\\d\\d)? \\| master cpu \\d+ %, rss [\\d.]+ (?:B|KiB|MiB|GiB), net in [\\d.]+ (?:B|KiB|MiB|GiB), net out [\\d.]+ (?:B|KiB|MiB|GiB)$`,
 )
 
 function statusLines(stdout: string): RegExpMatchArray[] {
@@ -60,7 +60,7 @@ describe('status lines off a terminal', () => {
     const end = out.findIndex((line) => line.startsWith("Run 'lines' complete: "))
     // The last status line, then this master's summary, then the whole run's.
     expect(out[end - 1]).toMatch(
-      /^100\.0 % ETA 0:00:00 \| done 3,000 of 3,000 \| [\d.,]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #3,000, key 2999 \| in flight 0 \| queued 0 \| slaves 0 \| this master: [\d,]+ done in \d+:\d\d:\d\d$/,
+      /^100\.0 % ETA 0:00:00 \| done 3,000 of 3,000 \| [\d.,]+\/s \| elapsed \d+:\d\d:\d\d \| failed 0 \| finished through #3,000, key 2999 \| in flight 0 \| queued 0 \| slaves 0 \| this master: [\d,]+ done in \d+:\d\d:\d\d \| master cpu \d+ %, rss [\d.]+ (B|KiB|MiB|GiB), net in [\d.]+ (B|KiB|MiB|GiB), net out [\d.]+ (B|KiB|MiB|GiB)$/,
     )
     expect(out[end + 1]).toMatch(/^Whole run 'lines': 3,000 jobs \(3,000 done, 0 failed\) in \d+:\d\d:\d\d$/)
     expect(second.master.stdout + second.master.stderr).not.toContain('\x1b')

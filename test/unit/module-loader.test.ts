@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ModuleError } from '../../src/errors.js'
 import type { HandlerContext } from '../../src/options.js'
-import { importModule, loadHandler, loadJobSource, parseModuleSpec, pickFunction } from '../../src/module-loader.js'
+import { importModule, loadHandler, loadHandlerModule, loadJobSource, parseModuleSpec, pickFunction } from '../../src/module-loader.js'
 import { cleanTempDirs, tempDir } from '../helpers/proc.js'
 import { rejectionOf } from './support.js'
 
@@ -50,6 +50,26 @@ describe('importModule', () => {
     const error = await moduleError(importModule('no/such/jobs.mjs'))
     expect(error.message).toBe(`Cannot find module 'no/such/jobs.mjs' (no file at ${resolve('no/such/jobs.mjs')})`)
     expect(error.modulePath).toBe('no/such/jobs.mjs')
+  })
+
+  it("loads the package's own modules by name (its exports), where no file of that name is", async () => {
+    const table = await loadJobSource('taskmaster-run/pg/table')
+    expect(Object.keys(table).sort()).toEqual(['check', 'getJobs', 'key', 'module', 'progress', 'throttle', 'total'])
+    expect(table.module).toBe('taskmaster-run/pg/table')
+    const sql = await loadHandlerModule('taskmaster-run/pg/sql')
+    expect(sql).toMatchObject({
+      module: 'taskmaster-run/pg/sql',
+      batchHandler: expect.any(Function) as unknown,
+      setup: expect.any(Function) as unknown,
+    })
+    const error = await moduleError(importModule('taskmaster-run/pg/tabel'))
+    expect(error.message).toBe(
+      `Cannot find module 'taskmaster-run/pg/tabel' (no file at ${resolve('taskmaster-run/pg/tabel')}, nor a package module of that name)`,
+    )
+    // A name that is a Node.js builtin is no module file.
+    expect((await moduleError(importModule('fs'))).message).toBe(
+      `Cannot find module 'fs' (no file at ${resolve('fs')}, nor a package module of that name)`,
+    )
   })
 
   it('refuses a directory and other extensions', async () => {
@@ -184,6 +204,29 @@ describe('loadJobSource', () => {
     expect(await (source.total as () => unknown)()).toEqual({ estimate: 3 })
     expect(await source.progress!(1, { args: {} })).toBe(0.25)
     expect(source.module).toBe(path)
+  })
+
+  it("takes a source object's own check and throttle, never a module's exports of those names (a throttle export is --throttle's)", async () => {
+    const dir = tempDir()
+    const own = await loadJobSource(
+      moduleFile(
+        'own.mjs',
+        'export default { *getJobs() {}, check(ctx) { return ctx.args.ok }, throttle() { return this.name }, name: "lag" }\n',
+        dir,
+      ),
+    )
+    expect(own.check!({ args: { ok: 'yes' } })).toBe('yes')
+    // Called as the object's methods.
+    expect(own.throttle!({ args: {} })).toBe('lag')
+    const exports = await loadJobSource(
+      moduleFile('exports.mjs', 'export function* getJobs() {}\nexport const throttle = () => true\nexport const check = () => {}\n', dir),
+    )
+    expect(exports.throttle).toBeUndefined()
+    expect(exports.check).toBeUndefined()
+    const bad = moduleFile('bad.mjs', 'export default { *getJobs() {}, check: 1 }\n', dir)
+    expect((await moduleError(loadJobSource(bad))).message).toBe(
+      `'check' of export 'default' of module '${bad}' is a number; it must be a function ctx => void (sync or async), throwing to refuse the run`,
+    )
   })
 
   it('calls a source object built as a class as its methods, and a named one picked by path:name', async () => {

@@ -26,7 +26,7 @@ function optionError(fn: () => unknown): OptionError {
 
 describe('resolveMasterOptions', () => {
   it('fills every default', () => {
-    expect(resolveMasterOptions({ source })).toEqual({ ...MASTER_DEFAULTS, source, shownArgs: {}, secrets: [] })
+    expect(resolveMasterOptions({ source })).toEqual({ ...MASTER_DEFAULTS, source, shownArgs: {}, secrets: [], argsFromEnv: {} })
     expect(MASTER_DEFAULTS).toMatchObject({
       key: 'run',
       stateDir: './.taskmaster',
@@ -62,6 +62,7 @@ describe('resolveMasterOptions', () => {
         args: { db: 'postgres://u:pw-long@h/d', token: 'tok' },
         shownArgs: { db: 'postgres://u:***@h/d', token: '***' },
         secrets: ['pw-long', 'tok'],
+        argsFromEnv: { db: 'TM_OPTIONS_TEST_DB' },
       })
     } finally {
       delete process.env.TM_OPTIONS_TEST_DB

@@ -38,6 +38,12 @@ describe('isSecretName', () => {
       'privkey',
       'cookie',
       'sessionCookie',
+      'dbpass',
+      'pgpass',
+      'apikey2',
+      'DB_PASS2',
+      'sshkey',
+      'userpw',
     ]) {
       expect(isSecretName(name), name).toBe(true)
     }
@@ -53,7 +59,10 @@ describe('isSecretName', () => {
       'tokenizer',
       'passes',
       'compass',
+      'bypass',
+      'turkey',
       'host',
+      'shard2',
       'sslmode',
       'user',
       'max_lag',
@@ -96,6 +105,16 @@ describe('redactText', () => {
     ])
       expect(redactText(text)).toBe(text)
   })
+  it('reads a long run of letters once, not once from each of its letters (a slave may name itself with 200,000 of them)', () => {
+    // Each letter could start a URL's scheme: tried from every one, the line took minutes and held the master.
+    const long = 'w'.repeat(200_000)
+    expect(redactText(`slave ${long}:1 (127.0.0.1:5) connected`)).toBe(`slave ${long}:1 (127.0.0.1:5) connected`)
+    // A scheme starts where its run of letters does: the whole run, here.
+    expect(redactText(`${long}x://u:pw@h/db`)).toBe(`${long}x://u:${MASK}@h/db`)
+    expect(redactText(`${long} postgres://u:pw@h/db`)).toBe(`${long} postgres://u:${MASK}@h/db`)
+    expect(redactText(`${long}:${long}@`)).toBe(`${long}:${long}@`)
+  })
+
   it('is idempotent and reports what it masked', () => {
     const found: string[] = []
     const once = redactText('postgres://u:s3cret@h/x?token=t0k&password=', found)
@@ -107,6 +126,15 @@ describe('redactText', () => {
     const again: string[] = []
     expect(redactText(once, again)).toBe(once)
     expect(again).toEqual([])
+  })
+  it("reports a URL's password also percent-decoded, as a message may quote it", () => {
+    const found: string[] = []
+    expect(redactText('postgres://weird:Pa%40ss%3Aw%2Frd%3F%23Zq9@127.0.0.1:5432/db', found)).toBe('postgres://weird:***@127.0.0.1:5432/db')
+    expect(found).toEqual(['Pa%40ss%3Aw%2Frd%3F%23Zq9', 'Pa@ss:w/rd?#Zq9'])
+    expect(hideSecrets(found)('auth failed for Pa@ss:w/rd?#Zq9 here')).toBe('auth failed for *** here')
+    const bad: string[] = []
+    redactText('postgres://u:100%zz@h/db', bad)
+    expect(bad).toEqual(['100%zz'])
   })
 })
 

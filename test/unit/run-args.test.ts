@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { OptionError } from '../../src/errors.js'
-import { resolveRunArgs, shownArgs } from '../../src/run-args.js'
+import { resolveRunArgs, savedArgsShown, shownArgs } from '../../src/run-args.js'
 
 describe('resolveRunArgs', () => {
   it('keeps the values, masks secret names and URL secrets in what is shown, and lists the secrets', () => {
@@ -24,6 +24,7 @@ describe('resolveRunArgs', () => {
     expect(args.values).toEqual({ db: 'postgres://u:pw@h/d', dsn: 'host=h user=u', n: '3' })
     expect(args.shown).toEqual({ db: 'postgres://u:***@h/d', dsn: '***', n: '3' })
     expect(args.secrets).toEqual(['pw', 'host=h user=u'])
+    expect(args.env).toEqual({ db: 'DB', dsn: 'DSN' })
   })
   it('refuses an unset variable, or none, in one line naming the argument and the variable', () => {
     expect(() => resolveRunArgs({ db: 'env:NOPE' }, {})).toThrow(
@@ -42,5 +43,28 @@ describe('shownArgs', () => {
     const shown = shownArgs(clear)
     expect(shown).toEqual({ db: 'postgres://user:***@h/x?sslpassword=***', apiToken: '***', table: 'posts' })
     expect(shownArgs(shown)).toEqual(shown)
+  })
+})
+
+describe('savedArgsShown', () => {
+  it('masks as shownArgs does, and shows an argument given as env:VAR as env:VAR', () => {
+    const saved = { db: 'postgres://user:***@h/x', dsn: '***', table: 'posts', old: 'postgres://u:clear@h/x' }
+    expect(savedArgsShown(saved, { db: 'DATABASE_URL', dsn: 'DSN' })).toEqual({
+      db: 'env:DATABASE_URL',
+      dsn: 'env:DSN',
+      table: 'posts',
+      old: 'postgres://u:***@h/x',
+    })
+    expect(savedArgsShown(saved)).toEqual(shownArgs(saved))
+  })
+
+  it('names only saved arguments, and masks whatever a damaged env field holds', () => {
+    expect(savedArgsShown({ n: '1' }, { gone: 'X' })).toEqual({ n: '1' })
+    expect(savedArgsShown({ db: '***' }, { db: 'postgres://u:pw@h/x' })).toEqual({ db: 'env:postgres://u:***@h/x' })
+    // An argument named __proto__ stays an argument, never the prototype.
+    const odd = JSON.parse('{"__proto__": "***"}') as Record<string, string>
+    const shown = savedArgsShown(odd, JSON.parse('{"__proto__": "V"}') as Record<string, string>)
+    expect(Object.getPrototypeOf(shown)).toBe(Object.prototype)
+    expect(Object.entries(shown)).toEqual([['__proto__', 'env:V']])
   })
 })

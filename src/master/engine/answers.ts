@@ -93,8 +93,8 @@ export function sendText(res: ServerResponse, status: number, text: string, head
   res.end(text)
 }
 
-/** A JSON answer (`body` already serialized), never cached: it is live. */
-export function sendJson(req: IncomingMessage, res: ServerResponse, body: string): void {
+/** A JSON answer (`body` already serialized: a Buffer is shared by every answer that sends it, never copied), never cached: it is live. */
+export function sendJson(req: IncomingMessage, res: ServerResponse, body: string | Buffer): void {
   res.writeHead(200, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',

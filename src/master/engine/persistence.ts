@@ -4,13 +4,29 @@ import type { Checkpoint } from '../state/checkpoint.js'
 import { CHECKPOINT_FORMAT } from '../state/checkpoint.js'
 import type { Ledger } from './ledger.js'
 import type { ResumePoint, StateStore } from '../state/state-store.js'
+import type { RunStatus } from './status.js'
 import type { RunTotals } from './types.js'
 
 /** The run's identity, saved in every checkpoint. */
 export interface RunIdentity {
   key: string
   args: Record<string, string>
+  /** The arguments given as `name=env:VAR`, by name: the variable each was read from. */
+  env?: Record<string, string>
 }
+
+/** The run's total as its status document shows it, saved in every checkpoint (for `tm-ctl list`). */
+export interface ShownTotal {
+  count: number
+  estimated: boolean
+}
+
+const sameTotal = (a: ShownTotal | undefined, b: ShownTotal | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.count === b.count && a.estimated === b.estimated)
+
+/** The total status document `status` shows, if it shows one. */
+export const shownTotal = (status: RunStatus): ShownTotal | undefined =>
+  status.run.total === null ? undefined : { count: status.run.total, estimated: status.run.totalEstimated }
 
 /**
  * What a live run writes to its store: the journal (one record per event-loop turn of
@@ -25,27 +41,34 @@ export class Persistence {
   readonly #resume: ResumePoint
   readonly #identity: RunIdentity
   readonly #startedAt: number
+  readonly #total: () => ShownTotal | undefined
   readonly #warn: (message: string) => void
   /** Something was journaled since the last checkpoint. */
   #dirty = false
   #closed = false
   /** The run is paused: the checkpoint says so, and the next master starts paused. */
   #paused = false
+  /** The total the last checkpoint of this master saved: a checkpoint is due when the total shown changes. */
+  #savedTotal: ShownTotal | undefined
 
-  /** @param warn called with what the store says when it had to write the run's state again */
+  /**
+   * @param total the run's total as last shown, read at each checkpoint
+   * @param warn called with what the store says when it had to write the run's state again
+   */
   constructor(
     store: StateStore,
     ledger: Ledger,
     resume: ResumePoint,
     identity: RunIdentity,
     startedAt: number,
-    warn: (message: string) => void,
+    { total, warn }: { total: () => ShownTotal | undefined; warn: (message: string) => void },
   ) {
     this.#store = store
     this.#ledger = ledger
     this.#resume = resume
     this.#identity = identity
     this.#startedAt = startedAt
+    this.#total = total
     this.#warn = warn
   }
 
@@ -72,9 +95,9 @@ export class Persistence {
     }
   }
 
-  /** Writes the checkpoint if anything changed (always when `complete`). Throws if it cannot. */
+  /** Writes the checkpoint if anything changed, the total shown included (always when `complete`). Throws if it cannot. */
   checkpoint(complete = false): void {
-    if (this.#closed || (!this.#dirty && !complete)) return
+    if (this.#closed || (!this.#dirty && !complete && sameTotal(this.#total(), this.#savedTotal))) return
     this.#dirty = false
     const warning = this.#store.save(this.#build(complete))
     if (warning !== undefined) this.#warn(warning)
@@ -126,6 +149,11 @@ export class Persistence {
     // Jobs an earlier incarnation finished beyond where the generator has got to yet.
     if (!complete && this.#resume.skip.size > 0)
       for (const pair of this.#resume.skip.pending()) if (pair[0] >= ledger.next) finished.push(pair)
+    const counts = this.totals()
+    // Complete: the jobs finished are the total, whatever the last document said.
+    const total = complete ? { count: counts.done + counts.failed, estimated: false } : this.#total()
+    this.#savedTotal = total
+    const env = this.#identity.env
     return {
       format: CHECKPOINT_FORMAT,
       key: this.#identity.key,
@@ -135,11 +163,13 @@ export class Persistence {
       position: ledger.position,
       last: ledger.lastKey ?? null,
       finished,
-      counts: this.totals(),
+      counts,
       elapsed: this.#resume.elapsed + (Date.now() - this.#startedAt),
       startedAt: this.#resume.startedAt,
       updatedAt: new Date().toISOString(),
       ...(this.#paused && !complete ? { paused: true as const } : {}),
+      ...(total === undefined ? {} : total.estimated ? { total: total.count, totalEstimated: true as const } : { total: total.count }),
+      ...(env === undefined || Object.keys(env).length === 0 ? {} : { env }),
     }
   }
 }

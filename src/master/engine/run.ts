@@ -17,7 +17,7 @@ import { Dispatcher } from './dispatcher.js'
 import { Throttle } from './throttle.js'
 import type { FailedJob } from '../state/failed-log.js'
 import { Ledger } from './ledger.js'
-import { Persistence } from './persistence.js'
+import { Persistence, shownTotal } from './persistence.js'
 import { stateBackend } from '../state/state-backend.js'
 import { Server } from './server.js'
 import type { RunServer, ServerHandler, ServerOptions } from './server.js'
@@ -28,8 +28,10 @@ import type { RunState, RunStatus } from './status.js'
 import { STATUS_PERIOD_MS } from './status.js'
 import { StatusSampler } from './status-sampler.js'
 import { RunHistory } from './run-history.js'
+import { MasterUsage } from './master-usage.js'
 import { RecentFailures } from './recent-failures.js'
 import { readTotal, sourceContext } from './total.js'
+import { openSource } from './source-check.js'
 import { ProgressProbe } from './progress-probe.js'
 import type { RunTotal } from './total.js'
 import type { RunSurface, SurfaceFactory } from './view.js'
@@ -104,7 +106,7 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
   for (const warning of store.warnings) events.emit('log', { level: 'warn', message: warning })
   try {
     // The run's identity is on disk before its first job goes out.
-    await store.begin(identityArgs(options.shownArgs, options.shard))
+    await store.begin(identityArgs(options.shownArgs, options.shard), options.argsFromEnv)
     const previous = store.previous
     if (previous?.complete) {
       await store.close()
@@ -125,13 +127,23 @@ export async function openRun(options: ResolvedMasterOptions, context: RunContex
         },
       }
     }
+    // The source's own check (its table, its database) before the first job, and the throttle it asks for.
+    const asked = await openSource(options)
+    const throttle = options.throttle ?? asked
     const resume = store.resumePoint()
+    // The total and, on a resume, where the watermark stands in the source's key space (for
+    // the first document, the resume line) are asked side by side, and waited for together at
+    // most TOTAL_WAIT_MS: an answer that comes later is used when it comes.
+    const waited = Date.now()
     const reading = readTotal(options, events)
-    const total = await settledWithin(reading, TOTAL_WAIT_MS)
-    // Where a resumed run stands in the source's key space, for its first document (the resume line).
     const probe = new ProgressProbe(options.source, sourceContext(options), (message) => events.emit('log', { level: 'warn', message }))
-    await probe.ask(resume.last ?? undefined, resume.position)
-    const run = new Run(options, { ...context, parts }, store, resume, { total: total === PENDING ? undefined : total, probe })
+    const asking = probe.ask(resume.last ?? undefined, resume.position)
+    const total = await settledWithin(reading, TOTAL_WAIT_MS)
+    await settledWithin(asking, Math.max(0, TOTAL_WAIT_MS - (Date.now() - waited)))
+    const run = new Run({ ...options, throttle }, { ...context, parts }, store, resume, {
+      total: total === PENDING ? undefined : total,
+      probe,
+    })
     if (total === PENDING) void reading.then((late) => run.setTotal(late))
     return { kind: 'run', run }
   } catch (error) {
@@ -191,8 +203,8 @@ export class Run {
   #turnPending = false
   readonly #turnBound = (): void => this.#turn()
   readonly #status: StatusSampler
-  /** The run's figures since this master started, a point a status period (bounded). */
-  readonly #history = new RunHistory()
+  /** The run's, the master's and each slave's figures since this master started, a sample a status period (bounded). */
+  readonly #history = new RunHistory(this.#startedAt)
   /** The last jobs written to the failed-jobs log, for the status document. */
   readonly #failures = new RecentFailures()
   /** What serves the run's plain HTTP requests (none without a surface factory). */
@@ -234,9 +246,9 @@ export class Run {
       store,
       this.#ledger,
       resume,
-      { key: o.key, args: identityArgs(o.shownArgs, o.shard) },
+      { key: o.key, args: identityArgs(o.shownArgs, o.shard), env: o.argsFromEnv },
       this.#startedAt,
-      warn,
+      { total: () => shownTotal(this.#status.last), warn },
     )
     this.#failedLog = store.openFailedLog(o.failedLog)
     // The state can no longer be written (a lost lease): stop at once, the jobs in flight could not be recorded.
@@ -266,7 +278,7 @@ export class Run {
     const controls = this.#controls
     this.#surface = parts.surface?.({
       status: () => this.#status.last,
-      history: () => ({ run: this.#history.points() }),
+      history: () => this.#history.document(),
       get controls() {
         return controls.figures
       },
@@ -299,6 +311,7 @@ export class Run {
       },
     )
     const currentTotal = (): RunTotal | undefined => this.#total
+    const usage = new MasterUsage(() => this.#server.traffic(), this.#startedAt)
     this.#status = new StatusSampler({
       key: o.key,
       args: o.shownArgs,
@@ -315,6 +328,7 @@ export class Run {
       startedAt: this.#startedAt,
       controls: () => this.#controls.figures,
       failures: () => this.#failures.list(),
+      master: (now) => usage.figures(now),
     })
     this.#dispatcher = new Dispatcher(this.#ledger, this.#server, { batchSize: o.batchSize, maxFrame: o.maxFrame }, this.#controls)
   }
@@ -468,7 +482,7 @@ export class Run {
   /** The status timer: a new document, and a point of the run's history (other documents, at a change, make none). */
   #tick(): void {
     const status = this.#sampleStatus()
-    this.#history.record(Date.parse(status.time), status.run)
+    this.#history.record(status)
     this.#tellDurable()
   }
 

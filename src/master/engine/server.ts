@@ -57,8 +57,18 @@ export interface RunServer extends FrameSink {
   drop(session: Session, why: string): void
   /** Keeps a long-lived HTTP answer's socket out of the port's idle cut. */
   keep(socket: Socket): void
+  /** Bytes the port received and sent so far, over every connection it accepted (slaves' WebSockets, HTTP). */
+  traffic(): PortTraffic
   /** Closes every connection (sending `message` first, if given) and stops listening. */
   close(code: number, reason: string, message?: MasterMessage): Promise<void>
+}
+
+/** Bytes through the master's port: what its TCP connections read and wrote (under TLS, the encrypted bytes). */
+export interface PortTraffic {
+  /** Bytes received. */
+  netIn: number
+  /** Bytes sent. */
+  netOut: number
 }
 
 /** What the server needs to know of the run. */
@@ -138,6 +148,10 @@ export class Server implements RunServer {
   readonly #options: ServerOptions
   readonly #handler: ServerHandler
   readonly #sockets = new Set<Socket>()
+  /** Every connection not closed yet, for the port's traffic (#sockets loses those closed to make room before they close). */
+  readonly #open = new Set<Socket>()
+  /** Bytes of the connections already closed. */
+  readonly #closedTraffic: PortTraffic = { netIn: 0, netOut: 0 }
   /** TCP connections with no authenticated session yet, oldest first (a Set keeps insertion order). */
   readonly #unauthenticated = new Set<Socket>()
   /** Sockets that fit under the descriptor limit (set at listen). */
@@ -253,6 +267,16 @@ export class Server implements RunServer {
     this.#unauthenticated.delete(tcpOf(socket))
   }
 
+  /** Bytes the port received and sent so far: the closed connections' and the open ones' (read from their sockets, nothing counted per frame). */
+  traffic(): PortTraffic {
+    let { netIn, netOut } = this.#closedTraffic
+    for (const socket of this.#open) {
+      netIn += socket.bytesRead
+      netOut += socket.bytesWritten
+    }
+    return { netIn, netOut }
+  }
+
   /** Drains every active session (the master is stopping). */
   drainAll(): void {
     for (const session of this.#sessions.values()) this.drain(session)
@@ -343,6 +367,7 @@ export class Server implements RunServer {
    */
   #connection(socket: Socket): void {
     this.#sockets.add(socket)
+    this.#open.add(socket)
     this.#unauthenticated.add(socket)
     this.#addresses.set(socket, socket.remoteAddress ?? 'a client')
     // Later than the WebSocket's own hello deadline, which closes with a clear error: this
@@ -353,6 +378,9 @@ export class Server implements RunServer {
     deadline.unref()
     socket.on('close', () => {
       clearTimeout(deadline)
+      this.#open.delete(socket)
+      this.#closedTraffic.netIn += socket.bytesRead
+      this.#closedTraffic.netOut += socket.bytesWritten
       this.#sockets.delete(socket)
       this.#unauthenticated.delete(socket)
     })

@@ -1,10 +1,10 @@
 import { JobSourceError } from '../../errors.js'
-import type { GeneratorContext, JobKey, JobSource } from '../../options.js'
+import type { GeneratorContext, JobKey, JobSource, PagedGenerator } from '../../options.js'
 import type { KeyReader } from './job-key.js'
 import { keyReader } from './job-key.js'
 import type { Ledger } from './ledger.js'
 import type { SkipSet } from '../state/skip-set.js'
-import { thrownLine } from '../../user-code.js'
+import { thrownLine, typeName } from '../../user-code.js'
 import { yieldToIO } from '../../yield-to-io.js'
 
 /** Jobs pulled between two yields to the event loop, so sockets are served. */
@@ -46,11 +46,14 @@ export class Source {
 
   /** Pulls until the generator ends or {@link stop}; rejects with the generator's error. */
   async run(last: JobKey | undefined, ctx: GeneratorContext): Promise<void> {
-    const { iterator: it, isAsync } = iteratorOf(() => this.#source.getJobs(last, ctx))
+    const { iterator: it, isAsync, nextPage } = iteratorOf(() => this.#source.getJobs(last, ctx))
     this.#iterator = it
     const ledger = this.#ledger
     const skip = this.#skip
     const readKey = this.#readKey
+    // A paged generator is read a page at a time: an await a page, not a job.
+    let page: readonly unknown[] = []
+    let at = 0
     while (!this.#stopped) {
       // Room is counted once per chunk: the buffer only drains while this loop waits.
       const room = Math.min(this.#size - ledger.counts.queued, ledger.capacity - ledger.span)
@@ -63,18 +66,34 @@ export class Source {
       let key: JobKey | undefined
       for (let n = 0; n < chunk && !this.#stopped; n++) {
         let job: unknown
-        try {
-          const r = it.next()
-          // A sync iterator's results are used as they are: no promise per job.
-          const result = isAsync ? await r : (r as IteratorResult<unknown>)
-          // Read here: a result is the user's object too (a Proxy's getters may throw).
-          if (result.done) {
-            this.exhausted = true
-            break
+        if (nextPage !== undefined) {
+          if (at === page.length) {
+            const next = await pageOf(nextPage)
+            if (next === undefined) {
+              this.exhausted = true
+              break
+            }
+            page = next
+            at = 0
+            // An empty page holds no job: the next one is asked for.
+            n--
+            continue
           }
-          job = result.value
-        } catch (error) {
-          throw generatorError(error)
+          job = page[at++]
+        } else {
+          try {
+            const r = it.next()
+            // A sync iterator's results are used as they are: no promise per job.
+            const result = isAsync ? await r : (r as IteratorResult<unknown>)
+            // Read here: a result is the user's object too (a Proxy's getters may throw).
+            if (result.done) {
+              this.exhausted = true
+              break
+            }
+            job = result.value
+          } catch (error) {
+            throw generatorError(error)
+          }
         }
         const seq = ledger.next
         key = readKey(job, seq)
@@ -119,6 +138,20 @@ export class Source {
   }
 }
 
+/** The next page of a paged generator (undefined at its end); what is not an array is refused in one line. */
+async function pageOf(nextPage: () => Promise<readonly unknown[] | undefined>): Promise<readonly unknown[] | undefined> {
+  let page: unknown
+  try {
+    page = await nextPage()
+  } catch (error) {
+    throw generatorError(error)
+  }
+  if (page === undefined || Array.isArray(page)) return page as readonly unknown[] | undefined
+  throw new JobSourceError(
+    `The generator's nextPage() returned ${typeName(page)}; it must return an array of jobs, or undefined once there are no more`,
+  )
+}
+
 /** What the generator threw, as one line with its file and line (the CLI prints no stack for it). */
 function generatorError(error: unknown): JobSourceError {
   return new JobSourceError(`The generator threw: ${thrownLine(error)}`)
@@ -129,13 +162,26 @@ function generatorError(error: unknown): JobSourceError {
  * Whatever the user's code throws on the way (getJobs itself, a getter of what it
  * returned) is the generator's error.
  */
-function iteratorOf(getJobs: () => unknown): { iterator: Iterator<unknown> | AsyncIterator<unknown>; isAsync: boolean } {
+function iteratorOf(getJobs: () => unknown): {
+  iterator: Iterator<unknown> | AsyncIterator<unknown>
+  isAsync: boolean
+  nextPage?: () => Promise<readonly unknown[] | undefined>
+} {
   let produced: unknown
   try {
     produced = getJobs()
     if (produced !== null && typeof produced === 'object') {
-      const p = produced as { [Symbol.asyncIterator]?: () => AsyncIterator<unknown>; [Symbol.iterator]?: () => Iterator<unknown> }
-      if (typeof p[Symbol.asyncIterator] === 'function') return { iterator: p[Symbol.asyncIterator]!(), isAsync: true }
+      const p = produced as {
+        [Symbol.asyncIterator]?: () => AsyncIterator<unknown>
+        [Symbol.iterator]?: () => Iterator<unknown>
+        nextPage?: unknown
+      }
+      if (typeof p[Symbol.asyncIterator] === 'function') {
+        const iterator = p[Symbol.asyncIterator]!()
+        // A PagedGenerator (keyset, pgTable): its pages, when it is its own iterator.
+        const paged = iterator === produced && typeof p.nextPage === 'function' ? (produced as PagedGenerator<unknown>) : undefined
+        return { iterator, isAsync: true, nextPage: paged === undefined ? undefined : () => paged.nextPage() }
+      }
       if (typeof p[Symbol.iterator] === 'function') return { iterator: p[Symbol.iterator]!(), isAsync: false }
     }
   } catch (error) {

@@ -2,7 +2,7 @@ import type { ControlsFigures } from './controls.js'
 import type { Ledger } from './ledger.js'
 import type { ResumePoint } from '../state/state-store.js'
 import type { Session } from './session.js'
-import type { FailureFigures, RunState, RunStatus, SlaveFigures } from './status.js'
+import type { FailureFigures, MasterFigures, RunState, RunStatus, SlaveFigures } from './status.js'
 import { MovingRate, jsonKey, startingStatus } from './status.js'
 import { progressFigures } from './progress.js'
 import type { SourceFraction } from './progress.js'
@@ -30,6 +30,8 @@ export interface SamplerParts {
   controls: () => ControlsFigures
   /** The last jobs this master wrote to the failed-jobs log, newest first. */
   failures: () => FailureFigures[]
+  /** The master's own CPU, memory and port traffic at `now`. */
+  master: (now: number) => MasterFigures
 }
 
 /**
@@ -87,7 +89,7 @@ export class StatusSampler {
     for (const session of p.sessions.values()) {
       if (session.info !== undefined) slaves.push(session.figures(ledger.inFlightCount(session.id), now))
     }
-    const base = startingStatus(p.key, p.args, state, now)
+    const base = startingStatus(p.key, p.args, state, now, p.master(now))
     this.#last = {
       time: base.time,
       run: {
@@ -114,6 +116,7 @@ export class StatusSampler {
         session: { done: counts.done, failed: counts.failed, elapsedMs: sessionElapsed, startedAt: this.#startedAt },
         controls,
       },
+      master: base.master,
       slaves,
       failures: p.failures(),
     }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import type { JobKey } from '../../options.js'
 import type { ControlsFigures } from './controls.js'
 
@@ -26,6 +27,8 @@ export interface RunStatus {
   time: string
   /** The run as a whole. */
   run: RunFigures
+  /** The master's own process: its CPU, memory and the bytes through its port, beside the slaves'. */
+  master: MasterFigures
   /** Every slave connected at `time`, in the order they connected. */
   slaves: SlaveFigures[]
   /** The last jobs (up to 20) this master wrote to the failed-jobs log, newest first. */
@@ -119,6 +122,22 @@ export interface SessionFigures {
   startedAt: string
 }
 
+/** The master's own process in a {@link RunStatus}: the same figures as a slave's, measured by the master. */
+export interface MasterFigures {
+  /** Host name of the master's machine. */
+  hostname: string
+  /** Process id of the master. */
+  pid: number
+  /** CPU the master process used over the last status period (about a second), in percent of one core (200 = two cores). */
+  cpuPercent: number
+  /** Resident memory of the master process at `time`, in bytes. */
+  rss: number
+  /** Bytes the master's port received since it listened: every connection's (slaves' WebSockets, HTTP requests, the page's stream). */
+  netIn: number
+  /** Bytes the master's port sent since it listened, every connection's. */
+  netOut: number
+}
+
 /** One connected slave in a {@link RunStatus}: a resource monitor's view of it. */
 export interface SlaveFigures {
   /** The master's number for this connection (unique within a master's life). */
@@ -185,8 +204,19 @@ export function jsonKey(key: JobKey | undefined | null): string | number | null 
   return typeof key === 'bigint' ? key.toString() : key
 }
 
+/** The master's figures before it measured anything: its name and pid, zeros. */
+export function idleMaster(): MasterFigures {
+  return { hostname: hostname(), pid: process.pid, cpuPercent: 0, rss: 0, netIn: 0, netOut: 0 }
+}
+
 /** A document for a run that is not open yet (or was already complete). */
-export function startingStatus(key: string, args: Record<string, string>, state: RunState = 'starting', now = Date.now()): RunStatus {
+export function startingStatus(
+  key: string,
+  args: Record<string, string>,
+  state: RunState = 'starting',
+  now = Date.now(),
+  master: MasterFigures = idleMaster(),
+): RunStatus {
   const time = new Date(now).toISOString()
   return {
     time,
@@ -214,6 +244,7 @@ export function startingStatus(key: string, args: Record<string, string>, state:
       session: { done: 0, failed: 0, elapsedMs: 0, startedAt: time },
       controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
     },
+    master,
     slaves: [],
     failures: [],
   }

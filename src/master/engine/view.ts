@@ -13,7 +13,10 @@ import type { RunStatus } from './status.js'
 export interface RunView {
   /** The last status document (built once a second and at each change of state). */
   status(): RunStatus
-  /** The run's figures since this master started, a point a second, older ones merged (bounded). */
+  /**
+   * The figures of the run, the master and each slave since this master started, older ones
+   * merged (bounded): the same object until the next sample.
+   */
   history(): HistoryDocument
   /** The controls now. */
   readonly controls: ControlsFigures

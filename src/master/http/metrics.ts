@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { RouteHandler } from './router.js'
 import { sendText } from '../engine/index.js'
-import type { RunFigures, RunStatus, SlaveFigures } from '../engine/index.js'
+import type { MasterFigures, RunFigures, RunStatus, SlaveFigures } from '../engine/index.js'
 
 /** Labels of the run's metrics. */
 const RUN_LABELS = ['key'] as const
@@ -10,20 +10,35 @@ const SLAVE_LABELS = ['key', 'slave', 'address', 'hostname'] as const
 
 type Kind = 'counter' | 'gauge'
 
-/** One run metric: its name, type, help, and its value in a document (null: not exported then). */
-interface RunMetric {
+/** One metric read from figures `F` (a run's value may be null: not exported then). */
+interface Metric<F, V extends number | null = number> {
   name: string
   kind: Kind
   help: string
-  value: (run: RunFigures) => number | null
+  value: (figures: F) => V
 }
 
-/** One slave metric, read from a slave's figures. */
-interface SlaveMetric {
-  name: string
-  kind: Kind
-  help: string
-  value: (slave: SlaveFigures) => number
+type RunMetric = Metric<RunFigures, number | null>
+
+/** What a process's resources are, the master's or a slave's. */
+type ResourceFigures = Pick<MasterFigures, 'cpuPercent' | 'rss' | 'netIn' | 'netOut'>
+
+/** The help of a process's resource metrics: what the CPU is over, when memory was read, whose bytes. */
+interface ResourceHelp {
+  cpu: string
+  rss: string
+  netIn: string
+  netOut: string
+}
+
+/** The four resource metrics of a process, `taskmaster_<who>_...`: CPU, memory, bytes received and sent. */
+function resourceMetrics(who: 'master' | 'slave', help: ResourceHelp): Metric<ResourceFigures>[] {
+  return [
+    { name: `taskmaster_${who}_cpu_percent`, kind: 'gauge', help: help.cpu, value: (f) => f.cpuPercent },
+    { name: `taskmaster_${who}_resident_memory_bytes`, kind: 'gauge', help: help.rss, value: (f) => f.rss },
+    { name: `taskmaster_${who}_network_receive_bytes_total`, kind: 'counter', help: help.netIn, value: (f) => f.netIn },
+    { name: `taskmaster_${who}_network_transmit_bytes_total`, kind: 'counter', help: help.netOut, value: (f) => f.netOut },
+  ]
 }
 
 /**
@@ -130,8 +145,16 @@ export const RUN_METRICS: readonly RunMetric[] = [
   },
 ]
 
+/** The master's own process, beside the slaves' figures: one series, labelled with the run's key. */
+export const MASTER_METRICS: readonly Metric<MasterFigures>[] = resourceMetrics('master', {
+  cpu: 'CPU the master process used over the last status period, in percent of one core.',
+  rss: 'Resident memory of the master process.',
+  netIn: "Bytes the master's port received since it listened (slaves' WebSockets and HTTP).",
+  netOut: "Bytes the master's port sent since it listened (slaves' WebSockets and HTTP).",
+})
+
 /** Every slave metric, one series per connected slave. */
-export const SLAVE_METRICS: readonly SlaveMetric[] = [
+export const SLAVE_METRICS: readonly Metric<SlaveFigures>[] = [
   {
     name: 'taskmaster_slave_jobs_done_total',
     kind: 'counter',
@@ -152,30 +175,12 @@ export const SLAVE_METRICS: readonly SlaveMetric[] = [
     help: 'Jobs per second this slave finished over the last 10 s.',
     value: (s) => s.rate,
   },
-  {
-    name: 'taskmaster_slave_cpu_percent',
-    kind: 'gauge',
-    help: 'CPU the slave process used over its last report, in percent of one core.',
-    value: (s) => s.cpuPercent,
-  },
-  {
-    name: 'taskmaster_slave_resident_memory_bytes',
-    kind: 'gauge',
-    help: 'Resident memory of the slave process at its last report.',
-    value: (s) => s.rss,
-  },
-  {
-    name: 'taskmaster_slave_network_receive_bytes_total',
-    kind: 'counter',
-    help: 'Bytes the slave received on this connection, at its last report.',
-    value: (s) => s.netIn,
-  },
-  {
-    name: 'taskmaster_slave_network_transmit_bytes_total',
-    kind: 'counter',
-    help: 'Bytes the slave sent on this connection, at its last report.',
-    value: (s) => s.netOut,
-  },
+  ...resourceMetrics('slave', {
+    cpu: 'CPU the slave process used over its last report, in percent of one core.',
+    rss: 'Resident memory of the slave process at its last report.',
+    netIn: 'Bytes the slave received on this connection, at its last report.',
+    netOut: 'Bytes the slave sent on this connection, at its last report.',
+  }),
 ]
 
 type Series = Gauge<string> | Counter<string>
@@ -231,6 +236,12 @@ export class RunMetrics {
         this.reset()
         const value = m.value(doc().run)
         if (value !== null) put(this, { key: doc().run.key }, value)
+      })
+    }
+    for (const m of MASTER_METRICS) {
+      create(m.kind, m.name, m.help, RUN_LABELS, function () {
+        this.reset()
+        put(this, { key: doc().run.key }, m.value(doc().master))
       })
     }
     for (const m of SLAVE_METRICS) {

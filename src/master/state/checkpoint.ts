@@ -42,6 +42,19 @@ export interface Checkpoint {
    * resumed. Absent when not paused (checkpoints of earlier versions have no such field).
    */
   paused?: true
+  /**
+   * Jobs of the whole run as its master last showed them (the status document's `total`),
+   * for `tm-ctl list`. Absent when the source gave no total (and in checkpoints of earlier versions).
+   */
+  total?: number
+  /** {@link total} is an estimate, not a count. Absent when it is a count. */
+  totalEstimated?: true
+  /**
+   * The arguments given as `name=env:VAR`, by name: the variable each was read from (its
+   * value is not saved: `args` holds it masked), shown as `env:VAR` by `tm-ctl list`. Absent
+   * when there are none (and in checkpoints of earlier versions).
+   */
+  env?: Record<string, string>
 }
 
 /** What a run's identity looks like (see {@link Checkpoint.id}). */
@@ -58,8 +71,8 @@ export function runIdentity(checkpoint: Pick<Checkpoint, 'id' | 'key' | 'started
   return checkpoint.id ?? createHash('sha256').update(`${checkpoint.key}\n${checkpoint.startedAt}`).digest('hex').slice(0, 16)
 }
 
-/** The checkpoint of run `key` before its first job: position 0, nothing finished, a new identity. */
-export function freshCheckpoint(key: string, args: Record<string, string>): Checkpoint {
+/** The checkpoint of run `key` before its first job: position 0, nothing finished, a new identity; `env` as {@link Checkpoint.env}. */
+export function freshCheckpoint(key: string, args: Record<string, string>, env: Record<string, string> = {}): Checkpoint {
   const now = new Date().toISOString()
   return {
     format: CHECKPOINT_FORMAT,
@@ -74,6 +87,7 @@ export function freshCheckpoint(key: string, args: Record<string, string>): Chec
     elapsed: 0,
     startedAt: now,
     updatedAt: now,
+    ...(Object.keys(env).length === 0 ? {} : { env: { ...env } }),
   }
 }
 
@@ -105,7 +119,7 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
       path,
     )
   }
-  const problem = problemOf(c)
+  const problem = checkpointProblem(c)
   if (problem !== undefined)
     throw new CheckpointError(`Checkpoint '${path}' is damaged ${problem}; move it away or use --reset to start over`, path)
   return c as Checkpoint
@@ -129,18 +143,21 @@ const NOT_A_KEY = 'is not a job key (number, string, bigint)'
 
 /**
  * What is wrong with a parsed checkpoint of this format (the words after "is damaged"), or
- * undefined if nothing. Every
+ * undefined if nothing (both stores check what they read with it). Every
  * field is checked: a damaged file must stop the run with a message, never resume it
  * from a wrong position (a fractional position marks jobs failed that never ran, a key
  * of the wrong type ends a run as complete at once).
  */
-function problemOf(c: Record<string, unknown>): string | undefined {
+export function checkpointProblem(c: Record<string, unknown>): string | undefined {
   const missing = FIELDS.filter((field) => !(field in c))
   if (missing.length > 0) return `(missing fields): it has no ${missing.join(', ')}`
   if (typeof c.key !== 'string') return `(key: ${show(c.key)} is not a string)`
   if ('id' in c && (typeof c.id !== 'string' || !RUN_IDENTITY.test(c.id))) return `(id: ${show(c.id)} is not 16 hex digits)`
-  if (!isPlainObject(c.args) || !Object.values(c.args).every((v) => typeof v === 'string'))
-    return `(args: ${show(c.args)} is not an object of name=value strings)`
+  // The arguments' values are never quoted: an older version saved them in clear, secrets too.
+  if (!isPlainObject(c.args))
+    return `(args: ${c.args === null ? 'null' : Array.isArray(c.args) ? 'an array' : `a ${typeof c.args}`} is not an object of name=value strings)`
+  const odd = Object.entries(c.args).find(([, v]) => typeof v !== 'string')
+  if (odd !== undefined) return `(args: ${JSON.stringify(odd[0])} is ${odd[1] === null ? 'null' : `a ${typeof odd[1]}`}, not a string)`
   if (typeof c.complete !== 'boolean') return `(complete: ${show(c.complete)} is not true or false)`
   const position = c.position
   if (!isWhole(position)) return `(position: ${show(position)} is not a whole number >= 0)`
@@ -162,6 +179,10 @@ function problemOf(c: Record<string, unknown>): string | undefined {
   if (typeof c.startedAt !== 'string') return `(startedAt: ${show(c.startedAt)} is not a string)`
   if (typeof c.updatedAt !== 'string') return `(updatedAt: ${show(c.updatedAt)} is not a string)`
   if ('paused' in c && c.paused !== true) return `(paused: ${show(c.paused)} is not true)`
+  if ('total' in c && !isWhole(c.total)) return `(total: ${show(c.total)} is not a whole number >= 0)`
+  if ('totalEstimated' in c && c.totalEstimated !== true) return `(totalEstimated: ${show(c.totalEstimated)} is not true)`
+  if ('env' in c && (!isPlainObject(c.env) || !Object.values(c.env).every((v) => typeof v === 'string')))
+    return `(env: ${show(c.env)} is not an object of argument names and variable names)`
   return undefined
 }
 

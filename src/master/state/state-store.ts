@@ -78,10 +78,11 @@ export interface StateStore {
   readonly warnings: readonly string[]
   /**
    * Checks the arguments against a saved run (refusing others) and, for a fresh run,
-   * makes its identity durable before the first job goes out; then refuses a shard count
+   * makes its identity (the arguments, and `env`: those given as `name=env:VAR`, by name)
+   * durable before the first job goes out; then refuses a shard count
    * other than the one the key's saved runs have (`refuseOtherShardCount` of shard-count.ts).
    */
-  begin(args: Record<string, string>): Promise<void>
+  begin(args: Record<string, string>, env?: Record<string, string>): Promise<void>
   /** Removes the state a fresh run wrote in {@link begin} (it never got to run a job). */
   discardFresh(): Promise<void>
   /** Where to resume: the checkpoint plus the journal written after it. */
@@ -130,10 +131,23 @@ export interface StoredRun {
   journal: JournalEntries
   /** When the journal was last written, if the store knows and it has records (ISO 8601). */
   journalAt: string | undefined
-  /** A master holds the run's lock (or lease) now: it may be running. */
+  /**
+   * A master holds the run's lock (or lease) now: it may be running. A lock file whose
+   * master is known dead (on this host, its pid gone: killed) is not held.
+   */
   locked: boolean
   /** Where the checkpoint is, for people: a path, or the table and run. */
   where: string
+}
+
+/** A run of {@link StateBackend.list}: its state as {@link StateBackend.read} reads it, or why it cannot be read. */
+export type ListedRun = { key: string; run: StoredRun } | { key: string; where: string; problem: string }
+
+/** Every run of a backend, and where they are kept. */
+export interface RunList {
+  /** The state dir, or the database (its URL with the password masked), for people. */
+  where: string
+  runs: ListedRun[]
 }
 
 /**
@@ -144,7 +158,10 @@ export interface StoredRun {
 export interface RetryPass {
   /** The pass's run key: `<key>.retry`. */
   key: string
-  /** The pass's identity arguments: where its jobs were moved to. */
+  /**
+   * The pass's identity arguments: the run's arguments it was given (as shown, secrets
+   * masked), and under `retry-log` where its jobs were moved to.
+   */
   args: Record<string, string>
   /** Where the jobs the pass replays are, for people: a path, or the table and run. */
   log: string
@@ -168,10 +185,17 @@ export interface StateBackend {
   /** Reads run `key` without taking its lock; throws a CheckpointError when there is no such run. */
   read(key: string): Promise<StoredRun>
   /**
-   * Prepares `--retry-failed` for run `key` (see {@link RetryPass}); undefined, holding
-   * nothing, when it has no failed jobs. The pass is recorded (its checkpoint naming where
-   * the jobs go) no later than the jobs move, so a pass killed at any point is resumed by
-   * the next call, and the failed jobs never leave the retry workflow.
+   * Every run the backend keeps, each read as {@link read} reads one (no lock, no lease,
+   * nothing created), in no particular order; a run whose state cannot be read is listed
+   * with the reason. Throws a CheckpointError when there is no such state dir.
    */
-  retryPass(key: string): Promise<RetryPass | undefined>
+  list(): Promise<RunList>
+  /**
+   * Prepares `--retry-failed` for run `key` (see {@link RetryPass}) with the arguments
+   * `args` (as shown) that its handler needs; undefined, holding nothing, when it has no
+   * failed jobs. The pass is recorded (its checkpoint naming where the jobs go, and `args`)
+   * no later than the jobs move, so a pass killed at any point is resumed by the next call,
+   * and the failed jobs never leave the retry workflow.
+   */
+  retryPass(key: string, args?: Record<string, string>): Promise<RetryPass | undefined>
 }

@@ -45,6 +45,7 @@ const status: RunStatus = {
     session: { done: 30_210, failed: 2, elapsedMs: 40_500, startedAt: '2026-01-02T03:04:25.006Z' },
     controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
   },
+  master: { hostname: 'db-1', pid: 99, cpuPercent: 35.4, rss: 95 * 1048576, netIn: 1.2 * 1048576, netOut: 3.4 * 1073741824 },
   slaves: [
     slave,
     {
@@ -105,6 +106,17 @@ describe('statusLine on a terminal', () => {
 describe('statusLine off a terminal', () => {
   it('has every field, percent and ETA included, and no bar', () => {
     expect(statusLine(status)).toBe(
+      '30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | slaves 2 | master cpu 35 %, rss 95 MiB, net in 1.2 MiB, net out 3.4 GiB',
+    )
+  })
+
+  it("ends with the master's own CPU and memory (and its port's bytes when there is room); a master older than the field has none", () => {
+    const line =
+      '██████░░░░░░░░░░░░░░ 30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | slaves 2'
+    expect(statusLine(status, line.length + 40)).toBe(line + ' | master cpu 35 %, rss 95 MiB')
+    expect(statusLine(status, line.length + 80)).toBe(line + ' | master cpu 35 %, rss 95 MiB, net in 1.2 MiB, net out 3.4 GiB')
+    const older = { ...status, master: undefined } as unknown as RunStatus
+    expect(statusLine(older)).toBe(
       '30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | slaves 2',
     )
   })
@@ -124,7 +136,7 @@ describe('statusLine off a terminal', () => {
       },
     }
     expect(statusLine(resumed)).toBe(
-      '30.2 % ETA - | done 30,210 of 100,000 | 0.0/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | waiting 3 | slaves 0 | this master: 10,210 done in 0:00:12',
+      '30.2 % ETA - | done 30,210 of 100,000 | 0.0/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | waiting 3 | slaves 0 | this master: 10,210 done in 0:00:12 | master cpu 35 %, rss 95 MiB, net in 1.2 MiB, net out 3.4 GiB',
     )
   })
 })
@@ -139,7 +151,7 @@ describe('the controls on the status line', () => {
       },
     }
     expect(statusLine(held)).toBe(
-      'paused | throttled: replica lag 3.2 s > 1 s | 30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | rate limit 1,500/s | max in flight 64 | slaves 2',
+      'paused | throttled: replica lag 3.2 s > 1 s | 30.2 % ETA 0:01:10 | done 30,210 of 100,000 | 991/s | elapsed 0:00:40 | failed 2 | finished through #30,000, key 30000 | in flight 211 | queued 10,000 | rate limit 1,500/s | max in flight 64 | slaves 2 | master cpu 35 %, rss 95 MiB, net in 1.2 MiB, net out 3.4 GiB',
     )
     // On a narrow terminal the reason gives way before the progress does.
     expect(statusLine(held, 40)).toBe('paused | throttled | 30.2 % ETA 0:01:10')

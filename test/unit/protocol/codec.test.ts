@@ -350,6 +350,17 @@ describe('decode: rejections', () => {
     ])
   })
 
+  it('refuses stats whose figures are not finite numbers >= 0 (they are drawn and averaged over time)', () => {
+    const stats = { type: 'stats', cpu: 0.5, rss: 1, running: 0 } as const
+    for (const field of ['cpu', 'rss', 'running'])
+      for (const value of [NaN, Infinity, -Infinity, -1])
+        expectRejected(pack({ ...stats, [field]: value }), [
+          "Invalid 'stats' message",
+          `expected \`${field}\` to be a finite number >= 0, got number`,
+        ])
+    expect(decodeSlaveMessage(pack({ ...stats, cpu: 0, rss: 0 }))).toEqual({ ...stats, cpu: 0, rss: 0 })
+  })
+
   it('takes the optional network byte counts of stats, and refuses bad ones', () => {
     const stats = { type: 'stats', cpu: 0.5, rss: 1, running: 0, netIn: 123456, netOut: 0 } as const
     expect(decodeSlaveMessage(pack(stats))).toEqual(stats)

@@ -57,6 +57,18 @@ describe('decodeCommon: the shapes it decodes', () => {
     for (const n of [0, 1, 15, 16, 31, 32, 63, 64]) expectCommon({ s: ascii(n) })
   })
 
+  it('decodes short strings of every length, character by character (those built in JS, a few calls each)', () => {
+    for (let n = 0; n <= 17; n++) {
+      expectCommon({ s: ascii(n), t: ascii(n).split('').reverse().join(''), id: String(10 ** n).slice(0, n) })
+      // A byte of 0x80 or more anywhere in it is UTF-8: msgpackr's to decode.
+      for (let at = 0; at < n; at++) {
+        const text = `${ascii(at)}é${ascii(n - at - 1)}`
+        expect(decodeCommon(pack({ s: text }))).toBe(NOT_COMMON)
+        expect((decode(pack({ type: 'jobs', first: 0, jobs: [text] })) as { jobs: unknown[] }).jobs).toEqual([text])
+      }
+    }
+  })
+
   it('decodes maps and arrays past 15 entries (map16, array16) and nested', () => {
     const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`key${i}`, i]))
     expectCommon({ wide, list: Array.from({ length: 40 }, (_, i) => [i, { i }]), deep: { a: { b: { c: [[[]]] } } }, empty: {} })

@@ -29,3 +29,21 @@ describe("hello: the slave's frame limit (slave.maxFrame)", () => {
     }
   })
 })
+
+describe("hello: the slave's id and host name", () => {
+  it('are taken up to 255 characters, and refused beyond (they are in every status document, log line and chart)', () => {
+    const long = 'h'.repeat(255)
+    expect(decodeSlaveMessage(hello({ hostname: long, id: long }))).toEqual({
+      type: 'hello',
+      version: 2,
+      slave: { ...slave, hostname: long, id: long },
+    })
+    for (const field of ['hostname', 'id']) {
+      const error = thrownBy(() => decodeSlaveMessage(hello({ [field]: `<b>${'h'.repeat(300_000)}` })), ProtocolError)
+      expect(error.message).toBe(
+        `Invalid 'hello' message: expected \`slave.${field}\` to be a string of at most 255 characters, got string`,
+      )
+      expect(error.closeCode).toBe(1002)
+    }
+  })
+})

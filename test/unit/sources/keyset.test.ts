@@ -183,4 +183,40 @@ describe('keyset', () => {
     const noisy = keyset({ ...table(ids), close: () => Promise.reject(new Error('end failed')) })
     expect(await collect(noisy.getJobs(undefined, ctx))).toHaveLength(ids.length)
   })
+
+  it("hands the same rows a page at a time (the master reads them so), a shard's rows only, and ends with undefined", async () => {
+    const { fetchPage } = table(ids)
+    const generator = keyset({ fetchPage, pageSize: 10 }).getJobs(4, ctx)
+    const pages: (readonly { id: number }[] | undefined)[] = []
+    for (let page = await generator.nextPage(); page !== undefined; page = await generator.nextPage()) pages.push(page)
+    expect(pages.map((page) => page!.length)).toEqual([10, 10, 1])
+    expect(pages.flat()).toEqual(await collect(keyset({ fetchPage, pageSize: 10 }).getJobs(4, ctx)))
+    expect(await generator.nextPage()).toBeUndefined()
+    // Shard 2 of 2: the odd keys (1, 7, 13...) of each page of 4.
+    const sharded = keyset({ fetchPage, pageSize: 4 }).getJobs(undefined, { ...ctx, shard: { index: 2, count: 2 } })
+    expect((await sharded.nextPage())!.map((row) => row.id)).toEqual([1, 7])
+    await expect(
+      keyset({ fetchPage: () => [{ id: 2 }, { id: 1 }] })
+        .getJobs(undefined, ctx)
+        .nextPage(),
+    ).rejects.toThrow('keyset: fetchPage returned key 1 after key 2;')
+  })
+
+  it('read by pages, return() closes it: before the first page, after one, at the end', async () => {
+    let closed = 0
+    const close = (): void => void closed++
+    const first = keyset({ ...table(ids), close }).getJobs(undefined, ctx)
+    await first.nextPage()
+    await first.return(undefined)
+    expect(closed).toBe(1)
+    expect(await first.nextPage()).toBeUndefined()
+    await keyset({ ...table(ids), close })
+      .getJobs(undefined, ctx)
+      .return(undefined)
+    // Never started: there was nothing to close.
+    expect(closed).toBe(1)
+    const all = keyset({ ...table(ids), close, pageSize: 100 }).getJobs(undefined, ctx)
+    while ((await all.nextPage()) !== undefined);
+    expect(closed).toBe(2)
+  })
 })

@@ -75,6 +75,16 @@ function inUse(runKey: string, path: string, holder: Holder): LockError {
   )
 }
 
+/**
+ * True while a master holds the lock file at `path`: it is there and its holder is not known
+ * dead (one on this host whose pid is gone left it behind, killed; one on another host is
+ * assumed alive, as {@link acquireLock} assumes). Reads it, takes nothing.
+ */
+export function lockHeld(path: string): boolean {
+  const text = readIfExists(path)
+  return text !== undefined && !isStale(parseHolder(text))
+}
+
 type Takeover = { outcome: 'won' | 'lost' } | { outcome: 'busy'; claimer: Holder }
 
 /**

@@ -35,9 +35,10 @@ function countEntries(path: string): number {
 }
 
 /**
- * Prepares `--retry-failed` for run `key` of the state dir `stateDir` (see
- * {@link RetryPass}): the failed-jobs log is moved aside (rotated, never deleted) and its
- * jobs become the run `<key>.retry`; jobs that fail again go to a fresh `<key>.failed.jsonl`.
+ * Prepares `--retry-failed` for run `key` of the state dir `stateDir` with arguments `args`
+ * (as shown; see {@link RetryPass}): the failed-jobs log is moved aside (rotated, never
+ * deleted) and its jobs become the run `<key>.retry`; jobs that fail again go to a fresh
+ * `<key>.failed.jsonl`.
  * An interrupted pass is resumed instead of rotating again. Undefined when there is
  * nothing to retry (the state dir too may not exist).
  *
@@ -46,7 +47,7 @@ function countEntries(path: string): number {
  * move the log is still in place (the checkpoint names a missing file, and a new pass
  * starts); after it the checkpoint leads to the moved log (and the pass resumes).
  */
-export function prepareFileRetryPass(stateDir: string, key: string): RetryPass | undefined {
+export function prepareFileRetryPass(stateDir: string, key: string, args: Record<string, string> = {}): RetryPass | undefined {
   // No state dir, no run ever failed there (and no lock to take).
   if (!existsSync(stateDir)) return undefined
   const paths = runPaths(stateDir, key)
@@ -57,7 +58,7 @@ export function prepareFileRetryPass(stateDir: string, key: string): RetryPass |
   const release = (): Promise<void> => promised(unlock)
   const prepared = (log: string, resumed: boolean): RetryPass => ({
     key: pass,
-    args: { [RETRY_LOG_ARG]: log },
+    args: { ...args, [RETRY_LOG_ARG]: log },
     log,
     count: countEntries(log),
     resumed,
@@ -76,7 +77,7 @@ export function prepareFileRetryPass(stateDir: string, key: string): RetryPass |
     const rotated = rotatedPath(paths.failed)
     // A new pass: what an earlier one (complete, or its log gone) journaled is moot.
     rmSync(passPaths.journal, { force: true })
-    writeCheckpoint(passPaths.checkpoint, freshCheckpoint(pass, { [RETRY_LOG_ARG]: rotated }))
+    writeCheckpoint(passPaths.checkpoint, freshCheckpoint(pass, { ...args, [RETRY_LOG_ARG]: rotated }))
     rotate(paths.failed, rotated)
     // No reset: the master resumes the pass from the checkpoint just written.
     return prepared(rotated, false)

@@ -130,14 +130,14 @@ export class RunStore implements StateStore {
    * regular checkpoint thus leaves a run that refuses other arguments on restart. Then
    * refuses a shard count other than the one the key's saved runs have.
    */
-  begin(args: Record<string, string>): Promise<void> {
-    return promised(() => this.#begin(args))
+  begin(args: Record<string, string>, env?: Record<string, string>): Promise<void> {
+    return promised(() => this.#begin(args, env))
   }
 
-  #begin(args: Record<string, string>): void {
+  #begin(args: Record<string, string>, env: Record<string, string> | undefined): void {
     this.checkArgs(args)
     if (this.previous === undefined) {
-      const fresh = freshCheckpoint(this.key, args)
+      const fresh = freshCheckpoint(this.key, args, env)
       writeCheckpoint(this.paths.checkpoint, fresh)
       this.#fresh = fresh
     }

@@ -89,20 +89,22 @@ export async function tryTakeLease(client: PgClient, key: string, holder: string
 }
 
 /**
- * True while a master holds the lease of run `key`: the advisory lock of its fencing
- * number is held by a session (it is freed when that session ends). Read from pg_locks,
- * so the asker takes no lock itself (`tm-ctl status --key`).
+ * The runs (all, or only `run`) whose lease a master holds now: the advisory lock of the
+ * lease's fencing number is held by a session (it is freed when that session ends). Read
+ * from pg_locks, so the asker takes no lock itself (`tm-ctl status --key`, `tm-ctl list`).
  */
-export async function leaseHeld(client: PgClient, key: string): Promise<boolean> {
+export async function leasesHeld(client: PgClient, run?: string): Promise<Set<string>> {
   // A database an older version wrote has no lease table: nobody holds a lease there.
-  if ((await client.query('SELECT to_regclass($1) IS NULL AS absent', [LEASE_TABLE])).rows[0]?.absent === true) return false
-  const row = (await client.query(`SELECT fence FROM ${LEASE_TABLE} WHERE run = $1`, [key])).rows[0]
-  if (row === undefined) return false
+  if ((await client.query('SELECT to_regclass($1) IS NULL AS absent', [LEASE_TABLE])).rows[0]?.absent === true) return new Set()
+  const leases = (
+    await client.query(`SELECT run, fence FROM ${LEASE_TABLE}${run === undefined ? '' : ' WHERE run = $1'}`, run === undefined ? [] : [run])
+  ).rows
+  if (leases.length === 0) return new Set()
   // pg_locks shows a bigint advisory lock as its high 32 bits (classid) and low 32 bits (objid).
-  const held = await client.query(
-    `SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-       AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & 4294967295)::oid) AS held`,
-    [leaseLockId(key, Number(row.fence))],
+  const locks = await client.query(
+    `SELECT ((classid::bigint << 32) | objid::bigint)::text AS id FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
   )
-  return held.rows[0]?.held === true
+  const held = new Set(locks.rows.map((row) => String(row.id)))
+  return new Set(leases.filter((row) => held.has(leaseLockId(String(row.run), Number(row.fence)))).map((row) => String(row.run)))
 }

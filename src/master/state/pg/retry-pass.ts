@@ -45,13 +45,14 @@ const countFailed = async (store: PgStateStore, run: string): Promise<number> =>
  * until the pass's release, so the run cannot log failed jobs meanwhile). An interrupted
  * pass (its checkpoint incomplete, its jobs still there) is resumed; else the run's failed
  * jobs are moved to `<key>.failed.<time>` and a new pass `<key>.retry` is recorded with
- * them (see {@link MOVE}). Undefined, with the store closed, when there is nothing to retry.
+ * them and `args` (the arguments given, as shown; see {@link MOVE}). Undefined, with the
+ * store closed, when there is nothing to retry.
  */
-export async function preparePgRetryPass(store: PgStateStore): Promise<RetryPass | undefined> {
+export async function preparePgRetryPass(store: PgStateStore, args: Record<string, string> = {}): Promise<RetryPass | undefined> {
   const pass = retryKey(store.key)
   const prepared = (run: string, count: number, resumed: boolean): RetryPass => ({
     key: pass,
-    args: { [RETRY_LOG_ARG]: run },
+    args: { ...args, [RETRY_LOG_ARG]: run },
     log: failedTable(run, store.where),
     count,
     resumed,
@@ -73,7 +74,7 @@ export async function preparePgRetryPass(store: PgStateStore): Promise<RetryPass
       return undefined
     }
     const rotated = rotatedRun(store.key)
-    await store.write(MOVE, [pass, stringify(freshCheckpoint(pass, { [RETRY_LOG_ARG]: rotated })), rotated])
+    await store.write(MOVE, [pass, stringify(freshCheckpoint(pass, { ...args, [RETRY_LOG_ARG]: rotated })), rotated])
     // No reset: the master resumes the pass from the checkpoint just written.
     return prepared(rotated, count, false)
   } catch (error) {

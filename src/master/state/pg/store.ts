@@ -2,7 +2,7 @@ import { CheckpointError, LeaseError, LockError, OptionError, StateError, StateF
 import { seqsOfRanges } from '../../../protocol/ranges.js'
 import { redactText } from '../../../redact.js'
 import type { Checkpoint } from '../checkpoint.js'
-import { CHECKPOINT_FORMAT, freshCheckpoint } from '../checkpoint.js'
+import { CHECKPOINT_FORMAT, checkpointProblem, freshCheckpoint } from '../checkpoint.js'
 import type { FailedJob } from '../failed-log.js'
 import { FailedLog } from '../failed-log.js'
 import type { JobKey } from '../../../options.js'
@@ -240,19 +240,19 @@ export function checkpointOf(text: string, key: string, where: string): Checkpoi
   } catch {
     value = undefined
   }
-  if (
-    typeof value !== 'object' ||
-    value === null ||
-    value.format !== CHECKPOINT_FORMAT ||
-    value.key !== key ||
-    typeof value.position !== 'number' ||
-    !Array.isArray(value.finished)
-  ) {
+  if (typeof value !== 'object' || value === null || value.format !== CHECKPOINT_FORMAT || value.key !== key) {
     throw new CheckpointError(
       `The checkpoint of run '${key}' in the state store ${where} is not one this Taskmaster reads (format ${CHECKPOINT_FORMAT}); finish the run with the version that started it, or use --reset`,
       where,
     )
   }
+  // Every field checked, as the file store does: a damaged row is refused, never misread.
+  const problem = checkpointProblem(value)
+  if (problem !== undefined)
+    throw new CheckpointError(
+      `The checkpoint of run '${key}' in the state store ${where} is damaged ${problem}; use --reset to start over`,
+      where,
+    )
   return value as Checkpoint
 }
 
@@ -350,9 +350,9 @@ export class PgStateStore implements StateStore {
    * Refuses other arguments than the saved run's; a fresh run's identity is committed before
    * any job goes out. Then refuses a shard count other than the one the key's saved runs have.
    */
-  async begin(args: Record<string, string>): Promise<void> {
+  async begin(args: Record<string, string>, env?: Record<string, string>): Promise<void> {
     refuseOtherArgs(this.key, this.previous?.args, args, this.where)
-    if (this.previous === undefined) await this.#beginFresh(args)
+    if (this.previous === undefined) await this.#beginFresh(args, env)
     // Looked for once this run's own checkpoint is committed (see refuseOtherShardCount).
     const own = shardCountOf(this.key, args)
     refuseOtherShardCount(own, await this.#savedRuns(own.base), `the state store ${this.where}`)
@@ -369,8 +369,8 @@ export class PgStateStore implements StateStore {
     }
   }
 
-  async #beginFresh(args: Record<string, string>): Promise<void> {
-    const fresh = freshCheckpoint(this.key, args)
+  async #beginFresh(args: Record<string, string>, env: Record<string, string> | undefined): Promise<void> {
+    const fresh = freshCheckpoint(this.key, args, env)
     await this.#query(BEGIN, [stringify(fresh)])
     this.#fresh = fresh
   }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Master } from '../../../../src/master/master.js'
+import { readCheckpoint } from '../../../../src/master/state/checkpoint.js'
 import { runPaths } from '../../../../src/master/state/file/run-store.js'
 import type { MasterOptions } from '../../../../src/options.js'
 import { cleanTempDirs, tempDir } from '../../../helpers/proc.js'
@@ -66,13 +67,43 @@ describe('Master.retryFailed', () => {
     expect(existsSync(runPaths(stateDir, 'r').lock)).toBe(false)
   })
 
-  it('refuses reset, arguments and bad options before it moves the log', async () => {
+  it("hands the pass the arguments given (the handler's), saved masked in its checkpoint beside where its jobs are", async () => {
+    const stateDir = stateWithFailures()
+    const args = { db: 'postgres://app:s3cret@db/app', table: 'posts' }
+    const pass = await Master.retryFailed(runOf(stateDir, { args }))
+    expect(pass!.master.options.args).toEqual({ ...args, 'retry-log': pass!.log })
+    expect(readCheckpoint(runPaths(stateDir, 'r.retry').checkpoint)?.args).toEqual({
+      db: 'postgres://app:***@db/app',
+      table: 'posts',
+      'retry-log': pass!.log,
+    })
+    pass!.master.stop()
+    await pass!.master.run()
+    // The pass resumed with other arguments is refused, as a run resumed with other arguments is.
+    const other = await Master.retryFailed(runOf(stateDir, { args: { ...args, table: 'users' } }))
+    await expect(other!.master.run()).rejects.toThrow(
+      /^Run 'r\.retry' was started with arguments db=postgres:\/\/app:\*\*\*@db\/app table=posts retry-log=/,
+    )
+  })
+
+  it("keeps the run source's check and throttle for the pass: it starts as the run would", async () => {
+    const stateDir = stateWithFailures()
+    const check = (): void => {
+      throw new Error('no table')
+    }
+    const throttle = (): undefined => undefined
+    const pass = await Master.retryFailed(runOf(stateDir, { source: { getJobs: () => [], check, throttle } }))
+    expect(pass!.master.options.source).toMatchObject({ check, throttle })
+    await expect(pass!.master.run()).rejects.toMatchObject({ code: 'TM_ERR_SOURCE_CHECK', exitCode: 2 })
+  })
+
+  it('refuses reset, an argument named retry-log and bad options before it moves the log', async () => {
     const stateDir = stateWithFailures()
     await expect(Master.retryFailed(runOf(stateDir, { reset: true }))).rejects.toThrow(
       'Master.retryFailed() replays the failed jobs of a run: options.reset does not go with it',
     )
-    await expect(Master.retryFailed(runOf(stateDir, { args: { table: 'posts' } }))).rejects.toThrow(
-      'Master.retryFailed() takes no options.args: the jobs come from the failed-jobs log',
+    await expect(Master.retryFailed(runOf(stateDir, { args: { 'retry-log': 'x' } }))).rejects.toThrow(
+      "options.args must not name an argument 'retry-log': it is where a retry pass saves its jobs' place",
     )
     await expect(Master.retryFailed(runOf(stateDir, { size: 0 }))).rejects.toMatchObject({ code: 'TM_ERR_OPTION', option: 'size' })
     expect(existsSync(runPaths(stateDir, 'r').failed)).toBe(true)

@@ -37,6 +37,8 @@ class MemoryStore implements StateStore {
   began = false
   /** Set by close(): whether the run was complete. */
   closed: boolean | undefined
+  /** Given: the key of the last job an earlier incarnation had done (a resume). */
+  resumeLast: string | null = null
 
   begin(): Promise<void> {
     this.began = true
@@ -50,8 +52,8 @@ class MemoryStore implements StateStore {
   resumePoint(): ResumePoint {
     return {
       id: '0123456789abcdef',
-      position: 0,
-      last: null,
+      position: this.resumeLast === null ? 0 : 5,
+      last: this.resumeLast,
       skip: new SkipSet(),
       counts: { done: 0, failed: 0 },
       elapsed: 0,
@@ -205,6 +207,13 @@ class FakeServer implements RunServer {
 
   keep(): void {}
 
+  /** The port's bytes: what a test says. */
+  bytes = { netIn: 0, netOut: 0 }
+
+  traffic(): { netIn: number; netOut: number } {
+    return { ...this.bytes }
+  }
+
   close(code: number, reason: string, message?: MasterMessage): Promise<void> {
     this.closedWith = { code, reason }
     for (const session of [...this.#sessions.values()]) {
@@ -235,8 +244,7 @@ interface Opened {
 }
 
 /** Opens a run of `n` jobs over the fake parts. */
-async function open(n: number, extra: Partial<MasterOptions> = {}): Promise<Opened> {
-  const store = new MemoryStore()
+async function open(n: number, extra: Partial<MasterOptions> = {}, store = new MemoryStore()): Promise<Opened> {
   const events = new EventEmitter()
   const logs: string[] = []
   events.on('log', ({ message }: { message: string }) => logs.push(message))
@@ -410,6 +418,64 @@ describe('Run', () => {
     expect(store.closed).toBe(false)
   })
 
+  it('saves the total its status shows and the arguments given as env:VAR in every checkpoint; complete, the jobs finished', async () => {
+    process.env.TM_RUN_TEST_DB = 'postgres://u:pw-long@h/d'
+    let opened: Opened
+    try {
+      opened = await open(100, {
+        source: { ...jobs(100), total: () => ({ estimate: 500 }) },
+        args: { db: 'env:TM_RUN_TEST_DB', n: '3' },
+        size: 10,
+      })
+    } finally {
+      delete process.env.TM_RUN_TEST_DB
+    }
+    const { run, store, server } = opened
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    run.setPaused(true, { kind: 'api' })
+    expect(store.last).toMatchObject({
+      args: { db: 'postgres://u:***@h/d', n: '3' },
+      env: { db: 'TM_RUN_TEST_DB' },
+      total: 500,
+      totalEstimated: true,
+    })
+    run.setPaused(false, { kind: 'api' })
+    const slave = server.connect()
+    server.autoAck.add(slave.id)
+    server.credit(slave, 8)
+    expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'complete' } })
+    expect(store.last).toMatchObject({ complete: true, total: 100, env: { db: 'TM_RUN_TEST_DB' } })
+    expect(store.last).not.toHaveProperty('totalEstimated')
+  })
+
+  it('writes a checkpoint when the total shown changes, though no job finished: an idle run lists its total', async () => {
+    const { run, store } = await open(100, { source: { ...jobs(100), total: 100 }, size: 10, checkpointInterval: 0.01 })
+    const done = settled(run.start())
+    await until('a checkpoint with the total', () => store.last?.total === 100)
+    const saved = store.saved.length
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Not again while nothing changes.
+    expect(store.saved).toHaveLength(saved)
+    run.stop()
+    await done
+  })
+
+  it('saves no total nor env field when the run has neither', async () => {
+    const { run, store, server } = await open(10)
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    run.setPaused(true, { kind: 'api' })
+    expect(store.last).not.toHaveProperty('total')
+    expect(store.last).not.toHaveProperty('env')
+    run.setPaused(false, { kind: 'api' })
+    const slave = server.connect()
+    server.autoAck.add(slave.id)
+    server.credit(slave, 4)
+    expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'complete' } })
+    expect(store.last).toMatchObject({ complete: true, total: 10 })
+  })
+
   it('writes the checkpoint at once when paused (the next master starts paused), and sends nothing while paused', async () => {
     const { run, store, server } = await open(100)
     const done = settled(run.start())
@@ -436,12 +502,23 @@ describe('Run', () => {
 
   it("keeps a point of the run's history a status period from its start; a document made at a change adds none", async () => {
     const { run, server, view } = await open(100)
-    expect(view.history()).toEqual({ run: [] })
+    expect(view.history()).toEqual({
+      version: 2,
+      startedAt: run.status().run.session.startedAt,
+      run: [],
+      master: [],
+      slaves: [],
+      omitted: 0,
+    })
     const done = settled(run.start())
     await until('listening', () => run.address !== undefined)
     // The first point is the document of the start.
-    expect(view.history().run[0]).toEqual({ time: run.status().time, samples: 1, done: 0, failed: 0, rate: 0, inFlight: 0 })
+    expect(view.history().run[0]).toEqual({ time: run.status().time, samples: 1, done: 0, failed: 0, rate: 0, inFlight: 0, queued: 0 })
+    expect(view.history().master[0]).toMatchObject({ time: run.status().time, samples: 1, netIn: 0, netOut: 0 })
+    expect(view.history().master[0].rss).toBeGreaterThan(0)
+    server.bytes = { netIn: 1234, netOut: 56_789 }
     const slave = server.connect()
+    slave.report({ type: 'stats', cpu: 0.5, rss: 4096, running: 0, netIn: 10, netOut: 20 })
     server.credit(slave, 4)
     await until('4 jobs sent', () => server.jobsSent(slave).length === 4)
     // A change of the controls builds a document at once, and no point.
@@ -456,6 +533,24 @@ describe('Run', () => {
     const next = view.history().run.at(-1)!
     expect(next).toMatchObject({ time: run.status().time, samples: 1, done: 4, failed: 0, inFlight: 0 })
     expect(next.time > atPause.time).toBe(true)
+    // The master's port bytes and the slave's figures, on the same sample.
+    expect(view.history().master.at(-1)).toMatchObject({ time: next.time, netIn: 1234, netOut: 56_789 })
+    expect(view.history().slaves).toEqual([
+      {
+        id: slave.id,
+        name: 'worker:1001',
+        address: '10.0.0.1:5000',
+        connectedAt: new Date(slave.connectedAt).toISOString(),
+        leftAt: null,
+        points: [expect.objectContaining({ cpuPercent: 50, rss: 4096, netIn: 10, netOut: 20 })],
+      },
+    ])
+    // Gone: the next sample says when, and keeps its figures.
+    server.disconnect(slave, 'code 1006')
+    const points = view.history().run.length
+    await until('the sample after it left', () => view.history().run.length > points)
+    expect(view.history().slaves[0].leftAt).toBe(view.history().run.at(-1)!.time)
+    expect(view.history().slaves[0].points.length).toBeGreaterThan(0)
     run.stop()
     run.stop()
     expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped' } })
@@ -552,6 +647,29 @@ describe("the generator's total", () => {
     server.ack(slave, server.jobsSent(slave))
     expect(await done).toMatchObject({ outcome: 'complete', jobs: 10 })
     expect(logs.filter((line) => line.includes('total()'))).toEqual([])
+  })
+
+  it("a resume's progress() that takes longer holds the start no longer than the total's wait: its answer shows when it comes", async () => {
+    let answer: (fraction: number) => void = () => {}
+    let asked: unknown
+    const progress = (last: unknown): Promise<number> => {
+      asked = last
+      return new Promise((resolve) => (answer = resolve))
+    }
+    const store = new MemoryStore()
+    store.resumeLast = '5'
+    // The run opens while progress() is still out (before, it waited up to its 10 s deadline).
+    const { run, logs } = await open(10, { source: { ...jobs(10), total: { estimate: 1000 }, progress } }, store)
+    expect(asked).toBe('5')
+    expect(run.status().run).toMatchObject({ total: 1000, totalEstimated: true })
+    // 5 jobs at the watermark are half of the key space: the run has about 10.
+    const done = run.start()
+    answer(0.5)
+    // The next status document (one a second) has it.
+    await until("the source's fraction used", () => run.status().run.total === 10)
+    expect(logs.filter((line) => line.includes('progress()'))).toEqual([])
+    run.stop()
+    await done
   })
 
   it('that fails late is the same warning as one that fails at once', async () => {

@@ -37,6 +37,7 @@ function sampler(position: number, total: RunTotal | undefined, pulled: number) 
     startedAt: 0,
     controls: () => state.controls,
     failures: () => [],
+    master: (now) => ({ hostname: 'db-1', pid: 7, cpuPercent: now / 100, rss: 1000, netIn: 10, netOut: 20 }),
   })
   /** Sends `n` jobs to slave 1 and has them done. */
   const finish = (n: number): void => {
@@ -47,6 +48,12 @@ function sampler(position: number, total: RunTotal | undefined, pulled: number) 
 }
 
 describe('StatusSampler', () => {
+  it("carries the master's own figures of the document's moment", () => {
+    const { s } = sampler(0, undefined, 0)
+    expect(s.sample('running', 1500).master).toEqual({ hostname: 'db-1', pid: 7, cpuPercent: 15, rss: 1000, netIn: 10, netOut: 20 })
+    expect(s.last.master.cpuPercent).toBe(15)
+  })
+
   it("the issue's resume: the planner's estimate gives way to the key space, marked as an estimate", () => {
     const { s, state } = sampler(815_952, { count: 1_357_674, estimate: true }, 1000)
     expect(s.sample('running', 1000).run).toMatchObject({ total: 1_357_674, totalEstimated: true })

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { MovingRate, jsonKey, startingStatus } from '../../../../src/master/engine/status.js'
 
@@ -60,6 +61,7 @@ describe('startingStatus', () => {
         session: { done: 0, failed: 0, elapsedMs: 0, startedAt: '2026-01-02T03:04:05.006Z' },
         controls: { paused: false, rate: null, maxInFlight: null, throttled: null, throttle: null },
       },
+      master: { hostname: hostname(), pid: process.pid, cpuPercent: 0, rss: 0, netIn: 0, netOut: 0 },
       slaves: [],
       failures: [],
     })

@@ -63,6 +63,20 @@ describe('RunMetrics', () => {
     expect(await metrics.text()).not.toContain('replica lag')
   })
 
+  it("gives the master's own CPU, memory and port bytes beside the slaves', labelled with the run's key", async () => {
+    const base = startingStatus('k', {}, 'running', Date.UTC(2026, 0, 2))
+    const doc: RunStatus = { ...base, master: { hostname: 'db-1', pid: 7, cpuPercent: 12.5, rss: 2048, netIn: 300, netOut: 4000 } }
+    const text = await new RunMetrics(() => doc).text()
+    expect(lines(text).filter((line) => line.startsWith('taskmaster_master_'))).toEqual([
+      'taskmaster_master_cpu_percent{key="k"} 12.5',
+      'taskmaster_master_resident_memory_bytes{key="k"} 2048',
+      'taskmaster_master_network_receive_bytes_total{key="k"} 300',
+      'taskmaster_master_network_transmit_bytes_total{key="k"} 4000',
+    ])
+    expect(text).toContain('# TYPE taskmaster_master_network_receive_bytes_total counter')
+    expect(text).toContain('# TYPE taskmaster_master_cpu_percent gauge')
+  })
+
   it('keeps a registry of its own: two runs in one process do not mix', async () => {
     const a = new RunMetrics(() => startingStatus('a', {}, 'running'))
     const b = new RunMetrics(() => startingStatus('b', {}, 'running'))

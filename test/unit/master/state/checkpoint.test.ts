@@ -200,8 +200,10 @@ describe('readCheckpoint validates every field', () => {
 
   it('refuses args that are not an object of strings', () => {
     expect(damaged({ args: null })).toBe('(args: null is not an object of name=value strings)')
-    expect(damaged({ args: ['a'] })).toBe('(args: ["a"] is not an object of name=value strings)')
-    expect(damaged({ args: { n: 10 } })).toBe('(args: {"n":10} is not an object of name=value strings)')
+    expect(damaged({ args: ['a'] })).toBe('(args: an array is not an object of name=value strings)')
+    expect(damaged({ args: 'n=1' })).toBe('(args: a string is not an object of name=value strings)')
+    expect(damaged({ args: { n: 10 } })).toBe('(args: "n" is a number, not a string)')
+    expect(damaged({ args: { db: 'postgres://u:pw-in-clear@h/x', apiToken: 'abc', n: null } })).toBe('(args: "n" is null, not a string)')
   })
 
   it('refuses complete that is not a boolean', () => {
@@ -254,6 +256,18 @@ describe('readCheckpoint validates every field', () => {
   it('refuses startedAt and updatedAt that are not strings', () => {
     expect(damaged({ startedAt: 0 })).toBe('(startedAt: 0 is not a string)')
     expect(damaged({ updatedAt: null })).toBe('(updatedAt: null is not a string)')
+  })
+
+  it('reads the total, its estimate mark and the env: arguments back, and refuses them damaged', () => {
+    const path = join(tempDir(), 'run.json')
+    const full = checkpoint({ total: 500, totalEstimated: true, env: { db: 'DATABASE_URL' } })
+    writeCheckpoint(path, full)
+    expect(readCheckpoint(path)).toEqual(full)
+    expect(damaged({ total: -1 })).toBe('(total: -1 is not a whole number >= 0)')
+    expect(damaged({ total: '5' })).toBe('(total: "5" is not a whole number >= 0)')
+    expect(damaged({ totalEstimated: false })).toBe('(totalEstimated: false is not true)')
+    expect(damaged({ env: ['db'] })).toBe('(env: ["db"] is not an object of argument names and variable names)')
+    expect(damaged({ env: { db: 1 } })).toBe('(env: {"db":1} is not an object of argument names and variable names)')
   })
 
   it('accepts position 0 with last null, and keys of every kind', () => {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { basename, dirname, join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { LockError } from '../../../../../src/errors.js'
-import { acquireLock } from '../../../../../src/master/state/file/lock.js'
+import { acquireLock, lockHeld } from '../../../../../src/master/state/file/lock.js'
 import { cleanTempDirs, tempDir } from '../../../../helpers/proc.js'
 import { deadPid, thrownBy } from '../../../support.js'
 
@@ -104,5 +104,33 @@ describe('acquireLock', () => {
       `Run 'run' is in use by master pid ${process.ppid} on ${hostname()} (lock file '${path}')`,
     )
     expect(readdirSync(dirname(path)).sort()).toEqual([basename(path), basename(claim)].sort())
+  })
+})
+
+describe('lockHeld', () => {
+  it('is true while a live master holds the lock, false once it is released or was never taken', () => {
+    const path = lockPath()
+    expect(lockHeld(path)).toBe(false)
+    const release = acquireLock(path, 'run')
+    expect(lockHeld(path)).toBe(true)
+    release()
+    expect(lockHeld(path)).toBe(false)
+  })
+
+  it('is false for a lock left by a dead process on this host (a master killed with -9), and takes nothing', () => {
+    const path = lockPath()
+    writeHolder(path, { pid: deadPid(), hostname: hostname() })
+    const before = readFileSync(path, 'utf8')
+    expect(lockHeld(path)).toBe(false)
+    expect(readFileSync(path, 'utf8')).toBe(before)
+    expect(readdirSync(dirname(path))).toEqual([basename(path)])
+  })
+
+  it('is true for a lock of another host, or one that cannot be read, as acquireLock takes them', () => {
+    const path = lockPath()
+    writeHolder(path, { pid: deadPid(), hostname: 'elsewhere.invalid' })
+    expect(lockHeld(path)).toBe(true)
+    writeFileSync(path, 'not json')
+    expect(lockHeld(path)).toBe(true)
   })
 })

@@ -249,20 +249,20 @@ describe('RunStore', () => {
   it("the run's identity is made by begin, kept at each resume (killed before its first checkpoint too), and new after --reset", async () => {
     const dir = tempDir()
     const store = open(dir)
-    await store.begin({})
+    await store.begin({}, {})
     const id = store.resumePoint().id
     expect(id).toMatch(/^[0-9a-f]{16}$/)
     expect(JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))).toMatchObject({ id })
     await store.close()
     const again = open(dir)
-    await again.begin({})
+    await again.begin({}, {})
     expect(again.resumePoint().id).toBe(id)
     again.save(checkpoint({ id, position: 4, last: 3 }))
     await again.close()
     expect(open(dir).resumePoint().id).toBe(id)
     await stores.pop()!.close()
     const reset = open(dir, 'run', { reset: true })
-    await reset.begin({})
+    await reset.begin({}, {})
     expect(reset.resumePoint().id).toMatch(/^[0-9a-f]{16}$/)
     expect(reset.resumePoint().id).not.toBe(id)
   })
@@ -277,6 +277,17 @@ describe('RunStore', () => {
     store.save(checkpoint({ position: 12, last: 11 }))
     expect(store.durable()).toBe(12)
     await expect(store.written()).resolves.toBeUndefined()
+  })
+
+  it('begin saves the arguments given as env:VAR with the fresh checkpoint, and no env field without any', async () => {
+    const store = open(tempDir())
+    await store.begin({ db: 'postgres://u:***@h/x', n: '3' }, { db: 'DATABASE_URL' })
+    expect(JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))).toMatchObject({ args: { n: '3' }, env: { db: 'DATABASE_URL' } })
+    await store.close()
+    const plain = open(tempDir())
+    await plain.begin({ n: '3' }, {})
+    expect(JSON.parse(readFileSync(plain.paths.checkpoint, 'utf8'))).not.toHaveProperty('env')
+    await plain.close()
   })
 
   it("refuses a journal without a checkpoint: the run's arguments and start are unknown", () => {
