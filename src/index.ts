@@ -40,6 +40,8 @@ export type {
   BatchFailure,
   SetupContext,
   HandlerLifecycle,
+  TeardownContext,
+  RunInfo,
   TlsOptions,
   ThrottleCheck,
   NamedThrottle,

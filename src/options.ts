@@ -88,10 +88,35 @@ export interface JobSource {
 
 export type Handler = (job: any, ctx: HandlerContext) => unknown
 
+/**
+ * The run a slave works for, as its master tells it: the handlers' `ctx.run`. What the
+ * package's exactly-once helper (`taskmaster-run/pg`) keys and compacts its claims by.
+ */
+export interface RunInfo {
+  /** The run's key (`--key`, a shard's suffix included); undefined from a master of an earlier version. */
+  readonly key: string | undefined
+  /**
+   * The run's identity: 16 hex digits, the same for every master that resumes the run, new
+   * after `--reset` (a `--retry-failed` pass has its own); undefined from a master of an earlier version.
+   */
+  readonly id: string | undefined
+  /** The master incarnation serving the run: a new one after each master restart (seqs are its numbering). */
+  readonly incarnation: string
+  /**
+   * Every job of this incarnation whose seq is below this is finished, and the run's state
+   * store holds it: no master runs it again, whatever is killed. 0 until the master says.
+   */
+  readonly durable: number
+}
+
 /** Second argument of the handler; valid while the job runs (it is reused for the next job). */
 export interface HandlerContext {
   /** 1 on the first try of this job, 2 on the first retry, ... */
   readonly attempt: number
+  /** The job's seq: its position in the generator as this master incarnation numbers it. */
+  readonly seq: number
+  /** The run, as its master said (see {@link RunInfo}). */
+  readonly run: RunInfo
   /** Aborted when the master takes the job back (`--job-timeout`): pass it to fetch, queries, timers. */
   readonly signal: AbortSignal
   /** What the handler module's `setup` returned (undefined without one). */
@@ -111,6 +136,10 @@ export type BatchHandler = (jobs: any[], ctx: BatchContext) => unknown
 export interface BatchContext {
   /** The attempt of each job (`attempts[i]` is that of `jobs[i]`): 1 on a first try. */
   readonly attempts: readonly number[]
+  /** The seq of each job (`seqs[i]` is that of `jobs[i]`): its position as this master incarnation numbers it. */
+  readonly seqs: readonly number[]
+  /** The run, as its master said (see {@link RunInfo}). */
+  readonly run: RunInfo
   /** Aborted when the call runs past `--job-timeout` (the slave splits its jobs and runs them again), or the master takes a job of it back. */
   readonly signal: AbortSignal
   /** What the handler module's `setup` returned (undefined without one). */
@@ -145,7 +174,18 @@ export interface HandlerLifecycle {
   /** Runs before the first job of a run; what it returns is `ctx.state` of every call. */
   setup?: (ctx: SetupContext) => unknown
   /** Runs at the end of a run and on a graceful stop, with what `setup` returned. */
-  teardown?: (state: any) => unknown
+  teardown?: (state: any, ctx: TeardownContext) => unknown
+}
+
+/** Second argument of a handler module's `teardown`. */
+export interface TeardownContext {
+  /**
+   * The master said the run is complete (every job finished, its last checkpoint written):
+   * what was kept against running a job twice may go. False on a stop.
+   */
+  readonly complete: boolean
+  /** The run, as its master last said (see {@link RunInfo}). */
+  readonly run: RunInfo
 }
 
 /**

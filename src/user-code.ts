@@ -94,9 +94,9 @@ export function oneLine(text: string, max: number = MAX_LINE): string {
   return `${clean.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)}…`
 }
 
-/** What kind of value `value` is, for a message: `null`, `an array`, `an object`, `a string`. */
+/** What kind of value `value` is, for a message: `null`, `undefined`, `an array`, `an object`, `a string`. */
 export function typeName(value: unknown): string {
-  if (value === null) return 'null'
+  if (value === null || value === undefined) return String(value)
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }

@@ -27,7 +27,7 @@ export interface OwnPool extends PgQueryable {
 /** Makes a pool from a connection string. */
 export type PoolMaker = (connectionString: string) => Promise<OwnPool>
 
-const isQueryable = (value: unknown): value is PgQueryable => typeof (value as PgQueryable | null | undefined)?.query === 'function'
+export const isQueryable = (value: unknown): value is PgQueryable => typeof (value as PgQueryable | null | undefined)?.query === 'function'
 
 /** Checks `db` as given to pgTable. */
 export function checkDb(db: unknown): asserts db is PgDb {
@@ -130,18 +130,34 @@ function watched(args: RunArgs, read: Set<string>): RunArgs {
   })
 }
 
-function missing(args: RunArgs, read: Set<string>): OptionError {
+function missing(args: RunArgs, read: Set<string>, who: string): OptionError {
   const absent = [...read].filter((name) => !args[name])
   if (absent.length === 0)
     return new OptionError(
-      'pgTable: db(args) gave no database; give the connection string as a run argument (tm-master jobs.ts db=postgres://user@host:5432/database)',
+      `${who}: db(args) gave no database; give the connection string as a run argument (tm-master jobs.ts db=postgres://user@host:5432/database)`,
       'db',
     )
   const which = absent.length === 1 ? `the run argument ${absent[0]}` : `one of the run arguments ${absent.join(', ')}`
   return new OptionError(
-    `pgTable: no database: give ${which} (${absent.at(-1)}=postgres://user@host:5432/database, or ${absent.at(-1)}=env:DATABASE_URL)`,
+    `${who}: no database: give ${which} (${absent.at(-1)}=postgres://user@host:5432/database, or ${absent.at(-1)}=env:DATABASE_URL)`,
     'db',
   )
+}
+
+/**
+ * The database `db` gives for `args`: the Client or Pool itself, or what the function of
+ * the arguments returns (a connection string, or a Client or Pool). Nothing found is one
+ * line naming the argument to give; `who` names the caller.
+ */
+export async function findDb(db: PgDb, args: RunArgs, who: string): Promise<string | PgQueryable> {
+  if (typeof db !== 'function') return db
+  const read = new Set<string>()
+  const found = await db(watched(args, read))
+  if (isQueryable(found)) return found
+  if (found === undefined || found === null || found === '') throw missing(args, read, who)
+  if (typeof found !== 'string')
+    throw new OptionError(`${who}: db(args) returned ${typeName(found)}; it must return a connection string or a pg Client or Pool`, 'db')
+  return found
 }
 
 /** pgTable's database: opened on first use, once; a pool it made is ended by {@link close}. */
@@ -170,17 +186,8 @@ export class PgConnection {
   }
 
   async #open(args: RunArgs): Promise<PgQueryable> {
-    const db = this.#db
-    if (typeof db !== 'function') return db
-    const read = new Set<string>()
-    const found = await db(watched(args, read))
-    if (isQueryable(found)) return found
-    if (found === undefined || found === null || found === '') throw missing(args, read)
-    if (typeof found !== 'string')
-      throw new OptionError(
-        `pgTable: db(args) returned ${typeName(found)}; it must return a connection string or a pg Client or Pool`,
-        'db',
-      )
+    const found = await findDb(this.#db, args, 'pgTable')
+    if (typeof found !== 'string') return found
     this.#shown = redactText(found)
     this.#own = await this.#makePool(found)
     return this.#own

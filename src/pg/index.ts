@@ -1,5 +1,6 @@
 /**
- * `taskmaster-run/pg`: a job source over a PostgreSQL table. It calls `db.query(text,
+ * `taskmaster-run/pg`: a job source over a PostgreSQL table, and `exactlyOnce`, a batch
+ * handler's writes to PostgreSQL made exactly once (exactly-once.ts). It calls `db.query(text,
  * values)` of the user's own pg Client or Pool, or of a pool it makes from a connection
  * string found in the run's arguments (importing pg only then), so pg stays an optional
  * peer dependency.
@@ -18,6 +19,16 @@ import { INT8_OID, joinedKeys, rowsOf } from './joined-page.js'
 import { decodeTuple, encodeTuple } from './tuple-key.js'
 
 export type { PgDb, PgQueryable, RunArgs } from './connection.js'
+export { exactlyOnce } from './exactly-once.js'
+export type {
+  ExactlyOnce,
+  ExactlyOnceContext,
+  ExactlyOnceFunction,
+  ExactlyOnceOptions,
+  PgPool,
+  PgPoolDb,
+  PgTransaction,
+} from './exactly-once.js'
 
 /** Options of {@link pgTable}. */
 export interface PgTableOptions {

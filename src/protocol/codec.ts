@@ -45,6 +45,9 @@ function text(m: Record<string, unknown>, field: string, optional = false): void
   if (typeof value !== 'string') fail(m.type as string, field, 'a string', value)
 }
 
+/** A run's identity (see WelcomeMessage.identity). */
+const IDENTITY = /^[0-9a-f]{16}$/
+
 /** A sequence number: an integer >= 0 (a plain number on the wire). */
 const isSeq = (value: unknown): boolean => typeof value === 'number' && value >= 0 && value % 1 === 0
 
@@ -93,6 +96,7 @@ const checks = {
     const batch = slave.batch
     if (batch !== undefined && (!Number.isSafeInteger(batch) || (batch as number) < 1))
       fail('hello', 'slave.batch', 'an integer >= 1', batch)
+    if (slave.durable !== undefined && typeof slave.durable !== 'boolean') fail('hello', 'slave.durable', 'true or false', slave.durable)
   },
   welcome(m) {
     count(m, 'version')
@@ -112,6 +116,13 @@ const checks = {
         fail('welcome', 'args', 'a map of names to string values', m.args)
       }
     }
+    text(m, 'key', true)
+    if (m.identity !== undefined && (typeof m.identity !== 'string' || !IDENTITY.test(m.identity)))
+      fail('welcome', 'identity', '16 hex digits', m.identity)
+    if (m.durable !== undefined) count(m, 'durable')
+  },
+  durable(m) {
+    count(m, 'position')
   },
   credit(m) {
     count(m, 'n')
@@ -181,10 +192,15 @@ const SLAVE_TYPES = { hello: true, credit: true, ack: true, fail: true, release:
   SlaveMessage['type'],
   true
 >
-const MASTER_TYPES = { welcome: true, jobs: true, abandon: true, drain: true, end: true, error: true } as const satisfies Record<
-  MasterMessage['type'],
-  true
->
+const MASTER_TYPES = {
+  welcome: true,
+  jobs: true,
+  abandon: true,
+  drain: true,
+  end: true,
+  durable: true,
+  error: true,
+} as const satisfies Record<MasterMessage['type'], true>
 const fromSlave: ReadonlySet<string> = new Set(Object.keys(SLAVE_TYPES))
 const fromMaster: ReadonlySet<string> = new Set(Object.keys(MASTER_TYPES))
 

@@ -35,6 +35,12 @@ export interface SlaveInfo {
    * version 2: a slave that leaves it out is timed out by the master, job by job.
    */
   batch?: number
+  /**
+   * Set by a slave that wants to know how far the run's finished jobs are durable: the
+   * master then says it in the welcome and in `durable` messages (see {@link DurableMessage}).
+   * Optional within version 2: a slave that leaves it out is sent neither.
+   */
+  durable?: boolean
 }
 
 /** Slave → master, first message on a connection. */
@@ -67,6 +73,19 @@ export interface WelcomeMessage {
    * absent means no limit.
    */
   jobTimeout?: number
+  /** The run's key (`--key`, a shard's suffix included). Optional within version 2: absent from older masters. */
+  key?: string
+  /**
+   * The run's identity: 16 hex digits made when the run starts fresh and kept in its
+   * checkpoint, so the same for every master that resumes it, and new after `--reset` (a
+   * `--retry-failed` pass is a run of its own). Optional within version 2: absent from older masters.
+   */
+  identity?: string
+  /**
+   * Sent to a slave that asked ({@link SlaveInfo.durable}): every job of this incarnation
+   * before this seq is finished, and the run's state store holds it (see {@link DurableMessage}).
+   */
+  durable?: number
 }
 
 /** Slave → master: it can take `n` more jobs (credit is additive). */
@@ -151,6 +170,18 @@ export interface EndMessage {
   type: 'end'
 }
 
+/**
+ * Master → slave, to a slave that asked ({@link SlaveInfo.durable}): every job before
+ * `position` (seqs of this master incarnation) is finished, and the run's state store holds
+ * it where a crash of the master's machine leaves it (a checkpoint written and synced, or a
+ * PostgreSQL statement committed). No master, whatever is killed, runs those jobs again.
+ * Sent when it moves, at most about once a second.
+ */
+export interface DurableMessage {
+  type: 'durable'
+  position: number
+}
+
 /** Either side, just before closing the connection: why. */
 export interface ErrorMessage {
   type: 'error'
@@ -161,6 +192,6 @@ export interface ErrorMessage {
 /** Messages a slave sends. */
 export type SlaveMessage = HelloMessage | CreditMessage | AckMessage | FailMessage | ReleaseMessage | StatsMessage | ErrorMessage
 /** Messages a master sends. */
-export type MasterMessage = WelcomeMessage | JobsMessage | AbandonMessage | DrainMessage | EndMessage | ErrorMessage
+export type MasterMessage = WelcomeMessage | JobsMessage | AbandonMessage | DrainMessage | EndMessage | DurableMessage | ErrorMessage
 /** Any protocol message. */
 export type Message = SlaveMessage | MasterMessage

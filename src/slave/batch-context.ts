@@ -1,4 +1,4 @@
-import type { BatchContext } from '../options.js'
+import type { BatchContext, RunInfo } from '../options.js'
 import type { RunScope } from './run-scope.js'
 
 /**
@@ -9,6 +9,8 @@ import type { RunScope } from './run-scope.js'
 export class BatchRunContext implements BatchContext {
   /** The attempts of the jobs of the call running now. */
   attempts: readonly number[] = []
+  /** The seqs of the jobs of the call running now. */
+  seqs: readonly number[] = []
   #controller: AbortController | undefined
   #reason: Error | undefined
   readonly #scope: RunScope
@@ -34,6 +36,11 @@ export class BatchRunContext implements BatchContext {
   /** The run's `name=value` arguments. */
   get args(): Readonly<Record<string, string>> {
     return this.#scope.args
+  }
+
+  /** The run, as its master said. */
+  get run(): RunInfo {
+    return this.#scope.info
   }
 
   /** Aborts the signal (now, or when the handler first reads it). */

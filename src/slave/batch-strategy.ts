@@ -164,6 +164,7 @@ export class BatchStrategy implements LaneStrategy<BatchLane> {
     lane.to = to
     lane.calling = whole ? lane.jobs : lane.jobs.slice(from, to)
     lane.ctx.attempts = whole ? lane.attempts : lane.attempts.slice(from, to)
+    lane.ctx.seqs = whole ? lane.seqs : lane.seqs.slice(from, to)
     // Called as a plain function: `this` in the handler is undefined, never this strategy.
     const handler = this.#handler
     return handler(lane.calling, lane.ctx)

@@ -1,4 +1,4 @@
-import type { HandlerContext } from '../options.js'
+import type { HandlerContext, RunInfo } from '../options.js'
 import type { RunScope } from './run-scope.js'
 import { emptyScope } from './run-scope.js'
 
@@ -28,6 +28,11 @@ export class JobContext implements HandlerContext {
   /** The run's `name=value` arguments. */
   get args(): Readonly<Record<string, string>> {
     return this.#scope.args
+  }
+
+  /** The run, as its master said. */
+  get run(): RunInfo {
+    return this.#scope.info
   }
 
   /** Aborted when the master takes the job back (`--job-timeout`): stop the work it started. */

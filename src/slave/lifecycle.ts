@@ -20,7 +20,7 @@ export interface LifecycleDeadline {
  * A handler module's `setup` / `teardown` around the runs a slave process serves.
  * `setup` runs before the first job of a run (with the run's arguments from the
  * welcome, the slave's concurrency and batch size); `teardown` at the end of the run
- * (the master's `end`) and when the slave stops. A master restart within a run (same
+ * (the master's `end`: `ctx.complete`) and when the slave stops. A master restart within a run (same
  * arguments) keeps the state; a long-lived slave (--reconnect 0) welcomed by a run with
  * other arguments tears down and sets up again. Steps run one after the other.
  */
@@ -51,7 +51,7 @@ export class Lifecycle {
       if (this.#state === ACTIVE && sameArgs(this.#scope.args, args)) return
       if (this.#state === ACTIVE) {
         try {
-          await this.#teardown()
+          await this.#teardown(false)
         } catch (error) {
           throw new SetupError(`The handler's teardown of the last run failed: ${(error as UserCodeError).message}`)
         }
@@ -74,24 +74,28 @@ export class Lifecycle {
     })
   }
 
-  /** Tears the run down if it is set up (a `teardown` that throws or does not finish is reported to `warn`, not thrown). */
-  end(warn: (message: string) => void): Promise<void> {
+  /**
+   * Tears the run down if it is set up (a `teardown` that throws or does not finish is
+   * reported to `warn`, not thrown); `complete`: the master said the run is complete.
+   */
+  end(warn: (message: string) => void, complete = false): Promise<void> {
     return this.#then(async () => {
       if (this.#state !== ACTIVE) return
       try {
-        await this.#teardown()
+        await this.#teardown(complete)
       } catch (error) {
         warn(`The handler's teardown failed: ${(error as UserCodeError).message}`)
       }
     })
   }
 
-  async #teardown(): Promise<void> {
+  async #teardown(complete: boolean): Promise<void> {
     const state = this.#scope.state
     this.#state = IDLE
     this.#scope.state = undefined
     const teardown = this.#hooks.teardown
-    if (teardown !== undefined) await this.#call(() => teardown(state))
+    const ctx = { complete, run: this.#scope.info }
+    if (teardown !== undefined) await this.#call(() => teardown(state, ctx))
   }
 
   /** A call of `setup` or `teardown`: rejects with a one-line UserCodeError (thrown, or past the deadline). */

@@ -37,6 +37,7 @@ import { Connection } from './connection.js'
 import { Lifecycle } from './lifecycle.js'
 import { Runner } from './runner.js'
 import { emptyScope } from './run-scope.js'
+import type { RunScope } from './run-scope.js'
 import { WINDOW_PERIOD_MS, Window } from './window.js'
 
 /**
@@ -115,6 +116,8 @@ export class Slave extends EventEmitter<SlaveEvents> {
   readonly #runner: Runner
   /** The module's setup / teardown around each run. */
   readonly #lifecycle: Lifecycle
+  /** What every handler call shares: setup's state, the run's arguments, the run as the master said it. */
+  readonly #scope: RunScope
   /** Jobs this slave holds at most: adaptive, or fixed by --prefetch (see src/slave/window.ts). */
   readonly #window: Window
   /** Jobs finished at the last window update, and when (performance.now()). */
@@ -146,6 +149,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
     // The window's floor: every lane holds a batch (see src/slave/window.ts).
     this.#window = new Window(o.concurrency * batch, o.prefetch)
     const scope = emptyScope()
+    this.#scope = scope
     this.#lifecycle = new Lifecycle({ setup: o.setup, teardown: o.teardown }, scope, o.concurrency, batch, {
       ms: o.setupTimeout * 1000,
       module: o.module,
@@ -326,6 +330,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
             concurrency: o.concurrency,
             maxFrame: o.maxFrame,
             ...(o.batchHandler === undefined ? {} : { batch: o.batch }),
+            durable: true,
           },
         })
       })
@@ -384,6 +389,12 @@ export class Slave extends EventEmitter<SlaveEvents> {
     if (this.#masterRun !== undefined && this.#masterRun !== message.run)
       this.#log('info', 'The master restarted; working for its new incarnation')
     this.#masterRun = message.run
+    // Read by handlers (ctx.run): the seqs of jobs from now on are this incarnation's.
+    const run = this.#scope.run
+    run.key = message.key
+    run.id = message.identity
+    run.incarnation = message.run
+    run.durable = message.durable ?? 0
     if (this.#phase === CONNECTING) this.#phase = WORKING
     this.emit('connected', { run: message.run, session: message.session })
     this.#log('info', `Connected to the master at ${this.#url} (session ${message.session})`)
@@ -426,11 +437,15 @@ export class Slave extends EventEmitter<SlaveEvents> {
         if (this.options.reconnect === 0) {
           connection.closeForRunComplete()
           // The run is over: tear it down; the next master's welcome sets up its own.
-          void this.#lifecycle.end((text) => this.#log('warn', text))
+          void this.#lifecycle.end((text) => this.#log('warn', text), true)
           break
         }
         this.#log('info', 'The master says the run is complete')
         this.#end({ outcome: 'complete' })
+        break
+      case 'durable':
+        // Never backwards within an incarnation (a reconnect to the same master says it again).
+        if (message.position > this.#scope.run.durable) this.#scope.run.durable = message.position
         break
       case 'error':
         this.#log('warn', `The master reported: ${message.message}`)
@@ -519,7 +534,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
     this.#shutdown(reason)
     // Every job is reported by now: the run's resources can go.
     const ended: SlaveSummary = { outcome, jobs: this.#jobs, failures: this.#failed }
-    void this.#lifecycle.end((text) => this.#log('warn', text)).then(() => this.#finish!.resolve(ended))
+    void this.#lifecycle.end((text) => this.#log('warn', text), outcome === 'complete').then(() => this.#finish!.resolve(ended))
   }
 
   #fail(error: TaskmasterError): void {

@@ -5,7 +5,7 @@ import { JobSourceError, LocalSlaves, Master, NoMasterError, Slave, describeChan
 import type { MasterAddress, MasterOptions, RunSummary, SlaveOptions } from '../../src/index.js'
 import { expectEachKeyRan, sandbox, tempDir } from '../helpers/proc.js'
 import { FAULTY, attemptsOf } from '../helpers/reliability.js'
-import { stoppedAfterEach } from '../helpers/peers.js'
+import { listeningMaster, runningSlave, stoppedAfterEach } from '../helpers/peers.js'
 import { until } from '../helpers/reliability.js'
 
 // The library API in-process, over real WebSockets on 127.0.0.1: the stop, reconnect
@@ -22,23 +22,14 @@ function range(n: number): MasterOptions['source'] {
 }
 
 /** Starts a master; resolves once it listens. */
-async function master(
+function master(
   options: Partial<MasterOptions> & Pick<MasterOptions, 'source'>,
 ): Promise<{ master: Master; address: MasterAddress; done: Promise<RunSummary> }> {
-  const m = new Master({ stateDir: tempDir(), key: 'api', port: 0, retryDelay: 0.01, ...options })
-  running.push(m)
-  const listening = new Promise<MasterAddress>((resolve) => m.once('listening', resolve))
-  const done = m.run()
-  done.catch(() => {})
-  return { master: m, address: await listening, done }
+  return listeningMaster(running, { stateDir: tempDir(), key: 'api', port: 0, retryDelay: 0.01, ...options })
 }
 
 function slave(options: SlaveOptions): { slave: Slave; done: Promise<unknown> } {
-  const s = new Slave(options)
-  running.push(s)
-  const done = s.run()
-  done.catch(() => {})
-  return { slave: s, done }
+  return runningSlave(running, options)
 }
 
 /** A promise and its resolve function. */

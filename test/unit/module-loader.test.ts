@@ -298,7 +298,14 @@ describe('loadJobSource', () => {
 })
 
 describe('loadHandler', () => {
-  const ctx: HandlerContext = { attempt: 1, signal: new AbortController().signal, state: undefined, args: {} }
+  const ctx: HandlerContext = {
+    attempt: 1,
+    seq: 0,
+    signal: new AbortController().signal,
+    state: undefined,
+    args: {},
+    run: { key: 'k', id: undefined, incarnation: 'i', durable: 0 },
+  }
 
   it('loads handleJob, then the default export, then a named export', async () => {
     const dir = tempDir()

@@ -103,6 +103,16 @@ export class Persistence {
     if (warning !== undefined) this.#warn(warning)
   }
 
+  /** How far the finished jobs are durable (see StateStore.durable). */
+  durable(): number {
+    return this.#store.durable()
+  }
+
+  /** Resolves once the store wrote what is queued (see StateStore.written). */
+  written(): Promise<void> {
+    return this.#store.written()
+  }
+
   /** The run was paused or resumed: the next checkpoint records it (write one now to make it durable). */
   setPaused(paused: boolean): void {
     if (paused === this.#paused) return
@@ -147,6 +157,7 @@ export class Persistence {
     return {
       format: CHECKPOINT_FORMAT,
       key: this.#identity.key,
+      id: this.#resume.id,
       args: this.#identity.args,
       complete,
       position: ledger.position,

@@ -209,6 +209,8 @@ export class Run {
   readonly #failures = new RecentFailures()
   /** What serves the run's plain HTTP requests (none without a surface factory). */
   readonly #surface: RunSurface | undefined
+  /** The durable position last told to the slaves (see {@link #tellDurable}). */
+  #durableTold = 0
   /** Rate, max in flight, pause, throttle: consulted by the dispatcher. */
   readonly #controls: Controls
   /** Set while dispatch waits for the rate's next tokens (one timer, never a busy loop). */
@@ -297,6 +299,8 @@ export class Run {
         run: randomBytes(6).toString('hex'),
         args: o.args,
         jobTimeout: o.jobTimeout,
+        identity: { key: o.key, id: resume.id },
+        durable: () => this.#persistence.durable(),
         http: this.#surface?.routes,
       },
       {
@@ -479,6 +483,16 @@ export class Run {
   #tick(): void {
     const status = this.#sampleStatus()
     this.#history.record(status)
+    this.#tellDurable()
+  }
+
+  /** Tells the slaves that asked (SlaveInfo.durable) how far the finished jobs are durable, when it moved. */
+  #tellDurable(): void {
+    const position = this.#persistence.durable()
+    if (position <= this.#durableTold) return
+    this.#durableTold = position
+    for (const session of this.#server.sessions.values())
+      if (session.info?.durable === true && session.welcomed) this.#server.send(session, { type: 'durable', position })
   }
 
   /** Builds the status document now and tells the master's listeners (`status` event). */
@@ -706,8 +720,11 @@ export class Run {
     // hold the server open): the page ends on "complete" or "stopped", not a lost connection.
     this.#sampleStatus(outcome)
     this.#surface?.closing()
+    // A slave told the run is complete may forget what it kept against running a job twice
+    // (its handler's claims): the last checkpoint is written first, or a new master could run jobs again.
+    const complete = outcome === 'complete' && (await this.#written())
     try {
-      if (outcome === 'complete') await this.#server.close(CLOSE_CODE.normal, CLOSE_REASON.runComplete, { type: 'end' })
+      if (complete) await this.#server.close(CLOSE_CODE.normal, CLOSE_REASON.runComplete, { type: 'end' })
       else await this.#server.close(CLOSE_CODE.goingAway, CLOSE_REASON.masterStopping)
     } catch (error) {
       this.#abort(error)
@@ -726,6 +743,17 @@ export class Run {
     const error = this.#life.error
     if (error !== undefined) throw error
     return this.#summary(outcome)
+  }
+
+  /** Waits for the store to have written what is queued; false (the run's error kept) if it could not. */
+  async #written(): Promise<boolean> {
+    try {
+      await this.#persistence.written()
+      return true
+    } catch (error) {
+      this.#abort(error)
+      return false
+    }
   }
 
   #summary(outcome: Ending): RunSummary {

@@ -85,6 +85,10 @@ export interface ServerOptions {
   args?: Record<string, string>
   /** The run's --job-timeout in seconds (0: none), sent in `welcome` to slaves that time out their own batch calls. */
   jobTimeout?: number
+  /** The run's key and identity (see WelcomeMessage.identity), sent in `welcome`. */
+  identity?: { key: string; id: string }
+  /** How far the run's finished jobs are durable (StateStore.durable), sent in `welcome` to slaves that ask. */
+  durable?: () => number
   /** Plain HTTP routes on the same port (`/status`); other requests are refused with 426. */
   http?: RequestRoutes | undefined
 }
@@ -502,6 +506,7 @@ export class Server implements RunServer {
     }
     this.#slaves++
     session.welcome(Math.min(this.#options.maxFrame, hello.slave.maxFrame ?? Infinity))
+    const { identity, durable } = this.#options
     this.send(session, {
       type: 'welcome',
       version: PROTOCOL_VERSION,
@@ -510,6 +515,8 @@ export class Server implements RunServer {
       heartbeat: this.#options.heartbeat,
       args: this.#options.args ?? {},
       ...(this.#options.jobTimeout ? { jobTimeout: this.#options.jobTimeout } : {}),
+      ...(identity === undefined ? {} : { key: identity.key, identity: identity.id }),
+      ...(hello.slave.durable === true && durable !== undefined ? { durable: durable() } : {}),
     })
     this.#handler.open(session)
   }

@@ -82,6 +82,11 @@ export class Session {
     return this.#state === ACTIVE
   }
 
+  /** True while the session is welcomed and not closing (active or draining): the slave still hears the run. */
+  get welcomed(): boolean {
+    return this.#state === ACTIVE || this.#state === DRAINING
+  }
+
   /** The slave's last resource report. */
   get stats(): SlaveStats {
     return this.#stats

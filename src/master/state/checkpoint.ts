@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { CheckpointError, StateFileError } from '../../errors.js'
@@ -13,6 +14,13 @@ export interface Checkpoint {
   format: typeof CHECKPOINT_FORMAT
   /** The run's name (`--key`). */
   key: string
+  /**
+   * The run's identity: 16 random hex digits made when the run starts fresh, kept by every
+   * checkpoint after, so the same for each master that resumes the run and new after
+   * `--reset`. Slaves are told it (a handler's claims in its database are keyed by it).
+   * Checkpoints of earlier versions have none: see {@link runIdentity}.
+   */
+  id?: string
   /** The run's `name=value` arguments; resuming with others is refused. */
   args: Record<string, string>
   /** Every job of the generator is finished. */
@@ -49,12 +57,27 @@ export interface Checkpoint {
   env?: Record<string, string>
 }
 
-/** The checkpoint of run `key` before its first job: position 0, nothing finished; `env` as {@link Checkpoint.env}. */
+/** What a run's identity looks like (see {@link Checkpoint.id}). */
+export const RUN_IDENTITY = /^[0-9a-f]{16}$/
+
+/** A new run identity. */
+export const newRunIdentity = (): string => randomBytes(8).toString('hex')
+
+/**
+ * The identity of the run `checkpoint` is of: its `id`, or for a checkpoint of an earlier
+ * version (none) one derived from its key and start, the same at every resume.
+ */
+export function runIdentity(checkpoint: Pick<Checkpoint, 'id' | 'key' | 'startedAt'>): string {
+  return checkpoint.id ?? createHash('sha256').update(`${checkpoint.key}\n${checkpoint.startedAt}`).digest('hex').slice(0, 16)
+}
+
+/** The checkpoint of run `key` before its first job: position 0, nothing finished, a new identity; `env` as {@link Checkpoint.env}. */
 export function freshCheckpoint(key: string, args: Record<string, string>, env: Record<string, string> = {}): Checkpoint {
   const now = new Date().toISOString()
   return {
     format: CHECKPOINT_FORMAT,
     key,
+    id: newRunIdentity(),
     args: { ...args },
     complete: false,
     position: 0,
@@ -129,6 +152,7 @@ export function checkpointProblem(c: Record<string, unknown>): string | undefine
   const missing = FIELDS.filter((field) => !(field in c))
   if (missing.length > 0) return `(missing fields): it has no ${missing.join(', ')}`
   if (typeof c.key !== 'string') return `(key: ${show(c.key)} is not a string)`
+  if ('id' in c && (typeof c.id !== 'string' || !RUN_IDENTITY.test(c.id))) return `(id: ${show(c.id)} is not 16 hex digits)`
   // The arguments' values are never quoted: an older version saved them in clear, secrets too.
   if (!isPlainObject(c.args))
     return `(args: ${c.args === null ? 'null' : Array.isArray(c.args) ? 'an array' : `a ${typeof c.args}`} is not an object of name=value strings)`

@@ -37,6 +37,8 @@ export interface JournalEntries {
 
 /** What an earlier incarnation left: where to resume and what to skip. */
 export interface ResumePoint {
+  /** The run's identity (see Checkpoint.id): kept by every checkpoint the run writes. */
+  id: string
   position: number
   last: Checkpoint['last']
   skip: SkipSet
@@ -92,6 +94,15 @@ export interface StateStore {
    * warning when the state had been deleted and was written again from `checkpoint`.
    */
   save(checkpoint: Checkpoint): string | undefined
+  /**
+   * How far the run's finished jobs are durable: the position of the latest checkpoint or
+   * journal record that a crash of the master's machine leaves in place (a checkpoint file
+   * written and synced, a PostgreSQL statement committed). A journal appended to a file
+   * survives the master's process, not its machine: it does not count.
+   */
+  durable(): number
+  /** Resolves once everything queued so far is written (at once for a store that writes synchronously); rejects with a failed write's error. */
+  written(): Promise<void>
   /** The failed-jobs log: at `path` if given (a file), else the store's own. */
   openFailedLog(path: string | undefined): FailedJobsLog
   /**

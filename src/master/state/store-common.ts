@@ -2,6 +2,7 @@ import { CheckpointError } from '../../errors.js'
 import type { JobKey } from '../../options.js'
 import { shownArgs } from '../../run-args.js'
 import type { Checkpoint } from './checkpoint.js'
+import { newRunIdentity, runIdentity } from './checkpoint.js'
 import { SkipSet } from './skip-set.js'
 import type { JournalEntries, ResumePoint } from './state-store.js'
 
@@ -77,6 +78,8 @@ export function foldResume(cp: Checkpoint | undefined, journal: JournalEntries):
   for (const [seq, key] of cp?.finished ?? []) add(seq, key)
   for (let i = 0; i < journal.seqs.length; i++) add(journal.seqs[i], journal.keys[i])
   return {
+    // Every run has its checkpoint before its first job (begin): one without is a run not begun.
+    id: cp === undefined ? newRunIdentity() : runIdentity(cp),
     position,
     last: ahead ? journal.last : (cp?.last ?? null),
     skip: new SkipSet(seqs, keys),

@@ -71,6 +71,17 @@ describe('decode: round trips', () => {
     { type: 'hello', version: 2, slave: { id: 'x', hostname: 'host', pid: 1, concurrency: 8, batch: 50 } },
     { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5 },
     { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5, jobTimeout: 2.5 },
+    {
+      type: 'welcome',
+      version: PROTOCOL_VERSION,
+      run: 'r1',
+      session: 3,
+      heartbeat: 0.5,
+      key: 'users.shard-1-of-2',
+      identity: '0123456789abcdef',
+      durable: 5,
+    },
+    { ...hello, slave: { ...hello.slave, batch: 100, durable: true } },
     { type: 'welcome', version: PROTOCOL_VERSION, run: 'r1', session: 3, heartbeat: 0.5, args: { table: 'posts', __proto__x: 'y' } },
     { type: 'credit', n: 10 },
     { type: 'jobs', seqs: [5, 6], jobs: [{ id: 5, name: 'five' }, null], attempts: [1, 3] },
@@ -89,6 +100,7 @@ describe('decode: round trips', () => {
     { type: 'stats', cpu: 0.5, rss: 123456789, running: 2 },
     { type: 'drain' },
     { type: 'end' },
+    { type: 'durable', position: 12_000 },
     { type: 'error', code: 'TM_ERR_AUTH', message: 'no' },
   ]
   for (const message of messages) {
@@ -190,6 +202,26 @@ describe('decode: rejections', () => {
 
   it('refuses the byte 0xc1, never used by MessagePack', () => {
     expectRejected(Buffer.from([0xc1]), ['Frame is not valid MessagePack (byte 0xc1 is never used)'])
+  })
+
+  it('refuses a welcome whose key, identity or durable position is not one, a hello whose durable is not a boolean, and a durable message from a slave or without a position', () => {
+    const welcome = { type: 'welcome', version: 2, run: 'r', session: 1, heartbeat: 5 }
+    expectRejected(pack({ ...welcome, key: 5 }), ['expected `key` to be a string, got number'], decodeMasterMessage)
+    for (const identity of ['abc', '0123456789ABCDEF', 12, '0123456789abcdef0'])
+      expectRejected(pack({ ...welcome, identity }), ['expected `identity` to be 16 hex digits'], decodeMasterMessage)
+    for (const durable of [-1, 1.5, '3'])
+      expectRejected(pack({ ...welcome, durable }), ['expected `durable` to be a non-negative integer'], decodeMasterMessage)
+    expectRejected(
+      pack({ ...hello, slave: { ...hello.slave, durable: 1 } }),
+      ['expected `slave.durable` to be true or false'],
+      decodeSlaveMessage,
+    )
+    expectRejected(pack({ type: 'durable', position: 3 }), ['durable'], decodeSlaveMessage)
+    expectRejected(
+      pack({ type: 'durable' }),
+      ["Invalid 'durable' message", 'expected `position` to be a non-negative integer'],
+      decodeMasterMessage,
+    )
   })
 
   it('refuses a welcome whose args are not a map of strings', () => {

@@ -76,6 +76,8 @@ export class RunStore implements StateStore {
   #closed = false
   /** The checkpoint {@link begin} wrote for a fresh run, until the run saves one of its own. */
   #fresh: Checkpoint | undefined
+  /** The position of the last checkpoint written (synced): see {@link durable}. */
+  #durable: number
 
   constructor(stateDir: string, key: string, options: RunStoreOptions = {}) {
     this.key = key
@@ -97,6 +99,7 @@ export class RunStore implements StateStore {
         rmSync(retry.journal, { force: true })
       }
       this.previous = readCheckpoint(this.paths.checkpoint)
+      this.#durable = this.previous?.position ?? 0
       this.failedLogPath = runPaths(stateDir, failuresRunOf(key, this.previous)).failed
       this.#journal = new Journal(this.paths.journal, { acceptLoss: options.acceptJournalLoss === true })
       if (this.#journal.dropped !== undefined) this.warnings.push(this.#journal.dropped)
@@ -179,6 +182,7 @@ export class RunStore implements StateStore {
     if (lost === undefined) {
       try {
         writeCheckpoint(this.paths.checkpoint, checkpoint)
+        this.#durable = checkpoint.position
         this.#fresh = undefined
         this.#journal.truncate()
         return undefined
@@ -189,6 +193,7 @@ export class RunStore implements StateStore {
       }
     }
     this.#rewrite(checkpoint, lost)
+    this.#durable = checkpoint.position
     const { position, counts } = checkpoint
     const rest = lost.startsWith('the state dir') ? '. Anything else kept there (a failed-jobs log) is gone' : ''
     return `The state of run '${this.key}' was deleted while the run was live (${lost}); rewritten from memory (position ${position}, ${counts.done} done, ${counts.failed} failed)${rest}`
@@ -230,6 +235,16 @@ export class RunStore implements StateStore {
         dir,
       )
     }
+  }
+
+  /** The position of the last checkpoint written: it is synced, the journal is not. */
+  durable(): number {
+    return this.#durable
+  }
+
+  /** Everything is written when a call returns. */
+  written(): Promise<void> {
+    return Promise.resolve()
   }
 
   /** The failed-jobs log file: `path`, or {@link failedLogPath}. */

@@ -313,6 +313,9 @@ export class PgStateStore implements StateStore {
   #failed: string[] = []
   #records: string[] = []
   #checkpoint: string | null = null
+  /** The furthest position queued (records, checkpoint), and the furthest committed: see {@link durable}. */
+  #queuedPosition = 0
+  #durable: number
   #inFlight: Promise<void> | undefined
   #closed = false
 
@@ -336,6 +339,8 @@ export class PgStateStore implements StateStore {
     this.where = where
     this.previous = previous
     this.#entries = entries
+    // What the rows say is committed.
+    this.#durable = Math.max(previous?.position ?? 0, entries.position)
     this.#failure = failure
     this.#failuresRun = failuresRunOf(key, previous)
     this.failedLogPath = failedTable(this.#failuresRun, where)
@@ -383,12 +388,14 @@ export class PgStateStore implements StateStore {
   journal(record: JournalRecord): void {
     this.#check()
     this.#records.push(recordText(record))
+    this.#queuedPosition = Math.max(this.#queuedPosition, record.position)
     this.#kick()
   }
 
   save(checkpoint: Checkpoint): string | undefined {
     this.#check()
     this.#checkpoint = stringify(checkpoint)
+    this.#queuedPosition = Math.max(this.#queuedPosition, checkpoint.position)
     // The checkpoint holds every completion the records queued before it hold.
     this.#records.length = 0
     this.#fresh = undefined
@@ -412,6 +419,17 @@ export class PgStateStore implements StateStore {
     }
   }
 
+  /** The furthest position of a checkpoint or journal record committed. */
+  durable(): number {
+    return this.#durable
+  }
+
+  /** Waits for the writes queued so far (and those queued meanwhile); rejects with the error of a failed one. */
+  async written(): Promise<void> {
+    while (this.#inFlight !== undefined) await this.#inFlight
+    this.#check()
+  }
+
   /** Tells `listener` (once) of an error that stops the run: a lost lease, a broken connection, a write that failed. */
   watch(listener: (error: Error) => void): void {
     this.#failure.listener = (error) => listener(this.#error(error))
@@ -427,7 +445,7 @@ export class PgStateStore implements StateStore {
     clearInterval(this.#renewal)
     try {
       while (this.#inFlight !== undefined) await this.#inFlight
-      if (this.#failure.error === undefined && this.#pending()) await (this.#inFlight = this.#write())
+      if (this.#failure.error === undefined && this.#pending()) await this.#start()
       if (this.#failure.error !== undefined) throw this.#error(this.#failure.error)
       if (complete) await this.#query(FORGET_JOURNAL, [])
     } finally {
@@ -450,7 +468,20 @@ export class PgStateStore implements StateStore {
   }
 
   #kick(): void {
-    if (this.#inFlight === undefined && !this.#closed) this.#inFlight = this.#write()
+    if (this.#inFlight === undefined && !this.#closed) void this.#start()
+  }
+
+  /**
+   * Starts writing the queue; {@link #inFlight} until it ends. Cleared after the assignment
+   * (a write with nothing to do ends without waiting: cleared inside it, the finished write
+   * would stay in flight, and close() await it forever).
+   */
+  #start(): Promise<void> {
+    const writing: Promise<void> = this.#write().finally(() => {
+      if (this.#inFlight === writing) this.#inFlight = undefined
+    })
+    this.#inFlight = writing
+    return writing
   }
 
   /** Writes the queue (and renews the lease), one statement at a time, until it is empty (or a write fails). */
@@ -460,16 +491,16 @@ export class PgStateStore implements StateStore {
         const failed = this.#failed
         const records = this.#records
         const checkpoint = this.#checkpoint
+        const position = this.#queuedPosition
         this.#failed = []
         this.#records = []
         this.#checkpoint = null
         this.#renew = false
         await this.#fenced(PG_FLUSH, [failed, checkpoint, records, this.#failuresRun])
+        this.#durable = Math.max(this.#durable, position)
       }
     } catch (error) {
       fail(this.#failure, error as Error)
-    } finally {
-      this.#inFlight = undefined
     }
   }
 

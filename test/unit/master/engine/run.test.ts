@@ -51,6 +51,7 @@ class MemoryStore implements StateStore {
 
   resumePoint(): ResumePoint {
     return {
+      id: '0123456789abcdef',
       position: this.resumeLast === null ? 0 : 5,
       last: this.resumeLast,
       skip: new SkipSet(),
@@ -68,6 +69,18 @@ class MemoryStore implements StateStore {
   save(checkpoint: Checkpoint): string | undefined {
     this.saved.push(checkpoint)
     return undefined
+  }
+
+  /** The last checkpoint's position: what a store that writes at once has synced. */
+  durable(): number {
+    return this.last?.position ?? 0
+  }
+
+  /** Held by `holdWrites` until released: a store still writing. */
+  writing: Promise<void> = Promise.resolve()
+
+  written(): Promise<void> {
+    return this.writing
   }
 
   openFailedLog(path: string | undefined): FailedJobsLog {
@@ -541,6 +554,51 @@ describe('Run', () => {
     run.stop()
     run.stop()
     expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'stopped' } })
+  })
+
+  it('tells the slaves that asked how far the finished jobs are durable, and the run complete only once the store wrote its last checkpoint', async () => {
+    const { run, store, server } = await open(20, { checkpointInterval: 0.05 })
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    // The welcome says the run's key and identity, and to a slave that asks, the durable position.
+    expect(server.options.identity).toEqual({ key: 'unit', id: '0123456789abcdef' })
+    const asks = server.connect({ durable: true })
+    const deaf = server.connect()
+    server.credit(asks, 8)
+    await until('8 jobs sent', () => server.jobsSent(asks).length === 8)
+    server.ack(asks, server.jobsSent(asks))
+    await until('a durable message', () => server.sent.some((s) => s.session === asks.id && s.message.type === 'durable'))
+    const told = server.sent.filter((s) => s.message.type === 'durable').map((s) => ({ session: s.session, ...s.message }))
+    expect(told).toEqual([{ session: asks.id, type: 'durable', position: 8 }])
+    expect(server.options.durable!()).toBe(store.durable())
+    expect(server.said(deaf)).toEqual([])
+    // The store still writes its last checkpoint: no `end` goes out before it is written.
+    let release!: () => void
+    store.writing = new Promise((resolve) => (release = resolve))
+    // The acks of the first 8 gave their credit back: 8 more went out before the slave acked by itself.
+    server.autoAck.add(asks.id)
+    server.ack(asks, server.jobsSent(asks).slice(8))
+    await until('the last checkpoint', () => store.last?.complete === true)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(server.closedWith).toBeUndefined()
+    release()
+    expect(await done).toMatchObject({ status: 'fulfilled', value: { outcome: 'complete', done: 20 } })
+    expect(server.closedWith).toEqual({ code: CLOSE_CODE.normal, reason: CLOSE_REASON.runComplete })
+    expect(server.said(asks).at(-1)).toBe('end')
+  })
+
+  it('a store that cannot write the last checkpoint of a complete run: no slave is told the run is complete, run() rejects', async () => {
+    const { run, store, server } = await open(4)
+    const done = settled(run.start())
+    await until('listening', () => run.address !== undefined)
+    store.writing = Promise.reject(new Error('the database went away'))
+    store.writing.catch(() => undefined)
+    const slave = server.connect({ durable: true })
+    server.autoAck.add(slave.id)
+    server.credit(slave, 4)
+    expect(await done).toMatchObject({ status: 'rejected', reason: { message: 'the database went away' } })
+    expect(server.said(slave)).not.toContain('end')
+    expect(server.closedWith).toEqual({ code: CLOSE_CODE.goingAway, reason: CLOSE_REASON.masterStopping })
   })
 
   it("puts a lost slave's jobs back in the buffer: another slave runs them", async () => {

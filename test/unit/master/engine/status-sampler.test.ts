@@ -23,6 +23,7 @@ function sampler(position: number, total: RunTotal | undefined, pulled: number) 
     totals: () => ({ done: position + ledger.counts.done, failed: ledger.counts.failed }),
     sessions: new Map(),
     resume: {
+      id: '0123456789abcdef',
       position,
       last: position === 0 ? null : position - 1,
       skip: new SkipSet(),

@@ -3,7 +3,13 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { CheckpointError, StateFileError } from '../../../../src/errors.js'
 import type { Checkpoint } from '../../../../src/master/state/checkpoint.js'
-import { CHECKPOINT_FORMAT, readCheckpoint, writeCheckpoint } from '../../../../src/master/state/checkpoint.js'
+import {
+  CHECKPOINT_FORMAT,
+  freshCheckpoint,
+  readCheckpoint,
+  runIdentity,
+  writeCheckpoint,
+} from '../../../../src/master/state/checkpoint.js'
 import { cleanTempDirs, tempDir } from '../../../helpers/proc.js'
 import { checkpoint, thrownBy } from '../../support.js'
 
@@ -241,6 +247,12 @@ describe('readCheckpoint validates every field', () => {
     expect(damaged({ elapsed: '5' })).toBe('(elapsed: "5" is not a number of milliseconds >= 0)')
   })
 
+  it('refuses an id that is not 16 hex digits (a checkpoint without one, of an earlier version, is read)', () => {
+    expect(damaged({ id: 'abc' })).toBe('(id: "abc" is not 16 hex digits)')
+    expect(damaged({ id: 12 })).toBe('(id: 12 is not 16 hex digits)')
+    expect(damaged({ id: '0123456789ABCDEF' })).toBe('(id: "0123456789ABCDEF" is not 16 hex digits)')
+  })
+
   it('refuses startedAt and updatedAt that are not strings', () => {
     expect(damaged({ startedAt: 0 })).toBe('(startedAt: 0 is not a string)')
     expect(damaged({ updatedAt: null })).toBe('(updatedAt: null is not a string)')
@@ -281,5 +293,26 @@ describe('readCheckpoint validates every field', () => {
         [9, 3n],
       ],
     })
+  })
+})
+
+describe("a run's identity", () => {
+  it('is made fresh with each new run, 16 hex digits, and written and read back with the checkpoint', () => {
+    const a = freshCheckpoint('run', {})
+    const b = freshCheckpoint('run', {})
+    expect(a.id).toMatch(/^[0-9a-f]{16}$/)
+    expect(b.id).not.toBe(a.id)
+    const path = join(tempDir(), 'run.json')
+    writeCheckpoint(path, a)
+    expect(readCheckpoint(path)?.id).toBe(a.id)
+    expect(runIdentity(a)).toBe(a.id)
+  })
+
+  it('of a checkpoint without one (an earlier version) is derived from its key and start: the same at each resume, another for another run', () => {
+    const old = { key: 'run', startedAt: '2024-01-01T00:00:00.000Z' }
+    expect(runIdentity(old)).toMatch(/^[0-9a-f]{16}$/)
+    expect(runIdentity({ ...old })).toBe(runIdentity(old))
+    expect(runIdentity({ ...old, startedAt: '2024-01-01T00:00:00.001Z' })).not.toBe(runIdentity(old))
+    expect(runIdentity({ ...old, key: 'other' })).not.toBe(runIdentity(old))
   })
 })

@@ -246,6 +246,39 @@ describe('RunStore', () => {
     expect(JSON.parse(readFileSync(again.paths.checkpoint, 'utf8'))).toEqual(written)
   })
 
+  it("the run's identity is made by begin, kept at each resume (killed before its first checkpoint too), and new after --reset", async () => {
+    const dir = tempDir()
+    const store = open(dir)
+    await store.begin({}, {})
+    const id = store.resumePoint().id
+    expect(id).toMatch(/^[0-9a-f]{16}$/)
+    expect(JSON.parse(readFileSync(store.paths.checkpoint, 'utf8'))).toMatchObject({ id })
+    await store.close()
+    const again = open(dir)
+    await again.begin({}, {})
+    expect(again.resumePoint().id).toBe(id)
+    again.save(checkpoint({ id, position: 4, last: 3 }))
+    await again.close()
+    expect(open(dir).resumePoint().id).toBe(id)
+    await stores.pop()!.close()
+    const reset = open(dir, 'run', { reset: true })
+    await reset.begin({}, {})
+    expect(reset.resumePoint().id).toMatch(/^[0-9a-f]{16}$/)
+    expect(reset.resumePoint().id).not.toBe(id)
+  })
+
+  it('durable is the position of the last checkpoint written, never of the journal (it is not synced); written resolves at once', async () => {
+    const dir = stateWith(checkpoint({ position: 5, last: 4 }), [journalRecord({ position: 9, last: 8, done: 9, ranges: [], keys: [] })])
+    const store = open(dir)
+    expect(store.resumePoint().position).toBe(9)
+    expect(store.durable()).toBe(5)
+    store.journal(journalRecord({ position: 12, last: 11, done: 12, ranges: [], keys: [] }))
+    expect(store.durable()).toBe(5)
+    store.save(checkpoint({ position: 12, last: 11 }))
+    expect(store.durable()).toBe(12)
+    await expect(store.written()).resolves.toBeUndefined()
+  })
+
   it('begin saves the arguments given as env:VAR with the fresh checkpoint, and no env field without any', async () => {
     const store = open(tempDir())
     await store.begin({ db: 'postgres://u:***@h/x', n: '3' }, { db: 'DATABASE_URL' })

@@ -1,0 +1,103 @@
+/**
+ * The statements of exactlyOnce's claims, built once from the table's name: pure text, no
+ * database. Two tables: the claims, one row per job whose writes committed (its run's
+ * identity, its key, and the master incarnation and seq it was claimed under, which
+ * compaction deletes by), and the runs that have claims, by key, so a run started over
+ * (`--reset`) clears what its earlier identity left. Keys are compared byte by byte
+ * (`COLLATE "C"`): the database's collation would cost every index comparison.
+ */
+import { createHash } from 'node:crypto'
+import { quote } from './sql.js'
+
+/** Every statement of a claims table. */
+export interface ClaimQueries {
+  /** The two tables' names as `to_regclass` reads them. */
+  tables: readonly [claims: string, runs: string]
+  /**
+   * What the claims table is: its columns' types (`run`, `key`, `inc`, `seq`) and whether a
+   * unique index is on exactly `(run, key)`, without which claims could not refuse a second
+   * one: `[claims]`.
+   */
+  shape: string
+  /** Makes each table (run under a lock, when missing). */
+  create: readonly [claims: string, runs: string]
+  /**
+   * Claims every key, the fast way (no conflict check: a key already claimed fails the
+   * statement with a unique violation, and {@link claimSome} is tried): `[run, keys, inc, seqs]`.
+   */
+  claimAll: string
+  /**
+   * Claims the keys not claimed yet, waiting for a transaction that is claiming one of them
+   * to end, and answers the keys it claimed as one array (`claimed`): `[run, keys, inc, seqs]`.
+   */
+  claimSome: string
+  /**
+   * Deletes the run's claims of incarnation `inc` below seq `below`, if no other process is
+   * doing it now (an advisory lock of this transaction, `lock`, else nothing): `[run, inc, below, lock]`.
+   */
+  compact: string
+  /** Records the run under its key and clears the claims of the key's other identities (a run started over): `[run, key]`. */
+  register: string
+  /** Removes the run's claims and its record, once it is complete: `[run]`. */
+  forget: string
+}
+
+/**
+ * The runs table's name: the claims table's, its last part suffixed `_runs` (`app.claims`
+ * gives `app.claims_runs`).
+ */
+function runsTable(table: string): string[] {
+  const parts = table.split('.')
+  parts[parts.length - 1] = `${parts[parts.length - 1]}_runs`
+  return parts
+}
+
+/** A schema-qualified name, each part quoted. */
+const qualified = (parts: readonly string[]): string => parts.map(quote).join('.')
+
+/** A run's identity (16 hex digits) as the signed bigint the tables key it by. */
+export function runNumber(identity: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${identity}`)).toString()
+}
+
+/** A master incarnation (12 hex digits from the welcome; anything else hashed) as a bigint. */
+export function incarnationNumber(incarnation: string): string {
+  const hex = /^[0-9a-f]{1,15}$/.test(incarnation) ? incarnation : createHash('sha256').update(incarnation).digest('hex').slice(0, 15)
+  return BigInt(`0x${hex}`).toString()
+}
+
+/** The advisory lock (two int4s: this module's, and the run's low 32 bits) a compaction holds. */
+export function compactionLock(run: string): string {
+  return BigInt.asIntN(64, (0x746d6f6en << 32n) | (BigInt(run) & 0xffffffffn)).toString()
+}
+
+/** The statements of the claims table `table` (schema-qualified or not: each part is quoted). */
+export function claimQueries(table: string): ClaimQueries {
+  const claims = qualified(table.split('.'))
+  const runs = qualified(runsTable(table))
+  const insert = `INSERT INTO ${claims} (run, key, inc, seq) SELECT $1::bigint, c.k, $3::bigint, c.s FROM unnest($2::text[], $4::bigint[]) AS c(k, s)`
+  const column = (name: string): string =>
+    `(SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = '${name}' AND NOT attisdropped) AS ${name}`
+  return {
+    tables: [claims, runs],
+    shape:
+      `SELECT ${['run', 'key', 'inc', 'seq'].map(column).join(', ')}, ` +
+      `EXISTS (SELECT FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND ` +
+      `(SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) ` +
+      `JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) = ARRAY['run', 'key']) AS unique`,
+    create: [
+      `CREATE TABLE IF NOT EXISTS ${claims} (run bigint NOT NULL, key text COLLATE "C" NOT NULL, inc bigint NOT NULL, seq bigint NOT NULL, PRIMARY KEY (run, key))`,
+      `CREATE TABLE IF NOT EXISTS ${runs} (run bigint PRIMARY KEY, key text NOT NULL, started timestamptz NOT NULL DEFAULT now())`,
+    ],
+    claimAll: insert,
+    claimSome: `WITH c AS (${insert} ON CONFLICT DO NOTHING RETURNING key) SELECT array_agg(key) AS claimed FROM c`,
+    compact:
+      `WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($4::bigint) AS got) ` +
+      `DELETE FROM ${claims} WHERE (SELECT got FROM l) AND run = $1::bigint AND inc = $2::bigint AND seq < $3::bigint`,
+    register:
+      `WITH r AS (INSERT INTO ${runs} (run, key) VALUES ($1::bigint, $2::text) ON CONFLICT (run) DO NOTHING), ` +
+      `o AS (DELETE FROM ${runs} WHERE key = $2::text AND run <> $1::bigint RETURNING run) ` +
+      `DELETE FROM ${claims} WHERE run IN (SELECT run FROM o)`,
+    forget: `WITH r AS (DELETE FROM ${runs} WHERE run = $1::bigint) DELETE FROM ${claims} WHERE run = $1::bigint`,
+  }
+}
