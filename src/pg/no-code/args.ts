@@ -17,6 +17,7 @@ export const ARGUMENTS = [
   ['max-lag', '<seconds>', 'hold dispatch while replication lags more (5, 5s, 500ms, 2m)'],
   ['lag-db', '<connection string>', 'the server whose lag to read (default: db)'],
   ['sql', '<statement>', 'the statement run a batch at a time, $1 the batch keys as an array (pg/sql)'],
+  ['once', 'true|false', "each row written exactly once: its claim committed with the statement's writes (pg/sql; default false)"],
 ] as const
 
 /** What a retry pass adds to the run's arguments (`RETRY_LOG_ARG` of src/master/state/store-common.ts). */
@@ -54,6 +55,8 @@ export interface SqlArgs {
   keys: string[]
   /** The statement run on each batch. */
   statement: string
+  /** Exactly once (`once=true`): each batch's keys claimed in the statement's transaction (src/pg/exactly-once.ts). */
+  once: boolean
 }
 
 type Args = Readonly<Record<string, string>>
@@ -149,5 +152,7 @@ export function sqlArgs(args: Args, module = 'taskmaster-run/pg/sql'): SqlArgs {
   required(module, args, 'db')
   const table = required(module, args, 'table')
   const statement = required(module, args, 'sql')
-  return { table, keys: keysOf(module, args), statement }
+  const once = args.once?.trim().toLowerCase() ?? 'false'
+  if (once !== 'true' && once !== 'false') throw refuse(module, `once must be true or false, got '${args.once}'`)
+  return { table, keys: keysOf(module, args), statement, once: once === 'true' }
 }

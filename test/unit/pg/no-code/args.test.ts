@@ -105,8 +105,21 @@ describe('the arguments of taskmaster-run/pg/sql', () => {
       table: 'orders',
       keys: ['tenant_id', 'id'],
       statement: 'UPDATE orders SET x = 1 WHERE ...',
+      once: false,
     })
     expect(sqlArgs({ ...DB, table: 'users', sql: 'SELECT 1' }).keys).toEqual(['id'])
+  })
+
+  it('once=true (or TRUE, or false): exactly once or not; anything else, and a misspelt once, in one line', () => {
+    const args = { ...DB, table: 'users', sql: 'SELECT 1' }
+    expect(sqlArgs({ ...args, once: 'true' }).once).toBe(true)
+    expect(sqlArgs({ ...args, once: ' TRUE ' }).once).toBe(true)
+    expect(sqlArgs({ ...args, once: 'false' }).once).toBe(false)
+    expect(refusal(() => sqlArgs({ ...args, once: 'yes' }))).toBe("taskmaster-run/pg/sql: once must be true or false, got 'yes'")
+    expect(refusal(() => sqlArgs({ ...args, once: '' }))).toBe("taskmaster-run/pg/sql: once must be true or false, got ''")
+    expect(refusal(() => sqlArgs({ ...args, onse: 'true' }))).toContain("'onse' (did you mean once=?)")
+    // The master's module takes it too: both modules get every argument of the run.
+    expect(() => tableArgs({ ...args, once: 'true' })).not.toThrow()
   })
 
   it('refuses a missing statement, table or database in one line', () => {
