@@ -37,7 +37,8 @@ Exit codes: 0 the run is complete (or, with --reconnect 0, stopped by SIGINT/SIG
 version) or a master certificate that cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs (or batch
 calls) timed out (--job-timeout) still running in the process: start it again (--procs and
 the master's --spawn do), ${EXIT_NO_MASTER} no master answered within --reconnect (none was there, or
-the one it served went away and none came back): the run may simply be over, 130/143
+the one it served went away mid-run and none came back, which it says): the run may
+simply be over, 130/143
 stopped by SIGINT/SIGTERM (after finishing and reporting the jobs running).
 
 Examples:
