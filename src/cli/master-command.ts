@@ -78,12 +78,20 @@ function readTls(options: MasterCliOptions): { cert: Buffer; key: Buffer } | und
   return { cert: read(options.tlsCert, '--tls-cert'), key: read(options.tlsKey, '--tls-key') }
 }
 
+/** How the master's own lines are written: as they are (`--log-format text`), or each a JSON log line of the run. */
+type LineFormat = (line: string) => string
+
+function lineFormat(cli: MasterCliOptions, key: string): LineFormat {
+  return cli.logFormat === 'json' ? (line) => jsonLogLine('info', line, { key }) : (line) => line
+}
+
 /**
- * Writes `lines` to `out`, each as one line: the lines the master writes itself (the
- * display writes its own and the log's), escaped like those (see printable).
+ * Writes `lines` to `out`, each as one line (a JSON object with --log-format json): the
+ * lines the master writes itself (the display writes its own and the log's), escaped like
+ * those (see printable).
  */
-function say(out: NodeJS.WritableStream, ...lines: string[]): void {
-  out.write(printableLines(lines))
+function say(out: NodeJS.WritableStream, format: LineFormat, ...lines: string[]): void {
+  out.write(printableLines(lines.map(format)))
 }
 
 /** The whole run's figures, for a run that an earlier master started. */
@@ -127,11 +135,12 @@ async function openMaster(
     if (!cli.retryFailed) return new Master(options)
     const pass = await Master.retryFailed(options)
     if (pass === undefined) {
-      say(process.stdout, `Run '${options.key}' has no failed jobs to retry.`)
+      say(process.stdout, lineFormat(cli, options.key), `Run '${options.key}' has no failed jobs to retry.`)
       return undefined
     }
     say(
       process.stdout,
+      lineFormat(cli, options.key),
       `${pass.resumed ? 'Resuming the retry of' : 'Retrying'} ${pass.count} failed jobs of run '${options.key}' (from ${pass.log}) as run '${pass.master.options.key}'`,
     )
     return pass.master
@@ -201,6 +210,8 @@ interface MasterOutputs {
   readonly stopAsked: boolean
   /** Milliseconds from this process's launch to listening (0 before it listens). */
   readonly startMs: number
+  /** How the master's own lines are written (--log-format). */
+  readonly format: LineFormat
   /** Stops the display and the stats stream, and the local slaves. */
   stop(): Promise<void>
 }
@@ -218,6 +229,7 @@ function showMaster(master: Master, options: MasterCliOptions, slaves: SpawnedSl
   // With the stats stream on stdout, what is for people goes to stderr: stdout stays JSON lines.
   const out = options.stats === '-' ? process.stderr : process.stdout
   const tty = out.isTTY === true
+  const format = lineFormat(options, master.options.key)
   const display = new StatusDisplay(master, {
     tty,
     interval: options.statusInterval,
@@ -225,6 +237,7 @@ function showMaster(master: Master, options: MasterCliOptions, slaves: SpawnedSl
     err: process.stderr,
     slaves: options.slaves === true,
     input: tty ? process.stdin : undefined,
+    format,
   })
   let slavesFailed = false
   let startMs = 0
@@ -253,17 +266,18 @@ function showMaster(master: Master, options: MasterCliOptions, slaves: SpawnedSl
   master.on('listening', (address) => {
     // performance.now() counts from this process's launch.
     startMs = performance.now()
-    say(out, `Taskmaster server running on '${address.hostPort}' (started in ${formatSeconds(startMs)})`)
-    if (master.tokenGenerated) say(out, `Token (give it to slaves with --token or TM_TOKEN): ${master.token}`)
-    say(out, pageLine(address, master.token, { tls: master.options.tls !== undefined, terminal: tty }))
+    say(out, format, `Taskmaster server running on '${address.hostPort}' (started in ${formatSeconds(startMs)})`)
+    if (master.tokenGenerated) say(out, format, `Token (give it to slaves with --token or TM_TOKEN): ${master.token}`)
+    say(out, format, pageLine(address, master.token, { tls: master.options.tls !== undefined, terminal: tty }))
     const resuming = resumeMessage(master.status())
-    if (resuming !== undefined) say(out, resuming)
+    if (resuming !== undefined) say(out, format, resuming)
     slaves?.listening(address.url, master.token)
     if (!options.quiet) display.start()
     stats?.start()
   })
   return {
     out,
+    format,
     get slavesFailed() {
       return slavesFailed
     },
@@ -304,7 +318,11 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   const firstSignal = onStopSignals(() => master.stop())
   // Said once a stop is handled: whoever reads it may stop the standby at once.
   if (master.options.standby)
-    say(outputs.out, `Standing by for run '${master.options.key}': waiting for the active master's lease in the state store`)
+    say(
+      outputs.out,
+      outputs.format,
+      `Standing by for run '${master.options.key}': waiting for the active master's lease in the state store`,
+    )
   let summary: RunSummary
   try {
     summary = await master.run()
@@ -316,12 +334,13 @@ async function runMaster(moduleSpec: string, words: string[], options: MasterCli
   if (summary.outcome === 'already-complete') {
     say(
       outputs.out,
+      outputs.format,
       `Run '${summary.key}' is already complete (${summary.totals.done} jobs done, ${summary.totals.failed} failed). Use --reset to run it again, or another --key.`,
     )
     return 0
   }
-  say(outputs.out, ...summaryLines(summary, outputs.startMs))
-  if (master.status().run.resumed) say(outputs.out, wholeRunLine(summary))
+  say(outputs.out, outputs.format, ...summaryLines(summary, outputs.startMs))
+  if (master.status().run.resumed) say(outputs.out, outputs.format, wholeRunLine(summary))
   return exitCode(summary, outputs.slavesFailed, firstSignal(), outputs.stopAsked)
 }
 

@@ -5,7 +5,7 @@ import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { LocalSlaves } from '../slave/local-slaves.js'
 import { masterHandover } from '../slave/master-handover.js'
-import { parentGone } from '../slave/parent-watch.js'
+import { parentWatch } from '../slave/parent-watch.js'
 import { jsonLogLine, printable } from './log-format.js'
 import { addOptions, asFlagError, libraryOptions } from './option-table.js'
 import { readCa } from './parse.js'
@@ -54,11 +54,12 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   const ca = readCa(options.ca)
   // A local slave ends with the process that started it; started with its master, it asks
   // for the master's address now, and loads its handler meanwhile.
-  const parent = parentGone()
-  const handover = masterHandover()
+  const watch = parentWatch()
+  const handover = masterHandover(process, watch !== undefined)
   handover.catch(() => undefined)
   const module = await loadHandlerModule(moduleSpec)
   const master = await handover
+  const parent = watch?.()
   let slave: Slave
   try {
     const token = master?.token === undefined ? {} : { token: master.token }

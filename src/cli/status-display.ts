@@ -14,6 +14,8 @@ export interface StatusDisplayOptions {
   slaves?: boolean
   /** On a terminal, a TTY stdin: the key `s` toggles the slaves table. */
   input?: NodeJS.ReadStream | undefined
+  /** How a plain line is written (not on a terminal): as it is, or as a JSON log line (--log-format json). @default as it is */
+  format?: (line: string) => string
 }
 
 /** Erase from the cursor to the end of the screen. */
@@ -138,8 +140,9 @@ export class StatusDisplay {
 
   #print(): void {
     const status = this.#master.status()
-    let text = printable(statusLine(status)) + '\n'
-    if (this.#slaves) for (const line of slavesTable(status.slaves)) text += '  ' + printable(line) + '\n'
+    const format = this.#options.format ?? ((line: string): string => line)
+    let text = printable(format(statusLine(status))) + '\n'
+    if (this.#slaves) for (const line of slavesTable(status.slaves)) text += printable(format('  ' + line)) + '\n'
     this.#options.out.write(text)
   }
 }

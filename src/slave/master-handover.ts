@@ -49,10 +49,10 @@ const wentAway = (): ConnectionError => new ConnectionError('The master that sta
  * process said it would hand it over ({@link HANDOVER_ENV}, over the IPC channel it opened);
  * else undefined at once (the slave reads its `--host`). It asks for it (see {@link HandoverAsked}), so call it
  * as soon as the process is ready to wait, and await it when the address is needed. The channel is closed once the address
- * came (unless the slave watches its parent through it, see parent-watch.ts), so it never keeps the slave alive; a parent that went away before sending it (its
+ * came (kept with `keepChannel`, for the slave's watch on its parent: see parent-watch.ts), so it never keeps the slave alive; a parent that went away before sending it (its
  * channel closed, or never there) is a {@link ConnectionError}. The variable is removed, so the handler's own children never see it.
  */
-export function masterHandover(proc: NodeJS.Process = process): Promise<MasterHandover | undefined> {
+export function masterHandover(proc: NodeJS.Process = process, keepChannel = false): Promise<MasterHandover | undefined> {
   const asked = proc.env[HANDOVER_ENV] === '1'
   delete proc.env[HANDOVER_ENV]
   if (!asked) return Promise.resolve(undefined)
@@ -64,7 +64,7 @@ export function masterHandover(proc: NodeJS.Process = process): Promise<MasterHa
       if (!isHandover(message)) return
       settle()
       // Closed unless the slave watches its parent through it (parent-watch.ts).
-      if (proc.listenerCount('disconnect') === 0) proc.disconnect()
+      if (!keepChannel) proc.disconnect()
       resolve(message)
     }
     const onDisconnect = (): void => {

@@ -111,6 +111,18 @@ describe('--stats and --log-format json', () => {
       session: { done: 600, failed: 0 },
     })
 
+    // What the master says on stdout is JSON lines too: the start, the page, the summary.
+    const said = proc.stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+    for (const line of said) expect(line).toEqual({ time: matching(ISO), level: 'info', message: expect.any(String), key: 'stats' })
+    expect(said.map((line) => line.message)).toEqual([
+      matching(/^Taskmaster server running on '127\.0\.0\.1:\d+' \(started in \d+\.\d\d s\)$/),
+      matching(/^Status page: http:\/\/127\.0\.0\.1:\d+\/$/),
+      matching(/^Run 'stats' complete: 600 jobs \(600 done, 0 failed\) in /),
+    ])
+
     const lines = proc.stderr.split('\n').filter((line) => line !== '')
     const logs = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
     for (const log of logs) expect(log.time).toMatch(ISO)
@@ -118,7 +130,7 @@ describe('--stats and --log-format json', () => {
     const slaveLines = logs.filter((log) => log.slave === 1)
     expect(masterLines.length + slaveLines.length).toBe(logs.length)
     for (const log of masterLines) expect(Object.keys(log)).toEqual(['time', 'level', 'message', 'key'])
-    for (const log of slaveLines) expect(Object.keys(log)).toEqual(['time', 'level', 'message', 'pid', 'slave'])
+    for (const log of slaveLines) expect(Object.keys(log), JSON.stringify(log)).toEqual(['time', 'level', 'message', 'pid', 'slave'])
     const connected = masterLines.find((log) => /connected \(concurrency 1\)$/.test(String(log.message)))
     expect(connected).toMatchObject({
       level: 'info',

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { HANDOVER_ENV, masterHandover } from '../../../src/slave/master-handover.js'
-import { PARENT_WATCH_ENV, parentGone } from '../../../src/slave/parent-watch.js'
+import { PARENT_WATCH_ENV, parentWatch } from '../../../src/slave/parent-watch.js'
 
 /** A slave process as parentGone sees it: its environment and IPC channel (refs counted). */
 class FakeProcess extends EventEmitter {
@@ -23,7 +23,7 @@ class FakeProcess extends EventEmitter {
   }
 }
 
-const watch = (proc: FakeProcess) => parentGone(proc as unknown as NodeJS.Process)
+const watch = (proc: FakeProcess) => parentWatch(proc as unknown as NodeJS.Process)
 
 describe("a local slave's watch on the process that started it", () => {
   it('is not kept without the marker', () => {
@@ -32,10 +32,13 @@ describe("a local slave's watch on the process that started it", () => {
     expect(plain.listenerCount('disconnect')).toBe(0)
   })
 
-  it('settles when the channel closes, never keeps the process alive, and removes the marker', async () => {
+  it('removes the marker at once; started, settles when the channel closes and never keeps the process alive', async () => {
     const proc = new FakeProcess({ [PARENT_WATCH_ENV]: '1' })
-    const gone = watch(proc)
+    const start = watch(proc)
     expect(proc.env[PARENT_WATCH_ENV]).toBeUndefined()
+    // Not started: the channel is as it was (a wait for the master's address keeps it).
+    expect(proc.refs).toBe(1)
+    const gone = start!()
     expect(proc.refs).toBe(0)
     let settled = false
     void gone!.then(() => (settled = true))
@@ -50,16 +53,17 @@ describe("a local slave's watch on the process that started it", () => {
     const orphan = new FakeProcess({ [PARENT_WATCH_ENV]: '1' })
     orphan.connected = false
     orphan.channel = null
-    await expect(watch(orphan)).resolves.toBeUndefined()
+    await expect(watch(orphan)!()).resolves.toBeUndefined()
   })
 
-  it("keeps the channel open after the master's address came, so the watch goes on", async () => {
+  it("keeps the channel open after the master's address came (keepChannel), so the watch goes on", async () => {
     const proc = new FakeProcess({ [PARENT_WATCH_ENV]: '1', [HANDOVER_ENV]: '1' })
-    const gone = watch(proc)
-    const address = masterHandover(proc as unknown as NodeJS.Process)
+    const start = watch(proc)
+    const address = masterHandover(proc as unknown as NodeJS.Process, true)
     proc.emit('message', { type: 'master', host: 'ws://127.0.0.1:5050' })
     expect(await address).toEqual({ type: 'master', host: 'ws://127.0.0.1:5050' })
     expect(proc.connected).toBe(true)
+    const gone = start!()
     proc.disconnect()
     await gone
   })
