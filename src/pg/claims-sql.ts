@@ -1,18 +1,21 @@
 /**
  * The statements of exactlyOnce's claims, built once from the table's name: pure text, no
- * database. Two tables: the claims, one row per job whose writes committed (its run's
+ * database. Three tables: the claims, one row per job whose writes committed (its run's
  * identity, its key, and the master incarnation and seq it was claimed under, which
- * compaction deletes by), and the runs that have claims, by key, so a run started over
- * (`--reset`) clears what its earlier identity left. Keys are compared byte by byte
- * (`COLLATE "C"`): the database's collation would cost every index comparison.
+ * compaction deletes by); the runs that have claims, by key, so a run started over
+ * (`--reset`) clears what its earlier identity left; and the floors compaction leaves in
+ * place of what it deleted, one per run and incarnation: every job of that incarnation
+ * below the floor is done (a slave that held a copy of one, dropped by the master and come
+ * back, finds no claim but the floor). Keys are compared byte by byte (`COLLATE "C"`): the
+ * database's collation would cost every index comparison.
  */
 import { createHash } from 'node:crypto'
 import { quote } from './sql.js'
 
 /** Every statement of a claims table. */
 export interface ClaimQueries {
-  /** The two tables' names as `to_regclass` reads them. */
-  tables: readonly [claims: string, runs: string]
+  /** The three tables' names as `to_regclass` reads them. */
+  tables: readonly [claims: string, runs: string, floors: string]
   /**
    * What the claims table is: its columns' types (`run`, `key`, `inc`, `seq`) and whether a
    * unique index is on exactly `(run, key)`, without which claims could not refuse a second
@@ -20,7 +23,7 @@ export interface ClaimQueries {
    */
   shape: string
   /** Makes each table (run under a lock, when missing). */
-  create: readonly [claims: string, runs: string]
+  create: readonly [claims: string, runs: string, floors: string]
   /**
    * Claims every key, the fast way (no conflict check: a key already claimed fails the
    * statement with a unique violation, and {@link claimSome} is tried): `[run, keys, inc, seqs]`.
@@ -32,25 +35,40 @@ export interface ClaimQueries {
    */
   claimSome: string
   /**
-   * Deletes the run's claims of incarnation `inc` below seq `below`, if no other process is
-   * doing it now (an advisory lock of this transaction, `lock`, else nothing): `[run, inc, below, lock]`.
+   * The floor of the run's incarnation `inc` (text; null when it has none): every job of
+   * it below that seq is done, whether or not its claim is still there. A run that
+   * completed has the floor of every incarnation at the top (the {@link COMPLETE} row): `[run, inc]`.
+   */
+  floor: string
+  /**
+   * Deletes the run's claims of incarnation `inc` below seq `below` and raises the
+   * incarnation's floor to `below` in the same statement, if no other process is doing it now
+   * (an advisory lock of this transaction, `lock`, else nothing): `[run, inc, below, lock]`.
    */
   compact: string
-  /** Records the run under its key and clears the claims of the key's other identities (a run started over): `[run, key]`. */
+  /** Records the run under its key and clears the claims and floors of the key's other identities (a run started over): `[run, key]`. */
   register: string
-  /** Removes the run's claims and its record, once it is complete: `[run]`. */
+  /**
+   * Removes the run's claims, its record and floors, once it is complete, leaving one row
+   * that says every job of it is done (a slave stopped past the end may still hold some): `[run]`.
+   */
   forget: string
 }
 
 /**
- * The runs table's name: the claims table's, its last part suffixed `_runs` (`app.claims`
+ * A table beside the claims table: its name's last part suffixed (`_runs` of `app.claims`
  * gives `app.claims_runs`).
  */
-function runsTable(table: string): string[] {
+function besideTable(table: string, suffix: string): string[] {
   const parts = table.split('.')
-  parts[parts.length - 1] = `${parts[parts.length - 1]}_runs`
+  parts[parts.length - 1] = `${parts[parts.length - 1]}_${suffix}`
   return parts
 }
+
+/** The `inc` of a run's floor row that covers every incarnation: written when the run completes. */
+export const COMPLETE = '-1'
+/** The floor of a run that completed: above every seq. */
+const TOP = '9223372036854775807'
 
 /** A schema-qualified name, each part quoted. */
 const qualified = (parts: readonly string[]): string => parts.map(quote).join('.')
@@ -74,12 +92,13 @@ export function compactionLock(run: string): string {
 /** The statements of the claims table `table` (schema-qualified or not: each part is quoted). */
 export function claimQueries(table: string): ClaimQueries {
   const claims = qualified(table.split('.'))
-  const runs = qualified(runsTable(table))
+  const runs = qualified(besideTable(table, 'runs'))
+  const floors = qualified(besideTable(table, 'floors'))
   const insert = `INSERT INTO ${claims} (run, key, inc, seq) SELECT $1::bigint, c.k, $3::bigint, c.s FROM unnest($2::text[], $4::bigint[]) AS c(k, s)`
   const column = (name: string): string =>
     `(SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = '${name}' AND NOT attisdropped) AS ${name}`
   return {
-    tables: [claims, runs],
+    tables: [claims, runs, floors],
     shape:
       `SELECT ${['run', 'key', 'inc', 'seq'].map(column).join(', ')}, ` +
       `EXISTS (SELECT FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND ` +
@@ -88,16 +107,25 @@ export function claimQueries(table: string): ClaimQueries {
     create: [
       `CREATE TABLE IF NOT EXISTS ${claims} (run bigint NOT NULL, key text COLLATE "C" NOT NULL, inc bigint NOT NULL, seq bigint NOT NULL, PRIMARY KEY (run, key))`,
       `CREATE TABLE IF NOT EXISTS ${runs} (run bigint PRIMARY KEY, key text NOT NULL, started timestamptz NOT NULL DEFAULT now())`,
+      `CREATE TABLE IF NOT EXISTS ${floors} (run bigint NOT NULL, inc bigint NOT NULL, floor bigint NOT NULL, PRIMARY KEY (run, inc))`,
     ],
     claimAll: insert,
     claimSome: `WITH c AS (${insert} ON CONFLICT DO NOTHING RETURNING key) SELECT array_agg(key) AS claimed FROM c`,
+    floor: `SELECT max(floor)::text AS floor FROM ${floors} WHERE run = $1::bigint AND inc IN ($2::bigint, ${COMPLETE})`,
     compact:
-      `WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($4::bigint) AS got) ` +
+      `WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($4::bigint) AS got), ` +
+      `f AS (INSERT INTO ${floors} AS f (run, inc, floor) SELECT $1::bigint, $2::bigint, $3::bigint WHERE (SELECT got FROM l) ` +
+      `ON CONFLICT (run, inc) DO UPDATE SET floor = greatest(f.floor, excluded.floor)) ` +
       `DELETE FROM ${claims} WHERE (SELECT got FROM l) AND run = $1::bigint AND inc = $2::bigint AND seq < $3::bigint`,
     register:
       `WITH r AS (INSERT INTO ${runs} (run, key) VALUES ($1::bigint, $2::text) ON CONFLICT (run) DO NOTHING), ` +
-      `o AS (DELETE FROM ${runs} WHERE key = $2::text AND run <> $1::bigint RETURNING run) ` +
+      `o AS (DELETE FROM ${runs} WHERE key = $2::text AND run <> $1::bigint RETURNING run), ` +
+      `f AS (DELETE FROM ${floors} WHERE run IN (SELECT run FROM o)) ` +
       `DELETE FROM ${claims} WHERE run IN (SELECT run FROM o)`,
-    forget: `WITH r AS (DELETE FROM ${runs} WHERE run = $1::bigint) DELETE FROM ${claims} WHERE run = $1::bigint`,
+    forget:
+      `WITH r AS (DELETE FROM ${runs} WHERE run = $1::bigint), ` +
+      `f AS (DELETE FROM ${floors} WHERE run = $1::bigint AND inc <> ${COMPLETE}), ` +
+      `t AS (INSERT INTO ${floors} (run, inc, floor) VALUES ($1::bigint, ${COMPLETE}, ${TOP}) ON CONFLICT (run, inc) DO NOTHING) ` +
+      `DELETE FROM ${claims} WHERE run = $1::bigint`,
   }
 }

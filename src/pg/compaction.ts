@@ -9,6 +9,11 @@
  *
  * Claims of an incarnation that is gone (the master restarted) cannot be placed in the new
  * one's numbering: they stay until the run completes (teardown deletes the whole run).
+ *
+ * A deleted claim was the only trace of its job's writes: the same statement raises the
+ * incarnation's floor (every job of it below the floor is done), and a claim below it is
+ * taken as done ({@link aboveFloor}). A slave the master dropped (stopped, cut off) may still
+ * run its copies of jobs another slave wrote since, long after their claims went.
  */
 
 /** The claims to delete: those of master incarnation `incarnation` below seq `below`. */
@@ -49,4 +54,27 @@ export class Compaction {
     this.#running = false
     if (done) this.#done = range
   }
+}
+
+/**
+ * The jobs claimed (indexes into the batch; undefined: all) whose seq is at or above their
+ * incarnation's floor, `floor` (text, or null: none yet): those below it are done, their
+ * claims compacted (a slave the master dropped, come back with its copies). They are not
+ * run; the claims just made for them stay, below the floor, for the next compaction.
+ *
+ * The floor is read after the claims, in a statement of its own, so a compaction cannot slip
+ * between: a claim meets a committed claim of its key (a unique violation, or ON CONFLICT:
+ * not claimed), or one a compaction is deleting (it waits for that transaction), or none. A
+ * compaction raises the floor in the transaction that deletes, so once the claim statement
+ * ended, any compaction that removed its key's claim has committed, and a statement started
+ * then (READ COMMITTED: a snapshot of its own) sees its floor. Read in the claim statement,
+ * the floor would come from a snapshot taken before such a compaction committed. No lock is
+ * held on the floor: a compaction never waits for the batches.
+ */
+export function aboveFloor(claimed: number[] | undefined, seqs: readonly number[], floor: unknown): number[] | undefined {
+  if (floor === null || floor === undefined) return claimed
+  const below = Number(floor)
+  const all = claimed ?? seqs.map((_, i) => i)
+  if (all.every((i) => seqs[i] >= below)) return claimed
+  return all.filter((i) => seqs[i] >= below)
 }

@@ -19,7 +19,7 @@ import { redactText } from '../redact.js'
 import { thrownLine, typeName } from '../user-code.js'
 import { claimQueries, compactionLock, incarnationNumber, runNumber } from './claims-sql.js'
 import type { ClaimQueries } from './claims-sql.js'
-import { Compaction } from './compaction.js'
+import { Compaction, aboveFloor } from './compaction.js'
 import type { CompactionRange } from './compaction.js'
 import { findDb, isQueryable, pgExport } from './connection.js'
 import type { PgQueryable, RunArgs } from './connection.js'
@@ -220,10 +220,18 @@ function refuseFailures(result: unknown, n: number): void {
   )
 }
 
+/**
+ * Every claim transaction is READ COMMITTED, whatever the database's default: the floor is
+ * read in a statement of its own after the claims (see aboveFloor in compaction.ts), and only under
+ * READ COMMITTED does that statement see what committed while the claims waited.
+ */
+const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED'
+
 /** Makes the claims tables when missing (under a lock, looking again once it is held), and checks they are claims tables. */
 async function ensureTables(pool: PgPool, sql: ClaimQueries): Promise<void> {
   const missing = async (): Promise<boolean> =>
-    (await pool.query('SELECT to_regclass($1) IS NULL OR to_regclass($2) IS NULL AS missing', [...sql.tables])).rows[0]?.missing === true
+    (await pool.query('SELECT to_regclass($1) IS NULL OR to_regclass($2) IS NULL OR to_regclass($3) IS NULL AS missing', [...sql.tables]))
+      .rows[0]?.missing === true
   if (await missing()) {
     const client = await pool.connect()
     try {
@@ -307,7 +315,7 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
     let broken: Error | undefined
     let aborted = false
     try {
-      await client.query('BEGIN')
+      await client.query(BEGIN)
       let claimed: number[] | undefined
       try {
         await client.query(sql.claimAll, claim)
@@ -316,12 +324,14 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
         // Some job was claimed before (delivered again): claim the others, waiting for a
         // transaction claiming one of them now.
         await client.query('ROLLBACK')
-        await client.query('BEGIN')
+        await client.query(BEGIN)
         const rows = (await client.query(sql.claimSome, claim)).rows as { claimed: string[] | null }[]
         const free = new Set<string>(rows[0]?.claimed ?? [])
         claimed = []
         for (let i = 0; i < keys.length; i++) if (free.delete(keys[i])) claimed.push(i)
       }
+      const floors = (await client.query(sql.floor, [claim[0], claim[2]])).rows as { floor: string | null }[]
+      claimed = aboveFloor(claimed, batch.seqs, floors[0]?.floor)
       const n = claimed?.length ?? keys.length
       const signal = ctx.signal
       if (n > 0) {

@@ -2,16 +2,21 @@ import { describe, expect, it } from 'vitest'
 import { claimQueries, compactionLock, incarnationNumber, runNumber } from '../../../src/pg/claims-sql.js'
 
 describe('claimQueries', () => {
-  it("names the claims table and its runs table, each part quoted, the runs table's last part suffixed", () => {
-    expect(claimQueries('taskmaster_claims').tables).toEqual(['"taskmaster_claims"', '"taskmaster_claims_runs"'])
-    expect(claimQueries('app.claims').tables).toEqual(['"app"."claims"', '"app"."claims_runs"'])
-    expect(claimQueries('we"ird').tables).toEqual(['"we""ird"', '"we""ird_runs"'])
+  it("names the claims table, its runs and floors tables, each part quoted, the others' last part suffixed", () => {
+    expect(claimQueries('taskmaster_claims').tables).toEqual([
+      '"taskmaster_claims"',
+      '"taskmaster_claims_runs"',
+      '"taskmaster_claims_floors"',
+    ])
+    expect(claimQueries('app.claims').tables).toEqual(['"app"."claims"', '"app"."claims_runs"', '"app"."claims_floors"'])
+    expect(claimQueries('we"ird').tables).toEqual(['"we""ird"', '"we""ird_runs"', '"we""ird_floors"'])
   })
 
   it('makes the tables keyed for a claim to refuse a second: (run, key) unique, keys compared byte by byte; each claim with its incarnation and seq', () => {
     expect(claimQueries('c').create).toEqual([
       'CREATE TABLE IF NOT EXISTS "c" (run bigint NOT NULL, key text COLLATE "C" NOT NULL, inc bigint NOT NULL, seq bigint NOT NULL, PRIMARY KEY (run, key))',
       'CREATE TABLE IF NOT EXISTS "c_runs" (run bigint PRIMARY KEY, key text NOT NULL, started timestamptz NOT NULL DEFAULT now())',
+      'CREATE TABLE IF NOT EXISTS "c_floors" (run bigint NOT NULL, inc bigint NOT NULL, floor bigint NOT NULL, PRIMARY KEY (run, inc))',
     ])
   })
 
@@ -28,21 +33,35 @@ describe('claimQueries', () => {
     )
   })
 
-  it("compacts a range: an incarnation's claims below a seq, in one statement, by one process at a time (an advisory lock tried once)", () => {
+  it("compacts a range: an incarnation's claims below a seq, raising its floor in the same statement, by one process at a time (an advisory lock tried once)", () => {
     expect(claimQueries('c').compact).toBe(
-      'WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($4::bigint) AS got) ' +
+      'WITH l AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($4::bigint) AS got), ' +
+        'f AS (INSERT INTO "c_floors" AS f (run, inc, floor) SELECT $1::bigint, $2::bigint, $3::bigint WHERE (SELECT got FROM l) ' +
+        'ON CONFLICT (run, inc) DO UPDATE SET floor = greatest(f.floor, excluded.floor)) ' +
         'DELETE FROM "c" WHERE (SELECT got FROM l) AND run = $1::bigint AND inc = $2::bigint AND seq < $3::bigint',
     )
   })
 
-  it("records a run under its key, clearing the claims of the key's other identities; forgets a complete run", () => {
+  it("reads an incarnation's floor, or the run's when it completed", () => {
+    expect(claimQueries('c').floor).toBe(
+      'SELECT max(floor)::text AS floor FROM "c_floors" WHERE run = $1::bigint AND inc IN ($2::bigint, -1)',
+    )
+  })
+
+  it("records a run under its key, clearing the claims and floors of the key's other identities; forgets a complete run, leaving its floor at the top", () => {
     const sql = claimQueries('c')
     expect(sql.register).toBe(
       'WITH r AS (INSERT INTO "c_runs" (run, key) VALUES ($1::bigint, $2::text) ON CONFLICT (run) DO NOTHING), ' +
-        'o AS (DELETE FROM "c_runs" WHERE key = $2::text AND run <> $1::bigint RETURNING run) ' +
+        'o AS (DELETE FROM "c_runs" WHERE key = $2::text AND run <> $1::bigint RETURNING run), ' +
+        'f AS (DELETE FROM "c_floors" WHERE run IN (SELECT run FROM o)) ' +
         'DELETE FROM "c" WHERE run IN (SELECT run FROM o)',
     )
-    expect(sql.forget).toBe('WITH r AS (DELETE FROM "c_runs" WHERE run = $1::bigint) DELETE FROM "c" WHERE run = $1::bigint')
+    expect(sql.forget).toBe(
+      'WITH r AS (DELETE FROM "c_runs" WHERE run = $1::bigint), ' +
+        'f AS (DELETE FROM "c_floors" WHERE run = $1::bigint AND inc <> -1), ' +
+        't AS (INSERT INTO "c_floors" (run, inc, floor) VALUES ($1::bigint, -1, 9223372036854775807) ON CONFLICT (run, inc) DO NOTHING) ' +
+        'DELETE FROM "c" WHERE run = $1::bigint',
+    )
   })
 
   it("reads a table's shape from the catalog: the columns' types and a unique index on exactly (run, key)", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Compaction } from '../../../src/pg/compaction.js'
+import { Compaction, aboveFloor } from '../../../src/pg/compaction.js'
 
 describe('Compaction', () => {
   it('deletes, once the durable position moved, every claim of the incarnation below it; nothing while it stands still', () => {
@@ -38,5 +38,18 @@ describe('Compaction', () => {
     expect(compaction.next('a', 50)).toBeUndefined()
     compaction.runIs('two')
     expect(compaction.next('a', 50)).toEqual({ incarnation: 'a', below: 50 })
+  })
+})
+
+describe('aboveFloor', () => {
+  it('keeps the jobs claimed at or above the floor; those below are done; no floor keeps every one', () => {
+    const seqs = [5, 9, 10, 12]
+    expect(aboveFloor(undefined, seqs, null)).toBeUndefined()
+    expect(aboveFloor([1, 3], seqs, null)).toEqual([1, 3])
+    expect(aboveFloor(undefined, seqs, '5')).toBeUndefined()
+    expect(aboveFloor(undefined, seqs, '10')).toEqual([2, 3])
+    expect(aboveFloor([0, 1, 3], seqs, '10')).toEqual([3])
+    expect(aboveFloor(undefined, seqs, '13')).toEqual([])
+    expect(aboveFloor(undefined, seqs, '9223372036854775807')).toEqual([])
   })
 })

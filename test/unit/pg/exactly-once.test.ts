@@ -13,6 +13,8 @@ import type { ExactlyOnce, ExactlyOnceContext, PgTransaction } from '../../../sr
 const SQL = claimQueries('taskmaster_claims')
 const ID = '00000000000000ff'
 const RUN = runNumber(ID)
+/** How a claim transaction begins. */
+const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED'
 
 /** A pg error. */
 function pgError(code: string, message = `error ${code}`): Error {
@@ -26,6 +28,8 @@ class FakeDb {
   /** The incarnation and seq each claim was made under. */
   readonly claimedUnder = new Map<string, { inc: string; seq: number }>()
   readonly runs = new Map<string, string>()
+  /** Floors as `<run>:<inc>` -> seq. */
+  readonly floors = new Map<string, number>()
   /** Every statement, as `<client> <text>` (the claim statements by name). */
   readonly log: string[] = []
   /** Errors the next statements matching a text throw, in order. */
@@ -82,10 +86,17 @@ class FakeDb {
     }
     if (text === SQL.forget) {
       for (const claim of [...this.claims]) if (claim.startsWith(`${String(values[0])}:`)) this.claims.delete(claim)
+      this.floors.set(`${String(values[0])}:-1`, Number.MAX_SAFE_INTEGER)
       return []
+    }
+    if (text === SQL.floor) {
+      const [run, inc] = values as [string, string]
+      const found = [this.floors.get(`${run}:${inc}`), this.floors.get(`${run}:-1`)].filter((f) => f !== undefined)
+      return [{ floor: found.length === 0 ? null : String(Math.max(...found)) }]
     }
     if (text === SQL.compact) {
       const [run, inc, below] = values as [string, string, number]
+      this.floors.set(`${run}:${inc}`, Math.max(below, this.floors.get(`${run}:${inc}`) ?? 0))
       for (const claim of [...this.claims]) {
         const under = this.claimedUnder.get(claim)!
         if (claim.startsWith(`${run}:`) && under.inc === inc && under.seq < below) this.claims.delete(claim)
@@ -133,7 +144,7 @@ class FakeClient implements PgTransaction {
 
   async query(text: string, values: unknown[] = []): Promise<{ rows: Record<string, unknown>[] }> {
     if (this.#dead) throw new Error('Client has encountered a connection error and is not queryable')
-    if (text === 'BEGIN') this.tx = new Set()
+    if (text.startsWith('BEGIN')) this.tx = new Set()
     try {
       return await this.#db.run(this, text, values)
     } catch (error) {
@@ -208,7 +219,7 @@ describe('exactlyOnce: a batch', () => {
     })
     await once.handleBatch(jobs(1, 2, 3), context(state, [0, 1, 2]))
     expect(ran).toEqual([[1, 2, 3]])
-    expect(db.log).toEqual(['pool register', 'c1 BEGIN', 'c1 claimAll', 'c1 UPDATE t SET n = n + 1', 'c1 COMMIT'])
+    expect(db.log).toEqual(['pool register', `c1 ${BEGIN}`, 'c1 claimAll', 'c1 floor', 'c1 UPDATE t SET n = n + 1', 'c1 COMMIT'])
     expect(db.claimedUnder.get(`${RUN}:3`)).toEqual({ inc: incarnationNumber('i1'), seq: 2 })
     expect([...db.claims].sort()).toEqual([`${RUN}:1`, `${RUN}:2`, `${RUN}:3`])
     expect(db.runs).toEqual(new Map([[RUN, 'users']]))
@@ -220,7 +231,7 @@ describe('exactlyOnce: a batch', () => {
     db.log.length = 0
     await once.handleBatch(jobs(2, 3), context(state, [1, 2], { incarnation: 'i2' }))
     expect(ran).toEqual([[1, 2], [3]])
-    expect(db.log).toEqual(['c2 BEGIN', 'c2 claimAll', 'c2 ROLLBACK', 'c2 BEGIN', 'c2 claimSome', 'c2 COMMIT'])
+    expect(db.log).toEqual([`c2 ${BEGIN}`, 'c2 claimAll', 'c2 ROLLBACK', `c2 ${BEGIN}`, 'c2 claimSome', 'c2 floor', 'c2 COMMIT'])
     await once.handleBatch(jobs(1, 3), context(state, [0, 2], { incarnation: 'i2' }))
     expect(ran).toHaveLength(2)
   })
@@ -286,21 +297,21 @@ describe('exactlyOnce: a batch', () => {
 
   it('waits for a database that restarts (a refused connection, a server shutting down), trying again; fails once `reconnect` seconds passed', async () => {
     const { db, ran, once, state } = await opened()
-    db.failures.push({ match: (text) => text === 'BEGIN', error: pgError('57P01', 'terminating connection due to administrator command') })
+    db.failures.push({ match: (text) => text === BEGIN, error: pgError('57P01', 'terminating connection due to administrator command') })
     db.failures.push({
-      match: (text) => text === 'BEGIN',
+      match: (text) => text === BEGIN,
       error: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
     })
     await once.handleBatch(jobs(1), context(state, [0]))
     expect(ran).toEqual([[1]])
     for (let i = 0; i < 100; i++)
-      db.failures.push({ match: (text) => text === 'BEGIN', error: pgError('57P03', 'the database system is starting up') })
+      db.failures.push({ match: (text) => text === BEGIN, error: pgError('57P03', 'the database system is starting up') })
     const started = Date.now()
     await expect(once.handleBatch(jobs(2), context(state, [1]))).rejects.toThrow('the database system is starting up')
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000)
     // Another error is not tried again.
     db.failures.length = 0
-    db.failures.push({ match: (text) => text === 'BEGIN', error: pgError('42501', 'permission denied') })
+    db.failures.push({ match: (text) => text === BEGIN, error: pgError('42501', 'permission denied') })
     await expect(once.handleBatch(jobs(3), context(state, [2]))).rejects.toThrow('permission denied')
     expect(ran).toEqual([[1]])
   })
@@ -330,6 +341,32 @@ describe('exactlyOnce: a batch', () => {
     expect(db.log.filter((line) => line.endsWith('compact'))).toHaveLength(1)
     await once.handleBatch(jobs(5), context(state, [4], { durable: 4 }))
     await vi.waitFor(() => expect([...db.claims].sort()).toEqual([`${RUN}:5`]))
+  })
+
+  it("a job below its incarnation's floor (its claim compacted) is done without running: a slave dropped and come back with its copies", async () => {
+    const { db, ran, once, state } = await opened()
+    await once.handleBatch(jobs(1, 2), context(state, [0, 1]))
+    await once.handleBatch(jobs(3), context(state, [2], { durable: 2 }))
+    await vi.waitFor(() => expect([...db.claims]).toEqual([`${RUN}:3`]))
+    expect(db.floors.get(`${RUN}:${incarnationNumber('i1')}`)).toBe(2)
+    // The copies of 1 and 2 a dropped slave held, beside a job of its own above the floor: the
+    // claims (the fast way) go through, the floor read after them says which are done.
+    await once.handleBatch(jobs(1, 2, 4), context(state, [0, 1, 3]))
+    expect(ran).toEqual([[1, 2], [3], [4]])
+    expect(db.log.slice(-4)).toEqual([`c3 ${BEGIN}`, 'c3 claimAll', 'c3 floor', 'c3 COMMIT'])
+    // All below the floor: nothing runs; another incarnation's floor says nothing of it.
+    await once.handleBatch(jobs(1), context(state, [1]))
+    expect(ran).toHaveLength(3)
+    await once.handleBatch(jobs(5), context(state, [1], { incarnation: 'i2' }))
+    expect(ran).toEqual([[1, 2], [3], [4], [5]])
+  })
+
+  it('a run complete (its claims forgotten) leaves a floor above every seq: a copy held past the end never runs', async () => {
+    const { ran, once, state } = await opened()
+    await once.handleBatch(jobs(1), context(state, [0]))
+    await once.teardown(state, { complete: true, run: context(state, []).run })
+    await once.handleBatch(jobs(1, 2), context(state, [0, 1], { incarnation: 'i9' }))
+    expect(ran).toEqual([[1]])
   })
 
   it("leaves the claims of an incarnation that ended to the run's end (another numbering cannot place them)", async () => {
@@ -463,6 +500,7 @@ describe('exactlyOnce: setup, teardown and mistakes', () => {
       "c1 SELECT pg_advisory_xact_lock(x'7461736b6f6e6365'::bigint)",
       `c1 ${SQL.create[0]}`,
       `c1 ${SQL.create[1]}`,
+      `c1 ${SQL.create[2]}`,
       'c1 COMMIT',
     ])
   })
