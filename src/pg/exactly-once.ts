@@ -117,6 +117,8 @@ interface OnceState {
 
 /** Keys longer than this are claimed by their SHA-256 (an index entry holds at most about 2,700 bytes). */
 const LONG_KEY = 256
+/** How a hashed key's claim starts: no key is claimed as its own text with it. */
+const HASHED = 'sha256:'
 /** Held while the claims tables are created, so slaves starting at once do not race on CREATE. */
 const TABLES_LOCK = '7461736b6f6e6365'
 /** Delays between tries of a transaction that failed for a passing reason: doubling, capped. */
@@ -161,7 +163,11 @@ function checkOptions(fn: unknown, options: ExactlyOnceOptions | undefined): ass
     check(o[hook] === undefined || typeof o[hook] === 'function', `${hook} must be a function, got ${typeName(o[hook])}`, hook)
 }
 
-/** A job's key as claimed: its text, or the SHA-256 of a long one. */
+/**
+ * A job's key as claimed: its text, or `sha256:` and the SHA-256 of a long one. A short key
+ * that itself starts with `sha256:` is hashed too: claimed as it is, it could be the claim of
+ * a long key (a row keyed by the hash text of another's), and one of the two would never run.
+ */
 function claimKey(key: unknown, index: number): string {
   let text: string
   if (typeof key === 'string') text = key
@@ -171,7 +177,7 @@ function claimKey(key: unknown, index: number): string {
       `${WHO}: job ${index} of the batch has no key (${key === undefined ? 'no id' : typeName(key)}); give key: (job) => a string, number or bigint unique in the run`,
       'key',
     )
-  return text.length > LONG_KEY ? `sha256:${createHash('sha256').update(text).digest('hex')}` : text
+  return text.length > LONG_KEY || text.startsWith(HASHED) ? `${HASHED}${createHash('sha256').update(text).digest('hex')}` : text
 }
 
 /** The default key: the job's id, or the job itself. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { OptionError } from '../../../src/errors.js'
 import type { BatchContext, RunInfo, SetupContext, TeardownContext } from '../../../src/options.js'
@@ -408,6 +409,19 @@ describe('exactlyOnce: a batch', () => {
     const keyed = await opened(undefined, { key: (job: { a: number; b: number }) => `${job.a}/${job.b}` })
     await keyed.once.handleBatch([{ a: 1, b: 2 }], context(keyed.state, [0]))
     expect([...keyed.db.claims]).toEqual([`${RUN}:1/2`])
+  })
+
+  it("a short key that reads like a long one's hash claims apart from it: both run", async () => {
+    const long = 'x'.repeat(300)
+    const lookalike = `sha256:${createHash('sha256').update(long).digest('hex')}`
+    const { db, ran, once, state } = await opened()
+    await once.handleBatch([{ id: long }, { id: lookalike }] as never, context(state, [0, 1]))
+    expect(ran).toEqual([[long, lookalike]])
+    expect(db.claims.size).toBe(2)
+    // Each found by its own claim when delivered again.
+    await once.handleBatch([{ id: lookalike }] as never, context(state, [1]))
+    await once.handleBatch([{ id: long }] as never, context(state, [0]))
+    expect(ran).toHaveLength(1)
   })
 
   it('handleJob is a batch of one, keyed and compacted the same way', async () => {
