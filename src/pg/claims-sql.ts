@@ -17,11 +17,13 @@ export interface ClaimQueries {
   /** The three tables' names as `to_regclass` reads them. */
   tables: readonly [claims: string, runs: string, floors: string]
   /**
-   * What the claims table is: its columns' types (`run`, `key`, `inc`, `seq`) and whether a
-   * unique index is on exactly `(run, key)`, without which claims could not refuse a second
-   * one: `[claims]`.
+   * What each table is, as {@link TABLE_SHAPES} says it must be: its columns' types, and
+   * whether a unique index is on exactly the columns named (without which claims could not
+   * refuse a second one, nor `ON CONFLICT` find its row): `[table]`, one statement a table.
    */
-  shape: string
+  shapes: readonly [claims: string, runs: string, floors: string]
+  /** How many rows the run has in the claims and runs tables (`claims`, `runs`), for the probe at setup: `[run]`. */
+  probe: string
   /** Makes each table (run under a lock, when missing). */
   create: readonly [claims: string, runs: string, floors: string]
   /**
@@ -70,6 +72,28 @@ export const COMPLETE = '-1'
 /** The floor of a run that completed: above every seq. */
 const TOP = '9223372036854775807'
 
+/** What each of the three tables must have: columns and their types, and a unique index on exactly `unique`. */
+export const TABLE_SHAPES = [
+  { what: 'claims table', columns: { run: 'bigint', key: 'text', inc: 'bigint', seq: 'bigint' }, unique: ['run', 'key'] },
+  { what: 'runs table of claims', columns: { run: 'bigint', key: 'text' }, unique: ['run'] },
+  { what: 'floors table of claims', columns: { run: 'bigint', inc: 'bigint', floor: 'bigint' }, unique: ['run', 'inc'] },
+] as const
+
+/** The shape of one table. */
+export type TableShape = (typeof TABLE_SHAPES)[number]
+
+/** The statement reading `shape`'s columns' types and unique index of table `$1` from the catalog. */
+function shapeQuery(shape: TableShape): string {
+  const column = (name: string): string =>
+    `(SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = '${name}' AND NOT attisdropped) AS ${name}`
+  return (
+    `SELECT ${Object.keys(shape.columns).map(column).join(', ')}, ` +
+    `EXISTS (SELECT FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND ` +
+    `(SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) ` +
+    `JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) = ARRAY[${shape.unique.map((name) => `'${name}'`).join(', ')}]) AS unique`
+  )
+}
+
 /** A schema-qualified name, each part quoted. */
 const qualified = (parts: readonly string[]): string => parts.map(quote).join('.')
 
@@ -95,15 +119,10 @@ export function claimQueries(table: string): ClaimQueries {
   const runs = qualified(besideTable(table, 'runs'))
   const floors = qualified(besideTable(table, 'floors'))
   const insert = `INSERT INTO ${claims} (run, key, inc, seq) SELECT $1::bigint, c.k, $3::bigint, c.s FROM unnest($2::text[], $4::bigint[]) AS c(k, s)`
-  const column = (name: string): string =>
-    `(SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = '${name}' AND NOT attisdropped) AS ${name}`
   return {
     tables: [claims, runs, floors],
-    shape:
-      `SELECT ${['run', 'key', 'inc', 'seq'].map(column).join(', ')}, ` +
-      `EXISTS (SELECT FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL AND ` +
-      `(SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) ` +
-      `JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) = ARRAY['run', 'key']) AS unique`,
+    shapes: [shapeQuery(TABLE_SHAPES[0]), shapeQuery(TABLE_SHAPES[1]), shapeQuery(TABLE_SHAPES[2])],
+    probe: `SELECT (SELECT count(*) FROM ${claims} WHERE run = $1::bigint)::int AS claims, (SELECT count(*) FROM ${runs} WHERE run = $1::bigint)::int AS runs`,
     create: [
       `CREATE TABLE IF NOT EXISTS ${claims} (run bigint NOT NULL, key text COLLATE "C" NOT NULL, inc bigint NOT NULL, seq bigint NOT NULL, PRIMARY KEY (run, key))`,
       `CREATE TABLE IF NOT EXISTS ${runs} (run bigint PRIMARY KEY, key text NOT NULL, started timestamptz NOT NULL DEFAULT now())`,

@@ -18,7 +18,7 @@ import type { BatchContext, HandlerContext, RunInfo, SetupContext, TeardownConte
 import { redactText } from '../redact.js'
 import { thrownLine, typeName } from '../user-code.js'
 import { claimQueries, compactionLock, incarnationNumber, runNumber } from './claims-sql.js'
-import type { ClaimQueries } from './claims-sql.js'
+import { ensureTables } from './claims-tables.js'
 import { Compaction, aboveFloor } from './compaction.js'
 import type { CompactionRange } from './compaction.js'
 import { findDb, isQueryable, pgExport } from './connection.js'
@@ -119,8 +119,6 @@ interface OnceState {
 const LONG_KEY = 256
 /** How a hashed key's claim starts: no key is claimed as its own text with it. */
 const HASHED = 'sha256:'
-/** Held while the claims tables are created, so slaves starting at once do not race on CREATE. */
-const TABLES_LOCK = '7461736b6f6e6365'
 /** Delays between tries of a transaction that failed for a passing reason: doubling, capped. */
 const FIRST_DELAY_MS = 100
 const MAX_DELAY_MS = 2000
@@ -232,43 +230,6 @@ function refuseFailures(result: unknown, n: number): void {
  * READ COMMITTED does that statement see what committed while the claims waited.
  */
 const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED'
-
-/** Makes the claims tables when missing (under a lock, looking again once it is held), and checks they are claims tables. */
-async function ensureTables(pool: PgPool, sql: ClaimQueries): Promise<void> {
-  const missing = async (): Promise<boolean> =>
-    (await pool.query('SELECT to_regclass($1) IS NULL OR to_regclass($2) IS NULL OR to_regclass($3) IS NULL AS missing', [...sql.tables]))
-      .rows[0]?.missing === true
-  if (await missing()) {
-    const client = await pool.connect()
-    try {
-      await client.query('BEGIN')
-      await client.query(`SELECT pg_advisory_xact_lock(x'${TABLES_LOCK}'::bigint)`)
-      if (await missing()) for (const statement of sql.create) await client.query(statement)
-      await client.query('COMMIT')
-      client.release()
-    } catch (error) {
-      client.release(error as Error)
-      throw error
-    }
-  }
-  const shape = (await pool.query(sql.shape, [sql.tables[0]])).rows[0] ?? {}
-  if (Object.entries(CLAIM_COLUMNS).some(([name, type]) => shape[name] !== type) || shape.unique !== true)
-    throw new OptionError(
-      `${WHO}: the table ${sql.tables[0]} is not a claims table (it needs ${Object.entries(CLAIM_COLUMNS)
-        .map(([name, type]) => `${name} ${type}`)
-        .join(', ')} and a unique index on exactly (run, key); it has ${describeShape(shape)}); give another table`,
-      'table',
-    )
-}
-
-/** The columns of a claims table, and their types. */
-const CLAIM_COLUMNS = { run: 'bigint', key: 'text', inc: 'bigint', seq: 'bigint' }
-
-/** What a table that is not a claims table has, for the message. */
-function describeShape(shape: Record<string, unknown>): string {
-  const column = (name: string): string => (typeof shape[name] === 'string' ? `${name} ${String(shape[name])}` : `no column ${name}`)
-  return `${Object.keys(CLAIM_COLUMNS).map(column).join(', ')}, ${shape.unique === true ? 'a' : 'no'} unique index on (run, key)`
-}
 
 /**
  * Makes a batch handler's writes to PostgreSQL exactly once: see the top of this file and

@@ -143,6 +143,41 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(`exactlyOnce${POSTGRES_MISSING ?
     expect(await touchCounts(url, 'touch_wrong')).toEqual({ n: 10, wrong: 10, total: 0 })
   })
 
+  it('a runs table of another shape, a claims table with an extra NOT NULL column, a CHECK or a rule that swallows claims: one line each, before the first job', async () => {
+    const { url, box } = await table('touch_shapes', 10, { TM_RECONNECT: '0.5' })
+    const claims = (extra: string) =>
+      `CREATE TABLE probe_claims (run bigint NOT NULL, key text COLLATE "C" NOT NULL, inc bigint NOT NULL, seq bigint NOT NULL${extra}, PRIMARY KEY (run, key))`
+    const cases: [setup: string[], line: string][] = [
+      [
+        ['CREATE TABLE probe_claims_runs (x int)'],
+        'exactlyOnce: the table "probe_claims_runs" is not a runs table of claims (it needs run bigint, key text and a unique index on exactly (run); it has no column run, no column key, no unique index on (run)); give another table',
+      ],
+      [
+        [claims(', extra int NOT NULL')],
+        'exactlyOnce: a claim tried at setup in the claims tables failed: null value in column "extra" of relation "probe_claims" violates not-null constraint; give another table',
+      ],
+      [
+        [claims(' CHECK (seq > 5)')],
+        'exactlyOnce: a claim tried at setup in the claims tables failed: new row for relation "probe_claims" violates check constraint "probe_claims_seq_check"; give another table',
+      ],
+      [
+        [claims(''), 'CREATE RULE swallow AS ON INSERT TO probe_claims DO INSTEAD NOTHING'],
+        'exactlyOnce: a claim tried at setup was not kept in "probe_claims" (a rule or trigger?): claims there could not refuse a second run; give another table',
+      ],
+    ]
+    for (const [i, [statements, line]] of cases.entries()) {
+      await rows(url, 'DROP TABLE IF EXISTS probe_claims, probe_claims_runs, probe_claims_floors')
+      for (const statement of statements) await rows(url, statement)
+      const refused = await run(MASTER_BIN, spawnedArgs(`shapes-${i}`, box.stateDir, 1), { env: { ...box.env, TM_CLAIMS: 'probe_claims' } })
+      expect(refused.exit, refused.stderr).toEqual({ code: 2, signal: null })
+      expect(refused.stdout + refused.stderr).toContain(`tm-slave: The handler's setup failed: ${line}`)
+      expect(refused.stdout + refused.stderr).not.toMatch(STACK_FRAME)
+      expect(await touchCounts(url, 'touch_shapes')).toEqual({ n: 10, wrong: 10, total: 0 })
+    }
+    // The probe left nothing behind.
+    expect(await rows(url, 'SELECT count(*)::int AS n FROM probe_claims')).toEqual([{ n: 0 }])
+  })
+
   it('the claims table dropped under a live run is made again, said once, and the run completes with every row once', async () => {
     const N = 6000
     const { url, box } = await table('touch_drop', N, { TM_CLAIMS: 'claims_drop', TM_TOUCH_DELAY_MS: '10' })

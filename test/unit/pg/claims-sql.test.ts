@@ -65,10 +65,25 @@ describe('claimQueries', () => {
   })
 
   it("reads a table's shape from the catalog: the columns' types and a unique index on exactly (run, key)", () => {
-    const shape = claimQueries('c').shape
+    const shape = claimQueries('c').shapes[0]
     for (const column of ['run', 'key', 'inc', 'seq']) expect(shape).toContain(`attname = '${column}' AND NOT attisdropped) AS ${column}`)
     expect(shape).toContain('i.indisunique AND i.indpred IS NULL')
     expect(shape).toContain("= ARRAY['run', 'key']) AS unique")
+  })
+
+  it("reads the runs and floors tables' shapes too: each with the unique index its ON CONFLICT needs", () => {
+    const [, runs, floors] = claimQueries('c').shapes
+    for (const column of ['run', 'key']) expect(runs).toContain(`attname = '${column}' AND NOT attisdropped) AS ${column}`)
+    expect(runs).not.toContain("attname = 'seq'")
+    expect(runs).toContain("= ARRAY['run']) AS unique")
+    for (const column of ['run', 'inc', 'floor']) expect(floors).toContain(`attname = '${column}' AND NOT attisdropped) AS ${column}`)
+    expect(floors).toContain("= ARRAY['run', 'inc']) AS unique")
+  })
+
+  it("counts a run's rows in the claims and runs tables (the probe at setup)", () => {
+    expect(claimQueries('c').probe).toBe(
+      'SELECT (SELECT count(*) FROM "c" WHERE run = $1::bigint)::int AS claims, (SELECT count(*) FROM "c_runs" WHERE run = $1::bigint)::int AS runs',
+    )
   })
 })
 

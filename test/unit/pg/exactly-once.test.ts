@@ -39,7 +39,12 @@ class FakeDb {
   /** Connections handed out, and released with an error (destroyed). */
   connected = 0
   destroyed = 0
+  /** What the catalog says of the claims, runs and floors tables. */
   shape: Record<string, unknown> = { run: 'bigint', key: 'text', inc: 'bigint', seq: 'bigint', unique: true }
+  runsShape: Record<string, unknown> = { run: 'bigint', key: 'text', unique: true }
+  floorsShape: Record<string, unknown> = { run: 'bigint', inc: 'bigint', floor: 'bigint', unique: true }
+  /** A rule that swallows every claim (the table keeps none). */
+  swallow = false
   missing = false
   #clients = 0
 
@@ -50,6 +55,11 @@ class FakeDb {
       this.connected++
       return Promise.resolve(new FakeClient(this, ++this.#clients))
     },
+  }
+
+  /** Numbers the connections from 1 again (after setup, whose probe took one). */
+  renumber(): void {
+    this.#clients = 0
   }
 
   name(text: string): string {
@@ -76,12 +86,16 @@ class FakeDb {
 
   #answer(tx: Set<string> | undefined, text: string, values: unknown[]): Record<string, unknown>[] {
     if (text.startsWith('SELECT to_regclass')) return [{ missing: this.missing }]
-    if (text === SQL.shape) return [this.shape]
+    const shape = SQL.shapes.indexOf(text)
+    if (shape >= 0) return [[this.shape, this.runsShape, this.floorsShape][shape]]
+    if (text === SQL.probe && tx !== undefined)
+      return [{ claims: [...tx].filter((c) => c.startsWith(`${String(values[0])}:`)).length, runs: 1 }]
     if (text.startsWith('SELECT pg_terminate_backend')) {
       this.terminated.push(values[0] as number)
       return []
     }
-    if (text === SQL.register) {
+    // The probe at setup registers in a transaction it rolls back.
+    if (text === SQL.register && tx === undefined) {
       this.runs.set(values[0] as string, values[1] as string)
       return []
     }
@@ -110,7 +124,7 @@ class FakeDb {
     if (text === SQL.claimAll) {
       const taken = keys.filter((key) => this.claims.has(`${run}:${key}`))
       if (taken.length > 0 || new Set(keys).size < keys.length) throw pgError('23505', 'duplicate key value violates unique constraint')
-      for (const key of keys) tx.add(`${run}:${key}`)
+      if (!this.swallow) for (const key of keys) tx.add(`${run}:${key}`)
       return []
     }
     if (text === SQL.claimSome) {
@@ -206,6 +220,7 @@ async function opened(fn?: (jobs: { id: number }[], tx: PgTransaction, ctx: Exac
   )
   const state = await once.setup(setupContext)
   db.log.length = 0
+  db.renumber()
   return { db, ran, once, state }
 }
 
@@ -491,6 +506,16 @@ describe('exactlyOnce: setup, teardown and mistakes', () => {
     await expect(exactlyOnce(() => {}, { db: db.pool }).setup(setupContext)).rejects.toThrow(
       'it has no column run, no column key, no column inc, no column seq, no unique index',
     )
+    db.shape = new FakeDb().shape
+    db.runsShape = {}
+    await expect(exactlyOnce(() => {}, { db: db.pool }).setup(setupContext)).rejects.toThrow(
+      'exactlyOnce: the table "taskmaster_claims_runs" is not a runs table of claims (it needs run bigint, key text and a unique index on exactly (run); it has no column run, no column key, no unique index on (run)); give another table',
+    )
+    db.runsShape = new FakeDb().runsShape
+    db.floorsShape = { run: 'bigint', inc: 'bigint', floor: 'integer', unique: true }
+    await expect(exactlyOnce(() => {}, { db: db.pool }).setup(setupContext)).rejects.toThrow(
+      'exactlyOnce: the table "taskmaster_claims_floors" is not a floors table of claims (it needs run bigint, inc bigint, floor bigint and a unique index on exactly (run, inc); it has run bigint, inc bigint, floor integer, a unique index on (run, inc)); give another table',
+    )
     const client = { query: () => Promise.resolve({ rows: [] }) }
     await expect(exactlyOnce(() => {}, { db: () => client as never }).setup(setupContext)).rejects.toThrow(
       'exactlyOnce: db(args) returned a pg Client; give a Pool or a connection string',
@@ -498,6 +523,34 @@ describe('exactlyOnce: setup, teardown and mistakes', () => {
     await expect(exactlyOnce(() => {}, { db: (args) => args.db }).setup(setupContext)).rejects.toThrow(
       'exactlyOnce: no database: give the run argument db (db=postgres://user@host:5432/database, or db=env:DATABASE_URL)',
     )
+  })
+
+  it('setup tries a claim, rolled back: a claims table that refuses one (NOT NULL, CHECK, no partition) or swallows it (a rule) is one line', async () => {
+    const db = new FakeDb()
+    db.failures.push({
+      match: (text) => text === SQL.claimAll,
+      error: pgError('23502', 'null value in column "extra" of relation "taskmaster_claims" violates not-null constraint'),
+    })
+    const error = await exactlyOnce(() => {}, { db: db.pool })
+      .setup(setupContext)
+      .catch((e: unknown) => e)
+    expect(error).toEqual(
+      new OptionError(
+        'exactlyOnce: a claim tried at setup in the claims tables failed: null value in column "extra" of relation "taskmaster_claims" violates not-null constraint; give another table',
+        'table',
+      ),
+    )
+    expect(db.log.slice(-2)).toEqual(['c1 claimAll', 'c1 ROLLBACK'])
+    db.swallow = true
+    await expect(exactlyOnce(() => {}, { db: db.pool }).setup(setupContext)).rejects.toThrow(
+      'exactlyOnce: a claim tried at setup was not kept in "taskmaster_claims" (a rule or trigger?): claims there could not refuse a second run; give another table',
+    )
+    // A server going away under the probe is waited for, as for the rest of setup.
+    db.swallow = false
+    db.failures.push({ match: (text) => text === SQL.claimAll, error: pgError('57P03', 'the database system is starting up') })
+    await exactlyOnce(() => {}, { db: db.pool }).setup(setupContext)
+    expect(db.claims.size).toBe(0)
+    expect(db.runs.size).toBe(0)
   })
 
   it('setup makes missing tables under a lock; a database that is restarting is waited for', async () => {
@@ -516,6 +569,13 @@ describe('exactlyOnce: setup, teardown and mistakes', () => {
       `c1 ${SQL.create[1]}`,
       `c1 ${SQL.create[2]}`,
       'c1 COMMIT',
+      'c2 BEGIN',
+      'c2 register',
+      'c2 claimAll',
+      'c2 probe',
+      'c2 compact',
+      'c2 floor',
+      'c2 ROLLBACK',
     ])
   })
 
