@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto'
 import { OptionError } from '../errors.js'
-import type { BatchContext, HandlerContext, RunInfo, SetupContext, TeardownContext } from '../options.js'
+import type { BatchContext, BatchFailure, HandlerContext, RunInfo, SetupContext, TeardownContext } from '../options.js'
 import { redactText } from '../redact.js'
 import { thrownLine, typeName } from '../user-code.js'
 import { claimQueries, compactionLock, incarnationNumber, runNumber } from './claims-sql.js'
@@ -24,6 +24,7 @@ import type { CompactionRange } from './compaction.js'
 import { findDb, isQueryable, pgExport } from './connection.js'
 import type { PgQueryable, RunArgs } from './connection.js'
 import { UNDEFINED_TABLE, UNIQUE_VIOLATION, codeOf, isPassing } from './pg-errors.js'
+import { failedOf } from '../slave/batch-result.js'
 
 /** Who errors and warnings name. */
 const WHO = 'exactlyOnce'
@@ -94,7 +95,7 @@ export interface ExactlyOnceOptions {
 /** What {@link exactlyOnce} gives a handler module to export. */
 export interface ExactlyOnce {
   /** The batch handler: `export const { handleBatch, setup, teardown } = exactlyOnce(...)`. */
-  handleBatch: (jobs: any[], ctx: BatchContext) => Promise<void>
+  handleBatch: (jobs: any[], ctx: BatchContext) => Promise<BatchFailure[] | undefined>
   /** The same, one job per call (`fn` gets a batch of one). */
   handleJob: (job: any, ctx: HandlerContext) => Promise<void>
   /** Opens the pool, makes the claims tables when missing, then runs `options.setup`. */
@@ -209,18 +210,38 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal, onAbort: () 
   })
 }
 
+/** What `fn` is called in messages about what it returned. */
+const FUNCTION = "exactlyOnce's function"
+
 /**
- * Failures `fn` returned (an array of `{ index, error }` or `{ job, error }`, as a batch
- * handler may): the transaction cannot commit some jobs and not others, so the call fails
- * whole (the slave splits it down to the failing job, which then fails with its own error).
+ * `fn` returned something that cannot say which jobs failed (a driver's result, a string):
+ * every job of the call fails with `error` (what to return), rolled back, not split (the
+ * same call would return the same). `claimed`: the jobs `fn` was given (undefined: all).
  */
-function refuseFailures(result: unknown, n: number): void {
-  if (!Array.isArray(result) || result.length === 0) return
-  const first = result[0] as { error?: unknown } | null
-  const error = typeof first === 'object' && first !== null ? first.error : undefined
-  if (n === 1 && error instanceof Error) throw error
+class Unreadable extends Error {
+  constructor(
+    readonly error: TypeError,
+    readonly claimed: number[] | undefined,
+  ) {
+    super(error.message)
+  }
+}
+
+/**
+ * What `fn` returned, read as a batch handler's return value is (failedOf): nothing, every
+ * job done; failures (an array of `{ index, error }` or `{ job, error }`): the transaction
+ * cannot commit some jobs and not others, so the call fails whole (the slave splits it down
+ * to the failing job, which then fails with its own error); an entry that names no job
+ * throws what shape is expected; anything else is {@link Unreadable}.
+ */
+function refuseFailures(result: unknown, jobs: readonly unknown[], claimed: number[] | undefined): void {
+  const failed = failedOf(result, jobs, FUNCTION)
+  if (failed === undefined || failed.size === 0) return
+  if (!Array.isArray(result)) throw new Unreadable(failed.get(0) as TypeError, claimed)
+  const error = failed.values().next().value
+  if (jobs.length === 1 && error instanceof Error) throw error
   throw new Error(
-    `${WHO}: the function returned ${result.length} failed jobs of ${n} (the first: ${thrownLine(error)}); the transaction is rolled back and the batch split`,
+    `${WHO}: the function returned ${failed.size} failed jobs of ${jobs.length} (the first: ${thrownLine(error)}); the transaction is rolled back and the batch split`,
   )
 }
 
@@ -318,7 +339,7 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
           call.catch(() => undefined)
           terminate(state, client)
         })
-        refuseFailures(result, n)
+        refuseFailures(result, jobs, claimed)
       }
       if (signal.aborted) throw signal.reason
       await client.query('COMMIT')
@@ -356,7 +377,7 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
     state: OnceState,
     batch: { jobs: unknown[]; seqs: readonly number[]; attempts: readonly number[] },
     ctx: BatchContext | HandlerContext,
-  ): Promise<void> => {
+  ): Promise<BatchFailure[] | undefined> => {
     const info = ctx.run
     const id = info.id
     if (id === undefined || info.key === undefined)
@@ -382,8 +403,10 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
           state.registered.add(id)
         }
         await transaction(state, claim, batch, ctx)
-        return
+        return undefined
       } catch (error) {
+        if (error instanceof Unreadable)
+          return (error.claimed ?? batch.jobs.map((_, i) => i)).map((index) => ({ index, error: error.error }))
         if (codeOf(error) === UNDEFINED_TABLE && !remade) {
           // Dropped under the run: made again, and said, since jobs finished before lost their claims.
           remade = true
@@ -406,7 +429,10 @@ export function exactlyOnce(fn: ExactlyOnceFunction, options: ExactlyOnceOptions
 
   return {
     handleBatch: async (jobs, ctx) => claimAndRun(stateOf(ctx.state), { jobs, seqs: ctx.seqs, attempts: ctx.attempts }, ctx),
-    handleJob: async (job, ctx) => claimAndRun(stateOf(ctx.state), { jobs: [job], seqs: [ctx.seq], attempts: [ctx.attempt] }, ctx),
+    handleJob: async (job, ctx) => {
+      const failed = await claimAndRun(stateOf(ctx.state), { jobs: [job], seqs: [ctx.seq], attempts: [ctx.attempt] }, ctx)
+      if (failed !== undefined) throw failed[0].error
+    },
 
     async setup(ctx: SetupContext): Promise<unknown> {
       const found = await findDb(options.db, ctx.args, WHO)

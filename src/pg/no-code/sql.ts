@@ -11,7 +11,7 @@
  *   tm-slave taskmaster-run/pg/sql --host 10.0.0.5:5050 --batch 1000 --concurrency 4
  */
 import { JobSourceError, OptionError } from '../../errors.js'
-import type { BatchContext, SetupContext, TeardownContext } from '../../options.js'
+import type { BatchContext, BatchFailure, SetupContext, TeardownContext } from '../../options.js'
 import { pgExport } from '../connection.js'
 import { exactlyOnce } from '../exactly-once.js'
 import type { ExactlyOnce, PgTransaction } from '../exactly-once.js'
@@ -65,8 +65,10 @@ export async function setup(ctx: SetupContext): Promise<SqlState> {
   const db = ctx.args.db
   await checkStatementAt(db, table, keys, statement)
   if (once) {
-    const write = (rows: Record<string, unknown>[], tx: PgTransaction): Promise<unknown> =>
-      (tx as unknown as { query: (query: NamedQuery) => Promise<unknown> }).query(queryOf({ keys, statement }, rows))
+    // Returns nothing: what exactlyOnce's function returns says which rows failed.
+    const write = async (rows: Record<string, unknown>[], tx: PgTransaction): Promise<void> => {
+      await (tx as unknown as { query: (query: NamedQuery) => Promise<unknown> }).query(queryOf({ keys, statement }, rows))
+    }
     const handler = exactlyOnce(write, { db: (args) => args.db, key: claimKeyOf(keys) })
     return { pool: undefined, keys, statement, once: { handler, state: await handler.setup(ctx) } }
   }
@@ -90,7 +92,7 @@ function column(rows: readonly Record<string, unknown>[], name: string): unknown
 }
 
 /** Runs the statement once for `rows`: all written, or (it throws) none, and the slave splits the batch. */
-export async function handleBatch(rows: Record<string, unknown>[], ctx: BatchContext): Promise<void> {
+export async function handleBatch(rows: Record<string, unknown>[], ctx: BatchContext): Promise<BatchFailure[] | undefined> {
   const state = ctx.state as SqlState | undefined
   if (state === undefined) throw new OptionError(`${MODULE}: no state: its setup did not run`)
   if (state.once !== undefined) {
@@ -110,6 +112,7 @@ export async function handleBatch(rows: Record<string, unknown>[], ctx: BatchCon
   }
   if (state.pool === undefined) throw new OptionError(`${MODULE}: no pool: its setup did not run`)
   await state.pool.query(queryOf(state, rows))
+  return undefined
 }
 
 /** Ends the pool at the end of the run or on a stop; with `once=true`, exactlyOnce's teardown removes a complete run's claims. */

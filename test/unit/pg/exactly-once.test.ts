@@ -292,10 +292,59 @@ describe('exactlyOnce: a batch', () => {
     )
     await expect(once.handleBatch(jobs(1), context(state, [0]))).rejects.toThrow(/^row 1 is bad$/)
     expect(db.claims.size).toBe(0)
-    // Any other return value (a query's result) is no failure.
-    const other = await opened(() => ({ rows: [], rowCount: 2 }))
-    await other.once.handleBatch(jobs(1), context(other.state, [0]))
-    expect(other.db.claims.size).toBe(1)
+  })
+
+  it("returning anything but nothing or failures (a query's result, a string) fails every job of the call with what to return, rolled back, not split", async () => {
+    const expected =
+      "exactlyOnce's function returned %s; it must return nothing (every job done) or an array of { index, error } or { job, error } (those jobs failed)"
+    for (const [value, name] of [
+      [{ rows: [], rowCount: 2 }, 'an object'],
+      ['done', 'a string'],
+      [{ rowCount: 2 }, 'an object'],
+    ] as const) {
+      // A batch of one is written fine (its return is nothing), so job 1 holds a claim.
+      const { db, ran, once, state } = await opened(async (given, tx) => {
+        await tx.query('UPDATE t SET n = n + 1')
+        return given.length > 1 ? value : undefined
+      })
+      await once.handleBatch(jobs(1), context(state, [0]))
+      db.log.length = 0
+      const failed = await once.handleBatch(jobs(1, 2, 3), context(state, [0, 1, 2]))
+      // Job 1 was done before (its claim): only 2 and 3 were given to the function, and fail.
+      expect(failed).toEqual([
+        { index: 1, error: new TypeError(expected.replace('%s', name)) },
+        { index: 2, error: new TypeError(expected.replace('%s', name)) },
+      ])
+      expect(db.log.at(-1)).toBe('c2 ROLLBACK')
+      expect([...db.claims]).toEqual([`${RUN}:1`])
+      expect(ran).toEqual([[1], [2, 3]])
+    }
+    // handleJob: the job fails with it.
+    const one = await opened(() => 'done')
+    const job = { attempt: 1, seq: 4, signal: new AbortController().signal, state: one.state, args: {}, run: context(one.state, []).run }
+    await expect(one.once.handleJob({ id: 9 }, job)).rejects.toThrow(expected.replace('%s', 'a string'))
+    expect(one.db.claims.size).toBe(0)
+    // Nothing (void) is every job done.
+    const fine = await opened(() => undefined)
+    expect(await fine.once.handleBatch(jobs(1, 2), context(fine.state, [0, 1]))).toBeUndefined()
+    expect(fine.db.claims.size).toBe(2)
+  })
+
+  it('failures of another shape ([row], an entry that is no object) fail the call saying what shape is expected', async () => {
+    const { db, once, state } = await opened((given) => [given[0]])
+    const shape = 'return an array of { index, error } or { job, error }'
+    await expect(once.handleBatch([{ id: 'x' }] as never, context(state, [0]))).rejects.toThrow(
+      `exactlyOnce's function returned failures whose entry 0 names a job that is not one of the batch (give the same object, or its index); ${shape}`,
+    )
+    const numbers = await opened(() => [{ id: 'x' }, 12345678])
+    await expect(numbers.once.handleBatch(jobs(1, 2), context(numbers.state, [0, 1]))).rejects.toThrow(
+      `exactlyOnce's function returned failures whose entry 0 names a job that is not one of the batch (give the same object, or its index); ${shape}`,
+    )
+    const bare = await opened(() => [12345678])
+    await expect(bare.once.handleBatch(jobs(1, 2), context(bare.state, [0, 1]))).rejects.toThrow(
+      `exactlyOnce's function returned failures whose entry 0 is not an object; ${shape}`,
+    )
+    expect(db.claims.size + numbers.db.claims.size + bare.db.claims.size).toBe(0)
   })
 
   it('a COMMIT whose answer is lost (the connection dropped) is tried again, and the claims it committed keep the jobs from running twice', async () => {
