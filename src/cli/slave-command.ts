@@ -5,6 +5,7 @@ import { SLAVE_EXIT_RESTART } from '../slave/abandoned.js'
 import { Slave } from '../slave/slave.js'
 import { LocalSlaves } from '../slave/local-slaves.js'
 import { masterHandover } from '../slave/master-handover.js'
+import { parentGone } from '../slave/parent-watch.js'
 import { jsonLogLine, printable } from './log-format.js'
 import { addOptions, asFlagError, libraryOptions } from './option-table.js'
 import { readCa } from './parse.js'
@@ -36,7 +37,8 @@ Exit codes: 0 the run is complete (or, with --reconnect 0, stopped by SIGINT/SIG
 version) or a master certificate that cannot be verified (--ca), ${SLAVE_EXIT_RESTART} too many jobs (or batch
 calls) timed out (--job-timeout) still running in the process: start it again (--procs and
 the master's --spawn do), ${EXIT_NO_MASTER} no master answered within --reconnect (none was there, or
-the one it served went away and none came back): the run may simply be over, 130/143
+the one it served went away mid-run and none came back, which it says): the run may
+simply be over, 130/143
 stopped by SIGINT/SIGTERM (after finishing and reporting the jobs running).
 
 Examples:
@@ -50,7 +52,9 @@ Examples:
 
 async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<number> {
   const ca = readCa(options.ca)
-  // A local slave started with its master asks for the master's address now, and loads its handler meanwhile.
+  // A local slave ends with the process that started it; started with its master, it asks
+  // for the master's address now, and loads its handler meanwhile.
+  const parent = parentGone()
   const handover = masterHandover()
   handover.catch(() => undefined)
   const module = await loadHandlerModule(moduleSpec)
@@ -62,15 +66,20 @@ async function runSlave(moduleSpec: string, options: SlaveCliOptions): Promise<n
   } catch (error) {
     throw asFlagError(SLAVE_CLI, error)
   }
-  slave.on('log', ({ level, message }) => {
+  const say = (level: 'info' | 'warn', message: string): void => {
     if (!options.quiet || level === 'warn')
       process.stderr.write(
         printable(
           options.logFormat === 'json' ? jsonLogLine(level, message, { pid: process.pid }) : `tm-slave[${process.pid}]: ${message}`,
         ) + '\n',
       )
-  })
+  }
+  slave.on('log', ({ level, message }) => say(level, message))
   const firstSignal = onStopSignals(() => slave.stop())
+  void parent?.then(() => {
+    say('warn', 'The process that started this slave is gone: stopping')
+    slave.stop()
+  })
   const summary = await slave.run()
   const signal = firstSignal()
   if (summary.outcome === 'restart') return signal !== undefined ? signalExitCode(signal) : SLAVE_EXIT_RESTART

@@ -9,6 +9,7 @@ import { SLAVE_OPTIONS, checkKnownOptions, checkOption } from '../option-specs.j
 import type { SlaveOptions } from '../options.js'
 import { SLAVE_EXIT_RESTART } from './abandoned.js'
 import { HANDOVER_ENV, isHandoverAsked } from './master-handover.js'
+import { PARENT_WATCH_ENV } from './parent-watch.js'
 import type { MasterHandover } from './master-handover.js'
 
 /**
@@ -256,14 +257,16 @@ export class LocalSlaves {
     const waits = this.#options.awaitMaster === true && this.#master === undefined
     const stdio: ('ignore' | 'inherit' | 'pipe' | 'ipc')[] =
       log === undefined ? ['inherit', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe']
+    // Each slave watches this process through an IPC channel (parent-watch.ts): it ends with it.
+    const env = { ...this.#env, [PARENT_WATCH_ENV]: '1' }
     const child = spawn(process.execPath, this.#argv, {
-      env: waits ? { ...this.#env, [HANDOVER_ENV]: '1' } : this.#env,
-      stdio: waits ? [...stdio, 'ipc'] : stdio,
+      env: waits ? { ...env, [HANDOVER_ENV]: '1' } : env,
+      stdio: [...stdio, 'ipc'],
       detached: true,
     })
+    // The channel must not keep this process alive.
+    child.channel?.unref()
     if (waits) {
-      // The channel must not keep this process alive.
-      child.channel?.unref()
       child.on('message', (message) => {
         if (!isHandoverAsked(message)) return
         if (this.#master === undefined) this.#asking.add(child)

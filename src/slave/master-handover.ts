@@ -49,7 +49,7 @@ const wentAway = (): ConnectionError => new ConnectionError('The master that sta
  * process said it would hand it over ({@link HANDOVER_ENV}, over the IPC channel it opened);
  * else undefined at once (the slave reads its `--host`). It asks for it (see {@link HandoverAsked}), so call it
  * as soon as the process is ready to wait, and await it when the address is needed. The channel is closed once the address
- * came, so it never keeps the slave alive; a parent that went away before sending it (its
+ * came (unless the slave watches its parent through it, see parent-watch.ts), so it never keeps the slave alive; a parent that went away before sending it (its
  * channel closed, or never there) is a {@link ConnectionError}. The variable is removed, so the handler's own children never see it.
  */
 export function masterHandover(proc: NodeJS.Process = process): Promise<MasterHandover | undefined> {
@@ -63,7 +63,8 @@ export function masterHandover(proc: NodeJS.Process = process): Promise<MasterHa
     const onMessage = (message: unknown): void => {
       if (!isHandover(message)) return
       settle()
-      proc.disconnect()
+      // Closed unless the slave watches its parent through it (parent-watch.ts).
+      if (proc.listenerCount('disconnect') === 0) proc.disconnect()
       resolve(message)
     }
     const onDisconnect = (): void => {

@@ -94,11 +94,16 @@ const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUE
 
 /**
  * Giving up after `seconds` in which no master answered at `shown`: the line says the run
- * may simply be over, since a slave cannot tell a master not there yet from one whose run ended.
+ * may simply be over, since a slave cannot tell a master not there yet from one whose run
+ * ended; unless the slave lost its master mid-run (`lost`, the reason: it never said the run
+ * was over), when the run is not over and is resumed by starting its master again.
  */
-function noMaster(shown: string, seconds: number, lastError: string): NoMasterError {
+function noMaster(shown: string, seconds: number, lastError: string, lost: string | undefined): NoMasterError {
+  const tried = `for ${seconds} s (--reconnect; last try: ${lastError})`
   return new NoMasterError(
-    `No master answered at ${shown} for ${seconds} s (--reconnect; last try: ${lastError}); the run may simply be over (exit ${EXIT_NO_MASTER})`,
+    lost === undefined
+      ? `No master answered at ${shown} ${tried}; the run may simply be over (exit ${EXIT_NO_MASTER})`
+      : `The master at ${shown} went away mid-run (${lost}) and none answered ${tried}; start the master again to resume the run (exit ${EXIT_NO_MASTER})`,
   )
 }
 
@@ -249,13 +254,16 @@ export class Slave extends EventEmitter<SlaveEvents> {
     // Whether a master answered (full) since the deadline started: then the run is not
     // over, and giving up is a failure rather than "no master answered".
     let answered = false
+    // Why the master this slave served was lost, if it was: it went away without saying the run was over.
+    let lostMidRun: string | undefined
     while (this.#phase === CONNECTING) {
       url = urls[current]
       this.#url = url
       const outcome = await this.#connect(url)
       switch (outcome.kind) {
         case 'welcomed':
-          this.#lost(outcome.connection, await outcome.closed)
+          lostMidRun = await outcome.closed
+          this.#lost(outcome.connection, lostMidRun)
           // --reconnect counts from the moment the master was lost.
           attempt = 0
           since = Date.now()
@@ -289,7 +297,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
         return this.#fail(
           answered
             ? new ConnectionError(`Cannot reach the master at ${shown} for ${this.options.reconnect} s (--reconnect): ${lastError}`)
-            : noMaster(shown, this.options.reconnect, lastError),
+            : noMaster(shown, this.options.reconnect, lastError, lostMidRun),
         )
       }
       // The next host at once; a pause only after every host was tried.

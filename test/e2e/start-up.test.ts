@@ -4,9 +4,37 @@
 // TypeScript modules load through one registration of tsx's hooks, sharing the process's
 // modules. How long a start takes is the benchmark's business (bench/run.js, start-*), never
 // asserted here.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { EXIT_OK, ROOT, cleanUp, expectEachKeyRan, fixture, masterArgs, run, sandbox, spawnArgs, tempDir } from '../helpers/proc.js'
+import {
+  EXIT_OK,
+  ROOT,
+  cleanUp,
+  expectEachKeyRan,
+  fixture,
+  masterArgs,
+  run,
+  sandbox,
+  spawnArgs,
+  startMaster,
+  tempDir,
+} from '../helpers/proc.js'
+import { killHard, until } from '../helpers/reliability.js'
+
+/** Whether process `pid` is still there (a zombie not yet reaped counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    return !/^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
 
 afterEach(cleanUp)
 
@@ -32,6 +60,21 @@ describe("a master's start", () => {
     expect(master.stderr).not.toMatch(/No master|Cannot reach|went away/)
     expect(master.stderr.match(/^\[slave \d\] tm-slave\[\d+\]: Connected to the master at ws:\/\/127\.0\.0\.1:\d+ /gm)).toHaveLength(2)
     expectEachKeyRan(box.records, 20)
+  })
+
+  it('local slaves of --spawn end with their master: a master killed -9 leaves no slave behind', async () => {
+    // Jobs of 50 ms: the run is under way at the kill. The slaves stay up between runs
+    // (--spawn's slaves reconnect for good), so only their master's end can end them.
+    const box = sandbox({ TM_RECORD_DELAY_MS: '50' })
+    const { master } = await startMaster([fixture('range.mjs'), 'n=100000', ...masterArgs(box, 'orphans'), ...spawnArgs(2)], {
+      env: box.env,
+    })
+    const pids = await Promise.all(
+      [1, 2].map(async (n) => Number((await master.waitFor(new RegExp(`^\\[slave ${n}\\] tm-slave\\[(\\d+)\\]: Connected`, 'm')))[1])),
+    )
+    expect(pids.every(alive)).toBe(true)
+    expect(await killHard(master)).toEqual({ code: null, signal: 'SIGKILL' })
+    await until('both local slaves gone', () => !pids.some(alive))
   })
 
   it('loads TypeScript modules through one registration of tsx: what they import of this package is the instance already loaded', async () => {
