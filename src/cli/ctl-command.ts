@@ -135,6 +135,7 @@ Newest update first. It takes no lock and no lease, and creates nothing. A run i
   stopped   no master holds it and it is not complete: start it again with its --key to resume
   complete  every job finished, none failed
   failed    every job finished, some failed: see its failed-jobs log, or --retry-failed
+  retried   every job finished, and the failed ones were all done since by --retry-failed
   damaged   its state cannot be read: the line under the table says why
 A total is the one its master last showed (~ an estimate); - is not known (a run of an
 older version, a source without total()). Arguments are shown as saved: secrets masked,

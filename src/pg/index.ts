@@ -10,9 +10,11 @@ import type { GeneratorContext, JobKey, PagedGenerator, SourceContext } from '..
 import { keyset } from '../sources/keyset.js'
 import type { KeysetSource, KeyType } from '../sources/keyset.js'
 import type { Shard } from '../shard.js'
+import { conditionProblem } from './condition.js'
 import { checkDb, PgConnection, pgMessage } from './connection.js'
 import type { PgDb, PgQueryable } from './connection.js'
 import { integerOf, keySpaceProgress } from './key-space.js'
+import { reading } from './reading.js'
 import { UNIQUE_KEY, qualified, quote, tableQueries } from './sql.js'
 import type { PageQueries } from './sql.js'
 import { INT8_OID, joinedKeys, rowsOf } from './joined-page.js'
@@ -138,6 +140,11 @@ export function pgTable(options: PgTableOptions): PgTableSource {
     throw new OptionError('pgTable: columns must be a non-empty array of column names', 'columns')
   const list = columns.includes('*') ? columns : [...columns, ...keys.filter((name) => !columns.includes(name))]
   const select = list.map((name) => (name === '*' ? '*' : quote(identifier('columns', name)))).join(', ')
+  if (options.where !== undefined) {
+    const problem = typeof options.where === 'string' ? conditionProblem(options.where) : 'it is not a string'
+    if (problem !== undefined)
+      throw new OptionError(`pgTable: where must be one SQL condition: ${problem}: ${String(options.where)}`, 'where')
+  }
   const params = options.params ?? []
   const estimateAbove = options.estimateAbove ?? 100_000
   const sql = tableQueries({ table, keys, select, where: options.where ?? '', params: params.length })
@@ -195,14 +202,15 @@ export function pgTable(options: PgTableOptions): PgTableSource {
     return result
   }
 
-  const fetchPage = async (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> => {
-    const db = await connection.get(args)
-    if (joined !== undefined) {
-      const text = (await query(db, sql.keys, after, limit, shard)).rows[0]?.keys
-      return typeof text === 'string' ? rowsOf(text, first, joined) : []
-    }
-    return (await page(db, after, limit, shard)).rows
-  }
+  const fetchPage = (after: JobKey | undefined, limit: number, shard?: Shard): Promise<Record<string, unknown>[]> =>
+    reading(table, async () => {
+      const db = await connection.get(args)
+      if (joined !== undefined) {
+        const text = (await query(db, sql.keys, after, limit, shard)).rows[0]?.keys
+        return typeof text === 'string' ? rowsOf(text, first, joined) : []
+      }
+      return (await page(db, after, limit, shard)).rows
+    })
 
   const tupleOf = (row: Record<string, unknown>): string => encodeTuple(row, keys)
   const idOf = (row: Record<string, unknown>): unknown => {
@@ -238,7 +246,10 @@ export function pgTable(options: PgTableOptions): PgTableSource {
   const total = async (ctx?: SourceContext): Promise<number | { estimate: number } | undefined> => {
     const db = await database(ctx?.args)
     if (db === undefined) return undefined
-    const shard = ctx?.shard
+    return reading(table, () => count(db, ctx?.shard))
+  }
+
+  const count = async (db: PgQueryable, shard: Shard | undefined): Promise<number | { estimate: number }> => {
     // The planner's estimate (pg_class.reltuples scaled to the table's size, and the
     // filter's selectivity) costs nothing; count(*) reads the whole table, so it is kept
     // for tables small enough that an exact number is cheap. A shard holds about 1/n of it.

@@ -75,6 +75,15 @@ export const ACK_DELAY_MS = 20
 export const MASTER_MISSED_HEARTBEATS = 2
 
 /**
+ * A gap in the master's own event loop (a SIGSTOP, a suspended machine, a long block)
+ * longer than this many heartbeat periods is a stall of the master: its slaves may drop it
+ * (a slave last pinged a period before the gap goes silent 1.5 periods into it), and the
+ * pongs and frames they sent wait unread. Losses from then until
+ * {@link MASTER_MISSED_HEARTBEATS} periods after it are the master's, not the slaves'.
+ */
+export const MASTER_STALL_HEARTBEATS = 1
+
+/**
  * The slave drops a master it heard nothing from (ping or frame) for this many heartbeat
  * periods: more than the master's, so a slow master is not dropped before it drops us.
  */

@@ -114,6 +114,35 @@ describe('handleBatch', () => {
     expect(readCheckpoint(box, 'killed')).toMatchObject({ complete: true, counts: { done: N, failed: 0 } })
   })
 
+  it('a master stopped (SIGSTOP) past the heartbeat timeout: its slaves drop it and come back, no row is charged an attempt, every row stays batched', async () => {
+    const N = 2000
+    // Calls of a second: the slaves are in the middle of theirs when the master stops.
+    const box = sandbox({ TM_RECORD_DELAY_MS: '1000' })
+    const { master, host } = await startMaster([RANGE, `n=${N}`, ...masterArgs(box, 'stalled'), '--heartbeat', '0.2', '--quiet'], {
+      env: box.env,
+    })
+    const slaveArgs = [BATCH, '--host', host, '--batch', '50', '--concurrency', '2']
+    const slaves = [startSlave(slaveArgs, { env: box.env }), startSlave(slaveArgs, { env: box.env })]
+    await until('the slaves to record 200 rows', () => recordedCount(box.records) >= 200, 30_000)
+    freeze(master)
+    // Each slave drops the silent master (2.5 heartbeats) while it is stopped, with the rows of its calls.
+    await Promise.all(slaves.map((slave) => slave.waitFor(/No heartbeat from the master/, 'stderr')))
+    master.kill('SIGCONT')
+
+    await expectRunEnds(master, slaves)
+    // The stall was the master's: it drops nobody for the pongs it did not read, and the
+    // rows of the slaves that dropped it go back uncharged, so none runs alone as a retry.
+    expect(linesMatching(master.stderr, /^Dropped /)).toEqual([])
+    expect(master.stderr).toMatch(
+      /disconnected \(code 1006\); \d+ jobs in flight go back to the buffer uncharged \(the master stalled for \d+\.\d s\)$/m,
+    )
+    expect(calls(box.records).filter(({ attempts }) => !/^[1,]+$/.test(attempts))).toEqual([])
+    expect(readCheckpoint(box, 'stalled')).toMatchObject({ complete: true, counts: { done: N, failed: 0 } })
+    // Nothing lost; a row in a call when its slave dropped the master ran at most twice.
+    expectEachKeyAtLeastOnce(box.records, N)
+    expect([...tally(recordedKeys(box.records)).values()].filter((count) => count > 2)).toEqual([])
+  }, 90_000)
+
   it('SIGINT half way through a batched run, then resume: every job runs exactly once overall', async () => {
     const N = 20_000
     const box = sandbox({ TM_RECORD_DELAY_MS: '20' })

@@ -352,6 +352,16 @@ describe.skipIf(POSTGRES_MISSING !== undefined)(
           'pgTable: cannot read table users: syntax error at or near "="',
         ],
         [
+          'a where clause that closes a parenthesis it did not open (every row at every page, once wrapped)',
+          ['table=users', 'where=id<10) OR (1=1', `sql=${DOMAIN}`],
+          'pgTable: where must be one SQL condition: it closes a parenthesis it did not open; it must be one condition: id<10) OR (1=1',
+        ],
+        [
+          'an empty where= (a variable unset), which would widen the backfill to the whole table',
+          ['table=users', 'where=', `sql=${DOMAIN}`],
+          'taskmaster-run/pg/table: where= is empty: give a condition, or leave where= out to walk the whole table; arguments: ',
+        ],
+        [
           'a statement with a syntax error',
           ['table=users', 'sql=UPDAT users SET touched = 1 WHERE id = ANY($1)'],
           'taskmaster-run/pg/sql: sql= fails: syntax error at or near "UPDAT" (at character 1); sql= must be a SELECT, INSERT, UPDATE, DELETE, MERGE or VALUES statement',

@@ -116,7 +116,7 @@ describe('--stats and --log-format json', () => {
       .split('\n')
       .filter((line) => line !== '')
       .map((line) => JSON.parse(line) as Record<string, unknown>)
-    for (const line of said) expect(line).toEqual({ time: matching(ISO), level: 'info', message: expect.any(String), key: 'stats' })
+    for (const line of said) expect(line).toEqual({ time: matching(ISO), level: 'info', message: matching(/./), key: 'stats' })
     expect(said.map((line) => line.message)).toEqual([
       matching(/^Taskmaster server running on '127\.0\.0\.1:\d+' \(started in \d+\.\d\d s\)$/),
       matching(/^Status page: http:\/\/127\.0\.0\.1:\d+\/$/),

@@ -279,3 +279,18 @@ export function portForLater(): Promise<number> {
     server.on('error', reject)
   })
 }
+
+/** The jobs done so far that a master said it resumed with (`Resuming 'key' at ...: N done`): what the master before made durable. */
+export function resumedDone(stdout: string, key: string): number {
+  const match = new RegExp(`^Resuming '${key}' at .*: ([\\d,]+) done and \\d+ failed so far`, 'm').exec(stdout)
+  if (match === null) throw new Error(`no resume line in the standby's output:\n${stdout}`)
+  return Number(match[1].replace(/,/g, ''))
+}
+
+/**
+ * The most jobs that may run twice when a master goes while its 2 slaves had run
+ * `ran` jobs: those finished but not durable in the state store (the journal is written
+ * asynchronously: its last writes are lost, more under load), and those in flight then,
+ * 2 slaves × (C running + C prefetched).
+ */
+export const repeatBound = (ran: number, durable: number, C: number): number => Math.max(0, ran - durable) + 2 * (C + C)

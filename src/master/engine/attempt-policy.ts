@@ -113,7 +113,8 @@ export class AttemptPolicy {
 
   /**
    * A slave went away with jobs in flight. `handedBack`: it stopped on purpose after
-   * reporting every job it ran, so what is left never ran and costs no attempt. Else
+   * reporting every job it ran, so what is left never ran, or it was lost while the master
+   * itself stalled (not its fault): what is left costs no attempt. Else
    * each job counts an attempt: back to the front of the buffer, or to the failed-jobs
    * log after the last. Returns how many jobs it held.
    */

@@ -6,7 +6,7 @@ import type { ResolvedMasterOptions } from '../../options.js'
 import { identityArgs } from '../../shard.js'
 import { hideSecrets } from '../../redact.js'
 import { oneLine } from '../../user-code.js'
-import { CLOSE_CODE, CLOSE_REASON } from '../../protocol/constants.js'
+import { CLOSE_CODE, CLOSE_REASON, MASTER_MISSED_HEARTBEATS, MASTER_STALL_HEARTBEATS } from '../../protocol/constants.js'
 import type { Failure, SlaveMessage } from '../../protocol/messages.js'
 import type { SlaveTiming } from './attempt-policy.js'
 import { AttemptPolicy } from './attempt-policy.js'
@@ -20,6 +20,7 @@ import { Ledger } from './ledger.js'
 import { Persistence, shownTotal } from './persistence.js'
 import { stateBackend } from '../state/state-backend.js'
 import { Server } from './server.js'
+import { StallWatch } from './stall-watch.js'
 import type { RunServer, ServerHandler, ServerOptions } from './server.js'
 import type { Session } from './session.js'
 import type { FailedJobsLog, ResumePoint, StateStore } from '../state/state-store.js'
@@ -195,6 +196,8 @@ export class Run {
   /** Asks the source's progress() where the watermark stands, every few seconds. */
   readonly #probe: ProgressProbe
   readonly #intervals = new Intervals()
+  /** The master's own stalls: what the slaves lose while it does not run is not charged to them. */
+  readonly #stalls: StallWatch
   readonly #startedAt = Date.now()
   readonly #done = deferred<RunSummary>()
   /** The phase, a stop asked before listening, the first error: see lifecycle.ts. */
@@ -274,6 +277,8 @@ export class Run {
         : new Throttle(throttle.check, o.args, o.throttleInterval * 1000, (verdict) => this.#controls.setThrottled(verdict))
     this.#persistence.setPaused(this.#controls.paused)
     this.#source = new Source(o.source, this.#ledger, resume.skip, o.size, () => this.#onJobs())
+    const period = o.heartbeat * 1000
+    this.#stalls = new StallWatch(MASTER_STALL_HEARTBEATS * period, MASTER_MISSED_HEARTBEATS * period)
     this.#policy = new AttemptPolicy(this.#ledger, this.#failedLog, o, () => this.#scheduleTurn(), warn)
     const controls = this.#controls
     this.#surface = parts.surface?.({
@@ -301,6 +306,7 @@ export class Run {
         jobTimeout: o.jobTimeout,
         identity: { key: o.key, id: resume.id },
         durable: () => this.#persistence.durable(),
+        stalled: () => this.#stalls.excuse(),
         http: this.#surface?.routes,
       },
       {
@@ -367,6 +373,7 @@ export class Run {
     const stopAsked = this.#life.listening()
     this.#intervals.every(o.checkpointInterval * 1000, () => this.#guard(() => this.#persistence.checkpoint()))
     this.#intervals.every(STATUS_PERIOD_MS, () => this.#tick())
+    this.#intervals.every(this.#stalls.periodMs, () => this.#stalls.note())
     // Off the hot path: the probe asks when due (never twice at once), and says a failure once.
     this.#intervals.every(STATUS_PERIOD_MS, () => this.#probe.poll(this.#ledger.lastKey, this.#ledger.position))
     this.#tick()
@@ -600,19 +607,29 @@ export class Run {
     this.#settle()
   }
 
-  /** A slave went away: its jobs in flight count an attempt and go back to the front of the buffer. */
+  /**
+   * A slave went away: its jobs in flight count an attempt and go back to the front of the
+   * buffer; uncharged when it stopped on purpose, or when the master itself stalled.
+   */
   #onClose(session: Session, reason: string): void {
     this.#dispatcher.close(session.id)
     // After the end (a stop at once), jobs still in flight are simply not finished: they
     // run again on resume and no attempt is charged.
     if (this.#life.phase === FINISHED) return
     const held = this.#ledger.inFlightCount(session.id)
-    this.#log('info', `${session.label} disconnected (${reason})${held > 0 ? `; ${held} jobs in flight go back to the buffer` : ''}`)
-    this.#events.emit('slave-disconnected', session)
-    // A slave that stops on purpose reported the jobs it ran: what is left never ran.
+    // A slave that stops on purpose reported the jobs it ran: what is left never ran. One
+    // lost while the master itself stalled (or just after) is not the slave's fault.
     const handedBack = reason === CLOSE_REASON.slaveStopping
+    const stalledMs = handedBack ? 0 : this.#stalls.excuse()
+    const uncharged = stalledMs > 0 ? ` uncharged (the master stalled for ${(stalledMs / 1000).toFixed(1)} s)` : ''
+    this.#log(
+      'info',
+      `${session.label} disconnected (${reason})${held > 0 ? `; ${held} jobs in flight go back to the buffer${uncharged}` : ''}`,
+    )
+    this.#events.emit('slave-disconnected', session)
     this.#reportFailed(
-      () => this.#policy.lost(session.id, reason, session.label, handedBack, Date.now(), this.#persistence.finished).failed,
+      () =>
+        this.#policy.lost(session.id, reason, session.label, handedBack || stalledMs > 0, Date.now(), this.#persistence.finished).failed,
     )
     this.#scheduleTurn()
   }
@@ -623,7 +640,8 @@ export class Run {
    * it is stuck: then it is dropped, and its jobs come back as a lost slave's.
    */
   #expire(): void {
-    if (!this.#life.live) return
+    // Just after a stall of the master, acks and closes that wait unread come first.
+    if (!this.#life.live || this.#stalls.excuse() > 0) return
     const now = Date.now()
     const slaveOf = (id: number): SlaveTiming => {
       const session = this.#server.sessions.get(id)

@@ -89,6 +89,8 @@ export interface ServerOptions {
   identity?: { key: string; id: string }
   /** How far the run's finished jobs are durable (StateStore.durable), sent in `welcome` to slaves that ask. */
   durable?: () => number
+  /** Milliseconds of the master's own stall that excuses a slave silent now (StallWatch.excuse); none: 0. */
+  stalled?: () => number
   /** Plain HTTP routes on the same port (`/status`); other requests are refused with 426. */
   http?: RequestRoutes | undefined
 }
@@ -532,9 +534,14 @@ export class Server implements RunServer {
     setTimeout(() => session.ws.terminate(), CLOSE_TIMEOUT_MS).unref()
   }
 
-  /** Drops sessions that did not answer the last ping; pings the others. */
+  /**
+   * Drops sessions that did not answer the last ping; pings the others. Just after a stall
+   * of the master nobody is dropped: their pongs may wait unread behind this timer.
+   */
   #beat(): void {
+    const stalled = (this.#options.stalled?.() ?? 0) > 0
     for (const session of this.#sessions.values()) {
+      if (stalled) session.heard()
       if (session.ping()) session.ws.ping()
       else this.drop(session, `no heartbeat for ${MASTER_MISSED_HEARTBEATS * this.#options.heartbeat} s`)
     }

@@ -6,7 +6,7 @@ import { redactText } from '../../redact.js'
 import { savedArgsShown } from '../../run-args.js'
 import { stateBackend } from './state-backend.js'
 import type { ListedRun, StateBackend, StoredRun } from './state-store.js'
-import { foldResume } from './store-common.js'
+import { foldResume, retryKey } from './store-common.js'
 
 // Every run of a store, as `tm-ctl list` and `listRuns()` tell them: read through the
 // StateBackend interface, so both stores list alike.
@@ -21,9 +21,11 @@ import { foldResume } from './store-common.js'
  * - `complete`: every job of the generator is finished and none failed;
  * - `failed`: every job is finished, and some failed (they are in the failed-jobs log:
  *   `--retry-failed` replays them);
+ * - `retried`: every job is finished, and the ones that failed were all done since by a
+ *   `--retry-failed` pass (the run `<key>.retry`, complete with none failed);
  * - `damaged`: its state cannot be read (`problem` says why).
  */
-export type ListedRunState = 'running' | 'paused' | 'stopped' | 'complete' | 'failed' | 'damaged'
+export type ListedRunState = 'running' | 'paused' | 'stopped' | 'complete' | 'failed' | 'retried' | 'damaged'
 
 /** One run of {@link listRuns}, what `tm-ctl list --json` prints. Null: not known (an older version's state, or a damaged run). */
 export interface RunListing {
@@ -163,8 +165,23 @@ export async function listRuns(options: ListRunsOptions = {}): Promise<RunListin
   return listedRuns(stateBackend({ stateDir, stateStore, acceptJournalLoss: false, heartbeat: MASTER_DEFAULTS.heartbeat }))
 }
 
+/**
+ * `runs` with each failed run whose failures a later retry pass all did marked `retried`:
+ * the pass (`<key>.retry`, whose failures would go back to the run's failed-jobs log)
+ * started after the run did, and is complete with none failed.
+ */
+export function withRetries(runs: RunListing[]): RunListing[] {
+  const byKey = new Map(runs.map((run) => [run.key, run]))
+  return runs.map((run) => {
+    if (run.state !== 'failed' || run.startedAt === null) return run
+    const pass = byKey.get(retryKey(run.key))
+    const retried = pass?.state === 'complete' && pass.startedAt !== null && Date.parse(pass.startedAt) >= Date.parse(run.startedAt)
+    return retried ? { ...run, state: 'retried' } : run
+  })
+}
+
 /** Every run of `backend`, newest update first. */
 export async function listedRuns(backend: StateBackend): Promise<RunListings> {
   const { where, runs } = await backend.list()
-  return { where, runs: byUpdate(runs.map(listingOf)) }
+  return { where, runs: byUpdate(withRetries(runs.map(listingOf))) }
 }

@@ -129,7 +129,10 @@ export function tableArgs(args: Args, module = 'taskmaster-run/pg/table'): Table
   const keys = keysOf(module, args)
   const extra = args.columns === undefined ? [] : columnList(module, 'columns', args.columns)
   const columns = [...keys, ...extra.filter((column) => !keys.includes(column))]
-  const where = args.where === undefined || args.where.trim() === '' ? undefined : args.where
+  // An empty filter (where="$FILTER" with the variable unset) would widen the backfill to the whole table.
+  if (args.where !== undefined && args.where.trim() === '')
+    throw refuse(module, 'where= is empty: give a condition, or leave where= out to walk the whole table')
+  const where = args.where
   let pageSize: number = PAGE_SIZE.default
   if (args['page-size'] !== undefined) {
     pageSize = Number(args['page-size'])

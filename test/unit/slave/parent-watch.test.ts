@@ -41,7 +41,7 @@ describe("a local slave's watch on the process that started it", () => {
     const gone = start!()
     expect(proc.refs).toBe(0)
     let settled = false
-    void gone!.then(() => (settled = true))
+    void gone.then(() => (settled = true))
     await Promise.resolve()
     expect(settled).toBe(false)
     proc.disconnect()

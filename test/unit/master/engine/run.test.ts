@@ -6,7 +6,7 @@ import type { MasterOptions } from '../../../../src/options.js'
 import { resolveMasterOptions } from '../../../../src/options.js'
 import { CLOSE_CODE, CLOSE_REASON } from '../../../../src/protocol/constants.js'
 import { decode } from '../../../../src/protocol/codec.js'
-import { seqsOf } from '../../../../src/protocol/jobs-batch.js'
+import { attemptAt, seqsOf } from '../../../../src/protocol/jobs-batch.js'
 import type { JobsMessage, MasterMessage, SlaveInfo } from '../../../../src/protocol/messages.js'
 import { rangesOf } from '../../../../src/protocol/ranges.js'
 import { openRun } from '../../../../src/master/engine/run.js'
@@ -172,6 +172,13 @@ class FakeServer implements RunServer {
       .flatMap((s) => seqsOf(s.message as JobsMessage))
   }
 
+  /** The attempt of every job sent to `session`, in order. */
+  attemptsSent(session: Session): number[] {
+    return this.sent
+      .filter((s) => s.message.type === 'jobs' && s.session === session.id)
+      .flatMap((s) => (s.message as JobsMessage).jobs.map((_, i) => attemptAt(s.message as JobsMessage, i)))
+  }
+
   /** Types of the messages other than jobs sent to `session`. */
   said(session: Session): string[] {
     return this.sent.filter((s) => s.session === session.id && s.message.type !== 'jobs').map((s) => s.message.type)
@@ -282,6 +289,12 @@ function settled<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i)
+
+/** Holds the event loop for `ms` (the master stalled: its timers cannot fire). */
+function block(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until);
+}
 
 describe('Run', () => {
   it('runs a small generator to the end: the summary, the final checkpoint, the store closed complete', async () => {
@@ -613,6 +626,43 @@ describe('Run', () => {
     server.credit(other, 6)
     expect(await done).toMatchObject({ outcome: 'complete', jobs: 6, done: 6 })
     expect(server.jobsSent(other).sort((a, b) => a - b)).toEqual(range(0, 6))
+    // Each counted an attempt: the slave running it may have died of it.
+    expect(server.attemptsSent(other)).toEqual([2, 2, 2, 2, 2, 2])
+  })
+
+  it("puts back uncharged the jobs of a slave lost while the master itself stalled, and tells the server's heartbeat of the stall", async () => {
+    const { run, server, logs } = await open(6, { heartbeat: 0.1 })
+    const done = run.start()
+    const lost = server.connect()
+    server.credit(lost, 6)
+    await until('jobs sent', () => server.jobsSent(lost).length === 6)
+    expect(server.options.stalled?.()).toBe(0)
+    block(300)
+    server.disconnect(lost, 'code 1006')
+    expect(logs.find((line) => line.includes('disconnected'))).toMatch(
+      /^slave worker:1001 .* disconnected \(code 1006\); 6 jobs in flight go back to the buffer uncharged \(the master stalled for 0\.\d s\)$/,
+    )
+    // The server's heartbeat asks the same (it drops nobody while a stall excuses).
+    expect(server.options.stalled?.()).toBeGreaterThanOrEqual(300)
+    const other = server.connect()
+    server.autoAck.add(other.id)
+    server.credit(other, 6)
+    expect(await done).toMatchObject({ outcome: 'complete', jobs: 6, done: 6 })
+    expect(server.attemptsSent(other)).toEqual([1, 1, 1, 1, 1, 1])
+  })
+
+  it('times out no job for the time the master itself stalled (--job-timeout): the acks that waited come first', async () => {
+    const { run, server } = await open(4, { heartbeat: 0.1, jobTimeout: 0.2 })
+    const done = run.start()
+    const slave = server.connect({ concurrency: 4 })
+    server.credit(slave, 4)
+    await until('jobs sent', () => server.jobsSent(slave).length === 4)
+    block(400)
+    // The timers that were due run before the ack that waited behind them.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    server.ack(slave, range(0, 4))
+    expect(await done).toMatchObject({ outcome: 'complete', jobs: 4, done: 4, failed: 0 })
+    expect(server.said(slave)).toEqual(['end'])
   })
 })
 

@@ -155,6 +155,36 @@ describe('FileBackend.list and listedRuns', () => {
     expect(byKey(runs).live).toMatchObject({ done: 0, failed: 0, total: 100, where: join(dir, 'live.json') })
   })
 
+  it('lists a failed run whose failures a later --retry-failed pass all did as retried; a pass with failures, or older than the run, leaves it failed', async () => {
+    const dir = tempDir()
+    const at = (minute: number): string => `2025-01-02T10:0${minute}:00.000Z`
+    const failed = { complete: true, position: 20, last: 19, counts: { done: 18, failed: 2 } }
+    const passed = { complete: true, position: 2, last: 19, counts: { done: 2, failed: 0 } }
+    saveRun(dir, 'fixed', { ...failed, startedAt: at(1), updatedAt: at(2) })
+    saveRun(dir, 'fixed.retry', { ...passed, startedAt: at(3), updatedAt: at(4) })
+    saveRun(dir, 'still', { ...failed, startedAt: at(1), updatedAt: at(2) })
+    saveRun(dir, 'still.retry', { ...passed, counts: { done: 1, failed: 1 }, startedAt: at(3), updatedAt: at(4) })
+    // Started over (--reset) after its last pass: the pass was of the run before.
+    saveRun(dir, 'again', { ...failed, startedAt: at(5), updatedAt: at(6) })
+    saveRun(dir, 'again.retry', { ...passed, startedAt: at(3), updatedAt: at(4) })
+    saveRun(dir, 'running', { ...failed, startedAt: at(1), updatedAt: at(2) })
+    saveRun(dir, 'running.retry', { startedAt: at(3), updatedAt: at(4) })
+    hold(dir, 'running.retry')
+    const states = byKey((await listedRuns(new FileBackend(dir))).runs)
+    expect(Object.fromEntries(Object.entries(states).map(([key, run]) => [key, run.state]))).toEqual({
+      fixed: 'retried',
+      'fixed.retry': 'complete',
+      still: 'failed',
+      'still.retry': 'failed',
+      again: 'failed',
+      'again.retry': 'complete',
+      running: 'failed',
+      'running.retry': 'running',
+    })
+    // Its own figures stay as its master left them.
+    expect(states.fixed).toMatchObject({ done: 18, failed: 2 })
+  })
+
   it("counts the journal written after the checkpoint, and takes the journal's time when it is newer", async () => {
     const dir = tempDir()
     saveRun(dir, 'run', { updatedAt: '2025-01-02T10:00:00.000Z' })

@@ -68,6 +68,13 @@ describe('the arguments of taskmaster-run/pg/table', () => {
     )
   })
 
+  it('an empty where= is refused, never taken for no filter (where="$FILTER" with the variable unset)', () => {
+    for (const where of ['', '  '])
+      expect(refusal(() => tableArgs({ ...DB, table: 't', where }))).toBe(
+        'taskmaster-run/pg/table: where= is empty: give a condition, or leave where= out to walk the whole table',
+      )
+  })
+
   it('a misspelt argument is refused (a lost where= would widen the backfill to the whole table); names of their own pass', () => {
     expect(refusal(() => tableArgs({ ...DB, table: 't', wher: 'x' }))).toBe(
       "taskmaster-run/pg/table: unknown run argument 'wher' (did you mean where=?)",
