@@ -20,7 +20,9 @@ describe.skipIf(POSTGRES_MISSING !== undefined)('bench/exactly-once.mjs on a sma
     const bench = await run(TSX, [join(ROOT, 'bench/exactly-once.mjs'), '--rows', '20000', '--rounds', '1'])
     expect(bench.exit, bench.stdout + bench.stderr).toEqual({ code: 0, signal: null })
     expect(bench.stdout).toMatch(/^round 1: plain handleBatch [\d,]+ rows\/s, exactlyOnce [\d,]+ rows\/s \([\d.]+\)$/m)
-    expect(bench.stdout).toMatch(/^medians: plain [\d,]+ rows\/s, exactlyOnce [\d,]+ rows\/s: [\d.]+ of plain \(target 0\.8: (met|NOT met)\)$/m)
+    expect(bench.stdout).toMatch(
+      /^medians: plain [\d,]+ rows\/s, exactlyOnce [\d,]+ rows\/s: [\d.]+ of plain \(target 0\.8: (met|NOT met)\)$/m,
+    )
     expect(bench.stdout).toMatch(/^rows written twice on the exactly-once path: 0$/m)
     expect(bench.stdout).toMatch(
       /^through faults \(20,000 rows, the master killed -9 twice, a slave once, PostgreSQL crashed and restarted once\): rows written twice: plain handleBatch [\d,]+, exactlyOnce 0; none missed$/m,
