@@ -256,12 +256,15 @@ export class Slave extends EventEmitter<SlaveEvents> {
     let answered = false
     // Why the master this slave served was lost, if it was: it went away without saying the run was over.
     let lostMidRun: string | undefined
+    // The master it served, which the line names (not every host of --host a,b).
+    let lostFrom = url
     while (this.#phase === CONNECTING) {
       url = urls[current]
       this.#url = url
       const outcome = await this.#connect(url)
       switch (outcome.kind) {
         case 'welcomed':
+          lostFrom = url
           lostMidRun = await outcome.closed
           this.#lost(outcome.connection, lostMidRun)
           // --reconnect counts from the moment the master was lost.
@@ -297,7 +300,7 @@ export class Slave extends EventEmitter<SlaveEvents> {
         return this.#fail(
           answered
             ? new ConnectionError(`Cannot reach the master at ${shown} for ${this.options.reconnect} s (--reconnect): ${lastError}`)
-            : noMaster(shown, this.options.reconnect, lastError, lostMidRun),
+            : noMaster(lostMidRun === undefined ? shown : lostFrom, this.options.reconnect, lastError, lostMidRun),
         )
       }
       // The next host at once; a pause only after every host was tried.

@@ -163,6 +163,19 @@ describe('bad input on the command line', () => {
   })
 })
 
+describe('a state dir that cannot be made', () => {
+  it('under /proc (mkdir says ENOENT under a parent that exists): one line and exit 2, not a loop at full CPU', async () => {
+    const box = sandbox()
+    const proc = await run(MASTER_BIN, [RANGE, 'n=3', '--key', 'errors', '--state-dir', '/proc/nope/state', '--host', '127.0.0.1:0'], {
+      env: box.env,
+    })
+    expectUsageError(
+      proc,
+      /^tm-master: Cannot create state dir '\/proc\/nope\/state': ENOENT: no such file or directory, mkdir '\/proc\/nope'$/,
+    )
+  })
+})
+
 describe('a checkout that was never built', () => {
   it.each([
     ['tm-master', 'tm-master.js'],

@@ -1,9 +1,10 @@
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync } from 'node:fs'
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { StateFileError } from '../../errors.js'
 import type { JobKey } from '../../options.js'
 import { stringify } from './json.js'
 import { writeAllSync } from './write-all.js'
+import { makeDir } from './make-dir.js'
 
 /** One line of the failed-jobs log. */
 export interface FailedJob {
@@ -46,7 +47,7 @@ export class FailedLog {
       }
       if (this.#fd === undefined) {
         // The state dir may have been deleted while the run is live.
-        mkdirSync(dirname(this.path), { recursive: true })
+        makeDir(dirname(this.path))
         this.#fd = openSync(this.path, 'a')
       }
       size = fstatSync(this.#fd).size

@@ -1,4 +1,4 @@
-import { existsSync, fstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
+import { existsSync, fstatSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { promised } from '../../../deferred.js'
 import { CheckpointError, StateFileError } from '../../../errors.js'
@@ -9,6 +9,7 @@ import { acquireLock } from './lock.js'
 import type { FailedJobsLog, JournalRecord, ResumePoint, StateStore } from '../state-store.js'
 import { failuresRunOf, foldResume, refuseOtherArgs, retryKey } from '../store-common.js'
 import { FailedLog } from '../failed-log.js'
+import { makeDir } from '../make-dir.js'
 import { refuseOtherShardCount, shardCountOf } from '../shard-count.js'
 
 /** Files of one run in the state dir. */
@@ -83,7 +84,7 @@ export class RunStore implements StateStore {
     this.key = key
     this.paths = runPaths(stateDir, key)
     try {
-      mkdirSync(resolve(stateDir), { recursive: true })
+      makeDir(stateDir)
     } catch (error) {
       throw new CheckpointError(`Cannot create state dir '${resolve(stateDir)}': ${(error as Error).message}`, stateDir)
     }
@@ -214,7 +215,7 @@ export class RunStore implements StateStore {
   #rewrite(checkpoint: Checkpoint, lost: string): void {
     const dir = dirname(this.paths.checkpoint)
     try {
-      mkdirSync(dir, { recursive: true })
+      makeDir(dir)
       // The lock file goes with the dir; taken again, so no second master starts on the
       // key. A release removes only its own lock: the new one is what close() releases.
       if (!existsSync(this.paths.lock)) this.#release = acquireLock(this.paths.lock, this.key)
