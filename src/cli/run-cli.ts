@@ -2,7 +2,7 @@ import { CommanderError } from './commander.js'
 import type { Command } from './commander.js'
 import { TaskmasterError, describeError } from '../errors.js'
 import { redactText } from '../redact.js'
-import { printable } from './log-format.js'
+import { jsonLogLine, printable } from './log-format.js'
 import { keepStdioOptional } from './optional-output.js'
 
 /**
@@ -17,12 +17,20 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
   const name = program.name()
   keepStdioOptional(name)
   program.exitOverride()
+  // With --log-format json, the command's last word (an error, a usage mistake) is a JSON line too.
+  const json = asksJson(argv)
+  const errorLine = (text: string): string => (json ? jsonLogLine('error', text) : text)
+  if (json)
+    for (const command of [program, ...program.commands])
+      command.configureOutput({ outputError: (text, write) => write(errorLine(text.trimEnd()) + '\n') })
   // The event loop emptied while the command still waited: only a promise that nothing can
   // settle (the user's top-level await, total(), a handler...) is left. Node would exit 0,
   // which reads as success; say what happened and fail instead.
   const stranded = (): void => {
     process.stderr.write(
-      `${name}: stopped: it was waiting on a promise that can never settle (nothing is left that could settle it): a top-level await or a function of the user's modules that returns a promise nothing resolves\n`,
+      errorLine(
+        `${name}: stopped: it was waiting on a promise that can never settle (nothing is left that could settle it): a top-level await or a function of the user's modules that returns a promise nothing resolves`,
+      ) + '\n',
     )
     process.exit(1)
   }
@@ -37,7 +45,7 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
       code = error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? 0 : 2
     } else {
       // Whatever the error quotes (a URL with its password, a token=... pair) is masked.
-      process.stderr.write(`${name}: ${printable(redactText(describeError(error)))}\n`)
+      process.stderr.write(printable(errorLine(`${name}: ${redactText(describeError(error))}`)) + '\n')
       code = error instanceof TaskmasterError ? error.exitCode : 1
     }
   }
@@ -45,6 +53,17 @@ export async function runCli(program: Command, argv: string[]): Promise<never> {
   // User modules may hold handles (database pools, timers): the run is over, so exit.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
   process.exit(code)
+}
+
+/** Whether `argv` asks for JSON log lines (`--log-format json`, `--log-format=json`), read before (or without) the parse. */
+export function asksJson(argv: readonly string[]): boolean {
+  let json = false
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') break
+    if (argv[i] === '--log-format') json = argv[i + 1] === 'json'
+    else if (argv[i].startsWith('--log-format=')) json = argv[i] === '--log-format=json'
+  }
+  return json
 }
 
 /** Exit code of a stop by signal, by shell convention (128 + number). */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStatus } from '../../src/index.js'
-import { EXIT_OK, MASTER_BIN, cleanUp, expectEachKeyRan, fixture, masterArgs, run, sandbox, spawnArgs } from '../helpers/proc.js'
+import { EXIT_OK, MASTER_BIN, SLAVE_BIN, cleanUp, expectEachKeyRan, fixture, masterArgs, run, sandbox, spawnArgs } from '../helpers/proc.js'
 import { matching } from '../helpers/matchers.js'
 
 // --stats (the status document as JSON lines) and --log-format json (master's and local
@@ -173,5 +173,31 @@ describe('--stats and --log-format json', () => {
     expect(zero.stderr).toBe(
       "error: option '--stats-interval <seconds>' argument '0' is invalid. must be a number of seconds over 0 and up to 604800, got '0'\n",
     )
+  })
+
+  it('with --log-format json, a usage mistake and a fatal error are one JSON line each, of the master and of a slave', async () => {
+    const box = sandbox()
+    const expectJsonLine = (stderr: string, message: RegExp): void => {
+      const lines = stderr.split('\n').filter((line) => line !== '')
+      expect(lines).toHaveLength(1)
+      expect(JSON.parse(lines[0])).toEqual({ time: matching(ISO), level: 'error', message: matching(message) })
+    }
+    const typo = await run(MASTER_BIN, [fixture('range-total.mjs'), ...masterArgs(box, 'typo'), '--log-format', 'json', '--bogus'], {
+      env: box.env,
+    })
+    expect(typo.exit.code).toBe(2)
+    expectJsonLine(typo.stderr, /^error: unknown option '--bogus'$/)
+    const missing = await run(MASTER_BIN, ['/nonexistent/jobs.mjs', ...masterArgs(box, 'missing'), '--log-format=json'], { env: box.env })
+    expect(missing.exit.code).toBe(2)
+    expectJsonLine(missing.stderr, /^tm-master: Cannot find module '\/nonexistent\/jobs\.mjs'/)
+    const slave = await run(
+      SLAVE_BIN,
+      [fixture('record.mjs'), '--host', '127.0.0.1:9', '--reconnect', '0.5', '--log-format', 'json', '--quiet'],
+      {
+        env: box.env,
+      },
+    )
+    expect(slave.exit.code).toBe(4)
+    expectJsonLine(slave.stderr, /^tm-slave: No master answered at ws:\/\/127\.0\.0\.1:9 for 0\.5 s .*\(exit 4\)$/)
   })
 })
