@@ -151,7 +151,11 @@ async function chaos(plain) {
           slave = childOf(master.child.pid)
         }
         if (slave === undefined) break
-        process.kill(slave, 'SIGKILL')
+        try {
+          process.kill(slave, 'SIGKILL')
+        } catch {
+          // It ended between pgrep and the kill (the run came to its end): no fault to make.
+        }
       } else {
         server.restart('immediate')
         await reconnect()

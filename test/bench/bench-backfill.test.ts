@@ -139,11 +139,13 @@ describe.skipIf(POSTGRES_MISSING !== undefined)('npm run bench:backfill on a tin
     expect(bench.stdout).toMatch(/^script +- +- +[\d.]+ +- +[\d.]+  [\d.]+, [\d.]+$/m)
 
     // The profile of a run of 2 slaves: the master's and each slave's, their start left out.
-    expect(readdirSync(profiles).sort()).toEqual([
-      expect.stringMatching(/^master-\d+\.cpuprofile$/),
-      expect.stringMatching(/^slave-\d+\.cpuprofile$/),
-      expect.stringMatching(/^slave-\d+\.cpuprofile$/),
-    ])
+    // On this tiny table the run can end before the second slave has loaded its modules:
+    // stopped then (SIGTERM before its handlers are installed), it ends without writing a
+    // profile (seen once in CI under load).
+    const files = readdirSync(profiles).sort()
+    expect(files[0]).toMatch(/^master-\d+\.cpuprofile$/)
+    expect(files.length === 2 || files.length === 3, files.join(', ')).toBe(true)
+    for (const file of files.slice(1)) expect(file).toMatch(/^slave-\d+\.cpuprofile$/)
     const profile = bench.stdout.slice(bench.stdout.indexOf('Profile of a run of 2 slaves'), bench.stdout.indexOf('Against the targets'))
     for (const role of ['master', 'slave'])
       expect(profile).toMatch(
