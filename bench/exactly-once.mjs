@@ -50,15 +50,11 @@ await db.connect()
 // A restart of the server (the chaos run) cuts this connection: an error of its next use, which makes a new one.
 db.on('error', () => {})
 
-/** Runs tm-master to its end; resolves with its stdout, rejects with its output when it fails. */
-function master(args, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MASTER, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (out += d))
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`tm-master exited ${code}\n${out}`))))
-  })
+/** Runs tm-master to its end (see startMaster): its output; rejects with it when it fails. */
+async function master(args, env) {
+  const { code, out } = await startMaster(args, env).exited
+  if (code !== 0) throw new Error(`tm-master exited ${code}\n${out}`)
+  return out
 }
 
 /** Starts tm-master with `args` (it runs until killed or done): the process, and its exit with its output. */
